@@ -1,0 +1,45 @@
+import path from 'node:path';
+import { DataSource } from 'typeorm';
+import { Config } from './config';
+import { createDataSource, migrate } from './db/data-source';
+import { EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
+import { syncReferenceData } from './db/reference-data';
+import { Listeners, startListeners } from './http/server';
+import { createServices, Services } from './services';
+
+export interface Database {
+  db: DataSource;
+  embedded?: EmbeddedDatabase;
+  close(): Promise<void>;
+}
+
+/** Connects to DATABASE_URL, or starts the embedded PostgreSQL; then migrates and loads reference data. */
+export async function openDatabase(config: Config): Promise<Database> {
+  const embedded = config.databaseUrl
+    ? undefined
+    : await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), config.embeddedPgPort, { persistent: true });
+  const db = createDataSource(config.databaseUrl ?? embedded!.url);
+  await db.initialize();
+  await migrate(db);
+  await syncReferenceData(db);
+  return {
+    db,
+    embedded,
+    async close() {
+      await db.destroy();
+      await embedded?.stop();
+    },
+  };
+}
+
+export interface App {
+  services: Services;
+  listeners: Listeners;
+  stop(): Promise<void>;
+}
+
+export async function startApp(config: Config, db: DataSource): Promise<App> {
+  const services = createServices(db, config);
+  const listeners = await startListeners(services, { internet: config.internetPort, lgwan: config.lgwanPort, host: config.host });
+  return { services, listeners, stop: () => listeners.close() };
+}

@@ -1,0 +1,36 @@
+import { jwtVerify, SignJWT } from 'jose';
+import { Channel } from '../schema/enums';
+
+const ISSUER = 'vrs-platform';
+
+export interface TokenClaims {
+  accountId: string;
+  channel: Channel;
+}
+
+export class TokenSigner {
+  constructor(private readonly secret: Buffer, private readonly ttlSeconds: number) {}
+
+  /** The channel is part of the signed claims, so a token only works where it was issued. */
+  sign(claims: TokenClaims): Promise<string> {
+    return new SignJWT({ chn: claims.channel })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(claims.accountId)
+      .setIssuer(ISSUER)
+      .setAudience(claims.channel)
+      .setIssuedAt()
+      .setExpirationTime(`${this.ttlSeconds}s`)
+      .sign(this.secret);
+  }
+
+  /** Returns the claims, or null for any token that is malformed, expired, forged or from the other channel. */
+  async verify(token: string, channel: Channel): Promise<TokenClaims | null> {
+    try {
+      const { payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, audience: channel, algorithms: ['HS256'] });
+      if (typeof payload.sub !== 'string' || payload.chn !== channel) return null;
+      return { accountId: payload.sub, channel };
+    } catch {
+      return null;
+    }
+  }
+}

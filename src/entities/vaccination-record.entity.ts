@@ -1,0 +1,86 @@
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export type RecordSource = 'TABLET' | 'OFFICER' | 'CSV' | 'INQUIRY';
+export type RecordStatus = 'COMPLETED' | 'ENTERED_IN_ERROR' | 'SUPERSEDED';
+
+/**
+ * A dose given (接種記録). Kept in the resident's municipality even when another municipality's
+ * site gave it; corrections supersede or mark entered-in-error, never overwrite.
+ */
+@Entity('vaccination_record')
+@ObjectType({ description: 'A vaccination record (接種記録).' })
+export class VaccinationRecord {
+  @PrimaryColumn({ name: 'municipality_code', type: 'char', length: 6 })
+  @Field()
+  municipalityCode: string;
+
+  @PrimaryColumn({ type: 'uuid' })
+  @Field(() => ID)
+  id: string;
+
+  @Column({ name: 'resident_id', type: 'uuid' })
+  residentId: string;
+
+  @Column({ name: 'ticket_id', type: 'uuid', nullable: true })
+  ticketId: string | null;
+
+  @Column({ name: 'dose_number', type: 'smallint' })
+  @Field(() => Int)
+  doseNumber: number;
+
+  @Column({ name: 'vaccinated_on', type: 'date' })
+  @Field()
+  vaccinatedOn: string;
+
+  @Column({ name: 'vaccine_code', type: 'text' })
+  @Field()
+  vaccineCode: string;
+
+  @Column({ type: 'text' })
+  @Field()
+  manufacturer: string;
+
+  @Column({ type: 'text' })
+  @Field()
+  product: string;
+
+  @Column({ name: 'lot_number', type: 'text' })
+  @Field()
+  lotNumber: string;
+
+  @Column({ name: 'site_municipality_code', type: 'char', length: 6 })
+  @Field({ description: '接種地: municipality where the dose was given.' })
+  siteMunicipalityCode: string;
+
+  @Column({ type: 'text' })
+  @Field(() => String)
+  source: RecordSource;
+
+  @Column({ type: 'text' })
+  @Field(() => String)
+  status: RecordStatus;
+
+  @Column({ name: 'status_reason', type: 'text', nullable: true })
+  @Field(() => String, { nullable: true })
+  statusReason: string | null;
+
+  @Column({ name: 'status_changed_at', type: 'timestamptz', nullable: true })
+  statusChangedAt: Date | null;
+
+  @Column({ name: 'status_changed_by', type: 'uuid', nullable: true })
+  statusChangedBy: string | null;
+
+  @Column({ name: 'superseded_by', type: 'uuid', nullable: true })
+  supersededBy: string | null;
+
+  @Column({ name: 'recorded_by', type: 'uuid', nullable: true })
+  recordedBy: string | null;
+
+  @Column({ name: 'idempotency_key', type: 'text', nullable: true })
+  idempotencyKey: string | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  @Field()
+  createdAt: Date;
+}

@@ -1,0 +1,62 @@
+import { GraphQLError } from 'graphql';
+import { Field, ObjectType, registerEnumType } from 'type-graphql';
+
+/** Every reason the API gives for refusing input. Clients switch on these, so they are stable. */
+export enum ErrorCode {
+  REQUIRED = 'REQUIRED',
+  INVALID_FORMAT = 'INVALID_FORMAT',
+  INVALID_CHECK_DIGIT = 'INVALID_CHECK_DIGIT',
+  UNKNOWN_MUNICIPALITY = 'UNKNOWN_MUNICIPALITY',
+  INVALID_DATE = 'INVALID_DATE',
+  DATE_IN_FUTURE = 'DATE_IN_FUTURE',
+  DATE_BEFORE_BIRTH = 'DATE_BEFORE_BIRTH',
+  DUPLICATE = 'DUPLICATE',
+  NOT_FOUND = 'NOT_FOUND',
+  INVALID_STATE = 'INVALID_STATE',
+}
+registerEnumType(ErrorCode, { name: 'ErrorCode' });
+
+@ObjectType({ description: 'Why one input field was refused.' })
+export class UserError {
+  @Field(() => [String], { description: 'Path of the input field, e.g. ["input", "myNumber"].' })
+  field: string[];
+
+  @Field(() => ErrorCode)
+  code: ErrorCode;
+
+  @Field()
+  message: string;
+}
+
+/** Bad input found by a service; the resolver turns it into a payload's userErrors. */
+export class InputError extends Error {
+  constructor(readonly errors: UserError[]) {
+    super(errors.map((e) => `${e.field.join('.')}: ${e.message}`).join('; '));
+  }
+
+  static of(field: string[], code: ErrorCode, message: string): InputError {
+    return new InputError([{ field, code, message }]);
+  }
+}
+
+/** Collects field errors so a request reports all of them at once, not the first only. */
+export class ErrorCollector {
+  readonly errors: UserError[] = [];
+
+  add(field: string[], code: ErrorCode, message: string): void {
+    this.errors.push({ field, code, message });
+  }
+
+  throwIfAny(): void {
+    if (this.errors.length > 0) throw new InputError(this.errors);
+  }
+}
+
+export const notAuthenticated = () =>
+  new GraphQLError('Authentication required', { extensions: { code: 'UNAUTHENTICATED' } });
+
+export const forbidden = () => new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
+
+/** The one answer for a row that is missing or belongs to someone else: it never says which. */
+export const notFoundOrNoAccess = (field: string[]) =>
+  InputError.of(field, ErrorCode.NOT_FOUND, 'not found or no access');

@@ -1,0 +1,145 @@
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLFormattedError } from 'graphql';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Context, createContext } from '../context';
+import { Channel } from '../schema/enums';
+import { buildSchema } from '../schema/build-schema';
+import { Services } from '../services';
+
+const MAX_BODY = 1024 * 1024;
+
+// Codes whose messages are written for clients; anything else is masked.
+const CLIENT_CODES = new Set([
+  'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/** Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged here. */
+export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && CLIENT_CODES.has(code)) {
+    const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  console.error('request failed:', unwrapResolverError(error));
+  return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+export function createApollo(): ApolloServer<Context> {
+  return new ApolloServer<Context>({
+    schema: buildSchema(),
+    formatError,
+    includeStacktraceInErrorResponses: false,
+    allowBatchedHttpRequests: false,
+    plugins: [
+      {
+        // Reads of personal data noted while resolving are logged once the response is ready.
+        async requestDidStart() {
+          return {
+            async willSendResponse({ contextValue }) {
+              await contextValue.audit.flush(contextValue.services.db.manager, contextValue);
+            },
+          };
+        },
+      },
+    ],
+  });
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw Object.assign(new Error('request body too large'), { status: 413 });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(res: ServerResponse, status: number, body: string, type = 'application/json'): void {
+  res.writeHead(status, { 'content-type': type }).end(body);
+}
+
+/** One listener = one channel. The channel is a property of the socket, not of anything the client sends. */
+function handler(apollo: ApolloServer<Context>, services: Services, channel: Channel) {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      if (url.pathname === '/healthz') return send(res, 200, '{"status":"ok"}');
+      if (url.pathname === '/readyz') {
+        const ready = await services.db.query('SELECT 1').then(() => true, () => false);
+        return send(res, ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'database unavailable' }));
+      }
+      if (url.pathname !== '/graphql') return send(res, 404, '{"error":"not found"}');
+
+      const headers = new HeaderMap();
+      for (const [key, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+      }
+      const raw = req.method === 'POST' ? await readBody(req) : '';
+      let body: unknown = raw;
+      if (raw && headers.get('content-type')?.startsWith('application/json')) {
+        try {
+          body = JSON.parse(raw);
+        } catch {
+          return send(res, 400, JSON.stringify({ errors: [{ message: 'Body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] }));
+        }
+      }
+      const response = await apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+        context: () => createContext(services, channel, req.headers.authorization),
+      });
+      for (const [key, value] of response.headers) res.setHeader(key, value);
+      res.statusCode = response.status ?? 200;
+      if (response.body.kind === 'complete') return res.end(response.body.string);
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    } catch (error) {
+      const status = (error as { status?: number }).status ?? 500;
+      if (status === 500) console.error('http handler failed:', error);
+      if (!res.headersSent) send(res, status, JSON.stringify({ errors: [{ message: status === 413 ? 'Request body too large' : 'Internal server error' }] }));
+      else res.end();
+    }
+  };
+}
+
+export interface Listeners {
+  internetUrl: string;
+  lgwanUrl: string;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const { port: actual } = server.address() as AddressInfo;
+      resolve(`http://${host}:${actual}`);
+    });
+  });
+}
+
+/** Starts the internet and LG-WAN listeners around one Apollo server. Port 0 picks a free port. */
+export async function startListeners(services: Services, ports: { internet: number; lgwan: number; host: string }): Promise<Listeners> {
+  const apollo = createApollo();
+  await apollo.start();
+  const internet = createServer(handler(apollo, services, Channel.INTERNET));
+  const lgwan = createServer(handler(apollo, services, Channel.LGWAN));
+  const [internetUrl, lgwanUrl] = await Promise.all([listen(internet, ports.internet, ports.host), listen(lgwan, ports.lgwan, ports.host)]);
+  return {
+    internetUrl,
+    lgwanUrl,
+    async close() {
+      await Promise.all(
+        [internet, lgwan].map((s) => new Promise<void>((resolve) => {
+          s.close(() => resolve());
+          s.closeAllConnections();
+        })),
+      );
+      await apollo.stop();
+    },
+  };
+}

@@ -1,0 +1,34 @@
+import 'reflect-metadata';
+import { startApp, openDatabase } from './app';
+import { loadConfig } from './config';
+import { DEMO_ACCOUNTS, DEMO_PASSWORD, loadDemoData } from './db/demo-data';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const database = await openDatabase(config);
+  const app = await startApp(config, database.db);
+  if (database.embedded) {
+    const loaded = await loadDemoData(database.db, app.services);
+    console.log(loaded ? 'Loaded demo data into the embedded database.' : 'Using existing embedded database.');
+    console.log(`Demo accounts (password "${DEMO_PASSWORD}"):`);
+    for (const a of DEMO_ACCOUNTS) console.log(`  ${a.loginId.padEnd(18)} ${a.role.padEnd(17)} on ${a.channel}`);
+  }
+  console.log(`Internet channel: ${app.listeners.internetUrl}/graphql`);
+  console.log(`LG-WAN channel:   ${app.listeners.lgwanUrl}/graphql`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await app.stop();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+import { Brackets, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { Action, AppAbility, SubjectName } from './ability';
+
+export type Scope = Record<string, string | number | boolean | null>[];
+
+/**
+ * Turns the ability's rules for (action, subject) into SQL conditions: a list of column
+ * equalities joined by OR. `null` means nothing is permitted; callers then run no query at all.
+ * `[{}]` means every row. Only equality conditions and no inverted rules are supported, and
+ * anything else throws rather than silently widening the query.
+ */
+export function scopeOf(ability: AppAbility, action: Action, subject: SubjectName): Scope | null {
+  const rules = ability.rulesFor(action, subject);
+  if (rules.some((r) => r.inverted)) throw new Error(`inverted rules are not supported for ${action} ${subject}`);
+  if (rules.length === 0) return null;
+  return rules.map((rule) => {
+    const conditions = (rule.conditions ?? {}) as Record<string, unknown>;
+    for (const [key, value] of Object.entries(conditions)) {
+      if (value !== null && typeof value === 'object') throw new Error(`condition ${key} of ${subject} is not an equality`);
+    }
+    return conditions as Scope[number];
+  });
+}
+
+/** Restricts a query to the rows the scope permits. */
+export function applyScope<T extends ObjectLiteral>(query: SelectQueryBuilder<T>, scope: Scope): SelectQueryBuilder<T> {
+  const alias = query.alias;
+  return query.andWhere(
+    new Brackets((or) => {
+      scope.forEach((conditions, i) => {
+        const clause = new Brackets((and) => {
+          and.where('TRUE');
+          for (const [key, value] of Object.entries(conditions)) {
+            const param = `scope_${i}_${key}`;
+            and.andWhere(`${alias}.${key} = :${param}`, { [param]: value });
+          }
+        });
+        if (i === 0) or.where(clause);
+        else or.orWhere(clause);
+      });
+    }),
+  );
+}
+
+/** Whether a scope admits one specific value of a column (for single-row writes). */
+export function scopeAllows(scope: Scope | null, row: Record<string, unknown>): boolean {
+  return !!scope && scope.some((conditions) => Object.entries(conditions).every(([key, value]) => row[key] === value));
+}

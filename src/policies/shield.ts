@@ -1,0 +1,112 @@
+import { subject } from '@casl/ability';
+import { GraphQLObjectType, GraphQLSchema } from 'graphql';
+import { allow, deny, IRule, rule, shield } from 'graphql-shield';
+
+type ShieldRule = IRule | typeof allow;
+import { Context } from '../context';
+import { forbidden, notAuthenticated } from '../errors';
+import { Action, SubjectName } from './ability';
+
+/**
+ * Which GraphQL fields each actor may resolve. Every type lists every field explicitly; `*` and
+ * the fallback deny whatever is not listed, so a new field stays closed until a rule names it,
+ * and `tests/policies/coverage.test.ts` fails until it does.
+ *
+ * Rules here are type-level gates read from the ability; which rows a caller sees is decided in
+ * SQL from the same ability (scope.ts). Rules are never cached: each call evaluates afresh.
+ */
+
+const signedIn = rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => (ctx.actor ? true : notAuthenticated()));
+
+/** The actor may perform `action` on some `subject` (rows are narrowed later, in SQL). */
+const can = (action: Action, name: SubjectName) =>
+  rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => {
+    if (!ctx.actor) return notAuthenticated();
+    return ctx.ability.can(action, name);
+  });
+
+/** The actor may perform `action` on this particular parent object, judged by its own fields. */
+const canOnParent = (action: Action, name: SubjectName) =>
+  rule({ cache: 'no_cache' })((parent: Record<string, unknown>, _args, ctx: Context) => {
+    if (!ctx.actor) return notAuthenticated();
+    return ctx.ability.can(action, subject(name, { ...parent }));
+  });
+
+/** A type whose listed fields share one rule and whose unlisted fields are denied. */
+const fields = (names: string[], gate: ShieldRule) => ({ '*': deny, ...Object.fromEntries(names.map((n) => [n, gate])) });
+
+const readResident = can('read', 'Resident');
+const readAccount = can('read', 'Account');
+const payloadFields = (data: string, gate: ShieldRule) => fields([data, 'userErrors'], gate);
+
+export const ruleTree = {
+  Query: {
+    '*': deny,
+    viewer: signedIn,
+    municipality: can('read', 'Municipality'),
+    municipalities: can('read', 'Municipality'),
+    residents: readResident,
+    resident: readResident,
+    residentByMyNumber: can('read', 'MyNumber'),
+    accounts: readAccount,
+  },
+  Mutation: {
+    '*': deny,
+    // Anyone may try to sign in; the service throttles and locks.
+    login: allow,
+    registerResident: can('create', 'Resident'),
+    updateResident: can('update', 'Resident'),
+    markResidentMovedOut: can('update', 'Resident'),
+    markResidentDeceased: can('update', 'Resident'),
+    deleteResident: can('delete', 'Resident'),
+    createAccount: can('create', 'Account'),
+    disableAccount: can('update', 'Account'),
+  },
+  LoginPayload: fields(['accessToken', 'expiresInSeconds', 'viewer'], allow),
+  Viewer: fields(['accountId', 'role', 'channel', 'displayName', 'municipality', 'prefectureCode'], allow),
+  Municipality: fields(
+    ['code', 'prefectureCode', 'name', 'nameKana', 'acceptsCertificateEIssuance', 'acceptsConsentlessInquiry'],
+    allow,
+  ),
+  Resident: {
+    ...fields(
+      [
+        'id', 'municipalityCode', 'municipality', 'addresseeNumber', 'familyName', 'givenName', 'familyNameKana',
+        'givenNameKana', 'birthDate', 'sex', 'status', 'movedOutOn', 'movedToMunicipalityCode', 'deceasedOn',
+        'createdAt', 'updatedAt',
+      ],
+      canOnParent('read', 'Resident'),
+    ),
+    // My Number: the owning municipality over LG-WAN only; never a tablet, never the internet channel.
+    myNumber: canOnParent('read', 'MyNumber'),
+  },
+  ResidentConnection: fields(['nodes', 'pageInfo'], readResident),
+  PageInfo: fields(['hasNextPage', 'endCursor'], signedIn),
+  ResidentPayload: payloadFields('resident', signedIn),
+  DeleteResidentPayload: payloadFields('deletedResidentId', signedIn),
+  Account: fields(
+    ['id', 'loginId', 'role', 'municipalityCode', 'prefectureCode', 'displayName', 'disabledAt', 'lockedUntil', 'createdAt'],
+    readAccount,
+  ),
+  AccountPayload: payloadFields('account', signedIn),
+  UserError: fields(['field', 'code', 'message'], allow),
+};
+
+export const permissions = shield(ruleTree, {
+  fallbackRule: deny,
+  fallbackError: forbidden,
+  allowExternalErrors: true,
+  debug: false,
+});
+
+/** `Type.field` of every object field in the schema that no rule names explicitly. */
+export function fieldsWithoutRule(schema: GraphQLSchema, tree: Record<string, Record<string, unknown>> = ruleTree): string[] {
+  const missing: string[] = [];
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!(type instanceof GraphQLObjectType) || type.name.startsWith('__')) continue;
+    for (const field of Object.keys(type.getFields())) {
+      if (!tree[type.name] || !(field in tree[type.name])) missing.push(`${type.name}.${field}`);
+    }
+  }
+  return missing;
+}

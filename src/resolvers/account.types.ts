@@ -1,0 +1,39 @@
+import { Field, InputType, ObjectType } from 'type-graphql';
+import { Account } from '../entities/account.entity';
+import { Municipality } from '../entities/municipality.entity';
+import { UserError } from '../errors';
+import { Channel, Role } from '../schema/enums';
+
+@InputType()
+export class CreateAccountInput {
+  @Field({ description: '3 to 64 letters, digits or . _ @ -' }) loginId: string;
+  @Field({ description: 'At least 12 characters.' }) password: string;
+  @Field(() => Role) role: Role;
+  @Field() displayName: string;
+  @Field({ nullable: true, description: 'Required for MUNICIPALITY and VACCINATION_SITE accounts.' }) municipalityCode?: string;
+  @Field({ nullable: true, description: 'Required for PREFECTURE accounts.' }) prefectureCode?: string;
+}
+
+@ObjectType()
+export class AccountPayload {
+  @Field(() => Account, { nullable: true }) account?: Account | null;
+  @Field(() => [UserError]) userErrors: UserError[];
+}
+
+@ObjectType({ description: 'The signed-in account.' })
+export class Viewer {
+  @Field() accountId: string;
+  @Field(() => Role) role: Role;
+  @Field(() => Channel) channel: Channel;
+  @Field() displayName: string;
+  @Field(() => Municipality, { nullable: true }) municipality?: Municipality | null;
+  @Field(() => String, { nullable: true }) prefectureCode: string | null;
+}
+
+@ObjectType()
+export class LoginPayload {
+  @Field({ description: 'Send as "Authorization: Bearer <token>". Valid only on the channel it was issued on.' })
+  accessToken: string;
+  @Field() expiresInSeconds: number;
+  @Field(() => Viewer) viewer: Viewer;
+}

@@ -1,0 +1,16 @@
+import { Arg, Ctx, Query, Resolver } from 'type-graphql';
+import { Context } from '../context';
+import { Municipality } from '../entities/municipality.entity';
+
+@Resolver(() => Municipality)
+export class MunicipalityResolver {
+  @Query(() => Municipality, { nullable: true })
+  municipality(@Ctx() ctx: Context, @Arg('code') code: string): Promise<Municipality | null> {
+    return ctx.loaders.municipality.load(code.trim());
+  }
+
+  @Query(() => [Municipality], { description: 'Municipalities of one prefecture (01–47), in code order.' })
+  municipalities(@Ctx() ctx: Context, @Arg('prefectureCode') prefectureCode: string): Promise<Municipality[]> {
+    return ctx.services.reference.municipalitiesOf(prefectureCode);
+  }
+}

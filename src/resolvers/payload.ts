@@ -1,0 +1,11 @@
+import { InputError, UserError } from '../errors';
+
+/** Runs a mutation's service call and reports bad input as userErrors instead of a GraphQL error. */
+export async function withUserErrors<T extends object>(run: () => Promise<T>): Promise<T & { userErrors: UserError[] } | { userErrors: UserError[] }> {
+  try {
+    return { ...(await run()), userErrors: [] };
+  } catch (error) {
+    if (error instanceof InputError) return { userErrors: error.errors };
+    throw error;
+  }
+}

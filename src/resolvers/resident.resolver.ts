@@ -1,0 +1,77 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Context } from '../context';
+import { Municipality } from '../entities/municipality.entity';
+import { Resident } from '../entities/resident.entity';
+import { withUserErrors } from './payload';
+import {
+  DeleteResidentPayload,
+  pageSizeDescription,
+  RegisterResidentInput,
+  ResidentConnection,
+  ResidentFilter,
+  ResidentPayload,
+  UpdateResidentInput,
+} from './resident.types';
+
+@Resolver(() => Resident)
+export class ResidentResolver {
+  @Query(() => ResidentConnection, { description: 'Residents of the caller\'s municipality, ordered by addressee number.' })
+  residents(
+    @Ctx() ctx: Context,
+    @Arg('filter', () => ResidentFilter, { nullable: true }) filter?: ResidentFilter,
+    @Arg('first', () => Int, { defaultValue: 50, description: pageSizeDescription }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<ResidentConnection> {
+    return ctx.services.residents.list(ctx, filter ?? {}, first, after);
+  }
+
+  @Query(() => Resident, { nullable: true, description: 'Null when the resident does not exist or is not the caller\'s.' })
+  resident(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<Resident | null> {
+    return ctx.services.residents.get(ctx, id);
+  }
+
+  @Query(() => Resident, { nullable: true, description: 'Look-up by My Number within the caller\'s municipality. LG-WAN only.' })
+  residentByMyNumber(@Ctx() ctx: Context, @Arg('myNumber') myNumber: string): Promise<Resident | null> {
+    return ctx.services.residents.findByMyNumber(ctx, myNumber);
+  }
+
+  @FieldResolver(() => String, { description: '個人番号. Only the owning municipality, only over LG-WAN.' })
+  myNumber(@Ctx() ctx: Context, @Root() resident: Resident): Promise<string> {
+    return ctx.services.residents.myNumberOf(ctx, resident);
+  }
+
+  @FieldResolver(() => Municipality)
+  async municipality(@Ctx() ctx: Context, @Root() resident: Resident): Promise<Municipality | null> {
+    return ctx.loaders.municipality.load(resident.municipalityCode);
+  }
+
+  @Mutation(() => ResidentPayload)
+  registerResident(@Ctx() ctx: Context, @Arg('input', () => RegisterResidentInput) input: RegisterResidentInput) {
+    return withUserErrors(async () => ({ resident: await ctx.services.residents.register(ctx, input) }));
+  }
+
+  @Mutation(() => ResidentPayload)
+  updateResident(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('input', () => UpdateResidentInput) input: UpdateResidentInput) {
+    return withUserErrors(async () => ({ resident: await ctx.services.residents.update(ctx, id, input) }));
+  }
+
+  @Mutation(() => ResidentPayload, { description: '転出: voids the resident\'s open tickets.' })
+  markResidentMovedOut(
+    @Ctx() ctx: Context,
+    @Arg('id', () => ID) id: string,
+    @Arg('movedOutOn') movedOutOn: string,
+    @Arg('destinationMunicipalityCode', () => String, { nullable: true }) destination?: string,
+  ) {
+    return withUserErrors(async () => ({ resident: await ctx.services.residents.markMovedOut(ctx, id, movedOutOn, destination) }));
+  }
+
+  @Mutation(() => ResidentPayload, { description: '死亡: voids the resident\'s open tickets.' })
+  markResidentDeceased(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('deceasedOn') deceasedOn: string) {
+    return withUserErrors(async () => ({ resident: await ctx.services.residents.markDeceased(ctx, id, deceasedOn) }));
+  }
+
+  @Mutation(() => DeleteResidentPayload)
+  deleteResident(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
+    return withUserErrors(async () => ({ deletedResidentId: await ctx.services.residents.delete(ctx, id) }));
+  }
+}

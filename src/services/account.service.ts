@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { hashPassword } from '../auth/password';
+import { Context } from '../context';
+import { Account } from '../entities/account.entity';
+import { Municipality } from '../entities/municipality.entity';
+import { Prefecture } from '../entities/prefecture.entity';
+import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { scopeOf } from '../policies/scope';
+import { CreateAccountInput } from '../resolvers/account.types';
+import { Role } from '../schema/enums';
+import { checkMunicipalityCode, checkPrefectureCode } from '../validation/identifiers';
+import { AuditSource, writeAudit } from './audit.service';
+
+const LOGIN_ID = /^[A-Za-z0-9._@-]{3,64}$/;
+const MIN_PASSWORD = 12;
+
+export class AccountService {
+  constructor(private readonly db: DataSource) {}
+
+  async list(ctx: Context): Promise<Account[]> {
+    if (!scopeOf(ctx.ability, 'read', 'Account')) return [];
+    return this.db.getRepository(Account).find({ order: { loginId: 'ASC' } });
+  }
+
+  async create(ctx: Context | AuditSource, input: CreateAccountInput): Promise<Account> {
+    const errors = new ErrorCollector();
+    if (!LOGIN_ID.test(input.loginId)) errors.add(['input', 'loginId'], ErrorCode.INVALID_FORMAT, 'must be 3 to 64 letters, digits or . _ @ -');
+    if (input.password.length < MIN_PASSWORD) errors.add(['input', 'password'], ErrorCode.INVALID_FORMAT, `must be at least ${MIN_PASSWORD} characters`);
+    if (!input.displayName.trim()) errors.add(['input', 'displayName'], ErrorCode.REQUIRED, 'must not be empty');
+    const needsMunicipality = input.role === Role.MUNICIPALITY || input.role === Role.VACCINATION_SITE;
+    const needsPrefecture = input.role === Role.PREFECTURE;
+    let municipalityCode: string | null = null;
+    let prefectureCode: string | null = null;
+    if (needsMunicipality !== !!input.municipalityCode) {
+      errors.add(['input', 'municipalityCode'], needsMunicipality ? ErrorCode.REQUIRED : ErrorCode.INVALID_STATE,
+        needsMunicipality ? `is required for ${input.role} accounts` : `must be empty for ${input.role} accounts`);
+    } else if (input.municipalityCode) {
+      const checked = checkMunicipalityCode(input.municipalityCode);
+      if (!checked.ok) errors.add(['input', 'municipalityCode'], checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, checked.message);
+      else if (!(await this.db.getRepository(Municipality).existsBy({ code: checked.value }))) {
+        errors.add(['input', 'municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+      } else municipalityCode = checked.value;
+    }
+    if (needsPrefecture !== !!input.prefectureCode) {
+      errors.add(['input', 'prefectureCode'], needsPrefecture ? ErrorCode.REQUIRED : ErrorCode.INVALID_STATE,
+        needsPrefecture ? `is required for ${input.role} accounts` : `must be empty for ${input.role} accounts`);
+    } else if (input.prefectureCode) {
+      const checked = checkPrefectureCode(input.prefectureCode);
+      if (!checked.ok || !(await this.db.getRepository(Prefecture).existsBy({ code: checked.value }))) {
+        errors.add(['input', 'prefectureCode'], ErrorCode.INVALID_FORMAT, 'must be a prefecture code from 01 to 47');
+      } else prefectureCode = checked.value;
+    }
+    errors.throwIfAny();
+
+    const account = this.db.getRepository(Account).create({
+      id: randomUUID(),
+      loginId: input.loginId,
+      passwordHash: await hashPassword(input.password),
+      role: input.role,
+      municipalityCode,
+      prefectureCode,
+      displayName: input.displayName.trim(),
+      disabledAt: null,
+      failedLoginCount: 0,
+      lockedUntil: null,
+      lastLoginAt: null,
+      createdAt: new Date(),
+    });
+    return this.db.transaction(async (tx) => {
+      const inserted = await tx.query('INSERT INTO account (id, login_id, password_hash, role, municipality_code, prefecture_code, display_name) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (login_id) DO NOTHING RETURNING id',
+        [account.id, account.loginId, account.passwordHash, account.role, municipalityCode, prefectureCode, account.displayName]);
+      if (inserted.length === 0) throw InputError.of(['input', 'loginId'], ErrorCode.DUPLICATE, 'is already taken');
+      await writeAudit(tx, ctx, [{ operation: 'account.create', municipalityCode, targetIds: [account.id], outcome: 'SUCCESS' }]);
+      return account;
+    });
+  }
+
+  async disable(ctx: Context, id: string): Promise<Account> {
+    return this.db.transaction(async (tx) => {
+      const valid = /^[0-9a-f-]{36}$/i.test(id);
+      const rows: unknown[] = valid ? await tx.query('UPDATE account SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1 RETURNING id', [id]) : [];
+      if (rows.length === 0) throw notFoundOrNoAccess(['id']);
+      await writeAudit(tx, ctx, [{ operation: 'account.disable', municipalityCode: null, targetIds: [id], outcome: 'SUCCESS' }]);
+      return tx.getRepository(Account).findOneByOrFail({ id });
+    });
+  }
+}

@@ -1,0 +1,79 @@
+import { GraphQLError } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { Actor, ROLE_CHANNELS } from '../auth/actor';
+import { decoyHash, verifyPassword } from '../auth/password';
+import { TokenSigner } from '../auth/token';
+import { Account } from '../entities/account.entity';
+import { Channel } from '../schema/enums';
+import { writeAudit } from './audit.service';
+
+export interface LoginPolicy {
+  maxFailedLogins: number;
+  lockoutMinutes: number;
+}
+
+// One message for every refusal: it never tells whether the login ID exists or is locked.
+const refused = () =>
+  new GraphQLError('Login ID or password is incorrect, or the account is locked or disabled', {
+    extensions: { code: 'UNAUTHENTICATED' },
+  });
+
+export class AuthService {
+  constructor(private readonly db: DataSource, private readonly tokens: TokenSigner, private readonly policy: LoginPolicy) {}
+
+  async login(channel: Channel, loginId: string, password: string): Promise<{ accessToken: string; account: Account }> {
+    const source = { requestId: randomUUID(), channel, actor: null };
+    const account = await this.db.getRepository(Account).findOneBy({ loginId });
+    if (!account) {
+      await verifyPassword(await decoyHash(), password);
+      await writeAudit(this.db.manager, source, [{ operation: 'login', municipalityCode: null, targetIds: [], outcome: 'FAILURE' }]);
+      throw refused();
+    }
+    const audit = (outcome: 'SUCCESS' | 'FAILURE' | 'DENIED') =>
+      writeAudit(this.db.manager, source, [{ operation: 'login', municipalityCode: account.municipalityCode, targetIds: [account.id], outcome }]);
+
+    const passwordOk = await verifyPassword(account.passwordHash, password);
+    const locked = account.lockedUntil !== null && account.lockedUntil > new Date();
+    if (account.disabledAt || locked) {
+      await audit('DENIED');
+      throw refused();
+    }
+    if (!passwordOk) {
+      // Counted in SQL so that concurrent attempts cannot slip past the limit.
+      await this.db.query(
+        `UPDATE account SET
+           failed_login_count = CASE WHEN failed_login_count + 1 >= $2 THEN 0 ELSE failed_login_count + 1 END,
+           locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END
+         WHERE id = $1`,
+        [account.id, this.policy.maxFailedLogins, this.policy.lockoutMinutes],
+      );
+      await audit('FAILURE');
+      throw refused();
+    }
+    if (!ROLE_CHANNELS[account.role].includes(channel)) {
+      await audit('DENIED');
+      throw new GraphQLError(`A ${account.role} account cannot sign in on the ${channel} channel`, {
+        extensions: { code: 'FORBIDDEN' },
+      });
+    }
+    await this.db.query('UPDATE account SET failed_login_count = 0, locked_until = NULL, last_login_at = now() WHERE id = $1', [account.id]);
+    await audit('SUCCESS');
+    return { accessToken: await this.tokens.sign({ accountId: account.id, channel }), account };
+  }
+
+  /** The actor behind a token, or null if the token is invalid, from the other channel, or its account is disabled. */
+  async actorFor(token: string, channel: Channel): Promise<Actor | null> {
+    const claims = await this.tokens.verify(token, channel);
+    if (!claims) return null;
+    const account = await this.db.getRepository(Account).findOneBy({ id: claims.accountId });
+    if (!account || account.disabledAt || !ROLE_CHANNELS[account.role].includes(channel)) return null;
+    return {
+      accountId: account.id,
+      role: account.role,
+      municipalityCode: account.municipalityCode,
+      prefectureCode: account.prefectureCode,
+      channel,
+    };
+  }
+}

@@ -1,0 +1,275 @@
+import { GraphQLError } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { Context } from '../context';
+import { TenantKeyring } from '../crypto/tenant-keyring';
+import { Municipality } from '../entities/municipality.entity';
+import { Resident } from '../entities/resident.entity';
+import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { Action } from '../policies/ability';
+import { applyScope, scopeAllows, scopeOf } from '../policies/scope';
+import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
+import { ResidentStatus } from '../schema/enums';
+import { isFuture, isIsoDate } from '../validation/dates';
+import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, normaliseDigits } from '../validation/identifiers';
+import { writeAudit } from './audit.service';
+
+const KATAKANA = /^[ァ-ヶー・\u3000 ]+$/u;
+const EARLIEST_BIRTH = '1890-01-01';
+
+type ResidentFields = Omit<RegisterResidentInput, 'myNumber'> & { myNumber: string };
+
+/** Field checks shared by register and update; `partial` skips fields the caller left out. */
+function checkFields(input: Partial<RegisterResidentInput>, partial: boolean): Partial<ResidentFields> {
+  const errors = new ErrorCollector();
+  const out: Partial<ResidentFields> = {};
+  const present = (key: keyof RegisterResidentInput) => input[key] !== undefined && input[key] !== null;
+  const need = (key: keyof RegisterResidentInput) => {
+    if (!present(key) && !partial) errors.add(['input', key], ErrorCode.REQUIRED, 'is required');
+    return present(key);
+  };
+  const identifier = (key: 'addresseeNumber' | 'myNumber', check: typeof checkMyNumber) => {
+    if (!need(key)) return;
+    const result = check(String(input[key]));
+    if (result.ok) out[key] = result.value;
+    else errors.add(['input', key], result.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, result.message);
+  };
+  identifier('addresseeNumber', checkAddresseeNumber);
+  identifier('myNumber', checkMyNumber);
+  for (const key of ['familyName', 'givenName', 'familyNameKana', 'givenNameKana'] as const) {
+    if (!need(key)) continue;
+    const value = String(input[key]).trim();
+    if (value.length === 0) errors.add(['input', key], ErrorCode.REQUIRED, 'must not be empty');
+    else if (value.length > 50) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be at most 50 characters');
+    else if (key.endsWith('Kana') && !KATAKANA.test(value)) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be written in full-width katakana');
+    else out[key] = value;
+  }
+  if (need('birthDate')) {
+    const value = normaliseDigits(String(input.birthDate));
+    if (!isIsoDate(value)) errors.add(['input', 'birthDate'], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
+    else if (isFuture(value)) errors.add(['input', 'birthDate'], ErrorCode.DATE_IN_FUTURE, 'must not be in the future');
+    else if (value < EARLIEST_BIRTH) errors.add(['input', 'birthDate'], ErrorCode.INVALID_DATE, `must not be before ${EARLIEST_BIRTH}`);
+    else out.birthDate = value;
+  }
+  if (need('sex')) out.sex = input.sex;
+  errors.throwIfAny();
+  return out;
+}
+
+/** A date for a status change: real, not in the future, not before the resident was born. */
+function checkEventDate(field: string, value: string, birthDate: string): string {
+  const date = normaliseDigits(value);
+  if (!isIsoDate(date)) throw InputError.of([field], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
+  if (isFuture(date)) throw InputError.of([field], ErrorCode.DATE_IN_FUTURE, 'must not be in the future');
+  if (date < birthDate) throw InputError.of([field], ErrorCode.DATE_BEFORE_BIRTH, 'must not be before the birth date');
+  return date;
+}
+
+/** Unique-key violations name their constraint; map the ones a user can fix to the field at fault. */
+function duplicateError(error: unknown): InputError | null {
+  if (!(error instanceof QueryFailedError)) return null;
+  const constraint = (error.driverError as { constraint?: string }).constraint;
+  if (constraint === 'resident_addressee_number_key') {
+    return InputError.of(['input', 'addresseeNumber'], ErrorCode.DUPLICATE, 'another resident of this municipality has this addressee number');
+  }
+  if (constraint === 'resident_my_number_hmac_key') {
+    return InputError.of(['input', 'myNumber'], ErrorCode.DUPLICATE, 'another resident of this municipality has this My Number');
+  }
+  return null;
+}
+
+function encodeCursor(r: Resident): string {
+  return Buffer.from(JSON.stringify([r.municipalityCode, r.addresseeNumber])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) return value as [string, string];
+  } catch {
+    // fall through to the error below
+  }
+  throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
+}
+
+export class ResidentService {
+  constructor(private readonly db: DataSource, private readonly keyring: TenantKeyring) {}
+
+  async list(ctx: Context, filter: ResidentFilter = {}, first = 50, after?: string | null): Promise<ResidentConnection> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
+      throw new GraphQLError(`first: must be between 1 and ${MAX_PAGE}`, { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
+    }
+    const scope = scopeOf(ctx.ability, 'read', 'Resident');
+    if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
+    const query = applyScope(this.db.getRepository(Resident).createQueryBuilder('r'), scope);
+    if (filter.addresseeNumber) query.andWhere('r.addresseeNumber = :addressee', { addressee: normaliseDigits(filter.addresseeNumber) });
+    if (filter.kanaPrefix) {
+      const prefix = filter.kanaPrefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+      query.andWhere('(r.family_name_kana || r.given_name_kana) LIKE :kana', { kana: `${prefix}%` });
+    }
+    if (filter.birthDate) {
+      const birthDate = normaliseDigits(filter.birthDate);
+      if (!isIsoDate(birthDate)) {
+        throw new GraphQLError('filter.birthDate: must be a real date written YYYY-MM-DD', {
+          extensions: { code: 'BAD_USER_INPUT', field: ['filter', 'birthDate'] },
+        });
+      }
+      query.andWhere('r.birthDate = :birthDate', { birthDate });
+    }
+    if (filter.status) query.andWhere('r.status = :status', { status: filter.status });
+    if (after) {
+      const [municipality, addressee] = decodeCursor(after);
+      query.andWhere('(r.municipality_code, r.addressee_number) > (:cm, :ca)', { cm: municipality, ca: addressee });
+    }
+    const rows = await query.orderBy('r.municipality_code').addOrderBy('r.addressee_number').limit(first + 1).getMany();
+    const nodes = rows.slice(0, first);
+    for (const r of nodes) ctx.audit.note('resident.read', r.municipalityCode, r.id);
+    return { nodes, pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? encodeCursor(nodes[nodes.length - 1]) : null } };
+  }
+
+  /** A resident the actor may act on; anything else, including another tenant's, is simply not found. */
+  private async find(ctx: Context, db: EntityManager, action: Action, id: string, lock = false): Promise<Resident | null> {
+    const scope = scopeOf(ctx.ability, action, 'Resident');
+    if (!scope || !/^[0-9a-f-]{36}$/i.test(id)) return null;
+    const query = applyScope(db.getRepository(Resident).createQueryBuilder('r'), scope).andWhere('r.id = :id', { id });
+    if (lock) query.setLock('pessimistic_write');
+    return query.getOne();
+  }
+
+  async get(ctx: Context, id: string): Promise<Resident | null> {
+    const resident = await this.find(ctx, this.db.manager, 'read', id);
+    if (resident) ctx.audit.note('resident.read', resident.municipalityCode, resident.id);
+    return resident;
+  }
+
+  /** Searches only the tenants whose My Number area the actor may read, by keyed hash. */
+  async findByMyNumber(ctx: Context, myNumber: string): Promise<Resident | null> {
+    const checked = checkMyNumber(myNumber);
+    if (!checked.ok) {
+      throw new GraphQLError(`myNumber: ${checked.message}`, {
+        extensions: { code: 'BAD_USER_INPUT', field: ['myNumber'], reason: checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT },
+      });
+    }
+    const codes = (scopeOf(ctx.ability, 'read', 'MyNumber') ?? []).map((c) => c.municipalityCode);
+    if (codes.some((code) => typeof code !== 'string')) throw new Error('My Number look-up needs a scope bound to municipalities');
+    for (const code of codes as string[]) {
+      const keys = await ctx.loaders.tenantKeys.load(code);
+      const resident = await this.db.getRepository(Resident).findOneBy({ municipalityCode: code, myNumberHmac: keys.lookupHash(checked.value) });
+      ctx.audit.note(resident ? 'resident.lookupByMyNumber' : 'resident.lookupByMyNumber.none', code, resident?.id ?? '-');
+      if (resident) return resident;
+    }
+    return null;
+  }
+
+  /** Decrypts My Number for a resident the shield has already let through, and logs the access. */
+  async myNumberOf(ctx: Context, resident: Resident): Promise<string> {
+    const keys = await ctx.loaders.tenantKeys.load(resident.municipalityCode);
+    ctx.audit.note('resident.myNumber.read', resident.municipalityCode, resident.id);
+    return keys.decrypt(resident.myNumberCipher);
+  }
+
+  async register(ctx: Context, input: RegisterResidentInput): Promise<Resident> {
+    const municipalityCode = ctx.actor?.municipalityCode;
+    if (!municipalityCode || !scopeAllows(scopeOf(ctx.ability, 'create', 'Resident'), { municipalityCode })) {
+      throw new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
+    }
+    const fields = checkFields(input, false) as ResidentFields;
+    return this.write(ctx, 'resident.register', async (tx) => {
+      const keys = await this.keyring.keysFor(tx, municipalityCode);
+      const { myNumber, ...rest } = fields;
+      const now = new Date();
+      const resident = tx.getRepository(Resident).create({
+        ...rest,
+        municipalityCode,
+        id: randomUUID(),
+        myNumberCipher: keys.encrypt(myNumber),
+        myNumberHmac: keys.lookupHash(myNumber),
+        keyVersion: keys.version,
+        status: ResidentStatus.ACTIVE,
+        movedOutOn: null,
+        movedToMunicipalityCode: null,
+        deceasedOn: null,
+        createdAt: now,
+        updatedAt: now,
+      });
+      await tx.getRepository(Resident).insert(resident);
+      return resident;
+    });
+  }
+
+  async update(ctx: Context, id: string, input: UpdateResidentInput): Promise<Resident> {
+    const fields = checkFields(input, true);
+    return this.write(ctx, 'resident.update', async (tx) => {
+      const resident = await this.find(ctx, tx, 'update', id, true);
+      if (!resident) throw notFoundOrNoAccess(['id']);
+      const { myNumber, ...rest } = fields;
+      Object.assign(resident, rest, { updatedAt: new Date() });
+      if (myNumber) {
+        const keys = await this.keyring.keysFor(tx, resident.municipalityCode);
+        Object.assign(resident, { myNumberCipher: keys.encrypt(myNumber), myNumberHmac: keys.lookupHash(myNumber), keyVersion: keys.version });
+      }
+      await tx.getRepository(Resident).save(resident);
+      return resident;
+    });
+  }
+
+  async markMovedOut(ctx: Context, id: string, movedOutOn: string, destination?: string | null): Promise<Resident> {
+    let destinationCode: string | null = null;
+    if (destination) {
+      const checked = checkMunicipalityCode(destination);
+      if (!checked.ok) {
+        throw InputError.of(['destinationMunicipalityCode'], checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, checked.message);
+      }
+      destinationCode = checked.value;
+    }
+    return this.write(ctx, 'resident.markMovedOut', async (tx) => {
+      if (destinationCode && !(await tx.getRepository(Municipality).existsBy({ code: destinationCode }))) {
+        throw InputError.of(['destinationMunicipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+      }
+      const resident = await this.find(ctx, tx, 'update', id, true);
+      if (!resident) throw notFoundOrNoAccess(['id']);
+      if (resident.status === ResidentStatus.DECEASED) throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'resident is recorded as deceased');
+      Object.assign(resident, {
+        status: ResidentStatus.MOVED_OUT,
+        movedOutOn: checkEventDate('movedOutOn', movedOutOn, resident.birthDate),
+        movedToMunicipalityCode: destinationCode,
+        updatedAt: new Date(),
+      });
+      await tx.getRepository(Resident).save(resident);
+      return resident;
+    });
+  }
+
+  async markDeceased(ctx: Context, id: string, deceasedOn: string): Promise<Resident> {
+    return this.write(ctx, 'resident.markDeceased', async (tx) => {
+      const resident = await this.find(ctx, tx, 'update', id, true);
+      if (!resident) throw notFoundOrNoAccess(['id']);
+      Object.assign(resident, { status: ResidentStatus.DECEASED, deceasedOn: checkEventDate('deceasedOn', deceasedOn, resident.birthDate), updatedAt: new Date() });
+      await tx.getRepository(Resident).save(resident);
+      return resident;
+    });
+  }
+
+  async delete(ctx: Context, id: string): Promise<string> {
+    const deleted = await this.write(ctx, 'resident.delete', async (tx) => {
+      const resident = await this.find(ctx, tx, 'delete', id, true);
+      if (!resident) throw notFoundOrNoAccess(['id']);
+      await tx.getRepository(Resident).delete({ municipalityCode: resident.municipalityCode, id: resident.id });
+      return resident;
+    });
+    return deleted.id;
+  }
+
+  /** Runs a change in one transaction together with its audit event; nothing is half-written. */
+  private async write(ctx: Context, operation: string, change: (tx: EntityManager) => Promise<Resident>): Promise<Resident> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        const resident = await change(tx);
+        await writeAudit(tx, ctx, [{ operation, municipalityCode: resident.municipalityCode, targetIds: [resident.id], outcome: 'SUCCESS' }]);
+        return resident;
+      });
+    } catch (error) {
+      throw duplicateError(error) ?? error;
+    }
+  }
+}

@@ -1,0 +1,19 @@
+/** Dates travel as ISO 8601 calendar dates (YYYY-MM-DD); these helpers keep them as strings. */
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+export function isIsoDate(value: string): boolean {
+  const m = ISO_DATE.exec(value);
+  if (!m) return false;
+  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return date.toISOString().slice(0, 10) === value;
+}
+
+/** Today in Japan, where every vaccination date is reckoned. */
+export function todayInJapan(now: Date = new Date()): string {
+  return new Date(now.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
+}
+
+export function isFuture(date: string, now: Date = new Date()): boolean {
+  return date > todayInJapan(now);
+}

@@ -1,0 +1,72 @@
+/**
+ * Checks for the identifiers of DESIGN.md §3. Each returns the normalised value or a reason;
+ * callers attach the reason to the input field it came from.
+ */
+export type Checked<T = string> = { ok: true; value: T } | { ok: false; reason: 'format' | 'checkDigit'; message: string };
+
+const FULL_WIDTH_DIGITS = /[０-９]/g;
+
+/** Japanese input methods often produce full-width digits (０-９); treat them as ASCII. */
+export function normaliseDigits(input: string): string {
+  return input.replace(FULL_WIDTH_DIGITS, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0)).trim();
+}
+
+/** JIS X 0401 prefecture code, 01–47. */
+export function checkPrefectureCode(input: string): Checked {
+  const value = normaliseDigits(input);
+  if (!/^\d{2}$/.test(value) || Number(value) < 1 || Number(value) > 47) {
+    return { ok: false, reason: 'format', message: 'must be a 2-digit prefecture code from 01 to 47' };
+  }
+  return { ok: true, value };
+}
+
+/** Check digit of JIS X 0402: last digit of 11 − (d1·6 + d2·5 + d3·4 + d4·3 + d5·2) mod 11. */
+export function municipalityCheckDigit(firstFive: string): number {
+  const weights = [6, 5, 4, 3, 2];
+  const sum = weights.reduce((s, w, i) => s + w * Number(firstFive[i]), 0);
+  return (11 - (sum % 11)) % 10;
+}
+
+export function checkMunicipalityCode(input: string): Checked {
+  const value = normaliseDigits(input);
+  if (!/^\d{6}$/.test(value)) return { ok: false, reason: 'format', message: 'must be 6 digits' };
+  if (!checkPrefectureCode(value.slice(0, 2)).ok) {
+    return { ok: false, reason: 'format', message: 'must start with a prefecture code from 01 to 47' };
+  }
+  if (municipalityCheckDigit(value) !== Number(value[5])) {
+    return { ok: false, reason: 'checkDigit', message: 'check digit does not match (mistyped or misread code?)' };
+  }
+  return { ok: true, value };
+}
+
+/**
+ * My Number check digit: P_n is the n-th digit from the right of the first 11, Q_n = n+1 for
+ * n ≤ 6 and n−5 for n ≥ 7; r = Σ P_n·Q_n mod 11; check = 0 if r ≤ 1 else 11 − r.
+ */
+export function myNumberCheckDigit(firstEleven: string): number {
+  let sum = 0;
+  for (let n = 1; n <= 11; n++) {
+    const p = Number(firstEleven[11 - n]);
+    sum += p * (n <= 6 ? n + 1 : n - 5);
+  }
+  const r = sum % 11;
+  return r <= 1 ? 0 : 11 - r;
+}
+
+export function checkMyNumber(input: string): Checked {
+  const value = normaliseDigits(input).replace(/[\s-]/g, '');
+  if (!/^\d{12}$/.test(value)) return { ok: false, reason: 'format', message: 'must be 12 digits' };
+  if (myNumberCheckDigit(value) !== Number(value[11])) {
+    return { ok: false, reason: 'checkDigit', message: 'check digit does not match (mistyped number?)' };
+  }
+  return { ok: true, value };
+}
+
+/** Addressee number (宛名番号): the municipality's own resident ID, up to 20 letters, digits or hyphens. */
+export function checkAddresseeNumber(input: string): Checked {
+  const value = normaliseDigits(input);
+  if (!/^[0-9A-Za-z-]{1,20}$/.test(value)) {
+    return { ok: false, reason: 'format', message: 'must be 1 to 20 letters, digits or hyphens' };
+  }
+  return { ok: true, value };
+}
