@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { DataSource } from 'typeorm';
+import { DataSource, Logger } from 'typeorm';
 import { Foundation1795392000000 } from '../../migrations/1795392000000-foundation';
 import { Account } from '../entities/account.entity';
 import { AuditEvent } from '../entities/audit-event.entity';
@@ -13,7 +13,7 @@ import { VaccinationRecord } from '../entities/vaccination-record.entity';
 export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent];
 export const migrations = [Foundation1795392000000];
 
-export function createDataSource(url: string, options: { logging?: boolean; poolSize?: number } = {}): DataSource {
+export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number } = {}): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -21,7 +21,8 @@ export function createDataSource(url: string, options: { logging?: boolean; pool
     migrations,
     synchronize: false,
     migrationsRun: false,
-    logging: options.logging ?? false,
+    logging: options.logger ? ['query'] : false,
+    logger: options.logger,
     poolSize: options.poolSize ?? 10,
   });
 }

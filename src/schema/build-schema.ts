@@ -16,12 +16,13 @@ export function buildBareSchema(): GraphQLSchema {
 }
 
 /** The served schema: every field behind the shield. Refuses to build if any field has no rule. */
-export function buildSchema(): GraphQLSchema {
-  const schema = buildBareSchema();
+export function buildSchema(schema: GraphQLSchema = buildBareSchema()): GraphQLSchema {
   const missing = fieldsWithoutRule(schema);
   if (missing.length > 0) throw new Error(`fields without a policy rule: ${missing.join(', ')}`);
-  return applyMiddleware(schema, permissions);
+  return shieldSchema(schema);
 }
+
+export const shieldSchema = (schema: GraphQLSchema): GraphQLSchema => applyMiddleware(schema, permissions);
 
 export function printSortedSchema(schema: GraphQLSchema): string {
   return printSchema(lexicographicSortSchema(schema)) + '\n';

@@ -78,9 +78,10 @@ export class AccountService {
 
   async disable(ctx: Context, id: string): Promise<Account> {
     return this.db.transaction(async (tx) => {
-      const valid = /^[0-9a-f-]{36}$/i.test(id);
-      const rows: unknown[] = valid ? await tx.query('UPDATE account SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1 RETURNING id', [id]) : [];
-      if (rows.length === 0) throw notFoundOrNoAccess(['id']);
+      const result = /^[0-9a-f-]{36}$/i.test(id)
+        ? await tx.createQueryBuilder().update(Account).set({ disabledAt: () => 'coalesce(disabled_at, now())' }).where('id = :id', { id }).execute()
+        : { affected: 0 };
+      if (!result.affected) throw notFoundOrNoAccess(['id']);
       await writeAudit(tx, ctx, [{ operation: 'account.disable', municipalityCode: null, targetIds: [id], outcome: 'SUCCESS' }]);
       return tx.getRepository(Account).findOneByOrFail({ id });
     });

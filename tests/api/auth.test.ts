@@ -1,0 +1,147 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { codes, PASSWORD, TestApp } from '../helpers/test-app';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start({ maxFailedLogins: 3 });
+});
+afterAll(() => t.stop());
+
+const VIEWER = '{ viewer { role channel municipality { code } } }';
+
+describe('login', () => {
+  it('issues a token bound to the channel it was requested on', async () => {
+    const { code, officer } = await t.tenant();
+    const result = await officer.gql(VIEWER);
+    expect(result.data.viewer).toEqual({ role: 'MUNICIPALITY', channel: 'LGWAN', municipality: { code } });
+  });
+
+  it('refuses an LG-WAN token on the internet listener and vice versa', async () => {
+    const { code, officer } = await t.tenant();
+    const onInternet = await t.request(Channel.INTERNET, '{ residents { nodes { id } } }', {}, officer.token);
+    expect(codes(onInternet)).toEqual(['UNAUTHENTICATED']);
+
+    const internetOfficer = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code });
+    expect((await internetOfficer.gql(VIEWER)).data.viewer.channel).toBe('INTERNET');
+    const onLgwan = await t.request(Channel.LGWAN, '{ residents { nodes { id } } }', {}, internetOfficer.token);
+    expect(codes(onLgwan)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('does not let a client choose its channel with a header or variable', async () => {
+    const { officer } = await t.tenant();
+    const internet = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: officer.municipalityCode! });
+    const response = await fetch(t.url(Channel.INTERNET), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${internet.token}`, 'x-channel': 'LGWAN', 'x-forwarded-for': '10.0.0.1' },
+      body: JSON.stringify({ query: VIEWER }),
+    });
+    expect(((await response.json()) as any).data.viewer.channel).toBe('INTERNET');
+  });
+
+  it('refuses roles on channels they do not use (a tablet on LG-WAN, a national officer on the internet)', async () => {
+    const site = await t.createAccount(Role.VACCINATION_SITE, { municipalityCode: await t.createMunicipality() });
+    expect(codes(await t.login(Channel.LGWAN, site.loginId))).toEqual(['FORBIDDEN']);
+    const national = await t.createAccount(Role.NATIONAL);
+    expect(codes(await t.login(Channel.INTERNET, national.loginId))).toEqual(['FORBIDDEN']);
+    expect(codes(await t.login(Channel.LGWAN, national.loginId))).toEqual([]);
+  });
+
+  it('answers an unknown login ID exactly like a wrong password', async () => {
+    const account = await t.createAccount(Role.OPERATOR);
+    const wrong = await t.login(Channel.LGWAN, account.loginId, 'not-the-password');
+    const unknown = await t.login(Channel.LGWAN, 'nobody-by-this-name', 'not-the-password');
+    expect(wrong.errors).toEqual(unknown.errors);
+    expect(codes(wrong)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('locks the account after repeated failures, even against the right password', async () => {
+    const account = await t.createAccount(Role.OPERATOR);
+    for (let i = 0; i < 3; i++) expect(codes(await t.login(Channel.LGWAN, account.loginId, 'wrong-password!'))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await t.login(Channel.LGWAN, account.loginId, PASSWORD))).toEqual(['UNAUTHENTICATED']);
+    const [row] = await t.db.query('SELECT locked_until > now() AS locked FROM account WHERE id = $1', [account.id]);
+    expect(row.locked).toBe(true);
+    const events = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'login' AND $1 = ANY(target_ids) ORDER BY id`, [account.id]);
+    expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(['FAILURE', 'FAILURE', 'FAILURE', 'DENIED']);
+  });
+
+  it('a good login resets the failure count', async () => {
+    const account = await t.createAccount(Role.OPERATOR);
+    for (let i = 0; i < 2; i++) await t.login(Channel.LGWAN, account.loginId, 'wrong-password!');
+    expect(codes(await t.login(Channel.LGWAN, account.loginId))).toEqual([]);
+    for (let i = 0; i < 2; i++) await t.login(Channel.LGWAN, account.loginId, 'wrong-password!');
+    expect(codes(await t.login(Channel.LGWAN, account.loginId))).toEqual([]);
+  });
+
+  it('stores passwords as Argon2id hashes', async () => {
+    const account = await t.createAccount(Role.OPERATOR);
+    const [row] = await t.db.query('SELECT password_hash FROM account WHERE id = $1', [account.id]);
+    expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+
+  it('refuses forged and garbage tokens', async () => {
+    const { officer } = await t.tenant();
+    const [header, payload] = officer.token.split('.');
+    const forged = `${header}.${payload}.${Buffer.from('forged').toString('base64url')}`;
+    for (const token of [forged, 'garbage', '']) {
+      expect(codes(await t.request(Channel.LGWAN, '{ residents { nodes { id } } }', {}, token))).toEqual(['UNAUTHENTICATED']);
+    }
+  });
+});
+
+describe('accounts', () => {
+  const CREATE = `mutation($input: CreateAccountInput!) {
+    createAccount(input: $input) { account { id loginId role municipalityCode } userErrors { field code message } }
+  }`;
+
+  it('the operator creates an account that can then sign in', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const code = await t.createMunicipality();
+    const input = { loginId: `new-officer-${Date.now()}`, password: 'a-long-password', role: 'MUNICIPALITY', displayName: 'New officer', municipalityCode: code };
+    const result = await operator.gql(CREATE, { input });
+    expect(result.data.createAccount).toMatchObject({ account: { loginId: input.loginId, role: 'MUNICIPALITY', municipalityCode: code }, userErrors: [] });
+    expect(codes(await t.login(Channel.LGWAN, input.loginId, 'a-long-password'))).toEqual([]);
+    const again = await operator.gql(CREATE, { input });
+    expect(again.data.createAccount.userErrors).toEqual([{ field: ['input', 'loginId'], code: 'DUPLICATE', message: 'is already taken' }]);
+  });
+
+  it('names each bad field: municipality code check digit, short password, scope that does not fit the role', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const result = await operator.gql(CREATE, {
+      input: { loginId: 'x', password: 'short', role: 'MUNICIPALITY', displayName: 'x', municipalityCode: '131017', prefectureCode: '13' },
+    });
+    expect(result.data.createAccount.account).toBeNull();
+    expect(result.data.createAccount.userErrors).toEqual([
+      { field: ['input', 'loginId'], code: 'INVALID_FORMAT', message: expect.any(String) },
+      { field: ['input', 'password'], code: 'INVALID_FORMAT', message: 'must be at least 12 characters' },
+      { field: ['input', 'municipalityCode'], code: 'INVALID_CHECK_DIGIT', message: expect.stringContaining('check digit') },
+      { field: ['input', 'prefectureCode'], code: 'INVALID_STATE', message: 'must be empty for MUNICIPALITY accounts' },
+    ]);
+  });
+
+  it('a disabled account is refused at login and its live token stops working', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const { officer } = await t.tenant();
+    expect(codes(await officer.gql(VIEWER))).toEqual([]);
+    const result = await operator.gql('mutation($id: ID!) { disableAccount(id: $id) { account { disabledAt } userErrors { code } } }', { id: officer.accountId });
+    expect(result.data.disableAccount.account.disabledAt).not.toBeNull();
+    expect(codes(await officer.gql('{ residents { nodes { id } } }'))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await t.login(Channel.LGWAN, officer.loginId))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('only the operator manages accounts', async () => {
+    const { officer } = await t.tenant();
+    const result = await officer.gql('mutation($id: ID!) { disableAccount(id: $id) { userErrors { code } } }', { id: officer.accountId });
+    expect(codes(result)).toEqual(['FORBIDDEN']);
+    expect(codes(await officer.gql('{ accounts { id } }'))).toEqual(['FORBIDDEN']);
+  });
+});
+
+describe('health', () => {
+  it.each([Channel.INTERNET, Channel.LGWAN])('answers /healthz and /readyz on the %s listener', async (channel) => {
+    const base = t.url(channel).replace('/graphql', '');
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+});

@@ -1,0 +1,224 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { codes, REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const GET = 'query($id: ID!) { resident(id: $id) { id addresseeNumber familyName status } }';
+const UPDATE = `mutation($id: ID!, $input: UpdateResidentInput!) {
+  updateResident(id: $id, input: $input) { resident { id familyName birthDate } userErrors { field code message } }
+}`;
+const DELETE = 'mutation($id: ID!) { deleteResident(id: $id) { deletedResidentId userErrors { field code message } } }';
+
+describe('resident management', () => {
+  it('registers, reads, updates and deletes a resident of the own municipality', async () => {
+    const { officer } = await t.tenant();
+    const { id, input } = await registerResident(officer);
+    expect((await officer.gql(GET, { id })).data.resident).toEqual({ id, addresseeNumber: input.addresseeNumber, familyName: '山田', status: 'ACTIVE' });
+
+    const updated = await officer.gql(UPDATE, { id, input: { familyName: '佐藤', birthDate: '１９８０-０５-０１' } });
+    expect(updated.data.updateResident).toEqual({ resident: { id, familyName: '佐藤', birthDate: '1980-05-01' }, userErrors: [] });
+
+    expect((await officer.gql(DELETE, { id })).data.deleteResident).toEqual({ deletedResidentId: id, userErrors: [] });
+    expect((await officer.gql(GET, { id })).data.resident).toBeNull();
+  });
+
+  it('reports every bad field with its path and reason, and writes nothing', async () => {
+    const { code, officer } = await t.tenant();
+    const input = residentInput({ myNumber: '123456789019', familyName: ' ', familyNameKana: 'yamada', birthDate: '2023-02-29' });
+    const result = await officer.gql(REGISTER, { input });
+    expect(result.data.registerResident.resident).toBeNull();
+    expect(result.data.registerResident.userErrors).toEqual([
+      { field: ['input', 'myNumber'], code: 'INVALID_CHECK_DIGIT', message: 'check digit does not match (mistyped number?)' },
+      { field: ['input', 'familyName'], code: 'REQUIRED', message: 'must not be empty' },
+      { field: ['input', 'familyNameKana'], code: 'INVALID_FORMAT', message: 'must be written in full-width katakana' },
+      { field: ['input', 'birthDate'], code: 'INVALID_DATE', message: 'must be a real date written YYYY-MM-DD' },
+    ]);
+    const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM resident WHERE municipality_code = $1', [code]);
+    expect(count).toBe(0);
+  });
+
+  it('accepts a My Number typed with full-width digits', async () => {
+    const { officer } = await t.tenant();
+    const { id } = await registerResident(officer, { myNumber: '１２３４５６７８９０１８' });
+    const result = await officer.gql('query($id: ID!) { resident(id: $id) { myNumber } }', { id });
+    expect(result.data.resident.myNumber).toBe('123456789018');
+  });
+
+  it('refuses a duplicate addressee number or My Number within the municipality, but not across municipalities', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { input } = await registerResident(a.officer);
+    const sameAddressee = await a.officer.gql(REGISTER, { input: residentInput({ addresseeNumber: input.addresseeNumber }) });
+    expect(sameAddressee.data.registerResident.userErrors).toEqual([
+      { field: ['input', 'addresseeNumber'], code: 'DUPLICATE', message: 'another resident of this municipality has this addressee number' },
+    ]);
+    const sameMyNumber = await a.officer.gql(REGISTER, { input: residentInput({ myNumber: input.myNumber }) });
+    expect(sameMyNumber.data.registerResident.userErrors[0]).toMatchObject({ field: ['input', 'myNumber'], code: 'DUPLICATE' });
+    // A person who moved keeps their My Number: the other municipality may hold it too.
+    const elsewhere = await b.officer.gql(REGISTER, { input: { ...input } });
+    expect(elsewhere.data.registerResident.userErrors).toEqual([]);
+  });
+
+  it('marks a resident moved out, and refuses a date before birth or in the future', async () => {
+    const { officer } = await t.tenant();
+    const { id } = await registerResident(officer, { birthDate: '1990-01-01' });
+    const MOVE = `mutation($id: ID!, $on: String!, $to: String) {
+      markResidentMovedOut(id: $id, movedOutOn: $on, destinationMunicipalityCode: $to) {
+        resident { status movedOutOn movedToMunicipalityCode } userErrors { field code message }
+      }
+    }`;
+    expect((await officer.gql(MOVE, { id, on: '1989-12-31' })).data.markResidentMovedOut.userErrors[0]).toMatchObject({ field: ['movedOutOn'], code: 'DATE_BEFORE_BIRTH' });
+    expect((await officer.gql(MOVE, { id, on: '2999-01-01' })).data.markResidentMovedOut.userErrors[0]).toMatchObject({ field: ['movedOutOn'], code: 'DATE_IN_FUTURE' });
+    expect((await officer.gql(MOVE, { id, on: '2024-04-01', to: '141004' })).data.markResidentMovedOut.userErrors[0]).toMatchObject({
+      field: ['destinationMunicipalityCode'], code: 'INVALID_CHECK_DIGIT',
+    });
+    const moved = await officer.gql(MOVE, { id, on: '2024-04-01', to: '141003' });
+    expect(moved.data.markResidentMovedOut).toEqual({ resident: { status: 'MOVED_OUT', movedOutOn: '2024-04-01', movedToMunicipalityCode: '141003' }, userErrors: [] });
+  });
+
+  it('marks a resident deceased', async () => {
+    const { officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    const result = await officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2025-01-02") { resident { status deceasedOn } userErrors { code } } }', { id });
+    expect(result.data.markResidentDeceased).toEqual({ resident: { status: 'DECEASED', deceasedOn: '2025-01-02' }, userErrors: [] });
+  });
+
+  it('pages and filters in SQL, in addressee-number order', async () => {
+    const { officer } = await t.tenant();
+    for (const [addressee, kana, birthDate] of [['003', 'タナカ', '1950-01-01'], ['001', 'タカハシ', '1960-01-01'], ['002', 'スズキ', '1950-01-01']]) {
+      await registerResident(officer, { addresseeNumber: addressee, familyNameKana: kana, birthDate });
+    }
+    const PAGE = `query($first: Int, $after: String, $filter: ResidentFilter) {
+      residents(first: $first, after: $after, filter: $filter) { nodes { addresseeNumber } pageInfo { hasNextPage endCursor } }
+    }`;
+    const first = await officer.gql(PAGE, { first: 2 });
+    expect(first.data.residents.nodes.map((n: any) => n.addresseeNumber)).toEqual(['001', '002']);
+    expect(first.data.residents.pageInfo.hasNextPage).toBe(true);
+    const second = await officer.gql(PAGE, { first: 2, after: first.data.residents.pageInfo.endCursor });
+    expect(second.data.residents).toEqual({ nodes: [{ addresseeNumber: '003' }], pageInfo: { hasNextPage: false, endCursor: expect.any(String) } });
+
+    const kana = await officer.gql(PAGE, { filter: { kanaPrefix: 'タ' } });
+    expect(kana.data.residents.nodes.map((n: any) => n.addresseeNumber)).toEqual(['001', '003']);
+    const born = await officer.gql(PAGE, { filter: { birthDate: '1950-01-01' } });
+    expect(born.data.residents.nodes.map((n: any) => n.addresseeNumber)).toEqual(['002', '003']);
+    expect(codes(await officer.gql(PAGE, { first: 1000 }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await officer.gql(PAGE, { after: 'not-a-cursor' }))).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('loads a page of residents with their municipality in a constant number of statements', async () => {
+    const { officer } = await t.tenant();
+    const PAGE = '{ residents(first: 100) { nodes { id municipality { name } } } }';
+    await registerResident(officer);
+    const before = t.queries.count;
+    await officer.gql(PAGE);
+    const forOne = t.queries.count - before;
+    for (let i = 0; i < 20; i++) await registerResident(officer);
+    const start = t.queries.count;
+    const result = await officer.gql(PAGE);
+    expect(result.data.residents.nodes).toHaveLength(21);
+    expect(t.queries.count - start).toBe(forOne);
+  });
+});
+
+describe('tenant isolation', () => {
+  it('municipality A cannot read, change or delete a resident of B, and cannot tell it exists', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { id } = await registerResident(b.officer);
+    const missing = '00000000-0000-4000-8000-000000000000';
+
+    expect((await a.officer.gql(GET, { id })).data.resident).toBeNull();
+    for (const [query, vars] of [
+      [UPDATE, { input: { familyName: '乗っ取り' } }],
+      [DELETE, {}],
+    ] as const) {
+      const theirs = await a.officer.gql(query, { id, ...vars });
+      const nobodys = await a.officer.gql(query, { id: missing, ...vars });
+      expect(JSON.stringify(theirs).replace(id, 'ID')).toBe(JSON.stringify(nobodys).replace(missing, 'ID'));
+      expect(JSON.stringify(theirs)).toContain('not found or no access');
+    }
+    const list = await a.officer.gql('{ residents(first: 100) { nodes { id } } }');
+    expect(list.data.residents.nodes.map((n: any) => n.id)).not.toContain(id);
+    // B's resident is untouched.
+    expect((await b.officer.gql(GET, { id })).data.resident.familyName).toBe('山田');
+  });
+
+  it('a My Number look-up searches only the own municipality', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { id, input } = await registerResident(b.officer);
+    const LOOKUP = 'query($n: String!) { residentByMyNumber(myNumber: $n) { id } }';
+    expect((await b.officer.gql(LOOKUP, { n: input.myNumber })).data.residentByMyNumber).toEqual({ id });
+    expect((await a.officer.gql(LOOKUP, { n: input.myNumber })).data.residentByMyNumber).toBeNull();
+    const bad = await a.officer.gql(LOOKUP, { n: '123456789019' });
+    expect(bad.errors?.[0]).toMatchObject({ message: 'myNumber: check digit does not match (mistyped number?)', extensions: { code: 'BAD_USER_INPUT', field: ['myNumber'] } });
+  });
+
+  it.each([Role.NATIONAL, Role.PREFECTURE])('a %s officer gets no resident row by any query', async (role) => {
+    const { officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    const gov = await t.session(role, Channel.LGWAN, role === Role.PREFECTURE ? { prefectureCode: '13' } : {});
+    for (const query of ['{ residents { nodes { id } } }', `{ resident(id: "${id}") { id } }`, '{ residentByMyNumber(myNumber: "123456789018") { id } }']) {
+      const result = await gov.gql(query);
+      expect(codes(result)).toEqual(['FORBIDDEN']);
+      expect(JSON.stringify(result)).not.toContain(id);
+    }
+  });
+});
+
+describe('My Number protection', () => {
+  it('is stored encrypted with a keyed hash, and the audit log holds no personal data', async () => {
+    const { code, officer } = await t.tenant();
+    const { id, input } = await registerResident(officer, { myNumber: '123456789018' });
+    const [row] = await t.db.query('SELECT my_number_cipher, my_number_hmac FROM resident WHERE municipality_code = $1 AND id = $2', [code, id]);
+    expect(row.my_number_cipher.toString('latin1')).not.toContain('123456789018');
+    expect(row.my_number_hmac).toHaveLength(32);
+    await officer.gql('query($id: ID!) { resident(id: $id) { myNumber } }', { id });
+    const events = await t.db.query(
+      `SELECT operation, target_ids, row_to_json(audit_event)::text AS raw FROM audit_event
+       WHERE municipality_code = $1 AND operation LIKE 'resident.%' ORDER BY id`,
+      [code],
+    );
+    expect(events.map((e: any) => e.operation)).toEqual(['resident.register', 'resident.read', 'resident.myNumber.read']);
+    for (const e of events) {
+      expect(e.target_ids).toEqual([id]);
+      for (const value of [input.myNumber, input.familyName, input.familyNameKana, input.birthDate]) expect(e.raw).not.toContain(value);
+    }
+  });
+
+  it('is refused to the same officer on the internet channel', async () => {
+    const { code, officer } = await t.tenant();
+    const { id, input } = await registerResident(officer);
+    const internet = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code });
+    const plain = await internet.gql('query($id: ID!) { resident(id: $id) { familyName } }', { id });
+    expect(plain.data.resident.familyName).toBe('山田');
+    const withNumber = await internet.gql('query($id: ID!) { resident(id: $id) { familyName myNumber } }', { id });
+    expect(codes(withNumber)).toEqual(['FORBIDDEN']);
+    expect(JSON.stringify(withNumber)).not.toContain(String(input.myNumber));
+    expect(codes(await internet.gql('query($n: String!) { residentByMyNumber(myNumber: $n) { id } }', { n: input.myNumber }))).toEqual(['FORBIDDEN']);
+  });
+
+  describe('a vaccination-site tablet never resolves it', () => {
+    const paths = {
+      direct: 'query($id: ID!) { resident(id: $id) { myNumber } }',
+      nested: '{ residents { nodes { municipality { code } myNumber } } }',
+      alias: 'query($id: ID!) { r: resident(id: $id) { number: myNumber } }',
+      fragment: 'query($id: ID!) { resident(id: $id) { ...F } } fragment F on Resident { myNumber }',
+      inlineFragment: 'query($id: ID!) { resident(id: $id) { ... on Resident { myNumber } } }',
+      lookup: 'query { residentByMyNumber(myNumber: "123456789018") { id } }',
+    };
+    it.each(Object.entries(paths))('%s', async (_name, query) => {
+      const { code, officer } = await t.tenant();
+      const { id, input } = await registerResident(officer, { myNumber: '123456789018' });
+      const tablet = await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: code });
+      const result = await tablet.gql(query, query.includes('$id') ? { id } : undefined);
+      expect(codes(result)).toContain('FORBIDDEN');
+      expect(JSON.stringify(result)).not.toContain(String(input.myNumber));
+      expect(JSON.stringify(result)).not.toContain('stack');
+    });
+  });
+});

@@ -1,0 +1,179 @@
+import 'reflect-metadata';
+import { randomBytes, randomInt } from 'node:crypto';
+import { Logger } from 'typeorm';
+import { startApp, App } from '../../src/app';
+import { Config } from '../../src/config';
+import { createDataSource } from '../../src/db/data-source';
+import { demoMyNumber } from '../../src/db/demo-data';
+import { Channel, Role } from '../../src/schema/enums';
+import { municipalityCheckDigit } from '../../src/validation/identifiers';
+
+export const PASSWORD = 'test-password-123';
+
+export interface GraphQLResponse<T = any> {
+  data?: T;
+  errors?: { message: string; path?: string[]; extensions?: { code?: string; [key: string]: unknown } }[];
+}
+
+/** Counts SQL statements, so tests can assert that a page costs a constant number of queries. */
+export class QueryCounter implements Logger {
+  count = 0;
+  logQuery(): void {
+    this.count++;
+  }
+  logQueryError(): void {}
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
+}
+
+export interface Session {
+  token: string;
+  channel: Channel;
+  accountId: string;
+  loginId: string;
+  municipalityCode: string | null;
+  /** Sends a GraphQL request on this session's channel with its token. */
+  gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
+}
+
+let serial = 0;
+
+/**
+ * A real server on both channels over the test database, with factories that create a fresh
+ * municipality per call so tests never clean up and always have a neighbour tenant to leak into.
+ */
+export class TestApp {
+  readonly queries = new QueryCounter();
+  app: App;
+
+  static async start(overrides: Partial<Config> = {}): Promise<TestApp> {
+    const t = new TestApp();
+    const config: Config = {
+      internetPort: 0,
+      lgwanPort: 0,
+      host: '127.0.0.1',
+      databaseUrl: process.env.DATABASE_URL,
+      dataDir: '.data',
+      embeddedPgPort: 0,
+      masterKey: randomBytes(32),
+      tokenSecret: randomBytes(32),
+      tokenTtlSeconds: 900,
+      maxFailedLogins: 5,
+      lockoutMinutes: 30,
+      production: false,
+      ...overrides,
+    };
+    const db = createDataSource(config.databaseUrl!, { logger: t.queries, poolSize: 5 });
+    await db.initialize();
+    t.app = await startApp(config, db);
+    return t;
+  }
+
+  get db() {
+    return this.app.services.db;
+  }
+
+  async stop(): Promise<void> {
+    await this.app.stop();
+    await this.db.destroy();
+  }
+
+  url(channel: Channel): string {
+    return `${channel === Channel.LGWAN ? this.app.listeners.lgwanUrl : this.app.listeners.internetUrl}/graphql`;
+  }
+
+  async request<T = any>(channel: Channel, query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T>> {
+    const response = await fetch(this.url(channel), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await response.json()) as GraphQLResponse<T>;
+  }
+
+  /** A new municipality with a valid, unused code (outside the real list), as its own tenant. */
+  async createMunicipality(prefectureCode = '13'): Promise<string> {
+    for (;;) {
+      const base = `${prefectureCode}${randomInt(500, 1000)}`;
+      const code = `${base}${municipalityCheckDigit(base)}`;
+      const rows = await this.db.query(
+        `INSERT INTO municipality (code, prefecture_code, name, name_kana) VALUES ($1, $2, $3, 'テストシ')
+         ON CONFLICT (code) DO NOTHING RETURNING code`,
+        [code, prefectureCode, `Test city ${code}`],
+      );
+      if (rows.length > 0) return code;
+    }
+  }
+
+  async createAccount(role: Role, scope: { municipalityCode?: string; prefectureCode?: string } = {}): Promise<{ id: string; loginId: string }> {
+    const loginId = `${role.toLowerCase()}-${process.pid}-${++serial}-${randomInt(1e9)}`;
+    const account = await this.app.services.accounts.create(
+      { requestId: 'test', channel: 'CLI', actor: null },
+      { loginId, password: PASSWORD, role, displayName: loginId, ...scope },
+    );
+    return { id: account.id, loginId };
+  }
+
+  async login(channel: Channel, loginId: string, password = PASSWORD): Promise<GraphQLResponse> {
+    return this.request(channel, 'mutation($l: String!, $p: String!) { login(loginId: $l, password: $p) { accessToken viewer { role } } }', { l: loginId, p: password });
+  }
+
+  /** Creates an account and signs it in on the given channel. */
+  async session(role: Role, channel: Channel, scope: { municipalityCode?: string; prefectureCode?: string } = {}): Promise<Session> {
+    const account = await this.createAccount(role, scope);
+    const result = await this.login(channel, account.loginId);
+    const token = result.data?.login?.accessToken;
+    if (!token) throw new Error(`login failed: ${JSON.stringify(result.errors)}`);
+    return this.sessionFor(token, channel, account, scope.municipalityCode ?? null);
+  }
+
+  sessionFor(token: string, channel: Channel, account: { id: string; loginId: string }, municipalityCode: string | null): Session {
+    return {
+      token,
+      channel,
+      accountId: account.id,
+      loginId: account.loginId,
+      municipalityCode,
+      gql: (query, variables) => this.request(channel, query, variables, token),
+    };
+  }
+
+  /** A municipality with an LG-WAN officer session. */
+  async tenant(): Promise<{ code: string; officer: Session }> {
+    const code = await this.createMunicipality();
+    return { code, officer: await this.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code }) };
+  }
+}
+
+export const REGISTER = `mutation($input: RegisterResidentInput!) {
+  registerResident(input: $input) { resident { id addresseeNumber status } userErrors { field code message } }
+}`;
+
+export function residentInput(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const n = ++serial + randomInt(1e6);
+  return {
+    addresseeNumber: `A${process.pid}${n}`.slice(0, 20),
+    myNumber: demoMyNumber(n + process.pid * 1000),
+    familyName: '山田',
+    givenName: '花子',
+    familyNameKana: 'ヤマダ',
+    givenNameKana: 'ハナコ',
+    birthDate: '1980-04-01',
+    sex: 'FEMALE',
+    ...overrides,
+  };
+}
+
+/** Registers a resident through the API and returns its id. */
+export async function registerResident(officer: Session, overrides: Record<string, unknown> = {}): Promise<{ id: string; input: Record<string, unknown> }> {
+  const input = residentInput(overrides);
+  const result = await officer.gql(REGISTER, { input });
+  const payload = result.data?.registerResident;
+  if (!payload?.resident) throw new Error(`register failed: ${JSON.stringify(result.errors ?? payload?.userErrors)}`);
+  return { id: payload.resident.id, input };
+}
+
+/** The error codes of a response, e.g. ['FORBIDDEN']. */
+export const codes = (r: GraphQLResponse) => (r.errors ?? []).map((e) => e.extensions?.code);

@@ -1,0 +1,42 @@
+import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { graphql } from 'graphql';
+import { buildSchemaSync, Query, Resolver } from 'type-graphql';
+import { fieldsWithoutRule } from '../../src/policies/shield';
+import { buildBareSchema, buildSchema, printSortedSchema, resolvers, shieldSchema } from '../../src/schema/build-schema';
+import { SCHEMA_FILE } from '../../src/schema/emit-schema';
+import { defineAbilityFor } from '../../src/policies/ability';
+import { Channel, Role } from '../../src/schema/enums';
+
+// A field added without a rule, as a careless change would add it.
+@Resolver()
+class CarelessResolver {
+  @Query(() => String)
+  allMyNumbers(): string {
+    return '123456789018';
+  }
+}
+
+describe('policy coverage', () => {
+  it('has an explicit rule for every field of every object type', () => {
+    expect(fieldsWithoutRule(buildBareSchema())).toEqual([]);
+  });
+
+  it('notices a field that has no rule, and the server refuses to build with it', () => {
+    const schema = buildSchemaSync({ resolvers: [...resolvers, CarelessResolver], validate: false });
+    expect(fieldsWithoutRule(schema)).toEqual(['Query.allMyNumbers']);
+    expect(() => buildSchema(schema)).toThrow('fields without a policy rule: Query.allMyNumbers');
+  });
+
+  it('denies a field without a rule even if it were served', async () => {
+    const schema = shieldSchema(buildSchemaSync({ resolvers: [...resolvers, CarelessResolver], validate: false }));
+    const actor = { accountId: 'x', role: Role.MUNICIPALITY, municipalityCode: '131016', prefectureCode: null, channel: Channel.LGWAN };
+    const result = await graphql({ schema, source: '{ allMyNumbers }', contextValue: { actor, ability: defineAbilityFor(actor) } });
+    expect(result.data).toBeNull();
+    expect(result.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('matches the committed schema.graphql (run `npm run schema` after changing the API)', () => {
+    expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(printSortedSchema(buildBareSchema()));
+  });
+});

@@ -1,0 +1,74 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { codes, registerResident, residentInput, Session, TestApp } from '../helpers/test-app';
+
+/**
+ * Role × operation: who may call what at all. Row-level isolation is tested in tests/api; this
+ * proves the type-level gate of every operation for every kind of caller.
+ */
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+type Caller = 'anonymous' | 'municipality/LGWAN' | 'municipality/internet' | 'site' | 'prefecture' | 'national' | 'integrator' | 'operator';
+
+const operations: Record<string, { query: string; allowed: Caller[] }> = {
+  viewer: { query: '{ viewer { role } }', allowed: ['municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'] },
+  municipalities: { query: '{ municipalities(prefectureCode: "13") { code } }', allowed: ['municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'] },
+  residents: { query: '{ residents { nodes { id familyName } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
+  resident: { query: 'query($id: ID!) { resident(id: $id) { id } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
+  residentMyNumber: { query: 'query($id: ID!) { resident(id: $id) { myNumber } }', allowed: ['municipality/LGWAN'] },
+  residentByMyNumber: { query: '{ residentByMyNumber(myNumber: "123456789018") { id } }', allowed: ['municipality/LGWAN'] },
+  registerResident: {
+    query: 'mutation($input: RegisterResidentInput!) { registerResident(input: $input) { userErrors { code } } }',
+    allowed: ['municipality/LGWAN', 'municipality/internet'],
+  },
+  updateResident: { query: 'mutation($id: ID!) { updateResident(id: $id, input: {}) { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
+  markResidentMovedOut: { query: 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-01-01") { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
+  markResidentDeceased: { query: 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-01-01") { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
+  deleteResident: { query: 'mutation($id: ID!) { deleteResident(id: $id) { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
+  accounts: { query: '{ accounts { id } }', allowed: ['operator'] },
+  createAccount: {
+    query: 'mutation { createAccount(input: { loginId: "x", password: "y", role: NATIONAL, displayName: "z" }) { userErrors { code } } }',
+    allowed: ['operator'],
+  },
+  disableAccount: { query: 'mutation { disableAccount(id: "00000000-0000-4000-8000-000000000000") { userErrors { code } } }', allowed: ['operator'] },
+};
+
+const callers: Caller[] = ['anonymous', 'municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'];
+
+describe('role × operation matrix', () => {
+  const sessions = new Map<Caller, Session | null>();
+  let residentId: string;
+
+  beforeAll(async () => {
+    const { code, officer } = await t.tenant();
+    residentId = (await registerResident(officer)).id;
+    sessions.set('anonymous', null);
+    sessions.set('municipality/LGWAN', officer);
+    sessions.set('municipality/internet', await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code }));
+    sessions.set('site', await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: code }));
+    sessions.set('prefecture', await t.session(Role.PREFECTURE, Channel.LGWAN, { prefectureCode: '13' }));
+    sessions.set('national', await t.session(Role.NATIONAL, Channel.LGWAN));
+    sessions.set('integrator', await t.session(Role.INTEGRATOR, Channel.INTERNET));
+    sessions.set('operator', await t.session(Role.OPERATOR, Channel.LGWAN));
+  });
+
+  const cases = Object.entries(operations).flatMap(([name, op]) => callers.map((caller) => [name, caller, op.allowed.includes(caller)] as const));
+
+  it.each(cases)('%s by %s → allowed: %s', async (name, caller, allowed) => {
+    const session = sessions.get(caller);
+    const { query } = operations[name];
+    const variables = { id: residentId, input: residentInput() };
+    const used = Object.fromEntries(Object.entries(variables).filter(([key]) => query.includes(`$${key}`)));
+    const result = session ? await session.gql(query, used) : await t.request(Channel.LGWAN, query, used);
+    const refusal = codes(result).filter((c) => c === 'FORBIDDEN' || c === 'UNAUTHENTICATED');
+    if (allowed) {
+      expect(refusal).toEqual([]);
+      expect(result.data).toBeTruthy();
+    } else {
+      expect(refusal).toEqual([caller === 'anonymous' ? 'UNAUTHENTICATED' : 'FORBIDDEN']);
+    }
+  });
+});
