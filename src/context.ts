@@ -10,6 +10,8 @@ import type { Services } from './services';
 export interface Context {
   requestId: string;
   channel: Channel;
+  /** Peer address of the connection, for throttling and alerts. */
+  sourceAddress: string;
   actor: Actor | null;
   ability: AppAbility;
   loaders: Loaders;
@@ -18,12 +20,13 @@ export interface Context {
 }
 
 /** The tenant and channel come only from the verified token and the listener, never from arguments. */
-export async function createContext(services: Services, channel: Channel, authorization: string | undefined): Promise<Context> {
+export async function createContext(services: Services, channel: Channel, authorization: string | undefined, sourceAddress = 'unknown'): Promise<Context> {
   const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
   const actor = token ? await services.auth.actorFor(token, channel) : null;
   return {
     requestId: randomUUID(),
     channel,
+    sourceAddress,
     actor,
     ability: defineAbilityFor(actor),
     loaders: createLoaders(services.db, services.keyring),

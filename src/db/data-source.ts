@@ -1,7 +1,10 @@
 import 'reflect-metadata';
 import { DataSource, Logger } from 'typeorm';
 import { Foundation1795392000000 } from '../../migrations/1795392000000-foundation';
+import { Security1795700000000 } from '../../migrations/1795700000000-security';
 import { Account } from '../entities/account.entity';
+import { FunctionSuspension } from '../entities/function-suspension.entity';
+import { SecurityAlert } from '../entities/security-alert.entity';
 import { AuditEvent } from '../entities/audit-event.entity';
 import { Municipality } from '../entities/municipality.entity';
 import { Prefecture } from '../entities/prefecture.entity';
@@ -10,8 +13,8 @@ import { TenantKey } from '../entities/tenant-key.entity';
 import { Ticket } from '../entities/ticket.entity';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
 
-export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent];
-export const migrations = [Foundation1795392000000];
+export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent, FunctionSuspension, SecurityAlert];
+export const migrations = [Foundation1795392000000, Security1795700000000];
 
 export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number } = {}): DataSource {
   return new DataSource({

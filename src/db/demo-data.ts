@@ -34,6 +34,7 @@ export function contextFor(services: Services, actor: Actor): Context {
   return {
     requestId: 'seed',
     channel: actor.channel,
+    sourceAddress: 'seed',
     actor,
     ability: defineAbilityFor(actor),
     loaders: createLoaders(services.db, services.keyring),

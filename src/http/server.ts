@@ -1,4 +1,5 @@
 import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLFormattedError } from 'graphql';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -13,7 +14,7 @@ const MAX_BODY = 1024 * 1024;
 // Codes whose messages are written for clients; anything else is masked.
 const CLIENT_CODES = new Set([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
+  'BAD_REQUEST', 'FUNCTION_SUSPENDED', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
 ]);
 
 /** Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged here. */
@@ -27,19 +28,45 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
 
-export function createApollo(): ApolloServer<Context> {
+/**
+ * Limits that keep one request from costing the server more than a screen's worth of work.
+ * The numbers are not echoed in errors, so a client cannot probe them.
+ */
+function armor(production: boolean) {
+  return new ApolloArmor({
+    maxDepth: { n: 8, flattenFragments: true, exposeLimits: false },
+    maxAliases: { n: 10, exposeLimits: false },
+    maxTokens: { n: 1500, exposeLimits: false },
+    maxDirectives: { n: 10, exposeLimits: false },
+    costLimit: { maxCost: 3000, exposeLimits: false },
+    // "Did you mean …" would map the schema for an attacker where introspection is off.
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
+}
+
+export function createApollo(production: boolean): ApolloServer<Context> {
+  const protection = armor(production);
   return new ApolloServer<Context>({
     schema: buildSchema(),
     formatError,
+    introspection: !production,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
+    validationRules: protection.validationRules,
     plugins: [
+      ...protection.plugins,
       {
-        // Reads of personal data noted while resolving are logged once the response is ready.
+        // Reads of personal data noted while resolving are logged once the response is ready,
+        // and refusals are counted for intrusion detection.
         async requestDidStart() {
           return {
-            async willSendResponse({ contextValue }) {
+            async willSendResponse({ contextValue, response }) {
               await contextValue.audit.flush(contextValue.services.db.manager, contextValue);
+              const errors = response.body.kind === 'single' ? response.body.singleResult.errors ?? [] : [];
+              const refusals = errors.filter((e) => e.extensions?.code === 'FORBIDDEN').length;
+              if (refusals > 0 && contextValue.actor) {
+                await contextValue.services.detector.denied(contextValue.actor, contextValue.sourceAddress, refusals);
+              }
             },
           };
         },
@@ -90,7 +117,7 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       }
       const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: () => createContext(services, channel, req.headers.authorization),
+        context: () => createContext(services, channel, req.headers.authorization, req.socket.remoteAddress),
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);
       res.statusCode = response.status ?? 200;
@@ -124,7 +151,7 @@ function listen(server: Server, port: number, host: string): Promise<string> {
 
 /** Starts the internet and LG-WAN listeners around one Apollo server. Port 0 picks a free port. */
 export async function startListeners(services: Services, ports: { internet: number; lgwan: number; host: string }): Promise<Listeners> {
-  const apollo = createApollo();
+  const apollo = createApollo(services.config.production);
   await apollo.start();
   const internet = createServer(handler(apollo, services, Channel.INTERNET));
   const lgwan = createServer(handler(apollo, services, Channel.LGWAN));

@@ -3,7 +3,7 @@ import { Actor } from '../auth/actor';
 import { Channel, Role } from '../schema/enums';
 
 export type Action = 'read' | 'create' | 'update' | 'delete';
-export type SubjectName = 'Municipality' | 'Resident' | 'MyNumber' | 'Account' | 'AuditEvent';
+export type SubjectName = 'Municipality' | 'Resident' | 'MyNumber' | 'Account' | 'AuditEvent' | 'FunctionSuspension' | 'SecurityAlert';
 export type AppAbility = MongoAbility<[Action, SubjectName | (Record<string, unknown> & ForcedSubject<SubjectName>)]>;
 
 /**
@@ -33,6 +33,9 @@ export function defineAbilityFor(actor: Actor | null): AppAbility {
       // The system operator issues and disables accounts and reads the operation log; no tenant data.
       can(['read', 'create', 'update'], 'Account');
       can('read', 'AuditEvent');
+      // Only the operator stops and resumes functions in an emergency, and sees intrusion alerts.
+      can(['read', 'create', 'delete'], 'FunctionSuspension');
+      can('read', 'SecurityAlert');
       break;
     case Role.VACCINATION_SITE:
     case Role.PREFECTURE:

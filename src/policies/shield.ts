@@ -49,6 +49,9 @@ export const ruleTree = {
     resident: readResident,
     residentByMyNumber: can('read', 'MyNumber'),
     accounts: readAccount,
+    auditEvents: can('read', 'AuditEvent'),
+    functionSuspensions: can('read', 'FunctionSuspension'),
+    securityAlerts: can('read', 'SecurityAlert'),
   },
   Mutation: {
     '*': deny,
@@ -61,6 +64,8 @@ export const ruleTree = {
     deleteResident: can('delete', 'Resident'),
     createAccount: can('create', 'Account'),
     disableAccount: can('update', 'Account'),
+    suspendFunction: can('create', 'FunctionSuspension'),
+    resumeFunction: can('delete', 'FunctionSuspension'),
   },
   LoginPayload: fields(['accessToken', 'expiresInSeconds', 'viewer'], allow),
   Viewer: fields(['accountId', 'role', 'channel', 'displayName', 'municipality', 'prefectureCode'], allow),
@@ -90,6 +95,15 @@ export const ruleTree = {
   ),
   AccountPayload: payloadFields('account', signedIn),
   UserError: fields(['field', 'code', 'message'], allow),
+  AuditEvent: fields(
+    ['id', 'occurredAt', 'requestId', 'actorId', 'role', 'channel', 'municipalityCode', 'operation', 'targetIds', 'outcome', 'seq'],
+    can('read', 'AuditEvent'),
+  ),
+  AuditEventConnection: fields(['nodes', 'endCursor'], can('read', 'AuditEvent')),
+  FunctionSuspension: fields(['id', 'function', 'municipalityCode', 'reason', 'suspendedBy', 'suspendedAt'], can('read', 'FunctionSuspension')),
+  SuspensionPayload: payloadFields('suspension', signedIn),
+  ResumePayload: payloadFields('resumedSuspensionId', signedIn),
+  SecurityAlert: fields(['id', 'occurredAt', 'kind', 'actorId', 'municipalityCode', 'sourceAddress', 'detail'], can('read', 'SecurityAlert')),
 };
 
 export const permissions = shield(ruleTree, {

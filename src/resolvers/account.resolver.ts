@@ -8,7 +8,7 @@ import { withUserErrors } from './payload';
 export class AccountResolver {
   @Mutation(() => LoginPayload, { description: 'Signs in on the channel the request arrived on.' })
   async login(@Ctx() ctx: Context, @Arg('loginId') loginId: string, @Arg('password') password: string): Promise<LoginPayload> {
-    const { accessToken, account } = await ctx.services.auth.login(ctx.channel, loginId, password);
+    const { accessToken, account } = await ctx.services.auth.login(ctx.channel, loginId, password, ctx.sourceAddress);
     return {
       accessToken,
       expiresInSeconds: ctx.services.config.tokenTtlSeconds,

@@ -4,11 +4,13 @@ import { applyMiddleware } from 'graphql-middleware';
 import { buildSchemaSync } from 'type-graphql';
 import { fieldsWithoutRule, permissions } from '../policies/shield';
 import { AccountResolver } from '../resolvers/account.resolver';
+import { AuditResolver } from '../resolvers/audit.resolver';
 import { MunicipalityResolver } from '../resolvers/municipality.resolver';
+import { OperationsResolver } from '../resolvers/operations.resolver';
 import { ResidentResolver } from '../resolvers/resident.resolver';
 import './enums';
 
-export const resolvers = [AccountResolver, MunicipalityResolver, ResidentResolver] as const;
+export const resolvers = [AccountResolver, AuditResolver, MunicipalityResolver, OperationsResolver, ResidentResolver] as const;
 
 /** The schema as the resolvers declare it, before any policy is applied. */
 export function buildBareSchema(): GraphQLSchema {

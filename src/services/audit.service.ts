@@ -1,6 +1,10 @@
+import { GraphQLError } from 'graphql';
 import { EntityManager } from 'typeorm';
 import { Actor } from '../auth/actor';
-import { AuditOutcome } from '../entities/audit-event.entity';
+import type { Context } from '../context';
+import { AuditEvent, AuditOutcome } from '../entities/audit-event.entity';
+import { applyScope, scopeOf } from '../policies/scope';
+import { AuditEventConnection, AuditEventFilter } from '../resolvers/audit.types';
 
 export interface AuditEntry {
   operation: string;
@@ -51,4 +55,76 @@ export class ReadAudit {
     this.entries.clear();
     await writeAudit(db, source, entries);
   }
+}
+
+export interface ChainBreak {
+  id: string;
+  chain: string;
+  seq: string;
+  reason: string;
+}
+
+/**
+ * Recomputes every event's hash and link, live and archived, and returns the first event whose
+ * content, link or sequence does not match (by chain, then sequence), or null when intact.
+ */
+export async function verifyAuditChain(db: EntityManager, chain?: string): Promise<{ checked: number; broken: ChainBreak | null }> {
+  const [result] = await db.query(
+    `WITH events AS (
+       SELECT e FROM audit_event e WHERE $1::text IS NULL OR e.chain = $1
+       UNION ALL
+       SELECT a::text::audit_event FROM audit_event_archive a WHERE $1::text IS NULL OR a.chain = $1
+     ), checked AS (
+       SELECT (e).id, (e).chain, (e).seq, (e).hash, (e).prev_hash,
+              audit_event_digest((e).prev_hash, e) AS recomputed,
+              lag((e).hash) OVER w AS previous_hash, lag((e).seq) OVER w AS previous_seq
+       FROM events WINDOW w AS (PARTITION BY (e).chain ORDER BY (e).seq)
+     ), judged AS (
+       SELECT id, chain, seq, CASE
+           WHEN hash IS DISTINCT FROM recomputed THEN 'content does not match its hash'
+           WHEN previous_seq IS NULL AND (seq <> 1 OR prev_hash <> '\\x'::bytea) THEN 'chain does not start at its first event'
+           WHEN previous_seq IS NOT NULL AND seq <> previous_seq + 1 THEN 'an event before it is missing'
+           WHEN previous_seq IS NOT NULL AND prev_hash IS DISTINCT FROM previous_hash THEN 'link to the previous event does not match'
+         END AS reason
+       FROM checked
+     )
+     SELECT (SELECT count(*) FROM judged)::int AS checked,
+            (SELECT json_build_object('id', id::text, 'chain', chain, 'seq', seq::text, 'reason', reason)
+               FROM judged WHERE reason IS NOT NULL ORDER BY chain, seq LIMIT 1) AS broken`,
+    [chain ?? null],
+  );
+  return { checked: result.checked, broken: result.broken };
+}
+
+/** Moves events older than the retention period to the archive (never drops them). */
+export async function archiveAuditEvents(db: EntityManager, cutoff: Date): Promise<number> {
+  const [{ moved }] = await db.query('SELECT archive_audit_events($1) AS moved', [cutoff]);
+  return Number(moved);
+}
+
+/** Searches the operation log within the reader's scope: own municipality, or all for the operator. */
+export async function searchAudit(
+  ctx: Context,
+  filter: AuditEventFilter,
+  first: number,
+  after: string | null | undefined,
+): Promise<AuditEventConnection> {
+  if (!Number.isInteger(first) || first < 1 || first > 500) {
+    throw new GraphQLError('first: must be between 1 and 500', { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
+  }
+  if (after && !/^\d{1,18}$/.test(after)) {
+    throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
+  }
+  const scope = scopeOf(ctx.ability, 'read', 'AuditEvent');
+  if (!scope) return { nodes: [], endCursor: null };
+  const query = applyScope(ctx.services.db.getRepository(AuditEvent).createQueryBuilder('a'), scope);
+  if (filter.from) query.andWhere('a.occurredAt >= :from', { from: filter.from });
+  if (filter.to) query.andWhere('a.occurredAt < :to', { to: filter.to });
+  if (filter.actorId) query.andWhere('a.actor_id::text = :actor', { actor: filter.actorId });
+  if (filter.operation) query.andWhere('a.operation = :operation', { operation: filter.operation });
+  if (filter.targetId) query.andWhere(':target = ANY(a.target_ids)', { target: filter.targetId });
+  if (filter.municipalityCode) query.andWhere('a.municipalityCode = :code', { code: filter.municipalityCode });
+  if (after) query.andWhere('a.id < :after', { after });
+  const nodes = await query.orderBy('a.id', 'DESC').limit(first).getMany();
+  return { nodes, endCursor: nodes.length === first ? nodes[nodes.length - 1].id : null };
 }

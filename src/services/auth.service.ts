@@ -7,6 +7,7 @@ import { TokenSigner } from '../auth/token';
 import { Account } from '../entities/account.entity';
 import { Channel } from '../schema/enums';
 import { writeAudit } from './audit.service';
+import { IntrusionDetector } from './intrusion.service';
 
 export interface LoginPolicy {
   maxFailedLogins: number;
@@ -20,13 +21,23 @@ const refused = () =>
   });
 
 export class AuthService {
-  constructor(private readonly db: DataSource, private readonly tokens: TokenSigner, private readonly policy: LoginPolicy) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly tokens: TokenSigner,
+    private readonly policy: LoginPolicy,
+    private readonly detector: IntrusionDetector,
+  ) {}
 
-  async login(channel: Channel, loginId: string, password: string): Promise<{ accessToken: string; account: Account }> {
+  async login(channel: Channel, loginId: string, password: string, address: string): Promise<{ accessToken: string; account: Account }> {
     const source = { requestId: randomUUID(), channel, actor: null };
+    if (this.detector.isThrottled(address)) {
+      await writeAudit(this.db.manager, source, [{ operation: 'login.throttled', municipalityCode: null, targetIds: [], outcome: 'DENIED' }]);
+      throw refused();
+    }
     const account = await this.db.getRepository(Account).findOneBy({ loginId });
     if (!account) {
       await verifyPassword(await decoyHash(), password);
+      await this.detector.loginFailed(address);
       await writeAudit(this.db.manager, source, [{ operation: 'login', municipalityCode: null, targetIds: [], outcome: 'FAILURE' }]);
       throw refused();
     }
@@ -41,14 +52,16 @@ export class AuthService {
     }
     if (!passwordOk) {
       // Counted in SQL so that concurrent attempts cannot slip past the limit.
-      await this.db.query(
+      const [rows] = await this.db.query(
         `UPDATE account SET
            failed_login_count = CASE WHEN failed_login_count + 1 >= $2 THEN 0 ELSE failed_login_count + 1 END,
            locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END
-         WHERE id = $1`,
+         WHERE id = $1 RETURNING failed_login_count = 0 AS locked_now`,
         [account.id, this.policy.maxFailedLogins, this.policy.lockoutMinutes],
       );
       await audit('FAILURE');
+      await this.detector.loginFailed(address);
+      if (rows[0]?.locked_now) await this.detector.accountLocked(account.id, account.municipalityCode, address);
       throw refused();
     }
     if (!ROLE_CHANNELS[account.role].includes(channel)) {

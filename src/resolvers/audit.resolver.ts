@@ -1,0 +1,17 @@
+import { Arg, Ctx, Int, Query, Resolver } from 'type-graphql';
+import { Context } from '../context';
+import { searchAudit } from '../services/audit.service';
+import { AuditEventConnection, AuditEventFilter } from './audit.types';
+
+@Resolver()
+export class AuditResolver {
+  @Query(() => AuditEventConnection, { description: 'Operation log, newest first: a municipality sees its own, the operator all.' })
+  auditEvents(
+    @Ctx() ctx: Context,
+    @Arg('filter', () => AuditEventFilter, { nullable: true }) filter?: AuditEventFilter,
+    @Arg('first', () => Int, { defaultValue: 100 }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<AuditEventConnection> {
+    return searchAudit(ctx, filter ?? {}, first ?? 100, after);
+  }
+}

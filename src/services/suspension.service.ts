@@ -1,0 +1,70 @@
+import { GraphQLError } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import { DataSource, IsNull } from 'typeorm';
+import type { Context } from '../context';
+import { FunctionSuspension, PlatformFunction } from '../entities/function-suspension.entity';
+import { Municipality } from '../entities/municipality.entity';
+import { ErrorCode, InputError } from '../errors';
+import { checkMunicipalityCode } from '../validation/identifiers';
+import { writeAudit } from './audit.service';
+
+export const functionSuspended = (fn: PlatformFunction) =>
+  new GraphQLError(`${fn} is suspended by the system operator; try again later or contact the help desk`, {
+    extensions: { code: 'FUNCTION_SUSPENDED', function: fn },
+  });
+
+/** Emergency stop: the state lives in the database, so it survives restarts and holds for every process. */
+export class SuspensionService {
+  constructor(private readonly db: DataSource) {}
+
+  /** Throws FUNCTION_SUSPENDED when `fn` is stopped platform-wide or for this municipality. */
+  async assertAvailable(fn: PlatformFunction, municipalityCode: string | null): Promise<void> {
+    const stopped = await this.db.getRepository(FunctionSuspension).exists({
+      where: [{ function: fn, municipalityCode: IsNull() }, ...(municipalityCode ? [{ function: fn, municipalityCode }] : [])],
+    });
+    if (stopped) throw functionSuspended(fn);
+  }
+
+  list(): Promise<FunctionSuspension[]> {
+    return this.db.getRepository(FunctionSuspension).find({ order: { suspendedAt: 'DESC' } });
+  }
+
+  async suspend(ctx: Context, fn: PlatformFunction, municipality: string | null | undefined, reason: string): Promise<FunctionSuspension> {
+    const municipalityCode = await this.checkScope(municipality);
+    if (!reason.trim()) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must say why the function is stopped');
+    return this.db.transaction(async (tx) => {
+      const row = tx.getRepository(FunctionSuspension).create({
+        id: randomUUID(), function: fn, municipalityCode, reason: reason.trim().slice(0, 500), suspendedBy: ctx.actor!.accountId, suspendedAt: new Date(),
+      });
+      const inserted: unknown[] = await tx.query(
+        `INSERT INTO function_suspension (id, function, municipality_code, reason, suspended_by, suspended_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id`,
+        [row.id, fn, municipalityCode, row.reason, row.suspendedBy, row.suspendedAt],
+      );
+      if (inserted.length === 0) throw InputError.of(['function'], ErrorCode.DUPLICATE, 'is already suspended for this scope');
+      await writeAudit(tx, ctx, [{ operation: `suspend.${fn}`, municipalityCode, targetIds: [row.id], outcome: 'SUCCESS' }]);
+      return row;
+    });
+  }
+
+  async resume(ctx: Context, fn: PlatformFunction, municipality: string | null | undefined): Promise<string> {
+    const municipalityCode = await this.checkScope(municipality);
+    return this.db.transaction(async (tx) => {
+      const row = await tx.getRepository(FunctionSuspension).findOneBy({ function: fn, municipalityCode: municipalityCode ?? IsNull() });
+      if (!row) throw InputError.of(['function'], ErrorCode.NOT_FOUND, 'is not suspended for this scope');
+      await tx.getRepository(FunctionSuspension).delete({ id: row.id });
+      await writeAudit(tx, ctx, [{ operation: `resume.${fn}`, municipalityCode, targetIds: [row.id], outcome: 'SUCCESS' }]);
+      return row.id;
+    });
+  }
+
+  private async checkScope(municipality: string | null | undefined): Promise<string | null> {
+    if (!municipality) return null;
+    const checked = checkMunicipalityCode(municipality);
+    if (!checked.ok) throw InputError.of(['municipalityCode'], checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, checked.message);
+    if (!(await this.db.getRepository(Municipality).existsBy({ code: checked.value }))) {
+      throw InputError.of(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+    }
+    return checked.value;
+  }
+}
