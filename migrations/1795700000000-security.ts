@@ -70,13 +70,13 @@ export class Security1795700000000 implements MigrationInterface {
       CREATE TRIGGER audit_event_archive_no_update BEFORE UPDATE OR DELETE ON audit_event_archive FOR EACH ROW EXECUTE FUNCTION audit_event_refuse_change();
       CREATE TRIGGER audit_event_archive_no_truncate BEFORE TRUNCATE ON audit_event_archive FOR EACH STATEMENT EXECUTE FUNCTION audit_event_refuse_change();
 
-      -- Moves events older than the cut-off to the archive in one transaction; returns how many.
-      CREATE FUNCTION archive_audit_events(cutoff timestamptz) RETURNS bigint LANGUAGE plpgsql AS $$
+      -- Moves events older than the cut-off (of one chain, or all) to the archive in one transaction.
+      CREATE FUNCTION archive_audit_events(cutoff timestamptz, only_chain text DEFAULT NULL) RETURNS bigint LANGUAGE plpgsql AS $$
       DECLARE
         moved bigint;
       BEGIN
         PERFORM set_config('vrs.audit_archiving', 'on', true);
-        WITH gone AS (DELETE FROM audit_event WHERE occurred_at < cutoff RETURNING *)
+        WITH gone AS (DELETE FROM audit_event WHERE occurred_at < cutoff AND (only_chain IS NULL OR chain = only_chain) RETURNING *)
         INSERT INTO audit_event_archive SELECT * FROM gone;
         GET DIAGNOSTICS moved = ROW_COUNT;
         PERFORM set_config('vrs.audit_archiving', 'off', true);
@@ -118,7 +118,7 @@ export class Security1795700000000 implements MigrationInterface {
     await db.query(`
       DROP TABLE function_suspension;
       DROP TABLE security_alert;
-      DROP FUNCTION archive_audit_events(timestamptz);
+      DROP FUNCTION archive_audit_events(timestamptz, text);
       DROP TRIGGER audit_event_no_update ON audit_event;
       DROP TRIGGER audit_event_no_truncate ON audit_event;
       DROP TRIGGER audit_event_link ON audit_event;

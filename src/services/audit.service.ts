@@ -97,8 +97,8 @@ export async function verifyAuditChain(db: EntityManager, chain?: string): Promi
 }
 
 /** Moves events older than the retention period to the archive (never drops them). */
-export async function archiveAuditEvents(db: EntityManager, cutoff: Date): Promise<number> {
-  const [{ moved }] = await db.query('SELECT archive_audit_events($1) AS moved', [cutoff]);
+export async function archiveAuditEvents(db: EntityManager, cutoff: Date, chain?: string): Promise<number> {
+  const [{ moved }] = await db.query('SELECT archive_audit_events($1, $2) AS moved', [cutoff, chain ?? null]);
   return Number(moved);
 }
 

@@ -1,0 +1,136 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { codes, registerResident, TestApp } from '../helpers/test-app';
+
+let t: TestApp;
+let prod: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+  prod = await TestApp.start({ production: true });
+});
+afterAll(async () => {
+  await t.stop();
+  await prod.stop();
+});
+
+async function post(app: TestApp, body: unknown, token?: string) {
+  const response = await fetch(app.url(Channel.LGWAN), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+describe('query abuse', () => {
+  it('rejects a deeply nested query before resolving anything, without naming the limit', async () => {
+    const { officer } = await t.tenant();
+    const ordinary = '{ viewer { municipality { code } } residents { nodes { municipality { code } } } }';
+    expect(codes(await officer.gql(ordinary))).toEqual([]);
+    let tooDeep = 'name';
+    for (let i = 0; i < 10; i++) tooDeep = `__type(name: "Resident") { fields { type { ofType { ${tooDeep} } } } }`;
+    const result = await officer.gql(`{ ${tooDeep} }`);
+    expect(codes(result)).toContain('GRAPHQL_VALIDATION_FAILED');
+    expect(JSON.stringify(result)).not.toMatch(/\b8\b/);
+  });
+
+  it('rejects a query with many aliases (the brute-force-in-one-request shape)', async () => {
+    const { officer } = await t.tenant();
+    const guesses = Array.from({ length: 50 }, (_, i) => `g${i}: residentByMyNumber(myNumber: "123456789018") { id }`).join(' ');
+    const result = await officer.gql(`{ ${guesses} }`);
+    expect(codes(result)).toContain('GRAPHQL_VALIDATION_FAILED');
+    expect(result.data).toBeUndefined();
+  });
+
+  it('refuses batched HTTP requests', async () => {
+    const { officer } = await t.tenant();
+    const batch = Array.from({ length: 3 }, () => ({ query: '{ viewer { role } }' }));
+    const { status, text } = await post(t, batch, officer.token);
+    expect(status).toBe(400);
+    expect(text).not.toContain('MUNICIPALITY');
+  });
+
+  it('refuses login brute force spread over aliases', async () => {
+    const attempts = Array.from({ length: 20 }, (_, i) => `l${i}: login(loginId: "operator", password: "guess-${i}") { accessToken }`).join(' ');
+    const result = await t.request(Channel.LGWAN, `mutation { ${attempts} }`);
+    expect(codes(result)).toContain('GRAPHQL_VALIDATION_FAILED');
+  });
+});
+
+describe('production mode', () => {
+  it('turns introspection off', async () => {
+    const result = await prod.request(Channel.LGWAN, '{ __schema { types { name } } }');
+    expect(codes(result)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(JSON.stringify(result)).not.toContain('Resident');
+  });
+
+  it('does not suggest field names', async () => {
+    const result = await prod.request(Channel.LGWAN, '{ resident(id: "x") { myNumbr } }');
+    expect(JSON.stringify(result)).not.toContain('Did you mean');
+    expect(JSON.stringify(result)).not.toContain('myNumber');
+    const dev = await t.request(Channel.LGWAN, '{ resident(id: "x") { myNumbr } }');
+    expect(JSON.stringify(dev)).toContain('Did you mean');
+  });
+
+  it('masks faults: no stack, no SQL, no driver message', async () => {
+    const { officer } = await prod.tenant();
+    // A cursor that decodes to an impossible comparison makes the database fail.
+    const cursor = Buffer.from(JSON.stringify(['131016', '\u0000'])).toString('base64url');
+    const result = await officer.gql('query($after: String) { residents(after: $after) { nodes { id } } }', { after: cursor });
+    const text = JSON.stringify(result);
+    expect(codes(result)).toEqual(['INTERNAL_SERVER_ERROR']);
+    expect(result.errors?.[0].message).toBe('Internal server error');
+    for (const leak of ['stack', 'SELECT', '"resident"', 'QueryFailedError', '0x00', 'UTF8']) expect(text).not.toContain(leak);
+  });
+});
+
+describe('tenant walls', () => {
+  it('has no path from a resident to another municipality\'s residents', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    await registerResident(b.officer);
+    const { id } = await registerResident(a.officer);
+    // Resident.municipality leads only to public reference data, never back to rows.
+    const result = await a.officer.gql('query($id: ID!) { resident(id: $id) { municipality { __typename code name } } }', { id });
+    expect(Object.keys(result.data.resident.municipality)).toEqual(['__typename', 'code', 'name']);
+  });
+
+  it('answers another tenant\'s id and an unknown id identically, in every shape', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { id } = await registerResident(b.officer);
+    const unknown = 'ffffffff-ffff-4fff-bfff-ffffffffffff';
+    for (const query of [
+      'query($id: ID!) { resident(id: $id) { id } }',
+      'query($id: ID!) { r: resident(id: $id) { ...F } } fragment F on Resident { id familyName }',
+      'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-01-01") { resident { id } userErrors { field code message } } }',
+      'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-01-01") { resident { id } userErrors { field code message } } }',
+    ]) {
+      const theirs = JSON.stringify(await a.officer.gql(query, { id }));
+      const nobody = JSON.stringify(await a.officer.gql(query, { id: unknown }));
+      expect(theirs).toBe(nobody);
+    }
+  });
+
+  it('keeps per-request caches apart: concurrent requests of two tenants never see each other\'s rows', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const ra = await registerResident(a.officer);
+    const rb = await registerResident(b.officer);
+    const Q = 'query($x: ID!, $y: ID!) { x: resident(id: $x) { id } y: resident(id: $y) { id } }';
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).officer.gql(Q, { x: ra.id, y: rb.id })),
+    );
+    results.forEach((r, i) => {
+      expect(r.data).toEqual(i % 2 ? { x: { id: ra.id }, y: null } : { x: null, y: { id: rb.id } });
+    });
+  });
+
+  it('refuses a token replayed on the other channel or after the account is disabled', async () => {
+    const { officer } = await t.tenant();
+    expect(codes(await t.request(Channel.INTERNET, '{ viewer { role } }', {}, officer.token))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await officer.gql('{ viewer { role } }'))).toEqual([]);
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    await operator.gql('mutation($id: ID!) { disableAccount(id: $id) { userErrors { code } } }', { id: officer.accountId });
+    expect(codes(await officer.gql('{ residents { nodes { id } } }'))).toEqual(['UNAUTHENTICATED']);
+  });
+});

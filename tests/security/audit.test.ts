@@ -1,0 +1,127 @@
+import { archiveAuditEvents, verifyAuditChain } from '../../src/services/audit.service';
+import { Channel, Role } from '../../src/schema/enums';
+import { codes, registerResident, TestApp } from '../helpers/test-app';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const SEARCH = `query($filter: AuditEventFilter, $first: Int, $after: String) {
+  auditEvents(filter: $filter, first: $first, after: $after) { nodes { id operation municipalityCode targetIds outcome actorId seq } endCursor }
+}`;
+
+describe('operation log', () => {
+  it('chains every event of a municipality and verifies intact', async () => {
+    const { code, officer } = await t.tenant();
+    const before = await verifyAuditChain(t.db.manager, code);
+    for (let i = 0; i < 3; i++) await registerResident(officer);
+    expect(await verifyAuditChain(t.db.manager, code)).toEqual({ checked: before.checked + 3, broken: null });
+  });
+
+  it('keeps the chain consistent under concurrent writers', async () => {
+    const { code, officer } = await t.tenant();
+    const before = await verifyAuditChain(t.db.manager, code);
+    await Promise.all(Array.from({ length: 12 }, () => registerResident(officer)));
+    expect(await verifyAuditChain(t.db.manager, code)).toEqual({ checked: before.checked + 12, broken: null });
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE, even from the database owner', async () => {
+    const { code, officer } = await t.tenant();
+    await registerResident(officer);
+    for (const sql of [
+      `UPDATE audit_event SET outcome = 'FAILURE' WHERE municipality_code = '${code}'`,
+      `DELETE FROM audit_event WHERE municipality_code = '${code}'`,
+      'TRUNCATE audit_event',
+      'TRUNCATE audit_event_archive',
+    ]) {
+      await expect(t.db.query(sql)).rejects.toThrow(/append-only/);
+    }
+    expect((await verifyAuditChain(t.db.manager, code)).broken).toBeNull();
+  });
+
+  it('names the first altered event when someone bypasses the triggers', async () => {
+    const { code, officer } = await t.tenant();
+    for (let i = 0; i < 4; i++) await registerResident(officer);
+    const events: { id: string; seq: string }[] = await t.db.query('SELECT id, seq FROM audit_event WHERE chain = $1 ORDER BY seq', [code]);
+    const runner = t.db.createQueryRunner();
+    try {
+      // What an attacker with superuser rights could do: switch triggers off for the session and edit a row.
+      await runner.query('SET session_replication_role = replica');
+      await runner.query(`UPDATE audit_event SET outcome = 'FAILURE' WHERE id = $1`, [events[2].id]);
+    } finally {
+      await runner.query('SET session_replication_role = origin');
+      await runner.release();
+    }
+    const result = await verifyAuditChain(t.db.manager, code);
+    expect(result.broken).toEqual({ id: events[2].id, chain: code, seq: '3', reason: 'content does not match its hash' });
+  });
+
+  it('detects a deleted event by the gap it leaves', async () => {
+    const { code, officer } = await t.tenant();
+    for (let i = 0; i < 3; i++) await registerResident(officer);
+    const [second] = await t.db.query('SELECT id FROM audit_event WHERE chain = $1 AND seq = 2', [code]);
+    const runner = t.db.createQueryRunner();
+    try {
+      await runner.query('SET session_replication_role = replica');
+      await runner.query('DELETE FROM audit_event WHERE id = $1', [second.id]);
+    } finally {
+      await runner.query('SET session_replication_role = origin');
+      await runner.release();
+    }
+    const result = await verifyAuditChain(t.db.manager, code);
+    expect(result.broken).toMatchObject({ chain: code, seq: '3', reason: 'an event before it is missing' });
+  });
+
+  it('archives expired events instead of dropping them, and the chain still verifies', async () => {
+    const { code, officer } = await t.tenant();
+    for (let i = 0; i < 2; i++) await registerResident(officer);
+    const before = await verifyAuditChain(t.db.manager, code);
+    const moved = await archiveAuditEvents(t.db.manager, new Date(Date.now() + 60_000), code);
+    expect(moved).toBe(before.checked);
+    const [{ live }] = await t.db.query('SELECT count(*)::int AS live FROM audit_event WHERE chain = $1', [code]);
+    const [{ archived }] = await t.db.query('SELECT count(*)::int AS archived FROM audit_event_archive WHERE chain = $1', [code]);
+    expect({ live, archived }).toEqual({ live: 0, archived: before.checked });
+    await expect(t.db.query('DELETE FROM audit_event_archive WHERE chain = $1', [code])).rejects.toThrow(/append-only/);
+    await registerResident(officer);
+    expect(await verifyAuditChain(t.db.manager, code)).toEqual({ checked: before.checked + 1, broken: null });
+  });
+});
+
+describe('searching the operation log', () => {
+  it('a municipality finds its own events by operation and target, and never another municipality\'s', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { id } = await registerResident(a.officer);
+    await registerResident(b.officer);
+    await a.officer.gql('query($id: ID!) { resident(id: $id) { familyName } }', { id });
+
+    const mine = await a.officer.gql(SEARCH, { filter: { targetId: id } });
+    expect(mine.data.auditEvents.nodes.map((e: any) => e.operation)).toEqual(['resident.read', 'resident.register']);
+    expect(mine.data.auditEvents.nodes.every((e: any) => e.municipalityCode === a.code && e.actorId === a.officer.accountId)).toBe(true);
+
+    const all = await a.officer.gql(SEARCH, { first: 500 });
+    expect(all.data.auditEvents.nodes.length).toBeGreaterThan(0);
+    expect(all.data.auditEvents.nodes.every((e: any) => e.municipalityCode === a.code)).toBe(true);
+    // Asking for another municipality explicitly changes nothing.
+    const theirs = await a.officer.gql(SEARCH, { filter: { municipalityCode: b.code } });
+    expect(theirs.data.auditEvents.nodes).toEqual([]);
+  });
+
+  it('the operator searches every municipality and pages with a cursor', async () => {
+    const a = await t.tenant();
+    for (let i = 0; i < 3; i++) await registerResident(a.officer);
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const page1 = await operator.gql(SEARCH, { filter: { municipalityCode: a.code, operation: 'resident.register' }, first: 2 });
+    expect(page1.data.auditEvents.nodes).toHaveLength(2);
+    const page2 = await operator.gql(SEARCH, { filter: { municipalityCode: a.code, operation: 'resident.register' }, first: 2, after: page1.data.auditEvents.endCursor });
+    expect(page2.data.auditEvents.nodes).toHaveLength(1);
+    expect(page2.data.auditEvents.endCursor).toBeNull();
+  });
+
+  it.each([Role.NATIONAL, Role.PREFECTURE])('%s cannot read the log', async (role) => {
+    const gov = await t.session(role, Channel.LGWAN, role === Role.PREFECTURE ? { prefectureCode: '13' } : {});
+    expect(codes(await gov.gql(SEARCH))).toEqual(['FORBIDDEN']);
+  });
+});

@@ -1,0 +1,99 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { PlatformFunction } from '../../src/entities/function-suspension.entity';
+import { codes, TestApp } from '../helpers/test-app';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const SUSPEND = `mutation($f: PlatformFunction!, $m: String, $r: String!) {
+  suspendFunction(function: $f, municipalityCode: $m, reason: $r) { suspension { id function municipalityCode reason } userErrors { field code message } }
+}`;
+const RESUME = 'mutation($f: PlatformFunction!, $m: String) { resumeFunction(function: $f, municipalityCode: $m) { resumedSuspensionId userErrors { field code } } }';
+const ALERTS = '{ securityAlerts(first: 200) { kind actorId municipalityCode sourceAddress detail } }';
+
+describe('emergency stop', () => {
+  it('the operator stops a function for one municipality and resumes it; the state is in the database', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const code = await t.createMunicipality();
+    const other = await t.createMunicipality();
+    const stopped = await operator.gql(SUSPEND, { f: 'EXPORT', m: code, r: 'data leak under investigation' });
+    expect(stopped.data.suspendFunction).toMatchObject({ suspension: { function: 'EXPORT', municipalityCode: code }, userErrors: [] });
+
+    // A fresh service instance (as after a restart) sees the same state.
+    const restarted = await TestApp.start();
+    try {
+      await expect(restarted.app.services.suspensions.assertAvailable(PlatformFunction.EXPORT, code)).rejects.toMatchObject({
+        extensions: { code: 'FUNCTION_SUSPENDED', function: 'EXPORT' },
+      });
+      await expect(restarted.app.services.suspensions.assertAvailable(PlatformFunction.EXPORT, other)).resolves.toBeUndefined();
+      await expect(restarted.app.services.suspensions.assertAvailable(PlatformFunction.IMPORT, code)).resolves.toBeUndefined();
+    } finally {
+      await restarted.stop();
+    }
+    const twice = await operator.gql(SUSPEND, { f: 'EXPORT', m: code, r: 'again' });
+    expect(twice.data.suspendFunction.userErrors).toEqual([{ field: ['function'], code: 'DUPLICATE', message: 'is already suspended for this scope' }]);
+
+    expect((await operator.gql(RESUME, { f: 'EXPORT', m: code })).data.resumeFunction.userErrors).toEqual([]);
+    await expect(t.app.services.suspensions.assertAvailable(PlatformFunction.EXPORT, code)).resolves.toBeUndefined();
+    const events = await t.db.query(`SELECT operation FROM audit_event WHERE municipality_code = $1 AND operation LIKE '%.EXPORT' ORDER BY id`, [code]);
+    expect(events.map((e: { operation: string }) => e.operation)).toEqual(['suspend.EXPORT', 'resume.EXPORT']);
+  });
+
+  it('a platform-wide stop applies to every municipality', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const code = await t.createMunicipality();
+    await operator.gql(SUSPEND, { f: 'CERTIFICATE_ISSUANCE', r: 'signing key compromised' });
+    try {
+      await expect(t.app.services.suspensions.assertAvailable(PlatformFunction.CERTIFICATE_ISSUANCE, code)).rejects.toMatchObject({ extensions: { code: 'FUNCTION_SUSPENDED' } });
+    } finally {
+      await operator.gql(RESUME, { f: 'CERTIFICATE_ISSUANCE' });
+    }
+  });
+
+  it('checks its input and is the operator\'s alone', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const bad = await operator.gql(SUSPEND, { f: 'IMPORT', m: '131017', r: ' ' });
+    expect(bad.data.suspendFunction.userErrors).toEqual([{ field: ['municipalityCode'], code: 'INVALID_CHECK_DIGIT', message: expect.any(String) }]);
+    expect((await operator.gql(RESUME, { f: 'IMPORT' })).data.resumeFunction.userErrors).toEqual([{ field: ['function'], code: 'NOT_FOUND' }]);
+    const { officer } = await t.tenant();
+    expect(codes(await officer.gql(SUSPEND, { f: 'IMPORT', m: officer.municipalityCode, r: 'x' }))).toEqual(['FORBIDDEN']);
+    expect(codes(await officer.gql('{ functionSuspensions { id } }'))).toEqual(['FORBIDDEN']);
+  });
+});
+
+describe('intrusion detection', () => {
+  it('throttles an address after repeated failed logins and raises an alert', async () => {
+    const app = await TestApp.start();
+    try {
+      const account = await app.createAccount(Role.OPERATOR);
+      for (let i = 0; i < 20; i++) await app.login(Channel.LGWAN, `unknown-${i}`, 'wrong-password');
+      // Even the right password of a healthy account is refused from that address now.
+      expect(codes(await app.login(Channel.LGWAN, account.loginId))).toEqual(['UNAUTHENTICATED']);
+      const operator = await app.session(Role.OPERATOR, Channel.INTERNET).catch((e: Error) => e);
+      expect(operator).toBeInstanceOf(Error);
+      const [alert] = await app.db.query(`SELECT kind, source_address FROM security_alert WHERE kind = 'LOGIN_THROTTLED' ORDER BY id DESC LIMIT 1`);
+      expect(alert).toEqual({ kind: 'LOGIN_THROTTLED', source_address: '127.0.0.1' });
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('raises an alert for an account that keeps being refused, visible to the operator', async () => {
+    const { officer } = await t.tenant();
+    for (let i = 0; i < 20; i++) expect(codes(await officer.gql('{ accounts { id } }'))).toEqual(['FORBIDDEN']);
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const alerts = (await operator.gql(ALERTS)).data.securityAlerts;
+    expect(alerts).toContainEqual(expect.objectContaining({ kind: 'REPEATED_DENIALS', actorId: officer.accountId, municipalityCode: officer.municipalityCode }));
+    expect(codes(await officer.gql(ALERTS))).toEqual(['FORBIDDEN']);
+  });
+
+  it('raises an alert when an account gets locked', async () => {
+    const account = await t.createAccount(Role.OPERATOR);
+    for (let i = 0; i < 5; i++) await t.login(Channel.LGWAN, account.loginId, 'wrong-password!');
+    const [alert] = await t.db.query(`SELECT kind FROM security_alert WHERE actor_id = $1`, [account.id]);
+    expect(alert).toEqual({ kind: 'ACCOUNT_LOCKED' });
+  });
+});
