@@ -8,6 +8,7 @@ import { Listeners, startListeners } from './http/server';
 import { createServices, Services } from './services';
 
 export interface Database {
+  /** The application's connections, as the non-owner role under row-level security. */
   db: DataSource;
   embedded?: EmbeddedDatabase;
   close(): Promise<void>;
@@ -18,10 +19,17 @@ export async function openDatabase(config: Config): Promise<Database> {
   const embedded = config.databaseUrl
     ? undefined
     : await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), config.embeddedPgPort, { persistent: true });
-  const db = createDataSource(config.databaseUrl ?? embedded!.url);
+  const url = config.databaseUrl ?? embedded!.url;
+  const owner = createDataSource(url, { poolSize: 2 });
+  await owner.initialize();
+  try {
+    await migrate(owner);
+    await syncReferenceData(owner);
+  } finally {
+    await owner.destroy();
+  }
+  const db = createDataSource(url, { asApp: true });
   await db.initialize();
-  await migrate(db);
-  await syncReferenceData(db);
   return {
     db,
     embedded,

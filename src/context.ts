@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Actor } from './auth/actor';
+import { RequestSession } from './db/tenant-session';
 import { createLoaders, Loaders } from './loaders';
-import { AppAbility, defineAbilityFor } from './policies/ability';
+import { AppAbility, defineAbilityFor, tenantsOf } from './policies/ability';
 import { Channel } from './schema/enums';
 import { ReadAudit } from './services/audit.service';
 import type { Services } from './services';
@@ -14,6 +15,8 @@ export interface Context {
   sourceAddress: string;
   actor: Actor | null;
   ability: AppAbility;
+  /** The request's database transaction, scoped to the actor's municipalities. */
+  session: RequestSession;
   loaders: Loaders;
   audit: ReadAudit;
   services: Services;
@@ -23,14 +26,32 @@ export interface Context {
 export async function createContext(services: Services, channel: Channel, authorization: string | undefined, sourceAddress = 'unknown'): Promise<Context> {
   const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
   const actor = token ? await services.auth.actorFor(token, channel) : null;
+  return contextFor(services, actor, { channel, sourceAddress });
+}
+
+/** A context acting as `actor`; also used by seeding and tools that go through the services. */
+export function contextFor(services: Services, actor: Actor | null, via: { channel: Channel; sourceAddress: string; requestId?: string }): Context {
+  const session = new RequestSession(services.db, tenantsOf(actor));
   return {
-    requestId: randomUUID(),
-    channel,
-    sourceAddress,
+    requestId: via.requestId ?? randomUUID(),
+    channel: via.channel,
+    sourceAddress: via.sourceAddress,
     actor,
     ability: defineAbilityFor(actor),
-    loaders: createLoaders(services.db, services.keyring),
+    session,
+    loaders: createLoaders(() => session.manager(), services.keyring),
     audit: new ReadAudit(),
     services,
   };
+}
+
+/** Writes the request's read log and commits its transaction; on failure rolls back and rethrows. */
+export async function finishRequest(ctx: Context): Promise<void> {
+  try {
+    if (!ctx.audit.isEmpty) await ctx.audit.flush(await ctx.session.manager(), ctx);
+  } catch (error) {
+    await ctx.session.finish(false);
+    throw error;
+  }
+  await ctx.session.finish(true);
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { DataSource, Logger } from 'typeorm';
 import { Foundation1795392000000 } from '../../migrations/1795392000000-foundation';
 import { Security1795700000000 } from '../../migrations/1795700000000-security';
+import { RowLevelSecurity1795800000000 } from '../../migrations/1795800000000-row-level-security';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -14,9 +15,16 @@ import { Ticket } from '../entities/ticket.entity';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
 
 export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent, FunctionSuspension, SecurityAlert];
-export const migrations = [Foundation1795392000000, Security1795700000000];
+export const migrations = [Foundation1795392000000, Security1795700000000, RowLevelSecurity1795800000000];
 
-export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number } = {}): DataSource {
+/** The non-owner role the application works as; row-level security applies to it. */
+export const APP_ROLE = 'vrs_app';
+
+/**
+ * With `asApp`, every connection assumes the application role at start-up, so the server never
+ * runs a query with the owner's rights; migrations and operator tools connect without it.
+ */
+export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number; asApp?: boolean } = {}): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -26,7 +34,8 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
     migrationsRun: false,
     logging: options.logger ? ['query'] : false,
     logger: options.logger,
-    poolSize: options.poolSize ?? 10,
+    poolSize: options.poolSize ?? 20,
+    extra: options.asApp ? { options: `-c role=${APP_ROLE}` } : {},
   });
 }
 

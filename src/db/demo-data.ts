@@ -1,10 +1,6 @@
 import { DataSource } from 'typeorm';
-import { Actor } from '../auth/actor';
-import { Context } from '../context';
-import { createLoaders } from '../loaders';
-import { defineAbilityFor } from '../policies/ability';
+import { contextFor, finishRequest } from '../context';
 import { Channel, Role, Sex } from '../schema/enums';
-import { ReadAudit } from '../services/audit.service';
 import { Services } from '../services';
 import { myNumberCheckDigit } from '../validation/identifiers';
 
@@ -29,20 +25,6 @@ export function demoMyNumber(serial: number): string {
   return body + myNumberCheckDigit(body);
 }
 
-/** A context acting as one account, for seeding through the same services the API uses. */
-export function contextFor(services: Services, actor: Actor): Context {
-  return {
-    requestId: 'seed',
-    channel: actor.channel,
-    sourceAddress: 'seed',
-    actor,
-    ability: defineAbilityFor(actor),
-    loaders: createLoaders(services.db, services.keyring),
-    audit: new ReadAudit(),
-    services,
-  };
-}
-
 /** Demo accounts (one per role) and a few residents, loaded only into an empty embedded database. */
 export async function loadDemoData(db: DataSource, services: Services): Promise<boolean> {
   const [{ count }] = await db.query('SELECT count(*)::int AS count FROM account');
@@ -53,7 +35,8 @@ export async function loadDemoData(db: DataSource, services: Services): Promise<
   }
   for (const municipalityCode of ['131016', '131032']) {
     const officer = await services.reference.accountByLogin(municipalityCode === '131016' ? 'chiyoda-officer' : 'minato-officer');
-    const ctx = contextFor(services, { accountId: officer.id, role: Role.MUNICIPALITY, municipalityCode, prefectureCode: null, channel: Channel.LGWAN });
+    const actor = { accountId: officer.id, role: Role.MUNICIPALITY, municipalityCode, prefectureCode: null, channel: Channel.LGWAN };
+    const ctx = contextFor(services, actor, { channel: Channel.LGWAN, sourceAddress: 'seed', requestId: 'seed' });
     for (let i = 0; i < 30; i++) {
       const [family, familyKana] = FAMILY[i % FAMILY.length];
       const [given, givenKana, sex] = GIVEN[i % GIVEN.length];
@@ -68,6 +51,7 @@ export async function loadDemoData(db: DataSource, services: Services): Promise<
         sex,
       });
     }
+    await finishRequest(ctx);
   }
   return true;
 }

@@ -4,7 +4,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { GraphQLFormattedError } from 'graphql';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Context, createContext } from '../context';
+import { Context, createContext, finishRequest } from '../context';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
 import { Services } from '../services';
@@ -56,12 +56,20 @@ export function createApollo(production: boolean): ApolloServer<Context> {
     plugins: [
       ...protection.plugins,
       {
-        // Reads of personal data noted while resolving are logged once the response is ready,
-        // and refusals are counted for intrusion detection.
+        // The request's transaction commits, together with its log of personal-data reads, before
+        // the client is answered; a failed commit turns the answer into an error. Refusals are
+        // counted for intrusion detection.
         async requestDidStart() {
           return {
             async willSendResponse({ contextValue, response }) {
-              await contextValue.audit.flush(contextValue.services.db.manager, contextValue);
+              try {
+                await finishRequest(contextValue);
+              } catch (error) {
+                console.error('commit failed:', error);
+                response.body = { kind: 'single', singleResult: { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } };
+                response.http.status = 500;
+                return;
+              }
               const errors = response.body.kind === 'single' ? response.body.singleResult.errors ?? [] : [];
               const refusals = errors.filter((e) => e.extensions?.code === 'FORBIDDEN').length;
               if (refusals > 0 && contextValue.actor) {

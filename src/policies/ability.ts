@@ -7,6 +7,14 @@ export type SubjectName = 'Municipality' | 'Resident' | 'MyNumber' | 'Account' |
 export type AppAbility = MongoAbility<[Action, SubjectName | (Record<string, unknown> & ForcedSubject<SubjectName>)]>;
 
 /**
+ * The municipalities whose rows a request may touch in the database before any service widens
+ * it for an operation the policy allowed (row-level security's `vrs.tenants`).
+ */
+export function tenantsOf(actor: Actor | null): string[] {
+  return actor?.municipalityCode ? [actor.municipalityCode] : [];
+}
+
+/**
  * What each actor may do, per role, tenant and channel (DESIGN.md §1, §5). Anything not granted
  * here is refused. Conditions are equalities on columns only, so that `scope.ts` can turn them
  * into SQL.

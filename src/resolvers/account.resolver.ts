@@ -27,7 +27,7 @@ export class AccountResolver {
   async viewer(@Ctx() ctx: Context): Promise<Viewer | null> {
     const actor = ctx.actor;
     if (!actor) return null;
-    const account = await ctx.services.reference.account(actor.accountId);
+    const account = await ctx.services.reference.account(await ctx.session.manager(), actor.accountId);
     return {
       accountId: actor.accountId,
       role: actor.role,

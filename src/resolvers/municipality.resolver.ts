@@ -10,7 +10,7 @@ export class MunicipalityResolver {
   }
 
   @Query(() => [Municipality], { description: 'Municipalities of one prefecture (01–47), in code order.' })
-  municipalities(@Ctx() ctx: Context, @Arg('prefectureCode') prefectureCode: string): Promise<Municipality[]> {
-    return ctx.services.reference.municipalitiesOf(prefectureCode);
+  async municipalities(@Ctx() ctx: Context, @Arg('prefectureCode') prefectureCode: string): Promise<Municipality[]> {
+    return ctx.services.reference.municipalitiesOf(await ctx.session.manager(), prefectureCode);
   }
 }

@@ -22,7 +22,7 @@ export class ResumePayload {
 export class OperationsResolver {
   @Query(() => [FunctionSuspension])
   functionSuspensions(@Ctx() ctx: Context): Promise<FunctionSuspension[]> {
-    return ctx.services.suspensions.list();
+    return ctx.services.suspensions.list(ctx);
   }
 
   @Mutation(() => SuspensionPayload, { description: 'Stops a function platform-wide, or for one municipality when a code is given.' })
@@ -45,7 +45,7 @@ export class OperationsResolver {
   }
 
   @Query(() => [SecurityAlert], { description: 'Newest first.' })
-  securityAlerts(@Ctx() ctx: Context, @Arg('first', () => Int, { defaultValue: 100 }) first: number): Promise<SecurityAlert[]> {
-    return ctx.services.detector.list(first);
+  async securityAlerts(@Ctx() ctx: Context, @Arg('first', () => Int, { defaultValue: 100 }) first: number): Promise<SecurityAlert[]> {
+    return ctx.services.detector.list(await ctx.session.manager(), first);
   }
 }

@@ -20,7 +20,7 @@ export class AccountService {
 
   async list(ctx: Context): Promise<Account[]> {
     if (!scopeOf(ctx.ability, 'read', 'Account')) return [];
-    return this.db.getRepository(Account).find({ order: { loginId: 'ASC' } });
+    return (await ctx.session.manager()).getRepository(Account).find({ order: { loginId: 'ASC' } });
   }
 
   async create(ctx: Context | AuditSource, input: CreateAccountInput): Promise<Account> {
@@ -77,7 +77,7 @@ export class AccountService {
   }
 
   async disable(ctx: Context, id: string): Promise<Account> {
-    return this.db.transaction(async (tx) => {
+    return (await ctx.session.manager()).transaction(async (tx) => {
       const result = /^[0-9a-f-]{36}$/i.test(id)
         ? await tx.createQueryBuilder().update(Account).set({ disabledAt: () => 'coalesce(disabled_at, now())' }).where('id = :id', { id }).execute()
         : { affected: 0 };

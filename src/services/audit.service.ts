@@ -50,6 +50,10 @@ export class ReadAudit {
     this.entries.set(key, entry);
   }
 
+  get isEmpty(): boolean {
+    return this.entries.size === 0;
+  }
+
   async flush(db: EntityManager, source: AuditSource): Promise<void> {
     const entries = [...this.entries.values()];
     this.entries.clear();
@@ -117,7 +121,7 @@ export async function searchAudit(
   }
   const scope = scopeOf(ctx.ability, 'read', 'AuditEvent');
   if (!scope) return { nodes: [], endCursor: null };
-  const query = applyScope(ctx.services.db.getRepository(AuditEvent).createQueryBuilder('a'), scope);
+  const query = applyScope((await ctx.session.manager()).getRepository(AuditEvent).createQueryBuilder('a'), scope);
   if (filter.from) query.andWhere('a.occurredAt >= :from', { from: filter.from });
   if (filter.to) query.andWhere('a.occurredAt < :to', { to: filter.to });
   if (filter.actorId) query.andWhere('a.actor_id::text = :actor', { actor: filter.actorId });

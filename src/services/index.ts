@@ -20,9 +20,9 @@ export function createServices(db: DataSource, config: Config) {
     keyring,
     detector,
     auth: new AuthService(db, tokens, config, detector),
-    suspensions: new SuspensionService(db),
+    suspensions: new SuspensionService(),
     accounts: new AccountService(db),
-    residents: new ResidentService(db, keyring),
+    residents: new ResidentService(keyring),
     reference: new ReferenceService(db),
   };
 }

@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Actor } from '../auth/actor';
 import { AlertKind, SecurityAlert } from '../entities/security-alert.entity';
 
@@ -78,7 +78,7 @@ export class IntrusionDetector {
     await this.db.getRepository(SecurityAlert).insert(row);
   }
 
-  list(first: number): Promise<SecurityAlert[]> {
-    return this.db.getRepository(SecurityAlert).find({ order: { id: 'DESC' }, take: Math.min(Math.max(first, 1), 500) });
+  list(db: EntityManager, first: number): Promise<SecurityAlert[]> {
+    return db.getRepository(SecurityAlert).find({ order: { id: 'DESC' }, take: Math.min(Math.max(first, 1), 500) });
   }
 }

@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Account } from '../entities/account.entity';
 import { Municipality } from '../entities/municipality.entity';
 
@@ -6,12 +6,12 @@ import { Municipality } from '../entities/municipality.entity';
 export class ReferenceService {
   constructor(private readonly db: DataSource) {}
 
-  municipalitiesOf(prefectureCode: string): Promise<Municipality[]> {
-    return this.db.getRepository(Municipality).find({ where: { prefectureCode: prefectureCode.trim() }, order: { code: 'ASC' } });
+  municipalitiesOf(db: EntityManager, prefectureCode: string): Promise<Municipality[]> {
+    return db.getRepository(Municipality).find({ where: { prefectureCode: prefectureCode.trim() }, order: { code: 'ASC' } });
   }
 
-  account(id: string): Promise<Account> {
-    return this.db.getRepository(Account).findOneByOrFail({ id });
+  account(db: EntityManager, id: string): Promise<Account> {
+    return db.getRepository(Account).findOneByOrFail({ id });
   }
 
   accountByLogin(loginId: string): Promise<Account> {

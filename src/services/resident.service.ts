@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { EntityManager, QueryFailedError } from 'typeorm';
 import { Context } from '../context';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { Municipality } from '../entities/municipality.entity';
@@ -93,7 +93,7 @@ function decodeCursor(cursor: string): [string, string] {
 }
 
 export class ResidentService {
-  constructor(private readonly db: DataSource, private readonly keyring: TenantKeyring) {}
+  constructor(private readonly keyring: TenantKeyring) {}
 
   async list(ctx: Context, filter: ResidentFilter = {}, first = 50, after?: string | null): Promise<ResidentConnection> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
@@ -101,7 +101,8 @@ export class ResidentService {
     }
     const scope = scopeOf(ctx.ability, 'read', 'Resident');
     if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
-    const query = applyScope(this.db.getRepository(Resident).createQueryBuilder('r'), scope);
+    const db = await ctx.session.manager();
+    const query = applyScope(db.getRepository(Resident).createQueryBuilder('r'), scope);
     if (filter.addresseeNumber) query.andWhere('r.addresseeNumber = :addressee', { addressee: normaliseDigits(filter.addresseeNumber) });
     if (filter.kanaPrefix) {
       const prefix = filter.kanaPrefix.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -137,7 +138,7 @@ export class ResidentService {
   }
 
   async get(ctx: Context, id: string): Promise<Resident | null> {
-    const resident = await this.find(ctx, this.db.manager, 'read', id);
+    const resident = await this.find(ctx, await ctx.session.manager(), 'read', id);
     if (resident) ctx.audit.note('resident.read', resident.municipalityCode, resident.id);
     return resident;
   }
@@ -152,9 +153,10 @@ export class ResidentService {
     }
     const codes = (scopeOf(ctx.ability, 'read', 'MyNumber') ?? []).map((c) => c.municipalityCode);
     if (codes.some((code) => typeof code !== 'string')) throw new Error('My Number look-up needs a scope bound to municipalities');
+    const db = await ctx.session.manager();
     for (const code of codes as string[]) {
       const keys = await ctx.loaders.tenantKeys.load(code);
-      const resident = await this.db.getRepository(Resident).findOneBy({ municipalityCode: code, myNumberHmac: keys.lookupHash(checked.value) });
+      const resident = await db.getRepository(Resident).findOneBy({ municipalityCode: code, myNumberHmac: keys.lookupHash(checked.value) });
       ctx.audit.note(resident ? 'resident.lookupByMyNumber' : 'resident.lookupByMyNumber.none', code, resident?.id ?? '-');
       if (resident) return resident;
     }
@@ -263,7 +265,7 @@ export class ResidentService {
   /** Runs a change in one transaction together with its audit event; nothing is half-written. */
   private async write(ctx: Context, operation: string, change: (tx: EntityManager) => Promise<Resident>): Promise<Resident> {
     try {
-      return await this.db.transaction(async (tx) => {
+      return await (await ctx.session.manager()).transaction(async (tx) => {
         const resident = await change(tx);
         await writeAudit(tx, ctx, [{ operation, municipalityCode: resident.municipalityCode, targetIds: [resident.id], outcome: 'SUCCESS' }]);
         return resident;

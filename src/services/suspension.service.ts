@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
-import { DataSource, IsNull } from 'typeorm';
+import { EntityManager, IsNull } from 'typeorm';
 import type { Context } from '../context';
 import { FunctionSuspension, PlatformFunction } from '../entities/function-suspension.entity';
 import { Municipality } from '../entities/municipality.entity';
@@ -15,24 +15,23 @@ export const functionSuspended = (fn: PlatformFunction) =>
 
 /** Emergency stop: the state lives in the database, so it survives restarts and holds for every process. */
 export class SuspensionService {
-  constructor(private readonly db: DataSource) {}
-
   /** Throws FUNCTION_SUSPENDED when `fn` is stopped platform-wide or for this municipality. */
-  async assertAvailable(fn: PlatformFunction, municipalityCode: string | null): Promise<void> {
-    const stopped = await this.db.getRepository(FunctionSuspension).exists({
+  async assertAvailable(db: EntityManager, fn: PlatformFunction, municipalityCode: string | null): Promise<void> {
+    const stopped = await db.getRepository(FunctionSuspension).exists({
       where: [{ function: fn, municipalityCode: IsNull() }, ...(municipalityCode ? [{ function: fn, municipalityCode }] : [])],
     });
     if (stopped) throw functionSuspended(fn);
   }
 
-  list(): Promise<FunctionSuspension[]> {
-    return this.db.getRepository(FunctionSuspension).find({ order: { suspendedAt: 'DESC' } });
+  async list(ctx: Context): Promise<FunctionSuspension[]> {
+    return (await ctx.session.manager()).getRepository(FunctionSuspension).find({ order: { suspendedAt: 'DESC' } });
   }
 
   async suspend(ctx: Context, fn: PlatformFunction, municipality: string | null | undefined, reason: string): Promise<FunctionSuspension> {
-    const municipalityCode = await this.checkScope(municipality);
+    const db = await ctx.session.manager();
+    const municipalityCode = await this.checkScope(db, municipality);
     if (!reason.trim()) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must say why the function is stopped');
-    return this.db.transaction(async (tx) => {
+    return db.transaction(async (tx) => {
       const row = tx.getRepository(FunctionSuspension).create({
         id: randomUUID(), function: fn, municipalityCode, reason: reason.trim().slice(0, 500), suspendedBy: ctx.actor!.accountId, suspendedAt: new Date(),
       });
@@ -48,8 +47,9 @@ export class SuspensionService {
   }
 
   async resume(ctx: Context, fn: PlatformFunction, municipality: string | null | undefined): Promise<string> {
-    const municipalityCode = await this.checkScope(municipality);
-    return this.db.transaction(async (tx) => {
+    const db = await ctx.session.manager();
+    const municipalityCode = await this.checkScope(db, municipality);
+    return db.transaction(async (tx) => {
       const row = await tx.getRepository(FunctionSuspension).findOneBy({ function: fn, municipalityCode: municipalityCode ?? IsNull() });
       if (!row) throw InputError.of(['function'], ErrorCode.NOT_FOUND, 'is not suspended for this scope');
       await tx.getRepository(FunctionSuspension).delete({ id: row.id });
@@ -58,11 +58,11 @@ export class SuspensionService {
     });
   }
 
-  private async checkScope(municipality: string | null | undefined): Promise<string | null> {
+  private async checkScope(db: EntityManager, municipality: string | null | undefined): Promise<string | null> {
     if (!municipality) return null;
     const checked = checkMunicipalityCode(municipality);
     if (!checked.ok) throw InputError.of(['municipalityCode'], checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, checked.message);
-    if (!(await this.db.getRepository(Municipality).existsBy({ code: checked.value }))) {
+    if (!(await db.getRepository(Municipality).existsBy({ code: checked.value }))) {
       throw InputError.of(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
     }
     return checked.value;

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { randomBytes, randomInt } from 'node:crypto';
-import { Logger } from 'typeorm';
+import { DataSource, Logger } from 'typeorm';
 import { startApp, App } from '../../src/app';
 import { Config } from '../../src/config';
 import { createDataSource } from '../../src/db/data-source';
@@ -15,11 +15,14 @@ export interface GraphQLResponse<T = any> {
   errors?: { message: string; path?: string[]; extensions?: { code?: string; [key: string]: unknown } }[];
 }
 
-/** Counts SQL statements, so tests can assert that a page costs a constant number of queries. */
+// Transaction control and the row-level-security setting are per request, not per row.
+const BOOKKEEPING = /^\s*(START TRANSACTION|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|SELECT set_config\('vrs\.tenants')/i;
+
+/** Counts data statements, so tests can assert that a page costs a constant number of queries. */
 export class QueryCounter implements Logger {
   count = 0;
-  logQuery(): void {
-    this.count++;
+  logQuery(query: string): void {
+    if (!BOOKKEEPING.test(query)) this.count++;
   }
   logQueryError(): void {}
   logQuerySlow(): void {}
@@ -47,6 +50,8 @@ let serial = 0;
 export class TestApp {
   readonly queries = new QueryCounter();
   app: App;
+  /** An owner connection for test setup and inspection; the app itself runs as the non-owner role. */
+  db: DataSource;
 
   static async start(overrides: Partial<Config> = {}): Promise<TestApp> {
     const t = new TestApp();
@@ -65,18 +70,17 @@ export class TestApp {
       production: false,
       ...overrides,
     };
-    const db = createDataSource(config.databaseUrl!, { logger: t.queries, poolSize: 5 });
-    await db.initialize();
-    t.app = await startApp(config, db);
+    const appDb = createDataSource(config.databaseUrl!, { logger: t.queries, poolSize: 10, asApp: true });
+    await appDb.initialize();
+    t.db = createDataSource(config.databaseUrl!, { poolSize: 3 });
+    await t.db.initialize();
+    t.app = await startApp(config, appDb);
     return t;
-  }
-
-  get db() {
-    return this.app.services.db;
   }
 
   async stop(): Promise<void> {
     await this.app.stop();
+    await this.app.services.db.destroy();
     await this.db.destroy();
   }
 

@@ -25,11 +25,11 @@ describe('emergency stop', () => {
     // A fresh service instance (as after a restart) sees the same state.
     const restarted = await TestApp.start();
     try {
-      await expect(restarted.app.services.suspensions.assertAvailable(PlatformFunction.EXPORT, code)).rejects.toMatchObject({
+      await expect(restarted.app.services.suspensions.assertAvailable(restarted.db.manager, PlatformFunction.EXPORT, code)).rejects.toMatchObject({
         extensions: { code: 'FUNCTION_SUSPENDED', function: 'EXPORT' },
       });
-      await expect(restarted.app.services.suspensions.assertAvailable(PlatformFunction.EXPORT, other)).resolves.toBeUndefined();
-      await expect(restarted.app.services.suspensions.assertAvailable(PlatformFunction.IMPORT, code)).resolves.toBeUndefined();
+      await expect(restarted.app.services.suspensions.assertAvailable(restarted.db.manager, PlatformFunction.EXPORT, other)).resolves.toBeUndefined();
+      await expect(restarted.app.services.suspensions.assertAvailable(restarted.db.manager, PlatformFunction.IMPORT, code)).resolves.toBeUndefined();
     } finally {
       await restarted.stop();
     }
@@ -37,7 +37,7 @@ describe('emergency stop', () => {
     expect(twice.data.suspendFunction.userErrors).toEqual([{ field: ['function'], code: 'DUPLICATE', message: 'is already suspended for this scope' }]);
 
     expect((await operator.gql(RESUME, { f: 'EXPORT', m: code })).data.resumeFunction.userErrors).toEqual([]);
-    await expect(t.app.services.suspensions.assertAvailable(PlatformFunction.EXPORT, code)).resolves.toBeUndefined();
+    await expect(t.app.services.suspensions.assertAvailable(t.db.manager, PlatformFunction.EXPORT, code)).resolves.toBeUndefined();
     const events = await t.db.query(`SELECT operation FROM audit_event WHERE municipality_code = $1 AND operation LIKE '%.EXPORT' ORDER BY id`, [code]);
     expect(events.map((e: { operation: string }) => e.operation)).toEqual(['suspend.EXPORT', 'resume.EXPORT']);
   });
@@ -47,7 +47,7 @@ describe('emergency stop', () => {
     const code = await t.createMunicipality();
     await operator.gql(SUSPEND, { f: 'CERTIFICATE_ISSUANCE', r: 'signing key compromised' });
     try {
-      await expect(t.app.services.suspensions.assertAvailable(PlatformFunction.CERTIFICATE_ISSUANCE, code)).rejects.toMatchObject({ extensions: { code: 'FUNCTION_SUSPENDED' } });
+      await expect(t.app.services.suspensions.assertAvailable(t.db.manager, PlatformFunction.CERTIFICATE_ISSUANCE, code)).rejects.toMatchObject({ extensions: { code: 'FUNCTION_SUSPENDED' } });
     } finally {
       await operator.gql(RESUME, { f: 'CERTIFICATE_ISSUANCE' });
     }

@@ -1,0 +1,75 @@
+import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+
+/** Municipalities a transaction may see in tenant tables: a list, or '*' for operator tools. */
+export type Tenants = readonly string[] | '*';
+
+async function setTenants(db: EntityManager, tenants: Tenants): Promise<void> {
+  await db.query(`SELECT set_config('vrs.tenants', $1, true)`, [tenants === '*' ? '*' : tenants.join(',')]);
+}
+
+/** Runs `work` in its own transaction that sees exactly `tenants` (for jobs outside a request). */
+export function asTenants<T>(db: DataSource, tenants: Tenants, work: (tx: EntityManager) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await setTenants(tx, tenants);
+    return work(tx);
+  });
+}
+
+/**
+ * One database transaction per request, opened on first use, scoped to the actor's own
+ * municipalities. Services run every query of the request through it, so row-level security
+ * applies to all of them, and a request never needs a second pooled connection.
+ */
+export class RequestSession {
+  private runner?: QueryRunner;
+  private opening?: Promise<EntityManager>;
+
+  constructor(private readonly db: DataSource, private tenants: Tenants) {}
+
+  manager(): Promise<EntityManager> {
+    this.opening ??= (async () => {
+      const runner = this.db.createQueryRunner();
+      this.runner = runner;
+      await runner.connect();
+      await runner.startTransaction();
+      await setTenants(runner.manager, this.tenants);
+      return runner.manager;
+    })();
+    return this.opening;
+  }
+
+  /**
+   * Lets `work` also see `extra` municipalities, then narrows back. Only services whose policy
+   * allowed a cross-municipality operation call this (e.g. a site registering a dose for another
+   * municipality's resident).
+   */
+  async widen<T>(extra: readonly string[], work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    const tx = await this.manager();
+    const before = this.tenants;
+    if (before === '*') return work(tx);
+    this.tenants = [...new Set([...before, ...extra])];
+    await setTenants(tx, this.tenants);
+    try {
+      return await work(tx);
+    } finally {
+      this.tenants = before;
+      await setTenants(tx, before);
+    }
+  }
+
+  /** Commits (or rolls back) and returns the connection; a no-op if the request never used the database. */
+  async finish(commit: boolean): Promise<void> {
+    const runner = this.runner;
+    if (!runner) return;
+    this.runner = undefined;
+    try {
+      await this.opening;
+      if (runner.isTransactionActive) {
+        if (commit) await runner.commitTransaction();
+        else await runner.rollbackTransaction();
+      }
+    } finally {
+      await runner.release();
+    }
+  }
+}

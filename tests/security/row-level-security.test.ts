@@ -1,0 +1,100 @@
+import { contextFor, finishRequest } from '../../src/context';
+import { Channel, Role } from '../../src/schema/enums';
+import { registerResident, TestApp } from '../helpers/test-app';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+/** A request context for an officer of `code`, as the server builds it. */
+function officerContext(code: string) {
+  const actor = { accountId: '00000000-0000-4000-8000-000000000001', role: Role.MUNICIPALITY, municipalityCode: code, prefectureCode: null, channel: Channel.LGWAN };
+  return contextFor(t.app.services, actor, { channel: Channel.LGWAN, sourceAddress: 'test' });
+}
+
+describe('row-level security', () => {
+  it('the application works as the non-owner role', async () => {
+    const [{ current_user, bypass }] = await t.app.services.db.query(
+      'SELECT current_user, (SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user) AS bypass',
+    );
+    expect({ current_user, bypass }).toEqual({ current_user: 'vrs_app', bypass: false });
+  });
+
+  it('a deliberately unscoped query inside a request for A returns no row of B', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    await registerResident(a.officer);
+    await registerResident(b.officer);
+    const ctx = officerContext(a.code);
+    try {
+      const db = await ctx.session.manager();
+      for (const table of ['resident', 'ticket', 'vaccination_record']) {
+        const rows: { municipality_code: string }[] = await db.query(`SELECT DISTINCT municipality_code FROM ${table}`);
+        expect(rows.every((r) => r.municipality_code === a.code)).toBe(true);
+      }
+      const residents = await db.query('SELECT DISTINCT municipality_code FROM resident');
+      expect(residents).toEqual([{ municipality_code: a.code }]);
+    } finally {
+      await finishRequest(ctx);
+    }
+  });
+
+  it('a connection with no tenant setting sees no personal data at all', async () => {
+    const { officer } = await t.tenant();
+    await registerResident(officer);
+    const [{ count }] = await t.app.services.db.query('SELECT count(*)::int AS count FROM resident');
+    expect(count).toBe(0);
+    const [{ owner }] = await t.db.query('SELECT count(*)::int AS owner FROM resident');
+    expect(owner).toBeGreaterThan(0);
+  });
+
+  it('refuses to write a row into another municipality, even by hand-written SQL', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { id } = await registerResident(b.officer);
+    const ctx = officerContext(a.code);
+    try {
+      const db = await ctx.session.manager();
+      await expect(db.transaction((tx) => tx.query(`UPDATE resident SET family_name = 'X' WHERE id = $1`, [id]))).resolves.toEqual([[], 0]);
+      await expect(
+        db.transaction((tx) =>
+          tx.query(
+            `INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version, family_name, given_name, family_name_kana, given_name_kana, birth_date, sex)
+             VALUES ($1, gen_random_uuid(), 'X1', '\\x00', decode(repeat('00', 32), 'hex'), 1, 'a', 'b', 'ア', 'イ', '2000-01-01', 'MALE')`,
+            [b.code],
+          ),
+        ),
+      ).rejects.toThrow(/row-level security/);
+    } finally {
+      await finishRequest(ctx);
+    }
+    const [row] = await t.db.query('SELECT family_name FROM resident WHERE id = $1', [id]);
+    expect(row.family_name).toBe('山田');
+  });
+
+  it('widening is explicit, temporary and limited to the named municipality', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const c = await t.tenant();
+    for (const x of [a, b, c]) await registerResident(x.officer);
+    const ctx = officerContext(a.code);
+    try {
+      const seen = await ctx.session.widen([b.code], (tx) => tx.query('SELECT DISTINCT municipality_code AS code FROM resident ORDER BY 1'));
+      expect(seen.map((r: { code: string }) => r.code).sort()).toEqual([a.code, b.code].sort());
+      const after = await (await ctx.session.manager()).query('SELECT DISTINCT municipality_code AS code FROM resident');
+      expect(after).toEqual([{ code: a.code }]);
+    } finally {
+      await finishRequest(ctx);
+    }
+  });
+
+  it('the application role cannot alter or remove the operation log', async () => {
+    const { code, officer } = await t.tenant();
+    await registerResident(officer);
+    await expect(t.app.services.db.query(`UPDATE audit_event SET outcome = 'FAILURE' WHERE municipality_code = $1`, [code])).rejects.toThrow(/permission denied/);
+    await expect(t.app.services.db.query(`DELETE FROM audit_event WHERE municipality_code = $1`, [code])).rejects.toThrow(/permission denied/);
+    await expect(t.app.services.db.query(`SELECT archive_audit_events(now(), $1)`, [code])).rejects.toThrow(/permission denied/);
+  });
+});
