@@ -111,11 +111,19 @@ export class Security1795700000000 implements MigrationInterface {
         CONSTRAINT function_suspension_municipality_fk FOREIGN KEY (municipality_code) REFERENCES municipality (code)
       );
       CREATE UNIQUE INDEX function_suspension_key ON function_suspension (function, coalesce(municipality_code, ''));
+
+      -- Data-key rotation: a municipality keeps every key version until no row uses it.
+      ALTER TABLE tenant_key DROP CONSTRAINT tenant_key_pk;
+      ALTER TABLE tenant_key ADD CONSTRAINT tenant_key_pk PRIMARY KEY (municipality_code, key_version);
+      ALTER TABLE tenant_key ADD CONSTRAINT tenant_key_version_positive CHECK (key_version >= 1);
     `);
   }
 
   async down(db: QueryRunner): Promise<void> {
     await db.query(`
+      ALTER TABLE tenant_key DROP CONSTRAINT tenant_key_version_positive;
+      ALTER TABLE tenant_key DROP CONSTRAINT tenant_key_pk;
+      ALTER TABLE tenant_key ADD CONSTRAINT tenant_key_pk PRIMARY KEY (municipality_code);
       DROP TABLE function_suspension;
       DROP TABLE security_alert;
       DROP FUNCTION archive_audit_events(timestamptz, text);

@@ -14,6 +14,8 @@ Commands:
   verify-audit [chain]        Verify the operation log's hash chains (one municipality code, or all);
                               exits 1 and names the first broken event if any
   archive-audit               Move events older than AUDIT_RETENTION_DAYS (default 3653) to the archive
+  rotate-tenant-key <code>    Start a new data key for one municipality and re-encrypt its My Numbers
+  rotate-master-key           Re-wrap every data key under NEW_MASTER_KEY (MASTER_KEY = the current one)
 `;
 
 async function readPassword(): Promise<string> {
@@ -71,6 +73,21 @@ async function archiveAudit(): Promise<void> {
   console.log(`Archived ${moved} events older than ${cutoff.toISOString()}.`);
 }
 
+async function rotateTenantKey(code: string | undefined): Promise<void> {
+  if (!code) throw new Error(USAGE);
+  const config = loadConfig();
+  const result = await withDatabase(({ db }) => createServices(db, config).keyRotation.rotateTenantKey(code));
+  console.log(`Municipality ${code} now writes with key version ${result.version}; ${result.reencrypted} residents re-encrypted.`);
+}
+
+async function rotateMasterKey(): Promise<void> {
+  const next = Buffer.from(process.env.NEW_MASTER_KEY ?? '', 'base64');
+  if (next.length !== 32) throw new Error('NEW_MASTER_KEY must be 32 bytes encoded in base64');
+  const config = loadConfig();
+  const count = await withDatabase(({ db }) => createServices(db, config).keyRotation.rotateMasterKey(next));
+  console.log(`Re-wrapped ${count} data keys. Restart servers with MASTER_KEY=<new key> (PREVIOUS_MASTER_KEY=<old key> is accepted meanwhile).`);
+}
+
 async function main(): Promise<void> {
   const [command, ...args] = process.argv.slice(2);
   switch (command) {
@@ -80,6 +97,10 @@ async function main(): Promise<void> {
       return verifyAudit(args[0]);
     case 'archive-audit':
       return archiveAudit();
+    case 'rotate-tenant-key':
+      return rotateTenantKey(args[0]);
+    case 'rotate-master-key':
+      return rotateMasterKey();
     default:
       console.log(USAGE);
       process.exitCode = command ? 2 : 0;

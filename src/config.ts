@@ -14,6 +14,8 @@ export interface Config {
   embeddedPgPort: number;
   /** 32-byte key that wraps every municipality's data key. */
   masterKey: Buffer;
+  /** The master key being replaced, while `npm run cli -- rotate-master-key` runs. */
+  previousMasterKey?: Buffer;
   /** Secret that signs access tokens. */
   tokenSecret: Buffer;
   tokenTtlSeconds: number;
@@ -69,6 +71,7 @@ export function loadConfig(): Config {
     dataDir,
     embeddedPgPort: int('EMBEDDED_PG_PORT', 54329),
     masterKey,
+    previousMasterKey: key('PREVIOUS_MASTER_KEY', process.env.PREVIOUS_MASTER_KEY),
     tokenSecret,
     tokenTtlSeconds: int('TOKEN_TTL_SECONDS', 900),
     maxFailedLogins: int('MAX_FAILED_LOGINS', 5),

@@ -39,7 +39,7 @@ export function contextFor(services: Services, actor: Actor | null, via: { chann
     actor,
     ability: defineAbilityFor(actor),
     session,
-    loaders: createLoaders(() => session.manager(), services.keyring),
+    loaders: createLoaders(() => session.manager()),
     audit: new ReadAudit(),
     services,
   };

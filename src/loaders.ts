@@ -1,6 +1,5 @@
 import DataLoader from 'dataloader';
 import { EntityManager, In } from 'typeorm';
-import { TenantKeyring, TenantKeys } from './crypto/tenant-keyring';
 import { Municipality } from './entities/municipality.entity';
 
 /** Rows in the order of the keys asked for; a missing key yields null. */
@@ -13,15 +12,11 @@ export function byKey<K, V>(keys: readonly K[], rows: V[], keyOf: (row: V) => K)
  * Per-request loaders: one batch query per relation per tick, and a cache that dies with the
  * request so that no caller ever sees another request's rows.
  */
-export function createLoaders(db: () => Promise<EntityManager>, keyring: TenantKeyring) {
+export function createLoaders(db: () => Promise<EntityManager>) {
   return {
     municipality: new DataLoader<string, Municipality | null>(async (codes) =>
       byKey(codes, await (await db()).getRepository(Municipality).findBy({ code: In([...codes]) }), (m) => m.code),
     ),
-    tenantKeys: new DataLoader<string, TenantKeys>(async (codes) => {
-      const tx = await db();
-      return Promise.all(codes.map((code) => keyring.keysFor(tx, code)));
-    }),
   };
 }
 

@@ -6,7 +6,7 @@ export class TenantKey {
   @PrimaryColumn({ name: 'municipality_code', type: 'char', length: 6 })
   municipalityCode: string;
 
-  @Column({ name: 'key_version', type: 'integer' })
+  @PrimaryColumn({ name: 'key_version', type: 'integer' })
   keyVersion: number;
 
   @Column({ name: 'wrapped_key', type: 'bytea' })

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
-import { EntityManager, QueryFailedError } from 'typeorm';
+import { EntityManager, In, QueryFailedError } from 'typeorm';
 import { Context } from '../context';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { Municipality } from '../entities/municipality.entity';
@@ -155,8 +155,8 @@ export class ResidentService {
     if (codes.some((code) => typeof code !== 'string')) throw new Error('My Number look-up needs a scope bound to municipalities');
     const db = await ctx.session.manager();
     for (const code of codes as string[]) {
-      const keys = await ctx.loaders.tenantKeys.load(code);
-      const resident = await db.getRepository(Resident).findOneBy({ municipalityCode: code, myNumberHmac: keys.lookupHash(checked.value) });
+      const hashes = (await this.keyring.allVersions(db, code)).map((keys) => keys.lookupHash(checked.value));
+      const resident = await db.getRepository(Resident).findOneBy({ municipalityCode: code, myNumberHmac: In(hashes) });
       ctx.audit.note(resident ? 'resident.lookupByMyNumber' : 'resident.lookupByMyNumber.none', code, resident?.id ?? '-');
       if (resident) return resident;
     }
@@ -165,7 +165,7 @@ export class ResidentService {
 
   /** Decrypts My Number for a resident the shield has already let through, and logs the access. */
   async myNumberOf(ctx: Context, resident: Resident): Promise<string> {
-    const keys = await ctx.loaders.tenantKeys.load(resident.municipalityCode);
+    const keys = await this.keyring.keysForVersion(await ctx.session.manager(), resident.municipalityCode, resident.keyVersion);
     ctx.audit.note('resident.myNumber.read', resident.municipalityCode, resident.id);
     return keys.decrypt(resident.myNumberCipher);
   }
