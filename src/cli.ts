@@ -28,7 +28,7 @@ async function readPassword(): Promise<string> {
   }
 }
 
-async function createOperator(loginId: string | undefined): Promise<void> {
+export async function createOperator(loginId: string | undefined): Promise<void> {
   if (!loginId) throw new Error(USAGE);
   const password = await readPassword();
   const config = loadConfig();
@@ -55,7 +55,7 @@ async function withDatabase<T>(run: (database: Awaited<ReturnType<typeof openDat
   }
 }
 
-async function verifyAudit(chain: string | undefined): Promise<void> {
+export async function verifyAudit(chain: string | undefined): Promise<void> {
   const { checked, broken } = await withDatabase(({ db }) => verifyAuditChain(db.manager, chain));
   if (!broken) {
     console.log(`Operation log intact: ${checked} events verified.`);
@@ -107,8 +107,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  if (error instanceof InputError) console.error(error.errors.map((e) => `${e.field.join('.')}: ${e.message}`).join('\n'));
-  else console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error) => {
+    if (error instanceof InputError) console.error(error.errors.map((e) => `${e.field.join('.')}: ${e.message}`).join('\n'));
+    else console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
