@@ -21,12 +21,13 @@ export interface Context {
 export async function createContext(services: Services, channel: Channel, authorization: string | undefined): Promise<Context> {
   const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
   const actor = token ? await services.auth.actorFor(token, channel) : null;
+  const ability = defineAbilityFor(actor);
   return {
     requestId: randomUUID(),
     channel,
     actor,
-    ability: defineAbilityFor(actor),
-    loaders: createLoaders(services.db, services.keyring),
+    ability,
+    loaders: createLoaders(services.db, services.keyring, ability),
     audit: new ReadAudit(),
     services,
   };

@@ -1,17 +1,22 @@
 import 'reflect-metadata';
 import { DataSource, Logger } from 'typeorm';
 import { Foundation1795392000000 } from '../../migrations/1795392000000-foundation';
+import { VaccinationWorkflow1795400000000 } from '../../migrations/1795400000000-vaccination-workflow';
 import { Account } from '../entities/account.entity';
 import { AuditEvent } from '../entities/audit-event.entity';
+import { IntegratorContract } from '../entities/integrator-contract.entity';
 import { Municipality } from '../entities/municipality.entity';
+import { PendingDose } from '../entities/pending-dose.entity';
 import { Prefecture } from '../entities/prefecture.entity';
 import { Resident } from '../entities/resident.entity';
+import { TabletRegistration } from '../entities/tablet-registration.entity';
 import { TenantKey } from '../entities/tenant-key.entity';
 import { Ticket } from '../entities/ticket.entity';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
 
-export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent];
-export const migrations = [Foundation1795392000000];
+export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent,
+  PendingDose, TabletRegistration, IntegratorContract];
+export const migrations = [Foundation1795392000000, VaccinationWorkflow1795400000000];
 
 export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number } = {}): DataSource {
   return new DataSource({

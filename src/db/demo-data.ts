@@ -31,12 +31,13 @@ export function demoMyNumber(serial: number): string {
 
 /** A context acting as one account, for seeding through the same services the API uses. */
 export function contextFor(services: Services, actor: Actor): Context {
+  const ability = defineAbilityFor(actor);
   return {
     requestId: 'seed',
     channel: actor.channel,
     actor,
-    ability: defineAbilityFor(actor),
-    loaders: createLoaders(services.db, services.keyring),
+    ability,
+    loaders: createLoaders(services.db, services.keyring, ability),
     audit: new ReadAudit(),
     services,
   };
