@@ -13,6 +13,7 @@ export enum TicketScanStatus {
   RESIDENT_MOVED_OUT = 'RESIDENT_MOVED_OUT',
   RESIDENT_DECEASED = 'RESIDENT_DECEASED',
   SERIES_COMPLETED = 'SERIES_COMPLETED',
+  NOT_IN_SERIES = 'NOT_IN_SERIES',
 }
 registerEnumType(TicketScanStatus, { name: 'TicketScanStatus' });
 

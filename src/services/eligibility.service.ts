@@ -7,7 +7,7 @@ import { EligibilityStatus, TicketEligibility } from '../resolvers/integrator.ty
 import { isIsoDate } from '../validation/dates';
 import { earliestDate, Interval, parseDoseIntervals } from '../validation/dose-intervals';
 import { checkMunicipalityCode, normaliseDigits } from '../validation/identifiers';
-import { checkTicketNumber, seriesCovers } from '../validation/tickets';
+import { checkTicketNumber, parseSeries, seriesCovers } from '../validation/tickets';
 import { RateLimiter } from './rate-limiter';
 
 const badInput = (field: string, message: string, reason: ErrorCode) =>
@@ -61,6 +61,8 @@ export class EligibilityService {
     if (!row) return NOT_FOUND;
     if (row.voided || row.status !== 'ACTIVE') return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
     const next = row.doses + 1;
+    // A ticket for a later dose than the person is due for cannot book anything yet.
+    if (next < (parseSeries(row.series)?.first ?? 1)) return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
     if (!seriesCovers(row.series, next)) return { status: EligibilityStatus.COMPLETED, nextDoseNumber: null, nextDoseAllowedFrom: null };
     return { status: EligibilityStatus.VALID, nextDoseNumber: next, nextDoseAllowedFrom: row.last_on ? earliestDate(this.intervals, next, row.last_on) : null };
   }

@@ -9,7 +9,7 @@ import {
 } from '../resolvers/vaccination.types';
 import { ResidentStatus } from '../schema/enums';
 import { checkMunicipalityCode } from '../validation/identifiers';
-import { checkTicketNumber, parseOcrLine, seriesCovers } from '../validation/tickets';
+import { checkTicketNumber, parseOcrLine, parseSeries, seriesCovers } from '../validation/tickets';
 import { vaccineByCode } from '../validation/vaccines';
 import { writeAudit } from './audit.service';
 import { checkDoseHistory, checkDoseInput, CheckedDose } from './dose-rules';
@@ -105,27 +105,36 @@ export class VaccinationService {
     if (found.resident.status === ResidentStatus.MOVED_OUT) return [TicketScanStatus.RESIDENT_MOVED_OUT, 'The holder has moved out of the issuing municipality: this ticket can no longer be used.'];
     if (found.resident.status === ResidentStatus.DECEASED) return [TicketScanStatus.RESIDENT_DECEASED, 'The holder is recorded as deceased: check the ticket.'];
     if (found.voidedOn) return [TicketScanStatus.VOID, `This ticket was voided on ${found.voidedOn}.`];
+    const series = parseSeries(found.series);
+    if (series && next < series.first) return [TicketScanStatus.NOT_IN_SERIES, `The next dose for this person is ${next}, which this ticket (series ${found.series}) does not cover.`];
     if (!seriesCovers(found.series, next)) return [TicketScanStatus.SERIES_COMPLETED, `Every dose of this ticket's series (${found.series}) is recorded.`];
     return [TicketScanStatus.VALID, `Valid: register dose ${next}.`];
   }
 
   async register(ctx: Context, input: RegisterDoseInput): Promise<DoseReceipt> {
     const siteCode = this.site(ctx, 'register');
-    const errors = new ErrorCollector();
-    const ref = parseReference(errors, input.ticket, ['input', 'ticket']);
-    const dose = checkDoseInput(errors, input, (f) => ['input', f]);
-    if (!IDEMPOTENCY_KEY.test(input.idempotencyKey ?? '')) errors.add(['input', 'idempotencyKey'], ErrorCode.INVALID_FORMAT, 'must be 8 to 100 of A-Z a-z 0-9 . _ : -');
-    errors.throwIfAny();
-    const requestHash = createHash('sha256')
-      .update(JSON.stringify([ref!.municipalityCode, ref!.ticketNumber, dose!.doseNumber, dose!.vaccinatedOn, dose!.vaccine.code, dose!.lotNumber]))
-      .digest('base64url');
+    let ref: ParsedReference | null = null;
     let ticketId: string | null = null;
     try {
-      return await this.db.transaction((tx) => this.registerIn(tx, ctx, siteCode, ref!, dose!, input.idempotencyKey, requestHash, (id) => (ticketId = id)));
+      const errors = new ErrorCollector();
+      ref = parseReference(errors, input.ticket, ['input', 'ticket']);
+      const dose = checkDoseInput(errors, input, (f) => ['input', f]);
+      if (!IDEMPOTENCY_KEY.test(input.idempotencyKey ?? '')) errors.add(['input', 'idempotencyKey'], ErrorCode.INVALID_FORMAT, 'must be 8 to 100 of A-Z a-z 0-9 . _ : -');
+      errors.throwIfAny();
+      const checked = ref!;
+      const requestHash = createHash('sha256')
+        .update(JSON.stringify([checked.municipalityCode, checked.ticketNumber, dose!.doseNumber, dose!.vaccinatedOn, dose!.vaccine.code, dose!.lotNumber]))
+        .digest('base64url');
+      try {
+        return await this.db.transaction((tx) => this.registerIn(tx, ctx, siteCode, checked, dose!, input.idempotencyKey, requestHash, (id) => (ticketId = id)));
+      } catch (error) {
+        if (error instanceof AlreadyRegistered) return await this.replay(ctx, input.idempotencyKey, requestHash);
+        throw error;
+      }
     } catch (error) {
-      if (error instanceof AlreadyRegistered) return this.replay(ctx, input.idempotencyKey, requestHash);
+      // Refused registrations are logged too: repeated misreads at one site are worth seeing.
       if (error instanceof InputError) {
-        await writeAudit(this.db.manager, ctx, [{ operation: 'vaccination.register', municipalityCode: ref!.municipalityCode, targetIds: [ticketId ?? '-'], outcome: 'FAILURE' }]);
+        await writeAudit(this.db.manager, ctx, [{ operation: 'vaccination.register', municipalityCode: ref?.municipalityCode ?? null, targetIds: [ticketId ?? '-'], outcome: 'FAILURE' }]);
       }
       throw error;
     }
