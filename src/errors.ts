@@ -15,7 +15,6 @@ export enum ErrorCode {
   INVALID_STATE = 'INVALID_STATE',
   // Vaccination workflow: each refusal names what the site or officer has to fix.
   INVALID_SERIES = 'INVALID_SERIES',
-  UNKNOWN_TICKET = 'UNKNOWN_TICKET',
   TICKET_VOID = 'TICKET_VOID',
   DOSE_DIGIT_MISMATCH = 'DOSE_DIGIT_MISMATCH',
   RESIDENT_MOVED_OUT = 'RESIDENT_MOVED_OUT',

@@ -163,6 +163,15 @@ export class VaccinationService {
       if (ref.doseDigit !== null && dose.doseNumber < ref.doseDigit) {
         throw InputError.of(['input', 'doseNumber'], ErrorCode.DOSE_DIGIT_MISMATCH, `dose ${dose.doseNumber} does not match the ticket's dose digit (${ref.doseDigit}): misread?`);
       }
+      // No resident row to lock: serialise doses on this unregistered ticket number instead.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pending:${ref.municipalityCode}:${ref.ticketNumber}`]);
+      const waiting = await tx.query(
+        `SELECT 1 FROM pending_dose WHERE municipality_code = $1 AND ticket_number = $2 AND dose_number = $3 AND status = 'PENDING'`,
+        [ref.municipalityCode, ref.ticketNumber, dose.doseNumber],
+      );
+      if (waiting.length) {
+        throw InputError.of(['input', 'doseNumber'], ErrorCode.DUPLICATE_DOSE, `dose ${dose.doseNumber} on this ticket is already recorded pending registration`);
+      }
       const createdAt: Date = (await tx.query(
         `INSERT INTO pending_dose (municipality_code, id, ticket_number, dose_number, vaccinated_on, vaccine_code, manufacturer, product,
            lot_number, site_municipality_code, recorded_by, idempotency_key)

@@ -65,7 +65,7 @@ describe('integrator eligibility', () => {
       integrator.gql(CHECK, { m: contracted.code, n: mine.ticketNumber, b: '1980-01-03' }),
       integrator.gql(CHECK, { m: contracted.code, n: freshTicketNumber(), b: '1980-01-02' }),
       integrator.gql(CHECK, { m: other.code, n: theirs.ticketNumber, b: '1980-01-02' }),
-      integrator.gql(CHECK, { m: '139998', n: theirs.ticketNumber, b: '1980-01-02' }),
+      integrator.gql(CHECK, { m: '479993', n: theirs.ticketNumber, b: '1980-01-02' }),
     ]);
     for (const a of answers) expect(a).toEqual({ data: { ticketEligibility: { status: 'NOT_FOUND', nextDoseNumber: null, nextDoseAllowedFrom: null } } });
     // The same ticket answers once the contract exists, and stops when it ends.

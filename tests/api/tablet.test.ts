@@ -39,7 +39,7 @@ describe('tablet: scan', () => {
       [{ ocrLine: `10${home.code}${ticketNumber}` }, 'DOSE_DIGIT_MISMATCH', ['ocrLine']],
       [{ ocrLine: `11${home.code}${ticketNumber.slice(1)}` }, 'INVALID_FORMAT', ['ocrLine']],
       [{ municipalityCode: wrongCheck, ticketNumber }, 'INVALID_CHECK_DIGIT', ['municipalityCode']],
-      [{ municipalityCode: '139998', ticketNumber }, 'UNKNOWN_MUNICIPALITY', ['municipalityCode']],
+      [{ municipalityCode: '479993', ticketNumber }, 'UNKNOWN_MUNICIPALITY', ['municipalityCode']],
       [{ municipalityCode: home.code, ticketNumber: '123' }, 'INVALID_FORMAT', ['ticketNumber']],
     ];
     for (const [ticket, reason, field] of cases) {
@@ -216,7 +216,7 @@ describe('tablet: register', () => {
     expect(await first(voided.ticketNumber)).toMatchObject({ field: ['input', 'ticket'], code: 'TICKET_VOID' });
     expect(await first(moved.ticketNumber)).toMatchObject({ field: ['input', 'ticket'], code: 'RESIDENT_MOVED_OUT' });
     expect(await first(dead.ticketNumber)).toMatchObject({ field: ['input', 'ticket'], code: 'RESIDENT_DECEASED' });
-    expect(await first(freshTicketNumber(), '139998')).toMatchObject({ field: ['input', 'ticket', 'municipalityCode'], code: 'UNKNOWN_MUNICIPALITY' });
+    expect(await first(freshTicketNumber(), '479993')).toMatchObject({ field: ['input', 'ticket', 'municipalityCode'], code: 'UNKNOWN_MUNICIPALITY' });
     const ocr = await site.gql(REGISTER_DOSE, { input: { ...doseInput(home.code, voided.ticketNumber), ticket: { ocrLine: `1x${home.code}` } } });
     expect(userErrors(ocr)[0]).toMatchObject({ field: ['input', 'ticket', 'ocrLine'], code: 'INVALID_FORMAT' });
   });
@@ -233,6 +233,10 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     const receipt = result.data.registerDose.receipt;
     expect(receipt).toMatchObject({ status: 'PENDING_REGISTRATION', municipalityCode: home.code, ticketNumber, siteMunicipalityCode: siteCode });
     expect(receipt.message).toContain('pending registration');
+
+    // Dose 1 on the same unregistered ticket again, from another tablet: a duplicate, not a second pending dose.
+    const again = await (await tablet(t, siteCode)).gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
+    expect(userErrors(again)).toEqual([{ field: ['input', 'doseNumber'], code: 'DUPLICATE_DOSE', message: expect.any(String) }]);
 
     const PENDING = '{ pendingDoses { id ticketNumber doseNumber siteMunicipalityCode status } }';
     expect((await home.officer.gql(PENDING)).data.pendingDoses).toEqual([
