@@ -68,6 +68,13 @@ export async function loadDemoData(db: DataSource, services: Services): Promise<
         sex,
       });
     }
+    // Tickets of the first series for every demo resident, so a tablet has something to scan.
+    await services.tickets.issue(ctx, { series: '1-2', allActiveResidents: true });
   }
+  // The demo reservation system is contracted by Chiyoda.
+  const operator = await services.reference.accountByLogin('operator');
+  const integrator = await services.reference.accountByLogin('reservations');
+  const operatorCtx = contextFor(services, { accountId: operator.id, role: Role.OPERATOR, municipalityCode: null, prefectureCode: null, channel: Channel.LGWAN });
+  await services.integratorContracts.create(operatorCtx, integrator.id, '131016');
   return true;
 }
