@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /** Tables holding a municipality's personal data; each gets the tenant wall below. */
-export const TENANT_TABLES = ['resident', 'ticket', 'vaccination_record'];
+export const TENANT_TABLES = ['resident', 'ticket', 'vaccination_record', 'pending_dose'];
 
 /**
  * A second wall behind the policy: the application works as the non-owner role `vrs_app`, and

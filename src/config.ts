@@ -23,6 +23,10 @@ export interface Config {
   maxFailedLogins: number;
   lockoutMinutes: number;
   production: boolean;
+  /** Eligibility checks one integrator may make per minute (in-process limiter). */
+  integratorRequestsPerMinute?: number;
+  /** Minimum interval before each dose, e.g. "2:18d,3:3m" (the last entry applies to every later dose). */
+  doseIntervals?: string;
 }
 
 function int(name: string, fallback: number): number {
@@ -77,5 +81,7 @@ export function loadConfig(): Config {
     maxFailedLogins: int('MAX_FAILED_LOGINS', 5),
     lockoutMinutes: int('LOCKOUT_MINUTES', 30),
     production: process.env.NODE_ENV === 'production',
+    integratorRequestsPerMinute: int('INTEGRATOR_REQUESTS_PER_MINUTE', 120),
+    doseIntervals: process.env.DOSE_INTERVALS || undefined,
   };
 }

@@ -32,14 +32,15 @@ export async function createContext(services: Services, channel: Channel, author
 /** A context acting as `actor`; also used by seeding and tools that go through the services. */
 export function contextFor(services: Services, actor: Actor | null, via: { channel: Channel; sourceAddress: string; requestId?: string }): Context {
   const session = new RequestSession(services.db, tenantsOf(actor));
+  const ability = defineAbilityFor(actor);
   return {
     requestId: via.requestId ?? randomUUID(),
     channel: via.channel,
     sourceAddress: via.sourceAddress,
     actor,
-    ability: defineAbilityFor(actor),
+    ability,
     session,
-    loaders: createLoaders(() => session.manager()),
+    loaders: createLoaders(() => session.manager(), ability),
     audit: new ReadAudit(),
     services,
   };

@@ -51,7 +51,16 @@ export async function loadDemoData(db: DataSource, services: Services): Promise<
         sex,
       });
     }
+    // Tickets of the first series for every demo resident, so a tablet has something to scan.
+    await services.tickets.issue(ctx, { series: '1-2', allActiveResidents: true });
     await finishRequest(ctx);
   }
+  // The demo reservation system is contracted by Chiyoda.
+  const operator = await services.reference.accountByLogin('operator');
+  const integrator = await services.reference.accountByLogin('reservations');
+  const operatorActor = { accountId: operator.id, role: Role.OPERATOR, municipalityCode: null, prefectureCode: null, channel: Channel.LGWAN };
+  const operatorCtx = contextFor(services, operatorActor, { channel: Channel.LGWAN, sourceAddress: 'seed', requestId: 'seed' });
+  await services.integratorContracts.create(operatorCtx, integrator.id, '131016');
+  await finishRequest(operatorCtx);
   return true;
 }

@@ -14,7 +14,7 @@ const MAX_BODY = 1024 * 1024;
 // Codes whose messages are written for clients; anything else is masked.
 const CLIENT_CODES = new Set([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST', 'FUNCTION_SUSPENDED', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
+  'BAD_REQUEST', 'FUNCTION_SUSPENDED', 'RATE_LIMITED', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
 ]);
 
 /** Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged here. */
@@ -38,7 +38,7 @@ function armor(production: boolean) {
     maxAliases: { n: 10, exposeLimits: false },
     maxTokens: { n: 1500, exposeLimits: false },
     maxDirectives: { n: 10, exposeLimits: false },
-    costLimit: { maxCost: 3000, exposeLimits: false },
+    costLimit: { maxCost: 10000, exposeLimits: false },
     // "Did you mean …" would map the schema for an attacker where introspection is off.
     blockFieldSuggestion: { enabled: production },
   }).protect();

@@ -2,8 +2,10 @@ import { AbilityBuilder, createMongoAbility, ForcedSubject, MongoAbility } from 
 import { Actor } from '../auth/actor';
 import { Channel, Role } from '../schema/enums';
 
-export type Action = 'read' | 'create' | 'update' | 'delete';
-export type SubjectName = 'Municipality' | 'Resident' | 'MyNumber' | 'Account' | 'AuditEvent' | 'FunctionSuspension' | 'SecurityAlert';
+export type Action = 'read' | 'create' | 'update' | 'delete' | 'scan' | 'register' | 'check';
+export type SubjectName =
+  | 'Municipality' | 'Resident' | 'MyNumber' | 'Account' | 'AuditEvent' | 'FunctionSuspension' | 'SecurityAlert'
+  | 'Ticket' | 'VaccinationRecord' | 'PendingDose' | 'IntegratorContract' | 'Eligibility';
 export type AppAbility = MongoAbility<[Action, SubjectName | (Record<string, unknown> & ForcedSubject<SubjectName>)]>;
 
 /**
@@ -35,6 +37,13 @@ export function defineAbilityFor(actor: Actor | null): AppAbility {
       if (actor.channel === Channel.LGWAN) can('read', 'MyNumber', own);
       // A municipality reads the operation log of its own tenant.
       can('read', 'AuditEvent', own);
+      // A municipality issues, looks up and voids the tickets of its own residents only.
+      can(['read', 'create', 'update'], 'Ticket', own);
+      // A municipality enters, corrects and deletes records in its own tenant, including doses that
+      // a site elsewhere gave its residents; the site's municipality cannot change them afterwards.
+      can(['read', 'create', 'update', 'delete'], 'VaccinationRecord', own);
+      // Doses waiting for one of its tickets (接種対象者登録待ち) are the issuing municipality's to resolve.
+      can(['read', 'update'], 'PendingDose', own);
       break;
     }
     case Role.OPERATOR:
@@ -44,12 +53,33 @@ export function defineAbilityFor(actor: Actor | null): AppAbility {
       // Only the operator stops and resumes functions in an emergency, and sees intrusion alerts.
       can(['read', 'create', 'delete'], 'FunctionSuspension');
       can('read', 'SecurityAlert');
+      // The operator records which municipalities contracted which integrator.
+      can(['read', 'create', 'delete'], 'IntegratorContract');
       break;
-    case Role.VACCINATION_SITE:
+    case Role.VACCINATION_SITE: {
+      // Cross-tenant by design (接種地 ≠ 住所地): a site scans any municipality's ticket and
+      // registers a dose into the ticket's municipality, but only by exact ticket reference, and
+      // only through VaccinationService.scan/register (the one place that reaches another tenant).
+      // ('register' = by ticket; 'create' = officer entry for a resident, which a site never has.)
+      can('scan', 'Ticket');
+      can('register', 'VaccinationRecord');
+      // A ticket its municipality has not registered yet: the dose waits there (接種対象者登録待ち).
+      can('create', 'PendingDose');
+      // Afterwards a site reads back only the receipts of what its own account registered.
+      const ownRecords = { recordedBy: actor.accountId };
+      can('read', 'VaccinationRecord', ownRecords);
+      break;
+    }
+    case Role.INTEGRATOR: {
+      // An integrator sees only its own contracts, and checks eligibility in those municipalities only.
+      const ownContracts = { integratorAccountId: actor.accountId };
+      can('read', 'IntegratorContract', ownContracts);
+      can('check', 'Eligibility');
+      break;
+    }
     case Role.PREFECTURE:
     case Role.NATIONAL:
-    case Role.INTEGRATOR:
-      // Sites, governments and integrators reach no resident row: their operations come with their features.
+      // Governments reach no resident row: their operations come with their features.
       break;
     default: {
       const unknown: never = actor.role;

@@ -32,6 +32,14 @@ const canOnParent = (action: Action, name: SubjectName) =>
     return ctx.ability.can(action, subject(name, { ...parent }));
   });
 
+/** The actor may perform `action` on `subject` inside its own municipality (officer operations; never a site's by-ticket reach). */
+const inOwnTenant = (action: Action, name: SubjectName) =>
+  rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => {
+    if (!ctx.actor) return notAuthenticated();
+    const own: Record<string, unknown> = { municipalityCode: ctx.actor.municipalityCode };
+    return !!ctx.actor.municipalityCode && ctx.ability.can(action, subject(name, own));
+  });
+
 /** A type whose listed fields share one rule and whose unlisted fields are denied. */
 const fields = (names: string[], gate: ShieldRule) => ({ '*': deny, ...Object.fromEntries(names.map((n) => [n, gate])) });
 
@@ -52,6 +60,16 @@ export const ruleTree = {
     auditEvents: can('read', 'AuditEvent'),
     functionSuspensions: can('read', 'FunctionSuspension'),
     securityAlerts: can('read', 'SecurityAlert'),
+    tickets: inOwnTenant('read', 'Ticket'),
+    ticketByNumber: inOwnTenant('read', 'Ticket'),
+    vaccinationRecord: inOwnTenant('read', 'VaccinationRecord'),
+    pendingDoses: inOwnTenant('read', 'PendingDose'),
+    // Tablet: scan any municipality's ticket by exact reference; read back only its own receipts.
+    scanTicket: can('scan', 'Ticket'),
+    doseReceipt: can('register', 'VaccinationRecord'),
+    vaccines: signedIn,
+    ticketEligibility: can('check', 'Eligibility'),
+    integratorContracts: can('read', 'IntegratorContract'),
   },
   Mutation: {
     '*': deny,
@@ -66,6 +84,16 @@ export const ruleTree = {
     disableAccount: can('update', 'Account'),
     suspendFunction: can('create', 'FunctionSuspension'),
     resumeFunction: can('delete', 'FunctionSuspension'),
+    issueTickets: inOwnTenant('create', 'Ticket'),
+    voidTicket: inOwnTenant('update', 'Ticket'),
+    registerDose: can('register', 'VaccinationRecord'),
+    recordDose: inOwnTenant('create', 'VaccinationRecord'),
+    correctVaccinationRecord: inOwnTenant('update', 'VaccinationRecord'),
+    deleteVaccinationRecord: inOwnTenant('delete', 'VaccinationRecord'),
+    assignPendingDose: inOwnTenant('update', 'PendingDose'),
+    dismissPendingDose: inOwnTenant('update', 'PendingDose'),
+    createIntegratorContract: can('create', 'IntegratorContract'),
+    deleteIntegratorContract: can('delete', 'IntegratorContract'),
   },
   LoginPayload: fields(['accessToken', 'expiresInSeconds', 'viewer'], allow),
   Viewer: fields(['accountId', 'role', 'channel', 'displayName', 'municipality', 'prefectureCode'], allow),
@@ -84,6 +112,8 @@ export const ruleTree = {
     ),
     // My Number: the owning municipality over LG-WAN only; never a tablet, never the internet channel.
     myNumber: canOnParent('read', 'MyNumber'),
+    tickets: canOnParent('read', 'Ticket'),
+    vaccinations: canOnParent('read', 'VaccinationRecord'),
   },
   ResidentConnection: fields(['nodes', 'pageInfo'], readResident),
   PageInfo: fields(['hasNextPage', 'endCursor'], signedIn),
@@ -104,6 +134,44 @@ export const ruleTree = {
   SuspensionPayload: payloadFields('suspension', signedIn),
   ResumePayload: payloadFields('resumedSuspensionId', signedIn),
   SecurityAlert: fields(['id', 'occurredAt', 'kind', 'actorId', 'municipalityCode', 'sourceAddress', 'detail'], can('read', 'SecurityAlert')),
+  Ticket: fields(
+    ['municipalityCode', 'id', 'residentId', 'ticketNumber', 'ocrLine', 'series', 'issuedOn', 'voidedOn', 'voidReason'],
+    canOnParent('read', 'Ticket'),
+  ),
+  TicketConnection: fields(['nodes', 'pageInfo'], inOwnTenant('read', 'Ticket')),
+  IssueTicketsPayload: fields(['issuedCount', 'tickets', 'matchedPendingDoses', 'userErrors'], signedIn),
+  TicketPayload: payloadFields('ticket', signedIn),
+  VaccinationRecord: fields(
+    [
+      'municipalityCode', 'id', 'residentId', 'doseNumber', 'vaccinatedOn', 'vaccineCode', 'manufacturer', 'product', 'lotNumber',
+      'siteMunicipalityCode', 'source', 'status', 'statusReason', 'statusChangedAt', 'statusChangedBy', 'supersededBy', 'recordedBy', 'createdAt',
+    ],
+    canOnParent('read', 'VaccinationRecord'),
+  ),
+  VaccinationRecordPayload: payloadFields('record', signedIn),
+  PendingDose: fields(
+    [
+      'municipalityCode', 'id', 'ticketNumber', 'doseNumber', 'vaccinatedOn', 'vaccineCode', 'manufacturer', 'product', 'lotNumber',
+      'siteMunicipalityCode', 'status', 'matchProblem', 'vaccinationRecordId', 'resolvedAt', 'resolutionReason', 'createdAt',
+    ],
+    canOnParent('read', 'PendingDose'),
+  ),
+  PendingDosePayload: payloadFields('pendingDose', signedIn),
+  // The tablet's types carry no personal data fields at all.
+  TicketScan: fields(['status', 'message', 'municipalityCode', 'ticketNumber', 'series', 'nextDoseNumber', 'doses'], can('scan', 'Ticket')),
+  DoseSummary: fields(['doseNumber', 'vaccinatedOn', 'manufacturer'], can('scan', 'Ticket')),
+  DoseReceipt: fields(
+    [
+      'id', 'status', 'message', 'municipalityCode', 'ticketNumber', 'doseNumber', 'vaccinatedOn', 'vaccineCode', 'manufacturer', 'product',
+      'lotNumber', 'siteMunicipalityCode', 'registeredAt',
+    ],
+    can('register', 'VaccinationRecord'),
+  ),
+  RegisterDosePayload: payloadFields('receipt', signedIn),
+  VaccineProduct: fields(['code', 'manufacturer', 'product', 'productJa'], signedIn),
+  TicketEligibility: fields(['status', 'nextDoseNumber', 'nextDoseAllowedFrom'], can('check', 'Eligibility')),
+  IntegratorContract: fields(['municipalityCode', 'integratorAccountId', 'createdAt'], canOnParent('read', 'IntegratorContract')),
+  IntegratorContractPayload: payloadFields('contract', signedIn),
 };
 
 export const permissions = shield(ruleTree, {

@@ -6,11 +6,18 @@ import { fieldsWithoutRule, permissions } from '../policies/shield';
 import { AccountResolver } from '../resolvers/account.resolver';
 import { AuditResolver } from '../resolvers/audit.resolver';
 import { MunicipalityResolver } from '../resolvers/municipality.resolver';
+import { IntegratorResolver } from '../resolvers/integrator.resolver';
 import { OperationsResolver } from '../resolvers/operations.resolver';
 import { ResidentResolver } from '../resolvers/resident.resolver';
+import { TicketResolver } from '../resolvers/ticket.resolver';
+import { ResidentVaccinationResolver, VaccinationRecordResolver } from '../resolvers/vaccination-record.resolver';
+import { VaccinationResolver } from '../resolvers/vaccination.resolver';
 import './enums';
 
-export const resolvers = [AccountResolver, AuditResolver, MunicipalityResolver, OperationsResolver, ResidentResolver] as const;
+export const resolvers = [
+  AccountResolver, AuditResolver, MunicipalityResolver, OperationsResolver, ResidentResolver, TicketResolver, VaccinationResolver,
+  VaccinationRecordResolver, ResidentVaccinationResolver, IntegratorResolver,
+] as const;
 
 /** The schema as the resolvers declare it, before any policy is applied. */
 export function buildBareSchema(): GraphQLSchema {

@@ -4,17 +4,24 @@ import { Config } from '../config';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { AccountService } from './account.service';
 import { AuthService } from './auth.service';
+import { EligibilityService } from './eligibility.service';
+import { IntegratorContractService } from './integrator-contract.service';
 import { IntrusionDetector } from './intrusion.service';
 import { KeyRotationService } from './key-rotation.service';
+import { PendingDoseService } from './pending-dose.service';
 import { ReferenceService } from './reference.service';
 import { ResidentService } from './resident.service';
 import { SuspensionService } from './suspension.service';
+import { TicketService } from './ticket.service';
+import { VaccinationRecordService } from './vaccination-record.service';
+import { VaccinationService } from './vaccination.service';
 
 /** The process-wide services; per-request state lives in the Context instead. */
 export function createServices(db: DataSource, config: Config) {
   const keyring = new TenantKeyring(config.masterKey, config.previousMasterKey);
   const tokens = new TokenSigner(config.tokenSecret, config.tokenTtlSeconds);
   const detector = new IntrusionDetector(db);
+  const pendingDoses = new PendingDoseService();
   return {
     db,
     config,
@@ -26,6 +33,12 @@ export function createServices(db: DataSource, config: Config) {
     residents: new ResidentService(keyring),
     reference: new ReferenceService(db),
     keyRotation: new KeyRotationService(db, keyring),
+    tickets: new TicketService(pendingDoses),
+    vaccinations: new VaccinationService(),
+    records: new VaccinationRecordService(),
+    pendingDoses,
+    eligibility: new EligibilityService({ requestsPerMinute: config.integratorRequestsPerMinute, doseIntervals: config.doseIntervals }),
+    integratorContracts: new IntegratorContractService(),
   };
 }
 

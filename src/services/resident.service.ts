@@ -13,6 +13,7 @@ import { ResidentStatus } from '../schema/enums';
 import { isFuture, isIsoDate } from '../validation/dates';
 import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, normaliseDigits } from '../validation/identifiers';
 import { writeAudit } from './audit.service';
+import { voidOpenTickets } from './ticket.service';
 
 const KATAKANA = /^[ァ-ヶー・\u3000 ]+$/u;
 const EARLIEST_BIRTH = '1890-01-01';
@@ -238,6 +239,7 @@ export class ResidentService {
         updatedAt: new Date(),
       });
       await tx.getRepository(Resident).save(resident);
+      await voidOpenTickets(tx, ctx, resident.municipalityCode, resident.id, 'moved out');
       return resident;
     });
   }
@@ -248,6 +250,7 @@ export class ResidentService {
       if (!resident) throw notFoundOrNoAccess(['id']);
       Object.assign(resident, { status: ResidentStatus.DECEASED, deceasedOn: checkEventDate('deceasedOn', deceasedOn, resident.birthDate), updatedAt: new Date() });
       await tx.getRepository(Resident).save(resident);
+      await voidOpenTickets(tx, ctx, resident.municipalityCode, resident.id, 'deceased');
       return resident;
     });
   }

@@ -13,6 +13,10 @@ afterAll(() => t.stop());
 
 type Caller = 'anonymous' | 'municipality/LGWAN' | 'municipality/internet' | 'site' | 'prefecture' | 'national' | 'integrator' | 'operator';
 
+const NO_ID = '00000000-0000-4000-8000-000000000000';
+const officers: Caller[] = ['municipality/LGWAN', 'municipality/internet'];
+const signedIn: Caller[] = ['municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'];
+
 const operations: Record<string, { query: string; allowed: Caller[] }> = {
   viewer: { query: '{ viewer { role } }', allowed: ['municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'] },
   municipalities: { query: '{ municipalities(prefectureCode: "13") { code } }', allowed: ['municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'] },
@@ -34,6 +38,34 @@ const operations: Record<string, { query: string; allowed: Caller[] }> = {
     allowed: ['operator'],
   },
   disableAccount: { query: 'mutation { disableAccount(id: "00000000-0000-4000-8000-000000000000") { userErrors { code } } }', allowed: ['operator'] },
+  // Vaccination workflow.
+  tickets: { query: '{ tickets { nodes { id } } }', allowed: officers },
+  ticketByNumber: { query: '{ ticketByNumber(ticketNumber: "0000000000") { id } }', allowed: officers },
+  residentTickets: { query: 'query($id: ID!) { resident(id: $id) { tickets { id } } }', allowed: officers },
+  residentVaccinations: { query: 'query($id: ID!) { resident(id: $id) { vaccinations(includeHistory: true) { id } } }', allowed: officers },
+  issueTickets: { query: 'mutation { issueTickets(input: { series: "1-2", allActiveResidents: true }) { issuedCount userErrors { code } } }', allowed: officers },
+  voidTicket: { query: `mutation { voidTicket(id: "${NO_ID}", reason: "lost") { userErrors { code } } }`, allowed: officers },
+  vaccinationRecord: { query: `{ vaccinationRecord(id: "${NO_ID}") { id } }`, allowed: officers },
+  recordDose: {
+    query: 'mutation($id: ID!) { recordDose(input: { residentId: $id, doseNumber: 9, vaccinatedOn: "2024-01-01", vaccineCode: "X", lotNumber: "A" }) { userErrors { code } } }',
+    allowed: officers,
+  },
+  correctVaccinationRecord: { query: `mutation { correctVaccinationRecord(id: "${NO_ID}", input: { reason: "r" }) { userErrors { code } } }`, allowed: officers },
+  deleteVaccinationRecord: { query: `mutation { deleteVaccinationRecord(id: "${NO_ID}", reason: "r") { userErrors { code } } }`, allowed: officers },
+  pendingDoses: { query: '{ pendingDoses { id } }', allowed: officers },
+  assignPendingDose: { query: `mutation($id: ID!) { assignPendingDose(id: "${NO_ID}", residentId: $id) { userErrors { code } } }`, allowed: officers },
+  dismissPendingDose: { query: `mutation { dismissPendingDose(id: "${NO_ID}", reason: "r") { userErrors { code } } }`, allowed: officers },
+  scanTicket: { query: '{ scanTicket(ticket: { municipalityCode: "131016", ticketNumber: "0000000000" }) { status doses { doseNumber } } }', allowed: ['site'] },
+  registerDose: {
+    query: 'mutation { registerDose(input: { ticket: { ocrLine: "1x" }, doseNumber: 1, vaccinatedOn: "2024-01-01", vaccineCode: "X", lotNumber: "A", idempotencyKey: "k" }) { userErrors { code } } }',
+    allowed: ['site'],
+  },
+  doseReceipt: { query: `{ doseReceipt(id: "${NO_ID}") { id } }`, allowed: ['site'] },
+  vaccines: { query: '{ vaccines { code manufacturer product } }', allowed: signedIn },
+  ticketEligibility: { query: '{ ticketEligibility(municipalityCode: "131016", ticketNumber: "0000000000", birthDate: "1980-01-01") { status } }', allowed: ['integrator'] },
+  integratorContracts: { query: '{ integratorContracts { municipalityCode } }', allowed: ['integrator', 'operator'] },
+  createIntegratorContract: { query: `mutation { createIntegratorContract(integratorAccountId: "${NO_ID}", municipalityCode: "131016") { userErrors { code } } }`, allowed: ['operator'] },
+  deleteIntegratorContract: { query: `mutation { deleteIntegratorContract(integratorAccountId: "${NO_ID}", municipalityCode: "131016") { userErrors { code } } }`, allowed: ['operator'] },
 };
 
 const callers: Caller[] = ['anonymous', 'municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'];

@@ -1,0 +1,91 @@
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export enum PendingDoseStatus {
+  PENDING = 'PENDING',
+  MATCHED = 'MATCHED',
+  DISMISSED = 'DISMISSED',
+}
+registerEnumType(PendingDoseStatus, { name: 'PendingDoseStatus' });
+
+/**
+ * A dose a site registered on a ticket its municipality has not registered yet
+ * (接種対象者登録待ち). Kept in the issuing municipality's tenant, matched when the ticket is
+ * issued, or resolved by the municipality.
+ */
+@Entity('pending_dose')
+@ObjectType({ description: 'A dose waiting for its ticket to be registered (接種対象者登録待ち).' })
+export class PendingDose {
+  @PrimaryColumn({ name: 'municipality_code', type: 'char', length: 6 })
+  @Field({ description: 'The municipality that issued the ticket.' })
+  municipalityCode: string;
+
+  @PrimaryColumn({ type: 'uuid' })
+  @Field(() => ID)
+  id: string;
+
+  @Column({ name: 'ticket_number', type: 'char', length: 10 })
+  @Field()
+  ticketNumber: string;
+
+  @Column({ name: 'dose_number', type: 'smallint' })
+  @Field(() => Int)
+  doseNumber: number;
+
+  @Column({ name: 'vaccinated_on', type: 'date' })
+  @Field()
+  vaccinatedOn: string;
+
+  @Column({ name: 'vaccine_code', type: 'text' })
+  @Field()
+  vaccineCode: string;
+
+  @Column({ type: 'text' })
+  @Field()
+  manufacturer: string;
+
+  @Column({ type: 'text' })
+  @Field()
+  product: string;
+
+  @Column({ name: 'lot_number', type: 'text' })
+  @Field()
+  lotNumber: string;
+
+  @Column({ name: 'site_municipality_code', type: 'char', length: 6 })
+  @Field()
+  siteMunicipalityCode: string;
+
+  @Column({ name: 'recorded_by', type: 'uuid' })
+  recordedBy: string;
+
+  @Column({ name: 'idempotency_key', type: 'text', nullable: true })
+  idempotencyKey: string | null;
+
+  @Column({ type: 'text' })
+  @Field(() => PendingDoseStatus)
+  status: PendingDoseStatus;
+
+  @Column({ name: 'match_problem', type: 'text', nullable: true })
+  @Field(() => String, { nullable: true, description: 'Why the last automatic match did not succeed, if it was tried.' })
+  matchProblem: string | null;
+
+  @Column({ name: 'vaccination_record_id', type: 'uuid', nullable: true })
+  @Field(() => ID, { nullable: true })
+  vaccinationRecordId: string | null;
+
+  @Column({ name: 'resolved_at', type: 'timestamptz', nullable: true })
+  @Field(() => Date, { nullable: true })
+  resolvedAt: Date | null;
+
+  @Column({ name: 'resolved_by', type: 'uuid', nullable: true })
+  resolvedBy: string | null;
+
+  @Column({ name: 'resolution_reason', type: 'text', nullable: true })
+  @Field(() => String, { nullable: true })
+  resolutionReason: string | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  @Field()
+  createdAt: Date;
+}

@@ -1,0 +1,96 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Context } from '../context';
+import { PendingDose, PendingDoseStatus } from '../entities/pending-dose.entity';
+import { Resident } from '../entities/resident.entity';
+import { Ticket } from '../entities/ticket.entity';
+import { VaccinationRecord } from '../entities/vaccination-record.entity';
+import { withUserErrors } from './payload';
+import { pageSizeDescription } from './resident.types';
+import { CorrectRecordInput, PendingDosePayload, RecordDoseInput, VaccinationRecordPayload } from './vaccination-record.types';
+
+/** A municipality's view of its records: officer entry, corrections, deletions, pending doses. */
+@Resolver(() => VaccinationRecord)
+export class VaccinationRecordResolver {
+  @Query(() => VaccinationRecord, { nullable: true, description: 'Null when the record does not exist or is not the caller\'s.' })
+  vaccinationRecord(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<VaccinationRecord | null> {
+    return ctx.services.records.get(ctx, id);
+  }
+
+  @FieldResolver(() => ID)
+  residentId(@Root() record: VaccinationRecord): string {
+    return record.residentId;
+  }
+
+  @FieldResolver(() => ID, { nullable: true, description: 'The record that replaced this one (status SUPERSEDED).' })
+  supersededBy(@Root() record: VaccinationRecord): string | null {
+    return record.supersededBy;
+  }
+
+  @FieldResolver(() => Date, { nullable: true })
+  statusChangedAt(@Root() record: VaccinationRecord): Date | null {
+    return record.statusChangedAt;
+  }
+
+  @FieldResolver(() => ID, { nullable: true, description: 'Account of the officer who corrected or deleted the record.' })
+  statusChangedBy(@Root() record: VaccinationRecord): string | null {
+    return record.statusChangedBy;
+  }
+
+  @FieldResolver(() => ID, { nullable: true, description: 'Account that entered the record (tablet or officer).' })
+  recordedBy(@Root() record: VaccinationRecord): string | null {
+    return record.recordedBy;
+  }
+
+  @Mutation(() => VaccinationRecordPayload, { description: 'A dose entered from a paper form (source OFFICER).' })
+  recordDose(@Ctx() ctx: Context, @Arg('input', () => RecordDoseInput) input: RecordDoseInput) {
+    return withUserErrors(async () => ({ record: await ctx.services.records.record(ctx, input) }));
+  }
+
+  @Mutation(() => VaccinationRecordPayload, { description: 'Returns the new record; the old one is kept as SUPERSEDED.' })
+  correctVaccinationRecord(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('input', () => CorrectRecordInput) input: CorrectRecordInput) {
+    return withUserErrors(async () => ({ record: await ctx.services.records.correct(ctx, id, input) }));
+  }
+
+  @Mutation(() => VaccinationRecordPayload, { description: 'Marks the record ENTERED_IN_ERROR; it is kept, never erased.' })
+  deleteVaccinationRecord(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('reason') reason: string) {
+    return withUserErrors(async () => ({ record: await ctx.services.records.delete(ctx, id, reason) }));
+  }
+
+  @Query(() => [PendingDose], { description: 'Doses waiting for one of the caller\'s tickets to be registered, oldest first.' })
+  pendingDoses(
+    @Ctx() ctx: Context,
+    @Arg('status', () => PendingDoseStatus, { defaultValue: PendingDoseStatus.PENDING }) status: PendingDoseStatus,
+    @Arg('first', () => Int, { defaultValue: 50, description: pageSizeDescription }) first: number,
+  ): Promise<PendingDose[]> {
+    return ctx.services.pendingDoses.list(ctx, status, first);
+  }
+
+  @Mutation(() => PendingDosePayload, { description: 'Records a pending dose for the resident the municipality identified.' })
+  assignPendingDose(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('residentId', () => ID) residentId: string) {
+    return withUserErrors(async () => ({ pendingDose: await ctx.services.pendingDoses.assign(ctx, id, residentId) }));
+  }
+
+  @Mutation(() => PendingDosePayload)
+  dismissPendingDose(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('reason') reason: string) {
+    return withUserErrors(async () => ({ pendingDose: await ctx.services.pendingDoses.dismiss(ctx, id, reason) }));
+  }
+}
+
+/** A resident's tickets and records, through per-request loaders (one query per page, not per row). */
+@Resolver(() => Resident)
+export class ResidentVaccinationResolver {
+  @FieldResolver(() => [VaccinationRecord], { description: 'Dose records; with includeHistory also superseded and entered-in-error ones.' })
+  async vaccinations(
+    @Ctx() ctx: Context,
+    @Root() resident: Resident,
+    @Arg('includeHistory', { defaultValue: false }) includeHistory: boolean,
+  ): Promise<VaccinationRecord[]> {
+    const records = await ctx.loaders.recordsByResident.load(resident.id);
+    return includeHistory ? records : records.filter((r) => r.status === 'COMPLETED');
+  }
+
+  @FieldResolver(() => [Ticket])
+  tickets(@Ctx() ctx: Context, @Root() resident: Resident): Promise<Ticket[]> {
+    return ctx.loaders.ticketsByResident.load(resident.id);
+  }
+}

@@ -1,0 +1,94 @@
+import { EntityManager } from 'typeorm';
+import { PriorDose, ResidentFacts } from './dose-rules';
+
+/** SQL shared by every path that writes a dose: lock the resident, read the history, insert. */
+
+export interface LockedResident extends ResidentFacts {
+  municipalityCode: string;
+  id: string;
+  history: PriorDose[];
+}
+
+export interface TicketWithResident {
+  ticketId: string;
+  ticketNumber: string;
+  series: string;
+  voidedOn: string | null;
+  voidReason: string | null;
+  resident: LockedResident;
+}
+
+const RESIDENT_COLUMNS = `r.municipality_code, r.id AS resident_id, to_char(r.birth_date, 'YYYY-MM-DD') AS birth_date, r.status,
+  to_char(r.moved_out_on, 'YYYY-MM-DD') AS moved_out_on, to_char(r.deceased_on, 'YYYY-MM-DD') AS deceased_on,
+  coalesce((SELECT json_agg(json_build_object('id', v.id, 'doseNumber', v.dose_number, 'vaccinatedOn', to_char(v.vaccinated_on, 'YYYY-MM-DD'),
+                                              'vaccineCode', v.vaccine_code, 'manufacturer', v.manufacturer) ORDER BY v.dose_number)
+            FROM vaccination_record v
+            WHERE v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED'), '[]') AS history`;
+
+type Row = Record<string, any>;
+
+function residentOf(row: Row): LockedResident {
+  return {
+    municipalityCode: row.municipality_code,
+    id: row.resident_id,
+    birthDate: row.birth_date,
+    status: row.status,
+    movedOutOn: row.moved_out_on,
+    deceasedOn: row.deceased_on,
+    history: row.history,
+  };
+}
+
+/**
+ * A ticket, its resident and the resident's completed doses, by exact ticket reference, in
+ * one statement. With `lock`, the resident row is locked so that doses of one person are
+ * written one at a time.
+ */
+export async function ticketWithResident(db: EntityManager, municipalityCode: string, ticketNumber: string, lock: boolean): Promise<TicketWithResident | null> {
+  const rows: Row[] = await db.query(
+    `SELECT t.id AS ticket_id, t.ticket_number, t.series, to_char(t.voided_on, 'YYYY-MM-DD') AS voided_on, t.void_reason, ${RESIDENT_COLUMNS}
+     FROM ticket t JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id
+     WHERE t.municipality_code = $1 AND t.ticket_number = $2 ${lock ? 'FOR UPDATE OF r' : ''}`,
+    [municipalityCode, ticketNumber],
+  );
+  if (!rows.length) return null;
+  const row = rows[0];
+  return { ticketId: row.ticket_id, ticketNumber: row.ticket_number, series: row.series, voidedOn: row.voided_on, voidReason: row.void_reason, resident: residentOf(row) };
+}
+
+/** A resident of one tenant with the history, locked. */
+export async function lockedResident(db: EntityManager, municipalityCode: string, residentId: string): Promise<LockedResident | null> {
+  const rows: Row[] = await db.query(
+    `SELECT ${RESIDENT_COLUMNS} FROM resident r WHERE r.municipality_code = $1 AND r.id = $2 FOR UPDATE OF r`,
+    [municipalityCode, residentId],
+  );
+  return rows.length ? residentOf(rows[0]) : null;
+}
+
+export interface NewRecord {
+  municipalityCode: string;
+  id: string;
+  residentId: string;
+  ticketId: string | null;
+  doseNumber: number;
+  vaccinatedOn: string;
+  vaccineCode: string;
+  manufacturer: string;
+  product: string;
+  lotNumber: string;
+  siteMunicipalityCode: string;
+  source: 'TABLET' | 'OFFICER' | 'CSV' | 'INQUIRY';
+  recordedBy: string | null;
+  idempotencyKey: string | null;
+}
+
+export async function insertRecord(db: EntityManager, r: NewRecord): Promise<Date> {
+  const [row] = await db.query(
+    `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
+       product, lot_number, site_municipality_code, source, recorded_by, idempotency_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING created_at`,
+    [r.municipalityCode, r.id, r.residentId, r.ticketId, r.doseNumber, r.vaccinatedOn, r.vaccineCode, r.manufacturer, r.product,
+      r.lotNumber, r.siteMunicipalityCode, r.source, r.recordedBy, r.idempotencyKey],
+  );
+  return row.created_at;
+}

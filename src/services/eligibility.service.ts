@@ -1,0 +1,70 @@
+import { GraphQLError } from 'graphql';
+import { Context } from '../context';
+import { ErrorCode } from '../errors';
+import { scopeAllows, scopeOf } from '../policies/scope';
+import { EligibilityStatus, TicketEligibility } from '../resolvers/integrator.types';
+import { isIsoDate } from '../validation/dates';
+import { earliestDate, Interval, parseDoseIntervals } from '../validation/dose-intervals';
+import { checkMunicipalityCode, normaliseDigits } from '../validation/identifiers';
+import { checkTicketNumber, parseSeries, seriesCovers } from '../validation/tickets';
+import { RateLimiter } from './rate-limiter';
+
+const badInput = (field: string, message: string, reason: ErrorCode) =>
+  new GraphQLError(`${field}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', field: [field], reason } });
+
+const NOT_FOUND: TicketEligibility = { status: EligibilityStatus.NOT_FOUND, nextDoseNumber: null, nextDoseAllowedFrom: null };
+
+/**
+ * Ticket eligibility for reservation-system integrators (DESIGN.md §1). Ticket number AND birth
+ * date must match, in a municipality that contracted the caller; every other case, including
+ * a wrong birth date or a municipality without a contract, is the same NOT_FOUND, from the
+ * same single query.
+ */
+export class EligibilityService {
+  private readonly limiter: RateLimiter;
+  private readonly intervals: Interval[];
+
+  constructor(options: { requestsPerMinute?: number; doseIntervals?: string } = {}) {
+    this.limiter = new RateLimiter(options.requestsPerMinute ?? 120);
+    this.intervals = parseDoseIntervals(options.doseIntervals);
+  }
+
+  async check(ctx: Context, municipalityCode: string, ticketNumber: string, birthDate: string): Promise<TicketEligibility> {
+    const accountId = ctx.actor?.accountId;
+    if (!accountId || !ctx.ability.can('check', 'Eligibility') || !scopeAllows(scopeOf(ctx.ability, 'read', 'IntegratorContract'), { integratorAccountId: accountId })) {
+      throw new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
+    }
+    if (!this.limiter.take(accountId)) {
+      throw new GraphQLError('Too many eligibility checks: slow down and retry in a few seconds', { extensions: { code: 'RATE_LIMITED' } });
+    }
+    const code = checkMunicipalityCode(municipalityCode);
+    if (!code.ok) throw badInput('municipalityCode', code.message, code.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT);
+    const number = checkTicketNumber(ticketNumber);
+    if (!number.ok) throw badInput('ticketNumber', number.message, ErrorCode.INVALID_FORMAT);
+    const born = normaliseDigits(birthDate);
+    if (!isIsoDate(born)) throw badInput('birthDate', 'must be a real date written YYYY-MM-DD', ErrorCode.INVALID_DATE);
+
+    type Row = { ticket_id: string; series: string; voided: boolean; status: string; doses: number; last_on: string | null };
+    // Widened to the one municipality asked about; the contract join below still decides whether anything is found.
+    const rows: Row[] = await ctx.session.widen([code.value], (tx) => tx.query(
+      `SELECT t.id AS ticket_id, t.series, t.voided_on IS NOT NULL AS voided, r.status,
+              (SELECT count(*)::int FROM vaccination_record v WHERE v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED') AS doses,
+              (SELECT to_char(max(v.vaccinated_on), 'YYYY-MM-DD') FROM vaccination_record v
+                WHERE v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED') AS last_on
+       FROM integrator_contract c
+       JOIN ticket t ON t.municipality_code = c.municipality_code AND t.ticket_number = $3
+       JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id AND r.birth_date = $4::date
+       WHERE c.integrator_account_id = $1 AND c.municipality_code = $2`,
+      [accountId, code.value, number.value, born],
+    ));
+    const row = rows[0];
+    ctx.audit.note(row ? 'eligibility.check' : 'eligibility.check.notFound', code.value, row?.ticket_id ?? '-');
+    if (!row) return NOT_FOUND;
+    if (row.voided || row.status !== 'ACTIVE') return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
+    const next = row.doses + 1;
+    // A ticket for a later dose than the person is due for cannot book anything yet.
+    if (next < (parseSeries(row.series)?.first ?? 1)) return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
+    if (!seriesCovers(row.series, next)) return { status: EligibilityStatus.COMPLETED, nextDoseNumber: null, nextDoseAllowedFrom: null };
+    return { status: EligibilityStatus.VALID, nextDoseNumber: next, nextDoseAllowedFrom: row.last_on ? earliestDate(this.intervals, next, row.last_on) : null };
+  }
+}

@@ -1,0 +1,67 @@
+import { Context } from '../context';
+import { IntegratorContract } from '../entities/integrator-contract.entity';
+import { ErrorCode, ErrorCollector, forbidden, InputError, notFoundOrNoAccess } from '../errors';
+import { applyScope, scopeOf } from '../policies/scope';
+import { Role } from '../schema/enums';
+import { checkMunicipalityCode } from '../validation/identifiers';
+import { writeAudit } from './audit.service';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Which municipalities contracted which integrator; kept by the system operator. */
+export class IntegratorContractService {
+
+  async list(ctx: Context, integratorAccountId?: string | null): Promise<IntegratorContract[]> {
+    const scope = scopeOf(ctx.ability, 'read', 'IntegratorContract');
+    if (!scope) return [];
+    const query = applyScope((await ctx.session.manager()).getRepository(IntegratorContract).createQueryBuilder('c'), scope);
+    if (integratorAccountId) {
+      if (!UUID.test(integratorAccountId)) return [];
+      query.andWhere('c.integratorAccountId = :a', { a: integratorAccountId });
+    }
+    return query.orderBy('c.integratorAccountId').addOrderBy('c.municipalityCode').getMany();
+  }
+
+  private async checked(ctx: Context, integratorAccountId: string, municipalityCode: string): Promise<string> {
+    const errors = new ErrorCollector();
+    const code = checkMunicipalityCode(municipalityCode);
+    if (!code.ok) errors.add(['municipalityCode'], code.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, code.message);
+    else if (!(await (await ctx.session.manager()).query('SELECT 1 FROM municipality WHERE code = $1', [code.value])).length) {
+      errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+    }
+    const account = UUID.test(integratorAccountId) ? await (await ctx.session.manager()).query('SELECT role FROM account WHERE id = $1', [integratorAccountId]) : [];
+    if (!account.length) errors.add(['integratorAccountId'], ErrorCode.NOT_FOUND, 'not found or no access');
+    else if (account[0].role !== Role.INTEGRATOR) errors.add(['integratorAccountId'], ErrorCode.NOT_INTEGRATOR, 'is not an INTEGRATOR account');
+    errors.throwIfAny();
+    return code.ok ? code.value : '';
+  }
+
+  async create(ctx: Context, integratorAccountId: string, municipalityCode: string): Promise<IntegratorContract> {
+    if (!ctx.ability.can('create', 'IntegratorContract')) throw forbidden();
+    const code = await this.checked(ctx, integratorAccountId, municipalityCode);
+    return (await ctx.session.manager()).transaction(async (tx) => {
+      const inserted = await tx.query(
+        `INSERT INTO integrator_contract (municipality_code, integrator_account_id, created_by) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING RETURNING created_at`,
+        [code, integratorAccountId, ctx.actor!.accountId],
+      );
+      if (!inserted.length) throw InputError.of(['municipalityCode'], ErrorCode.DUPLICATE, 'this municipality already contracted this integrator');
+      await writeAudit(tx, ctx, [{ operation: 'integratorContract.create', municipalityCode: code, targetIds: [integratorAccountId], outcome: 'SUCCESS' }]);
+      return tx.getRepository(IntegratorContract).findOneByOrFail({ municipalityCode: code, integratorAccountId });
+    });
+  }
+
+  async delete(ctx: Context, integratorAccountId: string, municipalityCode: string): Promise<IntegratorContract> {
+    if (!ctx.ability.can('delete', 'IntegratorContract')) throw forbidden();
+    const code = checkMunicipalityCode(municipalityCode);
+    return (await ctx.session.manager()).transaction(async (tx) => {
+      const existing = code.ok && UUID.test(integratorAccountId)
+        ? await tx.getRepository(IntegratorContract).findOneBy({ municipalityCode: code.value, integratorAccountId })
+        : null;
+      if (!existing) throw notFoundOrNoAccess(['municipalityCode']);
+      await tx.getRepository(IntegratorContract).delete({ municipalityCode: existing.municipalityCode, integratorAccountId });
+      await writeAudit(tx, ctx, [{ operation: 'integratorContract.delete', municipalityCode: existing.municipalityCode, targetIds: [integratorAccountId], outcome: 'SUCCESS' }]);
+      return existing;
+    });
+  }
+}

@@ -1,0 +1,119 @@
+import { GraphQLError } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+import { Context } from '../context';
+import { PendingDose, PendingDoseStatus } from '../entities/pending-dose.entity';
+import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { applyScope, scopeOf } from '../policies/scope';
+import { MAX_PAGE } from '../resolvers/resident.types';
+import { vaccineByCode } from '../validation/vaccines';
+import { AuditSource, writeAudit } from './audit.service';
+import { checkDoseHistory, CheckedDose } from './dose-rules';
+import { insertRecord, LockedResident, lockedResident } from './dose-store';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function doseOf(p: PendingDose): CheckedDose {
+  return { doseNumber: p.doseNumber, vaccinatedOn: p.vaccinatedOn, vaccine: vaccineByCode(p.vaccineCode)!, lotNumber: p.lotNumber };
+}
+
+/**
+ * Doses registered on a ticket the municipality had not registered yet (接種対象者登録待ち):
+ * matched automatically when the ticket is issued, otherwise listed for the municipality to
+ * assign to a resident or dismiss.
+ */
+export class PendingDoseService {
+
+  /** Turns a pending dose into a record of the resident if every dose rule holds; else says why not. */
+  private async attach(tx: EntityManager, source: AuditSource, pending: PendingDose, resident: LockedResident, ticket: { id: string; series: string } | null, by: string | null): Promise<string | null> {
+    const errors = new ErrorCollector();
+    const dose = doseOf(pending);
+    checkDoseHistory(errors, resident, resident.history, dose, (f) => [f], { series: ticket?.series, requireActive: !!ticket });
+    if (errors.errors.length) return errors.errors.map((e) => `${e.code}: ${e.field.join('.')} ${e.message}`).join('; ');
+    const recordId = randomUUID();
+    await insertRecord(tx, {
+      municipalityCode: pending.municipalityCode, id: recordId, residentId: resident.id, ticketId: ticket?.id ?? null,
+      doseNumber: dose.doseNumber, vaccinatedOn: dose.vaccinatedOn, vaccineCode: dose.vaccine.code, manufacturer: dose.vaccine.manufacturer,
+      product: dose.vaccine.product, lotNumber: dose.lotNumber, siteMunicipalityCode: pending.siteMunicipalityCode, source: 'TABLET',
+      recordedBy: pending.recordedBy, idempotencyKey: pending.idempotencyKey,
+    });
+    await tx.query(
+      `UPDATE pending_dose SET status = 'MATCHED', vaccination_record_id = $3, resolved_at = now(), resolved_by = $4, match_problem = NULL
+       WHERE municipality_code = $1 AND id = $2`,
+      [pending.municipalityCode, pending.id, recordId, by],
+    );
+    resident.history.push({ id: recordId, doseNumber: dose.doseNumber, vaccinatedOn: dose.vaccinatedOn, vaccineCode: dose.vaccine.code });
+    await writeAudit(tx, source, [{ operation: 'pendingDose.match', municipalityCode: pending.municipalityCode, targetIds: [pending.id, recordId], outcome: 'SUCCESS' }]);
+    return null;
+  }
+
+  /** Called inside the issuing transaction: pending doses on these ticket numbers become records. */
+  async matchIssuedTickets(tx: EntityManager, source: AuditSource, municipalityCode: string, tickets: { id: string; ticketNumber: string; residentId: string; series: string }[]): Promise<number> {
+    if (!tickets.length) return 0;
+    const pending = await tx.getRepository(PendingDose).createQueryBuilder('p')
+      .where('p.municipalityCode = :m', { m: municipalityCode })
+      .andWhere('p.ticketNumber IN (:...numbers)', { numbers: tickets.map((t) => t.ticketNumber) })
+      .andWhere("p.status = 'PENDING'")
+      .orderBy('p.doseNumber').addOrderBy('p.vaccinatedOn')
+      .setLock('pessimistic_write').getMany();
+    let matched = 0;
+    const residents = new Map<string, LockedResident>();
+    for (const p of pending) {
+      const ticket = tickets.find((t) => t.ticketNumber === p.ticketNumber)!;
+      const resident = residents.get(ticket.residentId) ?? (await lockedResident(tx, municipalityCode, ticket.residentId));
+      if (!resident) continue;
+      residents.set(resident.id, resident);
+      const problem = await this.attach(tx, source, p, resident, ticket, null);
+      if (problem) await tx.query('UPDATE pending_dose SET match_problem = $3 WHERE municipality_code = $1 AND id = $2', [municipalityCode, p.id, problem]);
+      else matched++;
+    }
+    return matched;
+  }
+
+  async list(ctx: Context, status: PendingDoseStatus = PendingDoseStatus.PENDING, first = 50): Promise<PendingDose[]> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
+      throw new GraphQLError(`first: must be between 1 and ${MAX_PAGE}`, { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
+    }
+    const scope = scopeOf(ctx.ability, 'read', 'PendingDose');
+    if (!scope) return [];
+    return applyScope((await ctx.session.manager()).getRepository(PendingDose).createQueryBuilder('p'), scope)
+      .andWhere('p.status = :status', { status }).orderBy('p.createdAt').addOrderBy('p.id').limit(first).getMany();
+  }
+
+  private async find(ctx: Context, tx: EntityManager, id: string): Promise<PendingDose> {
+    const scope = scopeOf(ctx.ability, 'update', 'PendingDose');
+    const pending = scope && UUID.test(id)
+      ? await applyScope(tx.getRepository(PendingDose).createQueryBuilder('p'), scope).andWhere('p.id = :id', { id }).setLock('pessimistic_write').getOne()
+      : null;
+    if (!pending) throw notFoundOrNoAccess(['id']);
+    if (pending.status !== PendingDoseStatus.PENDING) throw InputError.of(['id'], ErrorCode.INVALID_STATE, `is already ${pending.status.toLowerCase()}`);
+    return pending;
+  }
+
+  /** The municipality found the person: the dose becomes their record if every dose rule holds. */
+  async assign(ctx: Context, id: string, residentId: string): Promise<PendingDose> {
+    return (await ctx.session.manager()).transaction(async (tx) => {
+      const pending = await this.find(ctx, tx, id);
+      const resident = UUID.test(residentId) ? await lockedResident(tx, pending.municipalityCode, residentId) : null;
+      if (!resident) throw notFoundOrNoAccess(['residentId']);
+      const problem = await this.attach(tx, ctx, pending, resident, null, ctx.actor!.accountId);
+      if (problem) throw InputError.of(['id'], ErrorCode.INVALID_STATE, `cannot be recorded for this resident: ${problem}`);
+      return tx.getRepository(PendingDose).findOneByOrFail({ municipalityCode: pending.municipalityCode, id: pending.id });
+    });
+  }
+
+  async dismiss(ctx: Context, id: string, reason: string): Promise<PendingDose> {
+    const text = (reason ?? '').trim();
+    if (!text) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must not be empty');
+    return (await ctx.session.manager()).transaction(async (tx) => {
+      const pending = await this.find(ctx, tx, id);
+      await tx.query(
+        `UPDATE pending_dose SET status = 'DISMISSED', resolved_at = now(), resolved_by = $3, resolution_reason = $4
+         WHERE municipality_code = $1 AND id = $2`,
+        [pending.municipalityCode, pending.id, ctx.actor!.accountId, text.slice(0, 500)],
+      );
+      await writeAudit(tx, ctx, [{ operation: 'pendingDose.dismiss', municipalityCode: pending.municipalityCode, targetIds: [pending.id], outcome: 'SUCCESS' }]);
+      return tx.getRepository(PendingDose).findOneByOrFail({ municipalityCode: pending.municipalityCode, id: pending.id });
+    });
+  }
+}

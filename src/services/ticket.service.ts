@@ -1,0 +1,227 @@
+import { GraphQLError } from 'graphql';
+import { randomInt, randomUUID } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+import { Context } from '../context';
+import { Ticket } from '../entities/ticket.entity';
+import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { applyScope, scopeAllows, scopeOf } from '../policies/scope';
+import { MAX_PAGE } from '../resolvers/resident.types';
+import { IssueTicketsInput, MAX_EXPLICIT_TICKETS, TicketConnection, TicketFilter } from '../resolvers/ticket.types';
+import { isFuture, isIsoDate, todayInJapan } from '../validation/dates';
+import { normaliseDigits } from '../validation/identifiers';
+import { checkTicketNumber, parseSeries } from '../validation/tickets';
+import { AuditSource, writeAudit } from './audit.service';
+import { PendingDoseService } from './pending-dose.service';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A 10-digit number; the unique key and the pending-dose check below keep it unambiguous. */
+const randomTicketNumber = () => String(randomInt(0, 1e10)).padStart(10, '0');
+
+function cursorOf(t: Ticket): string {
+  return Buffer.from(JSON.stringify([t.municipalityCode, t.ticketNumber])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) return value as [string, string];
+  } catch {
+    // fall through
+  }
+  throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
+}
+
+/**
+ * Voids a resident's open tickets when they move out or die. Runs inside the caller's
+ * transaction (ResidentService.markMovedOut / markDeceased) so the two commit together.
+ */
+export async function voidOpenTickets(tx: EntityManager, source: AuditSource, municipalityCode: string, residentId: string, reason: string): Promise<string[]> {
+  const [rows] = await tx.query(
+    `UPDATE ticket SET voided_on = $3, void_reason = $4
+     WHERE municipality_code = $1 AND resident_id = $2 AND voided_on IS NULL RETURNING id`,
+    [municipalityCode, residentId, todayInJapan(), reason],
+  );
+  const ids = (rows as { id: string }[]).map((r) => r.id);
+  if (ids.length) await writeAudit(tx, source, [{ operation: 'ticket.void', municipalityCode, targetIds: ids, outcome: 'SUCCESS' }]);
+  return ids;
+}
+
+export class TicketService {
+  constructor(private readonly pending: PendingDoseService) {}
+
+  private ownMunicipality(ctx: Context, action: 'create' | 'update'): string {
+    const municipalityCode = ctx.actor?.municipalityCode;
+    if (!municipalityCode || !scopeAllows(scopeOf(ctx.ability, action, 'Ticket'), { municipalityCode })) {
+      throw new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
+    }
+    return municipalityCode;
+  }
+
+  async list(ctx: Context, filter: TicketFilter = {}, first = 50, after?: string | null): Promise<TicketConnection> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
+      throw new GraphQLError(`first: must be between 1 and ${MAX_PAGE}`, { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
+    }
+    const scope = scopeOf(ctx.ability, 'read', 'Ticket');
+    if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
+    const query = applyScope((await ctx.session.manager()).getRepository(Ticket).createQueryBuilder('t'), scope);
+    if (filter.residentId) {
+      if (!UUID.test(filter.residentId)) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
+      query.andWhere('t.residentId = :residentId', { residentId: filter.residentId });
+    }
+    if (filter.series) query.andWhere('t.series = :series', { series: normaliseDigits(filter.series) });
+    if (filter.open === true) query.andWhere('t.voided_on IS NULL');
+    if (filter.open === false) query.andWhere('t.voided_on IS NOT NULL');
+    if (after) {
+      const [m, n] = decodeCursor(after);
+      query.andWhere('(t.municipality_code, t.ticket_number) > (:cm, :cn)', { cm: m, cn: n });
+    }
+    const rows = await query.orderBy('t.municipality_code').addOrderBy('t.ticket_number').limit(first + 1).getMany();
+    const nodes = rows.slice(0, first);
+    for (const t of nodes) ctx.audit.note('ticket.read', t.municipalityCode, t.id);
+    return { nodes, pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? cursorOf(nodes[nodes.length - 1]) : null } };
+  }
+
+  /** A ticket of the caller's own municipality by its number; another's is simply not found. */
+  async byNumber(ctx: Context, ticketNumber: string): Promise<Ticket | null> {
+    const checked = checkTicketNumber(ticketNumber);
+    if (!checked.ok) {
+      throw new GraphQLError(`ticketNumber: ${checked.message}`, { extensions: { code: 'BAD_USER_INPUT', field: ['ticketNumber'], reason: ErrorCode.INVALID_FORMAT } });
+    }
+    const scope = scopeOf(ctx.ability, 'read', 'Ticket');
+    if (!scope) return null;
+    const ticket = await applyScope((await ctx.session.manager()).getRepository(Ticket).createQueryBuilder('t'), scope)
+      .andWhere('t.ticketNumber = :n', { n: checked.value }).getOne();
+    if (ticket) ctx.audit.note('ticket.read', ticket.municipalityCode, ticket.id);
+    return ticket;
+  }
+
+  async issue(ctx: Context, input: IssueTicketsInput): Promise<{ issuedCount: number; tickets: Ticket[] | null; matchedPendingDoses: number }> {
+    const municipalityCode = this.ownMunicipality(ctx, 'create');
+    const errors = new ErrorCollector();
+    const series = parseSeries(input.series ?? '');
+    if (!series) errors.add(['input', 'series'], ErrorCode.INVALID_SERIES, 'must be a dose number or a range of doses, e.g. "3" or "1-2"');
+    const issuedOn = input.issuedOn ? normaliseDigits(input.issuedOn) : todayInJapan();
+    if (!isIsoDate(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
+    else if (isFuture(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.DATE_IN_FUTURE, 'must not be in the future');
+    const explicit = input.tickets ?? null;
+    if (!!explicit === !!input.allActiveResidents) {
+      errors.add(['input', 'tickets'], ErrorCode.REQUIRED, 'give either a list of tickets or allActiveResidents: true');
+    } else if (explicit && (explicit.length === 0 || explicit.length > MAX_EXPLICIT_TICKETS)) {
+      errors.add(['input', 'tickets'], ErrorCode.INVALID_FORMAT, `must hold 1 to ${MAX_EXPLICIT_TICKETS} tickets`);
+    }
+    errors.throwIfAny();
+    const seriesText = normaliseDigits(input.series);
+    if (!explicit) return this.issueToAll(ctx, municipalityCode, seriesText, issuedOn);
+    return this.issueList(ctx, municipalityCode, seriesText, issuedOn, explicit);
+  }
+
+  /** Every active resident without an open ticket of the series, numbers drawn in SQL. */
+  private async issueToAll(ctx: Context, municipalityCode: string, series: string, issuedOn: string) {
+    return (await ctx.session.manager()).transaction(async (tx) => {
+      let issued = 0;
+      // A drawn number that collides is skipped by ON CONFLICT; the next round retries those residents.
+      for (let round = 0; round < 5; round++) {
+        const [{ count }] = await tx.query(
+          `WITH issued AS (INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
+           SELECT x.municipality_code, gen_random_uuid(), x.id, x.n, $2, $3 FROM (
+             SELECT r.municipality_code, r.id, lpad((floor(random() * 1e10))::bigint::text, 10, '0') AS n
+             FROM resident r
+             WHERE r.municipality_code = $1 AND r.status = 'ACTIVE'
+               AND NOT EXISTS (SELECT 1 FROM ticket t WHERE t.municipality_code = r.municipality_code
+                               AND t.resident_id = r.id AND t.series = $2 AND t.voided_on IS NULL)
+           ) x
+           WHERE NOT EXISTS (SELECT 1 FROM pending_dose p WHERE p.municipality_code = x.municipality_code AND p.ticket_number = x.n)
+           ON CONFLICT (municipality_code, ticket_number) DO NOTHING RETURNING 1)
+           SELECT count(*)::int AS count FROM issued`,
+          [municipalityCode, series, issuedOn],
+        );
+        issued += count;
+        if (count === 0) break;
+      }
+      await writeAudit(tx, ctx, [{ operation: 'ticket.issue', municipalityCode, targetIds: [`series:${series}`, `count:${issued}`], outcome: 'SUCCESS' }]);
+      return { issuedCount: issued, tickets: null, matchedPendingDoses: 0 };
+    });
+  }
+
+  private async issueList(ctx: Context, municipalityCode: string, series: string, issuedOn: string, requests: { residentId: string; ticketNumber?: string }[]) {
+    const errors = new ErrorCollector();
+    const numbers: (string | null)[] = requests.map((r, i) => {
+      if (!UUID.test(r.residentId)) errors.add(['input', 'tickets', String(i), 'residentId'], ErrorCode.NOT_FOUND, 'not found or no access');
+      if (r.ticketNumber === undefined || r.ticketNumber === null) return null;
+      const checked = checkTicketNumber(r.ticketNumber);
+      if (!checked.ok) errors.add(['input', 'tickets', String(i), 'ticketNumber'], ErrorCode.INVALID_FORMAT, checked.message);
+      return checked.ok ? checked.value : null;
+    });
+    numbers.forEach((n, i) => {
+      if (n && numbers.indexOf(n) !== i) errors.add(['input', 'tickets', String(i), 'ticketNumber'], ErrorCode.DUPLICATE, 'appears twice in this list');
+    });
+    errors.throwIfAny();
+
+    return (await ctx.session.manager()).transaction(async (tx) => {
+      const residentIds = [...new Set(requests.map((r) => r.residentId))];
+      const residents: { id: string; status: string; open: boolean }[] = await tx.query(
+        `SELECT r.id, r.status, EXISTS (SELECT 1 FROM ticket t WHERE t.municipality_code = r.municipality_code AND t.resident_id = r.id
+                                        AND t.series = $3 AND t.voided_on IS NULL) AS open
+         FROM resident r WHERE r.municipality_code = $1 AND r.id = ANY($2::uuid[]) FOR UPDATE OF r`,
+        [municipalityCode, residentIds, series],
+      );
+      const byId = new Map(residents.map((r) => [r.id, r]));
+      const given = numbers.filter((n): n is string => !!n);
+      const taken = new Set<string>((await tx.query(
+        'SELECT ticket_number FROM ticket WHERE municipality_code = $1 AND ticket_number = ANY($2::text[])', [municipalityCode, given],
+      )).map((r: { ticket_number: string }) => r.ticket_number));
+      const seen = new Set<string>();
+      requests.forEach((r, i) => {
+        const path = ['input', 'tickets', String(i)];
+        const resident = byId.get(r.residentId);
+        if (!resident) errors.add([...path, 'residentId'], ErrorCode.NOT_FOUND, 'not found or no access');
+        else if (resident.status !== 'ACTIVE') errors.add([...path, 'residentId'], resident.status === 'DECEASED' ? ErrorCode.RESIDENT_DECEASED : ErrorCode.RESIDENT_MOVED_OUT, `resident is ${resident.status === 'DECEASED' ? 'recorded as deceased' : 'moved out'}`);
+        else if (resident.open || seen.has(r.residentId)) errors.add([...path, 'residentId'], ErrorCode.DUPLICATE, `resident already holds an open ticket of series ${series}`);
+        seen.add(r.residentId);
+        if (numbers[i] && taken.has(numbers[i]!)) errors.add([...path, 'ticketNumber'], ErrorCode.DUPLICATE, 'another ticket of this municipality has this number');
+      });
+      errors.throwIfAny();
+
+      // Assigned numbers avoid every number in use and every number a pending dose waits for.
+      const missing = numbers.filter((n) => !n).length;
+      const drawn: string[] = [];
+      while (drawn.length < missing) {
+        const candidates = Array.from({ length: missing - drawn.length }, randomTicketNumber).filter((n) => !given.includes(n) && !drawn.includes(n));
+        const busy = new Set<string>((await tx.query(
+          `SELECT ticket_number FROM ticket WHERE municipality_code = $1 AND ticket_number = ANY($2::text[])
+           UNION SELECT ticket_number FROM pending_dose WHERE municipality_code = $1 AND ticket_number = ANY($2::text[])`,
+          [municipalityCode, candidates],
+        )).map((r: { ticket_number: string }) => r.ticket_number));
+        drawn.push(...candidates.filter((n) => !busy.has(n)));
+      }
+      const tickets = requests.map((r, i) => tx.getRepository(Ticket).create({
+        municipalityCode, id: randomUUID(), residentId: r.residentId, ticketNumber: numbers[i] ?? drawn.pop()!, series, issuedOn, voidedOn: null, voidReason: null,
+      }));
+      await tx.getRepository(Ticket).insert(tickets);
+      // Only numbers the municipality gave can be the ones a site already used.
+      const matched = await this.pending.matchIssuedTickets(tx, ctx, municipalityCode, tickets.filter((_t, i) => numbers[i]));
+      await writeAudit(tx, ctx, [{ operation: 'ticket.issue', municipalityCode, targetIds: tickets.map((t) => t.id), outcome: 'SUCCESS' }]);
+      return { issuedCount: tickets.length, tickets, matchedPendingDoses: matched };
+    });
+  }
+
+  async void(ctx: Context, id: string, reason: string): Promise<Ticket> {
+    this.ownMunicipality(ctx, 'update');
+    const text = (reason ?? '').trim();
+    if (!text) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must not be empty');
+    if (text.length > 200) throw InputError.of(['reason'], ErrorCode.INVALID_FORMAT, 'must be at most 200 characters');
+    return (await ctx.session.manager()).transaction(async (tx) => {
+      const scope = scopeOf(ctx.ability, 'update', 'Ticket');
+      const ticket = scope && UUID.test(id)
+        ? await applyScope(tx.getRepository(Ticket).createQueryBuilder('t'), scope).andWhere('t.id = :id', { id }).setLock('pessimistic_write').getOne()
+        : null;
+      if (!ticket) throw notFoundOrNoAccess(['id']);
+      if (ticket.voidedOn) throw InputError.of(['id'], ErrorCode.TICKET_VOID, `ticket is already void since ${ticket.voidedOn}`);
+      Object.assign(ticket, { voidedOn: todayInJapan(), voidReason: text });
+      await tx.getRepository(Ticket).update({ municipalityCode: ticket.municipalityCode, id: ticket.id }, { voidedOn: ticket.voidedOn, voidReason: text });
+      await writeAudit(tx, ctx, [{ operation: 'ticket.void', municipalityCode: ticket.municipalityCode, targetIds: [ticket.id], outcome: 'SUCCESS' }]);
+      return ticket;
+    });
+  }
+}

@@ -1,0 +1,149 @@
+import { GraphQLError } from 'graphql';
+import { randomUUID } from 'node:crypto';
+import { EntityManager, QueryFailedError } from 'typeorm';
+import { Context } from '../context';
+import { VaccinationRecord } from '../entities/vaccination-record.entity';
+import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { Action } from '../policies/ability';
+import { applyScope, scopeAllows, scopeOf } from '../policies/scope';
+import { CorrectRecordInput, RecordDoseInput } from '../resolvers/vaccination-record.types';
+import { checkMunicipalityCode } from '../validation/identifiers';
+import { writeAudit } from './audit.service';
+import { checkDoseHistory, checkDoseInput } from './dose-rules';
+import { insertRecord, lockedResident } from './dose-store';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function checkReason(reason: string): string {
+  const text = (reason ?? '').trim();
+  if (!text) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must not be empty');
+  if (text.length > 500) throw InputError.of(['reason'], ErrorCode.INVALID_FORMAT, 'must be at most 500 characters');
+  return text;
+}
+
+/** The one dose per resident and number that may be COMPLETED; a race past the lock still lands here. */
+function duplicateDose(error: unknown): InputError | null {
+  if (error instanceof QueryFailedError && (error.driverError as { constraint?: string }).constraint === 'vaccination_record_dose_key') {
+    return InputError.of(['input', 'doseNumber'], ErrorCode.DUPLICATE_DOSE, 'this dose is already recorded');
+  }
+  return null;
+}
+
+/**
+ * Records as the owning municipality keeps them: officer entry from paper forms, corrections and
+ * deletions. Nothing is overwritten: a correction supersedes, a deletion marks entered-in-error,
+ * each with reason, time and officer. Only the resident's own municipality can do either, also
+ * for doses a site elsewhere registered.
+ */
+export class VaccinationRecordService {
+
+  private async find(ctx: Context, db: EntityManager, action: Action, id: string, lock = false): Promise<VaccinationRecord | null> {
+    const scope = scopeOf(ctx.ability, action, 'VaccinationRecord');
+    if (!scope || !UUID.test(id)) return null;
+    const query = applyScope(db.getRepository(VaccinationRecord).createQueryBuilder('v'), scope).andWhere('v.id = :id', { id });
+    if (lock) query.setLock('pessimistic_write');
+    return query.getOne();
+  }
+
+  async get(ctx: Context, id: string): Promise<VaccinationRecord | null> {
+    const record = await this.find(ctx, await ctx.session.manager(), 'read', id);
+    if (record) ctx.audit.note('vaccination.read', record.municipalityCode, record.id);
+    return record;
+  }
+
+  async record(ctx: Context, input: RecordDoseInput): Promise<VaccinationRecord> {
+    const municipalityCode = ctx.actor?.municipalityCode;
+    if (!municipalityCode || !scopeAllows(scopeOf(ctx.ability, 'create', 'VaccinationRecord'), { municipalityCode })) {
+      throw new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
+    }
+    const errors = new ErrorCollector();
+    const dose = checkDoseInput(errors, input, (f) => ['input', f]);
+    let site = municipalityCode;
+    if (input.siteMunicipalityCode) {
+      const checked = checkMunicipalityCode(input.siteMunicipalityCode);
+      if (!checked.ok) errors.add(['input', 'siteMunicipalityCode'], checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, checked.message);
+      else if (!(await ctx.loaders.municipality.load(checked.value))) errors.add(['input', 'siteMunicipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+      else site = checked.value;
+    }
+    errors.throwIfAny();
+    try {
+      return await (await ctx.session.manager()).transaction(async (tx) => {
+        const resident = UUID.test(input.residentId) ? await lockedResident(tx, municipalityCode, input.residentId) : null;
+        if (!resident) throw notFoundOrNoAccess(['input', 'residentId']);
+        checkDoseHistory(errors, resident, resident.history, dose!, (f) => ['input', f], { requireActive: false });
+        errors.throwIfAny();
+        const id = randomUUID();
+        await insertRecord(tx, {
+          municipalityCode, id, residentId: resident.id, ticketId: null, doseNumber: dose!.doseNumber, vaccinatedOn: dose!.vaccinatedOn,
+          vaccineCode: dose!.vaccine.code, manufacturer: dose!.vaccine.manufacturer, product: dose!.vaccine.product, lotNumber: dose!.lotNumber,
+          siteMunicipalityCode: site, source: 'OFFICER', recordedBy: ctx.actor!.accountId, idempotencyKey: null,
+        });
+        await writeAudit(tx, ctx, [{ operation: 'vaccination.record', municipalityCode, targetIds: [id], outcome: 'SUCCESS' }]);
+        return tx.getRepository(VaccinationRecord).findOneByOrFail({ municipalityCode, id });
+      });
+    } catch (error) {
+      throw duplicateDose(error) ?? error;
+    }
+  }
+
+  /** A corrected copy replaces the record; the old one stays, SUPERSEDED, pointing at the new one. */
+  async correct(ctx: Context, id: string, input: CorrectRecordInput): Promise<VaccinationRecord> {
+    const reason = checkReason(input.reason);
+    return (await ctx.session.manager()).transaction(async (tx) => {
+      const old = await this.find(ctx, tx, 'update', id);
+      if (!old) throw notFoundOrNoAccess(['id']);
+      const resident = await lockedResident(tx, old.municipalityCode, old.residentId);
+      const current = await this.find(ctx, tx, 'update', id, true);
+      if (!resident || !current) throw notFoundOrNoAccess(['id']);
+      if (current.status !== 'COMPLETED') throw InputError.of(['id'], ErrorCode.INVALID_STATE, `record is ${current.status.toLowerCase()}: correct the record that replaced it`);
+      const errors = new ErrorCollector();
+      const dose = checkDoseInput(errors, {
+        doseNumber: current.doseNumber,
+        vaccinatedOn: input.vaccinatedOn ?? current.vaccinatedOn,
+        vaccineCode: input.vaccineCode ?? current.vaccineCode,
+        lotNumber: input.lotNumber ?? current.lotNumber,
+      }, (f) => ['input', f]);
+      if (dose) checkDoseHistory(errors, resident, resident.history, dose, (f) => ['input', f], { requireActive: false, replacing: current.id });
+      errors.throwIfAny();
+      if (dose!.vaccinatedOn === current.vaccinatedOn && dose!.vaccine.code === current.vaccineCode && dose!.lotNumber === current.lotNumber) {
+        throw InputError.of(['input'], ErrorCode.INVALID_STATE, 'nothing to correct: every field is as recorded');
+      }
+      const newId = randomUUID();
+      await tx.query(
+        `UPDATE vaccination_record SET status = 'SUPERSEDED', superseded_by = $3, status_reason = $4, status_changed_at = now(), status_changed_by = $5
+         WHERE municipality_code = $1 AND id = $2`,
+        [current.municipalityCode, current.id, newId, reason, ctx.actor!.accountId],
+      );
+      await insertRecord(tx, {
+        municipalityCode: current.municipalityCode, id: newId, residentId: current.residentId, ticketId: current.ticketId,
+        doseNumber: current.doseNumber, vaccinatedOn: dose!.vaccinatedOn, vaccineCode: dose!.vaccine.code, manufacturer: dose!.vaccine.manufacturer,
+        product: dose!.vaccine.product, lotNumber: dose!.lotNumber, siteMunicipalityCode: current.siteMunicipalityCode, source: current.source,
+        recordedBy: ctx.actor!.accountId, idempotencyKey: null,
+      });
+      await writeAudit(tx, ctx, [{ operation: 'vaccination.correct', municipalityCode: current.municipalityCode, targetIds: [current.id, newId], outcome: 'SUCCESS' }]);
+      return tx.getRepository(VaccinationRecord).findOneByOrFail({ municipalityCode: current.municipalityCode, id: newId });
+    });
+  }
+
+  /** Marks a record entered-in-error. Only the latest dose: removing an earlier one would leave a gap. */
+  async delete(ctx: Context, id: string, reason: string): Promise<VaccinationRecord> {
+    const text = checkReason(reason);
+    return (await ctx.session.manager()).transaction(async (tx) => {
+      const old = await this.find(ctx, tx, 'delete', id);
+      if (!old) throw notFoundOrNoAccess(['id']);
+      const resident = await lockedResident(tx, old.municipalityCode, old.residentId);
+      const current = await this.find(ctx, tx, 'delete', id, true);
+      if (!resident || !current) throw notFoundOrNoAccess(['id']);
+      if (current.status !== 'COMPLETED') throw InputError.of(['id'], ErrorCode.INVALID_STATE, `record is already ${current.status.toLowerCase()}`);
+      const later = resident.history.find((h) => h.doseNumber > current.doseNumber);
+      if (later) throw InputError.of(['id'], ErrorCode.INVALID_STATE, `dose ${later.doseNumber} is recorded after this one: delete or correct the later doses first`);
+      await tx.query(
+        `UPDATE vaccination_record SET status = 'ENTERED_IN_ERROR', status_reason = $3, status_changed_at = now(), status_changed_by = $4
+         WHERE municipality_code = $1 AND id = $2`,
+        [current.municipalityCode, current.id, text, ctx.actor!.accountId],
+      );
+      await writeAudit(tx, ctx, [{ operation: 'vaccination.delete', municipalityCode: current.municipalityCode, targetIds: [current.id], outcome: 'SUCCESS' }]);
+      return tx.getRepository(VaccinationRecord).findOneByOrFail({ municipalityCode: current.municipalityCode, id: current.id });
+    });
+  }
+}

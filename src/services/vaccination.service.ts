@@ -1,0 +1,284 @@
+import { GraphQLError } from 'graphql';
+import { createHash, randomUUID } from 'node:crypto';
+import { EntityManager } from 'typeorm';
+import { Context } from '../context';
+import { PlatformFunction } from '../entities/function-suspension.entity';
+import { ErrorCode, ErrorCollector, forbidden, InputError } from '../errors';
+import { scopeAllows, scopeOf } from '../policies/scope';
+import {
+  DoseReceipt, DoseSummary, RegisterDoseInput, RegistrationStatus, TicketReference, TicketScan, TicketScanStatus,
+} from '../resolvers/vaccination.types';
+import { ResidentStatus } from '../schema/enums';
+import { checkMunicipalityCode } from '../validation/identifiers';
+import { checkTicketNumber, parseOcrLine, parseSeries, seriesCovers } from '../validation/tickets';
+import { vaccineByCode } from '../validation/vaccines';
+import { writeAudit } from './audit.service';
+import { checkDoseHistory, checkDoseInput, CheckedDose } from './dose-rules';
+import { insertRecord, TicketWithResident, ticketWithResident } from './dose-store';
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{8,100}$/;
+
+interface ParsedReference {
+  municipalityCode: string;
+  ticketNumber: string;
+  /** The dose digit of the OCR line, when the ticket was read by OCR. */
+  doseDigit: number | null;
+}
+
+/** Misreads caught by the municipality code's check digit or by the OCR line's shape. */
+function parseReference(errors: ErrorCollector, ref: TicketReference | undefined, path: string[]): ParsedReference | null {
+  if (ref?.ocrLine) {
+    const parsed = parseOcrLine(ref.ocrLine);
+    if (!parsed.ok) {
+      errors.add([...path, 'ocrLine'], parsed.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : parsed.part === 'doseDigit' ? ErrorCode.DOSE_DIGIT_MISMATCH : ErrorCode.INVALID_FORMAT, parsed.message);
+      return null;
+    }
+    return { municipalityCode: parsed.value.municipalityCode, ticketNumber: parsed.value.ticketNumber, doseDigit: parsed.value.doseDigit };
+  }
+  if (!ref?.municipalityCode || !ref.ticketNumber) {
+    errors.add([...path, 'ocrLine'], ErrorCode.REQUIRED, 'give the OCR line, or both municipalityCode and ticketNumber');
+    return null;
+  }
+  const code = checkMunicipalityCode(ref.municipalityCode);
+  if (!code.ok) errors.add([...path, 'municipalityCode'], code.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, code.message);
+  const number = checkTicketNumber(ref.ticketNumber);
+  if (!number.ok) errors.add([...path, 'ticketNumber'], ErrorCode.INVALID_FORMAT, number.message);
+  return code.ok && number.ok ? { municipalityCode: code.value, ticketNumber: number.value, doseDigit: null } : null;
+}
+
+const digitMismatch = (path: string[], digit: number, series: string) =>
+  InputError.of([...path, 'ocrLine'], ErrorCode.DOSE_DIGIT_MISMATCH, `the dose digit (${digit}) does not belong to this ticket's series (${series}): misread?`);
+
+const summaries = (found: TicketWithResident): DoseSummary[] =>
+  found.resident.history.map((h) => ({ doseNumber: h.doseNumber, vaccinatedOn: h.vaccinatedOn, manufacturer: h.manufacturer ?? '' }));
+
+/** Thrown inside the registering transaction when the request key was used before: roll back, answer the first result. */
+class AlreadyRegistered extends Error {}
+
+/**
+ * The vaccination-site tablet: scan a ticket, register a dose, read the receipt back. This is
+ * the ONE place where an account reaches another municipality's tenant (接種地 ≠ 住所地), and
+ * only by exact ticket reference (municipality code + ticket number), never by search.
+ */
+export class VaccinationService {
+
+  private site(ctx: Context, action: 'scan' | 'register'): string {
+    const allowed = action === 'scan' ? ctx.ability.can('scan', 'Ticket') : ctx.ability.can('register', 'VaccinationRecord');
+    if (!ctx.actor?.municipalityCode || !allowed) throw forbidden();
+    return ctx.actor.municipalityCode;
+  }
+
+  private async knownMunicipality(ctx: Context, code: string, field: string[]): Promise<void> {
+    if (!(await ctx.loaders.municipality.load(code))) throw InputError.of(field, ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list (misread?)');
+  }
+
+  async scan(ctx: Context, ref: TicketReference): Promise<TicketScan> {
+    this.site(ctx, 'scan');
+    try {
+      const errors = new ErrorCollector();
+      const parsed = parseReference(errors, ref, []);
+      errors.throwIfAny();
+      const { municipalityCode, ticketNumber, doseDigit } = parsed!;
+      await this.knownMunicipality(ctx, municipalityCode, [ref.ocrLine ? 'ocrLine' : 'municipalityCode']);
+      // The policy lets a site read one ticket of any municipality by exact reference: widen to that one.
+      const found = await ctx.session.widen([municipalityCode], (tx) => ticketWithResident(tx, municipalityCode, ticketNumber, false));
+      const base = { municipalityCode, ticketNumber };
+      if (!found) {
+        ctx.audit.note('ticket.scan.unregistered', municipalityCode, '-');
+        await ctx.services.detector.unknownTicketScanned(ctx.actor!, ctx.sourceAddress);
+        return {
+          ...base, status: TicketScanStatus.NOT_REGISTERED, series: null, nextDoseNumber: null, doses: [],
+          message: 'This ticket is not registered by its municipality yet. A dose registered now is kept pending registration (接種対象者登録待ち).',
+        };
+      }
+      if (doseDigit !== null && !seriesCovers(found.series, doseDigit)) throw digitMismatch([], doseDigit, found.series);
+      ctx.audit.note('ticket.scan', municipalityCode, found.ticketId);
+      const next = found.resident.history.length + 1;
+      const [status, message] = this.usability(found, next);
+      return { ...base, status, message, series: found.series, nextDoseNumber: status === TicketScanStatus.VALID ? next : null, doses: summaries(found) };
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      const [first] = error.errors;
+      throw new GraphQLError(`${first.field.join('.')}: ${first.message}`, { extensions: { code: 'BAD_USER_INPUT', field: first.field, reason: first.code } });
+    }
+  }
+
+  private usability(found: TicketWithResident, next: number): [TicketScanStatus, string] {
+    if (found.resident.status === ResidentStatus.MOVED_OUT) return [TicketScanStatus.RESIDENT_MOVED_OUT, 'The holder has moved out of the issuing municipality: this ticket can no longer be used.'];
+    if (found.resident.status === ResidentStatus.DECEASED) return [TicketScanStatus.RESIDENT_DECEASED, 'The holder is recorded as deceased: check the ticket.'];
+    if (found.voidedOn) return [TicketScanStatus.VOID, `This ticket was voided on ${found.voidedOn}.`];
+    const series = parseSeries(found.series);
+    if (series && next < series.first) return [TicketScanStatus.NOT_IN_SERIES, `The next dose for this person is ${next}, which this ticket (series ${found.series}) does not cover.`];
+    if (!seriesCovers(found.series, next)) return [TicketScanStatus.SERIES_COMPLETED, `Every dose of this ticket's series (${found.series}) is recorded.`];
+    return [TicketScanStatus.VALID, `Valid: register dose ${next}.`];
+  }
+
+  async register(ctx: Context, input: RegisterDoseInput): Promise<DoseReceipt> {
+    const siteCode = this.site(ctx, 'register');
+    let ref: ParsedReference | null = null;
+    let ticketId: string | null = null;
+    try {
+      const errors = new ErrorCollector();
+      ref = parseReference(errors, input.ticket, ['input', 'ticket']);
+      const dose = checkDoseInput(errors, input, (f) => ['input', f]);
+      if (!IDEMPOTENCY_KEY.test(input.idempotencyKey ?? '')) errors.add(['input', 'idempotencyKey'], ErrorCode.INVALID_FORMAT, 'must be 8 to 100 of A-Z a-z 0-9 . _ : -');
+      errors.throwIfAny();
+      const checked = ref!;
+      const requestHash = createHash('sha256')
+        .update(JSON.stringify([checked.municipalityCode, checked.ticketNumber, dose!.doseNumber, dose!.vaccinatedOn, dose!.vaccine.code, dose!.lotNumber]))
+        .digest('base64url');
+      try {
+        const db = await ctx.session.manager();
+        // Stopped if registration is suspended platform-wide, for the site's or for the resident's municipality.
+        await ctx.services.suspensions.assertAvailable(db, PlatformFunction.TABLET_REGISTRATION, siteCode);
+        await ctx.services.suspensions.assertAvailable(db, PlatformFunction.TABLET_REGISTRATION, checked.municipalityCode);
+        // The record lands in the ticket's municipality: the one cross-tenant write the policy allows a site.
+        return await ctx.session.widen([checked.municipalityCode], (tx) =>
+          tx.transaction((inner) => this.registerIn(inner, ctx, siteCode, checked, dose!, input.idempotencyKey, requestHash, (id) => (ticketId = id))),
+        );
+      } catch (error) {
+        if (error instanceof AlreadyRegistered) return await this.replay(ctx, input.idempotencyKey, requestHash);
+        throw error;
+      }
+    } catch (error) {
+      // Refused registrations are logged too: repeated misreads at one site are worth seeing.
+      if (error instanceof InputError) {
+        await writeAudit(await ctx.session.manager(), ctx, [{ operation: 'vaccination.register', municipalityCode: ref?.municipalityCode ?? null, targetIds: [ticketId ?? '-'], outcome: 'FAILURE' }]);
+      }
+      throw error;
+    }
+  }
+
+  private async registerIn(
+    tx: EntityManager, ctx: Context, siteCode: string, ref: ParsedReference, dose: CheckedDose, key: string, requestHash: string, noteTicket: (id: string) => void,
+  ): Promise<DoseReceipt> {
+    const accountId = ctx.actor!.accountId;
+    // Locks the resident: doses of one person are written one at a time, and a concurrent retry
+    // with the same key waits here and then finds the claim below taken.
+    const found = await ticketWithResident(tx, ref.municipalityCode, ref.ticketNumber, true);
+    const receiptId = randomUUID();
+    const targetId = randomUUID();
+    const claimed = await tx.query(
+      `INSERT INTO tablet_registration (account_id, idempotency_key, id, request_hash, municipality_code, vaccination_record_id, pending_dose_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id`,
+      [accountId, key, receiptId, requestHash, ref.municipalityCode, found ? targetId : null, found ? null : targetId],
+    );
+    if (claimed.length === 0) throw new AlreadyRegistered();
+
+    const errors = new ErrorCollector();
+    const path = (f: string) => ['input', f];
+    if (!found) {
+      await this.knownMunicipality(ctx, ref.municipalityCode, ['input', 'ticket', ref.doseDigit !== null ? 'ocrLine' : 'municipalityCode']);
+      if (ref.doseDigit !== null && dose.doseNumber < ref.doseDigit) {
+        throw InputError.of(['input', 'doseNumber'], ErrorCode.DOSE_DIGIT_MISMATCH, `dose ${dose.doseNumber} does not match the ticket's dose digit (${ref.doseDigit}): misread?`);
+      }
+      // No resident row to lock: serialise doses on this unregistered ticket number instead.
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pending:${ref.municipalityCode}:${ref.ticketNumber}`]);
+      const waiting = await tx.query(
+        `SELECT 1 FROM pending_dose WHERE municipality_code = $1 AND ticket_number = $2 AND dose_number = $3 AND status = 'PENDING'`,
+        [ref.municipalityCode, ref.ticketNumber, dose.doseNumber],
+      );
+      if (waiting.length) {
+        throw InputError.of(['input', 'doseNumber'], ErrorCode.DUPLICATE_DOSE, `dose ${dose.doseNumber} on this ticket is already recorded pending registration`);
+      }
+      const createdAt: Date = (await tx.query(
+        `INSERT INTO pending_dose (municipality_code, id, ticket_number, dose_number, vaccinated_on, vaccine_code, manufacturer, product,
+           lot_number, site_municipality_code, recorded_by, idempotency_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING created_at`,
+        [ref.municipalityCode, targetId, ref.ticketNumber, dose.doseNumber, dose.vaccinatedOn, dose.vaccine.code, dose.vaccine.manufacturer,
+          dose.vaccine.product, dose.lotNumber, siteCode, accountId, key],
+      ))[0].created_at;
+      await writeAudit(tx, ctx, [{ operation: 'vaccination.register.pending', municipalityCode: ref.municipalityCode, targetIds: [targetId], outcome: 'SUCCESS' }]);
+      return this.receipt(receiptId, RegistrationStatus.PENDING_REGISTRATION, ref, dose, siteCode, createdAt);
+    }
+
+    noteTicket(found.ticketId);
+    if (ref.doseDigit !== null && !seriesCovers(found.series, ref.doseDigit)) throw digitMismatch(['input', 'ticket'], ref.doseDigit, found.series);
+    if (found.voidedOn && found.resident.status === ResidentStatus.ACTIVE) {
+      errors.add(['input', 'ticket'], ErrorCode.TICKET_VOID, `this ticket was voided on ${found.voidedOn}`);
+    }
+    checkDoseHistory(errors, found.resident, found.resident.history, dose, path, { series: found.series, requireActive: true });
+    for (const e of errors.errors) if (e.field[0] === 'ticket') e.field = ['input', 'ticket'];
+    errors.throwIfAny();
+
+    const createdAt = await insertRecord(tx, {
+      municipalityCode: ref.municipalityCode, id: targetId, residentId: found.resident.id, ticketId: found.ticketId,
+      doseNumber: dose.doseNumber, vaccinatedOn: dose.vaccinatedOn, vaccineCode: dose.vaccine.code, manufacturer: dose.vaccine.manufacturer,
+      product: dose.vaccine.product, lotNumber: dose.lotNumber, siteMunicipalityCode: siteCode, source: 'TABLET', recordedBy: accountId, idempotencyKey: key,
+    });
+    await writeAudit(tx, ctx, [{ operation: 'vaccination.register', municipalityCode: ref.municipalityCode, targetIds: [targetId], outcome: 'SUCCESS' }]);
+    return this.receipt(receiptId, RegistrationStatus.RECORDED, ref, dose, siteCode, createdAt);
+  }
+
+  private receipt(id: string, status: RegistrationStatus, ref: { municipalityCode: string; ticketNumber: string }, dose: CheckedDose, siteCode: string, at: Date): DoseReceipt {
+    return {
+      id,
+      status,
+      message: status === RegistrationStatus.RECORDED
+        ? 'Recorded.'
+        : 'Recorded pending registration (接種対象者登録待ち): the ticket is not registered by its municipality yet; the dose will be matched when it is.',
+      municipalityCode: ref.municipalityCode,
+      ticketNumber: ref.ticketNumber,
+      doseNumber: dose.doseNumber,
+      vaccinatedOn: dose.vaccinatedOn,
+      vaccineCode: dose.vaccine.code,
+      manufacturer: dose.vaccine.manufacturer,
+      product: dose.vaccine.product,
+      lotNumber: dose.lotNumber,
+      siteMunicipalityCode: siteCode,
+      registeredAt: at,
+    };
+  }
+
+  /** The first result for a request key, or an error if the key came with a different dose. */
+  private async replay(ctx: Context, key: string, requestHash: string): Promise<DoseReceipt> {
+    const found = await this.readReceipt(ctx, { key });
+    if (!found) throw new Error('idempotency claim without a receipt');
+    if (found.requestHash !== requestHash) {
+      throw InputError.of(['input', 'idempotencyKey'], ErrorCode.IDEMPOTENCY_KEY_REUSED, 'was already used for a different dose: use a new key per dose');
+    }
+    return found.receipt;
+  }
+
+  /** The tablet reads back its own receipt by the id it got, and nothing else. */
+  async receiptById(ctx: Context, id: string): Promise<DoseReceipt | null> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+    const found = await this.readReceipt(ctx, { id });
+    if (found) ctx.audit.note('vaccination.receipt.read', found.receipt.municipalityCode, id);
+    return found?.receipt ?? null;
+  }
+
+  private async readReceipt(ctx: Context, by: { id?: string; key?: string }): Promise<{ receipt: DoseReceipt; requestHash: string } | null> {
+    const accountId = ctx.actor?.accountId;
+    // Own registrations only: the policy grants a site 'read' on records it recorded, nothing more.
+    if (!accountId || !scopeAllows(scopeOf(ctx.ability, 'read', 'VaccinationRecord'), { recordedBy: accountId })) return null;
+    const db = await ctx.session.manager();
+    const [registration]: { municipality_code: string }[] = await db.query(
+      `SELECT municipality_code FROM tablet_registration WHERE account_id = $1 AND ${by.id ? 'id = $2' : 'idempotency_key = $2'}`,
+      [accountId, by.id ?? by.key],
+    );
+    if (!registration) return null;
+    // A receipt is read from the municipality the dose landed in, and only the caller's own.
+    const rows = await ctx.session.widen([registration.municipality_code], (tx) => tx.query(
+      `SELECT g.id, g.request_hash, g.municipality_code, g.created_at, (v.id IS NOT NULL) AS recorded,
+              coalesce(t.ticket_number, p.ticket_number) AS ticket_number,
+              coalesce(v.dose_number, p.dose_number) AS dose_number,
+              to_char(coalesce(v.vaccinated_on, p.vaccinated_on), 'YYYY-MM-DD') AS vaccinated_on,
+              coalesce(v.vaccine_code, p.vaccine_code) AS vaccine_code, coalesce(v.lot_number, p.lot_number) AS lot_number,
+              coalesce(v.site_municipality_code, p.site_municipality_code) AS site_municipality_code
+       FROM tablet_registration g
+       LEFT JOIN pending_dose p ON p.municipality_code = g.municipality_code AND p.id = g.pending_dose_id AND p.recorded_by = g.account_id
+       LEFT JOIN vaccination_record v ON v.municipality_code = g.municipality_code AND v.recorded_by = g.account_id
+            AND v.id = coalesce(g.vaccination_record_id, p.vaccination_record_id)
+       LEFT JOIN ticket t ON t.municipality_code = v.municipality_code AND t.id = v.ticket_id
+       WHERE g.account_id = $1 AND ${by.id ? 'g.id = $2' : 'g.idempotency_key = $2'}`,
+      [accountId, by.id ?? by.key],
+    ));
+    if (!rows.length || rows[0].ticket_number === null) return null;
+    const r = rows[0];
+    const vaccine = vaccineByCode(r.vaccine_code)!;
+    const dose: CheckedDose = { doseNumber: r.dose_number, vaccinatedOn: r.vaccinated_on, vaccine, lotNumber: r.lot_number };
+    const status = r.recorded ? RegistrationStatus.RECORDED : RegistrationStatus.PENDING_REGISTRATION;
+    return { requestHash: r.request_hash, receipt: this.receipt(r.id, status, { municipalityCode: r.municipality_code, ticketNumber: r.ticket_number }, dose, r.site_municipality_code, r.created_at) };
+  }
+}

@@ -1,0 +1,66 @@
+import { checkMunicipalityCode, Checked, normaliseDigits } from './identifiers';
+
+/**
+ * Ticket identifiers (DESIGN.md §3). Ticket numbers carry no check digit, so the municipality
+ * code's check digit and the dose digit of the OCR line are the only misread checks there are.
+ */
+
+/** 10 digits; the only rule is uniqueness within the municipality. */
+export function checkTicketNumber(input: string): Checked {
+  const value = normaliseDigits(input);
+  if (!/^\d{10}$/.test(value)) return { ok: false, reason: 'format', message: 'must be 10 digits' };
+  return { ok: true, value };
+}
+
+/** A campaign series: one dose ("3") or a range ("1-2"). */
+export interface Series {
+  first: number;
+  last: number;
+}
+
+export function parseSeries(input: string): Series | null {
+  const m = /^(\d{1,2})(?:-(\d{1,2}))?$/.exec(normaliseDigits(input));
+  if (!m) return null;
+  const first = Number(m[1]);
+  const last = m[2] === undefined ? first : Number(m[2]);
+  return first >= 1 && last >= first && last <= 20 ? { first, last } : null;
+}
+
+export const seriesCovers = (series: string, dose: number): boolean => {
+  const parsed = parseSeries(series);
+  return !!parsed && dose >= parsed.first && dose <= parsed.last;
+};
+
+export interface OcrLine {
+  ticketType: number;
+  doseDigit: number;
+  municipalityCode: string;
+  ticketNumber: string;
+}
+
+export type OcrChecked = { ok: true; value: OcrLine } | { ok: false; part: 'ocr' | 'municipalityCode' | 'doseDigit'; reason: 'format' | 'checkDigit'; message: string };
+
+/** Ticket type (1) + dose number (1) + issuing municipality code with check digit (6) + ticket number (10). */
+export function parseOcrLine(input: string): OcrChecked {
+  const value = normaliseDigits(input).replace(/[\s-]/g, '');
+  if (!/^\d{18}$/.test(value)) return { ok: false, part: 'ocr', reason: 'format', message: 'must be 18 digits (ticket type, dose number, municipality code, ticket number)' };
+  const doseDigit = Number(value[1]);
+  if (doseDigit === 0) return { ok: false, part: 'doseDigit', reason: 'format', message: 'dose digit (2nd) is 0: misread?' };
+  const municipality = checkMunicipalityCode(value.slice(2, 8));
+  if (!municipality.ok) return { ok: false, part: 'municipalityCode', reason: municipality.reason, message: `municipality code (digits 3–8) ${municipality.message}` };
+  return { ok: true, value: { ticketType: Number(value[0]), doseDigit, municipalityCode: municipality.value, ticketNumber: value.slice(8) } };
+}
+
+/** The OCR line for a ticket, as printed. Used by tests, seeding and demo data. */
+export function ocrLineOf(municipalityCode: string, ticketNumber: string, series: string, ticketType = 1): string {
+  return `${ticketType}${parseSeries(series)?.first ?? 1}${municipalityCode}${ticketNumber}`;
+}
+
+/** Lot numbers as printed on the vial label: letters, digits and hyphens; stored upper-case. */
+export function checkLotNumber(input: string): Checked {
+  const value = normaliseDigits(input).replace(/[Ａ-Ｚａ-ｚ－]/g, (c) => (c === '－' ? '-' : String.fromCharCode(c.charCodeAt(0) - 0xfee0))).toUpperCase();
+  if (!/^[A-Z0-9-]{1,20}$/.test(value) || !/[A-Z0-9]/.test(value)) {
+    return { ok: false, reason: 'format', message: 'must be 1 to 20 letters, digits or hyphens as printed on the vial' };
+  }
+  return { ok: true, value };
+}

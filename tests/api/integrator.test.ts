@@ -1,0 +1,116 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { earliestDate, parseDoseIntervals } from '../../src/validation/dose-intervals';
+import { codes, Session, TestApp } from '../helpers/test-app';
+import { doseInput, freshTicketNumber, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start({ integratorRequestsPerMinute: 40 });
+});
+afterAll(() => t.stop());
+
+const CHECK = `query($m: String!, $n: String!, $b: String!) {
+  ticketEligibility(municipalityCode: $m, ticketNumber: $n, birthDate: $b) { status nextDoseNumber nextDoseAllowedFrom }
+}`;
+const CONTRACT = `mutation($a: ID!, $m: String!) {
+  createIntegratorContract(integratorAccountId: $a, municipalityCode: $m) { contract { municipalityCode integratorAccountId } userErrors { field code message } }
+}`;
+const END = `mutation($a: ID!, $m: String!) {
+  deleteIntegratorContract(integratorAccountId: $a, municipalityCode: $m) { contract { municipalityCode } userErrors { field code message } }
+}`;
+
+let operator: Session;
+beforeAll(async () => {
+  operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+});
+
+/** An integrator signed in with its client credentials (the login mutation on the internet channel). */
+async function contractedIntegrator(...municipalities: string[]): Promise<Session> {
+  const integrator = await t.session(Role.INTEGRATOR, Channel.INTERNET);
+  for (const m of municipalities) {
+    const result = await operator.gql(CONTRACT, { a: integrator.accountId, m });
+    expect(result.data.createIntegratorContract.userErrors).toEqual([]);
+  }
+  return integrator;
+}
+
+describe('integrator eligibility', () => {
+  it('answers valid / completed / void and the earliest next date, with no personal data', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const site = await tablet(t, home.code);
+    const { ticketNumber } = await residentWithTicket(home.officer, { birthDate: '1970-07-07' });
+    const ask = async () => (await integrator.gql(CHECK, { m: home.code, n: ticketNumber, b: '1970-07-07' })).data.ticketEligibility;
+    expect(await ask()).toEqual({ status: 'VALID', nextDoseNumber: 1, nextDoseAllowedFrom: null });
+    await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { vaccinatedOn: '2024-05-01' }) });
+    expect(await ask()).toEqual({ status: 'VALID', nextDoseNumber: 2, nextDoseAllowedFrom: '2024-05-19' });
+    await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { doseNumber: 2, vaccinatedOn: '2024-05-22' }) });
+    expect(await ask()).toEqual({ status: 'COMPLETED', nextDoseNumber: null, nextDoseAllowedFrom: null });
+
+    const moved = await residentWithTicket(home.officer, { birthDate: '1970-07-07' });
+    await home.officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-01-01") { userErrors { code } } }', { id: moved.residentId });
+    expect((await integrator.gql(CHECK, { m: home.code, n: moved.ticketNumber, b: '1970-07-07' })).data.ticketEligibility.status).toBe('VOID');
+
+    const seen = await integrator.gql(`query($m: String!, $n: String!, $b: String!) { ticketEligibility(municipalityCode: $m, ticketNumber: $n, birthDate: $b) { status familyName } }`, { m: home.code, n: ticketNumber, b: '1970-07-07' });
+    expect(codes(seen)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+  });
+
+  it('a wrong birth date, an unknown ticket and a municipality without a contract look exactly alike', async () => {
+    const contracted = await t.tenant();
+    const other = await t.tenant();
+    const integrator = await contractedIntegrator(contracted.code);
+    const mine = await residentWithTicket(contracted.officer, { birthDate: '1980-01-02' });
+    const theirs = await residentWithTicket(other.officer, { birthDate: '1980-01-02' });
+    const answers = await Promise.all([
+      integrator.gql(CHECK, { m: contracted.code, n: mine.ticketNumber, b: '1980-01-03' }),
+      integrator.gql(CHECK, { m: contracted.code, n: freshTicketNumber(), b: '1980-01-02' }),
+      integrator.gql(CHECK, { m: other.code, n: theirs.ticketNumber, b: '1980-01-02' }),
+      integrator.gql(CHECK, { m: '479993', n: theirs.ticketNumber, b: '1980-01-02' }),
+    ]);
+    for (const a of answers) expect(a).toEqual({ data: { ticketEligibility: { status: 'NOT_FOUND', nextDoseNumber: null, nextDoseAllowedFrom: null } } });
+    // The same ticket answers once the contract exists, and stops when it ends.
+    await operator.gql(CONTRACT, { a: integrator.accountId, m: other.code });
+    expect((await integrator.gql(CHECK, { m: other.code, n: theirs.ticketNumber, b: '1980-01-02' })).data.ticketEligibility.status).toBe('VALID');
+    expect((await operator.gql(END, { a: integrator.accountId, m: other.code })).data.deleteIntegratorContract.userErrors).toEqual([]);
+    expect((await integrator.gql(CHECK, { m: other.code, n: theirs.ticketNumber, b: '1980-01-02' })).data.ticketEligibility.status).toBe('NOT_FOUND');
+  });
+
+  it('refuses malformed input with a field, and limits the rate per client', async () => {
+    const integrator = await contractedIntegrator();
+    const bad = await integrator.gql(CHECK, { m: '131017', n: '0000000001', b: '1980-01-01' });
+    expect(bad.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: ['municipalityCode'], reason: 'INVALID_CHECK_DIGIT' });
+    const results = [];
+    for (let i = 0; i < 45; i++) results.push(await integrator.gql(CHECK, { m: '131016', n: '0000000001', b: '1980-01-01' }));
+    const limited = results.filter((r) => codes(r).includes('RATE_LIMITED'));
+    expect(limited.length).toBeGreaterThan(0);
+    expect(limited[0].errors?.[0].message).toMatch(/Too many eligibility checks/);
+    // Another client keeps its own allowance.
+    const fresh = await contractedIntegrator();
+    expect(codes(await fresh.gql(CHECK, { m: '131016', n: '0000000001', b: '1980-01-01' }))).toEqual([]);
+  });
+
+  it('contracts: operator manages them, an integrator sees only its own, bad references are refused', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const other = await contractedIntegrator(home.code);
+    const LIST = '{ integratorContracts { municipalityCode integratorAccountId } }';
+    expect((await integrator.gql(LIST)).data.integratorContracts).toEqual([{ municipalityCode: home.code, integratorAccountId: integrator.accountId }]);
+    expect((await operator.gql('query($a: ID) { integratorContracts(integratorAccountId: $a) { municipalityCode } }', { a: other.accountId })).data.integratorContracts).toEqual([{ municipalityCode: home.code }]);
+    const again = await operator.gql(CONTRACT, { a: integrator.accountId, m: home.code });
+    expect(again.data.createIntegratorContract.userErrors[0].code).toBe('DUPLICATE');
+    const notIntegrator = await operator.gql(CONTRACT, { a: home.officer.accountId, m: home.code });
+    expect(notIntegrator.data.createIntegratorContract.userErrors[0]).toMatchObject({ field: ['integratorAccountId'], code: 'NOT_INTEGRATOR' });
+    expect(codes(await integrator.gql(CONTRACT, { a: integrator.accountId, m: '131016' }))).toEqual(['FORBIDDEN']);
+  });
+});
+
+describe('minimum dose intervals', () => {
+  it('defaults to 18 days before dose 2 and 3 calendar months before later doses', () => {
+    const intervals = parseDoseIntervals();
+    expect(earliestDate(intervals, 2, '2024-05-01')).toBe('2024-05-19');
+    expect(earliestDate(intervals, 3, '2024-11-30')).toBe('2025-02-28');
+    expect(earliestDate(intervals, 7, '2024-01-15')).toBe('2024-04-15');
+    expect(earliestDate(parseDoseIntervals('2:21d,3:6m,5:1m'), 5, '2024-01-31')).toBe('2024-02-29');
+    expect(() => parseDoseIntervals('2:18x')).toThrow('DOSE_INTERVALS');
+  });
+});

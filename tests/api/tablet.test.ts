@@ -1,0 +1,297 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { codes, registerResident, TestApp } from '../helpers/test-app';
+import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const userErrors = (r: any) => r.data.registerDose.userErrors;
+
+describe('tablet: scan', () => {
+  it('tells a site the ticket is valid and shows the dose history, nothing identifying', async () => {
+    const home = await t.tenant();
+    const siteCode = await t.createMunicipality();
+    const { ticketNumber, ocrLine } = await residentWithTicket(home.officer);
+    const site = await tablet(t, siteCode);
+    await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
+    const scan = await site.gql(SCAN, { ticket: { ocrLine } });
+    expect(scan.data.scanTicket).toEqual({
+      status: 'VALID', message: 'Valid: register dose 2.', municipalityCode: home.code, ticketNumber, series: '1-2', nextDoseNumber: 2,
+      doses: [{ doseNumber: 1, vaccinatedOn: '2024-05-01', manufacturer: 'Pfizer' }],
+    });
+    // Same answer from the two fields instead of the OCR line.
+    expect((await site.gql(SCAN, { ticket: { municipalityCode: home.code, ticketNumber } })).data).toEqual(scan.data);
+    const audit = await t.db.query(`SELECT actor_id, outcome FROM audit_event WHERE municipality_code = $1 AND operation = 'ticket.scan'`, [home.code]);
+    expect(audit).toEqual([{ actor_id: site.accountId, outcome: 'SUCCESS' }, { actor_id: site.accountId, outcome: 'SUCCESS' }]);
+  });
+
+  it('catches misreads: check digit, dose digit, shape, unknown municipality', async () => {
+    const home = await t.tenant();
+    const { ticketNumber } = await residentWithTicket(home.officer, { series: '1-2' });
+    const site = await tablet(t, home.code);
+    const wrongCheck = `${home.code.slice(0, 5)}${(Number(home.code[5]) + 1) % 10}`;
+    const cases: [Record<string, string>, string, string[]][] = [
+      [{ ocrLine: `13${wrongCheck}${ticketNumber}` }, 'INVALID_CHECK_DIGIT', ['ocrLine']],
+      [{ ocrLine: `13${home.code}${ticketNumber}` }, 'DOSE_DIGIT_MISMATCH', ['ocrLine']],
+      [{ ocrLine: `10${home.code}${ticketNumber}` }, 'DOSE_DIGIT_MISMATCH', ['ocrLine']],
+      [{ ocrLine: `11${home.code}${ticketNumber.slice(1)}` }, 'INVALID_FORMAT', ['ocrLine']],
+      [{ municipalityCode: wrongCheck, ticketNumber }, 'INVALID_CHECK_DIGIT', ['municipalityCode']],
+      [{ municipalityCode: '479993', ticketNumber }, 'UNKNOWN_MUNICIPALITY', ['municipalityCode']],
+      [{ municipalityCode: home.code, ticketNumber: '123' }, 'INVALID_FORMAT', ['ticketNumber']],
+    ];
+    for (const [ticket, reason, field] of cases) {
+      const result = await site.gql(SCAN, { ticket });
+      expect(result.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field, reason });
+    }
+    expect((await site.gql(SCAN, { ticket: { ocrLine: `11${home.code}${ticketNumber}` } })).data.scanTicket.status).toBe('VALID');
+  });
+
+  it('says why a ticket is not usable', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    const moved = await residentWithTicket(home.officer);
+    await home.officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-01-01") { userErrors { code } } }', { id: moved.residentId });
+    const dead = await residentWithTicket(home.officer);
+    await home.officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-01-01") { userErrors { code } } }', { id: dead.residentId });
+    const voided = await residentWithTicket(home.officer);
+    await home.officer.gql('mutation($id: ID!) { voidTicket(id: $id, reason: "lost") { userErrors { code } } }', { id: voided.ticketId });
+    const done = await residentWithTicket(home.officer, { series: '3' });
+    await home.officer.gql('mutation($i: RecordDoseInput!) { recordDose(input: $i) { userErrors { code } } }', {
+      i: { residentId: done.residentId, doseNumber: 1, vaccinatedOn: '2023-01-01', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: 'L1' },
+    });
+    await home.officer.gql('mutation($i: RecordDoseInput!) { recordDose(input: $i) { userErrors { code } } }', {
+      i: { residentId: done.residentId, doseNumber: 2, vaccinatedOn: '2023-02-01', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: 'L1' },
+    });
+    const statusOf = async (n: string) => (await site.gql(SCAN, { ticket: { municipalityCode: home.code, ticketNumber: n } })).data.scanTicket.status;
+    expect(await statusOf(moved.ticketNumber)).toBe('RESIDENT_MOVED_OUT');
+    expect(await statusOf(dead.ticketNumber)).toBe('RESIDENT_DECEASED');
+    expect(await statusOf(voided.ticketNumber)).toBe('VOID');
+    expect(await statusOf(freshTicketNumber())).toBe('NOT_REGISTERED');
+    // Doses 1 and 2 recorded, ticket for dose 3: valid for 3.
+    expect(await statusOf(done.ticketNumber)).toBe('VALID');
+    const early = await residentWithTicket(home.officer, { series: '3' });
+    expect(await statusOf(early.ticketNumber)).toBe('NOT_IN_SERIES');
+    const full = await residentWithTicket(home.officer, { series: '1' });
+    await site.gql(REGISTER_DOSE, { input: doseInput(home.code, full.ticketNumber) });
+    expect(await statusOf(full.ticketNumber)).toBe('SERIES_COMPLETED');
+  });
+
+  describe('never reveals personal data by any path', () => {
+    const paths = {
+      field: 'query($t: TicketReference!) { scanTicket(ticket: $t) { familyName } }',
+      nestedDose: 'query($t: TicketReference!) { scanTicket(ticket: $t) { doses { birthDate } } }',
+      alias: 'query($t: TicketReference!) { scanTicket(ticket: $t) { name: familyName } }',
+      fragmentOnResident: 'query($id: ID!) { resident(id: $id) { ...F } } fragment F on Resident { familyName birthDate }',
+      aliasResident: 'query($id: ID!) { r: resident(id: $id) { n: givenName } }',
+      inlineFragment: 'query($id: ID!) { resident(id: $id) { ... on Resident { myNumber } } }',
+      residentList: '{ residents { nodes { familyName vaccinations { id } } } }',
+      records: 'query($id: ID!) { vaccinationRecord(id: $id) { id residentId } }',
+      tickets: '{ tickets { nodes { residentId } } }',
+    };
+    it.each(Object.entries(paths))('%s', async (_name, query) => {
+      const home = await t.tenant();
+      const { residentId, ticketNumber } = await residentWithTicket(home.officer);
+      const site = await tablet(t, home.code);
+      const registered = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
+      const recordId = (await t.db.query('SELECT id FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2', [home.code, residentId]))[0].id;
+      expect(registered.data.registerDose.receipt.status).toBe('RECORDED');
+      const result = await site.gql(query, { t: { municipalityCode: home.code, ticketNumber }, id: query.includes('vaccinationRecord') ? recordId : residentId });
+      const text = JSON.stringify(result);
+      expect(Object.values(result.data ?? {}).every((v) => v === null)).toBe(true);
+      expect(codes(result).some((c) => c === 'FORBIDDEN' || c === 'GRAPHQL_VALIDATION_FAILED')).toBe(true);
+      for (const value of ['山田', '花子', '1980-04-01', residentId]) expect(text).not.toContain(value);
+    });
+  });
+});
+
+describe('tablet: register', () => {
+  it('records a dose for a resident of another municipality in that municipality, with the site recorded', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { residentId, ticketNumber, ticketId } = await residentWithTicket(b.officer);
+    const site = await tablet(t, a.code);
+    const result = await site.gql(REGISTER_DOSE, { input: doseInput(b.code, ticketNumber, { lotNumber: 'fa-1234' }) });
+    expect(result.data.registerDose).toEqual({
+      receipt: {
+        id: expect.any(String), status: 'RECORDED', message: 'Recorded.', municipalityCode: b.code, ticketNumber, doseNumber: 1, vaccinatedOn: '2024-05-01',
+        vaccineCode: 'PFIZER-COMIRNATY', manufacturer: 'Pfizer', product: 'Comirnaty', lotNumber: 'FA-1234', siteMunicipalityCode: a.code, registeredAt: expect.any(String),
+      },
+      userErrors: [],
+    });
+    const rows = await t.db.query('SELECT municipality_code, site_municipality_code, source, recorded_by, ticket_id FROM vaccination_record WHERE resident_id = $1', [residentId]);
+    expect(rows).toEqual([{ municipality_code: b.code, site_municipality_code: a.code, source: 'TABLET', recorded_by: site.accountId, ticket_id: ticketId }]);
+
+    // B's officer sees it with site = A; A's officer cannot read it at all.
+    const seen = await b.officer.gql(RESIDENT_DOSES, { id: residentId });
+    expect(seen.data.resident.vaccinations).toEqual([expect.objectContaining({ doseNumber: 1, siteMunicipalityCode: a.code, source: 'TABLET', status: 'COMPLETED' })]);
+    const recordId = seen.data.resident.vaccinations[0].id;
+    expect((await a.officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident).toBeNull();
+    expect((await a.officer.gql('query($id: ID!) { vaccinationRecord(id: $id) { id } }', { id: recordId })).data.vaccinationRecord).toBeNull();
+    expect((await b.officer.gql('query($id: ID!) { vaccinationRecord(id: $id) { id siteMunicipalityCode } }', { id: recordId })).data.vaccinationRecord)
+      .toEqual({ id: recordId, siteMunicipalityCode: a.code });
+
+    const audit = await t.db.query(`SELECT municipality_code, actor_id, target_ids, outcome FROM audit_event WHERE operation = 'vaccination.register' AND actor_id = $1`, [site.accountId]);
+    expect(audit).toEqual([{ municipality_code: b.code, actor_id: site.accountId, target_ids: [recordId], outcome: 'SUCCESS' }]);
+  });
+
+  it('reads back its own receipt by id, and no other tablet can', async () => {
+    const home = await t.tenant();
+    const { ticketNumber } = await residentWithTicket(home.officer);
+    const site = await tablet(t, home.code);
+    const other = await tablet(t, home.code);
+    const receipt = (await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) })).data.registerDose.receipt;
+    const READ = 'query($id: ID!) { doseReceipt(id: $id) { id status doseNumber municipalityCode ticketNumber lotNumber } }';
+    expect((await site.gql(READ, { id: receipt.id })).data.doseReceipt).toEqual({
+      id: receipt.id, status: 'RECORDED', doseNumber: 1, municipalityCode: home.code, ticketNumber, lotNumber: 'FA1234',
+    });
+    expect((await other.gql(READ, { id: receipt.id })).data.doseReceipt).toBeNull();
+    expect(codes(await home.officer.gql(READ, { id: receipt.id }))).toEqual(['FORBIDDEN']);
+  });
+
+  it('returns the first result for a retried key, also when retried concurrently, and writes nothing more', async () => {
+    const home = await t.tenant();
+    const { residentId, ticketNumber } = await residentWithTicket(home.officer);
+    const site = await tablet(t, home.code);
+    const input = doseInput(home.code, ticketNumber);
+    const results = await Promise.all(Array.from({ length: 5 }, () => site.gql(REGISTER_DOSE, { input })));
+    const receipts = results.map((r) => r.data.registerDose.receipt);
+    for (const r of results) expect(r.data.registerDose.userErrors).toEqual([]);
+    expect(new Set(receipts.map((r) => r.id)).size).toBe(1);
+    const later = await site.gql(REGISTER_DOSE, { input });
+    expect(later.data.registerDose.receipt).toEqual(receipts[0]);
+    const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2', [home.code, residentId]);
+    expect(count).toBe(1);
+    // The same key for a different dose is a client bug, not a retry.
+    const reused = await site.gql(REGISTER_DOSE, { input: { ...input, doseNumber: 2, vaccinatedOn: '2024-06-01' } });
+    expect(userErrors(reused)).toEqual([{ field: ['input', 'idempotencyKey'], code: 'IDEMPOTENCY_KEY_REUSED', message: expect.any(String) }]);
+  });
+
+  it('applies every dose rule with its own code and field', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    const { ticketNumber } = await residentWithTicket(home.officer, { birthDate: '2000-01-01' });
+    const ok = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { vaccinatedOn: '2024-05-01' }) });
+    expect(userErrors(ok)).toEqual([]);
+    const expectError = async (overrides: Record<string, unknown>, field: string[], code: string) => {
+      const result = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, overrides) });
+      expect(userErrors(result)).toEqual([{ field, code, message: expect.any(String) }]);
+      expect(result.data.registerDose.receipt).toBeNull();
+    };
+    await expectError({ doseNumber: 3, vaccinatedOn: '2024-06-01' }, ['input', 'doseNumber'], 'DOSE_NOT_NEXT');
+    await expectError({ doseNumber: 1, vaccinatedOn: '2024-06-01' }, ['input', 'doseNumber'], 'DOSE_NOT_NEXT');
+    await expectError({ doseNumber: 1, vaccinatedOn: '2024-05-01' }, ['input', 'doseNumber'], 'DUPLICATE_DOSE');
+    await expectError({ doseNumber: 2, vaccinatedOn: '2999-01-01' }, ['input', 'vaccinatedOn'], 'DATE_IN_FUTURE');
+    await expectError({ doseNumber: 2, vaccinatedOn: '2024-04-30' }, ['input', 'vaccinatedOn'], 'DATE_BEFORE_PREVIOUS_DOSE');
+    await expectError({ doseNumber: 2, vaccinatedOn: '2024-02-30' }, ['input', 'vaccinatedOn'], 'INVALID_DATE');
+    await expectError({ doseNumber: 2, vaccinatedOn: '2024-06-01', lotNumber: 'FA 12/34' }, ['input', 'lotNumber'], 'INVALID_LOT_NUMBER');
+    await expectError({ doseNumber: 2, vaccinatedOn: '2024-06-01', vaccineCode: 'SPUTNIK-V' }, ['input', 'vaccineCode'], 'UNKNOWN_VACCINE');
+    await expectError({ doseNumber: 3, vaccinatedOn: '2024-06-01' }, ['input', 'doseNumber'], 'DOSE_NOT_NEXT');
+    await expectError({ idempotencyKey: 'short' }, ['input', 'idempotencyKey'], 'INVALID_FORMAT');
+
+    const young = await residentWithTicket(home.officer, { birthDate: '2020-06-01' });
+    const early = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, young.ticketNumber, { vaccinatedOn: '2020-05-31' }) });
+    expect(userErrors(early)).toEqual([{ field: ['input', 'vaccinatedOn'], code: 'DATE_BEFORE_BIRTH', message: 'must not be before the birth date' }]);
+
+    // Series 1-2: dose 3 needs a new ticket.
+    await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { doseNumber: 2, vaccinatedOn: '2024-06-01' }) });
+    await expectError({ doseNumber: 3, vaccinatedOn: '2024-09-01' }, ['input', 'doseNumber'], 'DOSE_NOT_IN_SERIES');
+
+    const failures = await t.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE actor_id = $1 AND operation = 'vaccination.register' AND outcome = 'FAILURE'`, [site.accountId]);
+    expect(failures[0].n).toBeGreaterThanOrEqual(10);
+  });
+
+  it('refuses void tickets, moved-out and deceased residents, unknown municipalities', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    const voided = await residentWithTicket(home.officer);
+    await home.officer.gql('mutation($id: ID!) { voidTicket(id: $id, reason: "reissued") { userErrors { code } } }', { id: voided.ticketId });
+    const moved = await residentWithTicket(home.officer);
+    await home.officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-01-01") { userErrors { code } } }', { id: moved.residentId });
+    const dead = await residentWithTicket(home.officer);
+    await home.officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-01-01") { userErrors { code } } }', { id: dead.residentId });
+    const first = async (n: string, code = home.code) => userErrors(await site.gql(REGISTER_DOSE, { input: doseInput(code, n) }))[0];
+    expect(await first(voided.ticketNumber)).toMatchObject({ field: ['input', 'ticket'], code: 'TICKET_VOID' });
+    expect(await first(moved.ticketNumber)).toMatchObject({ field: ['input', 'ticket'], code: 'RESIDENT_MOVED_OUT' });
+    expect(await first(dead.ticketNumber)).toMatchObject({ field: ['input', 'ticket'], code: 'RESIDENT_DECEASED' });
+    expect(await first(freshTicketNumber(), '479993')).toMatchObject({ field: ['input', 'ticket', 'municipalityCode'], code: 'UNKNOWN_MUNICIPALITY' });
+    const ocr = await site.gql(REGISTER_DOSE, { input: { ...doseInput(home.code, voided.ticketNumber), ticket: { ocrLine: `1x${home.code}` } } });
+    expect(userErrors(ocr)[0]).toMatchObject({ field: ['input', 'ticket', 'ocrLine'], code: 'INVALID_FORMAT' });
+  });
+});
+
+describe('tablet: pending registration (接種対象者登録待ち)', () => {
+  it('keeps a dose on an unregistered ticket pending, and matches it when the ticket is issued', async () => {
+    const home = await t.tenant();
+    const siteCode = await t.createMunicipality();
+    const site = await tablet(t, siteCode);
+    const ticketNumber = freshTicketNumber();
+    const input = doseInput(home.code, ticketNumber);
+    const result = await site.gql(REGISTER_DOSE, { input });
+    const receipt = result.data.registerDose.receipt;
+    expect(receipt).toMatchObject({ status: 'PENDING_REGISTRATION', municipalityCode: home.code, ticketNumber, siteMunicipalityCode: siteCode });
+    expect(receipt.message).toContain('pending registration');
+
+    // Dose 1 on the same unregistered ticket again, from another tablet: a duplicate, not a second pending dose.
+    const again = await (await tablet(t, siteCode)).gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
+    expect(userErrors(again)).toEqual([{ field: ['input', 'doseNumber'], code: 'DUPLICATE_DOSE', message: expect.any(String) }]);
+
+    const PENDING = '{ pendingDoses { id ticketNumber doseNumber siteMunicipalityCode status } }';
+    expect((await home.officer.gql(PENDING)).data.pendingDoses).toEqual([
+      { id: expect.any(String), ticketNumber, doseNumber: 1, siteMunicipalityCode: siteCode, status: 'PENDING' },
+    ]);
+    const neighbour = await t.tenant();
+    expect((await neighbour.officer.gql(PENDING)).data.pendingDoses).toEqual([]);
+
+    // Issuing that ticket number matches the dose to the resident.
+    const { id: residentId } = await registerResident(home.officer);
+    const issued = await home.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId, ticketNumber }] } });
+    expect(issued.data.issueTickets).toMatchObject({ matchedPendingDoses: 1, userErrors: [] });
+    expect((await home.officer.gql(PENDING)).data.pendingDoses).toEqual([]);
+    const doses = (await home.officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident.vaccinations;
+    expect(doses).toEqual([expect.objectContaining({ doseNumber: 1, siteMunicipalityCode: siteCode, source: 'TABLET' })]);
+    const READ = 'query($id: ID!) { doseReceipt(id: $id) { status ticketNumber } }';
+    expect((await site.gql(READ, { id: receipt.id })).data.doseReceipt).toEqual({ status: 'RECORDED', ticketNumber });
+    // A retry of the original request still answers with the same receipt, and writes nothing.
+    const retry = await site.gql(REGISTER_DOSE, { input });
+    expect(retry.data.registerDose).toEqual({ receipt: { ...receipt, status: 'RECORDED', message: 'Recorded.' }, userErrors: [] });
+    const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2', [home.code, residentId]);
+    expect(count).toBe(1);
+  });
+
+  it('leaves an unmatched dose for the municipality to assign or dismiss', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    const one = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, freshTicketNumber(), { vaccinatedOn: '2024-05-02' }) });
+    const two = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, freshTicketNumber()) });
+    expect(one.data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    expect(two.data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    const pending = (await home.officer.gql('{ pendingDoses { id vaccinatedOn } }')).data.pendingDoses;
+    const [p1, p2] = [pending.find((p: any) => p.vaccinatedOn === '2024-05-02'), pending.find((p: any) => p.vaccinatedOn === '2024-05-01')];
+    const { id: residentId } = await registerResident(home.officer);
+    const ASSIGN = 'mutation($id: ID!, $r: ID!) { assignPendingDose(id: $id, residentId: $r) { pendingDose { status vaccinationRecordId } userErrors { field code message } } }';
+    const assigned = await home.officer.gql(ASSIGN, { id: p1.id, r: residentId });
+    expect(assigned.data.assignPendingDose).toEqual({ pendingDose: { status: 'MATCHED', vaccinationRecordId: expect.any(String) }, userErrors: [] });
+    // The second is dose 1 again for the same person: refused with the rule that failed.
+    const conflict = await home.officer.gql(ASSIGN, { id: p2.id, r: residentId });
+    expect(conflict.data.assignPendingDose.userErrors[0]).toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('DOSE_NOT_NEXT') });
+    const DISMISS = 'mutation($id: ID!) { dismissPendingDose(id: $id, reason: "duplicate entry at the site") { pendingDose { status resolutionReason } userErrors { code } } }';
+    expect((await home.officer.gql(DISMISS, { id: p2.id })).data.dismissPendingDose).toEqual({ pendingDose: { status: 'DISMISSED', resolutionReason: 'duplicate entry at the site' }, userErrors: [] });
+    expect((await home.officer.gql('{ pendingDoses { id } }')).data.pendingDoses).toEqual([]);
+    // Another municipality can neither see nor resolve them.
+    const other = await t.tenant();
+    expect((await other.officer.gql(DISMISS, { id: p1.id })).data.dismissPendingDose.userErrors).toEqual([{ code: 'NOT_FOUND' }]);
+  });
+
+  it('tablets of any municipality are refused for officer operations', async () => {
+    const home = await t.tenant();
+    const site = await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: home.code });
+    const { residentId } = await residentWithTicket(home.officer);
+    const result = await site.gql('mutation($i: RecordDoseInput!) { recordDose(input: $i) { userErrors { code } } }', {
+      i: { residentId, doseNumber: 1, vaccinatedOn: '2024-01-01', vaccineCode: 'PFIZER-COMIRNATY', lotNumber: 'A1' },
+    });
+    expect(codes(result)).toEqual(['FORBIDDEN']);
+  });
+});

@@ -1,0 +1,104 @@
+import { codes, registerResident, TestApp } from '../helpers/test-app';
+import { freshTicketNumber, ISSUE, residentWithTicket } from '../helpers/vaccination';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const LIST = `query($filter: TicketFilter, $first: Int, $after: String) {
+  tickets(filter: $filter, first: $first, after: $after) { nodes { id ticketNumber series voidedOn voidReason residentId } pageInfo { hasNextPage endCursor } }
+}`;
+const BY_NUMBER = 'query($n: String!) { ticketByNumber(ticketNumber: $n) { id ticketNumber voidedOn } }';
+const VOID = 'mutation($id: ID!, $reason: String!) { voidTicket(id: $id, reason: $reason) { ticket { id voidedOn voidReason } userErrors { field code message } } }';
+
+describe('tickets', () => {
+  it('issues in bulk to every active resident without an open ticket of the series, each number unique', async () => {
+    const { code, officer } = await t.tenant();
+    for (let i = 0; i < 5; i++) await registerResident(officer);
+    const dead = await registerResident(officer);
+    await officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-01-01") { userErrors { code } } }', { id: dead.id });
+    const first = await officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } });
+    expect(first.data.issueTickets).toMatchObject({ issuedCount: 5, userErrors: [] });
+    // A second run issues nothing new for the same series, but a new series gets its own tickets.
+    expect((await officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } })).data.issueTickets.issuedCount).toBe(0);
+    expect((await officer.gql(ISSUE, { input: { series: '3', allActiveResidents: true } })).data.issueTickets.issuedCount).toBe(5);
+    const rows = await t.db.query('SELECT ticket_number, resident_id FROM ticket WHERE municipality_code = $1', [code]);
+    expect(rows).toHaveLength(10);
+    expect(new Set(rows.map((r: any) => r.ticket_number)).size).toBe(10);
+    for (const r of rows) expect(r.ticket_number).toMatch(/^\d{10}$/);
+    expect(rows.map((r: any) => r.resident_id)).not.toContain(dead.id);
+  });
+
+  it('issues listed tickets with given or assigned numbers, and refuses bad input per field', async () => {
+    const { officer } = await t.tenant();
+    const a = await registerResident(officer);
+    const b = await registerResident(officer);
+    const number = freshTicketNumber();
+    const ok = await officer.gql(ISSUE, { input: { series: '1-2', issuedOn: '2024-03-01', tickets: [{ residentId: a.id, ticketNumber: number }, { residentId: b.id }] } });
+    expect(ok.data.issueTickets.userErrors).toEqual([]);
+    const [ta, tb] = ok.data.issueTickets.tickets;
+    expect(ta).toMatchObject({ ticketNumber: number, series: '1-2', residentId: a.id, voidedOn: null });
+    expect(tb.ticketNumber).toMatch(/^\d{10}$/);
+    expect(ta.ocrLine).toBe(`11${officer.municipalityCode}${number}`);
+
+    const c = await registerResident(officer);
+    const bad = await officer.gql(ISSUE, { input: { series: '2-1', issuedOn: '2999-01-01', tickets: [{ residentId: c.id, ticketNumber: '12345' }] } });
+    expect(bad.data.issueTickets.userErrors).toEqual([
+      { field: ['input', 'series'], code: 'INVALID_SERIES', message: expect.any(String) },
+      { field: ['input', 'issuedOn'], code: 'DATE_IN_FUTURE', message: 'must not be in the future' },
+    ]);
+    const taken = await officer.gql(ISSUE, { input: { series: '3', tickets: [{ residentId: c.id, ticketNumber: number }] } });
+    expect(taken.data.issueTickets.userErrors).toEqual([{ field: ['input', 'tickets', '0', 'ticketNumber'], code: 'DUPLICATE', message: 'another ticket of this municipality has this number' }]);
+    const again = await officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: a.id }] } });
+    expect(again.data.issueTickets.userErrors[0]).toMatchObject({ field: ['input', 'tickets', '0', 'residentId'], code: 'DUPLICATE' });
+  });
+
+  it('cannot issue to, list, look up or void another municipality\'s tickets', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const theirs = await residentWithTicket(b.officer);
+    const resident = await registerResident(b.officer);
+    const issue = await a.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: resident.id }] } });
+    expect(issue.data.issueTickets.userErrors).toEqual([{ field: ['input', 'tickets', '0', 'residentId'], code: 'NOT_FOUND', message: 'not found or no access' }]);
+    expect((await a.officer.gql(LIST, {})).data.tickets.nodes.map((n: any) => n.id)).not.toContain(theirs.ticketId);
+    expect((await a.officer.gql(BY_NUMBER, { n: theirs.ticketNumber })).data.ticketByNumber).toBeNull();
+    const voided = await a.officer.gql(VOID, { id: theirs.ticketId, reason: 'x' });
+    expect(voided.data.voidTicket.userErrors).toEqual([{ field: ['id'], code: 'NOT_FOUND', message: 'not found or no access' }]);
+    expect((await b.officer.gql(BY_NUMBER, { n: theirs.ticketNumber })).data.ticketByNumber).toEqual({ id: theirs.ticketId, ticketNumber: theirs.ticketNumber, voidedOn: null });
+  });
+
+  it('lists with filters and pages, looks up by number, voids with a reason once', async () => {
+    const { officer } = await t.tenant();
+    const one = await residentWithTicket(officer);
+    const two = await residentWithTicket(officer, { series: '3' });
+    const page = await officer.gql(LIST, { first: 1 });
+    expect(page.data.tickets.pageInfo.hasNextPage).toBe(true);
+    const rest = await officer.gql(LIST, { first: 1, after: page.data.tickets.pageInfo.endCursor });
+    expect([page.data.tickets.nodes[0].id, rest.data.tickets.nodes[0].id].sort()).toEqual([one.ticketId, two.ticketId].sort());
+    expect((await officer.gql(LIST, { filter: { series: '3' } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([two.ticketId]);
+    expect((await officer.gql(LIST, { filter: { residentId: one.residentId } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([one.ticketId]);
+    expect(codes(await officer.gql(BY_NUMBER, { n: '12' }))).toEqual(['BAD_USER_INPUT']);
+
+    expect((await officer.gql(VOID, { id: one.ticketId, reason: ' ' })).data.voidTicket.userErrors[0]).toMatchObject({ field: ['reason'], code: 'REQUIRED' });
+    const voided = await officer.gql(VOID, { id: one.ticketId, reason: 'lost, reissued' });
+    expect(voided.data.voidTicket).toEqual({ ticket: { id: one.ticketId, voidedOn: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), voidReason: 'lost, reissued' }, userErrors: [] });
+    expect((await officer.gql(VOID, { id: one.ticketId, reason: 'again' })).data.voidTicket.userErrors[0].code).toBe('TICKET_VOID');
+    expect((await officer.gql(LIST, { filter: { open: true } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([two.ticketId]);
+  });
+
+  it.each([
+    ['markResidentMovedOut', 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-06-01") { userErrors { code } } }', 'moved out'],
+    ['markResidentDeceased', 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-06-01") { userErrors { code } } }', 'deceased'],
+  ])('%s voids the open tickets in the same transaction', async (_name, mutation, reason) => {
+    const { code, officer } = await t.tenant();
+    const { residentId, ticketId } = await residentWithTicket(officer);
+    expect((await officer.gql(mutation, { id: residentId })).data).toBeTruthy();
+    const [row] = await t.db.query('SELECT voided_on, void_reason FROM ticket WHERE municipality_code = $1 AND id = $2', [code, ticketId]);
+    expect(row.void_reason).toBe(reason);
+    expect(row.voided_on).not.toBeNull();
+    const audit = await t.db.query(`SELECT target_ids FROM audit_event WHERE municipality_code = $1 AND operation = 'ticket.void'`, [code]);
+    expect(audit).toEqual([{ target_ids: [ticketId] }]);
+  });
+});

@@ -1,0 +1,166 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { codes, registerResident, TestApp } from '../helpers/test-app';
+import { doseInput, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, tablet } from '../helpers/vaccination';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const RECORD = `mutation($input: RecordDoseInput!) {
+  recordDose(input: $input) { record { id doseNumber vaccinatedOn source siteMunicipalityCode status recordedBy } userErrors { field code message } }
+}`;
+const CORRECT = `mutation($id: ID!, $input: CorrectRecordInput!) {
+  correctVaccinationRecord(id: $id, input: $input) { record { id vaccinatedOn vaccineCode lotNumber status siteMunicipalityCode source } userErrors { field code message } }
+}`;
+const DELETE = `mutation($id: ID!, $reason: String!) {
+  deleteVaccinationRecord(id: $id, reason: $reason) { record { id status statusReason statusChangedAt statusChangedBy } userErrors { field code message } }
+}`;
+
+const entry = (residentId: string, overrides: Record<string, unknown> = {}) => ({
+  residentId, doseNumber: 1, vaccinatedOn: '2023-10-01', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: '000123A', ...overrides,
+});
+
+describe('officer entry', () => {
+  it('records doses from paper forms with the same rules as the tablet', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer, { birthDate: '1950-01-01' });
+    const first = await officer.gql(RECORD, { input: entry(id) });
+    expect(first.data.recordDose).toEqual({
+      record: { id: expect.any(String), doseNumber: 1, vaccinatedOn: '2023-10-01', source: 'OFFICER', siteMunicipalityCode: code, status: 'COMPLETED', recordedBy: officer.accountId },
+      userErrors: [],
+    });
+    const elsewhere = await officer.gql(RECORD, { input: entry(id, { doseNumber: 2, vaccinatedOn: '2023-11-01', siteMunicipalityCode: '141003' }) });
+    expect(elsewhere.data.recordDose.record.siteMunicipalityCode).toBe('141003');
+    const codesOf = async (overrides: Record<string, unknown>) => (await officer.gql(RECORD, { input: entry(id, overrides) })).data.recordDose.userErrors.map((e: any) => e.code);
+    expect(await codesOf({ doseNumber: 4, vaccinatedOn: '2024-01-01' })).toEqual(['DOSE_NOT_NEXT']);
+    expect(await codesOf({ doseNumber: 3, vaccinatedOn: '2023-10-15' })).toEqual(['DATE_BEFORE_PREVIOUS_DOSE']);
+    expect(await codesOf({ doseNumber: 3, vaccinatedOn: '2024-01-01', siteMunicipalityCode: '141004' })).toEqual(['INVALID_CHECK_DIGIT']);
+    expect(await codesOf({ doseNumber: 3, vaccinatedOn: '2024-01-01', vaccineCode: 'X', lotNumber: '' })).toEqual(['UNKNOWN_VACCINE', 'INVALID_LOT_NUMBER']);
+    const audit = await t.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccination.record'`, [code]);
+    expect(audit[0].n).toBe(2);
+  });
+
+  it('refuses a dose after the resident moved out, but accepts one given before', async () => {
+    const { officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    await officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-01-01") { userErrors { code } } }', { id });
+    expect((await officer.gql(RECORD, { input: entry(id, { vaccinatedOn: '2024-02-01' }) })).data.recordDose.userErrors[0].code).toBe('RESIDENT_MOVED_OUT');
+    expect((await officer.gql(RECORD, { input: entry(id, { vaccinatedOn: '2023-12-01' }) })).data.recordDose.userErrors).toEqual([]);
+  });
+
+  it('cannot record for another municipality\'s resident', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { id } = await registerResident(b.officer);
+    expect((await a.officer.gql(RECORD, { input: entry(id) })).data.recordDose.userErrors).toEqual([{ field: ['input', 'residentId'], code: 'NOT_FOUND', message: 'not found or no access' }]);
+  });
+});
+
+describe('corrections keep history', () => {
+  it('supersedes the old record with reason, time and officer, and deletes as entered-in-error', async () => {
+    const { code, officer } = await t.tenant();
+    const { id: residentId } = await registerResident(officer);
+    const recordId = (await officer.gql(RECORD, { input: entry(residentId) })).data.recordDose.record.id;
+    await officer.gql(RECORD, { input: entry(residentId, { doseNumber: 2, vaccinatedOn: '2023-12-01' }) });
+
+    // A correction may not move dose 1 past dose 2.
+    const tooLate = await officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-12-02', reason: 'typo' } });
+    expect(tooLate.data.correctVaccinationRecord.userErrors).toEqual([{ field: ['input', 'vaccinatedOn'], code: 'DATE_AFTER_NEXT_DOSE', message: 'must be before dose 2 (2023-12-01)' }]);
+    const corrected = await officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-10-02', lotNumber: 'ab-9', reason: 'date misread on the form' } });
+    const replacement = corrected.data.correctVaccinationRecord.record;
+    expect(replacement).toEqual({ id: expect.any(String), vaccinatedOn: '2023-10-02', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: 'AB-9', status: 'COMPLETED', siteMunicipalityCode: code, source: 'OFFICER' });
+    expect(replacement.id).not.toBe(recordId);
+
+    // The superseded record cannot be corrected again; the replacement can.
+    expect((await officer.gql(CORRECT, { id: recordId, input: { lotNumber: 'X1', reason: 'again' } })).data.correctVaccinationRecord.userErrors[0].code).toBe('INVALID_STATE');
+    // Dose 1 cannot be deleted while dose 2 stands.
+    expect((await officer.gql(DELETE, { id: replacement.id, reason: 'x' })).data.deleteVaccinationRecord.userErrors[0].code).toBe('INVALID_STATE');
+
+    const history = (await officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident.vaccinations;
+    const dose2 = history.find((h: any) => h.doseNumber === 2);
+    const deleted = await officer.gql(DELETE, { id: dose2.id, reason: 'entered for the wrong person' });
+    expect(deleted.data.deleteVaccinationRecord).toEqual({
+      record: { id: dose2.id, status: 'ENTERED_IN_ERROR', statusReason: 'entered for the wrong person', statusChangedAt: expect.any(String), statusChangedBy: officer.accountId },
+      userErrors: [],
+    });
+    const after = (await officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident.vaccinations;
+    expect(after.map((r: any) => [r.doseNumber, r.status, r.supersededBy, r.statusReason])).toEqual([
+      [1, 'SUPERSEDED', replacement.id, 'date misread on the form'],
+      [1, 'COMPLETED', null, null],
+      [2, 'ENTERED_IN_ERROR', null, 'entered for the wrong person'],
+    ]);
+    const current = await officer.gql('query($id: ID!) { resident(id: $id) { vaccinations { id } } }', { id: residentId });
+    expect(current.data.resident.vaccinations).toEqual([{ id: replacement.id }]);
+    const ops = await t.db.query(`SELECT operation, target_ids FROM audit_event WHERE municipality_code = $1 AND operation IN ('vaccination.correct', 'vaccination.delete') ORDER BY id`, [code]);
+    expect(ops).toEqual([
+      { operation: 'vaccination.correct', target_ids: [recordId, replacement.id] },
+      { operation: 'vaccination.delete', target_ids: [dose2.id] },
+    ]);
+  });
+
+  it('the resident\'s municipality corrects a dose a site elsewhere gave; the site\'s municipality cannot', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { residentId, ticketNumber } = await residentWithTicket(b.officer);
+    const site = await tablet(t, a.code);
+    await site.gql(REGISTER_DOSE, { input: doseInput(b.code, ticketNumber) });
+    const recordId = (await b.officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident.vaccinations[0].id;
+
+    for (const [query, vars] of [[CORRECT, { input: { lotNumber: 'Z9', reason: 'label' } }], [DELETE, { reason: 'wrong' }]] as const) {
+      const byA = await a.officer.gql(query, { id: recordId, ...vars });
+      const missing = await a.officer.gql(query, { id: '00000000-0000-4000-8000-000000000000', ...vars });
+      expect(JSON.stringify(byA)).toBe(JSON.stringify(missing));
+      expect(JSON.stringify(byA)).toContain('not found or no access');
+      expect(codes(await site.gql(query, { id: recordId, ...vars }))).toEqual(['FORBIDDEN']);
+    }
+    const fixed = await b.officer.gql(CORRECT, { id: recordId, input: { lotNumber: 'Z9', reason: 'label' } });
+    expect(fixed.data.correctVaccinationRecord.record).toMatchObject({ lotNumber: 'Z9', siteMunicipalityCode: a.code, source: 'TABLET' });
+  });
+});
+
+describe('resident view', () => {
+  it('loads a page of 100 residents with tickets and records in a constant number of statements', async () => {
+    const { officer } = await t.tenant();
+    const PAGE = `{ residents(first: 100) { nodes { id
+      tickets { ticketNumber series }
+      vaccinations { doseNumber vaccinatedOn manufacturer siteMunicipalityCode }
+    } } }`;
+    const ids: string[] = [];
+    for (let i = 0; i < 100; i++) ids.push((await registerResident(officer)).id);
+    const measure = async () => {
+      const start = t.queries.count;
+      const result = await officer.gql(PAGE);
+      return { result, statements: t.queries.count - start };
+    };
+    const empty = await measure();
+    await officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } });
+    for (const id of ids.slice(0, 30)) {
+      await officer.gql(RECORD, { input: entry(id) });
+      await officer.gql(RECORD, { input: entry(id, { doseNumber: 2, vaccinatedOn: '2023-11-01' }) });
+    }
+    expect(empty.result.errors).toBeUndefined();
+    const full = await measure();
+    const nodes = full.result.data.residents.nodes;
+    expect(nodes).toHaveLength(100);
+    expect(nodes.every((n: any) => n.tickets.length === 1)).toBe(true);
+    expect(nodes.filter((n: any) => n.vaccinations.length === 2)).toHaveLength(30);
+    // Whatever the page holds: the token's account look-up (every request), then residents,
+    // tickets, records and the read-audit line.
+    expect(full.statements).toBe(empty.statements);
+    expect(full.statements - 1).toBeLessThanOrEqual(4);
+  });
+
+  it('another municipality sees neither tickets nor records of a resident, by any query', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { residentId } = await residentWithTicket(b.officer);
+    await b.officer.gql(RECORD, { input: entry(residentId) });
+    const internet = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: a.code });
+    for (const s of [a.officer, internet]) {
+      expect((await s.gql('query($id: ID!) { resident(id: $id) { tickets { id } vaccinations { id } } }', { id: residentId })).data.resident).toBeNull();
+      expect((await s.gql('{ residents(first: 100) { nodes { id } } }')).data.residents.nodes.map((n: any) => n.id)).not.toContain(residentId);
+    }
+  });
+});

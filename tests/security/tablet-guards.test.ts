@@ -1,0 +1,60 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { codes, TestApp } from '../helpers/test-app';
+import { doseInput, freshTicketNumber, REGISTER_DOSE, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const SUSPEND = 'mutation($f: PlatformFunction!, $m: String, $r: String!) { suspendFunction(function: $f, municipalityCode: $m, reason: $r) { userErrors { code } } }';
+const RESUME = 'mutation($f: PlatformFunction!, $m: String) { resumeFunction(function: $f, municipalityCode: $m) { userErrors { code } } }';
+
+describe('emergency stop of tablet registration', () => {
+  it('refuses registrations into a suspended municipality with FUNCTION_SUSPENDED and writes nothing, then resumes', async () => {
+    const home = await t.tenant();
+    const siteCode = await t.createMunicipality();
+    const site = await tablet(t, siteCode);
+    const { residentId, ticketNumber } = await residentWithTicket(home.officer);
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    await operator.gql(SUSPEND, { f: 'TABLET_REGISTRATION', m: home.code, r: 'records under review' });
+
+    const refused = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
+    expect(codes(refused)).toEqual(['FUNCTION_SUSPENDED']);
+    expect(refused.errors?.[0].message).toMatch(/suspended/);
+    const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2', [home.code, residentId]);
+    expect(count).toBe(0);
+
+    await operator.gql(RESUME, { f: 'TABLET_REGISTRATION', m: home.code });
+    const accepted = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
+    expect(accepted.data.registerDose.receipt.status).toBe('RECORDED');
+  });
+
+  it('a stop for the site\'s own municipality stops its tablets everywhere', async () => {
+    const home = await t.tenant();
+    const siteCode = await t.createMunicipality();
+    const site = await tablet(t, siteCode);
+    const { ticketNumber } = await residentWithTicket(home.officer);
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    await operator.gql(SUSPEND, { f: 'TABLET_REGISTRATION', m: siteCode, r: 'stolen tablet' });
+    try {
+      expect(codes(await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) }))).toEqual(['FUNCTION_SUSPENDED']);
+    } finally {
+      await operator.gql(RESUME, { f: 'TABLET_REGISTRATION', m: siteCode });
+    }
+  });
+});
+
+describe('unusual tablet access', () => {
+  it('raises an alert when one tablet scans many unknown tickets', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    for (let i = 0; i < 30; i++) {
+      const result = await site.gql(SCAN, { ticket: { municipalityCode: home.code, ticketNumber: freshTicketNumber() } });
+      expect(result.data.scanTicket.status).toBe('NOT_REGISTERED');
+    }
+    const [alert] = await t.db.query(`SELECT kind, detail FROM security_alert WHERE actor_id = $1`, [site.accountId]);
+    expect(alert).toEqual({ kind: 'UNKNOWN_TICKET_SCANS', detail: '30 unknown tickets scanned within 15 min' });
+  });
+});
