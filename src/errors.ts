@@ -13,6 +13,7 @@ export enum ErrorCode {
   DUPLICATE = 'DUPLICATE',
   NOT_FOUND = 'NOT_FOUND',
   INVALID_STATE = 'INVALID_STATE',
+  OTHER_MUNICIPALITY = 'OTHER_MUNICIPALITY',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode' });
 

@@ -1,8 +1,11 @@
 import 'reflect-metadata';
 import { DataSource, Logger } from 'typeorm';
 import { Foundation1795392000000 } from '../../migrations/1795392000000-foundation';
+import { RegistryImport1795500000000 } from '../../migrations/1795500000000-registry-import';
 import { Account } from '../entities/account.entity';
 import { AuditEvent } from '../entities/audit-event.entity';
+import { ImportJob } from '../entities/import-job.entity';
+import { ImportRejection } from '../entities/import-rejection.entity';
 import { Municipality } from '../entities/municipality.entity';
 import { Prefecture } from '../entities/prefecture.entity';
 import { Resident } from '../entities/resident.entity';
@@ -10,8 +13,8 @@ import { TenantKey } from '../entities/tenant-key.entity';
 import { Ticket } from '../entities/ticket.entity';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
 
-export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent];
-export const migrations = [Foundation1795392000000];
+export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent, ImportJob, ImportRejection];
+export const migrations = [Foundation1795392000000, RegistryImport1795500000000];
 
 export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number } = {}): DataSource {
   return new DataSource({

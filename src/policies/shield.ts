@@ -49,6 +49,8 @@ export const ruleTree = {
     resident: readResident,
     residentByMyNumber: can('read', 'MyNumber'),
     accounts: readAccount,
+    importJob: can('read', 'ImportJob'),
+    importJobs: can('read', 'ImportJob'),
   },
   Mutation: {
     '*': deny,
@@ -90,6 +92,16 @@ export const ruleTree = {
   ),
   AccountPayload: payloadFields('account', signedIn),
   UserError: fields(['field', 'code', 'message'], allow),
+  ImportJob: fields(
+    [
+      'id', 'municipalityCode', 'mode', 'status', 'phase', 'encoding', 'bytesRead', 'bytesTotal', 'progress', 'rowsRead',
+      'rowsAccepted', 'rowsRejected', 'residentsInserted', 'residentsUpdated', 'ticketsInserted', 'failureReason',
+      'createdAt', 'startedAt', 'finishedAt', 'rejections',
+    ],
+    canOnParent('read', 'ImportJob'),
+  ),
+  ImportRejectionList: fields(['nodes', 'hasNextPage', 'endCursor', 'complete'], can('read', 'ImportJob')),
+  ImportRejection: fields(['line', 'column', 'field', 'code', 'message'], can('read', 'ImportJob')),
 };
 
 export const permissions = shield(ruleTree, {

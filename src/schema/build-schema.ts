@@ -4,11 +4,12 @@ import { applyMiddleware } from 'graphql-middleware';
 import { buildSchemaSync } from 'type-graphql';
 import { fieldsWithoutRule, permissions } from '../policies/shield';
 import { AccountResolver } from '../resolvers/account.resolver';
+import { ImportJobResolver } from '../resolvers/import-job.resolver';
 import { MunicipalityResolver } from '../resolvers/municipality.resolver';
 import { ResidentResolver } from '../resolvers/resident.resolver';
 import './enums';
 
-export const resolvers = [AccountResolver, MunicipalityResolver, ResidentResolver] as const;
+export const resolvers = [AccountResolver, ImportJobResolver, MunicipalityResolver, ResidentResolver] as const;
 
 /** The schema as the resolvers declare it, before any policy is applied. */
 export function buildBareSchema(): GraphQLSchema {

@@ -5,6 +5,8 @@ import { TenantKeyring } from '../crypto/tenant-keyring';
 import { AccountService } from './account.service';
 import { AuthService } from './auth.service';
 import { ReferenceService } from './reference.service';
+import { RecordExportService } from './record-export.service';
+import { ResidentImportService } from './resident-import.service';
 import { ResidentService } from './resident.service';
 
 /** The process-wide services; per-request state lives in the Context instead. */
@@ -19,6 +21,8 @@ export function createServices(db: DataSource, config: Config) {
     accounts: new AccountService(db),
     residents: new ResidentService(db, keyring),
     reference: new ReferenceService(db),
+    imports: new ResidentImportService(db, keyring),
+    exports: new RecordExportService(db),
   };
 }
 
