@@ -360,23 +360,35 @@ export class ResidentImportService {
     const log = new RejectionLog(() => layout);
     const today = todayInJapan();
     let batch = '';
+    // Line numbers are counted here rather than asked of the parser (its per-record info objects
+    // cost more than the whole row check): a record starts on the line after the previous one
+    // and spans one more line per line break inside its quoted fields.
+    let nextLine = 1;
     const stager = new Transform({
       writableObjectMode: true,
-      transform(chunk: { record: string[]; info: { lines: number } }, _enc, done) {
+      transform(record: string[], _enc, done) {
+        const line = nextLine;
+        nextLine++;
+        let empty = true;
+        for (const field of record) {
+          if (field !== '') empty = false;
+          for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) nextLine++;
+        }
+        if (empty) return done();
         if (!layout) {
           try {
-            layout = resolveLayout(chunk.record);
+            layout = resolveLayout(record);
           } catch (error) {
             return done(error instanceof LayoutError ? new ImportFailure(error.message) : (error as Error));
           }
           return done();
         }
         progress.rowsRead++;
-        const staged = stageRow(chunk.record, chunk.info.lines, layout, keys, today);
+        const staged = stageRow(record, line, layout, keys, today);
         if (typeof staged === 'string') {
           batch += staged;
         } else {
-          log.add(chunk.info.lines, staged);
+          log.add(line, staged);
           progress.rowsRejected = log.lines;
         }
         progress.tick();
@@ -390,7 +402,7 @@ export class ResidentImportService {
         done(null, batch || undefined);
       },
     });
-    const parser = parse({ info: true, relax_column_count: true, skip_empty_lines: true, skip_records_with_empty_values: true, bom: true });
+    const parser = parse({ relax_column_count: true, bom: true });
     try {
       await pipeline(
         input,

@@ -1,5 +1,3 @@
-import { isIsoDate } from './dates';
-
 /**
  * Dates as registry extracts write them: ISO (2021-04-01, 2021/4/1, 20210401) or Japanese era
  * (令和3年4月1日, 令和元年5月1日, R3.4.1, H31/4/30, S64-1-7). Full-width characters are accepted.
@@ -20,9 +18,16 @@ const KANJI_ERA = /^(明治|大正|昭和|平成|令和)\s*(元|\d{1,2})\s*年\s
 const LETTER_ERA = /^([MTSHR])\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{1,2})$/i;
 const YMD_KANJI = /^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$/;
 
-function iso(year: number, month: string, day: string): string | null {
-  const value = `${String(year).padStart(4, '0')}-${month.padStart(2, '0')}-${day.padStart(2, '0')}`;
-  return isIsoDate(value) ? value : null;
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Checked by arithmetic rather than through Date: an import calls this millions of times. */
+function iso(year: number, monthText: string, dayText: string): string | null {
+  const month = Number(monthText);
+  const day = Number(dayText);
+  if (year < 1 || month < 1 || month > 12 || day < 1) return null;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS[month - 1])) return null;
+  return `${String(year).padStart(4, '0')}-${monthText.padStart(2, '0')}-${dayText.padStart(2, '0')}`;
 }
 
 function fromEra(letter: string, yearText: string, month: string, day: string): string | null {
