@@ -1,6 +1,7 @@
 import iconv from 'iconv-lite';
 import { randomUUID } from 'node:crypto';
 import { PassThrough, Transform, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
 import { to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
@@ -34,7 +35,7 @@ export const LEDGER_COLUMNS: [header: string, sql: string][] = [
   ['接種地コード', 'v.site_municipality_code'],
   ['接種会場', 'site.name'],
   // The platform does not record the doctor; the column stays so that ledger tools read the layout.
-  ['医師名', `''`],
+  ['医師名', 'NULL::text'],
   ['ワクチンメーカー', 'v.manufacturer'],
   ['ロット番号', 'v.lot_number'],
 ];
@@ -62,6 +63,20 @@ export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   if (!encoding) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
   errors.throwIfAny();
   return { from, to, dose, encoding: encoding! };
+}
+
+/** UTF-8 bytes from PostgreSQL to CP932 (Shift_JIS as Windows writes it); a character may span two chunks. */
+function shiftJisEncoder(): Transform {
+  const utf8 = new StringDecoder('utf8');
+  const encode = (text: string) => (text ? iconv.encode(text, 'cp932') : undefined);
+  return new Transform({
+    transform(chunk: Buffer | string, _enc, done) {
+      done(null, encode(typeof chunk === 'string' ? chunk : utf8.write(chunk)));
+    },
+    flush(done) {
+      done(null, encode(utf8.end()));
+    },
+  });
 }
 
 /** Streams a municipality's completed vaccination records as CSV with COPY TO, in constant memory. */
@@ -94,7 +109,7 @@ export class RecordExportService {
     const header = `${LEDGER_COLUMNS.map(([name]) => name).join(',')}\n`;
     const rows = await withClient(this.db, async (client) => {
       const copy = client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`));
-      const encoder = (filter.encoding === 'SJIS' ? iconv.encodeStream('cp932') : new PassThrough()) as Transform;
+      const encoder = filter.encoding === 'SJIS' ? shiftJisEncoder() : new PassThrough();
       // Excel opens UTF-8 CSV correctly only with a byte-order mark.
       encoder.write(filter.encoding === 'SJIS' ? header : `\ufeff${header}`);
       await pipeline(copy, encoder, out);
