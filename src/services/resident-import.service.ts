@@ -510,7 +510,8 @@ export class ResidentImportService {
     const outcome: Outcome = {
       ...base, commit: true, residentsInserted: residents.inserted, residentsUpdated: residents.updated, ticketsInserted: tickets.inserted, failureReason: null,
     };
-    // The job's result, its rejection report and the audit line commit together with the data.
+    // The job's result, its rejection report and the audit line commit together with the data
+    // (clock_timestamp: now() would be the start of this long transaction).
     await this.writeResult(queryable(client), job, progress, outcome, ImportStatus.SUCCEEDED);
     await writeAudit(queryable(client), principal, [{ operation: 'resident.import', municipalityCode: code, targetIds: [job.id], outcome: 'SUCCESS' }]);
     return outcome;
@@ -531,7 +532,7 @@ export class ResidentImportService {
     status: ImportStatus,
   ): Promise<void> {
     await db.query(
-      `UPDATE import_job SET status = $3, phase = NULL, finished_at = now(), heartbeat_at = now(), encoding = $4, bytes_read = $5,
+      `UPDATE import_job SET status = $3, phase = NULL, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp(), encoding = $4, bytes_read = $5,
          rows_read = $6, rows_accepted = $7, rows_rejected = $8, residents_inserted = $9, residents_updated = $10,
          tickets_inserted = $11, failure_reason = $12
        WHERE municipality_code = $1 AND id = $2`,

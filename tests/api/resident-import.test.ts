@@ -173,6 +173,15 @@ describe('resident registry import', () => {
     expect(job.failureReason).toMatch(/^the header row lacks required columns: addresseeNumber, myNumber/);
   });
 
+  it('fails the job, writing nothing, when the file is not valid CSV', async () => {
+    const { code, officer } = await t.tenant();
+    const csv = registryCsv([registryRow(), registryRow()]).replace(/\r\n(R[^,]*),/, '\r\n"$1"x,');
+    const job = await importFile(t, officer, csv, 'mode=SKIP');
+    expect(job.status).toBe('FAILED');
+    expect(job.failureReason).toMatch(/^line 2: the file is not valid CSV \(CSV_INVALID_CLOSING_QUOTE\)/);
+    expect(await residentRows(t, code)).toEqual([]);
+  });
+
   it('shows status and progress while the file is still arriving', async () => {
     const { code, officer } = await t.tenant();
     const rows = Array.from({ length: 50 }, () => registryRow());
