@@ -112,13 +112,15 @@ export class RecordExportService {
       const encoder = filter.encoding === 'SJIS' ? shiftJisEncoder() : new PassThrough();
       // Excel opens UTF-8 CSV correctly only with a byte-order mark.
       encoder.write(filter.encoding === 'SJIS' ? header : `\ufeff${header}`);
-      await pipeline(copy, encoder, out);
+      await pipeline(copy, encoder, out, { end: false });
       return copy.rowCount;
     });
+    // Logged before the download completes, so no finished download goes unrecorded.
     await writeAudit(this.db.manager, ctx, [
       // The download's own id and its size: which records left is reproducible from the filter, and no value is logged.
       { operation: 'vaccinationRecord.export', municipalityCode: code, targetIds: [randomUUID(), `rows:${rows}`], outcome: 'SUCCESS' },
     ]);
+    out.end();
     return rows;
   }
 }
