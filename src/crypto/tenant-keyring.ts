@@ -8,8 +8,24 @@ const TAG = 16;
 // done elsewhere is picked up without a restart.
 const ACTIVE_VERSION_TTL_MS = 60_000;
 
+// IVs are drawn from the CSPRNG in blocks: one call per 4,096 encryptions instead of one each,
+// which matters when a registry import encrypts millions of numbers.
+const IV_BLOCK = IV * 4096;
+let ivPool = Buffer.alloc(0);
+let ivOffset = 0;
+
+function nextIv(): Buffer {
+  if (ivOffset + IV > ivPool.length) {
+    ivPool = randomBytes(IV_BLOCK);
+    ivOffset = 0;
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV);
+  ivOffset += IV;
+  return iv;
+}
+
 function seal(key: Buffer, plaintext: Buffer, aad: string): Buffer {
-  const iv = randomBytes(IV);
+  const iv = nextIv();
   const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(aad));
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   return Buffer.concat([iv, cipher.getAuthTag(), body]);

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { DataSource, Logger } from 'typeorm';
 import { Foundation1795392000000 } from '../../migrations/1795392000000-foundation';
 import { VaccinationWorkflow1795400000000 } from '../../migrations/1795400000000-vaccination-workflow';
+import { RegistryImport1795500000000 } from '../../migrations/1795500000000-registry-import';
 import { Security1795700000000 } from '../../migrations/1795700000000-security';
 import { RowLevelSecurity1795800000000 } from '../../migrations/1795800000000-row-level-security';
 import { Account } from '../entities/account.entity';
@@ -9,6 +10,8 @@ import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
 import { AuditEvent } from '../entities/audit-event.entity';
 import { IntegratorContract } from '../entities/integrator-contract.entity';
+import { ImportJob } from '../entities/import-job.entity';
+import { ImportRejection } from '../entities/import-rejection.entity';
 import { Municipality } from '../entities/municipality.entity';
 import { PendingDose } from '../entities/pending-dose.entity';
 import { Prefecture } from '../entities/prefecture.entity';
@@ -19,8 +22,10 @@ import { Ticket } from '../entities/ticket.entity';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
 
 export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent,
-  PendingDose, TabletRegistration, IntegratorContract, FunctionSuspension, SecurityAlert];
-export const migrations = [Foundation1795392000000, VaccinationWorkflow1795400000000, Security1795700000000, RowLevelSecurity1795800000000];
+  PendingDose, TabletRegistration, IntegratorContract, FunctionSuspension, SecurityAlert, ImportJob, ImportRejection];
+export const migrations = [
+  Foundation1795392000000, VaccinationWorkflow1795400000000, RegistryImport1795500000000, Security1795700000000, RowLevelSecurity1795800000000,
+];
 
 /** The non-owner role the application works as; row-level security applies to it. */
 export const APP_ROLE = 'vrs_app';

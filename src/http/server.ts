@@ -8,6 +8,7 @@ import { Context, createContext, finishRequest } from '../context';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
 import { Services } from '../services';
+import { recordExport, residentImport } from './csv.routes';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -108,6 +109,9 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
         const ready = await services.db.query('SELECT 1').then(() => true, () => false);
         return send(res, ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'database unavailable' }));
       }
+      // CSV routes stream their bodies; only GraphQL bodies are buffered (and capped).
+      if (url.pathname === '/imports/residents') return await residentImport(req, res, url, services, channel);
+      if (url.pathname === '/exports/vaccination-records.csv') return await recordExport(req, res, url, services, channel);
       if (url.pathname !== '/graphql') return send(res, 404, '{"error":"not found"}');
 
       const headers = new HeaderMap();

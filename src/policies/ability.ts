@@ -2,10 +2,10 @@ import { AbilityBuilder, createMongoAbility, ForcedSubject, MongoAbility } from 
 import { Actor } from '../auth/actor';
 import { Channel, Role } from '../schema/enums';
 
-export type Action = 'read' | 'create' | 'update' | 'delete' | 'scan' | 'register' | 'check';
+export type Action = 'read' | 'create' | 'update' | 'delete' | 'scan' | 'register' | 'check' | 'import' | 'export';
 export type SubjectName =
   | 'Municipality' | 'Resident' | 'MyNumber' | 'Account' | 'AuditEvent' | 'FunctionSuspension' | 'SecurityAlert'
-  | 'Ticket' | 'VaccinationRecord' | 'PendingDose' | 'IntegratorContract' | 'Eligibility';
+  | 'Ticket' | 'VaccinationRecord' | 'PendingDose' | 'IntegratorContract' | 'Eligibility' | 'ImportJob';
 export type AppAbility = MongoAbility<[Action, SubjectName | (Record<string, unknown> & ForcedSubject<SubjectName>)]>;
 
 /**
@@ -34,7 +34,15 @@ export function defineAbilityFor(actor: Actor | null): AppAbility {
       // A municipality reads and changes the residents of its own tenant, and nothing of another's.
       can(['read', 'create', 'update', 'delete'], 'Resident', own);
       // My Number lives in the area reachable only over LG-WAN, never from the internet channel.
-      if (actor.channel === Channel.LGWAN) can('read', 'MyNumber', own);
+      if (actor.channel === Channel.LGWAN) {
+        can('read', 'MyNumber', own);
+        // A registry file carries My Number, so only the LG-WAN terminal imports it, into its own tenant only.
+        can('import', 'Resident', own);
+        // The import report (line, column, reason) is read where the import was made.
+        can('read', 'ImportJob', own);
+      }
+      // A municipality downloads its own vaccination records as CSV; the file never holds My Number.
+      can('export', 'VaccinationRecord', own);
       // A municipality reads the operation log of its own tenant.
       can('read', 'AuditEvent', own);
       // A municipality issues, looks up and voids the tickets of its own residents only.

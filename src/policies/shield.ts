@@ -70,6 +70,8 @@ export const ruleTree = {
     vaccines: signedIn,
     ticketEligibility: can('check', 'Eligibility'),
     integratorContracts: can('read', 'IntegratorContract'),
+    importJob: can('read', 'ImportJob'),
+    importJobs: can('read', 'ImportJob'),
   },
   Mutation: {
     '*': deny,
@@ -172,6 +174,16 @@ export const ruleTree = {
   TicketEligibility: fields(['status', 'nextDoseNumber', 'nextDoseAllowedFrom'], can('check', 'Eligibility')),
   IntegratorContract: fields(['municipalityCode', 'integratorAccountId', 'createdAt'], canOnParent('read', 'IntegratorContract')),
   IntegratorContractPayload: payloadFields('contract', signedIn),
+  ImportJob: fields(
+    [
+      'id', 'municipalityCode', 'mode', 'status', 'phase', 'encoding', 'bytesRead', 'bytesTotal', 'progress', 'rowsRead',
+      'rowsAccepted', 'rowsRejected', 'residentsInserted', 'residentsUpdated', 'ticketsInserted', 'failureReason',
+      'createdAt', 'startedAt', 'finishedAt', 'rejections',
+    ],
+    canOnParent('read', 'ImportJob'),
+  ),
+  ImportRejectionList: fields(['nodes', 'hasNextPage', 'endCursor', 'complete'], can('read', 'ImportJob')),
+  ImportRejection: fields(['line', 'column', 'field', 'code', 'message'], can('read', 'ImportJob')),
 };
 
 export const permissions = shield(ruleTree, {

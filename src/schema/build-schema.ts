@@ -5,6 +5,7 @@ import { buildSchemaSync } from 'type-graphql';
 import { fieldsWithoutRule, permissions } from '../policies/shield';
 import { AccountResolver } from '../resolvers/account.resolver';
 import { AuditResolver } from '../resolvers/audit.resolver';
+import { ImportJobResolver } from '../resolvers/import-job.resolver';
 import { MunicipalityResolver } from '../resolvers/municipality.resolver';
 import { IntegratorResolver } from '../resolvers/integrator.resolver';
 import { OperationsResolver } from '../resolvers/operations.resolver';
@@ -15,8 +16,8 @@ import { VaccinationResolver } from '../resolvers/vaccination.resolver';
 import './enums';
 
 export const resolvers = [
-  AccountResolver, AuditResolver, MunicipalityResolver, OperationsResolver, ResidentResolver, TicketResolver, VaccinationResolver,
-  VaccinationRecordResolver, ResidentVaccinationResolver, IntegratorResolver,
+  AccountResolver, AuditResolver, ImportJobResolver, MunicipalityResolver, OperationsResolver, ResidentResolver, TicketResolver,
+  VaccinationResolver, VaccinationRecordResolver, ResidentVaccinationResolver, IntegratorResolver,
 ] as const;
 
 /** The schema as the resolvers declare it, before any policy is applied. */

@@ -30,3 +30,27 @@ registerEnumType(Role, { name: 'Role' });
 registerEnumType(Channel, { name: 'Channel' });
 registerEnumType(Sex, { name: 'Sex' });
 registerEnumType(ResidentStatus, { name: 'ResidentStatus' });
+
+/** What an import does with rejected rows: ABORT writes nothing if any row is refused; SKIP applies the rest. */
+export enum ImportMode {
+  ABORT = 'ABORT',
+  SKIP = 'SKIP',
+}
+
+export enum ImportStatus {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  SUCCEEDED = 'SUCCEEDED',
+  FAILED = 'FAILED',
+}
+
+/** RECEIVING: reading, checking and staging rows; CHECKING: duplicates and conflicts; MERGING: writing. */
+export enum ImportPhase {
+  RECEIVING = 'RECEIVING',
+  CHECKING = 'CHECKING',
+  MERGING = 'MERGING',
+}
+
+registerEnumType(ImportMode, { name: 'ImportMode' });
+registerEnumType(ImportStatus, { name: 'ImportStatus' });
+registerEnumType(ImportPhase, { name: 'ImportPhase' });

@@ -19,8 +19,13 @@ export interface AuditSource {
   actor: Actor | null;
 }
 
+/** Anything that runs SQL: an EntityManager, or a raw client inside its own transaction. */
+export interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<unknown>;
+}
+
 /** Writes operation-log lines. Values of personal data never enter them: ids and names of operations only. */
-export async function writeAudit(db: EntityManager, source: AuditSource, entries: AuditEntry[]): Promise<void> {
+export async function writeAudit(db: Queryable, source: AuditSource, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
     `INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
@@ -54,7 +59,7 @@ export class ReadAudit {
     return this.entries.size === 0;
   }
 
-  async flush(db: EntityManager, source: AuditSource): Promise<void> {
+  async flush(db: Queryable, source: AuditSource): Promise<void> {
     const entries = [...this.entries.values()];
     this.entries.clear();
     await writeAudit(db, source, entries);

@@ -10,6 +10,8 @@ import { IntrusionDetector } from './intrusion.service';
 import { KeyRotationService } from './key-rotation.service';
 import { PendingDoseService } from './pending-dose.service';
 import { ReferenceService } from './reference.service';
+import { RecordExportService } from './record-export.service';
+import { ResidentImportService } from './resident-import.service';
 import { ResidentService } from './resident.service';
 import { SuspensionService } from './suspension.service';
 import { TicketService } from './ticket.service';
@@ -21,6 +23,7 @@ export function createServices(db: DataSource, config: Config) {
   const keyring = new TenantKeyring(config.masterKey, config.previousMasterKey);
   const tokens = new TokenSigner(config.tokenSecret, config.tokenTtlSeconds);
   const detector = new IntrusionDetector(db);
+  const suspensions = new SuspensionService();
   const pendingDoses = new PendingDoseService();
   return {
     db,
@@ -28,7 +31,7 @@ export function createServices(db: DataSource, config: Config) {
     keyring,
     detector,
     auth: new AuthService(db, tokens, config, detector),
-    suspensions: new SuspensionService(),
+    suspensions,
     accounts: new AccountService(db),
     residents: new ResidentService(keyring),
     reference: new ReferenceService(db),
@@ -39,6 +42,8 @@ export function createServices(db: DataSource, config: Config) {
     pendingDoses,
     eligibility: new EligibilityService({ requestsPerMinute: config.integratorRequestsPerMinute, doseIntervals: config.doseIntervals }),
     integratorContracts: new IntegratorContractService(),
+    imports: new ResidentImportService(db, keyring, pendingDoses, suspensions),
+    exports: new RecordExportService(db),
   };
 }
 

@@ -33,6 +33,8 @@ const operations: Record<string, { query: string; allowed: Caller[] }> = {
   markResidentDeceased: { query: 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-01-01") { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
   deleteResident: { query: 'mutation($id: ID!) { deleteResident(id: $id) { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
   accounts: { query: '{ accounts { id } }', allowed: ['operator'] },
+  importJob: { query: 'query($id: ID!) { importJob(id: $id) { id status } }', allowed: ['municipality/LGWAN'] },
+  importJobs: { query: '{ importJobs { id status rowsRejected } }', allowed: ['municipality/LGWAN'] },
   createAccount: {
     query: 'mutation { createAccount(input: { loginId: "x", password: "y", role: NATIONAL, displayName: "z" }) { userErrors { code } } }',
     allowed: ['operator'],

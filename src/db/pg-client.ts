@@ -1,0 +1,24 @@
+import { Pool, PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
+
+/**
+ * A dedicated connection from the pool, for COPY streams and long transactions that TypeORM
+ * does not model. A connection that failed mid-COPY is discarded rather than handed back.
+ */
+export async function withClient<T>(db: DataSource, use: (client: PoolClient) => Promise<T>): Promise<T> {
+  const pool = (db.driver as unknown as { master: Pool }).master;
+  const client = await pool.connect();
+  try {
+    const result = await use(client);
+    client.release();
+    return result;
+  } catch (error) {
+    client.release(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
+}
+
+/** The client as the query interface `writeAudit` expects, so the audit line joins the client's transaction. */
+export const queryable = (client: PoolClient) => ({
+  query: async (sql: string, params?: unknown[]) => (await client.query(sql, params)).rows,
+});

@@ -1,0 +1,91 @@
+import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
+
+const bigint = { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
+
+/** One resident registry import (住民記録の取込). Counts are exact; the rejection list is capped. */
+@Entity('import_job')
+@ObjectType({ description: 'A resident registry CSV import and its outcome.' })
+export class ImportJob {
+  @PrimaryColumn({ name: 'municipality_code', type: 'char', length: 6 })
+  @Field()
+  municipalityCode: string;
+
+  @PrimaryColumn({ type: 'uuid' })
+  @Field(() => ID)
+  id: string;
+
+  @Column({ type: 'text' })
+  kind: 'RESIDENTS';
+
+  @Column({ type: 'text' })
+  @Field(() => ImportMode)
+  mode: ImportMode;
+
+  @Column({ type: 'text' })
+  @Field(() => ImportStatus)
+  status: ImportStatus;
+
+  @Column({ type: 'text', nullable: true })
+  @Field(() => ImportPhase, { nullable: true, description: 'What a RUNNING job is doing.' })
+  phase: ImportPhase | null;
+
+  @Column({ type: 'text', nullable: true })
+  @Field(() => String, { nullable: true, description: 'UTF8 or SJIS, as given or detected.' })
+  encoding: 'UTF8' | 'SJIS' | null;
+
+  @Column({ name: 'bytes_read', type: 'bigint', transformer: bigint })
+  @Field(() => Float)
+  bytesRead: number;
+
+  @Column({ name: 'bytes_total', type: 'bigint', nullable: true, transformer: bigint })
+  @Field(() => Float, { nullable: true, description: 'Size of the upload when the client announced it.' })
+  bytesTotal: number | null;
+
+  @Column({ name: 'rows_read', type: 'integer' })
+  @Field(() => Int, { description: 'Data rows read so far (the header is not counted).' })
+  rowsRead: number;
+
+  @Column({ name: 'rows_accepted', type: 'integer' })
+  @Field(() => Int, { description: 'Rows applied (or, under ABORT with rejections, that would have been).' })
+  rowsAccepted: number;
+
+  @Column({ name: 'rows_rejected', type: 'integer' })
+  @Field(() => Int)
+  rowsRejected: number;
+
+  @Column({ name: 'residents_inserted', type: 'integer' })
+  @Field(() => Int)
+  residentsInserted: number;
+
+  @Column({ name: 'residents_updated', type: 'integer' })
+  @Field(() => Int, { description: 'Existing residents whose registry data changed; identical rows are left untouched.' })
+  residentsUpdated: number;
+
+  @Column({ name: 'tickets_inserted', type: 'integer' })
+  @Field(() => Int)
+  ticketsInserted: number;
+
+  @Column({ name: 'failure_reason', type: 'text', nullable: true })
+  @Field(() => String, { nullable: true })
+  failureReason: string | null;
+
+  @Column({ name: 'created_by', type: 'uuid', nullable: true })
+  createdBy: string | null;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  @Field()
+  createdAt: Date;
+
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
+  @Field(() => Date, { nullable: true })
+  startedAt: Date | null;
+
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
+  @Field(() => Date, { nullable: true })
+  finishedAt: Date | null;
+
+  @Column({ name: 'heartbeat_at', type: 'timestamptz' })
+  heartbeatAt: Date;
+}

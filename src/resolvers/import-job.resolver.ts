@@ -1,0 +1,39 @@
+import { Arg, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { GraphQLError } from 'graphql';
+import { Context } from '../context';
+import { ImportJob } from '../entities/import-job.entity';
+import { ImportStatus } from '../schema/enums';
+import { ImportRejectionList } from './import-job.types';
+
+@Resolver(() => ImportJob)
+export class ImportJobResolver {
+  @Query(() => ImportJob, { nullable: true, description: 'A resident registry import of the caller\'s municipality. LG-WAN only.' })
+  importJob(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<ImportJob | null> {
+    return ctx.services.imports.get(ctx, id);
+  }
+
+  @Query(() => [ImportJob], { description: 'The caller\'s most recent imports, newest first. LG-WAN only.' })
+  importJobs(@Ctx() ctx: Context, @Arg('first', () => Int, { defaultValue: 20, description: 'At most 100.' }) first: number): Promise<ImportJob[]> {
+    return ctx.services.imports.list(ctx, first);
+  }
+
+  @FieldResolver(() => Float, { nullable: true, description: 'Share of the file read, 0 to 1, when its size is known; 1 once succeeded.' })
+  progress(@Root() job: ImportJob): number | null {
+    if (job.status === ImportStatus.SUCCEEDED) return 1;
+    return job.bytesTotal ? Math.min(1, job.bytesRead / job.bytesTotal) : null;
+  }
+
+  @FieldResolver(() => ImportRejectionList, { description: 'Rejected rows by line, column and reason; never the rejected values.' })
+  async rejections(
+    @Root() job: ImportJob,
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { defaultValue: 100, description: 'At most 1000.' }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<ImportRejectionList> {
+    const cursor = after ? Number(after) : null;
+    if (cursor !== null && !Number.isInteger(cursor)) {
+      throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
+    }
+    return ctx.services.imports.rejectionsOf(await ctx.session.manager(), job, first, cursor);
+  }
+}

@@ -1,0 +1,132 @@
+import iconv from 'iconv-lite';
+import { randomUUID } from 'node:crypto';
+import { PassThrough, Transform, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { pipeline } from 'node:stream/promises';
+import { to as copyTo } from 'pg-copy-streams';
+import { DataSource } from 'typeorm';
+import { Context } from '../context';
+import { PlatformFunction } from '../entities/function-suspension.entity';
+import { withClient } from '../db/pg-client';
+import { ErrorCode, ErrorCollector, forbidden } from '../errors';
+import { scopeOf } from '../policies/scope';
+import { isIsoDate } from '../validation/dates';
+import { writeAudit } from './audit.service';
+
+export type ExportEncoding = 'UTF8' | 'SJIS';
+
+export interface RecordExportFilter {
+  from: string | null;
+  to: string | null;
+  dose: number | null;
+  encoding: ExportEncoding;
+}
+
+/**
+ * The VRS ledger layout (DESIGN.md §4.6), one line per dose. My Number is not a column and no
+ * column is derived from it: the query below never reads the resident's My Number columns.
+ */
+export const LEDGER_COLUMNS: [header: string, sql: string][] = [
+  ['宛名番号', 'r.addressee_number'],
+  ['接種回', 'v.dose_number'],
+  ['登録日時', `to_char(v.created_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD HH24:MI:SS')`],
+  ['接種日', `to_char(v.vaccinated_on, 'YYYY-MM-DD')`],
+  ['接種券番号', 't.ticket_number'],
+  ['自治体コード', 'v.municipality_code'],
+  ['接種地コード', 'v.site_municipality_code'],
+  ['接種会場', 'site.name'],
+  // The platform does not record the doctor; the column stays so that ledger tools read the layout.
+  ['医師名', 'NULL::text'],
+  ['ワクチンメーカー', 'v.manufacturer'],
+  ['ロット番号', 'v.lot_number'],
+];
+
+/** Query parameters of the download: from/to (vaccination date, inclusive), dose, encoding. */
+export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
+  const errors = new ErrorCollector();
+  const date = (name: 'from' | 'to') => {
+    const value = params.get(name)?.trim();
+    if (!value) return null;
+    if (!isIsoDate(value)) errors.add([name], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
+    return value;
+  };
+  const from = date('from');
+  const to = date('to');
+  if (from && to && isIsoDate(from) && isIsoDate(to) && from > to) errors.add(['to'], ErrorCode.INVALID_DATE, 'must not be before from');
+  let dose: number | null = null;
+  const rawDose = params.get('dose')?.trim();
+  if (rawDose) {
+    dose = Number(rawDose);
+    if (!/^\d{1,2}$/.test(rawDose) || dose < 1 || dose > 20) errors.add(['dose'], ErrorCode.INVALID_FORMAT, 'must be a dose number from 1 to 20');
+  }
+  const rawEncoding = (params.get('encoding') ?? 'utf8').trim().toLowerCase().replace(/[-_]/g, '');
+  const encoding = rawEncoding === 'utf8' ? 'UTF8' : ['sjis', 'shiftjis', 'cp932'].includes(rawEncoding) ? 'SJIS' : null;
+  if (!encoding) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
+  errors.throwIfAny();
+  return { from, to, dose, encoding: encoding! };
+}
+
+/** UTF-8 bytes from PostgreSQL to CP932 (Shift_JIS as Windows writes it); a character may span two chunks. */
+function shiftJisEncoder(): Transform {
+  const utf8 = new StringDecoder('utf8');
+  const encode = (text: string) => (text ? iconv.encode(text, 'cp932') : undefined);
+  return new Transform({
+    transform(chunk: Buffer | string, _enc, done) {
+      done(null, encode(typeof chunk === 'string' ? chunk : utf8.write(chunk)));
+    },
+    flush(done) {
+      done(null, encode(utf8.end()));
+    },
+  });
+}
+
+/** Streams a municipality's completed vaccination records as CSV with COPY TO, in constant memory. */
+export class RecordExportService {
+  constructor(private readonly db: DataSource) {}
+
+  /** The one municipality whose records the caller may download; refused otherwise. */
+  municipalityOf(ctx: Context): string {
+    const scope = scopeOf(ctx.ability, 'export', 'VaccinationRecord');
+    const code = scope?.length === 1 ? scope[0].municipalityCode : undefined;
+    if (typeof code !== 'string' || !/^\d{6}$/.test(code)) throw forbidden();
+    return code;
+  }
+
+  /** Writes the CSV to `out` and returns the number of records written. */
+  async stream(ctx: Context, filter: RecordExportFilter, out: Writable): Promise<number> {
+    const code = this.municipalityOf(ctx);
+    // COPY takes no bind parameters; every value below was checked to be digits or an ISO date.
+    const where = [`v.municipality_code = '${code}'`, `v.status = 'COMPLETED'`];
+    if (filter.from) where.push(`v.vaccinated_on >= DATE '${filter.from}'`);
+    if (filter.to) where.push(`v.vaccinated_on <= DATE '${filter.to}'`);
+    if (filter.dose) where.push(`v.dose_number = ${Number(filter.dose)}`);
+    const sql = `SELECT ${LEDGER_COLUMNS.map(([, column]) => column).join(', ')}
+      FROM vaccination_record v
+      JOIN resident r ON r.municipality_code = v.municipality_code AND r.id = v.resident_id
+      LEFT JOIN ticket t ON t.municipality_code = v.municipality_code AND t.id = v.ticket_id
+      JOIN municipality site ON site.code = v.site_municipality_code
+      WHERE ${where.join(' AND ')}
+      ORDER BY v.vaccinated_on, r.addressee_number, v.dose_number`;
+    const header = `${LEDGER_COLUMNS.map(([name]) => name).join(',')}\n`;
+    await ctx.services.suspensions.assertAvailable(this.db.manager, PlatformFunction.EXPORT, code);
+    const rows = await withClient(this.db, async (client) => {
+      // Row-level security: the export's transaction sees the officer's municipality only.
+      await client.query('BEGIN READ ONLY');
+      await client.query(`SELECT set_config('vrs.tenants', $1, true)`, [code]);
+      const copy = client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`));
+      const encoder = filter.encoding === 'SJIS' ? shiftJisEncoder() : new PassThrough();
+      // Excel opens UTF-8 CSV correctly only with a byte-order mark.
+      encoder.write(filter.encoding === 'SJIS' ? header : `\ufeff${header}`);
+      await pipeline(copy, encoder, out, { end: false });
+      await client.query('COMMIT');
+      return copy.rowCount;
+    });
+    // Logged before the download completes, so no finished download goes unrecorded.
+    await writeAudit(this.db.manager, ctx, [
+      // The download's own id and its size: which records left is reproducible from the filter, and no value is logged.
+      { operation: 'vaccinationRecord.export', municipalityCode: code, targetIds: [randomUUID(), `rows:${rows}`], outcome: 'SUCCESS' },
+    ]);
+    out.end();
+    return rows;
+  }
+}

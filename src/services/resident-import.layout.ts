@@ -1,0 +1,160 @@
+import { TenantKeys } from '../crypto/tenant-keyring';
+import { ErrorCode } from '../errors';
+import { parseRegistryDate } from '../validation/era-dates';
+import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, normaliseDigits } from '../validation/identifiers';
+
+/**
+ * The resident registry CSV layout (README "Resident registry import"): a header row naming the
+ * columns, in any order, in English or Japanese. Unknown columns (addresses, households …) are
+ * ignored so that registry extracts can be uploaded as they are.
+ */
+export const COLUMNS = {
+  addresseeNumber: { required: true, names: ['addressee_number', '宛名番号', '宛名コード'] },
+  myNumber: { required: true, names: ['my_number', '個人番号', 'マイナンバー'] },
+  familyName: { required: true, names: ['family_name', '氏', '氏名(氏)', '姓'] },
+  givenName: { required: true, names: ['given_name', '名', '氏名(名)'] },
+  familyNameKana: { required: true, names: ['family_name_kana', '氏カナ', 'カナ氏', '氏(カナ)', 'セイ'] },
+  givenNameKana: { required: true, names: ['given_name_kana', '名カナ', 'カナ名', '名(カナ)', 'メイ'] },
+  birthDate: { required: true, names: ['birth_date', '生年月日'] },
+  sex: { required: true, names: ['sex', '性別'] },
+  ticketNumber: { required: false, names: ['ticket_number', '接種券番号', '券番号'] },
+  series: { required: false, names: ['series', 'ticket_series', '券種', 'シリーズ'] },
+  municipalityCode: { required: false, names: ['municipality_code', '自治体コード', '市区町村コード', '団体コード'] },
+} as const;
+
+export type ColumnName = keyof typeof COLUMNS;
+
+/** Where each known column sits in the file, and its header as the file spells it. */
+export interface Layout {
+  index: Partial<Record<ColumnName, number>>;
+  header: Partial<Record<ColumnName, string>>;
+}
+
+const headerKey = (name: string) => name.normalize('NFKC').replace(/\s+/g, '').toLowerCase();
+const LOOKUP = new Map<string, ColumnName>(
+  (Object.keys(COLUMNS) as ColumnName[]).flatMap((column) => COLUMNS[column].names.map((n) => [headerKey(n), column] as const)),
+);
+
+export class LayoutError extends Error {}
+
+export function resolveLayout(header: string[]): Layout {
+  const layout: Layout = { index: {}, header: {} };
+  header.forEach((raw, i) => {
+    const column = LOOKUP.get(headerKey(raw));
+    if (!column) return;
+    if (layout.index[column] !== undefined) throw new LayoutError(`the header names column ${column} twice`);
+    layout.index[column] = i;
+    layout.header[column] = raw.trim();
+  });
+  const missing = (Object.keys(COLUMNS) as ColumnName[]).filter((c) => COLUMNS[c].required && layout.index[c] === undefined);
+  if (missing.length > 0) {
+    throw new LayoutError(`the header row lacks required columns: ${missing.join(', ')} (see the column layout in README; is the encoding right?)`);
+  }
+  return layout;
+}
+
+export interface RowProblem {
+  field: ColumnName | '';
+  code: ErrorCode;
+  message: string;
+}
+
+const KATAKANA = /^[ァ-ヶー・\u3000 ]+$/u;
+const TICKET = /^\d{10}$/;
+const EARLIEST_BIRTH = '1890-01-01';
+const SEX: Record<string, 'MALE' | 'FEMALE'> = {
+  '1': 'MALE', 男: 'MALE', 男性: 'MALE', m: 'MALE', male: 'MALE',
+  '2': 'FEMALE', 女: 'FEMALE', 女性: 'FEMALE', f: 'FEMALE', female: 'FEMALE',
+};
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+
+/** PostgreSQL COPY text format: backslash, tab and line breaks escaped. */
+function text(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
+  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** Staging columns, in the order `stageRow` writes them. */
+export const STAGING_COLUMNS = [
+  'line', 'addressee_number', 'my_number_cipher', 'my_number_hmac', 'family_name', 'given_name', 'family_name_kana',
+  'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series',
+] as const;
+
+/**
+ * Checks one data row and, when it is good, returns its staging line in COPY text format with
+ * My Number already encrypted and hashed under the municipality's keys: the plaintext never
+ * leaves this function. Otherwise returns every problem of the row.
+ */
+export function stageRow(record: string[], line: number, layout: Layout, keys: TenantKeys, today: string): string | RowProblem[] {
+  const problems: RowProblem[] = [];
+  const get = (column: ColumnName) => {
+    const i = layout.index[column];
+    return i === undefined ? '' : (record[i] ?? '').trim();
+  };
+  const required = (column: ColumnName): string | null => {
+    const value = get(column);
+    if (value === '') problems.push({ field: column, code: ErrorCode.REQUIRED, message: 'is required' });
+    return value === '' ? null : value;
+  };
+  const identifier = (column: 'addresseeNumber' | 'myNumber', check: typeof checkMyNumber): string | null => {
+    const raw = required(column);
+    if (raw === null) return null;
+    const checked = check(raw);
+    if (checked.ok) return checked.value;
+    problems.push({ field: column, code: checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, message: checked.message });
+    return null;
+  };
+
+  const municipality = get('municipalityCode');
+  if (municipality !== '') {
+    const digits = normaliseDigits(municipality);
+    // Some registry systems still write the 5-digit code without its check digit.
+    const own = digits === keys.municipalityCode || digits === keys.municipalityCode.slice(0, 5);
+    if (!own) {
+      const checked = digits.length === 5 ? { ok: true as const } : checkMunicipalityCode(digits);
+      if (!checked.ok) problems.push({ field: 'municipalityCode', code: checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, message: checked.message });
+      else problems.push({ field: 'municipalityCode', code: ErrorCode.OTHER_MUNICIPALITY, message: 'row belongs to another municipality; only the own municipality\'s residents can be imported' });
+    }
+  }
+  const addressee = identifier('addresseeNumber', checkAddresseeNumber);
+  const myNumber = identifier('myNumber', checkMyNumber);
+  const names: string[] = [];
+  for (const column of ['familyName', 'givenName', 'familyNameKana', 'givenNameKana'] as const) {
+    let value = required(column);
+    if (value === null) continue;
+    // Half-width katakana (ｶﾅ) is common in registry extracts; store full-width as the API does.
+    if (column.endsWith('Kana')) value = value.normalize('NFKC');
+    if (value.length > 50) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: 'must be at most 50 characters' });
+    else if (column.endsWith('Kana') && !KATAKANA.test(value)) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: 'must be written in katakana' });
+    else names.push(value);
+  }
+  let birthDate: string | null = null;
+  const rawBirth = required('birthDate');
+  if (rawBirth !== null) {
+    birthDate = parseRegistryDate(rawBirth);
+    if (!birthDate) problems.push({ field: 'birthDate', code: ErrorCode.INVALID_DATE, message: 'must be a real date (YYYY-MM-DD, 令和3年4月1日 or R3.4.1)' });
+    else if (birthDate > today) problems.push({ field: 'birthDate', code: ErrorCode.DATE_IN_FUTURE, message: 'must not be in the future' });
+    else if (birthDate < EARLIEST_BIRTH) problems.push({ field: 'birthDate', code: ErrorCode.INVALID_DATE, message: `must not be before ${EARLIEST_BIRTH}` });
+  }
+  const rawSex = required('sex');
+  const sex = rawSex === null ? undefined : SEX[rawSex.normalize('NFKC').toLowerCase()];
+  if (rawSex !== null && !sex) problems.push({ field: 'sex', code: ErrorCode.INVALID_FORMAT, message: 'unknown sex code; use 1/2, 男/女 or MALE/FEMALE' });
+
+  let ticket = '\\N';
+  let series = '\\N';
+  const rawTicket = get('ticketNumber');
+  const rawSeries = get('series');
+  if (rawTicket !== '') {
+    const digits = normaliseDigits(rawTicket);
+    if (!TICKET.test(digits)) problems.push({ field: 'ticketNumber', code: ErrorCode.INVALID_FORMAT, message: 'must be 10 digits' });
+    else ticket = digits;
+    if (rawSeries === '') problems.push({ field: 'series', code: ErrorCode.REQUIRED, message: 'is required with a ticket number' });
+    else if (rawSeries.length > 20) problems.push({ field: 'series', code: ErrorCode.INVALID_FORMAT, message: 'must be at most 20 characters' });
+    else series = text(normaliseDigits(rawSeries));
+  } else if (rawSeries !== '') {
+    problems.push({ field: 'ticketNumber', code: ErrorCode.REQUIRED, message: 'is required with a series' });
+  }
+
+  if (problems.length > 0) return problems;
+  return `${line}\t${addressee}\t\\\\x${keys.encrypt(myNumber!).toString('hex')}\t\\\\x${keys.lookupHash(myNumber!).toString('hex')}\t${text(names[0])}\t${text(names[1])}\t${text(names[2])}\t${text(names[3])}\t${birthDate}\t${sex}\t${ticket}\t${series}\n`;
+}

@@ -1,0 +1,596 @@
+import { parse } from 'csv-parse';
+import { GraphQLError } from 'graphql';
+import iconv from 'iconv-lite';
+import { randomUUID } from 'node:crypto';
+import { Readable, Transform, TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { DataSource, EntityManager } from 'typeorm';
+import { Context } from '../context';
+import { TenantKeyring, TenantKeys } from '../crypto/tenant-keyring';
+import { queryable, withClient } from '../db/pg-client';
+import { asTenants } from '../db/tenant-session';
+import { PlatformFunction } from '../entities/function-suspension.entity';
+import { ImportJob } from '../entities/import-job.entity';
+import { ImportRejection } from '../entities/import-rejection.entity';
+import { forbidden } from '../errors';
+import { applyScope, scopeAllows, scopeOf } from '../policies/scope';
+import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
+import { todayInJapan } from '../validation/dates';
+import { AuditSource, writeAudit } from './audit.service';
+import { PendingDoseService } from './pending-dose.service';
+import { SuspensionService } from './suspension.service';
+import { ColumnName, Layout, LayoutError, resolveLayout, RowProblem, STAGING_COLUMNS, stageRow } from './resident-import.layout';
+
+export type FileEncoding = 'UTF8' | 'SJIS';
+
+/** Who runs an import: an officer's request, or an operator's shell (CLI). */
+export interface ImportPrincipal extends AuditSource {
+  municipalityCode: string;
+}
+
+export interface ImportOptions {
+  mode: ImportMode;
+  /** null: detected from the first bytes (a BOM or valid UTF-8 means UTF-8, anything else Shift_JIS). */
+  encoding?: FileEncoding | null;
+  bytesTotal?: number | null;
+}
+
+export interface ImportProgress {
+  phase: ImportPhase;
+  bytesRead: number;
+  rowsRead: number;
+  rowsRejected: number;
+}
+
+export interface RunningImport {
+  job: ImportJob;
+  /** Settles once the whole file has been read and staged (or the job has ended). */
+  received: Promise<void>;
+  /** The job as it ended; never rejects. */
+  done: Promise<ImportJob>;
+}
+
+/** Kept per job; the counts stay exact beyond it. */
+export const MAX_REJECTIONS_KEPT = 1000;
+const PROGRESS_EVERY_MS = 250;
+const HEARTBEAT_MS = 10_000;
+/** A RUNNING job whose process has not reported for this long has died; it wrote nothing. */
+export const STALE_AFTER_MS = 120_000;
+const BATCH_CHARS = 256 * 1024;
+
+/** A failure whose message is written for the officer (no data values, no internals). */
+class ImportFailure extends Error {}
+
+interface Rejection {
+  line: number;
+  column: string;
+  field: string;
+  code: string;
+  message: string;
+}
+
+/** Bounded list of rejections in line order, with exact counts. */
+class RejectionLog {
+  readonly kept: Rejection[] = [];
+  lines = 0;
+
+  constructor(private readonly layout: () => Layout | null) {}
+
+  add(line: number, problems: RowProblem[]): void {
+    this.lines++;
+    for (const p of problems) {
+      if (this.kept.length >= MAX_REJECTIONS_KEPT) return;
+      this.kept.push({ line, column: this.header(p.field), field: p.field, code: p.code, message: p.message });
+    }
+  }
+
+  header(field: ColumnName | ''): string {
+    return field === '' ? '' : (this.layout()?.header[field] ?? field);
+  }
+}
+
+/** Counts bytes, settles the encoding on the first chunk, and hands UTF-8 to the CSV parser. */
+class FileDecoder extends Transform {
+  private decoder: { write(b: Buffer): string; end(): string | undefined } | null = null;
+  private decided = false;
+
+  constructor(private encoding: FileEncoding | null, private readonly onChunk: (bytes: number, encoding: FileEncoding) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (!this.decided) {
+      this.decided = true;
+      this.encoding ??= detectEncoding(chunk);
+      if (this.encoding === 'SJIS') this.decoder = iconv.getDecoder('cp932');
+    }
+    this.onChunk(chunk.length, this.encoding!);
+    if (!this.decoder) return done(null, chunk);
+    const text = this.decoder.write(chunk);
+    done(null, text ? Buffer.from(text) : undefined);
+  }
+
+  override _flush(done: TransformCallback): void {
+    const rest = this.decoder?.end();
+    done(null, rest ? Buffer.from(rest) : undefined);
+  }
+}
+
+function detectEncoding(head: Buffer): FileEncoding {
+  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) return 'UTF8';
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
+    return 'UTF8';
+  } catch {
+    // Windows registry extracts are Shift_JIS (CP932) unless they say otherwise.
+    return 'SJIS';
+  }
+}
+
+/** Publishes progress to the job row at most every PROGRESS_EVERY_MS, never overlapping writes. */
+class ProgressReporter implements ImportProgress {
+  phase = ImportPhase.RECEIVING;
+  bytesRead = 0;
+  rowsRead = 0;
+  rowsRejected = 0;
+  encoding: FileEncoding | null = null;
+  private last = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private busy = false;
+
+  constructor(private readonly db: DataSource, private readonly job: ImportJob, private readonly listener?: (p: ImportProgress) => void) {}
+
+  tick(): void {
+    const now = Date.now();
+    if (now - this.last < PROGRESS_EVERY_MS) return;
+    this.last = now;
+    this.listener?.(this);
+    this.flush();
+  }
+
+  flush(): void {
+    if (this.busy) return;
+    this.busy = true;
+    this.writing = this.db
+      .query(
+        `UPDATE import_job SET phase = $3, encoding = $4, bytes_read = $5, rows_read = $6, rows_rejected = $7, heartbeat_at = now()
+         WHERE municipality_code = $1 AND id = $2 AND status = 'RUNNING'`,
+        [this.job.municipalityCode, this.job.id, this.phase, this.encoding, this.bytesRead, this.rowsRead, this.rowsRejected],
+      )
+      .then(
+        () => undefined,
+        (error) => console.error('import progress update failed:', error),
+      )
+      .finally(() => {
+        this.busy = false;
+      });
+  }
+
+  async settle(): Promise<void> {
+    await this.writing;
+  }
+
+  setPhase(phase: ImportPhase): void {
+    this.phase = phase;
+    this.last = 0;
+    this.tick();
+  }
+}
+
+interface Outcome {
+  commit: boolean;
+  rowsAccepted: number;
+  rowsRejected: number;
+  residentsInserted: number;
+  residentsUpdated: number;
+  ticketsInserted: number;
+  rejections: Rejection[];
+  failureReason: string | null;
+}
+
+/**
+ * Resident registry import (DESIGN.md §4.1). The file streams through decoding, CSV parsing and
+ * row checks; good rows leave Node with My Number already encrypted and hashed, and are written
+ * with COPY into a staging table created inside the job's one transaction. Duplicates and
+ * conflicts are then found in SQL, and residents and tickets merged with one INSERT … ON
+ * CONFLICT each. Only the commit makes anything visible, so a failure or a dead process leaves
+ * the tenant exactly as it was, and the staging table disappears with the transaction.
+ */
+export class ResidentImportService {
+  /** Fault injection for tests: runs inside the merge transaction, between residents and tickets. */
+  faultAfterResidentMerge: ((job: ImportJob) => void) | null = null;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly keyring: TenantKeyring,
+    private readonly pendingDoses: PendingDoseService,
+    private readonly suspensions: SuspensionService,
+  ) {}
+
+  /** The caller's own municipality, if the policy lets it import there; refused otherwise. */
+  principalOf(ctx: Context): ImportPrincipal {
+    const municipalityCode = ctx.actor?.municipalityCode;
+    if (!municipalityCode || !scopeAllows(scopeOf(ctx.ability, 'import', 'Resident'), { municipalityCode })) throw forbidden();
+    return { requestId: ctx.requestId, channel: ctx.channel, actor: ctx.actor, municipalityCode };
+  }
+
+  async get(ctx: Context, id: string): Promise<ImportJob | null> {
+    const scope = scopeOf(ctx.ability, 'read', 'ImportJob');
+    if (!scope || !/^[0-9a-f-]{36}$/i.test(id)) return null;
+    const job = await applyScope((await ctx.session.manager()).getRepository(ImportJob).createQueryBuilder('j'), scope).andWhere('j.id = :id', { id }).getOne();
+    return job ? reportStale(job) : null;
+  }
+
+  /** The caller's most recent imports, newest first: how an officer finds a running upload's progress. */
+  async list(ctx: Context, first: number): Promise<ImportJob[]> {
+    if (!Number.isInteger(first) || first < 1 || first > 100) {
+      throw new GraphQLError('first: must be between 1 and 100', { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
+    }
+    const scope = scopeOf(ctx.ability, 'read', 'ImportJob');
+    if (!scope) return [];
+    const jobs = await applyScope((await ctx.session.manager()).getRepository(ImportJob).createQueryBuilder('j'), scope)
+      .orderBy('j.created_at', 'DESC').addOrderBy('j.id').limit(first).getMany();
+    return jobs.map(reportStale);
+  }
+
+  async rejectionsOf(db: EntityManager, job: ImportJob, first: number, after: number | null): Promise<{ nodes: ImportRejection[]; hasNextPage: boolean; endCursor: string | null; complete: boolean }> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_REJECTIONS_KEPT) {
+      throw new GraphQLError(`first: must be between 1 and ${MAX_REJECTIONS_KEPT}`, { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
+    }
+    const rows = await db.getRepository(ImportRejection).createQueryBuilder('r')
+      .where('r.municipality_code = :code AND r.job_id = :id', { code: job.municipalityCode, id: job.id })
+      .andWhere('r.seq > :after', { after: after ?? 0 })
+      .orderBy('r.seq')
+      .limit(first + 1)
+      .getMany();
+    const nodes = rows.slice(0, first);
+    const kept = await db.getRepository(ImportRejection).countBy({ municipalityCode: job.municipalityCode, jobId: job.id });
+    return {
+      nodes,
+      hasNextPage: rows.length > first,
+      endCursor: nodes.length ? String(nodes[nodes.length - 1].seq) : null,
+      complete: kept < MAX_REJECTIONS_KEPT || job.rowsRejected === 0,
+    };
+  }
+
+  /** Creates the job and starts reading `input`; the returned promises follow its course. */
+  async start(principal: ImportPrincipal, input: Readable, options: ImportOptions, onProgress?: (p: ImportProgress) => void): Promise<RunningImport> {
+    await this.suspensions.assertAvailable(this.db.manager, PlatformFunction.IMPORT, principal.municipalityCode);
+    const repo = this.db.getRepository(ImportJob);
+    const job = repo.create({
+      municipalityCode: principal.municipalityCode,
+      id: randomUUID(),
+      kind: 'RESIDENTS',
+      mode: options.mode,
+      status: ImportStatus.QUEUED,
+      phase: null,
+      encoding: options.encoding ?? null,
+      bytesRead: 0,
+      bytesTotal: options.bytesTotal ?? null,
+      rowsRead: 0,
+      rowsAccepted: 0,
+      rowsRejected: 0,
+      residentsInserted: 0,
+      residentsUpdated: 0,
+      ticketsInserted: 0,
+      failureReason: null,
+      createdBy: principal.actor?.accountId ?? null,
+      createdAt: new Date(),
+      startedAt: null,
+      finishedAt: null,
+      heartbeatAt: new Date(),
+    });
+    await repo.insert(job);
+    let markReceived: () => void = () => undefined;
+    const received = new Promise<void>((resolve) => {
+      markReceived = resolve;
+    });
+    const done = this.execute(job, principal, input, options, markReceived, onProgress).finally(markReceived);
+    return { job, received, done };
+  }
+
+  private async execute(
+    job: ImportJob,
+    principal: ImportPrincipal,
+    input: Readable,
+    options: ImportOptions,
+    received: () => void,
+    onProgress?: (p: ImportProgress) => void,
+  ): Promise<ImportJob> {
+    const progress = new ProgressReporter(this.db, job, onProgress);
+    const heartbeat = setInterval(() => progress.flush(), HEARTBEAT_MS).unref();
+    let outcome: Outcome;
+    try {
+      await this.db.query(
+        `UPDATE import_job SET status = 'RUNNING', phase = 'RECEIVING', started_at = now(), heartbeat_at = now() WHERE municipality_code = $1 AND id = $2`,
+        [job.municipalityCode, job.id],
+      );
+      const keys = await this.keyring.keysFor(this.db.manager, job.municipalityCode);
+      outcome = await withClient(this.db, async (client) => {
+        await client.query('BEGIN');
+        try {
+          // Row-level security: this transaction sees and writes the importing municipality only.
+          await client.query(`SELECT set_config('vrs.tenants', $1, true)`, [job.municipalityCode]);
+          const result = await this.runInTransaction(client, job, principal, input, options, keys, progress, received);
+          await client.query(result.commit ? 'COMMIT' : 'ROLLBACK');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      });
+    } catch (error) {
+      if (!(error instanceof ImportFailure)) console.error('resident import failed:', error);
+      input.resume();
+      outcome = {
+        commit: false,
+        rowsAccepted: 0,
+        rowsRejected: progress.rowsRejected,
+        residentsInserted: 0,
+        residentsUpdated: 0,
+        ticketsInserted: 0,
+        rejections: [],
+        failureReason: error instanceof ImportFailure ? error.message : 'the import failed unexpectedly; nothing was written',
+      };
+    } finally {
+      clearInterval(heartbeat);
+      await progress.settle();
+    }
+    if (!outcome.commit) await this.recordFailure(job, principal, progress, outcome);
+    else await this.matchPendingDoses(job.municipalityCode, principal);
+    onProgress?.(progress);
+    return (await this.db.getRepository(ImportJob).findOneByOrFail({ municipalityCode: job.municipalityCode, id: job.id }));
+  }
+
+  private async runInTransaction(
+    client: PoolClient,
+    job: ImportJob,
+    principal: ImportPrincipal,
+    input: Readable,
+    options: ImportOptions,
+    keys: TenantKeys,
+    progress: ProgressReporter,
+    received: () => void,
+  ): Promise<Outcome> {
+    const suffix = job.id.replace(/-/g, '');
+    const staging = `import_staging_${suffix}`;
+    const rejected = `import_rejected_${suffix}`;
+    const code = job.municipalityCode;
+    // Created inside the transaction: a rollback or a dead connection removes them with everything else.
+    await client.query(`SET LOCAL work_mem = '64MB'`);
+    await client.query(`
+      CREATE TEMP TABLE ${staging} (
+        line integer NOT NULL, addressee_number text NOT NULL, my_number_cipher bytea NOT NULL, my_number_hmac bytea NOT NULL,
+        family_name text NOT NULL, given_name text NOT NULL, family_name_kana text NOT NULL, given_name_kana text NOT NULL,
+        birth_date date NOT NULL, sex text NOT NULL, ticket_number text, series text
+      ) ON COMMIT DROP;
+      CREATE TEMP TABLE ${rejected} (line integer NOT NULL, field text NOT NULL, code text NOT NULL, message text NOT NULL) ON COMMIT DROP;
+    `);
+
+    let layout: Layout | null = null;
+    const log = new RejectionLog(() => layout);
+    const today = todayInJapan();
+    let batch = '';
+    // Line numbers are counted here rather than asked of the parser (its per-record info objects
+    // cost more than the whole row check): a record starts on the line after the previous one
+    // and spans one more line per line break inside its quoted fields.
+    let nextLine = 1;
+    const stager = new Transform({
+      writableObjectMode: true,
+      transform(record: string[], _enc, done) {
+        const line = nextLine;
+        nextLine++;
+        let empty = true;
+        for (const field of record) {
+          if (field !== '') empty = false;
+          for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) nextLine++;
+        }
+        if (empty) return done();
+        if (!layout) {
+          try {
+            layout = resolveLayout(record);
+          } catch (error) {
+            return done(error instanceof LayoutError ? new ImportFailure(error.message) : (error as Error));
+          }
+          return done();
+        }
+        progress.rowsRead++;
+        const staged = stageRow(record, line, layout, keys, today);
+        if (typeof staged === 'string') {
+          batch += staged;
+        } else {
+          log.add(line, staged);
+          progress.rowsRejected = log.lines;
+        }
+        progress.tick();
+        if (batch.length < BATCH_CHARS) return done();
+        const out = batch;
+        batch = '';
+        done(null, out);
+      },
+      flush(done) {
+        if (!layout) return done(new ImportFailure('the file is empty: expected a header row and data rows'));
+        done(null, batch || undefined);
+      },
+    });
+    const parser = parse({ relax_column_count: true, bom: true });
+    try {
+      await pipeline(
+        input,
+        new FileDecoder(options.encoding ?? null, (bytes, encoding) => {
+          progress.bytesRead += bytes;
+          progress.encoding = encoding;
+        }),
+        parser,
+        stager,
+        client.query(copyFrom(`COPY ${staging} (${STAGING_COLUMNS.join(', ')}) FROM STDIN`)),
+      );
+    } catch (error) {
+      const csv = error as { code?: string; lines?: number };
+      if (typeof csv.code === 'string' && csv.code.startsWith('CSV_')) {
+        throw new ImportFailure(`line ${csv.lines ?? '?'}: the file is not valid CSV (${csv.code}); nothing was written`);
+      }
+      throw error;
+    }
+    received();
+
+    progress.setPhase(ImportPhase.CHECKING);
+    // One import per municipality at a time: the checks below must see the tenant as the merge will.
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`resident-import:${code}`]);
+    await client.query(`ANALYZE ${staging}`);
+    for (const [column, what] of [['addressee_number', 'addresseeNumber'], ['my_number_hmac', 'myNumber'], ['ticket_number', 'ticketNumber']] as const) {
+      const label = what === 'addresseeNumber' ? 'addressee number' : what === 'myNumber' ? 'My Number' : 'ticket number';
+      await client.query(`
+        WITH dup AS (
+          SELECT line, first FROM (SELECT line, min(line) OVER (PARTITION BY ${column}) AS first FROM ${staging} WHERE ${column} IS NOT NULL) x
+          WHERE line > first
+        ), gone AS (DELETE FROM ${staging} s USING dup WHERE s.line = dup.line RETURNING s.line, dup.first)
+        INSERT INTO ${rejected} SELECT line, '${what}', 'DUPLICATE', 'same ${label} as line ' || first || ' of this file' FROM gone`);
+    }
+    await client.query(
+      `WITH gone AS (
+         DELETE FROM ${staging} s USING resident r
+         WHERE r.municipality_code = $1 AND r.my_number_hmac = s.my_number_hmac AND r.addressee_number <> s.addressee_number
+         RETURNING s.line)
+       INSERT INTO ${rejected} SELECT line, 'myNumber', 'DUPLICATE', 'another resident of this municipality has this My Number' FROM gone`,
+      [code],
+    );
+    await client.query(
+      `WITH gone AS (
+         DELETE FROM ${staging} s USING ticket t JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id
+         WHERE t.municipality_code = $1 AND t.ticket_number = s.ticket_number AND r.addressee_number <> s.addressee_number
+         RETURNING s.line)
+       INSERT INTO ${rejected} SELECT line, 'ticketNumber', 'DUPLICATE', 'ticket number belongs to another resident of this municipality' FROM gone`,
+      [code],
+    );
+    const [{ accepted, conflicts }] = (await client.query(
+      `SELECT (SELECT count(*) FROM ${staging})::int AS accepted, (SELECT count(*) FROM ${rejected})::int AS conflicts`,
+    )).rows;
+    const sqlRejections: Rejection[] = (await client.query(`SELECT line, field, code, message FROM ${rejected} ORDER BY line LIMIT ${MAX_REJECTIONS_KEPT}`)).rows
+      .map((r) => ({ ...r, column: log.header(r.field) }));
+    const rejections = [...log.kept, ...sqlRejections].sort((a, b) => a.line - b.line).slice(0, MAX_REJECTIONS_KEPT);
+    const rowsRejected = log.lines + conflicts;
+    progress.rowsRejected = rowsRejected;
+    const base = { rowsAccepted: accepted, rowsRejected, rejections };
+    if (options.mode === ImportMode.ABORT && rowsRejected > 0) {
+      return {
+        ...base, commit: false, residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0,
+        failureReason: `${rowsRejected} row(s) rejected; under mode ABORT nothing was written`,
+      };
+    }
+
+    progress.setPhase(ImportPhase.MERGING);
+    // Identical rows are left alone (no updated_at churn); My Number is compared by its keyed hash,
+    // since each encryption of the same number differs.
+    const [residents] = (await client.query(
+      `WITH merged AS (
+         INSERT INTO resident AS r (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version,
+           family_name, given_name, family_name_kana, given_name_kana, birth_date, sex, status, created_at, updated_at)
+         SELECT $1, gen_random_uuid(), s.addressee_number, s.my_number_cipher, s.my_number_hmac, $2,
+           s.family_name, s.given_name, s.family_name_kana, s.given_name_kana, s.birth_date, s.sex, 'ACTIVE', now(), now()
+         FROM ${staging} s
+         ON CONFLICT ON CONSTRAINT resident_addressee_number_key DO UPDATE SET
+           my_number_cipher = CASE WHEN r.my_number_hmac = EXCLUDED.my_number_hmac THEN r.my_number_cipher ELSE EXCLUDED.my_number_cipher END,
+           key_version = CASE WHEN r.my_number_hmac = EXCLUDED.my_number_hmac THEN r.key_version ELSE EXCLUDED.key_version END,
+           my_number_hmac = EXCLUDED.my_number_hmac,
+           family_name = EXCLUDED.family_name, given_name = EXCLUDED.given_name,
+           family_name_kana = EXCLUDED.family_name_kana, given_name_kana = EXCLUDED.given_name_kana,
+           birth_date = EXCLUDED.birth_date, sex = EXCLUDED.sex, updated_at = now()
+         WHERE (r.my_number_hmac, r.family_name, r.given_name, r.family_name_kana, r.given_name_kana, r.birth_date, r.sex)
+           IS DISTINCT FROM (EXCLUDED.my_number_hmac, EXCLUDED.family_name, EXCLUDED.given_name, EXCLUDED.family_name_kana,
+                             EXCLUDED.given_name_kana, EXCLUDED.birth_date, EXCLUDED.sex)
+         RETURNING (xmax = 0) AS inserted)
+       SELECT count(*) FILTER (WHERE inserted)::int AS inserted, count(*) FILTER (WHERE NOT inserted)::int AS updated FROM merged`,
+      [code, keys.version],
+    )).rows;
+    this.faultAfterResidentMerge?.(job);
+    const [tickets] = (await client.query(
+      `WITH merged AS (
+         INSERT INTO ticket AS t (municipality_code, id, resident_id, ticket_number, series, issued_on)
+         SELECT $1, gen_random_uuid(), r.id, s.ticket_number, s.series, $2::date
+         FROM ${staging} s JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = s.addressee_number
+         WHERE s.ticket_number IS NOT NULL
+         ON CONFLICT ON CONSTRAINT ticket_number_key DO UPDATE SET series = EXCLUDED.series
+         WHERE t.series IS DISTINCT FROM EXCLUDED.series
+         RETURNING (xmax = 0) AS inserted)
+       SELECT count(*) FILTER (WHERE inserted)::int AS inserted FROM merged`,
+      [code, today],
+    )).rows;
+    await client.query(`DROP TABLE ${staging}, ${rejected}`);
+
+    const outcome: Outcome = {
+      ...base, commit: true, residentsInserted: residents.inserted, residentsUpdated: residents.updated, ticketsInserted: tickets.inserted, failureReason: null,
+    };
+    // The job's result, its rejection report and the audit line commit together with the data
+    // (clock_timestamp: now() would be the start of this long transaction).
+    await this.writeResult(queryable(client), job, progress, outcome, ImportStatus.SUCCEEDED);
+    await writeAudit(queryable(client), principal, [{ operation: 'resident.import', municipalityCode: code, targetIds: [job.id], outcome: 'SUCCESS' }]);
+    return outcome;
+  }
+
+  /**
+   * Doses a site registered on tickets the municipality had not registered yet are matched once
+   * the imported tickets exist. Runs after the import committed: a dose that cannot be matched
+   * stays pending for the municipality to resolve, and never undoes the import.
+   */
+  private async matchPendingDoses(municipalityCode: string, source: AuditSource): Promise<void> {
+    await asTenants(this.db, [municipalityCode], async (tx) => {
+      const tickets: { id: string; ticket_number: string; resident_id: string; series: string }[] = await tx.query(
+        `SELECT DISTINCT t.id, t.ticket_number, t.resident_id, t.series FROM ticket t
+         JOIN pending_dose p ON p.municipality_code = t.municipality_code AND p.ticket_number = t.ticket_number AND p.status = 'PENDING'
+         WHERE t.municipality_code = $1 AND t.voided_on IS NULL`,
+        [municipalityCode],
+      );
+      await this.pendingDoses.matchIssuedTickets(tx, source, municipalityCode,
+        tickets.map((t) => ({ id: t.id, ticketNumber: t.ticket_number, residentId: t.resident_id, series: t.series })));
+    });
+  }
+
+  private async recordFailure(job: ImportJob, principal: ImportPrincipal, progress: ProgressReporter, outcome: Outcome): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await this.writeResult(tx, job, progress, outcome, ImportStatus.FAILED);
+      await writeAudit(tx, principal, [{ operation: 'resident.import', municipalityCode: job.municipalityCode, targetIds: [job.id], outcome: 'FAILURE' }]);
+    });
+  }
+
+  private async writeResult(
+    db: { query(sql: string, params?: unknown[]): Promise<unknown> },
+    job: ImportJob,
+    progress: ProgressReporter,
+    outcome: Outcome,
+    status: ImportStatus,
+  ): Promise<void> {
+    await db.query(
+      `UPDATE import_job SET status = $3, phase = NULL, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp(), encoding = $4, bytes_read = $5,
+         rows_read = $6, rows_accepted = $7, rows_rejected = $8, residents_inserted = $9, residents_updated = $10,
+         tickets_inserted = $11, failure_reason = $12
+       WHERE municipality_code = $1 AND id = $2`,
+      [
+        job.municipalityCode, job.id, status, progress.encoding, progress.bytesRead, progress.rowsRead,
+        outcome.commit ? outcome.rowsAccepted : Math.min(outcome.rowsAccepted, progress.rowsRead),
+        outcome.rowsRejected, outcome.residentsInserted, outcome.residentsUpdated, outcome.ticketsInserted, outcome.failureReason,
+      ],
+    );
+    if (outcome.rejections.length === 0) return;
+    await db.query(
+      `INSERT INTO import_rejection (municipality_code, job_id, seq, line, column_name, field, code, message)
+       SELECT $1, $2, e.ord, e.line, e.column_name, e.field, e.code, e.message
+       FROM jsonb_to_recordset($3::jsonb) AS e(ord integer, line integer, column_name text, field text, code text, message text)`,
+      [
+        job.municipalityCode, job.id,
+        JSON.stringify(outcome.rejections.map((r, i) => ({ ord: i + 1, line: r.line, column_name: r.column, field: r.field, code: r.code, message: r.message }))),
+      ],
+    );
+  }
+}
+
+/** A job left RUNNING by a process that died reads as FAILED: its transaction never committed. */
+function reportStale(job: ImportJob): ImportJob {
+  const running = job.status === ImportStatus.RUNNING || job.status === ImportStatus.QUEUED;
+  if (running && Date.now() - job.heartbeatAt.getTime() > STALE_AFTER_MS) {
+    return Object.assign(job, { status: ImportStatus.FAILED, phase: null, failureReason: 'the import stopped unexpectedly; nothing was written' });
+  }
+  return job;
+}

@@ -1,0 +1,108 @@
+import iconv from 'iconv-lite';
+import { randomUUID } from 'node:crypto';
+import { Channel, Role } from '../../src/schema/enums';
+import { baseUrl, importFile, registryCsv, registryRow, RegistryRow } from '../helpers/registry-csv';
+import { Session, TestApp } from '../helpers/test-app';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const HEADER = '宛名番号,接種回,登録日時,接種日,接種券番号,自治体コード,接種地コード,接種会場,医師名,ワクチンメーカー,ロット番号';
+
+async function download(channel: Channel, session: Session | null, query = '') {
+  const response = await fetch(`${baseUrl(t, channel)}/exports/vaccination-records.csv?${query}`, {
+    headers: session ? { authorization: `Bearer ${session.token}` } : {},
+  });
+  const bytes = Buffer.from(await response.arrayBuffer());
+  return { status: response.status, type: response.headers.get('content-type'), bytes, text: bytes.toString('utf8') };
+}
+
+/** Records are written with SQL: dose registration is another feature's; this one only reads them. */
+async function addRecord(code: string, addressee: string, dose: number, on: string, status = 'COMPLETED'): Promise<void> {
+  await t.db.query(
+    `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
+       product, lot_number, site_municipality_code, source, status, status_reason, status_changed_at, created_at)
+     SELECT r.municipality_code, $3, r.id, (SELECT id FROM ticket WHERE municipality_code = r.municipality_code AND resident_id = r.id LIMIT 1),
+       $4, $5, 'comirnaty', 'ファイザー', 'コミナティ筋注', 'FA1234', '131016', 'CSV', $6,
+       CASE WHEN $6 = 'COMPLETED' THEN NULL ELSE 'typo' END, CASE WHEN $6 = 'COMPLETED' THEN NULL ELSE now() END,
+       TIMESTAMPTZ '2021-06-01 09:30:00+09'
+     FROM resident r WHERE r.municipality_code = $1 AND r.addressee_number = $2`,
+    [code, addressee, randomUUID(), dose, on, status],
+  );
+}
+
+async function tenantWithRecords() {
+  const tenant = await t.tenant();
+  const rows = [registryRow(), registryRow({ ticket: '', series: '' })];
+  await importFile(t, tenant.officer, registryCsv(rows));
+  await addRecord(tenant.code, rows[0].addressee, 1, '2021-06-01');
+  await addRecord(tenant.code, rows[0].addressee, 2, '2021-06-22');
+  await addRecord(tenant.code, rows[1].addressee, 1, '2021-07-10');
+  await addRecord(tenant.code, rows[1].addressee, 2, '2021-07-31', 'ENTERED_IN_ERROR');
+  return { ...tenant, rows };
+}
+
+const lines = (text: string) => text.replace(/^\ufeff/, '').trimEnd().split('\n');
+
+describe('vaccination record CSV export', () => {
+  it('streams the VRS ledger layout with no My Number column and no My Number value', async () => {
+    const { code, officer, rows } = await tenantWithRecords();
+    const neighbour = await tenantWithRecords();
+    const csv = await download(Channel.LGWAN, officer);
+    expect(csv.status).toBe(200);
+    expect(csv.type).toBe('text/csv; charset=utf-8');
+    expect(csv.text.startsWith('\ufeff')).toBe(true);
+    expect(lines(csv.text)).toEqual([
+      HEADER,
+      `${rows[0].addressee},1,2021-06-01 09:30:00,2021-06-01,${rows[0].ticket},${code},131016,千代田区,,ファイザー,FA1234`,
+      `${rows[0].addressee},2,2021-06-01 09:30:00,2021-06-22,${rows[0].ticket},${code},131016,千代田区,,ファイザー,FA1234`,
+      `${rows[1].addressee},1,2021-06-01 09:30:00,2021-07-10,,${code},131016,千代田区,,ファイザー,FA1234`,
+    ]);
+    const everyone: RegistryRow[] = [...rows, ...neighbour.rows];
+    for (const r of everyone) expect(csv.text).not.toContain(r.myNumber);
+    expect(csv.text).not.toMatch(/個人番号|my.?number/i);
+    for (const r of neighbour.rows) expect(csv.text).not.toContain(r.addressee);
+
+    const audit = await t.db.query(`SELECT target_ids, outcome FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccinationRecord.export'`, [code]);
+    expect(audit).toHaveLength(1);
+    expect(audit[0].target_ids[1]).toBe('rows:3');
+  });
+
+  it('filters by vaccination date and dose number, and writes Shift_JIS on request', async () => {
+    const { officer, rows } = await tenantWithRecords();
+    const dose2 = await download(Channel.LGWAN, officer, 'dose=2');
+    expect(lines(dose2.text).slice(1).map((l) => l.split(',').slice(0, 2))).toEqual([[rows[0].addressee, '2']]);
+    const july = await download(Channel.LGWAN, officer, 'from=2021-06-10&to=2021-07-31');
+    expect(lines(july.text).slice(1).map((l) => l.split(',')[3])).toEqual(['2021-06-22', '2021-07-10']);
+    const sjis = await download(Channel.INTERNET, await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: officer.municipalityCode! }), 'encoding=sjis&dose=1');
+    expect(sjis.type).toBe('text/csv; charset=Shift_JIS');
+    const decoded = iconv.decode(sjis.bytes, 'cp932');
+    expect(lines(decoded)[0]).toBe(HEADER);
+    expect(lines(decoded)).toHaveLength(3);
+    expect(sjis.bytes.includes(Buffer.from('千代田区'))).toBe(false);
+    expect(sjis.bytes.includes(iconv.encode('千代田区', 'cp932'))).toBe(true);
+    const bad = await download(Channel.LGWAN, officer, 'from=2021-02-30&dose=0&encoding=latin1');
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.text).errors.map((e: any) => e.extensions.field[0])).toEqual(['from', 'dose', 'encoding']);
+  });
+
+  it('is for municipality officers only, on either channel', async () => {
+    const { code } = await tenantWithRecords();
+    const refused = [
+      [await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: code }), 403],
+      [await t.session(Role.PREFECTURE, Channel.LGWAN, { prefectureCode: '13' }), 403],
+      [await t.session(Role.NATIONAL, Channel.LGWAN), 403],
+      [await t.session(Role.INTEGRATOR, Channel.INTERNET), 403],
+      [await t.session(Role.OPERATOR, Channel.LGWAN), 403],
+      [null, 401],
+    ] as const;
+    for (const [session, status] of refused) {
+      const answer = await download(session?.channel ?? Channel.INTERNET, session);
+      expect(answer.status).toBe(status);
+      expect(answer.text).not.toContain('宛名番号');
+    }
+  });
+});

@@ -1,0 +1,245 @@
+import iconv from 'iconv-lite';
+import { Channel, Role } from '../../src/schema/enums';
+import {
+  baseUrl, finishedJob, IMPORT_JOB, importFile, registryCsv, registryRow, residentRows, ticketRows, upload,
+} from '../helpers/registry-csv';
+import { TestApp } from '../helpers/test-app';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const MY_NUMBER = 'query($id: ID!) { resident(id: $id) { addresseeNumber familyName givenNameKana birthDate sex myNumber } }';
+
+describe('resident registry import', () => {
+  it('imports a UTF-8 file with a BOM: residents with encrypted My Number, their tickets, a job report and an audit line', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = [registryRow({ municipality: code }), registryRow({ sex: '女', givenKana: 'ハナコ', ticket: '' , series: '' })];
+    const job = await importFile(t, officer, `\ufeff${registryCsv(rows)}`);
+    expect(job).toMatchObject({
+      status: 'SUCCEEDED', encoding: 'UTF8', mode: 'ABORT', rowsRead: 2, rowsAccepted: 2, rowsRejected: 0,
+      residentsInserted: 2, residentsUpdated: 0, ticketsInserted: 1, failureReason: null, progress: 1,
+      rejections: { nodes: [], hasNextPage: false, complete: true },
+    });
+    const stored = await residentRows(t, code);
+    expect(stored.map((r) => r.addressee_number).sort()).toEqual(rows.map((r) => r.addressee).sort());
+    // Stored exactly as ResidentService stores it: the API decrypts it with the municipality's key.
+    const first = stored.find((r) => r.addressee_number === rows[0].addressee);
+    const read = await officer.gql(MY_NUMBER, { id: first.id });
+    expect(read.data.resident).toEqual({ addresseeNumber: rows[0].addressee, familyName: '山田', givenNameKana: 'タロウ', birthDate: '1970-01-02', sex: 'MALE', myNumber: rows[0].myNumber });
+    expect(JSON.stringify(stored)).not.toContain(rows[0].myNumber);
+    expect(await ticketRows(t, code)).toEqual([{ ticket_number: rows[0].ticket, series: '1-2', addressee_number: rows[0].addressee }]);
+
+    const audit = await t.db.query(`SELECT operation, target_ids, outcome, actor_id FROM audit_event WHERE municipality_code = $1 AND operation = 'resident.import'`, [code]);
+    expect(audit).toEqual([{ operation: 'resident.import', target_ids: [job.id], outcome: 'SUCCESS', actor_id: officer.accountId }]);
+  });
+
+  it('imports a Shift_JIS file, detected or declared, with era dates, full-width digits, half-width kana and English headers', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = [
+      registryRow({ birth: '令和3年4月1日', sex: '男' }),
+      registryRow({ birth: 'H31.4.30', sex: 'FEMALE', familyKana: 'ｻｲﾄｳ', family: '髙橋' }),
+      registryRow({ birth: 'S64.1.7', sex: '2' }),
+    ];
+    rows[0].myNumber = rows[0].myNumber.replace(/\d/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
+    const sjis = iconv.encode(registryCsv(rows), 'cp932');
+    const job = await importFile(t, officer, sjis);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', encoding: 'SJIS', rowsAccepted: 3, rowsRejected: 0 });
+    const stored = await residentRows(t, code);
+    const by = (a: string) => stored.find((r) => r.addressee_number === a);
+    expect(by(rows[0].addressee)).toMatchObject({ birth_date: '2021-04-01', sex: 'MALE' });
+    expect(by(rows[1].addressee)).toMatchObject({ birth_date: '2019-04-30', sex: 'FEMALE', family_name: '髙橋', family_name_kana: 'サイトウ' });
+    expect(by(rows[2].addressee)).toMatchObject({ birth_date: '1989-01-07', sex: 'FEMALE' });
+
+    const english = ['addressee_number', 'my_number', 'family_name', 'given_name', 'family_name_kana', 'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series', 'municipality_code'];
+    const declared = await importFile(t, officer, iconv.encode(registryCsv([registryRow()], english), 'cp932'), 'mode=SKIP&encoding=sjis');
+    expect(declared).toMatchObject({ status: 'SUCCEEDED', encoding: 'SJIS', mode: 'SKIP', residentsInserted: 1 });
+  });
+
+  it('reports a bad row in the middle by line and column: ABORT writes nothing, SKIP applies the rest', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = [registryRow(), registryRow(), registryRow({ myNumber: '123456789019', given: '', sex: '9' }), registryRow(), registryRow({ birth: 'R3.2.29' })];
+    const csv = registryCsv(rows);
+
+    const aborted = await importFile(t, officer, csv, 'mode=ABORT');
+    expect(aborted).toMatchObject({ status: 'FAILED', rowsRead: 5, rowsAccepted: 3, rowsRejected: 2, residentsInserted: 0 });
+    expect(aborted.failureReason).toBe('2 row(s) rejected; under mode ABORT nothing was written');
+    expect(aborted.rejections.nodes).toEqual([
+      { line: 4, column: '個人番号', field: 'myNumber', code: 'INVALID_CHECK_DIGIT', message: 'check digit does not match (mistyped number?)' },
+      { line: 4, column: '名', field: 'givenName', code: 'REQUIRED', message: 'is required' },
+      { line: 4, column: '性別', field: 'sex', code: 'INVALID_FORMAT', message: 'unknown sex code; use 1/2, 男/女 or MALE/FEMALE' },
+      { line: 6, column: '生年月日', field: 'birthDate', code: 'INVALID_DATE', message: 'must be a real date (YYYY-MM-DD, 令和3年4月1日 or R3.4.1)' },
+    ]);
+    expect(await residentRows(t, code)).toEqual([]);
+    expect(await ticketRows(t, code)).toEqual([]);
+
+    const skipped = await importFile(t, officer, csv, 'mode=SKIP');
+    expect(skipped).toMatchObject({ status: 'SUCCEEDED', rowsRead: 5, rowsAccepted: 3, rowsRejected: 2, residentsInserted: 3, ticketsInserted: 3 });
+    expect(skipped.rejections.nodes.map((r: any) => r.line)).toEqual([4, 4, 4, 6]);
+    expect((await residentRows(t, code)).map((r) => r.addressee_number).sort()).toEqual([rows[0], rows[1], rows[3]].map((r) => r.addressee).sort());
+  });
+
+  it('is idempotent: re-importing the same file changes nothing, not even updated_at; a changed row updates that resident only', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = [registryRow(), registryRow(), registryRow()];
+    expect(await importFile(t, officer, registryCsv(rows))).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 3 });
+    const before = await residentRows(t, code);
+    const ticketsBefore = await ticketRows(t, code);
+
+    const again = await importFile(t, officer, registryCsv(rows));
+    expect(again).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 3, residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0 });
+    expect(await residentRows(t, code)).toEqual(before);
+    expect(await ticketRows(t, code)).toEqual(ticketsBefore);
+
+    const changed = rows.map((r, i) => (i === 1 ? { ...r, family: '佐藤', familyKana: 'サトウ', myNumber: registryRow().myNumber } : r));
+    const updated = await importFile(t, officer, registryCsv(changed));
+    expect(updated).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 0, residentsUpdated: 1 });
+    const after = await residentRows(t, code);
+    expect(after[0]).toEqual(before[0]);
+    expect(after[2]).toEqual(before[2]);
+    expect(after[1]).toMatchObject({ id: before[1].id, family_name: '佐藤', family_name_kana: 'サトウ', created_at: before[1].created_at });
+    expect(after[1].updated_at.getTime()).toBeGreaterThan(before[1].updated_at.getTime());
+    const read = await officer.gql(MY_NUMBER, { id: before[1].id });
+    expect(read.data.resident.myNumber).toBe(changed[1].myNumber);
+  });
+
+  it('rejects rows of another municipality, and nothing lands in that tenant', async () => {
+    const mine = await t.tenant();
+    const other = await t.tenant();
+    const rows = [registryRow({ municipality: mine.code }), registryRow({ municipality: other.code }), registryRow({ municipality: mine.code.slice(0, 5) })];
+    const job = await importFile(t, mine.officer, registryCsv(rows), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 2, rowsRejected: 1 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 3, column: '自治体コード', field: 'municipalityCode', code: 'OTHER_MUNICIPALITY', message: 'row belongs to another municipality; only the own municipality\'s residents can be imported' },
+    ]);
+    expect(await residentRows(t, other.code)).toEqual([]);
+    expect((await residentRows(t, mine.code)).map((r) => r.addressee_number).sort()).toEqual([rows[0].addressee, rows[2].addressee].sort());
+  });
+
+  it('rejects duplicates inside the file and numbers already held by another resident', async () => {
+    const { code, officer } = await t.tenant();
+    const existing = registryRow();
+    await importFile(t, officer, registryCsv([existing]));
+    const first = registryRow();
+    const rows = [
+      first,
+      registryRow({ addressee: first.addressee }),
+      registryRow({ myNumber: first.myNumber }),
+      registryRow({ ticket: first.ticket }),
+      registryRow({ myNumber: existing.myNumber }),
+      registryRow({ ticket: existing.ticket }),
+    ];
+    const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRead: 6, rowsAccepted: 1, rowsRejected: 5, residentsInserted: 1 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 3, column: '宛名番号', field: 'addresseeNumber', code: 'DUPLICATE', message: 'same addressee number as line 2 of this file' },
+      { line: 4, column: '個人番号', field: 'myNumber', code: 'DUPLICATE', message: 'same My Number as line 2 of this file' },
+      { line: 5, column: '接種券番号', field: 'ticketNumber', code: 'DUPLICATE', message: 'same ticket number as line 2 of this file' },
+      { line: 6, column: '個人番号', field: 'myNumber', code: 'DUPLICATE', message: 'another resident of this municipality has this My Number' },
+      { line: 7, column: '接種券番号', field: 'ticketNumber', code: 'DUPLICATE', message: 'ticket number belongs to another resident of this municipality' },
+    ]);
+    expect((await residentRows(t, code)).map((r) => r.addressee_number).sort()).toEqual([existing.addressee, first.addressee].sort());
+  });
+
+  it('leaves the tenant exactly as before when the merge fails half-way', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = [registryRow(), registryRow()];
+    await importFile(t, officer, registryCsv(rows));
+    const before = { residents: await residentRows(t, code), tickets: await ticketRows(t, code) };
+
+    const changed = [{ ...rows[0], family: '変更' }, rows[1], registryRow()];
+    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    t.app.services.imports.faultAfterResidentMerge = (job) => {
+      if (job.municipalityCode === code) throw new Error('injected fault');
+    };
+    try {
+      const job = await importFile(t, officer, registryCsv(changed));
+      expect(job).toMatchObject({ status: 'FAILED', failureReason: 'the import failed unexpectedly; nothing was written', residentsInserted: 0 });
+    } finally {
+      t.app.services.imports.faultAfterResidentMerge = null;
+      log.mockRestore();
+    }
+    expect({ residents: await residentRows(t, code), tickets: await ticketRows(t, code) }).toEqual(before);
+    const [{ count }] = await t.db.query(`SELECT count(*)::int AS count FROM pg_class WHERE relname LIKE 'import_staging_%'`);
+    expect(count).toBe(0);
+  });
+
+  it('fails the job with a clear reason when the header lacks required columns', async () => {
+    const { officer } = await t.tenant();
+    const job = await importFile(t, officer, 'wrong,header\n1,2\n');
+    expect(job.status).toBe('FAILED');
+    expect(job.failureReason).toMatch(/^the header row lacks required columns: addresseeNumber, myNumber/);
+  });
+
+  it('fails the job, writing nothing, when the file is not valid CSV', async () => {
+    const { code, officer } = await t.tenant();
+    const csv = registryCsv([registryRow(), registryRow()]).replace(/\r\n(R[^,]*),/, '\r\n"$1"x,');
+    const job = await importFile(t, officer, csv, 'mode=SKIP');
+    expect(job.status).toBe('FAILED');
+    expect(job.failureReason).toMatch(/^line 2: the file is not valid CSV \(CSV_INVALID_CLOSING_QUOTE\)/);
+    expect(await residentRows(t, code)).toEqual([]);
+  });
+
+  it('shows status and progress while the file is still arriving', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = Array.from({ length: 50 }, () => registryRow());
+    const csv = registryCsv(rows);
+    const half = csv.indexOf('\n', csv.length / 2) + 1;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const body = new ReadableStream({
+      async start(controller) {
+        controller.enqueue(new TextEncoder().encode(csv.slice(0, half)));
+        await gate;
+        controller.enqueue(new TextEncoder().encode(csv.slice(half)));
+        controller.close();
+      },
+    });
+    const response = fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents?mode=SKIP`, {
+      method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${officer.token}` },
+    } as RequestInit);
+
+    let running: any;
+    for (let i = 0; i < 200 && !(running?.rowsRead > 0); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      running = (await officer.gql('{ importJobs(first: 1) { id status phase rowsRead municipalityCode } }')).data.importJobs[0];
+    }
+    expect(running).toMatchObject({ status: 'RUNNING', phase: 'RECEIVING', municipalityCode: code });
+    expect(running.rowsRead).toBeGreaterThan(0);
+    expect(running.rowsRead).toBeLessThan(50);
+    release();
+    const answer = (await (await response).json()) as any;
+    expect(answer.jobId).toBe(running.id);
+    expect(await finishedJob(officer, running.id)).toMatchObject({ status: 'SUCCEEDED', rowsRead: 50, residentsInserted: 50 });
+  });
+
+  it('lets only the owning municipality\'s LG-WAN officer upload, and read the report', async () => {
+    const { code, officer } = await t.tenant();
+    const csv = registryCsv([registryRow()]);
+    const refusals = [
+      [await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code }), 403],
+      [await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: code }), 403],
+      [await t.session(Role.PREFECTURE, Channel.LGWAN, { prefectureCode: '13' }), 403],
+      [await t.session(Role.NATIONAL, Channel.LGWAN), 403],
+      [await t.session(Role.OPERATOR, Channel.LGWAN), 403],
+      [null, 401],
+    ] as const;
+    for (const [session, status] of refusals) {
+      const answer = await upload(t, session, csv);
+      expect(answer.status).toBe(status);
+      expect(answer.body.jobId).toBeUndefined();
+    }
+    // A token issued on LG-WAN is refused on the internet listener altogether.
+    expect((await upload(t, officer, csv, 'mode=ABORT', Channel.INTERNET)).status).toBe(401);
+    expect(await residentRows(t, code)).toEqual([]);
+
+    const { body } = await upload(t, officer, csv);
+    const neighbour = await t.tenant();
+    expect((await neighbour.officer.gql(IMPORT_JOB, { id: body.jobId })).data.importJob).toBeNull();
+    expect((await neighbour.officer.gql('{ importJobs { id } }')).data.importJobs).toEqual([]);
+    expect((await finishedJob(officer, body.jobId)).status).toBe('SUCCEEDED');
+    expect((await upload(t, officer, csv, 'mode=MAYBE')).status).toBe(400);
+  });
+});
