@@ -21,6 +21,10 @@ export interface Config {
   maxFailedLogins: number;
   lockoutMinutes: number;
   production: boolean;
+  /** Statistics: counts below this are suppressed (default 10). */
+  statisticsThreshold?: number;
+  /** Statistics: how often the summary deltas are folded into the summary tables (0 = never). */
+  statisticsCompactSeconds?: number;
 }
 
 function int(name: string, fallback: number): number {
@@ -61,6 +65,8 @@ export function loadConfig(): Config {
   if (!masterKey || !tokenSecret) {
     throw new Error('MASTER_KEY and TOKEN_SECRET (32 bytes, base64) are required when DATABASE_URL is set');
   }
+  const threshold = int('STATS_SUPPRESSION_THRESHOLD', 10);
+  if (threshold < 1) throw new Error('STATS_SUPPRESSION_THRESHOLD must be at least 1');
   return {
     internetPort: int('INTERNET_PORT', 4000),
     lgwanPort: int('LGWAN_PORT', 4001),
@@ -74,5 +80,7 @@ export function loadConfig(): Config {
     maxFailedLogins: int('MAX_FAILED_LOGINS', 5),
     lockoutMinutes: int('LOCKOUT_MINUTES', 30),
     production: process.env.NODE_ENV === 'production',
+    statisticsThreshold: threshold,
+    statisticsCompactSeconds: int('STATS_COMPACT_SECONDS', 10),
   };
 }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { DataSource, Logger } from 'typeorm';
 import { Foundation1795392000000 } from '../../migrations/1795392000000-foundation';
+import { Statistics1795600000000 } from '../../migrations/1795600000000-statistics';
 import { Account } from '../entities/account.entity';
 import { AuditEvent } from '../entities/audit-event.entity';
 import { Municipality } from '../entities/municipality.entity';
@@ -11,7 +12,7 @@ import { Ticket } from '../entities/ticket.entity';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
 
 export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent];
-export const migrations = [Foundation1795392000000];
+export const migrations = [Foundation1795392000000, Statistics1795600000000];
 
 export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number } = {}): DataSource {
   return new DataSource({

@@ -3,7 +3,7 @@ import { Actor } from '../auth/actor';
 import { Channel, Role } from '../schema/enums';
 
 export type Action = 'read' | 'create' | 'update' | 'delete';
-export type SubjectName = 'Municipality' | 'Resident' | 'MyNumber' | 'Account' | 'AuditEvent';
+export type SubjectName = 'Municipality' | 'Resident' | 'MyNumber' | 'Account' | 'AuditEvent' | 'Statistics';
 export type AppAbility = MongoAbility<[Action, SubjectName | (Record<string, unknown> & ForcedSubject<SubjectName>)]>;
 
 /**
@@ -27,6 +27,8 @@ export function defineAbilityFor(actor: Actor | null): AppAbility {
       if (actor.channel === Channel.LGWAN) can('read', 'MyNumber', own);
       // A municipality reads the operation log of its own tenant.
       can('read', 'AuditEvent', own);
+      // A municipality sees the aggregate statistics of its own tenant only.
+      can('read', 'Statistics', own);
       break;
     }
     case Role.OPERATOR:
@@ -34,11 +36,22 @@ export function defineAbilityFor(actor: Actor | null): AppAbility {
       can(['read', 'create', 'update'], 'Account');
       can('read', 'AuditEvent');
       break;
-    case Role.VACCINATION_SITE:
-    case Role.PREFECTURE:
+    case Role.PREFECTURE: {
+      const ownPrefecture = { prefectureCode: actor.prefectureCode };
+      const nation = { kind: 'NATION' };
+      // A prefecture sees the statistics of itself and of the municipalities in it (DESIGN.md §1) ...
+      can('read', 'Statistics', ownPrefecture);
+      // ... and the national totals; never a row of personal data.
+      can('read', 'Statistics', nation);
+      break;
+    }
     case Role.NATIONAL:
+      // The national government sees aggregate statistics of any scope; never a row of personal data.
+      can('read', 'Statistics');
+      break;
+    case Role.VACCINATION_SITE:
     case Role.INTEGRATOR:
-      // Sites, governments and integrators reach no resident row: their operations come with their features.
+      // Sites and integrators reach no resident row: their operations come with their features.
       break;
     default: {
       const unknown: never = actor.role;

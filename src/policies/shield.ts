@@ -37,6 +37,8 @@ const fields = (names: string[], gate: ShieldRule) => ({ '*': deny, ...Object.fr
 
 const readResident = can('read', 'Resident');
 const readAccount = can('read', 'Account');
+// Which scope a caller may read is checked by the service against the same ability.
+const readStatistics = can('read', 'Statistics');
 const payloadFields = (data: string, gate: ShieldRule) => fields([data, 'userErrors'], gate);
 
 export const ruleTree = {
@@ -49,6 +51,7 @@ export const ruleTree = {
     resident: readResident,
     residentByMyNumber: can('read', 'MyNumber'),
     accounts: readAccount,
+    statistics: readStatistics,
   },
   Mutation: {
     '*': deny,
@@ -90,6 +93,18 @@ export const ruleTree = {
   ),
   AccountPayload: payloadFields('account', signedIn),
   UserError: fields(['field', 'code', 'message'], allow),
+  Statistics: fields(
+    [
+      'scope', 'from', 'to', 'suppressionThreshold', 'registeredPopulation', 'totalDoses', 'coverage', 'dosesByDay',
+      'byDoseNumber', 'byManufacturer', 'byAgeBand', 'bySex',
+    ],
+    readStatistics,
+  ),
+  StatisticsScope: fields(['kind', 'code', 'name'], readStatistics),
+  StatisticsCount: fields(['value', 'suppressed'], readStatistics),
+  StatisticsCell: fields(['label', 'value', 'suppressed'], readStatistics),
+  CoverageCell: fields(['doseNumber', 'people', 'ratio'], readStatistics),
+  DailyDoses: fields(['date', 'count', 'cumulative'], readStatistics),
 };
 
 export const permissions = shield(ruleTree, {

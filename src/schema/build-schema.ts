@@ -6,9 +6,10 @@ import { fieldsWithoutRule, permissions } from '../policies/shield';
 import { AccountResolver } from '../resolvers/account.resolver';
 import { MunicipalityResolver } from '../resolvers/municipality.resolver';
 import { ResidentResolver } from '../resolvers/resident.resolver';
+import { StatisticsResolver } from '../resolvers/statistics.resolver';
 import './enums';
 
-export const resolvers = [AccountResolver, MunicipalityResolver, ResidentResolver] as const;
+export const resolvers = [AccountResolver, MunicipalityResolver, ResidentResolver, StatisticsResolver] as const;
 
 /** The schema as the resolvers declare it, before any policy is applied. */
 export function buildBareSchema(): GraphQLSchema {

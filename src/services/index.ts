@@ -6,6 +6,7 @@ import { AccountService } from './account.service';
 import { AuthService } from './auth.service';
 import { ReferenceService } from './reference.service';
 import { ResidentService } from './resident.service';
+import { StatisticsService } from './statistics.service';
 
 /** The process-wide services; per-request state lives in the Context instead. */
 export function createServices(db: DataSource, config: Config) {
@@ -19,6 +20,7 @@ export function createServices(db: DataSource, config: Config) {
     accounts: new AccountService(db),
     residents: new ResidentService(db, keyring),
     reference: new ReferenceService(db),
+    statistics: new StatisticsService(db, config.statisticsThreshold),
   };
 }
 
