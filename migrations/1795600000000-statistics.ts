@@ -239,9 +239,11 @@ export class Statistics1795600000000 implements MigrationInterface {
       $$;
 
       -- Recomputes every figure from the source tables in one pass (after a bulk load with
-      -- triggers disabled, or to check the incremental figures). Writers should be paused.
+      -- triggers disabled, or to check the incremental figures).
       CREATE FUNCTION stats_rebuild() RETURNS void LANGUAGE plpgsql AS $$
       BEGIN
+        -- Writers wait until the rebuild commits, so no delta is lost or counted twice.
+        LOCK TABLE resident, vaccination_record IN SHARE MODE;
         DELETE FROM stats_dose_delta;
         DELETE FROM stats_population_delta;
         TRUNCATE stats_dose, stats_population;
