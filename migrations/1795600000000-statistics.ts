@@ -67,16 +67,26 @@ export class Statistics1795600000000 implements MigrationInterface {
       CREATE INDEX stats_population_delta_area_idx ON stats_population_delta (area);
 
       -- Ten-year bands, with the sixties split at 65 so that the elderly (65+) can be read off.
-      CREATE FUNCTION stats_age_band(birth date, on_date date) RETURNS text
+      -- Whole years reached by on_date (a 29 February birthday is reached on 1 March).
+      CREATE FUNCTION stats_age(birth date, on_date date) RETURNS int
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+        SELECT (date_part('year', on_date) - date_part('year', birth)
+          - CASE WHEN date_part('month', on_date) * 100 + date_part('day', on_date)
+                    < date_part('month', birth) * 100 + date_part('day', birth) THEN 1 ELSE 0 END)::int
+      $$;
+      CREATE FUNCTION stats_age_band_of(age int) RETURNS text
         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
         SELECT CASE
-          WHEN a >= 90 THEN '90+'
-          WHEN a >= 70 THEN (a / 10 * 10) || '-' || (a / 10 * 10 + 9)
-          WHEN a >= 65 THEN '65-69'
-          WHEN a >= 60 THEN '60-64'
-          WHEN a >= 0 THEN (a / 10 * 10) || '-' || (a / 10 * 10 + 9)
+          WHEN age >= 90 THEN '90+'
+          WHEN age >= 70 THEN (age / 10 * 10) || '-' || (age / 10 * 10 + 9)
+          WHEN age >= 65 THEN '65-69'
+          WHEN age >= 60 THEN '60-64'
+          WHEN age >= 0 THEN (age / 10 * 10) || '-' || (age / 10 * 10 + 9)
           ELSE '0-9' END
-        FROM (SELECT extract(year FROM age(on_date, birth))::int AS a) x
+      $$;
+      CREATE FUNCTION stats_age_band(birth date, on_date date) RETURNS text
+        LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+        SELECT stats_age_band_of(stats_age(birth, on_date))
       $$;
 
       -- The areas a municipality's figures roll up into.
@@ -247,16 +257,33 @@ export class Statistics1795600000000 implements MigrationInterface {
         DELETE FROM stats_dose_delta;
         DELETE FROM stats_population_delta;
         TRUNCATE stats_dose, stats_population;
+        -- One pass over the records: the four breakdowns as grouping sets; coverage shares
+        -- the dose-number set, counting only ACTIVE residents' records.
         CREATE TEMPORARY TABLE stats_rebuild_municipal ON COMMIT DROP AS
-          SELECT v.municipality_code::text AS area, c.dimension, v.vaccinated_on, c.category, count(*) AS doses
+          SELECT v.municipality_code::text AS area, v.vaccinated_on, v.dose_number, v.manufacturer,
+                 stats_age_band(p.birth_date, v.vaccinated_on) AS age_band, p.sex,
+                 grouping(v.dose_number, v.manufacturer, stats_age_band(p.birth_date, v.vaccinated_on), p.sex) AS set_id,
+                 count(*) FILTER (WHERE v.source <> 'INQUIRY') AS given,
+                 count(*) FILTER (WHERE p.status = 'ACTIVE') AS covered
           FROM vaccination_record v
           JOIN resident p ON p.municipality_code = v.municipality_code AND p.id = v.resident_id
-          CROSS JOIN LATERAL stats_dose_cells(v.source, v.dose_number, v.manufacturer, p.birth_date, v.vaccinated_on, p.sex, p.status = 'ACTIVE') c
           WHERE v.status = 'COMPLETED'
-          GROUP BY 1, 2, 3, 4;
+          GROUP BY GROUPING SETS (
+            (v.municipality_code, v.vaccinated_on, v.dose_number),
+            (v.municipality_code, v.vaccinated_on, v.manufacturer),
+            (v.municipality_code, v.vaccinated_on, stats_age_band(p.birth_date, v.vaccinated_on)),
+            (v.municipality_code, v.vaccinated_on, p.sex));
         INSERT INTO stats_dose (area, dimension, vaccinated_on, category, doses)
-        SELECT a.area, m.dimension, m.vaccinated_on, m.category, sum(m.doses)
-        FROM stats_rebuild_municipal m CROSS JOIN LATERAL stats_areas(m.area) a
+        SELECT a.area, c.dimension, m.vaccinated_on, c.category, sum(c.doses)
+        FROM stats_rebuild_municipal m
+        CROSS JOIN LATERAL (VALUES
+          ('D', m.dose_number::text, m.given, m.set_id = 7),
+          ('C', m.dose_number::text, m.covered, m.set_id = 7),
+          ('M', m.manufacturer, m.given, m.set_id = 11),
+          ('A', m.age_band, m.given, m.set_id = 13),
+          ('S', m.sex, m.given, m.set_id = 14)) c(dimension, category, doses, applies)
+        CROSS JOIN LATERAL stats_areas(m.area) a
+        WHERE c.applies AND c.doses > 0
         GROUP BY 1, 2, 3, 4;
         DROP TABLE stats_rebuild_municipal;
         INSERT INTO stats_population (area, birth_year, sex, residents)
@@ -287,6 +314,8 @@ export class Statistics1795600000000 implements MigrationInterface {
       DROP FUNCTION stats_dose_cells(text, smallint, text, date, date, text, boolean);
       DROP FUNCTION stats_areas(text);
       DROP FUNCTION stats_age_band(date, date);
+      DROP FUNCTION stats_age_band_of(int);
+      DROP FUNCTION stats_age(date, date);
       DROP TABLE stats_population_delta;
       DROP TABLE stats_population;
       DROP TABLE stats_dose_delta;

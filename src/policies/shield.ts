@@ -100,11 +100,13 @@ export const ruleTree = {
     ],
     readStatistics,
   ),
-  StatisticsScope: fields(['kind', 'code', 'name'], readStatistics),
-  StatisticsCount: fields(['value', 'suppressed'], readStatistics),
-  StatisticsCell: fields(['label', 'value', 'suppressed'], readStatistics),
-  CoverageCell: fields(['doseNumber', 'people', 'ratio'], readStatistics),
-  DailyDoses: fields(['date', 'count', 'cumulative'], readStatistics),
+  // Reachable only through the Statistics fields above, which are gated; a daily series has
+  // thousands of these cells, and a rule per cell would cost more than the query.
+  StatisticsScope: fields(['kind', 'code', 'name'], allow),
+  StatisticsCount: fields(['value', 'suppressed'], allow),
+  StatisticsCell: fields(['label', 'value', 'suppressed'], allow),
+  CoverageCell: fields(['doseNumber', 'people', 'ratio'], allow),
+  DailySeries: fields(['dates', 'counts', 'countsSuppressed', 'cumulative', 'cumulativeSuppressed'], allow),
 };
 
 export const permissions = shield(ruleTree, {

@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { Context } from '../context';
-import { CoverageCell, DailyDoses, Statistics, StatisticsCell, StatisticsCount, StatisticsScopeInput } from './statistics.types';
+import { CoverageCell, DailySeries, Statistics, StatisticsCell, StatisticsCount, StatisticsScopeInput } from './statistics.types';
 
 @Resolver(() => Statistics)
 export class StatisticsResolver {
@@ -31,8 +31,8 @@ export class StatisticsResolver {
     return ctx.services.statistics.coverage(s);
   }
 
-  @FieldResolver(() => [DailyDoses], { description: 'Every day of the range, empty days included.' })
-  dosesByDay(@Ctx() ctx: Context, @Root() s: Statistics): Promise<DailyDoses[]> {
+  @FieldResolver(() => DailySeries, { description: 'Every day of the range, empty days included.' })
+  dosesByDay(@Ctx() ctx: Context, @Root() s: Statistics): Promise<DailySeries> {
     return ctx.services.statistics.dosesByDay(s);
   }
 

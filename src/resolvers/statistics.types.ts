@@ -40,11 +40,17 @@ export class CoverageCell {
   @Field(() => Float, { nullable: true, description: 'people / registeredPopulation; null when either is suppressed.' }) ratio: number | null;
 }
 
-@ObjectType({ description: 'Doses given on one day, and the running total since the start of the range.' })
-export class DailyDoses {
-  @Field() date: string;
-  @Field(() => StatisticsCount) count: StatisticsCount;
-  @Field(() => StatisticsCount) cumulative: StatisticsCount;
+@ObjectType({
+  description:
+    'Doses per day as parallel arrays (one entry per calendar day, empty days included), ready for a chart: ' +
+    'labels = dates, data = counts or cumulative. A suppressed entry is null and flagged.',
+})
+export class DailySeries {
+  @Field(() => [String]) dates: string[];
+  @Field(() => [Int], { nullable: 'items' }) counts: (number | null)[];
+  @Field(() => [Boolean]) countsSuppressed: boolean[];
+  @Field(() => [Int], { nullable: 'items', description: 'Running total since the start of the range.' }) cumulative: (number | null)[];
+  @Field(() => [Boolean]) cumulativeSuppressed: boolean[];
 }
 
 /**

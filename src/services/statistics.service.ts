@@ -5,7 +5,7 @@ import { Context } from '../context';
 import { forbidden } from '../errors';
 import {
   CoverageCell,
-  DailyDoses,
+  DailySeries,
   Statistics,
   StatisticsCell,
   StatisticsCount,
@@ -177,16 +177,23 @@ export class StatisticsService {
   }
 
   /** One entry per calendar day of the range (empty days included), for charts. */
-  async dosesByDay(s: Statistics): Promise<DailyDoses[]> {
+  async dosesByDay(s: Statistics): Promise<DailySeries> {
     const rows = await this.sums(s, 'D', true);
-    if (rows.length === 0 && !(s.from && s.to)) return [];
+    if (rows.length === 0 && !(s.from && s.to)) return { dates: [], counts: [], countsSuppressed: [], cumulative: [], cumulativeSuppressed: [] };
     const values = new Map(rows.map((r) => [r.day!, r.value]));
-    const days = [...values.keys()].sort();
-    const first = s.from ?? days[0];
-    const last = s.to ?? days[days.length - 1];
+    const present = [...values.keys()].sort();
+    const first = s.from ?? present[0];
+    const last = s.to ?? present[present.length - 1];
     if (daysBetween(first, last) > MAX_SERIES_DAYS) throw badInput(s.from ? 'from' : 'to', `the range must be at most ${MAX_SERIES_DAYS} days`);
     const series = [];
     for (let d = first; d <= last; d = addDays(d, 1)) series.push({ label: d, value: values.get(d) ?? 0 });
-    return suppressSeries(series, this.threshold);
+    const days = suppressSeries(series, this.threshold);
+    return {
+      dates: days.map((d) => d.date),
+      counts: days.map((d) => d.count.value),
+      countsSuppressed: days.map((d) => d.count.suppressed),
+      cumulative: days.map((d) => d.cumulative.value),
+      cumulativeSuppressed: days.map((d) => d.cumulative.suppressed),
+    };
   }
 }

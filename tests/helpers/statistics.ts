@@ -8,7 +8,7 @@ export const STATISTICS = `query($scope: StatisticsScopeInput!, $from: String, $
     registeredPopulation { value suppressed }
     totalDoses { value suppressed }
     coverage { doseNumber people { value suppressed } ratio }
-    dosesByDay { date count { value suppressed } cumulative { value suppressed } }
+    dosesByDay { dates counts countsSuppressed cumulative cumulativeSuppressed }
     byDoseNumber { label value suppressed }
     byManufacturer { label value suppressed }
     byAgeBand { label value suppressed }
@@ -134,10 +134,19 @@ export function asFigures(s: any): Record<string, unknown> {
     registeredPopulation: s.registeredPopulation.value,
     totalDoses: s.totalDoses.value,
     coverage: Object.fromEntries(s.coverage.map((c: any) => [String(c.doseNumber), c.people.value])),
-    byDay: Object.fromEntries(s.dosesByDay.filter((d: any) => d.count.value !== 0).map((d: any) => [d.date, d.count.value])),
+    byDay: Object.fromEntries(days(s.dosesByDay).filter((d) => d.count.value !== 0).map((d) => [d.date, d.count.value])),
     byDoseNumber: cells(s.byDoseNumber),
     byManufacturer: cells(s.byManufacturer),
     byAgeBand: cells(s.byAgeBand),
     bySex: cells(s.bySex),
   };
+}
+
+/** The columnar daily series as one entry per day. */
+export function days(series: any): { date: string; count: { value: number | null; suppressed: boolean }; cumulative: { value: number | null; suppressed: boolean } }[] {
+  return series.dates.map((date: string, i: number) => ({
+    date,
+    count: { value: series.counts[i], suppressed: series.countsSuppressed[i] },
+    cumulative: { value: series.cumulative[i], suppressed: series.cumulativeSuppressed[i] },
+  }));
 }
