@@ -56,6 +56,8 @@ async function load(db: DataSource): Promise<void> {
     if (Number(residents) === RESIDENTS) return;
     throw new Error('.data/bench-pg holds data of another size: delete it to reload');
   }
+  const [partial] = await db.query(`SELECT 1 FROM resident WHERE addressee_number LIKE 'B%' LIMIT 1`);
+  if (partial) throw new Error('.data/bench-pg holds an interrupted load: delete it to reload');
   console.log(`Loading ${RESIDENTS.toLocaleString()} residents and their dose records (once):`);
   // Bulk load: no per-row triggers or foreign-key checks; the summaries are built afterwards.
   const bulk = async (sql: string, params: unknown[]) => {
@@ -70,6 +72,15 @@ async function load(db: DataSource): Promise<void> {
       await runner.release();
     }
   };
+  // Secondary indexes are rebuilt once after the load rather than maintained row by row; their
+  // definitions are read from the catalogue, so they come back exactly as the migrations made them.
+  const indexes: { name: string; definition: string }[] = await db.query(
+    `SELECT i.relname AS name, pg_get_indexdef(i.oid) AS definition
+     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+     WHERE t.relname IN ('resident', 'vaccination_record')
+       AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)`,
+  );
+  for (const index of indexes) await db.query(`DROP INDEX ${index.name}`);
   const slices = Array.from({ length: LOAD_SLICES }, (_, k) => [Math.floor((k * RESIDENTS) / LOAD_SLICES) + 1, Math.floor(((k + 1) * RESIDENTS) / LOAD_SLICES)]);
   await step('residents', () =>
     Promise.all(slices.map(([first, last]) =>
@@ -108,6 +119,18 @@ async function load(db: DataSource): Promise<void> {
          WHERE r.addressee_number LIKE 'B%' AND x.i BETWEEN $1 AND $2 AND x.i % 100 = 3`,
         [first, last],
       ))),
+  );
+  await step(`indexes (${indexes.map((i) => i.name).join(', ')})`, () =>
+    Promise.all(indexes.map(async (index) => {
+      const runner = db.createQueryRunner();
+      await runner.connect();
+      try {
+        await runner.query(`SET maintenance_work_mem = '512MB'`);
+        await runner.query(index.definition);
+      } finally {
+        await runner.release();
+      }
+    })),
   );
   await step('analyze', () => db.query('ANALYZE resident; ANALYZE vaccination_record'));
   await step('summary tables in bulk (stats_rebuild)', () =>
