@@ -100,7 +100,10 @@ async function main(): Promise<void> {
     internetPort: 0, lgwanPort: 0, host: '127.0.0.1', databaseUrl: url, dataDir: '.data', embeddedPgPort: 0,
     masterKey: randomBytes(32), tokenSecret: randomBytes(32), tokenTtlSeconds: 3600, maxFailedLogins: 5, lockoutMinutes: 30, production: false,
   };
-  const app = await startApp(config, db);
+  // The server works as the non-owner role under row-level security, as in production.
+  const appDb = createDataSource(url, { poolSize: 20, asApp: true });
+  await appDb.initialize();
+  const app = await startApp(config, appDb);
   // Silence per-request logging of anything unexpected; failures are counted instead.
   const endpoint = `${app.listeners.internetUrl}/graphql`;
 
@@ -167,6 +170,7 @@ async function main(): Promise<void> {
     if (reg.failures > 0 || count !== REQUESTS) process.exitCode = 1;
   } finally {
     await app.stop();
+    await appDb.destroy();
     await db.destroy();
     await embedded?.stop();
   }

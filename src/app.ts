@@ -49,5 +49,13 @@ export interface App {
 export async function startApp(config: Config, db: DataSource): Promise<App> {
   const services = createServices(db, config);
   const listeners = await startListeners(services, { internet: config.internetPort, lgwan: config.lgwanPort, host: config.host });
-  return { services, listeners, stop: () => listeners.close() };
+  const stopCompaction = services.statistics.startCompaction(config.statisticsCompactSeconds ?? 10);
+  return {
+    services,
+    listeners,
+    stop: async () => {
+      stopCompaction();
+      await listeners.close();
+    },
+  };
 }

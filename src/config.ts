@@ -27,6 +27,10 @@ export interface Config {
   integratorRequestsPerMinute?: number;
   /** Minimum interval before each dose, e.g. "2:18d,3:3m" (the last entry applies to every later dose). */
   doseIntervals?: string;
+  /** Statistics: counts below this are suppressed (default 10). */
+  statisticsThreshold?: number;
+  /** Statistics: how often the summary deltas are folded into the summary tables (0 = never). */
+  statisticsCompactSeconds?: number;
 }
 
 function int(name: string, fallback: number): number {
@@ -67,6 +71,8 @@ export function loadConfig(): Config {
   if (!masterKey || !tokenSecret) {
     throw new Error('MASTER_KEY and TOKEN_SECRET (32 bytes, base64) are required when DATABASE_URL is set');
   }
+  const threshold = int('STATS_SUPPRESSION_THRESHOLD', 10);
+  if (threshold < 1) throw new Error('STATS_SUPPRESSION_THRESHOLD must be at least 1');
   return {
     internetPort: int('INTERNET_PORT', 4000),
     lgwanPort: int('LGWAN_PORT', 4001),
@@ -83,5 +89,7 @@ export function loadConfig(): Config {
     production: process.env.NODE_ENV === 'production',
     integratorRequestsPerMinute: int('INTEGRATOR_REQUESTS_PER_MINUTE', 120),
     doseIntervals: process.env.DOSE_INTERVALS || undefined,
+    statisticsThreshold: threshold,
+    statisticsCompactSeconds: int('STATS_COMPACT_SECONDS', 10),
   };
 }

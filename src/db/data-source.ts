@@ -3,6 +3,7 @@ import { DataSource, Logger } from 'typeorm';
 import { Foundation1795392000000 } from '../../migrations/1795392000000-foundation';
 import { VaccinationWorkflow1795400000000 } from '../../migrations/1795400000000-vaccination-workflow';
 import { RegistryImport1795500000000 } from '../../migrations/1795500000000-registry-import';
+import { Statistics1795600000000 } from '../../migrations/1795600000000-statistics';
 import { Security1795700000000 } from '../../migrations/1795700000000-security';
 import { RowLevelSecurity1795800000000 } from '../../migrations/1795800000000-row-level-security';
 import { Account } from '../entities/account.entity';
@@ -24,7 +25,8 @@ import { VaccinationRecord } from '../entities/vaccination-record.entity';
 export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent,
   PendingDose, TabletRegistration, IntegratorContract, FunctionSuspension, SecurityAlert, ImportJob, ImportRejection];
 export const migrations = [
-  Foundation1795392000000, VaccinationWorkflow1795400000000, RegistryImport1795500000000, Security1795700000000, RowLevelSecurity1795800000000,
+  Foundation1795392000000, VaccinationWorkflow1795400000000, RegistryImport1795500000000, Statistics1795600000000, Security1795700000000,
+  RowLevelSecurity1795800000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

@@ -5,7 +5,7 @@ import { Channel, Role } from '../schema/enums';
 export type Action = 'read' | 'create' | 'update' | 'delete' | 'scan' | 'register' | 'check' | 'import' | 'export';
 export type SubjectName =
   | 'Municipality' | 'Resident' | 'MyNumber' | 'Account' | 'AuditEvent' | 'FunctionSuspension' | 'SecurityAlert'
-  | 'Ticket' | 'VaccinationRecord' | 'PendingDose' | 'IntegratorContract' | 'Eligibility' | 'ImportJob';
+  | 'Ticket' | 'VaccinationRecord' | 'PendingDose' | 'IntegratorContract' | 'Eligibility' | 'ImportJob' | 'Statistics';
 export type AppAbility = MongoAbility<[Action, SubjectName | (Record<string, unknown> & ForcedSubject<SubjectName>)]>;
 
 /**
@@ -52,6 +52,8 @@ export function defineAbilityFor(actor: Actor | null): AppAbility {
       can(['read', 'create', 'update', 'delete'], 'VaccinationRecord', own);
       // Doses waiting for one of its tickets (接種対象者登録待ち) are the issuing municipality's to resolve.
       can(['read', 'update'], 'PendingDose', own);
+      // A municipality sees the aggregate statistics of its own tenant only.
+      can('read', 'Statistics', own);
       break;
     }
     case Role.OPERATOR:
@@ -85,9 +87,18 @@ export function defineAbilityFor(actor: Actor | null): AppAbility {
       can('check', 'Eligibility');
       break;
     }
-    case Role.PREFECTURE:
+    case Role.PREFECTURE: {
+      const ownPrefecture = { prefectureCode: actor.prefectureCode };
+      const nation = { kind: 'NATION' };
+      // A prefecture sees the statistics of itself and of the municipalities in it (DESIGN.md §1) ...
+      can('read', 'Statistics', ownPrefecture);
+      // ... and the national totals; never a row of personal data.
+      can('read', 'Statistics', nation);
+      break;
+    }
     case Role.NATIONAL:
-      // Governments reach no resident row: their operations come with their features.
+      // The national government sees aggregate statistics of any scope; never a row of personal data.
+      can('read', 'Statistics');
       break;
     default: {
       const unknown: never = actor.role;

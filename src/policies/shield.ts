@@ -45,6 +45,8 @@ const fields = (names: string[], gate: ShieldRule) => ({ '*': deny, ...Object.fr
 
 const readResident = can('read', 'Resident');
 const readAccount = can('read', 'Account');
+// Which scope a caller may read is checked by the service against the same ability.
+const readStatistics = can('read', 'Statistics');
 const payloadFields = (data: string, gate: ShieldRule) => fields([data, 'userErrors'], gate);
 
 export const ruleTree = {
@@ -72,6 +74,7 @@ export const ruleTree = {
     integratorContracts: can('read', 'IntegratorContract'),
     importJob: can('read', 'ImportJob'),
     importJobs: can('read', 'ImportJob'),
+    statistics: readStatistics,
   },
   Mutation: {
     '*': deny,
@@ -184,6 +187,20 @@ export const ruleTree = {
   ),
   ImportRejectionList: fields(['nodes', 'hasNextPage', 'endCursor', 'complete'], can('read', 'ImportJob')),
   ImportRejection: fields(['line', 'column', 'field', 'code', 'message'], can('read', 'ImportJob')),
+  Statistics: fields(
+    [
+      'scope', 'from', 'to', 'suppressionThreshold', 'registeredPopulation', 'totalDoses', 'coverage', 'dosesByDay',
+      'byDoseNumber', 'byManufacturer', 'byAgeBand', 'bySex',
+    ],
+    readStatistics,
+  ),
+  // Reachable only through the Statistics fields above, which are gated; a daily series has
+  // thousands of these cells, and a rule per cell would cost more than the query.
+  StatisticsScope: fields(['kind', 'code', 'name'], allow),
+  StatisticsCount: fields(['value', 'suppressed'], allow),
+  StatisticsCell: fields(['label', 'value', 'suppressed'], allow),
+  CoverageCell: fields(['doseNumber', 'people', 'ratio'], allow),
+  DailySeries: fields(['dates', 'counts', 'countsSuppressed', 'cumulative', 'cumulativeSuppressed'], allow),
 };
 
 export const permissions = shield(ruleTree, {

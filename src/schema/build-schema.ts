@@ -13,11 +13,12 @@ import { ResidentResolver } from '../resolvers/resident.resolver';
 import { TicketResolver } from '../resolvers/ticket.resolver';
 import { ResidentVaccinationResolver, VaccinationRecordResolver } from '../resolvers/vaccination-record.resolver';
 import { VaccinationResolver } from '../resolvers/vaccination.resolver';
+import { StatisticsResolver } from '../resolvers/statistics.resolver';
 import './enums';
 
 export const resolvers = [
-  AccountResolver, AuditResolver, ImportJobResolver, MunicipalityResolver, OperationsResolver, ResidentResolver, TicketResolver,
-  VaccinationResolver, VaccinationRecordResolver, ResidentVaccinationResolver, IntegratorResolver,
+  AccountResolver, AuditResolver, ImportJobResolver, MunicipalityResolver, OperationsResolver, ResidentResolver, StatisticsResolver,
+  TicketResolver, VaccinationResolver, VaccinationRecordResolver, ResidentVaccinationResolver, IntegratorResolver,
 ] as const;
 
 /** The schema as the resolvers declare it, before any policy is applied. */

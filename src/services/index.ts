@@ -17,6 +17,7 @@ import { SuspensionService } from './suspension.service';
 import { TicketService } from './ticket.service';
 import { VaccinationRecordService } from './vaccination-record.service';
 import { VaccinationService } from './vaccination.service';
+import { StatisticsService } from './statistics.service';
 
 /** The process-wide services; per-request state lives in the Context instead. */
 export function createServices(db: DataSource, config: Config) {
@@ -44,6 +45,7 @@ export function createServices(db: DataSource, config: Config) {
     integratorContracts: new IntegratorContractService(),
     imports: new ResidentImportService(db, keyring, pendingDoses, suspensions),
     exports: new RecordExportService(db),
+    statistics: new StatisticsService(db, config.statisticsThreshold),
   };
 }
 

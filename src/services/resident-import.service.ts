@@ -9,8 +9,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource, EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { TenantKeyring, TenantKeys } from '../crypto/tenant-keyring';
-import { queryable, withClient } from '../db/pg-client';
-import { asTenants } from '../db/tenant-session';
+import { queryable } from '../db/pg-client';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ImportJob } from '../entities/import-job.entity';
 import { ImportRejection } from '../entities/import-rejection.entity';
@@ -308,18 +307,10 @@ export class ResidentImportService {
         [job.municipalityCode, job.id],
       );
       const keys = await this.keyring.keysFor(this.db.manager, job.municipalityCode);
-      outcome = await withClient(this.db, async (client) => {
-        await client.query('BEGIN');
-        try {
-          // Row-level security: this transaction sees and writes the importing municipality only.
-          await client.query(`SELECT set_config('vrs.tenants', $1, true)`, [job.municipalityCode]);
-          const result = await this.runInTransaction(client, job, principal, input, options, keys, progress, received);
-          await client.query(result.commit ? 'COMMIT' : 'ROLLBACK');
-          return result;
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw error;
-        }
+      outcome = await this.inTenantTransaction(job.municipalityCode, async (client, tx) => {
+        const result = await this.runInTransaction(client, job, principal, input, options, keys, progress, received);
+        if (result.commit) await this.matchPendingDoses(tx, job.municipalityCode, principal);
+        return result;
       });
     } catch (error) {
       if (!(error instanceof ImportFailure)) console.error('resident import failed:', error);
@@ -339,7 +330,6 @@ export class ResidentImportService {
       await progress.settle();
     }
     if (!outcome.commit) await this.recordFailure(job, principal, progress, outcome);
-    else await this.matchPendingDoses(job.municipalityCode, principal);
     onProgress?.(progress);
     return (await this.db.getRepository(ImportJob).findOneByOrFail({ municipalityCode: job.municipalityCode, id: job.id }));
   }
@@ -531,21 +521,43 @@ export class ResidentImportService {
   }
 
   /**
-   * Doses a site registered on tickets the municipality had not registered yet are matched once
-   * the imported tickets exist. Runs after the import committed: a dose that cannot be matched
-   * stays pending for the municipality to resolve, and never undoes the import.
+   * One transaction on one connection, used both raw (COPY streams) and through TypeORM, that
+   * sees and writes the importing municipality only (row-level security). A connection that
+   * failed mid-COPY is discarded rather than handed back to the pool.
    */
-  private async matchPendingDoses(municipalityCode: string, source: AuditSource): Promise<void> {
-    await asTenants(this.db, [municipalityCode], async (tx) => {
-      const tickets: { id: string; ticket_number: string; resident_id: string; series: string }[] = await tx.query(
-        `SELECT DISTINCT t.id, t.ticket_number, t.resident_id, t.series FROM ticket t
-         JOIN pending_dose p ON p.municipality_code = t.municipality_code AND p.ticket_number = t.ticket_number AND p.status = 'PENDING'
-         WHERE t.municipality_code = $1 AND t.voided_on IS NULL`,
-        [municipalityCode],
-      );
-      await this.pendingDoses.matchIssuedTickets(tx, source, municipalityCode,
-        tickets.map((t) => ({ id: t.id, ticketNumber: t.ticket_number, residentId: t.resident_id, series: t.series })));
-    });
+  private async inTenantTransaction<T extends { commit: boolean }>(code: string, work: (client: PoolClient, tx: EntityManager) => Promise<T>): Promise<T> {
+    const runner = this.db.createQueryRunner();
+    await runner.connect();
+    const client = (runner as unknown as { databaseConnection: PoolClient }).databaseConnection;
+    try {
+      await runner.startTransaction();
+      await runner.query(`SELECT set_config('vrs.tenants', $1, true)`, [code]);
+      const result = await work(client, runner.manager);
+      if (result.commit) await runner.commitTransaction();
+      else await runner.rollbackTransaction();
+      await runner.release();
+      return result;
+    } catch (error) {
+      await runner.rollbackTransaction().catch(() => undefined);
+      await (runner as unknown as { releasePostgresConnection(e: unknown): Promise<void> }).releasePostgresConnection(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Doses a site registered on tickets the municipality had not registered yet are matched in the
+   * import's own transaction, so the job reads SUCCEEDED only once they are. A dose that breaks a
+   * dose rule stays pending with its problem noted, for the municipality to resolve.
+   */
+  private async matchPendingDoses(tx: EntityManager, municipalityCode: string, source: AuditSource): Promise<void> {
+    const tickets: { id: string; ticket_number: string; resident_id: string; series: string }[] = await tx.query(
+      `SELECT DISTINCT t.id, t.ticket_number, t.resident_id, t.series FROM ticket t
+       JOIN pending_dose p ON p.municipality_code = t.municipality_code AND p.ticket_number = t.ticket_number AND p.status = 'PENDING'
+       WHERE t.municipality_code = $1 AND t.voided_on IS NULL`,
+      [municipalityCode],
+    );
+    await this.pendingDoses.matchIssuedTickets(tx, source, municipalityCode,
+      tickets.map((t) => ({ id: t.id, ticketNumber: t.ticket_number, residentId: t.resident_id, series: t.series })));
   }
 
   private async recordFailure(job: ImportJob, principal: ImportPrincipal, progress: ProgressReporter, outcome: Outcome): Promise<void> {

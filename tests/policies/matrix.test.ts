@@ -68,6 +68,12 @@ const operations: Record<string, { query: string; allowed: Caller[] }> = {
   integratorContracts: { query: '{ integratorContracts { municipalityCode } }', allowed: ['integrator', 'operator'] },
   createIntegratorContract: { query: `mutation { createIntegratorContract(integratorAccountId: "${NO_ID}", municipalityCode: "131016") { userErrors { code } } }`, allowed: ['operator'] },
   deleteIntegratorContract: { query: `mutation { deleteIntegratorContract(integratorAccountId: "${NO_ID}", municipalityCode: "131016") { userErrors { code } } }`, allowed: ['operator'] },
+  statisticsOfNation: { query: '{ statistics(scope: { kind: NATION }) { totalDoses { value } } }', allowed: ['prefecture', 'national'] },
+  statisticsOfPrefecture: { query: '{ statistics(scope: { kind: PREFECTURE, code: "13" }) { bySex { label value } } }', allowed: ['prefecture', 'national'] },
+  statisticsOfMunicipality: {
+    query: 'query($code: String) { statistics(scope: { kind: MUNICIPALITY, code: $code }) { coverage { doseNumber ratio } } }',
+    allowed: ['municipality/LGWAN', 'municipality/internet', 'prefecture', 'national'],
+  },
 };
 
 const callers: Caller[] = ['anonymous', 'municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'];
@@ -75,10 +81,12 @@ const callers: Caller[] = ['anonymous', 'municipality/LGWAN', 'municipality/inte
 describe('role × operation matrix', () => {
   const sessions = new Map<Caller, Session | null>();
   let residentId: string;
+  let municipalityCode: string;
 
   beforeAll(async () => {
     const { code, officer } = await t.tenant();
     residentId = (await registerResident(officer)).id;
+    municipalityCode = code;
     sessions.set('anonymous', null);
     sessions.set('municipality/LGWAN', officer);
     sessions.set('municipality/internet', await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code }));
@@ -94,7 +102,7 @@ describe('role × operation matrix', () => {
   it.each(cases)('%s by %s → allowed: %s', async (name, caller, allowed) => {
     const session = sessions.get(caller);
     const { query } = operations[name];
-    const variables = { id: residentId, input: residentInput() };
+    const variables = { id: residentId, input: residentInput(), code: municipalityCode };
     const used = Object.fromEntries(Object.entries(variables).filter(([key]) => query.includes(`$${key}`)));
     const result = session ? await session.gql(query, used) : await t.request(Channel.LGWAN, query, used);
     const refusal = codes(result).filter((c) => c === 'FORBIDDEN' || c === 'UNAUTHENTICATED');

@@ -1,0 +1,58 @@
+import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { Context } from '../context';
+import { CoverageCell, DailySeries, Statistics, StatisticsCell, StatisticsCount, StatisticsScopeInput } from './statistics.types';
+
+@Resolver(() => Statistics)
+export class StatisticsResolver {
+  @Query(() => Statistics, {
+    description: 'Aggregate figures for the nation, a prefecture or a municipality. Dates are ISO 8601 (YYYY-MM-DD), inclusive.',
+  })
+  statistics(
+    @Ctx() ctx: Context,
+    @Arg('scope', () => StatisticsScopeInput) scope: StatisticsScopeInput,
+    @Arg('from', () => String, { nullable: true }) from?: string | null,
+    @Arg('to', () => String, { nullable: true }) to?: string | null,
+  ): Promise<Statistics> {
+    return ctx.services.statistics.open(ctx, scope, from, to);
+  }
+
+  @FieldResolver(() => StatisticsCount, { description: 'Residents currently registered (status ACTIVE).' })
+  registeredPopulation(@Ctx() ctx: Context, @Root() s: Statistics): Promise<StatisticsCount> {
+    return ctx.services.statistics.registeredPopulation(s);
+  }
+
+  @FieldResolver(() => StatisticsCount, { description: 'Doses given in the range.' })
+  totalDoses(@Ctx() ctx: Context, @Root() s: Statistics): Promise<StatisticsCount> {
+    return ctx.services.statistics.totalDoses(s);
+  }
+
+  @FieldResolver(() => [CoverageCell], { description: 'Per dose number, as of the end of the range (the start is ignored).' })
+  coverage(@Ctx() ctx: Context, @Root() s: Statistics): Promise<CoverageCell[]> {
+    return ctx.services.statistics.coverage(s);
+  }
+
+  @FieldResolver(() => DailySeries, { description: 'Every day of the range, empty days included.' })
+  dosesByDay(@Ctx() ctx: Context, @Root() s: Statistics): Promise<DailySeries> {
+    return ctx.services.statistics.dosesByDay(s);
+  }
+
+  @FieldResolver(() => [StatisticsCell], { description: 'Doses given in the range, by dose number.' })
+  byDoseNumber(@Ctx() ctx: Context, @Root() s: Statistics): Promise<StatisticsCell[]> {
+    return ctx.services.statistics.breakdown(s, 'D');
+  }
+
+  @FieldResolver(() => [StatisticsCell], { description: 'Doses given in the range, by vaccine manufacturer.' })
+  byManufacturer(@Ctx() ctx: Context, @Root() s: Statistics): Promise<StatisticsCell[]> {
+    return ctx.services.statistics.breakdown(s, 'M');
+  }
+
+  @FieldResolver(() => [StatisticsCell], { description: 'Doses given in the range, by age at the vaccination date: 10-year bands, the sixties split at 65.' })
+  byAgeBand(@Ctx() ctx: Context, @Root() s: Statistics): Promise<StatisticsCell[]> {
+    return ctx.services.statistics.breakdown(s, 'A');
+  }
+
+  @FieldResolver(() => [StatisticsCell], { description: 'Doses given in the range, by sex.' })
+  bySex(@Ctx() ctx: Context, @Root() s: Statistics): Promise<StatisticsCell[]> {
+    return ctx.services.statistics.breakdown(s, 'S');
+  }
+}

@@ -1,0 +1,201 @@
+import { subject } from '@casl/ability';
+import { GraphQLError } from 'graphql';
+import { DataSource } from 'typeorm';
+import { Context } from '../context';
+import { forbidden } from '../errors';
+import {
+  CoverageCell,
+  DailySeries,
+  Statistics,
+  StatisticsCell,
+  StatisticsCount,
+  StatisticsScopeInput,
+  StatisticsScopeKind,
+} from '../resolvers/statistics.types';
+import { isIsoDate } from '../validation/dates';
+import { checkMunicipalityCode, checkPrefectureCode, normaliseDigits } from '../validation/identifiers';
+import { published, suppressBreakdown, suppressSeries } from './statistics.suppression';
+
+export const DEFAULT_SUPPRESSION_THRESHOLD = 10;
+const NATION = '00';
+const MAX_SERIES_DAYS = 3700;
+const DAY_MS = 86_400_000;
+
+/** Dimensions of stats_dose, see migrations/1795600000000-statistics.ts. */
+type Dimension = 'D' | 'M' | 'A' | 'S' | 'C';
+
+export const AGE_BANDS = ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60-64', '65-69', '70-79', '80-89', '90+'];
+const SEXES = ['MALE', 'FEMALE'];
+
+const badInput = (field: string, message: string) =>
+  new GraphQLError(`${field}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', field: [field] } });
+
+function checkDate(field: 'from' | 'to', value: string | null | undefined): string | null {
+  if (value === null || value === undefined || value === '') return null;
+  const date = normaliseDigits(value);
+  if (!isIsoDate(date)) throw badInput(field, 'must be a real date written YYYY-MM-DD');
+  return date;
+}
+
+const addDays = (date: string, days: number) => new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+const daysBetween = (from: string, to: string) => Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS);
+
+/**
+ * Aggregate statistics for governments and municipalities (DESIGN.md §1, §4.7). Figures come
+ * from the trigger-maintained summary tables (main + not yet compacted deltas), never from the
+ * record table; every published figure passes small-cell suppression.
+ */
+export class StatisticsService {
+  constructor(private readonly db: DataSource, readonly threshold: number = DEFAULT_SUPPRESSION_THRESHOLD) {}
+
+  /** Folds the summary deltas written by the triggers into the summary tables. */
+  async compact(): Promise<number> {
+    const [row] = await this.db.query('SELECT stats_compact() AS folded');
+    return Number(row.folded);
+  }
+
+  /**
+   * Compacts every `seconds` in the background. Readers sum deltas too, so this bounds only
+   * how many delta rows a query reads, never how fresh a figure is.
+   */
+  startCompaction(seconds: number): () => void {
+    if (seconds <= 0) return () => undefined;
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.compact()
+        .catch((error: unknown) => console.error('statistics compaction failed:', error instanceof Error ? error.message : error))
+        .finally(() => {
+          running = false;
+        });
+    }, seconds * 1000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** Checks the arguments, then the policy; the figures are computed per field when asked for. */
+  async open(ctx: Context, input: StatisticsScopeInput, fromArg?: string | null, toArg?: string | null): Promise<Statistics> {
+    const from = checkDate('from', fromArg);
+    const to = checkDate('to', toArg);
+    if (from && to && from > to) throw badInput('to', 'must not be before from');
+    if (from && to && daysBetween(from, to) > MAX_SERIES_DAYS) throw badInput('from', `the range must be at most ${MAX_SERIES_DAYS} days`);
+
+    const db = await ctx.session.manager();
+    let prefectureCode: string | null = null;
+    let municipalityCode: string | null = null;
+    let name: string;
+    if (input.kind === StatisticsScopeKind.NATION) {
+      if (input.code) throw badInput('scope', 'a NATION scope takes no code');
+      name = '全国';
+    } else if (input.kind === StatisticsScopeKind.PREFECTURE) {
+      const checked = checkPrefectureCode(input.code ?? '');
+      if (!checked.ok) throw badInput('scope', `code ${checked.message}`);
+      prefectureCode = checked.value;
+      const [row] = await db.query('SELECT name FROM prefecture WHERE code = $1', [prefectureCode]);
+      if (!row) throw badInput('scope', 'code is not a prefecture');
+      name = row.name;
+    } else {
+      const checked = checkMunicipalityCode(input.code ?? '');
+      if (!checked.ok) throw badInput('scope', `code ${checked.message}`);
+      municipalityCode = checked.value;
+      const [row] = await db.query('SELECT name, prefecture_code FROM municipality WHERE code = $1', [municipalityCode]);
+      if (!row) throw badInput('scope', 'code is not a municipality in the national list');
+      prefectureCode = row.prefecture_code;
+      name = row.name;
+    }
+    const target: Record<string, unknown> = { kind: input.kind, prefectureCode, municipalityCode };
+    if (!ctx.ability.can('read', subject('Statistics', target))) throw forbidden();
+    return {
+      scope: { kind: input.kind, code: municipalityCode ?? prefectureCode, name },
+      from,
+      to,
+      suppressionThreshold: this.threshold,
+      area: municipalityCode ?? prefectureCode ?? NATION,
+      db,
+    };
+  }
+
+  /** Sums of one dimension per category (and per day when `byDay`), over main + delta rows. */
+  private async sums(s: Statistics, dimension: Dimension, byDay: boolean, from = s.from): Promise<{ category: string; day: string | null; value: number }[]> {
+    const day = byDay ? "to_char(vaccinated_on, 'YYYY-MM-DD')" : 'NULL';
+    const rows: { category: string; day: string | null; value: string }[] = await s.db.query(
+      `SELECT ${byDay ? "'' AS category" : 'category'}, ${day} AS day, sum(doses) AS value
+       FROM (SELECT category, vaccinated_on, doses FROM stats_dose
+               WHERE area = $1 AND dimension = $2 AND vaccinated_on BETWEEN $3 AND $4
+             UNION ALL
+             SELECT category, vaccinated_on, doses FROM stats_dose_delta
+               WHERE area = $1 AND dimension = $2 AND vaccinated_on BETWEEN $3 AND $4) x
+       GROUP BY 1, 2`,
+      [s.area, dimension, from ?? '-infinity', s.to ?? 'infinity'],
+    );
+    return rows.map((r) => ({ category: r.category, day: r.day, value: Number(r.value) })).filter((r) => r.value !== 0);
+  }
+
+  async registeredPopulation(s: Statistics): Promise<StatisticsCount> {
+    return published(await this.population(s), this.threshold);
+  }
+
+  private async population(s: Statistics): Promise<number> {
+    const [row] = await s.db.query(
+      `SELECT coalesce(sum(residents), 0) AS value FROM (
+         SELECT residents FROM stats_population WHERE area = $1
+         UNION ALL SELECT residents FROM stats_population_delta WHERE area = $1) x`,
+      [s.area],
+    );
+    return Number(row.value);
+  }
+
+  async totalDoses(s: Statistics): Promise<StatisticsCount> {
+    const total = (await this.sums(s, 'D', false)).reduce((sum, r) => sum + r.value, 0);
+    return published(total, this.threshold);
+  }
+
+  /** A breakdown of the doses given in the range; fixed categories are listed even when empty. */
+  async breakdown(s: Statistics, dimension: 'D' | 'M' | 'A' | 'S'): Promise<StatisticsCell[]> {
+    const values = new Map((await this.sums(s, dimension, false)).map((r) => [r.category, r.value]));
+    let labels: string[];
+    if (dimension === 'A') labels = AGE_BANDS;
+    else if (dimension === 'S') labels = SEXES;
+    else if (dimension === 'D') labels = [...values.keys()].sort((a, b) => Number(a) - Number(b));
+    else labels = [...values.keys()].sort();
+    return suppressBreakdown(labels.map((label) => ({ label, value: values.get(label) ?? 0 })), this.threshold);
+  }
+
+  /**
+   * Registered (ACTIVE) residents with at least N doses as of the end of the range, over the
+   * registered population. Dose numbers have no gaps, so "at least N" = "has dose N".
+   */
+  async coverage(s: Statistics): Promise<CoverageCell[]> {
+    const people = (await this.sums(s, 'C', false, null)).sort((a, b) => Number(a.category) - Number(b.category));
+    const cells = suppressBreakdown(people.map((p) => ({ label: p.category, value: p.value })), this.threshold);
+    const population = await this.population(s);
+    const denominator = published(population, this.threshold);
+    return cells.map((c) => ({
+      doseNumber: Number(c.label),
+      people: { value: c.value, suppressed: c.suppressed },
+      ratio: c.value === null || denominator.value === null || population === 0 ? null : c.value / population,
+    }));
+  }
+
+  /** One entry per calendar day of the range (empty days included), for charts. */
+  async dosesByDay(s: Statistics): Promise<DailySeries> {
+    const rows = await this.sums(s, 'D', true);
+    if (rows.length === 0 && !(s.from && s.to)) return { dates: [], counts: [], countsSuppressed: [], cumulative: [], cumulativeSuppressed: [] };
+    const values = new Map(rows.map((r) => [r.day!, r.value]));
+    const present = [...values.keys()].sort();
+    const first = s.from ?? present[0];
+    const last = s.to ?? present[present.length - 1];
+    if (daysBetween(first, last) > MAX_SERIES_DAYS) throw badInput(s.from ? 'from' : 'to', `the range must be at most ${MAX_SERIES_DAYS} days`);
+    const series = [];
+    for (let d = first; d <= last; d = addDays(d, 1)) series.push({ label: d, value: values.get(d) ?? 0 });
+    const days = suppressSeries(series, this.threshold);
+    return {
+      dates: days.map((d) => d.date),
+      counts: days.map((d) => d.count.value),
+      countsSuppressed: days.map((d) => d.count.suppressed),
+      cumulative: days.map((d) => d.cumulative.value),
+      cumulativeSuppressed: days.map((d) => d.cumulative.suppressed),
+    };
+  }
+}

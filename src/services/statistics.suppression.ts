@@ -1,0 +1,117 @@
+/**
+ * Small-cell suppression for published statistics (DESIGN.md §4.7: no figure may single out a
+ * person). Pure functions, so the rules are tested exhaustively on their own.
+ *
+ * Primary: every cell below the threshold is suppressed — zero included, so that a suppressed
+ * cell is never known to be at least one.
+ * Secondary: within one breakdown (cells that add up to the published total), the suppressed
+ * cells must be none, or at least two that together hold at least `threshold`; otherwise the
+ * smallest published cells are suppressed as well. Whatever can be derived by subtraction
+ * (total − published cells) is then a sum of two or more cells and itself not small, so no
+ * suppressed cell can be recovered: each lies anywhere in [0, that sum].
+ * The total itself is suppressed when it is below the threshold (then so is every cell).
+ */
+
+export interface RawCell<L = string> {
+  label: L;
+  value: number;
+}
+
+export interface PublishedCell<L = string> {
+  label: L;
+  value: number | null;
+  suppressed: boolean;
+}
+
+export const published = (value: number, threshold: number): { value: number | null; suppressed: boolean } =>
+  value < threshold ? { value: null, suppressed: true } : { value, suppressed: false };
+
+/** Which cells of one breakdown to suppress (by index). */
+export function suppressedIndexes(values: number[], threshold: number): Set<number> {
+  const hidden = new Set<number>();
+  let hiddenSum = 0;
+  values.forEach((v, i) => {
+    if (v < threshold) {
+      hidden.add(i);
+      hiddenSum += v;
+    }
+  });
+  // Smallest first, ties by position, so the outcome depends only on the values.
+  const candidates = values.map((v, i) => [v, i] as const).filter(([, i]) => !hidden.has(i)).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  for (const [v, i] of candidates) {
+    if (hidden.size === 0 || (hidden.size >= 2 && hiddenSum >= threshold)) break;
+    hidden.add(i);
+    hiddenSum += v;
+  }
+  return hidden;
+}
+
+export function suppressBreakdown<L>(cells: RawCell<L>[], threshold: number): PublishedCell<L>[] {
+  const hidden = suppressedIndexes(cells.map((c) => c.value), threshold);
+  return cells.map((c, i) => (hidden.has(i) ? { label: c.label, value: null, suppressed: true } : { label: c.label, value: c.value, suppressed: false }));
+}
+
+export interface PublishedDay {
+  date: string;
+  count: { value: number | null; suppressed: boolean };
+  cumulative: { value: number | null; suppressed: boolean };
+}
+
+/**
+ * A daily series with running totals. The days form one breakdown of the range's total. A
+ * running total at day d, minus the previous published one and the published days between,
+ * gives the sum of the suppressed days in that stretch; a running total is therefore published
+ * only where that stretch holds no suppressed day, or at least two together worth the
+ * threshold — the same rule as for a breakdown. The last stretch is closed by the total.
+ */
+export function suppressSeries(days: RawCell[], threshold: number): PublishedDay[] {
+  const hidden = suppressedIndexes(days.map((d) => d.value), threshold);
+  const ok = (count: number, sum: number) => count === 0 || (count >= 2 && sum >= threshold);
+  const publishCumulative: boolean[] = [];
+  const stretchStart: number[] = [];
+  let count = 0;
+  let sum = 0;
+  let start = 0;
+  days.forEach((d, i) => {
+    if (hidden.has(i)) {
+      count++;
+      sum += d.value;
+    }
+    stretchStart.push(start);
+    publishCumulative.push(ok(count, sum));
+    if (publishCumulative[i]) {
+      count = 0;
+      sum = 0;
+      start = i + 1;
+    }
+  });
+  // The total closes the last stretch: if what remains after the last published running total
+  // would single out a day, withdraw running totals until the merged stretch is safe (at worst
+  // back to the start, where the breakdown rule already holds).
+  const total = days.reduce((s, d) => s + d.value, 0);
+  if (total >= threshold) {
+    let tailCount = count;
+    let tailSum = sum;
+    let last = days.length - 1;
+    while (!ok(tailCount, tailSum)) {
+      while (last >= 0 && !publishCumulative[last]) last--;
+      if (last < 0) break;
+      publishCumulative[last] = false;
+      for (let j = stretchStart[last]; j <= last; j++) {
+        if (hidden.has(j)) {
+          tailCount++;
+          tailSum += days[j].value;
+        }
+      }
+    }
+  }
+  let running = 0;
+  return days.map((d, i) => {
+    running += d.value;
+    return {
+      date: d.label,
+      count: hidden.has(i) ? { value: null, suppressed: true } : { value: d.value, suppressed: false },
+      cumulative: publishCumulative[i] ? { value: running, suppressed: false } : { value: null, suppressed: true },
+    };
+  });
+}

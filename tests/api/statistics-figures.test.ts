@@ -1,0 +1,125 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { asFigures, bruteForce, correctDose, insertDose, STATISTICS } from '../helpers/statistics';
+import { registerResident, Session, TestApp } from '../helpers/test-app';
+
+/**
+ * The trigger-maintained figures equal a brute-force count over the source rows, through every
+ * kind of change: inserts, corrections (status changes), deletions of records and residents,
+ * residents moving out, and changes of birth date or sex. Suppression is off here (threshold 0)
+ * so that every figure can be compared; it is tested in statistics-access.test.ts.
+ * Prefecture 46 is used by this file only, so its totals are exact.
+ */
+const PREFECTURE = '46';
+let t: TestApp;
+let national: Session;
+beforeAll(async () => {
+  t = await TestApp.start({ statisticsThreshold: 0, statisticsCompactSeconds: 0 });
+  national = await t.session(Role.NATIONAL, Channel.LGWAN);
+});
+afterAll(() => t.stop());
+
+async function published(scope: { kind: string; code?: string }, from?: string, to?: string) {
+  const result = await national.gql(STATISTICS, { scope, from, to });
+  expect(result.errors).toBeUndefined();
+  return asFigures(result.data.statistics);
+}
+
+async function expectExact(municipalities: string[], ranges: [string?, string?][] = [[], ['2021-06-01', '2021-07-31'], [undefined, '2021-06-15']]) {
+  for (const [from, to] of ranges) {
+    for (const code of municipalities) {
+      expect(await published({ kind: 'MUNICIPALITY', code }, from, to)).toEqual(await bruteForce(t, { municipality: code }, from, to));
+    }
+    expect(await published({ kind: 'PREFECTURE', code: PREFECTURE }, from, to)).toEqual(await bruteForce(t, { prefecture: PREFECTURE }, from, to));
+  }
+}
+
+const DELETE = 'mutation($id: ID!) { deleteResident(id: $id) { deletedResidentId userErrors { code } } }';
+const UPDATE = 'mutation($id: ID!, $input: UpdateResidentInput!) { updateResident(id: $id, input: $input) { userErrors { code } } }';
+const MOVE_OUT = 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2022-01-10") { userErrors { code } } }';
+const DECEASED = 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2022-02-10") { userErrors { code } } }';
+
+describe('statistics figures', () => {
+  it('equal a brute-force count after inserts, corrections, deletions and resident changes', async () => {
+    const a = await t.createMunicipality(PREFECTURE);
+    const b = await t.createMunicipality(PREFECTURE);
+    const officerA = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: a });
+    const officerB = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: b });
+    const births = ['1940-03-01', '1956-06-15', '1961-01-01', '1975-12-31', '1990-07-07', '2008-02-29', '1930-05-05', '1999-09-09'];
+    const residentsA: string[] = [];
+    for (let i = 0; i < births.length; i++) {
+      residentsA.push((await registerResident(officerA, { birthDate: births[i], sex: i % 3 === 0 ? 'MALE' : 'FEMALE' })).id);
+    }
+    const residentsB = [(await registerResident(officerB, { birthDate: '1950-01-01', sex: 'MALE' })).id, (await registerResident(officerB)).id];
+
+    const records = new Map<string, string[]>();
+    const makers = ['Pfizer', 'Moderna', 'AstraZeneca'];
+    for (const [i, id] of residentsA.entries()) {
+      const doses = i % 4; // 0 to 3 doses, without gaps
+      const ids: string[] = [];
+      for (let n = 1; n <= doses; n++) {
+        const day = String(1 + ((i * 7 + n * 11) % 28)).padStart(2, '0');
+        ids.push(await insertDose(t, a, id, { doseNumber: n, vaccinatedOn: `2021-0${5 + n}-${day}`, manufacturer: makers[(i + n) % 3] }));
+      }
+      records.set(id, ids);
+    }
+    // An inquiry copy (counted for coverage, not as a dose given here) and discarded records.
+    await insertDose(t, b, residentsB[0], { doseNumber: 1, vaccinatedOn: '2021-06-20', source: 'INQUIRY' });
+    await insertDose(t, b, residentsB[0], { doseNumber: 2, vaccinatedOn: '2021-07-20' });
+    await insertDose(t, b, residentsB[1], { doseNumber: 1, vaccinatedOn: '2021-06-21', status: 'ENTERED_IN_ERROR' });
+    await expectExact([a, b]);
+
+    // Corrections: a superseded record replaced by a corrected one; another marked entered-in-error.
+    const [first] = records.get(residentsA[1])!;
+    await correctDose(t, a, first, { vaccinatedOn: '2021-06-30', manufacturer: 'Moderna' });
+    const [, second] = records.get(residentsA[2])!;
+    await t.db.query(
+      `UPDATE vaccination_record SET status = 'ENTERED_IN_ERROR', status_reason = 'wrong person', status_changed_at = now()
+       WHERE municipality_code = $1 AND id = $2`,
+      [a, second],
+    );
+    await expectExact([a, b]);
+
+    // Folding the deltas changes nothing.
+    await t.app.services.statistics.compact();
+    await expectExact([a, b]);
+
+    // A record deleted outright, a resident deleted with all its records, another moved out,
+    // another deceased, and a birth date and sex corrected (age bands and sex of their doses move).
+    await t.db.query('DELETE FROM vaccination_record WHERE municipality_code = $1 AND id = $2', [a, records.get(residentsA[3])![2]]);
+    expect((await officerA.gql(DELETE, { id: residentsA[5] })).data.deleteResident.userErrors).toEqual([]);
+    expect((await officerA.gql(MOVE_OUT, { id: residentsA[6] })).data.markResidentMovedOut.userErrors).toEqual([]);
+    expect((await officerB.gql(DECEASED, { id: residentsB[0] })).data.markResidentDeceased.userErrors).toEqual([]);
+    expect((await officerA.gql(UPDATE, { id: residentsA[7], input: { birthDate: '1950-01-01', sex: 'MALE' } })).data.updateResident.userErrors).toEqual([]);
+    await expectExact([a, b]);
+
+    // Multi-row statements (as a CSV import makes them) are counted row by row.
+    await t.db.query(
+      `UPDATE vaccination_record SET manufacturer = 'Takeda' WHERE municipality_code = $1 AND dose_number = 1 AND status = 'COMPLETED'`,
+      [a],
+    );
+    await t.db.query(`DELETE FROM vaccination_record WHERE municipality_code = $1 AND dose_number = 2`, [b]);
+    await t.app.services.statistics.compact();
+    await expectExact([a, b]);
+  });
+
+  it('rolls every change up to the prefecture and the nation in the same statement', async () => {
+    const code = await t.createMunicipality(PREFECTURE);
+    const officer = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code });
+    const { id } = await registerResident(officer);
+    await insertDose(t, code, id, { doseNumber: 1, vaccinatedOn: '2021-08-01' });
+    // One snapshot: the nation equals the sum of the municipalities, cell by cell, whatever
+    // other tests are writing at the same moment.
+    const mismatches = await t.db.query(`
+      WITH cells AS (
+        SELECT area, dimension, vaccinated_on, category, doses FROM stats_dose
+        UNION ALL SELECT area, dimension, vaccinated_on, category, doses FROM stats_dose_delta),
+      nation AS (SELECT dimension, vaccinated_on, category, sum(doses) AS doses FROM cells WHERE area = '00' GROUP BY 1, 2, 3),
+      municipal AS (SELECT dimension, vaccinated_on, category, sum(doses) AS doses FROM cells WHERE length(area) = 6 GROUP BY 1, 2, 3),
+      prefectural AS (SELECT dimension, vaccinated_on, category, sum(doses) AS doses FROM cells WHERE length(area) = 2 AND area <> '00' GROUP BY 1, 2, 3)
+      SELECT * FROM nation n FULL JOIN municipal m USING (dimension, vaccinated_on, category)
+        FULL JOIN prefectural p USING (dimension, vaccinated_on, category)
+      WHERE n.doses IS DISTINCT FROM m.doses AND NOT (coalesce(n.doses, 0) = 0 AND coalesce(m.doses, 0) = 0)
+         OR n.doses IS DISTINCT FROM p.doses AND NOT (coalesce(n.doses, 0) = 0 AND coalesce(p.doses, 0) = 0)`);
+    expect(mismatches).toEqual([]);
+  });
+});

@@ -1,0 +1,40 @@
+import { PublishedDay } from '../../src/services/statistics.suppression';
+
+/**
+ * What an attacker can derive from one published breakdown: the published cells, and the total
+ * (published elsewhere when it is not small). The suppressed cells then sum to D = total −
+ * published, each anywhere in [0, D]. A cell is recovered when it is the only suppressed one or
+ * when D = 0; and D itself is a figure, so it must not be small.
+ */
+export function breakdownLeaks(published: (number | null)[], total: number, threshold: number): string[] {
+  const hidden = published.filter((v) => v === null).length;
+  if (total < threshold) return published.every((v) => v === null) ? [] : ['total is small but cells are published'];
+  if (hidden === 0) return [];
+  const derived = total - published.reduce<number>((s, v) => s + (v ?? 0), 0);
+  const leaks: string[] = [];
+  if (hidden === 1) leaks.push('a single suppressed cell equals total minus the published ones');
+  if (derived < threshold) leaks.push(`suppressed cells together hold ${derived} < ${threshold}`);
+  return leaks;
+}
+
+/** Same, for a daily series: every stretch between published running totals is one breakdown. */
+export function seriesLeaks(series: PublishedDay[], total: number, threshold: number): string[] {
+  if (total < threshold) return series.every((d) => d.count.suppressed && d.cumulative.suppressed) ? [] : ['total is small but figures are published'];
+  const leaks: string[] = [];
+  let previous = 0;
+  let stretch: (number | null)[] = [];
+  const close = (upTo: number) => {
+    leaks.push(...breakdownLeaks(stretch, upTo - previous, 1).filter((l) => !l.startsWith('total')));
+    const hidden = stretch.filter((v) => v === null).length;
+    const derived = upTo - previous - stretch.reduce<number>((s, v) => s + (v ?? 0), 0);
+    if (hidden > 0 && derived < threshold) leaks.push(`a stretch of suppressed days holds ${derived}`);
+    previous = upTo;
+    stretch = [];
+  };
+  for (const d of series) {
+    stretch.push(d.count.value);
+    if (!d.cumulative.suppressed) close(d.cumulative.value!);
+  }
+  close(total);
+  return leaks;
+}

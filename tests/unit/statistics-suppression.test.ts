@@ -1,0 +1,57 @@
+import { suppressBreakdown, suppressSeries } from '../../src/services/statistics.suppression';
+import { breakdownLeaks, seriesLeaks } from '../helpers/disclosure';
+
+function random(seed: number) {
+  let s = seed;
+  return () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  };
+}
+
+describe('small-cell suppression', () => {
+  it('suppresses cells below the threshold and publishes the rest as they are', () => {
+    expect(suppressBreakdown([{ label: 'a', value: 120 }, { label: 'b', value: 45 }, { label: 'c', value: 30 }], 10).map((c) => c.value)).toEqual([120, 45, 30]);
+    const out = suppressBreakdown([{ label: 'a', value: 120 }, { label: 'b', value: 6 }, { label: 'c', value: 5 }, { label: 'd', value: 40 }], 10);
+    expect(out.map((c) => [c.value, c.suppressed])).toEqual([[120, false], [null, true], [null, true], [40, false]]);
+  });
+
+  it('suppresses the next-smallest cell when one suppressed cell could be recovered from the total', () => {
+    const out = suppressBreakdown([{ label: 'a', value: 120 }, { label: 'b', value: 4 }, { label: 'c', value: 35 }, { label: 'd', value: 50 }], 10);
+    expect(out.map((c) => c.value)).toEqual([120, null, null, 50]);
+  });
+
+  it('suppresses more when the suppressed cells together are still small', () => {
+    const out = suppressBreakdown([{ label: 'a', value: 1 }, { label: 'b', value: 2 }, { label: 'c', value: 35 }, { label: 'd', value: 50 }], 10);
+    expect(out.map((c) => c.value)).toEqual([null, null, null, 50]);
+  });
+
+  it('never lets the published cells and the total determine a suppressed cell (random breakdowns)', () => {
+    const next = random(42);
+    for (let round = 0; round < 5000; round++) {
+      const threshold = 1 + Math.floor(next() * 12);
+      const values = Array.from({ length: 1 + Math.floor(next() * 8) }, () => Math.floor(next() ** 3 * 60));
+      const out = suppressBreakdown(values.map((value, i) => ({ label: String(i), value })), threshold);
+      const total = values.reduce((a, b) => a + b, 0);
+      expect([round, breakdownLeaks(out.map((c) => c.value), total, threshold)]).toEqual([round, []]);
+      out.forEach((c, i) => c.value !== null && expect(c.value).toBe(values[i]));
+    }
+  });
+
+  it('never lets running totals reveal a suppressed day (random series)', () => {
+    const next = random(7);
+    for (let round = 0; round < 3000; round++) {
+      const threshold = 2 + Math.floor(next() * 10);
+      const values = Array.from({ length: 1 + Math.floor(next() * 30) }, () => Math.floor(next() ** 2 * 40));
+      const series = suppressSeries(values.map((value, i) => ({ label: String(i), value })), threshold);
+      const total = values.reduce((a, b) => a + b, 0);
+      expect([round, seriesLeaks(series, total, threshold)]).toEqual([round, []]);
+      let running = 0;
+      series.forEach((d, i) => {
+        running += values[i];
+        if (!d.count.suppressed) expect(d.count.value).toBe(values[i]);
+        if (!d.cumulative.suppressed) expect(d.cumulative.value).toBe(running);
+      });
+    }
+  });
+});
