@@ -73,7 +73,7 @@ export class VaccinationService {
   }
 
   async scan(ctx: Context, ref: TicketReference): Promise<TicketScan> {
-    this.site(ctx, 'scan');
+    const siteCode = this.site(ctx, 'scan');
     try {
       const errors = new ErrorCollector();
       const parsed = parseReference(errors, ref, []);
@@ -98,6 +98,8 @@ export class VaccinationService {
       return { ...base, status, message, series: found.series, nextDoseNumber: status === TicketScanStatus.VALID ? next : null, doses: summaries(found) };
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
+      // A misread is logged under the site's municipality: the code it read may not exist.
+      await writeAudit(await ctx.session.manager(), ctx, [{ operation: 'ticket.scan.misread', municipalityCode: siteCode, targetIds: [], outcome: 'FAILURE' }]);
       const [first] = error.errors;
       throw new GraphQLError(`${first.field.join('.')}: ${first.message}`, { extensions: { code: 'BAD_USER_INPUT', field: first.field, reason: first.code } });
     }

@@ -47,6 +47,12 @@ describe('tablet: scan', () => {
       expect(result.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field, reason });
     }
     expect((await site.gql(SCAN, { ticket: { ocrLine: `11${home.code}${ticketNumber}` } })).data.scanTicket.status).toBe('VALID');
+    // Every misread is in the operation log, so a site that keeps misreading can be found.
+    const [{ misreads }] = await t.db.query(
+      `SELECT count(*)::int AS misreads FROM audit_event WHERE actor_id = $1 AND operation = 'ticket.scan.misread' AND outcome = 'FAILURE'`,
+      [site.accountId],
+    );
+    expect(misreads).toBe(cases.length);
   });
 
   it('says why a ticket is not usable', async () => {
