@@ -1,12 +1,11 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import { startApp } from '../src/app';
 import { Config } from '../src/config';
 import { createDataSource, migrate } from '../src/db/data-source';
-import { EmbeddedDatabase, startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { syncReferenceData } from '../src/db/reference-data';
 import { Channel, Role } from '../src/schema/enums';
 
@@ -28,16 +27,6 @@ const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200);
 const BASELINE_ITERATIONS = Number(process.env.BENCH_BASELINE_ITERATIONS ?? 5);
 const PREFECTURES = ['01', '02'];
 const SERIES_PREFECTURE = '01';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 const seconds = (start: bigint) => `${(Number(process.hrtime.bigint() - start) / 1e9).toFixed(1)} s`;
 

@@ -1,13 +1,12 @@
 import 'reflect-metadata';
 import { randomBytes, randomInt } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { startApp } from '../src/app';
 import { Config } from '../src/config';
 import { createDataSource, migrate } from '../src/db/data-source';
-import { EmbeddedDatabase, startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { syncReferenceData } from '../src/db/reference-data';
 import { Role } from '../src/schema/enums';
 import { municipalityCheckDigit } from '../src/validation/identifiers';
@@ -29,16 +28,6 @@ const REQUESTS = Math.min(Number(process.env.BENCH_REQUESTS ?? 6_000), RESIDENTS
 const PASSWORD = 'bench-password-2026';
 
 const REGISTER = `mutation($input: RegisterDoseInput!) { registerDose(input: $input) { receipt { id status } userErrors { code } } }`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 
 export interface EmbeddedDatabase {
@@ -49,4 +50,15 @@ export async function startEmbeddedPostgres(dir: string, port: number, options: 
     url: `postgres://${USER}:${password}@127.0.0.1:${port}/${DATABASE}`,
     stop: () => pg.stop(),
   };
+}
+
+/** A TCP port on the loopback interface that is free right now (for throw-away clusters). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
 }

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import { EntityManager, In, QueryFailedError } from 'typeorm';
 import { Context } from '../context';
+import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { Municipality } from '../entities/municipality.entity';
 import { Resident } from '../entities/resident.entity';
@@ -79,20 +80,6 @@ function duplicateError(error: unknown): InputError | null {
   return null;
 }
 
-function encodeCursor(r: Resident): string {
-  return Buffer.from(JSON.stringify([r.municipalityCode, r.addresseeNumber])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) return value as [string, string];
-  } catch {
-    // fall through to the error below
-  }
-  throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
-}
-
 export class ResidentService {
   constructor(private readonly keyring: TenantKeyring) {}
 
@@ -126,7 +113,7 @@ export class ResidentService {
     const rows = await query.orderBy('r.municipality_code').addOrderBy('r.addressee_number').limit(first + 1).getMany();
     const nodes = rows.slice(0, first);
     for (const r of nodes) ctx.audit.note('resident.read', r.municipalityCode, r.id);
-    return { nodes, pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? encodeCursor(nodes[nodes.length - 1]) : null } };
+    return { nodes, pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? encodeCursor([nodes[nodes.length - 1].municipalityCode, nodes[nodes.length - 1].addresseeNumber]) : null } };
   }
 
   /** A resident the actor may act on; anything else, including another tenant's, is simply not found. */

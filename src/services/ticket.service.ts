@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { randomInt, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Context } from '../context';
+import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { Ticket } from '../entities/ticket.entity';
 import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, scopeAllows, scopeOf } from '../policies/scope';
@@ -17,20 +18,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A 10-digit number; the unique key and the pending-dose check below keep it unambiguous. */
 const randomTicketNumber = () => String(randomInt(0, 1e10)).padStart(10, '0');
-
-function cursorOf(t: Ticket): string {
-  return Buffer.from(JSON.stringify([t.municipalityCode, t.ticketNumber])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (Array.isArray(value) && value.length === 2 && value.every((v) => typeof v === 'string')) return value as [string, string];
-  } catch {
-    // fall through
-  }
-  throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
-}
 
 /**
  * Voids a resident's open tickets when they move out or die. Runs inside the caller's
@@ -79,7 +66,7 @@ export class TicketService {
     const rows = await query.orderBy('t.municipality_code').addOrderBy('t.ticket_number').limit(first + 1).getMany();
     const nodes = rows.slice(0, first);
     for (const t of nodes) ctx.audit.note('ticket.read', t.municipalityCode, t.id);
-    return { nodes, pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? cursorOf(nodes[nodes.length - 1]) : null } };
+    return { nodes, pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? encodeCursor([nodes[nodes.length - 1].municipalityCode, nodes[nodes.length - 1].ticketNumber]) : null } };
   }
 
   /** A ticket of the caller's own municipality by its number; another's is simply not found. */

@@ -1,4 +1,5 @@
 import { Channel, Role } from '../../src/schema/enums';
+import { RESUME, SUSPEND } from '../helpers/operations';
 import { codes, TestApp } from '../helpers/test-app';
 import { baseUrl, importFile, registryCsv, registryRow, upload } from '../helpers/registry-csv';
 import { doseInput, freshTicketNumber, REGISTER_DOSE, tablet } from '../helpers/vaccination';
@@ -9,8 +10,6 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const SUSPEND = 'mutation($f: PlatformFunction!, $m: String, $r: String!) { suspendFunction(function: $f, municipalityCode: $m, reason: $r) { userErrors { code } } }';
-const RESUME = 'mutation($f: PlatformFunction!, $m: String) { resumeFunction(function: $f, municipalityCode: $m) { userErrors { code } } }';
 
 describe('a dose given before the resident list arrives', () => {
   it('is kept pending by the site and matched when the municipality imports the ticket', async () => {

@@ -1,19 +1,8 @@
 import { rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { createDataSource, migrate } from '../../src/db/data-source';
-import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
+import { freePort, startEmbeddedPostgres } from '../../src/db/embedded-postgres';
 import { syncReferenceData } from '../../src/db/reference-data';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /**
  * Tests run against a real PostgreSQL: DATABASE_URL if set, otherwise a throw-away embedded

@@ -1,5 +1,6 @@
 import { Channel, Role } from '../../src/schema/enums';
 import { PlatformFunction } from '../../src/entities/function-suspension.entity';
+import { RESUME, SUSPEND } from '../helpers/operations';
 import { codes, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -8,10 +9,6 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const SUSPEND = `mutation($f: PlatformFunction!, $m: String, $r: String!) {
-  suspendFunction(function: $f, municipalityCode: $m, reason: $r) { suspension { id function municipalityCode reason } userErrors { field code message } }
-}`;
-const RESUME = 'mutation($f: PlatformFunction!, $m: String) { resumeFunction(function: $f, municipalityCode: $m) { resumedSuspensionId userErrors { field code } } }';
 const ALERTS = '{ securityAlerts(first: 200) { kind actorId municipalityCode sourceAddress detail } }';
 
 describe('emergency stop', () => {

@@ -1,4 +1,5 @@
 import { Channel, Role } from '../../src/schema/enums';
+import { RESUME, SUSPEND } from '../helpers/operations';
 import { codes, TestApp } from '../helpers/test-app';
 import { doseInput, freshTicketNumber, REGISTER_DOSE, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
 
@@ -8,8 +9,6 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const SUSPEND = 'mutation($f: PlatformFunction!, $m: String, $r: String!) { suspendFunction(function: $f, municipalityCode: $m, reason: $r) { userErrors { code } } }';
-const RESUME = 'mutation($f: PlatformFunction!, $m: String) { resumeFunction(function: $f, municipalityCode: $m) { userErrors { code } } }';
 
 describe('emergency stop of tablet registration', () => {
   it('refuses registrations into a suspended municipality with FUNCTION_SUSPENDED and writes nothing, then resumes', async () => {
