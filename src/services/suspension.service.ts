@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
-import { EntityManager, IsNull } from 'typeorm';
+import { EntityManager, In, IsNull } from 'typeorm';
 import type { Context } from '../context';
 import { FunctionSuspension, PlatformFunction } from '../entities/function-suspension.entity';
 import { Municipality } from '../entities/municipality.entity';
@@ -15,10 +15,11 @@ export const functionSuspended = (fn: PlatformFunction) =>
 
 /** Emergency stop: the state lives in the database, so it survives restarts and holds for every process. */
 export class SuspensionService {
-  /** Throws FUNCTION_SUSPENDED when `fn` is stopped platform-wide or for this municipality. */
-  async assertAvailable(db: EntityManager, fn: PlatformFunction, municipalityCode: string | null): Promise<void> {
+  /** Throws FUNCTION_SUSPENDED when `fn` is stopped platform-wide or for any of these municipalities. */
+  async assertAvailable(db: EntityManager, fn: PlatformFunction, ...municipalityCodes: (string | null)[]): Promise<void> {
+    const codes = municipalityCodes.filter((c): c is string => !!c);
     const stopped = await db.getRepository(FunctionSuspension).exists({
-      where: [{ function: fn, municipalityCode: IsNull() }, ...(municipalityCode ? [{ function: fn, municipalityCode }] : [])],
+      where: [{ function: fn, municipalityCode: IsNull() }, ...(codes.length ? [{ function: fn, municipalityCode: In(codes) }] : [])],
     });
     if (stopped) throw functionSuspended(fn);
   }

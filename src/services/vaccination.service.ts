@@ -132,8 +132,7 @@ export class VaccinationService {
       try {
         const db = await ctx.session.manager();
         // Stopped if registration is suspended platform-wide, for the site's or for the resident's municipality.
-        await ctx.services.suspensions.assertAvailable(db, PlatformFunction.TABLET_REGISTRATION, siteCode);
-        await ctx.services.suspensions.assertAvailable(db, PlatformFunction.TABLET_REGISTRATION, checked.municipalityCode);
+        await ctx.services.suspensions.assertAvailable(db, PlatformFunction.TABLET_REGISTRATION, siteCode, checked.municipalityCode);
         // The record lands in the ticket's municipality: the one cross-tenant write the policy allows a site.
         return await ctx.session.widen([checked.municipalityCode], (tx) =>
           tx.transaction((inner) => this.registerIn(inner, ctx, siteCode, checked, dose!, input.idempotencyKey, requestHash, (id) => (ticketId = id))),
