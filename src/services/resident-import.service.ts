@@ -398,12 +398,12 @@ export class ResidentImportService {
     // Small files stay on this thread; past the threshold, chunks go to worker threads and come
     // back in file order, at most a few per worker in flight (constant memory).
     async function* stage(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-      const inFlight: Promise<WorkerResult>[] = [];
-      const send = (chunk: Chunk): Promise<WorkerResult> => {
+      const inFlight: { result: Promise<WorkerResult>; settled: boolean }[] = [];
+      const send = (chunk: Chunk) => {
         workers ??= new StagingWorkers({ keys: keys.derived(), today, faultAtLine });
-        const result = workers.run({ seq: seq++, chunk, end: cutter.end, layout: layout! });
-        result.catch(() => undefined);
-        return result;
+        const entry = { result: workers.run({ seq: seq++, chunk, end: cutter.end, layout: layout! }), settled: false };
+        entry.result.then(() => (entry.settled = true), () => (entry.settled = true));
+        return entry;
       };
       const dispatch = async function* (chunk: Chunk | null): AsyncGenerator<Buffer> {
         if (!chunk) return;
@@ -412,14 +412,15 @@ export class ResidentImportService {
           return;
         }
         inFlight.push(send(chunk));
-        while (inFlight.length >= MAX_IN_FLIGHT) yield await settle(inFlight.shift()!);
+        // Finished chunks are written (and counted in the progress) as soon as it is their turn.
+        while (inFlight.length >= MAX_IN_FLIGHT || inFlight[0]?.settled) yield await settle(inFlight.shift()!.result);
       };
       for await (const bytes of source) {
         bytesSeen += bytes.length;
         yield* dispatch(cutter.push(bytes));
       }
       yield* dispatch(cutter.finish());
-      while (inFlight.length) yield await settle(inFlight.shift()!);
+      while (inFlight.length) yield await settle(inFlight.shift()!.result);
       if (!layout) throw new ImportFailure('the file is empty: expected a header row and data rows');
     }
     try {
