@@ -490,17 +490,24 @@ export class ResidentImportService {
     // Identical rows are left alone (no updated_at churn); My Number is compared by its keyed hash,
     // since each encryption of the same number differs. They are filtered out before the INSERT
     // (one anti-join) rather than by the conflict clause, which would lock and log every one.
+    // Rows go in in addressee-number order, and their new ids (random, as everywhere) are handed
+    // out in ascending order: the primary key and the addressee index then grow at one edge
+    // instead of at random pages, which keeps a million-row import within the buffer cache.
     const [residents] = (await client.query(
       `WITH merged AS (
          INSERT INTO resident AS r (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version,
            family_name, given_name, family_name_kana, given_name_kana, birth_date, sex, status, created_at, updated_at)
-         SELECT $1, gen_random_uuid(), s.addressee_number, s.my_number_cipher, s.my_number_hmac, $2,
+         SELECT $1, i.id, s.addressee_number, s.my_number_cipher, s.my_number_hmac, $2,
            s.family_name, s.given_name, s.family_name_kana, s.given_name_kana, s.birth_date, s.sex, 'ACTIVE', now(), now()
-         FROM ${staging} s
-         WHERE NOT EXISTS (
-           SELECT FROM resident o WHERE o.municipality_code = $1 AND o.addressee_number = s.addressee_number
-             AND (o.my_number_hmac, o.family_name, o.given_name, o.family_name_kana, o.given_name_kana, o.birth_date, o.sex)
-               IS NOT DISTINCT FROM (s.my_number_hmac, s.family_name, s.given_name, s.family_name_kana, s.given_name_kana, s.birth_date, s.sex))
+         FROM (
+           SELECT s.*, row_number() OVER (ORDER BY s.addressee_number) AS n FROM ${staging} s
+           WHERE NOT EXISTS (
+             SELECT FROM resident o WHERE o.municipality_code = $1 AND o.addressee_number = s.addressee_number
+               AND (o.my_number_hmac, o.family_name, o.given_name, o.family_name_kana, o.given_name_kana, o.birth_date, o.sex)
+                 IS NOT DISTINCT FROM (s.my_number_hmac, s.family_name, s.given_name, s.family_name_kana, s.given_name_kana, s.birth_date, s.sex))
+         ) s
+         JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM (SELECT gen_random_uuid() AS id FROM ${staging}) g) i ON i.n = s.n
+         ORDER BY s.n
          ON CONFLICT ON CONSTRAINT resident_addressee_number_key DO UPDATE SET
            my_number_cipher = CASE WHEN r.my_number_hmac = EXCLUDED.my_number_hmac THEN r.my_number_cipher ELSE EXCLUDED.my_number_cipher END,
            key_version = CASE WHEN r.my_number_hmac = EXCLUDED.my_number_hmac THEN r.key_version ELSE EXCLUDED.key_version END,
@@ -519,12 +526,15 @@ export class ResidentImportService {
     const [tickets] = (await client.query(
       `WITH merged AS (
          INSERT INTO ticket AS t (municipality_code, id, resident_id, ticket_number, series, issued_on)
-         SELECT $1, gen_random_uuid(), r.id, s.ticket_number, s.series, $2::date
-         FROM ${staging} s JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = s.addressee_number
-         WHERE s.ticket_number IS NOT NULL
-           AND NOT EXISTS (SELECT FROM ticket o WHERE o.municipality_code = $1 AND o.ticket_number = s.ticket_number::bpchar AND o.series = s.series)
-         -- In resident order, the foreign-key checks and the resident index walk the index forwards.
-         ORDER BY r.id
+         SELECT $1, i.id, x.resident_id, x.ticket_number, x.series, $2::date
+         FROM (
+           SELECT r.id AS resident_id, s.ticket_number, s.series, row_number() OVER (ORDER BY r.id) AS n
+           FROM ${staging} s JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = s.addressee_number
+           WHERE s.ticket_number IS NOT NULL
+             AND NOT EXISTS (SELECT FROM ticket o WHERE o.municipality_code = $1 AND o.ticket_number = s.ticket_number::bpchar AND o.series = s.series)
+         ) x
+         JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM (SELECT gen_random_uuid() AS id FROM ${staging} WHERE ticket_number IS NOT NULL) g) i ON i.n = x.n
+         ORDER BY x.n
          ON CONFLICT ON CONSTRAINT ticket_number_key DO UPDATE SET series = EXCLUDED.series
          WHERE t.series IS DISTINCT FROM EXCLUDED.series
          RETURNING (xmax = 0) AS inserted)
