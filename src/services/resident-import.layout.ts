@@ -1,4 +1,4 @@
-import { TenantKeys } from '../crypto/tenant-keyring';
+import type { TenantKeys } from '../crypto/tenant-keys';
 import { ErrorCode } from '../errors';
 import { parseRegistryDate } from '../validation/era-dates';
 import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, normaliseDigits } from '../validation/identifiers';

@@ -1,4 +1,3 @@
-import { parse } from 'csv-parse';
 import { GraphQLError } from 'graphql';
 import iconv from 'iconv-lite';
 import { randomUUID } from 'node:crypto';
@@ -20,7 +19,10 @@ import { todayInJapan } from '../validation/dates';
 import { AuditSource, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 import { SuspensionService } from './suspension.service';
-import { ColumnName, Layout, LayoutError, resolveLayout, RowProblem, STAGING_COLUMNS, stageRow } from './resident-import.layout';
+import { Chunk, ChunkFailure, RecordCutter, stageChunk } from './resident-import.chunk';
+import { ColumnName, Layout, RowProblem, STAGING_COLUMNS } from './resident-import.layout';
+import type { WorkerResult } from './resident-import.worker';
+import { StagingWorkers, WorkerCrash } from './resident-import.workers';
 
 export type FileEncoding = 'UTF8' | 'SJIS';
 
@@ -57,7 +59,10 @@ const PROGRESS_EVERY_MS = 250;
 const HEARTBEAT_MS = 10_000;
 /** A RUNNING job whose process has not reported for this long has died; it wrote nothing. */
 export const STALE_AFTER_MS = 120_000;
-const BATCH_CHARS = 256 * 1024;
+/** Chunks handed to worker threads and not yet written to COPY: bounds memory and keeps order cheap. */
+const MAX_IN_FLIGHT = 6;
+/** Below this many bytes the file is staged on the request's own thread (workers cost a start-up). */
+const WORKER_THRESHOLD_BYTES = 1024 * 1024;
 
 /** A failure whose message is written for the officer (no data values, no internals). */
 class ImportFailure extends Error {}
@@ -200,6 +205,10 @@ interface Outcome {
 export class ResidentImportService {
   /** Fault injection for tests: runs inside the merge transaction, between residents and tickets. */
   faultAfterResidentMerge: ((job: ImportJob) => void) | null = null;
+  /** Fault injection for tests: a worker thread throws on the chunk holding this line. */
+  faultInWorkerAtLine: number | null = null;
+  /** Files smaller than this are staged without worker threads; tests lower it to exercise them. */
+  workerThresholdBytes = WORKER_THRESHOLD_BYTES;
 
   constructor(
     private readonly db: DataSource,
@@ -362,50 +371,58 @@ export class ResidentImportService {
     let layout: Layout | null = null;
     const log = new RejectionLog(() => layout);
     const today = todayInJapan();
-    let batch = '';
-    // Line numbers are counted here rather than asked of the parser (its per-record info objects
-    // cost more than the whole row check): a record starts on the line after the previous one
-    // and spans one more line per line break inside its quoted fields.
-    let nextLine = 1;
-    const stager = new Transform({
-      writableObjectMode: true,
-      transform(record: string[], _enc, done) {
-        const line = nextLine;
-        nextLine++;
-        let empty = true;
-        for (const field of record) {
-          if (field !== '') empty = false;
-          for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) nextLine++;
+    const cutter = new RecordCutter();
+    let workers: StagingWorkers | null = null;
+    let bytesSeen = 0;
+    let seq = 0;
+    const apply = (rowsRead: number, rejected: { line: number; problems: RowProblem[] }[]) => {
+      progress.rowsRead += rowsRead;
+      for (const r of rejected) log.add(r.line, r.problems);
+      progress.rowsRejected = log.lines;
+      progress.tick();
+    };
+    const onMain = (chunk: Chunk): Buffer => {
+      const staged = stageChunk(chunk, cutter.end, layout, keys, today);
+      layout = staged.layout;
+      apply(staged.rowsRead, staged.rejected);
+      return Buffer.from(staged.copy);
+    };
+    const settle = async (result: Promise<WorkerResult>): Promise<Buffer> => {
+      const done = await result;
+      if (!done.ok) throw done.failure ? new ImportFailure(done.failure) : new WorkerCrash(`import worker failed: ${done.detail}`);
+      apply(done.rowsRead, done.rejected as { line: number; problems: RowProblem[] }[]);
+      return Buffer.from(done.copy.buffer, done.copy.byteOffset, done.copy.byteLength);
+    };
+    const workerThreshold = this.workerThresholdBytes;
+    const faultAtLine = this.faultInWorkerAtLine;
+    // Small files stay on this thread; past the threshold, chunks go to worker threads and come
+    // back in file order, at most a few per worker in flight (constant memory).
+    async function* stage(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+      const inFlight: { result: Promise<WorkerResult>; settled: boolean }[] = [];
+      const send = (chunk: Chunk) => {
+        workers ??= new StagingWorkers({ keys: keys.derived(), today, faultAtLine });
+        const entry = { result: workers.run({ seq: seq++, chunk, end: cutter.end, layout: layout! }), settled: false };
+        entry.result.then(() => (entry.settled = true), () => (entry.settled = true));
+        return entry;
+      };
+      const dispatch = async function* (chunk: Chunk | null): AsyncGenerator<Buffer> {
+        if (!chunk) return;
+        if (!layout || (bytesSeen < workerThreshold && inFlight.length === 0)) {
+          yield onMain(chunk);
+          return;
         }
-        if (empty) return done();
-        if (!layout) {
-          try {
-            layout = resolveLayout(record);
-          } catch (error) {
-            return done(error instanceof LayoutError ? new ImportFailure(error.message) : (error as Error));
-          }
-          return done();
-        }
-        progress.rowsRead++;
-        const staged = stageRow(record, line, layout, keys, today);
-        if (typeof staged === 'string') {
-          batch += staged;
-        } else {
-          log.add(line, staged);
-          progress.rowsRejected = log.lines;
-        }
-        progress.tick();
-        if (batch.length < BATCH_CHARS) return done();
-        const out = batch;
-        batch = '';
-        done(null, out);
-      },
-      flush(done) {
-        if (!layout) return done(new ImportFailure('the file is empty: expected a header row and data rows'));
-        done(null, batch || undefined);
-      },
-    });
-    const parser = parse({ relax_column_count: true, bom: true });
+        inFlight.push(send(chunk));
+        // Finished chunks are written (and counted in the progress) as soon as it is their turn.
+        while (inFlight.length >= MAX_IN_FLIGHT || inFlight[0]?.settled) yield await settle(inFlight.shift()!.result);
+      };
+      for await (const bytes of source) {
+        bytesSeen += bytes.length;
+        yield* dispatch(cutter.push(bytes));
+      }
+      yield* dispatch(cutter.finish());
+      while (inFlight.length) yield await settle(inFlight.shift()!.result);
+      if (!layout) throw new ImportFailure('the file is empty: expected a header row and data rows');
+    }
     try {
       await pipeline(
         input,
@@ -413,16 +430,14 @@ export class ResidentImportService {
           progress.bytesRead += bytes;
           progress.encoding = encoding;
         }),
-        parser,
-        stager,
+        stage,
         client.query(copyFrom(`COPY ${staging} (${STAGING_COLUMNS.join(', ')}) FROM STDIN`)),
       );
     } catch (error) {
-      const csv = error as { code?: string; lines?: number };
-      if (typeof csv.code === 'string' && csv.code.startsWith('CSV_')) {
-        throw new ImportFailure(`line ${csv.lines ?? '?'}: the file is not valid CSV (${csv.code}); nothing was written`);
-      }
+      if (error instanceof ChunkFailure) throw new ImportFailure(error.message);
       throw error;
+    } finally {
+      await (workers as StagingWorkers | null)?.close();
     }
     received();
 
@@ -473,14 +488,26 @@ export class ResidentImportService {
 
     progress.setPhase(ImportPhase.MERGING);
     // Identical rows are left alone (no updated_at churn); My Number is compared by its keyed hash,
-    // since each encryption of the same number differs.
+    // since each encryption of the same number differs. They are filtered out before the INSERT
+    // (one anti-join) rather than by the conflict clause, which would lock and log every one.
+    // Rows go in in addressee-number order, and their new ids (random, as everywhere) are handed
+    // out in ascending order: the primary key and the addressee index then grow at one edge
+    // instead of at random pages, which keeps a million-row import within the buffer cache.
     const [residents] = (await client.query(
       `WITH merged AS (
          INSERT INTO resident AS r (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version,
            family_name, given_name, family_name_kana, given_name_kana, birth_date, sex, status, created_at, updated_at)
-         SELECT $1, gen_random_uuid(), s.addressee_number, s.my_number_cipher, s.my_number_hmac, $2,
+         SELECT $1, i.id, s.addressee_number, s.my_number_cipher, s.my_number_hmac, $2,
            s.family_name, s.given_name, s.family_name_kana, s.given_name_kana, s.birth_date, s.sex, 'ACTIVE', now(), now()
-         FROM ${staging} s
+         FROM (
+           SELECT s.*, row_number() OVER (ORDER BY s.addressee_number) AS n FROM ${staging} s
+           WHERE NOT EXISTS (
+             SELECT FROM resident o WHERE o.municipality_code = $1 AND o.addressee_number = s.addressee_number
+               AND (o.my_number_hmac, o.family_name, o.given_name, o.family_name_kana, o.given_name_kana, o.birth_date, o.sex)
+                 IS NOT DISTINCT FROM (s.my_number_hmac, s.family_name, s.given_name, s.family_name_kana, s.given_name_kana, s.birth_date, s.sex))
+         ) s
+         JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM (SELECT gen_random_uuid() AS id FROM ${staging}) g) i ON i.n = s.n
+         ORDER BY s.n
          ON CONFLICT ON CONSTRAINT resident_addressee_number_key DO UPDATE SET
            my_number_cipher = CASE WHEN r.my_number_hmac = EXCLUDED.my_number_hmac THEN r.my_number_cipher ELSE EXCLUDED.my_number_cipher END,
            key_version = CASE WHEN r.my_number_hmac = EXCLUDED.my_number_hmac THEN r.key_version ELSE EXCLUDED.key_version END,
@@ -499,9 +526,15 @@ export class ResidentImportService {
     const [tickets] = (await client.query(
       `WITH merged AS (
          INSERT INTO ticket AS t (municipality_code, id, resident_id, ticket_number, series, issued_on)
-         SELECT $1, gen_random_uuid(), r.id, s.ticket_number, s.series, $2::date
-         FROM ${staging} s JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = s.addressee_number
-         WHERE s.ticket_number IS NOT NULL
+         SELECT $1, i.id, x.resident_id, x.ticket_number, x.series, $2::date
+         FROM (
+           SELECT r.id AS resident_id, s.ticket_number, s.series, row_number() OVER (ORDER BY r.id) AS n
+           FROM ${staging} s JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = s.addressee_number
+           WHERE s.ticket_number IS NOT NULL
+             AND NOT EXISTS (SELECT FROM ticket o WHERE o.municipality_code = $1 AND o.ticket_number = s.ticket_number::bpchar AND o.series = s.series)
+         ) x
+         JOIN (SELECT id, row_number() OVER (ORDER BY id) AS n FROM (SELECT gen_random_uuid() AS id FROM ${staging} WHERE ticket_number IS NOT NULL) g) i ON i.n = x.n
+         ORDER BY x.n
          ON CONFLICT ON CONSTRAINT ticket_number_key DO UPDATE SET series = EXCLUDED.series
          WHERE t.series IS DISTINCT FROM EXCLUDED.series
          RETURNING (xmax = 0) AS inserted)

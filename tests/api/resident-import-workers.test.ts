@@ -1,0 +1,85 @@
+import 'reflect-metadata';
+import { RecordCutter } from '../../src/services/resident-import.chunk';
+import { importFile, registryCsv, registryRow, residentRows, ticketRows } from '../helpers/registry-csv';
+import { TestApp } from '../helpers/test-app';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+  // Every chunk after the header goes through the worker threads, as in a large file.
+  t.app.services.imports.workerThresholdBytes = 0;
+});
+afterAll(() => t.stop());
+
+const MY_NUMBER = 'query($id: ID!) { resident(id: $id) { addresseeNumber myNumber } }';
+
+describe('resident registry import on worker threads', () => {
+  it('stages a file of many chunks in worker threads: rejections by line in file order, quoted line breaks counted, My Number readable', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = Array.from({ length: 3000 }, () => registryRow());
+    rows[999].family = '山\n田'; // a quoted line break: every later record starts one line further down
+    rows[1499].sex = '9';
+    rows[2999].birth = 'R3.2.29';
+    const csv = registryCsv(rows);
+    expect(csv.length).toBeGreaterThan(200_000);
+
+    const job = await importFile(t, officer, csv, 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRead: 3000, rowsAccepted: 2998, rowsRejected: 2, residentsInserted: 2998, ticketsInserted: 2998 });
+    expect(job.rejections.nodes.map((r: any) => [r.line, r.field])).toEqual([[1502, 'sex'], [3002, 'birthDate']]);
+
+    const stored = await residentRows(t, code);
+    expect(stored).toHaveLength(2998);
+    expect(stored.find((r) => r.addressee_number === rows[999].addressee).family_name).toBe('山\n田');
+    const last = stored.find((r) => r.addressee_number === rows[2998].addressee);
+    expect((await officer.gql(MY_NUMBER, { id: last.id })).data.resident).toEqual({ addresseeNumber: rows[2998].addressee, myNumber: rows[2998].myNumber });
+
+    const again = await importFile(t, officer, csv, 'mode=SKIP');
+    expect(again).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0 });
+    expect(await residentRows(t, code)).toEqual(stored);
+  });
+
+  it('rolls the whole import back when a worker fails mid-file', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = Array.from({ length: 3000 }, () => registryRow());
+    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    t.app.services.imports.faultInWorkerAtLine = 2000;
+    try {
+      const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
+      expect(job).toMatchObject({ status: 'FAILED', failureReason: 'the import failed unexpectedly; nothing was written', residentsInserted: 0 });
+    } finally {
+      t.app.services.imports.faultInWorkerAtLine = null;
+      log.mockRestore();
+    }
+    expect(await residentRows(t, code)).toEqual([]);
+    expect(await ticketRows(t, code)).toEqual([]);
+    const [{ count }] = await t.db.query(`SELECT count(*)::int AS count FROM pg_class WHERE relname LIKE 'import_staging_%'`);
+    expect(count).toBe(0);
+  });
+
+  it('fails with the CSV error and its line when a worker meets invalid CSV', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = Array.from({ length: 3000 }, () => registryRow());
+    rows[2499].family = 'x"y';
+    const csv = registryCsv(rows).replace('"x""y"', '"x"y');
+    const job = await importFile(t, officer, csv, 'mode=SKIP');
+    expect(job.status).toBe('FAILED');
+    expect(job.failureReason).toMatch(/^line 2501: the file is not valid CSV \(CSV_INVALID_CLOSING_QUOTE\)/);
+    expect(await residentRows(t, code)).toEqual([]);
+  });
+});
+
+describe('RecordCutter', () => {
+  const cut = (parts: string[]) => {
+    const cutter = new RecordCutter();
+    const chunks = parts.map((p) => cutter.push(Buffer.from(p)));
+    chunks.push(cutter.finish());
+    return { end: cutter.end, chunks: chunks.filter((c) => c).map((c) => [Buffer.from(c!.text).toString(), c!.firstLine]) };
+  };
+
+  it('cuts only at record ends outside quotes, numbering lines as the parser does', () => {
+    expect(cut(['\ufeffa,b\r\n1,"x\r\ny"\r', '\n2,z\r\n3'])).toEqual({ end: '\r\n', chunks: [['a,b\r\n', 1], ['1,"x\r\ny"\r\n2,z\r\n', 2], ['3', 5]] });
+    // Once records end in \r\n, a bare line feed is data inside a field.
+    expect(cut(['a\r\nb\nc,d\r\ne'])).toEqual({ end: '\r\n', chunks: [['a\r\nb\nc,d\r\n', 1], ['e', 4]] });
+    expect(cut(['a\rb\r', 'c'])).toEqual({ end: '\r', chunks: [['a\rb\r', 1], ['c', 3]] });
+  });
+});
