@@ -30,7 +30,12 @@ export async function startEmbeddedPostgres(dir: string, port: number, options: 
     persistent: options.persistent,
     createPostgresUser: userInfo().uid === 0,
     initdbFlags: ['--encoding=UTF8', '--no-locale'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    // Sized for one machine running a municipality's imports: the defaults (128 MB of buffers,
+    // 4 MB of WAL buffers) make bulk merges write WAL and evict index pages row by row.
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200',
+      '-c', 'shared_buffers=1GB', '-c', 'wal_buffers=64MB', '-c', 'max_wal_size=4GB', '-c', 'checkpoint_timeout=15min',
+    ],
     onLog: () => undefined,
     onError: (error: unknown) => {
       if (error instanceof Error) console.error(`postgres: ${error.message}`);
