@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { createReadStream, createWriteStream, mkdirSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
@@ -8,7 +7,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { randomBytes } from 'node:crypto';
 import { Config } from '../src/config';
 import { createDataSource, migrate } from '../src/db/data-source';
-import { EmbeddedDatabase, startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { withClient } from '../src/db/pg-client';
 import { syncReferenceData } from '../src/db/reference-data';
 import { ImportMode } from '../src/schema/enums';
@@ -25,16 +24,6 @@ const ROWS = Number(process.argv[2] ?? 1_000_000);
 const FAMILY = [['佐藤', 'サトウ'], ['鈴木', 'スズキ'], ['高橋', 'タカハシ'], ['田中', 'タナカ'], ['伊藤', 'イトウ'], ['渡辺', 'ワタナベ'], ['山本', 'ヤマモト'], ['中村', 'ナカムラ'], ['小林', 'コバヤシ'], ['加藤', 'カトウ'], ['吉田', 'ヨシダ'], ['山田', 'ヤマダ'], ['佐々木', 'ササキ'], ['山口', 'ヤマグチ'], ['松本', 'マツモト'], ['井上', 'イノウエ']];
 const GIVEN_M = [['翔太', 'ショウタ'], ['大輔', 'ダイスケ'], ['健一', 'ケンイチ'], ['蓮', 'レン'], ['湊', 'ミナト'], ['誠', 'マコト'], ['浩二', 'コウジ'], ['悠真', 'ユウマ']];
 const GIVEN_F = [['陽葵', 'ヒマリ'], ['花子', 'ハナコ'], ['美咲', 'ミサキ'], ['結衣', 'ユイ'], ['恵子', 'ケイコ'], ['さくら', 'サクラ'], ['芽依', 'メイ'], ['裕子', 'ユウコ']];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 /** Deterministic pseudo-random numbers, so every run imports the same file. */
 function rng(seed: number) {
