@@ -1,4 +1,6 @@
 import { Brackets, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import type { Actor } from '../auth/actor';
+import { forbidden } from '../errors';
 import { Action, AppAbility, SubjectName } from './ability';
 
 export type Scope = Record<string, string | number | boolean | null>[];
@@ -45,4 +47,15 @@ export function applyScope<T extends ObjectLiteral>(query: SelectQueryBuilder<T>
 /** Whether a scope admits one specific value of a column (for single-row writes). */
 export function scopeAllows(scope: Scope | null, row: Record<string, unknown>): boolean {
   return !!scope && scope.some((conditions) => Object.entries(conditions).every(([key, value]) => row[key] === value));
+}
+
+/**
+ * The caller's own municipality, when the ability lets it `action` `subject` there; otherwise a
+ * FORBIDDEN error. For writes that always land in the caller's own tenant (register, record,
+ * issue, import, export).
+ */
+export function ownMunicipalityFor(caller: { actor: Actor | null; ability: AppAbility }, action: Action, subject: SubjectName): string {
+  const municipalityCode = caller.actor?.municipalityCode;
+  if (!municipalityCode || !scopeAllows(scopeOf(caller.ability, action, subject), { municipalityCode })) throw forbidden();
+  return municipalityCode;
 }

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { Context } from '../context';
-import { ErrorCode } from '../errors';
+import { ErrorCode, forbidden } from '../errors';
 import { scopeAllows, scopeOf } from '../policies/scope';
 import { EligibilityStatus, TicketEligibility } from '../resolvers/integrator.types';
 import { isIsoDate } from '../validation/dates';
@@ -32,7 +32,7 @@ export class EligibilityService {
   async check(ctx: Context, municipalityCode: string, ticketNumber: string, birthDate: string): Promise<TicketEligibility> {
     const accountId = ctx.actor?.accountId;
     if (!accountId || !ctx.ability.can('check', 'Eligibility') || !scopeAllows(scopeOf(ctx.ability, 'read', 'IntegratorContract'), { integratorAccountId: accountId })) {
-      throw new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
+      throw forbidden();
     }
     if (!this.limiter.take(accountId)) {
       throw new GraphQLError('Too many eligibility checks: slow down and retry in a few seconds', { extensions: { code: 'RATE_LIMITED' } });

@@ -8,8 +8,8 @@ import { DataSource } from 'typeorm';
 import { Context } from '../context';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { withClient } from '../db/pg-client';
-import { ErrorCode, ErrorCollector, forbidden } from '../errors';
-import { scopeOf } from '../policies/scope';
+import { ErrorCode, ErrorCollector } from '../errors';
+import { ownMunicipalityFor } from '../policies/scope';
 import { isIsoDate } from '../validation/dates';
 import { writeAudit } from './audit.service';
 
@@ -86,10 +86,7 @@ export class RecordExportService {
 
   /** The one municipality whose records the caller may download; refused otherwise. */
   municipalityOf(ctx: Context): string {
-    const scope = scopeOf(ctx.ability, 'export', 'VaccinationRecord');
-    const code = scope?.length === 1 ? scope[0].municipalityCode : undefined;
-    if (typeof code !== 'string' || !/^\d{6}$/.test(code)) throw forbidden();
-    return code;
+    return ownMunicipalityFor(ctx, 'export', 'VaccinationRecord');
   }
 
   /** Writes the CSV to `out` and returns the number of records written. */

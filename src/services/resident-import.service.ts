@@ -12,8 +12,8 @@ import { queryable } from '../db/pg-client';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ImportJob } from '../entities/import-job.entity';
 import { ImportRejection } from '../entities/import-rejection.entity';
-import { forbidden } from '../errors';
-import { applyScope, scopeAllows, scopeOf } from '../policies/scope';
+
+import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 import { todayInJapan } from '../validation/dates';
 import { AuditSource, writeAudit } from './audit.service';
@@ -219,8 +219,7 @@ export class ResidentImportService {
 
   /** The caller's own municipality, if the policy lets it import there; refused otherwise. */
   principalOf(ctx: Context): ImportPrincipal {
-    const municipalityCode = ctx.actor?.municipalityCode;
-    if (!municipalityCode || !scopeAllows(scopeOf(ctx.ability, 'import', 'Resident'), { municipalityCode })) throw forbidden();
+    const municipalityCode = ownMunicipalityFor(ctx, 'import', 'Resident');
     return { requestId: ctx.requestId, channel: ctx.channel, actor: ctx.actor, municipalityCode };
   }
 

@@ -8,7 +8,7 @@ import { Municipality } from '../entities/municipality.entity';
 import { Resident } from '../entities/resident.entity';
 import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { Action } from '../policies/ability';
-import { applyScope, scopeAllows, scopeOf } from '../policies/scope';
+import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
 import { ResidentStatus } from '../schema/enums';
 import { isFuture, isIsoDate } from '../validation/dates';
@@ -159,10 +159,7 @@ export class ResidentService {
   }
 
   async register(ctx: Context, input: RegisterResidentInput): Promise<Resident> {
-    const municipalityCode = ctx.actor?.municipalityCode;
-    if (!municipalityCode || !scopeAllows(scopeOf(ctx.ability, 'create', 'Resident'), { municipalityCode })) {
-      throw new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
-    }
+    const municipalityCode = ownMunicipalityFor(ctx, 'create', 'Resident');
     const fields = checkFields(input, false) as ResidentFields;
     return this.write(ctx, 'resident.register', async (tx) => {
       const keys = await this.keyring.keysFor(tx, municipalityCode);

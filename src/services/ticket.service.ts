@@ -5,7 +5,7 @@ import { Context } from '../context';
 import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { Ticket } from '../entities/ticket.entity';
 import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
-import { applyScope, scopeAllows, scopeOf } from '../policies/scope';
+import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
 import { IssueTicketsInput, MAX_EXPLICIT_TICKETS, TicketConnection, TicketFilter } from '../resolvers/ticket.types';
 import { isFuture, isIsoDate, todayInJapan } from '../validation/dates';
@@ -36,14 +36,6 @@ export async function voidOpenTickets(tx: EntityManager, source: AuditSource, mu
 
 export class TicketService {
   constructor(private readonly pending: PendingDoseService) {}
-
-  private ownMunicipality(ctx: Context, action: 'create' | 'update'): string {
-    const municipalityCode = ctx.actor?.municipalityCode;
-    if (!municipalityCode || !scopeAllows(scopeOf(ctx.ability, action, 'Ticket'), { municipalityCode })) {
-      throw new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
-    }
-    return municipalityCode;
-  }
 
   async list(ctx: Context, filter: TicketFilter = {}, first = 50, after?: string | null): Promise<TicketConnection> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
@@ -84,7 +76,7 @@ export class TicketService {
   }
 
   async issue(ctx: Context, input: IssueTicketsInput): Promise<{ issuedCount: number; tickets: Ticket[] | null; matchedPendingDoses: number }> {
-    const municipalityCode = this.ownMunicipality(ctx, 'create');
+    const municipalityCode = ownMunicipalityFor(ctx, 'create', 'Ticket');
     const errors = new ErrorCollector();
     const series = parseSeries(input.series ?? '');
     if (!series) errors.add(['input', 'series'], ErrorCode.INVALID_SERIES, 'must be a dose number or a range of doses, e.g. "3" or "1-2"');
@@ -194,7 +186,7 @@ export class TicketService {
   }
 
   async void(ctx: Context, id: string, reason: string): Promise<Ticket> {
-    this.ownMunicipality(ctx, 'update');
+    ownMunicipalityFor(ctx, 'update', 'Ticket');
     const text = (reason ?? '').trim();
     if (!text) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must not be empty');
     if (text.length > 200) throw InputError.of(['reason'], ErrorCode.INVALID_FORMAT, 'must be at most 200 characters');

@@ -1,11 +1,10 @@
-import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { Context } from '../context';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
 import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { Action } from '../policies/ability';
-import { applyScope, scopeAllows, scopeOf } from '../policies/scope';
+import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { CorrectRecordInput, RecordDoseInput } from '../resolvers/vaccination-record.types';
 import { checkMunicipalityCode } from '../validation/identifiers';
 import { writeAudit } from './audit.service';
@@ -52,10 +51,7 @@ export class VaccinationRecordService {
   }
 
   async record(ctx: Context, input: RecordDoseInput): Promise<VaccinationRecord> {
-    const municipalityCode = ctx.actor?.municipalityCode;
-    if (!municipalityCode || !scopeAllows(scopeOf(ctx.ability, 'create', 'VaccinationRecord'), { municipalityCode })) {
-      throw new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
-    }
+    const municipalityCode = ownMunicipalityFor(ctx, 'create', 'VaccinationRecord');
     const errors = new ErrorCollector();
     const dose = checkDoseInput(errors, input, (f) => ['input', f]);
     let site = municipalityCode;
