@@ -166,6 +166,39 @@ describe('resident registry import', () => {
     expect(count).toBe(0);
   });
 
+  it('fails whole, with a reason to retry, when an officer enters one of its tickets while it merges', async () => {
+    const { code, officer } = await t.tenant();
+    const [row] = [registryRow({ ticket: '', series: '' })];
+    await importFile(t, officer, registryCsv([row]));
+    const [resident] = await residentRows(t, code);
+    const withTicket = { ...row, ticket: '5550001111', series: '1-2' };
+    const fresh = registryRow();
+    // Another writer inserts the same ticket after the import checked for it, and commits while the
+    // import's insert waits on that key.
+    const other = t.db.createQueryRunner();
+    let committed: Promise<void> = Promise.resolve();
+    t.app.services.imports.faultAfterResidentMerge = async (job) => {
+      if (job.municipalityCode !== code) return;
+      await other.startTransaction();
+      await other.query(`INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on) VALUES ($1, gen_random_uuid(), $2, $3, '1-2', current_date)`,
+        [code, resident.id, withTicket.ticket]);
+      committed = new Promise((resolve) => setTimeout(resolve, 300)).then(() => other.commitTransaction());
+    };
+    try {
+      const job = await importFile(t, officer, registryCsv([withTicket, fresh]));
+      expect(job).toMatchObject({
+        status: 'FAILED', residentsInserted: 0, ticketsInserted: 0,
+        failureReason: 'a resident or ticket of this municipality was entered while the import ran; nothing was written, run the import again',
+      });
+    } finally {
+      t.app.services.imports.faultAfterResidentMerge = null;
+      await committed;
+      await other.release();
+    }
+    expect((await residentRows(t, code)).map((r) => r.addressee_number)).toEqual([row.addressee]);
+    expect(await ticketRows(t, code)).toEqual([{ ticket_number: withTicket.ticket, series: '1-2', addressee_number: row.addressee }]);
+  });
+
   it('fails the job with a clear reason when the header lacks required columns', async () => {
     const { officer } = await t.tenant();
     const job = await importFile(t, officer, 'wrong,header\n1,2\n');
