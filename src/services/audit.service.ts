@@ -127,6 +127,8 @@ export async function searchAudit(
   const scope = scopeOf(ctx.ability, 'read', 'AuditEvent');
   if (!scope) return { nodes: [], endCursor: null };
   const query = applyScope((await ctx.session.manager()).getRepository(AuditEvent).createQueryBuilder('a'), scope);
+  // An event is linked into its chain when its transaction commits; until then it is not listed.
+  query.andWhere('a.seq IS NOT NULL');
   if (filter.from) query.andWhere('a.occurredAt >= :from', { from: filter.from });
   if (filter.to) query.andWhere('a.occurredAt < :to', { to: filter.to });
   if (filter.actorId) query.andWhere('a.actor_id::text = :actor', { actor: filter.actorId });

@@ -27,6 +27,29 @@ describe('operation log', () => {
     expect(await verifyAuditChain(t.db.manager, code)).toEqual({ checked: before.checked + 12, broken: null });
   });
 
+  it('links events at commit: a writer does not wait for another still in its transaction, and commit order is chain order', async () => {
+    const { code } = await t.tenant();
+    const insert = `INSERT INTO audit_event (request_id, channel, municipality_code, operation, target_ids, outcome)
+                    VALUES ($1, 'CLI', $2, 'test.link', '{}', 'SUCCESS')`;
+    const slow = t.db.createQueryRunner();
+    try {
+      await slow.startTransaction();
+      await slow.query(insert, ['slow', code]);
+      // Linking at insert held the chain head until the slow writer committed: this would hang.
+      const quick = t.db.query(insert, ['quick', code]).then(() => 'committed');
+      const waited = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000));
+      expect(await Promise.race([quick, waited])).toBe('committed');
+      const [unlinked] = await slow.query(`SELECT seq, hash FROM audit_event WHERE request_id = 'slow' AND municipality_code = $1`, [code]);
+      expect(unlinked).toEqual({ seq: null, hash: null });
+      await slow.commitTransaction();
+    } finally {
+      await slow.release();
+    }
+    const events = await t.db.query(`SELECT request_id, seq FROM audit_event WHERE municipality_code = $1 AND operation = 'test.link' ORDER BY seq`, [code]);
+    expect(events.map((e: { request_id: string }) => e.request_id)).toEqual(['quick', 'slow']);
+    expect(await verifyAuditChain(t.db.manager, code)).toMatchObject({ broken: null });
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE, even from the database owner', async () => {
     const { code, officer } = await t.tenant();
     await registerResident(officer);
