@@ -4,10 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { openDatabase } from './app';
-import { loadConfig } from './config';
+import { Config, loadConfig } from './config';
 import { InputError } from './errors';
 import { ImportMode, ImportStatus, Role } from './schema/enums';
-import { FileEncoding } from './services/resident-import.service';
+import { encodingNamed } from './validation/encodings';
 import { checkMunicipalityCode } from './validation/identifiers';
 import { createServices } from './services';
 import { archiveAuditEvents, verifyAuditChain } from './services/audit.service';
@@ -38,25 +38,19 @@ async function readPassword(): Promise<string> {
 export async function createOperator(loginId: string | undefined): Promise<void> {
   if (!loginId) throw new Error(USAGE);
   const password = await readPassword();
-  const config = loadConfig();
-  const database = await openDatabase(config);
-  try {
-    const services = createServices(database.db, config);
-    const account = await services.accounts.create(
-      { requestId: 'cli', channel: 'CLI', actor: null },
-      { loginId, password, role: Role.OPERATOR, displayName: `Operator ${loginId}` },
-    );
-    console.log(`Created operator ${account.loginId} (${account.id}).`);
-  } finally {
-    await database.close();
-  }
+  const account = await withDatabase(({ db }, config) => createServices(db, config).accounts.create(
+    { requestId: 'cli', channel: 'CLI', actor: null },
+    { loginId, password, role: Role.OPERATOR, displayName: `Operator ${loginId}` },
+  ));
+  console.log(`Created operator ${account.loginId} (${account.id}).`);
 }
 
 /** Opens the configured database for one command and closes it afterwards. */
-async function withDatabase<T>(run: (database: Awaited<ReturnType<typeof openDatabase>>) => Promise<T>): Promise<T> {
-  const database = await openDatabase(loadConfig());
+async function withDatabase<T>(run: (database: Awaited<ReturnType<typeof openDatabase>>, config: Config) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const database = await openDatabase(config);
   try {
-    return await run(database);
+    return await run(database, config);
   } finally {
     await database.close();
   }
@@ -78,20 +72,17 @@ function option(args: string[], name: string): string | undefined {
 async function importResidents(args: string[]): Promise<void> {
   const rest = [...args];
   const mode = (option(rest, 'mode') ?? 'abort').toUpperCase();
-  const encodingArg = option(rest, 'encoding')?.toLowerCase().replace(/[-_]/g, '');
+  const encodingArg = option(rest, 'encoding');
   const [codeArg, file] = rest;
   if (!codeArg || !file || rest.length > 2) throw new Error(USAGE);
   if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP) throw new Error('--mode must be skip or abort');
-  const encoding: FileEncoding | null = encodingArg === undefined ? null : encodingArg === 'utf8' ? 'UTF8' : ['sjis', 'shiftjis', 'cp932'].includes(encodingArg) ? 'SJIS' : (() => {
-    throw new Error('--encoding must be sjis or utf8');
-  })();
+  const encoding = encodingArg === undefined ? null : encodingNamed(encodingArg);
+  if (encoding === undefined) throw new Error('--encoding must be sjis or utf8');
   const code = checkMunicipalityCode(codeArg);
   if (!code.ok) throw new Error(`municipality code: ${code.message}`);
   const size = statSync(file).size;
 
-  const config = loadConfig();
-  const database = await openDatabase(config);
-  try {
+  await withDatabase(async (database, config) => {
     const found = await database.db.query('SELECT name FROM municipality WHERE code = $1', [code.value]);
     if (found.length === 0) throw new Error(`municipality ${code.value} is not in the national list`);
     const services = createServices(database.db, config);
@@ -122,9 +113,7 @@ async function importResidents(args: string[]): Promise<void> {
     for (const r of report.nodes) console.log(`  line ${r.line} ${r.column || '-'}: ${r.code} ${r.message}`);
     if (report.hasNextPage || !report.complete) console.log('  … more rejections: query importJob(id) { rejections } over LG-WAN');
     if (job.status !== ImportStatus.SUCCEEDED) process.exitCode = 1;
-  } finally {
-    await database.close();
-  }
+  });
 }
 
 export async function verifyAudit(chain: string | undefined): Promise<void> {
@@ -147,16 +136,14 @@ async function archiveAudit(): Promise<void> {
 
 async function rotateTenantKey(code: string | undefined): Promise<void> {
   if (!code) throw new Error(USAGE);
-  const config = loadConfig();
-  const result = await withDatabase(({ db }) => createServices(db, config).keyRotation.rotateTenantKey(code));
+  const result = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateTenantKey(code));
   console.log(`Municipality ${code} now writes with key version ${result.version}; ${result.reencrypted} residents re-encrypted.`);
 }
 
 async function rotateMasterKey(): Promise<void> {
   const next = Buffer.from(process.env.NEW_MASTER_KEY ?? '', 'base64');
   if (next.length !== 32) throw new Error('NEW_MASTER_KEY must be 32 bytes encoded in base64');
-  const config = loadConfig();
-  const count = await withDatabase(({ db }) => createServices(db, config).keyRotation.rotateMasterKey(next));
+  const count = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateMasterKey(next));
   console.log(`Re-wrapped ${count} data keys. Restart servers with MASTER_KEY=<new key> (PREVIOUS_MASTER_KEY=<old key> is accepted meanwhile).`);
 }
 

@@ -19,13 +19,12 @@ import { Municipality } from '../entities/municipality.entity';
 import { PendingDose } from '../entities/pending-dose.entity';
 import { Prefecture } from '../entities/prefecture.entity';
 import { Resident } from '../entities/resident.entity';
-import { TabletRegistration } from '../entities/tablet-registration.entity';
 import { TenantKey } from '../entities/tenant-key.entity';
 import { Ticket } from '../entities/ticket.entity';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
 
 export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent,
-  PendingDose, TabletRegistration, IntegratorContract, FunctionSuspension, SecurityAlert, ImportJob, ImportRejection];
+  PendingDose, IntegratorContract, FunctionSuspension, SecurityAlert, ImportJob, ImportRejection];
 export const migrations = [
   Foundation1795392000000, VaccinationWorkflow1795400000000, RegistryImport1795500000000, Statistics1795600000000, Security1795700000000,
   RowLevelSecurity1795800000000, TicketIndex1795900000000, AuditLinkAtCommit1796000000000,

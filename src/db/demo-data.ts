@@ -30,12 +30,13 @@ export async function loadDemoData(db: DataSource, services: Services): Promise<
   const [{ count }] = await db.query('SELECT count(*)::int AS count FROM account');
   if (count > 0) return false;
   const seed = { requestId: 'seed', channel: 'CLI', actor: null };
+  const idOf = new Map<string, string>();
   for (const a of DEMO_ACCOUNTS) {
-    await services.accounts.create(seed, { ...a, password: DEMO_PASSWORD });
+    idOf.set(a.loginId, (await services.accounts.create(seed, { ...a, password: DEMO_PASSWORD })).id);
   }
   for (const municipalityCode of ['131016', '131032']) {
-    const officer = await services.reference.accountByLogin(municipalityCode === '131016' ? 'chiyoda-officer' : 'minato-officer');
-    const actor = { accountId: officer.id, role: Role.MUNICIPALITY, municipalityCode, prefectureCode: null, channel: Channel.LGWAN };
+    const officer = idOf.get(municipalityCode === '131016' ? 'chiyoda-officer' : 'minato-officer')!;
+    const actor = { accountId: officer, role: Role.MUNICIPALITY, municipalityCode, prefectureCode: null, channel: Channel.LGWAN };
     const ctx = contextFor(services, actor, { channel: Channel.LGWAN, sourceAddress: 'seed', requestId: 'seed' });
     for (let i = 0; i < 30; i++) {
       const [family, familyKana] = FAMILY[i % FAMILY.length];
@@ -56,11 +57,9 @@ export async function loadDemoData(db: DataSource, services: Services): Promise<
     await finishRequest(ctx);
   }
   // The demo reservation system is contracted by Chiyoda.
-  const operator = await services.reference.accountByLogin('operator');
-  const integrator = await services.reference.accountByLogin('reservations');
-  const operatorActor = { accountId: operator.id, role: Role.OPERATOR, municipalityCode: null, prefectureCode: null, channel: Channel.LGWAN };
+  const operatorActor = { accountId: idOf.get('operator')!, role: Role.OPERATOR, municipalityCode: null, prefectureCode: null, channel: Channel.LGWAN };
   const operatorCtx = contextFor(services, operatorActor, { channel: Channel.LGWAN, sourceAddress: 'seed', requestId: 'seed' });
-  await services.integratorContracts.create(operatorCtx, integrator.id, '131016');
+  await services.integratorContracts.create(operatorCtx, idOf.get('reservations')!, '131016');
   await finishRequest(operatorCtx);
   return true;
 }

@@ -1,10 +1,11 @@
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
-/** Municipalities a transaction may see in tenant tables: a list, or '*' for operator tools. */
-export type Tenants = readonly string[] | '*';
+/** Municipalities a transaction may see in tenant tables. */
+export type Tenants = readonly string[];
 
-async function setTenants(db: EntityManager, tenants: Tenants): Promise<void> {
-  await db.query(`SELECT set_config('vrs.tenants', $1, true)`, [tenants === '*' ? '*' : tenants.join(',')]);
+/** Row-level security's setting for the current transaction: the tenant tables show these municipalities only. */
+export async function setTenants(db: { query(sql: string, params?: unknown[]): Promise<unknown> }, tenants: Tenants): Promise<void> {
+  await db.query(`SELECT set_config('vrs.tenants', $1, true)`, [tenants.join(',')]);
 }
 
 /** Runs `work` in its own transaction that sees exactly `tenants` (for jobs outside a request). */
@@ -46,7 +47,6 @@ export class RequestSession {
   async widen<T>(extra: readonly string[], work: (tx: EntityManager) => Promise<T>): Promise<T> {
     const tx = await this.manager();
     const before = this.tenants;
-    if (before === '*') return work(tx);
     this.tenants = [...new Set([...before, ...extra])];
     await setTenants(tx, this.tenants);
     try {

@@ -14,6 +14,7 @@ export class Ticket {
   id: string;
 
   @Column({ name: 'resident_id', type: 'uuid' })
+  @Field(() => ID)
   residentId: string;
 
   @Column({ name: 'ticket_number', type: 'char', length: 10 })

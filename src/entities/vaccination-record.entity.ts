@@ -20,6 +20,7 @@ export class VaccinationRecord {
   id: string;
 
   @Column({ name: 'resident_id', type: 'uuid' })
+  @Field(() => ID)
   residentId: string;
 
   @Column({ name: 'ticket_id', type: 'uuid', nullable: true })
@@ -66,15 +67,19 @@ export class VaccinationRecord {
   statusReason: string | null;
 
   @Column({ name: 'status_changed_at', type: 'timestamptz', nullable: true })
+  @Field(() => Date, { nullable: true })
   statusChangedAt: Date | null;
 
   @Column({ name: 'status_changed_by', type: 'uuid', nullable: true })
+  @Field(() => ID, { nullable: true, description: 'Account of the officer who corrected or deleted the record.' })
   statusChangedBy: string | null;
 
   @Column({ name: 'superseded_by', type: 'uuid', nullable: true })
+  @Field(() => ID, { nullable: true, description: 'The record that replaced this one (status SUPERSEDED).' })
   supersededBy: string | null;
 
   @Column({ name: 'recorded_by', type: 'uuid', nullable: true })
+  @Field(() => ID, { nullable: true, description: 'Account that entered the record (tablet or officer).' })
   recordedBy: string | null;
 
   @Column({ name: 'idempotency_key', type: 'text', nullable: true })

@@ -7,7 +7,7 @@ import { ErrorCode, InputError } from '../errors';
 import { Channel, ImportMode } from '../schema/enums';
 import { Services } from '../services';
 import { checkExportFilter } from '../services/record-export.service';
-import { FileEncoding } from '../services/resident-import.service';
+import { encodingNamed, FileEncoding } from '../validation/encodings';
 import { todayInJapan } from '../validation/dates';
 
 /**
@@ -46,8 +46,8 @@ function importOptions(url: URL, req: IncomingMessage): { mode: ImportMode; enco
   const mode = (url.searchParams.get('mode') ?? 'ABORT').toUpperCase();
   if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP) throw InputError.of(['mode'], ErrorCode.INVALID_FORMAT, 'must be ABORT or SKIP');
   const charset = /charset=([^;]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
-  const raw = (url.searchParams.get('encoding') ?? charset ?? 'auto').trim().toLowerCase().replace(/[-_"]/g, '');
-  const encoding = raw === 'auto' ? null : raw === 'utf8' ? 'UTF8' : ['sjis', 'shiftjis', 'cp932', 'windows31j'].includes(raw) ? 'SJIS' : undefined;
+  const raw = url.searchParams.get('encoding') ?? charset ?? 'auto';
+  const encoding = raw.trim().toLowerCase() === 'auto' ? null : encodingNamed(raw);
   if (encoding === undefined) throw InputError.of(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8, sjis or auto');
   return { mode: mode as ImportMode, encoding };
 }

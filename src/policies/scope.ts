@@ -1,3 +1,4 @@
+import { subject } from '@casl/ability';
 import { Brackets, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { Actor } from '../auth/actor';
 import { forbidden } from '../errors';
@@ -44,9 +45,12 @@ export function applyScope<T extends ObjectLiteral>(query: SelectQueryBuilder<T>
   );
 }
 
-/** Whether a scope admits one specific value of a column (for single-row writes). */
-export function scopeAllows(scope: Scope | null, row: Record<string, unknown>): boolean {
-  return !!scope && scope.some((conditions) => Object.entries(conditions).every(([key, value]) => row[key] === value));
+type Caller = { actor: Actor | null; ability: AppAbility };
+
+/** Whether the caller may `action` `name` inside its own municipality (false without one). */
+export function canInOwnTenant(caller: Caller, action: Action, name: SubjectName): boolean {
+  const own: Record<string, unknown> = { municipalityCode: caller.actor?.municipalityCode };
+  return !!own.municipalityCode && caller.ability.can(action, subject(name, own));
 }
 
 /**
@@ -54,8 +58,7 @@ export function scopeAllows(scope: Scope | null, row: Record<string, unknown>): 
  * FORBIDDEN error. For writes that always land in the caller's own tenant (register, record,
  * issue, import, export).
  */
-export function ownMunicipalityFor(caller: { actor: Actor | null; ability: AppAbility }, action: Action, subject: SubjectName): string {
-  const municipalityCode = caller.actor?.municipalityCode;
-  if (!municipalityCode || !scopeAllows(scopeOf(caller.ability, action, subject), { municipalityCode })) throw forbidden();
-  return municipalityCode;
+export function ownMunicipalityFor(caller: Caller, action: Action, name: SubjectName): string {
+  if (!canInOwnTenant(caller, action, name)) throw forbidden();
+  return caller.actor!.municipalityCode!;
 }

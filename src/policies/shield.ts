@@ -6,6 +6,7 @@ type ShieldRule = IRule | typeof allow;
 import { Context } from '../context';
 import { forbidden, notAuthenticated } from '../errors';
 import { Action, SubjectName } from './ability';
+import { canInOwnTenant } from './scope';
 
 /**
  * Which GraphQL fields each actor may resolve. Every type lists every field explicitly; `*` and
@@ -36,8 +37,7 @@ const canOnParent = (action: Action, name: SubjectName) =>
 const inOwnTenant = (action: Action, name: SubjectName) =>
   rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => {
     if (!ctx.actor) return notAuthenticated();
-    const own: Record<string, unknown> = { municipalityCode: ctx.actor.municipalityCode };
-    return !!ctx.actor.municipalityCode && ctx.ability.can(action, subject(name, own));
+    return canInOwnTenant(ctx, action, name);
   });
 
 /** A type whose listed fields share one rule and whose unlisted fields are denied. */
@@ -211,7 +211,8 @@ export const permissions = shield(ruleTree, {
 });
 
 /** `Type.field` of every object field in the schema that no rule names explicitly. */
-export function fieldsWithoutRule(schema: GraphQLSchema, tree: Record<string, Record<string, unknown>> = ruleTree): string[] {
+export function fieldsWithoutRule(schema: GraphQLSchema): string[] {
+  const tree: Record<string, Record<string, unknown>> = ruleTree;
   const missing: string[] = [];
   for (const type of Object.values(schema.getTypeMap())) {
     if (!(type instanceof GraphQLObjectType) || type.name.startsWith('__')) continue;

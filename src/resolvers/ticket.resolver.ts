@@ -23,11 +23,6 @@ export class TicketResolver {
     return ctx.services.tickets.byNumber(ctx, ticketNumber);
   }
 
-  @FieldResolver(() => ID)
-  residentId(@Root() ticket: Ticket): string {
-    return ticket.residentId;
-  }
-
   @FieldResolver(() => String, { description: 'The 18-digit OCR line printed on the ticket.' })
   ocrLine(@Root() ticket: Ticket): string {
     return ocrLineOf(ticket.municipalityCode, ticket.ticketNumber, ticket.series);

@@ -16,31 +16,6 @@ export class VaccinationRecordResolver {
     return ctx.services.records.get(ctx, id);
   }
 
-  @FieldResolver(() => ID)
-  residentId(@Root() record: VaccinationRecord): string {
-    return record.residentId;
-  }
-
-  @FieldResolver(() => ID, { nullable: true, description: 'The record that replaced this one (status SUPERSEDED).' })
-  supersededBy(@Root() record: VaccinationRecord): string | null {
-    return record.supersededBy;
-  }
-
-  @FieldResolver(() => Date, { nullable: true })
-  statusChangedAt(@Root() record: VaccinationRecord): Date | null {
-    return record.statusChangedAt;
-  }
-
-  @FieldResolver(() => ID, { nullable: true, description: 'Account of the officer who corrected or deleted the record.' })
-  statusChangedBy(@Root() record: VaccinationRecord): string | null {
-    return record.statusChangedBy;
-  }
-
-  @FieldResolver(() => ID, { nullable: true, description: 'Account that entered the record (tablet or officer).' })
-  recordedBy(@Root() record: VaccinationRecord): string | null {
-    return record.recordedBy;
-  }
-
   @Mutation(() => VaccinationRecordPayload, { description: 'A dose entered from a paper form (source OFFICER).' })
   recordDose(@Ctx() ctx: Context, @Arg('input', () => RecordDoseInput) input: RecordDoseInput) {
     return withUserErrors(async () => ({ record: await ctx.services.records.record(ctx, input) }));

@@ -11,10 +11,8 @@ export interface LockedResident extends ResidentFacts {
 
 export interface TicketWithResident {
   ticketId: string;
-  ticketNumber: string;
   series: string;
   voidedOn: string | null;
-  voidReason: string | null;
   resident: LockedResident;
 }
 
@@ -46,14 +44,14 @@ function residentOf(row: Row): LockedResident {
  */
 export async function ticketWithResident(db: EntityManager, municipalityCode: string, ticketNumber: string, lock: boolean): Promise<TicketWithResident | null> {
   const rows: Row[] = await db.query(
-    `SELECT t.id AS ticket_id, t.ticket_number, t.series, to_char(t.voided_on, 'YYYY-MM-DD') AS voided_on, t.void_reason, ${RESIDENT_COLUMNS}
+    `SELECT t.id AS ticket_id, t.series, to_char(t.voided_on, 'YYYY-MM-DD') AS voided_on, ${RESIDENT_COLUMNS}
      FROM ticket t JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id
      WHERE t.municipality_code = $1 AND t.ticket_number = $2 ${lock ? 'FOR UPDATE OF r' : ''}`,
     [municipalityCode, ticketNumber],
   );
   if (!rows.length) return null;
   const row = rows[0];
-  return { ticketId: row.ticket_id, ticketNumber: row.ticket_number, series: row.series, voidedOn: row.voided_on, voidReason: row.void_reason, resident: residentOf(row) };
+  return { ticketId: row.ticket_id, series: row.series, voidedOn: row.voided_on, resident: residentOf(row) };
 }
 
 /** A resident of one tenant with the history, locked. */

@@ -35,7 +35,7 @@ export function createServices(db: DataSource, config: Config) {
     suspensions,
     accounts: new AccountService(db),
     residents: new ResidentService(keyring),
-    reference: new ReferenceService(db),
+    reference: new ReferenceService(),
     keyRotation: new KeyRotationService(db, keyring),
     tickets: new TicketService(pendingDoses),
     vaccinations: new VaccinationService(),

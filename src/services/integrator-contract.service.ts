@@ -26,7 +26,7 @@ export class IntegratorContractService {
     const errors = new ErrorCollector();
     const code = checkMunicipalityCode(municipalityCode);
     if (!code.ok) errors.add(['municipalityCode'], code.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, code.message);
-    else if (!(await (await ctx.session.manager()).query('SELECT 1 FROM municipality WHERE code = $1', [code.value])).length) {
+    else if (!(await ctx.loaders.municipality.load(code.value))) {
       errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
     }
     const account = UUID.test(integratorAccountId) ? await (await ctx.session.manager()).query('SELECT role FROM account WHERE id = $1', [integratorAccountId]) : [];

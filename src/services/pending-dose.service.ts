@@ -58,8 +58,9 @@ export class PendingDoseService {
       .setLock('pessimistic_write').getMany();
     let matched = 0;
     const residents = new Map<string, LockedResident>();
+    const byNumber = new Map(tickets.map((t) => [t.ticketNumber, t]));
     for (const p of pending) {
-      const ticket = tickets.find((t) => t.ticketNumber === p.ticketNumber)!;
+      const ticket = byNumber.get(p.ticketNumber)!;
       const resident = residents.get(ticket.residentId) ?? (await lockedResident(tx, municipalityCode, ticket.residentId));
       if (!resident) continue;
       residents.set(resident.id, resident);

@@ -8,18 +8,18 @@ import { DataSource } from 'typeorm';
 import { Context } from '../context';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { withClient } from '../db/pg-client';
+import { setTenants } from '../db/tenant-session';
 import { ErrorCode, ErrorCollector } from '../errors';
 import { ownMunicipalityFor } from '../policies/scope';
 import { isIsoDate } from '../validation/dates';
+import { encodingNamed, FileEncoding } from '../validation/encodings';
 import { writeAudit } from './audit.service';
-
-export type ExportEncoding = 'UTF8' | 'SJIS';
 
 export interface RecordExportFilter {
   from: string | null;
   to: string | null;
   dose: number | null;
-  encoding: ExportEncoding;
+  encoding: FileEncoding;
 }
 
 /**
@@ -59,8 +59,7 @@ export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
     dose = Number(rawDose);
     if (!/^\d{1,2}$/.test(rawDose) || dose < 1 || dose > 20) errors.add(['dose'], ErrorCode.INVALID_FORMAT, 'must be a dose number from 1 to 20');
   }
-  const rawEncoding = (params.get('encoding') ?? 'utf8').trim().toLowerCase().replace(/[-_]/g, '');
-  const encoding = rawEncoding === 'utf8' ? 'UTF8' : ['sjis', 'shiftjis', 'cp932'].includes(rawEncoding) ? 'SJIS' : null;
+  const encoding = encodingNamed(params.get('encoding') ?? 'utf8');
   if (!encoding) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
   errors.throwIfAny();
   return { from, to, dose, encoding: encoding! };
@@ -109,7 +108,7 @@ export class RecordExportService {
     const rows = await withClient(this.db, async (client) => {
       // Row-level security: the export's transaction sees the officer's municipality only.
       await client.query('BEGIN READ ONLY');
-      await client.query(`SELECT set_config('vrs.tenants', $1, true)`, [code]);
+      await setTenants(client, [code]);
       const copy = client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`));
       const encoder = filter.encoding === 'SJIS' ? shiftJisEncoder() : new PassThrough();
       // Excel opens UTF-8 CSV correctly only with a byte-order mark.

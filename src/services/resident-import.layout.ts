@@ -1,7 +1,9 @@
 import type { TenantKeys } from '../crypto/tenant-keys';
 import { ErrorCode } from '../errors';
 import { parseRegistryDate } from '../validation/era-dates';
-import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, normaliseDigits } from '../validation/identifiers';
+import { EARLIEST_BIRTH } from '../validation/dates';
+import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, normaliseDigits } from '../validation/identifiers';
+import { checkTicketNumber } from '../validation/tickets';
 
 /**
  * The resident registry CSV layout (README "Resident registry import"): a header row naming the
@@ -59,9 +61,6 @@ export interface RowProblem {
   message: string;
 }
 
-const KATAKANA = /^[ァ-ヶー・\u3000 ]+$/u;
-const TICKET = /^\d{10}$/;
-const EARLIEST_BIRTH = '1890-01-01';
 const SEX: Record<string, 'MALE' | 'FEMALE'> = {
   '1': 'MALE', 男: 'MALE', 男性: 'MALE', m: 'MALE', male: 'MALE',
   '2': 'FEMALE', 女: 'FEMALE', 女性: 'FEMALE', f: 'FEMALE', female: 'FEMALE',
@@ -145,9 +144,9 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
   const rawTicket = get('ticketNumber');
   const rawSeries = get('series');
   if (rawTicket !== '') {
-    const digits = normaliseDigits(rawTicket);
-    if (!TICKET.test(digits)) problems.push({ field: 'ticketNumber', code: ErrorCode.INVALID_FORMAT, message: 'must be 10 digits' });
-    else ticket = digits;
+    const checked = checkTicketNumber(rawTicket);
+    if (!checked.ok) problems.push({ field: 'ticketNumber', code: ErrorCode.INVALID_FORMAT, message: checked.message });
+    else ticket = checked.value;
     if (rawSeries === '') problems.push({ field: 'series', code: ErrorCode.REQUIRED, message: 'is required with a ticket number' });
     else if (rawSeries.length > 20) problems.push({ field: 'series', code: ErrorCode.INVALID_FORMAT, message: 'must be at most 20 characters' });
     else series = text(normaliseDigits(rawSeries));

@@ -9,6 +9,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { TenantKeyring, TenantKeys } from '../crypto/tenant-keyring';
 import { queryable } from '../db/pg-client';
+import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ImportJob } from '../entities/import-job.entity';
 import { ImportRejection } from '../entities/import-rejection.entity';
@@ -16,7 +17,8 @@ import { ImportRejection } from '../entities/import-rejection.entity';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 import { todayInJapan } from '../validation/dates';
-import { AuditSource, writeAudit } from './audit.service';
+import { FileEncoding } from '../validation/encodings';
+import { AuditSource, Queryable, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 import { SuspensionService } from './suspension.service';
 import { Chunk, ChunkFailure, RecordCutter, stageChunk } from './resident-import.chunk';
@@ -24,7 +26,6 @@ import { ColumnName, Layout, RowProblem, STAGING_COLUMNS } from './resident-impo
 import type { WorkerResult } from './resident-import.worker';
 import { StagingWorkers, WorkerCrash } from './resident-import.workers';
 
-export type FileEncoding = 'UTF8' | 'SJIS';
 
 /** Who runs an import: an officer's request, or an operator's shell (CLI). */
 export interface ImportPrincipal extends AuditSource {
@@ -389,7 +390,7 @@ export class ResidentImportService {
     const settle = async (result: Promise<WorkerResult>): Promise<Buffer> => {
       const done = await result;
       if (!done.ok) throw done.failure ? new ImportFailure(done.failure) : new WorkerCrash(`import worker failed: ${done.detail}`);
-      apply(done.rowsRead, done.rejected as { line: number; problems: RowProblem[] }[]);
+      apply(done.rowsRead, done.rejected);
       return Buffer.from(done.copy.buffer, done.copy.byteOffset, done.copy.byteLength);
     };
     const workerThreshold = this.workerThresholdBytes;
@@ -444,8 +445,8 @@ export class ResidentImportService {
     // One import per municipality at a time: the checks below must see the tenant as the merge will.
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`resident-import:${code}`]);
     await client.query(`ANALYZE ${staging}`);
-    for (const [column, what] of [['addressee_number', 'addresseeNumber'], ['my_number_hmac', 'myNumber'], ['ticket_number', 'ticketNumber']] as const) {
-      const label = what === 'addresseeNumber' ? 'addressee number' : what === 'myNumber' ? 'My Number' : 'ticket number';
+    const unique = [['addressee_number', 'addresseeNumber', 'addressee number'], ['my_number_hmac', 'myNumber', 'My Number'], ['ticket_number', 'ticketNumber', 'ticket number']];
+    for (const [column, what, label] of unique) {
       await client.query(`
         WITH dup AS (
           SELECT line, first FROM (SELECT line, min(line) OVER (PARTITION BY ${column}) AS first FROM ${staging} WHERE ${column} IS NOT NULL) x
@@ -553,7 +554,6 @@ export class ResidentImportService {
          WHERE s.ticket_number IS NOT NULL AND (o.id IS NULL OR o.series IS DISTINCT FROM s.series)
        ), updated AS (
          UPDATE ticket t SET series = c.series FROM changes c WHERE t.municipality_code = $1 AND t.id = c.existing_id
-         RETURNING 1
        ), inserted AS (
          INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
          SELECT $1, uuidv7(), r.id, c.ticket_number, c.series, $2::date
@@ -562,7 +562,7 @@ export class ResidentImportService {
          ORDER BY r.id
          RETURNING 1
        )
-       SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM updated)::int AS updated`,
+       SELECT count(*)::int AS inserted FROM inserted`,
       [code, today],
     ))).rows;
     return inserted;
@@ -579,7 +579,7 @@ export class ResidentImportService {
     const client = (runner as unknown as { databaseConnection: PoolClient }).databaseConnection;
     try {
       await runner.startTransaction();
-      await runner.query(`SELECT set_config('vrs.tenants', $1, true)`, [code]);
+      await setTenants(runner, [code]);
       const result = await work(client, runner.manager);
       if (result.commit) await runner.commitTransaction();
       else await runner.rollbackTransaction();
@@ -616,7 +616,7 @@ export class ResidentImportService {
   }
 
   private async writeResult(
-    db: { query(sql: string, params?: unknown[]): Promise<unknown> },
+    db: Queryable,
     job: ImportJob,
     progress: ProgressReporter,
     outcome: Outcome,
@@ -629,7 +629,7 @@ export class ResidentImportService {
        WHERE municipality_code = $1 AND id = $2`,
       [
         job.municipalityCode, job.id, status, progress.encoding, progress.bytesRead, progress.rowsRead,
-        outcome.commit ? outcome.rowsAccepted : Math.min(outcome.rowsAccepted, progress.rowsRead),
+        outcome.rowsAccepted,
         outcome.rowsRejected, outcome.residentsInserted, outcome.residentsUpdated, outcome.ticketsInserted, outcome.failureReason,
       ],
     );

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
 import { DerivedKeys, TenantKeys } from '../crypto/tenant-keys';
-import { Chunk, ChunkFailure, RecordEnd, stageChunk } from './resident-import.chunk';
+import { Chunk, ChunkFailure, RecordEnd, StagedChunk, stageChunk } from './resident-import.chunk';
 import { Layout } from './resident-import.layout';
 
 /** What a worker is started with: the tenant's derived keys only, never the master key. */
@@ -20,7 +20,7 @@ export interface WorkerTask {
 }
 
 export type WorkerResult =
-  | { seq: number; ok: true; copy: Uint8Array; rowsRead: number; rejected: { line: number; problems: { field: string; code: string; message: string }[] }[] }
+  | { seq: number; ok: true; copy: Uint8Array; rowsRead: number; rejected: StagedChunk['rejected'] }
   | { seq: number; ok: false; failure: string | null; detail: string };
 
 const setup = workerData as WorkerSetup;

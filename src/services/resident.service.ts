@@ -4,20 +4,17 @@ import { EntityManager, In, QueryFailedError } from 'typeorm';
 import { Context } from '../context';
 import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { TenantKeyring } from '../crypto/tenant-keyring';
-import { Municipality } from '../entities/municipality.entity';
 import { Resident } from '../entities/resident.entity';
 import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { Action } from '../policies/ability';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
 import { ResidentStatus } from '../schema/enums';
-import { isFuture, isIsoDate } from '../validation/dates';
-import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, normaliseDigits } from '../validation/identifiers';
+import { EARLIEST_BIRTH, isFuture, isIsoDate } from '../validation/dates';
+import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, normaliseDigits } from '../validation/identifiers';
 import { writeAudit } from './audit.service';
 import { voidOpenTickets } from './ticket.service';
 
-const KATAKANA = /^[ァ-ヶー・\u3000 ]+$/u;
-const EARLIEST_BIRTH = '1890-01-01';
 
 type ResidentFields = Omit<RegisterResidentInput, 'myNumber'> & { myNumber: string };
 
@@ -210,7 +207,7 @@ export class ResidentService {
       destinationCode = checked.value;
     }
     return this.write(ctx, 'resident.markMovedOut', async (tx) => {
-      if (destinationCode && !(await tx.getRepository(Municipality).existsBy({ code: destinationCode }))) {
+      if (destinationCode && !(await ctx.loaders.municipality.load(destinationCode))) {
         throw InputError.of(['destinationMunicipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
       }
       const resident = await this.find(ctx, tx, 'update', id, true);

@@ -12,6 +12,7 @@ import {
   StatisticsScopeInput,
   StatisticsScopeKind,
 } from '../resolvers/statistics.types';
+import { Sex } from '../schema/enums';
 import { isIsoDate } from '../validation/dates';
 import { checkMunicipalityCode, checkPrefectureCode, normaliseDigits } from '../validation/identifiers';
 import { published, suppressBreakdown, suppressSeries } from './statistics.suppression';
@@ -25,7 +26,7 @@ const DAY_MS = 86_400_000;
 type Dimension = 'D' | 'M' | 'A' | 'S' | 'C';
 
 export const AGE_BANDS = ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60-64', '65-69', '70-79', '80-89', '90+'];
-const SEXES = ['MALE', 'FEMALE'];
+const SEXES = Object.values(Sex);
 
 const badInput = (field: string, message: string) =>
   new GraphQLError(`${field}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', field: [field] } });
@@ -99,10 +100,10 @@ export class StatisticsService {
       const checked = checkMunicipalityCode(input.code ?? '');
       if (!checked.ok) throw badInput('scope', `code ${checked.message}`);
       municipalityCode = checked.value;
-      const [row] = await db.query('SELECT name, prefecture_code FROM municipality WHERE code = $1', [municipalityCode]);
-      if (!row) throw badInput('scope', 'code is not a municipality in the national list');
-      prefectureCode = row.prefecture_code;
-      name = row.name;
+      const found = await ctx.loaders.municipality.load(municipalityCode);
+      if (!found) throw badInput('scope', 'code is not a municipality in the national list');
+      prefectureCode = found.prefectureCode;
+      name = found.name;
     }
     const target: Record<string, unknown> = { kind: input.kind, prefectureCode, municipalityCode };
     if (!ctx.ability.can('read', subject('Statistics', target))) throw forbidden();

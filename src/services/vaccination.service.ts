@@ -1,10 +1,11 @@
+import { subject } from '@casl/ability';
 import { GraphQLError } from 'graphql';
 import { createHash, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { PlatformFunction } from '../entities/function-suspension.entity';
-import { ErrorCode, ErrorCollector, forbidden, InputError } from '../errors';
-import { scopeAllows, scopeOf } from '../policies/scope';
+import { ErrorCode, ErrorCollector, InputError } from '../errors';
+import { ownMunicipalityFor } from '../policies/scope';
 import {
   DoseReceipt, DoseSummary, RegisterDoseInput, RegistrationStatus, TicketReference, TicketScan, TicketScanStatus,
 } from '../resolvers/vaccination.types';
@@ -62,18 +63,12 @@ class AlreadyRegistered extends Error {}
  */
 export class VaccinationService {
 
-  private site(ctx: Context, action: 'scan' | 'register'): string {
-    const allowed = action === 'scan' ? ctx.ability.can('scan', 'Ticket') : ctx.ability.can('register', 'VaccinationRecord');
-    if (!ctx.actor?.municipalityCode || !allowed) throw forbidden();
-    return ctx.actor.municipalityCode;
-  }
-
   private async knownMunicipality(ctx: Context, code: string, field: string[]): Promise<void> {
     if (!(await ctx.loaders.municipality.load(code))) throw InputError.of(field, ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list (misread?)');
   }
 
   async scan(ctx: Context, ref: TicketReference): Promise<TicketScan> {
-    const siteCode = this.site(ctx, 'scan');
+    const siteCode = ownMunicipalityFor(ctx, 'scan', 'Ticket');
     try {
       const errors = new ErrorCollector();
       const parsed = parseReference(errors, ref, []);
@@ -116,7 +111,7 @@ export class VaccinationService {
   }
 
   async register(ctx: Context, input: RegisterDoseInput): Promise<DoseReceipt> {
-    const siteCode = this.site(ctx, 'register');
+    const siteCode = ownMunicipalityFor(ctx, 'register', 'VaccinationRecord');
     let ref: ParsedReference | null = null;
     let ticketId: string | null = null;
     try {
@@ -252,7 +247,8 @@ export class VaccinationService {
   private async readReceipt(ctx: Context, by: { id?: string; key?: string }): Promise<{ receipt: DoseReceipt; requestHash: string } | null> {
     const accountId = ctx.actor?.accountId;
     // Own registrations only: the policy grants a site 'read' on records it recorded, nothing more.
-    if (!accountId || !scopeAllows(scopeOf(ctx.ability, 'read', 'VaccinationRecord'), { recordedBy: accountId })) return null;
+    const own: Record<string, unknown> = { recordedBy: accountId };
+    if (!accountId || !ctx.ability.can('read', subject('VaccinationRecord', own))) return null;
     const db = await ctx.session.manager();
     const [registration]: { municipality_code: string }[] = await db.query(
       `SELECT municipality_code FROM tablet_registration WHERE account_id = $1 AND ${by.id ? 'id = $2' : 'idempotency_key = $2'}`,

@@ -14,6 +14,9 @@ export function todayInJapan(now: Date = new Date()): string {
   return new Date(now.getTime() + 9 * 3600_000).toISOString().slice(0, 10);
 }
 
+/** The earliest birth date a resident record accepts. */
+export const EARLIEST_BIRTH = '1890-01-01';
+
 export function isFuture(date: string, now: Date = new Date()): boolean {
   return date > todayInJapan(now);
 }

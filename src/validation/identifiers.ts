@@ -62,6 +62,9 @@ export function checkMyNumber(input: string): Checked {
   return { ok: true, value };
 }
 
+/** Full-width katakana, as names are kept in kana (spaces and the middle dot allowed). */
+export const KATAKANA = /^[ァ-ヶー・\u3000 ]+$/u;
+
 /** Addressee number (宛名番号): the municipality's own resident ID, up to 20 letters, digits or hyphens. */
 export function checkAddresseeNumber(input: string): Checked {
   const value = normaliseDigits(input);

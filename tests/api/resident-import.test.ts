@@ -56,6 +56,10 @@ describe('resident registry import', () => {
     const english = ['addressee_number', 'my_number', 'family_name', 'given_name', 'family_name_kana', 'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series', 'municipality_code'];
     const declared = await importFile(t, officer, iconv.encode(registryCsv([registryRow()], english), 'cp932'), 'mode=SKIP&encoding=sjis');
     expect(declared).toMatchObject({ status: 'SUCCEEDED', encoding: 'SJIS', mode: 'SKIP', residentsInserted: 1 });
+    // An ASCII-only file reads as UTF-8 unless the caller declares otherwise.
+    const header = `${english.join(',')}\r\n`;
+    expect(await importFile(t, officer, header)).toMatchObject({ status: 'SUCCEEDED', encoding: 'UTF8', rowsRead: 0 });
+    expect(await importFile(t, officer, header, 'encoding=sjis')).toMatchObject({ status: 'SUCCEEDED', encoding: 'SJIS', rowsRead: 0 });
   });
 
   it('reports a bad row in the middle by line and column: ABORT writes nothing, SKIP applies the rest', async () => {
@@ -93,7 +97,7 @@ describe('resident registry import', () => {
     expect(await residentRows(t, code)).toEqual(before);
     expect(await ticketRows(t, code)).toEqual(ticketsBefore);
 
-    const changed = rows.map((r, i) => (i === 1 ? { ...r, family: '佐藤', familyKana: 'サトウ', myNumber: registryRow().myNumber } : r));
+    const changed = rows.map((r, i) => (i === 1 ? { ...r, family: '佐藤', familyKana: 'サトウ', myNumber: registryRow().myNumber } : i === 0 ? { ...r, series: '3' } : r));
     const updated = await importFile(t, officer, registryCsv(changed));
     expect(updated).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 0, residentsUpdated: 1 });
     const after = await residentRows(t, code);
@@ -103,6 +107,8 @@ describe('resident registry import', () => {
     expect(after[1].updated_at.getTime()).toBeGreaterThan(before[1].updated_at.getTime());
     const read = await officer.gql(MY_NUMBER, { id: before[1].id });
     expect(read.data.resident.myNumber).toBe(changed[1].myNumber);
+    // The ticket keeps its number and resident; only its series follows the file.
+    expect(await ticketRows(t, code)).toEqual(ticketsBefore.map((x: { ticket_number: string }) => (x.ticket_number === rows[0].ticket ? { ...x, series: '3' } : x)));
   });
 
   it('rejects rows of another municipality, and nothing lands in that tenant', async () => {

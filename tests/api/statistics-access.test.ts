@@ -140,6 +140,7 @@ describe('small-cell suppression through the API', () => {
     const coverageTotal = Object.values(truth.coverage).reduce((a, b) => a + b, 0);
     expect(breakdownLeaks(s.coverage.map((c: any) => c.people.value), coverageTotal, 10)).toEqual([]);
     for (const c of s.coverage) if (c.people.suppressed) expect(c.ratio).toBeNull();
+    for (const c of s.coverage) if (!c.people.suppressed) expect(c.ratio).toBeCloseTo(c.people.value / 30);
     expect(s.dosesByDay.countsSuppressed.some(Boolean)).toBe(true);
     expect(seriesLeaks(days(s.dosesByDay), total, 10)).toEqual([]);
   });
@@ -156,6 +157,8 @@ describe('small-cell suppression through the API', () => {
     expect(values.every((v: unknown) => v === null)).toBe(true);
     expect(days(s.dosesByDay).every((d) => d.count.value === null && d.cumulative.value === null)).toBe(true);
     expect(s.coverage.every((c: any) => c.people.value === null && c.ratio === null)).toBe(true);
+    expect(s.coverage).not.toHaveLength(0);
+    expect(s.dosesByDay.dates).not.toHaveLength(0);
   });
 });
 

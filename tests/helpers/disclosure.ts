@@ -9,6 +9,7 @@ import { PublishedDay } from '../../src/services/statistics.suppression';
 export function breakdownLeaks(published: (number | null)[], total: number, threshold: number): string[] {
   const hidden = published.filter((v) => v === null).length;
   if (total < threshold) return published.every((v) => v === null) ? [] : ['total is small but cells are published'];
+  if (published.some((v) => v !== null && v < threshold)) return ['a published cell is below the threshold'];
   if (hidden === 0) return [];
   const derived = total - published.reduce<number>((s, v) => s + (v ?? 0), 0);
   const leaks: string[] = [];
@@ -32,6 +33,7 @@ export function seriesLeaks(series: PublishedDay[], total: number, threshold: nu
     stretch = [];
   };
   for (const d of series) {
+    if (d.count.value !== null && d.count.value < threshold) leaks.push(`a published day holds ${d.count.value} < ${threshold}`);
     stretch.push(d.count.value);
     if (!d.cumulative.suppressed) close(d.cumulative.value!);
   }

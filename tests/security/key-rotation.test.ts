@@ -41,6 +41,9 @@ describe('key management', () => {
   it('re-wraps data keys under a new master key; the old one still opens them during the change', async () => {
     const { code, officer } = await t.tenant();
     const { id, input } = await registerResident(officer);
+    // A municipality the rotation has not reached yet: its key is still wrapped by the old master key.
+    const untouched = await t.tenant();
+    const pending = await registerResident(untouched.officer);
     const newMaster = randomBytes(32);
     const rotation = new KeyRotationService(t.db, new TenantKeyring(masterKey));
     // Other test files share this database with their own master keys, so only this tenant is re-wrapped here.
@@ -55,6 +58,7 @@ describe('key management', () => {
     await expect(stale.keysForVersion(t.db.manager, code, row.key_version)).rejects.toThrow();
     const rolling = new TenantKeyring(newMaster, masterKey);
     expect((await rolling.keysForVersion(t.db.manager, code, row.key_version)).decrypt(row.my_number_cipher)).toBe(input.myNumber);
-
+    const [old] = await t.db.query('SELECT my_number_cipher, key_version FROM resident WHERE id = $1', [pending.id]);
+    expect((await rolling.keysForVersion(t.db.manager, untouched.code, old.key_version)).decrypt(old.my_number_cipher)).toBe(pending.input.myNumber);
   });
 });
