@@ -3,7 +3,7 @@ import { ErrorCode } from '../errors';
 import { parseRegistryDate } from '../validation/era-dates';
 import { EARLIEST_BIRTH } from '../validation/dates';
 import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, normaliseDigits } from '../validation/identifiers';
-import { checkTicketNumber } from '../validation/tickets';
+import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
 
 /**
  * The resident registry CSV layout (README "Resident registry import"): a header row naming the
@@ -148,8 +148,11 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     if (!checked.ok) problems.push({ field: 'ticketNumber', code: ErrorCode.INVALID_FORMAT, message: checked.message });
     else ticket = checked.value;
     if (rawSeries === '') problems.push({ field: 'series', code: ErrorCode.REQUIRED, message: 'is required with a ticket number' });
-    else if (rawSeries.length > 20) problems.push({ field: 'series', code: ErrorCode.INVALID_FORMAT, message: 'must be at most 20 characters' });
-    else series = text(normaliseDigits(rawSeries));
+    else {
+      const parsed = parseSeries(rawSeries);
+      if (!parsed) problems.push({ field: 'series', code: ErrorCode.INVALID_SERIES, message: 'must be a dose number or a range of doses, e.g. "3" or "1-2"' });
+      else series = seriesText(parsed);
+    }
   } else if (rawSeries !== '') {
     problems.push({ field: 'ticketNumber', code: ErrorCode.REQUIRED, message: 'is required with a series' });
   }

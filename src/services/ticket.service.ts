@@ -10,7 +10,7 @@ import { MAX_PAGE } from '../resolvers/resident.types';
 import { IssueTicketsInput, MAX_EXPLICIT_TICKETS, TicketConnection, TicketFilter } from '../resolvers/ticket.types';
 import { isFuture, isIsoDate, todayInJapan } from '../validation/dates';
 import { normaliseDigits } from '../validation/identifiers';
-import { checkTicketNumber, parseSeries } from '../validation/tickets';
+import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
 import { AuditSource, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 
@@ -48,7 +48,10 @@ export class TicketService {
       if (!UUID.test(filter.residentId)) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
       query.andWhere('t.residentId = :residentId', { residentId: filter.residentId });
     }
-    if (filter.series) query.andWhere('t.series = :series', { series: normaliseDigits(filter.series) });
+    if (filter.series) {
+      const parsed = parseSeries(filter.series);
+      query.andWhere('t.series = :series', { series: parsed ? seriesText(parsed) : normaliseDigits(filter.series) });
+    }
     if (filter.open === true) query.andWhere('t.voided_on IS NULL');
     if (filter.open === false) query.andWhere('t.voided_on IS NOT NULL');
     if (after) {
@@ -90,9 +93,9 @@ export class TicketService {
       errors.add(['input', 'tickets'], ErrorCode.INVALID_FORMAT, `must hold 1 to ${MAX_EXPLICIT_TICKETS} tickets`);
     }
     errors.throwIfAny();
-    const seriesText = normaliseDigits(input.series);
-    if (!explicit) return this.issueToAll(ctx, municipalityCode, seriesText, issuedOn);
-    return this.issueList(ctx, municipalityCode, seriesText, issuedOn, explicit);
+    const stored = seriesText(series!);
+    if (!explicit) return this.issueToAll(ctx, municipalityCode, stored, issuedOn);
+    return this.issueList(ctx, municipalityCode, stored, issuedOn, explicit);
   }
 
   /** Every active resident without an open ticket of the series, numbers drawn in SQL. */

@@ -26,6 +26,9 @@ export function parseSeries(input: string): Series | null {
   return first >= 1 && last >= first && last <= 20 ? { first, last } : null;
 }
 
+/** The one way a series is stored: "3" or "1-2" (so "01-02" and "1-2" are one series). */
+export const seriesText = (series: Series): string => (series.first === series.last ? `${series.first}` : `${series.first}-${series.last}`);
+
 export const seriesCovers = (series: string, dose: number): boolean => {
   const parsed = parseSeries(series);
   return !!parsed && dose >= parsed.first && dose <= parsed.last;

@@ -149,6 +149,17 @@ describe('resident registry import', () => {
     expect((await residentRows(t, code)).map((r) => r.addressee_number).sort()).toEqual([existing.addressee, first.addressee].sort());
   });
 
+  it('rejects a series that names no doses, and stores every series in one form', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = [registryRow({ series: '01-02' }), registryRow({ series: '第1期' })];
+    const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 1, ticketsInserted: 1 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 3, column: '券種', field: 'series', code: 'INVALID_SERIES', message: 'must be a dose number or a range of doses, e.g. "3" or "1-2"' },
+    ]);
+    expect(await ticketRows(t, code)).toEqual([{ ticket_number: rows[0].ticket, series: '1-2', addressee_number: rows[0].addressee }]);
+  });
+
   it('leaves the tenant exactly as before when the merge fails half-way', async () => {
     const { code, officer } = await t.tenant();
     const rows = [registryRow(), registryRow()];

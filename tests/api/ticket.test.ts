@@ -23,6 +23,8 @@ describe('tickets', () => {
     expect(first.data.issueTickets).toMatchObject({ issuedCount: 5, userErrors: [] });
     // A second run issues nothing new for the same series, but a new series gets its own tickets.
     expect((await officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } })).data.issueTickets.issuedCount).toBe(0);
+    // The same series written another way is the same series.
+    expect((await officer.gql(ISSUE, { input: { series: '01-02', allActiveResidents: true } })).data.issueTickets.issuedCount).toBe(0);
     expect((await officer.gql(ISSUE, { input: { series: '3', allActiveResidents: true } })).data.issueTickets.issuedCount).toBe(5);
     const rows = await t.db.query('SELECT ticket_number, resident_id FROM ticket WHERE municipality_code = $1', [code]);
     expect(rows).toHaveLength(10);
