@@ -96,22 +96,25 @@ class RejectionLog {
   }
 }
 
-/** Counts bytes, settles the encoding on the first chunk, and hands UTF-8 to the CSV parser. */
+/**
+ * Counts bytes, settles the encoding, and hands UTF-8 to the CSV parser. ASCII reads the same in
+ * both encodings, so an undeclared file is judged on its first chunk holding a BOM or any other
+ * byte above 0x7f: an upload may well send an English header on its own first.
+ */
 class FileDecoder extends Transform {
   private decoder: { write(b: Buffer): string; end(): string | undefined } | null = null;
-  private decided = false;
 
   constructor(private encoding: FileEncoding | null, private readonly onChunk: (bytes: number, encoding: FileEncoding) => void) {
     super();
+    if (encoding === 'SJIS') this.decoder = iconv.getDecoder('cp932');
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (!this.decided) {
-      this.decided = true;
-      this.encoding ??= detectEncoding(chunk);
+    if (!this.encoding && chunk.some((b) => b > 0x7f)) {
+      this.encoding = detectEncoding(chunk);
       if (this.encoding === 'SJIS') this.decoder = iconv.getDecoder('cp932');
     }
-    this.onChunk(chunk.length, this.encoding!);
+    this.onChunk(chunk.length, this.encoding ?? 'UTF8');
     if (!this.decoder) return done(null, chunk);
     const text = this.decoder.write(chunk);
     done(null, text ? Buffer.from(text) : undefined);
@@ -123,10 +126,11 @@ class FileDecoder extends Transform {
   }
 }
 
-function detectEncoding(head: Buffer): FileEncoding {
-  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) return 'UTF8';
+/** A chunk holding a BOM or valid UTF-8 is UTF-8; anything else Shift_JIS. */
+function detectEncoding(chunk: Buffer): FileEncoding {
+  if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) return 'UTF8';
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
+    new TextDecoder('utf-8', { fatal: true }).decode(chunk, { stream: true });
     return 'UTF8';
   } catch {
     // Windows registry extracts are Shift_JIS (CP932) unless they say otherwise.

@@ -232,6 +232,37 @@ describe('resident registry import', () => {
     expect(await residentRows(t, code)).toEqual([]);
   });
 
+  it('detects Shift_JIS when the upload sends an ASCII header on its own first', async () => {
+    const { code, officer } = await t.tenant();
+    const english = ['addressee_number', 'my_number', 'family_name', 'given_name', 'family_name_kana', 'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series', 'municipality_code'];
+    const row = registryRow({ family: '髙橋' });
+    const file = iconv.encode(registryCsv([row], english), 'cp932');
+    const headerEnd = file.indexOf('\n') + 1;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const body = new ReadableStream({
+      async start(controller) {
+        controller.enqueue(new Uint8Array(file.subarray(0, headerEnd)));
+        await gate;
+        controller.enqueue(new Uint8Array(file.subarray(headerEnd)));
+        controller.close();
+      },
+    });
+    const response = fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents`, {
+      method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${officer.token}` },
+    } as RequestInit);
+    // The header has been read on its own before the rows are sent.
+    for (let i = 0; i < 200; i++) {
+      const [job] = (await officer.gql('{ importJobs(first: 1) { bytesRead } }')).data.importJobs;
+      if (job?.bytesRead >= headerEnd) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    release();
+    const answer = (await (await response).json()) as any;
+    expect(await finishedJob(officer, answer.jobId)).toMatchObject({ status: 'SUCCEEDED', encoding: 'SJIS', residentsInserted: 1 });
+    expect((await residentRows(t, code))[0]).toMatchObject({ family_name: '髙橋', family_name_kana: row.familyKana });
+  });
+
   it('shows status and progress while the file is still arriving', async () => {
     const { code, officer } = await t.tenant();
     const rows = Array.from({ length: 50 }, () => registryRow());
