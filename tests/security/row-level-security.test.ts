@@ -44,6 +44,29 @@ describe('row-level security', () => {
     }
   });
 
+  it('with the database wall opened on purpose, the policy alone still keeps B out of A\'s reads', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const own = await residentWithTicket(a.officer);
+    const theirs = await residentWithTicket(b.officer);
+    await (await tablet(t, b.code)).gql(REGISTER_DOSE, { input: doseInput(b.code, theirs.ticketNumber) });
+    const [record] = await t.db.query('SELECT id FROM vaccination_record WHERE municipality_code = $1', [b.code]);
+    const ctx = officerContext(a.code);
+    try {
+      await ctx.session.widen([b.code], async (tx) => {
+        // The wall is open: plain SQL sees B's resident.
+        expect(await tx.query('SELECT id FROM resident WHERE id = $1', [theirs.residentId])).toHaveLength(1);
+        expect(await ctx.services.residents.get(ctx, theirs.residentId)).toBeNull();
+        expect((await ctx.services.residents.list(ctx)).nodes.map((r) => r.id)).toEqual([own.residentId]);
+        expect(await ctx.services.tickets.byNumber(ctx, theirs.ticketNumber)).toBeNull();
+        expect((await ctx.services.tickets.list(ctx)).nodes.map((x) => x.id)).toEqual([own.ticketId]);
+        expect(await ctx.services.records.get(ctx, record.id)).toBeNull();
+      });
+    } finally {
+      await finishRequest(ctx);
+    }
+  });
+
   it('a connection with no tenant setting sees no personal data at all', async () => {
     const { officer } = await t.tenant();
     await registerResident(officer);
