@@ -70,4 +70,7 @@ export class Statistics {
 
   /** The request's database session, so every figure of one answer comes from the same snapshot. Not exposed. */
   db: EntityManager;
+
+  /** Queries already run for this answer, by what they read: several figures share one. Not exposed. */
+  read: Map<string, Promise<unknown>>;
 }

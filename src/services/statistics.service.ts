@@ -28,6 +28,12 @@ type Dimension = 'D' | 'M' | 'A' | 'S' | 'C';
 export const AGE_BANDS = ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60-64', '65-69', '70-79', '80-89', '90+'];
 const SEXES = Object.values(Sex);
 
+/** Runs `read` once per answer: total doses and the dose-number breakdown share their sums, population and coverage their population. */
+function once<T>(s: Statistics, key: string, read: () => Promise<T>): Promise<T> {
+  if (!s.read.has(key)) s.read.set(key, read());
+  return s.read.get(key) as Promise<T>;
+}
+
 const badInput = (field: string, message: string) =>
   new GraphQLError(`${field}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', field: [field] } });
 
@@ -114,11 +120,16 @@ export class StatisticsService {
       suppressionThreshold: this.threshold,
       area: municipalityCode ?? prefectureCode ?? NATION,
       db,
+      read: new Map(),
     };
   }
 
   /** Sums of one dimension per category (and per day when `byDay`), over main + delta rows. */
-  private async sums(s: Statistics, dimension: Dimension, byDay: boolean, from = s.from): Promise<{ category: string; day: string | null; value: number }[]> {
+  private sums(s: Statistics, dimension: Dimension, byDay: boolean, from = s.from): Promise<{ category: string; day: string | null; value: number }[]> {
+    return once(s, `sums|${dimension}|${byDay}|${from}`, () => this.sumsOnce(s, dimension, byDay, from));
+  }
+
+  private async sumsOnce(s: Statistics, dimension: Dimension, byDay: boolean, from: string | null): Promise<{ category: string; day: string | null; value: number }[]> {
     const day = byDay ? "to_char(vaccinated_on, 'YYYY-MM-DD')" : 'NULL';
     const rows: { category: string; day: string | null; value: string }[] = await s.db.query(
       `SELECT ${byDay ? "'' AS category" : 'category'}, ${day} AS day, sum(doses) AS value
@@ -137,7 +148,11 @@ export class StatisticsService {
     return published(await this.population(s), this.threshold);
   }
 
-  private async population(s: Statistics): Promise<number> {
+  private population(s: Statistics): Promise<number> {
+    return once(s, 'population', () => this.populationOnce(s));
+  }
+
+  private async populationOnce(s: Statistics): Promise<number> {
     const [row] = await s.db.query(
       `SELECT coalesce(sum(residents), 0) AS value FROM (
          SELECT residents FROM stats_population WHERE area = $1

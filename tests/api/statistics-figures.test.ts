@@ -122,4 +122,16 @@ describe('statistics figures', () => {
          OR n.doses IS DISTINCT FROM p.doses AND NOT (coalesce(n.doses, 0) = 0 AND coalesce(p.doses, 0) = 0)`);
     expect(mismatches).toEqual([]);
   });
+
+  it('reads what several figures share once per answer', async () => {
+    const cost = async (fields: string) => {
+      const before = t.queries.count;
+      const result = await national.gql(`query($scope: StatisticsScopeInput!) { statistics(scope: $scope) { ${fields} } }`, { scope: { kind: 'PREFECTURE', code: PREFECTURE } });
+      expect(result.errors).toBeUndefined();
+      return t.queries.count - before;
+    };
+    const alone = await cost('totalDoses { value } coverage { ratio }');
+    // The population is read for coverage already, and the dose-number sums for the total.
+    expect(await cost('totalDoses { value } coverage { ratio } registeredPopulation { value } byDoseNumber { value }')).toBe(alone);
+  });
 });
