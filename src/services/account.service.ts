@@ -9,7 +9,7 @@ import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../er
 import { scopeOf } from '../policies/scope';
 import { CreateAccountInput } from '../resolvers/account.types';
 import { Role } from '../schema/enums';
-import { checkMunicipalityCode, checkPrefectureCode } from '../validation/identifiers';
+import { checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
 import { AuditSource, writeAudit } from './audit.service';
 
 const LOGIN_ID = /^[A-Za-z0-9._@-]{3,64}$/;
@@ -78,7 +78,7 @@ export class AccountService {
 
   async disable(ctx: Context, id: string): Promise<Account> {
     return (await ctx.session.manager()).transaction(async (tx) => {
-      const result = /^[0-9a-f-]{36}$/i.test(id)
+      const result = isUuid(id)
         ? await tx.createQueryBuilder().update(Account).set({ disabledAt: () => 'coalesce(disabled_at, now())' }).where('id = :id', { id }).execute()
         : { affected: 0 };
       if (!result.affected) throw notFoundOrNoAccess(['id']);

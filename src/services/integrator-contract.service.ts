@@ -3,10 +3,9 @@ import { IntegratorContract } from '../entities/integrator-contract.entity';
 import { ErrorCode, ErrorCollector, forbidden, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { Role } from '../schema/enums';
-import { checkMunicipalityCode } from '../validation/identifiers';
+import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
 import { writeAudit } from './audit.service';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Which municipalities contracted which integrator; kept by the system operator. */
 export class IntegratorContractService {
@@ -16,7 +15,7 @@ export class IntegratorContractService {
     if (!scope) return [];
     const query = applyScope((await ctx.session.manager()).getRepository(IntegratorContract).createQueryBuilder('c'), scope);
     if (integratorAccountId) {
-      if (!UUID.test(integratorAccountId)) return [];
+      if (!isUuid(integratorAccountId)) return [];
       query.andWhere('c.integratorAccountId = :a', { a: integratorAccountId });
     }
     return query.orderBy('c.integratorAccountId').addOrderBy('c.municipalityCode').getMany();
@@ -29,7 +28,7 @@ export class IntegratorContractService {
     else if (!(await ctx.loaders.municipality.load(code.value))) {
       errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
     }
-    const account = UUID.test(integratorAccountId) ? await (await ctx.session.manager()).query('SELECT role FROM account WHERE id = $1', [integratorAccountId]) : [];
+    const account = isUuid(integratorAccountId) ? await (await ctx.session.manager()).query('SELECT role FROM account WHERE id = $1', [integratorAccountId]) : [];
     if (!account.length) errors.add(['integratorAccountId'], ErrorCode.NOT_FOUND, 'not found or no access');
     else if (account[0].role !== Role.INTEGRATOR) errors.add(['integratorAccountId'], ErrorCode.NOT_INTEGRATOR, 'is not an INTEGRATOR account');
     errors.throwIfAny();
@@ -55,7 +54,7 @@ export class IntegratorContractService {
     if (!ctx.ability.can('delete', 'IntegratorContract')) throw forbidden();
     const code = checkMunicipalityCode(municipalityCode);
     return (await ctx.session.manager()).transaction(async (tx) => {
-      const existing = code.ok && UUID.test(integratorAccountId)
+      const existing = code.ok && isUuid(integratorAccountId)
         ? await tx.getRepository(IntegratorContract).findOneBy({ municipalityCode: code.value, integratorAccountId })
         : null;
       if (!existing) throw notFoundOrNoAccess(['municipalityCode']);

@@ -6,12 +6,13 @@ import { PendingDose, PendingDoseStatus } from '../entities/pending-dose.entity'
 import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
+import { isUuid } from '../validation/identifiers';
+import { checkReason } from '../validation/reasons';
 import { vaccineByCode } from '../validation/vaccines';
 import { AuditSource, writeAudit } from './audit.service';
 import { checkDoseHistory, CheckedDose } from './dose-rules';
 import { insertRecord, LockedResident, lockedResident } from './dose-store';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function doseOf(p: PendingDose): CheckedDose {
   return { doseNumber: p.doseNumber, vaccinatedOn: p.vaccinatedOn, vaccine: vaccineByCode(p.vaccineCode)!, lotNumber: p.lotNumber };
@@ -83,7 +84,7 @@ export class PendingDoseService {
 
   private async find(ctx: Context, tx: EntityManager, id: string): Promise<PendingDose> {
     const scope = scopeOf(ctx.ability, 'update', 'PendingDose');
-    const pending = scope && UUID.test(id)
+    const pending = scope && isUuid(id)
       ? await applyScope(tx.getRepository(PendingDose).createQueryBuilder('p'), scope).andWhere('p.id = :id', { id }).setLock('pessimistic_write').getOne()
       : null;
     if (!pending) throw notFoundOrNoAccess(['id']);
@@ -95,7 +96,7 @@ export class PendingDoseService {
   async assign(ctx: Context, id: string, residentId: string): Promise<PendingDose> {
     return (await ctx.session.manager()).transaction(async (tx) => {
       const pending = await this.find(ctx, tx, id);
-      const resident = UUID.test(residentId) ? await lockedResident(tx, pending.municipalityCode, residentId) : null;
+      const resident = isUuid(residentId) ? await lockedResident(tx, pending.municipalityCode, residentId) : null;
       if (!resident) throw notFoundOrNoAccess(['residentId']);
       const problem = await this.attach(tx, ctx, pending, resident, null, ctx.actor!.accountId);
       if (problem) throw InputError.of(['id'], ErrorCode.INVALID_STATE, `cannot be recorded for this resident: ${problem}`);
@@ -104,14 +105,13 @@ export class PendingDoseService {
   }
 
   async dismiss(ctx: Context, id: string, reason: string): Promise<PendingDose> {
-    const text = (reason ?? '').trim();
-    if (!text) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must not be empty');
+    const text = checkReason(reason);
     return (await ctx.session.manager()).transaction(async (tx) => {
       const pending = await this.find(ctx, tx, id);
       await tx.query(
         `UPDATE pending_dose SET status = 'DISMISSED', resolved_at = now(), resolved_by = $3, resolution_reason = $4
          WHERE municipality_code = $1 AND id = $2`,
-        [pending.municipalityCode, pending.id, ctx.actor!.accountId, text.slice(0, 500)],
+        [pending.municipalityCode, pending.id, ctx.actor!.accountId, text],
       );
       await writeAudit(tx, ctx, [{ operation: 'pendingDose.dismiss', municipalityCode: pending.municipalityCode, targetIds: [pending.id], outcome: 'SUCCESS' }]);
       return tx.getRepository(PendingDose).findOneByOrFail({ municipalityCode: pending.municipalityCode, id: pending.id });

@@ -13,11 +13,11 @@ import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ImportJob } from '../entities/import-job.entity';
 import { ImportRejection } from '../entities/import-rejection.entity';
-
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 import { todayInJapan } from '../validation/dates';
 import { FileEncoding } from '../validation/encodings';
+import { isUuid } from '../validation/identifiers';
 import { AuditSource, Queryable, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 import { SuspensionService } from './suspension.service';
@@ -230,7 +230,7 @@ export class ResidentImportService {
 
   async get(ctx: Context, id: string): Promise<ImportJob | null> {
     const scope = scopeOf(ctx.ability, 'read', 'ImportJob');
-    if (!scope || !/^[0-9a-f-]{36}$/i.test(id)) return null;
+    if (!scope || !isUuid(id)) return null;
     const job = await applyScope((await ctx.session.manager()).getRepository(ImportJob).createQueryBuilder('j'), scope).andWhere('j.id = :id', { id }).getOne();
     return job ? reportStale(job) : null;
   }

@@ -11,7 +11,7 @@ import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
 import { ResidentStatus } from '../schema/enums';
 import { EARLIEST_BIRTH, isFuture, isIsoDate } from '../validation/dates';
-import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, normaliseDigits } from '../validation/identifiers';
+import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, normaliseDigits } from '../validation/identifiers';
 import { writeAudit } from './audit.service';
 import { voidOpenTickets } from './ticket.service';
 
@@ -116,7 +116,7 @@ export class ResidentService {
   /** A resident the actor may act on; anything else, including another tenant's, is simply not found. */
   private async find(ctx: Context, db: EntityManager, action: Action, id: string, lock = false): Promise<Resident | null> {
     const scope = scopeOf(ctx.ability, action, 'Resident');
-    if (!scope || !/^[0-9a-f-]{36}$/i.test(id)) return null;
+    if (!scope || !isUuid(id)) return null;
     const query = applyScope(db.getRepository(Resident).createQueryBuilder('r'), scope).andWhere('r.id = :id', { id });
     if (lock) query.setLock('pessimistic_write');
     return query.getOne();

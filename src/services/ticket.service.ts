@@ -9,12 +9,12 @@ import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
 import { IssueTicketsInput, MAX_EXPLICIT_TICKETS, TicketConnection, TicketFilter } from '../resolvers/ticket.types';
 import { isFuture, isIsoDate, todayInJapan } from '../validation/dates';
-import { normaliseDigits } from '../validation/identifiers';
+import { isUuid, normaliseDigits } from '../validation/identifiers';
+import { checkReason } from '../validation/reasons';
 import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
 import { AuditSource, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A 10-digit number; the unique key and the pending-dose check below keep it unambiguous. */
 const randomTicketNumber = () => String(randomInt(0, 1e10)).padStart(10, '0');
@@ -45,7 +45,7 @@ export class TicketService {
     if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const query = applyScope((await ctx.session.manager()).getRepository(Ticket).createQueryBuilder('t'), scope);
     if (filter.residentId) {
-      if (!UUID.test(filter.residentId)) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
+      if (!isUuid(filter.residentId)) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
       query.andWhere('t.residentId = :residentId', { residentId: filter.residentId });
     }
     if (filter.series) {
@@ -129,7 +129,7 @@ export class TicketService {
   private async issueList(ctx: Context, municipalityCode: string, series: string, issuedOn: string, requests: { residentId: string; ticketNumber?: string }[]) {
     const errors = new ErrorCollector();
     const numbers: (string | null)[] = requests.map((r, i) => {
-      if (!UUID.test(r.residentId)) errors.add(['input', 'tickets', String(i), 'residentId'], ErrorCode.NOT_FOUND, 'not found or no access');
+      if (!isUuid(r.residentId)) errors.add(['input', 'tickets', String(i), 'residentId'], ErrorCode.NOT_FOUND, 'not found or no access');
       if (r.ticketNumber === undefined || r.ticketNumber === null) return null;
       const checked = checkTicketNumber(r.ticketNumber);
       if (!checked.ok) errors.add(['input', 'tickets', String(i), 'ticketNumber'], ErrorCode.INVALID_FORMAT, checked.message);
@@ -190,12 +190,10 @@ export class TicketService {
 
   async void(ctx: Context, id: string, reason: string): Promise<Ticket> {
     ownMunicipalityFor(ctx, 'update', 'Ticket');
-    const text = (reason ?? '').trim();
-    if (!text) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must not be empty');
-    if (text.length > 200) throw InputError.of(['reason'], ErrorCode.INVALID_FORMAT, 'must be at most 200 characters');
+    const text = checkReason(reason, 200);
     return (await ctx.session.manager()).transaction(async (tx) => {
       const scope = scopeOf(ctx.ability, 'update', 'Ticket');
-      const ticket = scope && UUID.test(id)
+      const ticket = scope && isUuid(id)
         ? await applyScope(tx.getRepository(Ticket).createQueryBuilder('t'), scope).andWhere('t.id = :id', { id }).setLock('pessimistic_write').getOne()
         : null;
       if (!ticket) throw notFoundOrNoAccess(['id']);

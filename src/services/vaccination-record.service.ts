@@ -6,19 +6,12 @@ import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../er
 import { Action } from '../policies/ability';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { CorrectRecordInput, RecordDoseInput } from '../resolvers/vaccination-record.types';
-import { checkMunicipalityCode } from '../validation/identifiers';
+import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
+import { checkReason } from '../validation/reasons';
 import { writeAudit } from './audit.service';
 import { checkDoseHistory, checkDoseInput } from './dose-rules';
 import { insertRecord, lockedResident } from './dose-store';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function checkReason(reason: string): string {
-  const text = (reason ?? '').trim();
-  if (!text) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must not be empty');
-  if (text.length > 500) throw InputError.of(['reason'], ErrorCode.INVALID_FORMAT, 'must be at most 500 characters');
-  return text;
-}
 
 /** The one dose per resident and number that may be COMPLETED; a race past the lock still lands here. */
 function duplicateDose(error: unknown): InputError | null {
@@ -38,7 +31,7 @@ export class VaccinationRecordService {
 
   private async find(ctx: Context, db: EntityManager, action: Action, id: string, lock = false): Promise<VaccinationRecord | null> {
     const scope = scopeOf(ctx.ability, action, 'VaccinationRecord');
-    if (!scope || !UUID.test(id)) return null;
+    if (!scope || !isUuid(id)) return null;
     const query = applyScope(db.getRepository(VaccinationRecord).createQueryBuilder('v'), scope).andWhere('v.id = :id', { id });
     if (lock) query.setLock('pessimistic_write');
     return query.getOne();
@@ -64,7 +57,7 @@ export class VaccinationRecordService {
     errors.throwIfAny();
     try {
       return await (await ctx.session.manager()).transaction(async (tx) => {
-        const resident = UUID.test(input.residentId) ? await lockedResident(tx, municipalityCode, input.residentId) : null;
+        const resident = isUuid(input.residentId) ? await lockedResident(tx, municipalityCode, input.residentId) : null;
         if (!resident) throw notFoundOrNoAccess(['input', 'residentId']);
         checkDoseHistory(errors, resident, resident.history, dose!, (f) => ['input', f], { requireActive: false });
         errors.throwIfAny();

@@ -10,7 +10,7 @@ import {
   DoseReceipt, DoseSummary, RegisterDoseInput, RegistrationStatus, TicketReference, TicketScan, TicketScanStatus,
 } from '../resolvers/vaccination.types';
 import { ResidentStatus } from '../schema/enums';
-import { checkMunicipalityCode } from '../validation/identifiers';
+import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
 import { checkTicketNumber, parseOcrLine, parseSeries, seriesCovers } from '../validation/tickets';
 import { vaccineByCode } from '../validation/vaccines';
 import { writeAudit } from './audit.service';
@@ -238,7 +238,7 @@ export class VaccinationService {
 
   /** The tablet reads back its own receipt by the id it got, and nothing else. */
   async receiptById(ctx: Context, id: string): Promise<DoseReceipt | null> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+    if (!isUuid(id)) return null;
     const found = await this.readReceipt(ctx, { id });
     if (found) ctx.audit.note('vaccination.receipt.read', found.receipt.municipalityCode, id);
     return found?.receipt ?? null;

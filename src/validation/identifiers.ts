@@ -62,6 +62,9 @@ export function checkMyNumber(input: string): Checked {
   return { ok: true, value };
 }
 
+/** An id as the API hands them out (a UUID); anything else cannot name a row. */
+export const isUuid = (id: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+
 /** Full-width katakana, as names are kept in kana (spaces and the middle dot allowed). */
 export const KATAKANA = /^[ァ-ヶー・\u3000 ]+$/u;
 

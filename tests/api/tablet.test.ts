@@ -283,6 +283,11 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     // The second is dose 1 again for the same person: refused with the rule that failed.
     const conflict = await home.officer.gql(ASSIGN, { id: p2.id, r: residentId });
     expect(conflict.data.assignPendingDose.userErrors[0]).toMatchObject({ code: 'INVALID_STATE', message: expect.stringContaining('DOSE_NOT_NEXT') });
+    const LONG = 'mutation($id: ID!, $reason: String!) { dismissPendingDose(id: $id, reason: $reason) { pendingDose { status } userErrors { field code message } } }';
+    // A reason too long is refused, not cut short.
+    expect((await home.officer.gql(LONG, { id: p2.id, reason: 'x'.repeat(501) })).data.dismissPendingDose).toEqual({
+      pendingDose: null, userErrors: [{ field: ['reason'], code: 'INVALID_FORMAT', message: 'must be at most 500 characters' }],
+    });
     const DISMISS = 'mutation($id: ID!) { dismissPendingDose(id: $id, reason: "duplicate entry at the site") { pendingDose { status resolutionReason } userErrors { code } } }';
     expect((await home.officer.gql(DISMISS, { id: p2.id })).data.dismissPendingDose).toEqual({ pendingDose: { status: 'DISMISSED', resolutionReason: 'duplicate entry at the site' }, userErrors: [] });
     expect((await home.officer.gql('{ pendingDoses { id } }')).data.pendingDoses).toEqual([]);
