@@ -263,7 +263,8 @@ export class ResidentImportService {
       nodes,
       hasNextPage: rows.length > first,
       endCursor: nodes.length ? String(nodes[nodes.length - 1].seq) : null,
-      complete: kept < MAX_REJECTIONS_KEPT || job.rowsRejected === 0,
+      // A job that failed for another reason keeps no list, though it may have counted rejections.
+      complete: job.rowsRejected === 0 || (kept > 0 && kept < MAX_REJECTIONS_KEPT),
     };
   }
 

@@ -263,6 +263,34 @@ describe('resident registry import', () => {
     expect((await residentRows(t, code))[0]).toMatchObject({ family_name: '髙橋', family_name_kana: row.familyKana });
   });
 
+  it('does not call the rejection list complete when the job failed after counting rejections', async () => {
+    const { code, officer } = await t.tenant();
+    const csv = registryCsv([registryRow(), registryRow({ sex: '9' })]);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const body = new ReadableStream({
+      async start(controller) {
+        controller.enqueue(new TextEncoder().encode(csv));
+        await gate;
+        controller.enqueue(new TextEncoder().encode('R1,"unclosed\r\n'));
+        controller.close();
+      },
+    });
+    const response = fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents?mode=SKIP`, {
+      method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${officer.token}` },
+    } as RequestInit);
+    for (let i = 0; i < 200; i++) {
+      const [job] = (await officer.gql('{ importJobs(first: 1) { rowsRejected } }')).data.importJobs;
+      if (job?.rowsRejected > 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    release();
+    const answer = (await (await response).json()) as any;
+    const job = await finishedJob(officer, answer.jobId);
+    expect(job).toMatchObject({ status: 'FAILED', rowsRejected: 1, rejections: { nodes: [], complete: false } });
+    expect(await residentRows(t, code)).toEqual([]);
+  });
+
   it('shows status and progress while the file is still arriving', async () => {
     const { code, officer } = await t.tenant();
     const rows = Array.from({ length: 50 }, () => registryRow());
