@@ -76,6 +76,22 @@ describe('row-level security', () => {
     expect(owner).toBeGreaterThan(0);
   });
 
+  it('matches the tenant list entry by entry: a longer or shorter code opens nothing', async () => {
+    const { code, officer } = await t.tenant();
+    await registerResident(officer);
+    const seen = (tenants: string) => t.app.services.db.transaction(async (tx) => {
+      await tx.query(`SELECT set_config('vrs.tenants', $1, true)`, [tenants]);
+      const [{ count }] = await tx.query('SELECT count(*)::int AS count FROM resident WHERE municipality_code = $1', [code]);
+      return count;
+    });
+    expect(await seen(`${code}9`)).toBe(0);
+    expect(await seen(code.slice(0, 5))).toBe(0);
+    expect(await seen(`${code} `)).toBe(0);
+    expect(await seen('')).toBe(0);
+    expect(await seen(`131016,${code}`)).toBe(1);
+    expect(await seen('*')).toBe(1);
+  });
+
   it('refuses to write a row into another municipality, even by hand-written SQL', async () => {
     const a = await t.tenant();
     const b = await t.tenant();
