@@ -492,9 +492,9 @@ export class ResidentImportService {
     }
 
     progress.setPhase(ImportPhase.MERGING);
-    const counts = await this.mergeResidents(client, staging, code, keys.version);
+    const counts = await this.mergeResidents(client, staging, code, keys.version, today);
     await this.faultAfterResidentMerge?.(job);
-    const ticketsInserted = await this.mergeTickets(client, staging, code, today);
+    const ticketsInserted = counts.ticketsInserted + await this.mergeTickets(client, staging, code, today);
     await client.query(`DROP TABLE ${staging}, ${rejected}`);
 
     const outcome: Outcome = {
@@ -515,9 +515,12 @@ export class ResidentImportService {
    * at random pages. Plain INSERT and UPDATE rather than INSERT … ON CONFLICT: every conflict with
    * the tenant was rejected above, and the speculative insertion per row, with the sort that
    * ordered random ids, made a million new residents take 51 s instead of 40 s. An officer's entry
-   * racing the merge fails the import instead (collided below), which rolls back whole.
+   * racing the merge fails the import instead (collided below), which rolls back whole. A new
+   * resident's ticket is written by the same statement, from the ids the insert returns, rather than
+   * looked up again by addressee number afterwards.
    */
-  private async mergeResidents(client: PoolClient, staging: string, code: string, keyVersion: number): Promise<{ inserted: number; updated: number }> {
+  private async mergeResidents(client: PoolClient, staging: string, code: string, keyVersion: number, today: string):
+    Promise<{ inserted: number; updated: number; ticketsInserted: number }> {
     const compared = ['my_number_hmac', 'family_name', 'given_name', 'family_name_kana', 'given_name_kana', 'birth_date', 'sex'];
     const list = (prefix: string) => compared.map((c) => `${prefix}${c}`).join(', ');
     const [counts] = (await collided(client.query(
@@ -537,19 +540,28 @@ export class ResidentImportService {
          SELECT $1, uuidv7(), c.addressee_number, c.my_number_cipher, $2, ${list('c.')}, 'ACTIVE', now(), now()
          FROM changes c WHERE c.existing_id IS NULL
          ORDER BY c.addressee_number
+         RETURNING id, addressee_number
+       ), tickets AS (
+         INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
+         SELECT $1, uuidv7(), i.id, c.ticket_number, c.series, $3::date
+         FROM inserted i JOIN changes c USING (addressee_number)
+         WHERE c.ticket_number IS NOT NULL
+         ORDER BY i.id
          RETURNING 1
        )
-       SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM updated)::int AS updated`,
-      [code, keyVersion],
+       SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM updated)::int AS updated,
+              (SELECT count(*) FROM tickets)::int AS "ticketsInserted"`,
+      [code, keyVersion, today],
     ))).rows;
     return counts;
   }
 
   /**
-   * Tickets not yet issued are inserted for their residents (ids ordered as the residents'); a
-   * ticket the resident already holds keeps its id, and only its series follows the file. A
-   * ticket number held by another resident was rejected before this. Unchanged tickets are
-   * dropped in the first join, before residents are looked up.
+   * New tickets of residents who existed before the import are inserted (ids ordered as the
+   * residents'); a ticket the resident already holds keeps its id, and only its series follows the
+   * file. A ticket number held by another resident was rejected before this. Unchanged tickets,
+   * and those just written with their new residents, are dropped in the first join, before
+   * residents are looked up.
    */
   private async mergeTickets(client: PoolClient, staging: string, code: string, today: string): Promise<number> {
     const [{ inserted }] = (await collided(client.query(
