@@ -263,8 +263,9 @@ export class ResidentImportService {
       nodes,
       hasNextPage: rows.length > first,
       endCursor: nodes.length ? String(nodes[nodes.length - 1].seq) : null,
-      // A job that failed for another reason keeps no list, though it may have counted rejections.
-      complete: job.rowsRejected === 0 || (kept > 0 && kept < MAX_REJECTIONS_KEPT),
+      // Short of every rejection counted when more were counted than the list keeps, and when
+      // the job failed for another reason after counting some (no list is kept then).
+      complete: kept === job.rowsRejected,
     };
   }
 

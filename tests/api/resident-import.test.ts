@@ -263,6 +263,25 @@ describe('resident registry import', () => {
     expect((await residentRows(t, code))[0]).toMatchObject({ family_name: '髙橋', family_name_kana: row.familyKana });
   });
 
+  it('keeps the first 1,000 rejections: a list of exactly 1,000 is complete, one more is not', async () => {
+    const { officer } = await t.tenant();
+    const listOf = async (bad: number) => {
+      const rows = [registryRow(), ...Array.from({ length: bad }, () => registryRow({ sex: '9', ticket: '', series: '' }))];
+      const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
+      const lines: number[] = [];
+      let page: any = { hasNextPage: true, endCursor: null };
+      while (page.hasNextPage) {
+        const answer = await officer.gql(`query($id: ID!, $after: String) { importJob(id: $id) {
+          rejections(first: 400, after: $after) { nodes { line } hasNextPage endCursor complete } } }`, { id: job.id, after: page.endCursor });
+        page = answer.data.importJob.rejections;
+        lines.push(...page.nodes.map((n: { line: number }) => n.line));
+      }
+      return { status: job.status, rowsRejected: job.rowsRejected, kept: lines.length, last: lines.at(-1), complete: page.complete };
+    };
+    expect(await listOf(1000)).toEqual({ status: 'SUCCEEDED', rowsRejected: 1000, kept: 1000, last: 1002, complete: true });
+    expect(await listOf(1001)).toEqual({ status: 'SUCCEEDED', rowsRejected: 1001, kept: 1000, last: 1002, complete: false });
+  });
+
   it('does not call the rejection list complete when the job failed after counting rejections', async () => {
     const { code, officer } = await t.tenant();
     const csv = registryCsv([registryRow(), registryRow({ sex: '9' })]);
