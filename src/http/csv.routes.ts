@@ -21,9 +21,11 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 const error = (message: string, code: string, field?: string[]) => ({ errors: [{ message, extensions: { code, ...(field ? { field } : {}) } }] });
 
-function refuse(res: ServerResponse, ctx: Context): void {
-  if (!ctx.actor) json(res, 401, error('Authentication required', 'UNAUTHENTICATED'));
-  else json(res, 403, error('Not authorised', 'FORBIDDEN'));
+/** 401 or 403; a refusal counts towards the actor's repeated denials, as one in GraphQL does. */
+async function refuse(res: ServerResponse, ctx: Context): Promise<void> {
+  if (!ctx.actor) return json(res, 401, error('Authentication required', 'UNAUTHENTICATED'));
+  json(res, 403, error('Not authorised', 'FORBIDDEN'));
+  await ctx.services.detector.denied(ctx.actor, ctx.sourceAddress, 1);
 }
 
 /** Answers 503 FUNCTION_SUSPENDED when the operator has stopped `fn` for this municipality; true if it did. */

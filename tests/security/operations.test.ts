@@ -1,6 +1,7 @@
 import { Channel, Role } from '../../src/schema/enums';
 import { PlatformFunction } from '../../src/entities/function-suspension.entity';
 import { RESUME, SUSPEND } from '../helpers/operations';
+import { baseUrl, registryCsv, registryRow, upload } from '../helpers/registry-csv';
 import { codes, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -86,6 +87,20 @@ describe('intrusion detection', () => {
     const alerts = (await operator.gql(ALERTS)).data.securityAlerts;
     expect(alerts).toContainEqual(expect.objectContaining({ kind: 'REPEATED_DENIALS', actorId: officer.accountId, municipalityCode: officer.municipalityCode }));
     expect(codes(await officer.gql(ALERTS))).toEqual(['FORBIDDEN']);
+  });
+
+  it('counts refusals on the CSV routes towards the same alert', async () => {
+    const prefecture = await t.session(Role.PREFECTURE, Channel.LGWAN, { prefectureCode: '13' });
+    const refusals = [];
+    for (let i = 0; i < 10; i++) {
+      refusals.push((await upload(t, prefecture, registryCsv([registryRow()]))).status);
+      const exported = await fetch(`${baseUrl(t, Channel.LGWAN)}/exports/vaccination-records.csv`, { headers: { authorization: `Bearer ${prefecture.token}` } });
+      await exported.text();
+      refusals.push(exported.status);
+    }
+    expect(new Set(refusals)).toEqual(new Set([403]));
+    const alerts = await t.db.query(`SELECT kind FROM security_alert WHERE actor_id = $1`, [prefecture.accountId]);
+    expect(alerts).toEqual([{ kind: 'REPEATED_DENIALS' }]);
   });
 
   it('raises an alert when an account gets locked', async () => {
