@@ -7,7 +7,7 @@ import { Config } from '../src/config';
 import { createDataSource, migrate } from '../src/db/data-source';
 import { EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { syncReferenceData } from '../src/db/reference-data';
-import { Channel, Role } from '../src/schema/enums';
+import { Role } from '../src/schema/enums';
 
 /**
  * `npm run bench:stats`: statistics queries through the GraphQL endpoint at national volume,

@@ -76,3 +76,10 @@ export const forbidden = () => new GraphQLError('Not authorised', { extensions: 
 /** The one answer for a row that is missing or belongs to someone else: it never says which. */
 export const notFoundOrNoAccess = (field: string[]) =>
   InputError.of(field, ErrorCode.NOT_FOUND, 'not found or no access');
+
+/** Refuses a page size `first` outside 1..max, naming the argument. */
+export function checkPageSize(first: number, max: number): void {
+  if (!Number.isInteger(first) || first < 1 || first > max) {
+    throw new GraphQLError(`first: must be between 1 and ${max}`, { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
+  }
+}

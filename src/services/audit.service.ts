@@ -5,6 +5,7 @@ import type { Context } from '../context';
 import { AuditEvent, AuditOutcome } from '../entities/audit-event.entity';
 import { applyScope, scopeOf } from '../policies/scope';
 import { AuditEventConnection, AuditEventFilter } from '../resolvers/audit.types';
+import { checkPageSize } from '../errors';
 
 export interface AuditEntry {
   operation: string;
@@ -118,9 +119,7 @@ export async function searchAudit(
   first: number,
   after: string | null | undefined,
 ): Promise<AuditEventConnection> {
-  if (!Number.isInteger(first) || first < 1 || first > 500) {
-    throw new GraphQLError('first: must be between 1 and 500', { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
-  }
+  checkPageSize(first, 500);
   if (after && !/^\d{1,18}$/.test(after)) {
     throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
   }

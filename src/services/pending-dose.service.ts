@@ -1,9 +1,8 @@
-import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { PendingDose, PendingDoseStatus } from '../entities/pending-dose.entity';
-import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
 import { isUuid } from '../validation/identifiers';
@@ -73,9 +72,7 @@ export class PendingDoseService {
   }
 
   async list(ctx: Context, status: PendingDoseStatus = PendingDoseStatus.PENDING, first = 50): Promise<PendingDose[]> {
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
-      throw new GraphQLError(`first: must be between 1 and ${MAX_PAGE}`, { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
-    }
+    checkPageSize(first, MAX_PAGE);
     const scope = scopeOf(ctx.ability, 'read', 'PendingDose');
     if (!scope) return [];
     return applyScope((await ctx.session.manager()).getRepository(PendingDose).createQueryBuilder('p'), scope)

@@ -1,4 +1,3 @@
-import { GraphQLError } from 'graphql';
 import iconv from 'iconv-lite';
 import { randomUUID } from 'node:crypto';
 import { Readable, Transform, TransformCallback } from 'node:stream';
@@ -25,6 +24,7 @@ import { Chunk, ChunkFailure, RecordCutter, stageChunk } from './resident-import
 import { ColumnName, Layout, RowProblem, STAGING_COLUMNS } from './resident-import.layout';
 import type { WorkerResult } from './resident-import.worker';
 import { StagingWorkers, WorkerCrash } from './resident-import.workers';
+import { checkPageSize } from '../errors';
 
 
 /** Who runs an import: an officer's request, or an operator's shell (CLI). */
@@ -237,9 +237,7 @@ export class ResidentImportService {
 
   /** The caller's most recent imports, newest first: how an officer finds a running upload's progress. */
   async list(ctx: Context, first: number): Promise<ImportJob[]> {
-    if (!Number.isInteger(first) || first < 1 || first > 100) {
-      throw new GraphQLError('first: must be between 1 and 100', { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
-    }
+    checkPageSize(first, 100);
     const scope = scopeOf(ctx.ability, 'read', 'ImportJob');
     if (!scope) return [];
     const jobs = await applyScope((await ctx.session.manager()).getRepository(ImportJob).createQueryBuilder('j'), scope)
@@ -248,9 +246,7 @@ export class ResidentImportService {
   }
 
   async rejectionsOf(db: EntityManager, job: ImportJob, first: number, after: number | null): Promise<{ nodes: ImportRejection[]; hasNextPage: boolean; endCursor: string | null; complete: boolean }> {
-    if (!Number.isInteger(first) || first < 1 || first > MAX_REJECTIONS_KEPT) {
-      throw new GraphQLError(`first: must be between 1 and ${MAX_REJECTIONS_KEPT}`, { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
-    }
+    checkPageSize(first, MAX_REJECTIONS_KEPT);
     const rows = await db.getRepository(ImportRejection).createQueryBuilder('r')
       .where('r.municipality_code = :code AND r.job_id = :id', { code: job.municipalityCode, id: job.id })
       .andWhere('r.seq > :after', { after: after ?? 0 })

@@ -5,7 +5,7 @@ import { Context } from '../context';
 import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { Resident } from '../entities/resident.entity';
-import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { Action } from '../policies/ability';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
@@ -81,9 +81,7 @@ export class ResidentService {
   constructor(private readonly keyring: TenantKeyring) {}
 
   async list(ctx: Context, filter: ResidentFilter = {}, first = 50, after?: string | null): Promise<ResidentConnection> {
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
-      throw new GraphQLError(`first: must be between 1 and ${MAX_PAGE}`, { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
-    }
+    checkPageSize(first, MAX_PAGE);
     const scope = scopeOf(ctx.ability, 'read', 'Resident');
     if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const db = await ctx.session.manager();

@@ -4,7 +4,7 @@ import { EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { Ticket } from '../entities/ticket.entity';
-import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
 import { IssueTicketsInput, MAX_EXPLICIT_TICKETS, TicketConnection, TicketFilter } from '../resolvers/ticket.types';
@@ -38,9 +38,7 @@ export class TicketService {
   constructor(private readonly pending: PendingDoseService) {}
 
   async list(ctx: Context, filter: TicketFilter = {}, first = 50, after?: string | null): Promise<TicketConnection> {
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) {
-      throw new GraphQLError(`first: must be between 1 and ${MAX_PAGE}`, { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
-    }
+    checkPageSize(first, MAX_PAGE);
     const scope = scopeOf(ctx.ability, 'read', 'Ticket');
     if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const query = applyScope((await ctx.session.manager()).getRepository(Ticket).createQueryBuilder('t'), scope);
