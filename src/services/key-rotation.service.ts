@@ -26,14 +26,20 @@ export class KeyRotationService {
            WHERE municipality_code = $1 AND key_version < $2 LIMIT $3 FOR UPDATE SKIP LOCKED`,
           [municipalityCode, newest.version, batchSize],
         );
+        const ciphers: Buffer[] = [];
+        const hashes: Buffer[] = [];
         for (const row of rows) {
-          const old = await this.keyring.keysForVersion(tx, municipalityCode, row.key_version);
-          const myNumber = old.decrypt(row.my_number_cipher);
-          await tx.query(
-            'UPDATE resident SET my_number_cipher = $3, my_number_hmac = $4, key_version = $5 WHERE municipality_code = $1 AND id = $2',
-            [municipalityCode, row.id, newest.encrypt(myNumber), newest.lookupHash(myNumber), newest.version],
-          );
+          const myNumber = (await this.keyring.keysForVersion(tx, municipalityCode, row.key_version)).decrypt(row.my_number_cipher);
+          ciphers.push(newest.encrypt(myNumber));
+          hashes.push(newest.lookupHash(myNumber));
         }
+        // One statement per batch: the statistics trigger on resident runs once per statement.
+        await tx.query(
+          `UPDATE resident r SET my_number_cipher = n.cipher, my_number_hmac = n.hash, key_version = $2
+           FROM unnest($3::uuid[], $4::bytea[], $5::bytea[]) AS n(id, cipher, hash)
+           WHERE r.municipality_code = $1 AND r.id = n.id`,
+          [municipalityCode, newest.version, rows.map((r) => r.id), ciphers, hashes],
+        );
         return rows.length;
       });
       total += moved;

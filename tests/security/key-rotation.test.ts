@@ -38,6 +38,19 @@ describe('key management', () => {
     expect(await t.app.services.keyRotation.reencrypt(code)).toBe(0);
   });
 
+  it('moves residents onto the new key in batches, each resident keeping its own number', async () => {
+    const { code, officer } = await t.tenant();
+    const residents = [];
+    for (let i = 0; i < 5; i++) residents.push(await registerResident(officer));
+    expect(await t.app.services.keyRotation.rotateTenantKey(code, 2)).toEqual({ version: 2, reencrypted: 5 });
+    const versions = await t.db.query('SELECT DISTINCT key_version FROM resident WHERE municipality_code = $1', [code]);
+    expect(versions).toEqual([{ key_version: 2 }]);
+    for (const r of residents) {
+      expect((await officer.gql(READ, { id: r.id })).data.resident.myNumber).toBe(r.input.myNumber);
+      expect((await officer.gql(LOOKUP, { n: r.input.myNumber })).data.residentByMyNumber).toEqual({ id: r.id });
+    }
+  });
+
   it('re-wraps data keys under a new master key; the old one still opens them during the change', async () => {
     const { code, officer } = await t.tenant();
     const { id, input } = await registerResident(officer);
