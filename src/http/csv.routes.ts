@@ -24,8 +24,8 @@ const error = (message: string, code: string, field?: string[]) => ({ errors: [{
 /** 401 or 403; a refusal counts towards the actor's repeated denials, as one in GraphQL does. */
 async function refuse(res: ServerResponse, ctx: Context): Promise<void> {
   if (!ctx.actor) return json(res, 401, error('Authentication required', 'UNAUTHENTICATED'));
-  json(res, 403, error('Not authorised', 'FORBIDDEN'));
   await ctx.services.detector.denied(ctx.actor, ctx.sourceAddress, 1);
+  json(res, 403, error('Not authorised', 'FORBIDDEN'));
 }
 
 /** Answers 503 FUNCTION_SUSPENDED when the operator has stopped `fn` for this municipality; true if it did. */
