@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline/promises';
 import { openDatabase } from './app';
 import { Config, loadConfig } from './config';
 import { InputError } from './errors';
+import { createLoaders } from './loaders';
 import { ImportMode, ImportStatus, Role } from './schema/enums';
 import { encodingNamed } from './validation/encodings';
 import { checkMunicipalityCode } from './validation/identifiers';
@@ -109,7 +110,7 @@ async function importResidents(args: string[]): Promise<void> {
     console.log(`  rows read ${job.rowsRead}, accepted ${job.rowsAccepted}, rejected ${job.rowsRejected}`);
     console.log(`  residents inserted ${job.residentsInserted}, updated ${job.residentsUpdated}; tickets inserted ${job.ticketsInserted}`);
     if (job.failureReason) console.log(`  ${job.failureReason}`);
-    const report = await services.imports.rejectionsOf(database.db.manager, job, 20, null);
+    const report = await services.imports.rejectionsOf(createLoaders(async () => database.db.manager), job, 20, null);
     for (const r of report.nodes) console.log(`  line ${r.line} ${r.column || '-'}: ${r.code} ${r.message}`);
     if (report.hasNextPage || !report.complete) console.log('  … more rejections: query importJob(id) { rejections } over LG-WAN');
     if (job.status !== ImportStatus.SUCCEEDED) process.exitCode = 1;

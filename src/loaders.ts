@@ -1,5 +1,7 @@
 import DataLoader from 'dataloader';
 import { EntityManager, In, ObjectLiteral } from 'typeorm';
+import { ImportJob } from './entities/import-job.entity';
+import { ImportRejection } from './entities/import-rejection.entity';
 import { Municipality } from './entities/municipality.entity';
 import { Ticket } from './entities/ticket.entity';
 import { VaccinationRecord } from './entities/vaccination-record.entity';
@@ -36,6 +38,40 @@ function perResident<T extends ObjectLiteral & { residentId: string }>(
   });
 }
 
+/** A page of an import's rejection report: the rows after `after` (one more than asked, to tell if another page follows). */
+export interface RejectionPageKey { job: ImportJob; first: number; after: number }
+export interface RejectionPage { rows: ImportRejection[]; kept: number }
+
+/**
+ * Pages of several jobs' rejection reports, for jobs the caller may already read: two queries per
+ * page size and cursor, however many jobs. A report's `seq` runs 1, 2, … so a page is a range.
+ */
+function rejectionPages(db: () => Promise<EntityManager>) {
+  return new DataLoader<RejectionPageKey, RejectionPage, string>(async (keys) => {
+    const pages = new Map<string, RejectionPage>();
+    for (const group of groupByKey([...new Set(keys.map((k) => `${k.first}:${k.after}`))], [...keys], (k) => `${k.first}:${k.after}`)) {
+      const { first, after } = group[0];
+      const jobs = { codes: group.map((k) => k.job.municipalityCode), ids: group.map((k) => k.job.id) };
+      const ofJobs = '(x.municipality_code, x.job_id) IN (SELECT * FROM unnest(CAST(:codes AS char(6)[]), CAST(:ids AS uuid[])))';
+      const repo = (await db()).getRepository(ImportRejection);
+      const rows = await repo.createQueryBuilder('x').where(ofJobs, jobs)
+        .andWhere('x.seq > :after AND x.seq <= :last', { after, last: after + first + 1 })
+        .orderBy('x.seq').getMany();
+      const kept: { job_id: string; kept: number }[] = await repo.createQueryBuilder('x').where(ofJobs, jobs)
+        .select('x.job_id', 'job_id').addSelect('count(*)::int', 'kept').groupBy('x.job_id').getRawMany();
+      for (const key of group) {
+        pages.set(pageKey(key), {
+          rows: rows.filter((r) => r.jobId === key.job.id),
+          kept: kept.find((k) => k.job_id === key.job.id)?.kept ?? 0,
+        });
+      }
+    }
+    return keys.map((key) => pages.get(pageKey(key))!);
+  }, { cacheKeyFn: pageKey });
+}
+
+const pageKey = (key: RejectionPageKey) => `${key.job.municipalityCode}:${key.job.id}:${key.first}:${key.after}`;
+
 /**
  * Per-request loaders: one batch query per relation per tick, and a cache that dies with the
  * request so that no caller ever sees another request's rows.
@@ -47,6 +83,7 @@ export function createLoaders(db: () => Promise<EntityManager>, ability: AppAbil
     ),
     ticketsByResident: perResident(db, ability, Ticket, 'Ticket', ['issuedOn', 'ticketNumber']),
     recordsByResident: perResident(db, ability, VaccinationRecord, 'VaccinationRecord', ['doseNumber', 'createdAt']),
+    rejectionPages: rejectionPages(db),
   };
 }
 

@@ -34,6 +34,6 @@ export class ImportJobResolver {
     if (cursor !== null && !Number.isInteger(cursor)) {
       throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
     }
-    return ctx.services.imports.rejectionsOf(await ctx.session.manager(), job, first, cursor);
+    return ctx.services.imports.rejectionsOf(ctx.loaders, job, first, cursor);
   }
 }

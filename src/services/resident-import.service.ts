@@ -12,6 +12,8 @@ import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ImportJob } from '../entities/import-job.entity';
 import { ImportRejection } from '../entities/import-rejection.entity';
+import { checkPageSize } from '../errors';
+import { Loaders } from '../loaders';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 import { todayInJapan } from '../validation/dates';
@@ -24,7 +26,6 @@ import { Chunk, ChunkFailure, RecordCutter, stageChunk } from './resident-import
 import { ColumnName, Layout, RowProblem, STAGING_COLUMNS } from './resident-import.layout';
 import type { WorkerResult } from './resident-import.worker';
 import { StagingWorkers, WorkerCrash } from './resident-import.workers';
-import { checkPageSize } from '../errors';
 
 
 /** Who runs an import: an officer's request, or an operator's shell (CLI). */
@@ -245,16 +246,11 @@ export class ResidentImportService {
     return jobs.map(reportStale);
   }
 
-  async rejectionsOf(db: EntityManager, job: ImportJob, first: number, after: number | null): Promise<{ nodes: ImportRejection[]; hasNextPage: boolean; endCursor: string | null; complete: boolean }> {
+  /** A page of the job's rejection report; the job is one the caller may read. */
+  async rejectionsOf(loaders: Pick<Loaders, 'rejectionPages'>, job: ImportJob, first: number, after: number | null): Promise<{ nodes: ImportRejection[]; hasNextPage: boolean; endCursor: string | null; complete: boolean }> {
     checkPageSize(first, MAX_REJECTIONS_KEPT);
-    const rows = await db.getRepository(ImportRejection).createQueryBuilder('r')
-      .where('r.municipality_code = :code AND r.job_id = :id', { code: job.municipalityCode, id: job.id })
-      .andWhere('r.seq > :after', { after: after ?? 0 })
-      .orderBy('r.seq')
-      .limit(first + 1)
-      .getMany();
+    const { rows, kept } = await loaders.rejectionPages.load({ job, first, after: after ?? 0 });
     const nodes = rows.slice(0, first);
-    const kept = await db.getRepository(ImportRejection).countBy({ municipalityCode: job.municipalityCode, jobId: job.id });
     return {
       nodes,
       hasNextPage: rows.length > first,

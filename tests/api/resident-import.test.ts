@@ -282,6 +282,26 @@ describe('resident registry import', () => {
     expect(await listOf(1001)).toEqual({ status: 'SUCCEEDED', rowsRejected: 1001, kept: 1000, last: 1002, complete: false });
   });
 
+  it('lists jobs with their rejections in a constant number of statements', async () => {
+    const { officer } = await t.tenant();
+    const LIST = '{ importJobs(first: 10) { id rejections(first: 2) { nodes { line field } hasNextPage complete } } }';
+    const bad = (n: number) => registryCsv([registryRow(), ...Array.from({ length: n }, () => registryRow({ sex: '9' }))]);
+    await importFile(t, officer, bad(1), 'mode=SKIP');
+    const before = t.queries.count;
+    await officer.gql(LIST);
+    const forOne = t.queries.count - before;
+    for (const n of [0, 3, 2]) await importFile(t, officer, bad(n), 'mode=SKIP');
+    const start = t.queries.count;
+    const { data } = await officer.gql(LIST);
+    expect(t.queries.count - start).toBe(forOne);
+    expect(data.importJobs.map((j: any) => j.rejections)).toEqual([
+      { nodes: [{ line: 3, field: 'sex' }, { line: 4, field: 'sex' }], hasNextPage: false, complete: true },
+      { nodes: [{ line: 3, field: 'sex' }, { line: 4, field: 'sex' }], hasNextPage: true, complete: true },
+      { nodes: [], hasNextPage: false, complete: true },
+      { nodes: [{ line: 3, field: 'sex' }], hasNextPage: false, complete: true },
+    ]);
+  });
+
   it('does not call the rejection list complete when the job failed after counting rejections', async () => {
     const { code, officer } = await t.tenant();
     const csv = registryCsv([registryRow(), registryRow({ sex: '9' })]);
