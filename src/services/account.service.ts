@@ -6,9 +6,9 @@ import { Account } from '../entities/account.entity';
 import { Municipality } from '../entities/municipality.entity';
 import { Prefecture } from '../entities/prefecture.entity';
 import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { ROLE_TENANT } from '../policies/roles';
 import { scopeOf } from '../policies/scope';
 import { CreateAccountInput } from '../resolvers/account.types';
-import { Role } from '../schema/enums';
 import { checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
 import { AuditSource, writeAudit } from './audit.service';
 
@@ -28,8 +28,8 @@ export class AccountService {
     if (!LOGIN_ID.test(input.loginId)) errors.add(['input', 'loginId'], ErrorCode.INVALID_FORMAT, 'must be 3 to 64 letters, digits or . _ @ -');
     if (input.password.length < MIN_PASSWORD) errors.add(['input', 'password'], ErrorCode.INVALID_FORMAT, `must be at least ${MIN_PASSWORD} characters`);
     if (!input.displayName.trim()) errors.add(['input', 'displayName'], ErrorCode.REQUIRED, 'must not be empty');
-    const needsMunicipality = input.role === Role.MUNICIPALITY || input.role === Role.VACCINATION_SITE;
-    const needsPrefecture = input.role === Role.PREFECTURE;
+    const needsMunicipality = ROLE_TENANT[input.role] === 'municipality';
+    const needsPrefecture = ROLE_TENANT[input.role] === 'prefecture';
     let municipalityCode: string | null = null;
     let prefectureCode: string | null = null;
     if (needsMunicipality !== !!input.municipalityCode) {

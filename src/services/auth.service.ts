@@ -1,10 +1,11 @@
 import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { Actor, ROLE_CHANNELS } from '../auth/actor';
+import { Actor } from '../auth/actor';
 import { decoyHash, verifyPassword } from '../auth/password';
 import { TokenSigner } from '../auth/token';
 import { Account } from '../entities/account.entity';
+import { ROLE_CHANNELS } from '../policies/roles';
 import { Channel } from '../schema/enums';
 import { writeAudit } from './audit.service';
 import { IntrusionDetector } from './intrusion.service';
