@@ -45,7 +45,7 @@ export class OperationsResolver {
   }
 
   @Query(() => [SecurityAlert], { description: 'Newest first.' })
-  async securityAlerts(@Ctx() ctx: Context, @Arg('first', () => Int, { defaultValue: 100 }) first: number): Promise<SecurityAlert[]> {
-    return ctx.services.detector.list(await ctx.session.manager(), first);
+  async securityAlerts(@Ctx() ctx: Context, @Arg('first', () => Int, { defaultValue: 100, description: 'At most 500.' }) first: number): Promise<SecurityAlert[]> {
+    return ctx.services.detector.list(ctx, first);
   }
 }

@@ -7,7 +7,7 @@ import { Municipality } from '../entities/municipality.entity';
 import { Prefecture } from '../entities/prefecture.entity';
 import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { ROLE_TENANT } from '../policies/roles';
-import { scopeOf } from '../policies/scope';
+import { applyScope, scopeOf } from '../policies/scope';
 import { CreateAccountInput } from '../resolvers/account.types';
 import { checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
 import { AuditSource, writeAudit } from './audit.service';
@@ -19,8 +19,9 @@ export class AccountService {
   constructor(private readonly db: DataSource) {}
 
   async list(ctx: Context): Promise<Account[]> {
-    if (!scopeOf(ctx.ability, 'read', 'Account')) return [];
-    return (await ctx.session.manager()).getRepository(Account).find({ order: { loginId: 'ASC' } });
+    const scope = scopeOf(ctx.ability, 'read', 'Account');
+    if (!scope) return [];
+    return applyScope((await ctx.session.manager()).getRepository(Account).createQueryBuilder('a'), scope).orderBy('a.login_id').getMany();
   }
 
   async create(ctx: Context | AuditSource, input: CreateAccountInput): Promise<Account> {

@@ -1,6 +1,9 @@
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { Actor } from '../auth/actor';
+import type { Context } from '../context';
 import { AlertKind, SecurityAlert } from '../entities/security-alert.entity';
+import { checkPageSize } from '../errors';
+import { applyScope, scopeOf } from '../policies/scope';
 
 export interface DetectionLimits {
   windowMinutes: number;
@@ -78,7 +81,11 @@ export class IntrusionDetector {
     await this.db.getRepository(SecurityAlert).insert(row);
   }
 
-  list(db: EntityManager, first: number): Promise<SecurityAlert[]> {
-    return db.getRepository(SecurityAlert).find({ order: { id: 'DESC' }, take: Math.min(Math.max(first, 1), 500) });
+  async list(ctx: Context, first: number): Promise<SecurityAlert[]> {
+    checkPageSize(first, 500);
+    const scope = scopeOf(ctx.ability, 'read', 'SecurityAlert');
+    if (!scope) return [];
+    return applyScope((await ctx.session.manager()).getRepository(SecurityAlert).createQueryBuilder('a'), scope)
+      .orderBy('a.id', 'DESC').limit(first).getMany();
   }
 }

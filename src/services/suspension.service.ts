@@ -5,6 +5,7 @@ import type { Context } from '../context';
 import { FunctionSuspension, PlatformFunction } from '../entities/function-suspension.entity';
 import { Municipality } from '../entities/municipality.entity';
 import { ErrorCode, InputError } from '../errors';
+import { applyScope, scopeOf } from '../policies/scope';
 import { checkMunicipalityCode } from '../validation/identifiers';
 import { writeAudit } from './audit.service';
 
@@ -25,7 +26,10 @@ export class SuspensionService {
   }
 
   async list(ctx: Context): Promise<FunctionSuspension[]> {
-    return (await ctx.session.manager()).getRepository(FunctionSuspension).find({ order: { suspendedAt: 'DESC' } });
+    const scope = scopeOf(ctx.ability, 'read', 'FunctionSuspension');
+    if (!scope) return [];
+    return applyScope((await ctx.session.manager()).getRepository(FunctionSuspension).createQueryBuilder('s'), scope)
+      .orderBy('s.suspended_at', 'DESC').getMany();
   }
 
   async suspend(ctx: Context, fn: PlatformFunction, municipality: string | null | undefined, reason: string): Promise<FunctionSuspension> {

@@ -1,3 +1,4 @@
+import { contextFor, finishRequest } from '../../src/context';
 import { Channel, Role } from '../../src/schema/enums';
 import { PlatformFunction } from '../../src/entities/function-suspension.entity';
 import { RESUME, SUSPEND } from '../helpers/operations';
@@ -101,6 +102,27 @@ describe('intrusion detection', () => {
     expect(new Set(refusals)).toEqual(new Set([403]));
     const alerts = await t.db.query(`SELECT kind FROM security_alert WHERE actor_id = $1`, [prefecture.accountId]);
     expect(alerts).toEqual([{ kind: 'REPEATED_DENIALS' }]);
+  });
+
+  it('pages alerts within 1..500 and gives the lists to the operator alone, even past the shield', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    for (const first of [0, 501]) {
+      const refused = await operator.gql(`{ securityAlerts(first: ${first}) { kind } }`);
+      expect(refused.errors?.[0]).toMatchObject({ message: 'first: must be between 1 and 500', extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
+    }
+    await t.app.services.detector.accountLocked(operator.accountId, null, 'test');
+    await t.app.services.detector.accountLocked(operator.accountId, null, 'test');
+    expect((await operator.gql('{ securityAlerts(first: 1) { kind } }')).data.securityAlerts).toEqual([{ kind: 'ACCOUNT_LOCKED' }]);
+    const { code } = await t.tenant();
+    const actor = { accountId: '00000000-0000-4000-8000-000000000001', role: Role.MUNICIPALITY, municipalityCode: code, prefectureCode: null, channel: Channel.LGWAN };
+    const ctx = contextFor(t.app.services, actor, { channel: Channel.LGWAN, sourceAddress: 'test' });
+    try {
+      expect(await t.app.services.detector.list(ctx, 10)).toEqual([]);
+      expect(await t.app.services.suspensions.list(ctx)).toEqual([]);
+      expect(await t.app.services.accounts.list(ctx)).toEqual([]);
+    } finally {
+      await finishRequest(ctx);
+    }
   });
 
   it('raises an alert when an account gets locked', async () => {
