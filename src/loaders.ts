@@ -49,7 +49,8 @@ export interface RejectionPage { rows: ImportRejection[]; kept: number }
 function rejectionPages(db: () => Promise<EntityManager>) {
   return new DataLoader<RejectionPageKey, RejectionPage, string>(async (keys) => {
     const pages = new Map<string, RejectionPage>();
-    for (const group of groupByKey([...new Set(keys.map((k) => `${k.first}:${k.after}`))], [...keys], (k) => `${k.first}:${k.after}`)) {
+    const cursorOf = (k: RejectionPageKey) => `${k.first}:${k.after}`;
+    for (const group of groupByKey([...new Set(keys.map(cursorOf))], [...keys], cursorOf)) {
       const { first, after } = group[0];
       const jobs = { codes: group.map((k) => k.job.municipalityCode), ids: group.map((k) => k.job.id) };
       const ofJobs = '(x.municipality_code, x.job_id) IN (SELECT * FROM unnest(CAST(:codes AS char(6)[]), CAST(:ids AS uuid[])))';
@@ -59,12 +60,9 @@ function rejectionPages(db: () => Promise<EntityManager>) {
         .orderBy('x.seq').getMany();
       const kept: { job_id: string; kept: number }[] = await repo.createQueryBuilder('x').where(ofJobs, jobs)
         .select('x.job_id', 'job_id').addSelect('count(*)::int', 'kept').groupBy('x.job_id').getRawMany();
-      for (const key of group) {
-        pages.set(pageKey(key), {
-          rows: rows.filter((r) => r.jobId === key.job.id),
-          kept: kept.find((k) => k.job_id === key.job.id)?.kept ?? 0,
-        });
-      }
+      const rowsOf = groupByKey(jobs.ids, rows, (r) => r.jobId);
+      const keptOf = new Map(kept.map((k) => [k.job_id, k.kept]));
+      group.forEach((key, i) => pages.set(pageKey(key), { rows: rowsOf[i], kept: keptOf.get(key.job.id) ?? 0 }));
     }
     return keys.map((key) => pages.get(pageKey(key))!);
   }, { cacheKeyFn: pageKey });
