@@ -77,9 +77,14 @@ export const forbidden = () => new GraphQLError('Not authorised', { extensions: 
 export const notFoundOrNoAccess = (field: string[]) =>
   InputError.of(field, ErrorCode.NOT_FOUND, 'not found or no access');
 
+/** A bad argument of a query, as a GraphQL error naming it (`field`, the path) and why. */
+export const badArgument = (field: string[], message: string, reason?: ErrorCode) =>
+  new GraphQLError(`${field.join('.')}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', field, ...(reason ? { reason } : {}) } });
+
+/** The answer to a cursor this API did not hand out. */
+export const badCursor = () => badArgument(['after'], 'not a cursor returned by this API');
+
 /** Refuses a page size `first` outside 1..max, naming the argument. */
 export function checkPageSize(first: number, max: number): void {
-  if (!Number.isInteger(first) || first < 1 || first > max) {
-    throw new GraphQLError(`first: must be between 1 and ${max}`, { extensions: { code: 'BAD_USER_INPUT', field: ['first'] } });
-  }
+  if (!Number.isInteger(first) || first < 1 || first > max) throw badArgument(['first'], `must be between 1 and ${max}`);
 }

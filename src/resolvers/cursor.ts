@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql';
+import { badCursor } from '../errors';
 
 /** Keyset cursors: the sort key of the last row, opaque to clients (base64url JSON). */
 export function encodeCursor(key: string[]): string {
@@ -13,5 +13,5 @@ export function decodeCursor(cursor: string, length = 2): string[] {
   } catch {
     // fall through to the error below
   }
-  throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
+  throw badCursor();
 }

@@ -1,9 +1,9 @@
 import { Arg, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from 'type-graphql';
-import { GraphQLError } from 'graphql';
 import { Context } from '../context';
 import { ImportJob } from '../entities/import-job.entity';
 import { ImportStatus } from '../schema/enums';
 import { ImportRejectionList } from './import-job.types';
+import { badCursor } from '../errors';
 
 @Resolver(() => ImportJob)
 export class ImportJobResolver {
@@ -32,7 +32,7 @@ export class ImportJobResolver {
   ): Promise<ImportRejectionList> {
     const cursor = after ? Number(after) : null;
     if (cursor !== null && !Number.isInteger(cursor)) {
-      throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
+      throw badCursor();
     }
     return ctx.services.imports.rejectionsOf(ctx.loaders, job, first, cursor);
   }

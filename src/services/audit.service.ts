@@ -1,11 +1,10 @@
-import { GraphQLError } from 'graphql';
 import { EntityManager } from 'typeorm';
 import { Actor } from '../auth/actor';
 import type { Context } from '../context';
 import { AuditEvent, AuditOutcome } from '../entities/audit-event.entity';
 import { applyScope, scopeOf } from '../policies/scope';
 import { AuditEventConnection, AuditEventFilter } from '../resolvers/audit.types';
-import { checkPageSize } from '../errors';
+import { badCursor, checkPageSize } from '../errors';
 
 export interface AuditEntry {
   operation: string;
@@ -121,7 +120,7 @@ export async function searchAudit(
 ): Promise<AuditEventConnection> {
   checkPageSize(first, 500);
   if (after && !/^\d{1,18}$/.test(after)) {
-    throw new GraphQLError('after: not a cursor returned by this API', { extensions: { code: 'BAD_USER_INPUT', field: ['after'] } });
+    throw badCursor();
   }
   const scope = scopeOf(ctx.ability, 'read', 'AuditEvent');
   if (!scope) return { nodes: [], endCursor: null };

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { Context } from '../context';
-import { ErrorCode, forbidden } from '../errors';
+import { badArgument, ErrorCode, forbidden } from '../errors';
 import { EligibilityStatus, TicketEligibility } from '../resolvers/integrator.types';
 import { isIsoDate } from '../validation/dates';
 import { earliestDate, Interval, parseDoseIntervals } from '../validation/dose-intervals';
@@ -8,8 +8,6 @@ import { checkMunicipalityCode, normaliseDigits } from '../validation/identifier
 import { checkTicketNumber, parseSeries, seriesCovers } from '../validation/tickets';
 import { RateLimiter } from './rate-limiter';
 
-const badInput = (field: string, message: string, reason: ErrorCode) =>
-  new GraphQLError(`${field}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', field: [field], reason } });
 
 const NOT_FOUND: TicketEligibility = { status: EligibilityStatus.NOT_FOUND, nextDoseNumber: null, nextDoseAllowedFrom: null };
 
@@ -37,11 +35,11 @@ export class EligibilityService {
       throw new GraphQLError('Too many eligibility checks: slow down and retry in a few seconds', { extensions: { code: 'RATE_LIMITED' } });
     }
     const code = checkMunicipalityCode(municipalityCode);
-    if (!code.ok) throw badInput('municipalityCode', code.message, code.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT);
+    if (!code.ok) throw badArgument(['municipalityCode'], code.message, code.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT);
     const number = checkTicketNumber(ticketNumber);
-    if (!number.ok) throw badInput('ticketNumber', number.message, ErrorCode.INVALID_FORMAT);
+    if (!number.ok) throw badArgument(['ticketNumber'], number.message, ErrorCode.INVALID_FORMAT);
     const born = normaliseDigits(birthDate);
-    if (!isIsoDate(born)) throw badInput('birthDate', 'must be a real date written YYYY-MM-DD', ErrorCode.INVALID_DATE);
+    if (!isIsoDate(born)) throw badArgument(['birthDate'], 'must be a real date written YYYY-MM-DD', ErrorCode.INVALID_DATE);
 
     type Row = { ticket_id: string; series: string; voided: boolean; status: string; doses: number; last_on: string | null };
     // Widened to the one municipality asked about; the contract join below still decides whether anything is found.

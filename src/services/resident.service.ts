@@ -1,11 +1,10 @@
-import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import { EntityManager, In, QueryFailedError } from 'typeorm';
 import { Context } from '../context';
 import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { Resident } from '../entities/resident.entity';
-import { checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { badArgument, checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { Action } from '../policies/ability';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
@@ -94,9 +93,7 @@ export class ResidentService {
     if (filter.birthDate) {
       const birthDate = normaliseDigits(filter.birthDate);
       if (!isIsoDate(birthDate)) {
-        throw new GraphQLError('filter.birthDate: must be a real date written YYYY-MM-DD', {
-          extensions: { code: 'BAD_USER_INPUT', field: ['filter', 'birthDate'] },
-        });
+        throw badArgument(['filter', 'birthDate'], 'must be a real date written YYYY-MM-DD');
       }
       query.andWhere('r.birthDate = :birthDate', { birthDate });
     }
@@ -130,9 +127,7 @@ export class ResidentService {
   async findByMyNumber(ctx: Context, myNumber: string): Promise<Resident | null> {
     const checked = checkMyNumber(myNumber);
     if (!checked.ok) {
-      throw new GraphQLError(`myNumber: ${checked.message}`, {
-        extensions: { code: 'BAD_USER_INPUT', field: ['myNumber'], reason: checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT },
-      });
+      throw badArgument(['myNumber'], checked.message, checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT);
     }
     const codes = (scopeOf(ctx.ability, 'read', 'MyNumber') ?? []).map((c) => c.municipalityCode);
     if (codes.some((code) => typeof code !== 'string')) throw new Error('My Number look-up needs a scope bound to municipalities');

@@ -1,8 +1,7 @@
 import { subject } from '@casl/ability';
-import { GraphQLError } from 'graphql';
 import { DataSource } from 'typeorm';
 import { Context } from '../context';
-import { forbidden } from '../errors';
+import { badArgument, forbidden } from '../errors';
 import {
   CoverageCell,
   DailySeries,
@@ -34,13 +33,11 @@ function once<T>(s: Statistics, key: string, read: () => Promise<T>): Promise<T>
   return s.read.get(key) as Promise<T>;
 }
 
-const badInput = (field: string, message: string) =>
-  new GraphQLError(`${field}: ${message}`, { extensions: { code: 'BAD_USER_INPUT', field: [field] } });
 
 function checkDate(field: 'from' | 'to', value: string | null | undefined): string | null {
   if (value === null || value === undefined || value === '') return null;
   const date = normaliseDigits(value);
-  if (!isIsoDate(date)) throw badInput(field, 'must be a real date written YYYY-MM-DD');
+  if (!isIsoDate(date)) throw badArgument([field], 'must be a real date written YYYY-MM-DD');
   return date;
 }
 
@@ -85,29 +82,29 @@ export class StatisticsService {
   async open(ctx: Context, input: StatisticsScopeInput, fromArg?: string | null, toArg?: string | null): Promise<Statistics> {
     const from = checkDate('from', fromArg);
     const to = checkDate('to', toArg);
-    if (from && to && from > to) throw badInput('to', 'must not be before from');
-    if (from && to && daysBetween(from, to) > MAX_SERIES_DAYS) throw badInput('from', `the range must be at most ${MAX_SERIES_DAYS} days`);
+    if (from && to && from > to) throw badArgument(['to'], 'must not be before from');
+    if (from && to && daysBetween(from, to) > MAX_SERIES_DAYS) throw badArgument(['from'], `the range must be at most ${MAX_SERIES_DAYS} days`);
 
     const db = await ctx.session.manager();
     let prefectureCode: string | null = null;
     let municipalityCode: string | null = null;
     let name: string;
     if (input.kind === StatisticsScopeKind.NATION) {
-      if (input.code) throw badInput('scope', 'a NATION scope takes no code');
+      if (input.code) throw badArgument(['scope'], 'a NATION scope takes no code');
       name = '全国';
     } else if (input.kind === StatisticsScopeKind.PREFECTURE) {
       const checked = checkPrefectureCode(input.code ?? '');
-      if (!checked.ok) throw badInput('scope', `code ${checked.message}`);
+      if (!checked.ok) throw badArgument(['scope'], `code ${checked.message}`);
       prefectureCode = checked.value;
       const [row] = await db.query('SELECT name FROM prefecture WHERE code = $1', [prefectureCode]);
-      if (!row) throw badInput('scope', 'code is not a prefecture');
+      if (!row) throw badArgument(['scope'], 'code is not a prefecture');
       name = row.name;
     } else {
       const checked = checkMunicipalityCode(input.code ?? '');
-      if (!checked.ok) throw badInput('scope', `code ${checked.message}`);
+      if (!checked.ok) throw badArgument(['scope'], `code ${checked.message}`);
       municipalityCode = checked.value;
       const found = await ctx.loaders.municipality.load(municipalityCode);
-      if (!found) throw badInput('scope', 'code is not a municipality in the national list');
+      if (!found) throw badArgument(['scope'], 'code is not a municipality in the national list');
       prefectureCode = found.prefectureCode;
       name = found.name;
     }
@@ -202,7 +199,7 @@ export class StatisticsService {
     const present = [...values.keys()].sort();
     const first = s.from ?? present[0];
     const last = s.to ?? present[present.length - 1];
-    if (daysBetween(first, last) > MAX_SERIES_DAYS) throw badInput(s.from ? 'from' : 'to', `the range must be at most ${MAX_SERIES_DAYS} days`);
+    if (daysBetween(first, last) > MAX_SERIES_DAYS) throw badArgument([s.from ? 'from' : 'to'], `the range must be at most ${MAX_SERIES_DAYS} days`);
     const series = [];
     for (let d = first; d <= last; d = addDays(d, 1)) series.push({ label: d, value: values.get(d) ?? 0 });
     const days = suppressSeries(series, this.threshold);

@@ -1,10 +1,9 @@
-import { GraphQLError } from 'graphql';
 import { randomInt, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { Ticket } from '../entities/ticket.entity';
-import { checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { badArgument, checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
 import { IssueTicketsInput, MAX_EXPLICIT_TICKETS, TicketConnection, TicketFilter } from '../resolvers/ticket.types';
@@ -66,7 +65,7 @@ export class TicketService {
   async byNumber(ctx: Context, ticketNumber: string): Promise<Ticket | null> {
     const checked = checkTicketNumber(ticketNumber);
     if (!checked.ok) {
-      throw new GraphQLError(`ticketNumber: ${checked.message}`, { extensions: { code: 'BAD_USER_INPUT', field: ['ticketNumber'], reason: ErrorCode.INVALID_FORMAT } });
+      throw badArgument(['ticketNumber'], checked.message, ErrorCode.INVALID_FORMAT);
     }
     const scope = scopeOf(ctx.ability, 'read', 'Ticket');
     if (!scope) return null;

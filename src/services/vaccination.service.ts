@@ -1,10 +1,9 @@
 import { subject } from '@casl/ability';
-import { GraphQLError } from 'graphql';
 import { createHash, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { PlatformFunction } from '../entities/function-suspension.entity';
-import { ErrorCode, ErrorCollector, InputError } from '../errors';
+import { badArgument, ErrorCode, ErrorCollector, InputError } from '../errors';
 import { ownMunicipalityFor } from '../policies/scope';
 import {
   DoseReceipt, DoseSummary, RegisterDoseInput, RegistrationStatus, TicketReference, TicketScan, TicketScanStatus,
@@ -96,7 +95,7 @@ export class VaccinationService {
       // A misread is logged under the site's municipality: the code it read may not exist.
       await writeAudit(await ctx.session.manager(), ctx, [{ operation: 'ticket.scan.misread', municipalityCode: siteCode, targetIds: [], outcome: 'FAILURE' }]);
       const [first] = error.errors;
-      throw new GraphQLError(`${first.field.join('.')}: ${first.message}`, { extensions: { code: 'BAD_USER_INPUT', field: first.field, reason: first.code } });
+      throw badArgument(first.field, first.message, first.code);
     }
   }
 
