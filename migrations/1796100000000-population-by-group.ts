@@ -1,5 +1,22 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
+// Unchanged: a resident's changed age band, sex or status moves the doses counted under it.
+const DOSES_ON_UPDATE = `
+          INSERT INTO stats_dose_delta (area, dimension, vaccinated_on, category, doses)
+          SELECT a.area, c.dimension, v.vaccinated_on, c.category, sum(p.sign)
+          FROM (SELECT n.municipality_code, n.id, n.birth_date, n.sex, n.status, 1 AS sign
+                  FROM new_rows n JOIN old_rows o USING (municipality_code, id)
+                  WHERE (n.birth_date, n.sex, n.status = 'ACTIVE') IS DISTINCT FROM (o.birth_date, o.sex, o.status = 'ACTIVE')
+                UNION ALL
+                SELECT o.municipality_code, o.id, o.birth_date, o.sex, o.status, -1
+                  FROM old_rows o JOIN new_rows n USING (municipality_code, id)
+                  WHERE (n.birth_date, n.sex, n.status = 'ACTIVE') IS DISTINCT FROM (o.birth_date, o.sex, o.status = 'ACTIVE')) p
+          JOIN vaccination_record v ON v.municipality_code = p.municipality_code AND v.resident_id = p.id AND v.status = 'COMPLETED'
+          CROSS JOIN LATERAL stats_areas(v.municipality_code) a
+          CROSS JOIN LATERAL stats_dose_cells(v.source, v.dose_number, v.manufacturer, p.birth_date, v.vaccinated_on, p.sex, p.status = 'ACTIVE') c
+          GROUP BY 1, 2, 3, 4
+          HAVING sum(p.sign) <> 0;`;
+
 /**
  * The population trigger counts residents per municipality, birth year and sex first, and only
  * then spreads each count over its areas (nation, prefecture, municipality). It spread every row
@@ -31,20 +48,7 @@ export class PopulationByGroup1796100000000 implements MigrationInterface {
           GROUP BY 1, 2, 3
           HAVING sum(g.residents) <> 0;
 
-          INSERT INTO stats_dose_delta (area, dimension, vaccinated_on, category, doses)
-          SELECT a.area, c.dimension, v.vaccinated_on, c.category, sum(p.sign)
-          FROM (SELECT n.municipality_code, n.id, n.birth_date, n.sex, n.status, 1 AS sign
-                  FROM new_rows n JOIN old_rows o USING (municipality_code, id)
-                  WHERE (n.birth_date, n.sex, n.status = 'ACTIVE') IS DISTINCT FROM (o.birth_date, o.sex, o.status = 'ACTIVE')
-                UNION ALL
-                SELECT o.municipality_code, o.id, o.birth_date, o.sex, o.status, -1
-                  FROM old_rows o JOIN new_rows n USING (municipality_code, id)
-                  WHERE (n.birth_date, n.sex, n.status = 'ACTIVE') IS DISTINCT FROM (o.birth_date, o.sex, o.status = 'ACTIVE')) p
-          JOIN vaccination_record v ON v.municipality_code = p.municipality_code AND v.resident_id = p.id AND v.status = 'COMPLETED'
-          CROSS JOIN LATERAL stats_areas(v.municipality_code) a
-          CROSS JOIN LATERAL stats_dose_cells(v.source, v.dose_number, v.manufacturer, p.birth_date, v.vaccinated_on, p.sex, p.status = 'ACTIVE') c
-          GROUP BY 1, 2, 3, 4
-          HAVING sum(p.sign) <> 0;
+${DOSES_ON_UPDATE}
         ELSE
           INSERT INTO stats_population_delta (area, birth_year, sex, residents)
           SELECT a.area, g.birth_year, g.sex, -sum(g.residents)
@@ -78,20 +82,7 @@ export class PopulationByGroup1796100000000 implements MigrationInterface {
           GROUP BY 1, 2, 3
           HAVING sum(r.sign) <> 0;
 
-          INSERT INTO stats_dose_delta (area, dimension, vaccinated_on, category, doses)
-          SELECT a.area, c.dimension, v.vaccinated_on, c.category, sum(p.sign)
-          FROM (SELECT n.municipality_code, n.id, n.birth_date, n.sex, n.status, 1 AS sign
-                  FROM new_rows n JOIN old_rows o USING (municipality_code, id)
-                  WHERE (n.birth_date, n.sex, n.status = 'ACTIVE') IS DISTINCT FROM (o.birth_date, o.sex, o.status = 'ACTIVE')
-                UNION ALL
-                SELECT o.municipality_code, o.id, o.birth_date, o.sex, o.status, -1
-                  FROM old_rows o JOIN new_rows n USING (municipality_code, id)
-                  WHERE (n.birth_date, n.sex, n.status = 'ACTIVE') IS DISTINCT FROM (o.birth_date, o.sex, o.status = 'ACTIVE')) p
-          JOIN vaccination_record v ON v.municipality_code = p.municipality_code AND v.resident_id = p.id AND v.status = 'COMPLETED'
-          CROSS JOIN LATERAL stats_areas(v.municipality_code) a
-          CROSS JOIN LATERAL stats_dose_cells(v.source, v.dose_number, v.manufacturer, p.birth_date, v.vaccinated_on, p.sex, p.status = 'ACTIVE') c
-          GROUP BY 1, 2, 3, 4
-          HAVING sum(p.sign) <> 0;
+${DOSES_ON_UPDATE}
         ELSE
           INSERT INTO stats_population_delta (area, birth_year, sex, residents)
           SELECT a.area, extract(year FROM o.birth_date)::smallint, o.sex, -count(*)
