@@ -88,3 +88,7 @@ export const badCursor = () => badArgument(['after'], 'not a cursor returned by 
 export function checkPageSize(first: number, max: number): void {
   if (!Number.isInteger(first) || first < 1 || first > max) throw badArgument(['first'], `must be between 1 and ${max}`);
 }
+
+/** The error code for an identifier that failed its check: a wrong check digit or a wrong shape. */
+export const identifierError = (reason: 'format' | 'checkDigit') =>
+  (reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT);

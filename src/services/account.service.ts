@@ -5,7 +5,7 @@ import { Context } from '../context';
 import { Account } from '../entities/account.entity';
 import { Municipality } from '../entities/municipality.entity';
 import { Prefecture } from '../entities/prefecture.entity';
-import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { ErrorCode, ErrorCollector, identifierError, InputError, notFoundOrNoAccess } from '../errors';
 import { ROLE_TENANT } from '../policies/roles';
 import { applyScope, scopeOf } from '../policies/scope';
 import { CreateAccountInput } from '../resolvers/account.types';
@@ -38,7 +38,7 @@ export class AccountService {
         needsMunicipality ? `is required for ${input.role} accounts` : `must be empty for ${input.role} accounts`);
     } else if (input.municipalityCode) {
       const checked = checkMunicipalityCode(input.municipalityCode);
-      if (!checked.ok) errors.add(['input', 'municipalityCode'], checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, checked.message);
+      if (!checked.ok) errors.add(['input', 'municipalityCode'], identifierError(checked.reason), checked.message);
       else if (!(await this.db.getRepository(Municipality).existsBy({ code: checked.value }))) {
         errors.add(['input', 'municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
       } else municipalityCode = checked.value;

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { Context } from '../context';
-import { badArgument, ErrorCode, forbidden } from '../errors';
+import { badArgument, ErrorCode, forbidden, identifierError } from '../errors';
 import { EligibilityStatus, TicketEligibility } from '../resolvers/integrator.types';
 import { isIsoDate } from '../validation/dates';
 import { earliestDate, Interval, parseDoseIntervals } from '../validation/dose-intervals';
@@ -35,7 +35,7 @@ export class EligibilityService {
       throw new GraphQLError('Too many eligibility checks: slow down and retry in a few seconds', { extensions: { code: 'RATE_LIMITED' } });
     }
     const code = checkMunicipalityCode(municipalityCode);
-    if (!code.ok) throw badArgument(['municipalityCode'], code.message, code.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT);
+    if (!code.ok) throw badArgument(['municipalityCode'], code.message, identifierError(code.reason));
     const number = checkTicketNumber(ticketNumber);
     if (!number.ok) throw badArgument(['ticketNumber'], number.message, ErrorCode.INVALID_FORMAT);
     const born = normaliseDigits(birthDate);

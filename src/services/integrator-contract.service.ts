@@ -1,6 +1,6 @@
 import { Context } from '../context';
 import { IntegratorContract } from '../entities/integrator-contract.entity';
-import { ErrorCode, ErrorCollector, forbidden, InputError, notFoundOrNoAccess } from '../errors';
+import { ErrorCode, ErrorCollector, forbidden, identifierError, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { Role } from '../schema/enums';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
@@ -24,7 +24,7 @@ export class IntegratorContractService {
   private async checked(ctx: Context, integratorAccountId: string, municipalityCode: string): Promise<string> {
     const errors = new ErrorCollector();
     const code = checkMunicipalityCode(municipalityCode);
-    if (!code.ok) errors.add(['municipalityCode'], code.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, code.message);
+    if (!code.ok) errors.add(['municipalityCode'], identifierError(code.reason), code.message);
     else if (!(await ctx.loaders.municipality.load(code.value))) {
       errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
     }

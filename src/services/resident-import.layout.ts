@@ -1,5 +1,5 @@
 import type { TenantKeys } from '../crypto/tenant-keys';
-import { ErrorCode } from '../errors';
+import { ErrorCode, identifierError } from '../errors';
 import { parseRegistryDate } from '../validation/era-dates';
 import { EARLIEST_BIRTH } from '../validation/dates';
 import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, normaliseDigits } from '../validation/identifiers';
@@ -100,7 +100,7 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     if (raw === null) return null;
     const checked = check(raw);
     if (checked.ok) return checked.value;
-    problems.push({ field: column, code: checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, message: checked.message });
+    problems.push({ field: column, code: identifierError(checked.reason), message: checked.message });
     return null;
   };
 
@@ -111,7 +111,7 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     const own = digits === keys.municipalityCode || digits === keys.municipalityCode.slice(0, 5);
     if (!own) {
       const checked = digits.length === 5 ? { ok: true as const } : checkMunicipalityCode(digits);
-      if (!checked.ok) problems.push({ field: 'municipalityCode', code: checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, message: checked.message });
+      if (!checked.ok) problems.push({ field: 'municipalityCode', code: identifierError(checked.reason), message: checked.message });
       else problems.push({ field: 'municipalityCode', code: ErrorCode.OTHER_MUNICIPALITY, message: 'row belongs to another municipality; only the own municipality\'s residents can be imported' });
     }
   }

@@ -4,7 +4,7 @@ import { Context } from '../context';
 import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { Resident } from '../entities/resident.entity';
-import { badArgument, checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { badArgument, checkPageSize, ErrorCode, ErrorCollector, identifierError, InputError, notFoundOrNoAccess } from '../errors';
 import { Action } from '../policies/ability';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
@@ -30,7 +30,7 @@ function checkFields(input: Partial<RegisterResidentInput>, partial: boolean): P
     if (!need(key)) return;
     const result = check(String(input[key]));
     if (result.ok) out[key] = result.value;
-    else errors.add(['input', key], result.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, result.message);
+    else errors.add(['input', key], identifierError(result.reason), result.message);
   };
   identifier('addresseeNumber', checkAddresseeNumber);
   identifier('myNumber', checkMyNumber);
@@ -127,7 +127,7 @@ export class ResidentService {
   async findByMyNumber(ctx: Context, myNumber: string): Promise<Resident | null> {
     const checked = checkMyNumber(myNumber);
     if (!checked.ok) {
-      throw badArgument(['myNumber'], checked.message, checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT);
+      throw badArgument(['myNumber'], checked.message, identifierError(checked.reason));
     }
     const codes = (scopeOf(ctx.ability, 'read', 'MyNumber') ?? []).map((c) => c.municipalityCode);
     if (codes.some((code) => typeof code !== 'string')) throw new Error('My Number look-up needs a scope bound to municipalities');
@@ -195,7 +195,7 @@ export class ResidentService {
     if (destination) {
       const checked = checkMunicipalityCode(destination);
       if (!checked.ok) {
-        throw InputError.of(['destinationMunicipalityCode'], checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, checked.message);
+        throw InputError.of(['destinationMunicipalityCode'], identifierError(checked.reason), checked.message);
       }
       destinationCode = checked.value;
     }

@@ -4,7 +4,7 @@ import { EntityManager, In, IsNull } from 'typeorm';
 import type { Context } from '../context';
 import { FunctionSuspension, PlatformFunction } from '../entities/function-suspension.entity';
 import { Municipality } from '../entities/municipality.entity';
-import { ErrorCode, InputError } from '../errors';
+import { ErrorCode, identifierError, InputError } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { checkMunicipalityCode } from '../validation/identifiers';
 import { writeAudit } from './audit.service';
@@ -66,7 +66,7 @@ export class SuspensionService {
   private async checkScope(db: EntityManager, municipality: string | null | undefined): Promise<string | null> {
     if (!municipality) return null;
     const checked = checkMunicipalityCode(municipality);
-    if (!checked.ok) throw InputError.of(['municipalityCode'], checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, checked.message);
+    if (!checked.ok) throw InputError.of(['municipalityCode'], identifierError(checked.reason), checked.message);
     if (!(await db.getRepository(Municipality).existsBy({ code: checked.value }))) {
       throw InputError.of(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
     }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { Context } from '../context';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
-import { ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { ErrorCode, ErrorCollector, identifierError, InputError, notFoundOrNoAccess } from '../errors';
 import { Action } from '../policies/ability';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { CorrectRecordInput, RecordDoseInput } from '../resolvers/vaccination-record.types';
@@ -50,7 +50,7 @@ export class VaccinationRecordService {
     let site = municipalityCode;
     if (input.siteMunicipalityCode) {
       const checked = checkMunicipalityCode(input.siteMunicipalityCode);
-      if (!checked.ok) errors.add(['input', 'siteMunicipalityCode'], checked.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, checked.message);
+      if (!checked.ok) errors.add(['input', 'siteMunicipalityCode'], identifierError(checked.reason), checked.message);
       else if (!(await ctx.loaders.municipality.load(checked.value))) errors.add(['input', 'siteMunicipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
       else site = checked.value;
     }

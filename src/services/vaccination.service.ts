@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { PlatformFunction } from '../entities/function-suspension.entity';
-import { badArgument, ErrorCode, ErrorCollector, InputError } from '../errors';
+import { badArgument, ErrorCode, ErrorCollector, identifierError, InputError } from '../errors';
 import { ownMunicipalityFor } from '../policies/scope';
 import {
   DoseReceipt, DoseSummary, RegisterDoseInput, RegistrationStatus, TicketReference, TicketScan, TicketScanStatus,
@@ -40,7 +40,7 @@ function parseReference(errors: ErrorCollector, ref: TicketReference | undefined
     return null;
   }
   const code = checkMunicipalityCode(ref.municipalityCode);
-  if (!code.ok) errors.add([...path, 'municipalityCode'], code.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : ErrorCode.INVALID_FORMAT, code.message);
+  if (!code.ok) errors.add([...path, 'municipalityCode'], identifierError(code.reason), code.message);
   const number = checkTicketNumber(ref.ticketNumber);
   if (!number.ok) errors.add([...path, 'ticketNumber'], ErrorCode.INVALID_FORMAT, number.message);
   return code.ok && number.ok ? { municipalityCode: code.value, ticketNumber: number.value, doseDigit: null } : null;
