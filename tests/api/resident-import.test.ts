@@ -149,6 +149,21 @@ describe('resident registry import', () => {
     expect((await residentRows(t, code)).map((r) => r.addressee_number).sort()).toEqual([existing.addressee, first.addressee].sort());
   });
 
+  it('issues the tickets a re-import adds to residents it had already registered', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = [registryRow(), registryRow()];
+    const bare = rows.map((r) => ({ ...r, ticket: '', series: '' }));
+    expect(await importFile(t, officer, registryCsv(bare))).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 2, ticketsInserted: 0 });
+    const residents = await residentRows(t, code);
+    const newcomer = registryRow();
+    const job = await importFile(t, officer, registryCsv([...rows, newcomer]));
+    expect(job).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 1, residentsUpdated: 0, ticketsInserted: 3 });
+    const stored = await residentRows(t, code);
+    for (const before of residents) expect(stored).toContainEqual(before);
+    expect((await ticketRows(t, code)).map((r) => [r.addressee_number, r.ticket_number]).sort())
+      .toEqual([...rows, newcomer].map((r) => [r.addressee, r.ticket]).sort());
+  });
+
   it('rejects a series that names no doses, and stores every series in one form', async () => {
     const { code, officer } = await t.tenant();
     const rows = [registryRow({ series: '01-02' }), registryRow({ series: '第1期' })];

@@ -114,6 +114,9 @@ describe('intrusion detection', () => {
     await t.app.services.detector.accountLocked(operator.accountId, null, 'test');
     expect((await operator.gql('{ securityAlerts(first: 1) { kind } }')).data.securityAlerts).toEqual([{ kind: 'ACCOUNT_LOCKED' }]);
     const { code } = await t.tenant();
+    // There is a suspension, an alert and an account for the lists to leave out.
+    expect((await operator.gql(SUSPEND, { f: 'EXPORT', m: code, r: 'audit of the export' })).data.suspendFunction.userErrors).toEqual([]);
+    expect((await operator.gql('{ functionSuspensions { municipalityCode } }')).data.functionSuspensions).toContainEqual({ municipalityCode: code });
     const actor = { accountId: '00000000-0000-4000-8000-000000000001', role: Role.MUNICIPALITY, municipalityCode: code, prefectureCode: null, channel: Channel.LGWAN };
     const ctx = contextFor(t.app.services, actor, { channel: Channel.LGWAN, sourceAddress: 'test' });
     try {
@@ -122,6 +125,7 @@ describe('intrusion detection', () => {
       expect(await t.app.services.accounts.list(ctx)).toEqual([]);
     } finally {
       await finishRequest(ctx);
+      await operator.gql(RESUME, { f: 'EXPORT', m: code });
     }
   });
 
