@@ -74,12 +74,12 @@ async function main(): Promise<void> {
   }
   const db = createDataSource(url, { poolSize: 4 });
   await db.initialize();
+  // The import works as the application role, under row-level security, as the server and CLI do.
+  const appDb = createDataSource(url, { poolSize: 4, asApp: true });
   try {
     await migrate(db);
     await syncReferenceData(db);
     const config = { masterKey: randomBytes(32), tokenSecret: randomBytes(32), tokenTtlSeconds: 900, maxFailedLogins: 5, lockoutMinutes: 30 } as Config;
-    // The import works as the application role, under row-level security, as the server and CLI do.
-    const appDb = createDataSource(url, { poolSize: 4, asApp: true });
     await appDb.initialize();
     const services = createServices(appDb, config);
 
@@ -155,8 +155,8 @@ async function main(): Promise<void> {
     console.log(`ratio import / COPY:    ${ratio.toFixed(3)}  (target ≥ 0.15: ${verdict(ratio >= 0.15)})`);
     console.log(`peak RSS:               ${mb(peakRss)} (at start of import ${mb(baseRss)}; target ≤ 512 MB: ${verdict(peakRss <= 512 * 1024 * 1024)})`);
     console.log(`whole import ≤ 60 s:    ${verdict(first.seconds <= 60)}`);
-    await appDb.destroy();
   } finally {
+    if (appDb.isInitialized) await appDb.destroy();
     await db.destroy();
     await embedded?.stop();
   }
