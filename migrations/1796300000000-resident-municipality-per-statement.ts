@@ -1,0 +1,75 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * A resident's municipality is checked once per statement instead of once per row.
+ *
+ * The foreign key from `resident` to `municipality` ran one look-up (and one row lock) for every
+ * resident written: a registry import of a million new residents spent 5–10 s of its merge on
+ * checking, a million times over, the one municipality it imports into. Two statement triggers
+ * keep the key's meaning:
+ * - after residents are inserted or updated, every municipality they name must exist, and is
+ *   locked (KEY SHARE, as the key locked it) until the transaction ends, so that it cannot be
+ *   deleted or renumbered under them;
+ * - after municipalities are deleted or updated, no resident may name a code that no longer
+ *   exists. This check sees every tenant (the definer, with the tenant list set to all).
+ * Both raise foreign_key_violation (23503) under the old constraint's name.
+ */
+export class ResidentMunicipalityPerStatement1796300000000 implements MigrationInterface {
+  name = 'ResidentMunicipalityPerStatement1796300000000';
+
+  async up(db: QueryRunner): Promise<void> {
+    await db.query(`
+      CREATE FUNCTION resident_municipality_exists() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+      DECLARE
+        missing char(6);
+      BEGIN
+        PERFORM FROM municipality m WHERE m.code IN (SELECT n.municipality_code FROM new_rows n) FOR KEY SHARE;
+        SELECT n.municipality_code INTO missing FROM new_rows n
+          WHERE NOT EXISTS (SELECT FROM municipality m WHERE m.code = n.municipality_code) LIMIT 1;
+        IF FOUND THEN
+          RAISE foreign_key_violation USING CONSTRAINT = 'resident_municipality_fk', TABLE = 'resident',
+            MESSAGE = format('municipality %s of a resident does not exist', missing);
+        END IF;
+        RETURN NULL;
+      END $$;
+
+      CREATE FUNCTION municipality_residents_remain() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET vrs.tenants = '*' AS $$
+      DECLARE
+        gone char(6);
+      BEGIN
+        SELECT o.code INTO gone FROM old_rows o
+          WHERE NOT EXISTS (SELECT FROM municipality m WHERE m.code = o.code)
+            AND EXISTS (SELECT FROM resident r WHERE r.municipality_code = o.code) LIMIT 1;
+        IF FOUND THEN
+          RAISE foreign_key_violation USING CONSTRAINT = 'resident_municipality_fk', TABLE = 'municipality',
+            MESSAGE = format('municipality %s still has residents', gone);
+        END IF;
+        RETURN NULL;
+      END $$;
+
+      ALTER TABLE resident DROP CONSTRAINT resident_municipality_fk;
+      CREATE TRIGGER resident_municipality_inserted AFTER INSERT ON resident
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION resident_municipality_exists();
+      CREATE TRIGGER resident_municipality_updated AFTER UPDATE ON resident
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION resident_municipality_exists();
+      CREATE TRIGGER municipality_deleted AFTER DELETE ON municipality
+        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION municipality_residents_remain();
+      CREATE TRIGGER municipality_updated AFTER UPDATE ON municipality
+        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION municipality_residents_remain();
+    `);
+  }
+
+  async down(db: QueryRunner): Promise<void> {
+    await db.query(`
+      DROP TRIGGER municipality_updated ON municipality;
+      DROP TRIGGER municipality_deleted ON municipality;
+      DROP TRIGGER resident_municipality_updated ON resident;
+      DROP TRIGGER resident_municipality_inserted ON resident;
+      ALTER TABLE resident ADD CONSTRAINT resident_municipality_fk FOREIGN KEY (municipality_code) REFERENCES municipality (code);
+      DROP FUNCTION municipality_residents_remain();
+      DROP FUNCTION resident_municipality_exists();
+    `);
+  }
+}
