@@ -22,12 +22,14 @@ export class ResidentMunicipalityPerStatement1796300000000 implements MigrationI
       CREATE FUNCTION resident_municipality_exists() RETURNS trigger
         LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
       DECLARE
+        codes char(6)[];
+        locked integer;
         missing char(6);
       BEGIN
-        PERFORM FROM municipality m WHERE m.code IN (SELECT n.municipality_code FROM new_rows n) FOR KEY SHARE;
-        SELECT n.municipality_code INTO missing FROM new_rows n
-          WHERE NOT EXISTS (SELECT FROM municipality m WHERE m.code = n.municipality_code) LIMIT 1;
-        IF FOUND THEN
+        SELECT array_agg(c) INTO codes FROM (SELECT DISTINCT n.municipality_code AS c FROM new_rows n) d;
+        SELECT count(*) INTO locked FROM (SELECT FROM municipality m WHERE m.code = ANY (codes) FOR KEY SHARE) l;
+        IF locked < cardinality(codes) THEN
+          SELECT c INTO missing FROM unnest(codes) c WHERE NOT EXISTS (SELECT FROM municipality m WHERE m.code = c) LIMIT 1;
           RAISE foreign_key_violation USING CONSTRAINT = 'resident_municipality_fk', TABLE = 'resident',
             MESSAGE = format('municipality %s of a resident does not exist', missing);
         END IF;

@@ -11,6 +11,7 @@ import { AuditLinkAtCommit1796000000000 } from '../../migrations/1796000000000-a
 import { PopulationByGroup1796100000000 } from '../../migrations/1796100000000-population-by-group';
 import { TenantListPerStatement1796200000000 } from '../../migrations/1796200000000-tenant-list-per-statement';
 import { ResidentMunicipalityPerStatement1796300000000 } from '../../migrations/1796300000000-resident-municipality-per-statement';
+import { TicketResidentPerStatement1796400000000 } from '../../migrations/1796400000000-ticket-resident-per-statement';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -32,7 +33,7 @@ export const migrations = [
   Foundation1795392000000, VaccinationWorkflow1795400000000, RegistryImport1795500000000, Statistics1795600000000, Security1795700000000,
   RowLevelSecurity1795800000000, TicketIndex1795900000000, AuditLinkAtCommit1796000000000,
   PopulationByGroup1796100000000, TenantListPerStatement1796200000000,
-  ResidentMunicipalityPerStatement1796300000000,
+  ResidentMunicipalityPerStatement1796300000000, TicketResidentPerStatement1796400000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

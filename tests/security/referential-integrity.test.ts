@@ -1,5 +1,6 @@
-import { EntityManager } from 'typeorm';
+import { EntityManager, QueryRunner } from 'typeorm';
 import { TestApp } from '../helpers/test-app';
+import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -69,5 +70,106 @@ describe('a resident belongs to a municipality that exists', () => {
     const code = await municipalityWithResident();
     await t.db.query(`UPDATE municipality SET name = 'テスト新市' WHERE code = $1`, [code]);
     expect(await t.db.query('SELECT name FROM municipality WHERE code = $1', [code])).toEqual([{ name: 'テスト新市' }]);
+  });
+});
+
+const DELETE_RESIDENT = 'mutation($id: ID!) { deleteResident(id: $id) { deletedResidentId userErrors { code } } }';
+const ticketViolation = { code: '23503', constraint: 'ticket_resident_fk' };
+
+function insertTicket(tx: EntityManager, code: string, residentId: string): Promise<unknown> {
+  return tx.query(
+    `INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
+     VALUES ($1, gen_random_uuid(), $2, lpad((floor(random() * 1e10))::bigint::text, 10, '0'), '1', current_date)`,
+    [code, residentId],
+  );
+}
+
+describe('a ticket belongs to a resident that exists', () => {
+  it('refuses a ticket, new or moved, that names no resident of its municipality', async () => {
+    const { code, officer } = await t.tenant();
+    const other = await t.tenant();
+    const { ticketId } = await residentWithTicket(officer);
+    const theirs = await residentWithTicket(other.officer);
+    await expect(asOwner(code, (tx) => insertTicket(tx, code, '00000000-0000-4000-8000-000000000000'))).rejects.toMatchObject(ticketViolation);
+    // A resident of another municipality is no resident of this one.
+    await expect(asOwner(code, (tx) => insertTicket(tx, code, theirs.residentId))).rejects.toMatchObject(ticketViolation);
+    await expect(asOwner(code, (tx) => tx.query('UPDATE ticket SET resident_id = $3 WHERE municipality_code = $1 AND id = $2', [code, ticketId, theirs.residentId])))
+      .rejects.toMatchObject(ticketViolation);
+    const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM ticket WHERE municipality_code = $1', [code]);
+    expect(count).toBe(1);
+  });
+
+  it('refuses changing the key of a resident who holds tickets, and allows it for one who holds none', async () => {
+    const { code, officer } = await t.tenant();
+    const { residentId } = await residentWithTicket(officer);
+    await expect(asOwner(code, (tx) => tx.query('UPDATE resident SET id = gen_random_uuid() WHERE municipality_code = $1 AND id = $2', [code, residentId])))
+      .rejects.toMatchObject(ticketViolation);
+    await t.db.query('DELETE FROM ticket WHERE municipality_code = $1 AND resident_id = $2', [code, residentId]);
+    await asOwner(code, (tx) => tx.query('UPDATE resident SET id = gen_random_uuid() WHERE municipality_code = $1 AND id = $2', [code, residentId]));
+    expect(await t.db.query('SELECT 1 FROM resident WHERE municipality_code = $1 AND id = $2', [code, residentId])).toHaveLength(0);
+  });
+
+  it('deleting a resident through the API deletes their tickets and records, and nobody else\'s', async () => {
+    const { code, officer } = await t.tenant();
+    const gone = await residentWithTicket(officer);
+    const kept = await residentWithTicket(officer);
+    for (const r of [gone, kept]) {
+      const registered = await (await tablet(t, code)).gql(REGISTER_DOSE, { input: doseInput(code, r.ticketNumber) });
+      expect(registered.data.registerDose.receipt.status).toBe('RECORDED');
+    }
+    expect((await officer.gql(DELETE_RESIDENT, { id: gone.residentId })).data.deleteResident).toEqual({ deletedResidentId: gone.residentId, userErrors: [] });
+    const left = async (table: string) => (await t.db.query(`SELECT resident_id FROM ${table} WHERE municipality_code = $1`, [code])).map((r: { resident_id: string }) => r.resident_id);
+    expect(await left('ticket')).toEqual([kept.residentId]);
+    expect(await left('vaccination_record')).toEqual([kept.residentId]);
+  });
+
+  describe('under concurrent writers', () => {
+    /** An open owner transaction that may write into `code`. */
+    async function open(code: string): Promise<QueryRunner> {
+      const runner = t.db.createQueryRunner();
+      await runner.connect();
+      await runner.startTransaction();
+      await runner.query(`SELECT set_config('vrs.tenants', $1, true)`, [code]);
+      return runner;
+    }
+    const settled = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error) => ({ error }));
+
+    it('a resident deleted while a ticket is being added waits for it, then takes the ticket along', async () => {
+      const { code, officer } = await t.tenant();
+      const { residentId } = await residentWithTicket(officer);
+      const adding = await open(code);
+      const deleting = await open(code);
+      try {
+        await insertTicket(adding.manager, code, residentId);
+        const deleted = settled(deleting.query('DELETE FROM resident WHERE municipality_code = $1 AND id = $2', [code, residentId]));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await adding.commitTransaction();
+        expect(await deleted).not.toHaveProperty('error');
+        await deleting.commitTransaction();
+      } finally {
+        await adding.release();
+        await deleting.release();
+      }
+      expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1 AND resident_id = $2', [code, residentId])).toHaveLength(0);
+    });
+
+    it('a ticket added for a resident being deleted fails once the deletion commits', async () => {
+      const { code, officer } = await t.tenant();
+      const { residentId } = await residentWithTicket(officer);
+      const deleting = await open(code);
+      const adding = await open(code);
+      try {
+        await deleting.query('DELETE FROM resident WHERE municipality_code = $1 AND id = $2', [code, residentId]);
+        const added = settled(insertTicket(adding.manager, code, residentId));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await deleting.commitTransaction();
+        expect(await added).toMatchObject({ error: ticketViolation });
+        await adding.rollbackTransaction();
+      } finally {
+        await adding.release();
+        await deleting.release();
+      }
+      expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1 AND resident_id = $2', [code, residentId])).toHaveLength(0);
+    });
   });
 });
