@@ -133,16 +133,27 @@ describe('a ticket belongs to a resident that exists', () => {
       return runner;
     }
     const settled = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error) => ({ error }));
+    /** Resolves once the statement on connection `pid` waits for a lock held by the other transaction. */
+    async function blocked(pid: number): Promise<void> {
+      for (let i = 0; i < 100; i++) {
+        const [row] = await t.db.query('SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1', [pid]);
+        if (row?.wait_event_type === 'Lock') return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`the statement on connection ${pid} never waited for the lock`);
+    }
+    const pidOf = async (runner: QueryRunner): Promise<number> => (await runner.query('SELECT pg_backend_pid() AS pid'))[0].pid;
 
     it('a resident deleted while a ticket is being added waits for it, then takes the ticket along', async () => {
       const { code, officer } = await t.tenant();
       const { residentId } = await residentWithTicket(officer);
       const adding = await open(code);
       const deleting = await open(code);
+      const deletingPid = await pidOf(deleting);
       try {
         await insertTicket(adding.manager, code, residentId);
         const deleted = settled(deleting.query('DELETE FROM resident WHERE municipality_code = $1 AND id = $2', [code, residentId]));
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await blocked(deletingPid);
         await adding.commitTransaction();
         expect(await deleted).not.toHaveProperty('error');
         await deleting.commitTransaction();
@@ -158,10 +169,11 @@ describe('a ticket belongs to a resident that exists', () => {
       const { residentId } = await residentWithTicket(officer);
       const deleting = await open(code);
       const adding = await open(code);
+      const addingPid = await pidOf(adding);
       try {
         await deleting.query('DELETE FROM resident WHERE municipality_code = $1 AND id = $2', [code, residentId]);
         const added = settled(insertTicket(adding.manager, code, residentId));
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await blocked(addingPid);
         await deleting.commitTransaction();
         expect(await added).toMatchObject({ error: ticketViolation });
         await adding.rollbackTransaction();
