@@ -8,7 +8,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * Three statement triggers keep the key's meaning:
  * - after tickets are inserted or updated, every resident they name must exist, and is locked
  *   (KEY SHARE, as the key locked it) until the transaction ends, so that it cannot be deleted or
- *   renumbered under them;
+ *   renumbered under them; one statement locks them all;
  * - deleting residents deletes their tickets (the key's ON DELETE CASCADE);
  * - a resident whose key changes may not leave tickets behind.
  * Errors are foreign_key_violation (23503) under the old constraint's name. The functions see
@@ -27,25 +27,15 @@ export class TicketResidentPerStatement1796400000000 implements MigrationInterfa
       DECLARE
         codes char(6)[];
         wanted bigint;
-        found bigint;
-        own bigint;
+        locked bigint;
       BEGIN
-        SELECT array_agg(c) INTO codes FROM (SELECT DISTINCT n.municipality_code AS c FROM new_rows n) d;
-        -- A ticket matches at most one resident (by the resident's key): the matches count the
-        -- tickets whose resident exists.
-        EXECUTE 'SELECT (SELECT count(*) FROM new_rows), count(*), count(*) FILTER (WHERE r.xmin = pg_current_xact_id()::xid)
-                 FROM resident r JOIN new_rows n ON r.municipality_code = n.municipality_code AND r.id = n.resident_id
-                 WHERE r.municipality_code = ANY ($1)' INTO wanted, found, own USING codes;
-        -- Residents this transaction wrote are invisible to every other one until it commits, so
-        -- nobody can delete them meanwhile: locking them (a write per row) would protect nothing.
-        IF found = wanted AND own = found THEN
-          RETURN NULL;
-        END IF;
-        -- Otherwise as the key did: a resident deleted in the meantime is not locked, and is missing.
+        SELECT array_agg(c), sum(n) INTO codes, wanted FROM (SELECT n.municipality_code AS c, count(*) AS n FROM new_rows n GROUP BY 1) d;
+        -- A ticket matches at most one resident (by the resident's key), so the rows locked count the
+        -- tickets whose resident exists; a resident deleted in the meantime is not locked.
         EXECUTE 'SELECT count(*) FROM (
                    SELECT FROM resident r JOIN new_rows n ON r.municipality_code = n.municipality_code AND r.id = n.resident_id
-                   WHERE r.municipality_code = ANY ($1) FOR KEY SHARE OF r) l' INTO found USING codes;
-        IF found < wanted THEN
+                   WHERE r.municipality_code = ANY ($1) FOR KEY SHARE OF r) l' INTO locked USING codes;
+        IF locked < wanted THEN
           RAISE foreign_key_violation USING CONSTRAINT = 'ticket_resident_fk', TABLE = 'ticket',
             MESSAGE = 'a ticket names a resident that does not exist';
         END IF;
