@@ -5,7 +5,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * The foreign key from `resident` to `municipality` ran one look-up (and one row lock) for every
  * resident written: a registry import of a million new residents spent 5–10 s of its merge on
- * checking, a million times over, the one municipality it imports into. Two statement triggers
+ * checking, a million times over, the one municipality it imports into. Statement triggers
  * keep the key's meaning:
  * - after residents are inserted or updated, every municipality they name must exist, and is
  *   locked (KEY SHARE, as the key locked it) until the transaction ends, so that it cannot be

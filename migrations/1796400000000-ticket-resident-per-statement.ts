@@ -5,7 +5,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * The foreign key from `ticket` to `resident` ran one look-up and one row lock per ticket: a
  * registry import of a million new residents with their tickets spent 8–13 s of its merge on it.
- * Three statement triggers keep the key's meaning:
+ * Statement triggers keep the key's meaning:
  * - after tickets are inserted or updated, every resident they name must exist, and is locked
  *   (KEY SHARE, as the key locked it) until the transaction ends, so that it cannot be deleted or
  *   renumbered under them; one statement locks them all;

@@ -124,64 +124,74 @@ describe('a ticket belongs to a resident that exists', () => {
   });
 
   describe('under concurrent writers', () => {
-    /** An open owner transaction that may write into `code`. */
-    async function open(code: string): Promise<QueryRunner> {
-      const runner = t.db.createQueryRunner();
-      await runner.connect();
-      await runner.startTransaction();
-      await runner.query(`SELECT set_config('vrs.tenants', $1, true)`, [code]);
-      return runner;
+    interface Writers {
+      /** Adds tickets. */
+      adding: QueryRunner;
+      /** Deletes residents. */
+      deleting: QueryRunner;
+      /** Resolves once the writer's pending statement waits for a lock the other one holds. */
+      blocked(writer: QueryRunner): Promise<void>;
+    }
+
+    /** Two open owner transactions that may write into `code`, released afterwards. */
+    async function twoWriters(code: string, work: (writers: Writers) => Promise<void>): Promise<void> {
+      const pids = new Map<QueryRunner, number>();
+      const open = async () => {
+        const runner = t.db.createQueryRunner();
+        await runner.connect();
+        await runner.startTransaction();
+        await runner.query(`SELECT set_config('vrs.tenants', $1, true)`, [code]);
+        pids.set(runner, (await runner.query('SELECT pg_backend_pid() AS pid'))[0].pid);
+        return runner;
+      };
+      const blocked = async (writer: QueryRunner) => {
+        for (let i = 0; i < 100; i++) {
+          const [row] = await t.db.query('SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1', [pids.get(writer)]);
+          if (row?.wait_event_type === 'Lock') return;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        throw new Error('the statement never waited for the lock');
+      };
+      const writers = { adding: await open(), deleting: await open(), blocked };
+      try {
+        await work(writers);
+      } finally {
+        await writers.adding.release();
+        await writers.deleting.release();
+      }
     }
     const settled = <T>(promise: Promise<T>) => promise.then((value) => ({ value }), (error) => ({ error }));
-    /** Resolves once the statement on connection `pid` waits for a lock held by the other transaction. */
-    async function blocked(pid: number): Promise<void> {
-      for (let i = 0; i < 100; i++) {
-        const [row] = await t.db.query('SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1', [pid]);
-        if (row?.wait_event_type === 'Lock') return;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      throw new Error(`the statement on connection ${pid} never waited for the lock`);
-    }
-    const pidOf = async (runner: QueryRunner): Promise<number> => (await runner.query('SELECT pg_backend_pid() AS pid'))[0].pid;
+    const deleteResident = (runner: QueryRunner, code: string, id: string) =>
+      runner.query('DELETE FROM resident WHERE municipality_code = $1 AND id = $2', [code, id]);
+    const ticketsOf = (code: string, residentId: string) =>
+      t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1 AND resident_id = $2', [code, residentId]);
 
     it('a resident deleted while a ticket is being added waits for it, then takes the ticket along', async () => {
       const { code, officer } = await t.tenant();
       const { residentId } = await residentWithTicket(officer);
-      const adding = await open(code);
-      const deleting = await open(code);
-      const deletingPid = await pidOf(deleting);
-      try {
+      await twoWriters(code, async ({ adding, deleting, blocked }) => {
         await insertTicket(adding.manager, code, residentId);
-        const deleted = settled(deleting.query('DELETE FROM resident WHERE municipality_code = $1 AND id = $2', [code, residentId]));
-        await blocked(deletingPid);
+        const deleted = settled(deleteResident(deleting, code, residentId));
+        await blocked(deleting);
         await adding.commitTransaction();
         expect(await deleted).not.toHaveProperty('error');
         await deleting.commitTransaction();
-      } finally {
-        await adding.release();
-        await deleting.release();
-      }
-      expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1 AND resident_id = $2', [code, residentId])).toHaveLength(0);
+      });
+      expect(await ticketsOf(code, residentId)).toHaveLength(0);
     });
 
     it('a ticket added for a resident being deleted fails once the deletion commits', async () => {
       const { code, officer } = await t.tenant();
       const { residentId } = await residentWithTicket(officer);
-      const deleting = await open(code);
-      const adding = await open(code);
-      const addingPid = await pidOf(adding);
-      try {
-        await deleting.query('DELETE FROM resident WHERE municipality_code = $1 AND id = $2', [code, residentId]);
+      await twoWriters(code, async ({ adding, deleting, blocked }) => {
+        await deleteResident(deleting, code, residentId);
         const added = settled(insertTicket(adding.manager, code, residentId));
-        await blocked(addingPid);
+        await blocked(adding);
         await deleting.commitTransaction();
         expect(await added).toMatchObject({ error: ticketViolation });
         await adding.rollbackTransaction();
-      } finally {
-        await adding.release();
-        await deleting.release();
-      }
-      expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1 AND resident_id = $2', [code, residentId])).toHaveLength(0);
+      });
+      expect(await ticketsOf(code, residentId)).toHaveLength(0);
     });
   });
 });
