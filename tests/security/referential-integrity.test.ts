@@ -195,3 +195,47 @@ describe('a ticket belongs to a resident that exists', () => {
     });
   });
 });
+
+describe('identifiers keep their format, whoever writes them', () => {
+  /** Inserts a resident (and a ticket for them) as the owner, past every check of the API; the database's error, if any. */
+  async function written(addresseeNumber: string, ticketNumber: string): Promise<{ code?: string; constraint?: string } | null> {
+    const code = await t.createMunicipality();
+    try {
+      await asOwner(code, async (tx) => {
+        const [{ id }] = await tx.query(
+          `INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version,
+             family_name, given_name, family_name_kana, given_name_kana, birth_date, sex)
+           VALUES ($1, gen_random_uuid(), $2, '\\x00', decode(repeat('ab', 32), 'hex'), 1, '山田', '花子', 'ヤマダ', 'ハナコ', '1980-01-01', 'FEMALE')
+           RETURNING id`,
+          [code, addresseeNumber],
+        );
+        await tx.query(
+          `INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on) VALUES ($1, gen_random_uuid(), $2, $3, '1', current_date)`,
+          [code, id, ticketNumber],
+        );
+      });
+      return null;
+    } catch (error) {
+      return error as { code: string; constraint: string };
+    }
+  }
+
+  const addressee = { code: '23514', constraint: 'resident_addressee_number_format' };
+  const ticket = { code: '23514', constraint: 'ticket_number_format' };
+
+  it('accepts 1 to 20 ASCII letters, digits and hyphens, and a ticket number of ten ASCII digits', async () => {
+    for (const number of ['7', 'aZ-09', 'A'.repeat(20), '-'.repeat(20)]) expect(await written(number, '0123456789')).toBeNull();
+  });
+
+  it('refuses any other addressee number', async () => {
+    for (const number of ['', 'A'.repeat(21), 'A 1', 'A_1', 'A\n1', 'Ａ1', '１', '山田']) {
+      expect(await written(number, '0123456789')).toMatchObject(addressee);
+    }
+  });
+
+  it('refuses any other ticket number', async () => {
+    for (const number of ['012345678', ' 012345678', '01234 5678', '012345678a', '０１２３４５６７８９', '012345678\n']) {
+      expect(await written('A1', number)).toMatchObject(ticket);
+    }
+  });
+});
