@@ -40,6 +40,7 @@ function perResident<T extends ObjectLiteral & { residentId: string }>(
 
 /** A page of an import's rejection report: the rows after `after` (one more than asked, to tell if another page follows). */
 export interface RejectionPageKey { job: ImportJob; first: number; after: number }
+/** `kept`: how many rejected rows the job's list holds (each with all its problems). */
 export interface RejectionPage { rows: ImportRejection[]; kept: number }
 
 /**
@@ -59,7 +60,7 @@ function rejectionPages(db: () => Promise<EntityManager>) {
         .andWhere('x.seq > :after AND x.seq <= :last', { after, last: after + first + 1 })
         .orderBy('x.seq').getMany();
       const kept: { job_id: string; kept: number }[] = await repo.createQueryBuilder('x').where(ofJobs, jobs)
-        .select('x.job_id', 'job_id').addSelect('count(*)::int', 'kept').groupBy('x.job_id').getRawMany();
+        .select('x.job_id', 'job_id').addSelect('count(DISTINCT x.line)::int', 'kept').groupBy('x.job_id').getRawMany();
       const rowsOf = groupByKey(jobs.ids, rows, (r) => r.jobId);
       const keptOf = new Map(kept.map((k) => [k.job_id, k.kept]));
       group.forEach((key, i) => pages.set(pageKey(key), { rows: rowsOf[i], kept: keptOf.get(key.job.id) ?? 0 }));

@@ -80,6 +80,8 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
     return;
   }
   // The request stays ours: if the import stops reading early, the rest of the body is drained, not the socket destroyed.
+  // The client may have gone while the token and the suspensions were checked: no one waits for a job.
+  if (req.destroyed) return;
   const body = new PassThrough();
   req.pipe(body);
   req.on('close', () => {

@@ -140,7 +140,8 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       const status = (error as { status?: number }).status ?? 500;
       if (status === 500) console.error('http handler failed:', error);
       if (!res.headersSent) send(res, status, JSON.stringify({ errors: [{ message: status === 413 ? 'Request body too large' : 'Internal server error' }] }));
-      else res.end();
+      // A body already under way is cut off, not ended: the client must not take half a file for a whole one.
+      else res.destroy();
     }
   };
 }

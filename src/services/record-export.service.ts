@@ -26,19 +26,25 @@ export interface RecordExportFilter {
  * The VRS ledger layout (DESIGN.md §4.6), one line per dose. My Number is not a column and no
  * column is derived from it: the query below never reads the resident's My Number columns.
  */
+/**
+ * A text cell that a spreadsheet would take for a formula (= + - @, or a tab or carriage return
+ * first) is written with a leading apostrophe, which spreadsheets show as text.
+ */
+const asText = (column: string) => `CASE WHEN ${column} ~ '^[-=+@\t\r]' THEN '''' || ${column} ELSE ${column} END`;
+
 export const LEDGER_COLUMNS: [header: string, sql: string][] = [
-  ['宛名番号', 'r.addressee_number'],
+  ['宛名番号', asText('r.addressee_number')],
   ['接種回', 'v.dose_number'],
   ['登録日時', `to_char(v.created_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD HH24:MI:SS')`],
   ['接種日', `to_char(v.vaccinated_on, 'YYYY-MM-DD')`],
   ['接種券番号', 't.ticket_number'],
   ['自治体コード', 'v.municipality_code'],
   ['接種地コード', 'v.site_municipality_code'],
-  ['接種会場', 'site.name'],
+  ['接種会場', asText('site.name')],
   // The platform does not record the doctor; the column stays so that ledger tools read the layout.
   ['医師名', 'NULL::text'],
-  ['ワクチンメーカー', 'v.manufacturer'],
-  ['ロット番号', 'v.lot_number'],
+  ['ワクチンメーカー', asText('v.manufacturer')],
+  ['ロット番号', asText('v.lot_number')],
 ];
 
 /** Query parameters of the download: from/to (vaccination date, inclusive), dose, encoding. */
@@ -81,6 +87,9 @@ function shiftJisEncoder(): Transform {
 
 /** Streams a municipality's completed vaccination records as CSV with COPY TO, in constant memory. */
 export class RecordExportService {
+  /** Fault injection for tests: a stage put between the database and the encoder, to fail a download part-way. */
+  faultStage: (() => Transform) | null = null;
+
   constructor(private readonly db: DataSource) {}
 
   /** The one municipality whose records the caller may download; refused otherwise. */
@@ -105,24 +114,40 @@ export class RecordExportService {
       ORDER BY v.vaccinated_on, r.addressee_number, v.dose_number`;
     const header = `${LEDGER_COLUMNS.map(([name]) => name).join(',')}\n`;
     await ctx.services.suspensions.assertAvailable(this.db.manager, PlatformFunction.EXPORT, code);
-    const rows = await withClient(this.db, async (client) => {
-      // Row-level security: the export's transaction sees the officer's municipality only.
-      await client.query('BEGIN READ ONLY');
-      await setTenants(client, [code]);
-      const copy = client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`));
-      const encoder = filter.encoding === 'SJIS' ? shiftJisEncoder() : new PassThrough();
-      // Excel opens UTF-8 CSV correctly only with a byte-order mark.
-      encoder.write(filter.encoding === 'SJIS' ? header : `\ufeff${header}`);
-      await pipeline(copy, encoder, out, { end: false });
-      await client.query('COMMIT');
-      return copy.rowCount;
-    });
-    // Logged before the download completes, so no finished download goes unrecorded.
-    await writeAudit(this.db.manager, ctx, [
-      // The download's own id and its size: which records left is reproducible from the filter, and no value is logged.
-      { operation: 'vaccinationRecord.export', municipalityCode: code, targetIds: [randomUUID(), `rows:${rows}`], outcome: 'SUCCESS' },
+    let sent = 0;
+    // The download's own id and its size: which records left is reproducible from the filter, and no value is logged.
+    const audit = (outcome: 'SUCCESS' | 'FAILURE') => writeAudit(this.db.manager, ctx, [
+      { operation: 'vaccinationRecord.export', municipalityCode: code, targetIds: [randomUUID(), `rows:${sent}`], outcome },
     ]);
+    try {
+      await withClient(this.db, async (client) => {
+        // Row-level security: the export's transaction sees the officer's municipality only.
+        await client.query('BEGIN READ ONLY');
+        await setTenants(client, [code]);
+        const copy = client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`));
+        const encoder = filter.encoding === 'SJIS' ? shiftJisEncoder() : new PassThrough();
+        // Excel opens UTF-8 CSV correctly only with a byte-order mark.
+        encoder.write(filter.encoding === 'SJIS' ? header : `\ufeff${header}`);
+        // Counted as they pass, not from COPY's own count, which arrives only once all rows have.
+        // No exported value holds a line break, so each one ends a record.
+        const counter = new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) sent++;
+            done(null, chunk);
+          },
+        });
+        const fault = this.faultStage?.();
+        await pipeline(fault ? [copy, fault, counter, encoder, out] : [copy, counter, encoder, out], { end: false });
+        await client.query('COMMIT');
+      });
+    } catch (error) {
+      // A download cut off part-way has still taken the rows sent so far: it is logged too.
+      await audit('FAILURE').catch((e) => console.error('export audit failed:', e));
+      throw error;
+    }
+    // Logged before the download completes, so no finished download goes unrecorded.
+    await audit('SUCCESS');
     out.end();
-    return rows;
+    return sent;
   }
 }

@@ -1,4 +1,4 @@
-import { parse } from 'csv-parse/sync';
+import { CsvError, parse } from 'csv-parse/sync';
 import { TenantKeys } from '../crypto/tenant-keys';
 import { Layout, LayoutError, resolveLayout, RowProblem, stageRow } from './resident-import.layout';
 
@@ -128,11 +128,6 @@ export class RecordCutter {
   }
 }
 
-interface CsvError {
-  code?: string;
-  lines?: number;
-}
-
 /**
  * The records of a chunk. A chunk without quotes splits on its record ends and commas exactly
  * as the CSV parser would; anything else goes through the parser itself.
@@ -152,10 +147,11 @@ function recordsOf(text: string, end: RecordEnd | null, firstLine: number): { re
   try {
     records = parse(text, { relax_column_count: true, record_delimiter: end ?? undefined });
   } catch (error) {
-    const csv = error as CsvError;
-    if (typeof csv.code === 'string' && csv.code.startsWith('CSV_')) {
-      const line = csv.lines === undefined ? '?' : firstLine + csv.lines - 1;
-      throw new ChunkFailure(`line ${line}: the file is not valid CSV (${csv.code}); nothing was written`);
+    // Every error of the parser's own (its codes do not all start with CSV_) is the file's fault.
+    if (error instanceof CsvError) {
+      const lines = Number(error.lines);
+      const line = Number.isInteger(lines) ? firstLine + lines - 1 : '?';
+      throw new ChunkFailure(`line ${line}: the file is not valid CSV (${error.code}); nothing was written`);
     }
     throw error;
   }

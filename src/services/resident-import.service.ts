@@ -77,19 +77,34 @@ interface Rejection {
   message: string;
 }
 
+/**
+ * The first rejected rows in line order, each with all its problems, as many as MAX_REJECTIONS_KEPT
+ * entries hold: a row is listed whole or not at all, so that a report listing every rejected row
+ * is complete.
+ */
+function firstWholeRows(rejections: Rejection[]): Rejection[] {
+  const sorted = [...rejections].sort((a, b) => a.line - b.line);
+  let end = Math.min(sorted.length, MAX_REJECTIONS_KEPT);
+  if (end < sorted.length) while (end > 0 && sorted[end - 1].line === sorted[end].line) end--;
+  return sorted.slice(0, end);
+}
+
 /** Bounded list of rejections in line order, with exact counts. */
 class RejectionLog {
   readonly kept: Rejection[] = [];
   lines = 0;
+  /** The first rejected line left out of `kept` (rows arrive in line order); later ones are left out too. */
+  firstLeftOut = Infinity;
 
   constructor(private readonly layout: () => Layout | null) {}
 
   add(line: number, problems: RowProblem[]): void {
     this.lines++;
-    for (const p of problems) {
-      if (this.kept.length >= MAX_REJECTIONS_KEPT) return;
-      this.kept.push({ line, column: this.header(p.field), field: p.field, code: p.code, message: p.message });
+    if (this.firstLeftOut < Infinity || this.kept.length + problems.length > MAX_REJECTIONS_KEPT) {
+      this.firstLeftOut = Math.min(this.firstLeftOut, line);
+      return;
     }
+    this.kept.push(...problems.map((p) => ({ line, column: this.header(p.field), field: p.field, code: p.code, message: p.message })));
   }
 
   header(field: ColumnName | ''): string {
@@ -255,8 +270,9 @@ export class ResidentImportService {
       nodes,
       hasNextPage: rows.length > first,
       endCursor: nodes.length ? String(nodes[nodes.length - 1].seq) : null,
-      // Short of every rejection counted when more were counted than the list keeps, and when
-      // the job failed for another reason after counting some (no list is kept then).
+      // Rows are listed whole, so the list is complete when it names every rejected row: not when
+      // more were rejected than it keeps, nor when the job failed for another reason after
+      // counting some (no list is kept then).
       complete: kept === job.rowsRejected,
     };
   }
@@ -336,9 +352,19 @@ export class ResidentImportService {
       clearInterval(heartbeat);
       await progress.settle();
     }
-    if (!outcome.commit) await this.recordFailure(job, principal, progress, outcome);
     onProgress?.(progress);
-    return (await this.db.getRepository(ImportJob).findOneByOrFail({ municipalityCode: job.municipalityCode, id: job.id }));
+    try {
+      if (!outcome.commit) await this.recordFailure(job, principal, progress, outcome);
+      return await this.db.getRepository(ImportJob).findOneByOrFail({ municipalityCode: job.municipalityCode, id: job.id });
+    } catch (error) {
+      // The database went away: a failure unrecorded reads as FAILED once its heartbeat is stale.
+      console.error('resident import: the job\'s end could not be recorded:', error);
+      const { rowsAccepted, rowsRejected, residentsInserted, residentsUpdated, ticketsInserted, failureReason } = outcome;
+      return Object.assign(job, {
+        status: outcome.commit ? ImportStatus.SUCCEEDED : ImportStatus.FAILED, phase: null, rowsRead: progress.rowsRead,
+        rowsAccepted, rowsRejected, residentsInserted, residentsUpdated, ticketsInserted, failureReason,
+      });
+    }
   }
 
   private async runInTransaction(
@@ -476,7 +502,7 @@ export class ResidentImportService {
     )).rows;
     const sqlRejections: Rejection[] = (await client.query(`SELECT line, field, code, message FROM ${rejected} ORDER BY line LIMIT ${MAX_REJECTIONS_KEPT}`)).rows
       .map((r) => ({ ...r, column: log.header(r.field) }));
-    const rejections = [...log.kept, ...sqlRejections].sort((a, b) => a.line - b.line).slice(0, MAX_REJECTIONS_KEPT);
+    const rejections = firstWholeRows([...log.kept, ...sqlRejections.filter((r) => r.line < log.firstLeftOut)]);
     const rowsRejected = log.lines + conflicts;
     progress.rowsRejected = rowsRejected;
     const base = { rowsAccepted: accepted, rowsRejected, rejections };

@@ -1,6 +1,6 @@
 /**
  * Dates as registry extracts write them: ISO (2021-04-01, 2021/4/1, 20210401) or Japanese era
- * (令和3年4月1日, 令和元年5月1日, R3.4.1, H31/4/30, S64-1-7). Full-width characters are accepted.
+ * (令和3年4月1日, 令和元年5月1日, R3.4.1, R元.5.1, H31/4/30, S64-1-7). Full-width characters are accepted.
  * Returns an ISO date, or null when the text is not a real date of that era.
  */
 const ERAS: Record<string, { offset: number; from: string; to: string }> = {
@@ -15,7 +15,7 @@ const ERA_NAMES: Record<string, string> = { 明治: 'M', 大正: 'T', 昭和: 'S
 const ISO_LIKE = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$/;
 const COMPACT = /^(\d{4})(\d{2})(\d{2})$/;
 const KANJI_ERA = /^(明治|大正|昭和|平成|令和)\s*(元|\d{1,2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$/;
-const LETTER_ERA = /^([MTSHR])\s*(\d{1,2})[-/.](\d{1,2})[-/.](\d{1,2})$/i;
+const LETTER_ERA = /^([MTSHR])\s*(元|\d{1,2})[-/.](\d{1,2})[-/.](\d{1,2})$/i;
 const YMD_KANJI = /^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$/;
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];

@@ -11,6 +11,24 @@ export function normaliseDigits(input: string): string {
   return input.replace(FULL_WIDTH_DIGITS, (d) => String.fromCharCode(d.charCodeAt(0) - 0xfee0)).trim();
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+const DASHES = /[\u2010-\u2015\u2212]/g;
+
+/**
+ * For identifiers of letters, digits and hyphens: full-width forms (Ａ, ０, －, the ideographic space)
+ * become ASCII, and the dashes and minus sign that word processors put for a hyphen become one.
+ */
+export function normaliseWidth(input: string): string {
+  return (NON_ASCII.test(input) ? input.normalize('NFKC').replace(DASHES, '-') : input).trim();
+}
+
+/** Characters no name holds: control characters, and U+FFFD, what bytes that could not be decoded became. */
+const NOT_IN_NAMES = /[\u0000-\u001f\u007f-\u009f\ufffd]/;
+
+export function nameCharactersProblem(value: string): string | null {
+  return NOT_IN_NAMES.test(value) ? 'must not contain control characters, nor U+FFFD (what bytes that could not be decoded become)' : null;
+}
+
 /** JIS X 0401 prefecture code, 01–47. */
 export function checkPrefectureCode(input: string): Checked {
   const value = normaliseDigits(input);
@@ -54,7 +72,7 @@ export function myNumberCheckDigit(firstEleven: string): number {
 }
 
 export function checkMyNumber(input: string): Checked {
-  const value = normaliseDigits(input).replace(/[\s-]/g, '');
+  const value = normaliseWidth(input).replace(/[\s-]/g, '');
   if (!/^\d{12}$/.test(value)) return { ok: false, reason: 'format', message: 'must be 12 digits' };
   if (myNumberCheckDigit(value) !== Number(value[11])) {
     return { ok: false, reason: 'checkDigit', message: 'check digit does not match (mistyped number?)' };
@@ -70,7 +88,7 @@ export const KATAKANA = /^[ァ-ヶー・\u3000 ]+$/u;
 
 /** Addressee number (宛名番号): the municipality's own resident ID, up to 20 letters, digits or hyphens. */
 export function checkAddresseeNumber(input: string): Checked {
-  const value = normaliseDigits(input);
+  const value = normaliseWidth(input);
   if (!/^[0-9A-Za-z-]{1,20}$/.test(value)) {
     return { ok: false, reason: 'format', message: 'must be 1 to 20 letters, digits or hyphens' };
   }

@@ -1,4 +1,4 @@
-import { checkMunicipalityCode, Checked, normaliseDigits } from './identifiers';
+import { checkMunicipalityCode, Checked, normaliseDigits, normaliseWidth } from './identifiers';
 
 /**
  * Ticket identifiers (DESIGN.md §3). Ticket numbers carry no check digit, so the municipality
@@ -61,7 +61,7 @@ export function ocrLineOf(municipalityCode: string, ticketNumber: string, series
 
 /** Lot numbers as printed on the vial label: letters, digits and hyphens; stored upper-case. */
 export function checkLotNumber(input: string): Checked {
-  const value = normaliseDigits(input).replace(/[Ａ-Ｚａ-ｚ－]/g, (c) => (c === '－' ? '-' : String.fromCharCode(c.charCodeAt(0) - 0xfee0))).toUpperCase();
+  const value = normaliseWidth(input).toUpperCase();
   if (!/^[A-Z0-9-]{1,20}$/.test(value) || !/[A-Z0-9]/.test(value)) {
     return { ok: false, reason: 'format', message: 'must be 1 to 20 letters, digits or hyphens as printed on the vial' };
   }

@@ -1,5 +1,6 @@
 import iconv from 'iconv-lite';
 import { randomUUID } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { Channel, Role } from '../../src/schema/enums';
 import { baseUrl, importFile, registryCsv, registryRow, RegistryRow } from '../helpers/registry-csv';
 import { Session, TestApp } from '../helpers/test-app';
@@ -21,16 +22,16 @@ async function download(channel: Channel, session: Session | null, query = '') {
 }
 
 /** Records are written with SQL: dose registration is another feature's; this one only reads them. */
-async function addRecord(code: string, addressee: string, dose: number, on: string, status = 'COMPLETED'): Promise<void> {
+async function addRecord(code: string, addressee: string, dose: number, on: string, status = 'COMPLETED', lot = 'FA1234'): Promise<void> {
   await t.db.query(
     `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
        product, lot_number, site_municipality_code, source, status, status_reason, status_changed_at, created_at)
      SELECT r.municipality_code, $3, r.id, (SELECT id FROM ticket WHERE municipality_code = r.municipality_code AND resident_id = r.id LIMIT 1),
-       $4, $5, 'comirnaty', 'ファイザー', 'コミナティ筋注', 'FA1234', '131016', 'CSV', $6,
+       $4, $5, 'comirnaty', 'ファイザー', 'コミナティ筋注', $7, '131016', 'CSV', $6,
        CASE WHEN $6 = 'COMPLETED' THEN NULL ELSE 'typo' END, CASE WHEN $6 = 'COMPLETED' THEN NULL ELSE now() END,
        TIMESTAMPTZ '2021-06-01 09:30:00+09'
      FROM resident r WHERE r.municipality_code = $1 AND r.addressee_number = $2`,
-    [code, addressee, randomUUID(), dose, on, status],
+    [code, addressee, randomUUID(), dose, on, status, lot],
   );
 }
 
@@ -46,6 +47,9 @@ async function tenantWithRecords() {
 }
 
 const lines = (text: string) => text.replace(/^\ufeff/, '').trimEnd().split('\n');
+
+const exportAudit = (code: string) =>
+  t.db.query(`SELECT target_ids, outcome FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccinationRecord.export'`, [code]);
 
 describe('vaccination record CSV export', () => {
   it('streams the VRS ledger layout with no My Number column and no My Number value', async () => {
@@ -66,9 +70,41 @@ describe('vaccination record CSV export', () => {
     expect(csv.text).not.toMatch(/個人番号|my.?number/i);
     for (const r of neighbour.rows) expect(csv.text).not.toContain(r.addressee);
 
-    const audit = await t.db.query(`SELECT target_ids, outcome FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccinationRecord.export'`, [code]);
-    expect(audit).toHaveLength(1);
-    expect(audit[0].target_ids[1]).toBe('rows:3');
+    expect(await exportAudit(code)).toEqual([{ target_ids: [expect.any(String), 'rows:3'], outcome: 'SUCCESS' }]);
+  });
+
+  it('writes an addressee or lot number that a spreadsheet would take for a formula as text, in either encoding', async () => {
+    const { code, officer } = await t.tenant();
+    const plain = registryRow();
+    // Both are valid (the validators allow a hyphen anywhere, a leading one too), so such cells do reach the ledger.
+    const risky = { ...registryRow(), addressee: `-${registryRow().addressee.slice(1)}` };
+    await importFile(t, officer, registryCsv([plain, risky]));
+    await addRecord(code, plain.addressee, 1, '2021-06-01', 'COMPLETED', 'FA-1234');
+    await addRecord(code, risky.addressee, 1, '2021-06-02', 'COMPLETED', '-AB12');
+    const expected = [
+      HEADER,
+      `${plain.addressee},1,2021-06-01 09:30:00,2021-06-01,${plain.ticket},${code},131016,千代田区,,ファイザー,FA-1234`,
+      `'${risky.addressee},1,2021-06-01 09:30:00,2021-06-02,${risky.ticket},${code},131016,千代田区,,ファイザー,'-AB12`,
+    ];
+    expect(lines((await download(Channel.LGWAN, officer)).text)).toEqual(expected);
+    expect(lines(iconv.decode((await download(Channel.LGWAN, officer, 'encoding=sjis')).bytes, 'cp932'))).toEqual(expected);
+  });
+
+  it('cuts the download off, rather than ending it, and logs a failure when the export fails part-way', async () => {
+    const { code, officer } = await tenantWithRecords();
+    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    // As a connection lost mid-COPY would: the status line and the CSV header have gone, the rows fail.
+    t.app.services.exports.faultStage = () => new Transform({ transform: (_rows, _enc, done) => done(new Error('injected export fault')) });
+    try {
+      const response = await fetch(`${baseUrl(t, Channel.LGWAN)}/exports/vaccination-records.csv`, { headers: { authorization: `Bearer ${officer.token}` } });
+      expect(response.status).toBe(200);
+      // A body ended cleanly here would be a header-only file that looks like "no records".
+      await expect(response.arrayBuffer()).rejects.toThrow();
+    } finally {
+      t.app.services.exports.faultStage = null;
+      log.mockRestore();
+    }
+    expect(await exportAudit(code)).toEqual([{ target_ids: [expect.any(String), 'rows:0'], outcome: 'FAILURE' }]);
   });
 
   it('filters by vaccination date and dose number, and writes Shift_JIS on request', async () => {

@@ -17,19 +17,18 @@ describe('resident registry import on worker threads', () => {
   it('stages a file of many chunks in worker threads: rejections by line in file order, quoted line breaks counted, My Number readable', async () => {
     const { code, officer } = await t.tenant();
     const rows = Array.from({ length: 3000 }, () => registryRow());
-    rows[999].family = '山\n田'; // a quoted line break: every later record starts one line further down
+    rows[999].family = '山\n田'; // a quoted line break (refused in a name): every later record starts one line further down
     rows[1499].sex = '9';
     rows[2999].birth = 'R3.2.29';
     const csv = registryCsv(rows);
     expect(csv.length).toBeGreaterThan(200_000);
 
     const job = await importFile(t, officer, csv, 'mode=SKIP');
-    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRead: 3000, rowsAccepted: 2998, rowsRejected: 2, residentsInserted: 2998, ticketsInserted: 2998 });
-    expect(job.rejections.nodes.map((r: any) => [r.line, r.field])).toEqual([[1502, 'sex'], [3002, 'birthDate']]);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRead: 3000, rowsAccepted: 2997, rowsRejected: 3, residentsInserted: 2997, ticketsInserted: 2997 });
+    expect(job.rejections.nodes.map((r: any) => [r.line, r.field])).toEqual([[1001, 'familyName'], [1502, 'sex'], [3002, 'birthDate']]);
 
     const stored = await residentRows(t, code);
-    expect(stored).toHaveLength(2998);
-    expect(stored.find((r) => r.addressee_number === rows[999].addressee).family_name).toBe('山\n田');
+    expect(stored).toHaveLength(2997);
     const last = stored.find((r) => r.addressee_number === rows[2998].addressee);
     expect((await officer.gql(MY_NUMBER, { id: last.id })).data.resident).toEqual({ addresseeNumber: rows[2998].addressee, myNumber: rows[2998].myNumber });
 

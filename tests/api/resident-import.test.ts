@@ -1,4 +1,5 @@
 import iconv from 'iconv-lite';
+import { connect } from 'node:net';
 import { Channel, Role } from '../../src/schema/enums';
 import {
   baseUrl, finishedJob, IMPORT_JOB, importFile, registryCsv, registryRow, residentRows, ticketRows, upload,
@@ -247,6 +248,56 @@ describe('resident registry import', () => {
     expect(await residentRows(t, code)).toEqual([]);
   });
 
+  it('fails the job at the line of a stray quote, whatever the parser calls it', async () => {
+    const { code, officer } = await t.tenant();
+    const csv = registryCsv([registryRow(), registryRow()]).replace(/\r\n(R[^,]*),([^,]*),山田/, '\r\n$1,$2,山"田');
+    const job = await importFile(t, officer, csv, 'mode=SKIP');
+    expect(job.status).toBe('FAILED');
+    expect(job.failureReason).toMatch(/^line 2: the file is not valid CSV \(\w*INVALID_OPENING_QUOTE\)/);
+    expect(await residentRows(t, code)).toEqual([]);
+  });
+
+  it('rejects a name holding a control character, or bytes that are not text in the declared encoding', async () => {
+    const { code, officer } = await t.tenant();
+    const good = registryRow();
+    const withNul = registryRow({ given: '太\u0000郎' });
+    const sjisName = registryRow({ family: 'SJIS_NAME' });
+    // A UTF-8 upload with one name written in Shift_JIS bytes (中村).
+    const [before, after] = registryCsv([good, withNul, sjisName]).split('SJIS_NAME');
+    const file = Buffer.concat([Buffer.from(before), iconv.encode('中村', 'cp932'), Buffer.from(after)]);
+    const job = await importFile(t, officer, file, 'mode=SKIP&encoding=utf8');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRead: 3, rowsAccepted: 1, rowsRejected: 2, residentsInserted: 1 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 3, column: '名', field: 'givenName', code: 'INVALID_FORMAT', message: expect.stringMatching(/control characters/) },
+      { line: 4, column: '氏', field: 'familyName', code: 'INVALID_FORMAT', message: expect.stringMatching(/could not be decoded/) },
+    ]);
+    expect((await residentRows(t, code)).map((r) => r.addressee_number)).toEqual([good.addressee]);
+  });
+
+  it('fails a job whose upload was cut off before it started, instead of leaving it running', async () => {
+    const { officer } = await t.tenant();
+    const url = new URL(baseUrl(t, Channel.LGWAN));
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write(`POST /imports/residents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${officer.token}\r\n`
+          + 'Content-Type: text/csv\r\nContent-Length: 100000\r\n\r\n宛名番号');
+        // Gone while the server is still checking the token.
+        setImmediate(() => socket.destroy());
+        resolve();
+      });
+      socket.on('error', reject);
+    });
+    let job: any;
+    for (let i = 0; i < 200 && job?.status !== 'FAILED'; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      job = (await officer.gql('{ importJobs(first: 1) { status failureReason } }')).data.importJobs[0];
+    }
+    // Either the server saw the client go before it created the job, or the job failed.
+    if (job) expect(job).toEqual({ status: 'FAILED', failureReason: expect.any(String) });
+    const open = await t.db.query(`SELECT 1 FROM pg_stat_activity WHERE state = 'idle in transaction' AND query LIKE '%import_staging%'`);
+    expect(open).toEqual([]);
+  });
+
   it('detects Shift_JIS when the upload sends an ASCII header on its own first', async () => {
     const { code, officer } = await t.tenant();
     const english = ['addressee_number', 'my_number', 'family_name', 'given_name', 'family_name_kana', 'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series', 'municipality_code'];
@@ -295,6 +346,29 @@ describe('resident registry import', () => {
     };
     expect(await listOf(1000)).toEqual({ status: 'SUCCEEDED', rowsRejected: 1000, kept: 1000, last: 1002, complete: true });
     expect(await listOf(1001)).toEqual({ status: 'SUCCEEDED', rowsRejected: 1001, kept: 1000, last: 1002, complete: false });
+  });
+
+  it('lists a rejected row with all its problems or not at all, and calls the list complete only when it names every rejected row', async () => {
+    const { officer } = await t.tenant();
+    const twice = () => registryRow({ sex: '9', birth: 'someday', ticket: '', series: '' });
+    const report = async (rows: ReturnType<typeof registryRow>[]) => {
+      const job = await importFile(t, officer, registryCsv([registryRow(), ...rows]), 'mode=SKIP');
+      const lines: number[] = [];
+      let page: any = { hasNextPage: true, endCursor: null };
+      while (page.hasNextPage) {
+        const answer = await officer.gql(`query($id: ID!, $after: String) { importJob(id: $id) {
+          rejections(first: 400, after: $after) { nodes { line } hasNextPage endCursor complete } } }`, { id: job.id, after: page.endCursor });
+        page = answer.data.importJob.rejections;
+        lines.push(...page.nodes.map((n: { line: number }) => n.line));
+      }
+      return { rowsRejected: job.rowsRejected, entries: lines.length, lines: new Set(lines).size, complete: page.complete };
+    };
+    expect(await report([twice()])).toEqual({ rowsRejected: 1, entries: 2, lines: 1, complete: true });
+    expect(await report(Array.from({ length: 500 }, twice))).toEqual({ rowsRejected: 500, entries: 1000, lines: 500, complete: true });
+    // 499 rows fill 998 entries; the next row's three problems do not fit, and no later row is listed in its place.
+    const thrice = registryRow({ sex: '9', birth: 'someday', family: '', ticket: '', series: '' });
+    const once = registryRow({ sex: '9', ticket: '', series: '' });
+    expect(await report([...Array.from({ length: 499 }, twice), thrice, once])).toEqual({ rowsRejected: 501, entries: 998, lines: 499, complete: false });
   });
 
   it('lists jobs with their rejections in a constant number of statements', async () => {

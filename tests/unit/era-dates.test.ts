@@ -15,6 +15,8 @@ describe('parseRegistryDate', () => {
     ['R3/4/1', '2021-04-01'],
     ['Ｒ３．４．１', '2021-04-01'],
     ['H31.4.30', '2019-04-30'],
+    ['R元.5.1', '2019-05-01'],
+    ['H元.1.8', '1989-01-08'],
     ['平成元年1月8日', '1989-01-08'],
     ['平成12年2月29日', '2000-02-29'],
     ['S64.1.7', '1989-01-07'],
@@ -28,6 +30,7 @@ describe('parseRegistryDate', () => {
   it.each([
     ['H31.5.1', 'after the end of Heisei'],
     ['平成元年1月7日', 'before the start of Heisei'],
+    ['R元.4.30', 'before the start of Reiwa'],
     ['S64.1.8', 'after the end of Showa'],
     ['令和0年5月1日', 'year zero'],
     ['R3.2.29', 'not a leap year'],

@@ -67,6 +67,13 @@ describe('prefecture code and addressee number', () => {
   it('normalises only full-width digits', () => {
     expect(normaliseDigits(' ０９８ ')).toBe('098');
   });
+  it('reads full-width letters, digits and hyphens, and dashes, in identifiers as ASCII', () => {
+    expect(checkAddresseeNumber('ＡＢ－００１２')).toEqual({ ok: true, value: 'AB-0012' });
+    expect(checkAddresseeNumber('AB\u22120012')).toEqual({ ok: true, value: 'AB-0012' });
+    expect(checkMyNumber('1234－5678－9018')).toEqual({ ok: true, value: '123456789018' });
+    expect(checkMyNumber('１２３４\u3000５６７８\u3000９０１８')).toEqual({ ok: true, value: '123456789018' });
+    expect(checkAddresseeNumber('ｱｲｳ').ok).toBe(false);
+  });
 });
 
 describe('dates', () => {
