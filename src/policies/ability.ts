@@ -35,7 +35,8 @@ export function defineAbilityFor(actor: Actor | null): AppAbility {
       can(['read', 'create', 'update', 'delete'], 'Resident', own);
       // My Number lives in the area reachable only over LG-WAN, never from the internet channel.
       if (actor.channel === Channel.LGWAN) {
-        can('read', 'MyNumber', own);
+        // Read, and entered ('update') when a resident is registered or corrected.
+        can(['read', 'update'], 'MyNumber', own);
         // A registry file carries My Number, so only the LG-WAN terminal imports it, into its own tenant only.
         can('import', 'Resident', own);
         // The import report (line, column, reason) is read where the import was made.

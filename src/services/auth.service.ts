@@ -66,10 +66,11 @@ export class AuthService {
       throw refused();
     }
     if (!ROLE_CHANNELS[account.role].includes(channel)) {
+      // Answered as a wrong password: a different answer would confirm the password to whoever
+      // tries an LG-WAN account's credentials from the internet.
       await audit('DENIED');
-      throw new GraphQLError(`A ${account.role} account cannot sign in on the ${channel} channel`, {
-        extensions: { code: 'FORBIDDEN' },
-      });
+      await this.detector.loginFailed(address);
+      throw refused();
     }
     await this.db.query('UPDATE account SET failed_login_count = 0, locked_until = NULL, last_login_at = now() WHERE id = $1', [account.id]);
     await audit('SUCCESS');

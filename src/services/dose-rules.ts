@@ -68,6 +68,11 @@ export interface HistoryOptions {
   requireActive: boolean;
   /** The record a correction replaces: it does not count against itself. */
   replacing?: string;
+  /**
+   * For a site, which never learns the birth date: a date before it is named only when nothing
+   * else is wrong, so that a dose bound to fail cannot be used to search for the date.
+   */
+  birthDateHidden?: boolean;
 }
 
 /** Checks against the resident and the doses already on record. */
@@ -97,15 +102,15 @@ export function checkDoseHistory(
     errors.add(path('doseNumber'), ErrorCode.DOSE_NOT_IN_SERIES, `dose ${dose.doseNumber} is not covered by this ticket (series ${options.series})`);
   }
 
-  if (dose.vaccinatedOn < resident.birthDate) {
-    errors.add(path('vaccinatedOn'), ErrorCode.DATE_BEFORE_BIRTH, 'must not be before the birth date');
-  } else {
-    const previous = others.find((h) => h.doseNumber === dose.doseNumber - 1);
-    const following = others.find((h) => h.doseNumber === dose.doseNumber + 1);
-    if (previous && dose.vaccinatedOn <= previous.vaccinatedOn) {
-      errors.add(path('vaccinatedOn'), ErrorCode.DATE_BEFORE_PREVIOUS_DOSE, `must be after dose ${previous.doseNumber} (${previous.vaccinatedOn})`);
-    } else if (following && dose.vaccinatedOn >= following.vaccinatedOn) {
-      errors.add(path('vaccinatedOn'), ErrorCode.DATE_AFTER_NEXT_DOSE, `must be before dose ${following.doseNumber} (${following.vaccinatedOn})`);
-    }
+  const beforeBirth = dose.vaccinatedOn < resident.birthDate;
+  const beforeBirthError = () => errors.add(path('vaccinatedOn'), ErrorCode.DATE_BEFORE_BIRTH, 'must not be before the birth date');
+  if (beforeBirth && !options.birthDateHidden) return beforeBirthError();
+  const previous = others.find((h) => h.doseNumber === dose.doseNumber - 1);
+  const following = others.find((h) => h.doseNumber === dose.doseNumber + 1);
+  if (previous && dose.vaccinatedOn <= previous.vaccinatedOn) {
+    errors.add(path('vaccinatedOn'), ErrorCode.DATE_BEFORE_PREVIOUS_DOSE, `must be after dose ${previous.doseNumber} (${previous.vaccinatedOn})`);
+  } else if (following && dose.vaccinatedOn >= following.vaccinatedOn) {
+    errors.add(path('vaccinatedOn'), ErrorCode.DATE_AFTER_NEXT_DOSE, `must be before dose ${following.doseNumber} (${following.vaccinatedOn})`);
   }
+  if (beforeBirth && errors.errors.length === 0) beforeBirthError();
 }

@@ -4,13 +4,13 @@ import { Context } from '../context';
 import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { Resident } from '../entities/resident.entity';
-import { badArgument, checkPageSize, ErrorCode, ErrorCollector, identifierError, InputError, notFoundOrNoAccess } from '../errors';
+import { badArgument, checkPageSize, ErrorCode, ErrorCollector, forbidden, identifierError, InputError, notFoundOrNoAccess } from '../errors';
 import { Action } from '../policies/ability';
-import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
+import { applyScope, canInOwnTenant, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
 import { ResidentStatus } from '../schema/enums';
 import { EARLIEST_BIRTH, isFuture, isIsoDate } from '../validation/dates';
-import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, normaliseDigits } from '../validation/identifiers';
+import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, nameCharactersProblem, normaliseDigits, normaliseWidth } from '../validation/identifiers';
 import { writeAudit } from './audit.service';
 import { voidOpenTickets } from './ticket.service';
 
@@ -37,7 +37,9 @@ function checkFields(input: Partial<RegisterResidentInput>, partial: boolean): P
   for (const key of ['familyName', 'givenName', 'familyNameKana', 'givenNameKana'] as const) {
     if (!need(key)) continue;
     const value = String(input[key]).trim();
+    const unreadable = nameCharactersProblem(value);
     if (value.length === 0) errors.add(['input', key], ErrorCode.REQUIRED, 'must not be empty');
+    else if (unreadable) errors.add(['input', key], ErrorCode.INVALID_FORMAT, unreadable);
     else if (value.length > 50) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be at most 50 characters');
     else if (key.endsWith('Kana') && !KATAKANA.test(value)) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be written in full-width katakana');
     else out[key] = value;
@@ -85,7 +87,7 @@ export class ResidentService {
     if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const db = await ctx.session.manager();
     const query = applyScope(db.getRepository(Resident).createQueryBuilder('r'), scope);
-    if (filter.addresseeNumber) query.andWhere('r.addresseeNumber = :addressee', { addressee: normaliseDigits(filter.addresseeNumber) });
+    if (filter.addresseeNumber) query.andWhere('r.addresseeNumber = :addressee', { addressee: normaliseWidth(filter.addresseeNumber) });
     if (filter.kanaPrefix) {
       const prefix = filter.kanaPrefix.replace(/[\\%_]/g, (c) => `\\${c}`);
       query.andWhere('(r.family_name_kana || r.given_name_kana) LIKE :kana', { kana: `${prefix}%` });
@@ -150,6 +152,8 @@ export class ResidentService {
 
   async register(ctx: Context, input: RegisterResidentInput): Promise<Resident> {
     const municipalityCode = ownMunicipalityFor(ctx, 'create', 'Resident');
+    // A resident is registered with My Number, which is entered over LG-WAN only.
+    ownMunicipalityFor(ctx, 'update', 'MyNumber');
     const fields = checkFields(input, false) as ResidentFields;
     return this.write(ctx, 'resident.register', async (tx) => {
       const keys = await this.keyring.keysFor(tx, municipalityCode);
@@ -175,6 +179,8 @@ export class ResidentService {
   }
 
   async update(ctx: Context, id: string, input: UpdateResidentInput): Promise<Resident> {
+    // Refused before the number is checked: not even its format or its holder is told.
+    if (input.myNumber != null && !canInOwnTenant(ctx, 'update', 'MyNumber')) throw forbidden();
     const fields = checkFields(input, true);
     return this.write(ctx, 'resident.update', async (tx) => {
       const resident = await this.find(ctx, tx, 'update', id, true);

@@ -192,7 +192,7 @@ export class VaccinationService {
     if (found.voidedOn && found.resident.status === ResidentStatus.ACTIVE) {
       errors.add(['input', 'ticket'], ErrorCode.TICKET_VOID, `this ticket was voided on ${found.voidedOn}`);
     }
-    checkDoseHistory(errors, found.resident, found.resident.history, dose, path, { series: found.series, requireActive: true });
+    checkDoseHistory(errors, found.resident, found.resident.history, dose, path, { series: found.series, requireActive: true, birthDateHidden: true });
     for (const e of errors.errors) if (e.field[0] === 'ticket') e.field = ['input', 'ticket'];
     errors.throwIfAny();
 

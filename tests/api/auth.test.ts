@@ -38,11 +38,14 @@ describe('login', () => {
     expect(((await response.json()) as any).data.viewer.channel).toBe('INTERNET');
   });
 
-  it('refuses roles on channels they do not use (a tablet on LG-WAN, a national officer on the internet)', async () => {
+  it('refuses roles on channels they do not use (a tablet on LG-WAN, a national officer on the internet) as it refuses a wrong password', async () => {
     const site = await t.createAccount(Role.VACCINATION_SITE, { municipalityCode: await t.createMunicipality() });
-    expect(codes(await t.login(Channel.LGWAN, site.loginId))).toEqual(['FORBIDDEN']);
     const national = await t.createAccount(Role.NATIONAL);
-    expect(codes(await t.login(Channel.INTERNET, national.loginId))).toEqual(['FORBIDDEN']);
+    const wrongPassword = await t.login(Channel.INTERNET, national.loginId, 'not-the-password');
+    expect(codes(wrongPassword)).toEqual(['UNAUTHENTICATED']);
+    // The right password on the wrong channel gets the very same answer: it does not confirm the password.
+    expect(await t.login(Channel.LGWAN, site.loginId)).toEqual(wrongPassword);
+    expect(await t.login(Channel.INTERNET, national.loginId)).toEqual(wrongPassword);
     expect(codes(await t.login(Channel.LGWAN, national.loginId))).toEqual([]);
   });
 

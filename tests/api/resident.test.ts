@@ -202,6 +202,26 @@ describe('My Number protection', () => {
     expect(codes(await internet.gql('query($n: String!) { residentByMyNumber(myNumber: $n) { id } }', { n: input.myNumber }))).toEqual(['FORBIDDEN']);
   });
 
+  it('is not entered on the internet channel, nor is it told whose a number is', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    const other = await registerResident(officer);
+    const internet = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code });
+    // Registering a resident needs My Number.
+    const registered = await internet.gql(REGISTER, { input: residentInput() });
+    expect(codes(registered)).toEqual(['FORBIDDEN']);
+    // Another resident's number is refused exactly like a fresh one: no DUPLICATE that would say it is held.
+    const held = await internet.gql(UPDATE, { id, input: { myNumber: other.input.myNumber } });
+    const fresh = await internet.gql(UPDATE, { id, input: { myNumber: residentInput().myNumber } });
+    expect(codes(held)).toEqual(['FORBIDDEN']);
+    expect(held.errors?.map((e) => e.message)).toEqual(fresh.errors?.map((e) => e.message));
+    // The rest of the resident is still the internet officer's to correct.
+    const renamed = await internet.gql(UPDATE, { id, input: { familyName: '山本' } });
+    expect(renamed.data.updateResident).toMatchObject({ resident: { id, familyName: '山本' }, userErrors: [] });
+    const [row] = await t.db.query('SELECT count(*)::int AS n FROM resident WHERE municipality_code = $1', [code]);
+    expect(row.n).toBe(2);
+  });
+
   describe('a vaccination-site tablet never resolves it', () => {
     const paths = {
       direct: 'query($id: ID!) { resident(id: $id) { myNumber } }',

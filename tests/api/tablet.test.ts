@@ -200,6 +200,11 @@ describe('tablet: register', () => {
     const young = await residentWithTicket(home.officer, { birthDate: '2020-06-01' });
     const early = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, young.ticketNumber, { vaccinatedOn: '2020-05-31' }) });
     expect(userErrors(early)).toEqual([{ field: ['input', 'vaccinatedOn'], code: 'DATE_BEFORE_BIRTH', message: 'must not be before the birth date' }]);
+    // A dose bound to fail does not say whether its date is before the birth date: a site cannot search for it.
+    for (const vaccinatedOn of ['2020-05-31', '2020-06-01']) {
+      const probe = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, young.ticketNumber, { doseNumber: 2, vaccinatedOn }) });
+      expect(userErrors(probe)).toEqual([{ field: ['input', 'doseNumber'], code: 'DOSE_NOT_NEXT', message: expect.any(String) }]);
+    }
 
     // Series 1-2: dose 3 needs a new ticket.
     await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { doseNumber: 2, vaccinatedOn: '2024-06-01' }) });

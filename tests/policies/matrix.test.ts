@@ -26,7 +26,8 @@ const operations: Record<string, { query: string; allowed: Caller[] }> = {
   residentByMyNumber: { query: '{ residentByMyNumber(myNumber: "123456789018") { id } }', allowed: ['municipality/LGWAN'] },
   registerResident: {
     query: 'mutation($input: RegisterResidentInput!) { registerResident(input: $input) { userErrors { code } } }',
-    allowed: ['municipality/LGWAN', 'municipality/internet'],
+    // A resident is registered with My Number, which the internet channel never handles.
+    allowed: ['municipality/LGWAN'],
   },
   updateResident: { query: 'mutation($id: ID!) { updateResident(id: $id, input: {}) { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
   markResidentMovedOut: { query: 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-01-01") { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
