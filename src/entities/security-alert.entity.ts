@@ -1,7 +1,7 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type AlertKind = 'ACCOUNT_LOCKED' | 'LOGIN_THROTTLED' | 'REPEATED_DENIALS' | 'UNKNOWN_TICKET_SCANS';
+export type AlertKind = 'ACCOUNT_LOCKED' | 'LOGIN_THROTTLED' | 'REPEATED_DENIALS' | 'UNKNOWN_TICKET_SCANS' | 'ELIGIBILITY_GUESSING';
 
 @Entity('security_alert')
 @ObjectType({ description: 'Something intrusion detection noticed. Holds ids and counts, never personal data.' })

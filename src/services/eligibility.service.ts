@@ -41,6 +41,12 @@ export class EligibilityService {
     const born = normaliseDigits(birthDate);
     if (!isIsoDate(born)) throw badArgument(['birthDate'], 'must be a real date written YYYY-MM-DD', ErrorCode.INVALID_DATE);
 
+    // Birth dates cannot be guessed: after a few misses on one ticket, even the right one finds nothing for a while.
+    const ticket = `${code.value}:${number.value}`;
+    if (ctx.services.detector.eligibilityBlocked(ctx.actor!, ticket)) {
+      ctx.audit.note('eligibility.check.blocked', code.value, '-');
+      return NOT_FOUND;
+    }
     type Row = { ticket_id: string; series: string; voided: boolean; status: string; doses: number; last_on: string | null };
     // Widened to the one municipality asked about; the contract join below still decides whether anything is found.
     const rows: Row[] = await ctx.session.widen([code.value], (tx) => tx.query(
@@ -56,7 +62,10 @@ export class EligibilityService {
     ));
     const row = rows[0];
     ctx.audit.note(row ? 'eligibility.check' : 'eligibility.check.notFound', code.value, row?.ticket_id ?? '-');
-    if (!row) return NOT_FOUND;
+    if (!row) {
+      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, ticket);
+      return NOT_FOUND;
+    }
     if (row.voided || row.status !== 'ACTIVE') return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
     const next = row.doses + 1;
     // A ticket for a later dose than the person is due for cannot book anything yet.

@@ -13,9 +13,13 @@ export interface DetectionLimits {
   denialsPerActor: number;
   /** Scans of unknown tickets by one tablet within the window before an alert. */
   unknownTicketScansPerActor: number;
+  /** Eligibility checks of one ticket by one integrator that found nothing, before the ticket answers nothing else. */
+  eligibilityMissesPerTicket: number;
 }
 
-export const DEFAULT_DETECTION: DetectionLimits = { windowMinutes: 15, loginFailuresPerAddress: 20, denialsPerActor: 20, unknownTicketScansPerActor: 30 };
+export const DEFAULT_DETECTION: DetectionLimits = {
+  windowMinutes: 15, loginFailuresPerAddress: 20, denialsPerActor: 20, unknownTicketScansPerActor: 30, eligibilityMissesPerTicket: 5,
+};
 
 /**
  * Notices repeated failures and unusual access and reports them as security alerts (queryable by
@@ -72,6 +76,21 @@ export class IntrusionDetector {
     if (this.count(`scan:${actor.accountId}`, true) === this.limits.unknownTicketScansPerActor) {
       await this.alert('UNKNOWN_TICKET_SCANS', { actorId: actor.accountId, municipalityCode: actor.municipalityCode, sourceAddress: address },
         `${this.limits.unknownTicketScansPerActor} unknown tickets scanned within ${this.limits.windowMinutes} min`);
+    }
+  }
+
+  /**
+   * Whether an integrator has missed on this ticket (`municipalityCode:ticketNumber`) too often:
+   * its checks then find nothing, even with the right birth date, until the window has passed.
+   */
+  eligibilityBlocked(actor: Actor, ticket: string): boolean {
+    return this.count(`eligibility:${actor.accountId}:${ticket}`, false) >= this.limits.eligibilityMissesPerTicket;
+  }
+
+  async eligibilityMissed(actor: Actor, address: string, ticket: string): Promise<void> {
+    if (this.count(`eligibility:${actor.accountId}:${ticket}`, true) === this.limits.eligibilityMissesPerTicket) {
+      await this.alert('ELIGIBILITY_GUESSING', { actorId: actor.accountId, sourceAddress: address },
+        `${this.limits.eligibilityMissesPerTicket} eligibility checks of one ticket found nothing within ${this.limits.windowMinutes} min; it answers NOT_FOUND until then`);
     }
   }
 

@@ -75,6 +75,23 @@ describe('integrator eligibility', () => {
     expect((await integrator.gql(CHECK, { m: other.code, n: theirs.ticketNumber, b: '1980-01-02' })).data.ticketEligibility.status).toBe('NOT_FOUND');
   });
 
+  it('stops answering for a ticket after a few wrong birth dates, even the right one, and alerts the operator', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const guessed = await residentWithTicket(home.officer, { birthDate: '1966-03-04' });
+    const other = await residentWithTicket(home.officer, { birthDate: '1966-03-04' });
+    const ask = async (n: string, b: string) => (await integrator.gql(CHECK, { m: home.code, n, b })).data.ticketEligibility.status;
+    for (const b of ['1966-03-01', '1966-03-02', '1966-03-03', '1966-03-05', '1966-03-06']) expect(await ask(guessed.ticketNumber, b)).toBe('NOT_FOUND');
+    expect(await ask(guessed.ticketNumber, '1966-03-04')).toBe('NOT_FOUND');
+    // Other tickets, and other integrators, are not held up.
+    expect(await ask(other.ticketNumber, '1966-03-04')).toBe('VALID');
+    const another = await contractedIntegrator(home.code);
+    expect((await another.gql(CHECK, { m: home.code, n: guessed.ticketNumber, b: '1966-03-04' })).data.ticketEligibility.status).toBe('VALID');
+    const alerts = await t.db.query(`SELECT detail FROM security_alert WHERE kind = 'ELIGIBILITY_GUESSING' AND actor_id = $1`, [integrator.accountId]);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0].detail).not.toContain(guessed.ticketNumber);
+  });
+
   it('refuses malformed input with a field, and limits the rate per client', async () => {
     const integrator = await contractedIntegrator();
     const bad = await integrator.gql(CHECK, { m: '131017', n: '0000000001', b: '1980-01-01' });
