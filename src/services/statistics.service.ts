@@ -13,6 +13,7 @@ import {
 } from '../resolvers/statistics.types';
 import { Sex } from '../schema/enums';
 import { isIsoDate } from '../validation/dates';
+import { VACCINES } from '../validation/vaccines';
 import { checkMunicipalityCode, checkPrefectureCode, normaliseDigits } from '../validation/identifiers';
 import { published, suppressBreakdown, suppressSeries } from './statistics.suppression';
 
@@ -28,6 +29,8 @@ export const AGE_BANDS = ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '6
 const SEXES = Object.values(Sex);
 
 /** Runs `read` once per answer: total doses and the dose-number breakdown share their sums, population and coverage their population. */
+const MANUFACTURERS = [...new Set(VACCINES.map((v) => v.manufacturer))];
+
 function once<T>(s: Statistics, key: string, read: () => Promise<T>): Promise<T> {
   if (!s.read.has(key)) s.read.set(key, read());
   return s.read.get(key) as Promise<T>;
@@ -164,15 +167,37 @@ export class StatisticsService {
     return published(total, this.threshold);
   }
 
-  /** A breakdown of the doses given in the range; fixed categories are listed even when empty. */
+  /**
+   * A breakdown of the doses given in the range. Its categories do not depend on the area's own
+   * figures, or a listed (even suppressed) category would say that the area had at least one:
+   * age bands and sexes are fixed, manufacturers those of the vaccine catalogue, dose numbers
+   * those given anywhere in the country.
+   */
   async breakdown(s: Statistics, dimension: 'D' | 'M' | 'A' | 'S'): Promise<StatisticsCell[]> {
     const values = new Map((await this.sums(s, dimension, false)).map((r) => [r.category, r.value]));
     let labels: string[];
     if (dimension === 'A') labels = AGE_BANDS;
     else if (dimension === 'S') labels = SEXES;
-    else if (dimension === 'D') labels = [...values.keys()].sort((a, b) => Number(a) - Number(b));
-    else labels = [...values.keys()].sort();
+    else if (dimension === 'D') labels = await this.doseNumbers(s);
+    // A manufacturer outside the catalogue (a record from another system) is listed where it occurs.
+    else labels = [...new Set([...MANUFACTURERS, ...values.keys()])].sort();
     return suppressBreakdown(labels.map((label) => ({ label, value: values.get(label) ?? 0 })), this.threshold);
+  }
+
+  /** 1 … the highest dose number given (or held by a resident) anywhere in the country: the same list for every area. */
+  private doseNumbers(s: Statistics): Promise<string[]> {
+    return once(s, 'doseNumbers', async () => {
+      const [row] = await s.db.query(
+        `SELECT coalesce(max(category::int), 0) AS top FROM (
+           SELECT category, sum(doses) AS doses FROM (
+             SELECT dimension, category, doses FROM stats_dose WHERE area = $1 AND dimension IN ('D', 'C')
+             UNION ALL SELECT dimension, category, doses FROM stats_dose_delta WHERE area = $1 AND dimension IN ('D', 'C')) x
+           GROUP BY dimension, category) g
+         WHERE doses > 0`,
+        [NATION],
+      );
+      return Array.from({ length: Number(row.top) }, (_, i) => String(i + 1));
+    });
   }
 
   /**
@@ -180,8 +205,8 @@ export class StatisticsService {
    * registered population. Dose numbers have no gaps, so "at least N" = "has dose N".
    */
   async coverage(s: Statistics): Promise<CoverageCell[]> {
-    const people = (await this.sums(s, 'C', false, null)).sort((a, b) => Number(a.category) - Number(b.category));
-    const cells = suppressBreakdown(people.map((p) => ({ label: p.category, value: p.value })), this.threshold);
+    const people = new Map((await this.sums(s, 'C', false, null)).map((r) => [r.category, r.value]));
+    const cells = suppressBreakdown((await this.doseNumbers(s)).map((label) => ({ label, value: people.get(label) ?? 0 })), this.threshold);
     const population = await this.population(s);
     const denominator = published(population, this.threshold);
     return cells.map((c) => ({

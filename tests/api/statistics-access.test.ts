@@ -145,6 +145,22 @@ describe('small-cell suppression through the API', () => {
     expect(seriesLeaks(days(s.dosesByDay), total, 10)).toEqual([]);
   });
 
+  it('lists the same categories whether or not the area had such a dose: a suppressed cell never says "at least one"', async () => {
+    const labels = async (withRareDose: boolean) => {
+      const code = await t.createMunicipality('47');
+      const officer = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code });
+      const { id } = await registerResident(officer);
+      await insertDose(t, code, id, { manufacturer: 'Pfizer' });
+      if (withRareDose) await insertDose(t, code, id, { doseNumber: 2, vaccinatedOn: '2021-07-01', manufacturer: 'Takeda' });
+      const s = (await officer.gql(STATISTICS, { scope: municipality(code) })).data.statistics;
+      return { doses: s.byDoseNumber.map((c: any) => c.label), makers: s.byManufacturer.map((c: any) => c.label), coverage: s.coverage.map((c: any) => c.doseNumber) };
+    };
+    const rare = await labels(true);
+    expect(rare.makers).toContain('Takeda');
+    expect(rare.doses).toContain('2');
+    expect(await labels(false)).toEqual(rare);
+  });
+
   it('suppresses everything for a scope whose total is small', async () => {
     const code = await t.createMunicipality('47');
     const officer = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code });

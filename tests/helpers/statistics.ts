@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { VACCINES } from '../../src/validation/vaccines';
 import { TestApp } from './test-app';
 
 export const STATISTICS = `query($scope: StatisticsScopeInput!, $from: String, $to: String) {
@@ -101,13 +102,19 @@ export async function bruteForce(t: TestApp, where: { municipality?: string; pre
        WHERE ${filter('v.')}`,
       [key],
     );
+  // Dose numbers are listed up to the highest anywhere in the country, manufacturers as the catalogue has them.
+  const [{ top }] = await t.db.query(
+    `SELECT coalesce(max(v.dose_number), 0) AS top FROM vaccination_record v JOIN resident p ON p.municipality_code = v.municipality_code AND p.id = v.resident_id
+     WHERE v.status = 'COMPLETED' AND (v.source <> 'INQUIRY' OR p.status = 'ACTIVE')`,
+  );
+  const doseNumbers = () => Object.fromEntries(Array.from({ length: top }, (_, i) => [String(i + 1), 0]));
   const f: Figures = {
     registeredPopulation: residents.filter((r) => r.status === 'ACTIVE').length,
     totalDoses: 0,
-    coverage: {},
+    coverage: doseNumbers(),
     byDay: {},
-    byDoseNumber: {},
-    byManufacturer: {},
+    byDoseNumber: doseNumbers(),
+    byManufacturer: Object.fromEntries(VACCINES.map((v) => [v.manufacturer, 0])),
     byAgeBand: Object.fromEntries(AGE_BANDS.map((b) => [b, 0])),
     bySex: { MALE: 0, FEMALE: 0 },
   };

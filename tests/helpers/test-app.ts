@@ -100,7 +100,8 @@ export class TestApp {
   /** A new municipality with a valid, unused code (outside the real list), as its own tenant. */
   async createMunicipality(prefectureCode = '13'): Promise<string> {
     for (;;) {
-      const base = `${prefectureCode}${randomInt(500, 1000)}`;
+      // 500–998: the codes ending in 999 (e.g. 479993) stay free, for tests that need a municipality that does not exist.
+      const base = `${prefectureCode}${randomInt(500, 999)}`;
       const code = `${base}${municipalityCheckDigit(base)}`;
       const rows = await this.db.query(
         `INSERT INTO municipality (code, prefecture_code, name, name_kana) VALUES ($1, $2, $3, 'テストシ')
