@@ -24,8 +24,14 @@ export function asTenants<T>(db: DataSource, tenants: Tenants, work: (tx: Entity
 export class RequestSession {
   private runner?: QueryRunner;
   private opening?: Promise<EntityManager>;
+  /** Municipalities widened into right now, with how many widenings hold each. */
+  private readonly widened = new Map<string, number>();
 
-  constructor(private readonly db: DataSource, private tenants: Tenants) {}
+  constructor(private readonly db: DataSource, private readonly own: Tenants) {}
+
+  private get tenants(): Tenants {
+    return [...new Set([...this.own, ...this.widened.keys()])];
+  }
 
   manager(): Promise<EntityManager> {
     this.opening ??= (async () => {
@@ -46,14 +52,20 @@ export class RequestSession {
    */
   async widen<T>(extra: readonly string[], work: (tx: EntityManager) => Promise<T>): Promise<T> {
     const tx = await this.manager();
-    const before = this.tenants;
-    this.tenants = [...new Set([...before, ...extra])];
+    const codes = [...new Set(extra)];
+    // Counted rather than saved and restored: root fields resolve concurrently on this one
+    // connection, and widenings that end in another order than they began must still narrow back.
+    for (const code of codes) this.widened.set(code, (this.widened.get(code) ?? 0) + 1);
     await setTenants(tx, this.tenants);
     try {
       return await work(tx);
     } finally {
-      this.tenants = before;
-      await setTenants(tx, before);
+      for (const code of codes) {
+        const left = this.widened.get(code)! - 1;
+        if (left === 0) this.widened.delete(code);
+        else this.widened.set(code, left);
+      }
+      await setTenants(tx, this.tenants);
     }
   }
 

@@ -132,6 +132,35 @@ describe('row-level security', () => {
     }
   });
 
+  it('widenings that overlap, as concurrent root fields do, still narrow back to the own municipality', async () => {
+    const [a, b, c] = [await t.tenant(), await t.tenant(), await t.tenant()];
+    for (const x of [a, b, c]) await registerResident(x.officer);
+    const ctx = officerContext(a.code);
+    const codesSeen = async (tx: { query(sql: string): Promise<{ code: string }[]> }) => (await tx.query('SELECT DISTINCT municipality_code AS code FROM resident')).map((r) => r.code).sort();
+    try {
+      let releaseC: () => void = () => undefined;
+      const cHeld = new Promise<void>((resolve) => (releaseC = resolve));
+      let cStarted: () => void = () => undefined;
+      const cRunning = new Promise<void>((resolve) => (cStarted = resolve));
+      // B's widening begins first and ends first; C's begins inside it and ends after it.
+      const wideB = ctx.session.widen([b.code], async (tx) => {
+        await cRunning;
+        return codesSeen(tx);
+      });
+      const wideC = ctx.session.widen([c.code], async (tx) => {
+        cStarted();
+        await cHeld;
+        return codesSeen(tx);
+      });
+      expect(await wideB).toEqual([a.code, b.code, c.code].sort());
+      releaseC();
+      expect(await wideC).toEqual([a.code, c.code].sort());
+      expect(await codesSeen(await ctx.session.manager())).toEqual([a.code]);
+    } finally {
+      await finishRequest(ctx);
+    }
+  });
+
   it('the application role cannot alter or remove the operation log', async () => {
     const { code, officer } = await t.tenant();
     await registerResident(officer);
