@@ -4,7 +4,7 @@ import { Channel, Role } from '../../src/schema/enums';
 import {
   baseUrl, finishedJob, IMPORT_JOB, importFile, registryCsv, registryRow, residentRows, ticketRows, upload,
 } from '../helpers/registry-csv';
-import { TestApp } from '../helpers/test-app';
+import { Session, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -13,6 +13,19 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 const MY_NUMBER = 'query($id: ID!) { resident(id: $id) { addresseeNumber familyName givenNameKana birthDate sex myNumber } }';
+
+/** The line of every entry of a job's rejection list, page by page, and whether the list calls itself complete. */
+async function rejectedLines(officer: Session, id: string): Promise<{ lines: number[]; complete: boolean }> {
+  const lines: number[] = [];
+  let page: any = { hasNextPage: true, endCursor: null };
+  while (page.hasNextPage) {
+    const answer = await officer.gql(`query($id: ID!, $after: String) { importJob(id: $id) {
+      rejections(first: 400, after: $after) { nodes { line } hasNextPage endCursor complete } } }`, { id, after: page.endCursor });
+    page = answer.data.importJob.rejections;
+    lines.push(...page.nodes.map((n: { line: number }) => n.line));
+  }
+  return { lines, complete: page.complete };
+}
 
 describe('resident registry import', () => {
   it('imports a UTF-8 file with a BOM: residents with encrypted My Number, their tickets, a job report and an audit line', async () => {
@@ -334,15 +347,8 @@ describe('resident registry import', () => {
     const listOf = async (bad: number) => {
       const rows = [registryRow(), ...Array.from({ length: bad }, () => registryRow({ sex: '9', ticket: '', series: '' }))];
       const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
-      const lines: number[] = [];
-      let page: any = { hasNextPage: true, endCursor: null };
-      while (page.hasNextPage) {
-        const answer = await officer.gql(`query($id: ID!, $after: String) { importJob(id: $id) {
-          rejections(first: 400, after: $after) { nodes { line } hasNextPage endCursor complete } } }`, { id: job.id, after: page.endCursor });
-        page = answer.data.importJob.rejections;
-        lines.push(...page.nodes.map((n: { line: number }) => n.line));
-      }
-      return { status: job.status, rowsRejected: job.rowsRejected, kept: lines.length, last: lines.at(-1), complete: page.complete };
+      const { lines, complete } = await rejectedLines(officer, job.id);
+      return { status: job.status, rowsRejected: job.rowsRejected, kept: lines.length, last: lines.at(-1), complete };
     };
     expect(await listOf(1000)).toEqual({ status: 'SUCCEEDED', rowsRejected: 1000, kept: 1000, last: 1002, complete: true });
     expect(await listOf(1001)).toEqual({ status: 'SUCCEEDED', rowsRejected: 1001, kept: 1000, last: 1002, complete: false });
@@ -353,15 +359,8 @@ describe('resident registry import', () => {
     const twice = () => registryRow({ sex: '9', birth: 'someday', ticket: '', series: '' });
     const report = async (rows: ReturnType<typeof registryRow>[]) => {
       const job = await importFile(t, officer, registryCsv([registryRow(), ...rows]), 'mode=SKIP');
-      const lines: number[] = [];
-      let page: any = { hasNextPage: true, endCursor: null };
-      while (page.hasNextPage) {
-        const answer = await officer.gql(`query($id: ID!, $after: String) { importJob(id: $id) {
-          rejections(first: 400, after: $after) { nodes { line } hasNextPage endCursor complete } } }`, { id: job.id, after: page.endCursor });
-        page = answer.data.importJob.rejections;
-        lines.push(...page.nodes.map((n: { line: number }) => n.line));
-      }
-      return { rowsRejected: job.rowsRejected, entries: lines.length, lines: new Set(lines).size, complete: page.complete };
+      const { lines, complete } = await rejectedLines(officer, job.id);
+      return { rowsRejected: job.rowsRejected, entries: lines.length, lines: new Set(lines).size, complete };
     };
     expect(await report([twice()])).toEqual({ rowsRejected: 1, entries: 2, lines: 1, complete: true });
     expect(await report(Array.from({ length: 500 }, twice))).toEqual({ rowsRejected: 500, entries: 1000, lines: 500, complete: true });
