@@ -31,6 +31,8 @@ export interface Config {
   statisticsThreshold?: number;
   /** Statistics: how often the summary deltas are folded into the summary tables (0 = never). */
   statisticsCompactSeconds?: number;
+  /** LG-WAN connections silent this long are closed (a stalled upload fails); a request may otherwise take as long as it needs. */
+  lgwanIdleSeconds?: number;
 }
 
 function int(name: string, fallback: number): number {
@@ -91,5 +93,6 @@ export function loadConfig(): Config {
     doseIntervals: process.env.DOSE_INTERVALS || undefined,
     statisticsThreshold: threshold,
     statisticsCompactSeconds: int('STATS_COMPACT_SECONDS', 10),
+    lgwanIdleSeconds: int('LGWAN_IDLE_SECONDS', 120),
   };
 }

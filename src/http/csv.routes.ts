@@ -7,6 +7,7 @@ import { ErrorCode, InputError } from '../errors';
 import { Channel, ImportMode } from '../schema/enums';
 import { Services } from '../services';
 import { checkExportFilter } from '../services/record-export.service';
+import { UploadInterrupted } from '../services/resident-import.service';
 import { encodingNamed, FileEncoding } from '../validation/encodings';
 import { todayInJapan } from '../validation/dates';
 
@@ -85,7 +86,7 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
   const body = new PassThrough();
   req.pipe(body);
   req.on('close', () => {
-    if (!req.complete) body.destroy(new Error('upload interrupted'));
+    if (!req.complete) body.destroy(new UploadInterrupted());
   });
   const length = Number(req.headers['content-length']);
   const running = await services.imports.start(principal, body, { ...options, bytesTotal: Number.isFinite(length) && length > 0 ? length : null });

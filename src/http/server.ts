@@ -167,7 +167,10 @@ export async function startListeners(services: Services, ports: { internet: numb
   const apollo = createApollo(services.config.production);
   await apollo.start();
   const internet = createServer(handler(apollo, services, Channel.INTERNET));
-  const lgwan = createServer(handler(apollo, services, Channel.LGWAN));
+  // A registry file of a million residents may take longer to upload than Node's default limit
+  // for a whole request (300 s) over a slow network: the LG-WAN listener limits silence instead.
+  const lgwan = createServer({ requestTimeout: 0 }, handler(apollo, services, Channel.LGWAN));
+  lgwan.timeout = (services.config.lgwanIdleSeconds ?? 120) * 1000;
   const [internetUrl, lgwanUrl] = await Promise.all([listen(internet, ports.internet, ports.host), listen(lgwan, ports.lgwan, ports.host)]);
   return {
     internetUrl,

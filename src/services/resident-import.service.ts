@@ -69,6 +69,13 @@ const WORKER_THRESHOLD_BYTES = 1024 * 1024;
 /** A failure whose message is written for the officer (no data values, no internals). */
 class ImportFailure extends Error {}
 
+/** What the upload's stream fails with when its client goes away before the end of the file. */
+export class UploadInterrupted extends Error {
+  constructor() {
+    super('upload interrupted');
+  }
+}
+
 interface Rejection {
   line: number;
   column: string;
@@ -462,6 +469,7 @@ export class ResidentImportService {
       );
     } catch (error) {
       if (error instanceof ChunkFailure) throw new ImportFailure(error.message);
+      if (error instanceof UploadInterrupted) throw new ImportFailure('the upload stopped before the end of the file; nothing was written, send the file again');
       throw error;
     } finally {
       await (workers as StagingWorkers | null)?.close();

@@ -311,6 +311,30 @@ describe('resident registry import', () => {
     expect(open).toEqual([]);
   });
 
+  it('fails an upload that falls silent, once the LG-WAN listener closes the idle connection', async () => {
+    const quiet = await TestApp.start({ lgwanIdleSeconds: 1 });
+    try {
+      const { officer } = await quiet.tenant();
+      const url = new URL(baseUrl(quiet, Channel.LGWAN));
+      const closed = await new Promise<number>((resolve, reject) => {
+        const started = Date.now();
+        const socket = connect(Number(url.port), url.hostname, () => {
+          socket.write(`POST /imports/residents?mode=SKIP HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${officer.token}\r\n`
+            + `Content-Type: text/csv\r\nContent-Length: 100000\r\n\r\n${registryCsv([registryRow()])}`);
+        });
+        socket.on('close', () => resolve(Date.now() - started));
+        socket.on('error', reject);
+      });
+      expect(closed).toBeGreaterThanOrEqual(900);
+      const [job] = (await officer.gql('{ importJobs(first: 1) { id } }')).data.importJobs;
+      expect(await finishedJob(officer, job.id)).toMatchObject({
+        status: 'FAILED', residentsInserted: 0, failureReason: 'the upload stopped before the end of the file; nothing was written, send the file again',
+      });
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   it('detects Shift_JIS when the upload sends an ASCII header on its own first', async () => {
     const { code, officer } = await t.tenant();
     const english = ['addressee_number', 'my_number', 'family_name', 'given_name', 'family_name_kana', 'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series', 'municipality_code'];
