@@ -104,7 +104,10 @@ export function checkDoseHistory(
 
   const beforeBirth = dose.vaccinatedOn < resident.birthDate;
   const beforeBirthError = () => errors.add(path('vaccinatedOn'), ErrorCode.DATE_BEFORE_BIRTH, 'must not be before the birth date');
-  if (beforeBirth && !options.birthDateHidden) return beforeBirthError();
+  if (beforeBirth && !options.birthDateHidden) {
+    beforeBirthError();
+    return;
+  }
   const previous = others.find((h) => h.doseNumber === dose.doseNumber - 1);
   const following = others.find((h) => h.doseNumber === dose.doseNumber + 1);
   if (previous && dose.vaccinatedOn <= previous.vaccinatedOn) {

@@ -23,15 +23,15 @@ export interface RecordExportFilter {
 }
 
 /**
- * The VRS ledger layout (DESIGN.md §4.6), one line per dose. My Number is not a column and no
- * column is derived from it: the query below never reads the resident's My Number columns.
- */
-/**
  * A text cell that a spreadsheet would take for a formula (= + - @, or a tab or carriage return
  * first) is written with a leading apostrophe, which spreadsheets show as text.
  */
 const asText = (column: string) => `CASE WHEN ${column} ~ '^[-=+@\t\r]' THEN '''' || ${column} ELSE ${column} END`;
 
+/**
+ * The VRS ledger layout (DESIGN.md §4.6), one line per dose. My Number is not a column and no
+ * column is derived from it: the query below never reads the resident's My Number columns.
+ */
 export const LEDGER_COLUMNS: [header: string, sql: string][] = [
   ['宛名番号', asText('r.addressee_number')],
   ['接種回', 'v.dose_number'],

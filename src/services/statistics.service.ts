@@ -28,9 +28,9 @@ type Dimension = 'D' | 'M' | 'A' | 'S' | 'C';
 export const AGE_BANDS = ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60-64', '65-69', '70-79', '80-89', '90+'];
 const SEXES = Object.values(Sex);
 
-/** Runs `read` once per answer: total doses and the dose-number breakdown share their sums, population and coverage their population. */
 const MANUFACTURERS = [...new Set(VACCINES.map((v) => v.manufacturer))];
 
+/** Runs `read` once per answer: total doses and the dose-number breakdown share their sums, population and coverage their population. */
 function once<T>(s: Statistics, key: string, read: () => Promise<T>): Promise<T> {
   if (!s.read.has(key)) s.read.set(key, read());
   return s.read.get(key) as Promise<T>;
@@ -189,11 +189,10 @@ export class StatisticsService {
     return once(s, 'doseNumbers', async () => {
       const [row] = await s.db.query(
         `SELECT coalesce(max(category::int), 0) AS top FROM (
-           SELECT category, sum(doses) AS doses FROM (
+           SELECT category FROM (
              SELECT dimension, category, doses FROM stats_dose WHERE area = $1 AND dimension IN ('D', 'C')
              UNION ALL SELECT dimension, category, doses FROM stats_dose_delta WHERE area = $1 AND dimension IN ('D', 'C')) x
-           GROUP BY dimension, category) g
-         WHERE doses > 0`,
+           GROUP BY dimension, category HAVING sum(doses) > 0) given`,
         [NATION],
       );
       return Array.from({ length: Number(row.top) }, (_, i) => String(i + 1));
