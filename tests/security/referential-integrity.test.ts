@@ -23,12 +23,13 @@ function asOwner<T>(code: string, work: (tx: EntityManager) => Promise<T>): Prom
   });
 }
 
-function insertResident(tx: EntityManager, code: string): Promise<unknown> {
+/** A resident numbered `A-1`, whose My Number hash repeats the byte `hashByte` (two hex digits). */
+function insertResident(tx: EntityManager, code: string, hashByte = 'ab'): Promise<unknown> {
   return tx.query(
     `INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version,
        family_name, given_name, family_name_kana, given_name_kana, birth_date, sex)
-     VALUES ($1, gen_random_uuid(), 'A-1', '\\x00', decode(repeat('ab', 32), 'hex'), 1, '山田', '花子', 'ヤマダ', 'ハナコ', '1980-01-01', 'FEMALE')`,
-    [code],
+     VALUES ($1, gen_random_uuid(), 'A-1', '\\x00', decode(repeat($2, 32), 'hex'), 1, '山田', '花子', 'ヤマダ', 'ハナコ', '1980-01-01', 'FEMALE')`,
+    [code, hashByte],
   );
 }
 
@@ -97,6 +98,32 @@ describe('a ticket belongs to a resident that exists', () => {
       .rejects.toMatchObject(ticketViolation);
     const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM ticket WHERE municipality_code = $1', [code]);
     expect(count).toBe(1);
+  });
+
+  it('counts residents written in the same transaction, in a subtransaction or by others, in one statement', async () => {
+    const { code, officer } = await t.tenant();
+    const { residentId: before } = await residentWithTicket(officer);
+    const residentIds = (tx: EntityManager) => tx.query(`SELECT id FROM resident WHERE municipality_code = $1 AND addressee_number IN ('A-1', 'A-2')`, [code]);
+    const insertTickets = (tx: EntityManager, ids: string[]) => tx.query(
+      `INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
+       SELECT $1, gen_random_uuid(), r, lpad((floor(random() * 1e10))::bigint::text, 10, '0'), '1', current_date FROM unnest($2::uuid[]) r`,
+      [code, ids],
+    );
+    await asOwner(code, async (tx) => {
+      await insertResident(tx, code);
+      await tx.query('SAVEPOINT sub');
+      await tx.query(`UPDATE resident SET addressee_number = 'A-2' WHERE municipality_code = $1 AND addressee_number = 'A-1'`, [code]);
+      await tx.query('RELEASE SAVEPOINT sub');
+      await insertResident(tx, code, 'cd');
+      const ids: string[] = (await residentIds(tx)).map((r: { id: string }) => r.id);
+      expect(ids).toHaveLength(2);
+      await insertTickets(tx, [before, ...ids]);
+      await tx.query('SAVEPOINT missing');
+      await expect(insertTickets(tx, [...ids, '00000000-0000-4000-8000-000000000000'])).rejects.toMatchObject(ticketViolation);
+      await tx.query('ROLLBACK TO SAVEPOINT missing');
+    });
+    const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM ticket WHERE municipality_code = $1', [code]);
+    expect(count).toBe(4);
   });
 
   it('refuses changing the key of a resident who holds tickets, and allows it for one who holds none', async () => {
@@ -171,6 +198,24 @@ describe('a ticket belongs to a resident that exists', () => {
       const { residentId } = await residentWithTicket(officer);
       await twoWriters(code, async ({ adding, deleting, blocked }) => {
         await insertTicket(adding.manager, code, residentId);
+        const deleted = settled(deleteResident(deleting, code, residentId));
+        await blocked(deleting);
+        await adding.commitTransaction();
+        expect(await deleted).not.toHaveProperty('error');
+        await deleting.commitTransaction();
+      });
+      expect(await ticketsOf(code, residentId)).toHaveLength(0);
+    });
+
+    it('a resident the adding transaction updated is not locked again, and its deletion still waits for the ticket', async () => {
+      const { code, officer } = await t.tenant();
+      const { residentId } = await residentWithTicket(officer);
+      await twoWriters(code, async ({ adding, deleting, blocked }) => {
+        await adding.query(`UPDATE resident SET family_name = '川田' WHERE municipality_code = $1 AND id = $2`, [code, residentId]);
+        await insertTicket(adding.manager, code, residentId);
+        // A KEY SHARE lock would have stamped the row version this transaction wrote with its own id.
+        const [{ xmax }] = await adding.query('SELECT xmax::text FROM resident WHERE municipality_code = $1 AND id = $2', [code, residentId]);
+        expect(xmax).toBe('0');
         const deleted = settled(deleteResident(deleting, code, residentId));
         await blocked(deleting);
         await adding.commitTransaction();
