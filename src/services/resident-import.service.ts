@@ -524,7 +524,8 @@ export class ResidentImportService {
     progress.setPhase(ImportPhase.MERGING);
     const counts = await this.mergeResidents(client, staging, code, keys.version, today);
     await this.faultAfterResidentMerge?.(job);
-    const ticketsInserted = counts.ticketsInserted + await this.mergeTickets(client, staging, code, today);
+    // When every accepted row was a new resident, the statement above wrote all their tickets.
+    const ticketsInserted = counts.ticketsInserted + (counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today) : 0);
     await client.query(`DROP TABLE ${staging}, ${rejected}`);
 
     const outcome: Outcome = {
@@ -546,8 +547,7 @@ export class ResidentImportService {
    * the tenant was rejected above, and the speculative insertion per row, with the sort that
    * ordered random ids, made a million new residents take 51 s instead of 40 s. An officer's entry
    * racing the merge fails the import instead (collided below), which rolls back whole. A new
-   * resident's ticket is written by the same statement, from the ids the insert returns, rather than
-   * looked up again by addressee number afterwards.
+   * resident's ticket is written by the same statement, from the same row and id.
    */
   private async mergeResidents(client: PoolClient, staging: string, code: string, keyVersion: number, today: string):
     Promise<{ inserted: number; updated: number; ticketsInserted: number }> {
@@ -555,9 +555,11 @@ export class ResidentImportService {
     const list = (prefix: string) => compared.map((c) => `${prefix}${c}`).join(', ');
     const [counts] = (await collided(client.query(
       `WITH changes AS MATERIALIZED (
-         SELECT s.*, o.id AS existing_id, o.my_number_hmac = s.my_number_hmac AS same_number
+         SELECT s.*, o.id AS existing_id, o.my_number_hmac = s.my_number_hmac AS same_number,
+                CASE WHEN o.id IS NULL THEN uuidv7() END AS new_id
          FROM ${staging} s LEFT JOIN resident o ON o.municipality_code = $1 AND o.addressee_number = s.addressee_number
          WHERE o.id IS NULL OR (${list('o.')}) IS DISTINCT FROM (${list('s.')})
+         ORDER BY s.addressee_number
        ), updated AS (
          UPDATE resident r SET
            my_number_cipher = CASE WHEN c.same_number THEN r.my_number_cipher ELSE c.my_number_cipher END,
@@ -567,16 +569,15 @@ export class ResidentImportService {
          RETURNING 1
        ), inserted AS (
          INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, key_version, ${list('')}, status, created_at, updated_at)
-         SELECT $1, uuidv7(), c.addressee_number, c.my_number_cipher, $2, ${list('c.')}, 'ACTIVE', now(), now()
-         FROM changes c WHERE c.existing_id IS NULL
+         SELECT $1, c.new_id, c.addressee_number, c.my_number_cipher, $2, ${list('c.')}, 'ACTIVE', now(), now()
+         FROM changes c WHERE c.new_id IS NOT NULL
          ORDER BY c.addressee_number
-         RETURNING id, addressee_number
+         RETURNING 1
        ), tickets AS (
          INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
-         SELECT $1, uuidv7(), i.id, c.ticket_number, c.series, $3::date
-         FROM inserted i JOIN changes c USING (addressee_number)
-         WHERE c.ticket_number IS NOT NULL
-         ORDER BY i.id
+         SELECT $1, uuidv7(), c.new_id, c.ticket_number, c.series, $3::date
+         FROM changes c WHERE c.new_id IS NOT NULL AND c.ticket_number IS NOT NULL
+         ORDER BY c.addressee_number
          RETURNING 1
        )
        SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM updated)::int AS updated,
