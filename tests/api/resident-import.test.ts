@@ -125,6 +125,21 @@ describe('resident registry import', () => {
     expect(await ticketRows(t, code)).toEqual(ticketsBefore.map((x: { ticket_number: string }) => (x.ticket_number === rows[0].ticket ? { ...x, series: '3' } : x)));
   });
 
+  it('hands out new ids in addressee-number order, whatever the file order, so the keys grow at one edge', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = ['K-30', 'K-10', 'K-50', 'K-20', 'K-40'].map((addressee) => registryRow({ addressee }));
+    expect(await importFile(t, officer, registryCsv(rows))).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 5, ticketsInserted: 5 });
+    const ids = await t.db.query(
+      `SELECT r.id::text AS resident, t.id::text AS ticket FROM resident r JOIN ticket t ON t.municipality_code = r.municipality_code AND t.resident_id = r.id
+       WHERE r.municipality_code = $1 ORDER BY r.addressee_number`,
+      [code],
+    );
+    const ascending = (values: string[]) => values.every((v, i) => i === 0 || values[i - 1] < v);
+    expect(ids).toHaveLength(5);
+    expect(ascending(ids.map((r: { resident: string }) => r.resident))).toBe(true);
+    expect(ascending(ids.map((r: { ticket: string }) => r.ticket))).toBe(true);
+  });
+
   it('rejects rows of another municipality, and nothing lands in that tenant', async () => {
     const mine = await t.tenant();
     const other = await t.tenant();
