@@ -481,7 +481,12 @@ export class ResidentImportService {
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`resident-import:${code}`]);
     await client.query(`ANALYZE ${staging}`);
     const unique = [['addressee_number', 'addresseeNumber', 'addressee number'], ['my_number_hmac', 'myNumber', 'My Number'], ['ticket_number', 'ticketNumber', 'ticket number']];
-    for (const [column, what, label] of unique) {
+    // A column without repeats in the whole file has none among the rows left after another
+    // column's repeats are rejected, so one pass picks the columns that need the check by line.
+    const [repeats] = (await client.query(
+      `SELECT ${unique.map(([column]) => `count(DISTINCT ${column}) < count(${column}) AS ${column}`).join(', ')} FROM ${staging}`,
+    )).rows;
+    for (const [column, what, label] of unique.filter(([column]) => repeats[column])) {
       await client.query(`
         WITH dup AS (
           SELECT line, first FROM (SELECT line, min(line) OVER (PARTITION BY ${column}) AS first FROM ${staging} WHERE ${column} IS NOT NULL) x

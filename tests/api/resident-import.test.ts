@@ -176,6 +176,12 @@ describe('resident registry import', () => {
       { line: 7, column: '接種券番号', field: 'ticketNumber', code: 'DUPLICATE', message: 'ticket number belongs to another resident of this municipality' },
     ]);
     expect((await residentRows(t, code)).map((r) => r.addressee_number).sort()).toEqual([existing.addressee, first.addressee].sort());
+
+    const lone = registryRow();
+    const onlyMyNumber = await importFile(t, officer, registryCsv([lone, registryRow({ myNumber: lone.myNumber })]), 'mode=SKIP');
+    expect(onlyMyNumber.rejections.nodes).toEqual([
+      { line: 3, column: '個人番号', field: 'myNumber', code: 'DUPLICATE', message: 'same My Number as line 2 of this file' },
+    ]);
   });
 
   it('issues the tickets a re-import adds to residents it had already registered', async () => {
