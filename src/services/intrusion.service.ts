@@ -21,6 +21,8 @@ export const DEFAULT_DETECTION: DetectionLimits = {
   windowMinutes: 15, loginFailuresPerAddress: 20, denialsPerActor: 20, unknownTicketScansPerActor: 30, eligibilityMissesPerTicket: 5,
 };
 
+const eligibilityKey = (actor: Actor, ticket: string) => `eligibility:${actor.accountId}:${ticket}`;
+
 /**
  * Notices repeated failures and unusual access and reports them as security alerts (queryable by
  * the operator) and as a log line. Counters are sliding windows in this process's memory: with
@@ -84,11 +86,11 @@ export class IntrusionDetector {
    * its checks then find nothing, even with the right birth date, until the window has passed.
    */
   eligibilityBlocked(actor: Actor, ticket: string): boolean {
-    return this.count(`eligibility:${actor.accountId}:${ticket}`, false) >= this.limits.eligibilityMissesPerTicket;
+    return this.count(eligibilityKey(actor, ticket), false) >= this.limits.eligibilityMissesPerTicket;
   }
 
   async eligibilityMissed(actor: Actor, address: string, ticket: string): Promise<void> {
-    if (this.count(`eligibility:${actor.accountId}:${ticket}`, true) === this.limits.eligibilityMissesPerTicket) {
+    if (this.count(eligibilityKey(actor, ticket), true) === this.limits.eligibilityMissesPerTicket) {
       await this.alert('ELIGIBILITY_GUESSING', { actorId: actor.accountId, sourceAddress: address },
         `${this.limits.eligibilityMissesPerTicket} eligibility checks of one ticket found nothing within ${this.limits.windowMinutes} min; it answers NOT_FOUND until then`);
     }
