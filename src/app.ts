@@ -48,6 +48,7 @@ export interface App {
 
 export async function startApp(config: Config, db: DataSource): Promise<App> {
   const services = createServices(db, config);
+  await services.imports.failStale(null);
   const listeners = await startListeners(services, { internet: config.internetPort, lgwan: config.lgwanPort, host: config.host });
   const stopCompaction = services.statistics.startCompaction(config.statisticsCompactSeconds ?? 10);
   return {

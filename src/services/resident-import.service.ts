@@ -61,6 +61,7 @@ const PROGRESS_EVERY_MS = 250;
 const HEARTBEAT_MS = 10_000;
 /** A RUNNING job whose process has not reported for this long has died; it wrote nothing. */
 export const STALE_AFTER_MS = 120_000;
+const STALE_REASON = 'the import stopped unexpectedly; nothing was written';
 /** Chunks handed to worker threads and not yet written to COPY: bounds memory and keeps order cheap. */
 const MAX_IN_FLIGHT = 6;
 /** Below this many bytes the file is staged on the request's own thread (workers cost a start-up). */
@@ -284,9 +285,24 @@ export class ResidentImportService {
     };
   }
 
+  /**
+   * Records as FAILED the jobs of a process that died (no heartbeat for STALE_AFTER_MS): their
+   * transaction never committed, so they wrote nothing. Runs at start-up for every municipality
+   * and before each import for its own; until then, reads already report such a job as failed.
+   */
+  async failStale(municipalityCode: string | null): Promise<void> {
+    await this.db.query(
+      `UPDATE import_job SET status = 'FAILED', phase = NULL, finished_at = heartbeat_at, failure_reason = $2
+       WHERE status IN ('QUEUED', 'RUNNING') AND heartbeat_at < now() - make_interval(secs => $1)
+         AND ($3::char(6) IS NULL OR municipality_code = $3)`,
+      [STALE_AFTER_MS / 1000, STALE_REASON, municipalityCode],
+    );
+  }
+
   /** Creates the job and starts reading `input`; the returned promises follow its course. */
   async start(principal: ImportPrincipal, input: Readable, options: ImportOptions, onProgress?: (p: ImportProgress) => void): Promise<RunningImport> {
     await this.suspensions.assertAvailable(this.db.manager, PlatformFunction.IMPORT, principal.municipalityCode);
+    await this.failStale(principal.municipalityCode);
     const repo = this.db.getRepository(ImportJob);
     const job = repo.create({
       municipalityCode: principal.municipalityCode,
@@ -713,7 +729,7 @@ async function collided<T>(statement: Promise<T>): Promise<T> {
 function reportStale(job: ImportJob): ImportJob {
   const running = job.status === ImportStatus.RUNNING || job.status === ImportStatus.QUEUED;
   if (running && Date.now() - job.heartbeatAt.getTime() > STALE_AFTER_MS) {
-    return Object.assign(job, { status: ImportStatus.FAILED, phase: null, failureReason: 'the import stopped unexpectedly; nothing was written' });
+    return Object.assign(job, { status: ImportStatus.FAILED, phase: null, failureReason: STALE_REASON });
   }
   return job;
 }

@@ -496,6 +496,37 @@ describe('resident registry import', () => {
     expect(await finishedJob(officer, running.id)).toMatchObject({ status: 'SUCCEEDED', rowsRead: 50, residentsInserted: 50 });
   });
 
+  it('reports a job whose process died as failed, and records it so before the municipality\'s next import and at start-up', async () => {
+    const { code, officer } = await t.tenant();
+    const neighbour = await t.tenant();
+    // Jobs left RUNNING by a process that died three minutes ago, beside one whose process is alive.
+    const job = (municipality: string, heartbeat: string) => t.db.query(
+      `INSERT INTO import_job (municipality_code, id, kind, mode, status, phase, rows_read, started_at, heartbeat_at)
+       VALUES ($1, gen_random_uuid(), 'RESIDENTS', 'SKIP', 'RUNNING', 'MERGING', 10, now() - interval '5 minutes', ${heartbeat}) RETURNING id::text`,
+      [municipality],
+    ).then((rows: { id: string }[]) => rows[0].id);
+    const dead = await job(code, "now() - interval '3 minutes'");
+    const alive = await job(code, 'now()');
+    const deadNeighbour = await job(neighbour.code, "now() - interval '3 minutes'");
+    const stored = async (id: string) => (await t.db.query('SELECT status, phase, failure_reason, finished_at FROM import_job WHERE id = $1', [id]))[0];
+    const reason = 'the import stopped unexpectedly; nothing was written';
+    try {
+      expect((await officer.gql(IMPORT_JOB, { id: dead })).data.importJob).toMatchObject({ status: 'FAILED', phase: null, failureReason: reason });
+      expect((await officer.gql(IMPORT_JOB, { id: alive })).data.importJob).toMatchObject({ status: 'RUNNING', phase: 'MERGING' });
+
+      expect(await importFile(t, officer, registryCsv([registryRow()]))).toMatchObject({ status: 'SUCCEEDED' });
+      expect(await stored(dead)).toMatchObject({ status: 'FAILED', phase: null, failure_reason: reason, finished_at: expect.any(Date) });
+      expect(await stored(alive)).toMatchObject({ status: 'RUNNING', finished_at: null });
+
+      const restarted = await TestApp.start();
+      await restarted.stop();
+      expect(await stored(deadNeighbour)).toMatchObject({ status: 'FAILED', phase: null, failure_reason: reason });
+      expect(await stored(alive)).toMatchObject({ status: 'RUNNING' });
+    } finally {
+      await t.db.query(`UPDATE import_job SET status = 'FAILED', finished_at = now() WHERE id = $1`, [alive]);
+    }
+  });
+
   it('lets only the owning municipality\'s LG-WAN officer upload, and read the report', async () => {
     const { code, officer } = await t.tenant();
     const csv = registryCsv([registryRow()]);
