@@ -1,7 +1,8 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type AlertKind = 'ACCOUNT_LOCKED' | 'LOGIN_THROTTLED' | 'REPEATED_DENIALS' | 'UNKNOWN_TICKET_SCANS' | 'ELIGIBILITY_GUESSING';
+const ALERT_KINDS = ['ACCOUNT_LOCKED', 'LOGIN_THROTTLED', 'REPEATED_DENIALS', 'UNKNOWN_TICKET_SCANS', 'ELIGIBILITY_GUESSING'] as const;
+export type AlertKind = (typeof ALERT_KINDS)[number];
 
 @Entity('security_alert')
 @ObjectType({ description: 'Something intrusion detection noticed. Holds ids and counts, never personal data.' })
@@ -15,7 +16,7 @@ export class SecurityAlert {
   occurredAt: Date;
 
   @Column({ type: 'text' })
-  @Field(() => String)
+  @Field(() => String, { description: `One of ${ALERT_KINDS.join(', ')}.` })
   kind: AlertKind;
 
   @Column({ name: 'actor_id', type: 'uuid', nullable: true })
