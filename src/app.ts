@@ -51,11 +51,13 @@ export async function startApp(config: Config, db: DataSource): Promise<App> {
   await services.imports.failStale(null);
   const listeners = await startListeners(services, { internet: config.internetPort, lgwan: config.lgwanPort, host: config.host });
   const stopCompaction = services.statistics.startCompaction(config.statisticsCompactSeconds ?? 10);
+  const stopSweeping = services.detector.startSweeping();
   return {
     services,
     listeners,
     stop: async () => {
       stopCompaction();
+      stopSweeping();
       await listeners.close();
     },
   };

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import proxyaddr from 'proxy-addr';
 
 export interface Config {
   /** Port of the internet-facing listener (tablets, integrators, internet-channel officers). */
@@ -31,6 +32,8 @@ export interface Config {
   statisticsThreshold?: number;
   /** Statistics: how often the summary deltas are folded into the summary tables (0 = never). */
   statisticsCompactSeconds?: number;
+  /** Reverse proxies or load balancers whose X-Forwarded-For names the client (src/http/client-address.ts). */
+  trustedProxies?: string[];
   /** LG-WAN connections silent this long are closed (a stalled upload fails); a request may otherwise take as long as it needs. */
   lgwanIdleSeconds?: number;
 }
@@ -41,6 +44,16 @@ function int(name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
   return value;
+}
+
+function proxies(name: string): string[] {
+  const entries = (process.env[name] ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  try {
+    proxyaddr.compile(entries);
+  } catch (error) {
+    throw new Error(`${name} must list IP addresses or CIDR ranges separated by commas: ${(error as Error).message}`);
+  }
+  return entries;
 }
 
 function key(name: string, raw: string | undefined): Buffer | undefined {
@@ -94,5 +107,6 @@ export function loadConfig(): Config {
     statisticsThreshold: threshold,
     statisticsCompactSeconds: int('STATS_COMPACT_SECONDS', 10),
     lgwanIdleSeconds: int('LGWAN_IDLE_SECONDS', 120),
+    trustedProxies: proxies('TRUSTED_PROXIES'),
   };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { Actor } from './auth/actor';
 import { RequestSession } from './db/tenant-session';
 import { createLoaders, Loaders } from './loaders';
@@ -11,7 +12,7 @@ import type { Services } from './services';
 export interface Context {
   requestId: string;
   channel: Channel;
-  /** Peer address of the connection, for throttling and alerts. */
+  /** The client's address (src/http/client-address.ts), for throttling and alerts. */
   sourceAddress: string;
   actor: Actor | null;
   ability: AppAbility;
@@ -23,10 +24,11 @@ export interface Context {
 }
 
 /** The tenant and channel come only from the verified token and the listener, never from arguments. */
-export async function createContext(services: Services, channel: Channel, authorization: string | undefined, sourceAddress = 'unknown'): Promise<Context> {
+export async function createContext(services: Services, channel: Channel, req: IncomingMessage): Promise<Context> {
+  const authorization = req.headers.authorization;
   const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
   const actor = token ? await services.auth.actorFor(token, channel) : null;
-  return contextFor(services, actor, { channel, sourceAddress });
+  return contextFor(services, actor, { channel, sourceAddress: services.clientAddress(req) });
 }
 
 /** A context acting as `actor`; also used by seeding and tools that go through the services. */

@@ -58,7 +58,7 @@ function importOptions(url: URL, req: IncomingMessage): { mode: ImportMode; enco
 /** POST /imports/residents?mode=ABORT|SKIP&encoding=auto|utf8|sjis — the raw CSV is the body. */
 export async function residentImport(req: IncomingMessage, res: ServerResponse, url: URL, services: Services, channel: Channel): Promise<void> {
   if (req.method !== 'POST') return json(res, 405, error('Use POST with the CSV file as the body', 'METHOD_NOT_ALLOWED'), { allow: 'POST' });
-  const ctx = await createContext(services, channel, req.headers.authorization, req.socket.remoteAddress);
+  const ctx = await createContext(services, channel, req);
   try {
     await importWith(ctx, req, res, url, services);
   } finally {
@@ -105,7 +105,7 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
 /** GET /exports/vaccination-records.csv?from=&to=&dose=&encoding=utf8|sjis */
 export async function recordExport(req: IncomingMessage, res: ServerResponse, url: URL, services: Services, channel: Channel): Promise<void> {
   if (req.method !== 'GET') return json(res, 405, error('Use GET', 'METHOD_NOT_ALLOWED'), { allow: 'GET' });
-  const ctx = await createContext(services, channel, req.headers.authorization, req.socket.remoteAddress);
+  const ctx = await createContext(services, channel, req);
   try {
     await exportWith(ctx, req, res, url, services);
   } finally {

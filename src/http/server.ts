@@ -129,7 +129,7 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       }
       const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: () => createContext(services, channel, req.headers.authorization, req.socket.remoteAddress),
+        context: () => createContext(services, channel, req),
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);
       res.statusCode = response.status ?? 200;

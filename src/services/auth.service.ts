@@ -31,7 +31,7 @@ export class AuthService {
 
   async login(channel: Channel, loginId: string, password: string, address: string): Promise<{ accessToken: string; account: Account }> {
     const source = { requestId: randomUUID(), channel, actor: null };
-    if (this.detector.isThrottled(address)) {
+    if (await this.detector.isThrottled(address)) {
       await writeAudit(this.db.manager, source, [{ operation: 'login.throttled', municipalityCode: null, targetIds: [], outcome: 'DENIED' }]);
       throw refused();
     }

@@ -43,7 +43,7 @@ export class EligibilityService {
 
     // Birth dates cannot be guessed: after a few misses on one ticket, even the right one finds nothing for a while.
     const ticket = `${code.value}:${number.value}`;
-    if (ctx.services.detector.eligibilityBlocked(ctx.actor!, ticket)) {
+    if (await ctx.services.detector.eligibilityBlocked(ctx.actor!, ticket)) {
       ctx.audit.note('eligibility.check.blocked', code.value, '-');
       return NOT_FOUND;
     }

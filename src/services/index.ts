@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { TokenSigner } from '../auth/token';
 import { Config } from '../config';
+import { clientAddressOf } from '../http/client-address';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { AccountService } from './account.service';
 import { AuthService } from './auth.service';
@@ -29,6 +30,7 @@ export function createServices(db: DataSource, config: Config) {
   return {
     db,
     config,
+    clientAddress: clientAddressOf(config.trustedProxies ?? []),
     keyring,
     detector,
     auth: new AuthService(db, tokens, config, detector),

@@ -22,39 +22,63 @@ export const DEFAULT_DETECTION: DetectionLimits = {
 };
 
 const eligibilityKey = (actor: Actor, ticket: string) => `eligibility:${actor.accountId}:${ticket}`;
+/** Event times kept per key: far more than any limit, so a flood cannot grow a row without bound. */
+const KEPT_EVENTS = 1000;
 
 /**
  * Notices repeated failures and unusual access and reports them as security alerts (queryable by
- * the operator) and as a log line. Counters are sliding windows in this process's memory: with
- * several processes each watches its own traffic, which still catches a sustained attack.
+ * the operator) and as a log line. Counters are sliding windows kept in the database, so that
+ * every API process counts the same events; concurrent events of one key take turns on its row,
+ * so each count is reached, and alerted on, exactly once.
  */
 export class IntrusionDetector {
-  private readonly windows = new Map<string, number[]>();
-
   constructor(private readonly db: DataSource, private readonly limits: DetectionLimits = DEFAULT_DETECTION) {}
 
-  /** Records one event under `key` and returns how many fell within the window. */
-  private count(key: string, record: boolean): number {
-    const now = Date.now();
-    const since = now - this.limits.windowMinutes * 60_000;
-    const recent = (this.windows.get(key) ?? []).filter((t) => t > since);
-    if (record) recent.push(now);
-    if (recent.length > 0) this.windows.set(key, recent);
-    else this.windows.delete(key);
-    if (this.windows.size > 50_000) this.sweep(since);
-    return recent.length;
+  /** How many events of `key` fall within the window, after recording `events` more. */
+  private async count(key: string, events: number): Promise<number> {
+    if (events === 0) {
+      const [{ n }] = await this.db.query(
+        `SELECT count(*)::int AS n FROM detection_window w, unnest(w.events) e
+         WHERE w.key = $1 AND e > clock_timestamp() - make_interval(mins => $2)`,
+        [key, this.limits.windowMinutes],
+      );
+      return n;
+    }
+    const [{ n }] = await this.db.query(
+      `INSERT INTO detection_window AS w (key, events) VALUES ($1, array_fill(clock_timestamp(), ARRAY[$3::int]))
+       ON CONFLICT (key) DO UPDATE SET events = excluded.events || ARRAY(
+         SELECT e FROM unnest(w.events) e WHERE e > clock_timestamp() - make_interval(mins => $2) ORDER BY e DESC LIMIT $4)
+       RETURNING cardinality(events) AS n`,
+      [key, this.limits.windowMinutes, events, KEPT_EVENTS],
+    );
+    return n;
   }
 
-  private sweep(since: number): void {
-    for (const [key, times] of this.windows) if (!times.some((t) => t > since)) this.windows.delete(key);
+  /** Removes the keys whose events have all left the window; returns how many. */
+  async sweep(): Promise<number> {
+    const [, removed] = await this.db.query(
+      `DELETE FROM detection_window w
+       WHERE NOT EXISTS (SELECT FROM unnest(w.events) e WHERE e > clock_timestamp() - make_interval(mins => $1))`,
+      [this.limits.windowMinutes],
+    );
+    return removed;
   }
 
-  isThrottled(address: string): boolean {
-    return this.count(`login:${address}`, false) >= this.limits.loginFailuresPerAddress;
+  /** Sweeps once per window; returns the function that stops it. */
+  startSweeping(): () => void {
+    const timer = setInterval(() => {
+      this.sweep().catch((error: unknown) => console.error('detection sweep failed:', error instanceof Error ? error.message : error));
+    }, this.limits.windowMinutes * 60_000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  async isThrottled(address: string): Promise<boolean> {
+    return (await this.count(`login:${address}`, 0)) >= this.limits.loginFailuresPerAddress;
   }
 
   async loginFailed(address: string): Promise<void> {
-    if (this.count(`login:${address}`, true) === this.limits.loginFailuresPerAddress) {
+    if ((await this.count(`login:${address}`, 1)) === this.limits.loginFailuresPerAddress) {
       await this.alert('LOGIN_THROTTLED', { sourceAddress: address }, `${this.limits.loginFailuresPerAddress} failed logins within ${this.limits.windowMinutes} min`);
     }
   }
@@ -64,9 +88,7 @@ export class IntrusionDetector {
   }
 
   async denied(actor: Actor, address: string, refusals: number): Promise<void> {
-    const key = `denied:${actor.accountId}`;
-    let total = 0;
-    for (let i = 0; i < refusals; i++) total = this.count(key, true);
+    const total = await this.count(`denied:${actor.accountId}`, refusals);
     const limit = this.limits.denialsPerActor;
     if (total >= limit && total - refusals < limit) {
       await this.alert('REPEATED_DENIALS', { actorId: actor.accountId, municipalityCode: actor.municipalityCode, sourceAddress: address },
@@ -75,7 +97,7 @@ export class IntrusionDetector {
   }
 
   async unknownTicketScanned(actor: Actor, address: string): Promise<void> {
-    if (this.count(`scan:${actor.accountId}`, true) === this.limits.unknownTicketScansPerActor) {
+    if ((await this.count(`scan:${actor.accountId}`, 1)) === this.limits.unknownTicketScansPerActor) {
       await this.alert('UNKNOWN_TICKET_SCANS', { actorId: actor.accountId, municipalityCode: actor.municipalityCode, sourceAddress: address },
         `${this.limits.unknownTicketScansPerActor} unknown tickets scanned within ${this.limits.windowMinutes} min`);
     }
@@ -85,12 +107,12 @@ export class IntrusionDetector {
    * Whether an integrator has missed on this ticket (`municipalityCode:ticketNumber`) too often:
    * its checks then find nothing, even with the right birth date, until the window has passed.
    */
-  eligibilityBlocked(actor: Actor, ticket: string): boolean {
-    return this.count(eligibilityKey(actor, ticket), false) >= this.limits.eligibilityMissesPerTicket;
+  async eligibilityBlocked(actor: Actor, ticket: string): Promise<boolean> {
+    return (await this.count(eligibilityKey(actor, ticket), 0)) >= this.limits.eligibilityMissesPerTicket;
   }
 
   async eligibilityMissed(actor: Actor, address: string, ticket: string): Promise<void> {
-    if (this.count(eligibilityKey(actor, ticket), true) === this.limits.eligibilityMissesPerTicket) {
+    if ((await this.count(eligibilityKey(actor, ticket), 1)) === this.limits.eligibilityMissesPerTicket) {
       await this.alert('ELIGIBILITY_GUESSING', { actorId: actor.accountId, sourceAddress: address },
         `${this.limits.eligibilityMissesPerTicket} eligibility checks of one ticket found nothing within ${this.limits.windowMinutes} min; it answers NOT_FOUND until then`);
     }

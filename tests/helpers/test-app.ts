@@ -52,6 +52,11 @@ export class TestApp {
   app: App;
   /** An owner connection for test setup and inspection; the app itself runs as the non-owner role. */
   db: DataSource;
+  /**
+   * The client address this app's requests come from, as a trusted proxy on the loopback forwards
+   * it: detection counts are shared through the database, so each app's failures stay its own.
+   */
+  readonly address = `198.18.${randomInt(256)}.${randomInt(1, 255)}`;
 
   static async start(overrides: Partial<Config> = {}): Promise<TestApp> {
     const t = new TestApp();
@@ -68,6 +73,7 @@ export class TestApp {
       maxFailedLogins: 5,
       lockoutMinutes: 30,
       production: false,
+      trustedProxies: ['loopback'],
       ...overrides,
     };
     const appDb = createDataSource(config.databaseUrl!, { logger: t.queries, poolSize: 10, asApp: true });
@@ -91,7 +97,7 @@ export class TestApp {
   async request<T = any>(channel: Channel, query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T>> {
     const response = await fetch(this.url(channel), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': this.address, ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify({ query, variables }),
     });
     return (await response.json()) as GraphQLResponse<T>;

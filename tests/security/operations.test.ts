@@ -74,10 +74,59 @@ describe('intrusion detection', () => {
       // So is a brand-new account on its own channel: the throttle is by address, not by account.
       const fresh = await app.session(Role.OPERATOR, Channel.LGWAN).catch((e: Error) => e);
       expect(fresh).toBeInstanceOf(Error);
+      // From another address the same account signs in.
+      expect(codes(await t.login(Channel.LGWAN, account.loginId))).toEqual([]);
       const [alert] = await app.db.query(`SELECT kind, source_address FROM security_alert WHERE kind = 'LOGIN_THROTTLED' ORDER BY id DESC LIMIT 1`);
-      expect(alert).toEqual({ kind: 'LOGIN_THROTTLED', source_address: '127.0.0.1' });
+      expect(alert).toEqual({ kind: 'LOGIN_THROTTLED', source_address: app.address });
     } finally {
       await app.stop();
+    }
+  });
+
+  it('counts the events of every API process sharing the database, and alerts once', async () => {
+    const { code, officer } = await t.tenant();
+    // A second process with the same configuration, as behind a load balancer.
+    const { masterKey, tokenSecret } = t.app.services.config;
+    const other = await TestApp.start({ masterKey, tokenSecret });
+    try {
+      const there = other.sessionFor(officer.token, Channel.LGWAN, { id: officer.accountId, loginId: officer.loginId }, code);
+      // Ten refusals in each process, at once: neither alone reaches the limit of twenty.
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? officer : there).gql('{ accounts { id } }')));
+      expect(new Set(answers.map((a) => codes(a)[0]))).toEqual(new Set(['FORBIDDEN']));
+      const alerts = await t.db.query(`SELECT kind FROM security_alert WHERE actor_id = $1`, [officer.accountId]);
+      expect(alerts).toEqual([{ kind: 'REPEATED_DENIALS' }]);
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it('sweeps the keys whose events have all left the window', async () => {
+    const stale = `test:stale:${t.address}`;
+    const recent = `test:recent:${t.address}`;
+    await t.db.query(
+      `INSERT INTO detection_window (key, events) VALUES ($1, ARRAY[now() - interval '16 minutes', now() - interval '20 minutes']),
+         ($2, ARRAY[now() - interval '20 minutes', now() - interval '1 minute'])`,
+      [stale, recent],
+    );
+    expect(await t.app.services.detector.sweep()).toBeGreaterThanOrEqual(1);
+    const left = await t.db.query(`SELECT key FROM detection_window WHERE key IN ($1, $2)`, [stale, recent]);
+    expect(left).toEqual([{ key: recent }]);
+  });
+
+  it('takes the client address from X-Forwarded-For only when a trusted proxy sent it', async () => {
+    const lockedFrom = async (app: TestApp) => {
+      const account = await app.createAccount(Role.OPERATOR);
+      for (let i = 0; i < 5; i++) await app.login(Channel.LGWAN, account.loginId, 'wrong-password!');
+      const [alert] = await app.db.query(`SELECT source_address FROM security_alert WHERE kind = 'ACCOUNT_LOCKED' AND actor_id = $1`, [account.id]);
+      return alert?.source_address;
+    };
+    expect(await lockedFrom(t)).toBe(t.address);
+    // Without trusted proxies the header is the client's own claim, and ignored.
+    const direct = await TestApp.start({ trustedProxies: [] });
+    try {
+      expect(await lockedFrom(direct)).toBe('127.0.0.1');
+    } finally {
+      await direct.stop();
     }
   });
 
