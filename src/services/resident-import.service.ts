@@ -8,6 +8,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { TenantKeyring, TenantKeys } from '../crypto/tenant-keyring';
 import { queryable } from '../db/pg-client';
+import { lockRegistry } from '../db/registry-lock';
 import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ImportJob } from '../entities/import-job.entity';
@@ -494,7 +495,15 @@ export class ResidentImportService {
 
     progress.setPhase(ImportPhase.CHECKING);
     // One import per municipality at a time: the checks below must see the tenant as the merge will.
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`resident-import:${code}`]);
+    await lockRegistry(client, code);
+    // My Number is compared by its hash under the key the rows were staged with; a resident still
+    // under another version (a key rotation under way) would escape the comparison.
+    const [{ rotating }] = (await client.query(
+      `SELECT EXISTS (SELECT FROM tenant_key WHERE municipality_code = $1 AND key_version > $2)
+           OR EXISTS (SELECT FROM resident WHERE municipality_code = $1 AND key_version <> $2) AS rotating`,
+      [code, keys.version],
+    )).rows;
+    if (rotating) throw new ImportFailure('the municipality\'s data key is being rotated; nothing was written, run the import again once the rotation has finished');
     await client.query(`ANALYZE ${staging}`);
     const unique = [['addressee_number', 'addresseeNumber', 'addressee number'], ['my_number_hmac', 'myNumber', 'My Number'], ['ticket_number', 'ticketNumber', 'ticket number']];
     // A column without repeats in the whole file has none among the rows left after another

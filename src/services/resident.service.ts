@@ -158,6 +158,7 @@ export class ResidentService {
     return this.write(ctx, 'resident.register', async (tx) => {
       const keys = await this.keyring.keysFor(tx, municipalityCode);
       const { myNumber, ...rest } = fields;
+      await this.assertNumberFree(tx, municipalityCode, myNumber, null);
       const now = new Date();
       const resident = tx.getRepository(Resident).create({
         ...rest,
@@ -188,6 +189,7 @@ export class ResidentService {
       const { myNumber, ...rest } = fields;
       Object.assign(resident, rest, { updatedAt: new Date() });
       if (myNumber) {
+        await this.assertNumberFree(tx, resident.municipalityCode, myNumber, resident.id);
         const keys = await this.keyring.keysFor(tx, resident.municipalityCode);
         Object.assign(resident, { myNumberCipher: keys.encrypt(myNumber), myNumberHmac: keys.lookupHash(myNumber), keyVersion: keys.version });
       }
@@ -246,6 +248,20 @@ export class ResidentService {
   }
 
   /** Runs a change in one transaction together with its audit event; nothing is half-written. */
+  /**
+   * The unique index compares hashes under one key version only; while a rotation is moving
+   * residents onto the newest key, a number may still be stored under an older key's hash.
+   */
+  private async assertNumberFree(tx: EntityManager, municipalityCode: string, myNumber: string, except: string | null): Promise<void> {
+    const hashes = (await this.keyring.allVersions(tx, municipalityCode)).map((keys) => keys.lookupHash(myNumber));
+    if (hashes.length < 2) return;
+    const taken = await tx.query(
+      'SELECT 1 FROM resident WHERE municipality_code = $1 AND my_number_hmac = ANY ($2::bytea[]) AND id IS DISTINCT FROM $3 LIMIT 1',
+      [municipalityCode, hashes, except],
+    );
+    if (taken.length > 0) throw InputError.of(['input', 'myNumber'], ErrorCode.DUPLICATE, 'another resident of this municipality has this My Number');
+  }
+
   private async write(ctx: Context, operation: string, change: (tx: EntityManager) => Promise<Resident>): Promise<Resident> {
     try {
       return await (await ctx.session.manager()).transaction(async (tx) => {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { TenantKeyring } from '../../src/crypto/tenant-keyring';
 import { KeyRotationService } from '../../src/services/key-rotation.service';
-import { registerResident, TestApp } from '../helpers/test-app';
+import { importFile, registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
+import { REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 const masterKey = randomBytes(32);
@@ -73,5 +74,35 @@ describe('key management', () => {
     expect((await rolling.keysForVersion(t.db.manager, code, row.key_version)).decrypt(row.my_number_cipher)).toBe(input.myNumber);
     const [old] = await t.db.query('SELECT my_number_cipher, key_version FROM resident WHERE id = $1', [pending.id]);
     expect((await rolling.keysForVersion(t.db.manager, untouched.code, old.key_version)).decrypt(old.my_number_cipher)).toBe(pending.input.myNumber);
+  });
+
+  it('keeps My Number unique while residents are still under the older key', async () => {
+    const { code, officer } = await t.tenant();
+    const first = await registerResident(officer);
+    const second = await registerResident(officer);
+    await t.app.services.keyring.rotate(t.db.manager, code);
+    const duplicate = { field: ['input', 'myNumber'], code: 'DUPLICATE', message: 'another resident of this municipality has this My Number' };
+
+    const registered = await officer.gql(REGISTER, { input: residentInput({ myNumber: first.input.myNumber }) });
+    expect(registered.data.registerResident).toEqual({ resident: null, userErrors: [duplicate] });
+    const UPDATE = 'mutation($id: ID!, $input: UpdateResidentInput!) { updateResident(id: $id, input: $input) { userErrors { field code message } } }';
+    expect((await officer.gql(UPDATE, { id: second.id, input: { myNumber: first.input.myNumber } })).data.updateResident.userErrors).toEqual([duplicate]);
+    // Its own number, entered again, is no conflict.
+    expect((await officer.gql(UPDATE, { id: first.id, input: { myNumber: first.input.myNumber } })).data.updateResident.userErrors).toEqual([]);
+
+    // An import compares numbers under one key: it waits for the rotation to finish.
+    const before = await residentRows(t, code);
+    const file = registryCsv([registryRow({ myNumber: String(second.input.myNumber) }), registryRow()]);
+    const refused = await importFile(t, officer, file, 'mode=SKIP');
+    expect(refused).toMatchObject({ status: 'FAILED', residentsInserted: 0 });
+    expect(refused.failureReason).toMatch(/data key is being rotated.*nothing was written/);
+    expect(await residentRows(t, code)).toEqual(before);
+
+    await t.app.services.keyRotation.reencrypt(code);
+    const imported = await importFile(t, officer, file, 'mode=SKIP');
+    expect(imported).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 1, residentsInserted: 1 });
+    expect(imported.rejections.nodes).toEqual([
+      { line: 2, column: '個人番号', field: 'myNumber', code: 'DUPLICATE', message: 'another resident of this municipality has this My Number' },
+    ]);
   });
 });
