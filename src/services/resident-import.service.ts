@@ -535,6 +535,26 @@ export class ResidentImportService {
        INSERT INTO ${rejected} SELECT line, 'ticketNumber', 'DUPLICATE', 'ticket number belongs to another resident of this municipality' FROM gone`,
       [code],
     );
+    // The rules of ticket issuing hold for the file's new tickets (and changed series) too: a
+    // resident who moved out or died gets none, and one holds at most one open ticket per series.
+    await client.query(
+      `WITH changed AS (
+         SELECT s.line, s.addressee_number, s.ticket_number, s.series FROM ${staging} s
+         LEFT JOIN ticket o ON o.municipality_code = $1 AND o.ticket_number = s.ticket_number
+         WHERE s.ticket_number IS NOT NULL AND (o.id IS NULL OR o.series <> s.series)
+       ), refused AS (
+         SELECT c.line, CASE r.status WHEN 'DECEASED' THEN 'RESIDENT_DECEASED' WHEN 'MOVED_OUT' THEN 'RESIDENT_MOVED_OUT' ELSE 'DUPLICATE' END AS code,
+                CASE r.status WHEN 'DECEASED' THEN 'resident is recorded as deceased; no ticket is issued'
+                              WHEN 'MOVED_OUT' THEN 'resident is moved out; no ticket is issued'
+                              ELSE 'resident already holds an open ticket of series ' || c.series END AS message
+         FROM changed c JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = c.addressee_number
+         WHERE r.status <> 'ACTIVE'
+            OR EXISTS (SELECT FROM ticket t WHERE t.municipality_code = $1 AND t.resident_id = r.id AND t.voided_on IS NULL
+                         AND t.series = c.series AND t.ticket_number <> c.ticket_number)
+       ), gone AS (DELETE FROM ${staging} s USING refused f WHERE s.line = f.line RETURNING s.line, f.code, f.message)
+       INSERT INTO ${rejected} SELECT line, 'ticketNumber', code, message FROM gone`,
+      [code],
+    );
     const [{ accepted, conflicts }] = (await client.query(
       `SELECT (SELECT count(*) FROM ${staging})::int AS accepted, (SELECT count(*) FROM ${rejected})::int AS conflicts`,
     )).rows;

@@ -199,6 +199,33 @@ describe('resident registry import', () => {
       .toEqual([...rows, newcomer].map((r) => [r.addressee, r.ticket]).sort());
   });
 
+  it('keeps the rules of ticket issuing: none for a resident who moved out or died, one open ticket per series', async () => {
+    const { code, officer } = await t.tenant();
+    const [holder, leaver, deceased, other] = [registryRow(), registryRow(), registryRow(), registryRow()];
+    expect(await importFile(t, officer, registryCsv([holder, leaver, deceased, other]))).toMatchObject({ status: 'SUCCEEDED', ticketsInserted: 4 });
+    const idOf = async (addressee: string) => (await t.db.query('SELECT id FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, addressee]))[0].id;
+    const moved = await officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-04-01") { userErrors { code } } }', { id: await idOf(leaver.addressee) });
+    expect(moved.data.markResidentMovedOut.userErrors).toEqual([]);
+    const died = await officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-04-01") { userErrors { code } } }', { id: await idOf(deceased.addressee) });
+    expect(died.data.markResidentDeceased.userErrors).toEqual([]);
+    const before = await ticketRows(t, code);
+
+    const again = [
+      { ...holder, ticket: registryRow().ticket }, { ...leaver, ticket: registryRow().ticket, series: '3' },
+      { ...deceased, ticket: registryRow().ticket, series: '3' }, { ...other, ticket: registryRow().ticket, series: '3' },
+    ];
+    const job = await importFile(t, officer, registryCsv(again), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 3, ticketsInserted: 1 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 2, column: '接種券番号', field: 'ticketNumber', code: 'DUPLICATE', message: 'resident already holds an open ticket of series 1-2' },
+      { line: 3, column: '接種券番号', field: 'ticketNumber', code: 'RESIDENT_MOVED_OUT', message: 'resident is moved out; no ticket is issued' },
+      { line: 4, column: '接種券番号', field: 'ticketNumber', code: 'RESIDENT_DECEASED', message: 'resident is recorded as deceased; no ticket is issued' },
+    ]);
+    expect(await ticketRows(t, code)).toEqual(
+      [...before, { ticket_number: again[3].ticket, series: '3', addressee_number: other.addressee }].sort((a, b) => a.ticket_number.localeCompare(b.ticket_number)),
+    );
+  });
+
   it('rejects a series that names no doses, and stores every series in one form', async () => {
     const { code, officer } = await t.tenant();
     const rows = [registryRow({ series: '01-02' }), registryRow({ series: '第1期' })];
