@@ -335,6 +335,21 @@ describe('resident registry import', () => {
     expect((await residentRows(t, code)).map((r) => r.addressee_number)).toEqual([good.addressee]);
   });
 
+  it('rejects a name holding 外字, which Shift_JIS user-defined characters decode to', async () => {
+    const { code, officer } = await t.tenant();
+    const good = registryRow();
+    const gaiji = registryRow({ given: 'GAIJI' });
+    const [before, after] = registryCsv([good, gaiji]).split('GAIJI');
+    // 太 followed by F0 40, the first user-defined character of CP932.
+    const file = Buffer.concat([iconv.encode(before + '太', 'cp932'), Buffer.from([0xf0, 0x40]), iconv.encode(after, 'cp932')]);
+    const job = await importFile(t, officer, file, 'mode=SKIP&encoding=sjis');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 1 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 3, column: '名', field: 'givenName', code: 'INVALID_FORMAT', message: expect.stringMatching(/private-use characters \(外字/) },
+    ]);
+    expect((await residentRows(t, code)).map((r) => r.addressee_number)).toEqual([good.addressee]);
+  });
+
   it('fails a job whose upload was cut off before it started, instead of leaving it running', async () => {
     const { officer } = await t.tenant();
     const url = new URL(baseUrl(t, Channel.LGWAN));
