@@ -7,7 +7,8 @@ import { openDatabase } from './app';
 import { Config, loadConfig } from './config';
 import { InputError } from './errors';
 import { createLoaders } from './loaders';
-import { ImportMode, ImportStatus, Role } from './schema/enums';
+import { ImportMode, ImportPhase, ImportStatus, Role } from './schema/enums';
+import type { ImportProgress } from './services/resident-import.service';
 import { encodingNamed } from './validation/encodings';
 import { checkMunicipalityCode } from './validation/identifiers';
 import { createServices } from './services';
@@ -67,10 +68,28 @@ function option(args: string[], name: string): string | undefined {
 }
 
 /**
+ * What the import's progress bar shows besides the share of the file read. The ETA is the
+ * reading's: checking and merging follow it and take from half as long again (an unchanged file)
+ * to three times as long (a file of new residents), so once the file is read the bar names the
+ * phase under way, beside the time taken in all.
+ */
+export function progressFields(p: ImportProgress, bytesTotal: number, seconds: number) {
+  const reading = p.phase === ImportPhase.RECEIVING;
+  const left = reading && p.bytesRead > 0 ? Math.ceil(((bytesTotal - p.bytesRead) * seconds) / p.bytesRead) : null;
+  return {
+    rows: p.rowsRead.toLocaleString('en-US'),
+    rate: seconds > 0 ? Math.round(p.rowsRead / seconds).toLocaleString('en-US') : '0',
+    eta: !reading ? 'file read' : left === null ? 'reading ETA -' : `reading ETA ${left} s`,
+    phase: p.phase,
+    rejected: p.rowsRejected.toLocaleString('en-US'),
+  };
+}
+
+/**
  * The operator's shell is trusted like the server itself (it holds MASTER_KEY), so no account is
  * asked for; the import is still logged, with channel CLI.
  */
-async function importResidents(args: string[]): Promise<void> {
+export async function importResidents(args: string[]): Promise<void> {
   const rest = [...args];
   const mode = (option(rest, 'mode') ?? 'abort').toUpperCase();
   const encodingArg = option(rest, 'encoding');
@@ -88,20 +107,16 @@ async function importResidents(args: string[]): Promise<void> {
     if (found.length === 0) throw new Error(`municipality ${code.value} is not in the national list`);
     const services = createServices(database.db, config);
     const bar = new SingleBar({
-      format: '{bar} {percentage}% | {rows} rows | {rate} rows/s | ETA {eta_formatted} | {phase} | {rejected} rejected',
+      format: '{bar} {percentage}% of the file | {rows} rows | {rate} rows/s | {eta} | {phase} | {rejected} rejected | {duration_formatted} in all',
       hideCursor: true,
-      etaBuffer: 50,
     });
     const started = Date.now();
-    bar.start(size, 0, { rows: 0, rate: 0, phase: 'RECEIVING', rejected: 0 });
+    bar.start(size, 0, progressFields({ phase: ImportPhase.RECEIVING, bytesRead: 0, rowsRead: 0, rowsRejected: 0 }, size, 0));
     const running = await services.imports.start(
       { requestId: randomUUID(), channel: 'CLI', actor: null, municipalityCode: code.value },
       createReadStream(file),
       { mode: mode as ImportMode, encoding, bytesTotal: size },
-      (p) => {
-        const seconds = Math.max(0.001, (Date.now() - started) / 1000);
-        bar.update(p.bytesRead, { rows: p.rowsRead.toLocaleString(), rate: Math.round(p.rowsRead / seconds).toLocaleString(), phase: p.phase, rejected: p.rowsRejected });
-      },
+      (p) => bar.update(p.bytesRead, progressFields(p, size, (Date.now() - started) / 1000)),
     );
     const job = await running.done;
     bar.stop();

@@ -1,6 +1,11 @@
+import iconv from 'iconv-lite';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createOperator, verifyAudit } from '../../src/cli';
-import { Channel } from '../../src/schema/enums';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createOperator, importResidents, progressFields, verifyAudit } from '../../src/cli';
+import { Channel, ImportPhase } from '../../src/schema/enums';
+import { registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
 import { codes, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -37,5 +42,35 @@ describe('operator command line', () => {
     } finally {
       log.mockRestore();
     }
+  });
+
+  it('imports a registry file from the shell and reports the result with the rejected lines', async () => {
+    const { code } = await t.tenant();
+    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-cli-'));
+    const file = path.join(dir, 'residents.csv');
+    const good = registryRow({ family: '髙橋' });
+    writeFileSync(file, iconv.encode(registryCsv([good, registryRow({ sex: '9' })]), 'cp932'));
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await importResidents([code, file, '--mode', 'skip', '--encoding', 'sjis']);
+      const lines = log.mock.calls.map(([line]) => line);
+      expect(lines[0]).toMatch(new RegExp(`^Import [0-9a-f-]{36} into ${code} \\(Test city ${code}\\): SUCCEEDED in \\d+\\.\\d s$`));
+      expect(lines).toContain('  rows read 2, accepted 1, rejected 1');
+      expect(lines).toContain('  line 3 性別: INVALID_FORMAT unknown sex code; use 1/2, 男/女 or MALE/FEMALE');
+      expect(process.exitCode ?? 0).toBe(0);
+    } finally {
+      log.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect((await residentRows(t, code)).map((r) => [r.addressee_number, r.family_name])).toEqual([[good.addressee, '髙橋']]);
+    const [audit] = await t.db.query(`SELECT channel, outcome FROM audit_event WHERE operation = 'resident.import' AND municipality_code = $1`, [code]);
+    expect(audit).toEqual({ channel: 'CLI', outcome: 'SUCCESS' });
+  });
+
+  it('shows the reading\'s ETA while the file is read, then the phase under way', () => {
+    const reading = { phase: ImportPhase.RECEIVING, bytesRead: 250, rowsRead: 1000, rowsRejected: 2 };
+    expect(progressFields(reading, 1000, 10)).toEqual({ rows: '1,000', rate: '100', eta: 'reading ETA 30 s', phase: 'RECEIVING', rejected: '2' });
+    expect(progressFields({ ...reading, bytesRead: 0, rowsRead: 0 }, 1000, 0).eta).toBe('reading ETA -');
+    expect(progressFields({ ...reading, phase: ImportPhase.MERGING, bytesRead: 1000 }, 1000, 40)).toMatchObject({ eta: 'file read', phase: 'MERGING', rate: '25' });
   });
 });
