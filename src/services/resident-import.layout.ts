@@ -3,6 +3,7 @@ import { ErrorCode, identifierError } from '../errors';
 import { parseRegistryDate } from '../validation/era-dates';
 import { EARLIEST_BIRTH } from '../validation/dates';
 import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, nameCharactersProblem, normaliseDigits } from '../validation/identifiers';
+import { ownMunicipalityCodes } from '../validation/own-codes';
 import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
 
 /**
@@ -107,9 +108,9 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
   const municipality = get('municipalityCode');
   if (municipality !== '') {
     const digits = normaliseDigits(municipality);
-    // Some registry systems still write the 5-digit code without its check digit.
-    const own = digits === keys.municipalityCode || digits === keys.municipalityCode.slice(0, 5);
-    if (!own) {
+    // Some registry systems still write the 5-digit code without its check digit, and a
+    // designated city's extracts may name the resident's ward.
+    if (!ownMunicipalityCodes(keys.municipalityCode).has(digits)) {
       const checked = digits.length === 5 ? { ok: true as const } : checkMunicipalityCode(digits);
       if (!checked.ok) problems.push({ field: 'municipalityCode', code: identifierError(checked.reason), message: checked.message });
       else problems.push({ field: 'municipalityCode', code: ErrorCode.OTHER_MUNICIPALITY, message: 'row belongs to another municipality; only the own municipality\'s residents can be imported' });

@@ -153,6 +153,18 @@ describe('resident registry import', () => {
     expect((await residentRows(t, mine.code)).map((r) => r.addressee_number).sort()).toEqual([rows[0].addressee, rows[2].addressee].sort());
   });
 
+  it('takes the ward codes of a designated city as its own, and no other city\'s', async () => {
+    // 横浜市 is one tenant; its registry extracts may name the ward (鶴見区 141011) in either form.
+    const yokohama = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: '141003' });
+    const rows = [registryRow({ municipality: '141011' }), registryRow({ municipality: '14101' }), registryRow({ municipality: '141330' })];
+    const job = await importFile(t, yokohama, registryCsv(rows), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 2, rowsRejected: 1 });
+    // 川崎市中原区 is another city's ward.
+    expect(job.rejections.nodes).toEqual([expect.objectContaining({ line: 4, field: 'municipalityCode', code: 'OTHER_MUNICIPALITY' })]);
+    const stored = await t.db.query('SELECT addressee_number FROM resident WHERE municipality_code = $1 AND addressee_number = ANY ($2)', ['141003', rows.map((r) => r.addressee)]);
+    expect(stored.map((r: { addressee_number: string }) => r.addressee_number).sort()).toEqual([rows[0].addressee, rows[1].addressee].sort());
+  });
+
   it('rejects duplicates inside the file and numbers already held by another resident', async () => {
     const { code, officer } = await t.tenant();
     const existing = registryRow();
