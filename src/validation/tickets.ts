@@ -18,8 +18,9 @@ export interface Series {
   last: number;
 }
 
+/** Also written with full-width digits and dashes, or a wave dash for the range: "１－２", "1〜2". */
 export function parseSeries(input: string): Series | null {
-  const m = /^(\d{1,2})(?:-(\d{1,2}))?$/.exec(normaliseDigits(input));
+  const m = /^(\d{1,2})(?:\s*[-~〜]\s*(\d{1,2}))?$/.exec(normaliseWidth(input));
   if (!m) return null;
   const first = Number(m[1]);
   const last = m[2] === undefined ? first : Number(m[2]);

@@ -6,6 +6,7 @@ import {
   normaliseDigits,
 } from '../../src/validation/identifiers';
 import { isFuture, isIsoDate, todayInJapan } from '../../src/validation/dates';
+import { parseSeries, seriesText } from '../../src/validation/tickets';
 
 describe('municipality code (JIS X 0402)', () => {
   it.each(['131016', '011002', '141003', '271403'])('accepts the real code %s', (code) => {
@@ -73,6 +74,16 @@ describe('prefecture code and addressee number', () => {
     expect(checkMyNumber('1234－5678－9018')).toEqual({ ok: true, value: '123456789018' });
     expect(checkMyNumber('１２３４\u3000５６７８\u3000９０１８')).toEqual({ ok: true, value: '123456789018' });
     expect(checkAddresseeNumber('ｱｲｳ').ok).toBe(false);
+  });
+});
+
+describe('ticket series', () => {
+  it.each([['3', '3'], ['1-2', '1-2'], ['01-02', '1-2'], ['１－２', '1-2'], ['1〜2', '1-2'], ['1～2', '1-2'], ['1 - 2', '1-2'], ['３', '3']])(
+    'reads %s as %s', (input, stored) => {
+      expect(seriesText(parseSeries(input)!)).toBe(stored);
+    });
+  it.each(['0', '2-1', '1-21', '第1期', '1--2', '1,2', ''])('refuses %s', (input) => {
+    expect(parseSeries(input)).toBeNull();
   });
 });
 
