@@ -30,6 +30,8 @@ const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
 const BOM = [0xef, 0xbb, 0xbf];
+/** A record of nothing but these is no row: blanks (full-width too) and the end-of-file mark (Ctrl-Z) old systems write. */
+const BLANK = /^[\s\x1a]*$/;
 /** A record this long cannot be a registry row; cutting it off bounds memory against a stray quote. */
 const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 
@@ -172,9 +174,7 @@ export function stageChunk(chunk: Chunk, end: RecordEnd | null, layout: Layout |
   const text = Buffer.from(chunk.text.buffer, chunk.text.byteOffset, chunk.text.byteLength).toString('utf8');
   const staged: StagedChunk = { copy: '', rowsRead: 0, rejected: [], layout };
   for (const { record, line } of recordsOf(text, end, chunk.firstLine)) {
-    let empty = true;
-    for (const field of record) if (field !== '') empty = false;
-    if (empty) continue;
+    if (record.every((field) => BLANK.test(field))) continue;
     if (!staged.layout) {
       try {
         staged.layout = resolveLayout(record);

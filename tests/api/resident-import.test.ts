@@ -165,6 +165,16 @@ describe('resident registry import', () => {
     expect(stored.map((r: { addressee_number: string }) => r.addressee_number).sort()).toEqual([rows[0].addressee, rows[1].addressee].sort());
   });
 
+  it('skips lines that hold no row: empty, commas only, blanks, and the Ctrl-Z some systems end a file with', async () => {
+    const { officer } = await t.tenant();
+    const [first, second] = [registryRow(), registryRow({ sex: '9' })];
+    const [header, a, b] = registryCsv([first, second]).split('\r\n');
+    const file = [header, '', a, ',,,,,,', '\u3000', b, '\x1a'].join('\r\n');
+    const job = await importFile(t, officer, file, 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRead: 2, rowsAccepted: 1, rowsRejected: 1 });
+    expect(job.rejections.nodes).toEqual([expect.objectContaining({ line: 6, field: 'sex', code: 'INVALID_FORMAT' })]);
+  });
+
   it('rejects duplicates inside the file and numbers already held by another resident', async () => {
     const { code, officer } = await t.tenant();
     const existing = registryRow();
