@@ -40,18 +40,21 @@ const LOOKUP = new Map<string, ColumnName>(
 
 export class LayoutError extends Error {}
 
+/** A column as the README's layout names it, e.g. `given_name (名)`. */
+const spelled = (column: ColumnName) => `${COLUMNS[column].names[0]} (${COLUMNS[column].names[1]})`;
+
 export function resolveLayout(header: string[]): Layout {
   const layout: Layout = { index: {}, header: {} };
   header.forEach((raw, i) => {
     const column = LOOKUP.get(headerKey(raw));
     if (!column) return;
-    if (layout.index[column] !== undefined) throw new LayoutError(`the header names column ${column} twice`);
+    if (layout.index[column] !== undefined) throw new LayoutError(`the header names the ${spelled(column)} column twice ("${layout.header[column]}" and "${raw.trim()}")`);
     layout.index[column] = i;
     layout.header[column] = raw.trim();
   });
   const missing = (Object.keys(COLUMNS) as ColumnName[]).filter((c) => COLUMNS[c].required && layout.index[c] === undefined);
   if (missing.length > 0) {
-    throw new LayoutError(`the header row lacks required columns: ${missing.join(', ')} (see the column layout in README; is the encoding right?)`);
+    throw new LayoutError(`the header row lacks required columns: ${missing.map(spelled).join(', ')} (see the column layout in README; is the encoding right?)`);
   }
   return layout;
 }

@@ -2,7 +2,7 @@ import iconv from 'iconv-lite';
 import { connect } from 'node:net';
 import { Channel, Role } from '../../src/schema/enums';
 import {
-  baseUrl, finishedJob, IMPORT_JOB, importFile, registryCsv, registryRow, residentRows, ticketRows, upload,
+  baseUrl, finishedJob, IMPORT_JOB, importFile, JAPANESE_HEADER, registryCsv, registryRow, residentRows, ticketRows, upload,
 } from '../helpers/registry-csv';
 import { Session, TestApp } from '../helpers/test-app';
 
@@ -319,7 +319,9 @@ describe('resident registry import', () => {
     const { officer } = await t.tenant();
     const job = await importFile(t, officer, 'wrong,header\n1,2\n');
     expect(job.status).toBe('FAILED');
-    expect(job.failureReason).toMatch(/^the header row lacks required columns: addresseeNumber, myNumber/);
+    expect(job.failureReason).toMatch(/^the header row lacks required columns: addressee_number \(宛名番号\), my_number \(個人番号\), /);
+    const twice = await importFile(t, officer, registryCsv([registryRow()], [...JAPANESE_HEADER, '氏名(名)']));
+    expect(twice.failureReason).toBe('the header names the given_name (名) column twice ("名" and "氏名(名)")');
   });
 
   it('fails the job, writing nothing, when the file is not valid CSV', async () => {
