@@ -497,10 +497,12 @@ export class ResidentImportService {
     // One import per municipality at a time: the checks below must see the tenant as the merge will.
     await lockRegistry(client, code);
     // My Number is compared by its hash under the key the rows were staged with; a resident still
-    // under another version (a key rotation under way) would escape the comparison.
+    // under another version (a key rotation under way) would escape the comparison. Residents are
+    // only scanned for a municipality whose key has ever been rotated.
     const [{ rotating }] = (await client.query(
       `SELECT EXISTS (SELECT FROM tenant_key WHERE municipality_code = $1 AND key_version > $2)
-           OR EXISTS (SELECT FROM resident WHERE municipality_code = $1 AND key_version <> $2) AS rotating`,
+           OR (EXISTS (SELECT FROM tenant_key WHERE municipality_code = $1 AND key_version < $2)
+               AND EXISTS (SELECT FROM resident WHERE municipality_code = $1 AND key_version <> $2)) AS rotating`,
       [code, keys.version],
     )).rows;
     if (rotating) throw new ImportFailure('the municipality\'s data key is being rotated; nothing was written, run the import again once the rotation has finished');
@@ -537,11 +539,15 @@ export class ResidentImportService {
     );
     // The rules of ticket issuing hold for the file's new tickets (and changed series) too: a
     // resident who moved out or died gets none, and one holds at most one open ticket per series.
+    // Unchanged tickets are dropped before residents are joined (materialised, or the planner
+    // probes every resident's tickets: 5 s instead of 1 s for a million), and a municipality
+    // without residents yet skips the statement.
     await client.query(
-      `WITH changed AS (
+      `WITH changed AS MATERIALIZED (
          SELECT s.line, s.addressee_number, s.ticket_number, s.series FROM ${staging} s
          LEFT JOIN ticket o ON o.municipality_code = $1 AND o.ticket_number = s.ticket_number
          WHERE s.ticket_number IS NOT NULL AND (o.id IS NULL OR o.series <> s.series)
+           AND EXISTS (SELECT FROM resident WHERE municipality_code = $1)
        ), refused AS (
          SELECT c.line, CASE r.status WHEN 'DECEASED' THEN 'RESIDENT_DECEASED' WHEN 'MOVED_OUT' THEN 'RESIDENT_MOVED_OUT' ELSE 'DUPLICATE' END AS code,
                 CASE r.status WHEN 'DECEASED' THEN 'resident is recorded as deceased; no ticket is issued'
