@@ -59,6 +59,7 @@ export async function startApp(config: Config, db: DataSource): Promise<App> {
       stopCompaction();
       stopSweeping();
       await listeners.close();
+      await services.detector.close();
     },
   };
 }

@@ -43,7 +43,8 @@ export class EligibilityService {
 
     // Birth dates cannot be guessed: after a few misses on one ticket, even the right one finds nothing for a while.
     const ticket = `${code.value}:${number.value}`;
-    if (await ctx.services.detector.eligibilityBlocked(ctx.actor!, ticket)) {
+    const place = await ctx.services.detector.eligibilityCheckStarted(ctx.actor!, ticket);
+    if (place === null) {
       ctx.audit.note('eligibility.check.blocked', code.value, '-');
       return NOT_FOUND;
     }
@@ -63,9 +64,10 @@ export class EligibilityService {
     const row = rows[0];
     ctx.audit.note(row ? 'eligibility.check' : 'eligibility.check.notFound', code.value, row?.ticket_id ?? '-');
     if (!row) {
-      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, ticket);
+      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, place);
       return NOT_FOUND;
     }
+    await ctx.services.detector.eligibilityFound(ctx.actor!, ticket);
     if (row.voided || row.status !== 'ACTIVE') return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
     const next = row.doses + 1;
     // A ticket for a later dose than the person is due for cannot book anything yet.

@@ -1,3 +1,4 @@
+import { Pool, QueryResult, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { Actor } from '../auth/actor';
 import type { Context } from '../context';
@@ -29,39 +30,57 @@ const KEPT_EVENTS = 1000;
  * Notices repeated failures and unusual access and reports them as security alerts (queryable by
  * the operator) and as a log line. Counters are sliding windows kept in the database, so that
  * every API process counts the same events; concurrent events of one key take turns on its row,
- * so each count is reached, and alerted on, exactly once.
+ * so each count is reached, and alerted on, exactly once. Events are written on the detector's
+ * own few connections, outside the request's transaction: they count even when the request
+ * fails, and a request holding one of the main pool's connections never waits for a second.
  */
 export class IntrusionDetector {
+  private pool: Pool | null = null;
+
   constructor(private readonly db: DataSource, private readonly limits: DetectionLimits = DEFAULT_DETECTION) {}
+
+  private query<T extends QueryResultRow = QueryResultRow>(sql: string, params: unknown[]): Promise<QueryResult<T>> {
+    if (!this.pool) {
+      const { url, extra } = this.db.options as { url?: string; extra?: Record<string, unknown> };
+      this.pool = new Pool({ ...extra, connectionString: url, max: 4 });
+      this.pool.on('error', (error) => console.error('detection connection failed:', error.message));
+    }
+    return this.pool.query<T>(sql, params);
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.end();
+    this.pool = null;
+  }
 
   /** How many events of `key` fall within the window, after recording `events` more. */
   private async count(key: string, events: number): Promise<number> {
     if (events === 0) {
-      const [{ n }] = await this.db.query(
+      const { rows } = await this.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM detection_window w, unnest(w.events) e
          WHERE w.key = $1 AND e > clock_timestamp() - make_interval(mins => $2)`,
         [key, this.limits.windowMinutes],
       );
-      return n;
+      return rows[0].n;
     }
-    const [{ n }] = await this.db.query(
+    const { rows } = await this.query<{ n: number }>(
       `INSERT INTO detection_window AS w (key, events) VALUES ($1, array_fill(clock_timestamp(), ARRAY[$3::int]))
        ON CONFLICT (key) DO UPDATE SET events = excluded.events || ARRAY(
          SELECT e FROM unnest(w.events) e WHERE e > clock_timestamp() - make_interval(mins => $2) ORDER BY e DESC LIMIT $4)
        RETURNING cardinality(events) AS n`,
       [key, this.limits.windowMinutes, events, KEPT_EVENTS],
     );
-    return n;
+    return rows[0].n;
   }
 
   /** Removes the keys whose events have all left the window; returns how many. */
   async sweep(): Promise<number> {
-    const [, removed] = await this.db.query(
+    const { rowCount } = await this.query(
       `DELETE FROM detection_window w
        WHERE NOT EXISTS (SELECT FROM unnest(w.events) e WHERE e > clock_timestamp() - make_interval(mins => $1))`,
       [this.limits.windowMinutes],
     );
-    return removed;
+    return rowCount ?? 0;
   }
 
   /** Sweeps once per window; returns the function that stops it. */
@@ -104,24 +123,37 @@ export class IntrusionDetector {
   }
 
   /**
-   * Whether an integrator has missed on this ticket (`municipalityCode:ticketNumber`) too often:
-   * its checks then find nothing, even with the right birth date, until the window has passed.
+   * Counts an integrator's check of a ticket (`municipalityCode:ticketNumber`) as a miss before
+   * it is looked up, so that checks sent at once (aliases, parallel requests) cannot all pass:
+   * returns the check's place among the misses, or null once there have been too many. The ticket
+   * then finds nothing for that integrator, even with the right birth date, until its checks
+   * have stopped for the window.
    */
-  async eligibilityBlocked(actor: Actor, ticket: string): Promise<boolean> {
-    return (await this.count(eligibilityKey(actor, ticket), 0)) >= this.limits.eligibilityMissesPerTicket;
+  async eligibilityCheckStarted(actor: Actor, ticket: string): Promise<number | null> {
+    const misses = await this.count(eligibilityKey(actor, ticket), 1);
+    return misses > this.limits.eligibilityMissesPerTicket ? null : misses;
   }
 
-  async eligibilityMissed(actor: Actor, address: string, ticket: string): Promise<void> {
-    if ((await this.count(eligibilityKey(actor, ticket), 1)) === this.limits.eligibilityMissesPerTicket) {
+  /** The check found the ticket: it is no miss after all. */
+  async eligibilityFound(actor: Actor, ticket: string): Promise<void> {
+    await this.query('UPDATE detection_window SET events = events[2:] WHERE key = $1', [eligibilityKey(actor, ticket)]);
+  }
+
+  /** The check found nothing; alerted once, by the check that reached the limit. */
+  async eligibilityMissed(actor: Actor, address: string, place: number): Promise<void> {
+    if (place === this.limits.eligibilityMissesPerTicket) {
       await this.alert('ELIGIBILITY_GUESSING', { actorId: actor.accountId, sourceAddress: address },
-        `${this.limits.eligibilityMissesPerTicket} eligibility checks of one ticket found nothing within ${this.limits.windowMinutes} min; it answers NOT_FOUND until then`);
+        `${this.limits.eligibilityMissesPerTicket} eligibility checks of one ticket found nothing within ${this.limits.windowMinutes} min; it answers NOT_FOUND until its checks stop for that long`);
     }
   }
 
   private async alert(kind: AlertKind, who: Partial<Pick<SecurityAlert, 'actorId' | 'municipalityCode' | 'sourceAddress'>>, detail: string): Promise<void> {
     const row = { kind, actorId: who.actorId ?? null, municipalityCode: who.municipalityCode ?? null, sourceAddress: who.sourceAddress ?? null, detail };
     console.warn(JSON.stringify({ level: 'warn', event: 'security_alert', ...row }));
-    await this.db.getRepository(SecurityAlert).insert(row);
+    await this.query(
+      'INSERT INTO security_alert (kind, actor_id, municipality_code, source_address, detail) VALUES ($1, $2, $3, $4, $5)',
+      [row.kind, row.actorId, row.municipalityCode, row.sourceAddress, row.detail],
+    );
   }
 
   async list(ctx: Context, first: number): Promise<SecurityAlert[]> {

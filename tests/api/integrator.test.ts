@@ -92,6 +92,38 @@ describe('integrator eligibility', () => {
     expect(alerts[0].detail).not.toContain(guessed.ticketNumber);
   });
 
+  it('counts checks sent at once, as aliases of one request: no more than five birth dates are tried', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const aliased = async (ticketNumber: string, dates: string[]) => {
+      const query = `{ ${dates.map((d, i) => `c${i}: ticketEligibility(municipalityCode: "${home.code}", ticketNumber: "${ticketNumber}", birthDate: "1966-${d}") { status }`).join(' ')} }`;
+      const before = t.queries.count;
+      const answer = await integrator.gql(query);
+      expect(Object.values(answer.data).map((c: any) => c.status)).toEqual(dates.map(() => 'NOT_FOUND'));
+      return t.queries.count - before;
+    };
+    // The statements of a request, and of each look-up, measured on other tickets.
+    const one = await aliased((await residentWithTicket(home.officer)).ticketNumber, ['03-01']);
+    const perLookUp = (await aliased((await residentWithTicket(home.officer)).ticketNumber, ['03-01', '03-02'])) - one;
+    expect(perLookUp).toBeGreaterThan(0);
+    const guessed = await residentWithTicket(home.officer, { birthDate: '1966-03-04' });
+    const eight = await aliased(guessed.ticketNumber, ['03-01', '03-02', '03-03', '03-05', '03-06', '03-07', '03-08', '03-09']);
+    expect(eight).toBe(one + 4 * perLookUp);
+    expect((await integrator.gql(CHECK, { m: home.code, n: guessed.ticketNumber, b: '1966-03-04' })).data.ticketEligibility.status).toBe('NOT_FOUND');
+    const alerts = await t.db.query(`SELECT kind FROM security_alert WHERE actor_id = $1`, [integrator.accountId]);
+    expect(alerts).toEqual([{ kind: 'ELIGIBILITY_GUESSING' }]);
+  });
+
+  it('does not count a check that found its ticket as a miss', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const resident = await residentWithTicket(home.officer, { birthDate: '1966-03-04' });
+    const ask = async (b: string) => (await integrator.gql(CHECK, { m: home.code, n: resident.ticketNumber, b })).data.ticketEligibility.status;
+    for (let i = 0; i < 10; i++) expect(await ask('1966-03-04')).toBe('VALID');
+    for (const b of ['1966-03-01', '1966-03-02', '1966-03-03', '1966-03-05']) expect(await ask(b)).toBe('NOT_FOUND');
+    expect(await ask('1966-03-04')).toBe('VALID');
+  });
+
   it('refuses malformed input with a field, and limits the rate per client', async () => {
     const integrator = await contractedIntegrator();
     const bad = await integrator.gql(CHECK, { m: '131017', n: '0000000001', b: '1980-01-01' });

@@ -56,4 +56,18 @@ describe('unusual tablet access', () => {
     const [alert] = await t.db.query(`SELECT kind, detail FROM security_alert WHERE actor_id = $1`, [site.accountId]);
     expect(alert).toEqual({ kind: 'UNKNOWN_TICKET_SCANS', detail: '30 unknown tickets scanned within 15 min' });
   });
+
+  it('counts unknown scans sent at once by more tablets than the server has connections, and answers them all', async () => {
+    const home = await t.tenant();
+    const siteCode = await t.createMunicipality();
+    // Each request holds one of the app's ten connections while the scan is counted.
+    const sites = await Promise.all(Array.from({ length: 12 }, () => tablet(t, siteCode)));
+    const scans = sites.flatMap((site) => [0, 1].map(() => site.gql(SCAN, { ticket: { municipalityCode: home.code, ticketNumber: freshTicketNumber() } })));
+    const answers = await Promise.all(scans);
+    expect(new Set(answers.map((a) => a.data?.scanTicket.status))).toEqual(new Set(['NOT_REGISTERED']));
+    const [{ events }] = await t.db.query(
+      `SELECT sum(cardinality(events))::int AS events FROM detection_window WHERE key = ANY ($1)`, [sites.map((s) => `scan:${s.accountId}`)],
+    );
+    expect(events).toBe(24);
+  });
 });
