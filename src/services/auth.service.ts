@@ -72,7 +72,17 @@ export class AuthService {
       await this.detector.loginFailed(address);
       throw refused();
     }
-    await this.db.query('UPDATE account SET failed_login_count = 0, locked_until = NULL, last_login_at = now() WHERE id = $1', [account.id]);
+    // The row was read before the password check: an attempt running beside it may have locked
+    // (or an operator disabled) the account since, and a right guess must not lift that.
+    const [signedIn] = await this.db.query(
+      `UPDATE account SET failed_login_count = 0, locked_until = NULL, last_login_at = now()
+       WHERE id = $1 AND disabled_at IS NULL AND (locked_until IS NULL OR locked_until <= now()) RETURNING id`,
+      [account.id],
+    );
+    if ((signedIn as unknown[]).length === 0) {
+      await audit('DENIED');
+      throw refused();
+    }
     await audit('SUCCESS');
     return { accessToken: await this.tokens.sign({ accountId: account.id, channel }), account };
   }

@@ -1,3 +1,4 @@
+import { Account } from '../../src/entities/account.entity';
 import { Channel, Role } from '../../src/schema/enums';
 import { codes, PASSWORD, TestApp } from '../helpers/test-app';
 
@@ -65,6 +66,22 @@ describe('login', () => {
     expect(row.locked).toBe(true);
     const events = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'login' AND $1 = ANY(target_ids) ORDER BY id`, [account.id]);
     expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(['FAILURE', 'FAILURE', 'FAILURE', 'DENIED']);
+  });
+
+  it('refuses the right password when the account was locked while the password was being checked', async () => {
+    const account = await t.createAccount(Role.OPERATOR);
+    const repo = t.app.services.db.getRepository(Account);
+    // The account as read by an attempt that began before the failures below locked it.
+    const before = await repo.findOneByOrFail({ id: account.id });
+    for (let i = 0; i < 3; i++) await t.login(Channel.LGWAN, account.loginId, 'wrong-password!');
+    const stale = jest.spyOn(repo, 'findOneBy').mockResolvedValueOnce(before);
+    try {
+      expect(codes(await t.login(Channel.LGWAN, account.loginId, PASSWORD))).toEqual(['UNAUTHENTICATED']);
+    } finally {
+      stale.mockRestore();
+    }
+    const [row] = await t.db.query('SELECT locked_until > now() AS locked FROM account WHERE id = $1', [account.id]);
+    expect(row.locked).toBe(true);
   });
 
   it('a good login resets the failure count', async () => {
