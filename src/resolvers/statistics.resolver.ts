@@ -31,7 +31,7 @@ export class StatisticsResolver {
     return ctx.services.statistics.coverage(s);
   }
 
-  @FieldResolver(() => DailySeries, { description: 'Every day of the range, empty days included.' })
+  @FieldResolver(() => DailySeries, { description: 'Every day of the range, empty days included; an open range runs from 2021-02-17, when vaccination began, to today.' })
   dosesByDay(@Ctx() ctx: Context, @Root() s: Statistics): Promise<DailySeries> {
     return ctx.services.statistics.dosesByDay(s);
   }

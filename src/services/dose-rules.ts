@@ -1,6 +1,6 @@
 import { ErrorCode, ErrorCollector } from '../errors';
 import { ResidentStatus } from '../schema/enums';
-import { isFuture, isIsoDate } from '../validation/dates';
+import { FIRST_VACCINATION_DAY, isFuture, isIsoDate } from '../validation/dates';
 import { normaliseDigits } from '../validation/identifiers';
 import { checkLotNumber, seriesCovers } from '../validation/tickets';
 import { vaccineByCode, VaccineProductInfo } from '../validation/vaccines';
@@ -51,6 +51,7 @@ export function checkDoseInput(errors: ErrorCollector, input: DoseInput, path: P
   const date = normaliseDigits(String(input.vaccinatedOn ?? ''));
   if (!isIsoDate(date)) errors.add(path('vaccinatedOn'), ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
   else if (isFuture(date)) errors.add(path('vaccinatedOn'), ErrorCode.DATE_IN_FUTURE, 'must not be in the future');
+  else if (date < FIRST_VACCINATION_DAY) errors.add(path('vaccinatedOn'), ErrorCode.INVALID_DATE, `must not be before ${FIRST_VACCINATION_DAY}, when vaccination began`);
   else out.vaccinatedOn = date;
   const vaccine = vaccineByCode(String(input.vaccineCode ?? ''));
   if (!vaccine) errors.add(path('vaccineCode'), ErrorCode.UNKNOWN_VACCINE, 'is not a vaccine in the catalogue (see the `vaccines` query)');

@@ -12,7 +12,7 @@ import {
   StatisticsScopeKind,
 } from '../resolvers/statistics.types';
 import { Sex } from '../schema/enums';
-import { isIsoDate } from '../validation/dates';
+import { FIRST_VACCINATION_DAY, isIsoDate, todayInJapan } from '../validation/dates';
 import { VACCINES } from '../validation/vaccines';
 import { checkMunicipalityCode, checkPrefectureCode, normaliseDigits } from '../validation/identifiers';
 import { published, suppressBreakdown, suppressSeries } from './statistics.suppression';
@@ -215,14 +215,16 @@ export class StatisticsService {
     }));
   }
 
-  /** One entry per calendar day of the range (empty days included), for charts. */
+  /**
+   * One entry per calendar day of the range (empty days included), for charts. An open range
+   * runs from the first day of vaccination to today: bounds taken from the data would tell when
+   * the area's first and last doses were, even with every count suppressed.
+   */
   async dosesByDay(s: Statistics): Promise<DailySeries> {
     const rows = await this.sums(s, 'D', true);
-    if (rows.length === 0 && !(s.from && s.to)) return { dates: [], counts: [], countsSuppressed: [], cumulative: [], cumulativeSuppressed: [] };
     const values = new Map(rows.map((r) => [r.day!, r.value]));
-    const present = [...values.keys()].sort();
-    const first = s.from ?? present[0];
-    const last = s.to ?? present[present.length - 1];
+    const last = s.to ?? todayInJapan();
+    const first = s.from ?? [FIRST_VACCINATION_DAY, addDays(last, -MAX_SERIES_DAYS)].sort()[1];
     if (daysBetween(first, last) > MAX_SERIES_DAYS) throw badArgument([s.from ? 'from' : 'to'], `the range must be at most ${MAX_SERIES_DAYS} days`);
     const series = [];
     for (let d = first; d <= last; d = addDays(d, 1)) series.push({ label: d, value: values.get(d) ?? 0 });

@@ -17,6 +17,9 @@ export function todayInJapan(now: Date = new Date()): string {
 /** The earliest birth date a resident record accepts. */
 export const EARLIEST_BIRTH = '1890-01-01';
 
+/** COVID-19 vaccination began in Japan on this day: no dose is dated before it. */
+export const FIRST_VACCINATION_DAY = '2021-02-17';
+
 export function isFuture(date: string, now: Date = new Date()): boolean {
   return date > todayInJapan(now);
 }

@@ -197,11 +197,13 @@ describe('tablet: register', () => {
     await expectError({ doseNumber: 3, vaccinatedOn: '2024-06-01' }, ['input', 'doseNumber'], 'DOSE_NOT_NEXT');
     await expectError({ idempotencyKey: 'short' }, ['input', 'idempotencyKey'], 'INVALID_FORMAT');
 
-    const young = await residentWithTicket(home.officer, { birthDate: '2020-06-01' });
-    const early = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, young.ticketNumber, { vaccinatedOn: '2020-05-31' }) });
+    const young = await residentWithTicket(home.officer, { birthDate: '2022-06-01' });
+    const early = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, young.ticketNumber, { vaccinatedOn: '2022-05-31' }) });
     expect(userErrors(early)).toEqual([{ field: ['input', 'vaccinatedOn'], code: 'DATE_BEFORE_BIRTH', message: 'must not be before the birth date' }]);
+    const beforeVaccination = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { doseNumber: 2, vaccinatedOn: '2021-02-16' }) });
+    expect(userErrors(beforeVaccination)).toEqual([{ field: ['input', 'vaccinatedOn'], code: 'INVALID_DATE', message: 'must not be before 2021-02-17, when vaccination began' }]);
     // A dose bound to fail does not say whether its date is before the birth date: a site cannot search for it.
-    for (const vaccinatedOn of ['2020-05-31', '2020-06-01']) {
+    for (const vaccinatedOn of ['2022-05-31', '2022-06-01']) {
       const probe = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, young.ticketNumber, { doseNumber: 2, vaccinatedOn }) });
       expect(userErrors(probe)).toEqual([{ field: ['input', 'doseNumber'], code: 'DOSE_NOT_NEXT', message: expect.any(String) }]);
     }
