@@ -15,7 +15,7 @@ import { Sex } from '../schema/enums';
 import { FIRST_VACCINATION_DAY, isIsoDate, todayInJapan } from '../validation/dates';
 import { VACCINES } from '../validation/vaccines';
 import { checkMunicipalityCode, checkPrefectureCode, normaliseDigits } from '../validation/identifiers';
-import { published, suppressBreakdown, suppressSeries } from './statistics.suppression';
+import { published, suppressBreakdown, suppressNested, suppressSeries } from './statistics.suppression';
 
 export const DEFAULT_SUPPRESSION_THRESHOLD = 10;
 const NATION = '00';
@@ -205,8 +205,8 @@ export class StatisticsService {
    */
   async coverage(s: Statistics): Promise<CoverageCell[]> {
     const people = new Map((await this.sums(s, 'C', false, null)).map((r) => [r.category, r.value]));
-    const cells = suppressBreakdown((await this.doseNumbers(s)).map((label) => ({ label, value: people.get(label) ?? 0 })), this.threshold);
     const population = await this.population(s);
+    const cells = suppressNested((await this.doseNumbers(s)).map((label) => ({ label, value: people.get(label) ?? 0 })), population, this.threshold);
     const denominator = published(population, this.threshold);
     return cells.map((c) => ({
       doseNumber: Number(c.label),

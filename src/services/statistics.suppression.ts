@@ -115,3 +115,17 @@ export function suppressSeries(days: RawCell[], threshold: number): PublishedDay
     };
   });
 }
+
+/**
+ * Nested cells, each holding the next (people with at least 1 dose ⊇ at least 2 …), within a
+ * published population. Their differences count the people with exactly N doses, and the
+ * population minus the first the unvaccinated; read from the innermost out they are running
+ * totals of those groups that end at the population, so they are published as a series'
+ * running totals are: only where what lies between two published figures is safe.
+ */
+export function suppressNested<L>(cells: RawCell<L>[], population: number, threshold: number): PublishedCell<L>[] {
+  const groups = cells.map((c, i) => ({ label: String(i), value: c.value - (cells[i + 1]?.value ?? 0) })).reverse();
+  const none = { label: 'none', value: Math.max(0, population - (cells[0]?.value ?? 0)) };
+  const totals = suppressSeries([...groups, none], threshold).slice(0, cells.length).reverse();
+  return cells.map((c, i) => ({ label: c.label, ...totals[i].cumulative }));
+}

@@ -1,4 +1,4 @@
-import { suppressBreakdown, suppressSeries } from '../../src/services/statistics.suppression';
+import { suppressBreakdown, suppressNested, suppressSeries } from '../../src/services/statistics.suppression';
 import { breakdownLeaks, seriesLeaks } from '../helpers/disclosure';
 
 function random(seed: number) {
@@ -52,6 +52,30 @@ describe('small-cell suppression', () => {
         if (!d.count.suppressed) expect(d.count.value).toBe(values[i]);
         if (!d.cumulative.suppressed) expect(d.cumulative.value).toBe(running);
       });
+    }
+  });
+
+  it('publishes nested coverage figures only where their differences, and the population\'s, are not small', () => {
+    const cells = (values: number[]) => values.map((value, i) => ({ label: String(i + 1), value }));
+    // 25 with a dose and 24 with two, of 30: one person with exactly one dose, five with none.
+    expect(suppressNested(cells([25, 24]), 30, 10).map((c) => c.value)).toEqual([null, null]);
+    expect(suppressNested(cells([80, 60, 20]), 100, 10).map((c) => c.value)).toEqual([80, 60, 20]);
+    // 3 with exactly two doses: 63 is withdrawn, and 80 − 60 spans that group and the 17 with one dose.
+    expect(suppressNested(cells([80, 63, 60, 20]), 100, 10).map((c) => c.value)).toEqual([80, null, 60, 20]);
+  });
+
+  it('never lets nested figures and the population single out a group (random coverage)', () => {
+    const next = random(11);
+    for (let round = 0; round < 3000; round++) {
+      const threshold = 2 + Math.floor(next() * 10);
+      const population = Math.floor(next() * 200);
+      const values: number[] = [];
+      for (let left = population, n = Math.floor(next() * 6); n > 0; n--) values.push((left = Math.floor(left * next() ** 0.3)));
+      const published = suppressNested(values.map((value, i) => ({ label: String(i + 1), value })), population, threshold);
+      published.forEach((c, i) => expect([round, c.suppressed || c.value === values[i]]).toEqual([round, true]));
+      // Every figure derivable by subtraction: between published neighbours, from nought, and to the population.
+      const chain = [0, ...published.filter((c) => !c.suppressed).map((c) => c.value!).reverse(), ...(population >= threshold ? [population] : [])];
+      for (let i = 1; i < chain.length; i++) expect([round, chain[i] - chain[i - 1] >= threshold]).toEqual([round, true]);
     }
   });
 });
