@@ -14,6 +14,7 @@ import { checkTicketNumber, parseOcrLine, parseSeries, seriesCovers } from '../v
 import { vaccineByCode } from '../validation/vaccines';
 import { writeAudit } from './audit.service';
 import { checkDoseHistory, checkDoseInput, CheckedDose } from './dose-rules';
+import { shareRegistryLock } from '../db/registry-lock';
 import { insertRecord, TicketWithResident, ticketWithResident } from './dose-store';
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{8,100}$/;
@@ -150,7 +151,12 @@ export class VaccinationService {
     const accountId = ctx.actor!.accountId;
     // Locks the resident: doses of one person are written one at a time, and a concurrent retry
     // with the same key waits here and then finds the claim below taken.
-    const found = await ticketWithResident(tx, ref.municipalityCode, ref.ticketNumber, true);
+    let found = await ticketWithResident(tx, ref.municipalityCode, ref.ticketNumber, true);
+    if (!found) {
+      // Not issued, or issued by a transaction that has not committed: wait for any, and look again.
+      await shareRegistryLock(tx, ref.municipalityCode);
+      found = await ticketWithResident(tx, ref.municipalityCode, ref.ticketNumber, true);
+    }
     const receiptId = randomUUID();
     const targetId = randomUUID();
     const claimed = await tx.query(

@@ -1,3 +1,4 @@
+import { lockRegistry } from '../../src/db/registry-lock';
 import { Channel, Role } from '../../src/schema/enums';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
@@ -272,6 +273,33 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     expect(retry.data.registerDose).toEqual({ receipt: { ...receipt, status: 'RECORDED', message: 'Recorded.' }, userErrors: [] });
     const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2', [home.code, residentId]);
     expect(count).toBe(1);
+  });
+
+  it('records a dose on a ticket whose issuance is committing, instead of leaving it pending unmatched', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    const { id: residentId } = await registerResident(home.officer);
+    const ticketNumber = freshTicketNumber();
+    // An issuance in flight: the ticket is written, its pending doses matched, the commit not yet made.
+    const issuing = t.db.createQueryRunner();
+    await issuing.connect();
+    let registering: Promise<any> | undefined;
+    try {
+      await issuing.startTransaction();
+      await lockRegistry(issuing, home.code);
+      await issuing.query(
+        `INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on) VALUES ($1, gen_random_uuid(), $2, $3, '1-2', '2024-04-01')`,
+        [home.code, residentId, ticketNumber],
+      );
+      registering = site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await issuing.commitTransaction();
+    } finally {
+      await issuing.release();
+    }
+    const result = await registering!;
+    expect(result.data.registerDose.receipt).toMatchObject({ status: 'RECORDED', ticketNumber });
+    expect(await t.db.query('SELECT 1 FROM pending_dose WHERE municipality_code = $1 AND ticket_number = $2', [home.code, ticketNumber])).toEqual([]);
   });
 
   it('leaves an unmatched dose for the municipality to assign or dismiss', async () => {
