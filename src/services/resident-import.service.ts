@@ -561,6 +561,20 @@ export class ResidentImportService {
        INSERT INTO ${rejected} SELECT line, 'ticketNumber', code, message FROM gone`,
       [code],
     );
+    // A changed birth date stays before the resident's first recorded dose, as updateResident keeps it.
+    await client.query(
+      `WITH moved AS MATERIALIZED (
+         SELECT s.line, r.id, s.birth_date FROM ${staging} s
+         JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = s.addressee_number AND r.birth_date <> s.birth_date
+         WHERE EXISTS (SELECT FROM vaccination_record WHERE municipality_code = $1)
+       ), refused AS (
+         SELECT m.line, to_char(min(v.vaccinated_on), 'YYYY-MM-DD') AS first FROM moved m
+         JOIN vaccination_record v ON v.municipality_code = $1 AND v.resident_id = m.id AND v.status = 'COMPLETED' AND v.vaccinated_on < m.birth_date
+         GROUP BY m.line
+       ), gone AS (DELETE FROM ${staging} s USING refused f WHERE s.line = f.line RETURNING s.line, f.first)
+       INSERT INTO ${rejected} SELECT line, 'birthDate', 'DATE_AFTER_NEXT_DOSE', 'must not be after the first recorded dose (' || first || ')' FROM gone`,
+      [code],
+    );
     const [{ accepted, conflicts }] = (await client.query(
       `SELECT (SELECT count(*) FROM ${staging})::int AS accepted, (SELECT count(*) FROM ${rejected})::int AS conflicts`,
     )).rows;

@@ -187,6 +187,10 @@ export class ResidentService {
       const resident = await this.find(ctx, tx, 'update', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
       const { myNumber, ...rest } = fields;
+      const { first } = rest.birthDate ? await this.doseDates(tx, resident) : { first: null };
+      if (first && rest.birthDate! > first) {
+        throw InputError.of(['input', 'birthDate'], ErrorCode.DATE_AFTER_NEXT_DOSE, `must not be after the first recorded dose (${first})`);
+      }
       Object.assign(resident, rest, { updatedAt: new Date() });
       if (myNumber) {
         await this.assertNumberFree(tx, resident.municipalityCode, myNumber, resident.id);
@@ -214,9 +218,11 @@ export class ResidentService {
       const resident = await this.find(ctx, tx, 'update', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
       if (resident.status === ResidentStatus.DECEASED) throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'resident is recorded as deceased');
+      const date = checkEventDate('movedOutOn', movedOutOn, resident.birthDate);
+      await this.assertAfterDoses(tx, resident, 'movedOutOn', date);
       Object.assign(resident, {
         status: ResidentStatus.MOVED_OUT,
-        movedOutOn: checkEventDate('movedOutOn', movedOutOn, resident.birthDate),
+        movedOutOn: date,
         movedToMunicipalityCode: destinationCode,
         updatedAt: new Date(),
       });
@@ -230,7 +236,9 @@ export class ResidentService {
     return this.write(ctx, 'resident.markDeceased', async (tx) => {
       const resident = await this.find(ctx, tx, 'update', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
-      Object.assign(resident, { status: ResidentStatus.DECEASED, deceasedOn: checkEventDate('deceasedOn', deceasedOn, resident.birthDate), updatedAt: new Date() });
+      const date = checkEventDate('deceasedOn', deceasedOn, resident.birthDate);
+      await this.assertAfterDoses(tx, resident, 'deceasedOn', date);
+      Object.assign(resident, { status: ResidentStatus.DECEASED, deceasedOn: date, updatedAt: new Date() });
       await tx.getRepository(Resident).save(resident);
       await voidOpenTickets(tx, ctx, resident.municipalityCode, resident.id, 'deceased');
       return resident;
@@ -247,7 +255,6 @@ export class ResidentService {
     return deleted.id;
   }
 
-  /** Runs a change in one transaction together with its audit event; nothing is half-written. */
   /**
    * The unique index compares hashes under one key version only; while a rotation is moving
    * residents onto the newest key, a number may still be stored under an older key's hash.
@@ -262,6 +269,25 @@ export class ResidentService {
     if (taken.length > 0) throw InputError.of(['input', 'myNumber'], ErrorCode.DUPLICATE, 'another resident of this municipality has this My Number');
   }
 
+  /**
+   * The dates of the resident's first and last recorded doses: its birth must come before them,
+   * a move out or death after them, as the dose rules require of every new dose.
+   */
+  private async doseDates(tx: EntityManager, resident: Resident): Promise<{ first: string | null; last: string | null }> {
+    const [dates] = await tx.query(
+      `SELECT to_char(min(vaccinated_on), 'YYYY-MM-DD') AS first, to_char(max(vaccinated_on), 'YYYY-MM-DD') AS last
+       FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2 AND status = 'COMPLETED'`,
+      [resident.municipalityCode, resident.id],
+    );
+    return dates;
+  }
+
+  private async assertAfterDoses(tx: EntityManager, resident: Resident, field: string, date: string): Promise<void> {
+    const { last } = await this.doseDates(tx, resident);
+    if (last && date < last) throw InputError.of([field], ErrorCode.DATE_BEFORE_PREVIOUS_DOSE, `must not be before the last recorded dose (${last})`);
+  }
+
+  /** Runs a change in one transaction together with its audit event; nothing is half-written. */
   private async write(ctx: Context, operation: string, change: (tx: EntityManager) => Promise<Resident>): Promise<Resident> {
     try {
       return await (await ctx.session.manager()).transaction(async (tx) => {

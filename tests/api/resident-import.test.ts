@@ -4,6 +4,7 @@ import { Channel, Role } from '../../src/schema/enums';
 import {
   baseUrl, finishedJob, IMPORT_JOB, importFile, JAPANESE_HEADER, registryCsv, registryRow, residentRows, ticketRows, upload,
 } from '../helpers/registry-csv';
+import { insertDose } from '../helpers/statistics';
 import { Session, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -246,6 +247,22 @@ describe('resident registry import', () => {
     expect(await ticketRows(t, code)).toEqual(
       [...before, { ticket_number: again[3].ticket, series: '3', addressee_number: other.addressee }].sort((a, b) => a.ticket_number.localeCompare(b.ticket_number)),
     );
+  });
+
+  it('keeps a changed birth date before the resident\'s first recorded dose', async () => {
+    const { code, officer } = await t.tenant();
+    const [vaccinated, other] = [registryRow({ birth: '1990-01-01' }), registryRow({ birth: '1990-01-01' })];
+    await importFile(t, officer, registryCsv([vaccinated, other]));
+    const [{ id }] = await t.db.query('SELECT id FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, vaccinated.addressee]);
+    await insertDose(t, code, id, { vaccinatedOn: '2021-06-01' });
+    const job = await importFile(t, officer, registryCsv([{ ...vaccinated, birth: '2021-06-02' }, { ...other, birth: '2021-06-02' }]), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 1, residentsUpdated: 1 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 2, column: '生年月日', field: 'birthDate', code: 'DATE_AFTER_NEXT_DOSE', message: 'must not be after the first recorded dose (2021-06-01)' },
+    ]);
+    const births = await t.db.query('SELECT addressee_number, birth_date::text FROM resident WHERE municipality_code = $1 ORDER BY addressee_number', [code]);
+    expect(births).toEqual([{ addressee_number: vaccinated.addressee, birth_date: '1990-01-01' }, { addressee_number: other.addressee, birth_date: '2021-06-02' }]
+      .sort((a, b) => a.addressee_number.localeCompare(b.addressee_number)));
   });
 
   it('rejects a series that names no doses, and stores every series in one form', async () => {

@@ -1,4 +1,5 @@
 import { Channel, Role } from '../../src/schema/enums';
+import { insertDose } from '../helpers/statistics';
 import { codes, REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -85,6 +86,26 @@ describe('resident management', () => {
     const { id } = await registerResident(officer);
     const result = await officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2025-01-02") { resident { status deceasedOn } userErrors { code } } }', { id });
     expect(result.data.markResidentDeceased).toEqual({ resident: { status: 'DECEASED', deceasedOn: '2025-01-02' }, userErrors: [] });
+  });
+
+  it('keeps a resident\'s dates around its recorded doses: born before the first, moved out or deceased after the last', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer, { birthDate: '1990-01-01' });
+    await insertDose(t, code, id, { doseNumber: 1, vaccinatedOn: '2021-06-01' });
+    await insertDose(t, code, id, { doseNumber: 2, vaccinatedOn: '2021-07-01' });
+    const UPDATE = 'mutation($id: ID!, $input: UpdateResidentInput!) { updateResident(id: $id, input: $input) { userErrors { field code message } } }';
+    expect((await officer.gql(UPDATE, { id, input: { birthDate: '2021-06-02' } })).data.updateResident.userErrors).toEqual([
+      { field: ['input', 'birthDate'], code: 'DATE_AFTER_NEXT_DOSE', message: 'must not be after the first recorded dose (2021-06-01)' },
+    ]);
+    expect((await officer.gql(UPDATE, { id, input: { birthDate: '2021-06-01' } })).data.updateResident.userErrors).toEqual([]);
+    const after = { field: expect.any(Array), code: 'DATE_BEFORE_PREVIOUS_DOSE', message: 'must not be before the last recorded dose (2021-07-01)' };
+    const moved = await officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2021-06-30") { userErrors { field code message } } }', { id });
+    expect(moved.data.markResidentMovedOut.userErrors).toEqual([{ ...after, field: ['movedOutOn'] }]);
+    const died = await officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2021-06-30") { userErrors { field code message } } }', { id });
+    expect(died.data.markResidentDeceased.userErrors).toEqual([{ ...after, field: ['deceasedOn'] }]);
+    const [row] = await t.db.query('SELECT status, birth_date::text FROM resident WHERE id = $1', [id]);
+    expect(row).toEqual({ status: 'ACTIVE', birth_date: '2021-06-01' });
+    expect((await officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2021-07-01") { userErrors { code } } }', { id })).data.markResidentDeceased.userErrors).toEqual([]);
   });
 
   it('pages and filters in SQL, in addressee-number order', async () => {
