@@ -75,8 +75,10 @@ export class PendingDoseService {
     checkPageSize(first, MAX_PAGE);
     const scope = scopeOf(ctx.ability, 'read', 'PendingDose');
     if (!scope) return [];
-    return applyScope((await ctx.session.manager()).getRepository(PendingDose).createQueryBuilder('p'), scope)
+    const doses = await applyScope((await ctx.session.manager()).getRepository(PendingDose).createQueryBuilder('p'), scope)
       .andWhere('p.status = :status', { status }).orderBy('p.createdAt').addOrderBy('p.id').limit(first).getMany();
+    for (const p of doses) ctx.audit.note('pendingDose.read', p.municipalityCode, p.id);
+    return doses;
   }
 
   private async find(ctx: Context, tx: EntityManager, id: string): Promise<PendingDose> {

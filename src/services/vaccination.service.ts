@@ -234,7 +234,8 @@ export class VaccinationService {
   /** The first result for a request key, or an error if the key came with a different dose. */
   private async replay(ctx: Context, key: string, requestHash: string): Promise<DoseReceipt> {
     const found = await this.readReceipt(ctx, { key });
-    if (!found) throw new Error('idempotency claim without a receipt');
+    // The dose it registered is gone: its municipality deleted the record or the resident.
+    if (!found) throw InputError.of(['input', 'idempotencyKey'], ErrorCode.IDEMPOTENCY_KEY_REUSED, 'was already used for a dose its municipality has since removed: use a new key per dose');
     if (found.requestHash !== requestHash) {
       throw InputError.of(['input', 'idempotencyKey'], ErrorCode.IDEMPOTENCY_KEY_REUSED, 'was already used for a different dose: use a new key per dose');
     }

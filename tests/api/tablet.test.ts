@@ -174,6 +174,12 @@ describe('tablet: register', () => {
     // The same key for a different dose is a client bug, not a retry.
     const reused = await site.gql(REGISTER_DOSE, { input: { ...input, doseNumber: 2, vaccinatedOn: '2024-06-01' } });
     expect(userErrors(reused)).toEqual([{ field: ['input', 'idempotencyKey'], code: 'IDEMPOTENCY_KEY_REUSED', message: expect.any(String) }]);
+    // Once the municipality has deleted the resident (and the dose with it), a retry is told so.
+    const deleted = await home.officer.gql('mutation($id: ID!) { deleteResident(id: $id) { userErrors { code } } }', { id: residentId });
+    expect(deleted.data.deleteResident.userErrors).toEqual([]);
+    expect(userErrors(await site.gql(REGISTER_DOSE, { input }))).toEqual([
+      { field: ['input', 'idempotencyKey'], code: 'IDEMPOTENCY_KEY_REUSED', message: 'was already used for a dose its municipality has since removed: use a new key per dose' },
+    ]);
   });
 
   it('applies every dose rule with its own code and field', async () => {
@@ -253,9 +259,11 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     expect(userErrors(again)).toEqual([{ field: ['input', 'doseNumber'], code: 'DUPLICATE_DOSE', message: expect.any(String) }]);
 
     const PENDING = '{ pendingDoses { id ticketNumber doseNumber siteMunicipalityCode status } }';
-    expect((await home.officer.gql(PENDING)).data.pendingDoses).toEqual([
-      { id: expect.any(String), ticketNumber, doseNumber: 1, siteMunicipalityCode: siteCode, status: 'PENDING' },
-    ]);
+    const listed = (await home.officer.gql(PENDING)).data.pendingDoses;
+    expect(listed).toEqual([{ id: expect.any(String), ticketNumber, doseNumber: 1, siteMunicipalityCode: siteCode, status: 'PENDING' }]);
+    // Reading them is logged like any read of personal data.
+    const [read] = await t.db.query(`SELECT target_ids FROM audit_event WHERE actor_id = $1 AND operation = 'pendingDose.read'`, [home.officer.accountId]);
+    expect(read.target_ids).toEqual([listed[0].id]);
     const neighbour = await t.tenant();
     expect((await neighbour.officer.gql(PENDING)).data.pendingDoses).toEqual([]);
 
