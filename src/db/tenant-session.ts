@@ -17,6 +17,21 @@ export function asTenants<T>(db: DataSource, tenants: Tenants, work: (tx: Entity
 }
 
 /**
+ * Root fields resolve concurrently, all on the request's one connection: its queries are sent one
+ * after another, in the order they were asked for, rather than piled onto the connection (which
+ * the pg client only tolerates until its next major version).
+ */
+function queueQueries(runner: QueryRunner): void {
+  const query = runner.query.bind(runner);
+  let last: Promise<unknown> = Promise.resolve();
+  runner.query = ((...args: Parameters<typeof query>) => {
+    const next = last.then(() => query(...args));
+    last = next.catch(() => undefined);
+    return next;
+  }) as typeof runner.query;
+}
+
+/**
  * One database transaction per request, opened on first use, scoped to the actor's own
  * municipalities. Services run every query of the request through it, so row-level security
  * applies to all of them, and a request never needs a second pooled connection.
@@ -37,6 +52,7 @@ export class RequestSession {
     this.opening ??= (async () => {
       const runner = this.db.createQueryRunner();
       this.runner = runner;
+      queueQueries(runner);
       await runner.connect();
       await runner.startTransaction();
       await setTenants(runner.manager, this.tenants);
