@@ -15,6 +15,7 @@ import { TicketResidentPerStatement1796400000000 } from '../../migrations/179640
 import { FormatChecksWithoutCountedRegex1796500000000 } from '../../migrations/1796500000000-format-checks-without-counted-regex';
 import { EligibilityGuessingAlert1796600000000 } from '../../migrations/1796600000000-eligibility-guessing-alert';
 import { SharedDetectionWindows1796700000000 } from '../../migrations/1796700000000-shared-detection-windows';
+import { TicketScanSweepAlert1796800000000 } from '../../migrations/1796800000000-ticket-scan-sweep-alert';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -38,6 +39,7 @@ export const migrations = [
   PopulationByGroup1796100000000, TenantListPerStatement1796200000000,
   ResidentMunicipalityPerStatement1796300000000, TicketResidentPerStatement1796400000000,
   FormatChecksWithoutCountedRegex1796500000000, EligibilityGuessingAlert1796600000000, SharedDetectionWindows1796700000000,
+  TicketScanSweepAlert1796800000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

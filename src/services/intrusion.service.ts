@@ -14,12 +14,14 @@ export interface DetectionLimits {
   denialsPerActor: number;
   /** Scans of unknown tickets by one tablet within the window before an alert. */
   unknownTicketScansPerActor: number;
+  /** Scans of registered tickets by one tablet within the window before an alert: far more than one desk vaccinates. */
+  ticketScansPerActor: number;
   /** Eligibility checks of one ticket by one integrator that found nothing, before the ticket answers nothing else. */
   eligibilityMissesPerTicket: number;
 }
 
 export const DEFAULT_DETECTION: DetectionLimits = {
-  windowMinutes: 15, loginFailuresPerAddress: 20, denialsPerActor: 20, unknownTicketScansPerActor: 30, eligibilityMissesPerTicket: 5,
+  windowMinutes: 15, loginFailuresPerAddress: 20, denialsPerActor: 20, unknownTicketScansPerActor: 30, ticketScansPerActor: 150, eligibilityMissesPerTicket: 5,
 };
 
 const eligibilityKey = (actor: Actor, ticket: string) => `eligibility:${actor.accountId}:${ticket}`;
@@ -112,6 +114,14 @@ export class IntrusionDetector {
     if (total >= limit && total - refusals < limit) {
       await this.alert('REPEATED_DENIALS', { actorId: actor.accountId, municipalityCode: actor.municipalityCode, sourceAddress: address },
         `${total} refused operations within ${this.limits.windowMinutes} min`);
+    }
+  }
+
+  /** A registered ticket scanned: a tablet reading many, fast, is walking through ticket numbers. */
+  async ticketScanned(actor: Actor, address: string): Promise<void> {
+    if ((await this.count(`scanned:${actor.accountId}`, 1)) === this.limits.ticketScansPerActor) {
+      await this.alert('TICKET_SCAN_SWEEP', { actorId: actor.accountId, municipalityCode: actor.municipalityCode, sourceAddress: address },
+        `${this.limits.ticketScansPerActor} registered tickets scanned within ${this.limits.windowMinutes} min`);
     }
   }
 

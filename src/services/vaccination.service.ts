@@ -88,6 +88,7 @@ export class VaccinationService {
       }
       if (doseDigit !== null && !seriesCovers(found.series, doseDigit)) throw digitMismatch([], doseDigit, found.series);
       ctx.audit.note('ticket.scan', municipalityCode, found.ticketId);
+      await ctx.services.detector.ticketScanned(ctx.actor!, ctx.sourceAddress);
       const next = found.resident.history.length + 1;
       const [status, message] = this.usability(found, next);
       return { ...base, status, message, series: found.series, nextDoseNumber: status === TicketScanStatus.VALID ? next : null, doses: summaries(found) };

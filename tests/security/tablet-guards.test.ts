@@ -57,6 +57,18 @@ describe('unusual tablet access', () => {
     expect(alert).toEqual({ kind: 'UNKNOWN_TICKET_SCANS', detail: '30 unknown tickets scanned within 15 min' });
   });
 
+  it('raises an alert when one tablet scans registered tickets far faster than a desk vaccinates', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    const { ticketNumber } = await residentWithTicket(home.officer);
+    for (let round = 0; round < 15; round++) {
+      const answers = await Promise.all(Array.from({ length: 10 }, () => site.gql(SCAN, { ticket: { municipalityCode: home.code, ticketNumber } })));
+      for (const a of answers) expect(a.data.scanTicket.status).toBe('VALID');
+    }
+    const alerts = await t.db.query(`SELECT kind, detail FROM security_alert WHERE actor_id = $1`, [site.accountId]);
+    expect(alerts).toEqual([{ kind: 'TICKET_SCAN_SWEEP', detail: '150 registered tickets scanned within 15 min' }]);
+  });
+
   it('counts unknown scans sent at once by more tablets than the server has connections, and answers them all', async () => {
     const home = await t.tenant();
     const siteCode = await t.createMunicipality();
