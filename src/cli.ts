@@ -5,6 +5,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { openDatabase } from './app';
 import { Config, loadConfig } from './config';
+import { ACTIVE_VERSION_TTL_MS } from './crypto/tenant-keyring';
 import { InputError } from './errors';
 import { createLoaders } from './loaders';
 import { ImportMode, ImportPhase, ImportStatus, Role } from './schema/enums';
@@ -22,6 +23,7 @@ Commands:
                               exits 1 and names the first broken event if any
   archive-audit               Move events older than AUDIT_RETENTION_DAYS (default 3653) to the archive
   rotate-tenant-key <code>    Start a new data key for one municipality and re-encrypt its My Numbers
+  reencrypt-tenant-key <code> Re-encrypt what is still under an older key (resumes an interrupted rotation)
   rotate-master-key           Re-wrap every data key under NEW_MASTER_KEY (MASTER_KEY = the current one)
   import-residents <municipalityCode> <file> [--mode skip|abort] [--encoding sjis|utf8]
                               Import a resident registry CSV into a municipality (default: --mode abort, encoding detected)
@@ -150,10 +152,29 @@ async function archiveAudit(): Promise<void> {
   console.log(`Archived ${moved} events older than ${cutoff.toISOString()}.`);
 }
 
+/**
+ * Rotates, re-encrypts, then waits until every server has noticed the new version (they check
+ * once a minute) and re-encrypts what they wrote under the old one meanwhile. Until none is
+ * left, the municipality's registry imports are refused; `reencrypt-tenant-key` resumes.
+ */
 async function rotateTenantKey(code: string | undefined): Promise<void> {
   if (!code) throw new Error(USAGE);
-  const result = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateTenantKey(code));
-  console.log(`Municipality ${code} now writes with key version ${result.version}; ${result.reencrypted} residents re-encrypted.`);
+  await withDatabase(async ({ db }, config) => {
+    const rotation = createServices(db, config).keyRotation;
+    const started = Date.now();
+    const result = await rotation.rotateTenantKey(code);
+    console.log(`Municipality ${code} now writes with key version ${result.version}; ${result.reencrypted} residents re-encrypted.`);
+    const wait = Math.max(0, ACTIVE_VERSION_TTL_MS - (Date.now() - started));
+    console.log(`Waiting ${Math.ceil(wait / 1000)} s until every server writes with the new version…`);
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    console.log(`${await rotation.reencrypt(code)} more residents re-encrypted; none is left under an older version.`);
+  });
+}
+
+async function reencryptTenantKey(code: string | undefined): Promise<void> {
+  if (!code) throw new Error(USAGE);
+  const moved = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.reencrypt(code));
+  console.log(`${moved} residents of ${code} re-encrypted; none is left under an older version.`);
 }
 
 async function rotateMasterKey(): Promise<void> {
@@ -174,6 +195,8 @@ async function main(): Promise<void> {
       return archiveAudit();
     case 'rotate-tenant-key':
       return rotateTenantKey(args[0]);
+    case 'reencrypt-tenant-key':
+      return reencryptTenantKey(args[0]);
     case 'rotate-master-key':
       return rotateMasterKey();
     case 'import-residents':

@@ -7,7 +7,7 @@ export { TenantKeys } from './tenant-keys';
 
 // How long a process trusts its idea of a municipality's newest key version, so that a rotation
 // done elsewhere is picked up without a restart.
-const ACTIVE_VERSION_TTL_MS = 60_000;
+export const ACTIVE_VERSION_TTL_MS = 60_000;
 
 const wrapLabel = (code: string, version: number) => `tenant-key:${code}:v${version}`;
 

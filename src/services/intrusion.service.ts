@@ -52,7 +52,6 @@ export class IntrusionDetector {
 
   async close(): Promise<void> {
     await this.pool?.end();
-    this.pool = null;
   }
 
   /** How many events of `key` fall within the window, after recording `events` more. */

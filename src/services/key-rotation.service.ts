@@ -16,11 +16,16 @@ export class KeyRotationService {
     return { version: keys.version, reencrypted: await this.reencrypt(municipalityCode, batchSize) };
   }
 
-  /** Re-encrypts rows still under an older version; safe to re-run, and to run beside live traffic. */
+  /**
+   * Re-encrypts rows still under an older version; safe to re-run, and to run beside live traffic.
+   * Returns once none is left: rows another transaction holds are skipped by a batch and taken by
+   * a later one. A server that has not noticed the rotation yet (it checks every minute) may still
+   * write under the old version meanwhile, hence the CLI's second pass a minute later.
+   */
   async reencrypt(municipalityCode: string, batchSize = 1000): Promise<number> {
     let total = 0;
     for (;;) {
-      const moved = await asTenants(this.db, [municipalityCode], async (tx) => {
+      const { moved, left } = await asTenants(this.db, [municipalityCode], async (tx) => {
         // A running import compares My Numbers under one key version; a batch waits for its commit.
         await lockRegistry(tx, municipalityCode);
         const newest = await this.keyring.keysFor(tx, municipalityCode);
@@ -43,10 +48,17 @@ export class KeyRotationService {
            WHERE r.municipality_code = $1 AND r.id = n.id`,
           [municipalityCode, newest.version, rows.map((r) => r.id), ciphers, hashes],
         );
-        return rows.length;
+        if (rows.length === batchSize) return { moved: rows.length, left: true };
+        const [rest] = await tx.query(
+          'SELECT EXISTS (SELECT FROM resident WHERE municipality_code = $1 AND key_version < $2) AS left',
+          [municipalityCode, newest.version],
+        );
+        return { moved: rows.length, left: rest.left as boolean };
       });
       total += moved;
-      if (moved < batchSize) return total;
+      if (!left) return total;
+      // What is left is held by other transactions (an officer's edit, a dose): they end soon.
+      if (moved < batchSize) await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
 

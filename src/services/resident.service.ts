@@ -135,8 +135,7 @@ export class ResidentService {
     if (codes.some((code) => typeof code !== 'string')) throw new Error('My Number look-up needs a scope bound to municipalities');
     const db = await ctx.session.manager();
     for (const code of codes as string[]) {
-      const hashes = (await this.keyring.allVersions(db, code)).map((keys) => keys.lookupHash(checked.value));
-      const resident = await db.getRepository(Resident).findOneBy({ municipalityCode: code, myNumberHmac: In(hashes) });
+      const resident = await db.getRepository(Resident).findOneBy({ municipalityCode: code, myNumberHmac: In(await this.lookupHashes(db, code, checked.value)) });
       ctx.audit.note(resident ? 'resident.lookupByMyNumber' : 'resident.lookupByMyNumber.none', code, resident?.id ?? '-');
       if (resident) return resident;
     }
@@ -255,12 +254,17 @@ export class ResidentService {
     return deleted.id;
   }
 
+  /** My Number's look-up hash under every key version of the municipality, newest first. */
+  private async lookupHashes(db: EntityManager, municipalityCode: string, myNumber: string): Promise<Buffer[]> {
+    return (await this.keyring.allVersions(db, municipalityCode)).map((keys) => keys.lookupHash(myNumber));
+  }
+
   /**
    * The unique index compares hashes under one key version only; while a rotation is moving
    * residents onto the newest key, a number may still be stored under an older key's hash.
    */
   private async assertNumberFree(tx: EntityManager, municipalityCode: string, myNumber: string, except: string | null): Promise<void> {
-    const hashes = (await this.keyring.allVersions(tx, municipalityCode)).map((keys) => keys.lookupHash(myNumber));
+    const hashes = await this.lookupHashes(tx, municipalityCode, myNumber);
     if (hashes.length < 2) return;
     const taken = await tx.query(
       'SELECT 1 FROM resident WHERE municipality_code = $1 AND my_number_hmac = ANY ($2::bytea[]) AND id IS DISTINCT FROM $3 LIMIT 1',

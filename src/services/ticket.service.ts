@@ -11,10 +11,17 @@ import { isFuture, isIsoDate, todayInJapan } from '../validation/dates';
 import { isUuid, normaliseDigits } from '../validation/identifiers';
 import { checkReason } from '../validation/reasons';
 import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
-import { lockRegistry } from '../db/registry-lock';
+import { tryLockRegistry } from '../db/registry-lock';
 import { AuditSource, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 
+
+/** Issuance holds the registry lock, so a site never files a pending dose beside it unseen. */
+async function lockIssuance(tx: EntityManager, municipalityCode: string): Promise<void> {
+  if (!(await tryLockRegistry(tx, municipalityCode))) {
+    throw InputError.of(['input'], ErrorCode.INVALID_STATE, 'tickets of this municipality are being imported or issued right now: issue these once that has finished');
+  }
+}
 
 /** A 10-digit number; the unique key and the pending-dose check below keep it unambiguous. */
 const randomTicketNumber = () => String(randomInt(0, 1e10)).padStart(10, '0');
@@ -99,7 +106,7 @@ export class TicketService {
   /** Every active resident without an open ticket of the series, numbers drawn in SQL. */
   private async issueToAll(ctx: Context, municipalityCode: string, series: string, issuedOn: string) {
     return (await ctx.session.manager()).transaction(async (tx) => {
-      await lockRegistry(tx, municipalityCode);
+      await lockIssuance(tx, municipalityCode);
       let issued = 0;
       // A drawn number that collides is skipped by ON CONFLICT; the next round retries those residents.
       for (let round = 0; round < 5; round++) {
@@ -140,7 +147,7 @@ export class TicketService {
     errors.throwIfAny();
 
     return (await ctx.session.manager()).transaction(async (tx) => {
-      await lockRegistry(tx, municipalityCode);
+      await lockIssuance(tx, municipalityCode);
       const residentIds = [...new Set(requests.map((r) => r.residentId))];
       const residents: { id: string; status: string; open: boolean }[] = await tx.query(
         `SELECT r.id, r.status, EXISTS (SELECT 1 FROM ticket t WHERE t.municipality_code = r.municipality_code AND t.resident_id = r.id

@@ -14,7 +14,7 @@ import { checkTicketNumber, parseOcrLine, parseSeries, seriesCovers } from '../v
 import { vaccineByCode } from '../validation/vaccines';
 import { writeAudit } from './audit.service';
 import { checkDoseHistory, checkDoseInput, CheckedDose } from './dose-rules';
-import { shareRegistryLock } from '../db/registry-lock';
+import { tryShareRegistryLock } from '../db/registry-lock';
 import { insertRecord, TicketWithResident, ticketWithResident } from './dose-store';
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{8,100}$/;
@@ -154,8 +154,10 @@ export class VaccinationService {
     // with the same key waits here and then finds the claim below taken.
     let found = await ticketWithResident(tx, ref.municipalityCode, ref.ticketNumber, true);
     if (!found) {
-      // Not issued, or issued by a transaction that has not committed: wait for any, and look again.
-      await shareRegistryLock(tx, ref.municipalityCode);
+      // Not issued, or issued by a transaction that has not committed yet: then ask for a retry.
+      if (!(await tryShareRegistryLock(tx, ref.municipalityCode))) {
+        throw InputError.of(['input', 'ticket'], ErrorCode.INVALID_STATE, 'its municipality is registering tickets right now: register the dose again in a minute');
+      }
       found = await ticketWithResident(tx, ref.municipalityCode, ref.ticketNumber, true);
     }
     const receiptId = randomUUID();

@@ -283,15 +283,15 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     expect(count).toBe(1);
   });
 
-  it('records a dose on a ticket whose issuance is committing, instead of leaving it pending unmatched', async () => {
+  it('asks for a retry while the ticket\'s municipality is issuing tickets, instead of leaving the dose pending unmatched', async () => {
     const home = await t.tenant();
     const site = await tablet(t, await t.createMunicipality());
     const { id: residentId } = await registerResident(home.officer);
     const ticketNumber = freshTicketNumber();
+    const input = doseInput(home.code, ticketNumber);
     // An issuance in flight: the ticket is written, its pending doses matched, the commit not yet made.
     const issuing = t.db.createQueryRunner();
     await issuing.connect();
-    let registering: Promise<any> | undefined;
     try {
       await issuing.startTransaction();
       await lockRegistry(issuing, home.code);
@@ -299,14 +299,17 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
         `INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on) VALUES ($1, gen_random_uuid(), $2, $3, '1-2', '2024-04-01')`,
         [home.code, residentId, ticketNumber],
       );
-      registering = site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(userErrors(await site.gql(REGISTER_DOSE, { input }))).toEqual([
+        { field: ['input', 'ticket'], code: 'INVALID_STATE', message: 'its municipality is registering tickets right now: register the dose again in a minute' },
+      ]);
+      // An officer's issuance waits its turn the same way.
+      const issued = await home.officer.gql(ISSUE, { input: { series: '3', allActiveResidents: true } });
+      expect(issued.data.issueTickets.userErrors).toEqual([expect.objectContaining({ field: ['input'], code: 'INVALID_STATE' })]);
       await issuing.commitTransaction();
     } finally {
       await issuing.release();
     }
-    const result = await registering!;
-    expect(result.data.registerDose.receipt).toMatchObject({ status: 'RECORDED', ticketNumber });
+    expect((await site.gql(REGISTER_DOSE, { input })).data.registerDose.receipt).toMatchObject({ status: 'RECORDED', ticketNumber });
     expect(await t.db.query('SELECT 1 FROM pending_dose WHERE municipality_code = $1 AND ticket_number = $2', [home.code, ticketNumber])).toEqual([]);
   });
 

@@ -52,6 +52,27 @@ describe('key management', () => {
     }
   });
 
+  it('re-encrypts rows that another transaction held when their batch came, before it returns', async () => {
+    const { code, officer } = await t.tenant();
+    const residents = [];
+    for (let i = 0; i < 3; i++) residents.push(await registerResident(officer));
+    await t.app.services.keyring.rotate(t.db.manager, code);
+    const holder = t.db.createQueryRunner();
+    await holder.connect();
+    let reencrypting: Promise<number>;
+    try {
+      await holder.startTransaction();
+      await holder.query('SELECT 1 FROM resident WHERE municipality_code = $1 AND id = $2 FOR UPDATE', [code, residents[0].id]);
+      reencrypting = t.app.services.keyRotation.reencrypt(code);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await holder.commitTransaction();
+    } finally {
+      await holder.release();
+    }
+    expect(await reencrypting!).toBe(3);
+    expect(await t.db.query('SELECT DISTINCT key_version FROM resident WHERE municipality_code = $1', [code])).toEqual([{ key_version: 2 }]);
+  });
+
   it('re-wraps data keys under a new master key; the old one still opens them during the change', async () => {
     const { code, officer } = await t.tenant();
     const { id, input } = await registerResident(officer);
