@@ -51,7 +51,8 @@ export class RecordCutter {
   /** Whole records available after `bytes`, or null while a record is still incomplete. */
   push(bytes: Buffer): Chunk | null {
     let data = this.pending.length ? Buffer.concat([this.pending, bytes]) : bytes;
-    if (this.first && this.pending.length === 0 && BOM.every((b, i) => data[i] === b)) data = data.subarray(3);
+    // Until the first record is out, the BOM may still be arriving: it is looked for again each time.
+    if (this.first && BOM.every((b, i) => data[i] === b)) data = data.subarray(3);
     const cut = this.boundary(data);
     if (cut === 0) {
       if (data.length > MAX_RECORD_BYTES) throw new ChunkFailure(`line ${this.nextLine}: the file is not valid CSV (a record does not end; quote not closed?); nothing was written`);
