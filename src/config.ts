@@ -24,7 +24,7 @@ export interface Config {
   maxFailedLogins: number;
   lockoutMinutes: number;
   production: boolean;
-  /** Eligibility checks one integrator may make per minute (in-process limiter). */
+  /** Eligibility checks one integrator may make in any minute, across every process. */
   integratorRequestsPerMinute?: number;
   /** Minimum interval before each dose, e.g. "2:18d,3:3m" (the last entry applies to every later dose). */
   doseIntervals?: string;

@@ -6,7 +6,6 @@ import { isIsoDate } from '../validation/dates';
 import { earliestDate, Interval, parseDoseIntervals } from '../validation/dose-intervals';
 import { checkMunicipalityCode, normaliseDigits } from '../validation/identifiers';
 import { checkTicketNumber, parseSeries, seriesCovers } from '../validation/tickets';
-import { RateLimiter } from './rate-limiter';
 
 
 const NOT_FOUND: TicketEligibility = { status: EligibilityStatus.NOT_FOUND, nextDoseNumber: null, nextDoseAllowedFrom: null };
@@ -18,11 +17,11 @@ const NOT_FOUND: TicketEligibility = { status: EligibilityStatus.NOT_FOUND, next
  * same single query.
  */
 export class EligibilityService {
-  private readonly limiter: RateLimiter;
+  private readonly requestsPerMinute: number;
   private readonly intervals: Interval[];
 
   constructor(options: { requestsPerMinute?: number; doseIntervals?: string } = {}) {
-    this.limiter = new RateLimiter(options.requestsPerMinute ?? 120);
+    this.requestsPerMinute = options.requestsPerMinute ?? 120;
     this.intervals = parseDoseIntervals(options.doseIntervals);
   }
 
@@ -31,7 +30,7 @@ export class EligibilityService {
     if (!accountId || !ctx.ability.can('check', 'Eligibility')) {
       throw forbidden();
     }
-    if (!this.limiter.take(accountId)) {
+    if (!(await ctx.services.detector.withinRate(`eligibility:${accountId}`, this.requestsPerMinute))) {
       throw new GraphQLError('Too many eligibility checks: slow down and retry in a few seconds', { extensions: { code: 'RATE_LIMITED' } });
     }
     const code = checkMunicipalityCode(municipalityCode);

@@ -54,13 +54,13 @@ export class IntrusionDetector {
     await this.pool?.end();
   }
 
-  /** How many events of `key` fall within the window, after recording `events` more. */
-  private async count(key: string, events: number): Promise<number> {
+  /** How many events of `key` fall within the window (or `minutes`), after recording `events` more. */
+  private async count(key: string, events: number, minutes = this.limits.windowMinutes, kept = KEPT_EVENTS): Promise<number> {
     if (events === 0) {
       const { rows } = await this.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM detection_window w, unnest(w.events) e
          WHERE w.key = $1 AND e > clock_timestamp() - make_interval(mins => $2)`,
-        [key, this.limits.windowMinutes],
+        [key, minutes],
       );
       return rows[0].n;
     }
@@ -69,9 +69,14 @@ export class IntrusionDetector {
        ON CONFLICT (key) DO UPDATE SET events = excluded.events || ARRAY(
          SELECT e FROM unnest(w.events) e WHERE e > clock_timestamp() - make_interval(mins => $2) ORDER BY e DESC LIMIT $4)
        RETURNING cardinality(events) AS n`,
-      [key, this.limits.windowMinutes, events, KEPT_EVENTS],
+      [key, minutes, events, kept],
     );
     return rows[0].n;
+  }
+
+  /** Counts a request of `client`; false once it has made more than `perMinute` in the last minute, in every process together. */
+  async withinRate(client: string, perMinute: number): Promise<boolean> {
+    return (await this.count(`rate:${client}`, 1, 1, perMinute + 1)) <= perMinute;
   }
 
   /** Removes the keys whose events have all left the window; returns how many. */

@@ -138,6 +138,23 @@ describe('integrator eligibility', () => {
     expect(codes(await fresh.gql(CHECK, { m: '131016', n: '0000000001', b: '1980-01-01' }))).toEqual([]);
   });
 
+  it('limits the rate across every API process', async () => {
+    const integrator = await contractedIntegrator();
+    const { masterKey, tokenSecret } = t.app.services.config;
+    const other = await TestApp.start({ masterKey, tokenSecret, integratorRequestsPerMinute: 40 });
+    try {
+      const there = other.sessionFor(integrator.token, Channel.INTERNET, { id: integrator.accountId, loginId: integrator.loginId }, null);
+      const results = [];
+      // 25 checks in each process: neither alone goes past 40 a minute.
+      for (let i = 0; i < 25; i++) {
+        for (const client of [integrator, there]) results.push(await client.gql(CHECK, { m: '131016', n: '0000000001', b: '1980-01-01' }));
+      }
+      expect(results.filter((r) => codes(r).includes('RATE_LIMITED'))).toHaveLength(10);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('contracts: operator manages them, an integrator sees only its own, bad references are refused', async () => {
     const home = await t.tenant();
     const integrator = await contractedIntegrator(home.code);
