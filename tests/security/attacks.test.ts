@@ -26,11 +26,29 @@ describe('query abuse', () => {
     const { officer } = await t.tenant();
     const ordinary = '{ viewer { municipality { code } } residents { nodes { municipality { code } } } }';
     expect(codes(await officer.gql(ordinary))).toEqual([]);
-    let tooDeep = 'name';
-    for (let i = 0; i < 10; i++) tooDeep = `__type(name: "Resident") { fields { type { ofType { ${tooDeep} } } } }`;
-    const result = await officer.gql(`{ ${tooDeep} }`);
-    expect(codes(result)).toContain('GRAPHQL_VALIDATION_FAILED');
+    // A valid query whose only fault is its depth: __type › fields › type › ofType… › name.
+    const nested = (levels: number) => `{ __type(name: "Resident") { fields { type { ${'ofType { '.repeat(levels)}name${' }'.repeat(levels)} } } } }`;
+    expect(codes(await officer.gql(nested(4)))).toEqual([]);
+    const result = await officer.gql(nested(6));
+    expect(result.data).toBeUndefined();
+    expect(result.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([['GRAPHQL_VALIDATION_FAILED', 'Syntax Error: Query validation error.']]);
     expect(JSON.stringify(result)).not.toMatch(/\b8\b/);
+  });
+
+  it('rejects queries past the token, directive and cost limits, and answers the same queries below them', async () => {
+    const { officer } = await t.tenant();
+    const refused = (r: { data?: unknown; errors?: { extensions?: { code?: string } }[] }) => r.data === undefined && codes(r as never).includes('GRAPHQL_VALIDATION_FAILED');
+    // Tokens: a long literal list costs nothing to resolve, only to parse.
+    const tickets = (n: number) => `mutation { issueTickets(input: { series: "1-2", tickets: [${'{ residentId: "00000000-0000-4000-8000-000000000000" } '.repeat(n)}] }) { issuedCount userErrors { code } } }`;
+    expect(codes(await officer.gql(tickets(10)))).toEqual([]);
+    expect(refused(await officer.gql(tickets(400)))).toBe(true);
+    const skips = (n: number) => `{ viewer { ${'role @include(if: true) '.repeat(n)}} }`;
+    expect(codes(await officer.gql(skips(2)))).toEqual([]);
+    expect(refused(await officer.gql(skips(11)))).toBe(true);
+    const record = 'id doseNumber vaccinatedOn vaccineCode manufacturer lotNumber siteMunicipalityCode source status';
+    const costly = (aliases: number) => `{ ${Array.from({ length: aliases }, (_, i) => `r${i}: residents(first: 100) { nodes { id addresseeNumber familyName givenName birthDate municipality { code name prefectureCode } tickets { id ticketNumber series } vaccinations { ${record} } } }`).join(' ')} }`;
+    expect(codes(await officer.gql(costly(1)))).toEqual([]);
+    expect(refused(await officer.gql(costly(10)))).toBe(true);
   });
 
   it('rejects a query with many aliases (the brute-force-in-one-request shape)', async () => {
