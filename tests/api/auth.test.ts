@@ -77,6 +77,7 @@ describe('login', () => {
     const stale = jest.spyOn(repo, 'findOneBy').mockResolvedValueOnce(before);
     try {
       expect(codes(await t.login(Channel.LGWAN, account.loginId, PASSWORD))).toEqual(['UNAUTHENTICATED']);
+      expect(stale).toHaveBeenCalledTimes(1);
     } finally {
       stale.mockRestore();
     }

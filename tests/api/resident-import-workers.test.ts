@@ -31,6 +31,12 @@ describe('resident registry import on worker threads', () => {
     expect(stored).toHaveLength(2997);
     const last = stored.find((r) => r.addressee_number === rows[2998].addressee);
     expect((await officer.gql(MY_NUMBER, { id: last.id })).data.resident).toEqual({ addresseeNumber: rows[2998].addressee, myNumber: rows[2998].myNumber });
+    // The look-up hash the workers wrote is the one the API looks up by, and keeps numbers unique.
+    const LOOKUP = 'query($n: String!) { residentByMyNumber(myNumber: $n) { id } }';
+    expect((await officer.gql(LOOKUP, { n: rows[2998].myNumber })).data.residentByMyNumber).toEqual({ id: last.id });
+    const REGISTER = 'mutation($input: RegisterResidentInput!) { registerResident(input: $input) { userErrors { field code } } }';
+    const twin = { addresseeNumber: 'TWIN-1', myNumber: rows[2998].myNumber, familyName: '山田', givenName: '花子', familyNameKana: 'ヤマダ', givenNameKana: 'ハナコ', birthDate: '1980-04-01', sex: 'FEMALE' };
+    expect((await officer.gql(REGISTER, { input: twin })).data.registerResident.userErrors).toEqual([{ field: ['input', 'myNumber'], code: 'DUPLICATE' }]);
 
     const again = await importFile(t, officer, csv, 'mode=SKIP');
     expect(again).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0 });

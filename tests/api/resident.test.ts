@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Channel, Role } from '../../src/schema/enums';
 import { insertDose } from '../helpers/statistics';
 import { codes, REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
@@ -162,8 +163,9 @@ describe('tenant isolation', () => {
       expect(JSON.stringify(theirs).replace(id, 'ID')).toBe(JSON.stringify(nobodys).replace(missing, 'ID'));
       expect(JSON.stringify(theirs)).toContain('not found or no access');
     }
+    // A holds no resident: its list is empty, whatever the other tenants in this database hold.
     const list = await a.officer.gql('{ residents(first: 100) { nodes { id } } }');
-    expect(list.data.residents.nodes.map((n: any) => n.id)).not.toContain(id);
+    expect(list.data.residents.nodes).toEqual([]);
     // B's resident is untouched.
     expect((await b.officer.gql(GET, { id })).data.resident.familyName).toBe('山田');
   });
@@ -198,6 +200,12 @@ describe('My Number protection', () => {
     const [row] = await t.db.query('SELECT my_number_cipher, my_number_hmac FROM resident WHERE municipality_code = $1 AND id = $2', [code, id]);
     expect(row.my_number_cipher.toString('latin1')).not.toContain('123456789018');
     expect(row.my_number_hmac).toHaveLength(32);
+    expect(row.my_number_hmac.equals(createHash('sha256').update('123456789018').digest())).toBe(false);
+    // Another municipality holds the same number under its own key: neither column matches.
+    const other = await t.tenant();
+    const twin = await registerResident(other.officer, { myNumber: '123456789018' });
+    const [theirs] = await t.db.query('SELECT my_number_cipher, my_number_hmac FROM resident WHERE municipality_code = $1 AND id = $2', [other.code, twin.id]);
+    expect([theirs.my_number_hmac.equals(row.my_number_hmac), theirs.my_number_cipher.equals(row.my_number_cipher)]).toEqual([false, false]);
     await officer.gql('query($id: ID!) { resident(id: $id) { myNumber } }', { id });
     const events = await t.db.query(
       `SELECT operation, target_ids, row_to_json(audit_event)::text AS raw FROM audit_event
@@ -209,6 +217,22 @@ describe('My Number protection', () => {
       expect(e.target_ids).toEqual([id]);
       for (const value of [input.myNumber, input.familyName, input.familyNameKana, input.birthDate]) expect(e.raw).not.toContain(value);
     }
+  });
+
+  it('does not decrypt a ciphertext copied into another municipality\'s row', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const mine = await registerResident(a.officer);
+    const theirs = await registerResident(b.officer);
+    await t.db.query(
+      `UPDATE resident SET my_number_cipher = (SELECT my_number_cipher FROM resident WHERE municipality_code = $3 AND id = $4)
+       WHERE municipality_code = $1 AND id = $2`,
+      [a.code, mine.id, b.code, theirs.id],
+    );
+    const read = await a.officer.gql('query($id: ID!) { resident(id: $id) { myNumber } }', { id: mine.id });
+    expect(read.data?.resident ?? null).toBeNull();
+    expect(JSON.stringify(read)).not.toContain(String(theirs.input.myNumber));
+    expect(read.errors).toHaveLength(1);
   });
 
   it('is refused to the same officer on the internet channel', async () => {
@@ -236,6 +260,9 @@ describe('My Number protection', () => {
     const fresh = await internet.gql(UPDATE, { id, input: { myNumber: residentInput().myNumber } });
     expect(codes(held)).toEqual(['FORBIDDEN']);
     expect(held.errors?.map((e) => e.message)).toEqual(fresh.errors?.map((e) => e.message));
+    // Refused before any check of the number: a bad check digit is not even named.
+    expect(codes(await internet.gql(UPDATE, { id, input: { myNumber: '123456789012' } }))).toEqual(['FORBIDDEN']);
+    expect(codes(await internet.gql('query($n: String!) { residentByMyNumber(myNumber: $n) { id } }', { n: '123456789012' }))).toEqual(['FORBIDDEN']);
     // The rest of the resident is still the internet officer's to correct.
     const renamed = await internet.gql(UPDATE, { id, input: { familyName: '山本' } });
     expect(renamed.data.updateResident).toMatchObject({ resident: { id, familyName: '山本' }, userErrors: [] });

@@ -36,6 +36,25 @@ describe('policy coverage', () => {
     expect(result.errors?.[0].extensions?.code).toBe('FORBIDDEN');
   });
 
+  it('judges My Number by the resident it belongs to, not by its type: another municipality\'s resident reached by a bug stays closed', async () => {
+    const schema = shieldSchema(buildBareSchema());
+    const actor = { accountId: 'x', role: Role.MUNICIPALITY, municipalityCode: '131016', prefectureCode: null, channel: Channel.LGWAN };
+    const resident = (municipalityCode: string) => ({ municipalityCode, id: '00000000-0000-4000-8000-000000000001', addresseeNumber: 'A1' });
+    // A service that wrongly hands back a resident: the field rule must still look at whose it is.
+    const ask = (municipalityCode: string) => graphql({
+      schema,
+      source: '{ resident(id: "00000000-0000-4000-8000-000000000001") { myNumber } }',
+      contextValue: {
+        actor, ability: defineAbilityFor(actor),
+        services: { residents: { get: async () => resident(municipalityCode), myNumberOf: async () => '123456789018' } },
+      },
+    });
+    expect((await ask('131016')).data).toEqual({ resident: { myNumber: '123456789018' } });
+    const other = await ask('141003');
+    expect(JSON.stringify(other)).not.toContain('123456789018');
+    expect(other.errors?.map((e) => [e.path, e.extensions?.code])).toEqual([[['resident', 'myNumber'], 'FORBIDDEN']]);
+  });
+
   it('matches the committed schema.graphql (run `npm run schema` after changing the API)', () => {
     expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(printSortedSchema(buildBareSchema()));
   });
