@@ -260,12 +260,15 @@ export class ResidentService {
   }
 
   /**
-   * The unique index compares hashes under one key version only; while a rotation is moving
-   * residents onto the newest key, a number may still be stored under an older key's hash.
+   * The unique index compares hashes under one key version only; once a municipality has more
+   * than one, a number may be stored under an older key's hash (a rotation under way, or a server
+   * that has not noticed it yet), so the number is looked up under every version, one writer of
+   * the municipality at a time.
    */
   private async assertNumberFree(tx: EntityManager, municipalityCode: string, myNumber: string, except: string | null): Promise<void> {
     const hashes = await this.lookupHashes(tx, municipalityCode, myNumber);
     if (hashes.length < 2) return;
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`my-number:${municipalityCode}`]);
     const taken = await tx.query(
       'SELECT 1 FROM resident WHERE municipality_code = $1 AND my_number_hmac = ANY ($2::bytea[]) AND id IS DISTINCT FROM $3 LIMIT 1',
       [municipalityCode, hashes, except],

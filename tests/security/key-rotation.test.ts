@@ -52,6 +52,35 @@ describe('key management', () => {
     }
   });
 
+  it('registers a number under the newest key only after any writer of the same municipality has committed', async () => {
+    const { code, officer } = await t.tenant();
+    await registerResident(officer);
+    await t.app.services.keyring.rotate(t.db.manager, code);
+    const number = String(residentInput().myNumber);
+    const old = await t.app.services.keyring.keysForVersion(t.db.manager, code, 1);
+    // A server that has not noticed the rotation writes the same number under the old key, beside this registration.
+    const stale = t.db.createQueryRunner();
+    await stale.connect();
+    let registering: Promise<any>;
+    try {
+      await stale.startTransaction();
+      await stale.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`my-number:${code}`]);
+      registering = officer.gql(REGISTER, { input: residentInput({ myNumber: number }) });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await stale.query(
+        `INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version, family_name, given_name,
+           family_name_kana, given_name_kana, birth_date, sex) VALUES ($1, gen_random_uuid(), 'STALE-1', $2, $3, 1, '山田', '花子', 'ヤマダ', 'ハナコ', '1980-04-01', 'FEMALE')`,
+        [code, old.encrypt(number), old.lookupHash(number)],
+      );
+      await stale.commitTransaction();
+    } finally {
+      await stale.release();
+    }
+    expect((await registering!).data.registerResident.userErrors).toEqual([
+      { field: ['input', 'myNumber'], code: 'DUPLICATE', message: 'another resident of this municipality has this My Number' },
+    ]);
+  });
+
   it('re-encrypts rows that another transaction held when their batch came, before it returns', async () => {
     const { code, officer } = await t.tenant();
     const residents = [];
