@@ -123,14 +123,14 @@ export class IntrusionDetector {
 
   /** A registered ticket scanned: a tablet reading many, fast, is walking through ticket numbers. */
   async ticketScanned(actor: Actor, address: string): Promise<void> {
-    if ((await this.count(`scanned:${actor.accountId}`, 1)) === this.limits.ticketScansPerActor) {
+    if ((await this.count(`scan:${actor.accountId}`, 1)) === this.limits.ticketScansPerActor) {
       await this.alert('TICKET_SCAN_SWEEP', { actorId: actor.accountId, municipalityCode: actor.municipalityCode, sourceAddress: address },
         `${this.limits.ticketScansPerActor} registered tickets scanned within ${this.limits.windowMinutes} min`);
     }
   }
 
   async unknownTicketScanned(actor: Actor, address: string): Promise<void> {
-    if ((await this.count(`scan:${actor.accountId}`, 1)) === this.limits.unknownTicketScansPerActor) {
+    if ((await this.count(`unknown-scan:${actor.accountId}`, 1)) === this.limits.unknownTicketScansPerActor) {
       await this.alert('UNKNOWN_TICKET_SCANS', { actorId: actor.accountId, municipalityCode: actor.municipalityCode, sourceAddress: address },
         `${this.limits.unknownTicketScansPerActor} unknown tickets scanned within ${this.limits.windowMinutes} min`);
     }

@@ -78,7 +78,7 @@ describe('unusual tablet access', () => {
     const answers = await Promise.all(scans);
     expect(new Set(answers.map((a) => a.data?.scanTicket.status))).toEqual(new Set(['NOT_REGISTERED']));
     const [{ events }] = await t.db.query(
-      `SELECT sum(cardinality(events))::int AS events FROM detection_window WHERE key = ANY ($1)`, [sites.map((s) => `scan:${s.accountId}`)],
+      `SELECT sum(cardinality(events))::int AS events FROM detection_window WHERE key = ANY ($1)`, [sites.map((s) => `unknown-scan:${s.accountId}`)],
     );
     expect(events).toBe(24);
   });
