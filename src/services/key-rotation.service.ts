@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { TenantKeyring } from '../crypto/tenant-keyring';
-import { lockRegistry } from '../db/registry-lock';
+import { lockKeyVersions } from '../db/registry-lock';
 import { asTenants } from '../db/tenant-session';
 
 /**
@@ -27,7 +27,7 @@ export class KeyRotationService {
     for (;;) {
       const { moved, left } = await asTenants(this.db, [municipalityCode], async (tx) => {
         // A running import compares My Numbers under one key version; a batch waits for its commit.
-        await lockRegistry(tx, municipalityCode);
+        await lockKeyVersions(tx, municipalityCode);
         const newest = await this.keyring.keysFor(tx, municipalityCode);
         const rows: { id: string; my_number_cipher: Buffer; key_version: number }[] = await tx.query(
           `SELECT id, my_number_cipher, key_version FROM resident

@@ -65,6 +65,8 @@ export const STALE_AFTER_MS = 120_000;
 const STALE_REASON = 'the import stopped unexpectedly; nothing was written';
 /** Chunks handed to worker threads and not yet written to COPY: bounds memory and keeps order cheap. */
 const MAX_IN_FLIGHT = 6;
+/** Staged rows past which the checks and the merge get more sort memory. */
+const LARGE_FILE_ROWS = 100_000;
 /** Below this many bytes the file is staged on the request's own thread (workers cost a start-up). */
 const WORKER_THRESHOLD_BYTES = 1024 * 1024;
 
@@ -405,10 +407,6 @@ export class ResidentImportService {
     const staging = `import_staging_${suffix}`;
     const rejected = `import_rejected_${suffix}`;
     const code = job.municipalityCode;
-    // The merge sorts a city's rows by addressee number and keeps them for the ticket insert; with
-    // less memory both went to disk, which cost a million-row import 5–10 s. One import runs per
-    // municipality at a time, and only for this transaction.
-    await client.query(`SET LOCAL work_mem = '512MB'`);
     // Created inside the transaction: a rollback or a dead connection removes them with everything else.
     await client.query(`
       CREATE TEMP TABLE ${staging} (
@@ -492,6 +490,10 @@ export class ResidentImportService {
       await (workers as StagingWorkers | null)?.close();
     }
     received();
+    // The merge sorts a city's rows by addressee number and keeps them for the ticket insert; with
+    // less memory both went to disk, which cost a million-row import 5–10 s. Only a large file gets
+    // that memory (imports of several municipalities may run at once), and only in this transaction.
+    if (progress.rowsRead - log.lines > LARGE_FILE_ROWS) await client.query(`SET LOCAL work_mem = '512MB'`);
 
     progress.setPhase(ImportPhase.CHECKING);
     // One import per municipality at a time: the checks below must see the tenant as the merge will.

@@ -1,4 +1,4 @@
-import { lockRegistry } from '../../src/db/registry-lock';
+import { lockKeyVersions, lockRegistry } from '../../src/db/registry-lock';
 import { Channel, Role } from '../../src/schema/enums';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
@@ -314,6 +314,22 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     }
     expect((await site.gql(REGISTER_DOSE, { input })).data.registerDose.receipt).toMatchObject({ status: 'RECORDED', ticketNumber });
     expect(await t.db.query('SELECT 1 FROM pending_dose WHERE municipality_code = $1 AND ticket_number = $2', [home.code, ticketNumber])).toEqual([]);
+  });
+
+  it('files a pending dose while the municipality\'s residents are being re-encrypted: that holds no ticket back', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    const batch = t.db.createQueryRunner();
+    await batch.connect();
+    try {
+      await batch.startTransaction();
+      await lockKeyVersions(batch, home.code);
+      const result = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, freshTicketNumber()) });
+      expect(result.data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+      await batch.commitTransaction();
+    } finally {
+      await batch.release();
+    }
   });
 
   it('leaves an unmatched dose for the municipality to assign or dismiss', async () => {
