@@ -65,6 +65,9 @@ function checkEventDate(field: string, value: string, birthDate: string): string
   return date;
 }
 
+/** The same answer whether the unique index or the look-up under older key versions found the number. */
+const numberTaken = () => InputError.of(['input', 'myNumber'], ErrorCode.DUPLICATE, 'another resident of this municipality has this My Number');
+
 /** Unique-key violations name their constraint; map the ones a user can fix to the field at fault. */
 function duplicateError(error: unknown): InputError | null {
   if (!(error instanceof QueryFailedError)) return null;
@@ -73,7 +76,7 @@ function duplicateError(error: unknown): InputError | null {
     return InputError.of(['input', 'addresseeNumber'], ErrorCode.DUPLICATE, 'another resident of this municipality has this addressee number');
   }
   if (constraint === 'resident_my_number_hmac_key') {
-    return InputError.of(['input', 'myNumber'], ErrorCode.DUPLICATE, 'another resident of this municipality has this My Number');
+    return numberTaken();
   }
   return null;
 }
@@ -273,7 +276,7 @@ export class ResidentService {
       'SELECT 1 FROM resident WHERE municipality_code = $1 AND my_number_hmac = ANY ($2::bytea[]) AND id IS DISTINCT FROM $3 LIMIT 1',
       [municipalityCode, hashes, except],
     );
-    if (taken.length > 0) throw InputError.of(['input', 'myNumber'], ErrorCode.DUPLICATE, 'another resident of this municipality has this My Number');
+    if (taken.length > 0) throw numberTaken();
   }
 
   /**
