@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { SingleBar } from 'cli-progress';
 import { randomUUID } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
+import { finished } from 'node:stream/promises';
 import { openDatabase } from './app';
 import { Config, loadConfig } from './config';
 import { ACTIVE_VERSION_TTL_MS } from './crypto/tenant-keyring';
@@ -25,8 +26,9 @@ Commands:
   rotate-tenant-key <code>    Start a new data key for one municipality and re-encrypt its My Numbers
   reencrypt-tenant-key <code> Re-encrypt what is still under an older key (resumes an interrupted rotation)
   rotate-master-key           Re-wrap every data key under NEW_MASTER_KEY (MASTER_KEY = the current one)
-  import-residents <municipalityCode> <file> [--mode skip|abort] [--encoding sjis|utf8]
-                              Import a resident registry CSV into a municipality (default: --mode abort, encoding detected)
+  import-residents <municipalityCode> <file> [--mode skip|abort] [--encoding sjis|utf8] [--rejections <report.csv>]
+                              Import a resident registry CSV into a municipality (default: --mode abort, encoding detected);
+                              --rejections writes every rejected row's line, column and reason to a CSV file
 `;
 
 async function readPassword(): Promise<string> {
@@ -95,6 +97,7 @@ export async function importResidents(args: string[]): Promise<void> {
   const rest = [...args];
   const mode = (option(rest, 'mode') ?? 'abort').toUpperCase();
   const encodingArg = option(rest, 'encoding');
+  const reportFile = option(rest, 'rejections');
   const [codeArg, file] = rest;
   if (!codeArg || !file || rest.length > 2) throw new Error(USAGE);
   if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP) throw new Error('--mode must be skip or abort');
@@ -129,7 +132,16 @@ export async function importResidents(args: string[]): Promise<void> {
     if (job.failureReason) console.log(`  ${job.failureReason}`);
     const report = await services.imports.rejectionsOf(createLoaders(async () => database.db.manager), job, 20, null);
     for (const r of report.nodes) console.log(`  line ${r.line} ${r.column || '-'}: ${r.code} ${r.message}`);
-    if (report.hasNextPage || !report.complete) console.log('  … more rejections: query importJob(id) { rejections } over LG-WAN');
+    if (reportFile && job.rejectionsListed > 0) {
+      // In the encoding the registry file came in, for the same tools to open.
+      const out = createWriteStream(reportFile);
+      await services.imports.writeRejections(job, job.encoding ?? 'UTF8', out);
+      out.end();
+      await finished(out);
+      console.log(`  every rejected row (${job.rejectionsListed}) written to ${reportFile}`);
+    } else if (report.hasNextPage || !report.complete) {
+      console.log(`  … more rejections: --rejections <file>, GET /imports/residents/${job.id}/rejections.csv or importJob(id) { rejections } over LG-WAN`);
+    }
     if (job.status !== ImportStatus.SUCCEEDED) process.exitCode = 1;
   });
 }

@@ -34,8 +34,8 @@ export interface Config {
   statisticsCompactSeconds?: number;
   /** Reverse proxies or load balancers whose X-Forwarded-For names the client (src/http/client-address.ts). */
   trustedProxies?: string[];
-  /** LG-WAN connections silent this long are closed (a stalled upload fails); a request may otherwise take as long as it needs. */
-  lgwanIdleSeconds?: number;
+  /** Connections silent this long are closed on both listeners; an LG-WAN request may otherwise take as long as it needs. */
+  idleSeconds?: number;
 }
 
 function int(name: string, fallback: number): number {
@@ -106,7 +106,7 @@ export function loadConfig(): Config {
     doseIntervals: process.env.DOSE_INTERVALS || undefined,
     statisticsThreshold: threshold,
     statisticsCompactSeconds: int('STATS_COMPACT_SECONDS', 10),
-    lgwanIdleSeconds: int('LGWAN_IDLE_SECONDS', 120),
+    idleSeconds: int('IDLE_SECONDS', 120),
     trustedProxies: proxies('TRUSTED_PROXIES'),
   };
 }

@@ -40,16 +40,13 @@ function perResident<T extends ObjectLiteral & { residentId: string }>(
 
 /** A page of an import's rejection report: the rows after `after` (one more than asked, to tell if another page follows). */
 export interface RejectionPageKey { job: ImportJob; first: number; after: number }
-/** `kept`: how many rejected rows the job's list holds (each with all its problems). */
-export interface RejectionPage { rows: ImportRejection[]; kept: number }
-
 /**
- * Pages of several jobs' rejection reports, for jobs the caller may already read: two queries per
+ * Pages of several jobs' rejection reports, for jobs the caller may already read: one query per
  * page size and cursor, however many jobs. A report's `seq` runs 1, 2, … so a page is a range.
  */
 function rejectionPages(db: () => Promise<EntityManager>) {
-  return new DataLoader<RejectionPageKey, RejectionPage, string>(async (keys) => {
-    const pages = new Map<string, RejectionPage>();
+  return new DataLoader<RejectionPageKey, ImportRejection[], string>(async (keys) => {
+    const pages = new Map<string, ImportRejection[]>();
     const cursorOf = (k: RejectionPageKey) => `${k.first}:${k.after}`;
     for (const group of groupByKey([...new Set(keys.map(cursorOf))], [...keys], cursorOf)) {
       const { first, after } = group[0];
@@ -59,11 +56,8 @@ function rejectionPages(db: () => Promise<EntityManager>) {
       const rows = await repo.createQueryBuilder('x').where(ofJobs, jobs)
         .andWhere('x.seq > :after AND x.seq <= :last', { after, last: after + first + 1 })
         .orderBy('x.seq').getMany();
-      const kept: { job_id: string; kept: number }[] = await repo.createQueryBuilder('x').where(ofJobs, jobs)
-        .select('x.job_id', 'job_id').addSelect('count(DISTINCT x.line)::int', 'kept').groupBy('x.job_id').getRawMany();
       const rowsOf = groupByKey(jobs.ids, rows, (r) => r.jobId);
-      const keptOf = new Map(kept.map((k) => [k.job_id, k.kept]));
-      group.forEach((key, i) => pages.set(pageKey(key), { rows: rowsOf[i], kept: keptOf.get(key.job.id) ?? 0 }));
+      group.forEach((key, i) => pages.set(pageKey(key), rowsOf[i]));
     }
     return keys.map((key) => pages.get(pageKey(key))!);
   }, { cacheKeyFn: pageKey });

@@ -16,6 +16,7 @@ import { FormatChecksWithoutCountedRegex1796500000000 } from '../../migrations/1
 import { EligibilityGuessingAlert1796600000000 } from '../../migrations/1796600000000-eligibility-guessing-alert';
 import { SharedDetectionWindows1796700000000 } from '../../migrations/1796700000000-shared-detection-windows';
 import { TicketScanSweepAlert1796800000000 } from '../../migrations/1796800000000-ticket-scan-sweep-alert';
+import { EveryRejectionListed1796900000000 } from '../../migrations/1796900000000-every-rejection-listed';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -40,6 +41,7 @@ export const migrations = [
   ResidentMunicipalityPerStatement1796300000000, TicketResidentPerStatement1796400000000,
   FormatChecksWithoutCountedRegex1796500000000, EligibilityGuessingAlert1796600000000, SharedDetectionWindows1796700000000,
   TicketScanSweepAlert1796800000000,
+  EveryRejectionListed1796900000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

@@ -4,7 +4,7 @@ import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 
 const bigint = { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
-/** One resident registry import (住民記録の取込). Counts are exact; the rejection list is capped. */
+/** One resident registry import (住民記録の取込). Counts are exact; the report lists every rejected row. */
 @Entity('import_job')
 @ObjectType({ description: 'A resident registry CSV import and its outcome.' })
 export class ImportJob {
@@ -54,6 +54,10 @@ export class ImportJob {
   @Column({ name: 'rows_rejected', type: 'integer' })
   @Field(() => Int)
   rowsRejected: number;
+
+  /** Rows the rejection report lists: every rejected row, or none when the job failed for another reason. */
+  @Column({ name: 'rejections_listed', type: 'integer' })
+  rejectionsListed: number;
 
   @Column({ name: 'residents_inserted', type: 'integer' })
   @Field(() => Int)

@@ -3,13 +3,16 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { Context, createContext, finishRequest } from '../context';
 import { PlatformFunction } from '../entities/function-suspension.entity';
-import { ErrorCode, InputError } from '../errors';
+import { ImportJob } from '../entities/import-job.entity';
+import { ErrorCode, ErrorCollector, InputError } from '../errors';
 import { Channel, ImportMode } from '../schema/enums';
 import { Services } from '../services';
 import { checkExportFilter } from '../services/record-export.service';
 import { UploadInterrupted } from '../services/resident-import.service';
 import { encodingNamed, FileEncoding } from '../validation/encodings';
 import { todayInJapan } from '../validation/dates';
+import { checkQueryParameters } from '../validation/query-parameters';
+import { TransferSlots } from './transfer-slots';
 
 /**
  * CSV in and out over plain HTTP, beside GraphQL: the same token, the same Context and the same
@@ -29,15 +32,21 @@ async function refuse(res: ServerResponse, ctx: Context): Promise<void> {
   json(res, 403, error('Not authorised', 'FORBIDDEN'));
 }
 
+/** Answers 503 FUNCTION_SUSPENDED when `e` is the refusal of a suspended function; true if it did. */
+function suspension(res: ServerResponse, e: unknown): boolean {
+  if (!(e instanceof GraphQLError) || e.extensions.code !== 'FUNCTION_SUSPENDED' || res.headersSent) return false;
+  json(res, 503, error(e.message, 'FUNCTION_SUSPENDED'));
+  return true;
+}
+
 /** Answers 503 FUNCTION_SUSPENDED when the operator has stopped `fn` for this municipality; true if it did. */
 async function suspended(res: ServerResponse, services: Services, fn: PlatformFunction, municipalityCode: string): Promise<boolean> {
   try {
     await services.suspensions.assertAvailable(services.db.manager, fn, municipalityCode);
     return false;
   } catch (e) {
-    if (!(e instanceof GraphQLError)) throw e;
-    json(res, 503, error(e.message, 'FUNCTION_SUSPENDED'));
-    return true;
+    if (suspension(res, e)) return true;
+    throw e;
   }
 }
 
@@ -45,24 +54,81 @@ function badInput(res: ServerResponse, e: InputError): void {
   json(res, 400, { errors: e.errors.map((u) => ({ message: `${u.field.join('.')}: ${u.message}`, extensions: { code: 'BAD_USER_INPUT', field: u.field, reason: u.code } })) });
 }
 
+const BUSY = {
+  import: 'an import of this municipality is already running; wait for it to finish',
+  download: 'this municipality already has as many downloads running as it may; wait for one to finish',
+};
+
+/** The slot's release, or null after answering 429 with the limit that was reached. */
+function slotFor(res: ServerResponse, slots: TransferSlots, code: string, what: 'import' | 'download'): (() => void) | null {
+  const slot = slots.take(code);
+  if ('release' in slot) return slot.release;
+  const message = slot.refused === 'municipality' ? BUSY[what] : `too many ${what}s are running on this server; try again in a minute`;
+  json(res, 429, error(message, 'RATE_LIMITED'), { 'retry-after': '60' });
+  return null;
+}
+
 function importOptions(url: URL, req: IncomingMessage): { mode: ImportMode; encoding: FileEncoding | null } {
-  const mode = (url.searchParams.get('mode') ?? 'ABORT').toUpperCase();
-  if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP) throw InputError.of(['mode'], ErrorCode.INVALID_FORMAT, 'must be ABORT or SKIP');
+  const errors = new ErrorCollector();
+  checkQueryParameters(url.searchParams, ['mode', 'encoding'], errors);
+  const mode = (url.searchParams.get('mode') ?? 'ABORT').trim().toUpperCase();
+  if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP) errors.add(['mode'], ErrorCode.INVALID_FORMAT, 'must be ABORT or SKIP');
   const charset = /charset=([^;]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
   const raw = url.searchParams.get('encoding') ?? charset ?? 'auto';
   const encoding = raw.trim().toLowerCase() === 'auto' ? null : encodingNamed(raw);
-  if (encoding === undefined) throw InputError.of(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8, sjis or auto');
-  return { mode: mode as ImportMode, encoding };
+  if (encoding === undefined) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8, sjis or auto');
+  errors.throwIfAny();
+  return { mode: mode as ImportMode, encoding: encoding ?? null };
 }
 
-/** POST /imports/residents?mode=ABORT|SKIP&encoding=auto|utf8|sjis — the raw CSV is the body. */
+/** The job's state as the upload's answer and GET /imports/residents/{id} give it. */
+const jobState = (job: ImportJob) => ({
+  jobId: job.id, status: job.status, phase: job.phase, rowsRead: job.rowsRead, rowsAccepted: job.rowsAccepted, rowsRejected: job.rowsRejected,
+  residentsInserted: job.residentsInserted, residentsUpdated: job.residentsUpdated, ticketsInserted: job.ticketsInserted, failureReason: job.failureReason,
+});
+
+/**
+ * POST /imports/residents?mode=ABORT|SKIP&encoding=auto|utf8|sjis — the raw CSV is the body.
+ * GET /imports/residents/{id} — the job's state; GET /imports/residents/{id}/rejections.csv — its whole rejection report.
+ */
 export async function residentImport(req: IncomingMessage, res: ServerResponse, url: URL, services: Services, channel: Channel): Promise<void> {
-  if (req.method !== 'POST') return json(res, 405, error('Use POST with the CSV file as the body', 'METHOD_NOT_ALLOWED'), { allow: 'POST' });
+  const [, id, report, ...rest] = url.pathname.slice('/imports/residents'.length).split('/');
+  if (rest.length > 0 || (report !== undefined && report !== 'rejections.csv')) return json(res, 404, { error: 'not found' });
+  const method = id === undefined ? 'POST' : 'GET';
+  if (req.method !== method) {
+    return json(res, 405, error(method === 'POST' ? 'Use POST with the CSV file as the body' : 'Use GET', 'METHOD_NOT_ALLOWED'), { allow: method });
+  }
   const ctx = await createContext(services, channel, req);
   try {
-    await importWith(ctx, req, res, url, services);
+    if (id === undefined) await importWith(ctx, req, res, url, services);
+    else await jobWith(ctx, res, url, services, id, report !== undefined);
   } finally {
     await finishRequest(ctx);
+  }
+}
+
+/** The job, or its rejection report as CSV; a job of another municipality reads as missing. */
+async function jobWith(ctx: Context, res: ServerResponse, url: URL, services: Services, id: string, report: boolean): Promise<void> {
+  if (!ctx.actor) return refuse(res, ctx);
+  const errors = new ErrorCollector();
+  checkQueryParameters(url.searchParams, report ? ['encoding'] : [], errors);
+  const encoding = encodingNamed(url.searchParams.get('encoding') ?? 'utf8');
+  if (!encoding) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
+  if (!encoding || errors.errors.length > 0) return badInput(res, new InputError(errors.errors));
+  const job = await services.imports.get(ctx, id);
+  if (!job) return json(res, 404, error('not found or no access', 'NOT_FOUND'));
+  if (!report) return json(res, 200, jobState(job));
+  const release = slotFor(res, services.downloads, job.municipalityCode, 'download');
+  if (!release) return;
+  try {
+    await services.imports.writeRejections(job, encoding, res, () => res.writeHead(200, {
+      'content-type': `text/csv; charset=${encoding === 'SJIS' ? 'Shift_JIS' : 'utf-8'}`,
+      'content-disposition': `attachment; filename="import-${job.id}-rejections.csv"`,
+      'cache-control': 'no-store',
+    }));
+    res.end();
+  } finally {
+    release();
   }
 }
 
@@ -83,23 +149,32 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
   // The request stays ours: if the import stops reading early, the rest of the body is drained, not the socket destroyed.
   // The client may have gone while the token and the suspensions were checked: no one waits for a job.
   if (req.destroyed) return;
-  const body = new PassThrough();
-  req.pipe(body);
-  req.on('close', () => {
-    if (!req.complete) body.destroy(new UploadInterrupted());
-  });
-  const length = Number(req.headers['content-length']);
-  const running = await services.imports.start(principal, body, { ...options, bytesTotal: Number.isFinite(length) && length > 0 ? length : null });
+  const release = slotFor(res, services.uploads, principal.municipalityCode, 'import');
+  if (!release) {
+    req.resume();
+    return;
+  }
+  let running;
+  try {
+    const body = new PassThrough();
+    // Until the import reads the body, a client that goes away must not leave an error no one listens to.
+    body.on('error', () => undefined);
+    req.pipe(body);
+    req.on('close', () => {
+      if (!req.complete) body.destroy(new UploadInterrupted());
+    });
+    const length = Number(req.headers['content-length']);
+    running = await services.imports.start(principal, body, { ...options, bytesTotal: Number.isFinite(length) && length > 0 ? length : null });
+  } catch (e) {
+    release();
+    throw e;
+  }
+  // The slot is held until the job ends, not only while the body arrives.
+  void running.done.finally(release);
   await running.received;
   req.resume();
   const job = (await services.imports.get(ctx, running.job.id)) ?? running.job;
-  json(res, 202, {
-    jobId: job.id,
-    status: job.status,
-    rowsRead: job.rowsRead,
-    rowsRejected: job.rowsRejected,
-    failureReason: job.failureReason,
-  }, { location: `/imports/residents/${job.id}` });
+  json(res, 202, jobState(job), { location: `/imports/residents/${job.id}` });
 }
 
 /** GET /exports/vaccination-records.csv?from=&to=&dose=&encoding=utf8|sjis */
@@ -128,10 +203,18 @@ async function exportWith(ctx: Context, _req: IncomingMessage, res: ServerRespon
     throw e;
   }
   if (await suspended(res, services, PlatformFunction.EXPORT, code)) return;
-  res.writeHead(200, {
-    'content-type': `text/csv; charset=${filter.encoding === 'SJIS' ? 'Shift_JIS' : 'utf-8'}`,
-    'content-disposition': `attachment; filename="vaccination-records-${code}-${todayInJapan()}.csv"`,
-    'cache-control': 'no-store',
-  });
-  await services.exports.stream(ctx, filter, res);
+  const release = slotFor(res, services.downloads, code, 'download');
+  if (!release) return;
+  try {
+    await services.exports.stream(ctx, filter, res, () => res.writeHead(200, {
+      'content-type': `text/csv; charset=${filter.encoding === 'SJIS' ? 'Shift_JIS' : 'utf-8'}`,
+      'content-disposition': `attachment; filename="vaccination-records-${code}-${todayInJapan()}.csv"`,
+      'cache-control': 'no-store',
+    }));
+  } catch (e) {
+    // Suspended between the check above and the download's own.
+    if (!suspension(res, e)) throw e;
+  } finally {
+    release();
+  }
 }

@@ -102,15 +102,17 @@ function send(res: ServerResponse, status: number, body: string, type = 'applica
 /** One listener = one channel. The channel is a property of the socket, not of anything the client sends. */
 function handler(apollo: ApolloServer<Context>, services: Services, channel: Channel) {
   return async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     try {
+      // A request line that is no path at all ('//x:99999') is the client's mistake, not a fault.
+      const url = URL.canParse(req.url ?? '/', 'http://localhost') ? new URL(req.url ?? '/', 'http://localhost') : null;
+      if (!url) return send(res, 400, '{"error":"bad request path"}');
       if (url.pathname === '/healthz') return send(res, 200, '{"status":"ok"}');
       if (url.pathname === '/readyz') {
         const ready = await services.db.query('SELECT 1').then(() => true, () => false);
         return send(res, ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'database unavailable' }));
       }
       // CSV routes stream their bodies; only GraphQL bodies are buffered (and capped).
-      if (url.pathname === '/imports/residents') return await residentImport(req, res, url, services, channel);
+      if (url.pathname === '/imports/residents' || url.pathname.startsWith('/imports/residents/')) return await residentImport(req, res, url, services, channel);
       if (url.pathname === '/exports/vaccination-records.csv') return await recordExport(req, res, url, services, channel);
       if (url.pathname !== '/graphql') return send(res, 404, '{"error":"not found"}');
 
@@ -138,7 +140,8 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       res.end();
     } catch (error) {
       const status = (error as { status?: number }).status ?? 500;
-      if (status === 500) console.error('http handler failed:', error);
+      // A client that went away mid-download is no fault of the server's.
+      if (status === 500 && (error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') console.error('http handler failed:', error);
       if (!res.headersSent) send(res, status, JSON.stringify({ errors: [{ message: status === 413 ? 'Request body too large' : 'Internal server error' }] }));
       // A body already under way is cut off, not ended: the client must not take half a file for a whole one.
       else res.destroy();
@@ -170,7 +173,9 @@ export async function startListeners(services: Services, ports: { internet: numb
   // A registry file of a million residents may take longer to upload than Node's default limit
   // for a whole request (300 s) over a slow network: the LG-WAN listener limits silence instead.
   const lgwan = createServer({ requestTimeout: 0 }, handler(apollo, services, Channel.LGWAN));
-  lgwan.timeout = (services.config.lgwanIdleSeconds ?? 120) * 1000;
+  // On both, a connection silent that long is closed: a stalled upload fails, and a download its
+  // client stopped reading gives back its database connection.
+  internet.timeout = lgwan.timeout = (services.config.idleSeconds ?? 120) * 1000;
   const [internetUrl, lgwanUrl] = await Promise.all([listen(internet, ports.internet, ports.host), listen(lgwan, ports.lgwan, ports.host)]);
   return {
     internetUrl,

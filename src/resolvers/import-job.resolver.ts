@@ -30,10 +30,9 @@ export class ImportJobResolver {
     @Arg('first', () => Int, { defaultValue: 100, description: 'At most 1000.' }) first: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<ImportRejectionList> {
+    // The cursors this field hands out are positions in the report (an int4).
     const cursor = after ? Number(after) : null;
-    if (cursor !== null && !Number.isInteger(cursor)) {
-      throw badCursor();
-    }
+    if (cursor !== null && (!/^\d{1,10}$/.test(after!) || cursor > 2 ** 31 - 1)) throw badCursor();
     return ctx.services.imports.rejectionsOf(ctx.loaders, job, first, cursor);
   }
 }

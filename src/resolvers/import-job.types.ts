@@ -6,5 +6,5 @@ export class ImportRejectionList {
   @Field(() => [ImportRejection]) nodes: ImportRejection[];
   @Field() hasNextPage: boolean;
   @Field(() => String, { nullable: true }) endCursor: string | null;
-  @Field({ description: 'False when more rows were rejected than the report keeps (rowsRejected stays exact).' }) complete: boolean;
+  @Field({ description: 'True once the report lists every rejected row: false while the job runs, when it failed for another reason after counting rejections, and once ten later imports of the municipality have rejected rows (only the latest ten reports are kept).' }) complete: boolean;
 }

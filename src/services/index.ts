@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { TokenSigner } from '../auth/token';
 import { Config } from '../config';
 import { clientAddressOf } from '../http/client-address';
+import { TransferSlots } from '../http/transfer-slots';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { AccountService } from './account.service';
 import { AuthService } from './auth.service';
@@ -47,6 +48,9 @@ export function createServices(db: DataSource, config: Config) {
     integratorContracts: new IntegratorContractService(),
     imports: new ResidentImportService(db, keyring, pendingDoses, suspensions),
     exports: new RecordExportService(db),
+    // One upload per municipality (its imports merge one at a time anyway), two downloads; a few in all.
+    uploads: new TransferSlots(1, 4),
+    downloads: new TransferSlots(2, 4),
     statistics: new StatisticsService(db, config.statisticsThreshold),
   };
 }

@@ -52,7 +52,8 @@ export class PendingDoseService {
     if (!tickets.length) return 0;
     const pending = await tx.getRepository(PendingDose).createQueryBuilder('p')
       .where('p.municipalityCode = :m', { m: municipalityCode })
-      .andWhere('p.ticketNumber IN (:...numbers)', { numbers: tickets.map((t) => t.ticketNumber) })
+      // One array parameter: an import may match more tickets than a statement takes parameters.
+      .andWhere('p.ticketNumber = ANY(CAST(:numbers AS char(10)[]))', { numbers: tickets.map((t) => t.ticketNumber) })
       .andWhere("p.status = 'PENDING'")
       .orderBy('p.doseNumber').addOrderBy('p.vaccinatedOn')
       .setLock('pessimistic_write').getMany();

@@ -1,18 +1,14 @@
-import iconv from 'iconv-lite';
 import { randomUUID } from 'node:crypto';
-import { PassThrough, Transform, Writable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
-import { pipeline } from 'node:stream/promises';
-import { to as copyTo } from 'pg-copy-streams';
+import { Transform, Writable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { Context } from '../context';
+import { copyCsv, spreadsheetText } from '../db/csv-copy';
 import { PlatformFunction } from '../entities/function-suspension.entity';
-import { withClient } from '../db/pg-client';
-import { setTenants } from '../db/tenant-session';
 import { ErrorCode, ErrorCollector } from '../errors';
 import { ownMunicipalityFor } from '../policies/scope';
 import { isIsoDate } from '../validation/dates';
 import { encodingNamed, FileEncoding } from '../validation/encodings';
+import { checkQueryParameters } from '../validation/query-parameters';
 import { writeAudit } from './audit.service';
 
 export interface RecordExportFilter {
@@ -23,33 +19,28 @@ export interface RecordExportFilter {
 }
 
 /**
- * A text cell that a spreadsheet would take for a formula (= + - @, or a tab or carriage return
- * first) is written with a leading apostrophe, which spreadsheets show as text.
- */
-const asText = (column: string) => `CASE WHEN ${column} ~ '^[-=+@\t\r]' THEN '''' || ${column} ELSE ${column} END`;
-
-/**
  * The VRS ledger layout (DESIGN.md §4.6), one line per dose. My Number is not a column and no
  * column is derived from it: the query below never reads the resident's My Number columns.
  */
 export const LEDGER_COLUMNS: [header: string, sql: string][] = [
-  ['宛名番号', asText('r.addressee_number')],
+  ['宛名番号', spreadsheetText('r.addressee_number')],
   ['接種回', 'v.dose_number'],
   ['登録日時', `to_char(v.created_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD HH24:MI:SS')`],
   ['接種日', `to_char(v.vaccinated_on, 'YYYY-MM-DD')`],
   ['接種券番号', 't.ticket_number'],
   ['自治体コード', 'v.municipality_code'],
   ['接種地コード', 'v.site_municipality_code'],
-  ['接種会場', asText('site.name')],
+  ['接種会場', spreadsheetText('site.name')],
   // The platform does not record the doctor; the column stays so that ledger tools read the layout.
   ['医師名', 'NULL::text'],
-  ['ワクチンメーカー', asText('v.manufacturer')],
-  ['ロット番号', asText('v.lot_number')],
+  ['ワクチンメーカー', spreadsheetText('v.manufacturer')],
+  ['ロット番号', spreadsheetText('v.lot_number')],
 ];
 
 /** Query parameters of the download: from/to (vaccination date, inclusive), dose, encoding. */
 export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   const errors = new ErrorCollector();
+  checkQueryParameters(params, ['from', 'to', 'dose', 'encoding'], errors);
   const date = (name: 'from' | 'to') => {
     const value = params.get(name)?.trim();
     if (!value) return null;
@@ -71,20 +62,6 @@ export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   return { from, to, dose, encoding: encoding! };
 }
 
-/** UTF-8 bytes from PostgreSQL to CP932 (Shift_JIS as Windows writes it); a character may span two chunks. */
-function shiftJisEncoder(): Transform {
-  const utf8 = new StringDecoder('utf8');
-  const encode = (text: string) => (text ? iconv.encode(text, 'cp932') : undefined);
-  return new Transform({
-    transform(chunk: Buffer | string, _enc, done) {
-      done(null, encode(typeof chunk === 'string' ? chunk : utf8.write(chunk)));
-    },
-    flush(done) {
-      done(null, encode(utf8.end()));
-    },
-  });
-}
-
 /** Streams a municipality's completed vaccination records as CSV with COPY TO, in constant memory. */
 export class RecordExportService {
   /** Fault injection for tests: a stage put between the database and the encoder, to fail a download part-way. */
@@ -97,8 +74,11 @@ export class RecordExportService {
     return ownMunicipalityFor(ctx, 'export', 'VaccinationRecord');
   }
 
-  /** Writes the CSV to `out` and returns the number of records written. */
-  async stream(ctx: Context, filter: RecordExportFilter, out: Writable): Promise<number> {
+  /**
+   * Writes the CSV to `out` and returns the number of records written. `started` is called once
+   * the download can no longer be refused, before its first byte.
+   */
+  async stream(ctx: Context, filter: RecordExportFilter, out: Writable, started?: () => void): Promise<number> {
     const code = this.municipalityOf(ctx);
     // COPY takes no bind parameters; every value below was checked to be digits or an ISO date.
     const where = [`v.municipality_code = '${code}'`, `v.status = 'COMPLETED'`];
@@ -112,41 +92,33 @@ export class RecordExportService {
       JOIN municipality site ON site.code = v.site_municipality_code
       WHERE ${where.join(' AND ')}
       ORDER BY v.vaccinated_on, r.addressee_number, v.dose_number`;
-    const header = `${LEDGER_COLUMNS.map(([name]) => name).join(',')}\n`;
     await ctx.services.suspensions.assertAvailable(this.db.manager, PlatformFunction.EXPORT, code);
     let sent = 0;
-    // The download's own id and its size: which records left is reproducible from the filter, and no value is logged.
+    // The download's own id, its filter and its size: which records left is reproducible, and no value is logged.
+    const described = [`from:${filter.from ?? '-'}`, `to:${filter.to ?? '-'}`, `dose:${filter.dose ?? '-'}`, `encoding:${filter.encoding}`];
     const audit = (outcome: 'SUCCESS' | 'FAILURE') => writeAudit(this.db.manager, ctx, [
-      { operation: 'vaccinationRecord.export', municipalityCode: code, targetIds: [randomUUID(), `rows:${sent}`], outcome },
+      { operation: 'vaccinationRecord.export', municipalityCode: code, targetIds: [randomUUID(), ...described, `rows:${sent}`], outcome },
     ]);
+    // Counted as they pass, not from COPY's own count, which arrives only once all rows have.
+    // No exported value holds a line break, so each one ends a record.
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) sent++;
+        done(null, chunk);
+      },
+    });
+    const fault = this.faultStage?.();
     try {
-      await withClient(this.db, async (client) => {
-        // Row-level security: the export's transaction sees the officer's municipality only.
-        await client.query('BEGIN READ ONLY');
-        await setTenants(client, [code]);
-        const copy = client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`));
-        const encoder = filter.encoding === 'SJIS' ? shiftJisEncoder() : new PassThrough();
-        // Excel opens UTF-8 CSV correctly only with a byte-order mark.
-        encoder.write(filter.encoding === 'SJIS' ? header : `\ufeff${header}`);
-        // Counted as they pass, not from COPY's own count, which arrives only once all rows have.
-        // No exported value holds a line break, so each one ends a record.
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) sent++;
-            done(null, chunk);
-          },
-        });
-        const fault = this.faultStage?.();
-        await pipeline(fault ? [copy, fault, counter, encoder, out] : [copy, counter, encoder, out], { end: false });
-        await client.query('COMMIT');
+      await copyCsv(this.db, code, sql, {
+        header: LEDGER_COLUMNS.map(([name]) => name), encoding: filter.encoding, out, stages: fault ? [fault, counter] : [counter], started,
       });
+      // Logged before the download completes, so no finished download goes unrecorded.
+      await audit('SUCCESS');
     } catch (error) {
       // A download cut off part-way has still taken the rows sent so far: it is logged too.
       await audit('FAILURE').catch((e) => console.error('export audit failed:', e));
       throw error;
     }
-    // Logged before the download completes, so no finished download goes unrecorded.
-    await audit('SUCCESS');
     out.end();
     return sent;
   }

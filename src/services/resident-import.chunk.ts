@@ -1,6 +1,6 @@
 import { CsvError, parse } from 'csv-parse/sync';
 import { TenantKeys } from '../crypto/tenant-keys';
-import { Layout, LayoutError, resolveLayout, RowProblem, stageRow } from './resident-import.layout';
+import { Layout, LayoutError, rejectedRow, resolveLayout, stageRow } from './resident-import.layout';
 
 /** How records end, as the CSV parser would settle it on the first line break outside quotes. */
 export type RecordEnd = '\r\n' | '\n' | '\r';
@@ -15,10 +15,10 @@ export interface Chunk {
 }
 
 export interface StagedChunk {
-  /** Good rows in COPY text format, My Number already encrypted and hashed. */
+  /** Rows in COPY text format: good ones with My Number already encrypted and hashed, rejected ones with their problems. */
   copy: string;
   rowsRead: number;
-  rejected: { line: number; problems: RowProblem[] }[];
+  rowsRejected: number;
   /** Set once the header row has been seen (in the chunk that held it). */
   layout: Layout | null;
 }
@@ -173,7 +173,7 @@ function recordsOf(text: string, end: RecordEnd | null, firstLine: number): { re
  */
 export function stageChunk(chunk: Chunk, end: RecordEnd | null, layout: Layout | null, keys: TenantKeys, today: string): StagedChunk {
   const text = Buffer.from(chunk.text.buffer, chunk.text.byteOffset, chunk.text.byteLength).toString('utf8');
-  const staged: StagedChunk = { copy: '', rowsRead: 0, rejected: [], layout };
+  const staged: StagedChunk = { copy: '', rowsRead: 0, rowsRejected: 0, layout };
   for (const { record, line } of recordsOf(text, end, chunk.firstLine)) {
     if (record.every((field) => BLANK.test(field))) continue;
     if (!staged.layout) {
@@ -187,7 +187,10 @@ export function stageChunk(chunk: Chunk, end: RecordEnd | null, layout: Layout |
     staged.rowsRead++;
     const row = stageRow(record, line, staged.layout, keys, today);
     if (typeof row === 'string') staged.copy += row;
-    else staged.rejected.push({ line, problems: row });
+    else {
+      staged.copy += rejectedRow(line, row);
+      staged.rowsRejected++;
+    }
   }
   return staged;
 }

@@ -80,8 +80,13 @@ function text(value: string): string {
 /** Staging columns, in the order `stageRow` writes them. */
 export const STAGING_COLUMNS = [
   'line', 'addressee_number', 'my_number_cipher', 'my_number_hmac', 'family_name', 'given_name', 'family_name_kana',
-  'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series',
+  'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series', 'problems',
 ] as const;
+
+/** A rejected row's staging line: its line and its problems (JSON), no value of the row. */
+export function rejectedRow(line: number, problems: RowProblem[]): string {
+  return `${line}${'\t\\N'.repeat(STAGING_COLUMNS.length - 2)}\t${text(JSON.stringify(problems))}\n`;
+}
 
 /**
  * Checks one data row and, when it is good, returns its staging line in COPY text format with
@@ -164,5 +169,5 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
   }
 
   if (problems.length > 0) return problems;
-  return `${line}\t${addressee}\t\\\\x${keys.encrypt(myNumber!).toString('hex')}\t\\\\x${keys.lookupHash(myNumber!).toString('hex')}\t${text(names[0])}\t${text(names[1])}\t${text(names[2])}\t${text(names[3])}\t${birthDate}\t${sex}\t${ticket}\t${series}\n`;
+  return `${line}\t${addressee}\t\\\\x${keys.encrypt(myNumber!).toString('hex')}\t\\\\x${keys.lookupHash(myNumber!).toString('hex')}\t${text(names[0])}\t${text(names[1])}\t${text(names[2])}\t${text(names[3])}\t${birthDate}\t${sex}\t${ticket}\t${series}\t\\N\n`;
 }

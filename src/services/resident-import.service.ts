@@ -1,13 +1,14 @@
 import iconv from 'iconv-lite';
 import { randomUUID } from 'node:crypto';
-import { Readable, Transform, TransformCallback } from 'node:stream';
+import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource, EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { TenantKeyring, TenantKeys } from '../crypto/tenant-keyring';
-import { queryable } from '../db/pg-client';
+import { copyCsv, spreadsheetText } from '../db/csv-copy';
+import { queryable, withClient } from '../db/pg-client';
 import { lockRegistry } from '../db/registry-lock';
 import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
@@ -20,11 +21,11 @@ import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 import { todayInJapan } from '../validation/dates';
 import { FileEncoding } from '../validation/encodings';
 import { isUuid } from '../validation/identifiers';
-import { AuditSource, Queryable, writeAudit } from './audit.service';
+import { AuditSource, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 import { SuspensionService } from './suspension.service';
 import { Chunk, ChunkFailure, RecordCutter, stageChunk } from './resident-import.chunk';
-import { ColumnName, Layout, RowProblem, STAGING_COLUMNS } from './resident-import.layout';
+import { ColumnName, COLUMNS, Layout, STAGING_COLUMNS } from './resident-import.layout';
 import type { WorkerResult } from './resident-import.worker';
 import { StagingWorkers, WorkerCrash } from './resident-import.workers';
 
@@ -56,8 +57,10 @@ export interface RunningImport {
   done: Promise<ImportJob>;
 }
 
-/** Kept per job; the counts stay exact beyond it. */
-export const MAX_REJECTIONS_KEPT = 1000;
+/** Rejection reports kept per municipality, the latest imports' (older jobs keep their counts). */
+export const REPORTS_KEPT = 10;
+/** The largest page of a rejection report. */
+export const MAX_REJECTIONS_PAGE = 1000;
 const PROGRESS_EVERY_MS = 250;
 const HEARTBEAT_MS = 10_000;
 /** A RUNNING job whose process has not reported for this long has died; it wrote nothing. */
@@ -80,47 +83,9 @@ export class UploadInterrupted extends Error {
   }
 }
 
-interface Rejection {
-  line: number;
-  column: string;
-  field: string;
-  code: string;
-  message: string;
-}
-
-/**
- * The first rejected rows in line order, each with all its problems, as many as MAX_REJECTIONS_KEPT
- * entries hold: a row is listed whole or not at all, so that a report listing every rejected row
- * is complete.
- */
-function firstWholeRows(rejections: Rejection[]): Rejection[] {
-  const sorted = [...rejections].sort((a, b) => a.line - b.line);
-  let end = Math.min(sorted.length, MAX_REJECTIONS_KEPT);
-  if (end < sorted.length) while (end > 0 && sorted[end - 1].line === sorted[end].line) end--;
-  return sorted.slice(0, end);
-}
-
-/** Bounded list of rejections in line order, with exact counts. */
-class RejectionLog {
-  readonly kept: Rejection[] = [];
-  lines = 0;
-  /** The first rejected line left out of `kept` (rows arrive in line order); later ones are left out too. */
-  firstLeftOut = Infinity;
-
-  constructor(private readonly layout: () => Layout | null) {}
-
-  add(line: number, problems: RowProblem[]): void {
-    this.lines++;
-    if (this.firstLeftOut < Infinity || this.kept.length + problems.length > MAX_REJECTIONS_KEPT) {
-      this.firstLeftOut = Math.min(this.firstLeftOut, line);
-      return;
-    }
-    this.kept.push(...problems.map((p) => ({ line, column: this.header(p.field), field: p.field, code: p.code, message: p.message })));
-  }
-
-  header(field: ColumnName | ''): string {
-    return field === '' ? '' : (this.layout()?.header[field] ?? field);
-  }
+/** A column as the file's header spells it; the canonical name if the file has none; empty for the whole row. */
+function headerOf(layout: Layout | null, field: ColumnName | ''): string {
+  return field === '' ? '' : (layout?.header[field] ?? field);
 }
 
 /**
@@ -216,13 +181,14 @@ class ProgressReporter implements ImportProgress {
 }
 
 interface Outcome {
-  commit: boolean;
+  status: ImportStatus.SUCCEEDED | ImportStatus.FAILED;
   rowsAccepted: number;
   rowsRejected: number;
+  /** Rows the rejection report lists. */
+  rejectionsListed: number;
   residentsInserted: number;
   residentsUpdated: number;
   ticketsInserted: number;
-  rejections: Rejection[];
   failureReason: string | null;
 }
 
@@ -274,18 +240,46 @@ export class ResidentImportService {
 
   /** A page of the job's rejection report; the job is one the caller may read. */
   async rejectionsOf(loaders: Pick<Loaders, 'rejectionPages'>, job: ImportJob, first: number, after: number | null): Promise<{ nodes: ImportRejection[]; hasNextPage: boolean; endCursor: string | null; complete: boolean }> {
-    checkPageSize(first, MAX_REJECTIONS_KEPT);
-    const { rows, kept } = await loaders.rejectionPages.load({ job, first, after: after ?? 0 });
+    checkPageSize(first, MAX_REJECTIONS_PAGE);
+    const rows = await loaders.rejectionPages.load({ job, first, after: after ?? 0 });
     const nodes = rows.slice(0, first);
     return {
       nodes,
       hasNextPage: rows.length > first,
       endCursor: nodes.length ? String(nodes[nodes.length - 1].seq) : null,
-      // Rows are listed whole, so the list is complete when it names every rejected row: not when
-      // more were rejected than it keeps, nor when the job failed for another reason after
-      // counting some (no list is kept then).
-      complete: kept === job.rowsRejected,
+      // Not while the job runs, nor when it failed for another reason after counting rejections
+      // (no report is written then).
+      complete: job.rejectionsListed === job.rowsRejected,
     };
+  }
+
+  /**
+   * Writes a job the caller may read (see `get`) with its whole rejection report to `out` as CSV,
+   * in line order; the column as the file's header spells it is kept from reading as a formula.
+   */
+  async writeRejections(job: ImportJob, encoding: FileEncoding, out: Writable, started?: () => void): Promise<void> {
+    // Both values come from the job's own row: digits and a uuid.
+    await copyCsv(this.db, job.municipalityCode,
+      `SELECT line, ${spreadsheetText('column_name')}, field, code, message FROM import_rejection
+       WHERE municipality_code = '${job.municipalityCode}' AND job_id = '${job.id}' ORDER BY seq`,
+      { header: ['line', 'column', 'field', 'code', 'message'], encoding, out, started });
+  }
+
+  /**
+   * A municipality keeps the rejection reports of its latest imports only: a wrong file re-sent
+   * many times would otherwise pile up millions of rows. Older jobs keep their counts, and their
+   * report no longer calls itself complete.
+   */
+  private async letOldReportsGo(municipalityCode: string): Promise<void> {
+    await this.db.query(
+      `WITH old AS (
+         SELECT id FROM import_job WHERE municipality_code = $1 AND rejections_listed > 0 ORDER BY created_at DESC, id OFFSET $2
+       ), gone AS (
+         DELETE FROM import_rejection x USING old WHERE x.municipality_code = $1 AND x.job_id = old.id
+       )
+       UPDATE import_job j SET rejections_listed = 0 FROM old WHERE j.municipality_code = $1 AND j.id = old.id`,
+      [municipalityCode, REPORTS_KEPT],
+    );
   }
 
   /**
@@ -306,6 +300,7 @@ export class ResidentImportService {
   async start(principal: ImportPrincipal, input: Readable, options: ImportOptions, onProgress?: (p: ImportProgress) => void): Promise<RunningImport> {
     await this.suspensions.assertAvailable(this.db.manager, PlatformFunction.IMPORT, principal.municipalityCode);
     await this.failStale(principal.municipalityCode);
+    await this.letOldReportsGo(principal.municipalityCode);
     const repo = this.db.getRepository(ImportJob);
     const job = repo.create({
       municipalityCode: principal.municipalityCode,
@@ -320,6 +315,7 @@ export class ResidentImportService {
       rowsRead: 0,
       rowsAccepted: 0,
       rowsRejected: 0,
+      rejectionsListed: 0,
       residentsInserted: 0,
       residentsUpdated: 0,
       ticketsInserted: 0,
@@ -349,7 +345,8 @@ export class ResidentImportService {
   ): Promise<ImportJob> {
     const progress = new ProgressReporter(this.db, job, onProgress);
     const heartbeat = setInterval(() => progress.flush(), HEARTBEAT_MS).unref();
-    let outcome: Outcome;
+    let outcome: Outcome | null = null;
+    let failureReason = '';
     try {
       await this.db.query(
         `UPDATE import_job SET status = 'RUNNING', phase = 'RECEIVING', started_at = now(), heartbeat_at = now() WHERE municipality_code = $1 AND id = $2`,
@@ -357,44 +354,36 @@ export class ResidentImportService {
       );
       const keys = await this.keyring.keysFor(this.db.manager, job.municipalityCode);
       outcome = await this.inTenantTransaction(job.municipalityCode, async (client, tx) => {
-        const result = await this.runInTransaction(client, job, principal, input, options, keys, progress, received);
-        if (result.commit) await this.matchPendingDoses(tx, job.municipalityCode, principal);
-        return result;
+        return this.runInTransaction(client, tx, job, principal, input, options, keys, progress, received);
       });
     } catch (error) {
       if (!(error instanceof ImportFailure)) console.error('resident import failed:', error);
       input.resume();
-      outcome = {
-        commit: false,
-        rowsAccepted: 0,
-        rowsRejected: progress.rowsRejected,
-        residentsInserted: 0,
-        residentsUpdated: 0,
-        ticketsInserted: 0,
-        rejections: [],
-        failureReason: error instanceof ImportFailure ? error.message : 'the import failed unexpectedly; nothing was written',
-      };
+      failureReason = error instanceof ImportFailure ? error.message : 'the import failed unexpectedly; nothing was written';
     } finally {
       clearInterval(heartbeat);
       await progress.settle();
     }
     onProgress?.(progress);
+    // A job that failed before its end was written in its own transaction (the rolled-back one
+    // could not write it) has counts but no rejection report.
+    outcome ??= {
+      status: ImportStatus.FAILED, rowsAccepted: 0, rowsRejected: progress.rowsRejected, rejectionsListed: 0,
+      residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0, failureReason,
+    };
     try {
-      if (!outcome.commit) await this.recordFailure(job, principal, progress, outcome);
+      if (failureReason) await this.recordFailure(job, principal, progress, outcome);
       return await this.db.getRepository(ImportJob).findOneByOrFail({ municipalityCode: job.municipalityCode, id: job.id });
     } catch (error) {
       // The database went away: a failure unrecorded reads as FAILED once its heartbeat is stale.
       console.error('resident import: the job\'s end could not be recorded:', error);
-      const { rowsAccepted, rowsRejected, residentsInserted, residentsUpdated, ticketsInserted, failureReason } = outcome;
-      return Object.assign(job, {
-        status: outcome.commit ? ImportStatus.SUCCEEDED : ImportStatus.FAILED, phase: null, rowsRead: progress.rowsRead,
-        rowsAccepted, rowsRejected, residentsInserted, residentsUpdated, ticketsInserted, failureReason,
-      });
+      return Object.assign(job, { ...outcome, phase: null, rowsRead: progress.rowsRead });
     }
   }
 
   private async runInTransaction(
     client: PoolClient,
+    tx: EntityManager,
     job: ImportJob,
     principal: ImportPrincipal,
     input: Readable,
@@ -408,38 +397,40 @@ export class ResidentImportService {
     const rejected = `import_rejected_${suffix}`;
     const code = job.municipalityCode;
     // Created inside the transaction: a rollback or a dead connection removes them with everything else.
+    // A row refused in Node is staged with its problems (JSON) and no value; it moves to the
+    // rejections before the checks below.
     await client.query(`
       CREATE TEMP TABLE ${staging} (
-        line integer NOT NULL, addressee_number text NOT NULL, my_number_cipher bytea NOT NULL, my_number_hmac bytea NOT NULL,
-        family_name text NOT NULL, given_name text NOT NULL, family_name_kana text NOT NULL, given_name_kana text NOT NULL,
-        birth_date date NOT NULL, sex text NOT NULL, ticket_number char(10), series text
+        line integer NOT NULL, addressee_number text, my_number_cipher bytea, my_number_hmac bytea,
+        family_name text, given_name text, family_name_kana text, given_name_kana text,
+        birth_date date, sex text, ticket_number char(10), series text, problems text
       ) ON COMMIT DROP;
-      CREATE TEMP TABLE ${rejected} (line integer NOT NULL, field text NOT NULL, code text NOT NULL, message text NOT NULL) ON COMMIT DROP;
+      CREATE TEMP TABLE ${rejected} (line integer NOT NULL, field text NOT NULL, code text NOT NULL, message text NOT NULL, ord integer NOT NULL DEFAULT 1) ON COMMIT DROP;
     `);
 
     let layout: Layout | null = null;
-    const log = new RejectionLog(() => layout);
+    let rejectedInNode = 0;
     const today = todayInJapan();
     const cutter = new RecordCutter();
     let workers: StagingWorkers | null = null;
     let bytesSeen = 0;
     let seq = 0;
-    const apply = (rowsRead: number, rejected: { line: number; problems: RowProblem[] }[]) => {
+    const apply = (rowsRead: number, rowsRejected: number) => {
       progress.rowsRead += rowsRead;
-      for (const r of rejected) log.add(r.line, r.problems);
-      progress.rowsRejected = log.lines;
+      rejectedInNode += rowsRejected;
+      progress.rowsRejected = rejectedInNode;
       progress.tick();
     };
     const onMain = (chunk: Chunk): Buffer => {
       const staged = stageChunk(chunk, cutter.end, layout, keys, today);
       layout = staged.layout;
-      apply(staged.rowsRead, staged.rejected);
+      apply(staged.rowsRead, staged.rowsRejected);
       return Buffer.from(staged.copy);
     };
     const settle = async (result: Promise<WorkerResult>): Promise<Buffer> => {
       const done = await result;
       if (!done.ok) throw done.failure ? new ImportFailure(done.failure) : new WorkerCrash(`import worker failed: ${done.detail}`);
-      apply(done.rowsRead, done.rejected);
+      apply(done.rowsRead, done.rowsRejected);
       return Buffer.from(done.copy.buffer, done.copy.byteOffset, done.copy.byteLength);
     };
     const workerThreshold = this.workerThresholdBytes;
@@ -493,7 +484,14 @@ export class ResidentImportService {
     // The merge sorts a city's rows by addressee number and keeps them for the ticket insert; with
     // less memory both went to disk, which cost a million-row import 5–10 s. Only a large file gets
     // that memory (imports of several municipalities may run at once), and only in this transaction.
-    if (progress.rowsRead - log.lines > LARGE_FILE_ROWS) await client.query(`SET LOCAL work_mem = '512MB'`);
+    if (progress.rowsRead - rejectedInNode > LARGE_FILE_ROWS) await client.query(`SET LOCAL work_mem = '512MB'`);
+    if (rejectedInNode > 0) {
+      await client.query(`
+        WITH refused AS (DELETE FROM ${staging} WHERE problems IS NOT NULL RETURNING line, problems)
+        INSERT INTO ${rejected} (line, ord, field, code, message)
+        SELECT f.line, p.ord, p.field, p.code, p.message
+        FROM refused f, ROWS FROM (jsonb_to_recordset(f.problems::jsonb) AS (field text, code text, message text)) WITH ORDINALITY AS p(field, code, message, ord)`);
+    }
 
     progress.setPhase(ImportPhase.CHECKING);
     // One import per municipality at a time: the checks below must see the tenant as the merge will.
@@ -577,20 +575,27 @@ export class ResidentImportService {
        INSERT INTO ${rejected} SELECT line, 'birthDate', 'DATE_AFTER_NEXT_DOSE', 'must not be after the first recorded dose (' || first || ')' FROM gone`,
       [code],
     );
-    const [{ accepted, conflicts }] = (await client.query(
-      `SELECT (SELECT count(*) FROM ${staging})::int AS accepted, (SELECT count(*) FROM ${rejected})::int AS conflicts`,
-    )).rows;
-    const sqlRejections: Rejection[] = (await client.query(`SELECT line, field, code, message FROM ${rejected} ORDER BY line LIMIT ${MAX_REJECTIONS_KEPT}`)).rows
-      .map((r) => ({ ...r, column: log.header(r.field) }));
-    const rejections = firstWholeRows([...log.kept, ...sqlRejections.filter((r) => r.line < log.firstLeftOut)]);
-    const rowsRejected = log.lines + conflicts;
+    // The report lists every rejected row with all its problems, in line order.
+    const headers = Object.fromEntries((Object.keys(COLUMNS) as ColumnName[]).map((field) => [field, headerOf(layout, field)]));
+    const [{ accepted }] = (await client.query(`SELECT count(*)::int AS accepted FROM ${staging}`)).rows;
+    const { rowCount } = await client.query(
+      `INSERT INTO import_rejection (municipality_code, job_id, seq, line, column_name, field, code, message)
+       SELECT $1, $2, row_number() OVER (ORDER BY line, ord), line, coalesce($3::jsonb ->> field, ''), field, code, message FROM ${rejected}`,
+      [code, job.id, JSON.stringify(headers)],
+    );
+    // Each rejected row has one first problem.
+    const [{ rowsRejected }] = rowCount ? (await client.query(`SELECT count(*)::int AS "rowsRejected" FROM ${rejected} WHERE ord = 1`)).rows : [{ rowsRejected: 0 }];
     progress.rowsRejected = rowsRejected;
-    const base = { rowsAccepted: accepted, rowsRejected, rejections };
+    const base = { rowsAccepted: accepted, rowsRejected, rejectionsListed: rowsRejected };
     if (options.mode === ImportMode.ABORT && rowsRejected > 0) {
-      return {
-        ...base, commit: false, residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0,
+      // Nothing but the report was written (the staging tables are temporary): the job's failure,
+      // its report and the audit line commit together.
+      const outcome: Outcome = {
+        ...base, status: ImportStatus.FAILED, residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0,
         failureReason: `${rowsRejected} row(s) rejected; under mode ABORT nothing was written`,
       };
+      await this.recordEndInTransaction(client, job, principal, progress, outcome);
+      return outcome;
     }
 
     progress.setPhase(ImportPhase.MERGING);
@@ -599,14 +604,14 @@ export class ResidentImportService {
     // When every accepted row was a new resident, the statement above wrote all their tickets.
     const ticketsInserted = counts.ticketsInserted + (counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today) : 0);
     await client.query(`DROP TABLE ${staging}, ${rejected}`);
+    // Before the job's row is written: that write holds the row until the commit, and the heartbeat would wait on it.
+    await this.matchPendingDoses(tx, code, principal);
 
     const outcome: Outcome = {
-      ...base, commit: true, residentsInserted: counts.inserted, residentsUpdated: counts.updated, ticketsInserted, failureReason: null,
+      ...base, status: ImportStatus.SUCCEEDED, residentsInserted: counts.inserted, residentsUpdated: counts.updated, ticketsInserted, failureReason: null,
     };
-    // The job's result, its rejection report and the audit line commit together with the data
-    // (clock_timestamp: now() would be the start of this long transaction).
-    await this.writeResult(queryable(client), job, progress, outcome, ImportStatus.SUCCEEDED);
-    await writeAudit(queryable(client), principal, [{ operation: 'resident.import', municipalityCode: code, targetIds: [job.id], outcome: 'SUCCESS' }]);
+    // The job's result, its rejection report and the audit line commit together with the data.
+    await this.recordEndInTransaction(client, job, principal, progress, outcome);
     return outcome;
   }
 
@@ -693,7 +698,7 @@ export class ResidentImportService {
    * sees and writes the importing municipality only (row-level security). A connection that
    * failed mid-COPY is discarded rather than handed back to the pool.
    */
-  private async inTenantTransaction<T extends { commit: boolean }>(code: string, work: (client: PoolClient, tx: EntityManager) => Promise<T>): Promise<T> {
+  private async inTenantTransaction<T>(code: string, work: (client: PoolClient, tx: EntityManager) => Promise<T>): Promise<T> {
     const runner = this.db.createQueryRunner();
     await runner.connect();
     const client = (runner as unknown as { databaseConnection: PoolClient }).databaseConnection;
@@ -701,8 +706,7 @@ export class ResidentImportService {
       await runner.startTransaction();
       await setTenants(runner, [code]);
       const result = await work(client, runner.manager);
-      if (result.commit) await runner.commitTransaction();
-      else await runner.rollbackTransaction();
+      await runner.commitTransaction();
       await runner.release();
       return result;
     } catch (error) {
@@ -728,41 +732,44 @@ export class ResidentImportService {
       tickets.map((t) => ({ id: t.id, ticketNumber: t.ticket_number, residentId: t.resident_id, series: t.series })));
   }
 
+  /** A failure that rolled the import back, recorded in a transaction of its own. */
   private async recordFailure(job: ImportJob, principal: ImportPrincipal, progress: ProgressReporter, outcome: Outcome): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await this.writeResult(tx, job, progress, outcome, ImportStatus.FAILED);
-      await writeAudit(tx, principal, [{ operation: 'resident.import', municipalityCode: job.municipalityCode, targetIds: [job.id], outcome: 'FAILURE' }]);
+    await withClient(this.db, async (client) => {
+      await client.query('BEGIN');
+      // A job taken for dead gets its real reason; one whose commit went through, though its answer was lost, stays as it is.
+      if (await this.recordEnd(client, job, principal, progress, outcome, [ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.FAILED])) await client.query('COMMIT');
+      else await client.query('ROLLBACK');
     });
   }
 
-  private async writeResult(
-    db: Queryable,
-    job: ImportJob,
-    progress: ProgressReporter,
-    outcome: Outcome,
-    status: ImportStatus,
-  ): Promise<void> {
-    await db.query(
+  /**
+   * The job's end and its audit line, if the job's status is one of `from` (clock_timestamp: now()
+   * would be the start of the import's long transaction); false if it was not.
+   */
+  private async recordEnd(client: PoolClient, job: ImportJob, principal: ImportPrincipal, progress: ProgressReporter, outcome: Outcome, from: ImportStatus[]): Promise<boolean> {
+    const { rowCount } = await client.query(
       `UPDATE import_job SET status = $3, phase = NULL, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp(), encoding = $4, bytes_read = $5,
-         rows_read = $6, rows_accepted = $7, rows_rejected = $8, residents_inserted = $9, residents_updated = $10,
-         tickets_inserted = $11, failure_reason = $12
-       WHERE municipality_code = $1 AND id = $2`,
+         rows_read = $6, rows_accepted = $7, rows_rejected = $8, rejections_listed = $9, residents_inserted = $10, residents_updated = $11,
+         tickets_inserted = $12, failure_reason = $13
+       WHERE municipality_code = $1 AND id = $2 AND status = ANY($14)`,
       [
-        job.municipalityCode, job.id, status, progress.encoding, progress.bytesRead, progress.rowsRead,
-        outcome.rowsAccepted,
-        outcome.rowsRejected, outcome.residentsInserted, outcome.residentsUpdated, outcome.ticketsInserted, outcome.failureReason,
+        job.municipalityCode, job.id, outcome.status, progress.encoding, progress.bytesRead, progress.rowsRead, outcome.rowsAccepted,
+        outcome.rowsRejected, outcome.rejectionsListed, outcome.residentsInserted, outcome.residentsUpdated, outcome.ticketsInserted,
+        outcome.failureReason, from,
       ],
     );
-    if (outcome.rejections.length === 0) return;
-    await db.query(
-      `INSERT INTO import_rejection (municipality_code, job_id, seq, line, column_name, field, code, message)
-       SELECT $1, $2, e.ord, e.line, e.column_name, e.field, e.code, e.message
-       FROM jsonb_to_recordset($3::jsonb) AS e(ord integer, line integer, column_name text, field text, code text, message text)`,
-      [
-        job.municipalityCode, job.id,
-        JSON.stringify(outcome.rejections.map((r, i) => ({ ord: i + 1, line: r.line, column_name: r.column, field: r.field, code: r.code, message: r.message }))),
-      ],
-    );
+    if (!rowCount) return false;
+    await writeAudit(queryable(client), principal, [{
+      operation: 'resident.import', municipalityCode: job.municipalityCode, targetIds: [job.id], outcome: outcome.status === ImportStatus.SUCCEEDED ? 'SUCCESS' : 'FAILURE',
+    }]);
+    return true;
+  }
+
+  /** The end of the import's own transaction: a job taken for dead meanwhile (its heartbeat stalled) rolls the import back. */
+  private async recordEndInTransaction(client: PoolClient, job: ImportJob, principal: ImportPrincipal, progress: ProgressReporter, outcome: Outcome): Promise<void> {
+    if (!(await this.recordEnd(client, job, principal, progress, outcome, [ImportStatus.QUEUED, ImportStatus.RUNNING]))) {
+      throw new ImportFailure('the import was taken for stopped while it ran; nothing was written, run the import again');
+    }
   }
 }
 

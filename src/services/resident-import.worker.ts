@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
 import { DerivedKeys, TenantKeys } from '../crypto/tenant-keys';
-import { Chunk, ChunkFailure, RecordEnd, StagedChunk, stageChunk } from './resident-import.chunk';
+import { Chunk, ChunkFailure, RecordEnd, stageChunk } from './resident-import.chunk';
 import { Layout } from './resident-import.layout';
 
 /** What a worker is started with: the tenant's derived keys only, never the master key. */
@@ -20,7 +20,7 @@ export interface WorkerTask {
 }
 
 export type WorkerResult =
-  | { seq: number; ok: true; copy: Uint8Array; rowsRead: number; rejected: StagedChunk['rejected'] }
+  | { seq: number; ok: true; copy: Uint8Array; rowsRead: number; rowsRejected: number }
   | { seq: number; ok: false; failure: string | null; detail: string };
 
 const setup = workerData as WorkerSetup;
@@ -35,7 +35,7 @@ parentPort!.on('message', (task: WorkerTask) => {
     }
     const staged = stageChunk(task.chunk, task.end, task.layout, keys, setup.today);
     const copy = Buffer.from(staged.copy);
-    result = { seq: task.seq, ok: true, copy, rowsRead: staged.rowsRead, rejected: staged.rejected };
+    result = { seq: task.seq, ok: true, copy, rowsRead: staged.rowsRead, rowsRejected: staged.rowsRejected };
     parentPort!.postMessage(result, copy.byteOffset === 0 && copy.byteLength === copy.buffer.byteLength ? [copy.buffer] : []);
   } catch (error) {
     // Only a ChunkFailure's message is meant for the officer; the rest is for the service's log.

@@ -1,6 +1,6 @@
 import iconv from 'iconv-lite';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createOperator, importResidents, progressFields, verifyAudit } from '../../src/cli';
@@ -52,11 +52,15 @@ describe('operator command line', () => {
     writeFileSync(file, iconv.encode(registryCsv([good, registryRow({ sex: '9' })]), 'cp932'));
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
     try {
-      await importResidents([code, file, '--mode', 'skip', '--encoding', 'sjis']);
+      const report = path.join(dir, 'rejected.csv');
+      await importResidents([code, file, '--mode', 'skip', '--encoding', 'sjis', '--rejections', report]);
       const lines = log.mock.calls.map(([line]) => line);
       expect(lines[0]).toMatch(new RegExp(`^Import [0-9a-f-]{36} into ${code} \\(Test city ${code}\\): SUCCEEDED in \\d+\\.\\d s$`));
       expect(lines).toContain('  rows read 2, accepted 1, rejected 1');
       expect(lines).toContain('  line 3 性別: INVALID_FORMAT unknown sex code; use 1/2, 男/女 or MALE/FEMALE');
+      expect(lines).toContain(`  every rejected row (1) written to ${report}`);
+      // In the registry file's own encoding.
+      expect(iconv.decode(readFileSync(report), 'cp932')).toBe('line,column,field,code,message\n3,性別,sex,INVALID_FORMAT,"unknown sex code; use 1/2, 男/女 or MALE/FEMALE"\n');
       expect(process.exitCode ?? 0).toBe(0);
     } finally {
       log.mockRestore();

@@ -1,7 +1,9 @@
 import iconv from 'iconv-lite';
 import { randomUUID } from 'node:crypto';
 import { Transform } from 'node:stream';
+import { PlatformFunction } from '../../src/entities/function-suspension.entity';
 import { Channel, Role } from '../../src/schema/enums';
+import { functionSuspended } from '../../src/services/suspension.service';
 import { baseUrl, importFile, registryCsv, registryRow, RegistryRow } from '../helpers/registry-csv';
 import { Session, TestApp } from '../helpers/test-app';
 
@@ -22,8 +24,8 @@ async function download(channel: Channel, session: Session | null, query = '') {
 }
 
 /** Records are written with SQL: dose registration is another feature's; this one only reads them. */
-async function addRecord(code: string, addressee: string, dose: number, on: string, status = 'COMPLETED', lot = 'FA1234'): Promise<void> {
-  await t.db.query(
+async function addRecord(code: string, addressee: string, dose: number, on: string, status = 'COMPLETED', lot = 'FA1234', app = t): Promise<void> {
+  await app.db.query(
     `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
        product, lot_number, site_municipality_code, source, status, status_reason, status_changed_at, created_at)
      SELECT r.municipality_code, $3, r.id, (SELECT id FROM ticket WHERE municipality_code = r.municipality_code AND resident_id = r.id LIMIT 1),
@@ -46,10 +48,14 @@ async function tenantWithRecords() {
   return { ...tenant, rows };
 }
 
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200 && !(await condition()); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+}
+
 const lines = (text: string) => text.replace(/^\ufeff/, '').trimEnd().split('\n');
 
 const exportAudit = (code: string) =>
-  t.db.query(`SELECT target_ids, outcome FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccinationRecord.export'`, [code]);
+  t.db.query(`SELECT target_ids, outcome FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccinationRecord.export' ORDER BY id`, [code]);
 
 describe('vaccination record CSV export', () => {
   it('streams the VRS ledger layout with no My Number column and no My Number value', async () => {
@@ -70,7 +76,7 @@ describe('vaccination record CSV export', () => {
     expect(csv.text).not.toMatch(/個人番号|my.?number/i);
     for (const r of neighbour.rows) expect(csv.text).not.toContain(r.addressee);
 
-    expect(await exportAudit(code)).toEqual([{ target_ids: [expect.any(String), 'rows:3'], outcome: 'SUCCESS' }]);
+    expect(await exportAudit(code)).toEqual([{ target_ids: [expect.any(String), 'from:-', 'to:-', 'dose:-', 'encoding:UTF8', 'rows:3'], outcome: 'SUCCESS' }]);
   });
 
   it('writes an addressee or lot number that a spreadsheet would take for a formula as text, in either encoding', async () => {
@@ -104,11 +110,11 @@ describe('vaccination record CSV export', () => {
       t.app.services.exports.faultStage = null;
       log.mockRestore();
     }
-    expect(await exportAudit(code)).toEqual([{ target_ids: [expect.any(String), 'rows:0'], outcome: 'FAILURE' }]);
+    expect(await exportAudit(code)).toEqual([{ target_ids: [expect.any(String), 'from:-', 'to:-', 'dose:-', 'encoding:UTF8', 'rows:0'], outcome: 'FAILURE' }]);
   });
 
   it('filters by vaccination date and dose number, and writes Shift_JIS on request', async () => {
-    const { officer, rows } = await tenantWithRecords();
+    const { code, officer, rows } = await tenantWithRecords();
     const dose2 = await download(Channel.LGWAN, officer, 'dose=2');
     expect(lines(dose2.text).slice(1).map((l) => l.split(',').slice(0, 2))).toEqual([[rows[0].addressee, '2']]);
     const july = await download(Channel.LGWAN, officer, 'from=2021-06-10&to=2021-07-31');
@@ -123,6 +129,92 @@ describe('vaccination record CSV export', () => {
     const bad = await download(Channel.LGWAN, officer, 'from=2021-02-30&dose=0&encoding=latin1');
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.text).errors.map((e: any) => e.extensions.field[0])).toEqual(['from', 'dose', 'encoding']);
+    // The log says which records left: each download's filter and size.
+    expect((await exportAudit(code)).map((e: any) => e.target_ids.slice(1))).toEqual([
+      ['from:-', 'to:-', 'dose:2', 'encoding:UTF8', 'rows:1'],
+      ['from:2021-06-10', 'to:2021-07-31', 'dose:-', 'encoding:UTF8', 'rows:2'],
+      ['from:-', 'to:-', 'dose:1', 'encoding:SJIS', 'rows:2'],
+    ]);
+  });
+
+  it('refuses a filter it does not know, one given twice or left empty, rather than widen the download', async () => {
+    const { officer } = await tenantWithRecords();
+    const refusals = async (query: string) => {
+      const answer = await download(Channel.LGWAN, officer, query);
+      expect(answer.text).not.toContain('宛名番号');
+      return [answer.status, JSON.parse(answer.text).errors.map((e: any) => [e.extensions.field[0], e.extensions.reason])];
+    };
+    expect(await refusals('dateFrom=2021-09-01&doseNumber=1')).toEqual([400, [['dateFrom', 'INVALID_FORMAT'], ['doseNumber', 'INVALID_FORMAT']]]);
+    expect(await refusals('dose=1&dose=2')).toEqual([400, [['dose', 'INVALID_FORMAT']]]);
+    expect(await refusals('from=&to=2021-07-01')).toEqual([400, [['from', 'REQUIRED']]]);
+    expect(await refusals('from=2021-08-01&to=2021-07-01')).toEqual([400, [['to', 'INVALID_DATE']]]);
+  });
+
+  it('answers 503, not a cut-off 200, when the export is suspended between the route\'s check and the download\'s own', async () => {
+    const { officer } = await tenantWithRecords();
+    const real = t.app.services.suspensions.assertAvailable.bind(t.app.services.suspensions);
+    const check = jest.spyOn(t.app.services.suspensions, 'assertAvailable')
+      .mockImplementationOnce(real)
+      .mockImplementationOnce(async () => {
+        throw functionSuspended(PlatformFunction.EXPORT);
+      });
+    try {
+      const answer = await download(Channel.LGWAN, officer);
+      expect([answer.status, JSON.parse(answer.text).errors[0].extensions.code]).toEqual([503, 'FUNCTION_SUSPENDED']);
+    } finally {
+      check.mockRestore();
+    }
+  });
+
+  it('runs two downloads of a municipality at a time; a third is asked to wait, and another municipality is not held up', async () => {
+    const { code, officer } = await tenantWithRecords();
+    const other = await tenantWithRecords();
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    // Held rows, as a client that reads slowly would hold them.
+    t.app.services.exports.faultStage = () => new Transform({ transform: (rows, _enc, done) => void gate.then(() => done(null, rows)) });
+    const held = [download(Channel.LGWAN, officer), download(Channel.LGWAN, officer)];
+    try {
+      await waitFor(async () => (await t.db.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%' AND query LIKE $1`, [`%'${code}'%`],
+      ))[0].n === 2);
+      const third = await download(Channel.LGWAN, officer);
+      expect([third.status, JSON.parse(third.text).errors[0].extensions.code]).toEqual([429, 'RATE_LIMITED']);
+      t.app.services.exports.faultStage = null;
+      expect((await download(Channel.LGWAN, other.officer)).status).toBe(200);
+    } finally {
+      t.app.services.exports.faultStage = null;
+      open();
+    }
+    expect((await Promise.all(held)).map((d) => [d.status, lines(d.text).length])).toEqual([[200, 4], [200, 4]]);
+    expect((await download(Channel.LGWAN, officer)).status).toBe(200);
+  });
+
+  it('cuts off a download silent for IDLE_SECONDS, giving back its database connection and its slot', async () => {
+    const quiet = await TestApp.start({ idleSeconds: 1 });
+    try {
+      const { code, officer } = await quiet.tenant();
+      const row = registryRow();
+      await importFile(quiet, officer, registryCsv([row]));
+      await addRecord(code, row.addressee, 1, '2021-06-01', 'COMPLETED', 'FA1234', quiet);
+      // Nothing reaches the socket, as when a client has stopped reading and the buffers are full.
+      quiet.app.services.exports.faultStage = () => new Transform({ transform: () => undefined });
+      const started = Date.now();
+      const cut = await fetch(`${baseUrl(quiet, Channel.INTERNET)}/exports/vaccination-records.csv`, {
+        headers: { authorization: `Bearer ${(await quiet.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code })).token}` },
+      }).then((r) => r.arrayBuffer()).then(() => 'ended', () => 'cut off');
+      expect([cut, Date.now() - started >= 900]).toEqual(['cut off', true]);
+      quiet.app.services.exports.faultStage = null;
+      await waitFor(async () => (await quiet.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%' AND query LIKE $1`, [`%'${code}'%`]))[0].n === 0
+        && (await quiet.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccinationRecord.export'`, [code]))[0].n === 1);
+      const [audit] = await quiet.db.query(`SELECT outcome FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccinationRecord.export'`, [code]);
+      expect(audit).toEqual({ outcome: 'FAILURE' });
+      const again = await Promise.all([1, 2].map(() => fetch(`${baseUrl(quiet, Channel.LGWAN)}/exports/vaccination-records.csv`, { headers: { authorization: `Bearer ${officer.token}` } })));
+      expect(again.map((r) => r.status)).toEqual([200, 200]);
+      await Promise.all(again.map((r) => r.arrayBuffer()));
+    } finally {
+      await quiet.stop();
+    }
   });
 
   it('is for municipality officers only, on either channel', async () => {

@@ -420,7 +420,7 @@ describe('resident registry import', () => {
   });
 
   it('fails an upload that falls silent, once the LG-WAN listener closes the idle connection', async () => {
-    const quiet = await TestApp.start({ lgwanIdleSeconds: 1 });
+    const quiet = await TestApp.start({ idleSeconds: 1 });
     try {
       const { officer } = await quiet.tenant();
       const url = new URL(baseUrl(quiet, Channel.LGWAN));
@@ -474,32 +474,25 @@ describe('resident registry import', () => {
     expect((await residentRows(t, code))[0]).toMatchObject({ family_name: '髙橋', family_name_kana: row.familyKana });
   });
 
-  it('keeps the first 1,000 rejections: a list of exactly 1,000 is complete, one more is not', async () => {
-    const { officer } = await t.tenant();
-    const listOf = async (bad: number) => {
-      const rows = [registryRow(), ...Array.from({ length: bad }, () => registryRow({ sex: '9', ticket: '', series: '' }))];
-      const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
-      const { lines, complete } = await rejectedLines(officer, job.id);
-      return { status: job.status, rowsRejected: job.rowsRejected, kept: lines.length, last: lines.at(-1), complete };
-    };
-    expect(await listOf(1000)).toEqual({ status: 'SUCCEEDED', rowsRejected: 1000, kept: 1000, last: 1002, complete: true });
-    expect(await listOf(1001)).toEqual({ status: 'SUCCEEDED', rowsRejected: 1001, kept: 1000, last: 1002, complete: false });
-  });
-
-  it('lists a rejected row with all its problems or not at all, and calls the list complete only when it names every rejected row', async () => {
+  it('lists every rejected row with all its problems, in line order, under SKIP and under ABORT', async () => {
     const { officer } = await t.tenant();
     const twice = () => registryRow({ sex: '9', birth: 'someday', ticket: '', series: '' });
-    const report = async (rows: ReturnType<typeof registryRow>[]) => {
-      const job = await importFile(t, officer, registryCsv([registryRow(), ...rows]), 'mode=SKIP');
+    const once = () => registryRow({ sex: '9', ticket: '', series: '' });
+    const first = registryRow();
+    // 1,200 rows refused while reading (two problems each, then one each), and one refused in SQL
+    // (a repeated addressee number) between them: more than a page of the report can hold.
+    const rows = [first, ...Array.from({ length: 600 }, twice), { ...registryRow(), addressee: first.addressee }, ...Array.from({ length: 600 }, once), registryRow()];
+    for (const mode of ['SKIP', 'ABORT']) {
+      const job = await importFile(t, officer, registryCsv(rows), `mode=${mode}`);
       const { lines, complete } = await rejectedLines(officer, job.id);
-      return { rowsRejected: job.rowsRejected, entries: lines.length, lines: new Set(lines).size, complete };
-    };
-    expect(await report([twice()])).toEqual({ rowsRejected: 1, entries: 2, lines: 1, complete: true });
-    expect(await report(Array.from({ length: 500 }, twice))).toEqual({ rowsRejected: 500, entries: 1000, lines: 500, complete: true });
-    // 499 rows fill 998 entries; the next row's three problems do not fit, and no later row is listed in its place.
-    const thrice = registryRow({ sex: '9', birth: 'someday', family: '', ticket: '', series: '' });
-    const once = registryRow({ sex: '9', ticket: '', series: '' });
-    expect(await report([...Array.from({ length: 499 }, twice), thrice, once])).toEqual({ rowsRejected: 501, entries: 998, lines: 499, complete: false });
+      expect({ status: job.status, rowsAccepted: job.rowsAccepted, rowsRejected: job.rowsRejected, complete }).toEqual({
+        status: mode === 'SKIP' ? 'SUCCEEDED' : 'FAILED', rowsAccepted: 2, rowsRejected: 1201, complete: true,
+      });
+      const expected = [
+        ...Array.from({ length: 600 }, (_, i) => [i + 3, i + 3]).flat(), 603, ...Array.from({ length: 600 }, (_, i) => i + 604),
+      ];
+      expect(lines).toEqual(expected);
+    }
   });
 
   it('lists jobs with their rejections in a constant number of statements', async () => {
@@ -640,5 +633,116 @@ describe('resident registry import', () => {
     expect((await neighbour.officer.gql('{ importJobs { id } }')).data.importJobs).toEqual([]);
     expect((await finishedJob(officer, body.jobId)).status).toBe('SUCCEEDED');
     expect((await upload(t, officer, csv, 'mode=MAYBE')).status).toBe(400);
+    // A parameter misspelt, doubled or empty is refused rather than left to its default.
+    for (const query of ['mode=SKIP&mode=ABORT', 'mod=SKIP', 'mode=']) {
+      const answer = await upload(t, officer, csv, query);
+      expect([answer.status, answer.body.errors[0].extensions.field]).toEqual([400, [query.startsWith('mod=') ? 'mod' : 'mode']]);
+    }
+    expect(await residentRows(t, code)).toHaveLength(1);
+  });
+
+  it('answers the job at the address the upload gives, and its whole rejection report as CSV, to the owning officer only', async () => {
+    const { officer } = await t.tenant();
+    const rows = [registryRow(), registryRow({ sex: '9', birth: 'someday' }), registryRow({ family: '' })];
+    const answer = await upload(t, officer, registryCsv(rows), 'mode=SKIP');
+    expect(answer.status).toBe(202);
+    const job = await finishedJob(officer, answer.body.jobId);
+    const get = async (session: Session | null, path: string, channel = Channel.LGWAN) => {
+      const response = await fetch(`${baseUrl(t, channel)}${path}`, { headers: session ? { authorization: `Bearer ${session.token}` } : {} });
+      return { status: response.status, type: response.headers.get('content-type'), bytes: Buffer.from(await response.arrayBuffer()) };
+    };
+    const state = await get(officer, answer.location!);
+    expect([state.status, JSON.parse(state.bytes.toString())]).toEqual([200, {
+      jobId: job.id, status: 'SUCCEEDED', phase: null, rowsRead: 3, rowsAccepted: 1, rowsRejected: 2,
+      residentsInserted: 1, residentsUpdated: 0, ticketsInserted: 1, failureReason: null,
+    }]);
+    const report = await get(officer, `${answer.location}/rejections.csv`);
+    expect(report.type).toBe('text/csv; charset=utf-8');
+    expect(report.bytes.toString()).toBe([
+      '\ufeffline,column,field,code,message',
+      '3,生年月日,birthDate,INVALID_DATE,"must be a real date (YYYY-MM-DD, 令和3年4月1日 or R3.4.1)"',
+      '3,性別,sex,INVALID_FORMAT,"unknown sex code; use 1/2, 男/女 or MALE/FEMALE"',
+      '4,氏,familyName,REQUIRED,is required',
+      '',
+    ].join('\n'));
+    const sjis = await get(officer, `${answer.location}/rejections.csv?encoding=sjis`);
+    expect(iconv.decode(sjis.bytes, 'cp932')).toBe(report.bytes.toString().slice(1));
+
+    // Another municipality's officer, a made-up id and a malformed one read alike; other roles and channels do not read at all.
+    const neighbour = await t.tenant();
+    const missing = [`/imports/residents/${job.id}`, `/imports/residents/${job.id}/rejections.csv`, '/imports/residents/00000000-0000-4000-8000-000000000000', '/imports/residents/x/rejections.csv'];
+    for (const path of missing) {
+      const other = await get(neighbour.officer, path);
+      expect([other.status, JSON.parse(other.bytes.toString())]).toEqual([404, { errors: [{ message: 'not found or no access', extensions: { code: 'NOT_FOUND' } }] }]);
+    }
+    const site = await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: officer.municipalityCode! });
+    expect((await get(site, `/imports/residents/${job.id}/rejections.csv`, Channel.INTERNET)).status).toBe(404);
+    expect((await get(null, `/imports/residents/${job.id}/rejections.csv`)).status).toBe(401);
+    expect((await get(officer, `/imports/residents/${job.id}/rejections.csv?encoding=latin1`)).status).toBe(400);
+    expect((await get(officer, `/imports/residents/${job.id}/other`)).status).toBe(404);
+  });
+
+  it('runs one upload per municipality at a time: a second waits its turn, another municipality does not', async () => {
+    const { officer } = await t.tenant();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const csv = Buffer.from(registryCsv([registryRow(), registryRow()]));
+    const body = new ReadableStream({
+      async start(controller) {
+        controller.enqueue(new Uint8Array(csv.subarray(0, 40)));
+        await gate;
+        controller.enqueue(new Uint8Array(csv.subarray(40)));
+        controller.close();
+      },
+    });
+    const first = fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents`, {
+      method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${officer.token}` },
+    } as RequestInit);
+    try {
+      for (let i = 0; i < 200 && (await officer.gql('{ importJobs(first: 1) { id } }')).data.importJobs.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      const second = await upload(t, officer, registryCsv([registryRow()]));
+      expect([second.status, second.body.errors[0].extensions.code, second.body.errors[0].message])
+        .toEqual([429, 'RATE_LIMITED', 'an import of this municipality is already running; wait for it to finish']);
+      expect((await importFile(t, (await t.tenant()).officer, registryCsv([registryRow()]))).status).toBe('SUCCEEDED');
+    } finally {
+      release();
+    }
+    const done = await finishedJob(officer, ((await (await first).json()) as any).jobId);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 2 });
+    expect((await importFile(t, officer, registryCsv([registryRow()]))).status).toBe('SUCCEEDED');
+  });
+
+  it('rolls back an import whose job was taken for stopped while it ran, and keeps the job failed', async () => {
+    const { code, officer } = await t.tenant();
+    t.app.services.imports.faultAfterResidentMerge = async (job) => {
+      if (job.municipalityCode === code) await t.db.query(`UPDATE import_job SET status = 'FAILED', finished_at = now() WHERE municipality_code = $1 AND id = $2`, [code, job.id]);
+    };
+    try {
+      const job = await importFile(t, officer, registryCsv([registryRow()]));
+      expect(job).toMatchObject({
+        status: 'FAILED', residentsInserted: 0, failureReason: 'the import was taken for stopped while it ran; nothing was written, run the import again',
+      });
+    } finally {
+      t.app.services.imports.faultAfterResidentMerge = null;
+    }
+    expect(await residentRows(t, code)).toEqual([]);
+  });
+
+  it('keeps the rejection reports of the municipality\'s ten latest imports, and their counts for ever', async () => {
+    const { officer } = await t.tenant();
+    const jobs = [];
+    for (let i = 0; i < 12; i++) jobs.push(await importFile(t, officer, registryCsv([registryRow({ sex: '9' })]), 'mode=SKIP'));
+    const reports = await Promise.all(jobs.map(async (job) => ({ rowsRejected: (await finishedJob(officer, job.id)).rowsRejected, ...(await rejectedLines(officer, job.id)) })));
+    expect(reports[0]).toEqual({ rowsRejected: 1, lines: [], complete: false });
+    for (const report of reports.slice(1)) expect(report).toEqual({ rowsRejected: 1, lines: [2], complete: true });
+  });
+
+  it('refuses a rejection cursor it did not hand out', async () => {
+    const { officer } = await t.tenant();
+    const job = await importFile(t, officer, registryCsv([registryRow(), registryRow({ sex: '9' })]), 'mode=SKIP');
+    for (const after of ['3000000000', '-1', '1.5', 'x']) {
+      const answer = await officer.gql('query($id: ID!, $after: String) { importJob(id: $id) { rejections(after: $after) { nodes { line } } } }', { id: job.id, after });
+      expect(answer.errors?.map((e: any) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
+    }
   });
 });

@@ -63,7 +63,7 @@ export async function upload(t: TestApp, session: Session | null, body: string |
     headers: { 'content-type': 'text/csv', ...(session ? { authorization: `Bearer ${session.token}` } : {}) },
     body,
   });
-  return { status: response.status, body: (await response.json()) as any };
+  return { status: response.status, location: response.headers.get('location'), body: (await response.json()) as any };
 }
 
 export const IMPORT_JOB = `query($id: ID!) { importJob(id: $id) {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Channel, Role } from '../../src/schema/enums';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
 
@@ -65,6 +66,21 @@ describe('query abuse', () => {
     const { status, text } = await post(t, batch, officer.token);
     expect(status).toBe(400);
     expect(text).not.toContain('MUNICIPALITY');
+  });
+
+  it('answers a request line that is no path with 400, and goes on serving', async () => {
+    for (const channel of [Channel.INTERNET, Channel.LGWAN]) {
+      const url = new URL(t.url(channel));
+      const answer = await new Promise<string>((resolve, reject) => {
+        let text = '';
+        const socket = connect(Number(url.port), url.hostname, () => socket.write('GET //x:99999/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      expect((await fetch(t.url(channel).replace(/graphql$/, 'healthz'))).status).toBe(200);
+    }
   });
 
   it('refuses login brute force spread over aliases', async () => {

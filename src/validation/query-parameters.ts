@@ -1,0 +1,14 @@
+import { ErrorCode, ErrorCollector } from '../errors';
+
+/**
+ * The query string of a CSV route holds only the parameters it knows, each at most once and not
+ * empty: a misspelt or doubled filter must not quietly widen a download or change an import.
+ */
+export function checkQueryParameters(params: URLSearchParams, known: readonly string[], errors: ErrorCollector): void {
+  for (const name of new Set(params.keys())) {
+    const values = params.getAll(name);
+    if (!known.includes(name)) errors.add([name], ErrorCode.INVALID_FORMAT, `is not a parameter here; use ${known.join(', ')}`);
+    else if (values.length > 1) errors.add([name], ErrorCode.INVALID_FORMAT, 'must be given once');
+    else if (values[0].trim() === '') errors.add([name], ErrorCode.REQUIRED, 'must not be empty; leave the parameter out instead');
+  }
+}
