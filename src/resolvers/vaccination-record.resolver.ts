@@ -51,7 +51,10 @@ export class VaccinationRecordResolver {
   }
 }
 
-/** A resident's tickets and records, through per-request loaders (one query per page, not per row). */
+/**
+ * A resident's tickets and records, through per-request loaders (one query per page, not per
+ * row), logged as the top-level reads of the same rows are.
+ */
 @Resolver(() => Resident)
 export class ResidentVaccinationResolver {
   @FieldResolver(() => [VaccinationRecord], { description: 'Dose records; with includeHistory also superseded and entered-in-error ones.' })
@@ -60,12 +63,15 @@ export class ResidentVaccinationResolver {
     @Root() resident: Resident,
     @Arg('includeHistory', { defaultValue: false }) includeHistory: boolean,
   ): Promise<VaccinationRecord[]> {
-    const records = await ctx.loaders.recordsByResident.load(resident.id);
-    return includeHistory ? records : records.filter((r) => r.status === 'COMPLETED');
+    const records = (await ctx.loaders.recordsByResident.load(resident.id)).filter((r) => includeHistory || r.status === 'COMPLETED');
+    for (const r of records) ctx.audit.note('vaccination.read', r.municipalityCode, r.id);
+    return records;
   }
 
   @FieldResolver(() => [Ticket])
-  tickets(@Ctx() ctx: Context, @Root() resident: Resident): Promise<Ticket[]> {
-    return ctx.loaders.ticketsByResident.load(resident.id);
+  async tickets(@Ctx() ctx: Context, @Root() resident: Resident): Promise<Ticket[]> {
+    const tickets = await ctx.loaders.ticketsByResident.load(resident.id);
+    for (const t of tickets) ctx.audit.note('ticket.read', t.municipalityCode, t.id);
+    return tickets;
   }
 }

@@ -1,6 +1,7 @@
 import { archiveAuditEvents, verifyAuditChain } from '../../src/services/audit.service';
 import { Channel, Role } from '../../src/schema/enums';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
+import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -130,6 +131,19 @@ describe('searching the operation log', () => {
     // Asking for another municipality explicitly changes nothing.
     const theirs = await a.officer.gql(SEARCH, { filter: { municipalityCode: b.code } });
     expect(theirs.data.auditEvents.nodes).toEqual([]);
+  });
+
+  it('logs the tickets and records read through a resident as their own reads are logged', async () => {
+    const { code, officer } = await t.tenant();
+    const { residentId, ticketNumber } = await residentWithTicket(officer);
+    await (await tablet(t, code)).gql(REGISTER_DOSE, { input: doseInput(code, ticketNumber) });
+    await officer.gql('query($id: ID!) { resident(id: $id) { vaccinations { lotNumber } tickets { ticketNumber } } }', { id: residentId });
+    const [ticket] = await t.db.query('SELECT id FROM ticket WHERE municipality_code = $1 AND resident_id = $2', [code, residentId]);
+    const [{ id: recordId }] = await t.db.query('SELECT id FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2', [code, residentId]);
+    const read = async (targetId: string) => (await officer.gql(SEARCH, { filter: { targetId } })).data.auditEvents.nodes
+      .filter((e: any) => e.actorId === officer.accountId && e.operation.endsWith('.read')).map((e: any) => e.operation);
+    expect(await read(recordId)).toEqual(['vaccination.read']);
+    expect(await read(ticket.id)).toEqual(['ticket.read']);
   });
 
   it('the operator searches every municipality and pages with a cursor', async () => {
