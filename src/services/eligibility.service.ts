@@ -67,6 +67,8 @@ export class EligibilityService {
       return NOT_FOUND;
     }
     await ctx.services.detector.eligibilityFound(ctx.actor!, ticket);
+    // A reservation system tells a person who moved away to get the new municipality's ticket; a death is not its business.
+    if (row.status === 'MOVED_OUT') return { status: EligibilityStatus.MOVED_OUT, nextDoseNumber: null, nextDoseAllowedFrom: null };
     if (row.voided || row.status !== 'ACTIVE') return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
     const next = row.doses + 1;
     // A ticket for a later dose than the person is due for cannot book anything yet.

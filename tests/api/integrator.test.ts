@@ -49,7 +49,11 @@ describe('integrator eligibility', () => {
 
     const moved = await residentWithTicket(home.officer, { birthDate: '1970-07-07' });
     await home.officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-01-01") { userErrors { code } } }', { id: moved.residentId });
-    expect((await integrator.gql(CHECK, { m: home.code, n: moved.ticketNumber, b: '1970-07-07' })).data.ticketEligibility.status).toBe('VOID');
+    expect((await integrator.gql(CHECK, { m: home.code, n: moved.ticketNumber, b: '1970-07-07' })).data.ticketEligibility)
+      .toEqual({ status: 'MOVED_OUT', nextDoseNumber: null, nextDoseAllowedFrom: null });
+    const died = await residentWithTicket(home.officer, { birthDate: '1970-07-07' });
+    await home.officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-01-01") { userErrors { code } } }', { id: died.residentId });
+    expect((await integrator.gql(CHECK, { m: home.code, n: died.ticketNumber, b: '1970-07-07' })).data.ticketEligibility.status).toBe('VOID');
 
     const seen = await integrator.gql(`query($m: String!, $n: String!, $b: String!) { ticketEligibility(municipalityCode: $m, ticketNumber: $n, birthDate: $b) { status familyName } }`, { m: home.code, n: ticketNumber, b: '1970-07-07' });
     expect(codes(seen)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
