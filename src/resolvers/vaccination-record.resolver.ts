@@ -36,8 +36,10 @@ export class VaccinationRecordResolver {
     @Ctx() ctx: Context,
     @Arg('status', () => PendingDoseStatus, { defaultValue: PendingDoseStatus.PENDING }) status: PendingDoseStatus,
     @Arg('first', () => Int, { defaultValue: 50, description: pageSizeDescription }) first: number,
+    @Arg('after', () => ID, { nullable: true, description: 'The id of the last dose of the previous page: the next page follows it.' }) after?: string,
+    @Arg('ticketNumber', () => String, { nullable: true, description: 'Only the doses filed on this ticket number.' }) ticketNumber?: string,
   ): Promise<PendingDose[]> {
-    return ctx.services.pendingDoses.list(ctx, status, first);
+    return ctx.services.pendingDoses.list(ctx, { status, first, after: after ?? null, ticketNumber: ticketNumber ?? null });
   }
 
   @Mutation(() => PendingDosePayload, { description: 'Records a pending dose for the resident the municipality identified.' })

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { PendingDose, PendingDoseStatus } from '../entities/pending-dose.entity';
-import { checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { badArgument, badCursor, checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
 import { isUuid } from '../validation/identifiers';
+import { checkTicketNumber } from '../validation/tickets';
 import { checkReason } from '../validation/reasons';
 import { vaccineByCode } from '../validation/vaccines';
 import { AuditSource, writeAudit } from './audit.service';
@@ -72,12 +73,31 @@ export class PendingDoseService {
     return matched;
   }
 
-  async list(ctx: Context, status: PendingDoseStatus = PendingDoseStatus.PENDING, first = 50): Promise<PendingDose[]> {
+  /** A page of the caller's pending doses, oldest first; `after` is the last dose of the previous page. */
+  async list(ctx: Context, options: { status: PendingDoseStatus; first: number; after: string | null; ticketNumber: string | null }): Promise<PendingDose[]> {
+    const { status, first, after } = options;
     checkPageSize(first, MAX_PAGE);
+    let ticketNumber: string | null = null;
+    if (options.ticketNumber !== null) {
+      const checked = checkTicketNumber(options.ticketNumber);
+      if (!checked.ok) throw badArgument(['ticketNumber'], checked.message, ErrorCode.INVALID_FORMAT);
+      ticketNumber = checked.value;
+    }
+    if (after !== null && !isUuid(after)) throw badCursor();
     const scope = scopeOf(ctx.ability, 'read', 'PendingDose');
     if (!scope) return [];
-    const doses = await applyScope((await ctx.session.manager()).getRepository(PendingDose).createQueryBuilder('p'), scope)
-      .andWhere('p.status = :status', { status }).orderBy('p.createdAt').addOrderBy('p.id').limit(first).getMany();
+    const query = applyScope((await ctx.session.manager()).getRepository(PendingDose).createQueryBuilder('p'), scope)
+      .andWhere('p.status = :status', { status });
+    if (ticketNumber) query.andWhere('p.ticketNumber = :ticketNumber', { ticketNumber });
+    if (after) {
+      // The dose named must be one the caller can see; any other id is not a cursor of this list.
+      const seen = await applyScope((await ctx.session.manager()).getRepository(PendingDose).createQueryBuilder('p'), scope)
+        .andWhere('p.id = :after', { after }).getExists();
+      if (!seen) throw badCursor();
+      // Compared in SQL: created_at holds microseconds, which a JavaScript date would drop.
+      query.andWhere('(p.created_at, p.id) > (SELECT a.created_at, a.id FROM pending_dose a WHERE a.municipality_code = p.municipality_code AND a.id = :after)', { after });
+    }
+    const doses = await query.orderBy('p.createdAt').addOrderBy('p.id').limit(first).getMany();
     for (const p of doses) ctx.audit.note('pendingDose.read', p.municipalityCode, p.id);
     return doses;
   }

@@ -361,6 +361,30 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     expect((await other.officer.gql(DISMISS, { id: p1.id })).data.dismissPendingDose.userErrors).toEqual([{ code: 'NOT_FOUND' }]);
   });
 
+  it('pages through every pending dose, oldest first, and finds one ticket\'s', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    const numbers = Array.from({ length: 5 }, () => freshTicketNumber());
+    for (const n of numbers) expect((await site.gql(REGISTER_DOSE, { input: doseInput(home.code, n) })).data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    const PAGE = 'query($after: ID, $n: String) { pendingDoses(first: 2, after: $after, ticketNumber: $n) { id ticketNumber } }';
+    const seen: string[] = [];
+    let page: { id: string; ticketNumber: string }[] = [];
+    let after: string | null = null;
+    for (let i = 0; i < 5 && (i === 0 || page.length === 2); i++) {
+      page = (await home.officer.gql(PAGE, { after })).data.pendingDoses;
+      seen.push(...page.map((p) => p.ticketNumber));
+      after = page.at(-1)?.id ?? null;
+    }
+    expect(seen).toEqual(numbers);
+    expect((await home.officer.gql(PAGE, { n: numbers[3] })).data.pendingDoses.map((p: any) => p.ticketNumber)).toEqual([numbers[3]]);
+    // Another municipality's dose is no cursor of this list, nor is anything else; a bad ticket number is named.
+    const neighbour = await t.tenant();
+    const refused = async (variables: Record<string, unknown>) => (await neighbour.officer.gql(PAGE, variables)).errors?.map((e: any) => e.extensions.field);
+    expect(await refused({ after: (await home.officer.gql(PAGE, {})).data.pendingDoses[0].id })).toEqual([['after']]);
+    expect(await refused({ after: 'x' })).toEqual([['after']]);
+    expect(await refused({ n: '12' })).toEqual([['ticketNumber']]);
+  });
+
   it('tablets of any municipality are refused for officer operations', async () => {
     const home = await t.tenant();
     const site = await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: home.code });
