@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { SingleBar } from 'cli-progress';
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline/promises';
 import { finished } from 'node:stream/promises';
 import { openDatabase } from './app';
@@ -106,6 +107,9 @@ export async function importResidents(args: string[]): Promise<void> {
   const code = checkMunicipalityCode(codeArg);
   if (!code.ok) throw new Error(`municipality code: ${code.message}`);
   const size = statSync(file).size;
+  // Opened first: a report path that cannot be written stops the command before it imports anything.
+  const out = reportFile ? createWriteStream(reportFile) : null;
+  if (out) await once(out, 'open');
 
   await withDatabase(async (database, config) => {
     const found = await database.db.query('SELECT name FROM municipality WHERE code = $1', [code.value]);
@@ -132,14 +136,16 @@ export async function importResidents(args: string[]): Promise<void> {
     if (job.failureReason) console.log(`  ${job.failureReason}`);
     const report = await services.imports.rejectionsOf(createLoaders(async () => database.db.manager), job, 20, null);
     for (const r of report.nodes) console.log(`  line ${r.line} ${r.column || '-'}: ${r.code} ${r.message}`);
-    if (reportFile && job.rejectionsListed > 0) {
+    if (out && report.complete) {
       // In the encoding the registry file came in, for the same tools to open.
-      const out = createWriteStream(reportFile);
       await services.imports.writeRejections(job, job.encoding ?? 'UTF8', out);
-      out.end();
-      await finished(out);
       console.log(`  every rejected row (${job.rejectionsListed}) written to ${reportFile}`);
-    } else if (report.hasNextPage || !report.complete) {
+    } else if (out) {
+      console.log(`  the job failed before its report was written: ${reportFile} is left empty`);
+    }
+    out?.end();
+    if (out) await finished(out);
+    if (!out && report.hasNextPage) {
       console.log(`  … more rejections: --rejections <file>, GET /imports/residents/${job.id}/rejections.csv or importJob(id) { rejections } over LG-WAN`);
     }
     if (job.status !== ImportStatus.SUCCEEDED) process.exitCode = 1;

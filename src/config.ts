@@ -106,7 +106,8 @@ export function loadConfig(): Config {
     doseIntervals: process.env.DOSE_INTERVALS || undefined,
     statisticsThreshold: threshold,
     statisticsCompactSeconds: int('STATS_COMPACT_SECONDS', 10),
-    idleSeconds: int('IDLE_SECONDS', 120),
+    // LGWAN_IDLE_SECONDS is the setting's former name.
+    idleSeconds: int('IDLE_SECONDS', int('LGWAN_IDLE_SECONDS', 120)),
     trustedProxies: proxies('TRUSTED_PROXIES'),
   };
 }

@@ -54,7 +54,7 @@ function rejectionPages(db: () => Promise<EntityManager>) {
       const ofJobs = '(x.municipality_code, x.job_id) IN (SELECT * FROM unnest(CAST(:codes AS char(6)[]), CAST(:ids AS uuid[])))';
       const repo = (await db()).getRepository(ImportRejection);
       const rows = await repo.createQueryBuilder('x').where(ofJobs, jobs)
-        .andWhere('x.seq > :after AND x.seq <= :last', { after, last: after + first + 1 })
+        .andWhere('x.seq > :after AND x.seq <= CAST(:last AS bigint)', { after, last: after + first + 1 })
         .orderBy('x.seq').getMany();
       const rowsOf = groupByKey(jobs.ids, rows, (r) => r.jobId);
       group.forEach((key, i) => pages.set(pageKey(key), rowsOf[i]));

@@ -5,10 +5,10 @@ import { Context, createContext, finishRequest } from '../context';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ImportJob } from '../entities/import-job.entity';
 import { ErrorCode, ErrorCollector, InputError } from '../errors';
-import { Channel, ImportMode } from '../schema/enums';
+import { Channel, ImportMode, ImportStatus } from '../schema/enums';
 import { Services } from '../services';
 import { checkExportFilter } from '../services/record-export.service';
-import { UploadInterrupted } from '../services/resident-import.service';
+import { reportComplete, UploadInterrupted } from '../services/resident-import.service';
 import { encodingNamed, FileEncoding } from '../validation/encodings';
 import { todayInJapan } from '../validation/dates';
 import { checkQueryParameters } from '../validation/query-parameters';
@@ -85,6 +85,7 @@ function importOptions(url: URL, req: IncomingMessage): { mode: ImportMode; enco
 const jobState = (job: ImportJob) => ({
   jobId: job.id, status: job.status, phase: job.phase, rowsRead: job.rowsRead, rowsAccepted: job.rowsAccepted, rowsRejected: job.rowsRejected,
   residentsInserted: job.residentsInserted, residentsUpdated: job.residentsUpdated, ticketsInserted: job.ticketsInserted, failureReason: job.failureReason,
+  rejectionReportComplete: reportComplete(job),
 });
 
 /**
@@ -116,8 +117,17 @@ async function jobWith(ctx: Context, res: ServerResponse, url: URL, services: Se
   if (!encoding) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
   if (!encoding || errors.errors.length > 0) return badInput(res, new InputError(errors.errors));
   const job = await services.imports.get(ctx, id);
+  // The report streams on a connection of its own: the request's transaction is done with.
+  await ctx.session.finish(true);
   if (!job) return json(res, 404, error('not found or no access', 'NOT_FOUND'));
   if (!report) return json(res, 200, jobState(job));
+  // A report is whole or not sent: a header alone would read as "nothing rejected".
+  if (job.status === ImportStatus.QUEUED || job.status === ImportStatus.RUNNING) {
+    return json(res, 409, error('the import is still running; its report is written when it ends', 'INVALID_STATE'));
+  }
+  if (!reportComplete(job)) {
+    return json(res, 410, error('no whole report is kept for this job (it failed before one was written, or ten later imports replaced it)', 'GONE'));
+  }
   const release = slotFor(res, services.downloads, job.municipalityCode, 'download');
   if (!release) return;
   try {
@@ -155,18 +165,22 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
     return;
   }
   let running;
+  const body = new PassThrough();
+  // Until the import reads the body, a client that goes away must not leave an error no one listens to.
+  body.on('error', () => undefined);
+  req.pipe(body);
+  req.on('close', () => {
+    if (!req.complete) body.destroy(new UploadInterrupted());
+  });
   try {
-    const body = new PassThrough();
-    // Until the import reads the body, a client that goes away must not leave an error no one listens to.
-    body.on('error', () => undefined);
-    req.pipe(body);
-    req.on('close', () => {
-      if (!req.complete) body.destroy(new UploadInterrupted());
-    });
     const length = Number(req.headers['content-length']);
     running = await services.imports.start(principal, body, { ...options, bytesTotal: Number.isFinite(length) && length > 0 ? length : null });
   } catch (e) {
     release();
+    req.unpipe(body);
+    req.resume();
+    // Suspended between the check above and the job's own.
+    if (suspension(res, e)) return;
     throw e;
   }
   // The slot is held until the job ends, not only while the body arrives.

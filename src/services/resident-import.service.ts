@@ -57,6 +57,8 @@ export interface RunningImport {
   done: Promise<ImportJob>;
 }
 
+/** Residents named by one operation-log event of an import's changes. */
+const AUDIT_BATCH = 1000;
 /** Rejection reports kept per municipality, the latest imports' (older jobs keep their counts). */
 export const REPORTS_KEPT = 10;
 /** The largest page of a rejection report. */
@@ -247,9 +249,7 @@ export class ResidentImportService {
       nodes,
       hasNextPage: rows.length > first,
       endCursor: nodes.length ? String(nodes[nodes.length - 1].seq) : null,
-      // Not while the job runs, nor when it failed for another reason after counting rejections
-      // (no report is written then).
-      complete: job.rejectionsListed === job.rowsRejected,
+      complete: reportComplete(job),
     };
   }
 
@@ -273,12 +273,13 @@ export class ResidentImportService {
   private async letOldReportsGo(municipalityCode: string): Promise<void> {
     await this.db.query(
       `WITH old AS (
-         SELECT id FROM import_job WHERE municipality_code = $1 AND rejections_listed > 0 ORDER BY created_at DESC, id OFFSET $2
+         SELECT id FROM import_job WHERE municipality_code = $1 AND rejections_listed > 0 ORDER BY finished_at DESC, id OFFSET $2
        ), gone AS (
          DELETE FROM import_rejection x USING old WHERE x.municipality_code = $1 AND x.job_id = old.id
        )
        UPDATE import_job j SET rejections_listed = 0 FROM old WHERE j.municipality_code = $1 AND j.id = old.id`,
-      [municipalityCode, REPORTS_KEPT],
+      // Run before the new job's report exists: room is left for it.
+      [municipalityCode, REPORTS_KEPT - 1],
     );
   }
 
@@ -599,7 +600,7 @@ export class ResidentImportService {
     }
 
     progress.setPhase(ImportPhase.MERGING);
-    const counts = await this.mergeResidents(client, staging, code, keys.version, today);
+    const counts = await this.mergeResidents(client, staging, code, keys.version, today, job.id, principal);
     await this.faultAfterResidentMerge?.(job);
     // When every accepted row was a new resident, the statement above wrote all their tickets.
     const ticketsInserted = counts.ticketsInserted + (counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today) : 0);
@@ -624,9 +625,11 @@ export class ResidentImportService {
    * the tenant was rejected above, and the speculative insertion per row, with the sort that
    * ordered random ids, made a million new residents take 51 s instead of 40 s. An officer's entry
    * racing the merge fails the import instead (collided below), which rolls back whole. A new
-   * resident's ticket is written by the same statement, from the same row and id.
+   * resident's ticket is written by the same statement, from the same row and id. The operation
+   * log names every resident the import created or changed (the job's id first, then up to
+   * AUDIT_BATCH residents an event), so that a search for a resident finds the import.
    */
-  private async mergeResidents(client: PoolClient, staging: string, code: string, keyVersion: number, today: string):
+  private async mergeResidents(client: PoolClient, staging: string, code: string, keyVersion: number, today: string, jobId: string, principal: ImportPrincipal):
     Promise<{ inserted: number; updated: number; ticketsInserted: number }> {
     const compared = ['my_number_hmac', 'family_name', 'given_name', 'family_name_kana', 'given_name_kana', 'birth_date', 'sex'];
     const list = (prefix: string) => compared.map((c) => `${prefix}${c}`).join(', ');
@@ -643,13 +646,20 @@ export class ResidentImportService {
            key_version = CASE WHEN c.same_number THEN r.key_version ELSE $2 END,
            ${compared.map((col) => `${col} = c.${col}`).join(', ')}, updated_at = now()
          FROM changes c WHERE r.municipality_code = $1 AND r.id = c.existing_id
-         RETURNING 1
+         RETURNING r.id
        ), inserted AS (
          INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, key_version, ${list('')}, status, created_at, updated_at)
          SELECT $1, c.new_id, c.addressee_number, c.my_number_cipher, $2, ${list('c.')}, 'ACTIVE', now(), now()
          FROM changes c WHERE c.new_id IS NOT NULL
          ORDER BY c.addressee_number
-         RETURNING 1
+         RETURNING id
+       ), logged AS (
+         INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
+         SELECT $5, $6, $7, $8, $1, x.operation, $4::text[] || array_agg(x.id::text), 'SUCCESS'
+         FROM (SELECT 'resident.import.create' AS operation, id, (row_number() OVER () - 1) / ${AUDIT_BATCH} AS batch FROM inserted
+               UNION ALL
+               SELECT 'resident.import.update', id, (row_number() OVER () - 1) / ${AUDIT_BATCH} FROM updated) x
+         GROUP BY x.operation, x.batch
        ), tickets AS (
          INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
          SELECT $1, uuidv7(), c.new_id, c.ticket_number, c.series, $3::date
@@ -659,7 +669,7 @@ export class ResidentImportService {
        )
        SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM updated)::int AS updated,
               (SELECT count(*) FROM tickets)::int AS "ticketsInserted"`,
-      [code, keyVersion, today],
+      [code, keyVersion, today, [jobId], principal.requestId, principal.actor?.accountId ?? null, principal.actor?.role ?? null, principal.channel],
     ))).rows;
     return counts;
   }
@@ -751,7 +761,8 @@ export class ResidentImportService {
       `UPDATE import_job SET status = $3, phase = NULL, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp(), encoding = $4, bytes_read = $5,
          rows_read = $6, rows_accepted = $7, rows_rejected = $8, rejections_listed = $9, residents_inserted = $10, residents_updated = $11,
          tickets_inserted = $12, failure_reason = $13
-       WHERE municipality_code = $1 AND id = $2 AND status = ANY($14)`,
+       WHERE municipality_code = $1 AND id = $2 AND status = ANY($14)
+         AND (status <> 'FAILED' OR rejections_listed = 0)`,
       [
         job.municipalityCode, job.id, outcome.status, progress.encoding, progress.bytesRead, progress.rowsRead, outcome.rowsAccepted,
         outcome.rowsRejected, outcome.rejectionsListed, outcome.residentsInserted, outcome.residentsUpdated, outcome.ticketsInserted,
@@ -781,6 +792,16 @@ async function collided<T>(statement: Promise<T>): Promise<T> {
     if ((error as { code?: string }).code !== '23505') throw error;
     throw new ImportFailure('a resident or ticket of this municipality was entered while the import ran; nothing was written, run the import again');
   }
+}
+
+/**
+ * Whether the job's report lists every rejected row: not while the job runs, nor when it failed
+ * for another reason after counting rejections (no report is written then), nor once later
+ * imports have replaced it.
+ */
+export function reportComplete(job: ImportJob): boolean {
+  const ended = job.status === ImportStatus.SUCCEEDED || job.status === ImportStatus.FAILED;
+  return ended && job.rejectionsListed === job.rowsRejected;
 }
 
 /** A job left RUNNING by a process that died reads as FAILED: its transaction never committed. */

@@ -62,6 +62,11 @@ describe('operator command line', () => {
       // In the registry file's own encoding.
       expect(iconv.decode(readFileSync(report), 'cp932')).toBe('line,column,field,code,message\n3,性別,sex,INVALID_FORMAT,"unknown sex code; use 1/2, 男/女 or MALE/FEMALE"\n');
       expect(process.exitCode ?? 0).toBe(0);
+      // A report path that cannot be written stops the command before anything is imported.
+      const jobs = async () => (await t.db.query('SELECT count(*)::int AS n FROM import_job WHERE municipality_code = $1', [code]))[0].n;
+      const before = await jobs();
+      await expect(importResidents([code, file, '--rejections', path.join(dir, 'no-such-dir', 'r.csv')])).rejects.toThrow(/ENOENT.*no-such-dir/);
+      expect(await jobs()).toBe(before);
     } finally {
       log.mockRestore();
       rmSync(dir, { recursive: true, force: true });

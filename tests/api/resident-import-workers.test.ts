@@ -29,6 +29,11 @@ describe('resident registry import on worker threads', () => {
 
     const stored = await residentRows(t, code);
     expect(stored).toHaveLength(2997);
+    // The operation log names each of them once, a thousand at most to an event.
+    const logged: { target_ids: string[] }[] = await t.db.query(
+      `SELECT target_ids FROM audit_event WHERE municipality_code = $1 AND operation = 'resident.import.create'`, [code]);
+    expect(logged.map((e) => e.target_ids.length - 1).sort((a, b) => a - b)).toEqual([997, 1000, 1000]);
+    expect(new Set(logged.flatMap((e) => e.target_ids.slice(1)))).toEqual(new Set(stored.map((r) => r.id)));
     const last = stored.find((r) => r.addressee_number === rows[2998].addressee);
     expect((await officer.gql(MY_NUMBER, { id: last.id })).data.resident).toEqual({ addresseeNumber: rows[2998].addressee, myNumber: rows[2998].myNumber });
     // The look-up hash the workers wrote is the one the API looks up by, and keeps numbers unique.

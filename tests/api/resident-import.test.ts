@@ -1,6 +1,8 @@
 import iconv from 'iconv-lite';
 import { connect } from 'node:net';
+import { PlatformFunction } from '../../src/entities/function-suspension.entity';
 import { Channel, Role } from '../../src/schema/enums';
+import { functionSuspended } from '../../src/services/suspension.service';
 import {
   baseUrl, finishedJob, IMPORT_JOB, importFile, JAPANESE_HEADER, registryCsv, registryRow, residentRows, ticketRows, upload,
 } from '../helpers/registry-csv';
@@ -128,6 +130,17 @@ describe('resident registry import', () => {
     expect(read.data.resident.myNumber).toBe(changed[1].myNumber);
     // The ticket keeps its number and resident; only its series follows the file.
     expect(await ticketRows(t, code)).toEqual(ticketsBefore.map((x: { ticket_number: string }) => (x.ticket_number === rows[0].ticket ? { ...x, series: '3' } : x)));
+
+    // The operation log names the residents each import created or changed, after the job's id.
+    const logged = await t.db.query(
+      `SELECT operation, target_ids, actor_id FROM audit_event WHERE municipality_code = $1 AND operation LIKE 'resident.import.%' ORDER BY id`, [code]);
+    const [first] = await t.db.query(`SELECT id FROM import_job WHERE municipality_code = $1 ORDER BY created_at LIMIT 1`, [code]);
+    expect(logged.map((e: any) => ({ ...e, target_ids: [e.target_ids[0], ...e.target_ids.slice(1).sort()] }))).toEqual([
+      { operation: 'resident.import.create', target_ids: [first.id, ...before.map((r) => r.id).sort()], actor_id: officer.accountId },
+      { operation: 'resident.import.update', target_ids: [updated.id, before[1].id], actor_id: officer.accountId },
+    ]);
+    const search = await officer.gql('query($id: String!) { auditEvents(filter: { targetId: $id }) { nodes { operation } } }', { id: before[1].id });
+    expect(search.data.auditEvents.nodes.map((e: any) => e.operation)).toEqual(['resident.myNumber.read', 'resident.read', 'resident.import.update', 'resident.import.create']);
   });
 
   it('hands out new ids in addressee-number order, whatever the file order, so the keys grow at one edge', async () => {
@@ -654,7 +667,7 @@ describe('resident registry import', () => {
     const state = await get(officer, answer.location!);
     expect([state.status, JSON.parse(state.bytes.toString())]).toEqual([200, {
       jobId: job.id, status: 'SUCCEEDED', phase: null, rowsRead: 3, rowsAccepted: 1, rowsRejected: 2,
-      residentsInserted: 1, residentsUpdated: 0, ticketsInserted: 1, failureReason: null,
+      residentsInserted: 1, residentsUpdated: 0, ticketsInserted: 1, failureReason: null, rejectionReportComplete: true,
     }]);
     const report = await get(officer, `${answer.location}/rejections.csv`);
     expect(report.type).toBe('text/csv; charset=utf-8');
@@ -703,12 +716,35 @@ describe('resident registry import', () => {
       const second = await upload(t, officer, registryCsv([registryRow()]));
       expect([second.status, second.body.errors[0].extensions.code, second.body.errors[0].message])
         .toEqual([429, 'RATE_LIMITED', 'an import of this municipality is already running; wait for it to finish']);
+      // While it runs, its report is not complete, and is not handed out as if it were.
+      const [running] = (await officer.gql('{ importJobs(first: 1) { id status rejections { complete } } }')).data.importJobs;
+      expect([running.status, running.rejections.complete]).toEqual(['RUNNING', false]);
+      const early = await fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents/${running.id}/rejections.csv`, { headers: { authorization: `Bearer ${officer.token}` } });
+      expect([early.status, ((await early.json()) as any).errors[0].extensions.code]).toEqual([409, 'INVALID_STATE']);
       expect((await importFile(t, (await t.tenant()).officer, registryCsv([registryRow()]))).status).toBe('SUCCEEDED');
     } finally {
       release();
     }
     const done = await finishedJob(officer, ((await (await first).json()) as any).jobId);
     expect(done).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 2 });
+    expect((await importFile(t, officer, registryCsv([registryRow()]))).status).toBe('SUCCEEDED');
+  });
+
+  it('answers 503 when imports are suspended between the route\'s check and the job\'s own, and takes the next upload', async () => {
+    const { code, officer } = await t.tenant();
+    const real = t.app.services.suspensions.assertAvailable.bind(t.app.services.suspensions);
+    const check = jest.spyOn(t.app.services.suspensions, 'assertAvailable')
+      .mockImplementationOnce(real)
+      .mockImplementationOnce(async () => {
+        throw functionSuspended(PlatformFunction.IMPORT);
+      });
+    try {
+      const answer = await upload(t, officer, registryCsv([registryRow()]));
+      expect([answer.status, answer.body.errors[0].extensions.code]).toEqual([503, 'FUNCTION_SUSPENDED']);
+    } finally {
+      check.mockRestore();
+    }
+    expect(await residentRows(t, code)).toEqual([]);
     expect((await importFile(t, officer, registryCsv([registryRow()]))).status).toBe('SUCCEEDED');
   });
 
@@ -733,16 +769,19 @@ describe('resident registry import', () => {
     const jobs = [];
     for (let i = 0; i < 12; i++) jobs.push(await importFile(t, officer, registryCsv([registryRow({ sex: '9' })]), 'mode=SKIP'));
     const reports = await Promise.all(jobs.map(async (job) => ({ rowsRejected: (await finishedJob(officer, job.id)).rowsRejected, ...(await rejectedLines(officer, job.id)) })));
-    expect(reports[0]).toEqual({ rowsRejected: 1, lines: [], complete: false });
-    for (const report of reports.slice(1)) expect(report).toEqual({ rowsRejected: 1, lines: [2], complete: true });
+    for (const report of reports.slice(0, 2)) expect(report).toEqual({ rowsRejected: 1, lines: [], complete: false });
+    for (const report of reports.slice(2)) expect(report).toEqual({ rowsRejected: 1, lines: [2], complete: true });
+    // The download does not pass a missing report off as an empty one.
+    const gone = await fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents/${jobs[0].id}/rejections.csv`, { headers: { authorization: `Bearer ${officer.token}` } });
+    expect([gone.status, ((await gone.json()) as any).errors[0].extensions.code]).toEqual([410, 'GONE']);
   });
 
   it('refuses a rejection cursor it did not hand out', async () => {
     const { officer } = await t.tenant();
     const job = await importFile(t, officer, registryCsv([registryRow(), registryRow({ sex: '9' })]), 'mode=SKIP');
-    for (const after of ['3000000000', '-1', '1.5', 'x']) {
-      const answer = await officer.gql('query($id: ID!, $after: String) { importJob(id: $id) { rejections(after: $after) { nodes { line } } } }', { id: job.id, after });
-      expect(answer.errors?.map((e: any) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
-    }
+    const page = (after: string) => officer.gql('query($id: ID!, $after: String) { importJob(id: $id) { rejections(first: 100, after: $after) { nodes { line } } } }', { id: job.id, after });
+    for (const after of ['3000000000', '-1', '1.5', 'x']) expect((await page(after)).errors?.map((e: any) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
+    // The last position a report can have is a cursor like any other: after it, nothing.
+    expect(await page('2147483647')).toEqual({ data: { importJob: { rejections: { nodes: [] } } } });
   });
 });
