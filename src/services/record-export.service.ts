@@ -14,6 +14,9 @@ import { writeAudit } from './audit.service';
 export interface RecordExportFilter {
   from: string | null;
   to: string | null;
+  /** Registration dates (JST), inclusive: an incremental pull also gets doses registered late for an earlier day. */
+  registeredFrom: string | null;
+  registeredTo: string | null;
   dose: number | null;
   encoding: FileEncoding;
 }
@@ -37,11 +40,11 @@ export const LEDGER_COLUMNS: [header: string, sql: string][] = [
   ['ロット番号', spreadsheetText('v.lot_number')],
 ];
 
-/** Query parameters of the download: from/to (vaccination date, inclusive), dose, encoding. */
+/** Query parameters of the download: from/to (vaccination date), registeredFrom/registeredTo (registration date, JST), both inclusive; dose; encoding. */
 export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   const errors = new ErrorCollector();
-  checkQueryParameters(params, ['from', 'to', 'dose', 'encoding'], errors);
-  const date = (name: 'from' | 'to') => {
+  checkQueryParameters(params, ['from', 'to', 'registeredFrom', 'registeredTo', 'dose', 'encoding'], errors);
+  const date = (name: 'from' | 'to' | 'registeredFrom' | 'registeredTo') => {
     const value = params.get(name)?.trim();
     if (!value) return null;
     if (!isIsoDate(value)) errors.add([name], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
@@ -50,6 +53,11 @@ export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   const from = date('from');
   const to = date('to');
   if (from && to && isIsoDate(from) && isIsoDate(to) && from > to) errors.add(['to'], ErrorCode.INVALID_DATE, 'must not be before from');
+  const registeredFrom = date('registeredFrom');
+  const registeredTo = date('registeredTo');
+  if (registeredFrom && registeredTo && isIsoDate(registeredFrom) && isIsoDate(registeredTo) && registeredFrom > registeredTo) {
+    errors.add(['registeredTo'], ErrorCode.INVALID_DATE, 'must not be before registeredFrom');
+  }
   let dose: number | null = null;
   const rawDose = params.get('dose')?.trim();
   if (rawDose) {
@@ -59,7 +67,7 @@ export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   const encoding = encodingNamed(params.get('encoding') ?? 'utf8');
   if (!encoding) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
   errors.throwIfAny();
-  return { from, to, dose, encoding: encoding! };
+  return { from, to, registeredFrom, registeredTo, dose, encoding: encoding! };
 }
 
 /** Streams a municipality's completed vaccination records as CSV with COPY TO, in constant memory. */
@@ -84,6 +92,8 @@ export class RecordExportService {
     const where = [`v.municipality_code = '${code}'`, `v.status = 'COMPLETED'`];
     if (filter.from) where.push(`v.vaccinated_on >= DATE '${filter.from}'`);
     if (filter.to) where.push(`v.vaccinated_on <= DATE '${filter.to}'`);
+    if (filter.registeredFrom) where.push(`v.created_at >= (DATE '${filter.registeredFrom}')::timestamp AT TIME ZONE 'Asia/Tokyo'`);
+    if (filter.registeredTo) where.push(`v.created_at < (DATE '${filter.registeredTo}' + 1)::timestamp AT TIME ZONE 'Asia/Tokyo'`);
     if (filter.dose) where.push(`v.dose_number = ${Number(filter.dose)}`);
     const sql = `SELECT ${LEDGER_COLUMNS.map(([, column]) => column).join(', ')}
       FROM vaccination_record v
@@ -96,6 +106,7 @@ export class RecordExportService {
     let sent = 0;
     // The download's own id, its filter and its size: which records left is reproducible, and no value is logged.
     const described = [`from:${filter.from ?? '-'}`, `to:${filter.to ?? '-'}`, `dose:${filter.dose ?? '-'}`, `encoding:${filter.encoding}`];
+    if (filter.registeredFrom || filter.registeredTo) described.push(`registeredFrom:${filter.registeredFrom ?? '-'}`, `registeredTo:${filter.registeredTo ?? '-'}`);
     const audit = (outcome: 'SUCCESS' | 'FAILURE') => writeAudit(this.db.manager, ctx, [
       { operation: 'vaccinationRecord.export', municipalityCode: code, targetIds: [randomUUID(), ...described, `rows:${sent}`], outcome },
     ]);

@@ -137,6 +137,24 @@ describe('vaccination record CSV export', () => {
     ]);
   });
 
+  it('filters by registration date in Japan time, for incremental pulls that also get doses registered late', async () => {
+    const { code, officer } = await tenantWithRecords();
+    // Registered on 2 June 08:00 in Japan (1 June in UTC), and one registered late, on 1 August
+    // 00:00 in Japan (31 July in UTC), for a dose given in June.
+    await t.db.query(`UPDATE vaccination_record SET created_at = TIMESTAMPTZ '2021-06-02 08:00:00+09' WHERE municipality_code = $1`, [code]);
+    await t.db.query(`UPDATE vaccination_record SET created_at = TIMESTAMPTZ '2021-08-01 00:00:00+09' WHERE municipality_code = $1 AND vaccinated_on = '2021-06-22'`, [code]);
+    const days = async (query: string) => lines((await download(Channel.LGWAN, officer, query)).text).slice(1).map((l) => l.split(',')[3]);
+    expect(await days('registeredTo=2021-06-01')).toEqual([]);
+    expect(await days('registeredFrom=2021-06-02&registeredTo=2021-06-02')).toEqual(['2021-06-01', '2021-07-10']);
+    expect(await days('registeredFrom=2021-08-01')).toEqual(['2021-06-22']);
+    expect(await days('registeredFrom=2021-08-01&to=2021-06-30')).toEqual(['2021-06-22']);
+    expect(await days('registeredFrom=2021-06-03&registeredTo=2021-07-31')).toEqual([]);
+    const [audit] = (await exportAudit(code)).slice(-1);
+    expect(audit.target_ids.slice(1)).toEqual(['from:-', 'to:-', 'dose:-', 'encoding:UTF8', 'registeredFrom:2021-06-03', 'registeredTo:2021-07-31', 'rows:0']);
+    const bad = await download(Channel.LGWAN, officer, 'registeredFrom=2021-08-02&registeredTo=2021-08-01');
+    expect([bad.status, JSON.parse(bad.text).errors[0].extensions.field]).toEqual([400, ['registeredTo']]);
+  });
+
   it('refuses a filter it does not know, one given twice or left empty, rather than widen the download', async () => {
     const { officer } = await tenantWithRecords();
     const refusals = async (query: string) => {
