@@ -3,9 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { PlatformFunction } from '../../src/entities/function-suspension.entity';
 import { Channel, Role } from '../../src/schema/enums';
-import { functionSuspended } from '../../src/services/suspension.service';
 import { baseUrl, importFile, registryCsv, registryRow, RegistryRow } from '../helpers/registry-csv';
-import { Session, TestApp } from '../helpers/test-app';
+import { Session, suspendedAfterFirstCheck, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -170,12 +169,7 @@ describe('vaccination record CSV export', () => {
 
   it('answers 503, not a cut-off 200, when the export is suspended between the route\'s check and the download\'s own', async () => {
     const { officer } = await tenantWithRecords();
-    const real = t.app.services.suspensions.assertAvailable.bind(t.app.services.suspensions);
-    const check = jest.spyOn(t.app.services.suspensions, 'assertAvailable')
-      .mockImplementationOnce(real)
-      .mockImplementationOnce(async () => {
-        throw functionSuspended(PlatformFunction.EXPORT);
-      });
+    const check = suspendedAfterFirstCheck(t, PlatformFunction.EXPORT);
     try {
       const answer = await download(Channel.LGWAN, officer);
       expect([answer.status, JSON.parse(answer.text).errors[0].extensions.code]).toEqual([503, 'FUNCTION_SUSPENDED']);

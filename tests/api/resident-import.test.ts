@@ -2,12 +2,11 @@ import iconv from 'iconv-lite';
 import { connect } from 'node:net';
 import { PlatformFunction } from '../../src/entities/function-suspension.entity';
 import { Channel, Role } from '../../src/schema/enums';
-import { functionSuspended } from '../../src/services/suspension.service';
 import {
   baseUrl, finishedJob, IMPORT_JOB, importFile, JAPANESE_HEADER, registryCsv, registryRow, residentRows, ticketRows, upload,
 } from '../helpers/registry-csv';
 import { insertDose } from '../helpers/statistics';
-import { Session, TestApp } from '../helpers/test-app';
+import { Session, suspendedAfterFirstCheck, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -732,12 +731,7 @@ describe('resident registry import', () => {
 
   it('answers 503 when imports are suspended between the route\'s check and the job\'s own, and takes the next upload', async () => {
     const { code, officer } = await t.tenant();
-    const real = t.app.services.suspensions.assertAvailable.bind(t.app.services.suspensions);
-    const check = jest.spyOn(t.app.services.suspensions, 'assertAvailable')
-      .mockImplementationOnce(real)
-      .mockImplementationOnce(async () => {
-        throw functionSuspended(PlatformFunction.IMPORT);
-      });
+    const check = suspendedAfterFirstCheck(t, PlatformFunction.IMPORT);
     try {
       const answer = await upload(t, officer, registryCsv([registryRow()]));
       expect([answer.status, answer.body.errors[0].extensions.code]).toEqual([503, 'FUNCTION_SUSPENDED']);
