@@ -24,8 +24,6 @@ async function main(): Promise<void> {
     await database.close();
     process.exit(0);
   };
-  // A promise rejected without a handler is a fault to log, not a reason to drop every open request and import.
-  process.on('unhandledRejection', (error) => console.error('unhandled rejection:', error));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

@@ -2,7 +2,6 @@ import { GraphQLError } from 'graphql';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { Context, createContext, finishRequest } from '../context';
-import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ImportJob } from '../entities/import-job.entity';
 import { ErrorCode, ErrorCollector, InputError } from '../errors';
 import { Channel, ImportMode, ImportStatus } from '../schema/enums';
@@ -32,23 +31,22 @@ async function refuse(res: ServerResponse, ctx: Context): Promise<void> {
   json(res, 403, error('Not authorised', 'FORBIDDEN'));
 }
 
-/** Answers 503 FUNCTION_SUSPENDED when `e` is the refusal of a suspended function; true if it did. */
+/**
+ * Answers 503 FUNCTION_SUSPENDED when `e` is the refusal of a function the operator stopped (the
+ * services check before the first byte); true if it did.
+ */
 function suspension(res: ServerResponse, e: unknown): boolean {
   if (!(e instanceof GraphQLError) || e.extensions.code !== 'FUNCTION_SUSPENDED' || res.headersSent) return false;
   json(res, 503, error(e.message, 'FUNCTION_SUSPENDED'));
   return true;
 }
 
-/** Answers 503 FUNCTION_SUSPENDED when the operator has stopped `fn` for this municipality; true if it did. */
-async function suspended(res: ServerResponse, services: Services, fn: PlatformFunction, municipalityCode: string): Promise<boolean> {
-  try {
-    await services.suspensions.assertAvailable(services.db.manager, fn, municipalityCode);
-    return false;
-  } catch (e) {
-    if (suspension(res, e)) return true;
-    throw e;
-  }
-}
+/** The headers of a CSV download. */
+const csvHeaders = (encoding: FileEncoding, filename: string) => ({
+  'content-type': `text/csv; charset=${encoding === 'SJIS' ? 'Shift_JIS' : 'utf-8'}`,
+  'content-disposition': `attachment; filename="${filename}"`,
+  'cache-control': 'no-store',
+});
 
 function badInput(res: ServerResponse, e: InputError): void {
   json(res, 400, { errors: e.errors.map((u) => ({ message: `${u.field.join('.')}: ${u.message}`, extensions: { code: 'BAD_USER_INPUT', field: u.field, reason: u.code } })) });
@@ -110,32 +108,31 @@ export async function residentImport(req: IncomingMessage, res: ServerResponse, 
 
 /** The job, or its rejection report as CSV; a job of another municipality reads as missing. */
 async function jobWith(ctx: Context, res: ServerResponse, url: URL, services: Services, id: string, report: boolean): Promise<void> {
-  if (!ctx.actor) return refuse(res, ctx);
   const errors = new ErrorCollector();
   checkQueryParameters(url.searchParams, report ? ['encoding'] : [], errors);
   const encoding = encodingNamed(url.searchParams.get('encoding') ?? 'utf8');
   if (!encoding) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
+  let job;
+  try {
+    job = await services.imports.readable(ctx, id);
+  } catch {
+    return refuse(res, ctx);
+  }
   if (!encoding || errors.errors.length > 0) return badInput(res, new InputError(errors.errors));
-  const job = await services.imports.get(ctx, id);
   // The report streams on a connection of its own: the request's transaction is done with.
   await ctx.session.finish(true);
   if (!job) return json(res, 404, error('not found or no access', 'NOT_FOUND'));
   if (!report) return json(res, 200, jobState(job));
   // A report is whole or not sent: a header alone would read as "nothing rejected".
-  if (job.status === ImportStatus.QUEUED || job.status === ImportStatus.RUNNING) {
-    return json(res, 409, error('the import is still running; its report is written when it ends', 'INVALID_STATE'));
-  }
   if (!reportComplete(job)) {
-    return json(res, 410, error('no whole report is kept for this job (it failed before one was written, or ten later imports replaced it)', 'GONE'));
+    return job.status === ImportStatus.QUEUED || job.status === ImportStatus.RUNNING
+      ? json(res, 409, error('the import is still running; its report is written when it ends', 'INVALID_STATE'))
+      : json(res, 410, error('no whole report is kept for this job (it failed before one was written, or ten later imports replaced it)', 'GONE'));
   }
   const release = slotFor(res, services.downloads, job.municipalityCode, 'download');
   if (!release) return;
   try {
-    await services.imports.writeRejections(job, encoding, res, () => res.writeHead(200, {
-      'content-type': `text/csv; charset=${encoding === 'SJIS' ? 'Shift_JIS' : 'utf-8'}`,
-      'content-disposition': `attachment; filename="import-${job.id}-rejections.csv"`,
-      'cache-control': 'no-store',
-    }));
+    await services.imports.writeRejections(job, encoding, res, () => res.writeHead(200, csvHeaders(encoding, `import-${job.id}-rejections.csv`)));
     res.end();
   } finally {
     release();
@@ -151,10 +148,6 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
   } catch (e) {
     req.resume();
     return e instanceof InputError ? badInput(res, e) : refuse(res, ctx);
-  }
-  if (await suspended(res, services, PlatformFunction.IMPORT, principal.municipalityCode)) {
-    req.resume();
-    return;
   }
   // The request stays ours: if the import stops reading early, the rest of the body is drained, not the socket destroyed.
   // The client may have gone while the token and the suspensions were checked: no one waits for a job.
@@ -179,19 +172,18 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
     release();
     req.unpipe(body);
     req.resume();
-    // Suspended between the check above and the job's own.
     if (suspension(res, e)) return;
     throw e;
   }
-  // The slot is held until the job ends, not only while the body arrives.
-  void running.done.finally(release);
+  // The slot is held until the job ends, not only while the body arrives (done never rejects).
+  void running.done.then(release, release);
   await running.received;
   req.resume();
   const job = (await services.imports.get(ctx, running.job.id)) ?? running.job;
   json(res, 202, jobState(job), { location: `/imports/residents/${job.id}` });
 }
 
-/** GET /exports/vaccination-records.csv?from=&to=&dose=&encoding=utf8|sjis */
+/** GET /exports/vaccination-records.csv?from=&to=&registeredFrom=&registeredTo=&dose=&encoding=utf8|sjis */
 export async function recordExport(req: IncomingMessage, res: ServerResponse, url: URL, services: Services, channel: Channel): Promise<void> {
   if (req.method !== 'GET') return json(res, 405, error('Use GET', 'METHOD_NOT_ALLOWED'), { allow: 'GET' });
   const ctx = await createContext(services, channel, req);
@@ -216,17 +208,11 @@ async function exportWith(ctx: Context, _req: IncomingMessage, res: ServerRespon
     if (e instanceof InputError) return badInput(res, e);
     throw e;
   }
-  if (await suspended(res, services, PlatformFunction.EXPORT, code)) return;
   const release = slotFor(res, services.downloads, code, 'download');
   if (!release) return;
   try {
-    await services.exports.stream(ctx, filter, res, () => res.writeHead(200, {
-      'content-type': `text/csv; charset=${filter.encoding === 'SJIS' ? 'Shift_JIS' : 'utf-8'}`,
-      'content-disposition': `attachment; filename="vaccination-records-${code}-${todayInJapan()}.csv"`,
-      'cache-control': 'no-store',
-    }));
+    await services.exports.stream(ctx, filter, res, () => res.writeHead(200, csvHeaders(filter.encoding, `vaccination-records-${code}-${todayInJapan()}.csv`)));
   } catch (e) {
-    // Suspended between the check above and the download's own.
     if (!suspension(res, e)) throw e;
   } finally {
     release();

@@ -171,7 +171,7 @@ export async function startListeners(services: Services, ports: { internet: numb
   await apollo.start();
   const internet = createServer(handler(apollo, services, Channel.INTERNET));
   // A registry file of a million residents may take longer to upload than Node's default limit
-  // for a whole request (300 s) over a slow network: the LG-WAN listener limits silence instead.
+  // for a whole request (300 s) over a slow network: the LG-WAN listener limits only silence.
   const lgwan = createServer({ requestTimeout: 0 }, handler(apollo, services, Channel.LGWAN));
   // On both, a connection silent that long is closed: a stalled upload fails, and a download its
   // client stopped reading gives back its database connection.

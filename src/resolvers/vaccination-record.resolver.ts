@@ -53,10 +53,7 @@ export class VaccinationRecordResolver {
   }
 }
 
-/**
- * A resident's tickets and records, through per-request loaders (one query per page, not per
- * row), logged as the top-level reads of the same rows are.
- */
+/** A resident's tickets and records, through per-request loaders (one query per page, not per row). */
 @Resolver(() => Resident)
 export class ResidentVaccinationResolver {
   @FieldResolver(() => [VaccinationRecord], { description: 'Dose records; with includeHistory also superseded and entered-in-error ones.' })
@@ -65,15 +62,11 @@ export class ResidentVaccinationResolver {
     @Root() resident: Resident,
     @Arg('includeHistory', { defaultValue: false }) includeHistory: boolean,
   ): Promise<VaccinationRecord[]> {
-    const records = (await ctx.loaders.recordsByResident.load(resident.id)).filter((r) => includeHistory || r.status === 'COMPLETED');
-    for (const r of records) ctx.audit.note('vaccination.read', r.municipalityCode, r.id);
-    return records;
+    return ctx.services.records.ofResident(ctx, resident.id, includeHistory);
   }
 
   @FieldResolver(() => [Ticket])
-  async tickets(@Ctx() ctx: Context, @Root() resident: Resident): Promise<Ticket[]> {
-    const tickets = await ctx.loaders.ticketsByResident.load(resident.id);
-    for (const t of tickets) ctx.audit.note('ticket.read', t.municipalityCode, t.id);
-    return tickets;
+  tickets(@Ctx() ctx: Context, @Root() resident: Resident): Promise<Ticket[]> {
+    return ctx.services.tickets.ofResident(ctx, resident.id);
   }
 }

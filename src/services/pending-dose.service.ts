@@ -91,11 +91,11 @@ export class PendingDoseService {
     if (ticketNumber) query.andWhere('p.ticketNumber = :ticketNumber', { ticketNumber });
     if (after) {
       // The dose named must be one the caller can see; any other id is not a cursor of this list.
-      const seen = await applyScope((await ctx.session.manager()).getRepository(PendingDose).createQueryBuilder('p'), scope)
-        .andWhere('p.id = :after', { after }).getExists();
-      if (!seen) throw badCursor();
-      // Compared in SQL: created_at holds microseconds, which a JavaScript date would drop.
-      query.andWhere('(p.created_at, p.id) > (SELECT a.created_at, a.id FROM pending_dose a WHERE a.municipality_code = p.municipality_code AND a.id = :after)', { after });
+      // Its time is read as text: created_at holds microseconds, which a JavaScript date would drop.
+      const last = await applyScope((await ctx.session.manager()).getRepository(PendingDose).createQueryBuilder('p'), scope)
+        .select('p.created_at::text', 'at').andWhere('p.id = :after', { after }).getRawOne<{ at: string }>();
+      if (!last) throw badCursor();
+      query.andWhere('(p.created_at, p.id) > (CAST(:at AS timestamptz), :after)', { at: last.at, after });
     }
     const doses = await query.orderBy('p.createdAt').addOrderBy('p.id').limit(first).getMany();
     for (const p of doses) ctx.audit.note('pendingDose.read', p.municipalityCode, p.id);

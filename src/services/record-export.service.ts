@@ -44,20 +44,20 @@ export const LEDGER_COLUMNS: [header: string, sql: string][] = [
 export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   const errors = new ErrorCollector();
   checkQueryParameters(params, ['from', 'to', 'registeredFrom', 'registeredTo', 'dose', 'encoding'], errors);
-  const date = (name: 'from' | 'to' | 'registeredFrom' | 'registeredTo') => {
+  const date = (name: string) => {
     const value = params.get(name)?.trim();
     if (!value) return null;
     if (!isIsoDate(value)) errors.add([name], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
     return value;
   };
-  const from = date('from');
-  const to = date('to');
-  if (from && to && isIsoDate(from) && isIsoDate(to) && from > to) errors.add(['to'], ErrorCode.INVALID_DATE, 'must not be before from');
-  const registeredFrom = date('registeredFrom');
-  const registeredTo = date('registeredTo');
-  if (registeredFrom && registeredTo && isIsoDate(registeredFrom) && isIsoDate(registeredTo) && registeredFrom > registeredTo) {
-    errors.add(['registeredTo'], ErrorCode.INVALID_DATE, 'must not be before registeredFrom');
-  }
+  /** Two inclusive bounds, the second not before the first. */
+  const range = (low: string, high: string): [string | null, string | null] => {
+    const [a, b] = [date(low), date(high)];
+    if (a && b && isIsoDate(a) && isIsoDate(b) && a > b) errors.add([high], ErrorCode.INVALID_DATE, `must not be before ${low}`);
+    return [a, b];
+  };
+  const [from, to] = range('from', 'to');
+  const [registeredFrom, registeredTo] = range('registeredFrom', 'registeredTo');
   let dose: number | null = null;
   const rawDose = params.get('dose')?.trim();
   if (rawDose) {

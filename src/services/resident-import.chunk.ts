@@ -14,7 +14,7 @@ export interface Chunk {
   firstLine: number;
 }
 
-export interface StagedChunk {
+interface StagedChunk {
   /** Rows in COPY text format: good ones with My Number already encrypted and hashed, rejected ones with their problems. */
   copy: string;
   rowsRead: number;

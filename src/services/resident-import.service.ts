@@ -14,7 +14,7 @@ import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ImportJob } from '../entities/import-job.entity';
 import { ImportRejection } from '../entities/import-rejection.entity';
-import { checkPageSize } from '../errors';
+import { checkPageSize, forbidden } from '../errors';
 import { Loaders } from '../loaders';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
@@ -60,9 +60,9 @@ export interface RunningImport {
 /** Residents named by one operation-log event of an import's changes. */
 const AUDIT_BATCH = 1000;
 /** Rejection reports kept per municipality, the latest imports' (older jobs keep their counts). */
-export const REPORTS_KEPT = 10;
+const REPORTS_KEPT = 10;
 /** The largest page of a rejection report. */
-export const MAX_REJECTIONS_PAGE = 1000;
+const MAX_REJECTIONS_PAGE = 1000;
 const PROGRESS_EVERY_MS = 250;
 const HEARTBEAT_MS = 10_000;
 /** A RUNNING job whose process has not reported for this long has died; it wrote nothing. */
@@ -83,11 +83,6 @@ export class UploadInterrupted extends Error {
   constructor() {
     super('upload interrupted');
   }
-}
-
-/** A column as the file's header spells it; the canonical name if the file has none; empty for the whole row. */
-function headerOf(layout: Layout | null, field: ColumnName | ''): string {
-  return field === '' ? '' : (layout?.header[field] ?? field);
 }
 
 /**
@@ -230,6 +225,12 @@ export class ResidentImportService {
     return job ? reportStale(job) : null;
   }
 
+  /** As `get`, for a caller refused outright (FORBIDDEN) when the policy lets it read no import job at all. */
+  async readable(ctx: Context, id: string): Promise<ImportJob | null> {
+    if (!scopeOf(ctx.ability, 'read', 'ImportJob')) throw forbidden();
+    return this.get(ctx, id);
+  }
+
   /** The caller's most recent imports, newest first: how an officer finds a running upload's progress. */
   async list(ctx: Context, first: number): Promise<ImportJob[]> {
     checkPageSize(first, 100);
@@ -270,16 +271,16 @@ export class ResidentImportService {
    * many times would otherwise pile up millions of rows. Older jobs keep their counts, and their
    * report no longer calls itself complete.
    */
-  private async letOldReportsGo(municipalityCode: string): Promise<void> {
-    await this.db.query(
+  private async letOldReportsGo(client: PoolClient, job: ImportJob): Promise<void> {
+    await client.query(
       `WITH old AS (
-         SELECT id FROM import_job WHERE municipality_code = $1 AND rejections_listed > 0 ORDER BY finished_at DESC, id OFFSET $2
+         SELECT id FROM import_job WHERE municipality_code = $1 AND rejections_listed > 0 AND id <> $2 ORDER BY finished_at DESC, id OFFSET $3
        ), gone AS (
          DELETE FROM import_rejection x USING old WHERE x.municipality_code = $1 AND x.job_id = old.id
        )
        UPDATE import_job j SET rejections_listed = 0 FROM old WHERE j.municipality_code = $1 AND j.id = old.id`,
-      // Run before the new job's report exists: room is left for it.
-      [municipalityCode, REPORTS_KEPT - 1],
+      // This job's report is one of them.
+      [job.municipalityCode, job.id, REPORTS_KEPT - 1],
     );
   }
 
@@ -301,7 +302,6 @@ export class ResidentImportService {
   async start(principal: ImportPrincipal, input: Readable, options: ImportOptions, onProgress?: (p: ImportProgress) => void): Promise<RunningImport> {
     await this.suspensions.assertAvailable(this.db.manager, PlatformFunction.IMPORT, principal.municipalityCode);
     await this.failStale(principal.municipalityCode);
-    await this.letOldReportsGo(principal.municipalityCode);
     const repo = this.db.getRepository(ImportJob);
     const job = repo.create({
       municipalityCode: principal.municipalityCode,
@@ -410,7 +410,6 @@ export class ResidentImportService {
     `);
 
     let layout: Layout | null = null;
-    let rejectedInNode = 0;
     const today = todayInJapan();
     const cutter = new RecordCutter();
     let workers: StagingWorkers | null = null;
@@ -418,8 +417,7 @@ export class ResidentImportService {
     let seq = 0;
     const apply = (rowsRead: number, rowsRejected: number) => {
       progress.rowsRead += rowsRead;
-      rejectedInNode += rowsRejected;
-      progress.rowsRejected = rejectedInNode;
+      progress.rowsRejected += rowsRejected;
       progress.tick();
     };
     const onMain = (chunk: Chunk): Buffer => {
@@ -485,8 +483,9 @@ export class ResidentImportService {
     // The merge sorts a city's rows by addressee number and keeps them for the ticket insert; with
     // less memory both went to disk, which cost a million-row import 5–10 s. Only a large file gets
     // that memory (imports of several municipalities may run at once), and only in this transaction.
-    if (progress.rowsRead - rejectedInNode > LARGE_FILE_ROWS) await client.query(`SET LOCAL work_mem = '512MB'`);
-    if (rejectedInNode > 0) {
+    // Until the checks below, the rows rejected are those refused while reading.
+    if (progress.rowsRead - progress.rowsRejected > LARGE_FILE_ROWS) await client.query(`SET LOCAL work_mem = '512MB'`);
+    if (progress.rowsRejected > 0) {
       await client.query(`
         WITH refused AS (DELETE FROM ${staging} WHERE problems IS NOT NULL RETURNING line, problems)
         INSERT INTO ${rejected} (line, ord, field, code, message)
@@ -577,7 +576,8 @@ export class ResidentImportService {
       [code],
     );
     // The report lists every rejected row with all its problems, in line order.
-    const headers = Object.fromEntries((Object.keys(COLUMNS) as ColumnName[]).map((field) => [field, headerOf(layout, field)]));
+    // The column as the file's header spells it (a missing optional column by its canonical name).
+    const headers = Object.fromEntries((Object.keys(COLUMNS) as ColumnName[]).map((field) => [field, (layout as Layout | null)?.header[field] ?? field]));
     const [{ accepted }] = (await client.query(`SELECT count(*)::int AS accepted FROM ${staging}`)).rows;
     const { rowCount } = await client.query(
       `INSERT INTO import_rejection (municipality_code, job_id, seq, line, column_name, field, code, message)
@@ -586,6 +586,7 @@ export class ResidentImportService {
     );
     // Each rejected row has one first problem.
     const [{ rowsRejected }] = rowCount ? (await client.query(`SELECT count(*)::int AS "rowsRejected" FROM ${rejected} WHERE ord = 1`)).rows : [{ rowsRejected: 0 }];
+    if (rowCount) await this.letOldReportsGo(client, job);
     progress.rowsRejected = rowsRejected;
     const base = { rowsAccepted: accepted, rowsRejected, rejectionsListed: rowsRejected };
     if (options.mode === ImportMode.ABORT && rowsRejected > 0) {

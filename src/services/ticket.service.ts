@@ -69,6 +69,13 @@ export class TicketService {
     return { nodes, pageInfo: { hasNextPage: rows.length > first, endCursor: nodes.length ? encodeCursor([nodes[nodes.length - 1].municipalityCode, nodes[nodes.length - 1].ticketNumber]) : null } };
   }
 
+  /** A resident's tickets, through the request's loader. */
+  async ofResident(ctx: Context, residentId: string): Promise<Ticket[]> {
+    const tickets = await ctx.loaders.ticketsByResident.load(residentId);
+    for (const t of tickets) ctx.audit.note('ticket.read', t.municipalityCode, t.id);
+    return tickets;
+  }
+
   /** A ticket of the caller's own municipality by its number; another's is simply not found. */
   async byNumber(ctx: Context, ticketNumber: string): Promise<Ticket | null> {
     const checked = checkTicketNumber(ticketNumber);

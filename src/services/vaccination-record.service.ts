@@ -43,6 +43,13 @@ export class VaccinationRecordService {
     return record;
   }
 
+  /** A resident's records, through the request's loader; with `includeHistory` also superseded and entered-in-error ones. */
+  async ofResident(ctx: Context, residentId: string, includeHistory: boolean): Promise<VaccinationRecord[]> {
+    const records = (await ctx.loaders.recordsByResident.load(residentId)).filter((r) => includeHistory || r.status === 'COMPLETED');
+    for (const r of records) ctx.audit.note('vaccination.read', r.municipalityCode, r.id);
+    return records;
+  }
+
   async record(ctx: Context, input: RecordDoseInput): Promise<VaccinationRecord> {
     const municipalityCode = ownMunicipalityFor(ctx, 'create', 'VaccinationRecord');
     const errors = new ErrorCollector();

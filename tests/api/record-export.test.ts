@@ -1,10 +1,9 @@
 import iconv from 'iconv-lite';
 import { randomUUID } from 'node:crypto';
 import { Transform } from 'node:stream';
-import { PlatformFunction } from '../../src/entities/function-suspension.entity';
 import { Channel, Role } from '../../src/schema/enums';
 import { baseUrl, importFile, registryCsv, registryRow, RegistryRow } from '../helpers/registry-csv';
-import { Session, suspendedAfterFirstCheck, TestApp } from '../helpers/test-app';
+import { Session, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -165,17 +164,6 @@ describe('vaccination record CSV export', () => {
     expect(await refusals('dose=1&dose=2')).toEqual([400, [['dose', 'INVALID_FORMAT']]]);
     expect(await refusals('from=&to=2021-07-01')).toEqual([400, [['from', 'REQUIRED']]]);
     expect(await refusals('from=2021-08-01&to=2021-07-01')).toEqual([400, [['to', 'INVALID_DATE']]]);
-  });
-
-  it('answers 503, not a cut-off 200, when the export is suspended between the route\'s check and the download\'s own', async () => {
-    const { officer } = await tenantWithRecords();
-    const check = suspendedAfterFirstCheck(t, PlatformFunction.EXPORT);
-    try {
-      const answer = await download(Channel.LGWAN, officer);
-      expect([answer.status, JSON.parse(answer.text).errors[0].extensions.code]).toEqual([503, 'FUNCTION_SUSPENDED']);
-    } finally {
-      check.mockRestore();
-    }
   });
 
   it('runs two downloads of a municipality at a time; a third is asked to wait, and another municipality is not held up', async () => {

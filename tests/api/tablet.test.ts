@@ -366,6 +366,11 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     const site = await tablet(t, await t.createMunicipality());
     const numbers = Array.from({ length: 5 }, () => freshTicketNumber());
     for (const n of numbers) expect((await site.gql(REGISTER_DOSE, { input: doseInput(home.code, n) })).data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    // The second and third were filed at the same instant: the id orders them, across a page boundary.
+    await t.db.query(`UPDATE pending_dose SET created_at = (SELECT created_at FROM pending_dose WHERE municipality_code = $1 AND ticket_number = $2)
+      WHERE municipality_code = $1 AND ticket_number = $3`, [home.code, numbers[1], numbers[2]]);
+    const order = (await t.db.query('SELECT ticket_number FROM pending_dose WHERE municipality_code = $1 ORDER BY created_at, id', [home.code])).map((r: any) => r.ticket_number);
+    expect(new Set(order)).toEqual(new Set(numbers));
     const PAGE = 'query($after: ID, $n: String) { pendingDoses(first: 2, after: $after, ticketNumber: $n) { id ticketNumber } }';
     const seen: string[] = [];
     let page: { id: string; ticketNumber: string }[] = [];
@@ -375,7 +380,7 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
       seen.push(...page.map((p) => p.ticketNumber));
       after = page.at(-1)?.id ?? null;
     }
-    expect(seen).toEqual(numbers);
+    expect(seen).toEqual(order);
     expect((await home.officer.gql(PAGE, { n: numbers[3] })).data.pendingDoses.map((p: any) => p.ticketNumber)).toEqual([numbers[3]]);
     // Another municipality's dose is no cursor of this list, nor is anything else; a bad ticket number is named.
     const neighbour = await t.tenant();

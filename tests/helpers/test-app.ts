@@ -5,9 +5,7 @@ import { startApp, App } from '../../src/app';
 import { Config } from '../../src/config';
 import { createDataSource } from '../../src/db/data-source';
 import { demoMyNumber } from '../../src/db/demo-data';
-import { PlatformFunction } from '../../src/entities/function-suspension.entity';
 import { Channel, Role } from '../../src/schema/enums';
-import { functionSuspended } from '../../src/services/suspension.service';
 import { municipalityCheckDigit } from '../../src/validation/identifiers';
 
 export const PASSWORD = 'test-password-123';
@@ -191,16 +189,3 @@ export async function registerResident(officer: Session, overrides: Record<strin
 /** The error codes of a response, e.g. ['FORBIDDEN']. */
 export const codes = (r: GraphQLResponse) => (r.errors ?? []).map((e) => e.extensions?.code);
 
-/**
- * The operator suspends `fn` between a route's own check and the service's: the first check
- * passes, the second finds the function suspended. Restore the spy when done.
- */
-export function suspendedAfterFirstCheck(t: TestApp, fn: PlatformFunction): jest.SpyInstance {
-  const suspensions = t.app.services.suspensions;
-  const real = suspensions.assertAvailable.bind(suspensions);
-  return jest.spyOn(suspensions, 'assertAvailable')
-    .mockImplementationOnce(real)
-    .mockImplementationOnce(async () => {
-      throw functionSuspended(fn);
-    });
-}
