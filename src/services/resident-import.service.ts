@@ -290,10 +290,19 @@ export class ResidentImportService {
    * and before each import for its own; until then, reads already report such a job as failed.
    */
   async failStale(municipalityCode: string | null): Promise<void> {
+    // Each gets the failure line in the operation log that its own end would have written (an
+    // upload came over LG-WAN from its creator; a job without one came from the CLI).
     await this.db.query(
-      `UPDATE import_job SET status = 'FAILED', phase = NULL, finished_at = heartbeat_at, failure_reason = $2
-       WHERE status IN ('QUEUED', 'RUNNING') AND heartbeat_at < now() - make_interval(secs => $1)
-         AND ($3::char(6) IS NULL OR municipality_code = $3)`,
+      `WITH failed AS (
+         UPDATE import_job SET status = 'FAILED', phase = NULL, finished_at = heartbeat_at, failure_reason = $2
+         WHERE status IN ('QUEUED', 'RUNNING') AND heartbeat_at < now() - make_interval(secs => $1)
+           AND ($3::char(6) IS NULL OR municipality_code = $3)
+         RETURNING municipality_code, id, created_by
+       )
+       INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
+       SELECT 'import-stopped', f.created_by, a.role, CASE WHEN f.created_by IS NULL THEN 'CLI' ELSE 'LGWAN' END, f.municipality_code,
+              'resident.import', ARRAY[f.id::text], 'FAILURE'
+       FROM failed f LEFT JOIN account a ON a.id = f.created_by`,
       [STALE_AFTER_MS / 1000, STALE_REASON, municipalityCode],
     );
   }

@@ -591,12 +591,12 @@ describe('resident registry import', () => {
     const { code, officer } = await t.tenant();
     const neighbour = await t.tenant();
     // Jobs left RUNNING by a process that died three minutes ago, beside one whose process is alive.
-    const job = (municipality: string, heartbeat: string) => t.db.query(
-      `INSERT INTO import_job (municipality_code, id, kind, mode, status, phase, rows_read, started_at, heartbeat_at)
-       VALUES ($1, gen_random_uuid(), 'RESIDENTS', 'SKIP', 'RUNNING', 'MERGING', 10, now() - interval '5 minutes', ${heartbeat}) RETURNING id::text`,
-      [municipality],
+    const job = (municipality: string, heartbeat: string, createdBy: string | null = null) => t.db.query(
+      `INSERT INTO import_job (municipality_code, id, kind, mode, status, phase, rows_read, started_at, heartbeat_at, created_by)
+       VALUES ($1, gen_random_uuid(), 'RESIDENTS', 'SKIP', 'RUNNING', 'MERGING', 10, now() - interval '5 minutes', ${heartbeat}, $2) RETURNING id::text`,
+      [municipality, createdBy],
     ).then((rows: { id: string }[]) => rows[0].id);
-    const dead = await job(code, "now() - interval '3 minutes'");
+    const dead = await job(code, "now() - interval '3 minutes'", officer.accountId);
     const alive = await job(code, 'now()');
     const deadNeighbour = await job(neighbour.code, "now() - interval '3 minutes'");
     const stored = async (id: string) => (await t.db.query('SELECT status, phase, failure_reason, finished_at FROM import_job WHERE id = $1', [id]))[0];
@@ -613,6 +613,12 @@ describe('resident registry import', () => {
       await restarted.stop();
       expect(await stored(deadNeighbour)).toMatchObject({ status: 'FAILED', phase: null, failure_reason: reason });
       expect(await stored(alive)).toMatchObject({ status: 'RUNNING' });
+      // Each failure is in the operation log once, as the job's own end would have put it.
+      const logged = async (id: string) => t.db.query(
+        `SELECT municipality_code, actor_id, role, channel, outcome FROM audit_event WHERE operation = 'resident.import' AND target_ids = ARRAY[$1]::text[]`, [id]);
+      expect(await logged(dead)).toEqual([{ municipality_code: code, actor_id: officer.accountId, role: 'MUNICIPALITY', channel: 'LGWAN', outcome: 'FAILURE' }]);
+      expect(await logged(deadNeighbour)).toEqual([{ municipality_code: neighbour.code, actor_id: null, role: null, channel: 'CLI', outcome: 'FAILURE' }]);
+      expect(await logged(alive)).toEqual([]);
     } finally {
       await t.db.query(`UPDATE import_job SET status = 'FAILED', finished_at = now() WHERE id = $1`, [alive]);
     }
