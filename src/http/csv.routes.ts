@@ -150,7 +150,7 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
     return e instanceof InputError ? badInput(res, e) : refuse(res, ctx);
   }
   // The request stays ours: if the import stops reading early, the rest of the body is drained, not the socket destroyed.
-  // The client may have gone while the token and the suspensions were checked: no one waits for a job.
+  // The client may have gone while its token was checked: no one waits for a job.
   if (req.destroyed) return;
   const release = slotFor(res, services.uploads, principal.municipalityCode, 'import');
   if (!release) {
