@@ -227,7 +227,11 @@ export class StatisticsService {
     const first = s.from ?? [FIRST_VACCINATION_DAY, addDays(last, -MAX_SERIES_DAYS)].sort()[1];
     if (daysBetween(first, last) > MAX_SERIES_DAYS) throw badArgument([s.from ? 'from' : 'to'], `the range must be at most ${MAX_SERIES_DAYS} days`);
     const series = [];
-    for (let d = first; d <= last; d = addDays(d, 1)) series.push({ label: d, value: values.get(d) ?? 0 });
+    // Counted in days, not compared as text: past 9999-12-31 an ISO date no longer sorts after the one before.
+    for (let i = 0, days = daysBetween(first, last); i <= days; i++) {
+      const d = addDays(first, i);
+      series.push({ label: d, value: values.get(d) ?? 0 });
+    }
     const days = suppressSeries(series, this.threshold);
     return {
       dates: days.map((d) => d.date),

@@ -181,6 +181,16 @@ describe('small-cell suppression through the API', () => {
     expect(s.dosesByDay.dates[0]).toBe('2021-02-17');
     expect(s.dosesByDay.dates[s.dosesByDay.dates.length - 1]).toBe(todayInJapan());
   });
+
+  it('ends a series at the last day ISO dates can write', async () => {
+    const officer = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: await t.createMunicipality('47') });
+    const range = await officer.gql(`query($scope: StatisticsScopeInput!) {
+      statistics(scope: $scope, from: "9999-12-30", to: "9999-12-31") { dosesByDay { dates } } }`, { scope: municipality(officer.municipalityCode!) });
+    expect(range.data.statistics.dosesByDay.dates).toEqual(['9999-12-30', '9999-12-31']);
+    const open = await officer.gql(`query($scope: StatisticsScopeInput!) {
+      statistics(scope: $scope, to: "9999-12-31") { dosesByDay { dates } } }`, { scope: municipality(officer.municipalityCode!) });
+    expect(open.data.statistics.dosesByDay.dates.at(-1)).toBe('9999-12-31');
+  });
 });
 
 describe('no path from statistics to a row', () => {
