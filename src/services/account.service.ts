@@ -12,7 +12,7 @@ import { CreateAccountInput } from '../resolvers/account.types';
 import { checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
 import { AuditSource, writeAudit } from './audit.service';
 
-const LOGIN_ID = /^[A-Za-z0-9._@-]{3,64}$/;
+export const LOGIN_ID = /^[A-Za-z0-9._@-]{3,64}$/;
 const MIN_PASSWORD = 12;
 
 export class AccountService {
@@ -29,6 +29,8 @@ export class AccountService {
     if (!LOGIN_ID.test(input.loginId)) errors.add(['input', 'loginId'], ErrorCode.INVALID_FORMAT, 'must be 3 to 64 letters, digits or . _ @ -');
     if (input.password.length < MIN_PASSWORD) errors.add(['input', 'password'], ErrorCode.INVALID_FORMAT, `must be at least ${MIN_PASSWORD} characters`);
     if (!input.displayName.trim()) errors.add(['input', 'displayName'], ErrorCode.REQUIRED, 'must not be empty');
+    else if (/[\u0000-\u001f\u007f]/.test(input.displayName)) errors.add(['input', 'displayName'], ErrorCode.INVALID_FORMAT, 'must not hold control characters');
+    else if (input.displayName.trim().length > 100) errors.add(['input', 'displayName'], ErrorCode.INVALID_FORMAT, 'must be at most 100 characters');
     const needsMunicipality = ROLE_TENANT[input.role] === 'municipality';
     const needsPrefecture = ROLE_TENANT[input.role] === 'prefecture';
     let municipalityCode: string | null = null;

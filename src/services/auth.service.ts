@@ -7,6 +7,7 @@ import { TokenSigner } from '../auth/token';
 import { Account } from '../entities/account.entity';
 import { ROLE_CHANNELS } from '../policies/roles';
 import { Channel } from '../schema/enums';
+import { LOGIN_ID } from './account.service';
 import { writeAudit } from './audit.service';
 import { IntrusionDetector } from './intrusion.service';
 
@@ -35,7 +36,8 @@ export class AuthService {
       await writeAudit(this.db.manager, source, [{ operation: 'login.throttled', municipalityCode: null, targetIds: [], outcome: 'DENIED' }]);
       throw refused();
     }
-    const account = await this.db.getRepository(Account).findOneBy({ loginId });
+    // A login ID that no account can have (control characters, say) is simply unknown.
+    const account = LOGIN_ID.test(loginId) ? await this.db.getRepository(Account).findOneBy({ loginId }) : null;
     if (!account) {
       await verifyPassword(await decoyHash(), password);
       await this.detector.loginFailed(address);
@@ -46,6 +48,14 @@ export class AuthService {
       writeAudit(this.db.manager, source, [{ operation: 'login', municipalityCode: account.municipalityCode, targetIds: [account.id], outcome }]);
 
     const passwordOk = await verifyPassword(account.passwordHash, password);
+    if (!ROLE_CHANNELS[account.role].includes(channel)) {
+      // Answered as a wrong password, right or wrong: a different answer would confirm the password
+      // to whoever tries an LG-WAN account's credentials from the internet. Nor does it count
+      // towards the account's lockout, or anyone on the internet could lock LG-WAN accounts out.
+      await audit('DENIED');
+      await this.detector.loginFailed(address);
+      throw refused();
+    }
     const locked = account.lockedUntil !== null && account.lockedUntil > new Date();
     if (account.disabledAt || locked) {
       await audit('DENIED');
@@ -63,13 +73,6 @@ export class AuthService {
       await audit('FAILURE');
       await this.detector.loginFailed(address);
       if (rows[0]?.locked_now) await this.detector.accountLocked(account.id, account.municipalityCode, address);
-      throw refused();
-    }
-    if (!ROLE_CHANNELS[account.role].includes(channel)) {
-      // Answered as a wrong password: a different answer would confirm the password to whoever
-      // tries an LG-WAN account's credentials from the internet.
-      await audit('DENIED');
-      await this.detector.loginFailed(address);
       throw refused();
     }
     // The row was read before the password check: an attempt running beside it may have locked

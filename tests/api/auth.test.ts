@@ -1,6 +1,6 @@
 import { Account } from '../../src/entities/account.entity';
 import { Channel, Role } from '../../src/schema/enums';
-import { codes, PASSWORD, TestApp } from '../helpers/test-app';
+import { codes, GraphQLResponse, PASSWORD, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -9,6 +9,16 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 const VIEWER = '{ viewer { role channel municipality { code } } }';
+
+/** A login from an address of its own, so that its failures do not throttle the other tests' logins. */
+async function loginFrom(address: string, channel: Channel, loginId: string, password: string) {
+  const response = await fetch(t.url(channel), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+    body: JSON.stringify({ query: 'mutation($l: String!, $p: String!) { login(loginId: $l, password: $p) { accessToken } }', variables: { l: loginId, p: password } }),
+  });
+  return (await response.json()) as GraphQLResponse;
+}
 
 describe('login', () => {
   it('issues a token bound to the channel it was requested on', async () => {
@@ -48,6 +58,22 @@ describe('login', () => {
     expect(await t.login(Channel.LGWAN, site.loginId)).toEqual(wrongPassword);
     expect(await t.login(Channel.INTERNET, national.loginId)).toEqual(wrongPassword);
     expect(codes(await t.login(Channel.LGWAN, national.loginId))).toEqual([]);
+  });
+
+  it('does not let failures on a channel an account never uses lock it out', async () => {
+    const national = await t.createAccount(Role.NATIONAL);
+    // As many as lock an account on its own channel (this app locks after 3).
+    for (let i = 0; i < 3; i++) expect(codes(await loginFrom('198.51.100.7', Channel.INTERNET, national.loginId, 'not-the-password'))).toEqual(['UNAUTHENTICATED']);
+    const [row] = await t.db.query('SELECT failed_login_count, locked_until FROM account WHERE id = $1', [national.id]);
+    expect(row).toEqual({ failed_login_count: 0, locked_until: null });
+    expect(codes(await t.login(Channel.LGWAN, national.loginId))).toEqual([]);
+    const events = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'login' AND $1 = ANY(target_ids) ORDER BY id`, [national.id]);
+    expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(['DENIED', 'DENIED', 'DENIED', 'SUCCESS']);
+  });
+
+  it('answers a login ID no account can have, a NUL inside, as an unknown one', async () => {
+    const unknown = await loginFrom('198.51.100.8', Channel.LGWAN, 'nobody-by-this-name', 'not-the-password');
+    expect(await loginFrom('198.51.100.8', Channel.LGWAN, 'operator\u0000', 'not-the-password')).toEqual(unknown);
   });
 
   it('answers an unknown login ID exactly like a wrong password', async () => {
@@ -137,6 +163,8 @@ describe('accounts', () => {
       { field: ['input', 'municipalityCode'], code: 'INVALID_CHECK_DIGIT', message: expect.stringContaining('check digit') },
       { field: ['input', 'prefectureCode'], code: 'INVALID_STATE', message: 'must be empty for MUNICIPALITY accounts' },
     ]);
+    const named = await operator.gql(CREATE, { input: { loginId: `named-${Date.now()}`, password: 'a-long-password', role: 'NATIONAL', displayName: 'a\u0000b' } });
+    expect(named.data.createAccount.userErrors).toEqual([{ field: ['input', 'displayName'], code: 'INVALID_FORMAT', message: 'must not hold control characters' }]);
   });
 
   it('a disabled account is refused at login and its live token stops working', async () => {
