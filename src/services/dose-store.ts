@@ -1,4 +1,5 @@
-import { EntityManager } from 'typeorm';
+import { EntityManager, QueryFailedError } from 'typeorm';
+import { ErrorCode, InputError } from '../errors';
 import { PriorDose, ResidentFacts } from './dose-rules';
 
 /** SQL shared by every path that writes a dose: lock the resident, read the history, insert. */
@@ -38,15 +39,25 @@ function residentOf(row: Row): LockedResident {
 }
 
 /**
- * A ticket, its resident and the resident's completed doses, by exact ticket reference, in
- * one statement. With `lock`, the resident row is locked so that doses of one person are
- * written one at a time.
+ * A ticket, its resident and the resident's completed doses, by exact ticket reference. With
+ * `lock`, the resident row is locked first so that doses of one person are written one at a time,
+ * and everything is read after the lock: a statement that waits for a lock still reads with the
+ * snapshot it began with, so the history read beside the lock would miss the dose whose
+ * transaction held it.
  */
 export async function ticketWithResident(db: EntityManager, municipalityCode: string, ticketNumber: string, lock: boolean): Promise<TicketWithResident | null> {
+  if (lock) {
+    const locked: Row[] = await db.query(
+      `SELECT 1 FROM ticket t JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id
+       WHERE t.municipality_code = $1 AND t.ticket_number = $2 FOR UPDATE OF r`,
+      [municipalityCode, ticketNumber],
+    );
+    if (!locked.length) return null;
+  }
   const rows: Row[] = await db.query(
     `SELECT t.id AS ticket_id, t.series, to_char(t.voided_on, 'YYYY-MM-DD') AS voided_on, ${RESIDENT_COLUMNS}
      FROM ticket t JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id
-     WHERE t.municipality_code = $1 AND t.ticket_number = $2 ${lock ? 'FOR UPDATE OF r' : ''}`,
+     WHERE t.municipality_code = $1 AND t.ticket_number = $2`,
     [municipalityCode, ticketNumber],
   );
   if (!rows.length) return null;
@@ -54,12 +65,11 @@ export async function ticketWithResident(db: EntityManager, municipalityCode: st
   return { ticketId: row.ticket_id, series: row.series, voidedOn: row.voided_on, resident: residentOf(row) };
 }
 
-/** A resident of one tenant with the history, locked. */
+/** A resident of one tenant, locked, then read with the history (see ticketWithResident). */
 export async function lockedResident(db: EntityManager, municipalityCode: string, residentId: string): Promise<LockedResident | null> {
-  const rows: Row[] = await db.query(
-    `SELECT ${RESIDENT_COLUMNS} FROM resident r WHERE r.municipality_code = $1 AND r.id = $2 FOR UPDATE OF r`,
-    [municipalityCode, residentId],
-  );
+  const locked: Row[] = await db.query('SELECT 1 FROM resident WHERE municipality_code = $1 AND id = $2 FOR UPDATE', [municipalityCode, residentId]);
+  if (!locked.length) return null;
+  const rows: Row[] = await db.query(`SELECT ${RESIDENT_COLUMNS} FROM resident r WHERE r.municipality_code = $1 AND r.id = $2`, [municipalityCode, residentId]);
   return rows.length ? residentOf(rows[0]) : null;
 }
 
@@ -80,6 +90,11 @@ export interface NewRecord {
   idempotencyKey: string | null;
 }
 
+/**
+ * Writes one COMPLETED dose. The one dose per resident and number that may be COMPLETED is also a
+ * unique key: a writer that got past the resident's lock some other way is told the dose is
+ * already recorded, not handed a fault.
+ */
 export async function insertRecord(db: EntityManager, r: NewRecord): Promise<Date> {
   const [row] = await db.query(
     `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
@@ -87,6 +102,11 @@ export async function insertRecord(db: EntityManager, r: NewRecord): Promise<Dat
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING created_at`,
     [r.municipalityCode, r.id, r.residentId, r.ticketId, r.doseNumber, r.vaccinatedOn, r.vaccineCode, r.manufacturer, r.product,
       r.lotNumber, r.siteMunicipalityCode, r.source, r.recordedBy, r.idempotencyKey],
-  );
+  ).catch((error: unknown) => {
+    if (error instanceof QueryFailedError && (error.driverError as { constraint?: string }).constraint === 'vaccination_record_dose_key') {
+      throw InputError.of(['input', 'doseNumber'], ErrorCode.DUPLICATE_DOSE, 'this dose is already recorded');
+    }
+    throw error;
+  });
   return row.created_at;
 }

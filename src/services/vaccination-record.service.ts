@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EntityManager, QueryFailedError } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
 import { ErrorCode, ErrorCollector, identifierError, InputError, notFoundOrNoAccess } from '../errors';
@@ -12,14 +12,6 @@ import { writeAudit } from './audit.service';
 import { checkDoseHistory, checkDoseInput } from './dose-rules';
 import { insertRecord, lockedResident } from './dose-store';
 
-
-/** The one dose per resident and number that may be COMPLETED; a race past the lock still lands here. */
-function duplicateDose(error: unknown): InputError | null {
-  if (error instanceof QueryFailedError && (error.driverError as { constraint?: string }).constraint === 'vaccination_record_dose_key') {
-    return InputError.of(['input', 'doseNumber'], ErrorCode.DUPLICATE_DOSE, 'this dose is already recorded');
-  }
-  return null;
-}
 
 /**
  * Records as the owning municipality keeps them: officer entry from paper forms, corrections and
@@ -62,24 +54,20 @@ export class VaccinationRecordService {
       else site = checked.value;
     }
     errors.throwIfAny();
-    try {
-      return await (await ctx.session.manager()).transaction(async (tx) => {
-        const resident = isUuid(input.residentId) ? await lockedResident(tx, municipalityCode, input.residentId) : null;
-        if (!resident) throw notFoundOrNoAccess(['input', 'residentId']);
-        checkDoseHistory(errors, resident, resident.history, dose!, (f) => ['input', f], { requireActive: false });
-        errors.throwIfAny();
-        const id = randomUUID();
-        await insertRecord(tx, {
-          municipalityCode, id, residentId: resident.id, ticketId: null, doseNumber: dose!.doseNumber, vaccinatedOn: dose!.vaccinatedOn,
-          vaccineCode: dose!.vaccine.code, manufacturer: dose!.vaccine.manufacturer, product: dose!.vaccine.product, lotNumber: dose!.lotNumber,
-          siteMunicipalityCode: site, source: 'OFFICER', recordedBy: ctx.actor!.accountId, idempotencyKey: null,
-        });
-        await writeAudit(tx, ctx, [{ operation: 'vaccination.record', municipalityCode, targetIds: [id], outcome: 'SUCCESS' }]);
-        return tx.getRepository(VaccinationRecord).findOneByOrFail({ municipalityCode, id });
+    return (await ctx.session.manager()).transaction(async (tx) => {
+      const resident = isUuid(input.residentId) ? await lockedResident(tx, municipalityCode, input.residentId) : null;
+      if (!resident) throw notFoundOrNoAccess(['input', 'residentId']);
+      checkDoseHistory(errors, resident, resident.history, dose!, (f) => ['input', f], { requireActive: false });
+      errors.throwIfAny();
+      const id = randomUUID();
+      await insertRecord(tx, {
+        municipalityCode, id, residentId: resident.id, ticketId: null, doseNumber: dose!.doseNumber, vaccinatedOn: dose!.vaccinatedOn,
+        vaccineCode: dose!.vaccine.code, manufacturer: dose!.vaccine.manufacturer, product: dose!.vaccine.product, lotNumber: dose!.lotNumber,
+        siteMunicipalityCode: site, source: 'OFFICER', recordedBy: ctx.actor!.accountId, idempotencyKey: null,
       });
-    } catch (error) {
-      throw duplicateDose(error) ?? error;
-    }
+      await writeAudit(tx, ctx, [{ operation: 'vaccination.record', municipalityCode, targetIds: [id], outcome: 'SUCCESS' }]);
+      return tx.getRepository(VaccinationRecord).findOneByOrFail({ municipalityCode, id });
+    });
   }
 
   /** A corrected copy replaces the record; the old one stays, SUPERSEDED, pointing at the new one. */

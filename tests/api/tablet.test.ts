@@ -158,6 +158,18 @@ describe('tablet: register', () => {
     expect(codes(await home.officer.gql(READ, { id: receipt.id }))).toEqual(['FORBIDDEN']);
   });
 
+  it('records one of the same dose sent at once by several tablets, and tells the others it is a duplicate', async () => {
+    const home = await t.tenant();
+    const { residentId, ticketNumber } = await residentWithTicket(home.officer);
+    const sites = await Promise.all(Array.from({ length: 4 }, () => tablet(t, home.code)));
+    const results = await Promise.all(sites.map((site) => site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) })));
+    expect(results.map((r) => r.errors)).toEqual([undefined, undefined, undefined, undefined]);
+    const outcomes = results.map((r) => r.data.registerDose.receipt?.status ?? r.data.registerDose.userErrors.map((e: any) => e.code).join());
+    expect(outcomes.sort()).toEqual(['DUPLICATE_DOSE', 'DUPLICATE_DOSE', 'DUPLICATE_DOSE', 'RECORDED']);
+    const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2', [home.code, residentId]);
+    expect(count).toBe(1);
+  });
+
   it('returns the first result for a retried key, also when retried concurrently, and writes nothing more', async () => {
     const home = await t.tenant();
     const { residentId, ticketNumber } = await residentWithTicket(home.officer);

@@ -59,6 +59,39 @@ describe('officer entry', () => {
 });
 
 describe('corrections keep history', () => {
+  it('checks a correction against a dose whose registration held the resident while the correction waited', async () => {
+    const { code, officer } = await t.tenant();
+    const { id: residentId } = await registerResident(officer);
+    const recordId = (await officer.gql(RECORD, { input: entry(residentId) })).data.recordDose.record.id;
+    // A registration of dose 2 is under way: it holds the resident, as every dose writer does.
+    const other = t.db.createQueryRunner();
+    await other.connect();
+    await other.startTransaction();
+    try {
+      await other.query('SELECT 1 FROM resident WHERE municipality_code = $1 AND id = $2 FOR UPDATE', [code, residentId]);
+      await other.query(
+        `INSERT INTO vaccination_record (municipality_code, id, resident_id, dose_number, vaccinated_on, vaccine_code, manufacturer, product, lot_number, site_municipality_code, source, status)
+         VALUES ($1, gen_random_uuid(), $2, 2, '2023-12-01', 'MODERNA-SPIKEVAX', 'モデルナ', 'スパイクバックス', '000124A', $1, 'TABLET', 'COMPLETED')`,
+        [code, residentId],
+      );
+      const correcting = officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-12-15', reason: 'typo' } });
+      for (let i = 0; i < 200; i++) {
+        const [{ n }] = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`);
+        if (n > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await other.commitTransaction();
+      // The correction, once it holds the resident, sees dose 2 and may not move dose 1 past it.
+      expect((await correcting).data.correctVaccinationRecord.userErrors).toEqual([
+        { field: ['input', 'vaccinatedOn'], code: 'DATE_AFTER_NEXT_DOSE', message: 'must be before dose 2 (2023-12-01)' },
+      ]);
+    } finally {
+      if (other.isTransactionActive) await other.rollbackTransaction();
+      await other.release();
+    }
+  });
+
+
   it('supersedes the old record with reason, time and officer, and deletes as entered-in-error', async () => {
     const { code, officer } = await t.tenant();
     const { id: residentId } = await registerResident(officer);
