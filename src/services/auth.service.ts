@@ -32,7 +32,8 @@ export class AuthService {
 
   async login(channel: Channel, loginId: string, password: string, address: string): Promise<{ accessToken: string; account: Account }> {
     const source = { requestId: randomUUID(), channel, actor: null };
-    if (await this.detector.isThrottled(address)) {
+    const place = await this.detector.loginStarted(address);
+    if (place === null) {
       await writeAudit(this.db.manager, source, [{ operation: 'login.throttled', municipalityCode: null, targetIds: [], outcome: 'DENIED' }]);
       throw refused();
     }
@@ -40,7 +41,7 @@ export class AuthService {
     const account = LOGIN_ID.test(loginId) ? await this.db.getRepository(Account).findOneBy({ loginId }) : null;
     if (!account) {
       await verifyPassword(await decoyHash(), password);
-      await this.detector.loginFailed(address);
+      await this.detector.loginFailed(address, place);
       await writeAudit(this.db.manager, source, [{ operation: 'login', municipalityCode: null, targetIds: [], outcome: 'FAILURE' }]);
       throw refused();
     }
@@ -53,12 +54,13 @@ export class AuthService {
       // to whoever tries an LG-WAN account's credentials from the internet. Nor does it count
       // towards the account's lockout, or anyone on the internet could lock LG-WAN accounts out.
       await audit('DENIED');
-      await this.detector.loginFailed(address);
+      await this.detector.loginFailed(address, place);
       throw refused();
     }
     const locked = account.lockedUntil !== null && account.lockedUntil > new Date();
     if (account.disabledAt || locked) {
       await audit('DENIED');
+      await this.detector.loginFailed(address, place);
       throw refused();
     }
     if (!passwordOk) {
@@ -71,7 +73,7 @@ export class AuthService {
         [account.id, this.policy.maxFailedLogins, this.policy.lockoutMinutes],
       );
       await audit('FAILURE');
-      await this.detector.loginFailed(address);
+      await this.detector.loginFailed(address, place);
       if (rows[0]?.locked_now) await this.detector.accountLocked(account.id, account.municipalityCode, address);
       throw refused();
     }
@@ -84,8 +86,10 @@ export class AuthService {
     );
     if ((signedIn as unknown[]).length === 0) {
       await audit('DENIED');
+      await this.detector.loginFailed(address, place);
       throw refused();
     }
+    await this.detector.loginSucceeded(address);
     await audit('SUCCESS');
     return { accessToken: await this.tokens.sign({ accountId: account.id, channel }), account };
   }

@@ -98,12 +98,24 @@ export class IntrusionDetector {
     return () => clearInterval(timer);
   }
 
-  async isThrottled(address: string): Promise<boolean> {
-    return (await this.count(`login:${address}`, 0)) >= this.limits.loginFailuresPerAddress;
+  /**
+   * Counts a login attempt from `address` as a failure before its password is checked, so that
+   * attempts sent at once cannot all pass the limit: its place among the address's recent
+   * failures, or null once the address is over the limit (it is refused, and counted).
+   */
+  async loginStarted(address: string): Promise<number | null> {
+    const failures = await this.count(`login:${address}`, 1);
+    return failures > this.limits.loginFailuresPerAddress ? null : failures;
   }
 
-  async loginFailed(address: string): Promise<void> {
-    if ((await this.count(`login:${address}`, 1)) === this.limits.loginFailuresPerAddress) {
+  /** The attempt signed in: it is no failure after all. */
+  async loginSucceeded(address: string): Promise<void> {
+    await this.query('UPDATE detection_window SET events = events[2:] WHERE key = $1', [`login:${address}`]);
+  }
+
+  /** The attempt failed; alerted once, by the attempt that reached the limit. */
+  async loginFailed(address: string, place: number): Promise<void> {
+    if (place === this.limits.loginFailuresPerAddress) {
       await this.alert('LOGIN_THROTTLED', { sourceAddress: address }, `${this.limits.loginFailuresPerAddress} failed logins within ${this.limits.windowMinutes} min`);
     }
   }

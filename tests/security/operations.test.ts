@@ -83,6 +83,22 @@ describe('intrusion detection', () => {
     }
   });
 
+  it('lets no more failed logins through than the limit when they are sent at once', async () => {
+    const app = await TestApp.start();
+    try {
+      const account = await app.createAccount(Role.OPERATOR);
+      const answers = await Promise.all(Array.from({ length: 30 }, () => app.login(Channel.LGWAN, account.loginId, 'wrong-password')));
+      expect(new Set(answers.map((a) => codes(a)[0]))).toEqual(new Set(['UNAUTHENTICATED']));
+      // Only the first twenty reached the account (and its lockout); the throttle refused the rest.
+      const [{ checked }] = await app.db.query(`SELECT count(*)::int AS checked FROM audit_event WHERE operation = 'login' AND target_ids = ARRAY[$1]`, [account.id]);
+      expect(checked).toBe(20);
+      const alerts = await app.db.query(`SELECT kind FROM security_alert WHERE kind = 'LOGIN_THROTTLED' AND source_address = $1`, [app.address]);
+      expect(alerts).toEqual([{ kind: 'LOGIN_THROTTLED' }]);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('counts the events of every API process sharing the database, and alerts once', async () => {
     const { code, officer } = await t.tenant();
     // A second process with the same configuration, as behind a load balancer.
