@@ -82,6 +82,28 @@ describe('resident management', () => {
     expect(moved.data.markResidentMovedOut).toEqual({ resident: { status: 'MOVED_OUT', movedOutOn: '2024-04-01', movedToMunicipalityCode: '141003' }, userErrors: [] });
   });
 
+  it('asks to try again while tickets are being issued, so that none issued meanwhile stays open', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    const DECEASED = 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2025-01-02") { resident { status } userErrors { field code message } } }';
+    // An issuance (or an import) of the municipality holds its registry lock until it commits.
+    const issuing = t.db.createQueryRunner();
+    await issuing.connect();
+    await issuing.startTransaction();
+    try {
+      await issuing.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`resident-import:${code}`]);
+      expect((await officer.gql(DECEASED, { id })).data.markResidentDeceased).toEqual({ resident: null, userErrors: [
+        { field: ['id'], code: 'INVALID_STATE', message: 'tickets of this municipality are being issued or imported right now: try again in a minute' },
+      ] });
+      const MOVE = 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2025-01-01") { userErrors { code } } }';
+      expect((await officer.gql(MOVE, { id })).data.markResidentMovedOut.userErrors).toEqual([{ code: 'INVALID_STATE' }]);
+    } finally {
+      await issuing.rollbackTransaction();
+      await issuing.release();
+    }
+    expect((await officer.gql(DECEASED, { id })).data.markResidentDeceased).toEqual({ resident: { status: 'DECEASED' }, userErrors: [] });
+  });
+
   it('marks a resident deceased', async () => {
     const { officer } = await t.tenant();
     const { id } = await registerResident(officer);
