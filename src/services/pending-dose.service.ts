@@ -113,12 +113,24 @@ export class PendingDoseService {
   }
 
   /** The municipality found the person: the dose becomes their record if every dose rule holds. */
+  /**
+   * Records a pending dose for the resident the officer names. Once its ticket number has been
+   * issued, the dose belongs to that ticket's holder: it is recorded on the ticket, and another
+   * resident is refused.
+   */
   async assign(ctx: Context, id: string, residentId: string): Promise<PendingDose> {
     return (await ctx.session.manager()).transaction(async (tx) => {
       const pending = await this.find(ctx, tx, id);
       const resident = isUuid(residentId) ? await lockedResident(tx, pending.municipalityCode, residentId) : null;
       if (!resident) throw notFoundOrNoAccess(['residentId']);
-      const problem = await this.attach(tx, ctx, pending, resident, null, ctx.actor!.accountId);
+      const [ticket]: { id: string; resident_id: string; series: string }[] = await tx.query(
+        'SELECT id, resident_id, series FROM ticket WHERE municipality_code = $1 AND ticket_number = $2',
+        [pending.municipalityCode, pending.ticketNumber],
+      );
+      if (ticket && ticket.resident_id !== resident.id) {
+        throw InputError.of(['residentId'], ErrorCode.INVALID_STATE, `the dose's ticket number ${pending.ticketNumber} is issued to another resident`);
+      }
+      const problem = await this.attach(tx, ctx, pending, resident, ticket ? { id: ticket.id, series: ticket.series } : null, ctx.actor!.accountId);
       if (problem) throw InputError.of(['id'], ErrorCode.INVALID_STATE, `cannot be recorded for this resident: ${problem}`);
       return tx.getRepository(PendingDose).findOneByOrFail({ municipalityCode: pending.municipalityCode, id: pending.id });
     });

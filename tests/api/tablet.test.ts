@@ -373,6 +373,33 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     expect((await other.officer.gql(DISMISS, { id: p1.id })).data.dismissPendingDose.userErrors).toEqual([{ code: 'NOT_FOUND' }]);
   });
 
+  it('assigns a pending dose whose ticket has since been issued to that ticket\'s holder only, on the ticket', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    const ticketNumber = freshTicketNumber();
+    // Dose 2 given on a ticket not yet registered: when the ticket is issued, its holder has no dose 1, so it stays pending.
+    const filed = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { doseNumber: 2, vaccinatedOn: '2024-06-01' }) });
+    expect(filed.data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    const { id: holder } = await registerResident(home.officer);
+    const issued = await home.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: holder, ticketNumber }] } });
+    expect(issued.data.issueTickets).toMatchObject({ matchedPendingDoses: 0, userErrors: [] });
+    const [pending] = (await home.officer.gql('{ pendingDoses { id } }')).data.pendingDoses;
+    const ASSIGN = 'mutation($id: ID!, $r: ID!) { assignPendingDose(id: $id, residentId: $r) { pendingDose { status } userErrors { field code message } } }';
+    const { id: someoneElse } = await registerResident(home.officer);
+    expect((await home.officer.gql(ASSIGN, { id: pending.id, r: someoneElse })).data.assignPendingDose.userErrors).toEqual([
+      { field: ['residentId'], code: 'INVALID_STATE', message: `the dose's ticket number ${ticketNumber} is issued to another resident` },
+    ]);
+    // Once the holder's dose 1 is entered from the paper form, the dose is theirs, on their ticket.
+    const first = await home.officer.gql('mutation($i: RecordDoseInput!) { recordDose(input: $i) { userErrors { code } } }', {
+      i: { residentId: holder, doseNumber: 1, vaccinatedOn: '2024-05-01', vaccineCode: 'PFIZER-COMIRNATY', lotNumber: 'FA1234' },
+    });
+    expect(first.data.recordDose.userErrors).toEqual([]);
+    expect((await home.officer.gql(ASSIGN, { id: pending.id, r: holder })).data.assignPendingDose).toEqual({ pendingDose: { status: 'MATCHED' }, userErrors: [] });
+    const [record] = await t.db.query(`SELECT t.ticket_number FROM vaccination_record v JOIN ticket t ON t.municipality_code = v.municipality_code AND t.id = v.ticket_id
+      WHERE v.municipality_code = $1 AND v.resident_id = $2 AND v.dose_number = 2`, [home.code, holder]);
+    expect(record).toEqual({ ticket_number: ticketNumber });
+  });
+
   it('pages through every pending dose, oldest first, and finds one ticket\'s', async () => {
     const home = await t.tenant();
     const site = await tablet(t, await t.createMunicipality());
