@@ -105,10 +105,13 @@ export class IntrusionDetector {
    */
   async loginStarted(address: string): Promise<number | null> {
     const failures = await this.count(`login:${address}`, 1);
-    return failures > this.limits.loginFailuresPerAddress ? null : failures;
+    if (failures <= this.limits.loginFailuresPerAddress) return failures;
+    // Refused without a password check: not counted, so the throttle lifts a window after the last real failure.
+    await this.loginSucceeded(address);
+    return null;
   }
 
-  /** The attempt signed in: it is no failure after all. */
+  /** The attempt signed in (or was refused unchecked): it is no failure after all. */
   async loginSucceeded(address: string): Promise<void> {
     await this.query('UPDATE detection_window SET events = events[2:] WHERE key = $1', [`login:${address}`]);
   }

@@ -5,6 +5,7 @@ import { PendingDose, PendingDoseStatus } from '../entities/pending-dose.entity'
 import { badArgument, badCursor, checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
+import { tryShareRegistryLock } from '../db/registry-lock';
 import { isUuid } from '../validation/identifiers';
 import { checkTicketNumber } from '../validation/tickets';
 import { checkReason } from '../validation/reasons';
@@ -26,10 +27,13 @@ function doseOf(p: PendingDose): CheckedDose {
 export class PendingDoseService {
 
   /** Turns a pending dose into a record of the resident if every dose rule holds; else says why not. */
-  private async attach(tx: EntityManager, source: AuditSource, pending: PendingDose, resident: LockedResident, ticket: { id: string; series: string } | null, by: string | null): Promise<string | null> {
+  private async attach(
+    tx: EntityManager, source: AuditSource, pending: PendingDose, resident: LockedResident, ticket: { id: string; series: string } | null, by: string | null,
+    requireActive = !!ticket,
+  ): Promise<string | null> {
     const errors = new ErrorCollector();
     const dose = doseOf(pending);
-    checkDoseHistory(errors, resident, resident.history, dose, (f) => [f], { series: ticket?.series, requireActive: !!ticket });
+    checkDoseHistory(errors, resident, resident.history, dose, (f) => [f], { series: ticket?.series, requireActive });
     if (errors.errors.length) return errors.errors.map((e) => `${e.code}: ${e.field.join('.')} ${e.message}`).join('; ');
     const recordId = randomUUID();
     await insertRecord(tx, {
@@ -123,6 +127,10 @@ export class PendingDoseService {
       const pending = await this.find(ctx, tx, id);
       const resident = isUuid(residentId) ? await lockedResident(tx, pending.municipalityCode, residentId) : null;
       if (!resident) throw notFoundOrNoAccess(['residentId']);
+      // An issuance or import under way may be giving the number to someone: wait until it has.
+      if (!(await tryShareRegistryLock(tx, pending.municipalityCode))) {
+        throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'tickets of this municipality are being issued or imported right now: try again in a minute');
+      }
       const [ticket]: { id: string; resident_id: string; series: string }[] = await tx.query(
         'SELECT id, resident_id, series FROM ticket WHERE municipality_code = $1 AND ticket_number = $2',
         [pending.municipalityCode, pending.ticketNumber],
@@ -130,7 +138,9 @@ export class PendingDoseService {
       if (ticket && ticket.resident_id !== resident.id) {
         throw InputError.of(['residentId'], ErrorCode.INVALID_STATE, `the dose's ticket number ${pending.ticketNumber} is issued to another resident`);
       }
-      const problem = await this.attach(tx, ctx, pending, resident, ticket ? { id: ticket.id, series: ticket.series } : null, ctx.actor!.accountId);
+      // The officer knows the person was vaccinated: one who has since moved out or died still
+      // gets a dose given before (the dates are checked), as without a ticket.
+      const problem = await this.attach(tx, ctx, pending, resident, ticket ? { id: ticket.id, series: ticket.series } : null, ctx.actor!.accountId, false);
       if (problem) throw InputError.of(['id'], ErrorCode.INVALID_STATE, `cannot be recorded for this resident: ${problem}`);
       return tx.getRepository(PendingDose).findOneByOrFail({ municipalityCode: pending.municipalityCode, id: pending.id });
     });

@@ -767,19 +767,23 @@ export class ResidentImportService {
    * would be the start of the import's long transaction); false if it was not.
    */
   private async recordEnd(client: PoolClient, job: ImportJob, principal: ImportPrincipal, progress: ProgressReporter, outcome: Outcome, from: ImportStatus[]): Promise<boolean> {
-    const { rowCount } = await client.query(
-      `UPDATE import_job SET status = $3, phase = NULL, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp(), encoding = $4, bytes_read = $5,
+    const { rows } = await client.query<{ was: ImportStatus }>(
+      `UPDATE import_job j SET status = $3, phase = NULL, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp(), encoding = $4, bytes_read = $5,
          rows_read = $6, rows_accepted = $7, rows_rejected = $8, rejections_listed = $9, residents_inserted = $10, residents_updated = $11,
          tickets_inserted = $12, failure_reason = $13
-       WHERE municipality_code = $1 AND id = $2 AND status = ANY($14)
-         AND (status <> 'FAILED' OR rejections_listed = 0)`,
+       FROM (SELECT status FROM import_job WHERE municipality_code = $1 AND id = $2 FOR UPDATE) was
+       WHERE j.municipality_code = $1 AND j.id = $2 AND j.status = ANY($14)
+         AND (j.status <> 'FAILED' OR j.rejections_listed = 0)
+       RETURNING was.status AS was`,
       [
         job.municipalityCode, job.id, outcome.status, progress.encoding, progress.bytesRead, progress.rowsRead, outcome.rowsAccepted,
         outcome.rowsRejected, outcome.rejectionsListed, outcome.residentsInserted, outcome.residentsUpdated, outcome.ticketsInserted,
         outcome.failureReason, from,
       ],
     );
-    if (!rowCount) return false;
+    if (!rows.length) return false;
+    // A job already recorded as stopped has its failure line: it gets its real reason, not a second line.
+    if (rows[0].was === ImportStatus.FAILED) return true;
     await writeAudit(queryable(client), principal, [{
       operation: 'resident.import', municipalityCode: job.municipalityCode, targetIds: [job.id], outcome: outcome.status === ImportStatus.SUCCEEDED ? 'SUCCESS' : 'FAILURE',
     }]);

@@ -220,10 +220,10 @@ export class ResidentService {
       }
       const resident = await this.find(ctx, tx, 'update', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
-      await this.assertNoIssuance(tx, resident.municipalityCode);
       if (resident.status === ResidentStatus.DECEASED) throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'resident is recorded as deceased');
       const date = checkEventDate('movedOutOn', movedOutOn, resident.birthDate);
       await this.assertAfterDoses(tx, resident, 'movedOutOn', date);
+      await this.assertNoIssuance(tx, resident.municipalityCode);
       Object.assign(resident, {
         status: ResidentStatus.MOVED_OUT,
         movedOutOn: date,
@@ -240,9 +240,9 @@ export class ResidentService {
     return this.write(ctx, 'resident.markDeceased', async (tx) => {
       const resident = await this.find(ctx, tx, 'update', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
-      await this.assertNoIssuance(tx, resident.municipalityCode);
       const date = checkEventDate('deceasedOn', deceasedOn, resident.birthDate);
       await this.assertAfterDoses(tx, resident, 'deceasedOn', date);
+      await this.assertNoIssuance(tx, resident.municipalityCode);
       Object.assign(resident, { status: ResidentStatus.DECEASED, deceasedOn: date, updatedAt: new Date() });
       await tx.getRepository(Resident).save(resident);
       await voidOpenTickets(tx, ctx, resident.municipalityCode, resident.id, 'deceased');

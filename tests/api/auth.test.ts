@@ -165,6 +165,8 @@ describe('accounts', () => {
     ]);
     const named = await operator.gql(CREATE, { input: { loginId: `named-${Date.now()}`, password: 'a-long-password', role: 'NATIONAL', displayName: 'a\u0000b' } });
     expect(named.data.createAccount.userErrors).toEqual([{ field: ['input', 'displayName'], code: 'INVALID_FORMAT', message: 'must not hold control characters' }]);
+    const long = await operator.gql(CREATE, { input: { loginId: `long-${Date.now()}`, password: 'a-long-password', role: 'NATIONAL', displayName: 'x'.repeat(101) } });
+    expect(long.data.createAccount.userErrors).toEqual([{ field: ['input', 'displayName'], code: 'INVALID_FORMAT', message: 'must be at most 100 characters' }]);
   });
 
   it('a disabled account is refused at login and its live token stops working', async () => {

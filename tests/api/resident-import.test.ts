@@ -737,11 +737,21 @@ describe('resident registry import', () => {
 
   it('rolls back an import whose job was taken for stopped while it ran, and keeps the job failed', async () => {
     const { code, officer } = await t.tenant();
+    // Its heartbeat stalled past the limit, and the municipality's next import recorded it as stopped.
     t.app.services.imports.faultAfterResidentMerge = async (job) => {
-      if (job.municipalityCode === code) await t.db.query(`UPDATE import_job SET status = 'FAILED', finished_at = now() WHERE municipality_code = $1 AND id = $2`, [code, job.id]);
+      if (job.municipalityCode !== code) return;
+      await t.db.query(`UPDATE import_job SET heartbeat_at = now() - interval '3 minutes' WHERE municipality_code = $1 AND id = $2`, [code, job.id]);
+      await t.app.services.imports.failStale(code);
     };
+    let id = '';
     try {
-      const job = await importFile(t, officer, registryCsv([registryRow()]));
+      // It reads FAILED as soon as it is recorded as stopped, and gets its real reason once the import has rolled back.
+      id = (await importFile(t, officer, registryCsv([registryRow()]))).id;
+      let job: any;
+      for (let i = 0; i < 200 && job?.failureReason !== 'the import was taken for stopped while it ran; nothing was written, run the import again'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        job = (await officer.gql(IMPORT_JOB, { id })).data.importJob;
+      }
       expect(job).toMatchObject({
         status: 'FAILED', residentsInserted: 0, failureReason: 'the import was taken for stopped while it ran; nothing was written, run the import again',
       });
@@ -749,6 +759,9 @@ describe('resident registry import', () => {
       t.app.services.imports.faultAfterResidentMerge = null;
     }
     expect(await residentRows(t, code)).toEqual([]);
+    // One failure line for the job: the stopped one's, not a second when the import itself ended.
+    const logged = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'resident.import' AND target_ids = ARRAY[$1]::text[]`, [id]);
+    expect(logged).toEqual([{ outcome: 'FAILURE' }]);
   });
 
   it('keeps the rejection reports of the municipality\'s ten latest imports, and their counts for ever', async () => {

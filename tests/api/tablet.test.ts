@@ -394,6 +394,9 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
       i: { residentId: holder, doseNumber: 1, vaccinatedOn: '2024-05-01', vaccineCode: 'PFIZER-COMIRNATY', lotNumber: 'FA1234' },
     });
     expect(first.data.recordDose.userErrors).toEqual([]);
+    // The holder has moved away since (the ticket is void now): a dose given before still is theirs.
+    const moved = await home.officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-07-01") { userErrors { code } } }', { id: holder });
+    expect(moved.data.markResidentMovedOut.userErrors).toEqual([]);
     expect((await home.officer.gql(ASSIGN, { id: pending.id, r: holder })).data.assignPendingDose).toEqual({ pendingDose: { status: 'MATCHED' }, userErrors: [] });
     const [record] = await t.db.query(`SELECT t.ticket_number FROM vaccination_record v JOIN ticket t ON t.municipality_code = v.municipality_code AND t.id = v.ticket_id
       WHERE v.municipality_code = $1 AND v.resident_id = $2 AND v.dose_number = 2`, [home.code, holder]);
