@@ -740,8 +740,14 @@ describe('resident registry import', () => {
     // Its heartbeat stalled past the limit, and the municipality's next import recorded it as stopped.
     t.app.services.imports.faultAfterResidentMerge = async (job) => {
       if (job.municipalityCode !== code) return;
-      await t.db.query(`UPDATE import_job SET heartbeat_at = now() - interval '3 minutes' WHERE municipality_code = $1 AND id = $2`, [code, job.id]);
-      await t.app.services.imports.failStale(code);
+      // A progress write still in flight may renew the heartbeat: until the job reads stopped.
+      for (let i = 0; i < 40; i++) {
+        await t.db.query(`UPDATE import_job SET heartbeat_at = now() - interval '3 minutes' WHERE municipality_code = $1 AND id = $2`, [code, job.id]);
+        await t.app.services.imports.failStale(code);
+        const [{ status }] = await t.db.query('SELECT status FROM import_job WHERE municipality_code = $1 AND id = $2', [code, job.id]);
+        if (status === 'FAILED') return;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
     };
     let id = '';
     try {
