@@ -1,3 +1,4 @@
+import { ErrorCode, InputError } from '../errors';
 import type { Queryable } from '../services/audit.service';
 
 const registryKey = (municipalityCode: string) => `resident-import:${municipalityCode}`;
@@ -34,4 +35,14 @@ export async function tryLockRegistry(db: Queryable, municipalityCode: string): 
 export async function tryShareRegistryLock(db: Queryable, municipalityCode: string): Promise<boolean> {
   const rows = await db.query('SELECT pg_try_advisory_xact_lock_shared(hashtextextended($1, 0)) AS locked', [registryKey(municipalityCode)]);
   return (rows as { locked: boolean }[])[0].locked;
+}
+
+/**
+ * For an officer's change that an issuance or import under way could contradict (a ticket it is
+ * writing unseen): shares the registry lock, or asks the officer to try again (INVALID_STATE on `field`).
+ */
+export async function shareRegistryLockOrRetry(db: Queryable, municipalityCode: string, field: string[]): Promise<void> {
+  if (!(await tryShareRegistryLock(db, municipalityCode))) {
+    throw InputError.of(field, ErrorCode.INVALID_STATE, 'tickets of this municipality are being issued or imported right now: try again in a minute');
+  }
 }

@@ -5,7 +5,7 @@ import { PendingDose, PendingDoseStatus } from '../entities/pending-dose.entity'
 import { badArgument, badCursor, checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
-import { tryShareRegistryLock } from '../db/registry-lock';
+import { shareRegistryLockOrRetry } from '../db/registry-lock';
 import { isUuid } from '../validation/identifiers';
 import { checkTicketNumber } from '../validation/tickets';
 import { checkReason } from '../validation/reasons';
@@ -128,9 +128,7 @@ export class PendingDoseService {
       const resident = isUuid(residentId) ? await lockedResident(tx, pending.municipalityCode, residentId) : null;
       if (!resident) throw notFoundOrNoAccess(['residentId']);
       // An issuance or import under way may be giving the number to someone: wait until it has.
-      if (!(await tryShareRegistryLock(tx, pending.municipalityCode))) {
-        throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'tickets of this municipality are being issued or imported right now: try again in a minute');
-      }
+      await shareRegistryLockOrRetry(tx, pending.municipalityCode, ['id']);
       const [ticket]: { id: string; resident_id: string; series: string }[] = await tx.query(
         'SELECT id, resident_id, series FROM ticket WHERE municipality_code = $1 AND ticket_number = $2',
         [pending.municipalityCode, pending.ticketNumber],

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EntityManager, In, QueryFailedError } from 'typeorm';
 import { Context } from '../context';
 import { decodeCursor, encodeCursor } from '../resolvers/cursor';
-import { tryShareRegistryLock } from '../db/registry-lock';
+import { shareRegistryLockOrRetry } from '../db/registry-lock';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { Resident } from '../entities/resident.entity';
 import { badArgument, checkPageSize, ErrorCode, ErrorCollector, forbidden, identifierError, InputError, notFoundOrNoAccess } from '../errors';
@@ -223,7 +223,8 @@ export class ResidentService {
       if (resident.status === ResidentStatus.DECEASED) throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'resident is recorded as deceased');
       const date = checkEventDate('movedOutOn', movedOutOn, resident.birthDate);
       await this.assertAfterDoses(tx, resident, 'movedOutOn', date);
-      await this.assertNoIssuance(tx, resident.municipalityCode);
+      // An issuance or import under way may be writing a ticket for them that this voiding cannot see yet.
+      await shareRegistryLockOrRetry(tx, resident.municipalityCode, ['id']);
       Object.assign(resident, {
         status: ResidentStatus.MOVED_OUT,
         movedOutOn: date,
@@ -242,24 +243,13 @@ export class ResidentService {
       if (!resident) throw notFoundOrNoAccess(['id']);
       const date = checkEventDate('deceasedOn', deceasedOn, resident.birthDate);
       await this.assertAfterDoses(tx, resident, 'deceasedOn', date);
-      await this.assertNoIssuance(tx, resident.municipalityCode);
+      // An issuance or import under way may be writing a ticket for them that this voiding cannot see yet.
+      await shareRegistryLockOrRetry(tx, resident.municipalityCode, ['id']);
       Object.assign(resident, { status: ResidentStatus.DECEASED, deceasedOn: date, updatedAt: new Date() });
       await tx.getRepository(Resident).save(resident);
       await voidOpenTickets(tx, ctx, resident.municipalityCode, resident.id, 'deceased');
       return resident;
     });
-  }
-
-  /**
-   * A resident who moves out or dies has every open ticket voided. A ticket issuance or a registry
-   * import under way (both hold the municipality's registry lock) may be writing a ticket for
-   * them that this transaction cannot see yet, and would leave it open: the officer is asked to
-   * try again once it has finished.
-   */
-  private async assertNoIssuance(tx: EntityManager, municipalityCode: string): Promise<void> {
-    if (!(await tryShareRegistryLock(tx, municipalityCode))) {
-      throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'tickets of this municipality are being issued or imported right now: try again in a minute');
-    }
   }
 
   async delete(ctx: Context, id: string): Promise<string> {

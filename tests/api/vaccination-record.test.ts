@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { Channel, Role } from '../../src/schema/enums';
+import { insertRecord, NewRecord } from '../../src/services/dose-store';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, tablet } from '../helpers/vaccination';
 
@@ -55,6 +57,21 @@ describe('officer entry', () => {
     const b = await t.tenant();
     const { id } = await registerResident(b.officer);
     expect((await a.officer.gql(RECORD, { input: entry(id) })).data.recordDose.userErrors).toEqual([{ field: ['input', 'residentId'], code: 'NOT_FOUND', message: 'not found or no access' }]);
+  });
+});
+
+describe('one completed record per dose', () => {
+  it('answers a second record of the same dose, however it got past the resident\'s lock, as DUPLICATE_DOSE', async () => {
+    const { code, officer } = await t.tenant();
+    const { id: residentId } = await registerResident(officer);
+    const record = (): NewRecord => ({
+      municipalityCode: code, id: randomUUID(), residentId, ticketId: null, doseNumber: 1, vaccinatedOn: '2023-10-01', vaccineCode: 'MODERNA-SPIKEVAX',
+      manufacturer: 'モデルナ', product: 'スパイクバックス', lotNumber: '000123A', siteMunicipalityCode: code, source: 'OFFICER', recordedBy: null, idempotencyKey: null,
+    });
+    await insertRecord(t.db.manager, record());
+    await expect(insertRecord(t.db.manager, record())).rejects.toMatchObject({
+      errors: [{ field: ['input', 'doseNumber'], code: 'DUPLICATE_DOSE', message: 'this dose is already recorded' }],
+    });
   });
 });
 
