@@ -1,6 +1,6 @@
 import { CsvError, parse } from 'csv-parse/sync';
 import { TenantKeys } from '../crypto/tenant-keys';
-import { Layout, LayoutError, rejectedRow, resolveLayout, stageRow } from './resident-import.layout';
+import { Layout, LayoutError, resolveLayout, stageRow } from './resident-import.layout';
 
 /** How records end, as the CSV parser would settle it on the first line break outside quotes. */
 export type RecordEnd = '\r\n' | '\n' | '\r';
@@ -74,22 +74,8 @@ export class RecordCutter {
   private take(bytes: Buffer): Chunk {
     const chunk = { text: new Uint8Array(bytes), firstLine: this.nextLine };
     this.first = false;
-    this.nextLine += this.linesIn(bytes);
+    this.nextLine += linesIn(bytes, this.end);
     return chunk;
-  }
-
-  private linesIn(bytes: Buffer): number {
-    let lines = 0;
-    for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) lines++;
-    if (this.end === '\r') {
-      // Mac line ends: each record is one line, plus the line feeds inside it.
-      let quoted = false;
-      for (let i = 0; i < bytes.length; i++) {
-        if (bytes[i] === QUOTE) quoted = !quoted;
-        else if (bytes[i] === CR && !quoted) lines++;
-      }
-    }
-    return lines;
   }
 
   /** Offset just after the last record end in `data`, or 0. */
@@ -152,8 +138,10 @@ function recordsOf(text: string, end: RecordEnd | null, firstLine: number): { re
   } catch (error) {
     // Every error of the parser's own (its codes do not all start with CSV_) is the file's fault.
     if (error instanceof CsvError) {
-      const lines = Number(error.lines);
-      const line = Number.isInteger(lines) ? firstLine + lines - 1 : '?';
+      // Counted as the cutter counts lines: the parser's own count takes the CR and the LF of a
+      // quoted CRLF for two lines.
+      const bytes = Number((error as { bytes?: unknown }).bytes);
+      const line = Number.isInteger(bytes) ? firstLine + linesIn(Buffer.from(text).subarray(0, bytes), end) : '?';
       throw new ChunkFailure(`line ${line}: the file is not valid CSV (${error.code}); nothing was written`);
     }
     throw error;
@@ -165,6 +153,21 @@ function recordsOf(text: string, end: RecordEnd | null, firstLine: number): { re
     for (const field of record) for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) nextLine++;
   }
   return out;
+}
+
+/** Lines that `bytes`, starting at a record boundary, move the count by. */
+function linesIn(bytes: Buffer, end: RecordEnd | null): number {
+  let lines = 0;
+  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) lines++;
+  if (end === '\r') {
+    // Mac line ends: each record is one line, plus the line feeds inside it.
+    let quoted = false;
+    for (let i = 0; i < bytes.length; i++) {
+      if (bytes[i] === QUOTE) quoted = !quoted;
+      else if (bytes[i] === CR && !quoted) lines++;
+    }
+  }
+  return lines;
 }
 
 /**
@@ -186,11 +189,8 @@ export function stageChunk(chunk: Chunk, end: RecordEnd | null, layout: Layout |
     }
     staged.rowsRead++;
     const row = stageRow(record, line, staged.layout, keys, today);
-    if (typeof row === 'string') staged.copy += row;
-    else {
-      staged.copy += rejectedRow(line, row);
-      staged.rowsRejected++;
-    }
+    staged.copy += row.copy;
+    if (row.rejected) staged.rowsRejected++;
   }
   return staged;
 }

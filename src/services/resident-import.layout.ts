@@ -65,10 +65,11 @@ export interface RowProblem {
   message: string;
 }
 
-const SEX: Record<string, 'MALE' | 'FEMALE'> = {
+/** A Map: an object would also answer for `constructor` or `__proto__`. */
+const SEX = new Map<string, 'MALE' | 'FEMALE'>(Object.entries({
   '1': 'MALE', 男: 'MALE', 男性: 'MALE', m: 'MALE', male: 'MALE',
   '2': 'FEMALE', 女: 'FEMALE', 女性: 'FEMALE', f: 'FEMALE', female: 'FEMALE',
-};
+}));
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
 
 /** PostgreSQL COPY text format: backslash, tab and line breaks escaped. */
@@ -83,17 +84,22 @@ export const STAGING_COLUMNS = [
   'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series', 'problems',
 ] as const;
 
-/** A rejected row's staging line: its line and its problems (JSON), no value of the row. */
-export function rejectedRow(line: number, problems: RowProblem[]): string {
-  return `${line}${'\t\\N'.repeat(STAGING_COLUMNS.length - 2)}\t${text(JSON.stringify(problems))}\n`;
+/**
+ * A rejected row's staging line: its line, its problems (JSON), and of its values only the keys
+ * that read well (addressee number, My Number's hash, ticket number), so that a later row
+ * repeating one of them is still found a duplicate of this line.
+ */
+function rejectedRow(line: number, problems: RowProblem[], addressee: string | null, hmac: string | null, ticket: string): string {
+  const none = '\t\\N';
+  return `${line}\t${addressee ?? '\\N'}${none}\t${hmac ?? '\\N'}${none.repeat(6)}\t${ticket}${none}\t${text(JSON.stringify(problems))}\n`;
 }
 
 /**
- * Checks one data row and, when it is good, returns its staging line in COPY text format with
- * My Number already encrypted and hashed under the municipality's keys: the plaintext never
- * leaves this function. Otherwise returns every problem of the row.
+ * Checks one data row and returns its staging line in COPY text format: a good row's with My
+ * Number already encrypted and hashed under the municipality's keys (the plaintext never leaves
+ * this function), a bad row's with every problem of the row.
  */
-export function stageRow(record: string[], line: number, layout: Layout, keys: TenantKeys, today: string): string | RowProblem[] {
+export function stageRow(record: string[], line: number, layout: Layout, keys: TenantKeys, today: string): { copy: string; rejected: boolean } {
   const problems: RowProblem[] = [];
   const get = (column: ColumnName) => {
     const i = layout.index[column];
@@ -147,7 +153,7 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     else if (birthDate < EARLIEST_BIRTH) problems.push({ field: 'birthDate', code: ErrorCode.INVALID_DATE, message: `must not be before ${EARLIEST_BIRTH}` });
   }
   const rawSex = required('sex');
-  const sex = rawSex === null ? undefined : SEX[rawSex.normalize('NFKC').toLowerCase()];
+  const sex = rawSex === null ? undefined : SEX.get(rawSex.normalize('NFKC').toLowerCase());
   if (rawSex !== null && !sex) problems.push({ field: 'sex', code: ErrorCode.INVALID_FORMAT, message: 'unknown sex code; use 1/2, 男/女 or MALE/FEMALE' });
 
   let ticket = '\\N';
@@ -168,6 +174,8 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     problems.push({ field: 'ticketNumber', code: ErrorCode.REQUIRED, message: 'is required with a series' });
   }
 
-  if (problems.length > 0) return problems;
-  return `${line}\t${addressee}\t\\\\x${keys.encrypt(myNumber!).toString('hex')}\t\\\\x${keys.lookupHash(myNumber!).toString('hex')}\t${text(names[0])}\t${text(names[1])}\t${text(names[2])}\t${text(names[3])}\t${birthDate}\t${sex}\t${ticket}\t${series}\t\\N\n`;
+  const hmac = myNumber === null ? null : `\\\\x${keys.lookupHash(myNumber).toString('hex')}`;
+  if (problems.length > 0) return { copy: rejectedRow(line, problems, addressee, hmac, ticket), rejected: true };
+  const copy = `${line}\t${addressee}\t\\\\x${keys.encrypt(myNumber!).toString('hex')}\t${hmac}\t${text(names[0])}\t${text(names[1])}\t${text(names[2])}\t${text(names[3])}\t${birthDate}\t${sex}\t${ticket}\t${series}\t\\N\n`;
+  return { copy, rejected: false };
 }

@@ -492,16 +492,7 @@ export class ResidentImportService {
     // The merge sorts a city's rows by addressee number and keeps them for the ticket insert; with
     // less memory both went to disk, which cost a million-row import 5–10 s. Only a large file gets
     // that memory (imports of several municipalities may run at once), and only in this transaction.
-    // Until the checks below, the rows rejected are those refused while reading.
     if (progress.rowsRead - progress.rowsRejected > LARGE_FILE_ROWS) await client.query(`SET LOCAL work_mem = '512MB'`);
-    if (progress.rowsRejected > 0) {
-      await client.query(`
-        WITH refused AS (DELETE FROM ${staging} WHERE problems IS NOT NULL RETURNING line, problems)
-        INSERT INTO ${rejected} (line, ord, field, code, message)
-        SELECT f.line, p.ord, p.field, p.code, p.message
-        FROM refused f, ROWS FROM (jsonb_to_recordset(f.problems::jsonb) AS (field text, code text, message text)) WITH ORDINALITY AS p(field, code, message, ord)`);
-    }
-
     progress.setPhase(ImportPhase.CHECKING);
     // One import per municipality at a time: the checks below must see the tenant as the merge will.
     await lockRegistry(client, code);
@@ -522,14 +513,24 @@ export class ResidentImportService {
     const [repeats] = (await client.query(
       `SELECT ${unique.map(([column]) => `count(DISTINCT ${column}) < count(${column}) AS ${column}`).join(', ')} FROM ${staging}`,
     )).rows;
+    // A row repeating a refused row is a duplicate too (the refused one keeps its own problems):
+    // which of the two the file means is for the officer to settle.
     for (const [column, what, label] of unique.filter(([column]) => repeats[column])) {
       await client.query(`
         WITH dup AS (
-          SELECT line, first FROM (SELECT line, min(line) OVER (PARTITION BY ${column}) AS first FROM ${staging} WHERE ${column} IS NOT NULL) x
-          WHERE line > first
+          SELECT line, first FROM (SELECT line, problems, min(line) OVER (PARTITION BY ${column}) AS first FROM ${staging} WHERE ${column} IS NOT NULL) x
+          WHERE line > first AND problems IS NULL
         ), gone AS (DELETE FROM ${staging} s USING dup WHERE s.line = dup.line RETURNING s.line, dup.first)
         INSERT INTO ${rejected} SELECT line, '${what}', 'DUPLICATE', 'same ${label} as line ' || first || ' of this file' FROM gone`);
     }
+    if (progress.rowsRejected > 0) {
+      await client.query(`
+        WITH refused AS (DELETE FROM ${staging} WHERE problems IS NOT NULL RETURNING line, problems)
+        INSERT INTO ${rejected} (line, ord, field, code, message)
+        SELECT f.line, p.ord, p.field, p.code, p.message
+        FROM refused f, ROWS FROM (jsonb_to_recordset(f.problems::jsonb) AS (field text, code text, message text)) WITH ORDINALITY AS p(field, code, message, ord)`);
+    }
+
     await client.query(
       `WITH gone AS (
          DELETE FROM ${staging} s USING resident r

@@ -88,8 +88,8 @@ export function checkMyNumber(input: string): Checked {
 /** An id as the API hands them out (a UUID); anything else cannot name a row. */
 export const isUuid = (id: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 
-/** Full-width katakana, as names are kept in kana (spaces and the middle dot allowed). */
-export const KATAKANA = /^[ァ-ヶー・\u3000 ]+$/u;
+/** Full-width katakana, as names are kept in kana: ァ–ヺ (ヷ and ヺ come from half-width ﾜﾞ and ｦﾞ), the middle dot, ー, the iteration marks ヽヾ, spaces. */
+export const KATAKANA = /^[ァ-ヺ・ーヽヾ\u3000 ]+$/u;
 
 /** Addressee number (宛名番号): the municipality's own resident ID, up to 20 letters, digits or hyphens. */
 export function checkAddresseeNumber(input: string): Checked {

@@ -222,6 +222,40 @@ describe('resident registry import', () => {
     ]);
   });
 
+  it('rejects a row repeating the keys of a row refused for another reason, as a duplicate of that line', async () => {
+    const { code, officer } = await t.tenant();
+    const refused = registryRow({ sex: '9' });
+    const rows = [
+      refused,
+      registryRow({ addressee: refused.addressee }),
+      registryRow({ myNumber: refused.myNumber }),
+      registryRow({ ticket: refused.ticket }),
+      registryRow(),
+    ];
+    const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRead: 5, rowsAccepted: 1, rowsRejected: 4, residentsInserted: 1 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 2, column: '性別', field: 'sex', code: 'INVALID_FORMAT', message: 'unknown sex code; use 1/2, 男/女 or MALE/FEMALE' },
+      { line: 3, column: '宛名番号', field: 'addresseeNumber', code: 'DUPLICATE', message: 'same addressee number as line 2 of this file' },
+      { line: 4, column: '個人番号', field: 'myNumber', code: 'DUPLICATE', message: 'same My Number as line 2 of this file' },
+      { line: 5, column: '接種券番号', field: 'ticketNumber', code: 'DUPLICATE', message: 'same ticket number as line 2 of this file' },
+    ]);
+    expect((await residentRows(t, code)).map((r) => r.addressee_number)).toEqual([rows[4].addressee]);
+  });
+
+  it('reads sex codes and kana as registry systems write them, and no property name as a sex code', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = [
+      registryRow({ sex: 'constructor' }),
+      registryRow({ sex: '__proto__' }),
+      registryRow({ sex: 'ｆ', familyKana: 'ﾜﾞﾀﾅﾍﾞ', givenKana: 'サヽキ' }),
+    ];
+    const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 2, residentsInserted: 1 });
+    expect(job.rejections.nodes.map((r: any) => [r.line, r.field, r.code])).toEqual([[2, 'sex', 'INVALID_FORMAT'], [3, 'sex', 'INVALID_FORMAT']]);
+    expect(await residentRows(t, code)).toEqual([expect.objectContaining({ addressee_number: rows[2].addressee, sex: 'FEMALE', family_name_kana: 'ヷタナベ', given_name_kana: 'サヽキ' })]);
+  });
+
   it('issues the tickets a re-import adds to residents it had already registered', async () => {
     const { code, officer } = await t.tenant();
     const rows = [registryRow(), registryRow()];
@@ -363,6 +397,14 @@ describe('resident registry import', () => {
     expect(job.status).toBe('FAILED');
     expect(job.failureReason).toMatch(/^line 2: the file is not valid CSV \(CSV_INVALID_CLOSING_QUOTE\)/);
     expect(await residentRows(t, code)).toEqual([]);
+  });
+
+  it('fails the job at the line of a stray quote after quoted CRLF line breaks', async () => {
+    const { officer } = await t.tenant();
+    // Line 2 spans lines 2–4; line 5 is good; the stray quote is on line 6.
+    const csv = registryCsv([registryRow({ given: '太\r\n\r\n郎' }), registryRow(), registryRow({ family: 'STRAY' })]).replace('STRAY', '"山"田');
+    const job = await importFile(t, officer, csv, 'mode=SKIP');
+    expect(job.failureReason).toMatch(/^line 6: the file is not valid CSV \(CSV_INVALID_CLOSING_QUOTE\)/);
   });
 
   it('fails the job at the line of a stray quote, whatever the parser calls it', async () => {
