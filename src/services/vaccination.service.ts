@@ -50,6 +50,13 @@ function parseReference(errors: ErrorCollector, ref: TicketReference | undefined
 const digitMismatch = (path: string[], digit: number, series: string) =>
   InputError.of([...path, 'ocrLine'], ErrorCode.DOSE_DIGIT_MISMATCH, `the dose digit (${digit}) does not belong to this ticket's series (${series}): misread?`);
 
+/** A ticket printed for dose N is used for dose N or a later one of its series: an earlier dose means a misread digit. */
+function assertDoseAfterDigit(ref: ParsedReference, dose: CheckedDose): void {
+  if (ref.doseDigit !== null && dose.doseNumber < ref.doseDigit) {
+    throw InputError.of(['input', 'doseNumber'], ErrorCode.DOSE_DIGIT_MISMATCH, `dose ${dose.doseNumber} does not match the ticket's dose digit (${ref.doseDigit}): misread?`);
+  }
+}
+
 const summaries = (found: TicketWithResident): DoseSummary[] =>
   found.resident.history.map((h) => ({ doseNumber: h.doseNumber, vaccinatedOn: h.vaccinatedOn, manufacturer: h.manufacturer ?? '' }));
 
@@ -114,7 +121,8 @@ export class VaccinationService {
   async register(ctx: Context, input: RegisterDoseInput): Promise<DoseReceipt> {
     const siteCode = ownMunicipalityFor(ctx, 'register', 'VaccinationRecord');
     let ref: ParsedReference | null = null;
-    let ticketId: string | null = null;
+    /** Set once the ticket was looked up: its id, or null for a number its municipality has not registered. */
+    let looked: { ticketId: string | null } | null = null;
     try {
       const errors = new ErrorCollector();
       ref = parseReference(errors, input.ticket, ['input', 'ticket']);
@@ -131,7 +139,7 @@ export class VaccinationService {
         await ctx.services.suspensions.assertAvailable(db, PlatformFunction.TABLET_REGISTRATION, siteCode, checked.municipalityCode);
         // The record lands in the ticket's municipality: the one cross-tenant write the policy allows a site.
         return await ctx.session.widen([checked.municipalityCode], (tx) =>
-          tx.transaction((inner) => this.registerIn(inner, ctx, siteCode, checked, dose!, input.idempotencyKey, requestHash, (id) => (ticketId = id))),
+          tx.transaction((inner) => this.registerIn(inner, ctx, siteCode, checked, dose!, input.idempotencyKey, requestHash, (ticketId) => (looked = { ticketId }))),
         );
       } catch (error) {
         if (error instanceof AlreadyRegistered) return await this.replay(ctx, input.idempotencyKey, requestHash);
@@ -140,26 +148,37 @@ export class VaccinationService {
     } catch (error) {
       // Refused registrations are logged too: repeated misreads at one site are worth seeing.
       if (error instanceof InputError) {
+        const ticketId = (looked as { ticketId: string | null } | null)?.ticketId ?? null;
         await writeAudit(await ctx.session.manager(), ctx, [{ operation: 'vaccination.register', municipalityCode: ref?.municipalityCode ?? null, targetIds: [ticketId ?? '-'], outcome: 'FAILURE' }]);
+        // A refused registration told the site what a scan would have: it counts as one, or
+        // registrations that fail on purpose would sweep tickets unseen by the scan limits.
+        if (looked) {
+          if (ticketId) await ctx.services.detector.ticketScanned(ctx.actor!, ctx.sourceAddress);
+          else await ctx.services.detector.unknownTicketScanned(ctx.actor!, ctx.sourceAddress);
+        }
       }
       throw error;
     }
   }
 
   private async registerIn(
-    tx: EntityManager, ctx: Context, siteCode: string, ref: ParsedReference, dose: CheckedDose, key: string, requestHash: string, noteTicket: (id: string) => void,
+    tx: EntityManager, ctx: Context, siteCode: string, ref: ParsedReference, dose: CheckedDose, key: string, requestHash: string, noteLookup: (ticketId: string | null) => void,
   ): Promise<DoseReceipt> {
     const accountId = ctx.actor!.accountId;
     // Locks the resident: doses of one person are written one at a time, and a concurrent retry
     // with the same key waits here and then finds the claim below taken.
     let found = await ticketWithResident(tx, ref.municipalityCode, ref.ticketNumber, true);
     if (!found) {
+      // A retry of a registration kept pending gets its first receipt, whatever its municipality is doing now.
+      const earlier = await tx.query('SELECT 1 FROM tablet_registration WHERE account_id = $1 AND idempotency_key = $2', [accountId, key]);
+      if (earlier.length) throw new AlreadyRegistered();
       // Not issued, or issued by a transaction that has not committed yet: then ask for a retry.
       if (!(await tryShareRegistryLock(tx, ref.municipalityCode))) {
         throw InputError.of(['input', 'ticket'], ErrorCode.INVALID_STATE, 'its municipality is registering tickets right now: register the dose again in a minute');
       }
       found = await ticketWithResident(tx, ref.municipalityCode, ref.ticketNumber, true);
     }
+    noteLookup(found?.ticketId ?? null);
     const receiptId = randomUUID();
     const targetId = randomUUID();
     const claimed = await tx.query(
@@ -173,9 +192,7 @@ export class VaccinationService {
     const path = (f: string) => ['input', f];
     if (!found) {
       await this.knownMunicipality(ctx, ref.municipalityCode, ['input', 'ticket', ref.doseDigit !== null ? 'ocrLine' : 'municipalityCode']);
-      if (ref.doseDigit !== null && dose.doseNumber < ref.doseDigit) {
-        throw InputError.of(['input', 'doseNumber'], ErrorCode.DOSE_DIGIT_MISMATCH, `dose ${dose.doseNumber} does not match the ticket's dose digit (${ref.doseDigit}): misread?`);
-      }
+      assertDoseAfterDigit(ref, dose);
       // No resident row to lock: serialise doses on this unregistered ticket number instead.
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pending:${ref.municipalityCode}:${ref.ticketNumber}`]);
       const waiting = await tx.query(
@@ -196,8 +213,8 @@ export class VaccinationService {
       return this.receipt(receiptId, RegistrationStatus.PENDING_REGISTRATION, ref, dose, siteCode, createdAt);
     }
 
-    noteTicket(found.ticketId);
     if (ref.doseDigit !== null && !seriesCovers(found.series, ref.doseDigit)) throw digitMismatch(['input', 'ticket'], ref.doseDigit, found.series);
+    assertDoseAfterDigit(ref, dose);
     if (found.voidedOn && found.resident.status === ResidentStatus.ACTIVE) {
       errors.add(['input', 'ticket'], ErrorCode.TICKET_VOID, `this ticket was voided on ${found.voidedOn}`);
     }
@@ -242,6 +259,7 @@ export class VaccinationService {
     if (found.requestHash !== requestHash) {
       throw InputError.of(['input', 'idempotencyKey'], ErrorCode.IDEMPOTENCY_KEY_REUSED, 'was already used for a different dose: use a new key per dose');
     }
+    ctx.audit.note('vaccination.receipt.read', found.receipt.municipalityCode, found.receipt.id);
     return found.receipt;
   }
 

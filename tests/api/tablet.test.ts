@@ -181,6 +181,10 @@ describe('tablet: register', () => {
     expect(new Set(receipts.map((r) => r.id)).size).toBe(1);
     const later = await site.gql(REGISTER_DOSE, { input });
     expect(later.data.registerDose.receipt).toEqual(receipts[0]);
+    // Each answer from the first result reads a record back, and is logged as such a read is.
+    const reads = await t.db.query(`SELECT target_ids FROM audit_event WHERE actor_id = $1 AND operation = 'vaccination.receipt.read'`, [site.accountId]);
+    expect(reads).toHaveLength(5);
+    for (const read of reads) expect(read.target_ids).toEqual([receipts[0].id]);
     const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2', [home.code, residentId]);
     expect(count).toBe(1);
     // The same key for a different dose is a client bug, not a retry.
@@ -304,6 +308,9 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     const { id: residentId } = await registerResident(home.officer);
     const ticketNumber = freshTicketNumber();
     const input = doseInput(home.code, ticketNumber);
+    const pendingInput = doseInput(home.code, freshTicketNumber());
+    const pendingBefore = (await site.gql(REGISTER_DOSE, { input: pendingInput })).data.registerDose.receipt;
+    expect(pendingBefore.status).toBe('PENDING_REGISTRATION');
     // An issuance in flight: the ticket is written, its pending doses matched, the commit not yet made.
     const issuing = t.db.createQueryRunner();
     await issuing.connect();
@@ -317,11 +324,14 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
       expect(userErrors(await site.gql(REGISTER_DOSE, { input }))).toEqual([
         { field: ['input', 'ticket'], code: 'INVALID_STATE', message: 'its municipality is registering tickets right now: register the dose again in a minute' },
       ]);
+      // A registration already kept pending is no new one: its retry gets the first receipt meanwhile.
+      expect((await site.gql(REGISTER_DOSE, { input: pendingInput })).data.registerDose).toEqual({ receipt: pendingBefore, userErrors: [] });
       // An officer's issuance waits its turn the same way.
       const issued = await home.officer.gql(ISSUE, { input: { series: '3', allActiveResidents: true } });
       expect(issued.data.issueTickets.userErrors).toEqual([expect.objectContaining({ field: ['input'], code: 'INVALID_STATE' })]);
       await issuing.commitTransaction();
     } finally {
+      if (issuing.isTransactionActive) await issuing.rollbackTransaction();
       await issuing.release();
     }
     expect((await site.gql(REGISTER_DOSE, { input })).data.registerDose.receipt).toMatchObject({ status: 'RECORDED', ticketNumber });

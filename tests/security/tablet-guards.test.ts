@@ -69,6 +69,22 @@ describe('unusual tablet access', () => {
     expect(alerts).toEqual([{ kind: 'TICKET_SCAN_SWEEP', detail: '150 registered tickets scanned within 15 min' }]);
   });
 
+  it('counts a refused registration as the scan it answers, so that failing registrations sweep no tickets unseen', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    const { ticketNumber } = await residentWithTicket(home.officer, { series: '1-2' });
+    // A dose digit of 2 read for dose 1: a misread on a registered ticket and on an unknown one alike.
+    const misread = (number: string) => doseInput(home.code, number, { ticket: { ocrLine: `12${home.code}${number}` } });
+    for (const number of [ticketNumber, freshTicketNumber()]) {
+      const refused = await site.gql(REGISTER_DOSE, { input: misread(number) });
+      expect(refused.data.registerDose.userErrors).toEqual([{ field: ['input', 'doseNumber'], code: 'DOSE_DIGIT_MISMATCH', message: 'dose 1 does not match the ticket\'s dose digit (2): misread?' }]);
+    }
+    // A dose recorded is no sweep: it is not counted on top of the scan before it.
+    expect((await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) })).data.registerDose.receipt.status).toBe('RECORDED');
+    const windows = await t.db.query(`SELECT key, cardinality(events) AS events FROM detection_window WHERE key LIKE '%' || $1 ORDER BY key`, [site.accountId]);
+    expect(windows).toEqual([{ key: `scan:${site.accountId}`, events: 1 }, { key: `unknown-scan:${site.accountId}`, events: 1 }]);
+  });
+
   it('counts unknown scans sent at once by more tablets than the server has connections, and answers them all', async () => {
     const home = await t.tenant();
     const siteCode = await t.createMunicipality();
