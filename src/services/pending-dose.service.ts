@@ -125,10 +125,11 @@ export class PendingDoseService {
   async assign(ctx: Context, id: string, residentId: string): Promise<PendingDose> {
     return (await ctx.session.manager()).transaction(async (tx) => {
       const pending = await this.find(ctx, tx, id);
+      // An issuance or import under way may be giving the number to someone: wait until it has.
+      // Asked before the resident is locked, as issuance locks residents after this lock.
+      await shareRegistryLockOrRetry(tx, pending.municipalityCode, ['id']);
       const resident = isUuid(residentId) ? await lockedResident(tx, pending.municipalityCode, residentId) : null;
       if (!resident) throw notFoundOrNoAccess(['residentId']);
-      // An issuance or import under way may be giving the number to someone: wait until it has.
-      await shareRegistryLockOrRetry(tx, pending.municipalityCode, ['id']);
       const [ticket]: { id: string; resident_id: string; series: string }[] = await tx.query(
         'SELECT id, resident_id, series FROM ticket WHERE municipality_code = $1 AND ticket_number = $2',
         [pending.municipalityCode, pending.ticketNumber],

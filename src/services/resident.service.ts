@@ -194,6 +194,9 @@ export class ResidentService {
       if (first && rest.birthDate! > first) {
         throw InputError.of(['input', 'birthDate'], ErrorCode.DATE_AFTER_NEXT_DOSE, `must not be after the first recorded dose (${first})`);
       }
+      for (const [event, on] of [['move out', resident.movedOutOn], ['death', resident.deceasedOn]] as const) {
+        if (rest.birthDate && on && rest.birthDate > on) throw InputError.of(['input', 'birthDate'], ErrorCode.INVALID_DATE, `must not be after the recorded ${event} (${on})`);
+      }
       Object.assign(resident, rest, { updatedAt: new Date() });
       if (myNumber) {
         await this.assertNumberFree(tx, resident.municipalityCode, myNumber, resident.id);
@@ -242,6 +245,9 @@ export class ResidentService {
       const resident = await this.find(ctx, tx, 'update', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
       const date = checkEventDate('deceasedOn', deceasedOn, resident.birthDate);
+      if (resident.movedOutOn && date < resident.movedOutOn) {
+        throw InputError.of(['deceasedOn'], ErrorCode.INVALID_DATE, `must not be before the recorded move out (${resident.movedOutOn})`);
+      }
       await this.assertAfterDoses(tx, resident, 'deceasedOn', date);
       // An issuance or import under way may be writing a ticket for them that this voiding cannot see yet.
       await shareRegistryLockOrRetry(tx, resident.municipalityCode, ['id']);
@@ -252,13 +258,20 @@ export class ResidentService {
     });
   }
 
+  /** Deletes the resident with their tickets and records; the operation log names every one of them. */
   async delete(ctx: Context, id: string): Promise<string> {
+    let removed: string[] = [];
     const deleted = await this.write(ctx, 'resident.delete', async (tx) => {
       const resident = await this.find(ctx, tx, 'delete', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
+      removed = (await tx.query(
+        `SELECT id::text FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2
+         UNION ALL SELECT id::text FROM ticket WHERE municipality_code = $1 AND resident_id = $2`,
+        [resident.municipalityCode, resident.id],
+      )).map((r: { id: string }) => r.id);
       await tx.getRepository(Resident).delete({ municipalityCode: resident.municipalityCode, id: resident.id });
       return resident;
-    });
+    }, () => removed);
     return deleted.id;
   }
 
@@ -302,12 +315,12 @@ export class ResidentService {
     if (last && date < last) throw InputError.of([field], ErrorCode.DATE_BEFORE_PREVIOUS_DOSE, `must not be before the last recorded dose (${last})`);
   }
 
-  /** Runs a change in one transaction together with its audit event; nothing is half-written. */
-  private async write(ctx: Context, operation: string, change: (tx: EntityManager) => Promise<Resident>): Promise<Resident> {
+  /** Runs a change in one transaction together with its audit event (the resident, then any `alsoChanged`); nothing is half-written. */
+  private async write(ctx: Context, operation: string, change: (tx: EntityManager) => Promise<Resident>, alsoChanged: () => string[] = () => []): Promise<Resident> {
     try {
       return await (await ctx.session.manager()).transaction(async (tx) => {
         const resident = await change(tx);
-        await writeAudit(tx, ctx, [{ operation, municipalityCode: resident.municipalityCode, targetIds: [resident.id], outcome: 'SUCCESS' }]);
+        await writeAudit(tx, ctx, [{ operation, municipalityCode: resident.municipalityCode, targetIds: [resident.id, ...alsoChanged()], outcome: 'SUCCESS' }]);
         return resident;
       });
     } catch (error) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Channel, Role } from '../../src/schema/enums';
 import { insertDose } from '../helpers/statistics';
+import { residentWithTicket } from '../helpers/vaccination';
 import { codes, REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -26,6 +27,17 @@ describe('resident management', () => {
 
     expect((await officer.gql(DELETE, { id })).data.deleteResident).toEqual({ deletedResidentId: id, userErrors: [] });
     expect((await officer.gql(GET, { id })).data.resident).toBeNull();
+  });
+
+  it('names in the operation log every ticket and record deleted with a resident', async () => {
+    const { code, officer } = await t.tenant();
+    const { residentId, ticketId } = await residentWithTicket(officer);
+    const recordId = await insertDose(t, code, residentId);
+    expect((await officer.gql(DELETE, { id: residentId })).data.deleteResident.userErrors).toEqual([]);
+    const [event] = await t.db.query(`SELECT target_ids FROM audit_event WHERE municipality_code = $1 AND operation = 'resident.delete'`, [code]);
+    expect(event.target_ids).toEqual([residentId, recordId, ticketId]);
+    const found = await officer.gql('query($id: String!) { auditEvents(filter: { targetId: $id }) { nodes { operation } } }', { id: recordId });
+    expect(found.data.auditEvents.nodes).toEqual([{ operation: 'resident.delete' }]);
   });
 
   it('reports every bad field with its path and reason, and writes nothing', async () => {
@@ -80,6 +92,16 @@ describe('resident management', () => {
     });
     const moved = await officer.gql(MOVE, { id, on: '2024-04-01', to: '141003' });
     expect(moved.data.markResidentMovedOut).toEqual({ resident: { status: 'MOVED_OUT', movedOutOn: '2024-04-01', movedToMunicipalityCode: '141003' }, userErrors: [] });
+
+    // The dates keep their order afterwards: birth, then move out, then death.
+    expect((await officer.gql(UPDATE, { id, input: { birthDate: '2024-06-01' } })).data.updateResident.userErrors).toEqual([
+      { field: ['input', 'birthDate'], code: 'INVALID_DATE', message: 'must not be after the recorded move out (2024-04-01)' },
+    ]);
+    const DECEASED = 'mutation($id: ID!, $on: String!) { markResidentDeceased(id: $id, deceasedOn: $on) { resident { status } userErrors { field code message } } }';
+    expect((await officer.gql(DECEASED, { id, on: '2024-03-31' })).data.markResidentDeceased).toEqual({ resident: null, userErrors: [
+      { field: ['deceasedOn'], code: 'INVALID_DATE', message: 'must not be before the recorded move out (2024-04-01)' },
+    ] });
+    expect((await officer.gql(DECEASED, { id, on: '2024-04-01' })).data.markResidentDeceased.resident).toEqual({ status: 'DECEASED' });
   });
 
   it('asks to try again while tickets are being issued, so that none issued meanwhile stays open', async () => {

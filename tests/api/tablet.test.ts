@@ -407,6 +407,21 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     // The holder has moved away since (the ticket is void now): a dose given before still is theirs.
     const moved = await home.officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-07-01") { userErrors { code } } }', { id: holder });
     expect(moved.data.markResidentMovedOut.userErrors).toEqual([]);
+    // An issuance under way holds the registry and locks its residents: the assignment asks for a
+    // retry rather than wait for the holder (the issuance would go on to wait for the pending dose).
+    const issuing = t.db.createQueryRunner();
+    await issuing.connect();
+    await issuing.startTransaction();
+    try {
+      await lockRegistry(issuing, home.code);
+      await issuing.query('SELECT 1 FROM resident WHERE municipality_code = $1 AND id = $2 FOR UPDATE', [home.code, holder]);
+      expect((await home.officer.gql(ASSIGN, { id: pending.id, r: holder })).data.assignPendingDose.userErrors).toEqual([
+        { field: ['id'], code: 'INVALID_STATE', message: 'tickets of this municipality are being issued or imported right now: try again in a minute' },
+      ]);
+    } finally {
+      await issuing.rollbackTransaction();
+      await issuing.release();
+    }
     expect((await home.officer.gql(ASSIGN, { id: pending.id, r: holder })).data.assignPendingDose).toEqual({ pendingDose: { status: 'MATCHED' }, userErrors: [] });
     const [record] = await t.db.query(`SELECT t.ticket_number FROM vaccination_record v JOIN ticket t ON t.municipality_code = v.municipality_code AND t.id = v.ticket_id
       WHERE v.municipality_code = $1 AND v.resident_id = $2 AND v.dose_number = 2`, [home.code, holder]);
