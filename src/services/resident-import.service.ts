@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import iconv from 'iconv-lite';
 import { randomUUID } from 'node:crypto';
 import { Readable, Transform, TransformCallback, Writable } from 'node:stream';
@@ -610,6 +611,11 @@ export class ResidentImportService {
       return outcome;
     }
 
+    // The operator may have stopped imports while the file arrived.
+    await this.suspensions.assertAvailable(tx, PlatformFunction.IMPORT, code).catch((error) => {
+      if ((error as GraphQLError).extensions?.code !== 'FUNCTION_SUSPENDED') throw error;
+      throw new ImportFailure('imports were stopped by the system operator while this one ran; nothing was written');
+    });
     progress.setPhase(ImportPhase.MERGING);
     const counts = await this.mergeResidents(client, staging, code, keys.version, today, job.id, principal);
     await this.faultAfterResidentMerge?.(job);

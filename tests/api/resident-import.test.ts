@@ -28,6 +28,30 @@ async function rejectedLines(officer: Session, id: string): Promise<{ lines: num
   return { lines, complete: page.complete };
 }
 
+/** Starts an upload of `csv` that sends its first half, and waits until the job has read some of it. */
+async function uploadHalf(officer: Session, csv: string) {
+  const half = csv.indexOf('\n', csv.length / 2) + 1;
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const body = new ReadableStream({
+    async start(controller) {
+      controller.enqueue(new TextEncoder().encode(csv.slice(0, half)));
+      await gate;
+      controller.enqueue(new TextEncoder().encode(csv.slice(half)));
+      controller.close();
+    },
+  });
+  const response = fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents?mode=SKIP`, {
+    method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${officer.token}` },
+  } as RequestInit);
+  let running: any;
+  for (let i = 0; i < 200 && !(running?.rowsRead > 0); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    running = (await officer.gql('{ importJobs(first: 1) { id status phase rowsRead municipalityCode } }')).data.importJobs[0];
+  }
+  return { running, release, response };
+}
+
 describe('resident registry import', () => {
   it('imports a UTF-8 file with a BOM: residents with encrypted My Number, their tickets, a job report and an audit line', async () => {
     const { code, officer } = await t.tenant();
@@ -598,28 +622,7 @@ describe('resident registry import', () => {
 
   it('shows status and progress while the file is still arriving', async () => {
     const { code, officer } = await t.tenant();
-    const rows = Array.from({ length: 50 }, () => registryRow());
-    const csv = registryCsv(rows);
-    const half = csv.indexOf('\n', csv.length / 2) + 1;
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const body = new ReadableStream({
-      async start(controller) {
-        controller.enqueue(new TextEncoder().encode(csv.slice(0, half)));
-        await gate;
-        controller.enqueue(new TextEncoder().encode(csv.slice(half)));
-        controller.close();
-      },
-    });
-    const response = fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents?mode=SKIP`, {
-      method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${officer.token}` },
-    } as RequestInit);
-
-    let running: any;
-    for (let i = 0; i < 200 && !(running?.rowsRead > 0); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      running = (await officer.gql('{ importJobs(first: 1) { id status phase rowsRead municipalityCode } }')).data.importJobs[0];
-    }
+    const { running, release, response } = await uploadHalf(officer, registryCsv(Array.from({ length: 50 }, () => registryRow())));
     expect(running).toMatchObject({ status: 'RUNNING', phase: 'RECEIVING', municipalityCode: code });
     expect(running.rowsRead).toBeGreaterThan(0);
     expect(running.rowsRead).toBeLessThan(50);
@@ -627,6 +630,23 @@ describe('resident registry import', () => {
     const answer = (await (await response).json()) as any;
     expect(answer.jobId).toBe(running.id);
     expect(await finishedJob(officer, running.id)).toMatchObject({ status: 'SUCCEEDED', rowsRead: 50, residentsInserted: 50 });
+  });
+
+  it('writes nothing when the operator stops imports while the file is arriving', async () => {
+    const { code, officer } = await t.tenant();
+    const { running, release } = await uploadHalf(officer, registryCsv(Array.from({ length: 50 }, () => registryRow())));
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const SUSPEND = 'mutation($m: String) { suspendFunction(function: IMPORT, municipalityCode: $m, reason: "wrong files sent") { userErrors { code } } }';
+    expect((await operator.gql(SUSPEND, { m: code })).data.suspendFunction.userErrors).toEqual([]);
+    try {
+      release();
+      expect(await finishedJob(officer, running.id)).toMatchObject({
+        status: 'FAILED', rowsRead: 50, residentsInserted: 0, failureReason: 'imports were stopped by the system operator while this one ran; nothing was written',
+      });
+      expect(await residentRows(t, code)).toEqual([]);
+    } finally {
+      await operator.gql('mutation($m: String) { resumeFunction(function: IMPORT, municipalityCode: $m) { userErrors { code } } }', { m: code });
+    }
   });
 
   it('reports a job whose process died as failed, and records it so before the municipality\'s next import and at start-up', async () => {
