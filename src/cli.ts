@@ -158,7 +158,8 @@ export async function verifyAudit(chain: string | undefined): Promise<void> {
     console.log(`Operation log intact: ${checked} events verified.`);
     return;
   }
-  console.error(`Operation log BROKEN at event ${broken.id} (chain ${broken.chain}, position ${broken.seq}): ${broken.reason}. ${checked} events checked.`);
+  const where = broken.id === null ? `in chain ${broken.chain}` : `at event ${broken.id} (chain ${broken.chain}, position ${broken.seq})`;
+  console.error(`Operation log BROKEN ${where}: ${broken.reason}. ${checked} events checked.`);
   process.exitCode = 1;
 }
 

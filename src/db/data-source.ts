@@ -17,6 +17,7 @@ import { EligibilityGuessingAlert1796600000000 } from '../../migrations/17966000
 import { SharedDetectionWindows1796700000000 } from '../../migrations/1796700000000-shared-detection-windows';
 import { TicketScanSweepAlert1796800000000 } from '../../migrations/1796800000000-ticket-scan-sweep-alert';
 import { EveryRejectionListed1796900000000 } from '../../migrations/1796900000000-every-rejection-listed';
+import { AuditArchiveCopyFirst1797000000000 } from '../../migrations/1797000000000-audit-archive-copy-first';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -42,6 +43,7 @@ export const migrations = [
   FormatChecksWithoutCountedRegex1796500000000, EligibilityGuessingAlert1796600000000, SharedDetectionWindows1796700000000,
   TicketScanSweepAlert1796800000000,
   EveryRejectionListed1796900000000,
+  AuditArchiveCopyFirst1797000000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

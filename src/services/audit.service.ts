@@ -67,15 +67,19 @@ export class ReadAudit {
 }
 
 export interface ChainBreak {
-  id: string;
+  /** The event where the chain breaks; null when none of the chain's events is left. */
+  id: string | null;
   chain: string;
   seq: string;
   reason: string;
 }
 
 /**
- * Recomputes every event's hash and link, live and archived, and returns the first event whose
- * content, link or sequence does not match (by chain, then sequence), or null when intact.
+ * Recomputes every event's hash and link, live and archived, and compares each chain's last event
+ * with its head in audit_chain, so that events cut from the end of a chain are noticed as well as
+ * a gap. Returns the first event whose content, link, sequence or end does not match (by chain,
+ * then sequence), or null when intact. One statement: the heads and the events are read at the
+ * same instant, and an event and its head advance in the same commit.
  */
 export async function verifyAuditChain(db: EntityManager, chain?: string): Promise<{ checked: number; broken: ChainBreak | null }> {
   const [result] = await db.query(
@@ -96,10 +100,25 @@ export async function verifyAuditChain(db: EntityManager, chain?: string): Promi
            WHEN previous_seq IS NOT NULL AND prev_hash IS DISTINCT FROM previous_hash THEN 'link to the previous event does not match'
          END AS reason
        FROM checked
+     ), ends AS (
+       SELECT DISTINCT ON (chain) chain, id, seq, hash FROM checked WHERE seq IS NOT NULL ORDER BY chain, seq DESC
+     ), heads AS (
+       SELECT coalesce(h.chain, e.chain) AS chain, e.id, coalesce(e.seq, 0) AS seq, CASE
+           WHEN h.chain IS NULL THEN 'its chain has no head'
+           WHEN e.chain IS NULL AND h.last_seq > 0 THEN format('every event of the chain is missing (its head is at position %s)', h.last_seq)
+           WHEN e.seq < h.last_seq THEN format('the events after it are missing (the chain''s head is at position %s)', h.last_seq)
+           WHEN e.seq > h.last_seq OR e.hash IS DISTINCT FROM h.last_hash THEN 'it does not match the head of its chain'
+         END AS reason
+       FROM (SELECT * FROM audit_chain WHERE $1::text IS NULL OR chain = $1) h
+       FULL JOIN ends e ON e.chain = h.chain
+     ), breaks AS (
+       SELECT chain, seq, 0 AS rank, id, reason FROM judged WHERE reason IS NOT NULL
+       UNION ALL
+       SELECT chain, seq, 1, id, reason FROM heads WHERE reason IS NOT NULL
      )
      SELECT (SELECT count(*) FROM judged)::int AS checked,
             (SELECT json_build_object('id', id::text, 'chain', chain, 'seq', seq::text, 'reason', reason)
-               FROM judged WHERE reason IS NOT NULL ORDER BY chain, seq LIMIT 1) AS broken`,
+               FROM breaks ORDER BY chain, seq, rank LIMIT 1) AS broken`,
     [chain ?? null],
   );
   return { checked: result.checked, broken: result.broken };

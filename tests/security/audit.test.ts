@@ -98,6 +98,48 @@ describe('operation log', () => {
     expect(result.broken).toMatchObject({ chain: code, seq: '3', reason: 'an event before it is missing' });
   });
 
+  it('detects events cut from the end of a chain, and a chain cut away entirely', async () => {
+    const { code, officer } = await t.tenant();
+    for (let i = 0; i < 4; i++) await registerResident(officer);
+    const [second] = await t.db.query('SELECT id FROM audit_event WHERE chain = $1 AND seq = 2', [code]);
+    const [{ last }] = await t.db.query('SELECT max(seq)::text AS last FROM audit_event WHERE chain = $1', [code]);
+    const cut = async (sql: string) => {
+      const runner = t.db.createQueryRunner();
+      try {
+        await runner.query('SET session_replication_role = replica');
+        await runner.query(sql, [code]);
+      } finally {
+        await runner.query('SET session_replication_role = origin');
+        await runner.release();
+      }
+    };
+    // What is left still links up from the first event: only the chain's head knows there were more.
+    await cut('DELETE FROM audit_event WHERE chain = $1 AND seq > 2');
+    expect((await verifyAuditChain(t.db.manager, code)).broken).toEqual({
+      id: second.id, chain: code, seq: '2', reason: `the events after it are missing (the chain's head is at position ${last})`,
+    });
+    expect((await verifyAuditChain(t.db.manager)).broken).not.toBeNull();
+    await cut('DELETE FROM audit_event WHERE chain = $1');
+    expect(await verifyAuditChain(t.db.manager, code)).toEqual({
+      checked: 0, broken: { id: null, chain: code, seq: '0', reason: `every event of the chain is missing (its head is at position ${last})` },
+    });
+  });
+
+  it('refuses deleting an event that is not in the archive, whatever the session sets', async () => {
+    const { code, officer } = await t.tenant();
+    for (let i = 0; i < 3; i++) await registerResident(officer);
+    const before = await verifyAuditChain(t.db.manager, code);
+    const runner = t.db.createQueryRunner();
+    try {
+      await runner.query('SET vrs.audit_archiving = on');
+      await expect(runner.query('DELETE FROM audit_event WHERE chain = $1 AND seq > 1', [code])).rejects.toThrow(/append-only/);
+    } finally {
+      await runner.query('RESET vrs.audit_archiving');
+      await runner.release();
+    }
+    expect(await verifyAuditChain(t.db.manager, code)).toEqual({ checked: before.checked, broken: null });
+  });
+
   it('archives expired events instead of dropping them, and the chain still verifies', async () => {
     const { code, officer } = await t.tenant();
     for (let i = 0; i < 2; i++) await registerResident(officer);
