@@ -15,7 +15,7 @@ import type { ImportProgress } from './services/resident-import.service';
 import { encodingNamed } from './validation/encodings';
 import { checkMunicipalityCode } from './validation/identifiers';
 import { createServices } from './services';
-import { archiveAuditEvents, verifyAuditChain } from './services/audit.service';
+import { archiveAuditEvents, AuditSource, verifyAuditChain } from './services/audit.service';
 
 const USAGE = `Usage: npm run cli -- <command>
 
@@ -171,6 +171,11 @@ async function archiveAudit(): Promise<void> {
   console.log(`Archived ${moved} events older than ${cutoff.toISOString()}.`);
 }
 
+/** The operator's shell, as the operation log names it: one request id per command. */
+function cliSource(): AuditSource {
+  return { requestId: randomUUID(), channel: 'CLI', actor: null };
+}
+
 /**
  * Rotates, re-encrypts, then waits until every server has noticed the new version (they check
  * once a minute) and re-encrypts what they wrote under the old one meanwhile. Until none is
@@ -180,26 +185,27 @@ async function rotateTenantKey(code: string | undefined): Promise<void> {
   if (!code) throw new Error(USAGE);
   await withDatabase(async ({ db }, config) => {
     const rotation = createServices(db, config).keyRotation;
+    const source = cliSource();
     const started = Date.now();
-    const result = await rotation.rotateTenantKey(code);
+    const result = await rotation.rotateTenantKey(source, code);
     console.log(`Municipality ${code} now writes with key version ${result.version}; ${result.reencrypted} residents re-encrypted.`);
     const wait = Math.max(0, ACTIVE_VERSION_TTL_MS - (Date.now() - started));
     console.log(`Waiting ${Math.ceil(wait / 1000)} s until every server writes with the new version…`);
     await new Promise((resolve) => setTimeout(resolve, wait));
-    console.log(`${await rotation.reencrypt(code)} more residents re-encrypted; none is left under an older version.`);
+    console.log(`${await rotation.reencrypt(source, code)} more residents re-encrypted; none is left under an older version.`);
   });
 }
 
 async function reencryptTenantKey(code: string | undefined): Promise<void> {
   if (!code) throw new Error(USAGE);
-  const moved = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.reencrypt(code));
+  const moved = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.reencrypt(cliSource(), code));
   console.log(`${moved} residents of ${code} re-encrypted; none is left under an older version.`);
 }
 
 async function rotateMasterKey(): Promise<void> {
   const next = Buffer.from(process.env.NEW_MASTER_KEY ?? '', 'base64');
   if (next.length !== 32) throw new Error('NEW_MASTER_KEY must be 32 bytes encoded in base64');
-  const count = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateMasterKey(next));
+  const count = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateMasterKey(cliSource(), next));
   console.log(`Re-wrapped ${count} data keys. Restart servers with MASTER_KEY=<new key> (PREVIOUS_MASTER_KEY=<old key> is accepted meanwhile).`);
 }
 

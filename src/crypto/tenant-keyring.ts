@@ -79,9 +79,12 @@ export class TenantKeyring {
     return this.keysFor(db, municipalityCode);
   }
 
-  /** Re-wraps stored data keys (all, or some municipalities') under `newMasterKey`; data is untouched. */
-  async rewrap(db: EntityManager, newMasterKey: Buffer, only?: string[]): Promise<number> {
-    const rows = await db.getRepository(TenantKey).find(only ? { where: { municipalityCode: In(only) } } : {});
+  /** Re-wraps stored data keys (all, or some municipalities') under `newMasterKey` and names them; data is untouched. */
+  async rewrap(db: EntityManager, newMasterKey: Buffer, only?: string[]): Promise<{ municipalityCode: string; keyVersion: number }[]> {
+    const rows = await db.getRepository(TenantKey).find({
+      where: only ? { municipalityCode: In(only) } : {},
+      order: { municipalityCode: 'ASC', keyVersion: 'ASC' },
+    });
     for (const row of rows) {
       const label = wrapLabel(row.municipalityCode, row.keyVersion);
       const secret = open(this.masterKey, row.wrappedKey, label);
@@ -89,6 +92,6 @@ export class TenantKeyring {
         row.municipalityCode, row.keyVersion, seal(newMasterKey, secret, label),
       ]);
     }
-    return rows.length;
+    return rows.map(({ municipalityCode, keyVersion }) => ({ municipalityCode, keyVersion }));
   }
 }

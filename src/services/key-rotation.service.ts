@@ -2,18 +2,28 @@ import { DataSource } from 'typeorm';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { lockKeyVersions } from '../db/registry-lock';
 import { asTenants } from '../db/tenant-session';
+import { AuditSource, writeAudit } from './audit.service';
+
+/** Residents named by one operation-log event at most, as for registry imports. */
+const AUDIT_BATCH = 1000;
 
 /**
  * Key management jobs for operators. Nothing stops serving while they run: readers decrypt
  * with whichever version a row names, look-ups try every version, and writers use the newest.
+ * Each transaction that changes keys or re-encrypts residents logs what it did in the same
+ * commit: the municipality, the key version, how many and which rows, never a number or a key.
  */
 export class KeyRotationService {
   constructor(private readonly db: DataSource, private readonly keyring: TenantKeyring) {}
 
   /** Starts a new data-key version for a municipality and moves its residents onto it, in batches. */
-  async rotateTenantKey(municipalityCode: string, batchSize = 1000): Promise<{ version: number; reencrypted: number }> {
-    const keys = await asTenants(this.db, [municipalityCode], (tx) => this.keyring.rotate(tx, municipalityCode));
-    return { version: keys.version, reencrypted: await this.reencrypt(municipalityCode, batchSize) };
+  async rotateTenantKey(source: AuditSource, municipalityCode: string, batchSize = 1000): Promise<{ version: number; reencrypted: number }> {
+    const keys = await asTenants(this.db, [municipalityCode], async (tx) => {
+      const created = await this.keyring.rotate(tx, municipalityCode);
+      await writeAudit(tx, source, [{ operation: 'tenantKey.rotate', municipalityCode, targetIds: [`version:${created.version}`], outcome: 'SUCCESS' }]);
+      return created;
+    });
+    return { version: keys.version, reencrypted: await this.reencrypt(source, municipalityCode, batchSize) };
   }
 
   /**
@@ -22,7 +32,7 @@ export class KeyRotationService {
    * a later one. A server that has not noticed the rotation yet (it checks every minute) may still
    * write under the old version meanwhile, hence the CLI's second pass a minute later.
    */
-  async reencrypt(municipalityCode: string, batchSize = 1000): Promise<number> {
+  async reencrypt(source: AuditSource, municipalityCode: string, batchSize = 1000): Promise<number> {
     let total = 0;
     for (;;) {
       const { moved, left } = await asTenants(this.db, [municipalityCode], async (tx) => {
@@ -48,6 +58,15 @@ export class KeyRotationService {
            WHERE r.municipality_code = $1 AND r.id = n.id`,
           [municipalityCode, newest.version, rows.map((r) => r.id), ciphers, hashes],
         );
+        // Logged with the batch, naming its residents as an import does: a resident's log shows the rewrite.
+        const entries = [];
+        for (let i = 0; i < rows.length; i += AUDIT_BATCH) {
+          const ids = rows.slice(i, i + AUDIT_BATCH).map((r) => r.id);
+          entries.push({
+            operation: 'tenantKey.reencrypt', municipalityCode, targetIds: [`version:${newest.version}`, `count:${ids.length}`, ...ids], outcome: 'SUCCESS' as const,
+          });
+        }
+        await writeAudit(tx, source, entries);
         if (rows.length === batchSize) return { moved: rows.length, left: true };
         const [rest] = await tx.query(
           'SELECT EXISTS (SELECT FROM resident WHERE municipality_code = $1 AND key_version < $2) AS left',
@@ -62,8 +81,19 @@ export class KeyRotationService {
     }
   }
 
-  /** Re-wraps every data key (or some municipalities') under a new master key in one transaction. */
-  rotateMasterKey(newMasterKey: Buffer, only?: string[]): Promise<number> {
-    return this.db.transaction((tx) => this.keyring.rewrap(tx, newMasterKey, only));
+  /**
+   * Re-wraps every data key (or some municipalities') under a new master key in one transaction,
+   * logged in each municipality's own chain with the versions re-wrapped.
+   */
+  rotateMasterKey(source: AuditSource, newMasterKey: Buffer, only?: string[]): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const rewrapped = await this.keyring.rewrap(tx, newMasterKey, only);
+      const versions = new Map<string, number[]>();
+      for (const key of rewrapped) versions.set(key.municipalityCode, [...(versions.get(key.municipalityCode) ?? []), key.keyVersion]);
+      await writeAudit(tx, source, [...versions].map(([municipalityCode, list]) => ({
+        operation: 'tenantKey.rewrap', municipalityCode, targetIds: [...list.map((v) => `version:${v}`), `count:${list.length}`], outcome: 'SUCCESS' as const,
+      })));
+      return rewrapped.length;
+    });
   }
 }

@@ -12,6 +12,14 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 const READ = 'query($id: ID!) { resident(id: $id) { myNumber } }';
+// As the operator's shell runs these jobs.
+const cli = { requestId: 'key-rotation-test', channel: 'CLI', actor: null };
+/** The key jobs' lines in a municipality's operation log, in chain order. */
+const keyEvents = (code: string): Promise<unknown[]> => t.db.query(
+  `SELECT operation, target_ids, channel, actor_id, outcome FROM audit_event
+   WHERE municipality_code = $1 AND operation LIKE 'tenantKey.%' ORDER BY seq`,
+  [code],
+);
 const LOOKUP = 'query($n: String!) { residentByMyNumber(myNumber: $n) { id } }';
 
 describe('key management', () => {
@@ -21,7 +29,7 @@ describe('key management', () => {
     const [before] = await t.db.query('SELECT my_number_cipher, key_version FROM resident WHERE id = $1', [first.id]);
 
     // A new version exists but rows are not moved yet: both still work, new rows use the new key.
-    await t.app.services.keyRotation.reencrypt(code);
+    await t.app.services.keyRotation.reencrypt(cli, code);
     const keys = await t.app.services.keyring.rotate(t.db.manager, code);
     expect(keys.version).toBe(2);
     const second = await registerResident(officer);
@@ -29,23 +37,35 @@ describe('key management', () => {
     expect((await officer.gql(READ, { id: first.id })).data.resident.myNumber).toBe(first.input.myNumber);
     expect((await officer.gql(LOOKUP, { n: first.input.myNumber })).data.residentByMyNumber).toEqual({ id: first.id });
 
-    const moved = await t.app.services.keyRotation.reencrypt(code);
+    const moved = await t.app.services.keyRotation.reencrypt(cli, code);
     expect(moved).toBe(1);
     const [after] = await t.db.query('SELECT my_number_cipher, key_version FROM resident WHERE id = $1', [first.id]);
     expect(after.key_version).toBe(2);
     expect(Buffer.compare(after.my_number_cipher, before.my_number_cipher)).not.toBe(0);
     expect((await officer.gql(READ, { id: first.id })).data.resident.myNumber).toBe(first.input.myNumber);
     expect((await officer.gql(LOOKUP, { n: first.input.myNumber })).data.residentByMyNumber).toEqual({ id: first.id });
-    expect(await t.app.services.keyRotation.reencrypt(code)).toBe(0);
+    expect(await t.app.services.keyRotation.reencrypt(cli, code)).toBe(0);
   });
 
   it('moves residents onto the new key in batches, each resident keeping its own number', async () => {
     const { code, officer } = await t.tenant();
     const residents = [];
     for (let i = 0; i < 5; i++) residents.push(await registerResident(officer));
-    expect(await t.app.services.keyRotation.rotateTenantKey(code, 2)).toEqual({ version: 2, reencrypted: 5 });
+    expect(await t.app.services.keyRotation.rotateTenantKey(cli, code, 2)).toEqual({ version: 2, reencrypted: 5 });
     const versions = await t.db.query('SELECT DISTINCT key_version FROM resident WHERE municipality_code = $1', [code]);
     expect(versions).toEqual([{ key_version: 2 }]);
+    // The new key, then each batch as it committed, naming its residents: ids and counts, no number and no key.
+    const events = await keyEvents(code) as { operation: string; target_ids: string[]; channel: string; actor_id: null; outcome: string }[];
+    expect(events.map((e) => [e.operation, ...e.target_ids.slice(0, 2)])).toEqual([
+      ['tenantKey.rotate', 'version:2'],
+      ['tenantKey.reencrypt', 'version:2', 'count:2'],
+      ['tenantKey.reencrypt', 'version:2', 'count:2'],
+      ['tenantKey.reencrypt', 'version:2', 'count:1'],
+    ]);
+    expect(events.every((e) => e.channel === 'CLI' && e.actor_id === null && e.outcome === 'SUCCESS')).toBe(true);
+    const named = events.slice(1).map((e) => e.target_ids.slice(2));
+    expect(named.map((ids) => ids.length)).toEqual([2, 2, 1]);
+    expect(named.flat().sort()).toEqual(residents.map((r) => r.id).sort());
     for (const r of residents) {
       expect((await officer.gql(READ, { id: r.id })).data.resident.myNumber).toBe(r.input.myNumber);
       expect((await officer.gql(LOOKUP, { n: r.input.myNumber })).data.residentByMyNumber).toEqual({ id: r.id });
@@ -92,7 +112,7 @@ describe('key management', () => {
     try {
       await holder.startTransaction();
       await holder.query('SELECT 1 FROM resident WHERE municipality_code = $1 AND id = $2 FOR UPDATE', [code, residents[0].id]);
-      reencrypting = t.app.services.keyRotation.reencrypt(code);
+      reencrypting = t.app.services.keyRotation.reencrypt(cli, code);
       await new Promise((resolve) => setTimeout(resolve, 500));
       await holder.commitTransaction();
     } finally {
@@ -111,7 +131,11 @@ describe('key management', () => {
     const newMaster = randomBytes(32);
     const rotation = new KeyRotationService(t.db, new TenantKeyring(masterKey));
     // Other test files share this database with their own master keys, so only this tenant is re-wrapped here.
-    expect(await rotation.rotateMasterKey(newMaster, [code])).toBe(1);
+    expect(await rotation.rotateMasterKey(cli, newMaster, [code])).toBe(1);
+    expect(await keyEvents(code)).toEqual([
+      { operation: 'tenantKey.rewrap', target_ids: ['version:1', 'count:1'], channel: 'CLI', actor_id: null, outcome: 'SUCCESS' },
+    ]);
+    expect(await keyEvents(untouched.code)).toEqual([]);
 
     const [row] = await t.db.query('SELECT my_number_cipher, key_version FROM resident WHERE id = $1', [id]);
     const withNew = new TenantKeyring(newMaster);
@@ -148,7 +172,7 @@ describe('key management', () => {
     expect(refused.failureReason).toMatch(/data key is being rotated.*nothing was written/);
     expect(await residentRows(t, code)).toEqual(before);
 
-    await t.app.services.keyRotation.reencrypt(code);
+    await t.app.services.keyRotation.reencrypt(cli, code);
     const imported = await importFile(t, officer, file, 'mode=SKIP');
     expect(imported).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 1, residentsInserted: 1 });
     expect(imported.rejections.nodes).toEqual([
