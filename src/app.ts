@@ -8,14 +8,18 @@ import { Listeners, startListeners } from './http/server';
 import { createServices, Services } from './services';
 
 export interface Database {
-  /** The application's connections, as the non-owner role under row-level security. */
+  /** The application's connections, as the non-owner role under row-level security (unless opened `asOwner`). */
   db: DataSource;
   embedded?: EmbeddedDatabase;
   close(): Promise<void>;
 }
 
-/** Connects to DATABASE_URL, or starts the embedded PostgreSQL; then migrates and loads reference data. */
-export async function openDatabase(config: Config): Promise<Database> {
+/**
+ * Connects to DATABASE_URL, or starts the embedded PostgreSQL; then migrates and loads reference
+ * data. `asOwner` keeps the owner's connections, for the maintenance the application role may
+ * not do (archiving the operation log).
+ */
+export async function openDatabase(config: Config, { asOwner = false } = {}): Promise<Database> {
   const embedded = config.databaseUrl
     ? undefined
     : await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), config.embeddedPgPort, { persistent: true });
@@ -28,7 +32,7 @@ export async function openDatabase(config: Config): Promise<Database> {
   } finally {
     await owner.destroy();
   }
-  const db = createDataSource(url, { asApp: true });
+  const db = createDataSource(url, { asApp: !asOwner });
   await db.initialize();
   return {
     db,

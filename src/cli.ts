@@ -53,9 +53,9 @@ export async function createOperator(loginId: string | undefined): Promise<void>
 }
 
 /** Opens the configured database for one command and closes it afterwards. */
-async function withDatabase<T>(run: (database: Awaited<ReturnType<typeof openDatabase>>, config: Config) => Promise<T>): Promise<T> {
+async function withDatabase<T>(run: (database: Awaited<ReturnType<typeof openDatabase>>, config: Config) => Promise<T>, options?: { asOwner: boolean }): Promise<T> {
   const config = loadConfig();
-  const database = await openDatabase(config);
+  const database = await openDatabase(config, options);
   try {
     return await run(database, config);
   } finally {
@@ -163,11 +163,12 @@ export async function verifyAudit(chain: string | undefined): Promise<void> {
   process.exitCode = 1;
 }
 
-async function archiveAudit(): Promise<void> {
+/** Runs as the database owner: the application role may not move events out of the log. */
+export async function archiveAudit(): Promise<void> {
   const days = Number(process.env.AUDIT_RETENTION_DAYS ?? 3653);
   if (!Number.isInteger(days) || days < 1) throw new Error('AUDIT_RETENTION_DAYS must be a positive whole number');
   const cutoff = new Date(Date.now() - days * 86_400_000);
-  const moved = await withDatabase(({ db }) => archiveAuditEvents(db.manager, cutoff));
+  const moved = await withDatabase(({ db }) => archiveAuditEvents(db.manager, cutoff), { asOwner: true });
   console.log(`Archived ${moved} events older than ${cutoff.toISOString()}.`);
 }
 
