@@ -6,6 +6,9 @@ import { applyScope, scopeOf } from '../policies/scope';
 import { AuditEventConnection, AuditEventFilter } from '../resolvers/audit.types';
 import { badCursor, checkPageSize } from '../errors';
 
+/** Ids named by one operation-log event of a bulk change (an import, a bulk issuance). */
+export const AUDIT_BATCH = 1000;
+
 export interface AuditEntry {
   operation: string;
   municipalityCode: string | null;

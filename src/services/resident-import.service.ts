@@ -22,7 +22,7 @@ import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 import { todayInJapan } from '../validation/dates';
 import { FileEncoding } from '../validation/encodings';
 import { isUuid } from '../validation/identifiers';
-import { AuditSource, writeAudit } from './audit.service';
+import { AUDIT_BATCH, AuditSource, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 import { SuspensionService } from './suspension.service';
 import { Chunk, ChunkFailure, RecordCutter, stageChunk } from './resident-import.chunk';
@@ -58,8 +58,6 @@ export interface RunningImport {
   done: Promise<ImportJob>;
 }
 
-/** Residents named by one operation-log event of an import's changes. */
-const AUDIT_BATCH = 1000;
 /** Rejection reports kept per municipality, the latest imports' (older jobs keep their counts). */
 const REPORTS_KEPT = 10;
 /** The largest page of a rejection report. */

@@ -12,7 +12,7 @@ import { isUuid, normaliseDigits } from '../validation/identifiers';
 import { checkReason } from '../validation/reasons';
 import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
 import { tryLockRegistry } from '../db/registry-lock';
-import { AuditSource, writeAudit } from './audit.service';
+import { AUDIT_BATCH, AuditSource, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 
 
@@ -110,7 +110,10 @@ export class TicketService {
     return this.issueList(ctx, municipalityCode, stored, issuedOn, explicit);
   }
 
-  /** Every active resident without an open ticket of the series, numbers drawn in SQL. */
+  /**
+   * Every active resident without an open ticket of the series, numbers drawn in SQL. The
+   * operation log names every ticket issued (up to AUDIT_BATCH an event), then the total.
+   */
   private async issueToAll(ctx: Context, municipalityCode: string, series: string, issuedOn: string) {
     return (await ctx.session.manager()).transaction(async (tx) => {
       await lockIssuance(tx, municipalityCode);
@@ -127,9 +130,12 @@ export class TicketService {
                                AND t.resident_id = r.id AND t.series = $2 AND t.voided_on IS NULL)
            ) x
            WHERE NOT EXISTS (SELECT 1 FROM pending_dose p WHERE p.municipality_code = x.municipality_code AND p.ticket_number = x.n)
-           ON CONFLICT (municipality_code, ticket_number) DO NOTHING RETURNING 1)
+           ON CONFLICT (municipality_code, ticket_number) DO NOTHING RETURNING id),
+           logged AS (INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
+             SELECT $4, $5, $6, $7, $1, 'ticket.issue', ARRAY['series:' || $2] || array_agg(id::text), 'SUCCESS'
+             FROM (SELECT id, (row_number() OVER () - 1) / ${AUDIT_BATCH} AS batch FROM issued) x GROUP BY batch)
            SELECT count(*)::int AS count FROM issued`,
-          [municipalityCode, series, issuedOn],
+          [municipalityCode, series, issuedOn, ctx.requestId, ctx.actor?.accountId ?? null, ctx.actor?.role ?? null, ctx.channel],
         );
         issued += count;
         if (count === 0) break;

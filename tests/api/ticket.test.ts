@@ -31,6 +31,14 @@ describe('tickets', () => {
     expect(new Set(rows.map((r: any) => r.ticket_number)).size).toBe(10);
     for (const r of rows) expect(r.ticket_number).toMatch(/^\d{10}$/);
     expect(rows.map((r: any) => r.resident_id)).not.toContain(dead.id);
+    // The operation log names every ticket issued, after the series, then the run's total.
+    const logged = await t.db.query(
+      `SELECT target_ids, actor_id FROM audit_event WHERE municipality_code = $1 AND operation = 'ticket.issue' AND target_ids[1] = 'series:3' ORDER BY id`, [code]);
+    const series3 = await t.db.query(`SELECT id FROM ticket WHERE municipality_code = $1 AND series = '3'`, [code]);
+    expect(logged.map((e: any) => ({ ...e, target_ids: [e.target_ids[0], ...e.target_ids.slice(1).sort()] }))).toEqual([
+      { target_ids: ['series:3', ...series3.map((r: any) => r.id).sort()], actor_id: officer.accountId },
+      { target_ids: ['series:3', 'count:5'], actor_id: officer.accountId },
+    ]);
   });
 
   it('issues listed tickets with given or assigned numbers, and refuses bad input per field', async () => {
