@@ -57,6 +57,28 @@ function assertDoseAfterDigit(ref: ParsedReference, dose: CheckedDose): void {
   }
 }
 
+/**
+ * The doses already pending on an unregistered ticket are its history as far as anyone knows: a
+ * dose number is pending once, and the dates follow the dose numbers, so that the doses can all
+ * be matched once the ticket is registered.
+ */
+function checkPendingOrder(dose: CheckedDose, pending: { doseNumber: number; vaccinatedOn: string }[]): void {
+  const field = (f: string) => ['input', f];
+  if (pending.some((p) => p.doseNumber === dose.doseNumber)) {
+    throw InputError.of(field('doseNumber'), ErrorCode.DUPLICATE_DOSE, `dose ${dose.doseNumber} on this ticket is already recorded pending registration`);
+  }
+  const earlier = pending.filter((p) => p.doseNumber < dose.doseNumber && p.vaccinatedOn >= dose.vaccinatedOn);
+  const later = pending.filter((p) => p.doseNumber > dose.doseNumber && p.vaccinatedOn <= dose.vaccinatedOn);
+  if (earlier.length) {
+    const p = earlier.reduce((a, b) => (b.vaccinatedOn > a.vaccinatedOn ? b : a));
+    throw InputError.of(field('vaccinatedOn'), ErrorCode.DATE_BEFORE_PREVIOUS_DOSE, `must be after dose ${p.doseNumber} (${p.vaccinatedOn}), recorded pending registration on this ticket`);
+  }
+  if (later.length) {
+    const p = later.reduce((a, b) => (b.vaccinatedOn < a.vaccinatedOn ? b : a));
+    throw InputError.of(field('vaccinatedOn'), ErrorCode.DATE_AFTER_NEXT_DOSE, `must be before dose ${p.doseNumber} (${p.vaccinatedOn}), recorded pending registration on this ticket`);
+  }
+}
+
 const summaries = (found: TicketWithResident): DoseSummary[] =>
   found.resident.history.map((h) => ({ doseNumber: h.doseNumber, vaccinatedOn: h.vaccinatedOn, manufacturer: h.manufacturer ?? '' }));
 
@@ -195,13 +217,11 @@ export class VaccinationService {
       assertDoseAfterDigit(ref, dose);
       // No resident row to lock: serialise doses on this unregistered ticket number instead.
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pending:${ref.municipalityCode}:${ref.ticketNumber}`]);
-      const waiting = await tx.query(
-        `SELECT 1 FROM pending_dose WHERE municipality_code = $1 AND ticket_number = $2 AND dose_number = $3 AND status = 'PENDING'`,
-        [ref.municipalityCode, ref.ticketNumber, dose.doseNumber],
-      );
-      if (waiting.length) {
-        throw InputError.of(['input', 'doseNumber'], ErrorCode.DUPLICATE_DOSE, `dose ${dose.doseNumber} on this ticket is already recorded pending registration`);
-      }
+      checkPendingOrder(dose, await tx.query(
+        `SELECT dose_number AS "doseNumber", to_char(vaccinated_on, 'YYYY-MM-DD') AS "vaccinatedOn" FROM pending_dose
+         WHERE municipality_code = $1 AND ticket_number = $2 AND status = 'PENDING'`,
+        [ref.municipalityCode, ref.ticketNumber],
+      ));
       const createdAt: Date = (await tx.query(
         `INSERT INTO pending_dose (municipality_code, id, ticket_number, dose_number, vaccinated_on, vaccine_code, manufacturer, product,
            lot_number, site_municipality_code, recorded_by, idempotency_key)

@@ -302,6 +302,28 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     expect(count).toBe(1);
   });
 
+  it('keeps the doses pending on one ticket in date order, so that they can all be matched', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    const ticketNumber = freshTicketNumber();
+    const register = (doseNumber: number, vaccinatedOn: string) => site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { doseNumber, vaccinatedOn }) });
+    expect((await register(2, '2024-06-01')).data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    for (const vaccinatedOn of ['2024-05-01', '2024-06-01']) {
+      expect(userErrors(await register(3, vaccinatedOn))).toEqual([
+        { field: ['input', 'vaccinatedOn'], code: 'DATE_BEFORE_PREVIOUS_DOSE', message: 'must be after dose 2 (2024-06-01), recorded pending registration on this ticket' },
+      ]);
+    }
+    expect(userErrors(await register(1, '2024-07-01'))).toEqual([
+      { field: ['input', 'vaccinatedOn'], code: 'DATE_AFTER_NEXT_DOSE', message: 'must be before dose 2 (2024-06-01), recorded pending registration on this ticket' },
+    ]);
+    expect((await register(1, '2024-04-01')).data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    expect((await register(3, '2024-11-01')).data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    // Issued, the ticket's three doses become its holder's records at once.
+    const { id: residentId } = await registerResident(home.officer);
+    const issued = await home.officer.gql(ISSUE, { input: { series: '1-3', tickets: [{ residentId, ticketNumber }] } });
+    expect(issued.data.issueTickets).toMatchObject({ matchedPendingDoses: 3, userErrors: [] });
+  });
+
   it('asks for a retry while the ticket\'s municipality is issuing tickets, instead of leaving the dose pending unmatched', async () => {
     const home = await t.tenant();
     const site = await tablet(t, await t.createMunicipality());
