@@ -10,10 +10,12 @@ export type AppAbility = MongoAbility<[Action, SubjectName | (Record<string, unk
 
 /**
  * The municipalities whose rows a request may touch in the database before any service widens
- * it for an operation the policy allowed (row-level security's `vrs.tenants`).
+ * it for an operation the policy allowed (row-level security's `vrs.tenants`): a municipality
+ * officer's own. A site's tablet gets none, not even its own municipality's: it reaches one
+ * ticket at a time, through the services that widen to it.
  */
 export function tenantsOf(actor: Actor | null): string[] {
-  return actor?.municipalityCode ? [actor.municipalityCode] : [];
+  return actor?.role === Role.MUNICIPALITY && actor.municipalityCode ? [actor.municipalityCode] : [];
 }
 
 /**

@@ -44,6 +44,21 @@ describe('row-level security', () => {
     }
   });
 
+  it('a site\'s request sees no personal data, not even its own municipality\'s, until a ticket look-up widens it', async () => {
+    const a = await t.tenant();
+    await residentWithTicket(a.officer);
+    const actor = { accountId: '00000000-0000-4000-8000-000000000002', role: Role.VACCINATION_SITE, municipalityCode: a.code, prefectureCode: null, channel: Channel.INTERNET };
+    const ctx = contextFor(t.app.services, actor, { channel: Channel.INTERNET, sourceAddress: 'test' });
+    try {
+      const db = await ctx.session.manager();
+      for (const table of ['resident', 'ticket']) {
+        expect([table, await db.query(`SELECT 1 FROM ${table} WHERE municipality_code = $1`, [a.code])]).toEqual([table, []]);
+      }
+    } finally {
+      await finishRequest(ctx);
+    }
+  });
+
   it('with the database wall opened on purpose, the policy alone still keeps B out of A\'s reads', async () => {
     const a = await t.tenant();
     const b = await t.tenant();
