@@ -15,7 +15,7 @@ import { Sex } from '../schema/enums';
 import { FIRST_VACCINATION_DAY, isIsoDate, todayInJapan } from '../validation/dates';
 import { VACCINES } from '../validation/vaccines';
 import { checkMunicipalityCode, checkPrefectureCode, normaliseDigits } from '../validation/identifiers';
-import { published, suppressBreakdown, suppressNested, suppressSeries } from './statistics.suppression';
+import { published, suppressBreakdown, suppressDoseNumbers, suppressSeries } from './statistics.suppression';
 
 export const DEFAULT_SUPPRESSION_THRESHOLD = 10;
 const NATION = '00';
@@ -174,14 +174,39 @@ export class StatisticsService {
    * those given anywhere in the country.
    */
   async breakdown(s: Statistics, dimension: 'D' | 'M' | 'A' | 'S'): Promise<StatisticsCell[]> {
+    if (dimension === 'D') {
+      const { labels, doses, hidden } = await this.doseNumberFigures(s);
+      return labels.map((label, i) => (hidden.has(i) ? { label, value: null, suppressed: true } : { label, value: doses[i], suppressed: false }));
+    }
     const values = new Map((await this.sums(s, dimension, false)).map((r) => [r.category, r.value]));
     let labels: string[];
     if (dimension === 'A') labels = AGE_BANDS;
     else if (dimension === 'S') labels = SEXES;
-    else if (dimension === 'D') labels = await this.doseNumbers(s);
     // A manufacturer outside the catalogue (a record from another system) is listed where it occurs.
     else labels = [...new Set([...MANUFACTURERS, ...values.keys()])].sort();
     return suppressBreakdown(labels.map((label) => ({ label, value: values.get(label) ?? 0 })), this.threshold);
+  }
+
+  /**
+   * Coverage and the dose-number breakdown, with the dose numbers hidden in both: over an open
+   * start the two count nearly the same records, so they are suppressed by one decision
+   * (suppressDoseNumbers), or one would give away what the other hides.
+   */
+  private doseNumberFigures(s: Statistics): Promise<{ labels: string[]; people: number[]; doses: number[]; population: number; hidden: Set<number> }> {
+    return once(s, 'doseNumberFigures', async () => {
+      const [labels, people, doses, population] = await Promise.all([
+        this.doseNumbers(s),
+        this.sums(s, 'C', false, null),
+        this.sums(s, 'D', false),
+        this.population(s),
+      ]);
+      const valuesOf = (rows: { category: string; value: number }[]) => {
+        const byLabel = new Map(rows.map((r) => [r.category, r.value]));
+        return labels.map((label) => byLabel.get(label) ?? 0);
+      };
+      const figures = { labels, people: valuesOf(people), doses: valuesOf(doses), population };
+      return { ...figures, hidden: suppressDoseNumbers(figures.people, population, figures.doses, this.threshold) };
+    });
   }
 
   /** 1 … the highest dose number given (or held by a resident) anywhere in the country: the same list for every area. */
@@ -204,14 +229,12 @@ export class StatisticsService {
    * registered population. Dose numbers have no gaps, so "at least N" = "has dose N".
    */
   async coverage(s: Statistics): Promise<CoverageCell[]> {
-    const people = new Map((await this.sums(s, 'C', false, null)).map((r) => [r.category, r.value]));
-    const population = await this.population(s);
-    const cells = suppressNested((await this.doseNumbers(s)).map((label) => ({ label, value: people.get(label) ?? 0 })), population, this.threshold);
+    const { labels, people, population, hidden } = await this.doseNumberFigures(s);
     const denominator = published(population, this.threshold);
-    return cells.map((c) => ({
-      doseNumber: Number(c.label),
-      people: { value: c.value, suppressed: c.suppressed },
-      ratio: c.value === null || denominator.value === null || population === 0 ? null : c.value / population,
+    return labels.map((label, i) => ({
+      doseNumber: Number(label),
+      people: hidden.has(i) ? { value: null, suppressed: true } : { value: people[i], suppressed: false },
+      ratio: hidden.has(i) || denominator.value === null || population === 0 ? null : people[i] / population,
     }));
   }
 

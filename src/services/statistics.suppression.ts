@@ -26,8 +26,8 @@ export interface PublishedCell<L = string> {
 export const published = (value: number, threshold: number): { value: number | null; suppressed: boolean } =>
   value < threshold ? { value: null, suppressed: true } : { value, suppressed: false };
 
-/** Which cells of one breakdown to suppress (by index). */
-export function suppressedIndexes(values: number[], threshold: number): Set<number> {
+/** Which cells of one breakdown to suppress (by index), `alsoHidden` (hidden for another reason) included. */
+export function suppressedIndexes(values: number[], threshold: number, alsoHidden: Iterable<number> = []): Set<number> {
   const hidden = new Set<number>();
   let hiddenSum = 0;
   values.forEach((v, i) => {
@@ -36,6 +36,12 @@ export function suppressedIndexes(values: number[], threshold: number): Set<numb
       hiddenSum += v;
     }
   });
+  for (const i of alsoHidden) {
+    if (!hidden.has(i)) {
+      hidden.add(i);
+      hiddenSum += values[i];
+    }
+  }
   // Smallest first, ties by position, so the outcome depends only on the values.
   const candidates = values.map((v, i) => [v, i] as const).filter(([, i]) => !hidden.has(i)).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   for (const [v, i] of candidates) {
@@ -128,4 +134,20 @@ export function suppressNested<L>(cells: RawCell<L>[], population: number, thres
   const none = { label: 'none', value: Math.max(0, population - (cells[0]?.value ?? 0)) };
   const totals = suppressSeries([...groups, none], threshold).slice(0, cells.length).reverse();
   return cells.map((c, i) => ({ label: c.label, ...totals[i].cumulative }));
+}
+
+/**
+ * Dose numbers are published twice: as coverage (people with at least N doses, nested within the
+ * population) and as a breakdown of the doses given (adding up to the total doses). Over an open
+ * start both count the same records wherever no vaccinated resident has moved out or died and
+ * none was copied in by an inquiry, so a figure published by either stands for the other. One
+ * decision therefore hides a dose number in both or in neither: the positions coverage hides,
+ * then as many more as the breakdown rule needs. Hiding more coverage figures only merges
+ * stretches that were safe on their own, so the nested rule still holds. (With a single dose
+ * number in the whole country the breakdown would be the total itself; there have been several
+ * since 2021.)
+ */
+export function suppressDoseNumbers(people: number[], population: number, doses: number[], threshold: number): Set<number> {
+  const nested = suppressNested(people.map((value, i) => ({ label: i, value })), population, threshold);
+  return suppressedIndexes(doses, threshold, nested.flatMap((c, i) => (c.suppressed ? [i] : [])));
 }

@@ -148,6 +148,41 @@ describe('small-cell suppression through the API', () => {
     expect(seriesLeaks(days(s.dosesByDay), total, 10)).toEqual([]);
   });
 
+  it('never lets the dose-number breakdown give away what coverage hides', async () => {
+    // 20 residents, no one moved away and no inquiry copies: over an open range byDoseNumber then
+    // counts exactly what coverage counts. Either everyone has two doses (no one unvaccinated or
+    // with one dose), or two of them have none.
+    for (const unvaccinated of [0, 2]) {
+      const code = await t.createMunicipality('47');
+      const officer = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code });
+      for (let i = 0; i < 20; i++) {
+        const { id } = await registerResident(officer);
+        if (i < unvaccinated) continue;
+        await insertDose(t, code, id, { doseNumber: 1, vaccinatedOn: '2021-06-01' });
+        await insertDose(t, code, id, { doseNumber: 2, vaccinatedOn: '2021-06-22' });
+        if (i >= 10) await insertDose(t, code, id, { doseNumber: 3, vaccinatedOn: '2022-01-05' });
+      }
+      const truth = await bruteForce(t, { municipality: code });
+      expect(truth.byDoseNumber).toEqual(truth.coverage);
+      const result = await officer.gql(STATISTICS, { scope: municipality(code) });
+      expect(result.errors).toBeUndefined();
+      const s = result.data.statistics;
+      expect(s.registeredPopulation.value).toBe(20);
+
+      // What a reader knows per dose number: whichever of the two figures is published (both true).
+      const known = s.coverage.map((c: any, i: number) => {
+        expect(s.byDoseNumber[i].label).toBe(String(c.doseNumber));
+        for (const v of [c.people.value, s.byDoseNumber[i].value]) if (v !== null) expect(v).toBe(truth.coverage[String(c.doseNumber)]);
+        return c.people.value ?? s.byDoseNumber[i].value;
+      });
+      // No difference between them, from nought or to the population, is small ...
+      const chain = [0, ...known.filter((v: number | null) => v !== null).reverse(), 20];
+      for (let i = 1; i < chain.length; i++) expect([unvaccinated, i, chain[i] - chain[i - 1] >= 10]).toEqual([unvaccinated, i, true]);
+      // ... and the total doses do not single out a hidden dose number either.
+      expect(breakdownLeaks(known, s.totalDoses.value, 10)).toEqual([]);
+    }
+  });
+
   it('lists the same categories whether or not the area had such a dose: a suppressed cell never says "at least one"', async () => {
     const labels = async (withRareDose: boolean) => {
       const code = await t.createMunicipality('47');

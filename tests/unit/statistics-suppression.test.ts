@@ -1,4 +1,4 @@
-import { suppressBreakdown, suppressNested, suppressSeries } from '../../src/services/statistics.suppression';
+import { suppressBreakdown, suppressDoseNumbers, suppressNested, suppressSeries } from '../../src/services/statistics.suppression';
 import { breakdownLeaks, seriesLeaks } from '../helpers/disclosure';
 
 function random(seed: number) {
@@ -75,6 +75,26 @@ describe('small-cell suppression', () => {
       published.forEach((c, i) => expect([round, c.suppressed || c.value === values[i]]).toEqual([round, true]));
       // Every figure derivable by subtraction: between published neighbours, from nought, and to the population.
       const chain = [0, ...published.filter((c) => !c.suppressed).map((c) => c.value!).reverse(), ...(population >= threshold ? [population] : [])];
+      for (let i = 1; i < chain.length; i++) expect([round, chain[i] - chain[i - 1] >= threshold]).toEqual([round, true]);
+    }
+  });
+
+  it('hides a dose number in coverage and in the dose breakdown alike, safe under both rules (random areas)', () => {
+    const next = random(23);
+    for (let round = 0; round < 3000; round++) {
+      const threshold = 2 + Math.floor(next() * 10);
+      const population = Math.floor(next() * 200);
+      const people: number[] = [];
+      // At least two dose numbers: the country has had several since 2021 (with one, the breakdown is the total).
+      for (let left = population, n = 2 + Math.floor(next() * 4); n > 0; n--) people.push((left = Math.floor(left * next() ** 0.3)));
+      // Usually the same counts (no one moved away, no inquiry copies), sometimes a few more doses given.
+      const doses = people.map((v) => (next() < 0.7 ? v : v + Math.floor(next() * 5)));
+      const hidden = suppressDoseNumbers(people, population, doses, threshold);
+      // The breakdown rule for the doses given ...
+      const total = doses.reduce((a, b) => a + b, 0);
+      expect([round, breakdownLeaks(doses.map((v, i) => (hidden.has(i) ? null : v)), total, threshold)]).toEqual([round, []]);
+      // ... and the nested rule for coverage, over the same published dose numbers.
+      const chain = [0, ...people.filter((_, i) => !hidden.has(i)).reverse(), ...(population >= threshold ? [population] : [])];
       for (let i = 1; i < chain.length; i++) expect([round, chain[i] - chain[i - 1] >= threshold]).toEqual([round, true]);
     }
   });
