@@ -1,6 +1,21 @@
-import { Arg, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { GraphQLResolveInfo, Kind, SelectionSetNode } from 'graphql';
+import { Arg, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import { Context } from '../context';
 import { CoverageCell, DailySeries, Statistics, StatisticsCell, StatisticsCount, StatisticsScopeInput } from './statistics.types';
+
+/** The names of the fields selected on the field being resolved, fragments included. */
+function selectedFields(info: GraphQLResolveInfo): Set<string> {
+  const names = new Set<string>();
+  const visit = (selectionSet: SelectionSetNode | undefined) => {
+    for (const selection of selectionSet?.selections ?? []) {
+      if (selection.kind === Kind.FIELD) names.add(selection.name.value);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet);
+      else visit(info.fragments[selection.name.value]?.selectionSet);
+    }
+  };
+  for (const node of info.fieldNodes) visit(node.selectionSet);
+  return names;
+}
 
 @Resolver(() => Statistics)
 export class StatisticsResolver {
@@ -10,10 +25,11 @@ export class StatisticsResolver {
   statistics(
     @Ctx() ctx: Context,
     @Arg('scope', () => StatisticsScopeInput) scope: StatisticsScopeInput,
-    @Arg('from', () => String, { nullable: true }) from?: string | null,
-    @Arg('to', () => String, { nullable: true }) to?: string | null,
+    @Arg('from', () => String, { nullable: true }) from: string | null | undefined,
+    @Arg('to', () => String, { nullable: true }) to: string | null | undefined,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<Statistics> {
-    return ctx.services.statistics.open(ctx, scope, from, to);
+    return ctx.services.statistics.open(ctx, scope, from, to, selectedFields(info));
   }
 
   @FieldResolver(() => StatisticsCount, { description: 'Residents currently registered (status ACTIVE).' })

@@ -56,7 +56,7 @@ export class DailySeries {
 
 /**
  * Aggregate figures for one scope and date range. Only labels and counts: no field leads to a
- * resident or a record. Each breakdown is computed when asked for.
+ * resident or a record. Only the figures asked for are read.
  */
 @ObjectType({ description: 'Aggregate vaccination statistics for one scope and date range.' })
 export class Statistics {
@@ -68,9 +68,12 @@ export class Statistics {
   /** Where to read from: the area key of the summary tables. Not exposed. */
   area: string;
 
-  /** The request's database session, so every figure of one answer comes from the same snapshot. Not exposed. */
+  /** What the fields asked for need read, all in one statement (one snapshot). Not exposed. */
+  parts: ReadonlySet<string>;
+
+  /** The request's database session. Not exposed. */
   db: EntityManager;
 
-  /** Queries already run for this answer, by what they read: several figures share one. Not exposed. */
+  /** What has been read or worked out for this answer, by what it is: several figures share one. Not exposed. */
   read: Map<string, Promise<unknown>>;
 }

@@ -22,20 +22,37 @@ const NATION = '00';
 const MAX_SERIES_DAYS = 3700;
 const DAY_MS = 86_400_000;
 
-/** Dimensions of stats_dose, see migrations/1795600000000-statistics.ts. */
-type Dimension = 'D' | 'M' | 'A' | 'S' | 'C';
+/**
+ * What an answer reads: the population, the doses given in the range per dimension of stats_dose
+ * (see migrations/1795600000000-statistics.ts), coverage's numerators (dimension C up to the end
+ * of the range), doses per day, and the country's dose numbers.
+ */
+type Part = 'population' | 'D' | 'M' | 'A' | 'S' | 'people' | 'days' | 'doseNumbers';
 
 export const AGE_BANDS = ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60-64', '65-69', '70-79', '80-89', '90+'];
 const SEXES = Object.values(Sex);
 
 const MANUFACTURERS = [...new Set(VACCINES.map((v) => v.manufacturer))];
 
-/** Runs `read` once per answer: total doses and the dose-number breakdown share their sums, population and coverage their population. */
+/** Runs `read` once per answer. */
 function once<T>(s: Statistics, key: string, read: () => Promise<T>): Promise<T> {
   if (!s.read.has(key)) s.read.set(key, read());
   return s.read.get(key) as Promise<T>;
 }
 
+const DOSE_NUMBER_PARTS: Part[] = ['doseNumbers', 'people', 'D', 'population'];
+
+/** The parts each figure field needs. */
+const PARTS: Record<string, Part[]> = {
+  registeredPopulation: ['population'],
+  totalDoses: ['D'],
+  coverage: DOSE_NUMBER_PARTS,
+  byDoseNumber: DOSE_NUMBER_PARTS,
+  dosesByDay: ['days'],
+  byManufacturer: ['M'],
+  byAgeBand: ['A'],
+  bySex: ['S'],
+};
 
 function checkDate(field: 'from' | 'to', value: string | null | undefined): string | null {
   if (value === null || value === undefined || value === '') return null;
@@ -81,8 +98,11 @@ export class StatisticsService {
     return () => clearInterval(timer);
   }
 
-  /** Checks the arguments, then the policy; the figures are computed per field when asked for. */
-  async open(ctx: Context, input: StatisticsScopeInput, fromArg?: string | null, toArg?: string | null): Promise<Statistics> {
+  /**
+   * Checks the arguments, then the policy. `fields` are the fields the answer asks for: the
+   * figures they need are read together, when the first of them is resolved.
+   */
+  async open(ctx: Context, input: StatisticsScopeInput, fromArg: string | null | undefined, toArg: string | null | undefined, fields: Iterable<string>): Promise<Statistics> {
     const from = checkDate('from', fromArg);
     const to = checkDate('to', toArg);
     if (from && to && from > to) throw badArgument(['to'], 'must not be before from');
@@ -119,51 +139,79 @@ export class StatisticsService {
       to,
       suppressionThreshold: this.threshold,
       area: municipalityCode ?? prefectureCode ?? NATION,
+      parts: new Set([...fields].flatMap((field) => PARTS[field] ?? [])),
       db,
       read: new Map(),
     };
   }
 
-  /** Sums of one dimension per category (and per day when `byDay`), over main + delta rows. */
-  private sums(s: Statistics, dimension: Dimension, byDay: boolean, from = s.from): Promise<{ category: string; day: string | null; value: number }[]> {
-    return once(s, `sums|${dimension}|${byDay}|${from}`, () => this.sumsOnce(s, dimension, byDay, from));
+  /**
+   * One part of the answer's figures: values by category (by date for `days`; under '' for the
+   * population and the highest dose number). Summary rows are main + not yet compacted deltas.
+   */
+  private async part(s: Statistics, part: Part): Promise<Map<string, number>> {
+    const values = (await once(s, 'figures', () => this.readFigures(s))).get(part);
+    if (!values) throw new Error(`statistics: ${part} was not read for this answer`);
+    return values;
   }
 
-  private async sumsOnce(s: Statistics, dimension: Dimension, byDay: boolean, from: string | null): Promise<{ category: string; day: string | null; value: number }[]> {
-    const day = byDay ? "to_char(vaccinated_on, 'YYYY-MM-DD')" : 'NULL';
-    const rows: { category: string; day: string | null; value: string }[] = await s.db.query(
-      `SELECT ${byDay ? "'' AS category" : 'category'}, ${day} AS day, sum(doses) AS value
-       FROM (SELECT category, vaccinated_on, doses FROM stats_dose
-               WHERE area = $1 AND dimension = $2 AND vaccinated_on BETWEEN $3 AND $4
-             UNION ALL
-             SELECT category, vaccinated_on, doses FROM stats_dose_delta
-               WHERE area = $1 AND dimension = $2 AND vaccinated_on BETWEEN $3 AND $4) x
-       GROUP BY 1, 2`,
-      [s.area, dimension, from ?? '-infinity', s.to ?? 'infinity'],
-    );
-    return rows.map((r) => ({ category: r.category, day: r.day, value: Number(r.value) })).filter((r) => r.value !== 0);
+  /**
+   * Every part the answer's fields need, in one statement: one statement sees one snapshot, so
+   * the figures of an answer agree with each other (a total with its breakdowns, the population
+   * with coverage) even while doses are being committed. The request's transaction is READ
+   * COMMITTED, where each statement would see what had committed by then.
+   */
+  private async readFigures(s: Statistics): Promise<Map<string, Map<string, number>>> {
+    // Placeholders are numbered as first used: PostgreSQL refuses a parameter no placeholder names.
+    const params: unknown[] = [];
+    const placeholders = new Map<string, string>();
+    const param = (name: string, value: unknown) => placeholders.get(name) ?? placeholders.set(name, `$${params.push(value)}`).get(name)!;
+    const area = param('area', s.area);
+    const to = () => param('to', s.to ?? 'infinity');
+    const doses = (where: string) =>
+      `SELECT dimension, category, vaccinated_on, doses FROM stats_dose WHERE ${where}
+       UNION ALL SELECT dimension, category, vaccinated_on, doses FROM stats_dose_delta WHERE ${where}`;
+    const inRange = (dimensions: string) => `area = ${area} AND dimension IN (${dimensions}) AND vaccinated_on BETWEEN ${param('from', s.from ?? '-infinity')} AND ${to()}`;
+
+    const selects: string[] = [];
+    if (s.parts.has('population')) {
+      selects.push(`SELECT 'population' AS part, '' AS key, coalesce(sum(residents), 0) AS value FROM (
+        SELECT residents FROM stats_population WHERE area = ${area}
+        UNION ALL SELECT residents FROM stats_population_delta WHERE area = ${area}) x`);
+    }
+    const dimensions = (['D', 'M', 'A', 'S'] as const).filter((d) => s.parts.has(d));
+    if (dimensions.length > 0) {
+      selects.push(`SELECT dimension::text AS part, category AS key, sum(doses) AS value FROM (${doses(inRange(dimensions.map((d) => `'${d}'`).join(', ')))}) x GROUP BY 1, 2`);
+    }
+    if (s.parts.has('people')) {
+      selects.push(`SELECT 'people' AS part, category AS key, sum(doses) AS value FROM (${doses(`area = ${area} AND dimension = 'C' AND vaccinated_on <= ${to()}`)}) x GROUP BY 2`);
+    }
+    if (s.parts.has('days')) {
+      selects.push(`SELECT 'days' AS part, to_char(vaccinated_on, 'YYYY-MM-DD') AS key, sum(doses) AS value FROM (${doses(inRange("'D'"))}) x GROUP BY 2`);
+    }
+    if (s.parts.has('doseNumbers')) {
+      selects.push(`SELECT 'doseNumbers' AS part, '' AS key, coalesce(max(category::int), 0) AS value FROM (
+        SELECT category FROM (${doses(`area = '${NATION}' AND dimension IN ('D', 'C')`)}) x
+        GROUP BY dimension, category HAVING sum(doses) > 0) given`);
+    }
+
+    const figures = new Map([...s.parts].map((part) => [part, new Map<string, number>()]));
+    if (selects.length === 0) return figures;
+    const rows: { part: Part; key: string; value: string }[] = await s.db.query(selects.join('\nUNION ALL\n'), params);
+    for (const row of rows) if (Number(row.value) !== 0) figures.get(row.part)!.set(row.key, Number(row.value));
+    return figures;
   }
 
   async registeredPopulation(s: Statistics): Promise<StatisticsCount> {
     return published(await this.population(s), this.threshold);
   }
 
-  private population(s: Statistics): Promise<number> {
-    return once(s, 'population', () => this.populationOnce(s));
-  }
-
-  private async populationOnce(s: Statistics): Promise<number> {
-    const [row] = await s.db.query(
-      `SELECT coalesce(sum(residents), 0) AS value FROM (
-         SELECT residents FROM stats_population WHERE area = $1
-         UNION ALL SELECT residents FROM stats_population_delta WHERE area = $1) x`,
-      [s.area],
-    );
-    return Number(row.value);
+  private async population(s: Statistics): Promise<number> {
+    return (await this.part(s, 'population')).get('') ?? 0;
   }
 
   async totalDoses(s: Statistics): Promise<StatisticsCount> {
-    const total = (await this.sums(s, 'D', false)).reduce((sum, r) => sum + r.value, 0);
+    const total = [...(await this.part(s, 'D')).values()].reduce((sum, n) => sum + n, 0);
     return published(total, this.threshold);
   }
 
@@ -178,7 +226,7 @@ export class StatisticsService {
       const { labels, doses, hidden } = await this.doseNumberFigures(s);
       return labels.map((label, i) => (hidden.has(i) ? { label, value: null, suppressed: true } : { label, value: doses[i], suppressed: false }));
     }
-    const values = new Map((await this.sums(s, dimension, false)).map((r) => [r.category, r.value]));
+    const values = await this.part(s, dimension);
     let labels: string[];
     if (dimension === 'A') labels = AGE_BANDS;
     else if (dimension === 'S') labels = SEXES;
@@ -194,33 +242,13 @@ export class StatisticsService {
    */
   private doseNumberFigures(s: Statistics): Promise<{ labels: string[]; people: number[]; doses: number[]; population: number; hidden: Set<number> }> {
     return once(s, 'doseNumberFigures', async () => {
-      const [labels, people, doses, population] = await Promise.all([
-        this.doseNumbers(s),
-        this.sums(s, 'C', false, null),
-        this.sums(s, 'D', false),
-        this.population(s),
-      ]);
-      const valuesOf = (rows: { category: string; value: number }[]) => {
-        const byLabel = new Map(rows.map((r) => [r.category, r.value]));
-        return labels.map((label) => byLabel.get(label) ?? 0);
-      };
+      // 1 … the highest dose number given (or held by a resident) anywhere in the country: the same list for every area.
+      const top = (await this.part(s, 'doseNumbers')).get('') ?? 0;
+      const labels = Array.from({ length: top }, (_, i) => String(i + 1));
+      const [people, doses, population] = [await this.part(s, 'people'), await this.part(s, 'D'), await this.population(s)];
+      const valuesOf = (values: Map<string, number>) => labels.map((label) => values.get(label) ?? 0);
       const figures = { labels, people: valuesOf(people), doses: valuesOf(doses), population };
       return { ...figures, hidden: suppressDoseNumbers(figures.people, population, figures.doses, this.threshold) };
-    });
-  }
-
-  /** 1 … the highest dose number given (or held by a resident) anywhere in the country: the same list for every area. */
-  private doseNumbers(s: Statistics): Promise<string[]> {
-    return once(s, 'doseNumbers', async () => {
-      const [row] = await s.db.query(
-        `SELECT coalesce(max(category::int), 0) AS top FROM (
-           SELECT category FROM (
-             SELECT dimension, category, doses FROM stats_dose WHERE area = $1 AND dimension IN ('D', 'C')
-             UNION ALL SELECT dimension, category, doses FROM stats_dose_delta WHERE area = $1 AND dimension IN ('D', 'C')) x
-           GROUP BY dimension, category HAVING sum(doses) > 0) given`,
-        [NATION],
-      );
-      return Array.from({ length: Number(row.top) }, (_, i) => String(i + 1));
     });
   }
 
@@ -244,8 +272,7 @@ export class StatisticsService {
    * the area's first and last doses were, even with every count suppressed.
    */
   async dosesByDay(s: Statistics): Promise<DailySeries> {
-    const rows = await this.sums(s, 'D', true);
-    const values = new Map(rows.map((r) => [r.day!, r.value]));
+    const values = await this.part(s, 'days');
     const last = s.to ?? todayInJapan();
     const first = s.from ?? [FIRST_VACCINATION_DAY, addDays(last, -MAX_SERIES_DAYS)].sort()[1];
     if (daysBetween(first, last) > MAX_SERIES_DAYS) throw badArgument([s.from ? 'from' : 'to'], `the range must be at most ${MAX_SERIES_DAYS} days`);
