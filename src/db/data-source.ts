@@ -18,6 +18,7 @@ import { SharedDetectionWindows1796700000000 } from '../../migrations/1796700000
 import { TicketScanSweepAlert1796800000000 } from '../../migrations/1796800000000-ticket-scan-sweep-alert';
 import { EveryRejectionListed1796900000000 } from '../../migrations/1796900000000-every-rejection-listed';
 import { AuditArchiveCopyFirst1797000000000 } from '../../migrations/1797000000000-audit-archive-copy-first';
+import { VenueAndDoctor1797100000000 } from '../../migrations/1797100000000-venue-and-doctor';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -44,6 +45,7 @@ export const migrations = [
   TicketScanSweepAlert1796800000000,
   EveryRejectionListed1796900000000,
   AuditArchiveCopyFirst1797000000000,
+  VenueAndDoctor1797100000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

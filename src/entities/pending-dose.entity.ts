@@ -56,6 +56,14 @@ export class PendingDose {
   @Field()
   siteMunicipalityCode: string;
 
+  @Column({ type: 'text', nullable: true })
+  @Field(() => String, { nullable: true, description: '接種会場: the venue, as the tablet or officer gave it.' })
+  venue: string | null;
+
+  @Column({ name: 'doctor_name', type: 'text', nullable: true })
+  @Field(() => String, { nullable: true, description: '医師名: the doctor who gave the dose, as the tablet or officer gave it.' })
+  doctorName: string | null;
+
   @Column({ name: 'recorded_by', type: 'uuid' })
   recordedBy: string;
 

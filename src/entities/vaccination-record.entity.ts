@@ -54,6 +54,14 @@ export class VaccinationRecord {
   @Field({ description: '接種地: municipality where the dose was given.' })
   siteMunicipalityCode: string;
 
+  @Column({ type: 'text', nullable: true })
+  @Field(() => String, { nullable: true, description: '接種会場: the venue, as the tablet or officer gave it.' })
+  venue: string | null;
+
+  @Column({ name: 'doctor_name', type: 'text', nullable: true })
+  @Field(() => String, { nullable: true, description: '医師名: the doctor who gave the dose, as the tablet or officer gave it.' })
+  doctorName: string | null;
+
   @Column({ type: 'text' })
   @Field(() => String)
   source: RecordSource;

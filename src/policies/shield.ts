@@ -149,7 +149,8 @@ export const ruleTree = {
   VaccinationRecord: fields(
     [
       'municipalityCode', 'id', 'residentId', 'doseNumber', 'vaccinatedOn', 'vaccineCode', 'manufacturer', 'product', 'lotNumber',
-      'siteMunicipalityCode', 'source', 'status', 'statusReason', 'statusChangedAt', 'statusChangedBy', 'supersededBy', 'recordedBy', 'createdAt',
+      'siteMunicipalityCode', 'venue', 'doctorName', 'source', 'status', 'statusReason', 'statusChangedAt', 'statusChangedBy', 'supersededBy',
+      'recordedBy', 'createdAt',
     ],
     canOnParent('read', 'VaccinationRecord'),
   ),
@@ -157,7 +158,7 @@ export const ruleTree = {
   PendingDose: fields(
     [
       'municipalityCode', 'id', 'ticketNumber', 'doseNumber', 'vaccinatedOn', 'vaccineCode', 'manufacturer', 'product', 'lotNumber',
-      'siteMunicipalityCode', 'status', 'matchProblem', 'vaccinationRecordId', 'resolvedAt', 'resolutionReason', 'createdAt',
+      'siteMunicipalityCode', 'venue', 'doctorName', 'status', 'matchProblem', 'vaccinationRecordId', 'resolvedAt', 'resolutionReason', 'createdAt',
     ],
     canOnParent('read', 'PendingDose'),
   ),
@@ -168,7 +169,7 @@ export const ruleTree = {
   DoseReceipt: fields(
     [
       'id', 'status', 'message', 'municipalityCode', 'ticketNumber', 'doseNumber', 'vaccinatedOn', 'vaccineCode', 'manufacturer', 'product',
-      'lotNumber', 'siteMunicipalityCode', 'registeredAt',
+      'lotNumber', 'siteMunicipalityCode', 'venue', 'doctorName', 'registeredAt',
     ],
     can('register', 'VaccinationRecord'),
   ),

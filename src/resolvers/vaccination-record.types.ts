@@ -11,6 +11,8 @@ export class RecordDoseInput {
   @Field() vaccineCode: string;
   @Field() lotNumber: string;
   @Field({ nullable: true, description: '接種地; defaults to the officer\'s own municipality.' }) siteMunicipalityCode?: string;
+  @Field(() => String, { nullable: true, description: '接種会場: the venue (1–100 characters).' }) venue?: string | null;
+  @Field(() => String, { nullable: true, description: '医師名: the doctor who gave the dose (1–50 characters).' }) doctorName?: string | null;
 }
 
 @InputType({ description: 'Fields to correct; omitted fields keep their value. The old record is kept as SUPERSEDED.' })
@@ -18,6 +20,8 @@ export class CorrectRecordInput {
   @Field({ nullable: true }) vaccinatedOn?: string;
   @Field({ nullable: true }) vaccineCode?: string;
   @Field({ nullable: true }) lotNumber?: string;
+  @Field(() => String, { nullable: true, description: 'The venue (1–100 characters); an empty string removes it.' }) venue?: string | null;
+  @Field(() => String, { nullable: true, description: 'The doctor (1–50 characters); an empty string removes it.' }) doctorName?: string | null;
   @Field() reason: string;
 }
 

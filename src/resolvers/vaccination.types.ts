@@ -55,6 +55,8 @@ export class RegisterDoseInput {
   @Field({ description: 'ISO 8601 date.' }) vaccinatedOn: string;
   @Field({ description: 'A code from the `vaccines` catalogue.' }) vaccineCode: string;
   @Field() lotNumber: string;
+  @Field(() => String, { nullable: true, description: '接種会場: the venue (1–100 characters).' }) venue?: string | null;
+  @Field(() => String, { nullable: true, description: '医師名: the doctor who gave the dose (1–50 characters).' }) doctorName?: string | null;
   @Field({ description: 'Chosen by the tablet per dose (8–100 of A-Z a-z 0-9 . _ : -); a retry with the same key returns the first result.' })
   idempotencyKey: string;
 }
@@ -73,6 +75,8 @@ export class DoseReceipt {
   @Field() product: string;
   @Field() lotNumber: string;
   @Field() siteMunicipalityCode: string;
+  @Field(() => String, { nullable: true }) venue: string | null;
+  @Field(() => String, { nullable: true }) doctorName: string | null;
   @Field() registeredAt: Date;
 }
 

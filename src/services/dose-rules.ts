@@ -1,7 +1,7 @@
 import { ErrorCode, ErrorCollector } from '../errors';
 import { ResidentStatus } from '../schema/enums';
 import { FIRST_VACCINATION_DAY, isFuture, isIsoDate } from '../validation/dates';
-import { normaliseDigits } from '../validation/identifiers';
+import { nameCharactersProblem, normaliseDigits } from '../validation/identifiers';
 import { checkLotNumber, seriesCovers } from '../validation/tickets';
 import { vaccineByCode, VaccineProductInfo } from '../validation/vaccines';
 
@@ -15,6 +15,8 @@ export interface DoseInput {
   vaccinatedOn: string;
   vaccineCode: string;
   lotNumber: string;
+  venue?: string | null;
+  doctorName?: string | null;
 }
 
 export interface CheckedDose {
@@ -22,6 +24,23 @@ export interface CheckedDose {
   vaccinatedOn: string;
   vaccine: VaccineProductInfo;
   lotNumber: string;
+  /** 接種会場 and 医師名, when given (DESIGN.md §4.6). */
+  venue: string | null;
+  doctorName: string | null;
+}
+
+/** The longest venue and doctor's name kept (the database checks the same bounds). */
+const MAX_VENUE = 100;
+const MAX_DOCTOR_NAME = 50;
+
+/** An optional free-text field: null when absent or blank, refused when too long or not plain text. */
+function optionalText(errors: ErrorCollector, value: string | null | undefined, max: number, field: string[]): string | null {
+  const text = value?.trim() ?? '';
+  if (!text) return null;
+  const problem = nameCharactersProblem(text);
+  if (problem) errors.add(field, ErrorCode.INVALID_FORMAT, problem);
+  else if (text.length > max) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at most ${max} characters`);
+  return text;
 }
 
 /** A completed dose already on record. */
@@ -44,7 +63,10 @@ type Path = (field: keyof DoseInput) => string[];
 
 /** Checks that need nothing but the input itself. */
 export function checkDoseInput(errors: ErrorCollector, input: DoseInput, path: Path): CheckedDose | null {
-  const out: Partial<CheckedDose> = {};
+  const out: Partial<CheckedDose> = {
+    venue: optionalText(errors, input.venue, MAX_VENUE, path('venue')),
+    doctorName: optionalText(errors, input.doctorName, MAX_DOCTOR_NAME, path('doctorName')),
+  };
   if (!Number.isInteger(input.doseNumber) || input.doseNumber < 1 || input.doseNumber > 20) {
     errors.add(path('doseNumber'), ErrorCode.INVALID_FORMAT, 'must be a whole number from 1 to 20');
   } else out.doseNumber = input.doseNumber;
@@ -59,7 +81,7 @@ export function checkDoseInput(errors: ErrorCollector, input: DoseInput, path: P
   const lot = checkLotNumber(String(input.lotNumber ?? ''));
   if (!lot.ok) errors.add(path('lotNumber'), ErrorCode.INVALID_LOT_NUMBER, lot.message);
   else out.lotNumber = lot.value;
-  return Object.keys(out).length === 4 ? (out as CheckedDose) : null;
+  return out.doseNumber && out.vaccinatedOn && out.vaccine && out.lotNumber ? (out as CheckedDose) : null;
 }
 
 export interface HistoryOptions {

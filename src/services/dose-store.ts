@@ -1,6 +1,6 @@
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { ErrorCode, InputError } from '../errors';
-import { PriorDose, ResidentFacts } from './dose-rules';
+import { CheckedDose, PriorDose, ResidentFacts } from './dose-rules';
 
 /** SQL shared by every path that writes a dose: lock the resident, read the history, insert. */
 
@@ -78,12 +78,7 @@ export interface NewRecord {
   id: string;
   residentId: string;
   ticketId: string | null;
-  doseNumber: number;
-  vaccinatedOn: string;
-  vaccineCode: string;
-  manufacturer: string;
-  product: string;
-  lotNumber: string;
+  dose: CheckedDose;
   siteMunicipalityCode: string;
   source: 'TABLET' | 'OFFICER' | 'CSV' | 'INQUIRY';
   recordedBy: string | null;
@@ -98,10 +93,10 @@ export interface NewRecord {
 export async function insertRecord(db: EntityManager, r: NewRecord): Promise<Date> {
   const [row] = await db.query(
     `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
-       product, lot_number, site_municipality_code, source, recorded_by, idempotency_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING created_at`,
-    [r.municipalityCode, r.id, r.residentId, r.ticketId, r.doseNumber, r.vaccinatedOn, r.vaccineCode, r.manufacturer, r.product,
-      r.lotNumber, r.siteMunicipalityCode, r.source, r.recordedBy, r.idempotencyKey],
+       product, lot_number, venue, doctor_name, site_municipality_code, source, recorded_by, idempotency_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING created_at`,
+    [r.municipalityCode, r.id, r.residentId, r.ticketId, r.dose.doseNumber, r.dose.vaccinatedOn, r.dose.vaccine.code, r.dose.vaccine.manufacturer,
+      r.dose.vaccine.product, r.dose.lotNumber, r.dose.venue, r.dose.doctorName, r.siteMunicipalityCode, r.source, r.recordedBy, r.idempotencyKey],
   ).catch((error: unknown) => {
     if (error instanceof QueryFailedError && (error.driverError as { constraint?: string }).constraint === 'vaccination_record_dose_key') {
       throw InputError.of(['input', 'doseNumber'], ErrorCode.DUPLICATE_DOSE, 'this dose is already recorded');

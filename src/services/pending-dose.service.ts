@@ -19,7 +19,7 @@ export const DOSE_OF_ANOTHER = 'a dose given on this ticket number is recorded f
 
 
 function doseOf(p: PendingDose): CheckedDose {
-  return { doseNumber: p.doseNumber, vaccinatedOn: p.vaccinatedOn, vaccine: vaccineByCode(p.vaccineCode)!, lotNumber: p.lotNumber };
+  return { doseNumber: p.doseNumber, vaccinatedOn: p.vaccinatedOn, vaccine: vaccineByCode(p.vaccineCode)!, lotNumber: p.lotNumber, venue: p.venue, doctorName: p.doctorName };
 }
 
 /**
@@ -40,10 +40,8 @@ export class PendingDoseService {
     if (errors.errors.length) return errors.errors.map((e) => `${e.code}: ${e.field.join('.')} ${e.message}`).join('; ');
     const recordId = randomUUID();
     await insertRecord(tx, {
-      municipalityCode: pending.municipalityCode, id: recordId, residentId: resident.id, ticketId: ticket?.id ?? null,
-      doseNumber: dose.doseNumber, vaccinatedOn: dose.vaccinatedOn, vaccineCode: dose.vaccine.code, manufacturer: dose.vaccine.manufacturer,
-      product: dose.vaccine.product, lotNumber: dose.lotNumber, siteMunicipalityCode: pending.siteMunicipalityCode, source: 'TABLET',
-      recordedBy: pending.recordedBy, idempotencyKey: pending.idempotencyKey,
+      municipalityCode: pending.municipalityCode, id: recordId, residentId: resident.id, ticketId: ticket?.id ?? null, dose,
+      siteMunicipalityCode: pending.siteMunicipalityCode, source: 'TABLET', recordedBy: pending.recordedBy, idempotencyKey: pending.idempotencyKey,
     });
     await tx.query(
       `UPDATE pending_dose SET status = 'MATCHED', vaccination_record_id = $3, resolved_at = now(), resolved_by = $4, match_problem = NULL

@@ -33,9 +33,9 @@ export const LEDGER_COLUMNS: [header: string, sql: string][] = [
   ['接種券番号', 't.ticket_number'],
   ['自治体コード', 'v.municipality_code'],
   ['接種地コード', 'v.site_municipality_code'],
-  ['接種会場', spreadsheetText('site.name')],
-  // The platform does not record the doctor; the column stays so that ledger tools read the layout.
-  ['医師名', 'NULL::text'],
+  // As the tablet or officer gave them; empty when none was.
+  ['接種会場', spreadsheetText('v.venue')],
+  ['医師名', spreadsheetText('v.doctor_name')],
   ['ワクチンメーカー', spreadsheetText('v.manufacturer')],
   ['ロット番号', spreadsheetText('v.lot_number')],
 ];
@@ -99,7 +99,6 @@ export class RecordExportService {
       FROM vaccination_record v
       JOIN resident r ON r.municipality_code = v.municipality_code AND r.id = v.resident_id
       LEFT JOIN ticket t ON t.municipality_code = v.municipality_code AND t.id = v.ticket_id
-      JOIN municipality site ON site.code = v.site_municipality_code
       WHERE ${where.join(' AND ')}
       ORDER BY v.vaccinated_on, r.addressee_number, v.dose_number`;
     await ctx.services.suspensions.assertAvailable(this.db.manager, PlatformFunction.EXPORT, code);

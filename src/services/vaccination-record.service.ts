@@ -61,8 +61,7 @@ export class VaccinationRecordService {
       errors.throwIfAny();
       const id = randomUUID();
       await insertRecord(tx, {
-        municipalityCode, id, residentId: resident.id, ticketId: null, doseNumber: dose!.doseNumber, vaccinatedOn: dose!.vaccinatedOn,
-        vaccineCode: dose!.vaccine.code, manufacturer: dose!.vaccine.manufacturer, product: dose!.vaccine.product, lotNumber: dose!.lotNumber,
+        municipalityCode, id, residentId: resident.id, ticketId: null, dose: dose!,
         siteMunicipalityCode: site, source: 'OFFICER', recordedBy: ctx.actor!.accountId, idempotencyKey: null,
       });
       await writeAudit(tx, ctx, [{ operation: 'vaccination.record', municipalityCode, targetIds: [id], outcome: 'SUCCESS' }]);
@@ -86,10 +85,14 @@ export class VaccinationRecordService {
         vaccinatedOn: input.vaccinatedOn ?? current.vaccinatedOn,
         vaccineCode: input.vaccineCode ?? current.vaccineCode,
         lotNumber: input.lotNumber ?? current.lotNumber,
+        // Omitted keeps the recorded value; an empty string removes it.
+        venue: input.venue ?? current.venue,
+        doctorName: input.doctorName ?? current.doctorName,
       }, (f) => ['input', f]);
       if (dose) checkDoseHistory(errors, resident, resident.history, dose, (f) => ['input', f], { requireActive: false, replacing: current.id });
       errors.throwIfAny();
-      if (dose!.vaccinatedOn === current.vaccinatedOn && dose!.vaccine.code === current.vaccineCode && dose!.lotNumber === current.lotNumber) {
+      const same = (['vaccinatedOn', 'lotNumber', 'venue', 'doctorName'] as const).every((f) => dose![f] === current[f]) && dose!.vaccine.code === current.vaccineCode;
+      if (same) {
         throw InputError.of(['input'], ErrorCode.INVALID_STATE, 'nothing to correct: every field is as recorded');
       }
       const newId = randomUUID();
@@ -99,10 +102,8 @@ export class VaccinationRecordService {
         [current.municipalityCode, current.id, newId, reason, ctx.actor!.accountId],
       );
       await insertRecord(tx, {
-        municipalityCode: current.municipalityCode, id: newId, residentId: current.residentId, ticketId: current.ticketId,
-        doseNumber: current.doseNumber, vaccinatedOn: dose!.vaccinatedOn, vaccineCode: dose!.vaccine.code, manufacturer: dose!.vaccine.manufacturer,
-        product: dose!.vaccine.product, lotNumber: dose!.lotNumber, siteMunicipalityCode: current.siteMunicipalityCode, source: current.source,
-        recordedBy: ctx.actor!.accountId, idempotencyKey: null,
+        municipalityCode: current.municipalityCode, id: newId, residentId: current.residentId, ticketId: current.ticketId, dose: dose!,
+        siteMunicipalityCode: current.siteMunicipalityCode, source: current.source, recordedBy: ctx.actor!.accountId, idempotencyKey: null,
       });
       await writeAudit(tx, ctx, [{ operation: 'vaccination.correct', municipalityCode: current.municipalityCode, targetIds: [current.id, newId], outcome: 'SUCCESS' }]);
       return tx.getRepository(VaccinationRecord).findOneByOrFail({ municipalityCode: current.municipalityCode, id: newId });

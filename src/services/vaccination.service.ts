@@ -153,7 +153,9 @@ export class VaccinationService {
       errors.throwIfAny();
       const checked = ref!;
       const requestHash = createHash('sha256')
-        .update(JSON.stringify([checked.municipalityCode, checked.ticketNumber, dose!.doseNumber, dose!.vaccinatedOn, dose!.vaccine.code, dose!.lotNumber]))
+        .update(JSON.stringify([checked.municipalityCode, checked.ticketNumber, dose!.doseNumber, dose!.vaccinatedOn, dose!.vaccine.code, dose!.lotNumber,
+          // Only when given, so that the keys of registrations sent before these fields existed still compare.
+          ...(dose!.venue || dose!.doctorName ? [dose!.venue, dose!.doctorName] : [])]))
         .digest('base64url');
       try {
         const db = await ctx.session.manager();
@@ -224,10 +226,10 @@ export class VaccinationService {
       ));
       const createdAt: Date = (await tx.query(
         `INSERT INTO pending_dose (municipality_code, id, ticket_number, dose_number, vaccinated_on, vaccine_code, manufacturer, product,
-           lot_number, site_municipality_code, recorded_by, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING created_at`,
+           lot_number, venue, doctor_name, site_municipality_code, recorded_by, idempotency_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING created_at`,
         [ref.municipalityCode, targetId, ref.ticketNumber, dose.doseNumber, dose.vaccinatedOn, dose.vaccine.code, dose.vaccine.manufacturer,
-          dose.vaccine.product, dose.lotNumber, siteCode, accountId, key],
+          dose.vaccine.product, dose.lotNumber, dose.venue, dose.doctorName, siteCode, accountId, key],
       ))[0].created_at;
       await writeAudit(tx, ctx, [{ operation: 'vaccination.register.pending', municipalityCode: ref.municipalityCode, targetIds: [targetId], outcome: 'SUCCESS' }]);
       return this.receipt(receiptId, RegistrationStatus.PENDING_REGISTRATION, ref, dose, siteCode, createdAt);
@@ -243,9 +245,8 @@ export class VaccinationService {
     errors.throwIfAny();
 
     const createdAt = await insertRecord(tx, {
-      municipalityCode: ref.municipalityCode, id: targetId, residentId: found.resident.id, ticketId: found.ticketId,
-      doseNumber: dose.doseNumber, vaccinatedOn: dose.vaccinatedOn, vaccineCode: dose.vaccine.code, manufacturer: dose.vaccine.manufacturer,
-      product: dose.vaccine.product, lotNumber: dose.lotNumber, siteMunicipalityCode: siteCode, source: 'TABLET', recordedBy: accountId, idempotencyKey: key,
+      municipalityCode: ref.municipalityCode, id: targetId, residentId: found.resident.id, ticketId: found.ticketId, dose,
+      siteMunicipalityCode: siteCode, source: 'TABLET', recordedBy: accountId, idempotencyKey: key,
     });
     await writeAudit(tx, ctx, [{ operation: 'vaccination.register', municipalityCode: ref.municipalityCode, targetIds: [targetId], outcome: 'SUCCESS' }]);
     return this.receipt(receiptId, RegistrationStatus.RECORDED, ref, dose, siteCode, createdAt);
@@ -266,6 +267,8 @@ export class VaccinationService {
       manufacturer: dose.vaccine.manufacturer,
       product: dose.vaccine.product,
       lotNumber: dose.lotNumber,
+      venue: dose.venue,
+      doctorName: dose.doctorName,
       siteMunicipalityCode: siteCode,
       registeredAt: at,
     };
@@ -309,6 +312,7 @@ export class VaccinationService {
               coalesce(v.dose_number, p.dose_number) AS dose_number,
               to_char(coalesce(v.vaccinated_on, p.vaccinated_on), 'YYYY-MM-DD') AS vaccinated_on,
               coalesce(v.vaccine_code, p.vaccine_code) AS vaccine_code, coalesce(v.lot_number, p.lot_number) AS lot_number,
+              CASE WHEN v.id IS NULL THEN p.venue ELSE v.venue END AS venue, CASE WHEN v.id IS NULL THEN p.doctor_name ELSE v.doctor_name END AS doctor_name,
               coalesce(v.site_municipality_code, p.site_municipality_code) AS site_municipality_code
        FROM tablet_registration g
        LEFT JOIN pending_dose p ON p.municipality_code = g.municipality_code AND p.id = g.pending_dose_id AND p.recorded_by = g.account_id
@@ -321,7 +325,7 @@ export class VaccinationService {
     if (!rows.length || rows[0].ticket_number === null) return null;
     const r = rows[0];
     const vaccine = vaccineByCode(r.vaccine_code)!;
-    const dose: CheckedDose = { doseNumber: r.dose_number, vaccinatedOn: r.vaccinated_on, vaccine, lotNumber: r.lot_number };
+    const dose: CheckedDose = { doseNumber: r.dose_number, vaccinatedOn: r.vaccinated_on, vaccine, lotNumber: r.lot_number, venue: r.venue, doctorName: r.doctor_name };
     const status = r.recorded ? RegistrationStatus.RECORDED : RegistrationStatus.PENDING_REGISTRATION;
     return { requestHash: r.request_hash, receipt: this.receipt(r.id, status, { municipalityCode: r.municipality_code, ticketNumber: r.ticket_number }, dose, r.site_municipality_code, r.created_at) };
   }

@@ -22,16 +22,18 @@ async function download(channel: Channel, session: Session | null, query = '') {
 }
 
 /** Records are written with SQL: dose registration is another feature's; this one only reads them. */
-async function addRecord(code: string, addressee: string, dose: number, on: string, status = 'COMPLETED', lot = 'FA1234', app = t): Promise<void> {
+async function addRecord(
+  code: string, addressee: string, dose: number, on: string, status = 'COMPLETED', lot = 'FA1234', app = t, venue: string | null = null, doctor: string | null = null,
+): Promise<void> {
   await app.db.query(
     `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
-       product, lot_number, site_municipality_code, source, status, status_reason, status_changed_at, created_at)
+       product, lot_number, venue, doctor_name, site_municipality_code, source, status, status_reason, status_changed_at, created_at)
      SELECT r.municipality_code, $3, r.id, (SELECT id FROM ticket WHERE municipality_code = r.municipality_code AND resident_id = r.id LIMIT 1),
-       $4, $5, 'comirnaty', 'ファイザー', 'コミナティ筋注', $7, '131016', 'CSV', $6,
+       $4, $5, 'comirnaty', 'ファイザー', 'コミナティ筋注', $7, $8, $9, '131016', 'CSV', $6,
        CASE WHEN $6 = 'COMPLETED' THEN NULL ELSE 'typo' END, CASE WHEN $6 = 'COMPLETED' THEN NULL ELSE now() END,
        TIMESTAMPTZ '2021-06-01 09:30:00+09'
      FROM resident r WHERE r.municipality_code = $1 AND r.addressee_number = $2`,
-    [code, addressee, randomUUID(), dose, on, status, lot],
+    [code, addressee, randomUUID(), dose, on, status, lot, venue, doctor],
   );
 }
 
@@ -39,7 +41,7 @@ async function tenantWithRecords() {
   const tenant = await t.tenant();
   const rows = [registryRow(), registryRow({ ticket: '', series: '' })];
   await importFile(t, tenant.officer, registryCsv(rows));
-  await addRecord(tenant.code, rows[0].addressee, 1, '2021-06-01');
+  await addRecord(tenant.code, rows[0].addressee, 1, '2021-06-01', 'COMPLETED', 'FA1234', t, '区民会館, ホールA', '山田 一郎');
   await addRecord(tenant.code, rows[0].addressee, 2, '2021-06-22');
   await addRecord(tenant.code, rows[1].addressee, 1, '2021-07-10');
   await addRecord(tenant.code, rows[1].addressee, 2, '2021-07-31', 'ENTERED_IN_ERROR');
@@ -65,9 +67,9 @@ describe('vaccination record CSV export', () => {
     expect(csv.text.startsWith('\ufeff')).toBe(true);
     expect(lines(csv.text)).toEqual([
       HEADER,
-      `${rows[0].addressee},1,2021-06-01 09:30:00,2021-06-01,${rows[0].ticket},${code},131016,千代田区,,ファイザー,FA1234`,
-      `${rows[0].addressee},2,2021-06-01 09:30:00,2021-06-22,${rows[0].ticket},${code},131016,千代田区,,ファイザー,FA1234`,
-      `${rows[1].addressee},1,2021-06-01 09:30:00,2021-07-10,,${code},131016,千代田区,,ファイザー,FA1234`,
+      `${rows[0].addressee},1,2021-06-01 09:30:00,2021-06-01,${rows[0].ticket},${code},131016,"区民会館, ホールA",山田 一郎,ファイザー,FA1234`,
+      `${rows[0].addressee},2,2021-06-01 09:30:00,2021-06-22,${rows[0].ticket},${code},131016,,,ファイザー,FA1234`,
+      `${rows[1].addressee},1,2021-06-01 09:30:00,2021-07-10,,${code},131016,,,ファイザー,FA1234`,
     ]);
     const everyone: RegistryRow[] = [...rows, ...neighbour.rows];
     for (const r of everyone) expect(csv.text).not.toContain(r.myNumber);
@@ -77,18 +79,18 @@ describe('vaccination record CSV export', () => {
     expect(await exportAudit(code)).toEqual([{ target_ids: [expect.any(String), 'from:-', 'to:-', 'dose:-', 'encoding:UTF8', 'rows:3'], outcome: 'SUCCESS' }]);
   });
 
-  it('writes an addressee or lot number that a spreadsheet would take for a formula as text, in either encoding', async () => {
+  it('writes an addressee, lot number, venue or doctor that a spreadsheet would take for a formula as text, in either encoding', async () => {
     const { code, officer } = await t.tenant();
     const plain = registryRow();
     // Both are valid (the validators allow a hyphen anywhere, a leading one too), so such cells do reach the ledger.
     const risky = { ...registryRow(), addressee: `-${registryRow().addressee.slice(1)}` };
     await importFile(t, officer, registryCsv([plain, risky]));
     await addRecord(code, plain.addressee, 1, '2021-06-01', 'COMPLETED', 'FA-1234');
-    await addRecord(code, risky.addressee, 1, '2021-06-02', 'COMPLETED', '-AB12');
+    await addRecord(code, risky.addressee, 1, '2021-06-02', 'COMPLETED', '-AB12', t, '=HYPERLINK("x")', '+山田');
     const expected = [
       HEADER,
-      `${plain.addressee},1,2021-06-01 09:30:00,2021-06-01,${plain.ticket},${code},131016,千代田区,,ファイザー,FA-1234`,
-      `'${risky.addressee},1,2021-06-01 09:30:00,2021-06-02,${risky.ticket},${code},131016,千代田区,,ファイザー,'-AB12`,
+      `${plain.addressee},1,2021-06-01 09:30:00,2021-06-01,${plain.ticket},${code},131016,,,ファイザー,FA-1234`,
+      `'${risky.addressee},1,2021-06-01 09:30:00,2021-06-02,${risky.ticket},${code},131016,"'=HYPERLINK(""x"")",'+山田,ファイザー,'-AB12`,
     ];
     expect(lines((await download(Channel.LGWAN, officer)).text)).toEqual(expected);
     expect(lines(iconv.decode((await download(Channel.LGWAN, officer, 'encoding=sjis')).bytes, 'cp932'))).toEqual(expected);
@@ -122,8 +124,8 @@ describe('vaccination record CSV export', () => {
     const decoded = iconv.decode(sjis.bytes, 'cp932');
     expect(lines(decoded)[0]).toBe(HEADER);
     expect(lines(decoded)).toHaveLength(3);
-    expect(sjis.bytes.includes(Buffer.from('千代田区'))).toBe(false);
-    expect(sjis.bytes.includes(iconv.encode('千代田区', 'cp932'))).toBe(true);
+    expect(sjis.bytes.includes(Buffer.from('区民会館'))).toBe(false);
+    expect(sjis.bytes.includes(iconv.encode('区民会館', 'cp932'))).toBe(true);
     const bad = await download(Channel.LGWAN, officer, 'from=2021-02-30&dose=0&encoding=latin1');
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.text).errors.map((e: any) => e.extensions.field[0])).toEqual(['from', 'dose', 'encoding']);

@@ -116,6 +116,35 @@ describe('tablet: scan', () => {
 });
 
 describe('tablet: register', () => {
+  it('keeps the venue and the doctor a site gives, through a pending registration too, and refuses them malformed', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    const REGISTER = `mutation($input: RegisterDoseInput!) { registerDose(input: $input) {
+      receipt { id status venue doctorName } userErrors { field code message } } }`;
+    const given = { venue: ' 区民会館 ホールA ', doctorName: '山田 一郎' };
+    const { residentId, ticketNumber } = await residentWithTicket(home.officer);
+    const recorded = await site.gql(REGISTER, { input: doseInput(home.code, ticketNumber, given) });
+    expect(recorded.data.registerDose.receipt).toMatchObject({ status: 'RECORDED', venue: '区民会館 ホールA', doctorName: '山田 一郎' });
+    const READ = `query($id: ID!) { resident(id: $id) { vaccinations { doseNumber venue doctorName } } }`;
+    expect((await home.officer.gql(READ, { id: residentId })).data.resident.vaccinations).toEqual([{ doseNumber: 1, venue: '区民会館 ホールA', doctorName: '山田 一郎' }]);
+    // Without them, a dose is recorded as before.
+    const bare = await site.gql(REGISTER, { input: doseInput(home.code, (await residentWithTicket(home.officer)).ticketNumber, { venue: '  ' }) });
+    expect(bare.data.registerDose.receipt).toMatchObject({ status: 'RECORDED', venue: null, doctorName: null });
+
+    const pendingNumber = freshTicketNumber();
+    const pending = await site.gql(REGISTER, { input: doseInput(home.code, pendingNumber, { venue: '臨時会場' }) });
+    expect(pending.data.registerDose.receipt).toMatchObject({ status: 'PENDING_REGISTRATION', venue: '臨時会場', doctorName: null });
+    const { id: holder } = await registerResident(home.officer);
+    expect((await home.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: holder, ticketNumber: pendingNumber }] } })).data.issueTickets.matchedPendingDoses).toBe(1);
+    expect((await home.officer.gql(READ, { id: holder })).data.resident.vaccinations).toEqual([{ doseNumber: 1, venue: '臨時会場', doctorName: null }]);
+
+    const refused = await site.gql(REGISTER, { input: doseInput(home.code, freshTicketNumber(), { venue: 'x'.repeat(101), doctorName: '山田\n一郎' }) });
+    expect(refused.data.registerDose.userErrors).toEqual([
+      { field: ['input', 'venue'], code: 'INVALID_FORMAT', message: 'must be at most 100 characters' },
+      { field: ['input', 'doctorName'], code: 'INVALID_FORMAT', message: expect.stringMatching(/control characters/) },
+    ]);
+  });
+
   it('records a dose for a resident of another municipality in that municipality, with the site recorded', async () => {
     const a = await t.tenant();
     const b = await t.tenant();

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Channel, Role } from '../../src/schema/enums';
 import { insertRecord, NewRecord } from '../../src/services/dose-store';
+import { vaccineByCode } from '../../src/validation/vaccines';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, tablet } from '../helpers/vaccination';
 
@@ -44,6 +45,24 @@ describe('officer entry', () => {
     expect(audit[0].n).toBe(2);
   });
 
+  it('keeps the venue and doctor of a paper form; a correction changes or removes them, and keeps them when omitted', async () => {
+    const { officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    const WITH_VENUE = `mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id venue doctorName } userErrors { field code message } } }`;
+    const recorded = (await officer.gql(WITH_VENUE, { input: entry(id, { venue: '保健センター', doctorName: '佐藤 花子' }) })).data.recordDose.record;
+    expect(recorded).toMatchObject({ venue: '保健センター', doctorName: '佐藤 花子' });
+    const FIX = `mutation($id: ID!, $input: CorrectRecordInput!) { correctVaccinationRecord(id: $id, input: $input) {
+      record { id lotNumber venue doctorName } userErrors { field code message } } }`;
+    const renamed = (await officer.gql(FIX, { id: recorded.id, input: { venue: '第二保健センター', reason: 'venue mistyped' } })).data.correctVaccinationRecord.record;
+    expect(renamed).toMatchObject({ venue: '第二保健センター', doctorName: '佐藤 花子' });
+    const kept = (await officer.gql(FIX, { id: renamed.id, input: { lotNumber: 'ZZ9', reason: 'lot misread' } })).data.correctVaccinationRecord.record;
+    expect(kept).toMatchObject({ lotNumber: 'ZZ9', venue: '第二保健センター', doctorName: '佐藤 花子' });
+    const removed = (await officer.gql(FIX, { id: kept.id, input: { doctorName: '', reason: 'not the doctor' } })).data.correctVaccinationRecord.record;
+    expect(removed).toMatchObject({ venue: '第二保健センター', doctorName: null });
+    expect((await officer.gql(FIX, { id: removed.id, input: { venue: '第二保健センター', reason: 'same' } })).data.correctVaccinationRecord.userErrors)
+      .toEqual([{ field: ['input'], code: 'INVALID_STATE', message: 'nothing to correct: every field is as recorded' }]);
+  });
+
   it('refuses a dose after the resident moved out, but accepts one given before', async () => {
     const { officer } = await t.tenant();
     const { id } = await registerResident(officer);
@@ -65,8 +84,9 @@ describe('one completed record per dose', () => {
     const { code, officer } = await t.tenant();
     const { id: residentId } = await registerResident(officer);
     const record = (): NewRecord => ({
-      municipalityCode: code, id: randomUUID(), residentId, ticketId: null, doseNumber: 1, vaccinatedOn: '2023-10-01', vaccineCode: 'MODERNA-SPIKEVAX',
-      manufacturer: 'モデルナ', product: 'スパイクバックス', lotNumber: '000123A', siteMunicipalityCode: code, source: 'OFFICER', recordedBy: null, idempotencyKey: null,
+      municipalityCode: code, id: randomUUID(), residentId, ticketId: null,
+      dose: { doseNumber: 1, vaccinatedOn: '2023-10-01', vaccine: vaccineByCode('MODERNA-SPIKEVAX')!, lotNumber: '000123A', venue: null, doctorName: null },
+      siteMunicipalityCode: code, source: 'OFFICER', recordedBy: null, idempotencyKey: null,
     });
     await insertRecord(t.db.manager, record());
     await expect(insertRecord(t.db.manager, record())).rejects.toMatchObject({
