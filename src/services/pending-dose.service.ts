@@ -14,9 +14,6 @@ import { AuditSource, writeAudit } from './audit.service';
 import { checkDoseHistory, CheckedDose } from './dose-rules';
 import { insertRecord, LockedResident, lockedResident } from './dose-store';
 
-/** Why a ticket number is refused: a pending dose given on it was assigned to another resident. */
-export const DOSE_OF_ANOTHER = 'a dose given on this ticket number is recorded for another resident';
-
 
 function doseOf(p: PendingDose): CheckedDose {
   return { doseNumber: p.doseNumber, vaccinatedOn: p.vaccinatedOn, vaccine: vaccineByCode(p.vaccineCode)!, lotNumber: p.lotNumber, venue: p.venue, doctorName: p.doctorName };

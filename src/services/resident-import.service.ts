@@ -23,7 +23,7 @@ import { todayInJapan } from '../validation/dates';
 import { FileEncoding } from '../validation/encodings';
 import { isUuid } from '../validation/identifiers';
 import { AUDIT_BATCH, AuditSource, writeAudit } from './audit.service';
-import { DOSE_OF_ANOTHER, PendingDoseService } from './pending-dose.service';
+import { PendingDoseService } from './pending-dose.service';
 import { SuspensionService } from './suspension.service';
 import { Chunk, ChunkFailure, RecordCutter, stageChunk } from './resident-import.chunk';
 import { ColumnName, COLUMNS, Layout, STAGING_COLUMNS } from './resident-import.layout';
@@ -544,18 +544,6 @@ export class ResidentImportService {
          WHERE t.municipality_code = $1 AND t.ticket_number = s.ticket_number AND r.addressee_number <> s.addressee_number
          RETURNING s.line)
        INSERT INTO ${rejected} SELECT line, 'ticketNumber', 'DUPLICATE', 'ticket number belongs to another resident of this municipality' FROM gone`,
-      [code],
-    );
-    // A dose a site gave on a number not yet issued, which the municipality has since assigned to
-    // a resident, ties the number to that resident.
-    await client.query(
-      `WITH gone AS (
-         DELETE FROM ${staging} s USING pending_dose p
-         JOIN vaccination_record v ON v.municipality_code = p.municipality_code AND v.id = p.vaccination_record_id
-         JOIN resident r ON r.municipality_code = v.municipality_code AND r.id = v.resident_id
-         WHERE p.municipality_code = $1 AND p.status = 'MATCHED' AND p.ticket_number = s.ticket_number AND r.addressee_number <> s.addressee_number
-         RETURNING s.line)
-       INSERT INTO ${rejected} SELECT line, 'ticketNumber', 'DUPLICATE', '${DOSE_OF_ANOTHER}' FROM gone`,
       [code],
     );
     // The rules of ticket issuing hold for the file's new tickets (and changed series) too: a

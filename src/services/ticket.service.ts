@@ -13,7 +13,7 @@ import { checkReason } from '../validation/reasons';
 import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
 import { tryLockRegistry } from '../db/registry-lock';
 import { AUDIT_BATCH, AuditSource, writeAudit } from './audit.service';
-import { DOSE_OF_ANOTHER, PendingDoseService } from './pending-dose.service';
+import { PendingDoseService } from './pending-dose.service';
 
 
 /** Issuance holds the registry lock, so a site never files a pending dose beside it unseen. */
@@ -173,12 +173,6 @@ export class TicketService {
       const taken = new Set<string>((await tx.query(
         'SELECT ticket_number FROM ticket WHERE municipality_code = $1 AND ticket_number = ANY($2::text[])', [municipalityCode, given],
       )).map((r: { ticket_number: string }) => r.ticket_number));
-      // A number whose pending dose the municipality assigned to a resident is that resident's.
-      const assigned = new Map<string, string>((await tx.query(
-        `SELECT p.ticket_number, v.resident_id FROM pending_dose p
-         JOIN vaccination_record v ON v.municipality_code = p.municipality_code AND v.id = p.vaccination_record_id
-         WHERE p.municipality_code = $1 AND p.status = 'MATCHED' AND p.ticket_number = ANY($2::text[])`, [municipalityCode, given],
-      )).map((r: { ticket_number: string; resident_id: string }) => [r.ticket_number, r.resident_id]));
       const seen = new Set<string>();
       requests.forEach((r, i) => {
         const path = ['input', 'tickets', String(i)];
@@ -188,7 +182,6 @@ export class TicketService {
         else if (resident.open || seen.has(r.residentId)) errors.add([...path, 'residentId'], ErrorCode.DUPLICATE, `resident already holds an open ticket of series ${series}`);
         seen.add(r.residentId);
         if (numbers[i] && taken.has(numbers[i]!)) errors.add([...path, 'ticketNumber'], ErrorCode.DUPLICATE, 'another ticket of this municipality has this number');
-        else if (numbers[i] && assigned.has(numbers[i]!) && assigned.get(numbers[i]!) !== r.residentId) errors.add([...path, 'ticketNumber'], ErrorCode.DUPLICATE, DOSE_OF_ANOTHER);
       });
       errors.throwIfAny();
 
