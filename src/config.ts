@@ -8,7 +8,10 @@ export interface Config {
   internetPort: number;
   /** Port of the LG-WAN listener (municipal, prefectural, national and operator terminals). */
   lgwanPort: number;
+  /** Address the internet listener binds to. */
   host: string;
+  /** Address the LG-WAN listener binds to (the LG-WAN interface in production); `host` when unset. */
+  lgwanHost?: string;
   /** Set for an external PostgreSQL; absent means an embedded one under dataDir. */
   databaseUrl?: string;
   dataDir: string;
@@ -38,16 +41,20 @@ export interface Config {
   idleSeconds?: number;
 }
 
-function int(name: string, fallback: number): number {
+/** A whole number within bounds: a value that would switch a protection off (a lockout of 0 minutes, say) is refused. */
+function int(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
   return value;
 }
 
+/** Trusted proxies; a range holding every address would let any client name its own address. */
 function proxies(name: string): string[] {
   const entries = (process.env[name] ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  const everyone = entries.find((entry) => /\/0+$/.test(entry));
+  if (everyone) throw new Error(`${name} must not trust every address ("${everyone}"): list the proxies themselves`);
   try {
     proxyaddr.compile(entries);
   } catch (error) {
@@ -86,28 +93,29 @@ export function loadConfig(): Config {
   if (!masterKey || !tokenSecret) {
     throw new Error('MASTER_KEY and TOKEN_SECRET (32 bytes, base64) are required when DATABASE_URL is set');
   }
-  const threshold = int('STATS_SUPPRESSION_THRESHOLD', 10);
-  if (threshold < 1) throw new Error('STATS_SUPPRESSION_THRESHOLD must be at least 1');
+  const port = (name: string, fallback: number) => int(name, fallback, 0, 65535);
+  const host = process.env.HOST || '127.0.0.1';
   return {
-    internetPort: int('INTERNET_PORT', 4000),
-    lgwanPort: int('LGWAN_PORT', 4001),
-    host: process.env.HOST ?? '127.0.0.1',
+    internetPort: port('INTERNET_PORT', 4000),
+    lgwanPort: port('LGWAN_PORT', 4001),
+    host: process.env.INTERNET_HOST || host,
+    lgwanHost: process.env.LGWAN_HOST || host,
     databaseUrl,
     dataDir,
-    embeddedPgPort: int('EMBEDDED_PG_PORT', 54329),
+    embeddedPgPort: port('EMBEDDED_PG_PORT', 54329),
     masterKey,
     previousMasterKey: key('PREVIOUS_MASTER_KEY', process.env.PREVIOUS_MASTER_KEY),
     tokenSecret,
-    tokenTtlSeconds: int('TOKEN_TTL_SECONDS', 900),
-    maxFailedLogins: int('MAX_FAILED_LOGINS', 5),
-    lockoutMinutes: int('LOCKOUT_MINUTES', 30),
+    tokenTtlSeconds: int('TOKEN_TTL_SECONDS', 900, 60, 86_400),
+    maxFailedLogins: int('MAX_FAILED_LOGINS', 5, 1, 100),
+    lockoutMinutes: int('LOCKOUT_MINUTES', 30, 1, 10_080),
     production: process.env.NODE_ENV === 'production',
-    integratorRequestsPerMinute: int('INTEGRATOR_REQUESTS_PER_MINUTE', 120),
+    integratorRequestsPerMinute: int('INTEGRATOR_REQUESTS_PER_MINUTE', 120, 1, 100_000),
     doseIntervals: process.env.DOSE_INTERVALS || undefined,
-    statisticsThreshold: threshold,
-    statisticsCompactSeconds: int('STATS_COMPACT_SECONDS', 10),
+    statisticsThreshold: int('STATS_SUPPRESSION_THRESHOLD', 10, 1, 1000),
+    statisticsCompactSeconds: int('STATS_COMPACT_SECONDS', 10, 0, 86_400),
     // LGWAN_IDLE_SECONDS is the setting's former name.
-    idleSeconds: int('IDLE_SECONDS', int('LGWAN_IDLE_SECONDS', 120)),
+    idleSeconds: int('IDLE_SECONDS', int('LGWAN_IDLE_SECONDS', 120, 1, 3600), 1, 3600),
     trustedProxies: proxies('TRUSTED_PROXIES'),
   };
 }

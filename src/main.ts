@@ -7,7 +7,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const database = await openDatabase(config);
   const app = await startApp(config, database.db);
-  if (database.embedded) {
+  // Demo accounts share one published password: never in production, whatever the database.
+  if (database.embedded && config.production) console.log('NODE_ENV=production: no demo data is loaded; create the first operator with `npm run cli -- create-operator`.');
+  else if (database.embedded) {
     const loaded = await loadDemoData(database.db, app.services);
     console.log(loaded ? 'Loaded demo data into the embedded database.' : 'Using existing embedded database.');
     console.log(`Demo accounts (password "${DEMO_PASSWORD}"):`);

@@ -11,6 +11,9 @@ import { Services } from '../services';
 import { recordExport, residentImport } from './csv.routes';
 
 const MAX_BODY = 1024 * 1024;
+/** Time for the headers of any request, and for the whole body of a GraphQL request. */
+const HEADERS_MS = 60_000;
+const BODY_MS = 60_000;
 
 // Codes whose messages are written for clients; anything else is masked.
 const CLIENT_CODES = new Set([
@@ -84,13 +87,19 @@ export function createApollo(production: boolean): ApolloServer<Context> {
   });
 }
 
+/** A GraphQL request's body, at most MAX_BODY bytes arriving within BODY_MS: a trickle cannot hold the connection. */
 async function readBody(req: IncomingMessage): Promise<string> {
   let size = 0;
   const chunks: Buffer[] = [];
-  for await (const chunk of req) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw Object.assign(new Error('request body too large'), { status: 413 });
-    chunks.push(chunk);
+  const deadline = setTimeout(() => req.destroy(), BODY_MS);
+  try {
+    for await (const chunk of req) {
+      size += chunk.length;
+      if (size > MAX_BODY) throw Object.assign(new Error('request body too large'), { status: 413 });
+      chunks.push(chunk);
+    }
+  } finally {
+    clearTimeout(deadline);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -166,17 +175,18 @@ function listen(server: Server, port: number, host: string): Promise<string> {
 }
 
 /** Starts the internet and LG-WAN listeners around one Apollo server. Port 0 picks a free port. */
-export async function startListeners(services: Services, ports: { internet: number; lgwan: number; host: string }): Promise<Listeners> {
+export async function startListeners(services: Services, ports: { internet: number; lgwan: number; host: string; lgwanHost: string }): Promise<Listeners> {
   const apollo = createApollo(services.config.production);
   await apollo.start();
   const internet = createServer(handler(apollo, services, Channel.INTERNET));
   // A registry file of a million residents may take longer to upload than Node's default limit
-  // for a whole request (300 s) over a slow network: the LG-WAN listener limits only silence.
-  const lgwan = createServer({ requestTimeout: 0 }, handler(apollo, services, Channel.LGWAN));
+  // for a whole request (300 s) over a slow network: the LG-WAN listener limits only silence,
+  // and the headers' time (which Node would otherwise derive from the request's, to none).
+  const lgwan = createServer({ requestTimeout: 0, headersTimeout: HEADERS_MS }, handler(apollo, services, Channel.LGWAN));
   // On both, a connection silent that long is closed: a stalled upload fails, and a download its
   // client stopped reading gives back its database connection.
   internet.timeout = lgwan.timeout = (services.config.idleSeconds ?? 120) * 1000;
-  const [internetUrl, lgwanUrl] = await Promise.all([listen(internet, ports.internet, ports.host), listen(lgwan, ports.lgwan, ports.host)]);
+  const [internetUrl, lgwanUrl] = await Promise.all([listen(internet, ports.internet, ports.host), listen(lgwan, ports.lgwan, ports.lgwanHost)]);
   return {
     internetUrl,
     lgwanUrl,

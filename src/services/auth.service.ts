@@ -33,10 +33,9 @@ export class AuthService {
   async login(channel: Channel, loginId: string, password: string, address: string): Promise<{ accessToken: string; account: Account }> {
     const source = { requestId: randomUUID(), channel, actor: null };
     const place = await this.detector.loginStarted(address);
-    if (place === null) {
-      await writeAudit(this.db.manager, source, [{ operation: 'login.throttled', municipalityCode: null, targetIds: [], outcome: 'DENIED' }]);
-      throw refused();
-    }
+    // A throttled attempt writes no log line: it costs no password hash, so a line each would let a
+    // flood grow the log without bound; the LOGIN_THROTTLED alert records the throttling.
+    if (place === null) throw refused();
     // A login ID that no account can have (control characters, say) is simply unknown.
     const account = LOGIN_ID.test(loginId) ? await this.db.getRepository(Account).findOneBy({ loginId }) : null;
     if (!account) {

@@ -78,6 +78,8 @@ describe('intrusion detection', () => {
       expect(codes(await t.login(Channel.LGWAN, account.loginId))).toEqual([]);
       const [alert] = await app.db.query(`SELECT kind, source_address FROM security_alert WHERE kind = 'LOGIN_THROTTLED' ORDER BY id DESC LIMIT 1`);
       expect(alert).toEqual({ kind: 'LOGIN_THROTTLED', source_address: app.address });
+      // The alert records the throttling; the refused attempts, which cost no password hash, add no log lines.
+      expect(await app.db.query(`SELECT 1 FROM audit_event WHERE operation LIKE 'login.throttled%'`)).toEqual([]);
     } finally {
       await app.stop();
     }

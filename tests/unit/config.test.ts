@@ -9,6 +9,9 @@ describe('configuration', () => {
     process.env.TOKEN_SECRET = randomBytes(32).toString('base64');
     delete process.env.IDLE_SECONDS;
     delete process.env.LGWAN_IDLE_SECONDS;
+    delete process.env.TRUSTED_PROXIES;
+    delete process.env.LGWAN_HOST;
+    delete process.env.INTERNET_HOST;
   });
   afterEach(() => {
     process.env = { ...saved };
@@ -20,5 +23,30 @@ describe('configuration', () => {
     expect(loadConfig().idleSeconds).toBe(300);
     process.env.IDLE_SECONDS = '45';
     expect(loadConfig().idleSeconds).toBe(45);
+  });
+
+  it('refuses settings that would switch a protection off, naming the setting and its range', () => {
+    for (const [name, value, range] of [
+      ['LOCKOUT_MINUTES', '0', '1 to 10080'], ['MAX_FAILED_LOGINS', '2147483648', '1 to 100'], ['TOKEN_TTL_SECONDS', '1e21', '60 to 86400'],
+      ['IDLE_SECONDS', '0', '1 to 3600'], ['STATS_SUPPRESSION_THRESHOLD', '0', '1 to 1000'], ['LGWAN_PORT', '70000', '0 to 65535'],
+    ]) {
+      process.env[name] = value;
+      expect(() => loadConfig()).toThrow(`${name} must be a whole number from ${range}, got "${value}"`);
+      delete process.env[name];
+    }
+    for (const everyone of ['0.0.0.0/0', '10.0.0.1,::/0']) {
+      process.env.TRUSTED_PROXIES = everyone;
+      expect(() => loadConfig()).toThrow(/TRUSTED_PROXIES must not trust every address/);
+    }
+    process.env.TRUSTED_PROXIES = '10.0.0.0/8,loopback';
+    expect(loadConfig().trustedProxies).toEqual(['10.0.0.0/8', 'loopback']);
+  });
+
+  it('binds each listener to HOST, or to its own address', () => {
+    delete process.env.HOST;
+    expect([loadConfig().host, loadConfig().lgwanHost]).toEqual(['127.0.0.1', '127.0.0.1']);
+    process.env.HOST = '0.0.0.0';
+    process.env.LGWAN_HOST = '10.1.2.3';
+    expect([loadConfig().host, loadConfig().lgwanHost]).toEqual(['0.0.0.0', '10.1.2.3']);
   });
 });
