@@ -2,10 +2,7 @@ import { DataSource } from 'typeorm';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { lockKeyVersions } from '../db/registry-lock';
 import { asTenants } from '../db/tenant-session';
-import { AuditSource, writeAudit } from './audit.service';
-
-/** Residents named by one operation-log event at most, as for registry imports. */
-const AUDIT_BATCH = 1000;
+import { AUDIT_BATCH, AuditSource, writeAudit } from './audit.service';
 
 /**
  * Key management jobs for operators. Nothing stops serving while they run: readers decrypt

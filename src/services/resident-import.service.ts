@@ -406,8 +406,9 @@ export class ResidentImportService {
     const rejected = `import_rejected_${suffix}`;
     const code = job.municipalityCode;
     // Created inside the transaction: a rollback or a dead connection removes them with everything else.
-    // A row refused in Node is staged with its problems (JSON) and no value; it moves to the
-    // rejections before the checks below.
+    // A row refused in Node is staged with its problems (JSON) and only the keys that read well
+    // (addressee number, My Number's hash, ticket number), for the duplicate checks; it moves to
+    // the rejections right after them.
     await client.query(`
       CREATE TEMP TABLE ${staging} (
         line integer NOT NULL, addressee_number text, my_number_cipher bytea, my_number_hmac bytea,
@@ -570,7 +571,18 @@ export class ResidentImportService {
        INSERT INTO ${rejected} SELECT line, 'ticketNumber', code, message FROM gone`,
       [code],
     );
-    // A changed birth date stays before the resident's first recorded dose, as updateResident keeps it.
+    // A changed birth date stays before a recorded move out or death, and before the resident's
+    // first recorded dose, as updateResident keeps it.
+    await client.query(
+      `WITH late AS (
+         DELETE FROM ${staging} s USING resident r
+         WHERE r.municipality_code = $1 AND r.status <> 'ACTIVE' AND r.addressee_number = s.addressee_number AND r.birth_date <> s.birth_date
+           AND s.birth_date > coalesce(r.moved_out_on, r.deceased_on)
+         RETURNING s.line, CASE WHEN r.moved_out_on IS NOT NULL THEN 'move out (' || r.moved_out_on ELSE 'death (' || r.deceased_on END AS event
+       )
+       INSERT INTO ${rejected} SELECT line, 'birthDate', 'INVALID_DATE', 'must not be after the recorded ' || event || ')' FROM late`,
+      [code],
+    );
     await client.query(
       `WITH moved AS MATERIALIZED (
          SELECT s.line, r.id, s.birth_date FROM ${staging} s

@@ -202,7 +202,7 @@ export class VaccinationService {
       }
       found = await ticketWithResident(tx, ref.municipalityCode, ref.ticketNumber, true);
     }
-    noteLookup(found?.ticketId ?? null);
+    if (found) noteLookup(found.ticketId);
     const receiptId = randomUUID();
     const targetId = randomUUID();
     const claimed = await tx.query(
@@ -216,6 +216,8 @@ export class VaccinationService {
     const path = (f: string) => ['input', f];
     if (!found) {
       await this.knownMunicipality(ctx, ref.municipalityCode, ['input', 'ticket', ref.doseDigit !== null ? 'ocrLine' : 'municipalityCode']);
+      // An unknown ticket of a real municipality, as a scan would count it (a misread code is no ticket at all).
+      noteLookup(null);
       assertDoseAfterDigit(ref, dose);
       // No resident row to lock: serialise doses on this unregistered ticket number instead.
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pending:${ref.municipalityCode}:${ref.ticketNumber}`]);

@@ -338,6 +338,23 @@ describe('resident registry import', () => {
       .sort((a, b) => a.addressee_number.localeCompare(b.addressee_number)));
   });
 
+  it('keeps a changed birth date before a recorded move out or death', async () => {
+    const { code, officer } = await t.tenant();
+    const [moved, died] = [registryRow({ birth: '1990-01-01', ticket: '', series: '' }), registryRow({ birth: '1990-01-01', ticket: '', series: '' })];
+    await importFile(t, officer, registryCsv([moved, died]));
+    const idOf = async (r: typeof moved) => (await t.db.query('SELECT id FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, r.addressee]))[0].id;
+    const MOVE = 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-04-01") { userErrors { code } } }';
+    const DIE = 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-05-01") { userErrors { code } } }';
+    expect((await officer.gql(MOVE, { id: await idOf(moved) })).data.markResidentMovedOut.userErrors).toEqual([]);
+    expect((await officer.gql(DIE, { id: await idOf(died) })).data.markResidentDeceased.userErrors).toEqual([]);
+    const job = await importFile(t, officer, registryCsv([{ ...moved, birth: '2024-04-02' }, { ...died, birth: '2024-05-02' }]), 'mode=SKIP');
+    expect(job.rejections.nodes).toEqual([
+      { line: 2, column: '生年月日', field: 'birthDate', code: 'INVALID_DATE', message: 'must not be after the recorded move out (2024-04-01)' },
+      { line: 3, column: '生年月日', field: 'birthDate', code: 'INVALID_DATE', message: 'must not be after the recorded death (2024-05-01)' },
+    ]);
+    expect((await residentRows(t, code)).map((r) => r.birth_date)).toEqual(['1990-01-01', '1990-01-01']);
+  });
+
   it('rejects a series that names no doses, and stores every series in one form', async () => {
     const { code, officer } = await t.tenant();
     const rows = [registryRow({ series: '01-02' }), registryRow({ series: '第1期' })];
