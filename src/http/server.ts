@@ -8,6 +8,7 @@ import { Context, createContext, finishRequest } from '../context';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
 import { Services } from '../services';
+import { storableLiterals, UNSTORABLE_MESSAGE, unstorableVariable } from '../validation/storable-text';
 import { recordExport, residentImport } from './csv.routes';
 
 const MAX_BODY = 1024 * 1024;
@@ -56,7 +57,7 @@ export function createApollo(production: boolean): ApolloServer<Context> {
     introspection: !production,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
-    validationRules: protection.validationRules,
+    validationRules: [...protection.validationRules, storableLiterals],
     plugins: [
       ...protection.plugins,
       {
@@ -85,6 +86,15 @@ export function createApollo(production: boolean): ApolloServer<Context> {
       },
     ],
   });
+}
+
+/** The variables of a GET request, as Apollo will read them (malformed ones it refuses itself). */
+function variablesOf(url: URL): unknown {
+  try {
+    return JSON.parse(url.searchParams.get('variables') ?? 'null');
+  } catch {
+    return null;
+  }
 }
 
 /** A GraphQL request's body, at most MAX_BODY bytes arriving within BODY_MS: a trickle cannot hold the connection. */
@@ -137,6 +147,10 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
         } catch {
           return send(res, 400, JSON.stringify({ errors: [{ message: 'Body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] }));
         }
+      }
+      const unstorable = unstorableVariable(typeof body === 'object' && body ? (body as { variables?: unknown }).variables : variablesOf(url));
+      if (unstorable) {
+        return send(res, 400, JSON.stringify({ errors: [{ message: `${unstorable.join('.')} ${UNSTORABLE_MESSAGE}`, extensions: { code: 'BAD_USER_INPUT', field: unstorable } }] }));
       }
       const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },

@@ -7,6 +7,7 @@ import { Municipality } from '../entities/municipality.entity';
 import { ErrorCode, identifierError, InputError } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { checkMunicipalityCode } from '../validation/identifiers';
+import { checkReason } from '../validation/reasons';
 import { writeAudit } from './audit.service';
 
 export const functionSuspended = (fn: PlatformFunction) =>
@@ -35,10 +36,10 @@ export class SuspensionService {
   async suspend(ctx: Context, fn: PlatformFunction, municipality: string | null | undefined, reason: string): Promise<FunctionSuspension> {
     const db = await ctx.session.manager();
     const municipalityCode = await this.checkScope(db, municipality);
-    if (!reason.trim()) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must say why the function is stopped');
+    const why = checkReason(reason, 500);
     return db.transaction(async (tx) => {
       const row = tx.getRepository(FunctionSuspension).create({
-        id: randomUUID(), function: fn, municipalityCode, reason: reason.trim().slice(0, 500), suspendedBy: ctx.actor!.accountId, suspendedAt: new Date(),
+        id: randomUUID(), function: fn, municipalityCode, reason: why, suspendedBy: ctx.actor!.accountId, suspendedAt: new Date(),
       });
       const inserted: unknown[] = await tx.query(
         `INSERT INTO function_suspension (id, function, municipality_code, reason, suspended_by, suspended_at)
@@ -64,7 +65,8 @@ export class SuspensionService {
   }
 
   private async checkScope(db: EntityManager, municipality: string | null | undefined): Promise<string | null> {
-    if (!municipality) return null;
+    // Only an omitted code means the whole country: a blank one is a mistake, not a wider stop.
+    if (municipality === null || municipality === undefined) return null;
     const checked = checkMunicipalityCode(municipality);
     if (!checked.ok) throw InputError.of(['municipalityCode'], identifierError(checked.reason), checked.message);
     if (!(await db.getRepository(Municipality).existsBy({ code: checked.value }))) {

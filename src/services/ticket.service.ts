@@ -7,7 +7,7 @@ import { badArgument, checkPageSize, ErrorCode, ErrorCollector, InputError, notF
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
 import { IssueTicketsInput, MAX_EXPLICIT_TICKETS, TicketConnection, TicketFilter } from '../resolvers/ticket.types';
-import { isFuture, isIsoDate, todayInJapan } from '../validation/dates';
+import { FIRST_VACCINATION_DAY, isFuture, isIsoDate, todayInJapan } from '../validation/dates';
 import { isUuid, normaliseDigits } from '../validation/identifiers';
 import { checkReason } from '../validation/reasons';
 import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
@@ -98,6 +98,7 @@ export class TicketService {
     const issuedOn = input.issuedOn ? normaliseDigits(input.issuedOn) : todayInJapan();
     if (!isIsoDate(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
     else if (isFuture(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.DATE_IN_FUTURE, 'must not be in the future');
+    else if (issuedOn < FIRST_VACCINATION_DAY) errors.add(['input', 'issuedOn'], ErrorCode.INVALID_DATE, `must not be before ${FIRST_VACCINATION_DAY}, when vaccination began`);
     const explicit = input.tickets ?? null;
     if (!!explicit === !!input.allActiveResidents) {
       errors.add(['input', 'tickets'], ErrorCode.REQUIRED, 'give either a list of tickets or allActiveResidents: true');

@@ -71,7 +71,7 @@ export class VaccinationRecordService {
 
   /** A corrected copy replaces the record; the old one stays, SUPERSEDED, pointing at the new one. */
   async correct(ctx: Context, id: string, input: CorrectRecordInput): Promise<VaccinationRecord> {
-    const reason = checkReason(input.reason);
+    const reason = checkReason(input.reason, 500, ['input', 'reason']);
     return (await ctx.session.manager()).transaction(async (tx) => {
       const old = await this.find(ctx, tx, 'update', id);
       if (!old) throw notFoundOrNoAccess(['id']);

@@ -28,6 +28,10 @@ interface ParsedReference {
 
 /** Misreads caught by the municipality code's check digit or by the OCR line's shape. */
 function parseReference(errors: ErrorCollector, ref: TicketReference | undefined, path: string[]): ParsedReference | null {
+  if (ref?.ocrLine && (ref.municipalityCode || ref.ticketNumber)) {
+    errors.add([...path, 'ocrLine'], ErrorCode.INVALID_FORMAT, 'give the OCR line, or municipalityCode and ticketNumber, not both');
+    return null;
+  }
   if (ref?.ocrLine) {
     const parsed = parseOcrLine(ref.ocrLine);
     if (!parsed.ok) {
@@ -37,7 +41,8 @@ function parseReference(errors: ErrorCollector, ref: TicketReference | undefined
     return { municipalityCode: parsed.value.municipalityCode, ticketNumber: parsed.value.ticketNumber, doseDigit: parsed.value.doseDigit };
   }
   if (!ref?.municipalityCode || !ref.ticketNumber) {
-    errors.add([...path, 'ocrLine'], ErrorCode.REQUIRED, 'give the OCR line, or both municipalityCode and ticketNumber');
+    const missing = ref?.municipalityCode ? 'ticketNumber' : ref?.ticketNumber ? 'municipalityCode' : 'ocrLine';
+    errors.add([...path, missing], ErrorCode.REQUIRED, 'give the OCR line, or both municipalityCode and ticketNumber');
     return null;
   }
   const code = checkMunicipalityCode(ref.municipalityCode);

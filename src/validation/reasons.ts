@@ -1,9 +1,12 @@
 import { ErrorCode, InputError } from '../errors';
+import { nameCharactersProblem } from './identifiers';
 
-/** A free-text reason an officer must give (void, correct, delete, dismiss): trimmed, present, bounded. */
-export function checkReason(reason: string | null | undefined, max = 500): string {
+/** A free-text reason an officer must give (void, correct, delete, dismiss, suspend): trimmed, present, bounded, plain text. */
+export function checkReason(reason: string | null | undefined, max = 500, field = ['reason']): string {
   const text = (reason ?? '').trim();
-  if (!text) throw InputError.of(['reason'], ErrorCode.REQUIRED, 'must not be empty');
-  if (text.length > max) throw InputError.of(['reason'], ErrorCode.INVALID_FORMAT, `must be at most ${max} characters`);
+  if (!text) throw InputError.of(field, ErrorCode.REQUIRED, 'must not be empty');
+  const problem = nameCharactersProblem(text);
+  if (problem) throw InputError.of(field, ErrorCode.INVALID_FORMAT, problem);
+  if (text.length > max) throw InputError.of(field, ErrorCode.INVALID_FORMAT, `must be at most ${max} characters`);
   return text;
 }

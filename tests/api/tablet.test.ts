@@ -42,6 +42,9 @@ describe('tablet: scan', () => {
       [{ municipalityCode: wrongCheck, ticketNumber }, 'INVALID_CHECK_DIGIT', ['municipalityCode']],
       [{ municipalityCode: '479993', ticketNumber }, 'UNKNOWN_MUNICIPALITY', ['municipalityCode']],
       [{ municipalityCode: home.code, ticketNumber: '123' }, 'INVALID_FORMAT', ['ticketNumber']],
+      // Two readings of one ticket that may disagree, or half of one: refused, naming the part.
+      [{ ocrLine: `11${home.code}${ticketNumber}`, ticketNumber: '0000000001' }, 'INVALID_FORMAT', ['ocrLine']],
+      [{ municipalityCode: home.code }, 'REQUIRED', ['ticketNumber']],
     ];
     for (const [ticket, reason, field] of cases) {
       const result = await site.gql(SCAN, { ticket });

@@ -59,6 +59,8 @@ describe('tickets', () => {
       { field: ['input', 'series'], code: 'INVALID_SERIES', message: expect.any(String) },
       { field: ['input', 'issuedOn'], code: 'DATE_IN_FUTURE', message: 'must not be in the future' },
     ]);
+    const early = await officer.gql(ISSUE, { input: { series: '3', issuedOn: '1900-01-01', tickets: [{ residentId: c.id }] } });
+    expect(early.data.issueTickets.userErrors).toEqual([{ field: ['input', 'issuedOn'], code: 'INVALID_DATE', message: 'must not be before 2021-02-17, when vaccination began' }]);
     const taken = await officer.gql(ISSUE, { input: { series: '3', tickets: [{ residentId: c.id, ticketNumber: number }] } });
     expect(taken.data.issueTickets.userErrors).toEqual([{ field: ['input', 'tickets', '0', 'ticketNumber'], code: 'DUPLICATE', message: 'another ticket of this municipality has this number' }]);
     const again = await officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: a.id }] } });

@@ -135,6 +135,8 @@ describe('corrections keep history', () => {
     const recordId = (await officer.gql(RECORD, { input: entry(residentId) })).data.recordDose.record.id;
     await officer.gql(RECORD, { input: entry(residentId, { doseNumber: 2, vaccinatedOn: '2023-12-01' }) });
 
+    expect((await officer.gql(CORRECT, { id: recordId, input: { lotNumber: 'X1', reason: '  ' } })).data.correctVaccinationRecord.userErrors)
+      .toEqual([{ field: ['input', 'reason'], code: 'REQUIRED', message: 'must not be empty' }]);
     // A correction may not move dose 1 past dose 2.
     const tooLate = await officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-12-02', reason: 'typo' } });
     expect(tooLate.data.correctVaccinationRecord.userErrors).toEqual([{ field: ['input', 'vaccinatedOn'], code: 'DATE_AFTER_NEXT_DOSE', message: 'must be before dose 2 (2023-12-01)' }]);

@@ -107,13 +107,38 @@ describe('production mode', () => {
 
   it('masks faults: no stack, no SQL, no driver message', async () => {
     const { officer } = await prod.tenant();
-    // A cursor that decodes to an impossible comparison makes the database fail.
-    const cursor = Buffer.from(JSON.stringify(['131016', '\u0000'])).toString('base64url');
-    const result = await officer.gql('query($after: String) { residents(after: $after) { nodes { id } } }', { after: cursor });
-    const text = JSON.stringify(result);
-    expect(codes(result)).toEqual(['INTERNAL_SERVER_ERROR']);
-    expect(result.errors?.[0].message).toBe('Internal server error');
-    for (const leak of ['stack', 'SELECT', '"resident"', 'QueryFailedError', '0x00', 'UTF8']) expect(text).not.toContain(leak);
+    // A fault as the database driver reports one, thrown where a query runs.
+    const residents = prod.app.services.residents;
+    const list = residents.list;
+    residents.list = async () => {
+      throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { name: 'QueryFailedError', query: 'SELECT * FROM "resident"' });
+    };
+    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const result = await officer.gql('{ residents { nodes { id } } }');
+      const text = JSON.stringify(result);
+      expect(codes(result)).toEqual(['INTERNAL_SERVER_ERROR']);
+      expect(result.errors?.[0].message).toBe('Internal server error');
+      for (const leak of ['stack', 'SELECT', '"resident"', 'QueryFailedError', '0x00', 'UTF8']) expect(text).not.toContain(leak);
+    } finally {
+      residents.list = list;
+      log.mockRestore();
+    }
+  });
+
+  it('refuses text no column can hold, in variables or literals, naming where it is, before any resolver runs', async () => {
+    const { officer } = await prod.tenant();
+    const VOID = 'mutation($id: ID!, $reason: String!) { voidTicket(id: $id, reason: $reason) { userErrors { code } } }';
+    for (const reason of ['lost\u0000', 'lost \ud800']) {
+      const result = await officer.gql(VOID, { id: '00000000-0000-4000-8000-000000000000', reason });
+      expect(result.errors).toEqual([{ message: 'variables.reason must not contain NUL characters or unpaired surrogates', extensions: { code: 'BAD_USER_INPUT', field: ['variables', 'reason'] } }]);
+    }
+    const literal = await officer.gql('{ residents(filter: { kanaPrefix: "ヤ\\u0000" }) { nodes { id } } }');
+    expect(codes(literal)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(literal.errors?.[0].message).toBe('A string literal must not contain NUL characters or unpaired surrogates');
+    // A cursor is read back only as the keys it was made of.
+    const cursor = Buffer.from(JSON.stringify(['131016', 'a b'])).toString('base64url');
+    expect(codes(await officer.gql('query($after: String) { residents(after: $after) { nodes { id } } }', { after: cursor }))).toEqual(['BAD_USER_INPUT']);
   });
 });
 

@@ -57,6 +57,12 @@ describe('emergency stop', () => {
     const bad = await operator.gql(SUSPEND, { f: 'IMPORT', m: '131017', r: ' ' });
     expect(bad.data.suspendFunction.userErrors).toEqual([{ field: ['municipalityCode'], code: 'INVALID_CHECK_DIGIT', message: expect.any(String) }]);
     expect((await operator.gql(RESUME, { f: 'IMPORT' })).data.resumeFunction.userErrors).toEqual([{ field: ['function'], code: 'NOT_FOUND' }]);
+    // A blank code is a mistake, not the whole country; a reason is plain text, refused too long rather than cut.
+    expect((await operator.gql(SUSPEND, { f: 'IMPORT', m: '', r: 'x' })).data.suspendFunction.userErrors).toEqual([{ field: ['municipalityCode'], code: 'INVALID_FORMAT', message: expect.any(String) }]);
+    expect((await operator.gql(RESUME, { f: 'IMPORT', m: '' })).data.resumeFunction.userErrors).toEqual([{ field: ['municipalityCode'], code: 'INVALID_FORMAT' }]);
+    expect((await operator.gql(SUSPEND, { f: 'IMPORT', m: '131016', r: 'x'.repeat(501) })).data.suspendFunction.userErrors)
+      .toEqual([{ field: ['reason'], code: 'INVALID_FORMAT', message: 'must be at most 500 characters' }]);
+    expect(await t.db.query(`SELECT 1 FROM function_suspension WHERE function = 'IMPORT' AND (municipality_code IS NULL OR municipality_code = '131016')`)).toEqual([]);
     const { officer } = await t.tenant();
     expect(codes(await officer.gql(SUSPEND, { f: 'IMPORT', m: officer.municipalityCode, r: 'x' }))).toEqual(['FORBIDDEN']);
     expect(codes(await officer.gql('{ functionSuspensions { id } }'))).toEqual(['FORBIDDEN']);
