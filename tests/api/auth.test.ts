@@ -71,9 +71,13 @@ describe('login', () => {
     expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(['DENIED', 'DENIED', 'DENIED', 'SUCCESS']);
   });
 
-  it('answers a login ID no account can have, a NUL inside, as an unknown one', async () => {
+  it('answers a login ID no account can have as an unknown one, and one holding a NUL the same for every account', async () => {
     const unknown = await loginFrom('198.51.100.8', Channel.LGWAN, 'nobody-by-this-name', 'not-the-password');
-    expect(await loginFrom('198.51.100.8', Channel.LGWAN, 'operator\u0000', 'not-the-password')).toEqual(unknown);
+    expect(await loginFrom('198.51.100.8', Channel.LGWAN, 'operator\u0007', 'not-the-password')).toEqual(unknown);
+    // A NUL is no text at all: refused before any look-up, alike whoever the rest names.
+    const nul = await loginFrom('198.51.100.8', Channel.LGWAN, 'operator\u0000', 'not-the-password');
+    expect(nul).toEqual({ errors: [{ message: 'variables.l must not contain NUL characters or unpaired surrogates', extensions: { code: 'BAD_USER_INPUT', field: ['variables', 'l'] } }] });
+    expect(await loginFrom('198.51.100.8', Channel.LGWAN, 'nobody-by-this-name\u0000', 'not-the-password')).toEqual(nul);
   });
 
   it('answers an unknown login ID exactly like a wrong password', async () => {
@@ -163,7 +167,7 @@ describe('accounts', () => {
       { field: ['input', 'municipalityCode'], code: 'INVALID_CHECK_DIGIT', message: expect.stringContaining('check digit') },
       { field: ['input', 'prefectureCode'], code: 'INVALID_STATE', message: 'must be empty for MUNICIPALITY accounts' },
     ]);
-    const named = await operator.gql(CREATE, { input: { loginId: `named-${Date.now()}`, password: 'a-long-password', role: 'NATIONAL', displayName: 'a\u0000b' } });
+    const named = await operator.gql(CREATE, { input: { loginId: `named-${Date.now()}`, password: 'a-long-password', role: 'NATIONAL', displayName: 'a\u0007b' } });
     expect(named.data.createAccount.userErrors).toEqual([{ field: ['input', 'displayName'], code: 'INVALID_FORMAT', message: 'must not hold control characters' }]);
     const long = await operator.gql(CREATE, { input: { loginId: `long-${Date.now()}`, password: 'a-long-password', role: 'NATIONAL', displayName: 'x'.repeat(101) } });
     expect(long.data.createAccount.userErrors).toEqual([{ field: ['input', 'displayName'], code: 'INVALID_FORMAT', message: 'must be at most 100 characters' }]);
