@@ -105,10 +105,10 @@ export class VaccinationService {
     const siteCode = ownMunicipalityFor(ctx, 'scan', 'Ticket');
     try {
       const errors = new ErrorCollector();
-      const parsed = parseReference(errors, ref, []);
+      const parsed = parseReference(errors, ref, ['ticket']);
       errors.throwIfAny();
       const { municipalityCode, ticketNumber, doseDigit } = parsed!;
-      await this.knownMunicipality(ctx, municipalityCode, [ref.ocrLine ? 'ocrLine' : 'municipalityCode']);
+      await this.knownMunicipality(ctx, municipalityCode, ['ticket', ref.ocrLine ? 'ocrLine' : 'municipalityCode']);
       // The policy lets a site read one ticket of any municipality by exact reference: widen to that one.
       const found = await ctx.session.widen([municipalityCode], (tx) => ticketWithResident(tx, municipalityCode, ticketNumber, false));
       const base = { municipalityCode, ticketNumber };
@@ -120,7 +120,7 @@ export class VaccinationService {
           message: 'This ticket is not registered by its municipality yet. A dose registered now is kept pending registration (接種対象者登録待ち).',
         };
       }
-      if (doseDigit !== null && !seriesCovers(found.series, doseDigit)) throw digitMismatch([], doseDigit, found.series);
+      if (doseDigit !== null && !seriesCovers(found.series, doseDigit)) throw digitMismatch(['ticket'], doseDigit, found.series);
       ctx.audit.note('ticket.scan', municipalityCode, found.ticketId);
       await ctx.services.detector.ticketScanned(ctx.actor!, ctx.sourceAddress);
       const next = found.resident.history.length + 1;

@@ -48,7 +48,7 @@ describe('tablet: scan', () => {
     ];
     for (const [ticket, reason, field] of cases) {
       const result = await site.gql(SCAN, { ticket });
-      expect(result.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field, reason });
+      expect(result.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: ['ticket', ...field], reason });
     }
     expect((await site.gql(SCAN, { ticket: { ocrLine: `11${home.code}${ticketNumber}` } })).data.scanTicket.status).toBe('VALID');
     // Every misread is in the operation log, so a site that keeps misreading can be found.
