@@ -19,6 +19,7 @@ import { TicketScanSweepAlert1796800000000 } from '../../migrations/179680000000
 import { EveryRejectionListed1796900000000 } from '../../migrations/1796900000000-every-rejection-listed';
 import { AuditArchiveCopyFirst1797000000000 } from '../../migrations/1797000000000-audit-archive-copy-first';
 import { VenueAndDoctor1797100000000 } from '../../migrations/1797100000000-venue-and-doctor';
+import { SeriesRange1797200000000 } from '../../migrations/1797200000000-series-range';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -46,6 +47,7 @@ export const migrations = [
   EveryRejectionListed1796900000000,
   AuditArchiveCopyFirst1797000000000,
   VenueAndDoctor1797100000000,
+  SeriesRange1797200000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

@@ -548,7 +548,7 @@ export class ResidentImportService {
       [code],
     );
     // The rules of ticket issuing hold for the file's new tickets (and changed series) too: a
-    // resident who moved out or died gets none, and one holds at most one open ticket per series.
+    // resident who moved out or died gets none, and one holds at most one open ticket for any dose.
     // Unchanged tickets are dropped before residents are joined (materialised, or the planner
     // probes every resident's tickets: 5 s instead of 1 s for a million), and a municipality
     // without residents yet skips the statement.
@@ -562,11 +562,11 @@ export class ResidentImportService {
          SELECT c.line, CASE r.status WHEN 'DECEASED' THEN 'RESIDENT_DECEASED' WHEN 'MOVED_OUT' THEN 'RESIDENT_MOVED_OUT' ELSE 'DUPLICATE' END AS code,
                 CASE r.status WHEN 'DECEASED' THEN 'resident is recorded as deceased; no ticket is issued'
                               WHEN 'MOVED_OUT' THEN 'resident is moved out; no ticket is issued'
-                              ELSE 'resident already holds an open ticket of series ' || c.series END AS message
+                              ELSE 'resident already holds an open ticket of series ' || held.series END AS message
          FROM changed c JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = c.addressee_number
-         WHERE r.status <> 'ACTIVE'
-            OR EXISTS (SELECT FROM ticket t WHERE t.municipality_code = $1 AND t.resident_id = r.id AND t.voided_on IS NULL
-                         AND t.series = c.series AND t.ticket_number <> c.ticket_number)
+         LEFT JOIN LATERAL (SELECT t.series FROM ticket t WHERE t.municipality_code = $1 AND t.resident_id = r.id AND t.voided_on IS NULL
+                              AND series_range(t.series) && series_range(c.series) AND t.ticket_number <> c.ticket_number LIMIT 1) held ON true
+         WHERE r.status <> 'ACTIVE' OR held.series IS NOT NULL
        ), gone AS (DELETE FROM ${staging} s USING refused f WHERE s.line = f.line RETURNING s.line, f.code, f.message)
        INSERT INTO ${rejected} SELECT line, 'ticketNumber', code, message FROM gone`,
       [code],

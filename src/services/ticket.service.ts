@@ -128,7 +128,7 @@ export class TicketService {
              FROM resident r
              WHERE r.municipality_code = $1 AND r.status = 'ACTIVE'
                AND NOT EXISTS (SELECT 1 FROM ticket t WHERE t.municipality_code = r.municipality_code
-                               AND t.resident_id = r.id AND t.series = $2 AND t.voided_on IS NULL)
+                               AND t.resident_id = r.id AND series_range(t.series) && series_range($2) AND t.voided_on IS NULL)
            ) x
            WHERE NOT EXISTS (SELECT 1 FROM pending_dose p WHERE p.municipality_code = x.municipality_code AND p.ticket_number = x.n)
            ON CONFLICT (municipality_code, ticket_number) DO NOTHING RETURNING id),
@@ -163,9 +163,10 @@ export class TicketService {
     return (await ctx.session.manager()).transaction(async (tx) => {
       await lockIssuance(tx, municipalityCode);
       const residentIds = [...new Set(requests.map((r) => r.residentId))];
-      const residents: { id: string; status: string; open: boolean }[] = await tx.query(
-        `SELECT r.id, r.status, EXISTS (SELECT 1 FROM ticket t WHERE t.municipality_code = r.municipality_code AND t.resident_id = r.id
-                                        AND t.series = $3 AND t.voided_on IS NULL) AS open
+      // A resident holds at most one open ticket for any dose: the open one whose series overlaps, if any.
+      const residents: { id: string; status: string; open: string | null }[] = await tx.query(
+        `SELECT r.id, r.status, (SELECT t.series FROM ticket t WHERE t.municipality_code = r.municipality_code AND t.resident_id = r.id
+                                 AND series_range(t.series) && series_range($3) AND t.voided_on IS NULL LIMIT 1) AS open
          FROM resident r WHERE r.municipality_code = $1 AND r.id = ANY($2::uuid[]) FOR UPDATE OF r`,
         [municipalityCode, residentIds, series],
       );
@@ -180,7 +181,7 @@ export class TicketService {
         const resident = byId.get(r.residentId);
         if (!resident) errors.add([...path, 'residentId'], ErrorCode.NOT_FOUND, 'not found or no access');
         else if (resident.status !== 'ACTIVE') errors.add([...path, 'residentId'], resident.status === 'DECEASED' ? ErrorCode.RESIDENT_DECEASED : ErrorCode.RESIDENT_MOVED_OUT, `resident is ${resident.status === 'DECEASED' ? 'recorded as deceased' : 'moved out'}`);
-        else if (resident.open || seen.has(r.residentId)) errors.add([...path, 'residentId'], ErrorCode.DUPLICATE, `resident already holds an open ticket of series ${series}`);
+        else if (resident.open || seen.has(r.residentId)) errors.add([...path, 'residentId'], ErrorCode.DUPLICATE, `resident already holds an open ticket of series ${resident.open ?? series}`);
         seen.add(r.residentId);
         if (numbers[i] && taken.has(numbers[i]!)) errors.add([...path, 'ticketNumber'], ErrorCode.DUPLICATE, 'another ticket of this municipality has this number');
       });

@@ -23,8 +23,9 @@ describe('tickets', () => {
     expect(first.data.issueTickets).toMatchObject({ issuedCount: 5, userErrors: [] });
     // A second run issues nothing new for the same series, but a new series gets its own tickets.
     expect((await officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } })).data.issueTickets.issuedCount).toBe(0);
-    // The same series written another way is the same series.
+    // The same series written another way is the same series, and one overlapping it gives nobody a second ticket for a dose.
     expect((await officer.gql(ISSUE, { input: { series: '01-02', allActiveResidents: true } })).data.issueTickets.issuedCount).toBe(0);
+    expect((await officer.gql(ISSUE, { input: { series: '2-3', allActiveResidents: true } })).data.issueTickets.issuedCount).toBe(0);
     expect((await officer.gql(ISSUE, { input: { series: '3', allActiveResidents: true } })).data.issueTickets.issuedCount).toBe(5);
     const rows = await t.db.query('SELECT ticket_number, resident_id FROM ticket WHERE municipality_code = $1', [code]);
     expect(rows).toHaveLength(10);
@@ -65,6 +66,11 @@ describe('tickets', () => {
     expect(taken.data.issueTickets.userErrors).toEqual([{ field: ['input', 'tickets', '0', 'ticketNumber'], code: 'DUPLICATE', message: 'another ticket of this municipality has this number' }]);
     const again = await officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: a.id }] } });
     expect(again.data.issueTickets.userErrors[0]).toMatchObject({ field: ['input', 'tickets', '0', 'residentId'], code: 'DUPLICATE' });
+    // One open ticket for any dose: a series overlapping the open one is refused, naming the one held.
+    const overlapping = await officer.gql(ISSUE, { input: { series: '2-3', tickets: [{ residentId: a.id }] } });
+    expect(overlapping.data.issueTickets.userErrors).toEqual([
+      { field: ['input', 'tickets', '0', 'residentId'], code: 'DUPLICATE', message: 'resident already holds an open ticket of series 1-2' },
+    ]);
   });
 
   it('cannot issue to, list, look up or void another municipality\'s tickets', async () => {
