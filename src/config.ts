@@ -50,15 +50,20 @@ function int(name: string, fallback: number, min: number, max: number): number {
   return value;
 }
 
-/** Trusted proxies; a range holding every address would let any client name its own address. */
+/** Addresses spread over the public space: a list trusting all of one family trusts every client. */
+const PUBLIC_SAMPLES = [['1.2.3.4', '61.1.2.3', '126.1.2.3', '153.1.2.3', '200.1.2.3', '223.1.2.3'], ['2001:4860::1', '2400:4050::1', '2a00:1450::1', '3fff::1']];
+
+/** Trusted proxies; a list holding every address (0.0.0.0/0, two halves of it, ::ffff:0:0/96 …) would let any client name its own. */
 function proxies(name: string): string[] {
   const entries = (process.env[name] ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
-  const everyone = entries.find((entry) => /\/0+$/.test(entry));
-  if (everyone) throw new Error(`${name} must not trust every address ("${everyone}"): list the proxies themselves`);
+  let trust: (address: string, hop: number) => boolean;
   try {
-    proxyaddr.compile(entries);
+    trust = proxyaddr.compile(entries);
   } catch (error) {
     throw new Error(`${name} must list IP addresses or CIDR ranges separated by commas: ${(error as Error).message}`);
+  }
+  if (PUBLIC_SAMPLES.some((family) => family.every((address) => trust(address, 0)))) {
+    throw new Error(`${name} must not trust every address: list the proxies themselves`);
   }
   return entries;
 }

@@ -1,13 +1,20 @@
 import 'reflect-metadata';
 import { startApp, openDatabase } from './app';
 import { loadConfig } from './config';
-import { DEMO_ACCOUNTS, DEMO_PASSWORD, loadDemoData } from './db/demo-data';
+import { DEMO_ACCOUNTS, DEMO_PASSWORD, loadDemoData, openDemoAccounts } from './db/demo-data';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const database = await openDatabase(config);
-  const app = await startApp(config, database.db);
   // Demo accounts share one published password: never in production, whatever the database.
+  if (config.production) {
+    const demo = await openDemoAccounts(database.db);
+    if (demo.length) {
+      await database.close();
+      throw new Error(`NODE_ENV=production refuses to serve while demo accounts can sign in (${demo.join(', ')}): disable them, or start from an empty database`);
+    }
+  }
+  const app = await startApp(config, database.db);
   if (database.embedded && config.production) console.log('NODE_ENV=production: no demo data is loaded; create the first operator with `npm run cli -- create-operator`.');
   else if (database.embedded) {
     const loaded = await loadDemoData(database.db, app.services);

@@ -19,6 +19,14 @@ export const DEMO_ACCOUNTS = [
 const FAMILY = [['佐藤', 'サトウ'], ['鈴木', 'スズキ'], ['高橋', 'タカハシ'], ['田中', 'タナカ'], ['伊藤', 'イトウ'], ['渡辺', 'ワタナベ']];
 const GIVEN = [['太郎', 'タロウ', Sex.MALE], ['花子', 'ハナコ', Sex.FEMALE], ['健', 'ケン', Sex.MALE], ['由美', 'ユミ', Sex.FEMALE], ['翔', 'ショウ', Sex.MALE]] as const;
 
+/** The demo accounts of this database still open to sign-in (with the published password, unless changed). */
+export async function openDemoAccounts(db: DataSource): Promise<string[]> {
+  const rows: { login_id: string }[] = await db.query(
+    'SELECT login_id FROM account WHERE login_id = ANY($1) AND disabled_at IS NULL ORDER BY login_id', [DEMO_ACCOUNTS.map((a) => a.loginId)],
+  );
+  return rows.map((r) => r.login_id);
+}
+
 /** A valid My Number derived from a serial, for demo and test data only. */
 export function demoMyNumber(serial: number): string {
   const body = String(100000000000 + serial * 7919).slice(1, 12);

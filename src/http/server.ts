@@ -8,7 +8,7 @@ import { Context, createContext, finishRequest } from '../context';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
 import { Services } from '../services';
-import { storableLiterals, UNSTORABLE_MESSAGE, unstorableVariable } from '../validation/storable-text';
+import { storableLiterals, unstorableVariable } from '../validation/storable-text';
 import { recordExport, residentImport } from './csv.routes';
 
 const MAX_BODY = 1024 * 1024;
@@ -150,7 +150,8 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       }
       const unstorable = unstorableVariable(typeof body === 'object' && body ? (body as { variables?: unknown }).variables : variablesOf(url));
       if (unstorable) {
-        return send(res, 400, JSON.stringify({ errors: [{ message: `${unstorable.join('.')} ${UNSTORABLE_MESSAGE}`, extensions: { code: 'BAD_USER_INPUT', field: unstorable } }] }));
+        const { field, message } = unstorable;
+        return send(res, 400, JSON.stringify({ errors: [{ message: `${field.join('.')} ${message}`, extensions: { code: 'BAD_USER_INPUT', field } }] }));
       }
       const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },

@@ -9,7 +9,7 @@ import {
   DoseReceipt, DoseSummary, RegisterDoseInput, RegistrationStatus, TicketReference, TicketScan, TicketScanStatus,
 } from '../resolvers/vaccination.types';
 import { ResidentStatus } from '../schema/enums';
-import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
+import { checkMunicipalityCode, isUuid, normaliseDigits } from '../validation/identifiers';
 import { checkTicketNumber, parseOcrLine, parseSeries, seriesCovers } from '../validation/tickets';
 import { vaccineByCode } from '../validation/vaccines';
 import { writeAudit } from './audit.service';
@@ -28,17 +28,19 @@ interface ParsedReference {
 
 /** Misreads caught by the municipality code's check digit or by the OCR line's shape. */
 function parseReference(errors: ErrorCollector, ref: TicketReference | undefined, path: string[]): ParsedReference | null {
-  if (ref?.ocrLine && (ref.municipalityCode || ref.ticketNumber)) {
-    errors.add([...path, 'ocrLine'], ErrorCode.INVALID_FORMAT, 'give the OCR line, or municipalityCode and ticketNumber, not both');
-    return null;
-  }
   if (ref?.ocrLine) {
     const parsed = parseOcrLine(ref.ocrLine);
     if (!parsed.ok) {
       errors.add([...path, 'ocrLine'], parsed.reason === 'checkDigit' ? ErrorCode.INVALID_CHECK_DIGIT : parsed.part === 'doseDigit' ? ErrorCode.DOSE_DIGIT_MISMATCH : ErrorCode.INVALID_FORMAT, parsed.message);
       return null;
     }
-    return { municipalityCode: parsed.value.municipalityCode, ticketNumber: parsed.value.ticketNumber, doseDigit: parsed.value.doseDigit };
+    // Both readings of one ticket (the OCR line and the printed code and number) must agree.
+    const { municipalityCode, ticketNumber } = parsed.value;
+    const before = errors.errors.length;
+    for (const [field, given, read] of [['municipalityCode', ref.municipalityCode, municipalityCode], ['ticketNumber', ref.ticketNumber, ticketNumber]] as const) {
+      if (given && normaliseDigits(given).replace(/[\s-]/g, '') !== read) errors.add([...path, field], ErrorCode.INVALID_FORMAT, 'does not match the OCR line: misread?');
+    }
+    return errors.errors.length > before ? null : { municipalityCode, ticketNumber, doseDigit: parsed.value.doseDigit };
   }
   if (!ref?.municipalityCode || !ref.ticketNumber) {
     const missing = ref?.municipalityCode ? 'ticketNumber' : ref?.ticketNumber ? 'municipalityCode' : 'ocrLine';

@@ -29,7 +29,8 @@ let serial = 0;
 
 /** A good registry row with unique identifiers. */
 export function registryRow(overrides: Partial<RegistryRow> = {}): RegistryRow {
-  const n = `${process.pid}${++serial}${randomInt(1e6)}`;
+  // Unique within this process (a tenant's rows are all made by one).
+  const n = `${process.pid}${String(++serial).padStart(6, '0')}`;
   return {
     addressee: `R${n}`.slice(0, 20),
     myNumber: randomMyNumber(),

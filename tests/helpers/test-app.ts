@@ -42,6 +42,7 @@ export interface Session {
 }
 
 let serial = 0;
+const SERIAL_BASE = randomInt(1e6);
 
 /**
  * A real server on both channels over the test database, with factories that create a fresh
@@ -163,7 +164,8 @@ export const REGISTER = `mutation($input: RegisterResidentInput!) {
 }`;
 
 export function residentInput(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const n = ++serial + randomInt(1e6);
+  // Unique within this process (a tenant's residents are all made by one), apart across runs.
+  const n = SERIAL_BASE + ++serial;
   return {
     addresseeNumber: `A${process.pid}${n}`.slice(0, 20),
     myNumber: demoMyNumber(n + process.pid * 1000),

@@ -136,6 +136,11 @@ describe('production mode', () => {
     const literal = await officer.gql('{ residents(filter: { kanaPrefix: "ヤ\\u0000" }) { nodes { id } } }');
     expect(codes(literal)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
     expect(literal.errors?.[0].message).toBe('A string literal must not contain NUL characters or unpaired surrogates');
+    // Variables nested past any input type are refused without being walked to the end.
+    let deep: unknown = 'x';
+    for (let i = 0; i < 1000; i++) deep = [deep];
+    const nested = await officer.gql('query($v: [String]) { vaccines { code } }', { v: deep });
+    expect(nested.errors?.[0]).toMatchObject({ message: expect.stringMatching(/nests deeper than 32 levels$/), extensions: { code: 'BAD_USER_INPUT' } });
     // A cursor is read back only as the keys it was made of.
     const cursor = Buffer.from(JSON.stringify(['131016', 'a b'])).toString('base64url');
     expect(codes(await officer.gql('query($after: String) { residents(after: $after) { nodes { id } } }', { after: cursor }))).toEqual(['BAD_USER_INPUT']);

@@ -79,6 +79,9 @@ describe('unusual tablet access', () => {
       const refused = await site.gql(REGISTER_DOSE, { input: misread(number) });
       expect(refused.data.registerDose.userErrors).toEqual([{ field: ['input', 'doseNumber'], code: 'DOSE_DIGIT_MISMATCH', message: 'dose 1 does not match the ticket\'s dose digit (2): misread?' }]);
     }
+    // A municipality code that names no municipality is a misread, no ticket: not counted as one.
+    const nowhere = await site.gql(REGISTER_DOSE, { input: doseInput('479993', freshTicketNumber()) });
+    expect(nowhere.data.registerDose.userErrors.map((e: any) => e.code)).toEqual(['UNKNOWN_MUNICIPALITY']);
     // A dose recorded is no sweep: it is not counted on top of the scan before it.
     expect((await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) })).data.registerDose.receipt.status).toBe('RECORDED');
     const windows = await t.db.query(`SELECT key, cardinality(events) AS events FROM detection_window WHERE key LIKE '%' || $1 ORDER BY key`, [site.accountId]);

@@ -34,12 +34,12 @@ describe('configuration', () => {
       expect(() => loadConfig()).toThrow(`${name} must be a whole number from ${range}, got "${value}"`);
       delete process.env[name];
     }
-    for (const everyone of ['0.0.0.0/0', '10.0.0.1,::/0']) {
+    for (const everyone of ['0.0.0.0/0', '10.0.0.1,::/0', '0.0.0.0/1,128.0.0.0/1', '::ffff:0:0/96']) {
       process.env.TRUSTED_PROXIES = everyone;
-      expect(() => loadConfig()).toThrow(/TRUSTED_PROXIES must not trust every address/);
+      expect(() => loadConfig()).toThrow(/TRUSTED_PROXIES must (not trust every address|list IP addresses or CIDR ranges)/);
     }
-    process.env.TRUSTED_PROXIES = '10.0.0.0/8,loopback';
-    expect(loadConfig().trustedProxies).toEqual(['10.0.0.0/8', 'loopback']);
+    process.env.TRUSTED_PROXIES = '10.0.0.0/8,loopback,203.0.113.5';
+    expect(loadConfig().trustedProxies).toEqual(['10.0.0.0/8', 'loopback', '203.0.113.5']);
   });
 
   it('binds each listener to HOST, or to its own address', () => {
