@@ -216,7 +216,7 @@ async function main(): Promise<void> {
     await load(db);
 
     const config: Config = {
-      internetPort: 0, lgwanPort: 0, host: '127.0.0.1', databaseUrl: url, dataDir: '.data', embeddedPgPort: 0,
+      internetPort: 0, lgwanPort: 0, host: '127.0.0.1', lgwanHost: '127.0.0.1', databaseUrl: url, dataDir: '.data', embeddedPgPort: 0,
       masterKey: randomBytes(32), tokenSecret: randomBytes(32), tokenTtlSeconds: 900, maxFailedLogins: 5, lockoutMinutes: 30,
       production: false, statisticsCompactSeconds: 0,
     };

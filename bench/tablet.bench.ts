@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   await syncReferenceData(db);
 
   const config: Config = {
-    internetPort: 0, lgwanPort: 0, host: '127.0.0.1', databaseUrl: url, dataDir: '.data', embeddedPgPort: 0,
+    internetPort: 0, lgwanPort: 0, host: '127.0.0.1', lgwanHost: '127.0.0.1', databaseUrl: url, dataDir: '.data', embeddedPgPort: 0,
     masterKey: randomBytes(32), tokenSecret: randomBytes(32), tokenTtlSeconds: 3600, maxFailedLogins: 5, lockoutMinutes: 30, production: false,
   };
   // The server works as the non-owner role under row-level security, as in production.

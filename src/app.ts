@@ -53,7 +53,7 @@ export interface App {
 export async function startApp(config: Config, db: DataSource): Promise<App> {
   const services = createServices(db, config);
   await services.imports.failStale(null);
-  const listeners = await startListeners(services, { internet: config.internetPort, lgwan: config.lgwanPort, host: config.host, lgwanHost: config.lgwanHost ?? config.host });
+  const listeners = await startListeners(services, { internet: config.internetPort, lgwan: config.lgwanPort, host: config.host, lgwanHost: config.lgwanHost });
   const stopCompaction = services.statistics.startCompaction(config.statisticsCompactSeconds ?? 10);
   const stopSweeping = services.detector.startSweeping();
   return {

@@ -10,8 +10,8 @@ export interface Config {
   lgwanPort: number;
   /** Address the internet listener binds to. */
   host: string;
-  /** Address the LG-WAN listener binds to (the LG-WAN interface in production); `host` when unset. */
-  lgwanHost?: string;
+  /** Address the LG-WAN listener binds to (the LG-WAN interface in production). */
+  lgwanHost: string;
   /** Set for an external PostgreSQL; absent means an embedded one under dataDir. */
   databaseUrl?: string;
   dataDir: string;

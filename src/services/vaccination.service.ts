@@ -9,7 +9,7 @@ import {
   DoseReceipt, DoseSummary, RegisterDoseInput, RegistrationStatus, TicketReference, TicketScan, TicketScanStatus,
 } from '../resolvers/vaccination.types';
 import { ResidentStatus } from '../schema/enums';
-import { checkMunicipalityCode, isUuid, normaliseDigits } from '../validation/identifiers';
+import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
 import { checkTicketNumber, parseOcrLine, parseSeries, seriesCovers } from '../validation/tickets';
 import { vaccineByCode } from '../validation/vaccines';
 import { writeAudit } from './audit.service';
@@ -37,8 +37,10 @@ function parseReference(errors: ErrorCollector, ref: TicketReference | undefined
     // Both readings of one ticket (the OCR line and the printed code and number) must agree.
     const { municipalityCode, ticketNumber } = parsed.value;
     const before = errors.errors.length;
-    for (const [field, given, read] of [['municipalityCode', ref.municipalityCode, municipalityCode], ['ticketNumber', ref.ticketNumber, ticketNumber]] as const) {
-      if (given && normaliseDigits(given).replace(/[\s-]/g, '') !== read) errors.add([...path, field], ErrorCode.INVALID_FORMAT, 'does not match the OCR line: misread?');
+    const given = [['municipalityCode', ref.municipalityCode, checkMunicipalityCode, municipalityCode], ['ticketNumber', ref.ticketNumber, checkTicketNumber, ticketNumber]] as const;
+    for (const [field, value, check, read] of given) {
+      const checked = value ? check(value) : null;
+      if (checked && (!checked.ok || checked.value !== read)) errors.add([...path, field], ErrorCode.INVALID_FORMAT, 'does not match the OCR line: misread?');
     }
     return errors.errors.length > before ? null : { municipalityCode, ticketNumber, doseDigit: parsed.value.doseDigit };
   }

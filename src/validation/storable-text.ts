@@ -4,7 +4,7 @@ import { GraphQLError, ValidationRule } from 'graphql';
 const UNSTORABLE = /[\u0000\p{Cs}]/u;
 const unstorable = (text: string): boolean => UNSTORABLE.test(text);
 
-export const UNSTORABLE_MESSAGE = 'must not contain NUL characters or unpaired surrogates';
+const UNSTORABLE_MESSAGE = 'must not contain NUL characters or unpaired surrogates';
 
 /** Deeper variables than any input type of the schema nests: refused rather than walked. */
 const MAX_DEPTH = 32;

@@ -65,6 +65,7 @@ export class TestApp {
       internetPort: 0,
       lgwanPort: 0,
       host: '127.0.0.1',
+      lgwanHost: '127.0.0.1',
       databaseUrl: process.env.DATABASE_URL,
       dataDir: '.data',
       embeddedPgPort: 0,
