@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { SingleBar } from 'cli-progress';
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline/promises';
 import { finished } from 'node:stream/promises';
@@ -10,6 +11,7 @@ import { Config, loadConfig } from './config';
 import { ACTIVE_VERSION_TTL_MS } from './crypto/tenant-keyring';
 import { InputError } from './errors';
 import { createLoaders } from './loaders';
+import type { ImportJob } from './entities/import-job.entity';
 import { ImportMode, ImportPhase, ImportStatus, Role } from './schema/enums';
 import type { ImportProgress } from './services/resident-import.service';
 import { encodingNamed } from './validation/encodings';
@@ -34,6 +36,8 @@ Commands:
 
 async function readPassword(): Promise<string> {
   if (process.env.OPERATOR_PASSWORD) return process.env.OPERATOR_PASSWORD;
+  // Without a terminal the prompt would wait on input that never comes, and the command end as if done.
+  if (!process.stdin.isTTY) throw new Error('set OPERATOR_PASSWORD, or run the command in a terminal to be asked for the password');
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
     return await rl.question('Password (at least 12 characters): ');
@@ -106,10 +110,22 @@ export async function importResidents(args: string[]): Promise<void> {
   if (encoding === undefined) throw new Error('--encoding must be sjis or utf8');
   const code = checkMunicipalityCode(codeArg);
   if (!code.ok) throw new Error(`municipality code: ${code.message}`);
-  const size = statSync(file).size;
-  // Opened first: a report path that cannot be written stops the command before it imports anything.
+  // Opened first: a file that cannot be read, or a report path that cannot be written, stops the
+  // command before it imports anything.
+  const input = await open(file).catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`${file}: cannot be read (${error.code ?? error.message})`);
+  });
+  const stat = await input.stat();
+  if (!stat.isFile()) {
+    await input.close();
+    throw new Error(`${file}: not a file`);
+  }
+  const size = stat.size;
   const out = reportFile ? createWriteStream(reportFile) : null;
-  if (out) await once(out, 'open');
+  if (out) await once(out, 'open').catch(async (error) => {
+    await input.close();
+    throw error;
+  });
 
   await withDatabase(async (database, config) => {
     const found = await database.db.query('SELECT name FROM municipality WHERE code = $1', [code.value]);
@@ -121,14 +137,19 @@ export async function importResidents(args: string[]): Promise<void> {
     });
     const started = Date.now();
     bar.start(size, 0, progressFields({ phase: ImportPhase.RECEIVING, bytesRead: 0, rowsRead: 0, rowsRejected: 0 }, size, 0));
-    const running = await services.imports.start(
-      { requestId: randomUUID(), channel: 'CLI', actor: null, municipalityCode: code.value },
-      createReadStream(file),
-      { mode: mode as ImportMode, encoding, bytesTotal: size },
-      (p) => bar.update(p.bytesRead, progressFields(p, size, (Date.now() - started) / 1000)),
-    );
-    const job = await running.done;
-    bar.stop();
+    let job: ImportJob;
+    try {
+      const running = await services.imports.start(
+        { requestId: randomUUID(), channel: 'CLI', actor: null, municipalityCode: code.value },
+        input.createReadStream(),
+        { mode: mode as ImportMode, encoding, bytesTotal: size },
+        (p) => bar.update(p.bytesRead, progressFields(p, size, (Date.now() - started) / 1000)),
+      );
+      job = await running.done;
+    } finally {
+      // The terminal gets its cursor back whatever happened.
+      bar.stop();
+    }
     const seconds = (Date.now() - started) / 1000;
     console.log(`Import ${job.id} into ${code.value} (${found[0].name}): ${job.status} in ${seconds.toFixed(1)} s`);
     console.log(`  rows read ${job.rowsRead}, accepted ${job.rowsAccepted}, rejected ${job.rowsRejected}`);
@@ -153,6 +174,7 @@ export async function importResidents(args: string[]): Promise<void> {
 }
 
 export async function verifyAudit(chain: string | undefined): Promise<void> {
+  if (chain !== undefined && chain !== 'platform' && !checkMunicipalityCode(chain).ok) throw new Error(`verify-audit: "${chain}" is neither a municipality code nor platform`);
   const { checked, broken } = await withDatabase(({ db }) => verifyAuditChain(db.manager, chain));
   if (!broken) {
     console.log(`Operation log intact: ${checked} events verified.`);
@@ -234,7 +256,9 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error) => {
+  // Exited explicitly: the embedded PostgreSQL package's exit hook would otherwise end the process
+  // with 0 after a command that set exitCode 1 (a broken log, a failed import).
+  main().then(() => process.exit(process.exitCode ?? 0), (error) => {
     if (error instanceof InputError) console.error(error.errors.map((e) => `${e.field.join('.')}: ${e.message}`).join('\n'));
     else console.error(error instanceof Error ? error.message : error);
     process.exit(1);

@@ -45,6 +45,10 @@ describe('operator command line', () => {
     }
   });
 
+  it('refuses to verify a chain that no municipality code or platform names', async () => {
+    await expect(verifyAudit('131061')).rejects.toThrow('verify-audit: "131061" is neither a municipality code nor platform');
+  });
+
   it('verifies the operation log and reports it intact', async () => {
     const { code } = await t.tenant();
     const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
@@ -79,6 +83,9 @@ describe('operator command line', () => {
       const jobs = async () => (await t.db.query('SELECT count(*)::int AS n FROM import_job WHERE municipality_code = $1', [code]))[0].n;
       const before = await jobs();
       await expect(importResidents([code, file, '--rejections', path.join(dir, 'no-such-dir', 'r.csv')])).rejects.toThrow(/ENOENT.*no-such-dir/);
+      // So does a file that is not there, or a folder.
+      await expect(importResidents([code, path.join(dir, 'missing.csv')])).rejects.toThrow(/missing\.csv: cannot be read \(ENOENT\)/);
+      await expect(importResidents([code, dir])).rejects.toThrow(`${dir}: not a file`);
       expect(await jobs()).toBe(before);
     } finally {
       log.mockRestore();
