@@ -50,6 +50,9 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/** How long a stopping server waits for its imports to end (one merging a city's file may take a minute). */
+const IMPORT_DRAIN_MS = 60_000;
+
 export async function startApp(config: Config, db: DataSource): Promise<App> {
   const services = createServices(db, config);
   await services.imports.failStale(null);
@@ -63,6 +66,8 @@ export async function startApp(config: Config, db: DataSource): Promise<App> {
       stopCompaction();
       stopSweeping();
       await listeners.close();
+      // Uploads were cut off with their connections: their jobs record that they failed.
+      await services.imports.drain(IMPORT_DRAIN_MS);
       await services.detector.close();
     },
   };

@@ -203,6 +203,8 @@ export class ResidentImportService {
   faultInWorkerAtLine: number | null = null;
   /** Files smaller than this are staged without worker threads; tests lower it to exercise them. */
   workerThresholdBytes = WORKER_THRESHOLD_BYTES;
+  /** The jobs this process is running, by their end. */
+  private readonly running = new Set<Promise<ImportJob>>();
 
   constructor(
     private readonly db: DataSource,
@@ -210,6 +212,16 @@ export class ResidentImportService {
     private readonly pendingDoses: PendingDoseService,
     private readonly suspensions: SuspensionService,
   ) {}
+
+  /**
+   * Waits, at most `ms`, for the jobs this process runs to end: a stopping server, whose listeners
+   * have cut their uploads off, lets them record how they ended before its database goes.
+   */
+  async drain(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.running), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
 
   /** The caller's own municipality, if the policy lets it import there; refused otherwise. */
   principalOf(ctx: Context): ImportPrincipal {
@@ -341,6 +353,8 @@ export class ResidentImportService {
       markReceived = resolve;
     });
     const done = this.execute(job, principal, input, options, markReceived, onProgress).finally(markReceived);
+    this.running.add(done);
+    void done.finally(() => this.running.delete(done));
     return { job, received, done };
   }
 

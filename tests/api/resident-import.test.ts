@@ -29,7 +29,7 @@ async function rejectedLines(officer: Session, id: string): Promise<{ lines: num
 }
 
 /** Starts an upload of `csv` that sends its first half, and waits until the job has read some of it. */
-async function uploadHalf(officer: Session, csv: string) {
+async function uploadHalf(officer: Session, csv: string, app = t) {
   const half = csv.indexOf('\n', csv.length / 2) + 1;
   let release: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (release = resolve));
@@ -41,9 +41,10 @@ async function uploadHalf(officer: Session, csv: string) {
       controller.close();
     },
   });
-  const response = fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents?mode=SKIP`, {
+  const response = fetch(`${baseUrl(app, Channel.LGWAN)}/imports/residents?mode=SKIP`, {
     method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${officer.token}` },
   } as RequestInit);
+  response.catch(() => undefined);
   let running: any;
   for (let i = 0; i < 200 && !(running?.rowsRead > 0); i++) {
     await new Promise((r) => setTimeout(r, 50));
@@ -648,6 +649,18 @@ describe('resident registry import', () => {
     const answer = (await (await response).json()) as any;
     expect(answer.jobId).toBe(running.id);
     expect(await finishedJob(officer, running.id)).toMatchObject({ status: 'SUCCEEDED', rowsRead: 50, residentsInserted: 50 });
+  });
+
+  it('records an upload cut off by the server stopping as failed, before the server lets its database go', async () => {
+    const app = await TestApp.start();
+    const { code, officer } = await app.tenant();
+    const { running, release } = await uploadHalf(officer, registryCsv(Array.from({ length: 50 }, () => registryRow())), app);
+    expect(running).toMatchObject({ status: 'RUNNING', phase: 'RECEIVING' });
+    await app.stop();
+    release();
+    const [job] = await t.db.query('SELECT status, failure_reason FROM import_job WHERE municipality_code = $1 AND id = $2', [code, running.id]);
+    expect(job).toEqual({ status: 'FAILED', failure_reason: 'the upload stopped before the end of the file; nothing was written, send the file again' });
+    expect(await residentRows(t, code)).toEqual([]);
   });
 
   it('writes nothing when the operator stops imports while the file is arriving', async () => {
