@@ -27,6 +27,10 @@ export interface Queryable {
   query(sql: string, params?: unknown[]): Promise<unknown>;
 }
 
+/** The request id, actor, role and channel of an operation-log line, in the order of its columns. */
+export const auditSourceParams = (source: AuditSource): unknown[] =>
+  [source.requestId, source.actor?.accountId ?? null, source.actor?.role ?? null, source.channel];
+
 /** Writes operation-log lines. Values of personal data never enter them: ids and names of operations only. */
 export async function writeAudit(db: Queryable, source: AuditSource, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
@@ -35,13 +39,22 @@ export async function writeAudit(db: Queryable, source: AuditSource, entries: Au
      SELECT $1, $2, $3, $4, e.municipality_code, e.operation, ARRAY(SELECT jsonb_array_elements_text(e.target_ids)), e.outcome
      FROM jsonb_to_recordset($5::jsonb) AS e(municipality_code text, operation text, target_ids jsonb, outcome text)`,
     [
-      source.requestId,
-      source.actor?.accountId ?? null,
-      source.actor?.role ?? null,
-      source.channel,
+      ...auditSourceParams(source),
       JSON.stringify(entries.map((e) => ({ municipality_code: e.municipalityCode, operation: e.operation, target_ids: e.targetIds, outcome: e.outcome }))),
     ],
   );
+}
+
+/**
+ * The statement, to put in a CTE of a bulk change, that logs every id the change wrote, up to
+ * AUDIT_BATCH an event: `changes` selects (operation, id); each event names `first` (a text
+ * array) and then its ids. `source` names the four placeholders of auditSourceParams.
+ */
+export function loggedInBatches(changes: string, municipality: string, first: string, source: string): string {
+  return `INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
+    SELECT ${source}, ${municipality}, x.operation, ${first} || array_agg(x.id::text), 'SUCCESS'
+    FROM (SELECT operation, id, (row_number() OVER (PARTITION BY operation) - 1) / ${AUDIT_BATCH} AS batch FROM (${changes}) c) x
+    GROUP BY x.operation, x.batch`;
 }
 
 /**

@@ -98,6 +98,17 @@ export interface HistoryOptions {
   birthDateHidden?: boolean;
 }
 
+type DatedDose = { doseNumber: number; vaccinatedOn: string };
+
+/** A dose's date against the doses either side of it: after the one before, before the one after. `where` ends the message. */
+export function checkDateOrder(errors: ErrorCollector, dose: CheckedDose, previous: DatedDose | undefined, following: DatedDose | undefined, field: string[], where = ''): void {
+  if (previous && dose.vaccinatedOn <= previous.vaccinatedOn) {
+    errors.add(field, ErrorCode.DATE_BEFORE_PREVIOUS_DOSE, `must be after dose ${previous.doseNumber} (${previous.vaccinatedOn})${where}`);
+  } else if (following && dose.vaccinatedOn >= following.vaccinatedOn) {
+    errors.add(field, ErrorCode.DATE_AFTER_NEXT_DOSE, `must be before dose ${following.doseNumber} (${following.vaccinatedOn})${where}`);
+  }
+}
+
 /** Checks against the resident and the doses already on record. */
 export function checkDoseHistory(
   errors: ErrorCollector, resident: ResidentFacts, history: PriorDose[], dose: CheckedDose, path: Path, options: HistoryOptions,
@@ -131,12 +142,7 @@ export function checkDoseHistory(
     beforeBirthError();
     return;
   }
-  const previous = others.find((h) => h.doseNumber === dose.doseNumber - 1);
-  const following = others.find((h) => h.doseNumber === dose.doseNumber + 1);
-  if (previous && dose.vaccinatedOn <= previous.vaccinatedOn) {
-    errors.add(path('vaccinatedOn'), ErrorCode.DATE_BEFORE_PREVIOUS_DOSE, `must be after dose ${previous.doseNumber} (${previous.vaccinatedOn})`);
-  } else if (following && dose.vaccinatedOn >= following.vaccinatedOn) {
-    errors.add(path('vaccinatedOn'), ErrorCode.DATE_AFTER_NEXT_DOSE, `must be before dose ${following.doseNumber} (${following.vaccinatedOn})`);
-  }
+  const adjacent = (step: number) => others.find((h) => h.doseNumber === dose.doseNumber + step);
+  checkDateOrder(errors, dose, adjacent(-1), adjacent(1), path('vaccinatedOn'));
   if (beforeBirth && errors.errors.length === 0) beforeBirthError();
 }

@@ -22,7 +22,7 @@ import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 import { todayInJapan } from '../validation/dates';
 import { FileEncoding } from '../validation/encodings';
 import { isUuid } from '../validation/identifiers';
-import { AUDIT_BATCH, AuditSource, writeAudit } from './audit.service';
+import { AuditSource, auditSourceParams, loggedInBatches, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 import { SuspensionService } from './suspension.service';
 import { Chunk, ChunkFailure, RecordCutter, stageChunk } from './resident-import.chunk';
@@ -695,12 +695,7 @@ export class ResidentImportService {
          ORDER BY c.addressee_number
          RETURNING id
        ), logged AS (
-         INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
-         SELECT $5, $6, $7, $8, $1, x.operation, $4::text[] || array_agg(x.id::text), 'SUCCESS'
-         FROM (SELECT 'resident.import.create' AS operation, id, (row_number() OVER () - 1) / ${AUDIT_BATCH} AS batch FROM inserted
-               UNION ALL
-               SELECT 'resident.import.update', id, (row_number() OVER () - 1) / ${AUDIT_BATCH} FROM updated) x
-         GROUP BY x.operation, x.batch
+         ${loggedInBatches(`SELECT 'resident.import.create' AS operation, id FROM inserted UNION ALL SELECT 'resident.import.update', id FROM updated`, '$1', '$4::text[]', '$5, $6, $7, $8')}
        ), tickets AS (
          INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
          SELECT $1, uuidv7(), c.new_id, c.ticket_number, c.series, $3::date
@@ -710,7 +705,7 @@ export class ResidentImportService {
        )
        SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM updated)::int AS updated,
               (SELECT count(*) FROM tickets)::int AS "ticketsInserted"`,
-      [code, keyVersion, today, [jobId], principal.requestId, principal.actor?.accountId ?? null, principal.actor?.role ?? null, principal.channel],
+      [code, keyVersion, today, [jobId], ...auditSourceParams(principal)],
     ))).rows;
     return counts;
   }

@@ -12,7 +12,7 @@ import { isUuid, normaliseDigits } from '../validation/identifiers';
 import { checkReason } from '../validation/reasons';
 import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
 import { tryLockRegistry } from '../db/registry-lock';
-import { AUDIT_BATCH, AuditSource, writeAudit } from './audit.service';
+import { AuditSource, auditSourceParams, loggedInBatches, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 
 
@@ -132,11 +132,9 @@ export class TicketService {
            ) x
            WHERE NOT EXISTS (SELECT 1 FROM pending_dose p WHERE p.municipality_code = x.municipality_code AND p.ticket_number = x.n)
            ON CONFLICT (municipality_code, ticket_number) DO NOTHING RETURNING id),
-           logged AS (INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
-             SELECT $4, $5, $6, $7, $1, 'ticket.issue', ARRAY['series:' || $2] || array_agg(id::text), 'SUCCESS'
-             FROM (SELECT id, (row_number() OVER () - 1) / ${AUDIT_BATCH} AS batch FROM issued) x GROUP BY batch)
+           logged AS (${loggedInBatches(`SELECT 'ticket.issue' AS operation, id FROM issued`, '$1', `ARRAY['series:' || $2]`, '$4, $5, $6, $7')})
            SELECT count(*)::int AS count FROM issued`,
-          [municipalityCode, series, issuedOn, ctx.requestId, ctx.actor?.accountId ?? null, ctx.actor?.role ?? null, ctx.channel],
+          [municipalityCode, series, issuedOn, ...auditSourceParams(ctx)],
         );
         issued += count;
         if (count === 0) break;

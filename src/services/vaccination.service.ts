@@ -13,7 +13,7 @@ import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
 import { checkTicketNumber, parseOcrLine, parseSeries, seriesCovers } from '../validation/tickets';
 import { vaccineByCode } from '../validation/vaccines';
 import { writeAudit } from './audit.service';
-import { checkDoseHistory, checkDoseInput, CheckedDose } from './dose-rules';
+import { checkDateOrder, checkDoseHistory, checkDoseInput, CheckedDose } from './dose-rules';
 import { tryShareRegistryLock } from '../db/registry-lock';
 import { insertRecord, TicketWithResident, ticketWithResident } from './dose-store';
 
@@ -76,16 +76,12 @@ function checkPendingOrder(dose: CheckedDose, pending: { doseNumber: number; vac
   if (pending.some((p) => p.doseNumber === dose.doseNumber)) {
     throw InputError.of(field('doseNumber'), ErrorCode.DUPLICATE_DOSE, `dose ${dose.doseNumber} on this ticket is already recorded pending registration`);
   }
-  const earlier = pending.filter((p) => p.doseNumber < dose.doseNumber && p.vaccinatedOn >= dose.vaccinatedOn);
-  const later = pending.filter((p) => p.doseNumber > dose.doseNumber && p.vaccinatedOn <= dose.vaccinatedOn);
-  if (earlier.length) {
-    const p = earlier.reduce((a, b) => (b.vaccinatedOn > a.vaccinatedOn ? b : a));
-    throw InputError.of(field('vaccinatedOn'), ErrorCode.DATE_BEFORE_PREVIOUS_DOSE, `must be after dose ${p.doseNumber} (${p.vaccinatedOn}), recorded pending registration on this ticket`);
-  }
-  if (later.length) {
-    const p = later.reduce((a, b) => (b.vaccinatedOn < a.vaccinatedOn ? b : a));
-    throw InputError.of(field('vaccinatedOn'), ErrorCode.DATE_AFTER_NEXT_DOSE, `must be before dose ${p.doseNumber} (${p.vaccinatedOn}), recorded pending registration on this ticket`);
-  }
+  // Dose numbers pending may leave gaps (the doses between were given elsewhere): the nearest ones count.
+  const byNumber = [...pending].sort((a, b) => a.doseNumber - b.doseNumber);
+  const errors = new ErrorCollector();
+  checkDateOrder(errors, dose, byNumber.filter((p) => p.doseNumber < dose.doseNumber).pop(), byNumber.find((p) => p.doseNumber > dose.doseNumber),
+    field('vaccinatedOn'), ', recorded pending registration on this ticket');
+  errors.throwIfAny();
 }
 
 const summaries = (found: TicketWithResident): DoseSummary[] =>
