@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { PendingDose, PendingDoseStatus } from '../entities/pending-dose.entity';
-import { badArgument, badCursor, checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
+import { badArgument, badCursor, checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess, UserError } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
 import { shareRegistryLockOrRetry } from '../db/registry-lock';
@@ -26,15 +26,15 @@ function doseOf(p: PendingDose): CheckedDose {
  */
 export class PendingDoseService {
 
-  /** Turns a pending dose into a record of the resident if every dose rule holds; else says why not. */
+  /** Turns a pending dose into a record of the resident if every dose rule holds; else the rules it breaks. */
   private async attach(
     tx: EntityManager, source: AuditSource, pending: PendingDose, resident: LockedResident, ticket: { id: string; series: string } | null, by: string | null,
     requireActive = !!ticket,
-  ): Promise<string | null> {
+  ): Promise<UserError[] | null> {
     const errors = new ErrorCollector();
     const dose = doseOf(pending);
     checkDoseHistory(errors, resident, resident.history, dose, (f) => [f], { series: ticket?.series, requireActive });
-    if (errors.errors.length) return errors.errors.map((e) => `${e.code}: ${e.field.join('.')} ${e.message}`).join('; ');
+    if (errors.errors.length) return errors.errors;
     const recordId = randomUUID();
     await insertRecord(tx, {
       municipalityCode: pending.municipalityCode, id: recordId, residentId: resident.id, ticketId: ticket?.id ?? null, dose,
@@ -69,8 +69,10 @@ export class PendingDoseService {
       if (!resident) continue;
       residents.set(resident.id, resident);
       const problem = await this.attach(tx, source, p, resident, ticket, null);
-      if (problem) await tx.query('UPDATE pending_dose SET match_problem = $3 WHERE municipality_code = $1 AND id = $2', [municipalityCode, p.id, problem]);
-      else matched++;
+      if (problem) {
+        const text = problem.map((e) => `${e.code}: ${e.field.join('.')} ${e.message}`).join('; ');
+        await tx.query('UPDATE pending_dose SET match_problem = $3 WHERE municipality_code = $1 AND id = $2', [municipalityCode, p.id, text]);
+      } else matched++;
     }
     return matched;
   }
@@ -114,7 +116,6 @@ export class PendingDoseService {
     return pending;
   }
 
-  /** The municipality found the person: the dose becomes their record if every dose rule holds. */
   /**
    * Records a pending dose for the resident the officer names. Once its ticket number has been
    * issued, the dose belongs to that ticket's holder: it is recorded on the ticket, and another
@@ -138,7 +139,8 @@ export class PendingDoseService {
       // The officer knows the person was vaccinated: one who has since moved out or died still
       // gets a dose given before (the dates are checked), as without a ticket.
       const problem = await this.attach(tx, ctx, pending, resident, ticket ? { id: ticket.id, series: ticket.series } : null, ctx.actor!.accountId, false);
-      if (problem) throw InputError.of(['id'], ErrorCode.INVALID_STATE, `cannot be recorded for this resident: ${problem}`);
+      // Each broken rule keeps its own code; the field it concerns is the pending dose's.
+      if (problem) throw new InputError(problem.map((e) => ({ ...e, field: ['id'], message: `cannot be recorded for this resident: ${e.field.join('.')} ${e.message}` })));
       return tx.getRepository(PendingDose).findOneByOrFail({ municipalityCode: pending.municipalityCode, id: pending.id });
     });
   }
