@@ -5,6 +5,7 @@ import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { openDatabase } from './app';
 import { Config, loadConfig } from './config';
@@ -38,11 +39,28 @@ async function readPassword(): Promise<string> {
   if (process.env.OPERATOR_PASSWORD) return process.env.OPERATOR_PASSWORD;
   // Without a terminal the prompt would wait on input that never comes, and the command end as if done.
   if (!process.stdin.isTTY) throw new Error('set OPERATOR_PASSWORD, or run the command in a terminal to be asked for the password');
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const first = await askHidden('Password (at least 12 characters): ');
+  if (first !== await askHidden('Same password again: ')) throw new Error('the two passwords differ; nothing was created');
+  return first;
+}
+
+/** One line read from the terminal without echoing it: the prompt is shown, what is typed is not. */
+async function askHidden(prompt: string): Promise<string> {
+  let muted = false;
+  const output = new Writable({
+    write(chunk, encoding, done) {
+      if (!muted) process.stdout.write(chunk, encoding);
+      done();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
   try {
-    return await rl.question('Password (at least 12 characters): ');
+    const answer = rl.question(prompt);
+    muted = true;
+    return await answer;
   } finally {
     rl.close();
+    process.stdout.write('\n');
   }
 }
 
