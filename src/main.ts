@@ -33,8 +33,13 @@ async function main(): Promise<void> {
     await database.close();
     process.exit(0);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // The embedded PostgreSQL package stops its database on these signals by itself and exits within
+  // 10 s, which would cut a running import off: the server's own stop waits for it, then closes the
+  // database. Its exit hook stays, for a process that ends any other way.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, stop);
+  }
 }
 
 main().catch((error) => {
