@@ -586,7 +586,17 @@ export class ResidentImportService {
       [code],
     );
     // A changed birth date stays before a recorded move out or death, and before the resident's
-    // first recorded dose, as updateResident keeps it.
+    // first recorded dose, as updateResident keeps it. Dose writers and the move-out and death flags
+    // check their dates against the birth date they read under the resident's row lock: those
+    // residents are locked first, so the checks below see every such write committed before, and
+    // none can follow until the import commits.
+    await client.query(
+      `WITH locked AS (
+         SELECT r.id FROM resident r JOIN ${staging} s ON r.addressee_number = s.addressee_number
+         WHERE r.municipality_code = $1 AND r.birth_date <> s.birth_date FOR UPDATE OF r
+       ) SELECT count(*) FROM locked`,
+      [code],
+    );
     await client.query(
       `WITH late AS (
          DELETE FROM ${staging} s USING resident r

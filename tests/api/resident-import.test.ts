@@ -340,6 +340,50 @@ describe('resident registry import', () => {
       .sort((a, b) => a.addressee_number.localeCompare(b.addressee_number)));
   });
 
+  it('holds the residents whose birth date it changes from its checks to its commit: a correction meanwhile sees the new date', async () => {
+    const { code, officer } = await t.tenant();
+    const row = registryRow({ birth: '2023-01-01' });
+    await importFile(t, officer, registryCsv([row]));
+    const [{ id: residentId }] = await t.db.query('SELECT id FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, row.addressee]);
+    const recorded = await officer.gql('mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { code } } }',
+      { input: { residentId, doseNumber: 1, vaccinatedOn: '2023-10-01', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: 'A1' } });
+    expect(recorded.data.recordDose.userErrors).toEqual([]);
+    // The import is held after its checks: its next statement writes the rejection list.
+    const hold = t.db.createQueryRunner();
+    await hold.connect();
+    await hold.startTransaction();
+    await hold.query('LOCK TABLE import_rejection IN ACCESS EXCLUSIVE MODE');
+    let correction: Promise<any> | undefined;
+    let jobId = '';
+    try {
+      const up = await upload(t, officer, registryCsv([{ ...row, birth: '2023-06-01' }]));
+      expect(up.status).toBe(202);
+      jobId = up.body.jobId;
+      let held = false;
+      for (let i = 0; i < 400 && !held; i++) {
+        [{ held }] = await t.db.query(`SELECT count(*) > 0 AS held FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO import_rejection%'`);
+        if (!held) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(held).toBe(true);
+      // Between the birth 2023-01-01 on record and the 2023-06-01 the import writes.
+      correction = officer.gql('mutation($id: ID!, $input: CorrectRecordInput!) { correctVaccinationRecord(id: $id, input: $input) { userErrors { field code } } }',
+        { id: recorded.data.recordDose.record.id, input: { vaccinatedOn: '2023-03-01', reason: 'date misread' } });
+      // Given a second to go through; it must wait for the import instead.
+      await Promise.race([correction, new Promise((r) => setTimeout(r, 1000))]);
+    } finally {
+      await hold.commitTransaction();
+      await hold.release();
+    }
+    expect((await finishedJob(officer, jobId)).status).toBe('SUCCEEDED');
+    expect((await correction!).data.correctVaccinationRecord.userErrors).toEqual([{ field: ['input', 'vaccinatedOn'], code: 'DATE_BEFORE_BIRTH' }]);
+    const [state] = await t.db.query(
+      `SELECT r.birth_date::text AS birth, v.vaccinated_on::text AS dose FROM resident r JOIN vaccination_record v
+         ON v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED' WHERE r.municipality_code = $1 AND r.id = $2`,
+      [code, residentId],
+    );
+    expect(state).toEqual({ birth: '2023-06-01', dose: '2023-10-01' });
+  });
+
   it('keeps a changed birth date before a recorded move out or death', async () => {
     const { code, officer } = await t.tenant();
     const [moved, died] = [registryRow({ birth: '1990-01-01', ticket: '', series: '' }), registryRow({ birth: '1990-01-01', ticket: '', series: '' })];
