@@ -48,13 +48,23 @@ export function contextFor(services: Services, actor: Actor | null, via: { chann
   };
 }
 
-/** Writes the request's read log and commits its transaction; on failure rolls back and rethrows. */
-export async function finishRequest(ctx: Context): Promise<void> {
+/**
+ * Writes the request's read log and commits its transaction; on failure rolls back and rethrows.
+ * A request answered with a fault (`faulted`) writes nothing but its read log: the other root
+ * fields of a mutation are undone with it, as the answer (a null payload) tells the client.
+ */
+export async function finishRequest(ctx: Context, faulted = false): Promise<void> {
+  let session = ctx.session;
+  if (faulted) {
+    await session.finish(false);
+    if (ctx.audit.isEmpty) return;
+    session = new RequestSession(ctx.services.db, tenantsOf(ctx.actor));
+  }
   try {
-    if (!ctx.audit.isEmpty) await ctx.audit.flush(await ctx.session.manager(), ctx);
+    if (!ctx.audit.isEmpty) await ctx.audit.flush(await session.manager(), ctx);
   } catch (error) {
-    await ctx.session.finish(false);
+    await session.finish(false);
     throw error;
   }
-  await ctx.session.finish(true);
+  await session.finish(true);
 }

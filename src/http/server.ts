@@ -22,14 +22,29 @@ const CLIENT_CODES = new Set([
   'BAD_REQUEST', 'FUNCTION_SUSPENDED', 'RATE_LIMITED', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
 ]);
 
-/** Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged here. */
+/** PostgreSQL's answers to requests that crossed another one: deadlock, serialization failure, lock not available. */
+const CROSSED = new Set(['40P01', '40001', '55P03']);
+
+/** Codes of an answer whose request wrote nothing (src/context.ts finishRequest). */
+export const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT']);
+
+/**
+ * Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged
+ * here, and a request that crossed another one is asked to be sent again. Either way the request's
+ * transaction is rolled back whole, so the answer never hides a change.
+ */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && CLIENT_CODES.has(code)) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }
-  console.error('request failed:', unwrapResolverError(error));
+  const cause = unwrapResolverError(error);
+  const sqlState = (cause as { driverError?: { code?: unknown } })?.driverError?.code;
+  if (typeof sqlState === 'string' && CROSSED.has(sqlState)) {
+    return { message: 'another request changed the same data at the same time; nothing of this request was written: send it again', path: formatted.path, extensions: { code: 'CONFLICT' } };
+  }
+  console.error('request failed:', cause);
   return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
 
@@ -67,6 +82,7 @@ export function createApollo(production: boolean): ApolloServer<Context> {
         async requestDidStart() {
           return {
             async willSendResponse({ contextValue, response }) {
+              const answered = response.body.kind === 'single' ? response.body.singleResult.errors ?? [] : [];
               try {
                 await finishRequest(contextValue);
               } catch (error) {
@@ -75,8 +91,7 @@ export function createApollo(production: boolean): ApolloServer<Context> {
                 response.http.status = 500;
                 return;
               }
-              const errors = response.body.kind === 'single' ? response.body.singleResult.errors ?? [] : [];
-              const refusals = errors.filter((e) => e.extensions?.code === 'FORBIDDEN').length;
+              const refusals = answered.filter((e) => e.extensions?.code === 'FORBIDDEN').length;
               if (refusals > 0 && contextValue.actor) {
                 await contextValue.services.detector.denied(contextValue.actor, contextValue.sourceAddress, refusals);
               }

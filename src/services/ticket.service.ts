@@ -209,9 +209,18 @@ export class TicketService {
   }
 
   async void(ctx: Context, id: string, reason: string): Promise<Ticket> {
-    ownMunicipalityFor(ctx, 'update', 'Ticket');
+    const municipalityCode = ownMunicipalityFor(ctx, 'update', 'Ticket');
     const text = checkReason(reason, 200);
     return (await ctx.session.manager()).transaction(async (tx) => {
+      // The holder is locked before the ticket, in the order of the dose writers and of the move-out
+      // and death flags (which void tickets): the other order deadlocks with them.
+      if (isUuid(id)) {
+        await tx.query(
+          `SELECT 1 FROM ticket t JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id
+           WHERE t.municipality_code = $1 AND t.id = $2 FOR UPDATE OF r`,
+          [municipalityCode, id],
+        );
+      }
       const scope = scopeOf(ctx.ability, 'update', 'Ticket');
       const ticket = scope && isUuid(id)
         ? await applyScope(tx.getRepository(Ticket).createQueryBuilder('t'), scope).andWhere('t.id = :id', { id }).setLock('pessimistic_write').getOne()

@@ -1,0 +1,107 @@
+import { QueryRunner } from 'typeorm';
+import { Channel, Role } from '../../src/schema/enums';
+import { codes, registerResident, TestApp } from '../helpers/test-app';
+import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const VOID = 'mutation($id: ID!) { voidTicket(id: $id, reason: "lost") { ticket { voidedOn } userErrors { field code } } }';
+const MOVE = 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-06-01") { resident { status } userErrors { field code } } }';
+
+/** Waits until `count` backends wait on a lock while running a statement matching `pattern`. */
+async function waitingOn(pattern: string, count = 1): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const [{ n }] = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE $1`, [pattern]);
+    if (n >= count) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`fewer than ${count} requests wait on ${pattern}`);
+}
+
+/** A table lock held by a transaction of its own, to stop a request at a known statement. */
+async function holdTable(table: string, mode: string): Promise<QueryRunner> {
+  const runner = t.db.createQueryRunner();
+  await runner.connect();
+  await runner.startTransaction();
+  await runner.query(`LOCK TABLE ${table} IN ${mode} MODE`);
+  return runner;
+}
+
+async function release(runner: QueryRunner): Promise<void> {
+  await runner.commitTransaction();
+  await runner.release();
+}
+
+describe('requests that touch the same rows at once', () => {
+  it('a ticket voided while a site registers a dose on it: one waits for the other, neither fails', async () => {
+    const home = await t.tenant();
+    const { ticketId, ticketNumber } = await residentWithTicket(home.officer);
+    const site = await tablet(t, home.code);
+    // The void is stopped before its update; the site then locks the holder and needs the ticket.
+    const gate = await holdTable('ticket', 'SHARE');
+    const voiding = home.officer.gql(VOID, { id: ticketId });
+    await waitingOn('%UPDATE "ticket"%');
+    const registering = site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
+    await new Promise((r) => setTimeout(r, 200));
+    await release(gate);
+    const [voided, registered] = await Promise.all([voiding, registering]);
+    expect(codes(voided)).toEqual([]);
+    expect(voided.data.voidTicket.userErrors).toEqual([]);
+    // The void went first: the site finds the ticket void.
+    expect(codes(registered)).toEqual([]);
+    expect(registered.data.registerDose.userErrors).toEqual([expect.objectContaining({ code: 'TICKET_VOID' })]);
+  });
+
+  it('a ticket voided while its holder is marked moved out: one waits for the other, neither fails', async () => {
+    const home = await t.tenant();
+    const { residentId, ticketId } = await residentWithTicket(home.officer);
+    const other = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: home.code });
+    // The move out locks the resident, then is stopped reading its doses.
+    const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
+    const moving = home.officer.gql(MOVE, { id: residentId });
+    await waitingOn('%vaccination_record%');
+    const voiding = other.gql(VOID, { id: ticketId });
+    await new Promise((r) => setTimeout(r, 200));
+    await release(gate);
+    const [moved, voided] = await Promise.all([moving, voiding]);
+    expect([codes(moved), codes(voided)]).toEqual([[], []]);
+    expect(moved.data.markResidentMovedOut).toEqual({ resident: { status: 'MOVED_OUT' }, userErrors: [] });
+    // The move out voided the ticket first.
+    expect(voided.data.voidTicket.userErrors).toEqual([expect.objectContaining({ code: 'TICKET_VOID' })]);
+  });
+
+  it('two requests that cross each other: the one PostgreSQL stops writes nothing and is asked to be sent again', async () => {
+    const home = await t.tenant();
+    const other = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: home.code });
+    const x = (await registerResident(home.officer)).id;
+    const y = (await registerResident(home.officer)).id;
+    const TWO = `mutation($a: RecordDoseInput!, $b: RecordDoseInput!) {
+      a: recordDose(input: $a) { record { id } userErrors { code } }
+      b: recordDose(input: $b) { record { id } userErrors { code } }
+    }`;
+    const dose = (residentId: string, vaccinatedOn: string) => ({ residentId, doseNumber: 1, vaccinatedOn, vaccineCode: 'PFIZER-COMIRNATY', lotNumber: 'FA1234' });
+    // Each request locks its first resident, then is stopped reading that resident's doses; the
+    // second resident of each is the first of the other.
+    const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
+    const first = home.officer.gql(TWO, { a: dose(x, '2024-01-01'), b: dose(y, '2024-01-01') });
+    await waitingOn('%vaccination_record%');
+    const second = other.gql(TWO, { a: dose(y, '2024-01-02'), b: dose(x, '2024-01-02') });
+    await waitingOn('%vaccination_record%', 2);
+    await release(gate);
+    const answers = await Promise.all([first, second]);
+    const stopped = answers.filter((a) => a.errors);
+    expect(stopped).toHaveLength(1);
+    expect(stopped[0]).toEqual({
+      data: null,
+      errors: [expect.objectContaining({ extensions: { code: 'CONFLICT' }, message: expect.stringContaining('nothing of this request was written') })],
+    });
+    // The other request wrote both its doses, and the stopped one nothing, not even its first field.
+    const winner = answers.indexOf(answers.find((a) => !a.errors)!) === 0 ? '2024-01-01' : '2024-01-02';
+    const doses = await t.db.query(`SELECT to_char(vaccinated_on, 'YYYY-MM-DD') AS on FROM vaccination_record WHERE municipality_code = $1`, [home.code]);
+    expect(doses).toEqual([{ on: winner }, { on: winner }]);
+  });
+});
