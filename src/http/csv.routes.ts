@@ -167,7 +167,7 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
   });
   try {
     const length = Number(req.headers['content-length']);
-    running = await services.imports.start(principal, body, { ...options, bytesTotal: Number.isFinite(length) && length > 0 ? length : null });
+    running = await services.imports.start(principal, body, { ...options, bytesTotal: Number.isSafeInteger(length) && length > 0 ? length : null });
   } catch (e) {
     release();
     req.unpipe(body);

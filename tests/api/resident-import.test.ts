@@ -559,6 +559,25 @@ describe('resident registry import', () => {
     expect(open).toEqual([]);
   });
 
+  it('starts an upload whose Content-Length no counter holds, without a size to show progress against', async () => {
+    const { officer } = await t.tenant();
+    const url = new URL(baseUrl(t, Channel.LGWAN));
+    const socket = connect(Number(url.port), url.hostname);
+    socket.on('error', () => undefined);
+    socket.write(`POST /imports/residents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${officer.token}\r\n`
+      + `Content-Type: text/csv\r\nContent-Length: 10000000000000000000\r\n\r\n${JAPANESE_HEADER.join(',')}\r\n`);
+    let answer = '';
+    socket.on('data', (bytes) => (answer += bytes));
+    let job: any;
+    for (let i = 0; i < 200 && !job; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      job = (await officer.gql('{ importJobs(first: 1) { status progress } }')).data.importJobs[0];
+    }
+    socket.destroy();
+    expect(answer).toBe('');
+    expect(job).toEqual({ status: 'RUNNING', progress: null });
+  });
+
   it('fails an upload that falls silent, once the LG-WAN listener closes the idle connection', async () => {
     const quiet = await TestApp.start({ idleSeconds: 1 });
     try {
