@@ -14,7 +14,10 @@ import { writeAudit } from './audit.service';
 export interface RecordExportFilter {
   from: string | null;
   to: string | null;
-  /** Registration dates (JST), inclusive: an incremental pull also gets doses registered late for an earlier day. */
+  /**
+   * Registration dates (JST), inclusive: an incremental pull also gets doses registered late for an
+   * earlier day, and records corrected or deleted in the range.
+   */
   registeredFrom: string | null;
   registeredTo: string | null;
   dose: number | null;
@@ -22,8 +25,11 @@ export interface RecordExportFilter {
 }
 
 /**
- * The VRS ledger layout (DESIGN.md §4.6), one line per dose. My Number is not a column and no
- * column is derived from it: the query below never reads the resident's My Number columns.
+ * The VRS ledger layout (DESIGN.md §4.6), one line per dose, then what a ledger kept by incremental
+ * pulls needs to apply corrections and deletions: the record's id, its status and when it changed,
+ * and the record a correction replaced. Appended, so the VRS columns keep their places. My Number is
+ * not a column and no column is derived from it: the query below never reads the resident's My
+ * Number columns.
  */
 export const LEDGER_COLUMNS: [header: string, sql: string][] = [
   ['宛名番号', spreadsheetText('r.addressee_number')],
@@ -38,6 +44,11 @@ export const LEDGER_COLUMNS: [header: string, sql: string][] = [
   ['医師名', spreadsheetText('v.doctor_name')],
   ['ワクチンメーカー', spreadsheetText('v.manufacturer')],
   ['ロット番号', spreadsheetText('v.lot_number')],
+  ['記録ID', 'v.id'],
+  // COMPLETED, SUPERSEDED or ENTERED_IN_ERROR.
+  ['状態', 'v.status'],
+  ['状態変更日時', `to_char(v.status_changed_at AT TIME ZONE 'Asia/Tokyo', 'YYYY-MM-DD HH24:MI:SS')`],
+  ['訂正元記録ID', 'p.id'],
 ];
 
 /** Query parameters of the download: from/to (vaccination date), registeredFrom/registeredTo (registration date, JST), both inclusive; dose; encoding. */
@@ -70,7 +81,10 @@ export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   return { from, to, registeredFrom, registeredTo, dose, encoding: encoding! };
 }
 
-/** Streams a municipality's completed vaccination records as CSV with COPY TO, in constant memory. */
+/**
+ * Streams a municipality's vaccination records as CSV with COPY TO, in constant memory: its
+ * completed records, or with a registration range, every record registered or changed in it.
+ */
 export class RecordExportService {
   /** Fault injection for tests: a stage put between the database and the encoder, to fail a download part-way. */
   faultStage: (() => Transform) | null = null;
@@ -89,18 +103,28 @@ export class RecordExportService {
   async stream(ctx: Context, filter: RecordExportFilter, out: Writable, started?: () => void): Promise<number> {
     const code = this.municipalityOf(ctx);
     // COPY takes no bind parameters; every value below was checked to be digits or an ISO date.
-    const where = [`v.municipality_code = '${code}'`, `v.status = 'COMPLETED'`];
+    const where = [`v.municipality_code = '${code}'`];
+    const inRange = (column: string) => [
+      filter.registeredFrom && `${column} >= (DATE '${filter.registeredFrom}')::timestamp AT TIME ZONE 'Asia/Tokyo'`,
+      filter.registeredTo && `${column} < (DATE '${filter.registeredTo}' + 1)::timestamp AT TIME ZONE 'Asia/Tokyo'`,
+    ].filter(Boolean).join(' AND ');
+    if (filter.registeredFrom || filter.registeredTo) {
+      // A ledger kept by pulling what was registered since the last pull must also learn that a
+      // dose it already has was corrected or deleted: each record once, as it stands now.
+      where.push(`((${inRange('v.created_at')}) OR (${inRange('v.status_changed_at')}))`);
+    } else {
+      where.push(`v.status = 'COMPLETED'`);
+    }
     if (filter.from) where.push(`v.vaccinated_on >= DATE '${filter.from}'`);
     if (filter.to) where.push(`v.vaccinated_on <= DATE '${filter.to}'`);
-    if (filter.registeredFrom) where.push(`v.created_at >= (DATE '${filter.registeredFrom}')::timestamp AT TIME ZONE 'Asia/Tokyo'`);
-    if (filter.registeredTo) where.push(`v.created_at < (DATE '${filter.registeredTo}' + 1)::timestamp AT TIME ZONE 'Asia/Tokyo'`);
     if (filter.dose) where.push(`v.dose_number = ${Number(filter.dose)}`);
     const sql = `SELECT ${LEDGER_COLUMNS.map(([, column]) => column).join(', ')}
       FROM vaccination_record v
       JOIN resident r ON r.municipality_code = v.municipality_code AND r.id = v.resident_id
       LEFT JOIN ticket t ON t.municipality_code = v.municipality_code AND t.id = v.ticket_id
+      LEFT JOIN vaccination_record p ON p.municipality_code = v.municipality_code AND p.superseded_by = v.id
       WHERE ${where.join(' AND ')}
-      ORDER BY v.vaccinated_on, r.addressee_number, v.dose_number`;
+      ORDER BY v.vaccinated_on, r.addressee_number, v.dose_number, v.created_at`;
     await ctx.services.suspensions.assertAvailable(this.db.manager, PlatformFunction.EXPORT, code);
     let sent = 0;
     // The download's own id, its filter and its size: which records left is reproducible, and no value is logged.

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { Channel, Role } from '../../src/schema/enums';
 import { baseUrl, importFile, registryCsv, registryRow, RegistryRow } from '../helpers/registry-csv';
-import { Session, TestApp } from '../helpers/test-app';
+import { todayInJapan } from '../../src/validation/dates';
+import { registerResident, Session, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -11,7 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const HEADER = '宛名番号,接種回,登録日時,接種日,接種券番号,自治体コード,接種地コード,接種会場,医師名,ワクチンメーカー,ロット番号';
+const HEADER = '宛名番号,接種回,登録日時,接種日,接種券番号,自治体コード,接種地コード,接種会場,医師名,ワクチンメーカー,ロット番号,記録ID,状態,状態変更日時,訂正元記録ID';
 
 async function download(channel: Channel, session: Session | null, query = '') {
   const response = await fetch(`${baseUrl(t, channel)}/exports/vaccination-records.csv?${query}`, {
@@ -24,7 +25,8 @@ async function download(channel: Channel, session: Session | null, query = '') {
 /** Records are written with SQL: dose registration is another feature's; this one only reads them. */
 async function addRecord(
   code: string, addressee: string, dose: number, on: string, status = 'COMPLETED', lot = 'FA1234', app = t, venue: string | null = null, doctor: string | null = null,
-): Promise<void> {
+): Promise<string> {
+  const id = randomUUID();
   await app.db.query(
     `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
        product, lot_number, venue, doctor_name, site_municipality_code, source, status, status_reason, status_changed_at, created_at)
@@ -33,19 +35,22 @@ async function addRecord(
        CASE WHEN $6 = 'COMPLETED' THEN NULL ELSE 'typo' END, CASE WHEN $6 = 'COMPLETED' THEN NULL ELSE now() END,
        TIMESTAMPTZ '2021-06-01 09:30:00+09'
      FROM resident r WHERE r.municipality_code = $1 AND r.addressee_number = $2`,
-    [code, addressee, randomUUID(), dose, on, status, lot, venue, doctor],
+    [code, addressee, id, dose, on, status, lot, venue, doctor],
   );
+  return id;
 }
 
 async function tenantWithRecords() {
   const tenant = await t.tenant();
   const rows = [registryRow(), registryRow({ ticket: '', series: '' })];
   await importFile(t, tenant.officer, registryCsv(rows));
-  await addRecord(tenant.code, rows[0].addressee, 1, '2021-06-01', 'COMPLETED', 'FA1234', t, '区民会館, ホールA', '山田 一郎');
-  await addRecord(tenant.code, rows[0].addressee, 2, '2021-06-22');
-  await addRecord(tenant.code, rows[1].addressee, 1, '2021-07-10');
-  await addRecord(tenant.code, rows[1].addressee, 2, '2021-07-31', 'ENTERED_IN_ERROR');
-  return { ...tenant, rows };
+  const ids = [
+    await addRecord(tenant.code, rows[0].addressee, 1, '2021-06-01', 'COMPLETED', 'FA1234', t, '区民会館, ホールA', '山田 一郎'),
+    await addRecord(tenant.code, rows[0].addressee, 2, '2021-06-22'),
+    await addRecord(tenant.code, rows[1].addressee, 1, '2021-07-10'),
+    await addRecord(tenant.code, rows[1].addressee, 2, '2021-07-31', 'ENTERED_IN_ERROR'),
+  ];
+  return { ...tenant, rows, ids };
 }
 
 async function waitFor(condition: () => Promise<boolean>): Promise<void> {
@@ -59,7 +64,7 @@ const exportAudit = (code: string) =>
 
 describe('vaccination record CSV export', () => {
   it('streams the VRS ledger layout with no My Number column and no My Number value', async () => {
-    const { code, officer, rows } = await tenantWithRecords();
+    const { code, officer, rows, ids } = await tenantWithRecords();
     const neighbour = await tenantWithRecords();
     const csv = await download(Channel.LGWAN, officer);
     expect(csv.status).toBe(200);
@@ -67,9 +72,9 @@ describe('vaccination record CSV export', () => {
     expect(csv.text.startsWith('\ufeff')).toBe(true);
     expect(lines(csv.text)).toEqual([
       HEADER,
-      `${rows[0].addressee},1,2021-06-01 09:30:00,2021-06-01,${rows[0].ticket},${code},131016,"区民会館, ホールA",山田 一郎,ファイザー,FA1234`,
-      `${rows[0].addressee},2,2021-06-01 09:30:00,2021-06-22,${rows[0].ticket},${code},131016,,,ファイザー,FA1234`,
-      `${rows[1].addressee},1,2021-06-01 09:30:00,2021-07-10,,${code},131016,,,ファイザー,FA1234`,
+      `${rows[0].addressee},1,2021-06-01 09:30:00,2021-06-01,${rows[0].ticket},${code},131016,"区民会館, ホールA",山田 一郎,ファイザー,FA1234,${ids[0]},COMPLETED,,`,
+      `${rows[0].addressee},2,2021-06-01 09:30:00,2021-06-22,${rows[0].ticket},${code},131016,,,ファイザー,FA1234,${ids[1]},COMPLETED,,`,
+      `${rows[1].addressee},1,2021-06-01 09:30:00,2021-07-10,,${code},131016,,,ファイザー,FA1234,${ids[2]},COMPLETED,,`,
     ]);
     const everyone: RegistryRow[] = [...rows, ...neighbour.rows];
     for (const r of everyone) expect(csv.text).not.toContain(r.myNumber);
@@ -85,12 +90,12 @@ describe('vaccination record CSV export', () => {
     // Both are valid (the validators allow a hyphen anywhere, a leading one too), so such cells do reach the ledger.
     const risky = { ...registryRow(), addressee: `-${registryRow().addressee.slice(1)}` };
     await importFile(t, officer, registryCsv([plain, risky]));
-    await addRecord(code, plain.addressee, 1, '2021-06-01', 'COMPLETED', 'FA-1234');
-    await addRecord(code, risky.addressee, 1, '2021-06-02', 'COMPLETED', '-AB12', t, '=HYPERLINK("x")', '+山田');
+    const plainId = await addRecord(code, plain.addressee, 1, '2021-06-01', 'COMPLETED', 'FA-1234');
+    const riskyId = await addRecord(code, risky.addressee, 1, '2021-06-02', 'COMPLETED', '-AB12', t, '=HYPERLINK("x")', '+山田');
     const expected = [
       HEADER,
-      `${plain.addressee},1,2021-06-01 09:30:00,2021-06-01,${plain.ticket},${code},131016,,,ファイザー,FA-1234`,
-      `'${risky.addressee},1,2021-06-01 09:30:00,2021-06-02,${risky.ticket},${code},131016,"'=HYPERLINK(""x"")",'+山田,ファイザー,'-AB12`,
+      `${plain.addressee},1,2021-06-01 09:30:00,2021-06-01,${plain.ticket},${code},131016,,,ファイザー,FA-1234,${plainId},COMPLETED,,`,
+      `'${risky.addressee},1,2021-06-01 09:30:00,2021-06-02,${risky.ticket},${code},131016,"'=HYPERLINK(""x"")",'+山田,ファイザー,'-AB12,${riskyId},COMPLETED,,`,
     ];
     expect(lines((await download(Channel.LGWAN, officer)).text)).toEqual(expected);
     expect(lines(iconv.decode((await download(Channel.LGWAN, officer, 'encoding=sjis')).bytes, 'cp932'))).toEqual(expected);
@@ -143,16 +148,57 @@ describe('vaccination record CSV export', () => {
     // 00:00 in Japan (31 July in UTC), for a dose given in June.
     await t.db.query(`UPDATE vaccination_record SET created_at = TIMESTAMPTZ '2021-06-02 08:00:00+09' WHERE municipality_code = $1`, [code]);
     await t.db.query(`UPDATE vaccination_record SET created_at = TIMESTAMPTZ '2021-08-01 00:00:00+09' WHERE municipality_code = $1 AND vaccinated_on = '2021-06-22'`, [code]);
-    const days = async (query: string) => lines((await download(Channel.LGWAN, officer, query)).text).slice(1).map((l) => l.split(',')[3]);
+    // The dose of 31 July, registered on 2 June with the others, was deleted on 1 August.
+    await t.db.query(`UPDATE vaccination_record SET status_changed_at = TIMESTAMPTZ '2021-08-01 09:00:00+09' WHERE municipality_code = $1 AND status <> 'COMPLETED'`, [code]);
+    const days = async (query: string) => lines((await download(Channel.LGWAN, officer, query)).text).slice(1).map((l) => l.split(',')).map((c) => `${c[3]} ${c.at(-3)}`);
     expect(await days('registeredTo=2021-06-01')).toEqual([]);
-    expect(await days('registeredFrom=2021-06-02&registeredTo=2021-06-02')).toEqual(['2021-06-01', '2021-07-10']);
-    expect(await days('registeredFrom=2021-08-01')).toEqual(['2021-06-22']);
-    expect(await days('registeredFrom=2021-08-01&to=2021-06-30')).toEqual(['2021-06-22']);
+    // Each record registered or changed in the range, once, as it stands now.
+    expect(await days('registeredFrom=2021-06-02&registeredTo=2021-06-02')).toEqual(['2021-06-01 COMPLETED', '2021-07-10 COMPLETED', '2021-07-31 ENTERED_IN_ERROR']);
+    expect(await days('registeredFrom=2021-08-01')).toEqual(['2021-06-22 COMPLETED', '2021-07-31 ENTERED_IN_ERROR']);
+    expect(await days('registeredFrom=2021-08-01&to=2021-06-30')).toEqual(['2021-06-22 COMPLETED']);
     expect(await days('registeredFrom=2021-06-03&registeredTo=2021-07-31')).toEqual([]);
     const [audit] = (await exportAudit(code)).slice(-1);
     expect(audit.target_ids.slice(1)).toEqual(['from:-', 'to:-', 'dose:-', 'encoding:UTF8', 'registeredFrom:2021-06-03', 'registeredTo:2021-07-31', 'rows:0']);
     const bad = await download(Channel.LGWAN, officer, 'registeredFrom=2021-08-02&registeredTo=2021-08-01');
     expect([bad.status, JSON.parse(bad.text).errors[0].extensions.field]).toEqual([400, ['registeredTo']]);
+  });
+
+  it('tells a ledger kept by registration-date pulls of the doses it already has that were corrected or deleted', async () => {
+    const { code, officer } = await t.tenant();
+    const { id: residentId, input: resident } = await registerResident(officer);
+    const dose = (doseNumber: number, vaccinatedOn: string) => ({ residentId, doseNumber, vaccinatedOn, vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: '000123A' });
+    const RECORD = 'mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { code } } }';
+    const one = (await officer.gql(RECORD, { input: dose(1, '2023-10-01') })).data.recordDose.record.id;
+    const two = (await officer.gql(RECORD, { input: dose(2, '2023-11-01') })).data.recordDose.record.id;
+    await t.db.query(`UPDATE vaccination_record SET created_at = TIMESTAMPTZ '2023-11-02 10:00:00+09' WHERE municipality_code = $1`, [code]);
+    // Dose number, record id, status, whether a change time is given, the record replaced.
+    const pull = async (query = '') => {
+      const csv = await download(Channel.LGWAN, officer, query);
+      expect(csv.text).not.toContain(resident.myNumber);
+      return lines(csv.text).slice(1).map((l) => l.split(',')).map((c) => [c[1], c[11], c[12], c[13] !== '', c[14]]);
+    };
+    const ledger = new Set<string>();
+    const apply = (rows: unknown[][]) => rows.forEach(([, id, status]) => (status === 'COMPLETED' ? ledger.add(id as string) : ledger.delete(id as string)));
+
+    const first = await pull('registeredFrom=2023-11-02&registeredTo=2023-11-02');
+    expect(first).toEqual([['1', one, 'COMPLETED', false, ''], ['2', two, 'COMPLETED', false, '']]);
+    apply(first);
+
+    // Today dose 2 turns out to be another person's, and dose 1's lot was misread.
+    const DELETE = 'mutation($id: ID!) { deleteVaccinationRecord(id: $id, reason: "wrong person") { userErrors { code } } }';
+    expect((await officer.gql(DELETE, { id: two })).data.deleteVaccinationRecord.userErrors).toEqual([]);
+    const CORRECT = 'mutation($id: ID!) { correctVaccinationRecord(id: $id, input: { lotNumber: "ZZ9", reason: "lot misread" }) { record { id } } }';
+    const fixed = (await officer.gql(CORRECT, { id: one })).data.correctVaccinationRecord.record.id;
+
+    const next = await pull(`registeredFrom=${todayInJapan()}`);
+    expect(next).toEqual([['1', one, 'SUPERSEDED', true, ''], ['1', fixed, 'COMPLETED', false, one], ['2', two, 'ENTERED_IN_ERROR', true, '']]);
+    apply(next);
+    // The whole export lists the records that stand, and the ledger now holds exactly those.
+    const whole = await pull();
+    expect(whole).toEqual([['1', fixed, 'COMPLETED', false, one]]);
+    expect([...ledger]).toEqual([fixed]);
+    // A pull of the earlier day made again lists its records as they stand now.
+    expect((await pull('registeredFrom=2023-11-02&registeredTo=2023-11-02')).map((r) => r[2])).toEqual(['SUPERSEDED', 'ENTERED_IN_ERROR']);
   });
 
   it('refuses a filter it does not know, one given twice or left empty, rather than widen the download', async () => {
