@@ -13,6 +13,10 @@ export class RecordDoseInput {
   @Field({ nullable: true, description: '接種地; defaults to the officer\'s own municipality.' }) siteMunicipalityCode?: string;
   @Field(() => String, { nullable: true, description: '接種会場: the venue (1–100 characters).' }) venue?: string | null;
   @Field(() => String, { nullable: true, description: '医師名: the doctor who gave the dose (1–50 characters).' }) doctorName?: string | null;
+  @Field(() => String, {
+    nullable: true,
+    description: '接種券番号: the resident\'s ticket the dose was given on (10 digits); its series must cover the dose; a void ticket, a dose given no later than the day it was voided.',
+  }) ticketNumber?: string | null;
 }
 
 @InputType({ description: 'Fields to correct; omitted fields keep their value. The old record is kept as SUPERSEDED.' })

@@ -7,11 +7,30 @@ import { Action } from '../policies/ability';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { CorrectRecordInput, RecordDoseInput } from '../resolvers/vaccination-record.types';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
+import { checkTicketNumber, seriesCovers } from '../validation/tickets';
 import { checkReason } from '../validation/reasons';
 import { writeAudit } from './audit.service';
-import { checkDoseHistory, checkDoseInput } from './dose-rules';
+import { checkDoseHistory, checkDoseInput, CheckedDose } from './dose-rules';
 import { insertRecord, lockedResident } from './dose-store';
 
+interface RecordTicket {
+  id: string;
+  series: string;
+  voidedOn: string | null;
+}
+
+/**
+ * The ticket a paper form names must cover the dose. A form may arrive after its ticket was voided
+ * (the resident moved out or died, or the ticket was lost and replaced): the ticket stands for a
+ * dose given until the day it was voided, as a moved-out resident's dose does until the move.
+ */
+function checkTicketFor(errors: ErrorCollector, ticket: RecordTicket, dose: CheckedDose): void {
+  if (!seriesCovers(ticket.series, dose.doseNumber)) {
+    errors.add(['input', 'ticketNumber'], ErrorCode.DOSE_NOT_IN_SERIES, `is for series ${ticket.series}, which does not cover dose ${dose.doseNumber}`);
+  } else if (ticket.voidedOn && dose.vaccinatedOn > ticket.voidedOn) {
+    errors.add(['input', 'ticketNumber'], ErrorCode.TICKET_VOID, `was voided on ${ticket.voidedOn}, before this dose was given`);
+  }
+}
 
 /**
  * Records as the owning municipality keeps them: officer entry from paper forms, corrections and
@@ -53,20 +72,39 @@ export class VaccinationRecordService {
       else if (!(await ctx.loaders.municipality.load(checked.value))) errors.add(['input', 'siteMunicipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
       else site = checked.value;
     }
+    let ticketNumber: string | null = null;
+    if (input.ticketNumber?.trim()) {
+      const checked = checkTicketNumber(input.ticketNumber.trim());
+      if (!checked.ok) errors.add(['input', 'ticketNumber'], identifierError(checked.reason), checked.message);
+      else ticketNumber = checked.value;
+    }
     errors.throwIfAny();
     return (await ctx.session.manager()).transaction(async (tx) => {
       const resident = isUuid(input.residentId) ? await lockedResident(tx, municipalityCode, input.residentId) : null;
       if (!resident) throw notFoundOrNoAccess(['input', 'residentId']);
+      const ticket = ticketNumber ? await this.ticketOf(tx, municipalityCode, resident.id, ticketNumber) : null;
+      if (ticketNumber && !ticket) throw notFoundOrNoAccess(['input', 'ticketNumber']);
       checkDoseHistory(errors, resident, resident.history, dose!, (f) => ['input', f], { requireActive: false });
+      if (ticket) checkTicketFor(errors, ticket, dose!);
       errors.throwIfAny();
       const id = randomUUID();
       await insertRecord(tx, {
-        municipalityCode, id, residentId: resident.id, ticketId: null, dose: dose!,
+        municipalityCode, id, residentId: resident.id, ticketId: ticket?.id ?? null, dose: dose!,
         siteMunicipalityCode: site, source: 'OFFICER', recordedBy: ctx.actor!.accountId, idempotencyKey: null,
       });
       await writeAudit(tx, ctx, [{ operation: 'vaccination.record', municipalityCode, targetIds: [id], outcome: 'SUCCESS' }]);
       return tx.getRepository(VaccinationRecord).findOneByOrFail({ municipalityCode, id });
     });
+  }
+
+  /** The resident's own ticket of that number: another resident's reads as missing. */
+  private async ticketOf(tx: EntityManager, municipalityCode: string, residentId: string, ticketNumber: string): Promise<RecordTicket | null> {
+    const [ticket]: RecordTicket[] = await tx.query(
+      `SELECT id, series, to_char(voided_on, 'YYYY-MM-DD') AS "voidedOn" FROM ticket
+       WHERE municipality_code = $1 AND ticket_number = $2 AND resident_id = $3`,
+      [municipalityCode, ticketNumber, residentId],
+    );
+    return ticket ?? null;
   }
 
   /** A corrected copy replaces the record; the old one stays, SUPERSEDED, pointing at the new one. */

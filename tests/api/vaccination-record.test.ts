@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Channel, Role } from '../../src/schema/enums';
 import { insertRecord, NewRecord } from '../../src/services/dose-store';
 import { vaccineByCode } from '../../src/validation/vaccines';
+import { baseUrl } from '../helpers/registry-csv';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
-import { doseInput, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, tablet } from '../helpers/vaccination';
+import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -69,6 +70,40 @@ describe('officer entry', () => {
     await officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-01-01") { userErrors { code } } }', { id });
     expect((await officer.gql(RECORD, { input: entry(id, { vaccinatedOn: '2024-02-01' }) })).data.recordDose.userErrors[0].code).toBe('RESIDENT_MOVED_OUT');
     expect((await officer.gql(RECORD, { input: entry(id, { vaccinatedOn: '2023-12-01' }) })).data.recordDose.userErrors).toEqual([]);
+  });
+
+  it('records the ticket a paper form names, once it is the resident\'s own and covers the dose', async () => {
+    const { code, officer } = await t.tenant();
+    const neighbour = await t.tenant();
+    const { residentId, ticketNumber } = await residentWithTicket(officer, { series: '1-2' });
+    const other = await residentWithTicket(officer, { series: '1-2' });
+    const elsewhere = await residentWithTicket(neighbour.officer, { series: '1-2' });
+    const errorsOf = async (overrides: Record<string, unknown>) => (await officer.gql(RECORD, { input: entry(residentId, overrides) })).data.recordDose.userErrors;
+    const missing = [{ field: ['input', 'ticketNumber'], code: 'NOT_FOUND', message: 'not found or no access' }];
+    // Another resident's ticket, here or in another municipality, reads exactly as a number never issued.
+    expect(await errorsOf({ ticketNumber: other.ticketNumber })).toEqual(missing);
+    expect(await errorsOf({ ticketNumber: elsewhere.ticketNumber })).toEqual(missing);
+    expect(await errorsOf({ ticketNumber: freshTicketNumber() })).toEqual(missing);
+    expect(await errorsOf({ ticketNumber: '12345' })).toEqual([{ field: ['input', 'ticketNumber'], code: 'INVALID_FORMAT', message: 'must be 10 digits' }]);
+    expect(await errorsOf({ ticketNumber })).toEqual([]);
+
+    // Dose 3 is not in the series of the resident's ticket; a ticket of series 3 is.
+    await officer.gql(RECORD, { input: entry(residentId, { doseNumber: 2, vaccinatedOn: '2023-11-01', ticketNumber: `  ${ticketNumber} ` }) });
+    expect(await errorsOf({ doseNumber: 3, vaccinatedOn: '2024-01-10', ticketNumber })).toEqual([
+      { field: ['input', 'ticketNumber'], code: 'DOSE_NOT_IN_SERIES', message: 'is for series 1-2, which does not cover dose 3' },
+    ]);
+    const third = (await officer.gql(ISSUE, { input: { series: '3', tickets: [{ residentId, ticketNumber: freshTicketNumber() }] } })).data.issueTickets.tickets[0];
+    // A ticket voided on 10 January stands for a dose given that day, not for one after.
+    await t.db.query(`UPDATE ticket SET voided_on = '2024-01-10', void_reason = 'lost' WHERE municipality_code = $1 AND id = $2`, [code, third.id]);
+    expect(await errorsOf({ doseNumber: 3, vaccinatedOn: '2024-01-11', ticketNumber: third.ticketNumber })).toEqual([
+      { field: ['input', 'ticketNumber'], code: 'TICKET_VOID', message: 'was voided on 2024-01-10, before this dose was given' },
+    ]);
+    expect(await errorsOf({ doseNumber: 3, vaccinatedOn: '2024-01-10', ticketNumber: third.ticketNumber })).toEqual([]);
+
+    // The ledger download carries the ticket number of each dose.
+    const csv = await (await fetch(`${baseUrl(t, Channel.LGWAN)}/exports/vaccination-records.csv`, { headers: { authorization: `Bearer ${officer.token}` } })).text();
+    const doses = csv.trimEnd().split('\n').slice(1).map((l) => l.split(',')).map((c) => [c[1], c[4]]);
+    expect(doses).toEqual([['1', ticketNumber], ['2', ticketNumber], ['3', third.ticketNumber]]);
   });
 
   it('cannot record for another municipality\'s resident', async () => {
