@@ -84,7 +84,7 @@ export function createApollo(production: boolean): ApolloServer<Context> {
             async willSendResponse({ contextValue, response }) {
               const answered = response.body.kind === 'single' ? response.body.singleResult.errors ?? [] : [];
               try {
-                await finishRequest(contextValue);
+                await finishRequest(contextValue, answered.some((e) => FAULT_CODES.has(e.extensions?.code as string)));
               } catch (error) {
                 console.error('commit failed:', error);
                 response.body = { kind: 'single', singleResult: { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } };

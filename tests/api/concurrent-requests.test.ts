@@ -12,15 +12,31 @@ afterAll(() => t.stop());
 const VOID = 'mutation($id: ID!) { voidTicket(id: $id, reason: "lost") { ticket { voidedOn } userErrors { field code } } }';
 const MOVE = 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-06-01") { resident { status } userErrors { field code } } }';
 
-/** Waits until `count` backends wait on a lock while running a statement matching `pattern`. */
-async function waitingOn(pattern: string, count = 1): Promise<void> {
+/**
+ * Waits until another transaction holds the row `sql` selects: the row is asked for with NOWAIT.
+ * Other test files share the database, so waiting statements seen in pg_stat_activity may be theirs.
+ */
+async function heldByAnother(sql: string, params: unknown[]): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    const [{ n }] = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE $1`, [pattern]);
-    if (n >= count) return;
+    const probe = t.db.createQueryRunner();
+    await probe.connect();
+    await probe.startTransaction();
+    try {
+      await probe.query(`${sql} FOR UPDATE NOWAIT`, params);
+    } catch (error) {
+      if ((error as { driverError?: { code?: string } }).driverError?.code === '55P03') return;
+      throw error;
+    } finally {
+      await probe.rollbackTransaction();
+      await probe.release();
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`fewer than ${count} requests wait on ${pattern}`);
+  throw new Error(`nobody holds the row of ${sql}`);
 }
+
+const RESIDENT_ROW = 'SELECT 1 FROM resident WHERE id = $1';
+const TICKET_ROW = 'SELECT 1 FROM ticket WHERE id = $1';
 
 /** A table lock held by a transaction of its own, to stop a request at a known statement. */
 async function holdTable(table: string, mode: string): Promise<QueryRunner> {
@@ -44,7 +60,7 @@ describe('requests that touch the same rows at once', () => {
     // The void is stopped before its update; the site then locks the holder and needs the ticket.
     const gate = await holdTable('ticket', 'SHARE');
     const voiding = home.officer.gql(VOID, { id: ticketId });
-    await waitingOn('%UPDATE "ticket"%');
+    await heldByAnother(TICKET_ROW, [ticketId]);
     const registering = site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
     await new Promise((r) => setTimeout(r, 200));
     await release(gate);
@@ -63,7 +79,7 @@ describe('requests that touch the same rows at once', () => {
     // The move out locks the resident, then is stopped reading its doses.
     const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
     const moving = home.officer.gql(MOVE, { id: residentId });
-    await waitingOn('%vaccination_record%');
+    await heldByAnother(RESIDENT_ROW, [residentId]);
     const voiding = other.gql(VOID, { id: ticketId });
     await new Promise((r) => setTimeout(r, 200));
     await release(gate);
@@ -88,9 +104,9 @@ describe('requests that touch the same rows at once', () => {
     // second resident of each is the first of the other.
     const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
     const first = home.officer.gql(TWO, { a: dose(x, '2024-01-01'), b: dose(y, '2024-01-01') });
-    await waitingOn('%vaccination_record%');
+    await heldByAnother(RESIDENT_ROW, [x]);
     const second = other.gql(TWO, { a: dose(y, '2024-01-02'), b: dose(x, '2024-01-02') });
-    await waitingOn('%vaccination_record%', 2);
+    await heldByAnother(RESIDENT_ROW, [y]);
     await release(gate);
     const answers = await Promise.all([first, second]);
     const stopped = answers.filter((a) => a.errors);
