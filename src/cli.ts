@@ -29,7 +29,8 @@ Commands:
   archive-audit               Move events older than AUDIT_RETENTION_DAYS (default 3653) to the archive
   rotate-tenant-key <code>    Start a new data key for one municipality and re-encrypt its My Numbers
   reencrypt-tenant-key <code> Re-encrypt what is still under an older key (resumes an interrupted rotation)
-  rotate-master-key           Re-wrap every data key under NEW_MASTER_KEY (MASTER_KEY = the current one)
+  rotate-master-key           Re-wrap under MASTER_KEY every data key still under PREVIOUS_MASTER_KEY (safe to re-run);
+                              run it once every server has restarted with both set
   import-residents <municipalityCode> <file> [--mode skip|abort] [--encoding sjis|utf8] [--rejections <report.csv>]
                               Import a resident registry CSV into a municipality (default: --mode abort, encoding detected);
                               --rejections writes every rejected row's line, column and reason to a CSV file
@@ -243,11 +244,17 @@ async function reencryptTenantKey(code: string | undefined): Promise<void> {
   console.log(`${moved} residents of ${code} re-encrypted; none is left under an older version.`);
 }
 
-async function rotateMasterKey(): Promise<void> {
-  const next = Buffer.from(process.env.NEW_MASTER_KEY ?? '', 'base64');
-  if (next.length !== 32) throw new Error('NEW_MASTER_KEY must be 32 bytes encoded in base64');
-  const count = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateMasterKey(cliSource(), next));
-  console.log(`Re-wrapped ${count} data keys. Restart servers with MASTER_KEY=<new key> (PREVIOUS_MASTER_KEY=<old key> is accepted meanwhile).`);
+/**
+ * Run after every server has restarted with MASTER_KEY=<new key> and PREVIOUS_MASTER_KEY=<old key>:
+ * from then on no server creates a data key under the old one, so none is left behind.
+ */
+export async function rotateMasterKey(): Promise<void> {
+  // The former way (re-wrap first, restart after) let servers still on the old key create keys the re-wrap never saw.
+  if (process.env.NEW_MASTER_KEY) {
+    throw new Error('NEW_MASTER_KEY is no longer read: restart every server with MASTER_KEY=<new key> and PREVIOUS_MASTER_KEY=<old key>, then run rotate-master-key with the same two settings');
+  }
+  const { rewrapped, unchanged } = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateMasterKey(cliSource()));
+  console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. PREVIOUS_MASTER_KEY can now be removed from every server.`);
 }
 
 async function main(): Promise<void> {

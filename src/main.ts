@@ -1,19 +1,34 @@
 import 'reflect-metadata';
+import { DataSource } from 'typeorm';
 import { startApp, openDatabase } from './app';
-import { loadConfig } from './config';
+import { Config, loadConfig } from './config';
+import { TenantKeyring } from './crypto/tenant-keyring';
 import { DEMO_ACCOUNTS, DEMO_PASSWORD, loadDemoData, openDemoAccounts } from './db/demo-data';
 
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const database = await openDatabase(config);
+/** What a server checks before it serves; it refuses to start, saying why, when one fails. */
+async function checkBeforeServing(config: Config, db: DataSource): Promise<void> {
+  // A data key no configured master key opens (PREVIOUS_MASTER_KEY removed before the re-wrap, say)
+  // would otherwise show only when that municipality's My Numbers are read.
+  const underPrevious = await new TenantKeyring(config.masterKey, config.previousMasterKey).checkMasterKeys(db.manager).catch((error: Error) => {
+    throw new Error(`The server does not start: ${error.message}`);
+  });
+  if (underPrevious.length) {
+    console.log(`Data keys of ${underPrevious.length} municipalities open only with PREVIOUS_MASTER_KEY: run \`npm run cli -- rotate-master-key\` before removing it.`);
+  }
   // Demo accounts share one published password: never in production, whatever the database.
   if (config.production) {
-    const demo = await openDemoAccounts(database.db);
-    if (demo.length) {
-      await database.close();
-      throw new Error(`NODE_ENV=production refuses to serve while demo accounts can sign in (${demo.join(', ')}): disable them, or start from an empty database`);
-    }
+    const demo = await openDemoAccounts(db);
+    if (demo.length) throw new Error(`NODE_ENV=production refuses to serve while demo accounts can sign in (${demo.join(', ')}): disable them, or start from an empty database`);
   }
+}
+
+export async function main(): Promise<void> {
+  const config = loadConfig();
+  const database = await openDatabase(config);
+  await checkBeforeServing(config, database.db).catch(async (error) => {
+    await database.close();
+    throw error;
+  });
   const app = await startApp(config, database.db);
   if (database.embedded && config.production) console.log('NODE_ENV=production: no demo data is loaded; create the first operator with `npm run cli -- create-operator`.');
   else if (database.embedded) {
@@ -42,7 +57,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -23,16 +23,24 @@ export class TenantKeyring {
 
   constructor(private readonly masterKey: Buffer, private readonly previousMasterKey?: Buffer) {}
 
-  private unwrap(row: TenantKey): TenantKeys {
+  /** A data key's secret, and whether only the previous master key opened it; undefined when neither does. */
+  private openWrapped(row: TenantKey): { secret: Buffer; underPrevious: boolean } | undefined {
     const label = wrapLabel(row.municipalityCode, row.keyVersion);
-    let secret: Buffer;
-    try {
-      secret = open(this.masterKey, row.wrappedKey, label);
-    } catch (error) {
-      if (!this.previousMasterKey) throw error;
-      secret = open(this.previousMasterKey, row.wrappedKey, label);
+    for (const [masterKey, underPrevious] of [[this.masterKey, false], [this.previousMasterKey, true]] as const) {
+      if (!masterKey) continue;
+      try {
+        return { secret: open(masterKey, row.wrappedKey, label), underPrevious };
+      } catch {
+        // Wrapped by the other master key, or by none configured here.
+      }
     }
-    const keys = new TenantKeys(row.municipalityCode, row.keyVersion, secret);
+    return undefined;
+  }
+
+  private unwrap(row: TenantKey): TenantKeys {
+    const opened = this.openWrapped(row);
+    if (!opened) throw new Error(`the data key of municipality ${row.municipalityCode} (version ${row.keyVersion}) opens with neither MASTER_KEY nor PREVIOUS_MASTER_KEY`);
+    const keys = new TenantKeys(row.municipalityCode, row.keyVersion, opened.secret);
     this.keys.set(`${row.municipalityCode}:${row.keyVersion}`, keys);
     return keys;
   }
@@ -79,19 +87,56 @@ export class TenantKeyring {
     return this.keysFor(db, municipalityCode);
   }
 
-  /** Re-wraps stored data keys (all, or some municipalities') under `newMasterKey` and names them; data is untouched. */
-  async rewrap(db: EntityManager, newMasterKey: Buffer, only?: string[]): Promise<{ municipalityCode: string; keyVersion: number }[]> {
+  /**
+   * Re-wraps under the master key every stored data key (all, or some municipalities') that opens
+   * only with the previous one, and names them all; data is untouched. Safe to re-run: a key the
+   * master key opens already is left. Until the transaction ends no key can be created (a server
+   * creating one waits), so none slips past the re-wrap under a master key about to be dropped.
+   */
+  async rewrap(db: EntityManager, only?: string[]): Promise<{ municipalityCode: string; keyVersion: number; rewrapped: boolean }[]> {
+    await db.query('LOCK TABLE tenant_key IN SHARE ROW EXCLUSIVE MODE');
     const rows = await db.getRepository(TenantKey).find({
       where: only ? { municipalityCode: In(only) } : {},
       order: { municipalityCode: 'ASC', keyVersion: 'ASC' },
     });
+    const keys = rows.map((row) => {
+      const opened = this.openWrapped(row);
+      if (!opened) throw new Error(`the data key of municipality ${row.municipalityCode} (version ${row.keyVersion}) opens with neither MASTER_KEY nor PREVIOUS_MASTER_KEY: nothing was re-wrapped`);
+      const { municipalityCode, keyVersion } = row;
+      return { municipalityCode, keyVersion, rewrapped: opened.underPrevious, secret: opened.secret };
+    });
+    const moved = keys.filter((key) => key.rewrapped);
+    await db.query(
+      `UPDATE tenant_key k SET wrapped_key = n.wrapped_key
+       FROM unnest($1::char(6)[], $2::integer[], $3::bytea[]) AS n(municipality_code, key_version, wrapped_key)
+       WHERE k.municipality_code = n.municipality_code AND k.key_version = n.key_version`,
+      [moved.map((k) => k.municipalityCode), moved.map((k) => k.keyVersion), moved.map((k) => seal(this.masterKey, k.secret, wrapLabel(k.municipalityCode, k.keyVersion)))],
+    );
+    return keys.map(({ municipalityCode, keyVersion, rewrapped }) => ({ municipalityCode, keyVersion, rewrapped }));
+  }
+
+  /**
+   * Checks that every stored data key (or some municipalities') opens with a configured master key,
+   * and returns the municipalities whose keys still need the previous one. A server checks at start:
+   * a key that opens with neither would otherwise surface as a municipality's My Numbers lost.
+   */
+  async checkMasterKeys(db: EntityManager, only?: string[]): Promise<string[]> {
+    const rows = await db.getRepository(TenantKey).find({ where: only ? { municipalityCode: In(only) } : {}, order: { municipalityCode: 'ASC' } });
+    const unopened = new Set<string>();
+    const underPrevious = new Set<string>();
     for (const row of rows) {
-      const label = wrapLabel(row.municipalityCode, row.keyVersion);
-      const secret = open(this.masterKey, row.wrappedKey, label);
-      await db.query('UPDATE tenant_key SET wrapped_key = $3 WHERE municipality_code = $1 AND key_version = $2', [
-        row.municipalityCode, row.keyVersion, seal(newMasterKey, secret, label),
-      ]);
+      const opened = this.openWrapped(row);
+      if (!opened) unopened.add(row.municipalityCode);
+      else if (opened.underPrevious) underPrevious.add(row.municipalityCode);
     }
-    return rows.map(({ municipalityCode, keyVersion }) => ({ municipalityCode, keyVersion }));
+    if (unopened.size > 0) {
+      const codes = [...unopened];
+      throw new Error(`data keys open with neither MASTER_KEY nor PREVIOUS_MASTER_KEY, so these municipalities' My Numbers could not be read: ${
+        codes.slice(0, 10).join(', ')}${codes.length > 10 ? ', …' : ''} (${codes.length} in all); ${
+        this.previousMasterKey
+          ? 'set the master keys they were wrapped with'
+          : 'if MASTER_KEY was changed, set PREVIOUS_MASTER_KEY to the former key, then run `npm run cli -- rotate-master-key` before removing it'}`);
+    }
+    return [...underPrevious];
   }
 }

@@ -79,18 +79,19 @@ export class KeyRotationService {
   }
 
   /**
-   * Re-wraps every data key (or some municipalities') under a new master key in one transaction,
-   * logged in each municipality's own chain with the versions re-wrapped.
+   * Re-wraps under the master key, in one transaction, every data key (or some municipalities')
+   * still under the previous one; safe to re-run. Each municipality's chain logs the versions re-wrapped.
    */
-  rotateMasterKey(source: AuditSource, newMasterKey: Buffer, only?: string[]): Promise<number> {
+  rotateMasterKey(source: AuditSource, only?: string[]): Promise<{ rewrapped: number; unchanged: number }> {
     return this.db.transaction(async (tx) => {
-      const rewrapped = await this.keyring.rewrap(tx, newMasterKey, only);
+      const keys = await this.keyring.rewrap(tx, only);
+      const moved = keys.filter((k) => k.rewrapped);
       const versions = new Map<string, number[]>();
-      for (const key of rewrapped) versions.set(key.municipalityCode, [...(versions.get(key.municipalityCode) ?? []), key.keyVersion]);
+      for (const key of moved) versions.set(key.municipalityCode, [...(versions.get(key.municipalityCode) ?? []), key.keyVersion]);
       await writeAudit(tx, source, [...versions].map(([municipalityCode, list]) => ({
         operation: 'tenantKey.rewrap', municipalityCode, targetIds: [...list.map((v) => `version:${v}`), `count:${list.length}`], outcome: 'SUCCESS' as const,
       })));
-      return rewrapped.length;
+      return { rewrapped: moved.length, unchanged: keys.length - moved.length };
     });
   }
 }

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { rotateMasterKey } from '../../src/cli';
 import { TenantKeyring } from '../../src/crypto/tenant-keyring';
+import { main } from '../../src/main';
+import { Channel, Role } from '../../src/schema/enums';
 import { KeyRotationService } from '../../src/services/key-rotation.service';
 import { importFile, registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
 import { REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
@@ -129,9 +132,9 @@ describe('key management', () => {
     const untouched = await t.tenant();
     const pending = await registerResident(untouched.officer);
     const newMaster = randomBytes(32);
-    const rotation = new KeyRotationService(t.db, new TenantKeyring(masterKey));
+    const rotation = new KeyRotationService(t.db, new TenantKeyring(newMaster, masterKey));
     // Other test files share this database with their own master keys, so only this tenant is re-wrapped here.
-    expect(await rotation.rotateMasterKey(cli, newMaster, [code])).toBe(1);
+    expect(await rotation.rotateMasterKey(cli, [code])).toEqual({ rewrapped: 1, unchanged: 0 });
     expect(await keyEvents(code)).toEqual([
       { operation: 'tenantKey.rewrap', target_ids: ['version:1', 'count:1'], channel: 'CLI', actor_id: null, outcome: 'SUCCESS' },
     ]);
@@ -148,6 +151,126 @@ describe('key management', () => {
     expect((await rolling.keysForVersion(t.db.manager, code, row.key_version)).decrypt(row.my_number_cipher)).toBe(input.myNumber);
     const [old] = await t.db.query('SELECT my_number_cipher, key_version FROM resident WHERE id = $1', [pending.id]);
     expect((await rolling.keysForVersion(t.db.manager, untouched.code, old.key_version)).decrypt(old.my_number_cipher)).toBe(pending.input.myNumber);
+  });
+
+  it('changes the master key in the documented order without losing a data key, one made by a server not yet restarted included', async () => {
+    const newMaster = randomBytes(32);
+    // `t` is a server still on the old master key; `restarted` already runs with MASTER_KEY=new, PREVIOUS_MASTER_KEY=old.
+    const restarted = await TestApp.start({ masterKey: newMaster, previousMasterKey: masterKey });
+    const final = await TestApp.start({ masterKey: newMaster });
+    try {
+      const before = await t.tenant();
+      const underNew = await restarted.tenant();
+      const lagging = await t.tenant();
+      const residents = [
+        { code: before.code, ...await registerResident(before.officer) },
+        { code: underNew.code, ...await registerResident(underNew.officer) },
+        { code: lagging.code, ...await registerResident(lagging.officer) },
+      ];
+      const codes = [before.code, underNew.code, lagging.code];
+      const rotation = new KeyRotationService(t.db, new TenantKeyring(newMaster, masterKey));
+      expect(await rotation.rotateMasterKey(cli, codes)).toEqual({ rewrapped: 2, unchanged: 1 });
+      expect(await keyEvents(underNew.code)).toEqual([]);
+
+      // The lagging server makes one more key after the re-wrap: dropping PREVIOUS_MASTER_KEY now would lose it.
+      const late = await t.tenant();
+      residents.push({ code: late.code, ...await registerResident(late.officer) });
+      codes.push(late.code);
+      await expect(new TenantKeyring(newMaster).checkMasterKeys(t.db.manager, codes)).rejects.toThrow(
+        `data keys open with neither MASTER_KEY nor PREVIOUS_MASTER_KEY, so these municipalities' My Numbers could not be read: ${late.code} (1 in all); `
+        + 'if MASTER_KEY was changed, set PREVIOUS_MASTER_KEY to the former key, then run `npm run cli -- rotate-master-key` before removing it',
+      );
+      expect(await new TenantKeyring(newMaster, masterKey).checkMasterKeys(t.db.manager, codes)).toEqual([late.code]);
+      // Run again, the re-wrap takes that key and leaves the others.
+      expect(await rotation.rotateMasterKey(cli, codes)).toEqual({ rewrapped: 1, unchanged: 3 });
+      expect(await rotation.rotateMasterKey(cli, codes)).toEqual({ rewrapped: 0, unchanged: 4 });
+      expect(await keyEvents(late.code)).toEqual([
+        { operation: 'tenantKey.rewrap', target_ids: ['version:1', 'count:1'], channel: 'CLI', actor_id: null, outcome: 'SUCCESS' },
+      ]);
+      expect(await new TenantKeyring(newMaster).checkMasterKeys(t.db.manager, codes)).toEqual([]);
+
+      // Every server now runs on the new key alone and reads every municipality's My Numbers.
+      for (const r of residents) {
+        const officer = await final.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: r.code });
+        expect((await officer.gql(READ, { id: r.id })).data.resident.myNumber).toBe(r.input.myNumber);
+      }
+    } finally {
+      await restarted.stop();
+      await final.stop();
+    }
+  });
+
+  it('has the re-wrap and the creation of a data key wait for each other, so none is missed', async () => {
+    const newMaster = randomBytes(32);
+    const rotation = new KeyRotationService(t.db, new TenantKeyring(newMaster, masterKey));
+    const settled = (promise: Promise<unknown>) => Promise.race([promise.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 300))]);
+
+    // A key being created under the old master key when the re-wrap starts: the re-wrap waits for it, and takes it.
+    const inFlight = await t.createMunicipality();
+    const creator = t.db.createQueryRunner();
+    await creator.connect();
+    let rewrapping: Promise<{ rewrapped: number; unchanged: number }>;
+    try {
+      await creator.startTransaction();
+      await new TenantKeyring(masterKey).keysFor(creator.manager, inFlight);
+      rewrapping = rotation.rotateMasterKey(cli, [inFlight]);
+      expect(await settled(rewrapping)).toBe(false);
+      await creator.commitTransaction();
+    } finally {
+      await creator.release();
+    }
+    expect(await rewrapping!).toEqual({ rewrapped: 1, unchanged: 0 });
+    expect(await new TenantKeyring(newMaster).checkMasterKeys(t.db.manager, [inFlight])).toEqual([]);
+
+    // A municipality's first resident while the re-wrap runs: its key waits for the re-wrap's commit, then is made.
+    const restarted = await TestApp.start({ masterKey: newMaster, previousMasterKey: masterKey });
+    const rewrap = t.db.createQueryRunner();
+    await rewrap.connect();
+    try {
+      const { code, officer } = await restarted.tenant();
+      await rewrap.startTransaction();
+      await new TenantKeyring(newMaster, masterKey).rewrap(rewrap.manager, [code]);
+      const registering = registerResident(officer);
+      expect(await settled(registering)).toBe(false);
+      await rewrap.commitTransaction();
+      const { id, input } = await registering;
+      expect((await officer.gql(READ, { id })).data.resident.myNumber).toBe(input.myNumber);
+      expect(await new TenantKeyring(newMaster).checkMasterKeys(t.db.manager, [code])).toEqual([]);
+    } finally {
+      await rewrap.release();
+      await restarted.stop();
+    }
+  });
+
+  it('refuses to start a server while a data key opens with neither configured master key', async () => {
+    // This file's municipalities, at least, are under a key the server is not given.
+    await registerResident((await t.tenant()).officer);
+    const saved = { ...process.env };
+    process.env.MASTER_KEY = randomBytes(32).toString('base64');
+    process.env.TOKEN_SECRET = randomBytes(32).toString('base64');
+    delete process.env.PREVIOUS_MASTER_KEY;
+    // Were the check missing, the server would start: on ports of its own.
+    process.env.INTERNET_PORT = '0';
+    process.env.LGWAN_PORT = '0';
+    try {
+      await expect(main()).rejects.toThrow(/^The server does not start: data keys open with neither MASTER_KEY nor PREVIOUS_MASTER_KEY, so these municipalities' My Numbers could not be read: .* in all\); if MASTER_KEY was changed, set PREVIOUS_MASTER_KEY/);
+      process.env.PREVIOUS_MASTER_KEY = randomBytes(32).toString('base64');
+      await expect(main()).rejects.toThrow(/in all\); set the master keys they were wrapped with$/);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  it('re-wraps from the command line only in the safe order', async () => {
+    const saved = { ...process.env };
+    process.env.NEW_MASTER_KEY = randomBytes(32).toString('base64');
+    try {
+      await expect(rotateMasterKey()).rejects.toThrow(
+        'NEW_MASTER_KEY is no longer read: restart every server with MASTER_KEY=<new key> and PREVIOUS_MASTER_KEY=<old key>, then run rotate-master-key with the same two settings',
+      );
+    } finally {
+      process.env = saved;
+    }
   });
 
   it('keeps My Number unique while residents are still under the older key', async () => {
