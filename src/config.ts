@@ -76,9 +76,10 @@ function key(name: string, raw: string | undefined): Buffer | undefined {
 }
 
 /**
- * With an embedded database the secrets are generated once into the data folder, so a
- * developer gets a working server without configuring anything. With an external database
- * they must come from the environment: a production secret never lives next to the code.
+ * Outside production, with an embedded database, the secrets are generated once into the data
+ * folder, so a developer gets a working server without configuring anything. In production, or
+ * with an external database, they must come from the environment: a master key kept beside the
+ * database it protects protects nothing, and a production secret never lives next to the code.
  */
 function devSecrets(dataDir: string): { masterKey: string; tokenSecret: string } {
   const file = path.join(dataDir, 'dev-secrets.json');
@@ -92,11 +93,15 @@ function devSecrets(dataDir: string): { masterKey: string; tokenSecret: string }
 export function loadConfig(): Config {
   const dataDir = path.resolve(process.env.DATA_DIR ?? '.data');
   const databaseUrl = process.env.DATABASE_URL || undefined;
-  const dev = databaseUrl ? undefined : devSecrets(dataDir);
+  const production = process.env.NODE_ENV === 'production';
+  const dev = databaseUrl || production ? undefined : devSecrets(dataDir);
   const masterKey = key('MASTER_KEY', process.env.MASTER_KEY ?? dev?.masterKey);
   const tokenSecret = key('TOKEN_SECRET', process.env.TOKEN_SECRET ?? dev?.tokenSecret);
   if (!masterKey || !tokenSecret) {
-    throw new Error('MASTER_KEY and TOKEN_SECRET (32 bytes, base64) are required when DATABASE_URL is set');
+    const generated = path.join(dataDir, 'dev-secrets.json');
+    // A server that ran in production before generated its keys there: they must move, not be replaced.
+    const moving = production && existsSync(generated) ? `; set them from the keys in ${generated} and move that file off this machine: a new MASTER_KEY would open no data key` : '';
+    throw new Error(`MASTER_KEY and TOKEN_SECRET (32 bytes, base64) are required ${production ? 'with NODE_ENV=production, whatever the database' : 'when DATABASE_URL is set'}${moving}`);
   }
   const port = (name: string, fallback: number) => int(name, fallback, 0, 65535);
   const host = process.env.HOST || '127.0.0.1';
@@ -114,7 +119,7 @@ export function loadConfig(): Config {
     tokenTtlSeconds: int('TOKEN_TTL_SECONDS', 900, 60, 86_400),
     maxFailedLogins: int('MAX_FAILED_LOGINS', 5, 1, 100),
     lockoutMinutes: int('LOCKOUT_MINUTES', 30, 1, 10_080),
-    production: process.env.NODE_ENV === 'production',
+    production,
     integratorRequestsPerMinute: int('INTEGRATOR_REQUESTS_PER_MINUTE', 120, 1, 100_000),
     doseIntervals: process.env.DOSE_INTERVALS || undefined,
     statisticsThreshold: int('STATS_SUPPRESSION_THRESHOLD', 10, 1, 1000),

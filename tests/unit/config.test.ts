@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../../src/config';
 
 describe('configuration', () => {
@@ -51,5 +54,39 @@ describe('configuration', () => {
     process.env.HOST = '0.0.0.0';
     process.env.LGWAN_HOST = '10.1.2.3';
     expect([loadConfig().host, loadConfig().lgwanHost]).toEqual(['0.0.0.0', '10.1.2.3']);
+  });
+
+  it('in production takes MASTER_KEY and TOKEN_SECRET from the environment, never from beside the embedded database', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-config-'));
+    const generated = path.join(dir, 'dev-secrets.json');
+    process.env.DATA_DIR = dir;
+    delete process.env.DATABASE_URL;
+    const masterKey = process.env.MASTER_KEY!;
+    delete process.env.MASTER_KEY;
+    process.env.NODE_ENV = 'production';
+    expect(() => loadConfig()).toThrow(/^MASTER_KEY and TOKEN_SECRET \(32 bytes, base64\) are required with NODE_ENV=production, whatever the database$/);
+    expect(existsSync(generated)).toBe(false);
+    // Keys a production server generated before are to be moved out, not replaced by new ones that open nothing.
+    writeFileSync(generated, '{}');
+    expect(() => loadConfig()).toThrow(`whatever the database; set them from the keys in ${generated} and move that file off this machine: a new MASTER_KEY would open no data key`);
+    process.env.MASTER_KEY = masterKey;
+    delete process.env.TOKEN_SECRET;
+    expect(() => loadConfig()).toThrow('MASTER_KEY and TOKEN_SECRET (32 bytes, base64) are required with NODE_ENV=production');
+    rmSync(generated);
+    process.env.TOKEN_SECRET = randomBytes(32).toString('base64');
+    expect(loadConfig().masterKey.toString('base64')).toBe(masterKey);
+    expect(existsSync(generated)).toBe(false);
+  });
+
+  it('outside production generates the embedded database\'s secrets into the data folder, once', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-config-'));
+    process.env.DATA_DIR = dir;
+    delete process.env.DATABASE_URL;
+    delete process.env.MASTER_KEY;
+    delete process.env.TOKEN_SECRET;
+    const config = loadConfig();
+    const stored = JSON.parse(readFileSync(path.join(dir, 'dev-secrets.json'), 'utf8'));
+    expect(Buffer.from(stored.masterKey, 'base64')).toEqual(config.masterKey);
+    expect(loadConfig().masterKey).toEqual(config.masterKey);
   });
 });
