@@ -68,6 +68,29 @@ function proxies(name: string): string[] {
   return entries;
 }
 
+/** Whether a listener bound to `host` would listen on every interface: 0.0.0.0, ::, [::], and their other spellings (0, ::0 …). */
+function isWildcard(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  try {
+    const { hostname } = new URL(`http://${bare.includes(':') ? `[${bare}]` : bare}`);
+    return hostname === '0.0.0.0' || hostname === '[::]' || hostname === '[::ffff:0:0]';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The LG-WAN listener serves My Number: in production it binds only where LGWAN_HOST says, never
+ * by falling back to HOST (0.0.0.0 in most containers) and never on every interface.
+ */
+function lgwanHost(production: boolean, host: string): string {
+  const explicit = process.env.LGWAN_HOST;
+  if (production && (!explicit || isWildcard(explicit))) {
+    throw new Error(`LGWAN_HOST must name the LG-WAN interface's address with NODE_ENV=production${explicit ? `, not "${explicit}", which listens on every interface` : ''}: the LG-WAN listener serves My Number`);
+  }
+  return explicit || host;
+}
+
 function key(name: string, raw: string | undefined): Buffer | undefined {
   if (!raw) return undefined;
   const value = Buffer.from(raw, 'base64');
@@ -109,7 +132,7 @@ export function loadConfig(): Config {
     internetPort: port('INTERNET_PORT', 4000),
     lgwanPort: port('LGWAN_PORT', 4001),
     host: process.env.INTERNET_HOST || host,
-    lgwanHost: process.env.LGWAN_HOST || host,
+    lgwanHost: lgwanHost(production, host),
     databaseUrl,
     dataDir,
     embeddedPgPort: port('EMBEDDED_PG_PORT', 54329),

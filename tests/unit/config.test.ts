@@ -74,6 +74,7 @@ describe('configuration', () => {
     expect(() => loadConfig()).toThrow('MASTER_KEY and TOKEN_SECRET (32 bytes, base64) are required with NODE_ENV=production');
     rmSync(generated);
     process.env.TOKEN_SECRET = randomBytes(32).toString('base64');
+    process.env.LGWAN_HOST = '10.1.2.3';
     expect(loadConfig().masterKey.toString('base64')).toBe(masterKey);
     expect(existsSync(generated)).toBe(false);
   });
@@ -88,5 +89,20 @@ describe('configuration', () => {
     const stored = JSON.parse(readFileSync(path.join(dir, 'dev-secrets.json'), 'utf8'));
     expect(Buffer.from(stored.masterKey, 'base64')).toEqual(config.masterKey);
     expect(loadConfig().masterKey).toEqual(config.masterKey);
+  });
+
+  it('in production binds the LG-WAN listener only to an address LGWAN_HOST names, never to every interface', () => {
+    process.env.NODE_ENV = 'production';
+    process.env.HOST = '0.0.0.0';
+    const required = 'LGWAN_HOST must name the LG-WAN interface\'s address with NODE_ENV=production';
+    expect(() => loadConfig()).toThrow(`${required}: the LG-WAN listener serves My Number`);
+    for (const everywhere of ['0.0.0.0', '::', '[::]', '0', '::0', '::ffff:0.0.0.0']) {
+      process.env.LGWAN_HOST = everywhere;
+      expect(() => loadConfig()).toThrow(`${required}, not "${everywhere}", which listens on every interface: the LG-WAN listener serves My Number`);
+    }
+    process.env.LGWAN_HOST = '10.1.2.3';
+    expect([loadConfig().host, loadConfig().lgwanHost]).toEqual(['0.0.0.0', '10.1.2.3']);
+    process.env.LGWAN_HOST = 'fd00::4';
+    expect(loadConfig().lgwanHost).toBe('fd00::4');
   });
 });
