@@ -54,13 +54,13 @@ export class IntrusionDetector {
     await this.pool?.end();
   }
 
-  /** How many events of `key` fall within the window (or `minutes`), after recording `events` more. */
-  private async count(key: string, events: number, minutes = this.limits.windowMinutes, kept = KEPT_EVENTS): Promise<number> {
+  /** How many events of `key` fall within the window, after recording `events` more. */
+  private async count(key: string, events: number): Promise<number> {
     if (events === 0) {
       const { rows } = await this.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM detection_window w, unnest(w.events) e
          WHERE w.key = $1 AND e > clock_timestamp() - make_interval(mins => $2)`,
-        [key, minutes],
+        [key, this.limits.windowMinutes],
       );
       return rows[0].n;
     }
@@ -69,14 +69,26 @@ export class IntrusionDetector {
        ON CONFLICT (key) DO UPDATE SET events = excluded.events || ARRAY(
          SELECT e FROM unnest(w.events) e WHERE e > clock_timestamp() - make_interval(mins => $2) ORDER BY e DESC LIMIT $4)
        RETURNING cardinality(events) AS n`,
-      [key, minutes, events, kept],
+      [key, this.limits.windowMinutes, events, KEPT_EVENTS],
     );
     return rows[0].n;
   }
 
-  /** Counts a request of `client`; false once it has made more than `perMinute` in the last minute, in every process together. */
+  /**
+   * Serves a request of `client` if it has been served fewer than `perMinute` times in the last
+   * minute, in every process together. Only served requests are recorded: a client that keeps
+   * asking faster than the limit still gets the limit's worth of answers in any minute.
+   */
   async withinRate(client: string, perMinute: number): Promise<boolean> {
-    return (await this.count(`rate:${client}`, 1, 1, perMinute + 1)) <= perMinute;
+    // The row lock of ON CONFLICT serialises concurrent requests of one client; a refused one updates nothing.
+    const { rowCount } = await this.query(
+      `INSERT INTO detection_window AS w (key, events) VALUES ($1, ARRAY[clock_timestamp()])
+       ON CONFLICT (key) DO UPDATE SET events = excluded.events || ARRAY(
+         SELECT e FROM unnest(w.events) e WHERE e > clock_timestamp() - interval '1 minute' ORDER BY e DESC LIMIT $2)
+       WHERE (SELECT count(*) FROM unnest(w.events) e WHERE e > clock_timestamp() - interval '1 minute') < $2`,
+      [`rate:${client}`, perMinute],
+    );
+    return rowCount === 1;
   }
 
   /** Removes the keys whose events have all left the window; returns how many. */

@@ -159,6 +159,29 @@ describe('integrator eligibility', () => {
     }
   });
 
+  it('serves exactly the limit of checks sent at once', async () => {
+    const integrator = await contractedIntegrator();
+    const results = await Promise.all(Array.from({ length: 50 }, () => integrator.gql(CHECK, { m: '131016', n: '0000000001', b: '1980-01-01' })));
+    expect(results.filter((r) => codes(r).includes('RATE_LIMITED'))).toHaveLength(10);
+  });
+
+  it('does not count refused checks: a client that keeps asking is served again once its answered checks are a minute old', async () => {
+    const integrator = await contractedIntegrator();
+    const ask = async () => codes(await integrator.gql(CHECK, { m: '131016', n: '0000000001', b: '1980-01-01' }));
+    // The clock moves on by moving the recorded checks into the past.
+    const elapse = (seconds: number) => t.db.query(
+      `UPDATE detection_window SET events = ARRAY(SELECT e - make_interval(secs => $2) FROM unnest(events) e) WHERE key = $1`,
+      [`rate:eligibility:${integrator.accountId}`, seconds],
+    );
+    for (let i = 0; i < 40; i++) expect(await ask()).toEqual([]);
+    await elapse(30);
+    for (let i = 0; i < 40; i++) expect(await ask()).toEqual(['RATE_LIMITED']);
+    await elapse(31);
+    // The 40 answered checks are a minute old; the 40 refused ones, 31 seconds old, take no place.
+    for (let i = 0; i < 40; i++) expect(await ask()).toEqual([]);
+    expect(await ask()).toEqual(['RATE_LIMITED']);
+  });
+
   it('contracts: operator manages them, an integrator sees only its own, bad references are refused', async () => {
     const home = await t.tenant();
     const integrator = await contractedIntegrator(home.code);
