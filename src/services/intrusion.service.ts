@@ -16,7 +16,7 @@ export interface DetectionLimits {
   unknownTicketScansPerActor: number;
   /** Scans of registered tickets by one tablet within the window before an alert: far more than one desk vaccinates. */
   ticketScansPerActor: number;
-  /** Eligibility checks of one ticket by one integrator that found nothing, before the ticket answers nothing else. */
+  /** Eligibility checks of one ticket by one integrator that found nothing, with no pause of the window between them, before the ticket answers nothing else. */
   eligibilityMissesPerTicket: number;
 }
 
@@ -70,6 +70,21 @@ export class IntrusionDetector {
          SELECT e FROM unnest(w.events) e WHERE e > clock_timestamp() - make_interval(mins => $2) ORDER BY e DESC LIMIT $4)
        RETURNING cardinality(events) AS n`,
       [key, this.limits.windowMinutes, events, KEPT_EVENTS],
+    );
+    return rows[0].n;
+  }
+
+  /**
+   * How many events of `key` there have been since it last went a whole window without one,
+   * after recording one more: a run that keeps going never ages out, however slowly it goes.
+   */
+  private async countRun(key: string): Promise<number> {
+    const { rows } = await this.query<{ n: number }>(
+      `INSERT INTO detection_window AS w (key, events) VALUES ($1, ARRAY[clock_timestamp()])
+       ON CONFLICT (key) DO UPDATE SET events = (excluded.events || CASE
+         WHEN (SELECT max(e) FROM unnest(w.events) e) > clock_timestamp() - make_interval(mins => $2) THEN w.events ELSE '{}' END)[1:$3]
+       RETURNING cardinality(events) AS n`,
+      [key, this.limits.windowMinutes, KEPT_EVENTS],
     );
     return rows[0].n;
   }
@@ -166,12 +181,13 @@ export class IntrusionDetector {
   /**
    * Counts an integrator's check of a ticket (`municipalityCode:ticketNumber`) as a miss before
    * it is looked up, so that checks sent at once (aliases, parallel requests) cannot all pass:
-   * returns the check's place among the misses, or null once there have been too many. The ticket
-   * then finds nothing for that integrator, even with the right birth date, until its checks
-   * have stopped for the window.
+   * returns the check's place among the misses since that integrator's checks of the ticket last
+   * paused for the window, or null once there have been too many. The ticket then finds nothing
+   * for that integrator, even with the right birth date, until its checks pause for the window:
+   * each refused check counts too, so checks at any pace shorter than the window stay refused.
    */
   async eligibilityCheckStarted(actor: Actor, ticket: string): Promise<number | null> {
-    const misses = await this.count(eligibilityKey(actor, ticket), 1);
+    const misses = await this.countRun(eligibilityKey(actor, ticket));
     return misses > this.limits.eligibilityMissesPerTicket ? null : misses;
   }
 
@@ -184,7 +200,7 @@ export class IntrusionDetector {
   async eligibilityMissed(actor: Actor, address: string, place: number): Promise<void> {
     if (place === this.limits.eligibilityMissesPerTicket) {
       await this.alert('ELIGIBILITY_GUESSING', { actorId: actor.accountId, sourceAddress: address },
-        `${this.limits.eligibilityMissesPerTicket} eligibility checks of one ticket found nothing within ${this.limits.windowMinutes} min; it answers NOT_FOUND until its checks stop for that long`);
+        `${this.limits.eligibilityMissesPerTicket} eligibility checks of one ticket found nothing, none ${this.limits.windowMinutes} min after the last; it answers NOT_FOUND until its checks pause for ${this.limits.windowMinutes} min`);
     }
   }
 

@@ -96,6 +96,30 @@ describe('integrator eligibility', () => {
     expect(alerts[0].detail).not.toContain(guessed.ticketNumber);
   });
 
+  it('keeps a guessed ticket answering nothing while its checks go on, until they pause for 15 minutes', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const guessed = await residentWithTicket(home.officer, { birthDate: '1966-03-04' });
+    const ask = async (b: string) => (await integrator.gql(CHECK, { m: home.code, n: guessed.ticketNumber, b })).data.ticketEligibility.status;
+    // The clock moves on by moving the recorded checks into the past.
+    const elapse = (minutes: number) => t.db.query(
+      `UPDATE detection_window SET events = ARRAY(SELECT e - make_interval(mins => $2) FROM unnest(events) e) WHERE key = $1`,
+      [`eligibility:${integrator.accountId}:${home.code}:${guessed.ticketNumber}`, minutes],
+    );
+    // Five misses four minutes apart: the first is older than the window by the time the right date is tried.
+    for (const b of ['1966-03-01', '1966-03-02', '1966-03-03', '1966-03-05', '1966-03-06']) {
+      expect(await ask(b)).toBe('NOT_FOUND');
+      await elapse(4);
+    }
+    expect(await ask('1966-03-04')).toBe('NOT_FOUND');
+    for (let i = 0; i < 4; i++) {
+      await elapse(14);
+      expect(await ask('1966-03-04')).toBe('NOT_FOUND');
+    }
+    await elapse(15);
+    expect(await ask('1966-03-04')).toBe('VALID');
+  });
+
   it('counts checks sent at once, as aliases of one request: no more than five birth dates are tried', async () => {
     const home = await t.tenant();
     const integrator = await contractedIntegrator(home.code);
