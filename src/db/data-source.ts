@@ -20,6 +20,7 @@ import { EveryRejectionListed1796900000000 } from '../../migrations/179690000000
 import { AuditArchiveCopyFirst1797000000000 } from '../../migrations/1797000000000-audit-archive-copy-first';
 import { VenueAndDoctor1797100000000 } from '../../migrations/1797100000000-venue-and-doctor';
 import { SeriesRange1797200000000 } from '../../migrations/1797200000000-series-range';
+import { EligibilityMissesAlert1797300000000 } from '../../migrations/1797300000000-eligibility-misses-alert';
 import { RecordReplaces1797700000000 } from '../../migrations/1797700000000-record-replaces';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
@@ -49,6 +50,7 @@ export const migrations = [
   AuditArchiveCopyFirst1797000000000,
   VenueAndDoctor1797100000000,
   SeriesRange1797200000000,
+  EligibilityMissesAlert1797300000000,
   RecordReplaces1797700000000,
 ];
 

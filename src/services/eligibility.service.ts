@@ -45,6 +45,7 @@ export class EligibilityService {
     const place = await ctx.services.detector.eligibilityCheckStarted(ctx.actor!, ticket);
     if (place === null) {
       ctx.audit.note('eligibility.check.blocked', code.value, '-');
+      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, code.value, null);
       return NOT_FOUND;
     }
     type Row = { ticket_id: string; series: string; voided: boolean; status: string; doses: number; last_on: string | null };
@@ -63,7 +64,7 @@ export class EligibilityService {
     const row = rows[0];
     ctx.audit.note(row ? 'eligibility.check' : 'eligibility.check.notFound', code.value, row?.ticket_id ?? '-');
     if (!row) {
-      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, place);
+      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, code.value, place);
       return NOT_FOUND;
     }
     await ctx.services.detector.eligibilityFound(ctx.actor!, ticket);

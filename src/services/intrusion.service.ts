@@ -18,10 +18,13 @@ export interface DetectionLimits {
   ticketScansPerActor: number;
   /** Eligibility checks of one ticket by one integrator that found nothing, with no pause of the window between them, before the ticket answers nothing else. */
   eligibilityMissesPerTicket: number;
+  /** Eligibility checks by one integrator that found nothing, over any tickets, within the window before an alert. */
+  eligibilityMissesPerActor: number;
 }
 
 export const DEFAULT_DETECTION: DetectionLimits = {
   windowMinutes: 15, loginFailuresPerAddress: 20, denialsPerActor: 20, unknownTicketScansPerActor: 30, ticketScansPerActor: 150, eligibilityMissesPerTicket: 5,
+  eligibilityMissesPerActor: 30,
 };
 
 const eligibilityKey = (actor: Actor, ticket: string) => `eligibility:${actor.accountId}:${ticket}`;
@@ -196,8 +199,18 @@ export class IntrusionDetector {
     await this.query('UPDATE detection_window SET events = events[2:] WHERE key = $1', [eligibilityKey(actor, ticket)]);
   }
 
-  /** The check found nothing; alerted once, by the check that reached the limit. */
-  async eligibilityMissed(actor: Actor, address: string, place: number): Promise<void> {
+  /**
+   * The check answered NOT_FOUND, after a look-up (`place`) or refused without one (null). Alerted
+   * once by the check that reached the ticket's limit, and once by the miss that reached the
+   * integrator's limit over any tickets: birth dates tried a few at a time on many tickets. The
+   * integrator is not throttled for it: its reservation site passes on what the public types in,
+   * so anyone could stop every booking; each ticket's own limit still holds, and the operator decides.
+   */
+  async eligibilityMissed(actor: Actor, address: string, municipalityCode: string, place: number | null): Promise<void> {
+    if ((await this.count(`eligibility-miss:${actor.accountId}`, 1)) === this.limits.eligibilityMissesPerActor) {
+      await this.alert('ELIGIBILITY_MISSES', { actorId: actor.accountId, municipalityCode, sourceAddress: address },
+        `${this.limits.eligibilityMissesPerActor} eligibility checks found nothing within ${this.limits.windowMinutes} min, over any tickets`);
+    }
     if (place === this.limits.eligibilityMissesPerTicket) {
       await this.alert('ELIGIBILITY_GUESSING', { actorId: actor.accountId, sourceAddress: address },
         `${this.limits.eligibilityMissesPerTicket} eligibility checks of one ticket found nothing, none ${this.limits.windowMinutes} min after the last; it answers NOT_FOUND until its checks pause for ${this.limits.windowMinutes} min`);

@@ -96,6 +96,30 @@ describe('integrator eligibility', () => {
     expect(alerts[0].detail).not.toContain(guessed.ticketNumber);
   });
 
+  it('alerts the operator once when an integrator\'s checks keep finding nothing over many tickets, without holding it up', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const guessed = await residentWithTicket(home.officer, { birthDate: '1966-03-04' });
+    const spared = await residentWithTicket(home.officer, { birthDate: '1966-03-04' });
+    const ask = async (n: string, b: string) => (await integrator.gql(CHECK, { m: home.code, n, b })).data.ticketEligibility.status;
+    const alerts = () => t.db.query(`SELECT kind, actor_id, municipality_code, source_address, detail FROM security_alert WHERE kind = 'ELIGIBILITY_MISSES' AND actor_id = $1`, [integrator.accountId]);
+    // Five misses and one refused check of one ticket, then four misses on each of others: 29 answers NOT_FOUND.
+    for (const b of ['03-01', '03-02', '03-03', '03-05', '03-06', '03-04']) expect(await ask(guessed.ticketNumber, `1966-${b}`)).toBe('NOT_FOUND');
+    const others = [...Array.from({ length: 5 }, () => Array(4).fill(freshTicketNumber())).flat(), ...Array(3).fill(freshTicketNumber())];
+    for (const n of others) expect(await ask(n, '1966-03-04')).toBe('NOT_FOUND');
+    expect(await alerts()).toEqual([]);
+    expect(await ask(freshTicketNumber(), '1966-03-04')).toBe('NOT_FOUND');
+    const raised = [{
+      kind: 'ELIGIBILITY_MISSES', actor_id: integrator.accountId, municipality_code: home.code, source_address: expect.any(String),
+      detail: '30 eligibility checks found nothing within 15 min, over any tickets',
+    }];
+    expect(await alerts()).toEqual(raised);
+    expect(await ask(freshTicketNumber(), '1966-03-04')).toBe('NOT_FOUND');
+    expect(await alerts()).toEqual(raised);
+    // Its other answers go on: the reservation site's users are not all shut out.
+    expect(await ask(spared.ticketNumber, '1966-03-04')).toBe('VALID');
+  });
+
   it('keeps a guessed ticket answering nothing while its checks go on, until they pause for 15 minutes', async () => {
     const home = await t.tenant();
     const integrator = await contractedIntegrator(home.code);
