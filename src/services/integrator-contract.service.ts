@@ -1,6 +1,6 @@
 import { Context } from '../context';
 import { IntegratorContract } from '../entities/integrator-contract.entity';
-import { ErrorCode, ErrorCollector, forbidden, identifierError, InputError, notFoundOrNoAccess } from '../errors';
+import { ErrorCode, ErrorCollector, forbidden, identifierError, InputError } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { Role } from '../schema/enums';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
@@ -52,12 +52,10 @@ export class IntegratorContractService {
 
   async delete(ctx: Context, integratorAccountId: string, municipalityCode: string): Promise<IntegratorContract> {
     if (!ctx.ability.can('delete', 'IntegratorContract')) throw forbidden();
-    const code = checkMunicipalityCode(municipalityCode);
+    const code = await this.checked(ctx, integratorAccountId, municipalityCode);
     return (await ctx.session.manager()).transaction(async (tx) => {
-      const existing = code.ok && isUuid(integratorAccountId)
-        ? await tx.getRepository(IntegratorContract).findOneBy({ municipalityCode: code.value, integratorAccountId })
-        : null;
-      if (!existing) throw notFoundOrNoAccess(['municipalityCode']);
+      const existing = await tx.getRepository(IntegratorContract).findOneBy({ municipalityCode: code, integratorAccountId });
+      if (!existing) throw InputError.of(['municipalityCode'], ErrorCode.NOT_FOUND, 'this municipality has no contract with this integrator');
       await tx.getRepository(IntegratorContract).delete({ municipalityCode: existing.municipalityCode, integratorAccountId });
       await writeAudit(tx, ctx, [{ operation: 'integratorContract.delete', municipalityCode: existing.municipalityCode, targetIds: [integratorAccountId], outcome: 'SUCCESS' }]);
       return existing;

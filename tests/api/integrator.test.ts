@@ -243,6 +243,23 @@ describe('integrator eligibility', () => {
     expect(notIntegrator.data.createIntegratorContract.userErrors[0]).toMatchObject({ field: ['integratorAccountId'], code: 'NOT_INTEGRATOR' });
     expect(codes(await integrator.gql(CONTRACT, { a: integrator.accountId, m: '131016' }))).toEqual(['FORBIDDEN']);
   });
+
+  it('ending a contract names the argument at fault, as making one does', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const end = async (a: string, m: string) => (await operator.gql(END, { a, m })).data.deleteIntegratorContract;
+    for (const [a, m] of [[integrator.accountId, '131017'], ['not-a-uuid', home.code], [home.officer.accountId, home.code], [integrator.accountId, '479993']]) {
+      const made = (await operator.gql(CONTRACT, { a, m })).data.createIntegratorContract.userErrors;
+      expect(made).not.toEqual([]);
+      expect((await end(a, m)).userErrors).toEqual(made);
+    }
+    expect((await end(integrator.accountId, '131017')).userErrors).toEqual([{ field: ['municipalityCode'], code: 'INVALID_CHECK_DIGIT', message: expect.any(String) }]);
+    expect((await end('not-a-uuid', home.code)).userErrors).toEqual([{ field: ['integratorAccountId'], code: 'NOT_FOUND', message: 'not found or no access' }]);
+    // Both well-formed and real, but never contracted to each other.
+    const stranger = await contractedIntegrator();
+    expect((await end(stranger.accountId, home.code)).userErrors).toEqual([{ field: ['municipalityCode'], code: 'NOT_FOUND', message: 'this municipality has no contract with this integrator' }]);
+    expect((await end(integrator.accountId, home.code))).toEqual({ contract: { municipalityCode: home.code }, userErrors: [] });
+  });
 });
 
 describe('minimum dose intervals', () => {
