@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import proxyaddr from 'proxy-addr';
+import { parseDoseIntervals } from './validation/dose-intervals';
 
 export interface Config {
   /** Port of the internet-facing listener (tablets, integrators, internet-channel officers). */
@@ -91,6 +92,13 @@ function lgwanHost(production: boolean, host: string): string {
   return explicit || host;
 }
 
+/** Parsed here too, so that a value the eligibility service would refuse stops start-up with the reason. */
+function doseIntervals(): string | undefined {
+  const raw = process.env.DOSE_INTERVALS || undefined;
+  parseDoseIntervals(raw);
+  return raw;
+}
+
 function key(name: string, raw: string | undefined): Buffer | undefined {
   if (!raw) return undefined;
   const value = Buffer.from(raw, 'base64');
@@ -144,7 +152,7 @@ export function loadConfig(): Config {
     lockoutMinutes: int('LOCKOUT_MINUTES', 30, 1, 10_080),
     production,
     integratorRequestsPerMinute: int('INTEGRATOR_REQUESTS_PER_MINUTE', 120, 1, 100_000),
-    doseIntervals: process.env.DOSE_INTERVALS || undefined,
+    doseIntervals: doseIntervals(),
     statisticsThreshold: int('STATS_SUPPRESSION_THRESHOLD', 10, 1, 1000),
     statisticsCompactSeconds: int('STATS_COMPACT_SECONDS', 10, 0, 86_400),
     // LGWAN_IDLE_SECONDS is the setting's former name.

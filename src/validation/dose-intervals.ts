@@ -1,7 +1,7 @@
 /**
  * Minimum interval before a dose, configurable as "2:18d,3:3m": dose 2 at least 18 days after
  * dose 1, dose 3 and every later dose at least 3 months after the previous one (the last entry
- * applies onwards). Units: d (days), m (calendar months).
+ * applies onwards; doses before the first entry have none). Units: d (days), m (calendar months).
  */
 export const DEFAULT_DOSE_INTERVALS = '2:18d,3:3m';
 
@@ -17,13 +17,16 @@ export function parseDoseIntervals(spec: string = DEFAULT_DOSE_INTERVALS): Inter
     if (!m || Number(m[1]) < 2) throw new Error(`DOSE_INTERVALS: "${part}" is not like "2:18d" or "3:3m"`);
     return { fromDose: Number(m[1]), amount: Number(m[2]), unit: m[3] as 'd' | 'm' };
   });
-  return intervals.sort((a, b) => a.fromDose - b.fromDose);
+  intervals.sort((a, b) => a.fromDose - b.fromDose);
+  const repeated = intervals.find((i, n) => n > 0 && intervals[n - 1].fromDose === i.fromDose);
+  if (repeated) throw new Error(`DOSE_INTERVALS: dose ${repeated.fromDose} is given more than one interval`);
+  return intervals;
 }
 
-/** The earliest date `dose` may be given after the previous dose on `previous` (ISO dates). */
-export function earliestDate(intervals: Interval[], dose: number, previous: string): string {
+/** The earliest date `dose` may be given after the previous dose on `previous` (ISO dates); null when no interval applies to it. */
+export function earliestDate(intervals: Interval[], dose: number, previous: string): string | null {
   const rule = [...intervals].reverse().find((i) => i.fromDose <= dose);
-  if (!rule) return previous;
+  if (!rule) return null;
   const [y, mo, d] = previous.split('-').map(Number);
   if (rule.unit === 'd') return new Date(Date.UTC(y, mo - 1, d + rule.amount)).toISOString().slice(0, 10);
   // Calendar months, clamped to the month's end (e.g. 11-30 + 3 months = 02-28/29).

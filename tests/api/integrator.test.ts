@@ -271,4 +271,26 @@ describe('minimum dose intervals', () => {
     expect(earliestDate(parseDoseIntervals('2:21d,3:6m,5:1m'), 5, '2024-01-31')).toBe('2024-02-29');
     expect(() => parseDoseIntervals('2:18x')).toThrow('DOSE_INTERVALS');
   });
+
+  it('gives no date for a dose no interval applies to, rather than the previous dose\'s date', () => {
+    expect(earliestDate(parseDoseIntervals('3:3m'), 2, '2024-05-01')).toBeNull();
+    expect(earliestDate(parseDoseIntervals('3:3m'), 3, '2024-05-01')).toBe('2024-08-01');
+  });
+
+  it('answers a reservation system no earliest date when no interval applies to the next dose', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const site = await tablet(t, home.code);
+    const { ticketNumber } = await residentWithTicket(home.officer, { birthDate: '1970-07-07' });
+    await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { vaccinatedOn: '2024-05-01' }) });
+    const { masterKey, tokenSecret } = t.app.services.config;
+    const other = await TestApp.start({ masterKey, tokenSecret, doseIntervals: '3:3m' });
+    try {
+      const there = other.sessionFor(integrator.token, Channel.INTERNET, { id: integrator.accountId, loginId: integrator.loginId }, null);
+      expect((await there.gql(CHECK, { m: home.code, n: ticketNumber, b: '1970-07-07' })).data.ticketEligibility)
+        .toEqual({ status: 'VALID', nextDoseNumber: 2, nextDoseAllowedFrom: null });
+    } finally {
+      await other.stop();
+    }
+  });
 });

@@ -15,6 +15,7 @@ describe('configuration', () => {
     delete process.env.TRUSTED_PROXIES;
     delete process.env.LGWAN_HOST;
     delete process.env.INTERNET_HOST;
+    delete process.env.DOSE_INTERVALS;
   });
   afterEach(() => {
     process.env = { ...saved };
@@ -46,6 +47,15 @@ describe('configuration', () => {
     }
     process.env.TRUSTED_PROXIES = '10.0.0.0/8,loopback,203.0.113.5';
     expect(loadConfig().trustedProxies).toEqual(['10.0.0.0/8', 'loopback', '203.0.113.5']);
+  });
+
+  it('refuses DOSE_INTERVALS that give one dose two intervals, or are not intervals', () => {
+    process.env.DOSE_INTERVALS = '2:18d,3:3m,2:21d';
+    expect(() => loadConfig()).toThrow('DOSE_INTERVALS: dose 2 is given more than one interval');
+    process.env.DOSE_INTERVALS = '2:18d,3:3x';
+    expect(() => loadConfig()).toThrow('DOSE_INTERVALS: "3:3x" is not like "2:18d" or "3:3m"');
+    process.env.DOSE_INTERVALS = '3:6m,2:21d';
+    expect(loadConfig().doseIntervals).toBe('3:6m,2:21d');
   });
 
   it('binds each listener to HOST, or to its own address', () => {
