@@ -103,6 +103,8 @@ export class VaccinationService {
 
   async scan(ctx: Context, ref: TicketReference): Promise<TicketScan> {
     const siteCode = ownMunicipalityFor(ctx, 'scan', 'Ticket');
+    /** The registered ticket read, once found. */
+    let scanned: { municipalityCode: string; ticketId: string } | null = null;
     try {
       const errors = new ErrorCollector();
       const parsed = parseReference(errors, ref, ['ticket']);
@@ -120,16 +122,21 @@ export class VaccinationService {
           message: 'This ticket is not registered by its municipality yet. A dose registered now is kept pending registration (接種対象者登録待ち).',
         };
       }
+      // Counted before the dose digit is checked: a refusal still tells the site the ticket exists.
+      scanned = { municipalityCode, ticketId: found.ticketId };
+      await ctx.services.detector.ticketScanned(ctx.actor!, ctx.sourceAddress);
       if (doseDigit !== null && !seriesCovers(found.series, doseDigit)) throw digitMismatch(['ticket'], doseDigit, found.series);
       ctx.audit.note('ticket.scan', municipalityCode, found.ticketId);
-      await ctx.services.detector.ticketScanned(ctx.actor!, ctx.sourceAddress);
       const next = found.resident.history.length + 1;
       const [status, message] = this.usability(found, next);
       return { ...base, status, message, series: found.series, nextDoseNumber: status === TicketScanStatus.VALID ? next : null, doses: summaries(found) };
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
-      // A misread is logged under the site's municipality: the code it read may not exist.
-      await writeAudit(await ctx.session.manager(), ctx, [{ operation: 'ticket.scan.misread', municipalityCode: siteCode, targetIds: [], outcome: 'FAILURE' }]);
+      // A misread is logged under the site's municipality, as the code it read may not exist; one
+      // of a registered ticket under the ticket's, naming it, as a refused registration is.
+      await writeAudit(await ctx.session.manager(), ctx, [{
+        operation: 'ticket.scan.misread', municipalityCode: scanned?.municipalityCode ?? siteCode, targetIds: scanned ? [scanned.ticketId] : [], outcome: 'FAILURE',
+      }]);
       const [first] = error.errors;
       throw badArgument(first.field, first.message, first.code);
     }

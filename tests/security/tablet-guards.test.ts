@@ -88,6 +88,21 @@ describe('unusual tablet access', () => {
     expect(windows).toEqual([{ key: `scan:${site.accountId}`, events: 1 }, { key: `unknown-scan:${site.accountId}`, events: 1 }]);
   });
 
+  it('counts a scan refused for its dose digit on a registered ticket, and logs it under the ticket\'s municipality', async () => {
+    const home = await t.tenant();
+    const siteCode = await t.createMunicipality();
+    const site = await tablet(t, siteCode);
+    const { ticketId, ticketNumber } = await residentWithTicket(home.officer, { series: '1-2' });
+    // A dose digit outside the series: refused on a registered ticket, while an unknown number is NOT_REGISTERED.
+    const refused = await site.gql(SCAN, { ticket: { ocrLine: `19${home.code}${ticketNumber}` } });
+    expect(refused.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: ['ticket', 'ocrLine'], reason: 'DOSE_DIGIT_MISMATCH' });
+    expect((await site.gql(SCAN, { ticket: { ocrLine: `19${home.code}${freshTicketNumber()}` } })).data.scanTicket.status).toBe('NOT_REGISTERED');
+    const windows = await t.db.query(`SELECT key, cardinality(events) AS events FROM detection_window WHERE key LIKE '%' || $1 ORDER BY key`, [site.accountId]);
+    expect(windows).toEqual([{ key: `scan:${site.accountId}`, events: 1 }, { key: `unknown-scan:${site.accountId}`, events: 1 }]);
+    const misreads = await t.db.query(`SELECT municipality_code, target_ids FROM audit_event WHERE actor_id = $1 AND operation = 'ticket.scan.misread'`, [site.accountId]);
+    expect(misreads).toEqual([{ municipality_code: home.code, target_ids: [ticketId] }]);
+  });
+
   it('counts unknown scans sent at once by more tablets than the server has connections, and answers them all', async () => {
     const home = await t.tenant();
     const siteCode = await t.createMunicipality();
