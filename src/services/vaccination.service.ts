@@ -126,8 +126,12 @@ export class VaccinationService {
       scanned = { municipalityCode, ticketId: found.ticketId };
       await ctx.services.detector.ticketScanned(ctx.actor!, ctx.sourceAddress);
       if (doseDigit !== null && !seriesCovers(found.series, doseDigit)) throw digitMismatch(['ticket'], doseDigit, found.series);
-      ctx.audit.note('ticket.scan', municipalityCode, found.ticketId);
       const next = found.resident.history.length + 1;
+      // Registration refuses a dose before the dose digit as a misread: the scan does not propose one.
+      if (doseDigit !== null && doseDigit > next && seriesCovers(found.series, next)) {
+        throw InputError.of(['ticket', 'ocrLine'], ErrorCode.DOSE_DIGIT_MISMATCH, `the dose digit (${doseDigit}) is for a later dose than this ticket's next one (${next}): misread?`);
+      }
+      ctx.audit.note('ticket.scan', municipalityCode, found.ticketId);
       const [status, message] = this.usability(found, next);
       return { ...base, status, message, series: found.series, nextDoseNumber: status === TicketScanStatus.VALID ? next : null, doses: summaries(found) };
     } catch (error) {

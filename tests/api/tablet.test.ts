@@ -61,6 +61,27 @@ describe('tablet: scan', () => {
     expect(misreads).toBe(cases.length);
   });
 
+  it('refuses a dose digit beyond the next dose as registration does, instead of proposing a dose it would refuse', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    const { ticketNumber } = await residentWithTicket(home.officer, { series: '1-2' });
+    const misread = `12${home.code}${ticketNumber}`;
+    const scan = await site.gql(SCAN, { ticket: { ocrLine: misread } });
+    expect(scan.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: ['ticket', 'ocrLine'], reason: 'DOSE_DIGIT_MISMATCH' });
+    expect(scan.errors?.[0].message).toBe('ticket.ocrLine: the dose digit (2) is for a later dose than this ticket\'s next one (1): misread?');
+    expect(userErrors(await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { ticket: { ocrLine: misread } }) })).map((e: any) => e.code))
+      .toEqual(['DOSE_DIGIT_MISMATCH']);
+    // Once dose 1 is recorded, the same line is a ticket used for its next dose.
+    await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
+    const next = await site.gql(SCAN, { ticket: { ocrLine: misread } });
+    expect(next.data.scanTicket).toMatchObject({ status: 'VALID', nextDoseNumber: 2 });
+    const second = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { ticket: { ocrLine: misread }, doseNumber: 2, vaccinatedOn: '2024-06-01' }) });
+    expect(second.data.registerDose.receipt.status).toBe('RECORDED');
+    // A ticket printed for a later dose than the person is due for is no misread: it does not cover that dose.
+    const early = await residentWithTicket(home.officer, { series: '3' });
+    expect((await site.gql(SCAN, { ticket: { ocrLine: early.ocrLine } })).data.scanTicket.status).toBe('NOT_IN_SERIES');
+  });
+
   it('says why a ticket is not usable', async () => {
     const home = await t.tenant();
     const site = await tablet(t, home.code);
