@@ -178,9 +178,14 @@ export class VaccinationService {
         // Stopped if registration is suspended platform-wide, for the site's or for the resident's municipality.
         await ctx.services.suspensions.assertAvailable(db, PlatformFunction.TABLET_REGISTRATION, siteCode, checked.municipalityCode);
         // The record lands in the ticket's municipality: the one cross-tenant write the policy allows a site.
-        return await ctx.session.widen([checked.municipalityCode], (tx) =>
+        const receipt = await ctx.session.widen([checked.municipalityCode], (tx) =>
           tx.transaction((inner) => this.registerIn(inner, ctx, siteCode, checked, dose!, input.idempotencyKey, requestHash, (ticketId) => (looked = { ticketId }))),
         );
+        // A dose kept pending told the site what a NOT_REGISTERED scan would: it counts as one, or
+        // registrations would probe ticket numbers unseen, filing a pending dose for every miss.
+        // A retry answered from its first result tells nothing new and is not counted again.
+        if (receipt.status === RegistrationStatus.PENDING_REGISTRATION) await ctx.services.detector.unknownTicketScanned(ctx.actor!, ctx.sourceAddress);
+        return receipt;
       } catch (error) {
         if (error instanceof AlreadyRegistered) return await this.replay(ctx, input.idempotencyKey, requestHash);
         throw error;

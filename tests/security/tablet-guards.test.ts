@@ -88,6 +88,22 @@ describe('unusual tablet access', () => {
     expect(windows).toEqual([{ key: `scan:${site.accountId}`, events: 1 }, { key: `unknown-scan:${site.accountId}`, events: 1 }]);
   });
 
+  it('counts a dose filed pending registration as the unknown-ticket scan it answers, and its retries not again', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    const first = doseInput(home.code, freshTicketNumber());
+    const receipt = (await site.gql(REGISTER_DOSE, { input: first })).data.registerDose.receipt;
+    expect(receipt.status).toBe('PENDING_REGISTRATION');
+    expect((await site.gql(REGISTER_DOSE, { input: first })).data.registerDose.receipt).toEqual(receipt);
+    for (let i = 1; i < 30; i++) {
+      expect((await site.gql(REGISTER_DOSE, { input: doseInput(home.code, freshTicketNumber()) })).data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    }
+    const windows = await t.db.query(`SELECT key, cardinality(events) AS events FROM detection_window WHERE key LIKE '%' || $1 ORDER BY key`, [site.accountId]);
+    expect(windows).toEqual([{ key: `unknown-scan:${site.accountId}`, events: 30 }]);
+    const alerts = await t.db.query(`SELECT kind, detail FROM security_alert WHERE actor_id = $1`, [site.accountId]);
+    expect(alerts).toEqual([{ kind: 'UNKNOWN_TICKET_SCANS', detail: '30 unknown tickets scanned within 15 min' }]);
+  });
+
   it('counts a scan refused for its dose digit on a registered ticket, and logs it under the ticket\'s municipality', async () => {
     const home = await t.tenant();
     const siteCode = await t.createMunicipality();
