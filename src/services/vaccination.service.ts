@@ -300,7 +300,7 @@ export class VaccinationService {
   /** The first result for a request key, or an error if the key came with a different dose. */
   private async replay(ctx: Context, key: string, requestHash: string): Promise<DoseReceipt> {
     const found = await this.readReceipt(ctx, { key });
-    // The dose it registered is gone: its municipality deleted the record or the resident.
+    // The dose it registered is gone: its municipality deleted the record or the resident, or dismissed the pending dose.
     if (!found) throw InputError.of(['input', 'idempotencyKey'], ErrorCode.IDEMPOTENCY_KEY_REUSED, 'was already used for a dose its municipality has since removed: use a new key per dose');
     if (found.requestHash !== requestHash) {
       throw InputError.of(['input', 'idempotencyKey'], ErrorCode.IDEMPOTENCY_KEY_REUSED, 'was already used for a different dose: use a new key per dose');
@@ -330,7 +330,7 @@ export class VaccinationService {
     if (!registration) return null;
     // A receipt is read from the municipality the dose landed in, and only the caller's own.
     const rows = await ctx.session.widen([registration.municipality_code], (tx) => tx.query(
-      `SELECT g.id, g.request_hash, g.municipality_code, g.created_at, (v.id IS NOT NULL) AS recorded,
+      `SELECT g.id, g.request_hash, g.municipality_code, g.created_at, (v.id IS NOT NULL) AS recorded, (p.status = 'PENDING') AS waiting,
               coalesce(t.ticket_number, p.ticket_number) AS ticket_number,
               coalesce(v.dose_number, p.dose_number) AS dose_number,
               to_char(coalesce(v.vaccinated_on, p.vaccinated_on), 'YYYY-MM-DD') AS vaccinated_on,
@@ -345,8 +345,10 @@ export class VaccinationService {
        WHERE g.account_id = $1 AND ${by.id ? 'g.id = $2' : 'g.idempotency_key = $2'}`,
       [accountId, by.id ?? by.key],
     ));
-    if (!rows.length || rows[0].ticket_number === null) return null;
-    const r = rows[0];
+    const [r] = rows;
+    // Neither recorded nor waiting: its municipality deleted the record (also one matched from a
+    // pending dose) or dismissed the pending dose, and nothing will match it any more.
+    if (!r || !(r.recorded || r.waiting) || r.ticket_number === null) return null;
     const vaccine = vaccineByCode(r.vaccine_code)!;
     const dose: CheckedDose = { doseNumber: r.dose_number, vaccinatedOn: r.vaccinated_on, vaccine, lotNumber: r.lot_number, venue: r.venue, doctorName: r.doctor_name };
     const status = r.recorded ? RegistrationStatus.RECORDED : RegistrationStatus.PENDING_REGISTRATION;

@@ -357,6 +357,39 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     expect(count).toBe(1);
   });
 
+  it('answers for a pending dose whose record is gone, or that was dismissed, as for a recorded dose since removed', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    const READ = 'query($id: ID!) { doseReceipt(id: $id) { status message } }';
+    const removed = [{ field: ['input', 'idempotencyKey'], code: 'IDEMPOTENCY_KEY_REUSED', message: 'was already used for a dose its municipality has since removed: use a new key per dose' }];
+    const file = async (ticketNumber = freshTicketNumber()) => {
+      const input = doseInput(home.code, ticketNumber);
+      const receipt = (await site.gql(REGISTER_DOSE, { input })).data.registerDose.receipt;
+      expect(receipt.status).toBe('PENDING_REGISTRATION');
+      return { input, receipt, ticketNumber };
+    };
+    // Matched when its ticket is issued, then the resident (and the record with them) deleted.
+    const matchedNumber = freshTicketNumber();
+    const matched = await file(matchedNumber);
+    const { id: residentId } = await registerResident(home.officer);
+    expect((await home.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId, ticketNumber: matchedNumber }] } })).data.issueTickets.matchedPendingDoses).toBe(1);
+    expect((await site.gql(READ, { id: matched.receipt.id })).data.doseReceipt.status).toBe('RECORDED');
+    expect((await home.officer.gql('mutation($id: ID!) { deleteResident(id: $id) { userErrors { code } } }', { id: residentId })).data.deleteResident.userErrors).toEqual([]);
+    expect(userErrors(await site.gql(REGISTER_DOSE, { input: matched.input }))).toEqual(removed);
+    expect((await site.gql(READ, { id: matched.receipt.id })).data.doseReceipt).toBeNull();
+    // Dismissed by its municipality: nothing will match it any more.
+    const dismissed = await file();
+    const [{ id }] = (await home.officer.gql('query($n: String) { pendingDoses(ticketNumber: $n) { id } }', { n: dismissed.ticketNumber })).data.pendingDoses;
+    const DISMISS = 'mutation($id: ID!) { dismissPendingDose(id: $id, reason: "not given at this site") { userErrors { code } } }';
+    expect((await home.officer.gql(DISMISS, { id })).data.dismissPendingDose.userErrors).toEqual([]);
+    expect(userErrors(await site.gql(REGISTER_DOSE, { input: dismissed.input }))).toEqual(removed);
+    expect((await site.gql(READ, { id: dismissed.receipt.id })).data.doseReceipt).toBeNull();
+    // One still waiting keeps its answer.
+    const waiting = await file();
+    expect((await site.gql(REGISTER_DOSE, { input: waiting.input })).data.registerDose.receipt).toEqual(waiting.receipt);
+    expect((await site.gql(READ, { id: waiting.receipt.id })).data.doseReceipt.status).toBe('PENDING_REGISTRATION');
+  });
+
   it('keeps the doses pending on one ticket in date order, so that they can all be matched', async () => {
     const home = await t.tenant();
     const site = await tablet(t, home.code);
