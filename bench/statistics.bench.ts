@@ -229,7 +229,7 @@ async function main(): Promise<void> {
       const token = async (role: Role, scope: { prefectureCode?: string }) => {
         const loginId = `bench-${role.toLowerCase()}-${Date.now()}`;
         const password = randomBytes(12).toString('hex');
-        await app.services.accounts.create({ requestId: 'bench', channel: 'CLI', actor: null }, { loginId, password, role, displayName: loginId, ...scope });
+        await app.services.accounts.create({ requestId: 'bench', channel: 'CLI', actor: null }, { loginId, password, role, displayName: loginId, ...scope }, { chosenByHolder: true });
         const body = await gql(url, 'mutation($l: String!, $p: String!) { login(loginId: $l, password: $p) { accessToken } }', undefined, { l: loginId, p: password });
         return body.data.login.accessToken as string;
       };

@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < CLIENTS; i++) {
       const loginId = `bench-site-${process.pid}-${i}`;
       await app.services.accounts.create({ requestId: 'bench', channel: 'CLI', actor: null },
-        { loginId, password: PASSWORD, role: Role.VACCINATION_SITE, displayName: loginId, municipalityCode: siteCode });
+        { loginId, password: PASSWORD, role: Role.VACCINATION_SITE, displayName: loginId, municipalityCode: siteCode }, { chosenByHolder: true });
       const login = await post(endpoint, 'mutation($l: String!, $p: String!) { login(loginId: $l, password: $p) { accessToken } }', { l: loginId, p: PASSWORD });
       tokens.push(login.data.login.accessToken);
     }

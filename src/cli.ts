@@ -71,6 +71,8 @@ export async function createOperator(loginId: string | undefined): Promise<void>
   const account = await withDatabase(({ db }, config) => createServices(db, config).accounts.create(
     { requestId: 'cli', channel: 'CLI', actor: null },
     { loginId, password, role: Role.OPERATOR, displayName: `Operator ${loginId}` },
+    // Whoever runs the command typed the password: it is already the holder's own.
+    { chosenByHolder: true },
   ));
   console.log(`Created operator ${account.loginId} (${account.id}).`);
 }

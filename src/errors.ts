@@ -30,6 +30,9 @@ export enum ErrorCode {
   IDEMPOTENCY_KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED',
   NOT_INTEGRATOR = 'NOT_INTEGRATOR',
   OTHER_MUNICIPALITY = 'OTHER_MUNICIPALITY',
+  // Password change: a wrong current password and a locked account are not told apart.
+  PASSWORD_INCORRECT = 'PASSWORD_INCORRECT',
+  PASSWORD_UNCHANGED = 'PASSWORD_UNCHANGED',
 }
 registerEnumType(ErrorCode, { name: 'ErrorCode' });
 
@@ -73,6 +76,12 @@ export const notAuthenticated = () =>
   new GraphQLError('Authentication required', { extensions: { code: 'UNAUTHENTICATED' } });
 
 export const forbidden = () => new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
+
+/** The refusal of everything but changePassword and viewer while the account holds the password the operator issued. */
+export const passwordChangeRequired = () =>
+  new GraphQLError('Change the password the account was issued with (changePassword) before anything else', {
+    extensions: { code: 'PASSWORD_CHANGE_REQUIRED' },
+  });
 
 /** The one answer for a row that is missing or belongs to someone else: it never says which. */
 export const notFoundOrNoAccess = (field: string[]) =>

@@ -7,4 +7,6 @@ export interface Actor {
   municipalityCode: string | null;
   prefectureCode: string | null;
   channel: Channel;
+  /** Still signed in with the password the operator issued: only changePassword and viewer are open. */
+  mustChangePassword?: boolean;
 }

@@ -6,6 +6,8 @@ const ISSUER = 'vrs-platform';
 export interface TokenClaims {
   accountId: string;
   channel: Channel;
+  /** The account's password version at sign-in: a password change ends every token issued before it. */
+  passwordVersion: number;
 }
 
 export class TokenSigner {
@@ -13,7 +15,7 @@ export class TokenSigner {
 
   /** The channel is the token's signed audience, so a token only works where it was issued. */
   sign(claims: TokenClaims): Promise<string> {
-    return new SignJWT({})
+    return new SignJWT({ pwv: claims.passwordVersion })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(claims.accountId)
       .setIssuer(ISSUER)
@@ -28,7 +30,10 @@ export class TokenSigner {
     try {
       const { payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, audience: channel, algorithms: ['HS256'] });
       if (typeof payload.sub !== 'string') return null;
-      return { accountId: payload.sub, channel };
+      // Tokens signed before versions existed carry none: they hold for an unchanged password only.
+      const version = payload.pwv ?? 0;
+      if (!Number.isInteger(version)) return null;
+      return { accountId: payload.sub, channel, passwordVersion: version as number };
     } catch {
       return null;
     }

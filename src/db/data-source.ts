@@ -21,6 +21,7 @@ import { AuditArchiveCopyFirst1797000000000 } from '../../migrations/17970000000
 import { VenueAndDoctor1797100000000 } from '../../migrations/1797100000000-venue-and-doctor';
 import { SeriesRange1797200000000 } from '../../migrations/1797200000000-series-range';
 import { EligibilityMissesAlert1797300000000 } from '../../migrations/1797300000000-eligibility-misses-alert';
+import { PasswordChange1797500000000 } from '../../migrations/1797500000000-password-change';
 import { RecordReplaces1797700000000 } from '../../migrations/1797700000000-record-replaces';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
@@ -51,6 +52,7 @@ export const migrations = [
   VenueAndDoctor1797100000000,
   SeriesRange1797200000000,
   EligibilityMissesAlert1797300000000,
+  PasswordChange1797500000000,
   RecordReplaces1797700000000,
 ];
 

@@ -39,8 +39,10 @@ export async function loadDemoData(db: DataSource, services: Services): Promise<
   if (count > 0) return false;
   const seed = { requestId: 'seed', channel: 'CLI', actor: null };
   const idOf = new Map<string, string>();
+  // Not forced to change the published password, so that the demo can be tried at once; production
+  // refuses to serve while any of them can sign in.
   for (const a of DEMO_ACCOUNTS) {
-    idOf.set(a.loginId, (await services.accounts.create(seed, { ...a, password: DEMO_PASSWORD })).id);
+    idOf.set(a.loginId, (await services.accounts.create(seed, { ...a, password: DEMO_PASSWORD }, { chosenByHolder: true })).id);
   }
   for (const municipalityCode of ['131016', '131032']) {
     const officer = idOf.get(municipalityCode === '131016' ? 'chiyoda-officer' : 'minato-officer')!;

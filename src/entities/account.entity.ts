@@ -16,6 +16,14 @@ export class Account {
   @Column({ name: 'password_hash', type: 'text' })
   passwordHash: string;
 
+  @Column({ name: 'must_change_password', type: 'boolean', default: false })
+  @Field({ description: 'The account still holds the password the operator issued it with, and may do nothing but change it.' })
+  mustChangePassword: boolean;
+
+  /** Moves on with every password change; a token is valid only under the version it was issued with. */
+  @Column({ name: 'password_version', type: 'integer', default: 0 })
+  passwordVersion: number;
+
   @Column({ type: 'text' })
   @Field(() => Role)
   role: Role;

@@ -15,7 +15,7 @@ export type AppAbility = MongoAbility<[Action, SubjectName | (Record<string, unk
  * ticket at a time, through the services that widen to it.
  */
 export function tenantsOf(actor: Actor | null): string[] {
-  return actor?.role === Role.MUNICIPALITY && actor.municipalityCode ? [actor.municipalityCode] : [];
+  return actor?.role === Role.MUNICIPALITY && actor.municipalityCode && !actor.mustChangePassword ? [actor.municipalityCode] : [];
 }
 
 /**
@@ -26,6 +26,9 @@ export function tenantsOf(actor: Actor | null): string[] {
 export function defineAbilityFor(actor: Actor | null): AppAbility {
   const { can, build } = new AbilityBuilder<AppAbility>(createMongoAbility);
   if (!actor) return build();
+  // A password the operator issued opens nothing until its holder has replaced it: otherwise the
+  // operator, who holds no tenant data (DESIGN.md §1), could sign in as any officer it created.
+  if (actor.mustChangePassword) return build();
 
   // Municipality codes and names are public reference data.
   can('read', 'Municipality');

@@ -4,7 +4,7 @@ import { allow, deny, IRule, rule, shield } from 'graphql-shield';
 
 type ShieldRule = IRule | typeof allow;
 import { Context } from '../context';
-import { forbidden, notAuthenticated } from '../errors';
+import { forbidden, notAuthenticated, passwordChangeRequired } from '../errors';
 import { Action, SubjectName } from './ability';
 import { canInOwnTenant } from './scope';
 
@@ -17,28 +17,30 @@ import { canInOwnTenant } from './scope';
  * SQL from the same ability (scope.ts). Rules are never cached: each call evaluates afresh.
  */
 
-const signedIn = rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => (ctx.actor ? true : notAuthenticated()));
+/**
+ * Why the caller may not work at all, or null if it may: no valid token, or a password the operator
+ * issued that its holder has not replaced yet (the ability grants such an account nothing either).
+ */
+const notWorking = (ctx: Context) => (!ctx.actor ? notAuthenticated() : ctx.actor.mustChangePassword ? passwordChangeRequired() : null);
+
+/** Signed in, also with a password the operator issued: enough to replace it and to see who one is. */
+const anySignedIn = rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => (ctx.actor ? true : notAuthenticated()));
+
+/** Signed in with a password of the holder's own. */
+const signedIn = rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => notWorking(ctx) ?? true);
 
 /** The actor may perform `action` on some `subject` (rows are narrowed later, in SQL). */
 const can = (action: Action, name: SubjectName) =>
-  rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => {
-    if (!ctx.actor) return notAuthenticated();
-    return ctx.ability.can(action, name);
-  });
+  rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => notWorking(ctx) ?? ctx.ability.can(action, name));
 
 /** The actor may perform `action` on this particular parent object, judged by its own fields. */
 const canOnParent = (action: Action, name: SubjectName) =>
-  rule({ cache: 'no_cache' })((parent: Record<string, unknown>, _args, ctx: Context) => {
-    if (!ctx.actor) return notAuthenticated();
-    return ctx.ability.can(action, subject(name, { ...parent }));
-  });
+  rule({ cache: 'no_cache' })((parent: Record<string, unknown>, _args, ctx: Context) =>
+    notWorking(ctx) ?? ctx.ability.can(action, subject(name, { ...parent })));
 
 /** The actor may perform `action` on `subject` inside its own municipality (officer operations; never a site's by-ticket reach). */
 const inOwnTenant = (action: Action, name: SubjectName) =>
-  rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => {
-    if (!ctx.actor) return notAuthenticated();
-    return canInOwnTenant(ctx, action, name);
-  });
+  rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => notWorking(ctx) ?? canInOwnTenant(ctx, action, name));
 
 /** A type whose listed fields share one rule and whose unlisted fields are denied. */
 const fields = (names: string[], gate: ShieldRule) => ({ '*': deny, ...Object.fromEntries(names.map((n) => [n, gate])) });
@@ -52,7 +54,8 @@ const payloadFields = (data: string, gate: ShieldRule) => fields([data, 'userErr
 export const ruleTree = {
   Query: {
     '*': deny,
-    viewer: signedIn,
+    // Who one is, and whether the password must be changed first: open to any signed-in account.
+    viewer: anySignedIn,
     municipality: can('read', 'Municipality'),
     municipalities: can('read', 'Municipality'),
     residents: readResident,
@@ -80,6 +83,8 @@ export const ruleTree = {
     '*': deny,
     // Anyone may try to sign in; the service throttles and locks.
     login: allow,
+    // Every account replaces its own password, and only its own (the service takes it from the token).
+    changePassword: anySignedIn,
     registerResident: can('create', 'Resident'),
     updateResident: can('update', 'Resident'),
     markResidentMovedOut: can('update', 'Resident'),
@@ -100,8 +105,9 @@ export const ruleTree = {
     createIntegratorContract: can('create', 'IntegratorContract'),
     deleteIntegratorContract: can('delete', 'IntegratorContract'),
   },
-  LoginPayload: fields(['accessToken', 'expiresInSeconds', 'viewer'], allow),
-  Viewer: fields(['accountId', 'role', 'channel', 'displayName', 'municipality', 'prefectureCode'], allow),
+  LoginPayload: fields(['accessToken', 'expiresInSeconds', 'mustChangePassword', 'viewer'], allow),
+  Viewer: fields(['accountId', 'role', 'channel', 'displayName', 'municipality', 'prefectureCode', 'mustChangePassword'], allow),
+  ChangePasswordPayload: payloadFields('accountId', anySignedIn),
   Municipality: fields(
     ['code', 'prefectureCode', 'name', 'nameKana', 'acceptsCertificateEIssuance', 'acceptsConsentlessInquiry'],
     allow,
@@ -125,7 +131,7 @@ export const ruleTree = {
   ResidentPayload: payloadFields('resident', signedIn),
   DeleteResidentPayload: payloadFields('deletedResidentId', signedIn),
   Account: fields(
-    ['id', 'loginId', 'role', 'municipalityCode', 'prefectureCode', 'displayName', 'disabledAt', 'lockedUntil', 'createdAt'],
+    ['id', 'loginId', 'role', 'municipalityCode', 'prefectureCode', 'displayName', 'mustChangePassword', 'disabledAt', 'lockedUntil', 'createdAt'],
     readAccount,
   ),
   AccountPayload: payloadFields('account', signedIn),

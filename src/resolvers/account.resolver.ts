@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Context } from '../context';
 import { Account } from '../entities/account.entity';
-import { AccountPayload, CreateAccountInput, LoginPayload, Viewer } from './account.types';
+import { AccountPayload, ChangePasswordPayload, CreateAccountInput, LoginPayload, Viewer } from './account.types';
 import { withUserErrors } from './payload';
 
 @Resolver()
@@ -12,6 +12,7 @@ export class AccountResolver {
     return {
       accessToken,
       expiresInSeconds: ctx.services.config.tokenTtlSeconds,
+      mustChangePassword: account.mustChangePassword,
       viewer: {
         accountId: account.id,
         role: account.role,
@@ -19,8 +20,14 @@ export class AccountResolver {
         displayName: account.displayName,
         municipality: account.municipalityCode ? await ctx.loaders.municipality.load(account.municipalityCode) : null,
         prefectureCode: account.prefectureCode,
+        mustChangePassword: account.mustChangePassword,
       },
     };
+  }
+
+  @Mutation(() => ChangePasswordPayload, { description: "Replaces the signed-in account's own password; the current one must be given." })
+  changePassword(@Ctx() ctx: Context, @Arg('currentPassword') currentPassword: string, @Arg('newPassword', { description: 'At least 12 characters.' }) newPassword: string) {
+    return withUserErrors(async () => ({ accountId: (await ctx.services.auth.changePassword(ctx, currentPassword, newPassword)).id }));
   }
 
   @Query(() => Viewer, { nullable: true })
@@ -35,6 +42,7 @@ export class AccountResolver {
       displayName: account.displayName,
       municipality: actor.municipalityCode ? await ctx.loaders.municipality.load(actor.municipalityCode) : null,
       prefectureCode: actor.prefectureCode,
+      mustChangePassword: account.mustChangePassword,
     };
   }
 

@@ -1,4 +1,4 @@
-import { Field, InputType, ObjectType } from 'type-graphql';
+import { Field, ID, InputType, ObjectType } from 'type-graphql';
 import { Account } from '../entities/account.entity';
 import { Municipality } from '../entities/municipality.entity';
 import { UserError } from '../errors';
@@ -28,6 +28,8 @@ export class Viewer {
   @Field() displayName: string;
   @Field(() => Municipality, { nullable: true }) municipality?: Municipality | null;
   @Field(() => String, { nullable: true }) prefectureCode: string | null;
+  @Field({ description: 'The password is the one the operator issued: nothing but changePassword and viewer works until it is changed.' })
+  mustChangePassword: boolean;
 }
 
 @ObjectType()
@@ -35,5 +37,17 @@ export class LoginPayload {
   @Field({ description: 'Send as "Authorization: Bearer <token>". Valid only on the channel it was issued on.' })
   accessToken: string;
   @Field() expiresInSeconds: number;
+  @Field({ description: 'Ask the user for a new password and call changePassword: the token works for nothing else until then.' })
+  mustChangePassword: boolean;
   @Field(() => Viewer) viewer: Viewer;
+}
+
+@ObjectType()
+export class ChangePasswordPayload {
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The account, when its password was changed. Every token issued before, this one included, no longer works: sign in again with the new password.',
+  })
+  accountId?: string | null;
+  @Field(() => [UserError]) userErrors: UserError[];
 }

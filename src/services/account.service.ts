@@ -15,6 +15,11 @@ import { AuditSource, writeAudit } from './audit.service';
 export const LOGIN_ID = /^[A-Za-z0-9._@-]{3,64}$/;
 const MIN_PASSWORD = 12;
 
+/** The one password rule, for a password the operator issues and for one its holder chooses. */
+export function checkPassword(password: string, field: string[], errors: ErrorCollector): void {
+  if (password.length < MIN_PASSWORD) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at least ${MIN_PASSWORD} characters`);
+}
+
 export class AccountService {
   constructor(private readonly db: DataSource) {}
 
@@ -24,10 +29,15 @@ export class AccountService {
     return applyScope((await ctx.session.manager()).getRepository(Account).createQueryBuilder('a'), scope).orderBy('a.login_id').getMany();
   }
 
-  async create(ctx: Context | AuditSource, input: CreateAccountInput): Promise<Account> {
+  /**
+   * A password the operator chose must be changed at the account's first sign-in: the operator
+   * keeps no working credentials of anyone. `chosenByHolder` is for an account whose password its
+   * own holder set: an operator created from the shell, demo data.
+   */
+  async create(ctx: Context | AuditSource, input: CreateAccountInput, { chosenByHolder = false } = {}): Promise<Account> {
     const errors = new ErrorCollector();
     if (!LOGIN_ID.test(input.loginId)) errors.add(['input', 'loginId'], ErrorCode.INVALID_FORMAT, 'must be 3 to 64 letters, digits or . _ @ -');
-    if (input.password.length < MIN_PASSWORD) errors.add(['input', 'password'], ErrorCode.INVALID_FORMAT, `must be at least ${MIN_PASSWORD} characters`);
+    checkPassword(input.password, ['input', 'password'], errors);
     if (!input.displayName.trim()) errors.add(['input', 'displayName'], ErrorCode.REQUIRED, 'must not be empty');
     else if (/[\u0000-\u001f\u007f]/.test(input.displayName)) errors.add(['input', 'displayName'], ErrorCode.INVALID_FORMAT, 'must not hold control characters');
     else if (input.displayName.trim().length > 100) errors.add(['input', 'displayName'], ErrorCode.INVALID_FORMAT, 'must be at most 100 characters');
@@ -60,6 +70,8 @@ export class AccountService {
       id: randomUUID(),
       loginId: input.loginId,
       passwordHash: await hashPassword(input.password),
+      mustChangePassword: !chosenByHolder,
+      passwordVersion: 0,
       role: input.role,
       municipalityCode,
       prefectureCode,
@@ -71,8 +83,8 @@ export class AccountService {
       createdAt: new Date(),
     });
     return this.db.transaction(async (tx) => {
-      const inserted = await tx.query('INSERT INTO account (id, login_id, password_hash, role, municipality_code, prefecture_code, display_name) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (login_id) DO NOTHING RETURNING id',
-        [account.id, account.loginId, account.passwordHash, account.role, municipalityCode, prefectureCode, account.displayName]);
+      const inserted = await tx.query('INSERT INTO account (id, login_id, password_hash, must_change_password, role, municipality_code, prefecture_code, display_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (login_id) DO NOTHING RETURNING id',
+        [account.id, account.loginId, account.passwordHash, account.mustChangePassword, account.role, municipalityCode, prefectureCode, account.displayName]);
       if (inserted.length === 0) throw InputError.of(['input', 'loginId'], ErrorCode.DUPLICATE, 'is already taken');
       await writeAudit(tx, ctx, [{ operation: 'account.create', municipalityCode, targetIds: [account.id], outcome: 'SUCCESS' }]);
       return account;

@@ -1,13 +1,15 @@
 import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Actor } from '../auth/actor';
-import { decoyHash, verifyPassword } from '../auth/password';
+import { decoyHash, hashPassword, verifyPassword } from '../auth/password';
 import { TokenSigner } from '../auth/token';
+import type { Context } from '../context';
 import { Account } from '../entities/account.entity';
+import { ErrorCode, ErrorCollector, InputError, notAuthenticated } from '../errors';
 import { ROLE_CHANNELS } from '../policies/roles';
 import { Channel } from '../schema/enums';
-import { LOGIN_ID } from './account.service';
+import { checkPassword, LOGIN_ID } from './account.service';
 import { writeAudit } from './audit.service';
 import { IntrusionDetector } from './intrusion.service';
 
@@ -63,25 +65,19 @@ export class AuthService {
       throw refused();
     }
     if (!passwordOk) {
-      // Counted in SQL so that concurrent attempts cannot slip past the limit.
-      const [rows] = await this.db.query(
-        `UPDATE account SET
-           failed_login_count = CASE WHEN failed_login_count + 1 >= $2 THEN 0 ELSE failed_login_count + 1 END,
-           locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END
-         WHERE id = $1 RETURNING failed_login_count = 0 AS locked_now`,
-        [account.id, this.policy.maxFailedLogins, this.policy.lockoutMinutes],
-      );
+      const lockedNow = await this.countFailure(this.db.manager, account.id);
       await audit('FAILURE');
       await this.detector.loginFailed(address, place);
-      if (rows[0]?.locked_now) await this.detector.accountLocked(account.id, account.municipalityCode, address);
+      if (lockedNow) await this.detector.accountLocked(account.id, account.municipalityCode, address);
       throw refused();
     }
     // The row was read before the password check: an attempt running beside it may have locked
-    // (or an operator disabled) the account since, and a right guess must not lift that.
+    // (or an operator disabled) the account since, and a right guess must not lift that; nor may
+    // a password changed since sign anyone in.
     const [signedIn] = await this.db.query(
       `UPDATE account SET failed_login_count = 0, locked_until = NULL, last_login_at = now()
-       WHERE id = $1 AND disabled_at IS NULL AND (locked_until IS NULL OR locked_until <= now()) RETURNING id`,
-      [account.id],
+       WHERE id = $1 AND password_version = $2 AND disabled_at IS NULL AND (locked_until IS NULL OR locked_until <= now()) RETURNING id`,
+      [account.id, account.passwordVersion],
     );
     if ((signedIn as unknown[]).length === 0) {
       await audit('DENIED');
@@ -90,21 +86,83 @@ export class AuthService {
     }
     await this.detector.loginSucceeded(address);
     await audit('SUCCESS');
-    return { accessToken: await this.tokens.sign({ accountId: account.id, channel }), account };
+    return { accessToken: await this.tokens.sign({ accountId: account.id, channel, passwordVersion: account.passwordVersion }), account };
   }
 
-  /** The actor behind a token, or null if the token is invalid, from the other channel, or its account is disabled. */
+  /** Counts a wrong password towards the lockout, in SQL so that concurrent attempts cannot slip past the limit; true if it locked the account. */
+  private async countFailure(db: EntityManager, accountId: string): Promise<boolean> {
+    const [rows] = await db.query(
+      `UPDATE account SET
+         failed_login_count = CASE WHEN failed_login_count + 1 >= $2 THEN 0 ELSE failed_login_count + 1 END,
+         locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END
+       WHERE id = $1 RETURNING failed_login_count = 0 AS locked_now`,
+      [accountId, this.policy.maxFailedLogins, this.policy.lockoutMinutes],
+    );
+    return rows[0]?.locked_now === true;
+  }
+
+  /**
+   * Replaces the signed-in account's password with one its holder chose. A wrong current password
+   * counts towards the lockout as a failed login does, so a token left on an unlocked terminal is
+   * no way round it; a locked account is answered as a wrong password is. The change ends every
+   * token issued before it, this request's own included.
+   */
+  async changePassword(ctx: Context, currentPassword: string, newPassword: string): Promise<Account> {
+    if (!ctx.actor) throw notAuthenticated();
+    const errors = new ErrorCollector();
+    checkPassword(newPassword, ['newPassword'], errors);
+    if (newPassword === currentPassword) errors.add(['newPassword'], ErrorCode.PASSWORD_UNCHANGED, 'must differ from the current password');
+    errors.throwIfAny();
+
+    const db = await ctx.session.manager();
+    const account = await db.getRepository(Account).findOneByOrFail({ id: ctx.actor.accountId });
+    const audit = (outcome: 'SUCCESS' | 'FAILURE' | 'DENIED') =>
+      writeAudit(db, ctx, [{ operation: 'account.changePassword', municipalityCode: account.municipalityCode, targetIds: [account.id], outcome }]);
+    const incorrect = () => InputError.of(['currentPassword'], ErrorCode.PASSWORD_INCORRECT, 'is incorrect, or the account is locked');
+
+    const passwordOk = await verifyPassword(account.passwordHash, currentPassword);
+    if (account.lockedUntil !== null && account.lockedUntil > new Date()) {
+      await audit('DENIED');
+      throw incorrect();
+    }
+    if (!passwordOk) {
+      const lockedNow = await this.countFailure(db, account.id);
+      await audit('FAILURE');
+      if (lockedNow) await this.detector.accountLocked(account.id, account.municipalityCode, ctx.sourceAddress);
+      throw incorrect();
+    }
+    // Only over the hash just verified: a change or a lock that came in meanwhile wins.
+    const [changed] = await db.query(
+      `UPDATE account SET password_hash = $3, password_version = password_version + 1, must_change_password = false, failed_login_count = 0
+       WHERE id = $1 AND password_hash = $2 AND (locked_until IS NULL OR locked_until <= now()) RETURNING id`,
+      [account.id, account.passwordHash, await hashPassword(newPassword)],
+    );
+    if ((changed as unknown[]).length === 0) {
+      await audit('DENIED');
+      throw incorrect();
+    }
+    await audit('SUCCESS');
+    return account;
+  }
+
+  /**
+   * The actor behind a token, or null if the token is invalid, from the other channel, its account
+   * is disabled, or its password has changed since the token was issued.
+   */
   async actorFor(token: string, channel: Channel): Promise<Actor | null> {
     const claims = await this.tokens.verify(token, channel);
     if (!claims) return null;
     const account = await this.db.getRepository(Account).findOneBy({ id: claims.accountId });
     if (!account || account.disabledAt || !ROLE_CHANNELS[account.role].includes(channel)) return null;
+    // Signed before the password last changed: whoever held the old password holds no session.
+    if (claims.passwordVersion !== account.passwordVersion) return null;
     return {
       accountId: account.id,
       role: account.role,
       municipalityCode: account.municipalityCode,
       prefectureCode: account.prefectureCode,
       channel,
+      mustChangePassword: account.mustChangePassword,
     };
   }
 }

@@ -125,6 +125,7 @@ export class TestApp {
     const account = await this.app.services.accounts.create(
       { requestId: 'test', channel: 'CLI', actor: null },
       { loginId, password: PASSWORD, role, displayName: loginId, ...scope },
+      { chosenByHolder: true },
     );
     return { id: account.id, loginId };
   }

@@ -5,7 +5,7 @@ import { buildSchemaSync, Query, Resolver } from 'type-graphql';
 import { fieldsWithoutRule } from '../../src/policies/shield';
 import { buildBareSchema, buildSchema, printSortedSchema, resolvers, shieldSchema } from '../../src/schema/build-schema';
 import { SCHEMA_FILE } from '../../src/schema/emit-schema';
-import { defineAbilityFor } from '../../src/policies/ability';
+import { defineAbilityFor, tenantsOf } from '../../src/policies/ability';
 import { Channel, Role } from '../../src/schema/enums';
 
 // A field added without a rule, as a careless change would add it.
@@ -53,6 +53,15 @@ describe('policy coverage', () => {
     const other = await ask('141003');
     expect(JSON.stringify(other)).not.toContain('123456789018');
     expect(other.errors?.map((e) => [e.path, e.extensions?.code])).toEqual([[['resident', 'myNumber'], 'FORBIDDEN']]);
+  });
+
+  it('grants an account still holding the password the operator issued nothing, not even its own municipality\'s rows', () => {
+    for (const role of Object.values(Role)) {
+      const actor = { accountId: 'x', role, municipalityCode: '131016', prefectureCode: '13', channel: Channel.LGWAN, mustChangePassword: true };
+      expect(defineAbilityFor(actor).rules).toEqual([]);
+      expect(tenantsOf(actor)).toEqual([]);
+      expect(defineAbilityFor({ ...actor, mustChangePassword: false }).rules).not.toEqual([]);
+    }
   });
 
   it('matches the committed schema.graphql (run `npm run schema` after changing the API)', () => {

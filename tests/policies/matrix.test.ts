@@ -1,5 +1,5 @@
 import { Channel, Role } from '../../src/schema/enums';
-import { codes, registerResident, residentInput, Session, TestApp } from '../helpers/test-app';
+import { codes, PASSWORD, registerResident, residentInput, Session, TestApp } from '../helpers/test-app';
 
 /**
  * Role × operation: who may call what at all. Row-level isolation is tested in tests/api; this
@@ -11,14 +11,20 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-type Caller = 'anonymous' | 'municipality/LGWAN' | 'municipality/internet' | 'site' | 'prefecture' | 'national' | 'integrator' | 'operator';
+type Caller = 'anonymous' | 'municipality/LGWAN' | 'municipality/internet' | 'site' | 'prefecture' | 'national' | 'integrator' | 'operator'
+  // An officer still holding the password the operator issued.
+  | 'issued password';
 
 const NO_ID = '00000000-0000-4000-8000-000000000000';
 const officers: Caller[] = ['municipality/LGWAN', 'municipality/internet'];
 const signedIn: Caller[] = ['municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'];
 
 const operations: Record<string, { query: string; allowed: Caller[] }> = {
-  viewer: { query: '{ viewer { role } }', allowed: ['municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'] },
+  viewer: { query: '{ viewer { role } }', allowed: [...signedIn, 'issued password'] },
+  changePassword: {
+    query: 'mutation { changePassword(currentPassword: "not-the-password", newPassword: "a-new-password") { userErrors { code } } }',
+    allowed: [...signedIn, 'issued password'],
+  },
   municipalities: { query: '{ municipalities(prefectureCode: "13") { code } }', allowed: ['municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'] },
   residents: { query: '{ residents { nodes { id familyName } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
   resident: { query: 'query($id: ID!) { resident(id: $id) { id } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
@@ -77,7 +83,8 @@ const operations: Record<string, { query: string; allowed: Caller[] }> = {
   },
 };
 
-const callers: Caller[] = ['anonymous', 'municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator'];
+const callers: Caller[] = ['anonymous', 'municipality/LGWAN', 'municipality/internet', 'site', 'prefecture', 'national', 'integrator', 'operator', 'issued password'];
+const refusalOf = (caller: Caller) => (caller === 'anonymous' ? 'UNAUTHENTICATED' : caller === 'issued password' ? 'PASSWORD_CHANGE_REQUIRED' : 'FORBIDDEN');
 
 describe('role × operation matrix', () => {
   const sessions = new Map<Caller, Session | null>();
@@ -96,6 +103,12 @@ describe('role × operation matrix', () => {
     sessions.set('national', await t.session(Role.NATIONAL, Channel.LGWAN));
     sessions.set('integrator', await t.session(Role.INTEGRATOR, Channel.INTERNET));
     sessions.set('operator', await t.session(Role.OPERATOR, Channel.LGWAN));
+    const issued = await t.app.services.accounts.create(
+      { requestId: 'test', channel: 'CLI', actor: null },
+      { loginId: `issued-${process.pid}-${Date.now()}`, password: PASSWORD, role: Role.MUNICIPALITY, displayName: 'issued', municipalityCode: code },
+    );
+    const login = await t.login(Channel.LGWAN, issued.loginId);
+    sessions.set('issued password', t.sessionFor(login.data.login.accessToken, Channel.LGWAN, issued, code));
   });
 
   const cases = Object.entries(operations).flatMap(([name, op]) => callers.map((caller) => [name, caller, op.allowed.includes(caller)] as const));
@@ -106,12 +119,12 @@ describe('role × operation matrix', () => {
     const variables = { id: residentId, input: residentInput(), code: municipalityCode };
     const used = Object.fromEntries(Object.entries(variables).filter(([key]) => query.includes(`$${key}`)));
     const result = session ? await session.gql(query, used) : await t.request(Channel.LGWAN, query, used);
-    const refusal = codes(result).filter((c) => c === 'FORBIDDEN' || c === 'UNAUTHENTICATED');
+    const refusal = codes(result).filter((c) => c === 'FORBIDDEN' || c === 'UNAUTHENTICATED' || c === 'PASSWORD_CHANGE_REQUIRED');
     if (allowed) {
       expect(refusal).toEqual([]);
       expect(result.data).toBeTruthy();
     } else {
-      expect(refusal).toEqual([caller === 'anonymous' ? 'UNAUTHENTICATED' : 'FORBIDDEN']);
+      expect(refusal).toEqual([refusalOf(caller)]);
     }
   });
 });
