@@ -264,6 +264,8 @@ export class ResidentService {
     const deleted = await this.write(ctx, 'resident.delete', async (tx) => {
       const resident = await this.find(ctx, tx, 'delete', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
+      // An issuance or import under way may be writing a ticket for them, which would name a resident gone.
+      await shareRegistryLockOrRetry(tx, resident.municipalityCode, ['id']);
       removed = (await tx.query(
         `SELECT id::text FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2
          UNION ALL SELECT id::text FROM ticket WHERE municipality_code = $1 AND resident_id = $2`,

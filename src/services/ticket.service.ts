@@ -120,6 +120,8 @@ export class TicketService {
       await lockIssuance(tx, municipalityCode);
       let issued = 0;
       // A drawn number that collides is skipped by ON CONFLICT; the next round retries those residents.
+      // The residents are locked as they are read (the ticket's key check locks them anyway, only later):
+      // one deleted meanwhile is skipped rather than failing the whole issuance.
       for (let round = 0; round < 5; round++) {
         const [{ count }] = await tx.query(
           `WITH issued AS (INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
@@ -129,6 +131,7 @@ export class TicketService {
              WHERE r.municipality_code = $1 AND r.status = 'ACTIVE'
                AND NOT EXISTS (SELECT 1 FROM ticket t WHERE t.municipality_code = r.municipality_code
                                AND t.resident_id = r.id AND series_range(t.series) && series_range($2) AND t.voided_on IS NULL)
+             FOR KEY SHARE OF r
            ) x
            WHERE NOT EXISTS (SELECT 1 FROM pending_dose p WHERE p.municipality_code = x.municipality_code AND p.ticket_number = x.n)
            ON CONFLICT (municipality_code, ticket_number) DO NOTHING RETURNING id),

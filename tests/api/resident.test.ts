@@ -104,9 +104,10 @@ describe('resident management', () => {
     expect((await officer.gql(DECEASED, { id, on: '2024-04-01' })).data.markResidentDeceased.resident).toEqual({ status: 'DECEASED' });
   });
 
-  it('asks to try again while tickets are being issued, so that none issued meanwhile stays open', async () => {
+  it('asks to try again while tickets are being issued, so that none issued meanwhile stays open or names a resident gone', async () => {
     const { code, officer } = await t.tenant();
     const { id } = await registerResident(officer);
+    const other = await registerResident(officer);
     const DECEASED = 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2025-01-02") { resident { status } userErrors { field code message } } }';
     // An issuance (or an import) of the municipality holds its registry lock until it commits.
     const issuing = t.db.createQueryRunner();
@@ -119,11 +120,15 @@ describe('resident management', () => {
       ] });
       const MOVE = 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2025-01-01") { userErrors { code } } }';
       expect((await officer.gql(MOVE, { id })).data.markResidentMovedOut.userErrors).toEqual([{ code: 'INVALID_STATE' }]);
+      expect((await officer.gql(DELETE, { id: other.id })).data.deleteResident).toEqual({ deletedResidentId: null, userErrors: [
+        { field: ['id'], code: 'INVALID_STATE', message: 'tickets of this municipality are being issued or imported right now: try again in a minute' },
+      ] });
     } finally {
       await issuing.rollbackTransaction();
       await issuing.release();
     }
     expect((await officer.gql(DECEASED, { id })).data.markResidentDeceased).toEqual({ resident: { status: 'DECEASED' }, userErrors: [] });
+    expect((await officer.gql(DELETE, { id: other.id })).data.deleteResident).toEqual({ deletedResidentId: other.id, userErrors: [] });
   });
 
   it('marks a resident deceased', async () => {

@@ -45,6 +45,33 @@ describe('tickets', () => {
     expect((await officer.gql(ISSUE, { input: { series: '3', allActiveResidents: true } })).data.issueTickets).toMatchObject({ issuedCount: 1, userErrors: [] });
   });
 
+  it('issues in bulk around a resident deleted while it reads them, instead of failing', async () => {
+    const { code, officer } = await t.tenant();
+    const residents = [];
+    for (let i = 0; i < 3; i++) residents.push(await registerResident(officer));
+    // A deletion that has not committed yet when the issuance reads the residents (an officer's takes
+    // the registry lock and is refused meanwhile; this one, made in the database, does not).
+    const deleting = t.db.createQueryRunner();
+    await deleting.connect();
+    await deleting.startTransaction();
+    try {
+      await deleting.query('DELETE FROM resident WHERE municipality_code = $1 AND id = $2', [code, residents[0].id]);
+      const issuing = officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } });
+      for (let i = 0; i < 200; i++) {
+        const [{ n }] = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO ticket%'`);
+        if (n > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await deleting.commitTransaction();
+      expect((await issuing).data.issueTickets).toMatchObject({ issuedCount: 2, userErrors: [] });
+    } finally {
+      if (deleting.isTransactionActive) await deleting.rollbackTransaction();
+      await deleting.release();
+    }
+    const rows = await t.db.query('SELECT resident_id FROM ticket WHERE municipality_code = $1', [code]);
+    expect(rows.map((r: any) => r.resident_id).sort()).toEqual([residents[1].id, residents[2].id].sort());
+  });
+
   it('issues listed tickets with given or assigned numbers, and refuses bad input per field', async () => {
     const { officer } = await t.tenant();
     const a = await registerResident(officer);
