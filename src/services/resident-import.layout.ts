@@ -4,7 +4,7 @@ import { parseRegistryDate } from '../validation/era-dates';
 import { EARLIEST_BIRTH } from '../validation/dates';
 import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, nameCharactersProblem, normaliseDigits } from '../validation/identifiers';
 import { ownMunicipalityCodes } from '../validation/own-codes';
-import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
+import { checkIssuedSeries, checkTicketNumber } from '../validation/tickets';
 
 /**
  * The resident registry CSV layout (README "Resident registry import"): a header row naming the
@@ -166,9 +166,9 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     else ticket = checked.value;
     if (rawSeries === '') problems.push({ field: 'series', code: ErrorCode.REQUIRED, message: 'is required with a ticket number' });
     else {
-      const parsed = parseSeries(rawSeries);
-      if (!parsed) problems.push({ field: 'series', code: ErrorCode.INVALID_SERIES, message: 'must be a dose number or a range of doses, e.g. "3" or "1-2"' });
-      else series = seriesText(parsed);
+      const checked = checkIssuedSeries(rawSeries);
+      if (!checked.ok) problems.push({ field: 'series', code: ErrorCode.INVALID_SERIES, message: checked.message });
+      else series = checked.value;
     }
   } else if (rawSeries !== '') {
     problems.push({ field: 'ticketNumber', code: ErrorCode.REQUIRED, message: 'is required with a series' });

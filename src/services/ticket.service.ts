@@ -10,7 +10,7 @@ import { IssueTicketsInput, MAX_EXPLICIT_TICKETS, TicketConnection, TicketFilter
 import { FIRST_VACCINATION_DAY, isFuture, isIsoDate, todayInJapan } from '../validation/dates';
 import { isUuid, normaliseDigits } from '../validation/identifiers';
 import { checkReason } from '../validation/reasons';
-import { checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
+import { checkIssuedSeries, checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
 import { tryLockRegistry } from '../db/registry-lock';
 import { AuditSource, auditSourceParams, loggedInBatches, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
@@ -93,8 +93,9 @@ export class TicketService {
   async issue(ctx: Context, input: IssueTicketsInput): Promise<{ issuedCount: number; tickets: Ticket[] | null; matchedPendingDoses: number }> {
     const municipalityCode = ownMunicipalityFor(ctx, 'create', 'Ticket');
     const errors = new ErrorCollector();
-    const series = parseSeries(input.series ?? '');
-    if (!series) errors.add(['input', 'series'], ErrorCode.INVALID_SERIES, 'must be a dose number or a range of doses, e.g. "3" or "1-2"');
+    const checked = checkIssuedSeries(input.series ?? '');
+    const series = checked.ok ? checked.value : null;
+    if (!checked.ok) errors.add(['input', 'series'], ErrorCode.INVALID_SERIES, checked.message);
     const issuedOn = input.issuedOn ? normaliseDigits(input.issuedOn) : todayInJapan();
     if (!isIsoDate(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
     else if (isFuture(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.DATE_IN_FUTURE, 'must not be in the future');
@@ -106,9 +107,8 @@ export class TicketService {
       errors.add(['input', 'tickets'], ErrorCode.INVALID_FORMAT, `must hold 1 to ${MAX_EXPLICIT_TICKETS} tickets`);
     }
     errors.throwIfAny();
-    const stored = seriesText(series!);
-    if (!explicit) return this.issueToAll(ctx, municipalityCode, stored, issuedOn);
-    return this.issueList(ctx, municipalityCode, stored, issuedOn, explicit);
+    if (!explicit) return this.issueToAll(ctx, municipalityCode, series!, issuedOn);
+    return this.issueList(ctx, municipalityCode, series!, issuedOn, explicit);
   }
 
   /**

@@ -30,6 +30,17 @@ export function parseSeries(input: string): Series | null {
 /** The one way a series is stored: "3" or "1-2" (so "01-02" and "1-2" are one series). */
 export const seriesText = (series: Series): string => (series.first === series.last ? `${series.first}` : `${series.first}-${series.last}`);
 
+/**
+ * A series a new ticket may be issued for, in its stored form. The OCR line prints the series'
+ * first dose as its one dose digit; later doses of a range ("8-12") are used on the same ticket.
+ */
+export function checkIssuedSeries(input: string): Checked {
+  const series = parseSeries(input);
+  if (!series) return { ok: false, reason: 'format', message: 'must be a dose number or a range of doses, e.g. "3" or "1-2"' };
+  if (series.first > 9) return { ok: false, reason: 'format', message: 'must start at dose 9 at the latest: the ticket\'s OCR line has one digit for the dose' };
+  return { ok: true, value: seriesText(series) };
+}
+
 export const seriesCovers = (series: string, dose: number): boolean => {
   const parsed = parseSeries(series);
   return !!parsed && dose >= parsed.first && dose <= parsed.last;

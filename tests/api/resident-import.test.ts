@@ -401,13 +401,14 @@ describe('resident registry import', () => {
     expect((await residentRows(t, code)).map((r) => r.birth_date)).toEqual(['1990-01-01', '1990-01-01']);
   });
 
-  it('rejects a series that names no doses, and stores every series in one form', async () => {
+  it('rejects a series that names no doses, or none the OCR line can print, and stores every series in one form', async () => {
     const { code, officer } = await t.tenant();
-    const rows = [registryRow({ series: '01-02' }), registryRow({ series: '第1期' })];
+    const rows = [registryRow({ series: '01-02' }), registryRow({ series: '第1期' }), registryRow({ series: '10' })];
     const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
-    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 1, ticketsInserted: 1 });
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 2, ticketsInserted: 1 });
     expect(job.rejections.nodes).toEqual([
       { line: 3, column: '券種', field: 'series', code: 'INVALID_SERIES', message: 'must be a dose number or a range of doses, e.g. "3" or "1-2"' },
+      { line: 4, column: '券種', field: 'series', code: 'INVALID_SERIES', message: 'must start at dose 9 at the latest: the ticket\'s OCR line has one digit for the dose' },
     ]);
     expect(await ticketRows(t, code)).toEqual([{ ticket_number: rows[0].ticket, series: '1-2', addressee_number: rows[0].addressee }]);
   });

@@ -1,5 +1,6 @@
+import { insertDose } from '../helpers/statistics';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
-import { freshTicketNumber, ISSUE, residentWithTicket } from '../helpers/vaccination';
+import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -101,6 +102,26 @@ describe('tickets', () => {
     expect(overlapping.data.issueTickets.userErrors).toEqual([
       { field: ['input', 'tickets', '0', 'residentId'], code: 'DUPLICATE', message: 'resident already holds an open ticket of series 1-2' },
     ]);
+  });
+
+  it('refuses a series starting after dose 9, which the OCR line\'s one dose digit cannot print; a range reaching past it is one ticket', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    const refused = [{ field: ['input', 'series'], code: 'INVALID_SERIES', message: 'must start at dose 9 at the latest: the ticket\'s OCR line has one digit for the dose' }];
+    for (const series of ['10', '10-12', '１２']) {
+      expect((await officer.gql(ISSUE, { input: { series, tickets: [{ residentId: id }] } })).data.issueTickets.userErrors).toEqual(refused);
+    }
+    expect((await officer.gql(ISSUE, { input: { series: '10', allActiveResidents: true } })).data.issueTickets.userErrors).toEqual(refused);
+    expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1', [code])).toEqual([]);
+
+    // The dose digit is the series' first dose; a site registers its later doses by the same OCR line.
+    const { residentId, ticketNumber, ocrLine } = await residentWithTicket(officer, { series: '8-12' });
+    expect(ocrLine).toBe(`18${code}${ticketNumber}`);
+    for (let dose = 1; dose <= 9; dose++) await insertDose(t, code, residentId, { doseNumber: dose, vaccinatedOn: `2022-0${dose}-01` });
+    const site = await tablet(t, code);
+    expect((await site.gql(SCAN, { ticket: { ocrLine } })).data.scanTicket).toMatchObject({ status: 'VALID', series: '8-12', nextDoseNumber: 10 });
+    const registered = await site.gql(REGISTER_DOSE, { input: doseInput(code, ticketNumber, { ticket: { ocrLine }, doseNumber: 10 }) });
+    expect(registered.data.registerDose).toMatchObject({ receipt: { status: 'RECORDED', doseNumber: 10 }, userErrors: [] });
   });
 
   it('cannot issue to, list, look up or void another municipality\'s tickets', async () => {

@@ -6,7 +6,7 @@ import {
   normaliseDigits,
 } from '../../src/validation/identifiers';
 import { isFuture, isIsoDate, todayInJapan } from '../../src/validation/dates';
-import { parseSeries, seriesText } from '../../src/validation/tickets';
+import { checkIssuedSeries, parseSeries, seriesText } from '../../src/validation/tickets';
 
 describe('municipality code (JIS X 0402)', () => {
   it.each(['131016', '011002', '141003', '271403'])('accepts the real code %s', (code) => {
@@ -84,6 +84,11 @@ describe('ticket series', () => {
     });
   it.each(['0', '2-1', '1-21', '第1期', '1--2', '1,2', ''])('refuses %s', (input) => {
     expect(parseSeries(input)).toBeNull();
+  });
+  it('issues only a series whose first dose fits the OCR line\'s one dose digit', () => {
+    expect(checkIssuedSeries('９-12')).toEqual({ ok: true, value: '9-12' });
+    expect(checkIssuedSeries('10')).toMatchObject({ ok: false, message: 'must start at dose 9 at the latest: the ticket\'s OCR line has one digit for the dose' });
+    expect(checkIssuedSeries('2-1')).toMatchObject({ ok: false, message: 'must be a dose number or a range of doses, e.g. "3" or "1-2"' });
   });
 });
 
