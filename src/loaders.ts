@@ -81,3 +81,8 @@ export function createLoaders(db: () => Promise<EntityManager>, ability: AppAbil
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
+
+/** Forgets every cached row, so that a later read of the request sees what a write changed. */
+export function clearLoaders(loaders: Loaders): void {
+  for (const loader of Object.values(loaders)) loader.clearAll();
+}

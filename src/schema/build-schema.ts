@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
-import { applyMiddleware } from 'graphql-middleware';
+import { applyMiddleware, IMiddlewareTypeMap } from 'graphql-middleware';
 import { buildSchemaSync } from 'type-graphql';
+import type { Context } from '../context';
+import { clearLoaders } from '../loaders';
 import { fieldsWithoutRule, permissions } from '../policies/shield';
 import { AccountResolver } from '../resolvers/account.resolver';
 import { AuditResolver } from '../resolvers/audit.resolver';
@@ -26,11 +28,22 @@ export function buildBareSchema(): GraphQLSchema {
   return buildSchemaSync({ resolvers: [...resolvers], validate: false });
 }
 
+/**
+ * A document's mutations run one after another, each reading its payload through the request's
+ * loaders: each starts with them emptied, so none shows rows an earlier one loaded and then changed.
+ */
+const freshLoadersPerMutation: IMiddlewareTypeMap<unknown, Context> = {
+  Mutation: (resolve, parent, args, ctx, info) => {
+    clearLoaders(ctx.loaders);
+    return resolve(parent, args, ctx, info);
+  },
+};
+
 /** The served schema: every field behind the shield. Refuses to build if any field has no rule. */
 export function buildSchema(schema: GraphQLSchema = buildBareSchema()): GraphQLSchema {
   const missing = fieldsWithoutRule(schema);
   if (missing.length > 0) throw new Error(`fields without a policy rule: ${missing.join(', ')}`);
-  return shieldSchema(schema);
+  return applyMiddleware(shieldSchema(schema), freshLoadersPerMutation);
 }
 
 export const shieldSchema = (schema: GraphQLSchema): GraphQLSchema => applyMiddleware(schema, permissions);

@@ -131,6 +131,23 @@ describe('resident management', () => {
     expect((await officer.gql(DELETE, { id: other.id })).data.deleteResident).toEqual({ deletedResidentId: other.id, userErrors: [] });
   });
 
+  it('shows in a later mutation of the same document what an earlier one changed, not what it had loaded', async () => {
+    const { code, officer } = await t.tenant();
+    const { residentId } = await residentWithTicket(officer);
+    const recordId = await insertDose(t, code, residentId, { vaccinatedOn: '2024-05-01' });
+    const held = 'resident { tickets { voidReason } vaccinations(includeHistory: true) { status } }';
+    const result = await officer.gql(`mutation($id: ID!, $record: ID!) {
+      first: updateResident(id: $id, input: { familyName: "佐藤" }) { ${held} }
+      entered: deleteVaccinationRecord(id: $record, reason: "entered twice") { userErrors { code } }
+      moved: markResidentMovedOut(id: $id, movedOutOn: "2024-06-01") { ${held} userErrors { code } }
+    }`, { id: residentId, record: recordId });
+    expect(result.data).toEqual({
+      first: { resident: { tickets: [{ voidReason: null }], vaccinations: [{ status: 'COMPLETED' }] } },
+      entered: { userErrors: [] },
+      moved: { resident: { tickets: [{ voidReason: 'moved out' }], vaccinations: [{ status: 'ENTERED_IN_ERROR' }] }, userErrors: [] },
+    });
+  });
+
   it('marks a resident deceased', async () => {
     const { officer } = await t.tenant();
     const { id } = await registerResident(officer);
