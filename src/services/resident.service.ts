@@ -12,6 +12,7 @@ import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, Up
 import { ResidentStatus } from '../schema/enums';
 import { EARLIEST_BIRTH, isFuture, isIsoDate } from '../validation/dates';
 import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, nameCharactersProblem, normaliseDigits, normaliseWidth } from '../validation/identifiers';
+import { ownMunicipalityCodes } from '../validation/own-codes';
 import { writeAudit } from './audit.service';
 import { voidOpenTickets } from './ticket.service';
 
@@ -218,11 +219,15 @@ export class ResidentService {
       destinationCode = checked.value;
     }
     return this.write(ctx, 'resident.markMovedOut', async (tx) => {
+      const resident = await this.find(ctx, tx, 'update', id, true);
+      if (!resident) throw notFoundOrNoAccess(['id']);
+      // A designated city is one municipality: a move between its wards is no move out.
+      if (destinationCode && ownMunicipalityCodes(resident.municipalityCode).has(destinationCode)) {
+        throw InputError.of(['destinationMunicipalityCode'], ErrorCode.INVALID_STATE, 'is the resident\'s own municipality (or one of its wards): a move within it is no move out');
+      }
       if (destinationCode && !(await ctx.loaders.municipality.load(destinationCode))) {
         throw InputError.of(['destinationMunicipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
       }
-      const resident = await this.find(ctx, tx, 'update', id, true);
-      if (!resident) throw notFoundOrNoAccess(['id']);
       if (resident.status === ResidentStatus.DECEASED) throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'resident is recorded as deceased');
       const date = checkEventDate('movedOutOn', movedOutOn, resident.birthDate);
       await this.assertAfterDoses(tx, resident, 'movedOutOn', date);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Channel, Role } from '../../src/schema/enums';
 import { insertDose } from '../helpers/statistics';
 import { residentWithTicket } from '../helpers/vaccination';
@@ -102,6 +102,30 @@ describe('resident management', () => {
       { field: ['deceasedOn'], code: 'INVALID_DATE', message: 'must not be before the recorded move out (2024-04-01)' },
     ] });
     expect((await officer.gql(DECEASED, { id, on: '2024-04-01' })).data.markResidentDeceased.resident).toEqual({ status: 'DECEASED' });
+  });
+
+  it('refuses the resident\'s own municipality as where they moved to, for a designated city also its wards', async () => {
+    const MOVE = `mutation($id: ID!, $to: String) {
+      markResidentMovedOut(id: $id, movedOutOn: "2024-06-01", destinationMunicipalityCode: $to) { resident { status movedToMunicipalityCode } userErrors { field code message } }
+    }`;
+    const own = { resident: null, userErrors: [{ field: ['destinationMunicipalityCode'], code: 'INVALID_STATE', message: 'is the resident\'s own municipality (or one of its wards): a move within it is no move out' }] };
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    expect((await officer.gql(MOVE, { id, to: code })).data.markResidentMovedOut).toEqual(own);
+    // 仙台市 (041009) is one tenant; 青葉区 (041017) is one of its wards, 名取市 (042072) the next city. Its
+    // resident is written in the database: a data key made here for a real municipality would be
+    // wrapped under this app's master key, which the apps of other test files do not share.
+    const sendai = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: '041009' });
+    const [resident] = await t.db.query(
+      `INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version, family_name, given_name,
+         family_name_kana, given_name_kana, birth_date, sex)
+       VALUES ('041009', gen_random_uuid(), $1, '\\x00', $2, 1, '山田', '太郎', 'ヤマダ', 'タロウ', '1980-01-01', 'MALE') RETURNING id`,
+      [residentInput().addresseeNumber, randomBytes(32)],
+    );
+    for (const to of ['041009', '041017']) expect((await sendai.gql(MOVE, { id: resident.id, to })).data.markResidentMovedOut).toEqual(own);
+    expect((await sendai.gql(MOVE, { id: resident.id, to: '042072' })).data.markResidentMovedOut).toEqual({
+      resident: { status: 'MOVED_OUT', movedToMunicipalityCode: '042072' }, userErrors: [],
+    });
   });
 
   it('asks to try again while tickets are being issued, so that none issued meanwhile stays open or names a resident gone', async () => {
