@@ -24,12 +24,27 @@ async function published(scope: { kind: string; code?: string }, from?: string, 
   return asFigures(result.data.statistics);
 }
 
+/**
+ * The published figures of `scope` equal the brute-force count. Dose numbers are listed up to the
+ * highest in the country, which other test files running at the same time may raise: a comparison
+ * is made only when the count read before the figures and the one read after agree.
+ */
+async function expectSame(scope: { kind: string; code: string }, where: Parameters<typeof bruteForce>[1], from?: string, to?: string) {
+  for (let attempt = 1; ; attempt++) {
+    const before = await bruteForce(t, where, from, to);
+    const figures = await published(scope, from, to);
+    const after = await bruteForce(t, where, from, to);
+    if (JSON.stringify(before) === JSON.stringify(after) || attempt === 5) {
+      expect(figures).toEqual(after);
+      return;
+    }
+  }
+}
+
 async function expectExact(municipalities: string[], ranges: [string?, string?][] = [[], ['2021-06-01', '2021-07-31'], [undefined, '2021-06-15']]) {
   for (const [from, to] of ranges) {
-    for (const code of municipalities) {
-      expect(await published({ kind: 'MUNICIPALITY', code }, from, to)).toEqual(await bruteForce(t, { municipality: code }, from, to));
-    }
-    expect(await published({ kind: 'PREFECTURE', code: PREFECTURE }, from, to)).toEqual(await bruteForce(t, { prefecture: PREFECTURE }, from, to));
+    for (const code of municipalities) await expectSame({ kind: 'MUNICIPALITY', code }, { municipality: code }, from, to);
+    await expectSame({ kind: 'PREFECTURE', code: PREFECTURE }, { prefecture: PREFECTURE }, from, to);
   }
 }
 
