@@ -587,35 +587,32 @@ export class ResidentImportService {
     );
     // A changed birth date stays before a recorded move out or death, and before the resident's
     // first recorded dose, as updateResident keeps it. Dose writers and the move-out and death flags
-    // check their dates against the birth date they read under the resident's row lock: those
-    // residents are locked first, so the checks below see every such write committed before, and
-    // none can follow until the import commits.
+    // check their dates against the birth date they read under the resident's row lock: the
+    // residents whose birth date changes are locked (and kept aside, with what the checks need)
+    // first, so that the checks see every such write committed before, and none can follow until
+    // the import commits.
+    const births = `import_births_${suffix}`;
+    await client.query(`CREATE TEMP TABLE ${births} (line integer NOT NULL, id uuid NOT NULL, birth_date date NOT NULL, moved_out_on date, deceased_on date) ON COMMIT DROP`);
     await client.query(
       `WITH locked AS (
-         SELECT r.id FROM resident r JOIN ${staging} s ON r.addressee_number = s.addressee_number
+         SELECT s.line, r.id, s.birth_date, r.moved_out_on, r.deceased_on FROM resident r JOIN ${staging} s ON r.addressee_number = s.addressee_number
          WHERE r.municipality_code = $1 AND r.birth_date <> s.birth_date FOR UPDATE OF r
-       ) SELECT count(*) FROM locked`,
+       ) INSERT INTO ${births} SELECT * FROM locked`,
       [code],
     );
+    await client.query(`ANALYZE ${births}`);
     await client.query(
       `WITH late AS (
-         DELETE FROM ${staging} s USING resident r
-         WHERE r.municipality_code = $1 AND r.status <> 'ACTIVE' AND r.addressee_number = s.addressee_number AND r.birth_date <> s.birth_date
-           AND s.birth_date > coalesce(r.moved_out_on, r.deceased_on)
-         RETURNING s.line, CASE WHEN r.moved_out_on IS NOT NULL THEN 'move out (' || r.moved_out_on ELSE 'death (' || r.deceased_on END AS event
-       )
+         DELETE FROM ${births} b WHERE b.birth_date > coalesce(b.moved_out_on, b.deceased_on)
+         RETURNING b.line, CASE WHEN b.moved_out_on IS NOT NULL THEN 'move out (' || b.moved_out_on ELSE 'death (' || b.deceased_on END AS event
+       ), gone AS (DELETE FROM ${staging} s USING late l WHERE s.line = l.line)
        INSERT INTO ${rejected} SELECT line, 'birthDate', 'INVALID_DATE', 'must not be after the recorded ' || event || ')' FROM late`,
-      [code],
     );
     await client.query(
-      `WITH moved AS MATERIALIZED (
-         SELECT s.line, r.id, s.birth_date FROM ${staging} s
-         JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = s.addressee_number AND r.birth_date <> s.birth_date
-         WHERE EXISTS (SELECT FROM vaccination_record WHERE municipality_code = $1)
-       ), refused AS (
-         SELECT m.line, to_char(min(v.vaccinated_on), 'YYYY-MM-DD') AS first FROM moved m
-         JOIN vaccination_record v ON v.municipality_code = $1 AND v.resident_id = m.id AND v.status = 'COMPLETED' AND v.vaccinated_on < m.birth_date
-         GROUP BY m.line
+      `WITH refused AS (
+         SELECT b.line, to_char(min(v.vaccinated_on), 'YYYY-MM-DD') AS first FROM ${births} b
+         JOIN vaccination_record v ON v.municipality_code = $1 AND v.resident_id = b.id AND v.status = 'COMPLETED' AND v.vaccinated_on < b.birth_date
+         GROUP BY b.line
        ), gone AS (DELETE FROM ${staging} s USING refused f WHERE s.line = f.line RETURNING s.line, f.first)
        INSERT INTO ${rejected} SELECT line, 'birthDate', 'DATE_AFTER_NEXT_DOSE', 'must not be after the first recorded dose (' || first || ')' FROM gone`,
       [code],
@@ -655,7 +652,7 @@ export class ResidentImportService {
     await this.faultAfterResidentMerge?.(job);
     // When every accepted row was a new resident, the statement above wrote all their tickets.
     const ticketsInserted = counts.ticketsInserted + (counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today) : 0);
-    await client.query(`DROP TABLE ${staging}, ${rejected}`);
+    await client.query(`DROP TABLE ${staging}, ${rejected}, ${births}`);
     // Before the job's row is written: that write holds the row until the commit, and the heartbeat would wait on it.
     await this.matchPendingDoses(tx, code, principal);
 
