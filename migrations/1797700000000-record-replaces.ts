@@ -7,7 +7,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * and being unique it also guarantees the export one line per record (one record replaces one).
  * Built CONCURRENTLY, outside a transaction: a plain build would hold off every dose registration
  * while it read a table of hundreds of millions of records. A build that failed leaves an invalid
- * index behind, which the next run drops first.
+ * index behind, which the next run drops first. Reverting drops it plainly: TypeORM reverts a
+ * migration inside a transaction, where CONCURRENTLY is not allowed.
  */
 export class RecordReplaces1797700000000 implements MigrationInterface {
   name = 'RecordReplaces1797700000000';
@@ -20,6 +21,6 @@ export class RecordReplaces1797700000000 implements MigrationInterface {
   }
 
   async down(db: QueryRunner): Promise<void> {
-    await db.query('DROP INDEX CONCURRENTLY IF EXISTS vaccination_record_superseded_by_key');
+    await db.query('DROP INDEX IF EXISTS vaccination_record_superseded_by_key');
   }
 }

@@ -1,0 +1,60 @@
+import { DataSource } from 'typeorm';
+import { createDataSource, migrate, migrations } from '../../src/db/data-source';
+import { writeAudit } from '../../src/services/audit.service';
+
+/**
+ * Migrations against a database of their own (roles are shared by the cluster, so no migration
+ * may drop one): every one reverts and applies again, and the password-change migration forces a
+ * change on the accounts that already held a password the operator chose.
+ */
+let admin: DataSource;
+let db: DataSource;
+const NAME = `migrations_${process.pid}`;
+
+beforeAll(async () => {
+  admin = createDataSource(process.env.DATABASE_URL!);
+  await admin.initialize();
+  await admin.query(`CREATE DATABASE ${NAME}`);
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = `/${NAME}`;
+  db = createDataSource(url.toString());
+  await db.initialize();
+  await migrate(db);
+}, 120_000);
+
+afterAll(async () => {
+  await db?.destroy();
+  await admin?.query(`DROP DATABASE IF EXISTS ${NAME}`);
+  await admin?.destroy();
+});
+
+const applied = async (): Promise<string[]> => (await db.query('SELECT name FROM migrations ORDER BY id')).map((r: { name: string }) => r.name);
+const undoUntil = async (name: string) => {
+  while ((await applied()).at(-1) !== name) await db.undoLastMigration({ transaction: 'each' });
+};
+
+it('reverts every migration, as TypeORM reverts them, and applies them all again', async () => {
+  await undoUntil('Foundation1795392000000');
+  await db.undoLastMigration({ transaction: 'each' });
+  expect(await applied()).toEqual([]);
+  const left = await db.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migrations'`);
+  expect(left).toEqual([]);
+  await migrate(db);
+  expect(await applied()).toEqual(migrations.map((m) => m.name));
+}, 120_000);
+
+it('makes the accounts the operator issued through the API change their password, and no others', async () => {
+  await undoUntil('EligibilityMissesAlert1797300000000');
+  const issued = '00000000-0000-4000-8000-000000000001';
+  const own = '00000000-0000-4000-8000-000000000002';
+  await db.query(`INSERT INTO account (id, login_id, password_hash, role, display_name) VALUES
+    ('${issued}', 'issued-by-operator', 'x', 'NATIONAL', 'issued'), ('${own}', 'made-in-shell', 'x', 'OPERATOR', 'own')`);
+  await writeAudit(db.manager, { requestId: 'r1', channel: 'LGWAN', actor: null }, [{ operation: 'account.create', municipalityCode: null, targetIds: [issued], outcome: 'SUCCESS' }]);
+  await writeAudit(db.manager, { requestId: 'r2', channel: 'CLI', actor: null }, [{ operation: 'account.create', municipalityCode: null, targetIds: [own], outcome: 'SUCCESS' }]);
+  await migrate(db);
+  const rows = await db.query('SELECT login_id, must_change_password FROM account ORDER BY login_id');
+  expect(rows).toEqual([
+    { login_id: 'issued-by-operator', must_change_password: true },
+    { login_id: 'made-in-shell', must_change_password: false },
+  ]);
+}, 120_000);
