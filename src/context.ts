@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { EntityManager } from 'typeorm';
 import { Actor } from './auth/actor';
 import { RequestSession } from './db/tenant-session';
 import { createLoaders, Loaders } from './loaders';
@@ -20,6 +21,11 @@ export interface Context {
   session: RequestSession;
   loaders: Loaders;
   audit: ReadAudit;
+  /**
+   * Writes that must outlast the request's transaction (failed attempts, for the lockout and the
+   * operation log): done in the request as usual, and again on their own if it is rolled back.
+   */
+  kept: ((db: EntityManager) => Promise<unknown>)[];
   services: Services;
 }
 
@@ -44,24 +50,35 @@ export function contextFor(services: Services, actor: Actor | null, via: { chann
     session,
     loaders: createLoaders(() => session.manager(), ability),
     audit: new ReadAudit(),
+    kept: [],
     services,
   };
 }
 
+/** Does `work` in the request's transaction now, and again on its own should the request be rolled back. */
+export async function keepWrite<T>(ctx: Context, db: EntityManager, work: (db: EntityManager) => Promise<T>): Promise<T> {
+  ctx.kept.push(work);
+  return work(db);
+}
+
 /**
  * Writes the request's read log and commits its transaction; on failure rolls back and rethrows.
- * A request answered with a fault (`faulted`) writes nothing but its read log: the other root
- * fields of a mutation are undone with it, as the answer (a null payload) tells the client.
+ * A request answered with a fault (`faulted`) writes nothing but its read log and its kept writes:
+ * the other root fields of a mutation are undone with it, as the answer (a null payload) tells the
+ * client.
  */
 export async function finishRequest(ctx: Context, faulted = false): Promise<void> {
   let session = ctx.session;
+  let kept: Context['kept'] = [];
   if (faulted) {
     await session.finish(false);
-    if (ctx.audit.isEmpty) return;
+    if (ctx.audit.isEmpty && ctx.kept.length === 0) return;
     session = new RequestSession(ctx.services.db, tenantsOf(ctx.actor));
+    kept = ctx.kept;
   }
   try {
     if (!ctx.audit.isEmpty) await ctx.audit.flush(await session.manager(), ctx);
+    for (const work of kept) await work(await session.manager());
   } catch (error) {
     await session.finish(false);
     throw error;

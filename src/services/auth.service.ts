@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Actor } from '../auth/actor';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/password';
 import { TokenSigner } from '../auth/token';
-import type { Context } from '../context';
+import { Context, keepWrite } from '../context';
 import { Account } from '../entities/account.entity';
 import { ErrorCode, ErrorCollector, InputError, notAuthenticated } from '../errors';
 import { ROLE_CHANNELS } from '../policies/roles';
@@ -116,8 +116,10 @@ export class AuthService {
 
     const db = await ctx.session.manager();
     const account = await db.getRepository(Account).findOneByOrFail({ id: ctx.actor.accountId });
-    const audit = (outcome: 'SUCCESS' | 'FAILURE' | 'DENIED') =>
-      writeAudit(db, ctx, [{ operation: 'account.changePassword', municipalityCode: account.municipalityCode, targetIds: [account.id], outcome }]);
+    const log = (outcome: 'SUCCESS' | 'FAILURE' | 'DENIED') => (into: EntityManager) =>
+      writeAudit(into, ctx, [{ operation: 'account.changePassword', municipalityCode: account.municipalityCode, targetIds: [account.id], outcome }]);
+    // A refused attempt, and its count towards the lockout, stay even if the request is rolled back.
+    const audit = (outcome: 'SUCCESS' | 'FAILURE' | 'DENIED') => (outcome === 'SUCCESS' ? log(outcome)(db) : keepWrite(ctx, db, log(outcome)));
     const incorrect = () => InputError.of(['currentPassword'], ErrorCode.PASSWORD_INCORRECT, 'is incorrect, or the account is locked');
 
     const passwordOk = await verifyPassword(account.passwordHash, currentPassword);
@@ -126,7 +128,7 @@ export class AuthService {
       throw incorrect();
     }
     if (!passwordOk) {
-      const lockedNow = await this.countFailure(db, account.id);
+      const lockedNow = await keepWrite(ctx, db, (into) => this.countFailure(into, account.id));
       await audit('FAILURE');
       if (lockedNow) await this.detector.accountLocked(account.id, account.municipalityCode, ctx.sourceAddress);
       throw incorrect();

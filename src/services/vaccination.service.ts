@@ -1,7 +1,7 @@
 import { subject } from '@casl/ability';
 import { createHash, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
-import { Context } from '../context';
+import { Context, keepWrite } from '../context';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { badArgument, ErrorCode, ErrorCollector, identifierError, InputError } from '../errors';
 import { ownMunicipalityFor } from '../policies/scope';
@@ -138,9 +138,9 @@ export class VaccinationService {
       if (!(error instanceof InputError)) throw error;
       // A misread is logged under the site's municipality, as the code it read may not exist; one
       // of a registered ticket under the ticket's, naming it, as a refused registration is.
-      await writeAudit(await ctx.session.manager(), ctx, [{
+      await keepWrite(ctx, await ctx.session.manager(), (db) => writeAudit(db, ctx, [{
         operation: 'ticket.scan.misread', municipalityCode: scanned?.municipalityCode ?? siteCode, targetIds: scanned ? [scanned.ticketId] : [], outcome: 'FAILURE',
-      }]);
+      }]));
       const [first] = error.errors;
       throw badArgument(first.field, first.message, first.code);
     }
@@ -194,7 +194,8 @@ export class VaccinationService {
       // Refused registrations are logged too: repeated misreads at one site are worth seeing.
       if (error instanceof InputError) {
         const ticketId = (looked as { ticketId: string | null } | null)?.ticketId ?? null;
-        await writeAudit(await ctx.session.manager(), ctx, [{ operation: 'vaccination.register', municipalityCode: ref?.municipalityCode ?? null, targetIds: [ticketId ?? '-'], outcome: 'FAILURE' }]);
+        await keepWrite(ctx, await ctx.session.manager(), (db) =>
+          writeAudit(db, ctx, [{ operation: 'vaccination.register', municipalityCode: ref?.municipalityCode ?? null, targetIds: [ticketId ?? '-'], outcome: 'FAILURE' }]));
         // A refused registration told the site what a scan would have: it counts as one, or
         // registrations that fail on purpose would sweep tickets unseen by the scan limits.
         if (looked) {

@@ -120,4 +120,55 @@ describe('requests that touch the same rows at once', () => {
     const doses = await t.db.query(`SELECT to_char(vaccinated_on, 'YYYY-MM-DD') AS on FROM vaccination_record WHERE municipality_code = $1`, [home.code]);
     expect(doses).toEqual([{ on: winner }, { on: winner }]);
   });
+
+  it('a request stopped that way still counts and logs a wrong current password it was sent', async () => {
+    const home = await t.tenant();
+    const other = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: home.code });
+    const x = (await registerResident(home.officer)).id;
+    const y = (await registerResident(home.officer)).id;
+    const DOC = `mutation($a: RecordDoseInput!, $b: RecordDoseInput!) {
+      c: changePassword(currentPassword: "a-wrong-guess-123", newPassword: "whatever-new-1234") { accountId userErrors { code } }
+      a: recordDose(input: $a) { record { id } userErrors { code } }
+      b: recordDose(input: $b) { record { id } userErrors { code } }
+    }`;
+    const dose = (residentId: string, vaccinatedOn: string) => ({ residentId, doseNumber: 1, vaccinatedOn, vaccineCode: 'PFIZER-COMIRNATY', lotNumber: 'FA1234' });
+    const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
+    const first = home.officer.gql(DOC, { a: dose(x, '2024-01-01'), b: dose(y, '2024-01-01') });
+    await heldByAnother(RESIDENT_ROW, [x]);
+    const second = other.gql(DOC, { a: dose(y, '2024-01-02'), b: dose(x, '2024-01-02') });
+    await heldByAnother(RESIDENT_ROW, [y]);
+    await release(gate);
+    const answers = await Promise.all([first, second]);
+    expect(answers.filter((a) => a.errors).map(codes)).toEqual([['CONFLICT']]);
+    for (const id of [home.officer.accountId, other.accountId]) {
+      const [{ failed_login_count: failures }] = await t.db.query('SELECT failed_login_count FROM account WHERE id = $1', [id]);
+      const logged = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'account.changePassword' AND $1 = ANY(target_ids)`, [id]);
+      expect({ failures, logged }).toEqual({ failures: 1, logged: [{ outcome: 'FAILURE' }] });
+    }
+  });
+
+  it('a site\'s request stopped that way still logs a registration it refused', async () => {
+    const home = await t.tenant();
+    const x = await residentWithTicket(home.officer);
+    const y = await residentWithTicket(home.officer);
+    const [siteA, siteB] = [await tablet(t, home.code), await tablet(t, home.code)];
+    const DOC = `mutation($f: RegisterDoseInput!, $a: RegisterDoseInput!, $b: RegisterDoseInput!) {
+      f: registerDose(input: $f) { receipt { id } userErrors { code } }
+      a: registerDose(input: $a) { receipt { id } userErrors { code } }
+      b: registerDose(input: $b) { receipt { id } userErrors { code } }
+    }`;
+    const refused = () => doseInput(home.code, x.ticketNumber, { vaccinatedOn: '2099-01-01' });
+    const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
+    const first = siteA.gql(DOC, { f: refused(), a: doseInput(home.code, x.ticketNumber), b: doseInput(home.code, y.ticketNumber) });
+    await heldByAnother(RESIDENT_ROW, [x.residentId]);
+    const second = siteB.gql(DOC, { f: refused(), a: doseInput(home.code, y.ticketNumber), b: doseInput(home.code, x.ticketNumber) });
+    await heldByAnother(RESIDENT_ROW, [y.residentId]);
+    await release(gate);
+    const answers = await Promise.all([first, second]);
+    expect(answers.filter((a) => a.errors).map(codes)).toEqual([['CONFLICT']]);
+    for (const site of [siteA, siteB]) {
+      const [{ n }] = await t.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE operation = 'vaccination.register' AND outcome = 'FAILURE' AND actor_id = $1`, [site.accountId]);
+      expect(n).toBe(1);
+    }
+  });
 });
