@@ -651,7 +651,7 @@ export class ResidentImportService {
     const counts = await this.mergeResidents(client, staging, code, keys.version, today, job.id, principal);
     await this.faultAfterResidentMerge?.(job);
     // When every accepted row was a new resident, the statement above wrote all their tickets.
-    const ticketsInserted = counts.ticketsInserted + (counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today) : 0);
+    const ticketsInserted = counts.ticketsInserted + (counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today, job.id, principal) : 0);
     await client.query(`DROP TABLE ${staging}, ${rejected}, ${births}`);
     // Before the job's row is written: that write holds the row until the commit, and the heartbeat would wait on it.
     await this.matchPendingDoses(tx, code, principal);
@@ -701,14 +701,15 @@ export class ResidentImportService {
          FROM changes c WHERE c.new_id IS NOT NULL
          ORDER BY c.addressee_number
          RETURNING id
-       ), logged AS (
-         ${loggedInBatches(`SELECT 'resident.import.create' AS operation, id FROM inserted UNION ALL SELECT 'resident.import.update', id FROM updated`, '$1', '$4::text[]', '$5, $6, $7, $8')}
        ), tickets AS (
          INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
          SELECT $1, uuidv7(), c.new_id, c.ticket_number, c.series, $3::date
          FROM changes c WHERE c.new_id IS NOT NULL AND c.ticket_number IS NOT NULL
          ORDER BY c.addressee_number
-         RETURNING 1
+         RETURNING id
+       ), logged AS (
+         ${loggedInBatches(`SELECT 'resident.import.create' AS operation, id FROM inserted UNION ALL SELECT 'resident.import.update', id FROM updated
+           UNION ALL SELECT 'ticket.import.create', id FROM tickets`, '$1', '$4::text[]', '$5, $6, $7, $8')}
        )
        SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM updated)::int AS updated,
               (SELECT count(*) FROM tickets)::int AS "ticketsInserted"`,
@@ -724,7 +725,7 @@ export class ResidentImportService {
    * and those just written with their new residents, are dropped in the first join, before
    * residents are looked up.
    */
-  private async mergeTickets(client: PoolClient, staging: string, code: string, today: string): Promise<number> {
+  private async mergeTickets(client: PoolClient, staging: string, code: string, today: string, jobId: string, principal: ImportPrincipal): Promise<number> {
     const [{ inserted }] = (await collided(client.query(
       `WITH changes AS MATERIALIZED (
          SELECT s.addressee_number, s.ticket_number, s.series, o.id AS existing_id
@@ -732,16 +733,19 @@ export class ResidentImportService {
          WHERE s.ticket_number IS NOT NULL AND (o.id IS NULL OR o.series IS DISTINCT FROM s.series)
        ), updated AS (
          UPDATE ticket t SET series = c.series FROM changes c WHERE t.municipality_code = $1 AND t.id = c.existing_id
+         RETURNING t.id
        ), inserted AS (
          INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
          SELECT $1, uuidv7(), r.id, c.ticket_number, c.series, $2::date
          FROM changes c JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = c.addressee_number
          WHERE c.existing_id IS NULL
          ORDER BY r.id
-         RETURNING 1
+         RETURNING id
+       ), logged AS (
+         ${loggedInBatches(`SELECT 'ticket.import.create' AS operation, id FROM inserted UNION ALL SELECT 'ticket.import.update', id FROM updated`, '$1', '$3::text[]', '$4, $5, $6, $7')}
        )
        SELECT count(*)::int AS inserted FROM inserted`,
-      [code, today],
+      [code, today, [jobId], ...auditSourceParams(principal)],
     ))).rows;
     return inserted;
   }

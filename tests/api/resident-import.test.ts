@@ -164,6 +164,15 @@ describe('resident registry import', () => {
     ]);
     const search = await officer.gql('query($id: String!) { auditEvents(filter: { targetId: $id }) { nodes { operation } } }', { id: before[1].id });
     expect(search.data.auditEvents.nodes.map((e: any) => e.operation)).toEqual(['resident.myNumber.read', 'resident.read', 'resident.import.update', 'resident.import.create']);
+    // And the tickets: each created with its resident, and the one whose series the file changed.
+    const tickets = await t.db.query(
+      `SELECT operation, target_ids FROM audit_event WHERE municipality_code = $1 AND operation LIKE 'ticket.import.%' ORDER BY id`, [code]);
+    const ticketIds = await t.db.query('SELECT id, ticket_number FROM ticket WHERE municipality_code = $1 ORDER BY id', [code]);
+    const changedTicket = ticketIds.find((x: any) => x.ticket_number === rows[0].ticket);
+    expect(tickets.map((e: any) => ({ ...e, target_ids: [e.target_ids[0], ...e.target_ids.slice(1).sort()] }))).toEqual([
+      { operation: 'ticket.import.create', target_ids: [first.id, ...ticketIds.map((x: any) => x.id).sort()] },
+      { operation: 'ticket.import.update', target_ids: [updated.id, changedTicket.id] },
+    ]);
   });
 
   it('hands out new ids in addressee-number order, whatever the file order, so the keys grow at one edge', async () => {
@@ -294,6 +303,10 @@ describe('resident registry import', () => {
     for (const before of residents) expect(stored).toContainEqual(before);
     expect((await ticketRows(t, code)).map((r) => [r.addressee_number, r.ticket_number]).sort())
       .toEqual([...rows, newcomer].map((r) => [r.addressee, r.ticket]).sort());
+    // Every new ticket is named in the operation log: the newcomer's with it, the others after.
+    const logged = await t.db.query(`SELECT unnest(target_ids[2:]) AS id FROM audit_event WHERE municipality_code = $1 AND operation = 'ticket.import.create'`, [code]);
+    const tickets = await t.db.query('SELECT id FROM ticket WHERE municipality_code = $1', [code]);
+    expect(logged.map((r: any) => r.id).sort()).toEqual(tickets.map((r: any) => r.id).sort());
   });
 
   it('keeps the rules of ticket issuing: none for a resident who moved out or died, one open ticket for any dose', async () => {
