@@ -1,6 +1,6 @@
 import { QueryRunner } from 'typeorm';
 import { Channel, Role } from '../../src/schema/enums';
-import { codes, registerResident, TestApp } from '../helpers/test-app';
+import { codes, GraphQLResponse, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
@@ -52,6 +52,26 @@ async function release(runner: QueryRunner): Promise<void> {
   await runner.release();
 }
 
+/**
+ * Two requests that cross: each locks its resident (`x`, then `y`), is stopped reading doses, and
+ * then needs the other's. PostgreSQL stops one of them (deadlock); both answers come back.
+ */
+async function crossing(first: () => Promise<GraphQLResponse>, x: string, second: () => Promise<GraphQLResponse>, y: string): Promise<GraphQLResponse[]> {
+  const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
+  const one = first();
+  await heldByAnother(RESIDENT_ROW, [x]);
+  const two = second();
+  await heldByAnother(RESIDENT_ROW, [y]);
+  await release(gate);
+  return Promise.all([one, two]);
+}
+
+const RECORD_TWO = `mutation($a: RecordDoseInput!, $b: RecordDoseInput!) {
+  a: recordDose(input: $a) { record { id } userErrors { code } }
+  b: recordDose(input: $b) { record { id } userErrors { code } }
+}`;
+const dose = (residentId: string, vaccinatedOn: string) => ({ residentId, doseNumber: 1, vaccinatedOn, vaccineCode: 'PFIZER-COMIRNATY', lotNumber: 'FA1234' });
+
 describe('requests that touch the same rows at once', () => {
   it('a ticket voided while a site registers a dose on it: one waits for the other, neither fails', async () => {
     const home = await t.tenant();
@@ -95,20 +115,8 @@ describe('requests that touch the same rows at once', () => {
     const other = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: home.code });
     const x = (await registerResident(home.officer)).id;
     const y = (await registerResident(home.officer)).id;
-    const TWO = `mutation($a: RecordDoseInput!, $b: RecordDoseInput!) {
-      a: recordDose(input: $a) { record { id } userErrors { code } }
-      b: recordDose(input: $b) { record { id } userErrors { code } }
-    }`;
-    const dose = (residentId: string, vaccinatedOn: string) => ({ residentId, doseNumber: 1, vaccinatedOn, vaccineCode: 'PFIZER-COMIRNATY', lotNumber: 'FA1234' });
-    // Each request locks its first resident, then is stopped reading that resident's doses; the
-    // second resident of each is the first of the other.
-    const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
-    const first = home.officer.gql(TWO, { a: dose(x, '2024-01-01'), b: dose(y, '2024-01-01') });
-    await heldByAnother(RESIDENT_ROW, [x]);
-    const second = other.gql(TWO, { a: dose(y, '2024-01-02'), b: dose(x, '2024-01-02') });
-    await heldByAnother(RESIDENT_ROW, [y]);
-    await release(gate);
-    const answers = await Promise.all([first, second]);
+    const answers = await crossing(() => home.officer.gql(RECORD_TWO, { a: dose(x, '2024-01-01'), b: dose(y, '2024-01-01') }), x,
+      () => other.gql(RECORD_TWO, { a: dose(y, '2024-01-02'), b: dose(x, '2024-01-02') }), y);
     const stopped = answers.filter((a) => a.errors);
     expect(stopped).toHaveLength(1);
     expect(stopped[0]).toEqual({
@@ -126,19 +134,9 @@ describe('requests that touch the same rows at once', () => {
     const other = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: home.code });
     const x = (await registerResident(home.officer)).id;
     const y = (await registerResident(home.officer)).id;
-    const DOC = `mutation($a: RecordDoseInput!, $b: RecordDoseInput!) {
-      c: changePassword(currentPassword: "a-wrong-guess-123", newPassword: "whatever-new-1234") { accountId userErrors { code } }
-      a: recordDose(input: $a) { record { id } userErrors { code } }
-      b: recordDose(input: $b) { record { id } userErrors { code } }
-    }`;
-    const dose = (residentId: string, vaccinatedOn: string) => ({ residentId, doseNumber: 1, vaccinatedOn, vaccineCode: 'PFIZER-COMIRNATY', lotNumber: 'FA1234' });
-    const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
-    const first = home.officer.gql(DOC, { a: dose(x, '2024-01-01'), b: dose(y, '2024-01-01') });
-    await heldByAnother(RESIDENT_ROW, [x]);
-    const second = other.gql(DOC, { a: dose(y, '2024-01-02'), b: dose(x, '2024-01-02') });
-    await heldByAnother(RESIDENT_ROW, [y]);
-    await release(gate);
-    const answers = await Promise.all([first, second]);
+    const DOC = RECORD_TWO.replace('{', '{ c: changePassword(currentPassword: "a-wrong-guess-123", newPassword: "whatever-new-1234") { accountId userErrors { code } }');
+    const answers = await crossing(() => home.officer.gql(DOC, { a: dose(x, '2024-01-01'), b: dose(y, '2024-01-01') }), x,
+      () => other.gql(DOC, { a: dose(y, '2024-01-02'), b: dose(x, '2024-01-02') }), y);
     expect(answers.filter((a) => a.errors).map(codes)).toEqual([['CONFLICT']]);
     for (const id of [home.officer.accountId, other.accountId]) {
       const [{ failed_login_count: failures }] = await t.db.query('SELECT failed_login_count FROM account WHERE id = $1', [id]);
@@ -158,13 +156,9 @@ describe('requests that touch the same rows at once', () => {
       b: registerDose(input: $b) { receipt { id } userErrors { code } }
     }`;
     const refused = () => doseInput(home.code, x.ticketNumber, { vaccinatedOn: '2099-01-01' });
-    const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
-    const first = siteA.gql(DOC, { f: refused(), a: doseInput(home.code, x.ticketNumber), b: doseInput(home.code, y.ticketNumber) });
-    await heldByAnother(RESIDENT_ROW, [x.residentId]);
-    const second = siteB.gql(DOC, { f: refused(), a: doseInput(home.code, y.ticketNumber), b: doseInput(home.code, x.ticketNumber) });
-    await heldByAnother(RESIDENT_ROW, [y.residentId]);
-    await release(gate);
-    const answers = await Promise.all([first, second]);
+    const answers = await crossing(
+      () => siteA.gql(DOC, { f: refused(), a: doseInput(home.code, x.ticketNumber), b: doseInput(home.code, y.ticketNumber) }), x.residentId,
+      () => siteB.gql(DOC, { f: refused(), a: doseInput(home.code, y.ticketNumber), b: doseInput(home.code, x.ticketNumber) }), y.residentId);
     expect(answers.filter((a) => a.errors).map(codes)).toEqual([['CONFLICT']]);
     for (const site of [siteA, siteB]) {
       const [{ n }] = await t.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE operation = 'vaccination.register' AND outcome = 'FAILURE' AND actor_id = $1`, [site.accountId]);
