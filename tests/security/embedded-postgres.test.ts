@@ -1,0 +1,108 @@
+import { randomInt } from 'node:crypto';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { ended, firstLine, nodeProcess } from '../helpers/node-process';
+
+const MODULE = JSON.stringify(path.resolve(__dirname, '../../src/db/embedded-postgres.ts'));
+const PUBLISHED_PASSWORD = 'vrs-local-only';
+const PASSWORD_FILE = 'vrs_owner.password';
+
+// Inside the checkout, which the postgres OS user reaches when tests run as root (as .data/test-pg).
+const dirs: string[] = [];
+function folder(): string {
+  const dir = path.resolve('.data', `embedded-${randomInt(1e9)}`);
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** Starts a cluster on `dir` in a process of its own, which prints its URL and stops it when its input ends. */
+async function cluster(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+  const child = nodeProcess(`
+    const { freePort, startEmbeddedPostgres } = require(${MODULE});
+    (async () => {
+      const db = await startEmbeddedPostgres(${JSON.stringify(dir)}, await freePort(), { persistent: true });
+      console.log(db.url);
+      process.stdin.on('end', () => db.stop().then(() => process.exit(0))).resume();
+    })().catch((error) => { console.error(error.message); process.exit(1); });
+  `);
+  const done = ended(child);
+  const url = await firstLine(child);
+  return {
+    url,
+    stop: async () => {
+      child.stdin!.end();
+      await done;
+    },
+  };
+}
+
+async function connectionError(url: string): Promise<string | undefined> {
+  const client = new Client(url);
+  try {
+    await client.connect();
+    await client.end();
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
+function withPassword(url: string, password: string): string {
+  const u = new URL(url);
+  u.password = password;
+  return u.toString();
+}
+
+/** What a later start reads: the stored password, its file's mode. */
+function stored(dir: string): { password: string; mode: string } {
+  const file = path.join(dir, PASSWORD_FILE);
+  return { password: readFileSync(file, 'utf8').trim(), mode: (statSync(file).mode & 0o777).toString(8) };
+}
+
+describe('embedded PostgreSQL', () => {
+  it('gives the owner, a superuser any local user can reach, a random password kept where only this OS user reads it', async () => {
+    const dir = folder();
+    const db = await cluster(dir);
+    try {
+      const password = new URL(db.url).password;
+      expect(password).toMatch(/^[\w-]{32}$/);
+      expect(stored(dir)).toEqual({ password, mode: '600' });
+      expect(await connectionError(withPassword(db.url, PUBLISHED_PASSWORD))).toBe('28P01');
+      expect(await connectionError(db.url)).toBeUndefined();
+    } finally {
+      await db.stop();
+    }
+  });
+
+  it('moves a cluster made with the password the source once published to a random one at its next start, keeping its data', async () => {
+    const dir = folder();
+    let db = await cluster(dir);
+    const client = new Client(db.url);
+    await client.connect();
+    await client.query(`ALTER ROLE vrs_owner PASSWORD '${PUBLISHED_PASSWORD}'`);
+    await client.query('CREATE TABLE kept AS SELECT 1 AS n');
+    await client.end();
+    await db.stop();
+    rmSync(path.join(dir, PASSWORD_FILE));
+
+    db = await cluster(dir);
+    try {
+      const password = new URL(db.url).password;
+      expect(password).not.toBe(PUBLISHED_PASSWORD);
+      expect(stored(dir)).toEqual({ password, mode: '600' });
+      expect(await connectionError(withPassword(db.url, PUBLISHED_PASSWORD))).toBe('28P01');
+      const after = new Client(db.url);
+      await after.connect();
+      expect((await after.query('SELECT n FROM kept')).rows).toEqual([{ n: 1 }]);
+      await after.end();
+    } finally {
+      await db.stop();
+    }
+    // And the next start uses the stored one.
+    db = await cluster(dir);
+    await db.stop();
+    expect(new URL(db.url).password).toBe(stored(dir).password);
+  });
+});
