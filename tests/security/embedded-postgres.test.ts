@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ended, firstLine, nodeProcess } from '../helpers/node-process';
@@ -104,5 +104,45 @@ describe('embedded PostgreSQL', () => {
     db = await cluster(dir);
     await db.stop();
     expect(new URL(db.url).password).toBe(stored(dir).password);
+  });
+
+  it("keeps running when a terminal's Ctrl-C reaches the process group, until the process that started it stops it", async () => {
+    // As the server does: its own handler, which still uses the database before stopping it.
+    const child = nodeProcess(`
+      const { Client } = require('pg');
+      const { freePort, startEmbeddedPostgres } = require(${MODULE});
+      (async () => {
+        const db = await startEmbeddedPostgres(${JSON.stringify(folder())}, await freePort(), { persistent: false });
+        process.removeAllListeners('SIGINT');
+        process.on('SIGINT', async () => {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          const client = new Client(db.url);
+          const answer = await client.connect().then(() => client.query('SELECT 1 AS one')).then((r) => 'answered ' + r.rows[0].one, (e) => 'refused: ' + e.message);
+          console.log(answer);
+          await client.end().catch(() => undefined);
+          await db.stop();
+          process.exit(0);
+        });
+        console.log('ready');
+      })().catch((error) => { console.error(error.message); process.exit(1); });
+    `, { detached: true });
+    const done = ended(child);
+    expect(await firstLine(child)).toBe('ready');
+    process.kill(-child.pid!, 'SIGINT');
+    const { code, out } = await done;
+    expect({ code, out: out.split('\n')[1] }).toEqual({ code: 0, out: 'answered 1' });
+  });
+
+  it('stops with a process that does not handle Ctrl-C itself (the command line, a bench)', async () => {
+    const dir = folder();
+    const child = nodeProcess(`
+      const { freePort, startEmbeddedPostgres } = require(${MODULE});
+      freePort().then((port) => startEmbeddedPostgres(${JSON.stringify(dir)}, port, { persistent: true })).then(() => console.log('ready'));
+    `, { detached: true });
+    const done = ended(child);
+    expect(await firstLine(child)).toBe('ready');
+    process.kill(-child.pid!, 'SIGINT');
+    expect((await done).code).toBe(130);
+    expect(existsSync(path.join(dir, 'postmaster.pid'))).toBe(false);
   });
 });
