@@ -46,7 +46,7 @@ interface OsUser {
  */
 export async function startEmbeddedPostgres(dir: string, port: number, options: { persistent: boolean }): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(dir);
-  const runAs = userInfo().uid === 0 ? postgresUser() : undefined;
+  const runAs = userInfo().uid === 0 ? postgresUser(databaseDir) : undefined;
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     await initialise(databaseDir, randomBytes(24).toString('base64url'), runAs);
   } else if (runAs && statSync(databaseDir).uid !== runAs.uid) {
@@ -155,9 +155,10 @@ function keepLast(log: string[], message: string): void {
 
 /**
  * Under root, the unprivileged user PostgreSQL runs as: created when missing (a new container
- * meeting a data folder kept on a volume).
+ * meeting a data folder kept on a volume), and it must be able to reach the folder, which one
+ * under /root (mode 0700) does not let it.
  */
-function postgresUser(): OsUser {
+function postgresUser(databaseDir: string): OsUser {
   const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
   try {
     id('-u');
@@ -169,7 +170,15 @@ function postgresUser(): OsUser {
     }
     execFileSync('useradd', ['-g', 'postgres', 'postgres'], { stdio: 'ignore' });
   }
-  return { uid: id('-u'), gid: id('-g') };
+  const user = { uid: id('-u'), gid: id('-g') };
+  const parent = path.dirname(databaseDir);
+  mkdirSync(parent, { recursive: true });
+  try {
+    execFileSync('test', ['-x', parent], { ...user, stdio: 'ignore' });
+  } catch {
+    throw new Error(`the embedded PostgreSQL runs as the OS user postgres, which cannot reach ${parent}: set DATA_DIR to a folder the postgres user can reach, e.g. DATA_DIR=/var/lib/vrs, or set DATABASE_URL`);
+  }
+  return user;
 }
 
 /** A TCP port on the loopback interface that is free right now (for throw-away clusters). */

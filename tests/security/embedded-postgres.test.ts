@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ended, firstLine, nodeProcess } from '../helpers/node-process';
@@ -144,5 +145,20 @@ describe('embedded PostgreSQL', () => {
     process.kill(-child.pid!, 'SIGINT');
     expect((await done).code).toBe(130);
     expect(existsSync(path.join(dir, 'postmaster.pid'))).toBe(false);
+  });
+
+  (userInfo().uid === 0 ? it : it.skip)('under root, refuses a data folder the postgres OS user cannot reach, saying what to do', async () => {
+    const locked = folder();
+    mkdirSync(locked, { recursive: true });
+    chmodSync(locked, 0o700);
+    const child = nodeProcess(`
+      require(${MODULE}).startEmbeddedPostgres(${JSON.stringify(path.join(locked, 'data', 'pg'))}, 1, { persistent: true })
+        .catch((error) => { console.error(error.message); process.exit(1); });
+    `);
+    const { code, err } = await ended(child);
+    expect({ code, err: err.trim() }).toEqual({
+      code: 1,
+      err: `the embedded PostgreSQL runs as the OS user postgres, which cannot reach ${locked}/data: set DATA_DIR to a folder the postgres user can reach, e.g. DATA_DIR=/var/lib/vrs, or set DATABASE_URL`,
+    });
   });
 });
