@@ -15,6 +15,8 @@ const MAX_BODY = 1024 * 1024;
 /** Time for the headers of any request, and for the whole body of a GraphQL request. */
 const HEADERS_MS = 60_000;
 const BODY_MS = 60_000;
+/** How long a stopping server lets the requests under way finish before it closes their connections. */
+const STOP_GRACE_MS = 20_000;
 
 // Codes whose messages are written for clients; anything else is masked.
 const CLIENT_CODES = new Set([
@@ -133,8 +135,43 @@ function send(res: ServerResponse, status: number, body: string, type = 'applica
   res.writeHead(status, { 'content-type': type }).end(body);
 }
 
+/**
+ * The requests being served. A stopping server lets them finish, so that a client gets the answer
+ * to a mutation that may already be committed instead of a cut connection it would send again;
+ * only uploads are cut off at once (their jobs record that they failed).
+ */
+class UnderWay {
+  private readonly requests = new Map<ServerResponse, Promise<unknown>>();
+  private readonly uploads = new Set<IncomingMessage>();
+  private stopping = false;
+
+  serve(serve: (req: IncomingMessage, res: ServerResponse) => Promise<unknown>) {
+    return (req: IncomingMessage, res: ServerResponse) => {
+      // A connection the server is about to close is not offered for another request.
+      if (this.stopping) res.setHeader('connection', 'close');
+      this.requests.set(res, serve(req, res).finally(() => this.requests.delete(res)));
+    };
+  }
+
+  upload(req: IncomingMessage): void {
+    if (this.stopping) req.socket.destroy();
+    this.uploads.add(req);
+    req.once('close', () => this.uploads.delete(req));
+  }
+
+  /** Resolves when every request has ended, or after `ms`. */
+  async stop(ms: number): Promise<void> {
+    this.stopping = true;
+    for (const req of this.uploads) req.socket.destroy();
+    for (const res of this.requests.keys()) if (!res.headersSent) res.setHeader('connection', 'close');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.requests.values()), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+}
+
 /** One listener = one channel. The channel is a property of the socket, not of anything the client sends. */
-function handler(apollo: ApolloServer<Context>, services: Services, channel: Channel) {
+function handler(apollo: ApolloServer<Context>, services: Services, channel: Channel, underWay: UnderWay) {
   return async (req: IncomingMessage, res: ServerResponse) => {
     try {
       // A request line that is no path at all ('//x:99999') is the client's mistake, not a fault.
@@ -146,7 +183,10 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
         return send(res, ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'database unavailable' }));
       }
       // CSV routes stream their bodies; only GraphQL bodies are buffered (and capped).
-      if (url.pathname === '/imports/residents' || url.pathname.startsWith('/imports/residents/')) return await residentImport(req, res, url, services, channel);
+      if (url.pathname === '/imports/residents' || url.pathname.startsWith('/imports/residents/')) {
+        if (req.method === 'POST') underWay.upload(req);
+        return await residentImport(req, res, url, services, channel);
+      }
       if (url.pathname === '/exports/vaccination-records.csv') return await recordExport(req, res, url, services, channel);
       if (url.pathname !== '/graphql') return send(res, 404, '{"error":"not found"}');
 
@@ -208,11 +248,12 @@ function listen(server: Server, port: number, host: string): Promise<string> {
 export async function startListeners(services: Services, ports: { internet: number; lgwan: number; host: string; lgwanHost: string }): Promise<Listeners> {
   const apollo = createApollo(services.config.production);
   await apollo.start();
-  const internet = createServer(handler(apollo, services, Channel.INTERNET));
+  const underWay = new UnderWay();
+  const internet = createServer(underWay.serve(handler(apollo, services, Channel.INTERNET, underWay)));
   // A registry file of a million residents may take longer to upload than Node's default limit
   // for a whole request (300 s) over a slow network: the LG-WAN listener limits only silence,
   // and the headers' time (which Node would otherwise derive from the request's, to none).
-  const lgwan = createServer({ requestTimeout: 0, headersTimeout: HEADERS_MS }, handler(apollo, services, Channel.LGWAN));
+  const lgwan = createServer({ requestTimeout: 0, headersTimeout: HEADERS_MS }, underWay.serve(handler(apollo, services, Channel.LGWAN, underWay)));
   // On both, a connection silent that long is closed: a stalled upload fails, and a download its
   // client stopped reading gives back its database connection.
   internet.timeout = lgwan.timeout = (services.config.idleSeconds ?? 120) * 1000;
@@ -221,12 +262,11 @@ export async function startListeners(services: Services, ports: { internet: numb
     internetUrl,
     lgwanUrl,
     async close() {
-      await Promise.all(
-        [internet, lgwan].map((s) => new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          s.closeAllConnections();
-        })),
-      );
+      // No new connection is accepted and idle ones close; those still serving close after STOP_GRACE_MS.
+      const closed = [internet, lgwan].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      await underWay.stop(STOP_GRACE_MS);
+      for (const s of [internet, lgwan]) s.closeAllConnections();
+      await Promise.all(closed);
       await apollo.stop();
     },
   };

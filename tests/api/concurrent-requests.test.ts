@@ -166,3 +166,37 @@ describe('requests that touch the same rows at once', () => {
     }
   });
 });
+
+describe('a server that stops', () => {
+  it('lets a mutation under way finish and answer before it closes the connection, and accepts no new one', async () => {
+    const app = await TestApp.start();
+    try {
+      const { officer } = await app.tenant();
+      const { id } = await registerResident(officer);
+      // The mutation is stopped at the resident's row, held by a transaction of the test's own.
+      const holder = app.db.createQueryRunner();
+      await holder.connect();
+      await holder.startTransaction();
+      await holder.query('SELECT 1 FROM resident WHERE id = $1 FOR UPDATE', [id]);
+      const [{ pid }] = await holder.query('SELECT pg_backend_pid() AS pid');
+      const answer = officer.gql(MOVE, { id });
+      for (let i = 0; ; i++) {
+        const [{ n }] = await app.db.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
+        if (n > 0) break;
+        if (i > 400) throw new Error('the mutation never reached the held row');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const stopped = app.app.stop();
+      await new Promise((r) => setTimeout(r, 300));
+      await expect(fetch(`${app.app.listeners.lgwanUrl}/healthz`)).rejects.toThrow();
+      await holder.commitTransaction();
+      await holder.release();
+      expect(await answer).toEqual({ data: { markResidentMovedOut: { resident: { status: 'MOVED_OUT' }, userErrors: [] } } });
+      await stopped;
+      expect(await app.db.query('SELECT status FROM resident WHERE id = $1', [id])).toEqual([{ status: 'MOVED_OUT' }]);
+    } finally {
+      await app.app.services.db.destroy();
+      await app.db.destroy();
+    }
+  });
+});

@@ -733,7 +733,10 @@ describe('resident registry import', () => {
     const { code, officer } = await app.tenant();
     const { running, release } = await uploadHalf(officer, registryCsv(Array.from({ length: 50 }, () => registryRow())), app);
     expect(running).toMatchObject({ status: 'RUNNING', phase: 'RECEIVING' });
+    // At once: not after the 20 s other requests are given to finish.
+    const stopping = Date.now();
     await app.stop();
+    expect(Date.now() - stopping).toBeLessThan(10_000);
     release();
     const [job] = await t.db.query('SELECT status, failure_reason FROM import_job WHERE municipality_code = $1 AND id = $2', [code, running.id]);
     expect(job).toEqual({ status: 'FAILED', failure_reason: 'the upload stopped before the end of the file; nothing was written, send the file again' });
