@@ -119,8 +119,10 @@ async function jobWith(ctx: Context, res: ServerResponse, url: URL, services: Se
   let job;
   try {
     job = await services.imports.readable(ctx, id);
-  } catch {
-    return refuse(res, ctx);
+  } catch (e) {
+    // Only the policy's refusal is one; a database fault is answered 500 and logged, as any other.
+    if (e instanceof GraphQLError && e.extensions.code === 'FORBIDDEN') return refuse(res, ctx);
+    throw e;
   }
   if (!encoding || errors.errors.length > 0) return badInput(res, new InputError(errors.errors));
   // The report streams on a connection of its own: the request's transaction is done with.

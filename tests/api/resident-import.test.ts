@@ -873,6 +873,27 @@ describe('resident registry import', () => {
     expect((await get(officer, `/imports/residents/${job.id}/other`)).status).toBe(404);
   });
 
+  it('answers a database fault while reading a job with a logged 500, not a refusal counted against the officer', async () => {
+    const { officer } = await t.tenant();
+    const job = await importFile(t, officer, registryCsv([registryRow()]));
+    const imports = t.app.services.imports;
+    const get = imports.get;
+    // The job's read fails as it does when the database connection is lost.
+    imports.get = () => Promise.reject(new Error('Connection terminated unexpectedly'));
+    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      for (const path of [`/imports/residents/${job.id}`, `/imports/residents/${job.id}/rejections.csv`]) {
+        const response = await fetch(`${baseUrl(t, Channel.LGWAN)}${path}`, { headers: { authorization: `Bearer ${officer.token}` } });
+        expect([response.status, await response.json()]).toEqual([500, { errors: [{ message: 'Internal server error' }] }]);
+      }
+      expect(logged).toHaveBeenCalledWith('http handler failed:', expect.objectContaining({ message: 'Connection terminated unexpectedly' }));
+    } finally {
+      imports.get = get;
+      logged.mockRestore();
+    }
+    expect(await t.db.query('SELECT events FROM detection_window WHERE key = $1', [`denied:${officer.accountId}`])).toEqual([]);
+  });
+
   it('runs one upload per municipality at a time: a second waits its turn, another municipality does not', async () => {
     const { officer } = await t.tenant();
     let release: () => void = () => undefined;
