@@ -22,7 +22,8 @@ async function checkBeforeServing(config: Config, db: DataSource): Promise<void>
   }
 }
 
-export async function main(): Promise<void> {
+/** Starts the server; the function returned stops it, as SIGINT, SIGTERM and SIGHUP do before the process exits. */
+export async function main(): Promise<() => Promise<void>> {
   const config = loadConfig();
   const database = await openDatabase(config);
   await checkBeforeServing(config, database.db).catch(async (error) => {
@@ -30,7 +31,8 @@ export async function main(): Promise<void> {
     throw error;
   });
   const app = await startApp(config, database.db);
-  if (database.embedded && config.production) console.log('NODE_ENV=production: no demo data is loaded; create the first operator with `npm run cli -- create-operator`.');
+  // The command opens the embedded database itself, which this process holds while it serves.
+  if (database.embedded && config.production) console.log('NODE_ENV=production: no demo data is loaded. To create the first operator, stop the server, run `npm run cli -- create-operator <loginId>`, then start the server again.');
   else if (database.embedded) {
     const loaded = await loadDemoData(database.db, app.services);
     console.log(loaded ? 'Loaded demo data into the embedded database.' : 'Using existing embedded database.');
@@ -40,21 +42,16 @@ export async function main(): Promise<void> {
   console.log(`Internet channel: ${app.listeners.internetUrl}/graphql`);
   console.log(`LG-WAN channel:   ${app.listeners.lgwanUrl}/graphql`);
 
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    await app.stop();
-    await database.close();
-    process.exit(0);
-  };
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= app.stop().then(() => database.close()));
   // The embedded PostgreSQL package stops its database on these signals by itself and exits within
   // 10 s, which would cut a running import off: the server's own stop waits for it, then closes the
   // database. Its exit hook stays, for a process that ends any other way.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.removeAllListeners(signal);
-    process.on(signal, stop);
+    process.on(signal, () => void stop().then(() => process.exit(0)));
   }
+  return stop;
 }
 
 if (require.main === module) {

@@ -1,12 +1,36 @@
 import iconv from 'iconv-lite';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { archiveAudit, createOperator, importResidents, progressFields, verifyAudit } from '../../src/cli';
+import { freePort } from '../../src/db/embedded-postgres';
 import { Channel, ImportPhase } from '../../src/schema/enums';
 import { registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
 import { codes, TestApp } from '../helpers/test-app';
+
+/** A file of src/ run in a Node process of its own, as `npm start` and `npm run cli` run the build. */
+function typescript(file: string, args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ['-r', path.resolve('tests/helpers/run-typescript.js'), file, ...args], { env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return {
+    process: child,
+    exited,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    /** Resolves once `text` is on stdout; rejects if the process ends first. */
+    printed: (text: string) => new Promise<void>((resolve, reject) => {
+      const check = () => stdout.includes(text) && resolve();
+      child.stdout.on('data', check);
+      void exited.then((code) => reject(new Error(`exited ${code} before printing "${text}": ${stderr}`)));
+    }),
+  };
+}
 
 let t: TestApp;
 beforeAll(async () => {
@@ -35,6 +59,39 @@ describe('operator command line', () => {
     expect(codes(await t.request(Channel.LGWAN, '{ accounts { id } }', {}, login.data.login.accessToken))).toEqual([]);
     await expect(createOperator(loginId)).rejects.toMatchObject({ errors: [{ field: ['input', 'loginId'], code: 'DUPLICATE' }] });
   });
+
+  it('tells a production server on the embedded database to be stopped for the first operator, whom the command then creates', async () => {
+    mkdirSync('.data', { recursive: true });
+    // Readable by the unprivileged user the embedded PostgreSQL runs as under root.
+    const dir = mkdtempSync(path.resolve('.data', 'production-'));
+    chmodSync(dir, 0o755);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, NODE_ENV: 'production', DATA_DIR: dir, EMBEDDED_PG_PORT: String(await freePort()),
+      LGWAN_HOST: '127.0.0.1', INTERNET_PORT: '0', LGWAN_PORT: '0', OPERATOR_PASSWORD: 'a-long-operator-password',
+    };
+    delete env.DATABASE_URL;
+    const server = typescript('src/main.ts', [], env);
+    try {
+      await server.printed('LG-WAN channel:');
+      expect(server.stdout()).toContain('NODE_ENV=production: no demo data is loaded. To create the first operator, stop the server, run `npm run cli -- create-operator <loginId>`, then start the server again.\n');
+      // While the server holds the embedded database, the command cannot open it.
+      const refused = typescript('src/cli.ts', ['create-operator', 'first-operator'], env);
+      expect(await refused.exited).toBe(1);
+      expect(refused.stderr()).toMatch(/did not start .*another server using it\? stop it/);
+      server.process.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      const created = typescript('src/cli.ts', ['create-operator', 'first-operator'], env);
+      expect(await created.exited).toBe(0);
+      expect(created.stdout()).toMatch(/^Created operator first-operator \(/m);
+    } finally {
+      // Stopped as an operator would, so that it stops its database too.
+      if (server.process.exitCode === null && server.process.signalCode === null) {
+        server.process.kill('SIGTERM');
+        await server.exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('archives the operation log as the database owner, the one role allowed to', async () => {
     // A retention no event has reached: nothing moves that other tests read.
