@@ -32,7 +32,8 @@ export interface Context {
 /** The tenant and channel come only from the verified token and the listener, never from arguments. */
 export async function createContext(services: Services, channel: Channel, req: IncomingMessage): Promise<Context> {
   const authorization = req.headers.authorization;
-  const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+  // The scheme's name is case-insensitive (RFC 9110 §11.1): "bearer" is as good as "Bearer".
+  const token = authorization && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
   const actor = token ? await services.auth.actorFor(token, channel) : null;
   return contextFor(services, actor, { channel, sourceAddress: services.clientAddress(req) });
 }

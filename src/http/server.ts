@@ -196,7 +196,8 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       }
       const raw = req.method === 'POST' ? await readBody(req) : '';
       let body: unknown = raw;
-      if (raw && headers.get('content-type')?.startsWith('application/json')) {
+      // Media types are case-insensitive (RFC 9110 §8.3.1).
+      if (raw && headers.get('content-type')?.toLowerCase().startsWith('application/json')) {
         try {
           body = JSON.parse(raw);
         } catch {

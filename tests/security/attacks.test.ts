@@ -83,6 +83,21 @@ describe('query abuse', () => {
     }
   });
 
+  it('reads the media type and the authorization scheme whatever their case, as HTTP defines them', async () => {
+    const { officer } = await t.tenant();
+    for (const [type, scheme] of [['Application/JSON', 'bearer'], ['APPLICATION/JSON; Charset=UTF-8', 'BEARER']]) {
+      const response = await fetch(t.url(Channel.LGWAN), {
+        method: 'POST',
+        headers: { 'content-type': type, authorization: `${scheme} ${officer.token}` },
+        body: JSON.stringify({ query: '{ viewer { role } }' }),
+      });
+      expect([response.status, await response.json()]).toEqual([200, { data: { viewer: { role: 'MUNICIPALITY' } } }]);
+    }
+    const download = await fetch(`${t.app.listeners.lgwanUrl}/exports/vaccination-records.csv`, { headers: { authorization: `bEaReR ${officer.token}` } });
+    expect([download.status, download.headers.get('content-type')]).toEqual([200, 'text/csv; charset=utf-8']);
+    await download.arrayBuffer();
+  });
+
   it('refuses login brute force spread over aliases', async () => {
     const attempts = Array.from({ length: 20 }, (_, i) => `l${i}: login(loginId: "operator", password: "guess-${i}") { accessToken }`).join(' ');
     const result = await t.request(Channel.LGWAN, `mutation { ${attempts} }`);
