@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import type { DataSource } from 'typeorm';
 import { openDatabase } from './app';
 import { Config, loadConfig } from './config';
 import { ACTIVE_VERSION_TTL_MS } from './crypto/tenant-keyring';
@@ -88,6 +89,21 @@ async function withDatabase<T>(run: (database: Awaited<ReturnType<typeof openDat
   }
 }
 
+/** A municipality code given on the command line, well-formed and with its check digit right. */
+function municipalityArg(raw: string | undefined): string {
+  if (!raw) throw new Error(USAGE);
+  const code = checkMunicipalityCode(raw);
+  if (!code.ok) throw new Error(`municipality code: ${code.message}`);
+  return code.value;
+}
+
+/** The municipality's name; a code no municipality has stops the command. */
+async function municipalityName(db: DataSource, code: string): Promise<string> {
+  const found = await db.query('SELECT name FROM municipality WHERE code = $1', [code]);
+  if (found.length === 0) throw new Error(`municipality ${code} is not in the national list`);
+  return found[0].name;
+}
+
 function option(args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
   if (i === -1) return undefined;
@@ -129,8 +145,7 @@ export async function importResidents(args: string[]): Promise<void> {
   if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP) throw new Error('--mode must be skip or abort');
   const encoding = encodingArg === undefined ? null : encodingNamed(encodingArg);
   if (encoding === undefined) throw new Error('--encoding must be sjis or utf8');
-  const code = checkMunicipalityCode(codeArg);
-  if (!code.ok) throw new Error(`municipality code: ${code.message}`);
+  const code = municipalityArg(codeArg);
   // Opened first: a file that cannot be read, or a report path that cannot be written, stops the
   // command before it imports anything.
   const input = await open(file).catch((error: NodeJS.ErrnoException) => {
@@ -149,8 +164,7 @@ export async function importResidents(args: string[]): Promise<void> {
   });
 
   await withDatabase(async (database, config) => {
-    const found = await database.db.query('SELECT name FROM municipality WHERE code = $1', [code.value]);
-    if (found.length === 0) throw new Error(`municipality ${code.value} is not in the national list`);
+    const name = await municipalityName(database.db, code);
     const services = createServices(database.db, config);
     const bar = new SingleBar({
       format: '{bar} {percentage}% of the file | {rows} rows | {rate} rows/s | {eta} | {phase} | {rejected} rejected | {duration_formatted} in all',
@@ -161,7 +175,7 @@ export async function importResidents(args: string[]): Promise<void> {
     let job: ImportJob;
     try {
       const running = await services.imports.start(
-        { requestId: randomUUID(), channel: 'CLI', actor: null, municipalityCode: code.value },
+        { requestId: randomUUID(), channel: 'CLI', actor: null, municipalityCode: code },
         input.createReadStream(),
         { mode: mode as ImportMode, encoding, bytesTotal: size },
         (p) => bar.update(p.bytesRead, progressFields(p, size, (Date.now() - started) / 1000)),
@@ -172,7 +186,7 @@ export async function importResidents(args: string[]): Promise<void> {
       bar.stop();
     }
     const seconds = (Date.now() - started) / 1000;
-    console.log(`Import ${job.id} into ${code.value} (${found[0].name}): ${job.status} in ${seconds.toFixed(1)} s`);
+    console.log(`Import ${job.id} into ${code} (${name}): ${job.status} in ${seconds.toFixed(1)} s`);
     console.log(`  rows read ${job.rowsRead}, accepted ${job.rowsAccepted}, rejected ${job.rowsRejected}`);
     console.log(`  residents inserted ${job.residentsInserted}, updated ${job.residentsUpdated}; tickets inserted ${job.ticketsInserted}`);
     if (job.failureReason) console.log(`  ${job.failureReason}`);
@@ -194,9 +208,15 @@ export async function importResidents(args: string[]): Promise<void> {
   });
 }
 
-export async function verifyAudit(chain: string | undefined): Promise<void> {
-  if (chain !== undefined && chain !== 'platform' && !checkMunicipalityCode(chain).ok) throw new Error(`verify-audit: "${chain}" is neither a municipality code nor platform`);
-  const { checked, broken } = await withDatabase(({ db }) => verifyAuditChain(db.manager, chain));
+export async function verifyAudit(chainArg: string | undefined): Promise<void> {
+  const code = chainArg === undefined || chainArg === 'platform' ? null : checkMunicipalityCode(chainArg);
+  if (code && !code.ok) throw new Error(`verify-audit: "${chainArg}" is neither a municipality code nor platform`);
+  const chain = code?.ok ? code.value : chainArg;
+  const { checked, broken } = await withDatabase(async ({ db }) => {
+    // A municipality that does not exist has no chain to call intact.
+    if (code?.ok) await municipalityName(db, code.value);
+    return verifyAuditChain(db.manager, chain);
+  });
   if (!broken) {
     console.log(`Operation log intact: ${checked} events verified.`);
     return;
@@ -208,8 +228,10 @@ export async function verifyAudit(chain: string | undefined): Promise<void> {
 
 /** Runs as the database owner: the application role may not move events out of the log. */
 export async function archiveAudit(): Promise<void> {
-  const days = Number(process.env.AUDIT_RETENTION_DAYS ?? 3653);
-  if (!Number.isInteger(days) || days < 1) throw new Error('AUDIT_RETENTION_DAYS must be a positive whole number');
+  const raw = process.env.AUDIT_RETENTION_DAYS;
+  const days = raw === undefined || raw === '' ? 3653 : Number(raw);
+  // A century reaches back before any event; much further, the cutoff leaves the dates PostgreSQL holds.
+  if (!Number.isInteger(days) || days < 1 || days > 36_500) throw new Error(`AUDIT_RETENTION_DAYS must be a whole number of days from 1 to 36500, got "${raw}"`);
   const cutoff = new Date(Date.now() - days * 86_400_000);
   const moved = await withDatabase(({ db }) => archiveAuditEvents(db.manager, cutoff), { asOwner: true });
   console.log(`Archived ${moved} events older than ${cutoff.toISOString()}.`);
@@ -225,9 +247,10 @@ function cliSource(): AuditSource {
  * once a minute) and re-encrypts what they wrote under the old one meanwhile. Until none is
  * left, the municipality's registry imports are refused; `reencrypt-tenant-key` resumes.
  */
-async function rotateTenantKey(code: string | undefined): Promise<void> {
-  if (!code) throw new Error(USAGE);
+async function rotateTenantKey(codeArg: string | undefined): Promise<void> {
+  const code = municipalityArg(codeArg);
   await withDatabase(async ({ db }, config) => {
+    await municipalityName(db, code);
     const rotation = createServices(db, config).keyRotation;
     const source = cliSource();
     const started = Date.now();
@@ -240,9 +263,12 @@ async function rotateTenantKey(code: string | undefined): Promise<void> {
   });
 }
 
-async function reencryptTenantKey(code: string | undefined): Promise<void> {
-  if (!code) throw new Error(USAGE);
-  const moved = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.reencrypt(cliSource(), code));
+async function reencryptTenantKey(codeArg: string | undefined): Promise<void> {
+  const code = municipalityArg(codeArg);
+  const moved = await withDatabase(async ({ db }, config) => {
+    await municipalityName(db, code);
+    return createServices(db, config).keyRotation.reencrypt(cliSource(), code);
+  });
   console.log(`${moved} residents of ${code} re-encrypted; none is left under an older version.`);
 }
 
@@ -259,20 +285,30 @@ export async function rotateMasterKey(): Promise<void> {
   console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. PREVIOUS_MASTER_KEY can now be removed from every server.`);
 }
 
-async function main(): Promise<void> {
-  const [command, ...args] = process.argv.slice(2);
+/** Runs the command `npm run cli -- <command> <arguments>` names. */
+export async function run([command, ...args]: string[]): Promise<void> {
+  // A word too many may be what the operator meant to say: it is pointed out, not ignored.
+  const takes = (most: number) => {
+    if (args.length > most) throw new Error(`${command}: unexpected argument "${args[most]}"\n\n${USAGE}`);
+  };
   switch (command) {
     case 'create-operator':
+      takes(1);
       return createOperator(args[0]);
     case 'verify-audit':
+      takes(1);
       return verifyAudit(args[0]);
     case 'archive-audit':
+      takes(0);
       return archiveAudit();
     case 'rotate-tenant-key':
+      takes(1);
       return rotateTenantKey(args[0]);
     case 'reencrypt-tenant-key':
+      takes(1);
       return reencryptTenantKey(args[0]);
     case 'rotate-master-key':
+      takes(0);
       return rotateMasterKey();
     case 'import-residents':
       return importResidents(args);
@@ -285,7 +321,7 @@ async function main(): Promise<void> {
 if (require.main === module) {
   // Exited explicitly: the embedded PostgreSQL package's exit hook would otherwise end the process
   // with 0 after a command that set exitCode 1 (a broken log, a failed import).
-  main().then(() => process.exit(process.exitCode ?? 0), (error) => {
+  run(process.argv.slice(2)).then(() => process.exit(process.exitCode ?? 0), (error) => {
     if (error instanceof InputError) console.error(error.errors.map((e) => `${e.field.join('.')}: ${e.message}`).join('\n'));
     else console.error(error instanceof Error ? error.message : error);
     process.exit(1);

@@ -4,7 +4,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { archiveAudit, createOperator, importResidents, progressFields, verifyAudit } from '../../src/cli';
+import { archiveAudit, createOperator, importResidents, progressFields, run, verifyAudit } from '../../src/cli';
 import { freePort } from '../../src/db/embedded-postgres';
 import { Channel, ImportPhase } from '../../src/schema/enums';
 import { registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
@@ -108,6 +108,37 @@ describe('operator command line', () => {
 
   it('refuses to verify a chain that no municipality code or platform names', async () => {
     await expect(verifyAudit('131061')).rejects.toThrow('verify-audit: "131061" is neither a municipality code nor platform');
+  });
+
+  it('refuses a municipality code that is malformed, mistyped or of no municipality', async () => {
+    for (const command of ['rotate-tenant-key', 'reencrypt-tenant-key']) {
+      await expect(run([command, 'abc'])).rejects.toThrow('municipality code: must be 6 digits');
+      await expect(run([command, '131017'])).rejects.toThrow('municipality code: check digit does not match (mistyped or misread code?)');
+      // 479993: a right check digit, and no municipality.
+      await expect(run([command, '479993'])).rejects.toThrow('municipality 479993 is not in the national list');
+    }
+    await expect(run(['verify-audit', '479993'])).rejects.toThrow('municipality 479993 is not in the national list');
+  });
+
+  it('refuses a word too many with the usage, instead of ignoring it', async () => {
+    const { code } = await t.tenant();
+    const loginId = `operator-${randomInt(1e9)}`;
+    process.env.OPERATOR_PASSWORD = 'a-long-operator-password';
+    for (const args of [['verify-audit', code, 'extra'], ['archive-audit', '30'], ['rotate-master-key', 'now'], ['create-operator', loginId, 'Operator'], ['rotate-tenant-key', code, code]]) {
+      await expect(run(args)).rejects.toThrow(new RegExp(`^${args[0]}: unexpected argument "${args.at(-1)}"\n\nUsage: npm run cli -- <command>`));
+    }
+    expect(await t.db.query('SELECT 1 FROM account WHERE login_id = $1', [loginId])).toEqual([]);
+  });
+
+  it('refuses a retention that is no whole number of days from 1 to 36500', async () => {
+    for (const days of ['1e300', '0', '2.5', 'ten', '36501']) {
+      process.env.AUDIT_RETENTION_DAYS = days;
+      try {
+        await expect(archiveAudit()).rejects.toThrow(`AUDIT_RETENTION_DAYS must be a whole number of days from 1 to 36500, got "${days}"`);
+      } finally {
+        delete process.env.AUDIT_RETENTION_DAYS;
+      }
+    }
   });
 
   it('verifies the operation log and reports it intact', async () => {
