@@ -19,14 +19,17 @@ import type { ImportProgress } from './services/resident-import.service';
 import { encodingNamed } from './validation/encodings';
 import { checkMunicipalityCode } from './validation/identifiers';
 import { createServices } from './services';
-import { archiveAuditEvents, AuditSource, verifyAuditChain } from './services/audit.service';
+import { archiveAuditEvents, AuditSource, verifyAuditLog } from './services/audit.service';
 
 const USAGE = `Usage: npm run cli -- <command>
 
 Commands:
   create-operator <loginId>   Create a system operator account (password from OPERATOR_PASSWORD or prompted)
-  verify-audit [chain]        Verify the operation log's hash chains (one municipality code, or all);
-                              exits 1 and names the first broken event if any
+  verify-audit [chain] [--expect <digest>]
+                              Verify the operation log's hash chains (one municipality code, or all) and the signed
+                              checkpoints of earlier runs, then write a checkpoint and print its digest, to keep outside
+                              the system; --expect fails unless that earlier digest is still among the checkpoints;
+                              exits 1 and names the first break if any
   archive-audit               Move events older than AUDIT_RETENTION_DAYS (default 3653) to the archive
   rotate-tenant-key <code>    Start a new data key for one municipality and re-encrypt its My Numbers
   reencrypt-tenant-key <code> Re-encrypt what is still under an older key (resumes an interrupted rotation)
@@ -208,21 +211,31 @@ export async function importResidents(args: string[]): Promise<void> {
   });
 }
 
-export async function verifyAudit(chainArg: string | undefined): Promise<void> {
+export async function verifyAudit(...args: string[]): Promise<void> {
+  const rest = [...args];
+  const expect = option(rest, 'expect');
+  if (rest.length > 1) throw new Error(`verify-audit: unexpected argument "${rest[1]}"\n\n${USAGE}`);
+  if (expect !== undefined && !/^[0-9a-f]{32}$/i.test(expect)) throw new Error('verify-audit: --expect takes the 32 hexadecimal digits an earlier verify-audit printed');
+  const [chainArg] = rest;
   const code = chainArg === undefined || chainArg === 'platform' ? null : checkMunicipalityCode(chainArg);
   if (code && !code.ok) throw new Error(`verify-audit: "${chainArg}" is neither a municipality code nor platform`);
   const chain = code?.ok ? code.value : chainArg;
-  const { checked, broken } = await withDatabase(async ({ db }) => {
+  const { checked, broken, checkpointsBroken, checkpoint } = await withDatabase(async ({ db }, config) => {
     // A municipality that does not exist has no chain to call intact.
     if (code?.ok) await municipalityName(db, code.value);
-    return verifyAuditChain(db.manager, chain);
+    return verifyAuditLog(db, config, { chain, expect });
   });
-  if (!broken) {
+  if (checkpoint) {
     console.log(`Operation log intact: ${checked} events verified.`);
+    console.log(`Checkpoint ${checkpoint.position} of ${checkpoint.scope} written (${checkpoint.verified} before it verified); keep its digest outside the system, for --expect:`);
+    console.log(checkpoint.digest);
     return;
   }
-  const where = broken.id === null ? `in chain ${broken.chain}` : `at event ${broken.id} (chain ${broken.chain}, position ${broken.seq})`;
-  console.error(`Operation log BROKEN ${where}: ${broken.reason}. ${checked} events checked.`);
+  if (broken) {
+    const where = broken.id === null ? `in chain ${broken.chain}` : `at event ${broken.id} (chain ${broken.chain}, position ${broken.seq})`;
+    console.error(`Operation log BROKEN ${where}: ${broken.reason}. ${checked} events checked.`);
+  }
+  if (checkpointsBroken) console.error(`Operation log checkpoints BROKEN: ${checkpointsBroken}.`);
   process.exitCode = 1;
 }
 
@@ -296,8 +309,7 @@ export async function run([command, ...args]: string[]): Promise<void> {
       takes(1);
       return createOperator(args[0]);
     case 'verify-audit':
-      takes(1);
-      return verifyAudit(args[0]);
+      return verifyAudit(...args);
     case 'archive-audit':
       takes(0);
       return archiveAudit();

@@ -1,6 +1,7 @@
-import { EntityManager } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Actor } from '../auth/actor';
 import type { Context } from '../context';
+import { CheckpointHead, CheckpointLink, checkpointDigest, checkpointKey, checkpointMac, headsHash, macMatches } from '../crypto/audit-checkpoint';
 import { AuditEvent, AuditOutcome } from '../entities/audit-event.entity';
 import { applyScope, scopeOf } from '../policies/scope';
 import { AuditEventConnection, AuditEventFilter } from '../resolvers/audit.types';
@@ -83,7 +84,7 @@ export class ReadAudit {
 }
 
 export interface ChainBreak {
-  /** The event where the chain breaks; null when none of the chain's events is left. */
+  /** The event where the chain breaks; null when it is missing, or none of the chain's events is left. */
   id: string | null;
   chain: string;
   seq: string;
@@ -93,9 +94,11 @@ export interface ChainBreak {
 /**
  * Recomputes every event's hash and link, live and archived, and compares each chain's last event
  * with its head in audit_chain, so that events cut from the end of a chain are noticed as well as
- * a gap. Returns the first event whose content, link, sequence or end does not match (by chain,
- * then sequence), or null when intact. One statement: the heads and the events are read at the
- * same instant, and an event and its head advance in the same commit.
+ * a gap, and every event a checkpoint recorded with the hash it recorded, so that a chain
+ * rewritten and relinked with its head moved is noticed too. Returns the first event whose
+ * content, link, sequence, end or checkpoint does not match (by chain, then sequence), or null
+ * when intact. One statement: the heads and the events are read at the same instant, and an event
+ * and its head advance in the same commit. The checkpoints' own MACs are verifyAuditLog's to check.
  */
 export async function verifyAuditChain(db: EntityManager, chain?: string): Promise<{ checked: number; broken: ChainBreak | null }> {
   const [result] = await db.query(
@@ -127,10 +130,19 @@ export async function verifyAuditChain(db: EntityManager, chain?: string): Promi
          END AS reason
        FROM (SELECT * FROM audit_chain WHERE $1::text IS NULL OR chain = $1) h
        FULL JOIN ends e ON e.chain = h.chain
+     ), pinned AS (
+       SELECT p.chain, p.seq, c.id, CASE
+           WHEN c.chain IS NULL THEN format('the event at position %s is missing (checkpoint %s of %s recorded it)', p.seq, p.position, p.scope)
+           WHEN c.hash IS DISTINCT FROM p.hash THEN format('it does not match checkpoint %s of %s: the events up to it were rewritten', p.position, p.scope)
+         END AS reason
+       FROM audit_checkpoint_head p LEFT JOIN checked c ON c.chain = p.chain AND c.seq = p.seq
+       WHERE $1::text IS NULL OR p.chain = $1
      ), breaks AS (
        SELECT chain, seq, 0 AS rank, id, reason FROM judged WHERE reason IS NOT NULL
        UNION ALL
        SELECT chain, seq, 1, id, reason FROM heads WHERE reason IS NOT NULL
+       UNION ALL
+       SELECT chain, seq, 2, id, reason FROM pinned WHERE reason IS NOT NULL
      )
      SELECT (SELECT count(*) FROM judged)::int AS checked,
             (SELECT json_build_object('id', id::text, 'chain', chain, 'seq', seq::text, 'reason', reason)
@@ -138,6 +150,122 @@ export async function verifyAuditChain(db: EntityManager, chain?: string): Promi
     [chain ?? null],
   );
   return { checked: result.checked, broken: result.broken };
+}
+
+/** The series of checkpoints of every chain at once; a series of one chain bears the chain's name. */
+export const ALL_CHAINS = 'all';
+
+export interface AuditVerification {
+  checked: number;
+  /** The first event that breaks its chain or no longer matches a checkpoint. */
+  broken: ChainBreak | null;
+  /** Why the series of checkpoints cannot be trusted: one altered or removed, or the expected one missing. */
+  checkpointsBroken: string | null;
+  /** The checkpoint this run wrote, when nothing was broken, and how many before it were verified. */
+  checkpoint: { scope: string; position: number; digest: string; verified: number } | null;
+}
+
+/**
+ * What `verify-audit` does: verifies the chains (all, or one) against their heads and the
+ * checkpoints, and the series of checkpoints of that scope against their MACs; when all is intact,
+ * writes a checkpoint of the heads just verified (at the same instant) and returns its digest.
+ * `expect` is a digest an earlier run printed, kept outside the system: it must still be in the
+ * series, so that cutting the newest checkpoints, then rewriting what came after the last one left,
+ * is noticed too.
+ */
+export async function verifyAuditLog(
+  db: DataSource,
+  masterKeys: { masterKey: Buffer; previousMasterKey?: Buffer },
+  options: { chain?: string; expect?: string } = {},
+): Promise<AuditVerification> {
+  const scope = options.chain ?? ALL_CHAINS;
+  const keys = [masterKeys.masterKey, masterKeys.previousMasterKey].filter((key) => key !== undefined).map(checkpointKey);
+  const lock = `audit-checkpoint:${scope}`;
+  const runner = db.createQueryRunner();
+  await runner.connect();
+  try {
+    // Taken before the transaction's snapshot: a run waited for has written its checkpoint by then.
+    await runner.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [lock]);
+    await runner.startTransaction('REPEATABLE READ');
+    try {
+      const { checked, broken } = await verifyAuditChain(runner.manager, options.chain);
+      const series = await readSeries(runner.manager, scope, keys, options.expect);
+      let checkpoint: AuditVerification['checkpoint'] = null;
+      if (!broken && !series.broken) {
+        const written = await writeCheckpoint(runner.manager, keys[0], scope, options.chain, series.last);
+        checkpoint = { scope, position: written.position, digest: written.mac.toString('hex'), verified: series.last?.position ?? 0 };
+      }
+      await runner.commitTransaction();
+      return { checked, broken, checkpointsBroken: series.broken, checkpoint };
+    } catch (error) {
+      await runner.rollbackTransaction();
+      throw error;
+    }
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lock]).catch(() => undefined);
+    await runner.release();
+  }
+}
+
+type SeriesEnd = CheckpointLink & { position: number };
+
+/**
+ * Checks a series' MACs in order. Checkpoints no configured key signed are accepted only at the
+ * start of the series, followed by one that is signed: those were signed under a master key since
+ * replaced, and the signed one holds them in place, as its MAC covers their digests and MACs.
+ * The newest must always be signed under MASTER_KEY or PREVIOUS_MASTER_KEY.
+ */
+async function readSeries(db: EntityManager, scope: string, keys: Buffer[], expect?: string): Promise<{ broken: string | null; last: SeriesEnd | null }> {
+  const rows: { position: string; takenAt: Date; mac: Buffer; heads: Buffer }[] = await db.query(
+    `SELECT c.position, c.taken_at AS "takenAt", c.mac,
+            (SELECT sha256(convert_to(coalesce(string_agg(format(E'%s %s %s\\n', h.chain, h.seq, encode(h.hash, 'hex')), '' ORDER BY h.chain COLLATE "C"), ''), 'UTF8'))
+               FROM audit_checkpoint_head h WHERE h.scope = c.scope AND h.position = c.position) AS heads
+     FROM audit_checkpoint c WHERE c.scope = $1 ORDER BY c.position`,
+    [scope],
+  );
+  let last: SeriesEnd | null = null;
+  let signedBefore = false;
+  let unsignedFrom: number | null = null;
+  const altered = (position: number) =>
+    `checkpoint ${position} of ${scope} does not match its MAC: it or one before it was altered or removed, or it was signed under neither MASTER_KEY nor PREVIOUS_MASTER_KEY`;
+  for (const [i, row] of rows.entries()) {
+    const position = Number(row.position);
+    if (position !== i + 1) return { broken: `checkpoint ${i + 1} of ${scope} is missing`, last };
+    const digest = checkpointDigest(last, scope, position, row.takenAt, row.heads);
+    if (keys.some((key) => macMatches(key, digest, row.mac))) {
+      if (unsignedFrom !== null && signedBefore) return { broken: altered(unsignedFrom), last };
+      signedBefore = true;
+      unsignedFrom = null;
+    } else {
+      unsignedFrom ??= position;
+    }
+    last = { position, digest, mac: row.mac };
+  }
+  if (unsignedFrom !== null) return { broken: altered(unsignedFrom), last };
+  if (expect !== undefined && !rows.some((row) => row.mac.toString('hex') === expect.toLowerCase())) {
+    return { broken: `no checkpoint of ${scope} has the digest ${expect}: the checkpoints since it was printed were removed, or it belongs to another series`, last };
+  }
+  return { broken: null, last };
+}
+
+/** Records the heads of the chains in scope that moved since the series last recorded them. */
+async function writeCheckpoint(db: EntityManager, key: Buffer, scope: string, chain: string | undefined, last: SeriesEnd | null): Promise<{ position: number; mac: Buffer }> {
+  const heads: CheckpointHead[] = await db.query(
+    `SELECT h.chain, h.last_seq::text AS seq, h.last_hash AS hash FROM audit_chain h
+     WHERE ($2::text IS NULL OR h.chain = $2) AND h.last_seq > 0
+       AND NOT EXISTS (SELECT FROM audit_checkpoint_head p WHERE p.scope = $1 AND p.chain = h.chain AND p.seq = h.last_seq)`,
+    [scope, chain ?? null],
+  );
+  const position = (last?.position ?? 0) + 1;
+  const takenAt = new Date();
+  const mac = checkpointMac(key, checkpointDigest(last, scope, position, takenAt, headsHash(heads)));
+  await db.query('INSERT INTO audit_checkpoint (scope, position, taken_at, mac) VALUES ($1, $2, $3, $4)', [scope, position, takenAt, mac]);
+  await db.query(
+    `INSERT INTO audit_checkpoint_head (scope, position, chain, seq, hash)
+     SELECT $1, $2, h.chain, h.seq, h.hash FROM unnest($3::text[], $4::bigint[], $5::bytea[]) AS h(chain, seq, hash)`,
+    [scope, position, heads.map((h) => h.chain), heads.map((h) => h.seq), heads.map((h) => h.hash)],
+  );
+  return { position, mac };
 }
 
 /** Moves events older than the retention period to the archive (never drops them). */

@@ -1,13 +1,32 @@
-import { archiveAuditEvents, verifyAuditChain } from '../../src/services/audit.service';
+import { randomBytes } from 'node:crypto';
+import { verifyAudit } from '../../src/cli';
+import { createDataSource } from '../../src/db/data-source';
+import { archiveAuditEvents, verifyAuditChain, writeAudit } from '../../src/services/audit.service';
 import { Channel, Role } from '../../src/schema/enums';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
+const masterKey = randomBytes(32).toString('base64');
 beforeAll(async () => {
   t = await TestApp.start();
+  // `verify-audit` reads its configuration from the environment, as on a production host.
+  process.env.MASTER_KEY = masterKey;
+  process.env.TOKEN_SECRET = randomBytes(32).toString('base64');
 });
 afterAll(() => t.stop());
+
+/** What someone with the database owner's power can do: run statements with every trigger off. */
+async function asOwnerWithoutTriggers(sql: string, params: unknown[] = []): Promise<void> {
+  const runner = t.db.createQueryRunner();
+  try {
+    await runner.query('SET session_replication_role = replica');
+    await runner.query(sql, params);
+  } finally {
+    await runner.query('SET session_replication_role = origin');
+    await runner.release();
+  }
+}
 
 const SEARCH = `query($filter: AuditEventFilter, $first: Int, $after: String) {
   auditEvents(filter: $filter, first: $first, after: $after) { nodes { id operation municipalityCode targetIds outcome actorId seq } endCursor }
@@ -152,6 +171,215 @@ describe('operation log', () => {
     await expect(t.db.query('DELETE FROM audit_event_archive WHERE chain = $1', [code])).rejects.toThrow(/append-only/);
     await registerResident(officer);
     expect(await verifyAuditChain(t.db.manager, code)).toEqual({ checked: before.checked + 1, broken: null });
+  });
+});
+
+/** Runs `npm run cli -- verify-audit <args>`: what it printed, and its exit code. */
+async function verifyAuditCommand(...args: string[]): Promise<{ out: string[]; err: string[]; exitCode: number; digest: string | undefined }> {
+  const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    await verifyAudit(...args);
+    const out = log.mock.calls.map(([line]) => String(line));
+    return { out, err: error.mock.calls.map(([line]) => String(line)), exitCode: Number(process.exitCode ?? 0), digest: out.at(-1) };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    process.exitCode = 0;
+  }
+}
+
+const checkpointsOf = (scope: string): Promise<{ position: string; heads: { chain: string; seq: string }[] }[]> => t.db.query(
+  `SELECT c.position, coalesce(json_agg(json_build_object('chain', h.chain, 'seq', h.seq::text)) FILTER (WHERE h.chain IS NOT NULL), '[]') AS heads
+   FROM audit_checkpoint c LEFT JOIN audit_checkpoint_head h USING (scope, position) WHERE c.scope = $1 GROUP BY c.position ORDER BY c.position`,
+  [scope],
+);
+
+/** Edits event 2, cuts the last one, relinks every later hash with the database's own function and moves the head back. */
+const REWRITE = (code: string, edited: string, cut: string) => `
+  UPDATE audit_event SET outcome = 'FAILURE', target_ids = '{}' WHERE id = ${edited};
+  DELETE FROM audit_event WHERE id = ${cut};
+  DO $$ DECLARE e audit_event; prev bytea; h bytea; BEGIN
+    FOR e IN SELECT * FROM audit_event WHERE chain = '${code}' ORDER BY seq LOOP
+      IF e.seq = 1 THEN prev := '\\x'::bytea; END IF;
+      e.prev_hash := prev;
+      h := audit_event_digest(prev, e);
+      UPDATE audit_event SET prev_hash = prev, hash = h WHERE id = e.id;
+      prev := h;
+      UPDATE audit_chain SET last_seq = e.seq, last_hash = h WHERE chain = '${code}';
+    END LOOP; END $$`;
+
+describe('checkpoints signed outside the database', () => {
+  it('an intact log passes, gains a checkpoint of its head, and prints its digest; archived events still match', async () => {
+    const { code, officer } = await t.tenant();
+    for (let i = 0; i < 3; i++) await registerResident(officer);
+    const [{ last }] = await t.db.query('SELECT max(seq)::int AS last FROM audit_event WHERE chain = $1', [code]);
+    const first = await verifyAuditCommand(code);
+    expect(first).toMatchObject({ exitCode: 0, err: [] });
+    expect(first.out[0]).toBe(`Operation log intact: ${last} events verified.`);
+    expect(first.out[1]).toBe(`Checkpoint 1 of ${code} written (0 before it verified); keep its digest outside the system, for --expect:`);
+    expect(first.digest).toMatch(/^[0-9a-f]{32}$/);
+    expect(await checkpointsOf(code)).toEqual([{ position: '1', heads: [{ chain: code, seq: String(last) }] }]);
+    for (const table of ['audit_checkpoint', 'audit_checkpoint_head']) {
+      await expect(t.db.query(`DELETE FROM ${table} WHERE scope = $1`, [code])).rejects.toThrow(/append-only/);
+      await expect(t.db.query(`TRUNCATE ${table} CASCADE`)).rejects.toThrow(/append-only/);
+      await expect(t.app.services.db.query(`UPDATE ${table} SET position = 2 WHERE scope = $1`, [code])).rejects.toThrow(/permission denied/);
+    }
+
+    await registerResident(officer);
+    await archiveAuditEvents(t.db.manager, new Date(Date.now() + 60_000), code);
+    const second = await verifyAuditCommand(code, '--expect', first.digest!);
+    expect(second.exitCode).toBe(0);
+    expect(second.out[1]).toBe(`Checkpoint 2 of ${code} written (1 before it verified); keep its digest outside the system, for --expect:`);
+    expect(second.digest).not.toBe(first.digest);
+    // A chain that has not moved is not recorded again: the checkpoint before still holds it.
+    expect((await verifyAuditCommand(code)).exitCode).toBe(0);
+    expect((await checkpointsOf(code)).map((c) => c.heads)).toEqual([[{ chain: code, seq: String(last) }], [{ chain: code, seq: String(last + 1) }], []]);
+  });
+
+  it('catches a chain rewritten, relinked and its head moved back, once a checkpoint was taken before', async () => {
+    const { code, officer } = await t.tenant();
+    for (let i = 0; i < 5; i++) await registerResident(officer);
+    expect((await verifyAuditCommand(code)).exitCode).toBe(0);
+    const events: { id: string }[] = await t.db.query('SELECT id FROM audit_event WHERE chain = $1 ORDER BY seq', [code]);
+    await asOwnerWithoutTriggers(REWRITE(code, events[1].id, events[events.length - 1].id));
+    // The chain alone verifies: this is what the checkpoint is for.
+    expect(await verifyAuditChain(t.db.manager, code)).toMatchObject({ broken: { reason: expect.stringContaining('checkpoint 1') } });
+
+    const result = await verifyAuditCommand(code);
+    expect(result).toMatchObject({ exitCode: 1, out: [] });
+    expect(result.err).toEqual([`Operation log BROKEN in chain ${code}: the event at position ${events.length} is missing (checkpoint 1 of ${code} recorded it). ${events.length - 1} events checked.`]);
+    expect(await checkpointsOf(code)).toHaveLength(1);
+    // The event the checkpoint names is still there but rewritten: its hash differs.
+    const { code: other, officer: otherOfficer } = await t.tenant();
+    for (let i = 0; i < 5; i++) await registerResident(otherOfficer);
+    expect((await verifyAuditCommand(other)).exitCode).toBe(0);
+    const theirs: { id: string }[] = await t.db.query('SELECT id FROM audit_event WHERE chain = $1 ORDER BY seq', [other]);
+    await asOwnerWithoutTriggers(REWRITE(other, theirs[1].id, '0'));
+    const end = theirs.length;
+    expect((await verifyAuditCommand(other)).err).toEqual([
+      `Operation log BROKEN at event ${theirs[end - 1].id} (chain ${other}, position ${end}): it does not match checkpoint 1 of ${other}: the events up to it were rewritten. ${end} events checked.`,
+    ]);
+  });
+
+  it('catches a checkpoint rewritten to match, or edited or removed in the middle of the series', async () => {
+    const { code, officer } = await t.tenant();
+    for (let i = 0; i < 3; i++) {
+      await registerResident(officer);
+      expect((await verifyAuditCommand(code)).exitCode).toBe(0);
+    }
+    // Whoever rewrites the chain can rewrite what the checkpoints recorded, but not sign it.
+    const events: { id: string; seq: string }[] = await t.db.query('SELECT id, seq FROM audit_event WHERE chain = $1 ORDER BY seq', [code]);
+    const pinned = await t.db.query('SELECT scope, position, chain, seq FROM audit_checkpoint_head WHERE chain = $1', [code]);
+    expect(pinned).toHaveLength(3);
+    await asOwnerWithoutTriggers(`${REWRITE(code, events[0].id, '0')};
+      UPDATE audit_checkpoint_head p SET hash = e.hash FROM audit_event e WHERE p.chain = '${code}' AND e.chain = p.chain AND e.seq = p.seq`);
+    expect(await verifyAuditChain(t.db.manager, code)).toMatchObject({ broken: null });
+    expect(await verifyAuditCommand(code)).toMatchObject({ exitCode: 1, err: [
+      `Operation log checkpoints BROKEN: checkpoint 1 of ${code} does not match its MAC: it or one before it was altered or removed, or it was signed under neither MASTER_KEY nor PREVIOUS_MASTER_KEY.`,
+    ] });
+
+    const { code: other, officer: otherOfficer } = await t.tenant();
+    for (let i = 0; i < 4; i++) {
+      await registerResident(otherOfficer);
+      expect((await verifyAuditCommand(other)).exitCode).toBe(0);
+    }
+    const altered = `Operation log checkpoints BROKEN: checkpoint 2 of ${other} does not match its MAC: it or one before it was altered or removed, or it was signed under neither MASTER_KEY nor PREVIOUS_MASTER_KEY.`;
+    await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at - interval '1 day' WHERE scope = $1 AND position = 2`, [other]);
+    expect((await verifyAuditCommand(other)).err).toEqual([altered]);
+    await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at + interval '1 day' WHERE scope = $1 AND position = 2`, [other]);
+    expect((await verifyAuditCommand(other)).exitCode).toBe(0);
+
+    await asOwnerWithoutTriggers(`DELETE FROM audit_checkpoint_head WHERE scope = '${other}' AND position = 2;
+      DELETE FROM audit_checkpoint WHERE scope = '${other}' AND position = 2`);
+    expect((await verifyAuditCommand(other)).err).toEqual([`Operation log checkpoints BROKEN: checkpoint 2 of ${other} is missing.`]);
+    // The gap closed up, as a careful hand would: the next checkpoint's MAC no longer matches.
+    await asOwnerWithoutTriggers(`UPDATE audit_checkpoint_head SET position = position - 1 WHERE scope = '${other}' AND position > 2;
+      UPDATE audit_checkpoint SET position = position - 1 WHERE scope = '${other}' AND position > 2`);
+    expect((await verifyAuditCommand(other)).err).toEqual([altered]);
+    expect(await checkpointsOf(other)).toHaveLength(4);
+  });
+
+  it('fails --expect with a digest no checkpoint has: the newest checkpoints cut, or a wrong digest', async () => {
+    const { code, officer } = await t.tenant();
+    await registerResident(officer);
+    const first = (await verifyAuditCommand(code)).digest!;
+    await registerResident(officer);
+    const second = (await verifyAuditCommand(code)).digest!;
+    expect((await verifyAuditCommand(code, '--expect', second.toUpperCase())).exitCode).toBe(0);
+
+    await asOwnerWithoutTriggers(`DELETE FROM audit_checkpoint_head WHERE scope = '${code}' AND position >= 2;
+      DELETE FROM audit_checkpoint WHERE scope = '${code}' AND position >= 2`);
+    expect(await verifyAuditCommand(code, '--expect', second)).toMatchObject({ exitCode: 1, err: [
+      `Operation log checkpoints BROKEN: no checkpoint of ${code} has the digest ${second}: the checkpoints since it was printed were removed, or it belongs to another series.`,
+    ] });
+    expect((await verifyAuditCommand(code, '--expect', randomBytes(16).toString('hex'))).exitCode).toBe(1);
+    expect(await checkpointsOf(code)).toHaveLength(1);
+    expect((await verifyAuditCommand(code, '--expect', first)).exitCode).toBe(0);
+    await expect(verifyAudit(code, '--expect', 'diary')).rejects.toThrow('verify-audit: --expect takes the 32 hexadecimal digits an earlier verify-audit printed');
+    await expect(verifyAudit(code, '--expect')).rejects.toThrow('--expect needs a value');
+  });
+
+  it('without a chain, verifies every chain and checkpoints each that moved, in the series of all chains', async () => {
+    // A database of its own: the shared one holds chains other tests broke on purpose.
+    const name = `audit_checkpoints_${process.pid}`;
+    await t.db.query(`CREATE DATABASE ${name}`);
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = `/${name}`;
+    const shared = process.env.DATABASE_URL;
+    const own = createDataSource(url.toString(), { poolSize: 1 });
+    try {
+      process.env.DATABASE_URL = url.toString();
+      expect((await verifyAuditCommand()).out[1]).toBe('Checkpoint 1 of all written (0 before it verified); keep its digest outside the system, for --expect:');
+      await own.initialize();
+      const cli = { requestId: 'test', channel: 'CLI', actor: null };
+      await writeAudit(own.manager, cli, [0, 1, 2].map(() => ({ operation: 'test.checkpoint', municipalityCode: '131016', targetIds: [], outcome: 'SUCCESS' as const })));
+      await writeAudit(own.manager, cli, [{ operation: 'test.checkpoint', municipalityCode: null, targetIds: [], outcome: 'SUCCESS' }]);
+      const intact = await verifyAuditCommand();
+      expect(intact.out[0]).toBe('Operation log intact: 4 events verified.');
+      expect(await own.query(`SELECT chain, seq::int FROM audit_checkpoint_head WHERE scope = 'all' ORDER BY chain`))
+        .toEqual([{ chain: '131016', seq: 3 }, { chain: 'platform', seq: 1 }]);
+      const events: { id: string }[] = await own.query(`SELECT id FROM audit_event WHERE chain = '131016' ORDER BY seq`);
+      const runner = own.createQueryRunner();
+      try {
+        await runner.query('SET session_replication_role = replica');
+        await runner.query(REWRITE('131016', events[0].id, events[2].id));
+      } finally {
+        await runner.release();
+      }
+      expect(await verifyAuditCommand('--expect', intact.digest!)).toMatchObject({ exitCode: 1, err: [
+        'Operation log BROKEN in chain 131016: the event at position 3 is missing (checkpoint 2 of all recorded it). 3 events checked.',
+      ] });
+    } finally {
+      process.env.DATABASE_URL = shared;
+      if (own.isInitialized) await own.destroy();
+      await t.db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    }
+  }, 120_000);
+
+  it('keeps the checkpoints of a replaced master key: verified with PREVIOUS_MASTER_KEY, then held by the first signed under the new one', async () => {
+    const { code, officer } = await t.tenant();
+    await registerResident(officer);
+    expect((await verifyAuditCommand(code)).exitCode).toBe(0);
+    const newKey = randomBytes(32).toString('base64');
+    try {
+      process.env.MASTER_KEY = newKey;
+      process.env.PREVIOUS_MASTER_KEY = masterKey;
+      expect((await verifyAuditCommand(code)).exitCode).toBe(0);
+      delete process.env.PREVIOUS_MASTER_KEY;
+      expect((await verifyAuditCommand(code)).exitCode).toBe(0);
+      // Held, not merely tolerated: the old checkpoint cannot be edited once its key is gone.
+      await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at - interval '1 day' WHERE scope = '${code}' AND position = 1`);
+      expect((await verifyAuditCommand(code)).err).toEqual([expect.stringContaining(`checkpoint 1 of ${code} does not match its MAC`)]);
+      await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at + interval '1 day' WHERE scope = '${code}' AND position = 1`);
+      expect((await verifyAuditCommand(code)).exitCode).toBe(0);
+      // A key that signed none of them is refused: the newest checkpoint must verify.
+      process.env.MASTER_KEY = randomBytes(32).toString('base64');
+      expect((await verifyAuditCommand(code)).err).toEqual([expect.stringContaining(`checkpoint 1 of ${code} does not match its MAC`)]);
+    } finally {
+      process.env.MASTER_KEY = masterKey;
+      delete process.env.PREVIOUS_MASTER_KEY;
+    }
   });
 });
 
