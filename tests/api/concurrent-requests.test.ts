@@ -1,6 +1,6 @@
 import { QueryRunner } from 'typeorm';
 import { Channel, Role } from '../../src/schema/enums';
-import { codes, GraphQLResponse, registerResident, TestApp } from '../helpers/test-app';
+import { codes, GraphQLResponse, registerResident, Session, TestApp } from '../helpers/test-app';
 import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
@@ -36,14 +36,16 @@ async function heldByAnother(sql: string, params: unknown[]): Promise<void> {
 }
 
 const RESIDENT_ROW = 'SELECT 1 FROM resident WHERE id = $1';
-const TICKET_ROW = 'SELECT 1 FROM ticket WHERE id = $1';
 
-/** A table lock held by a transaction of its own, to stop a request at a known statement. */
-async function holdTable(table: string, mode: string): Promise<QueryRunner> {
+/**
+ * Rows locked by a transaction of the test's own, to stop a request at a known row. Rows of the
+ * test's own tenant only: a table lock would also stop other test files sharing the database.
+ */
+async function holdRows(sql: string, ids: string[]): Promise<QueryRunner> {
   const runner = t.db.createQueryRunner();
   await runner.connect();
   await runner.startTransaction();
-  await runner.query(`LOCK TABLE ${table} IN ${mode} MODE`);
+  await runner.query(`${sql} FOR UPDATE`, [ids]);
   return runner;
 }
 
@@ -53,11 +55,12 @@ async function release(runner: QueryRunner): Promise<void> {
 }
 
 /**
- * Two requests that cross: each locks its resident (`x`, then `y`), is stopped reading doses, and
- * then needs the other's. PostgreSQL stops one of them (deadlock); both answers come back.
+ * Two requests that cross: each locks its first resident (`x`, `y`), then is stopped at a resident
+ * of its own held by the test (`stops`), then needs the other's first. PostgreSQL stops one of them
+ * (deadlock); both answers come back.
  */
-async function crossing(first: () => Promise<GraphQLResponse>, x: string, second: () => Promise<GraphQLResponse>, y: string): Promise<GraphQLResponse[]> {
-  const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
+async function crossing(first: () => Promise<GraphQLResponse>, x: string, second: () => Promise<GraphQLResponse>, y: string, stops: string[]): Promise<GraphQLResponse[]> {
+  const gate = await holdRows(RESIDENTS, stops);
   const one = first();
   await heldByAnother(RESIDENT_ROW, [x]);
   const two = second();
@@ -66,21 +69,25 @@ async function crossing(first: () => Promise<GraphQLResponse>, x: string, second
   return Promise.all([one, two]);
 }
 
-const RECORD_TWO = `mutation($a: RecordDoseInput!, $b: RecordDoseInput!) {
+const RESIDENTS = 'SELECT 1 FROM resident WHERE id = ANY($1::uuid[])';
+const TICKETS = 'SELECT 1 FROM ticket WHERE id = ANY($1::uuid[])';
+const RECORD_THREE = `mutation($a: RecordDoseInput!, $stop: RecordDoseInput!, $b: RecordDoseInput!) {
   a: recordDose(input: $a) { record { id } userErrors { code } }
+  stop: recordDose(input: $stop) { record { id } userErrors { code } }
   b: recordDose(input: $b) { record { id } userErrors { code } }
 }`;
 const dose = (residentId: string, vaccinatedOn: string) => ({ residentId, doseNumber: 1, vaccinatedOn, vaccineCode: 'PFIZER-COMIRNATY', lotNumber: 'FA1234' });
+const residents = async (officer: Session, n: number) => Promise.all(Array.from({ length: n }, async () => (await registerResident(officer)).id));
 
 describe('requests that touch the same rows at once', () => {
   it('a ticket voided while a site registers a dose on it: one waits for the other, neither fails', async () => {
     const home = await t.tenant();
-    const { ticketId, ticketNumber } = await residentWithTicket(home.officer);
+    const { residentId, ticketId, ticketNumber } = await residentWithTicket(home.officer);
     const site = await tablet(t, home.code);
-    // The void is stopped before its update; the site then locks the holder and needs the ticket.
-    const gate = await holdTable('ticket', 'SHARE');
+    // The void locks the holder, then is stopped at the ticket; the site then needs the holder.
+    const gate = await holdRows(TICKETS, [ticketId]);
     const voiding = home.officer.gql(VOID, { id: ticketId });
-    await heldByAnother(TICKET_ROW, [ticketId]);
+    await heldByAnother(RESIDENT_ROW, [residentId]);
     const registering = site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
     await new Promise((r) => setTimeout(r, 200));
     await release(gate);
@@ -96,8 +103,8 @@ describe('requests that touch the same rows at once', () => {
     const home = await t.tenant();
     const { residentId, ticketId } = await residentWithTicket(home.officer);
     const other = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: home.code });
-    // The move out locks the resident, then is stopped reading its doses.
-    const gate = await holdTable('vaccination_record', 'ACCESS EXCLUSIVE');
+    // The move out locks the resident, then is stopped at the ticket it voids.
+    const gate = await holdRows(TICKETS, [ticketId]);
     const moving = home.officer.gql(MOVE, { id: residentId });
     await heldByAnother(RESIDENT_ROW, [residentId]);
     const voiding = other.gql(VOID, { id: ticketId });
@@ -113,30 +120,28 @@ describe('requests that touch the same rows at once', () => {
   it('two requests that cross each other: the one PostgreSQL stops writes nothing and is asked to be sent again', async () => {
     const home = await t.tenant();
     const other = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: home.code });
-    const x = (await registerResident(home.officer)).id;
-    const y = (await registerResident(home.officer)).id;
-    const answers = await crossing(() => home.officer.gql(RECORD_TWO, { a: dose(x, '2024-01-01'), b: dose(y, '2024-01-01') }), x,
-      () => other.gql(RECORD_TWO, { a: dose(y, '2024-01-02'), b: dose(x, '2024-01-02') }), y);
+    const [x, y, stopOne, stopTwo] = await residents(home.officer, 4);
+    const answers = await crossing(() => home.officer.gql(RECORD_THREE, { a: dose(x, '2024-01-01'), stop: dose(stopOne, '2024-01-01'), b: dose(y, '2024-01-01') }), x,
+      () => other.gql(RECORD_THREE, { a: dose(y, '2024-01-02'), stop: dose(stopTwo, '2024-01-02'), b: dose(x, '2024-01-02') }), y, [stopOne, stopTwo]);
     const stopped = answers.filter((a) => a.errors);
     expect(stopped).toHaveLength(1);
     expect(stopped[0]).toEqual({
       data: null,
       errors: [expect.objectContaining({ extensions: { code: 'CONFLICT' }, message: expect.stringContaining('nothing of this request was written') })],
     });
-    // The other request wrote both its doses, and the stopped one nothing, not even its first field.
+    // The other request wrote its three doses, and the stopped one nothing, not even its first fields.
     const winner = answers.indexOf(answers.find((a) => !a.errors)!) === 0 ? '2024-01-01' : '2024-01-02';
     const doses = await t.db.query(`SELECT to_char(vaccinated_on, 'YYYY-MM-DD') AS on FROM vaccination_record WHERE municipality_code = $1`, [home.code]);
-    expect(doses).toEqual([{ on: winner }, { on: winner }]);
+    expect(doses).toEqual([{ on: winner }, { on: winner }, { on: winner }]);
   });
 
   it('a request stopped that way still counts and logs a wrong current password it was sent', async () => {
     const home = await t.tenant();
     const other = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: home.code });
-    const x = (await registerResident(home.officer)).id;
-    const y = (await registerResident(home.officer)).id;
-    const DOC = RECORD_TWO.replace('{', '{ c: changePassword(currentPassword: "a-wrong-guess-123", newPassword: "whatever-new-1234") { accountId userErrors { code } }');
-    const answers = await crossing(() => home.officer.gql(DOC, { a: dose(x, '2024-01-01'), b: dose(y, '2024-01-01') }), x,
-      () => other.gql(DOC, { a: dose(y, '2024-01-02'), b: dose(x, '2024-01-02') }), y);
+    const [x, y, stopOne, stopTwo] = await residents(home.officer, 4);
+    const DOC = RECORD_THREE.replace('{', '{ c: changePassword(currentPassword: "a-wrong-guess-123", newPassword: "whatever-new-1234") { accountId userErrors { code } }');
+    const answers = await crossing(() => home.officer.gql(DOC, { a: dose(x, '2024-01-01'), stop: dose(stopOne, '2024-01-01'), b: dose(y, '2024-01-01') }), x,
+      () => other.gql(DOC, { a: dose(y, '2024-01-02'), stop: dose(stopTwo, '2024-01-02'), b: dose(x, '2024-01-02') }), y, [stopOne, stopTwo]);
     expect(answers.filter((a) => a.errors).map(codes)).toEqual([['CONFLICT']]);
     for (const id of [home.officer.accountId, other.accountId]) {
       const [{ failed_login_count: failures }] = await t.db.query('SELECT failed_login_count FROM account WHERE id = $1', [id]);
@@ -147,18 +152,19 @@ describe('requests that touch the same rows at once', () => {
 
   it('a site\'s request stopped that way still logs a registration it refused', async () => {
     const home = await t.tenant();
-    const x = await residentWithTicket(home.officer);
-    const y = await residentWithTicket(home.officer);
+    const [x, y, stopOne, stopTwo] = [await residentWithTicket(home.officer), await residentWithTicket(home.officer), await residentWithTicket(home.officer), await residentWithTicket(home.officer)];
     const [siteA, siteB] = [await tablet(t, home.code), await tablet(t, home.code)];
-    const DOC = `mutation($f: RegisterDoseInput!, $a: RegisterDoseInput!, $b: RegisterDoseInput!) {
+    const DOC = `mutation($f: RegisterDoseInput!, $a: RegisterDoseInput!, $stop: RegisterDoseInput!, $b: RegisterDoseInput!) {
       f: registerDose(input: $f) { receipt { id } userErrors { code } }
       a: registerDose(input: $a) { receipt { id } userErrors { code } }
+      stop: registerDose(input: $stop) { receipt { id } userErrors { code } }
       b: registerDose(input: $b) { receipt { id } userErrors { code } }
     }`;
+    const on = (r: { ticketNumber: string }) => doseInput(home.code, r.ticketNumber);
     const refused = () => doseInput(home.code, x.ticketNumber, { vaccinatedOn: '2099-01-01' });
     const answers = await crossing(
-      () => siteA.gql(DOC, { f: refused(), a: doseInput(home.code, x.ticketNumber), b: doseInput(home.code, y.ticketNumber) }), x.residentId,
-      () => siteB.gql(DOC, { f: refused(), a: doseInput(home.code, y.ticketNumber), b: doseInput(home.code, x.ticketNumber) }), y.residentId);
+      () => siteA.gql(DOC, { f: refused(), a: on(x), stop: on(stopOne), b: on(y) }), x.residentId,
+      () => siteB.gql(DOC, { f: refused(), a: on(y), stop: on(stopTwo), b: on(x) }), y.residentId, [stopOne.residentId, stopTwo.residentId]);
     expect(answers.filter((a) => a.errors).map(codes)).toEqual([['CONFLICT']]);
     for (const site of [siteA, siteB]) {
       const [{ n }] = await t.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE operation = 'vaccination.register' AND outcome = 'FAILURE' AND actor_id = $1`, [site.accountId]);
