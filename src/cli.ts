@@ -331,8 +331,8 @@ export async function run([command, ...args]: string[]): Promise<void> {
 }
 
 if (require.main === module) {
-  // Exited explicitly: the embedded PostgreSQL package's exit hook would otherwise end the process
-  // with 0 after a command that set exitCode 1 (a broken log, a failed import).
+  // Exited explicitly, with the command's code (1 after a broken log or a failed import): nothing
+  // left open, a pool or the embedded database's process, keeps the command from ending.
   run(process.argv.slice(2)).then(() => process.exit(process.exitCode ?? 0), (error) => {
     if (error instanceof InputError) console.error(error.errors.map((e) => `${e.field.join('.')}: ${e.message}`).join('\n'));
     else console.error(error instanceof Error ? error.message : error);

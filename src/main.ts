@@ -44,9 +44,9 @@ export async function main(): Promise<() => Promise<void>> {
 
   let stopped: Promise<void> | undefined;
   const stop = () => (stopped ??= app.stop().then(() => database.close()));
-  // The embedded PostgreSQL package stops its database on these signals by itself and exits within
-  // 10 s, which would cut a running import off: the server's own stop waits for it, then closes the
-  // database. Its exit hook stays, for a process that ends any other way.
+  // The embedded database stops on these signals by itself (src/db/embedded-postgres.ts), which
+  // would cut a running import off: the server's own stop waits for it, then closes the database.
+  // Its exit handler stays, for a process that ends any other way.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.removeAllListeners(signal);
     process.on(signal, () => void stop().then(() => process.exit(0)));
