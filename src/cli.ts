@@ -295,7 +295,7 @@ export async function rotateMasterKey(): Promise<void> {
     throw new Error('NEW_MASTER_KEY is no longer read: restart every server with MASTER_KEY=<new key> and PREVIOUS_MASTER_KEY=<old key>, then run rotate-master-key with the same two settings');
   }
   const { rewrapped, unchanged } = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateMasterKey(cliSource()));
-  console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. PREVIOUS_MASTER_KEY can now be removed from every server.`);
+  console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. Run verify-audit once (it signs a checkpoint under the new key); PREVIOUS_MASTER_KEY can then be removed from every server.`);
 }
 
 /** Runs the command `npm run cli -- <command> <arguments>` names. */
