@@ -25,9 +25,10 @@ const DAY_MS = 86_400_000;
 /**
  * What an answer reads: the population, the doses given in the range per dimension of stats_dose
  * (see migrations/1795600000000-statistics.ts), coverage's numerators (dimension C up to the end
- * of the range), doses per day, and the country's dose numbers.
+ * of the range), doses per day, the country's dose numbers, and the highest dose number the area
+ * had before a closed range.
  */
-type Part = 'population' | 'D' | 'M' | 'A' | 'S' | 'people' | 'days' | 'doseNumbers';
+type Part = 'population' | 'D' | 'M' | 'A' | 'S' | 'people' | 'days' | 'doseNumbers' | 'before';
 
 export const AGE_BANDS = ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60-64', '65-69', '70-79', '80-89', '90+'];
 const SEXES = Object.values(Sex);
@@ -40,7 +41,7 @@ function once<T>(s: Statistics, key: string, read: () => Promise<T>): Promise<T>
   return s.read.get(key) as Promise<T>;
 }
 
-const DOSE_NUMBER_PARTS: Part[] = ['doseNumbers', 'people', 'D', 'population'];
+const DOSE_NUMBER_PARTS: Part[] = ['doseNumbers', 'people', 'D', 'population', 'before'];
 
 /** The parts each figure field needs. */
 const PARTS: Record<string, Part[]> = {
@@ -194,6 +195,11 @@ export class StatisticsService {
         SELECT category FROM (${doses(`area = '${NATION}' AND dimension IN ('D', 'C')`)}) x
         GROUP BY dimension, category HAVING sum(doses) > 0) given`);
     }
+    if (s.parts.has('before') && s.from) {
+      selects.push(`SELECT 'before' AS part, '' AS key, coalesce(max(category::int), 0) AS value FROM (
+        SELECT category FROM (${doses(`area = ${area} AND dimension = 'D' AND vaccinated_on < ${param('from', s.from)}`)}) x
+        GROUP BY category HAVING sum(doses) > 0) given`);
+    }
 
     const figures = new Map([...s.parts].map((part) => [part, new Map<string, number>()]));
     if (selects.length === 0) return figures;
@@ -236,9 +242,11 @@ export class StatisticsService {
   }
 
   /**
-   * Coverage and the dose-number breakdown, with the dose numbers hidden in both: over an open
+   * Coverage and the dose-number breakdown, with the dose numbers hidden in both: counted from the
    * start the two count nearly the same records, so they are suppressed by one decision
-   * (suppressDoseNumbers), or one would give away what the other hides.
+   * (suppressDoseNumbers), or one would give away what the other hides. The breakdown counts from
+   * the start every dose number above the highest the area had before the range (all of them
+   * without a start date), and those counts are ordered.
    */
   private doseNumberFigures(s: Statistics): Promise<{ labels: string[]; people: number[]; doses: number[]; population: number; hidden: Set<number> }> {
     return once(s, 'doseNumberFigures', async () => {
@@ -246,9 +254,10 @@ export class StatisticsService {
       const top = (await this.part(s, 'doseNumbers')).get('') ?? 0;
       const labels = Array.from({ length: top }, (_, i) => String(i + 1));
       const [people, doses, population] = [await this.part(s, 'people'), await this.part(s, 'D'), await this.population(s)];
+      const before = (await this.part(s, 'before')).get('') ?? 0;
       const valuesOf = (values: Map<string, number>) => labels.map((label) => values.get(label) ?? 0);
       const figures = { labels, people: valuesOf(people), doses: valuesOf(doses), population };
-      return { ...figures, hidden: suppressDoseNumbers(figures.people, population, figures.doses, this.threshold) };
+      return { ...figures, hidden: suppressDoseNumbers(figures.people, population, figures.doses, this.threshold, before) };
     });
   }
 

@@ -138,16 +138,63 @@ export function suppressNested<L>(cells: RawCell<L>[], population: number, thres
 
 /**
  * Dose numbers are published twice: as coverage (people with at least N doses, nested within the
- * population) and as a breakdown of the doses given (adding up to the total doses). Over an open
- * start both count the same records wherever no vaccinated resident has moved out or died and
- * none was copied in by an inquiry, so a figure published by either stands for the other. One
- * decision therefore hides a dose number in both or in neither: the positions coverage hides,
- * then as many more as the breakdown rule needs. Hiding more coverage figures only merges
- * stretches that were safe on their own, so the nested rule still holds. (With a single dose
- * number in the whole country the breakdown would be the total itself; there have been several
- * since 2021.)
+ * population) and as a breakdown of the doses given (adding up to the total doses). Counted from
+ * the start, both count the same records wherever no vaccinated resident has moved out or died and
+ * none was copied in by an inquiry, so a figure published by either stands for the other: one
+ * decision hides a dose number in both or in neither. Hiding more coverage figures only merges
+ * stretches that were safe on their own, so the nested rule holds whatever else is hidden.
+ *
+ * From index `ordered` up, the breakdown counts every such dose given up to the end of the range:
+ * all dose numbers without a start date; in a closed range those of which the area had none before
+ * it. A dose needs the one before (no gaps, DESIGN.md §3), so these counts never increase with the
+ * dose number, and a published count above a hidden one is a floor for it: with the count below
+ * and the total it can pin it (36, hidden, hidden, 20 of 97 doses leave only 21 and 20). Every dose
+ * number from the lowest hidden one up is therefore hidden. Below `ordered` a closed range counts
+ * later doses of series begun before it (a dose 3 in the range whose dose 2 came earlier), which
+ * bound nothing.
+ *
+ * The breakdown rule then holds with the order taken into account: the hidden cells share the total
+ * less the published ones, and none may be left with one possible value or with small counts other
+ * than nought only; otherwise the smallest published cell is hidden too (of the ordered ones, the
+ * highest dose number published), until every dose number is hidden and only the total is left.
+ * (With a single dose number in the whole country the breakdown would be the total itself; there
+ * have been several since 2021.)
  */
-export function suppressDoseNumbers(people: number[], population: number, doses: number[], threshold: number): Set<number> {
+export function suppressDoseNumbers(people: number[], population: number, doses: number[], threshold: number, ordered = 0): Set<number> {
   const nested = suppressNested(people.map((value, i) => ({ label: i, value })), population, threshold);
-  return suppressedIndexes(doses, threshold, nested.flatMap((c, i) => (c.suppressed ? [i] : [])));
+  const hidden = new Set(doses.flatMap((v, i) => (v < threshold || nested[i].suppressed ? [i] : [])));
+  for (;;) {
+    for (let i = Math.min(...[...hidden].filter((i) => i >= ordered)); i < doses.length; i++) hidden.add(i);
+    if (doseCellsSafe(doses, hidden, threshold, ordered)) return hidden;
+    // Smallest first, ties to the higher dose number, so that the ordered ones are hidden from the top.
+    const [[, next]] = doses.map((v, i) => [v, i] as const).filter(([, i]) => !hidden.has(i)).sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+    hidden.add(next);
+  }
+}
+
+/**
+ * Whether every hidden cell of the dose-number breakdown can still take more than one value, and
+ * values other than small non-zero counts, given the published cells, the total and the order from
+ * `ordered` up (where the hidden cells are the highest dose numbers). Each cell's least and
+ * greatest possible value: the others take as much, or as little, as the order and what the
+ * published count below the hidden ones (`cap`) allows.
+ */
+function doseCellsSafe(doses: number[], hidden: Set<number>, threshold: number, ordered: number): boolean {
+  if (hidden.size === 0 || hidden.size === doses.length) return true;
+  const sum = doses.reduce((s, v, i) => s + (hidden.has(i) ? v : 0), 0);
+  if (hidden.size < 2 || sum < threshold) return false;
+  const free = [...hidden].filter((i) => i < ordered).length;
+  const run = hidden.size - free;
+  const first = doses.length - run;
+  const cap = first > ordered ? doses[first - 1] : Infinity;
+  const ranges: [number, number][] = [];
+  for (let k = 0; k < free; k++) ranges.push([free > 1 || cap === Infinity ? 0 : Math.max(0, sum - run * cap), sum]);
+  for (let j = 1; j <= run; j++) {
+    // The j-th hidden dose number is at most every one below it, and at least every one above.
+    let least = 0;
+    if (free === 0 && cap !== Infinity) least = Math.max(0, Math.ceil((sum - (j - 1) * cap) / (run - j + 1)));
+    else if (free === 0 && j === 1) least = Math.ceil(sum / run);
+    ranges.push([least, Math.min(cap, Math.floor(sum / j))]);
+  }
+  return ranges.every(([least, most]) => least < most && (least === 0 || most >= threshold));
 }

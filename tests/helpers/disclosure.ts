@@ -40,3 +40,40 @@ export function seriesLeaks(series: PublishedDay[], total: number, threshold: nu
   close(total);
   return leaks;
 }
+
+/**
+ * What an attacker can derive from the dose-number breakdown, knowing that doses have no gaps:
+ * from index `ordered` up the counts never increase (see suppressDoseNumbers). Every assignment of
+ * the hidden cells that adds up to the total and keeps that order is enumerated; a hidden cell
+ * leaks when only one value is left for it, or only small counts other than nought.
+ */
+export function orderedDoseLeaks(published: (number | null)[], total: number, threshold: number, ordered: number): string[] {
+  const possible = published.map(() => new Set<number>());
+  const x = [...published];
+  const visit = (i: number, left: number) => {
+    if (i === x.length) {
+      if (left === 0) x.forEach((v, j) => published[j] === null && possible[j].add(v!));
+      return;
+    }
+    const above = i > ordered ? x[i - 1]! : Infinity;
+    if (published[i] !== null) {
+      if (published[i]! <= above) visit(i + 1, left);
+      return;
+    }
+    for (let v = 0; v <= Math.min(left, above); v++) {
+      x[i] = v;
+      visit(i + 1, left - v);
+    }
+    x[i] = null;
+  };
+  visit(0, total - published.reduce<number>((s, v) => s + (v ?? 0), 0));
+  const leaks: string[] = [];
+  possible.forEach((values, j) => {
+    if (published[j] !== null) return;
+    const [least, most] = [Math.min(...values), Math.max(...values)];
+    if (values.size === 0) leaks.push(`dose number ${j + 1}: no assignment fits`);
+    else if (values.size === 1) leaks.push(`dose number ${j + 1} is ${least}`);
+    else if (least > 0 && most < threshold) leaks.push(`dose number ${j + 1} is between ${least} and ${most}`);
+  });
+  return leaks;
+}

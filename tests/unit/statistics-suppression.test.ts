@@ -1,5 +1,5 @@
 import { suppressBreakdown, suppressDoseNumbers, suppressNested, suppressSeries } from '../../src/services/statistics.suppression';
-import { breakdownLeaks, seriesLeaks } from '../helpers/disclosure';
+import { breakdownLeaks, orderedDoseLeaks, seriesLeaks } from '../helpers/disclosure';
 
 function random(seed: number) {
   let s = seed;
@@ -96,6 +96,43 @@ describe('small-cell suppression', () => {
       // ... and the nested rule for coverage, over the same published dose numbers.
       const chain = [0, ...people.filter((_, i) => !hidden.has(i)).reverse(), ...(population >= threshold ? [population] : [])];
       for (let i = 1; i < chain.length; i++) expect([round, chain[i] - chain[i - 1] >= threshold]).toEqual([round, true]);
+    }
+  });
+
+  it('hides every dose number from the lowest hidden one up, so that the order of the counts pins none', () => {
+    // 20 people with four doses, one with exactly two, 15 with one, 20 with none: coverage hides 2 and 3.
+    const people = [36, 21, 20, 20];
+    const hidden = suppressDoseNumbers(people, 56, people, 10);
+    expect([...hidden].sort()).toEqual([1, 2, 3]);
+    expect(orderedDoseLeaks(people.map((v, i) => (hidden.has(i) ? null : v)), 97, 10, 0)).toEqual([]);
+    // From 2021-06-15, after every first dose and before any second: dose numbers 2 to 4 are ordered still.
+    const inRange = [0, 21, 20, 20];
+    const closed = suppressDoseNumbers(people, 56, inRange, 10, 1);
+    expect([...closed].sort()).toEqual([0, 1, 2, 3]);
+    // A closed range that began after the first doses of every series orders nothing: only the small cells go.
+    expect([...suppressDoseNumbers([60, 40, 20, 10], 80, [12, 30, 40, 3], 10, 4)].sort()).toEqual([0, 3]);
+  });
+
+  it('never lets the order of dose numbers pin a hidden one or show it to be a small count (random areas)', () => {
+    const next = random(31);
+    for (let round = 0; round < 3000; round++) {
+      const threshold = 2 + Math.floor(next() * 7);
+      const length = 2 + Math.floor(next() * 4);
+      // Without a start date every dose number is ordered; a closed range orders those above the series begun before it.
+      const ordered = next() < 0.5 ? 0 : Math.floor(next() * (length + 1));
+      const population = Math.floor(next() * 60);
+      const people: number[] = [];
+      for (let left = population, n = length; n > 0; n--) people.push((left = Math.floor(left * next() ** 0.3)));
+      // Counted from the start the doses add those of residents who left since (fewer for each later dose).
+      let gone = Math.floor(next() ** 2 * 12);
+      const doses = people.map((v, i) => (i < ordered ? Math.floor(next() ** 2 * 30) : v + (gone = Math.floor(gone * next() ** 0.5))));
+      const hidden = suppressDoseNumbers(people, population, doses, threshold, ordered);
+      const total = doses.reduce((a, b) => a + b, 0);
+      const published = doses.map((v, i) => (hidden.has(i) ? null : v));
+      expect([round, breakdownLeaks(published, total, threshold)]).toEqual([round, []]);
+      // With every dose number hidden only the total is left, which the breakdown cannot help.
+      if (hidden.size < length) expect([round, doses, ordered, orderedDoseLeaks(published, total, threshold, ordered)]).toEqual([round, doses, ordered, []]);
+      for (let i = ordered + 1; i < length; i++) if (hidden.has(i - 1)) expect([round, i, hidden.has(i)]).toEqual([round, i, true]);
     }
   });
 });

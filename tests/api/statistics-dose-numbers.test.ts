@@ -1,0 +1,76 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { breakdownLeaks, orderedDoseLeaks } from '../helpers/disclosure';
+import { bruteForce, insertDose, STATISTICS } from '../helpers/statistics';
+import { registerResident, Session, TestApp } from '../helpers/test-app';
+
+/**
+ * What one answer's dose numbers give away: coverage and the dose-number breakdown read together,
+ * with what a reader knows of doses (no gaps: a dose needs the one before). Prefecture 45 is used
+ * by this file only. Dose numbers run to the country's highest, which other test files may raise:
+ * the higher ones are empty here, and the checks hold whatever their number.
+ */
+let t: TestApp;
+let national: Session;
+beforeAll(async () => {
+  t = await TestApp.start({ statisticsCompactSeconds: 0 });
+  national = await t.session(Role.NATIONAL, Channel.LGWAN);
+});
+afterAll(() => t.stop());
+
+const DATES = ['2021-06-01', '2021-07-01', '2022-01-10', '2022-06-10'];
+
+/** A municipality whose residents come in groups with the same number of doses, on DATES. */
+async function area(groups: { doses: number; people: number }[]) {
+  const code = await t.createMunicipality('45');
+  const officer = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code });
+  const residents: { id: string; doses: number }[] = [];
+  for (const g of groups) {
+    for (let i = 0; i < g.people; i++) {
+      const { id } = await registerResident(officer, { birthDate: '1960-01-01' });
+      for (let n = 1; n <= g.doses; n++) await insertDose(t, code, id, { doseNumber: n, vaccinatedOn: DATES[n - 1] });
+      residents.push({ id, doses: g.doses });
+    }
+  }
+  return { code, officer, residents };
+}
+
+async function statistics(code: string, from?: string) {
+  const result = await national.gql(STATISTICS, { scope: { kind: 'MUNICIPALITY', code }, from });
+  expect(result.errors).toBeUndefined();
+  const s = result.data.statistics;
+  const doses: (number | null)[] = s.byDoseNumber.map((c: { value: number | null }) => c.value);
+  const people: (number | null)[] = s.coverage.map((c: { people: { value: number | null } }) => c.people.value);
+  return { s, doses, people, total: s.totalDoses.value as number };
+}
+
+/** Every published figure is the true one. */
+async function expectTrue(code: string, doses: (number | null)[], people: (number | null)[], from?: string) {
+  const truth = await bruteForce(t, { municipality: code }, from);
+  doses.forEach((v, i) => v !== null && expect([i + 1, v]).toEqual([i + 1, truth.byDoseNumber[String(i + 1)]]));
+  people.forEach((v, i) => v !== null && expect([i + 1, v]).toEqual([i + 1, truth.coverage[String(i + 1)]]));
+}
+
+describe('dose numbers in one answer', () => {
+  it('publishes no dose number above a hidden one, so that the order of the counts pins none', async () => {
+    // 20 people with four doses, one with exactly two, 15 with one, 20 with none: coverage hides
+    // doses 2 and 3 (one person has exactly two). With dose 4 published (20), the total (97) and
+    // dose 1 (36), doses 2 and 3 would hold 41 between them, each at least 20: 21 and 20.
+    const { code } = await area([{ doses: 4, people: 20 }, { doses: 2, people: 1 }, { doses: 1, people: 15 }, { doses: 0, people: 20 }]);
+    const { doses, people, total } = await statistics(code);
+    expect(total).toBe(97);
+    expect(doses.slice(0, 4)).toEqual([36, null, null, null]);
+    expect(people.slice(0, 4)).toEqual([36, null, null, null]);
+    expect(breakdownLeaks(doses, total, 10)).toEqual([]);
+    expect(orderedDoseLeaks(doses, total, 10, 0)).toEqual([]);
+    await expectTrue(code, doses, people);
+
+    // From 2021-06-15, after the first doses and before any second one: the range holds doses 2 to
+    // 4 only, and those are still ordered (every dose 3 in it follows a dose 2 in it).
+    const closed = await statistics(code, '2021-06-15');
+    expect(closed.total).toBe(61);
+    expect(closed.doses.slice(0, 4)).toEqual([null, null, null, null]);
+    expect(breakdownLeaks(closed.doses, closed.total, 10)).toEqual([]);
+    expect(orderedDoseLeaks(closed.doses, closed.total, 10, 1)).toEqual([]);
+    await expectTrue(code, closed.doses, closed.people, '2021-06-15');
+  });
+});
