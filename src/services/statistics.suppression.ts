@@ -153,6 +153,14 @@ export function suppressNested<L>(cells: RawCell<L>[], population: number, thres
  * later doses of series begun before it (a dose 3 in the range whose dose 2 came earlier), which
  * bound nothing.
  *
+ * The two lists differ by what coverage leaves out, vaccinated residents who moved out or died (and
+ * by inquiry copies, which only coverage counts, and in a closed range by the doses before it): 51
+ * doses 4 beside 50 residents with four doses say that one of them left. So a dose number is published only where that difference is nought or not
+ * small, and where it changes by nought or not by a small amount from any other published dose
+ * number (from 16 to 15: one who left had exactly one dose); of two ordered ones, their counts
+ * differ by nought or not by a small amount (those with exactly these doses). Otherwise the higher
+ * dose number is hidden.
+ *
  * The breakdown rule then holds with the order taken into account: the hidden cells share the total
  * less the published ones, and none may be left with one possible value or with small counts other
  * than nought only; otherwise the smallest published cell is hidden too (of the ordered ones, the
@@ -163,8 +171,16 @@ export function suppressNested<L>(cells: RawCell<L>[], population: number, thres
 export function suppressDoseNumbers(people: number[], population: number, doses: number[], threshold: number, ordered = 0): Set<number> {
   const nested = suppressNested(people.map((value, i) => ({ label: i, value })), population, threshold);
   const hidden = new Set(doses.flatMap((v, i) => (v < threshold || nested[i].suppressed ? [i] : [])));
+  const small = (difference: number) => difference !== 0 && Math.abs(difference) < threshold;
+  const left = (i: number) => doses[i] - people[i];
   for (;;) {
     for (let i = Math.min(...[...hidden].filter((i) => i >= ordered)); i < doses.length; i++) hidden.add(i);
+    const shown = doses.flatMap((_, i) => (hidden.has(i) ? [] : [i]));
+    const telling = shown.find((b) => small(left(b)) || shown.some((a) => a < b && (small(left(a) - left(b)) || (a >= ordered && small(doses[a] - doses[b])))));
+    if (telling !== undefined) {
+      hidden.add(telling);
+      continue;
+    }
     if (doseCellsSafe(doses, hidden, threshold, ordered)) return hidden;
     // Smallest first, ties to the higher dose number, so that the ordered ones are hidden from the top.
     const [[, next]] = doses.map((v, i) => [v, i] as const).filter(([, i]) => !hidden.has(i)).sort((a, b) => a[0] - b[0] || b[1] - a[1]);

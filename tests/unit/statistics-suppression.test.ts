@@ -113,7 +113,20 @@ describe('small-cell suppression', () => {
     expect([...suppressDoseNumbers([60, 40, 20, 10], 80, [12, 30, 40, 3], 10, 4)].sort()).toEqual([0, 3]);
   });
 
-  it('never lets the order of dose numbers pin a hidden one or show it to be a small count (random areas)', () => {
+  it('hides a dose number where the two lists, or two dose numbers, differ by a few people', () => {
+    // 30 with two doses, 20 with one, 20 with none, and one with two doses died: 50 first doses, 49 residents with one.
+    expect([...suppressDoseNumbers([49, 29, 0, 0], 69, [50, 30, 0, 0], 10)].sort()).toEqual([0, 1, 2, 3]);
+    // 16 who left had a dose and 15 two: doses 1 and 2 (76 and 55, beside 60 and 40) would say one had exactly one.
+    expect([...suppressDoseNumbers([60, 40, 10, 5], 80, [76, 55, 10, 5], 10)].sort()).toEqual([1, 2, 3]);
+    // Residents who came with doses copied in by inquiry count in coverage only: 30 first doses given
+    // here and 25 second ones (beside 60 and 40 residents) would say that five stopped after one.
+    expect([...suppressDoseNumbers([60, 40, 20, 10], 80, [30, 25, 20, 10], 10)].sort()).toEqual([1, 2, 3]);
+    // Differences of nought or of at least the threshold say nothing about anyone in particular.
+    expect([...suppressDoseNumbers([60, 40, 20, 10], 80, [60, 40, 20, 10], 10)]).toEqual([]);
+    expect([...suppressDoseNumbers([60, 40, 20, 10], 80, [90, 60, 30, 10], 10)]).toEqual([]);
+  });
+
+  it('never lets the order of dose numbers, or the residents who left, single out anyone (random areas)', () => {
     const next = random(31);
     for (let round = 0; round < 3000; round++) {
       const threshold = 2 + Math.floor(next() * 7);
@@ -133,6 +146,16 @@ describe('small-cell suppression', () => {
       // With every dose number hidden only the total is left, which the breakdown cannot help.
       if (hidden.size < length) expect([round, doses, ordered, orderedDoseLeaks(published, total, threshold, ordered)]).toEqual([round, doses, ordered, []]);
       for (let i = ordered + 1; i < length; i++) if (hidden.has(i - 1)) expect([round, i, hidden.has(i)]).toEqual([round, i, true]);
+      // What the two lists differ by, and how that changes between published dose numbers, is nought or not small.
+      const shown = doses.flatMap((_, i) => (hidden.has(i) ? [] : [i]));
+      const small = (d: number) => d !== 0 && Math.abs(d) < threshold;
+      for (const b of shown) {
+        expect([round, b, small(doses[b] - people[b])]).toEqual([round, b, false]);
+        for (const a of shown.filter((a) => a < b)) {
+          expect([round, a, b, small(doses[a] - people[a] - (doses[b] - people[b]))]).toEqual([round, a, b, false]);
+          if (a >= ordered) expect([round, a, b, small(doses[a] - doses[b])]).toEqual([round, a, b, false]);
+        }
+      }
     }
   });
 });
