@@ -23,6 +23,7 @@ import { SeriesRange1797200000000 } from '../../migrations/1797200000000-series-
 import { EligibilityMissesAlert1797300000000 } from '../../migrations/1797300000000-eligibility-misses-alert';
 import { PasswordChange1797500000000 } from '../../migrations/1797500000000-password-change';
 import { RecordReplaces1797700000000 } from '../../migrations/1797700000000-record-replaces';
+import { StatsRebuildLocksFirst1797900000000 } from '../../migrations/1797900000000-stats-rebuild-locks-first';
 import { AuditCheckpoint1798000000000 } from '../../migrations/1798000000000-audit-checkpoint';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
@@ -55,6 +56,7 @@ export const migrations = [
   EligibilityMissesAlert1797300000000,
   PasswordChange1797500000000,
   RecordReplaces1797700000000,
+  StatsRebuildLocksFirst1797900000000,
   AuditCheckpoint1798000000000,
 ];
 

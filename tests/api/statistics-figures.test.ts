@@ -180,6 +180,46 @@ describe('statistics figures', () => {
     expect(s.coverage[0].people.value).toBe(population);
   });
 
+  it('rebuilds the summaries while a compaction runs: one waits for the other, neither fails', async () => {
+    const code = await t.createMunicipality(PREFECTURE);
+    const officer = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code });
+    await insertDose(t, code, (await registerResident(officer)).id, { vaccinatedOn: '2021-08-02' }); // pending deltas
+    // The three connections of t.db's pool; the holder also watches the other two.
+    const [holder, rebuild, compactor] = [t.db.createQueryRunner(), t.db.createQueryRunner(), t.db.createQueryRunner()];
+    const waitsForLock = async (runner: typeof holder) => {
+      const [{ pid }] = await runner.query('SELECT pg_backend_pid() AS pid');
+      return async () => {
+        for (let waited = 0; waited < 10_000; waited += 20) {
+          const [row] = await holder.query('SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1', [pid]);
+          if (row?.wait_event_type === 'Lock') return;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        throw new Error(`backend ${pid} never waited for a lock`);
+      };
+    };
+    // Held up while it empties the delta tables, the rebuild lets a compaction in; held up between
+    // the tables it takes, so does the compaction.
+    const holds = ['SELECT 1 FROM stats_population_delta WHERE area = $1 FOR UPDATE', 'LOCK TABLE stats_dose IN SHARE MODE'];
+    try {
+      for (const runner of [holder, rebuild, compactor]) await runner.connect();
+      const [rebuildWaits, compactionWaits] = [await waitsForLock(rebuild), await waitsForLock(compactor)];
+      for (const hold of holds) {
+        await holder.startTransaction();
+        await holder.query(hold, hold.includes('$1') ? [code] : []);
+        const rebuilt = rebuild.query('SELECT stats_rebuild()').then(() => 'rebuilt', (e: Error) => e.message);
+        await rebuildWaits();
+        const compacted = compactor.query('SELECT stats_compact()').then(() => 'compacted', (e: Error) => e.message);
+        await compactionWaits();
+        await holder.rollbackTransaction();
+        expect([hold, await rebuilt, await compacted]).toEqual([hold, 'rebuilt', 'compacted']);
+      }
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      for (const runner of [holder, rebuild, compactor]) await runner.release();
+    }
+    await expectExact([code]);
+  });
+
   it('reads the figures of one answer in one statement, whichever fields it asks for', async () => {
     const cost = async (fields: string, fragments = '') => {
       const before = t.queries.count;
