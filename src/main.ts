@@ -23,7 +23,7 @@ async function checkBeforeServing(config: Config, db: DataSource): Promise<void>
 }
 
 /** Starts the server; the function returned stops it, as SIGINT, SIGTERM and SIGHUP do before the process exits. */
-export async function main(): Promise<() => Promise<void>> {
+export async function main(): Promise<void> {
   const config = loadConfig();
   const database = await openDatabase(config);
   await checkBeforeServing(config, database.db).catch(async (error) => {
@@ -51,7 +51,6 @@ export async function main(): Promise<() => Promise<void>> {
     process.removeAllListeners(signal);
     process.on(signal, () => void stop().then(() => process.exit(0)));
   }
-  return stop;
 }
 
 if (require.main === module) {

@@ -28,7 +28,7 @@ const CLIENT_CODES = new Set([
 const CROSSED = new Set(['40P01', '40001', '55P03']);
 
 /** Codes of an answer whose request wrote nothing (src/context.ts finishRequest). */
-export const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT']);
+const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT']);
 
 /**
  * Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged

@@ -1,6 +1,6 @@
 import { QueryRunner } from 'typeorm';
 import { Channel, Role } from '../../src/schema/enums';
-import { codes, GraphQLResponse, registerResident, Session, TestApp } from '../helpers/test-app';
+import { blockedBy, codes, GraphQLResponse, registerResident, Session, TestApp } from '../helpers/test-app';
 import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
@@ -89,7 +89,7 @@ describe('requests that touch the same rows at once', () => {
     const voiding = home.officer.gql(VOID, { id: ticketId });
     await heldByAnother(RESIDENT_ROW, [residentId]);
     const registering = site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) });
-    await new Promise((r) => setTimeout(r, 200));
+    await blockedBy(t.db, gate, '%', 2);
     await release(gate);
     const [voided, registered] = await Promise.all([voiding, registering]);
     expect(codes(voided)).toEqual([]);
@@ -108,7 +108,7 @@ describe('requests that touch the same rows at once', () => {
     const moving = home.officer.gql(MOVE, { id: residentId });
     await heldByAnother(RESIDENT_ROW, [residentId]);
     const voiding = other.gql(VOID, { id: ticketId });
-    await new Promise((r) => setTimeout(r, 200));
+    await blockedBy(t.db, gate, '%', 2);
     await release(gate);
     const [moved, voided] = await Promise.all([moving, voiding]);
     expect([codes(moved), codes(voided)]).toEqual([[], []]);
@@ -184,14 +184,8 @@ describe('a server that stops', () => {
       await holder.connect();
       await holder.startTransaction();
       await holder.query('SELECT 1 FROM resident WHERE id = $1 FOR UPDATE', [id]);
-      const [{ pid }] = await holder.query('SELECT pg_backend_pid() AS pid');
       const answer = officer.gql(MOVE, { id });
-      for (let i = 0; ; i++) {
-        const [{ n }] = await app.db.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
-        if (n > 0) break;
-        if (i > 400) throw new Error('the mutation never reached the held row');
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await blockedBy(app.db, holder);
       const stopped = app.app.stop();
       await new Promise((r) => setTimeout(r, 300));
       await expect(fetch(`${app.app.listeners.lgwanUrl}/healthz`)).rejects.toThrow();

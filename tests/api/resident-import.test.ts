@@ -4,8 +4,9 @@ import { Channel, Role } from '../../src/schema/enums';
 import {
   baseUrl, finishedJob, IMPORT_JOB, importFile, JAPANESE_HEADER, registryCsv, registryRow, residentRows, ticketRows, upload,
 } from '../helpers/registry-csv';
+import { RESUME, SUSPEND } from '../helpers/operations';
 import { insertDose } from '../helpers/statistics';
-import { Session, TestApp } from '../helpers/test-app';
+import { blockedBy, Session, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -372,12 +373,7 @@ describe('resident registry import', () => {
       const up = await upload(t, officer, registryCsv([{ ...row, birth: '2023-06-01' }]));
       expect(up.status).toBe(202);
       jobId = up.body.jobId;
-      let held = false;
-      for (let i = 0; i < 400 && !held; i++) {
-        [{ held }] = await t.db.query(`SELECT count(*) > 0 AS held FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO import_rejection%'`);
-        if (!held) await new Promise((r) => setTimeout(r, 25));
-      }
-      expect(held).toBe(true);
+      await blockedBy(t.db, hold, '%INSERT INTO import_rejection%');
       // Between the birth 2023-01-01 on record and the 2023-06-01 the import writes.
       correction = officer.gql('mutation($id: ID!, $input: CorrectRecordInput!) { correctVaccinationRecord(id: $id, input: $input) { userErrors { field code } } }',
         { id: recorded.data.recordDose.record.id, input: { vaccinatedOn: '2023-03-01', reason: 'date misread' } });
@@ -747,8 +743,7 @@ describe('resident registry import', () => {
     const { code, officer } = await t.tenant();
     const { running, release } = await uploadHalf(officer, registryCsv(Array.from({ length: 50 }, () => registryRow())));
     const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
-    const SUSPEND = 'mutation($m: String) { suspendFunction(function: IMPORT, municipalityCode: $m, reason: "wrong files sent") { userErrors { code } } }';
-    expect((await operator.gql(SUSPEND, { m: code })).data.suspendFunction.userErrors).toEqual([]);
+    expect((await operator.gql(SUSPEND, { f: 'IMPORT', m: code, r: 'wrong files sent' })).data.suspendFunction.userErrors).toEqual([]);
     try {
       release();
       expect(await finishedJob(officer, running.id)).toMatchObject({
@@ -756,7 +751,7 @@ describe('resident registry import', () => {
       });
       expect(await residentRows(t, code)).toEqual([]);
     } finally {
-      await operator.gql('mutation($m: String) { resumeFunction(function: IMPORT, municipalityCode: $m) { userErrors { code } } }', { m: code });
+      await operator.gql(RESUME, { f: 'IMPORT', m: code });
     }
   });
 

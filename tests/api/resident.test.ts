@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { lockRegistry } from '../../src/db/registry-lock';
 import { Channel, Role } from '../../src/schema/enums';
 import { insertDose } from '../helpers/statistics';
 import { residentWithTicket } from '../helpers/vaccination';
@@ -138,7 +139,7 @@ describe('resident management', () => {
     await issuing.connect();
     await issuing.startTransaction();
     try {
-      await issuing.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`resident-import:${code}`]);
+      await lockRegistry(issuing, code);
       expect((await officer.gql(DECEASED, { id })).data.markResidentDeceased).toEqual({ resident: null, userErrors: [
         { field: ['id'], code: 'INVALID_STATE', message: 'tickets of this municipality are being issued or imported right now: try again in a minute' },
       ] });

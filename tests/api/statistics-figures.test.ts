@@ -1,6 +1,6 @@
 import { Channel, Role } from '../../src/schema/enums';
 import { asFigures, bruteForce, correctDose, insertDose, STATISTICS } from '../helpers/statistics';
-import { GraphQLResponse, registerResident, Session, TestApp } from '../helpers/test-app';
+import { blockedBy, GraphQLResponse, registerResident, Session, TestApp } from '../helpers/test-app';
 
 /**
  * The trigger-maintained figures equal a brute-force count over the source rows, through every
@@ -156,14 +156,7 @@ describe('statistics figures', () => {
       await holder.startTransaction();
       await holder.query('LOCK TABLE stats_population IN ACCESS EXCLUSIVE MODE');
       pending = national.gql(query, { scope: { kind: 'MUNICIPALITY', code } });
-      for (let waited = 0; ; waited += 20) {
-        const [waiting] = await t.db.query(
-          `SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'stats_population' AND NOT l.granted`,
-        );
-        if (waiting) break;
-        if (waited > 10_000) throw new Error('the statistics answer never read the population');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await blockedBy(t.db, holder);
       await vaccinatedResident();
     } finally {
       await holder.rollbackTransaction();

@@ -1,5 +1,5 @@
 import { insertDose } from '../helpers/statistics';
-import { codes, registerResident, TestApp } from '../helpers/test-app';
+import { blockedBy, codes, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
@@ -58,11 +58,7 @@ describe('tickets', () => {
     try {
       await deleting.query('DELETE FROM resident WHERE municipality_code = $1 AND id = $2', [code, residents[0].id]);
       const issuing = officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } });
-      for (let i = 0; i < 200; i++) {
-        const [{ n }] = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO ticket%'`);
-        if (n > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await blockedBy(t.db, deleting, '%INSERT INTO ticket%');
       await deleting.commitTransaction();
       expect((await issuing).data.issueTickets).toMatchObject({ issuedCount: 2, userErrors: [] });
     } finally {

@@ -3,7 +3,7 @@ import { Channel, Role } from '../../src/schema/enums';
 import { insertRecord, NewRecord } from '../../src/services/dose-store';
 import { vaccineByCode } from '../../src/validation/vaccines';
 import { baseUrl } from '../helpers/registry-csv';
-import { codes, registerResident, TestApp } from '../helpers/test-app';
+import { blockedBy, codes, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
@@ -147,11 +147,7 @@ describe('corrections keep history', () => {
         [code, residentId],
       );
       const correcting = officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-12-15', reason: 'typo' } });
-      for (let i = 0; i < 200; i++) {
-        const [{ n }] = await t.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`);
-        if (n > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      await blockedBy(t.db, other, '%FOR UPDATE%');
       await other.commitTransaction();
       // The correction, once it holds the resident, sees dose 2 and may not move dose 1 past it.
       expect((await correcting).data.correctVaccinationRecord.userErrors).toEqual([

