@@ -106,7 +106,7 @@ export class TenantKeyring {
       return { municipalityCode, keyVersion, rewrapped: opened.underPrevious, secret: opened.secret };
     });
     const moved = keys.filter((key) => key.rewrapped);
-    await db.query(
+    if (moved.length) await db.query(
       `UPDATE tenant_key k SET wrapped_key = n.wrapped_key
        FROM unnest($1::char(6)[], $2::integer[], $3::bytea[]) AS n(municipality_code, key_version, wrapped_key)
        WHERE k.municipality_code = n.municipality_code AND k.key_version = n.key_version`,

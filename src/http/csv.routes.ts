@@ -3,7 +3,8 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { Context, createContext, finishRequest } from '../context';
 import { ImportJob } from '../entities/import-job.entity';
-import { ErrorCode, ErrorCollector, InputError, passwordChangeRequired } from '../errors';
+import { ErrorCode, ErrorCollector, InputError } from '../errors';
+import { notWorking } from '../policies/shield';
 import { Channel, ImportMode, ImportStatus } from '../schema/enums';
 import { Services } from '../services';
 import { checkExportFilter } from '../services/record-export.service';
@@ -26,12 +27,12 @@ const error = (message: string, code: string, field?: string[]) => ({ errors: [{
 
 /** 401 or 403; a refusal counts towards the actor's repeated denials, as one in GraphQL does. */
 async function refuse(res: ServerResponse, ctx: Context): Promise<void> {
-  if (!ctx.actor) return json(res, 401, error('Authentication required', 'UNAUTHENTICATED'));
-  if (ctx.actor.mustChangePassword) {
-    const { message } = passwordChangeRequired();
-    return json(res, 403, error(message, 'PASSWORD_CHANGE_REQUIRED'));
+  const why = notWorking(ctx);
+  if (why) {
+    const code = String(why.extensions.code);
+    return json(res, code === 'UNAUTHENTICATED' ? 401 : 403, error(why.message, code));
   }
-  await ctx.services.detector.denied(ctx.actor, ctx.sourceAddress, 1);
+  await ctx.services.detector.denied(ctx.actor!, ctx.sourceAddress, 1);
   json(res, 403, error('Not authorised', 'FORBIDDEN'));
 }
 

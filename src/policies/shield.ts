@@ -21,7 +21,7 @@ import { canInOwnTenant } from './scope';
  * Why the caller may not work at all, or null if it may: no valid token, or a password the operator
  * issued that its holder has not replaced yet (the ability grants such an account nothing either).
  */
-const notWorking = (ctx: Context) => (!ctx.actor ? notAuthenticated() : ctx.actor.mustChangePassword ? passwordChangeRequired() : null);
+export const notWorking = (ctx: Context) => (!ctx.actor ? notAuthenticated() : ctx.actor.mustChangePassword ? passwordChangeRequired() : null);
 
 /** Signed in, also with a password the operator issued: enough to replace it and to see who one is. */
 const anySignedIn = rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => (ctx.actor ? true : notAuthenticated()));

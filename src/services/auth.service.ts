@@ -6,7 +6,7 @@ import { decoyHash, hashPassword, verifyPassword } from '../auth/password';
 import { TokenSigner } from '../auth/token';
 import { Context, keepWrite } from '../context';
 import { Account } from '../entities/account.entity';
-import { ErrorCode, ErrorCollector, InputError, notAuthenticated } from '../errors';
+import { ErrorCode, ErrorCollector, InputError } from '../errors';
 import { ROLE_CHANNELS } from '../policies/roles';
 import { Channel } from '../schema/enums';
 import { checkPassword, LOGIN_ID } from './account.service';
@@ -108,14 +108,13 @@ export class AuthService {
    * token issued before it, this request's own included.
    */
   async changePassword(ctx: Context, currentPassword: string, newPassword: string): Promise<Account> {
-    if (!ctx.actor) throw notAuthenticated();
     const errors = new ErrorCollector();
     checkPassword(newPassword, ['newPassword'], errors);
     if (newPassword === currentPassword) errors.add(['newPassword'], ErrorCode.PASSWORD_UNCHANGED, 'must differ from the current password');
     errors.throwIfAny();
 
     const db = await ctx.session.manager();
-    const account = await db.getRepository(Account).findOneByOrFail({ id: ctx.actor.accountId });
+    const account = await db.getRepository(Account).findOneByOrFail({ id: ctx.actor!.accountId });
     const log = (outcome: 'SUCCESS' | 'FAILURE' | 'DENIED') => (into: EntityManager) =>
       writeAudit(into, ctx, [{ operation: 'account.changePassword', municipalityCode: account.municipalityCode, targetIds: [account.id], outcome }]);
     // A refused attempt, and its count towards the lockout, stay even if the request is rolled back.

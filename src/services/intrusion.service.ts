@@ -143,7 +143,7 @@ export class IntrusionDetector {
 
   /** The attempt signed in (or was refused unchecked): it is no failure after all. */
   async loginSucceeded(address: string): Promise<void> {
-    await this.query('UPDATE detection_window SET events = events[2:] WHERE key = $1', [`login:${address}`]);
+    await this.uncount(`login:${address}`);
   }
 
   /** The attempt failed; alerted once, by the attempt that reached the limit. */
@@ -196,7 +196,7 @@ export class IntrusionDetector {
 
   /** The check found the ticket: it is no miss after all. */
   async eligibilityFound(actor: Actor, ticket: string): Promise<void> {
-    await this.query('UPDATE detection_window SET events = events[2:] WHERE key = $1', [eligibilityKey(actor, ticket)]);
+    await this.uncount(eligibilityKey(actor, ticket));
   }
 
   /**
@@ -215,6 +215,11 @@ export class IntrusionDetector {
       await this.alert('ELIGIBILITY_GUESSING', { actorId: actor.accountId, sourceAddress: address },
         `${this.limits.eligibilityMissesPerTicket} eligibility checks of one ticket found nothing, none ${this.limits.windowMinutes} min after the last; it answers NOT_FOUND until its checks pause for ${this.limits.windowMinutes} min`);
     }
+  }
+
+  /** Takes the newest event of `key` back: the attempt it counted turned out not to be a failure. */
+  private async uncount(key: string): Promise<void> {
+    await this.query('UPDATE detection_window SET events = events[2:] WHERE key = $1', [key]);
   }
 
   private async alert(kind: AlertKind, who: Partial<Pick<SecurityAlert, 'actorId' | 'municipalityCode' | 'sourceAddress'>>, detail: string): Promise<void> {

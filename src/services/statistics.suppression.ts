@@ -26,8 +26,8 @@ export interface PublishedCell<L = string> {
 export const published = (value: number, threshold: number): { value: number | null; suppressed: boolean } =>
   value < threshold ? { value: null, suppressed: true } : { value, suppressed: false };
 
-/** Which cells of one breakdown to suppress (by index), `alsoHidden` (hidden for another reason) included. */
-export function suppressedIndexes(values: number[], threshold: number, alsoHidden: Iterable<number> = []): Set<number> {
+/** Which cells of one breakdown to suppress (by index). */
+export function suppressedIndexes(values: number[], threshold: number): Set<number> {
   const hidden = new Set<number>();
   let hiddenSum = 0;
   values.forEach((v, i) => {
@@ -36,12 +36,6 @@ export function suppressedIndexes(values: number[], threshold: number, alsoHidde
       hiddenSum += v;
     }
   });
-  for (const i of alsoHidden) {
-    if (!hidden.has(i)) {
-      hidden.add(i);
-      hiddenSum += values[i];
-    }
-  }
   // Smallest first, ties by position, so the outcome depends only on the values.
   const candidates = values.map((v, i) => [v, i] as const).filter(([, i]) => !hidden.has(i)).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   for (const [v, i] of candidates) {
