@@ -128,10 +128,20 @@ export function progressFields(p: ImportProgress, bytesTotal: number, seconds: n
   return {
     rows: p.rowsRead.toLocaleString('en-US'),
     rate: seconds > 0 ? Math.round(p.rowsRead / seconds).toLocaleString('en-US') : '0',
-    eta: !reading ? 'file read' : left === null ? 'reading ETA -' : `reading ETA ${left} s`,
+    // Not `eta`: the progress bar fills that placeholder with its own estimate.
+    remaining: !reading ? 'file read' : left === null ? 'reading ETA -' : `reading ETA ${left} s`,
     phase: p.phase,
     rejected: p.rowsRejected.toLocaleString('en-US'),
   };
+}
+
+/** The import's progress bar, on standard error unless `stream` is given. */
+export function progressBar(stream?: NodeJS.WritableStream): SingleBar {
+  return new SingleBar({
+    format: '{bar} {percentage}% of the file | {rows} rows | {rate} rows/s | {remaining} | {phase} | {rejected} rejected | {duration_formatted} in all',
+    hideCursor: true,
+    ...(stream && { stream, noTTYOutput: true, notTTYSchedule: 0 }),
+  });
 }
 
 /**
@@ -169,10 +179,7 @@ export async function importResidents(args: string[]): Promise<void> {
   await withDatabase(async (database, config) => {
     const name = await municipalityName(database.db, code);
     const services = createServices(database.db, config);
-    const bar = new SingleBar({
-      format: '{bar} {percentage}% of the file | {rows} rows | {rate} rows/s | {eta} | {phase} | {rejected} rejected | {duration_formatted} in all',
-      hideCursor: true,
-    });
+    const bar = progressBar();
     const started = Date.now();
     bar.start(size, 0, progressFields({ phase: ImportPhase.RECEIVING, bytesRead: 0, rowsRead: 0, rowsRejected: 0 }, size, 0));
     let job: ImportJob;

@@ -4,7 +4,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { archiveAudit, createOperator, importResidents, progressFields, run, verifyAudit } from '../../src/cli';
+import { PassThrough } from 'node:stream';
+import { archiveAudit, createOperator, importResidents, progressBar, progressFields, run, verifyAudit } from '../../src/cli';
 import { freePort } from '../../src/db/embedded-postgres';
 import { Channel, ImportPhase } from '../../src/schema/enums';
 import { registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
@@ -190,8 +191,21 @@ describe('operator command line', () => {
 
   it('shows the reading\'s ETA while the file is read, then the phase under way', () => {
     const reading = { phase: ImportPhase.RECEIVING, bytesRead: 250, rowsRead: 1000, rowsRejected: 2 };
-    expect(progressFields(reading, 1000, 10)).toEqual({ rows: '1,000', rate: '100', eta: 'reading ETA 30 s', phase: 'RECEIVING', rejected: '2' });
-    expect(progressFields({ ...reading, bytesRead: 0, rowsRead: 0 }, 1000, 0).eta).toBe('reading ETA -');
-    expect(progressFields({ ...reading, phase: ImportPhase.MERGING, bytesRead: 1000 }, 1000, 40)).toMatchObject({ eta: 'file read', phase: 'MERGING', rate: '25' });
+    expect(progressFields(reading, 1000, 10)).toEqual({ rows: '1,000', rate: '100', remaining: 'reading ETA 30 s', phase: 'RECEIVING', rejected: '2' });
+    expect(progressFields({ ...reading, bytesRead: 0, rowsRead: 0 }, 1000, 0).remaining).toBe('reading ETA -');
+    expect(progressFields({ ...reading, phase: ImportPhase.MERGING, bytesRead: 1000 }, 1000, 40)).toMatchObject({ remaining: 'file read', phase: 'MERGING', rate: '25' });
+    // As the bar prints them: none of the fields is overwritten by one of the bar's own.
+    const printed = (bytes: number, fields: ReturnType<typeof progressFields>) => {
+      const out = new PassThrough();
+      let text = '';
+      out.on('data', (chunk) => (text += chunk));
+      const bar = progressBar(out);
+      bar.start(1000, bytes, fields);
+      bar.stop();
+      return text.trim();
+    };
+    expect(printed(250, progressFields(reading, 1000, 10))).toMatch(/ 25% of the file \| 1,000 rows \| 100 rows\/s \| reading ETA 30 s \| RECEIVING \| 2 rejected \| /);
+    expect(printed(1000, progressFields({ ...reading, phase: ImportPhase.MERGING, bytesRead: 1000 }, 1000, 40)))
+      .toMatch(/ 100% of the file \| 1,000 rows \| 25 rows\/s \| file read \| MERGING \| 2 rejected \| /);
   });
 });
