@@ -39,7 +39,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && CLIENT_CODES.has(code)) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
-    return { ...formatted, extensions };
+    // The query limits (armor) call every refusal a syntax error; the query's syntax was fine.
+    return { ...formatted, message: formatted.message.replace(/^Syntax Error: (?=Query refused: )/, ''), extensions };
   }
   const cause = unwrapResolverError(error);
   const sqlState = (cause as { driverError?: { code?: unknown } })?.driverError?.code;
@@ -55,12 +56,16 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
  * The numbers are not echoed in errors, so a client cannot probe them.
  */
 function armor(production: boolean) {
+  const refused = (why: string) => ({ exposeLimits: false, errorMessage: `Query refused: ${why}.` });
   return new ApolloArmor({
-    maxDepth: { n: 8, flattenFragments: true, exposeLimits: false },
-    maxAliases: { n: 10, exposeLimits: false },
-    maxTokens: { n: 1500, exposeLimits: false },
-    maxDirectives: { n: 10, exposeLimits: false },
-    costLimit: { maxCost: 10000, exposeLimits: false },
+    maxDepth: { n: 8, flattenFragments: true, ...refused('it nests fields too deeply') },
+    maxAliases: { n: 10, ...refused('it uses too many aliases') },
+    maxTokens: { n: 1500, ...refused('it is too long') },
+    maxDirectives: { n: 10, ...refused('it uses too many directives') },
+    // A literal `first` multiplies the cost of what it selects: a whole page of the largest list
+    // (1,000 rejections with every field and the job around them, about 31,000) fits; ten pages
+    // of residents with their tickets and doses (about 80,000) do not.
+    costLimit: { maxCost: 40000, ...refused('it asks for too much at once; ask for smaller pages (first) or fewer fields') },
     // "Did you mean …" would map the schema for an attacker where introspection is off.
     blockFieldSuggestion: { enabled: production },
   }).protect();

@@ -32,7 +32,7 @@ describe('query abuse', () => {
     expect(codes(await officer.gql(nested(4)))).toEqual([]);
     const result = await officer.gql(nested(6));
     expect(result.data).toBeUndefined();
-    expect(result.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([['GRAPHQL_VALIDATION_FAILED', 'Syntax Error: Query validation error.']]);
+    expect(result.errors?.map((e) => [e.extensions?.code, e.message])).toEqual([['GRAPHQL_VALIDATION_FAILED', 'Query refused: it nests fields too deeply.']]);
     expect(JSON.stringify(result)).not.toMatch(/\b8\b/);
   });
 
@@ -49,7 +49,14 @@ describe('query abuse', () => {
     const record = 'id doseNumber vaccinatedOn vaccineCode manufacturer lotNumber siteMunicipalityCode source status';
     const costly = (aliases: number) => `{ ${Array.from({ length: aliases }, (_, i) => `r${i}: residents(first: 100) { nodes { id addresseeNumber familyName givenName birthDate municipality { code name prefectureCode } tickets { id ticketNumber series } vaccinations { ${record} } } }`).join(' ')} }`;
     expect(codes(await officer.gql(costly(1)))).toEqual([]);
-    expect(refused(await officer.gql(costly(10)))).toBe(true);
+    const tooCostly = await officer.gql(costly(10));
+    expect(refused(tooCostly)).toBe(true);
+    expect(tooCostly.errors?.map((e) => e.message)).toEqual(['Query refused: it asks for too much at once; ask for smaller pages (first) or fewer fields.']);
+    // The largest page the schema offers, with every field, is no abuse.
+    const job = `importJob(id: "00000000-0000-4000-8000-000000000000") { id municipalityCode status phase mode encoding bytesRead bytesTotal
+      rowsRead rowsAccepted rowsRejected residentsInserted residentsUpdated ticketsInserted failureReason progress createdAt finishedAt
+      rejections(first: 1000) { nodes { line column field code message } hasNextPage endCursor complete } }`;
+    expect(await officer.gql(`{ ${job} }`)).toEqual({ data: { importJob: null } });
   });
 
   it('rejects a query with many aliases (the brute-force-in-one-request shape)', async () => {
