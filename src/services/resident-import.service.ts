@@ -169,6 +169,16 @@ class ProgressReporter implements ImportProgress {
     await this.writing;
   }
 
+  /** As setPhase, but written before it returns (after any write under way): what reads the job next sees it. */
+  async enterNow(phase: ImportPhase): Promise<void> {
+    this.phase = phase;
+    this.last = Date.now();
+    this.listener?.(this);
+    await this.writing;
+    this.flush();
+    await this.writing;
+  }
+
   setPhase(phase: ImportPhase): void {
     this.phase = phase;
     this.last = 0;
@@ -502,12 +512,13 @@ export class ResidentImportService {
     } finally {
       await (workers as StagingWorkers | null)?.close();
     }
+    // The upload is answered once the file is read, with the job as it stands then.
+    await progress.enterNow(ImportPhase.CHECKING);
     received();
     // The merge sorts a city's rows by addressee number and keeps them for the ticket insert; with
     // less memory both went to disk, which cost a million-row import 5–10 s. Only a large file gets
     // that memory (imports of several municipalities may run at once), and only in this transaction.
     if (progress.rowsRead - progress.rowsRejected > LARGE_FILE_ROWS) await client.query(`SET LOCAL work_mem = '512MB'`);
-    progress.setPhase(ImportPhase.CHECKING);
     // One import per municipality at a time: the checks below must see the tenant as the merge will.
     await lockRegistry(client, code);
     // My Number is compared by its hash under the key the rows were staged with; a resident still

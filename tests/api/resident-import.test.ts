@@ -831,6 +831,9 @@ describe('resident registry import', () => {
     const rows = [registryRow(), registryRow({ sex: '9', birth: 'someday' }), registryRow({ family: '' })];
     const answer = await upload(t, officer, registryCsv(rows), 'mode=SKIP');
     expect(answer.status).toBe(202);
+    // Answered once the file is read: its rows are counted, with the rejections found so far.
+    expect(answer.body).toMatchObject({ rowsRead: 3, rowsRejected: 2 });
+    expect(answer.body.phase === 'CHECKING' || answer.body.phase === 'MERGING' || answer.body.status === 'SUCCEEDED').toBe(true);
     const job = await finishedJob(officer, answer.body.jobId);
     const get = async (session: Session | null, path: string, channel = Channel.LGWAN) => {
       const response = await fetch(`${baseUrl(t, channel)}${path}`, { headers: session ? { authorization: `Bearer ${session.token}` } : {} });
