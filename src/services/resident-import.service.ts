@@ -857,13 +857,15 @@ async function collided<T>(statement: Promise<T>): Promise<T> {
 }
 
 /**
- * Whether the job's report lists every rejected row: not while the job runs, nor when it failed
- * for another reason after counting rejections (no report is written then), nor once later
- * imports have replaced it.
+ * Whether the job's report lists every rejected row: not while the job runs, nor once later
+ * imports have replaced it. A failed job has a report only when rejected rows failed it (mode
+ * ABORT); one that failed for another reason (a file that is not CSV, an interrupted upload) wrote
+ * none, and an empty one would read as "nothing rejected".
  */
 export function reportComplete(job: ImportJob): boolean {
-  const ended = job.status === ImportStatus.SUCCEEDED || job.status === ImportStatus.FAILED;
-  return ended && job.rejectionsListed === job.rowsRejected;
+  const listedAll = job.rejectionsListed === job.rowsRejected;
+  if (job.status === ImportStatus.SUCCEEDED) return listedAll;
+  return job.status === ImportStatus.FAILED && job.rejectionsListed > 0 && listedAll;
 }
 
 /** A job left RUNNING by a process that died reads as FAILED: its transaction never committed. */

@@ -494,6 +494,12 @@ describe('resident registry import', () => {
     expect(job.status).toBe('FAILED');
     expect(job.failureReason).toMatch(/^line 2: the file is not valid CSV \(CSV_INVALID_CLOSING_QUOTE\)/);
     expect(await residentRows(t, code)).toEqual([]);
+    // No report was written: an empty one would read as "nothing rejected".
+    expect(job.rejections).toEqual({ nodes: [], hasNextPage: false, complete: false });
+    const headers = { authorization: `Bearer ${officer.token}` };
+    const state = await fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents/${job.id}`, { headers });
+    expect(((await state.json()) as { rejectionReportComplete: boolean }).rejectionReportComplete).toBe(false);
+    expect((await fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents/${job.id}/rejections.csv`, { headers })).status).toBe(410);
   });
 
   it('fails the job at the line of a stray quote after quoted CRLF line breaks', async () => {
