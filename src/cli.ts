@@ -198,7 +198,7 @@ export async function importResidents(args: string[]): Promise<void> {
     const seconds = (Date.now() - started) / 1000;
     console.log(`Import ${job.id} into ${code} (${name}): ${job.status} in ${seconds.toFixed(1)} s`);
     console.log(`  rows read ${job.rowsRead}, accepted ${job.rowsAccepted}, rejected ${job.rowsRejected}`);
-    console.log(`  residents inserted ${job.residentsInserted}, updated ${job.residentsUpdated}; tickets inserted ${job.ticketsInserted}`);
+    console.log(`  residents inserted ${job.residentsInserted}, updated ${job.residentsUpdated}; tickets inserted ${job.ticketsInserted}, updated ${job.ticketsUpdated}`);
     if (job.failureReason) console.log(`  ${job.failureReason}`);
     const report = await services.imports.rejectionsOf(createLoaders(async () => database.db.manager), job, 20, null);
     for (const r of report.nodes) console.log(`  line ${r.line} ${r.column || '-'}: ${r.code} ${r.message}`);

@@ -71,6 +71,10 @@ export class ImportJob {
   @Field(() => Int)
   ticketsInserted: number;
 
+  @Column({ name: 'tickets_updated', type: 'integer' })
+  @Field(() => Int, { description: 'Tickets the resident already held whose series the file changed.' })
+  ticketsUpdated: number;
+
   @Column({ name: 'failure_reason', type: 'text', nullable: true })
   @Field(() => String, { nullable: true })
   failureReason: string | null;

@@ -87,7 +87,7 @@ function importOptions(url: URL, req: IncomingMessage): { mode: ImportMode; enco
 /** The job's state as the upload's answer and GET /imports/residents/{id} give it. */
 const jobState = (job: ImportJob) => ({
   jobId: job.id, status: job.status, phase: job.phase, rowsRead: job.rowsRead, rowsAccepted: job.rowsAccepted, rowsRejected: job.rowsRejected,
-  residentsInserted: job.residentsInserted, residentsUpdated: job.residentsUpdated, ticketsInserted: job.ticketsInserted, failureReason: job.failureReason,
+  residentsInserted: job.residentsInserted, residentsUpdated: job.residentsUpdated, ticketsInserted: job.ticketsInserted, ticketsUpdated: job.ticketsUpdated, failureReason: job.failureReason,
   rejectionReportComplete: reportComplete(job),
 });
 

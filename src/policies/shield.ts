@@ -187,7 +187,7 @@ export const ruleTree = {
   ImportJob: fields(
     [
       'id', 'municipalityCode', 'mode', 'status', 'phase', 'encoding', 'bytesRead', 'bytesTotal', 'progress', 'rowsRead',
-      'rowsAccepted', 'rowsRejected', 'residentsInserted', 'residentsUpdated', 'ticketsInserted', 'failureReason',
+      'rowsAccepted', 'rowsRejected', 'residentsInserted', 'residentsUpdated', 'ticketsInserted', 'ticketsUpdated', 'failureReason',
       'createdAt', 'startedAt', 'finishedAt', 'rejections',
     ],
     canOnParent('read', 'ImportJob'),

@@ -195,6 +195,7 @@ interface Outcome {
   residentsInserted: number;
   residentsUpdated: number;
   ticketsInserted: number;
+  ticketsUpdated: number;
   failureReason: string | null;
 }
 
@@ -350,6 +351,7 @@ export class ResidentImportService {
       residentsInserted: 0,
       residentsUpdated: 0,
       ticketsInserted: 0,
+      ticketsUpdated: 0,
       failureReason: null,
       createdBy: principal.actor?.accountId ?? null,
       createdAt: new Date(),
@@ -402,7 +404,7 @@ export class ResidentImportService {
     // could not write it) has counts but no rejection report.
     outcome ??= {
       status: ImportStatus.FAILED, rowsAccepted: 0, rowsRejected: progress.rowsRejected, rejectionsListed: 0,
-      residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0, failureReason,
+      residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0, ticketsUpdated: 0, failureReason,
     };
     try {
       if (failureReason) await this.recordFailure(job, principal, progress, outcome);
@@ -646,7 +648,7 @@ export class ResidentImportService {
       // Nothing but the report was written (the staging tables are temporary): the job's failure,
       // its report and the audit line commit together.
       const outcome: Outcome = {
-        ...base, status: ImportStatus.FAILED, residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0,
+        ...base, status: ImportStatus.FAILED, residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0, ticketsUpdated: 0,
         failureReason: `${rowsRejected} row(s) rejected; under mode ABORT nothing was written`,
       };
       await this.recordEndInTransaction(client, job, principal, progress, outcome);
@@ -662,13 +664,14 @@ export class ResidentImportService {
     const counts = await this.mergeResidents(client, staging, code, keys.version, today, job.id, principal);
     await this.faultAfterResidentMerge?.(job);
     // When every accepted row was a new resident, the statement above wrote all their tickets.
-    const ticketsInserted = counts.ticketsInserted + (counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today, job.id, principal) : 0);
+    const tickets = counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today, job.id, principal) : { inserted: 0, updated: 0 };
     await client.query(`DROP TABLE ${staging}, ${rejected}, ${births}`);
     // Before the job's row is written: that write holds the row until the commit, and the heartbeat would wait on it.
     await this.matchPendingDoses(tx, code, principal);
 
     const outcome: Outcome = {
-      ...base, status: ImportStatus.SUCCEEDED, residentsInserted: counts.inserted, residentsUpdated: counts.updated, ticketsInserted, failureReason: null,
+      ...base, status: ImportStatus.SUCCEEDED, residentsInserted: counts.inserted, residentsUpdated: counts.updated,
+      ticketsInserted: counts.ticketsInserted + tickets.inserted, ticketsUpdated: tickets.updated, failureReason: null,
     };
     // The job's result, its rejection report and the audit line commit together with the data.
     await this.recordEndInTransaction(client, job, principal, progress, outcome);
@@ -736,8 +739,9 @@ export class ResidentImportService {
    * and those just written with their new residents, are dropped in the first join, before
    * residents are looked up.
    */
-  private async mergeTickets(client: PoolClient, staging: string, code: string, today: string, jobId: string, principal: ImportPrincipal): Promise<number> {
-    const [{ inserted }] = (await collided(client.query(
+  private async mergeTickets(client: PoolClient, staging: string, code: string, today: string, jobId: string, principal: ImportPrincipal):
+    Promise<{ inserted: number; updated: number }> {
+    const [counts] = (await collided(client.query(
       `WITH changes AS MATERIALIZED (
          SELECT s.addressee_number, s.ticket_number, s.series, o.id AS existing_id
          FROM ${staging} s LEFT JOIN ticket o ON o.municipality_code = $1 AND o.ticket_number = s.ticket_number
@@ -755,10 +759,10 @@ export class ResidentImportService {
        ), logged AS (
          ${loggedInBatches(`SELECT 'ticket.import.create' AS operation, id FROM inserted UNION ALL SELECT 'ticket.import.update', id FROM updated`, '$1', '$3::text[]', '$4, $5, $6, $7')}
        )
-       SELECT count(*)::int AS inserted FROM inserted`,
+       SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM updated)::int AS updated`,
       [code, today, [jobId], ...auditSourceParams(principal)],
     ))).rows;
-    return inserted;
+    return counts;
   }
 
   /**
@@ -818,15 +822,15 @@ export class ResidentImportService {
     const { rows } = await client.query<{ was: ImportStatus }>(
       `UPDATE import_job j SET status = $3, phase = NULL, finished_at = clock_timestamp(), heartbeat_at = clock_timestamp(), encoding = $4, bytes_read = $5,
          rows_read = $6, rows_accepted = $7, rows_rejected = $8, rejections_listed = $9, residents_inserted = $10, residents_updated = $11,
-         tickets_inserted = $12, failure_reason = $13
+         tickets_inserted = $12, tickets_updated = $13, failure_reason = $14
        FROM (SELECT status FROM import_job WHERE municipality_code = $1 AND id = $2 FOR UPDATE) was
-       WHERE j.municipality_code = $1 AND j.id = $2 AND j.status = ANY($14)
+       WHERE j.municipality_code = $1 AND j.id = $2 AND j.status = ANY($15)
          AND (j.status <> 'FAILED' OR j.rejections_listed = 0)
        RETURNING was.status AS was`,
       [
         job.municipalityCode, job.id, outcome.status, progress.encoding, progress.bytesRead, progress.rowsRead, outcome.rowsAccepted,
         outcome.rowsRejected, outcome.rejectionsListed, outcome.residentsInserted, outcome.residentsUpdated, outcome.ticketsInserted,
-        outcome.failureReason, from,
+        outcome.ticketsUpdated, outcome.failureReason, from,
       ],
     );
     if (!rows.length) return false;

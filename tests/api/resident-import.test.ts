@@ -61,7 +61,7 @@ describe('resident registry import', () => {
     const job = await importFile(t, officer, `\ufeff${registryCsv(rows)}`);
     expect(job).toMatchObject({
       status: 'SUCCEEDED', encoding: 'UTF8', mode: 'ABORT', rowsRead: 2, rowsAccepted: 2, rowsRejected: 0,
-      residentsInserted: 2, residentsUpdated: 0, ticketsInserted: 1, failureReason: null, progress: 1,
+      residentsInserted: 2, residentsUpdated: 0, ticketsInserted: 1, ticketsUpdated: 0, failureReason: null, progress: 1,
       rejections: { nodes: [], hasNextPage: false, complete: true },
     });
     const stored = await residentRows(t, code);
@@ -138,13 +138,13 @@ describe('resident registry import', () => {
     const ticketsBefore = await ticketRows(t, code);
 
     const again = await importFile(t, officer, registryCsv(rows));
-    expect(again).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 3, residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0 });
+    expect(again).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 3, residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0, ticketsUpdated: 0 });
     expect(await residentRows(t, code)).toEqual(before);
     expect(await ticketRows(t, code)).toEqual(ticketsBefore);
 
     const changed = rows.map((r, i) => (i === 1 ? { ...r, family: '佐藤', familyKana: 'サトウ', myNumber: registryRow().myNumber } : i === 0 ? { ...r, series: '3' } : r));
     const updated = await importFile(t, officer, registryCsv(changed));
-    expect(updated).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 0, residentsUpdated: 1 });
+    expect(updated).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 0, residentsUpdated: 1, ticketsInserted: 0, ticketsUpdated: 1 });
     const after = await residentRows(t, code);
     expect(after[0]).toEqual(before[0]);
     expect(after[2]).toEqual(before[2]);
@@ -848,7 +848,7 @@ describe('resident registry import', () => {
     const state = await get(officer, answer.location!);
     expect([state.status, JSON.parse(state.bytes.toString())]).toEqual([200, {
       jobId: job.id, status: 'SUCCEEDED', phase: null, rowsRead: 3, rowsAccepted: 1, rowsRejected: 2,
-      residentsInserted: 1, residentsUpdated: 0, ticketsInserted: 1, failureReason: null, rejectionReportComplete: true,
+      residentsInserted: 1, residentsUpdated: 0, ticketsInserted: 1, ticketsUpdated: 0, failureReason: null, rejectionReportComplete: true,
     }]);
     const report = await get(officer, `${answer.location}/rejections.csv`);
     expect(report.type).toBe('text/csv; charset=utf-8');

@@ -68,7 +68,7 @@ export async function upload(t: TestApp, session: Session | null, body: string |
 }
 
 export const IMPORT_JOB = `query($id: ID!) { importJob(id: $id) {
-  id status phase mode encoding rowsRead rowsAccepted rowsRejected residentsInserted residentsUpdated ticketsInserted failureReason progress
+  id status phase mode encoding rowsRead rowsAccepted rowsRejected residentsInserted residentsUpdated ticketsInserted ticketsUpdated failureReason progress
   rejections(first: 100) { nodes { line column field code message } hasNextPage complete }
 } }`;
 

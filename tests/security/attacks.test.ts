@@ -54,7 +54,7 @@ describe('query abuse', () => {
     expect(tooCostly.errors?.map((e) => e.message)).toEqual(['Query refused: it asks for too much at once; ask for smaller pages (first) or fewer fields.']);
     // The largest page the schema offers, with every field, is no abuse.
     const job = `importJob(id: "00000000-0000-4000-8000-000000000000") { id municipalityCode status phase mode encoding bytesRead bytesTotal
-      rowsRead rowsAccepted rowsRejected residentsInserted residentsUpdated ticketsInserted failureReason progress createdAt finishedAt
+      rowsRead rowsAccepted rowsRejected residentsInserted residentsUpdated ticketsInserted ticketsUpdated failureReason progress createdAt finishedAt
       rejections(first: 1000) { nodes { line column field code message } hasNextPage endCursor complete } }`;
     expect(await officer.gql(`{ ${job} }`)).toEqual({ data: { importJob: null } });
   });
