@@ -2,7 +2,13 @@ import { CsvError, parse } from 'csv-parse/sync';
 import { TenantKeys } from '../crypto/tenant-keys';
 import { Layout, LayoutError, resolveLayout, stageRow } from './resident-import.layout';
 
-/** How records end, as the CSV parser would settle it on the first line break outside quotes. */
+/**
+ * How records end, as the CSV parser would settle it on the first line break outside quotes. A
+ * file whose records end in line feeds ('\n' or '\r\n') is read alike either way: every line feed
+ * outside quotes ends a record, and a carriage return right before it is part of the line end
+ * (files pasted together from a Windows extract and a Unix-made part mix the two). Only '\r'
+ * (classic Mac) ends records at carriage returns, and there a line feed is data.
+ */
 export type RecordEnd = '\r\n' | '\n' | '\r';
 
 /**
@@ -27,6 +33,7 @@ interface StagedChunk {
 export class ChunkFailure extends Error {}
 
 const QUOTE = 0x22;
+const COMMA = 0x2c;
 const LF = 0x0a;
 const CR = 0x0d;
 const BOM = [0xef, 0xbb, 0xbf];
@@ -34,13 +41,108 @@ const BOM = [0xef, 0xbb, 0xbf];
 const BLANK = /^[\s\x1a]*$/;
 /** A record this long cannot be a registry row; cutting it off bounds memory against a stray quote. */
 const MAX_RECORD_BYTES = 4 * 1024 * 1024;
+/** The CSV parser's options; `relax_quotes`: a quote that does not start a field is data, as spreadsheets read it. */
+const PARSE = { relax_column_count: true, relax_quotes: true } as const;
+/** Record ends of any file but a classic Mac one: a line feed, with the carriage return before it if any. */
+const LINE_FEED_ENDS = ['\r\n', '\n'];
+
+/** Where a scan of records stands: the last record end found, and the lines up to it. */
+interface Scan {
+  end: RecordEnd | null;
+  /** Offset just after the last record end, or 0. */
+  cut: number;
+  /** Lines the bytes up to `cut` move the count by. */
+  lines: number;
+}
+
+/** Inside a field: at its start (a quote there opens a quoted field), in plain data, or quoted. */
+const enum At { START, PLAIN, QUOTED }
 
 /**
- * Cuts a byte stream (UTF-8) into chunks of whole records without parsing them: a record ends at
- * a line break outside double quotes. Quote characters and line breaks are ASCII, so UTF-8
- * multi-byte characters never confuse the scan. Line numbers follow the CSV parser's records: a
- * record starts on the line after the previous one and spans one more line per line feed inside
- * its quoted fields.
+ * Reads `data`, which starts at a record boundary, the way the CSV parser reads it (PARSE, record
+ * ends as RecordEnd says), and finds its record ends and lines without building any field. A quote
+ * opens a quoted field only at the start of a field; anywhere else it is data, so stray quotes in
+ * plain fields, an odd number of them too, never hide a record end. Inside a quoted field `""` is a
+ * quote, and a quote followed by a comma or a record end closes it. A quote followed by anything
+ * else is where the parser would take the field so far as plain data, whose line breaks it has
+ * already swallowed: a spreadsheet reads such a field otherwise, so the import fails at its line
+ * rather than store a value nobody wrote. Until `eof`, a scan stops where the next bytes decide.
+ */
+function scan(data: Buffer, start: RecordEnd | null, eof: boolean, firstLine: number): Scan {
+  let end = start;
+  let at = At.START;
+  let lines = 0;
+  let cut = 0;
+  let cutLines = 0;
+  const n = data.length;
+  /** Whether a record end begins at `i`: 1 yes, 0 no, -1 the bytes after `i` decide. */
+  const endsAt = (i: number): number => {
+    if (i >= n) return eof ? 1 : -1;
+    if (data[i] === LF) return end === '\r' ? 0 : 1;
+    if (data[i] !== CR) return 0;
+    if (end === '\r') return 1;
+    if (i + 1 >= n) return eof ? (end === null ? 1 : 0) : -1;
+    return data[i + 1] === LF || end === null ? 1 : 0;
+  };
+  for (let i = 0; i < n; i++) {
+    const b = data[i];
+    if (at === At.QUOTED) {
+      if (b === LF) lines++;
+      else if (b === QUOTE) {
+        if (i + 1 < n && data[i + 1] === QUOTE) {
+          i++;
+          continue;
+        }
+        const closes = i + 1 < n && data[i + 1] === COMMA ? 1 : endsAt(i + 1);
+        if (closes === -1) break;
+        if (closes === 0) throw new ChunkFailure(`line ${firstLine + cutLines}: the file is not valid CSV (CSV_INVALID_CLOSING_QUOTE); nothing was written`);
+        at = At.PLAIN;
+      }
+      continue;
+    }
+    if (b === QUOTE) at = at === At.START ? At.QUOTED : At.PLAIN;
+    else if (b === COMMA) at = At.START;
+    else if (b === LF) {
+      lines++;
+      end ??= '\n';
+      if (end === '\r') at = At.PLAIN;
+      else {
+        at = At.START;
+        cut = i + 1;
+        cutLines = lines;
+      }
+    } else if (b === CR) {
+      if (end === null) {
+        // \r or \r\n? The next byte decides.
+        if (i + 1 >= n && !eof) break;
+        end = data[i + 1] === LF ? '\r\n' : '\r';
+      }
+      if (end !== '\r') at = At.PLAIN;
+      else {
+        lines++;
+        at = At.START;
+        cut = i + 1;
+        cutLines = lines;
+      }
+    } else at = At.PLAIN;
+  }
+  if (eof) return { end, cut: n, lines };
+  return { end, cut, lines: cutLines };
+}
+
+/** Lines that quote-free `bytes` move the count by. */
+function plainLines(bytes: Buffer, end: RecordEnd | null): number {
+  let lines = 0;
+  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) lines++;
+  if (end === '\r') for (let i = bytes.indexOf(CR); i !== -1; i = bytes.indexOf(CR, i + 1)) lines++;
+  return lines;
+}
+
+/**
+ * Cuts a byte stream (UTF-8) into chunks of whole records without parsing them (see `scan`).
+ * Quote characters and line breaks are ASCII, so UTF-8 multi-byte characters never confuse the
+ * scan. Line numbers follow the CSV parser's records: a record starts on the line after the
+ * previous one and spans one more line per line feed inside its quoted fields.
  */
 export class RecordCutter {
   end: RecordEnd | null = null;
@@ -53,14 +155,14 @@ export class RecordCutter {
     let data = this.pending.length ? Buffer.concat([this.pending, bytes]) : bytes;
     // Until the first record is out, the BOM may still be arriving: it is looked for again each time.
     if (this.first && BOM.every((b, i) => data[i] === b)) data = data.subarray(3);
-    const cut = this.boundary(data);
+    const { cut, lines } = this.boundary(data, false);
     if (cut === 0) {
       if (data.length > MAX_RECORD_BYTES) throw new ChunkFailure(`line ${this.nextLine}: the file is not valid CSV (a record does not end; quote not closed?); nothing was written`);
       this.pending = Buffer.from(data);
       return null;
     }
     this.pending = Buffer.from(data.subarray(cut));
-    return this.take(data.subarray(0, cut));
+    return this.take(data.subarray(0, cut), lines);
   }
 
   /** The rest of the file: its last record may lack a line break. */
@@ -68,52 +170,25 @@ export class RecordCutter {
     if (this.pending.length === 0) return null;
     const rest = this.pending;
     this.pending = Buffer.alloc(0);
-    return this.take(rest);
+    return this.take(rest, this.boundary(rest, true).lines);
   }
 
-  private take(bytes: Buffer): Chunk {
+  private take(bytes: Buffer, lines: number): Chunk {
     const chunk = { text: new Uint8Array(bytes), firstLine: this.nextLine };
     this.first = false;
-    this.nextLine += linesIn(bytes, this.end);
+    this.nextLine += lines;
     return chunk;
   }
 
-  /** Offset just after the last record end in `data`, or 0. */
-  private boundary(data: Buffer): number {
-    const quoteFree = data.indexOf(QUOTE) === -1;
-    if (!this.end && !this.detect(data)) return 0;
-    if (quoteFree) {
-      if (this.end === '\r') return data.lastIndexOf(CR) + 1;
-      for (let i = data.lastIndexOf(LF); i !== -1; i = i > 0 ? data.lastIndexOf(LF, i - 1) : -1) {
-        if (this.end === '\n' || data[i - 1] === CR) return i + 1;
-      }
-      return 0;
+  /** The last record end in `data` (all of it at the end of the file), and the lines up to it. */
+  private boundary(data: Buffer, eof: boolean): { cut: number; lines: number } {
+    if (this.end && data.indexOf(QUOTE) === -1) {
+      const cut = eof ? data.length : (this.end === '\r' ? data.lastIndexOf(CR) : data.lastIndexOf(LF)) + 1;
+      return { cut, lines: plainLines(data.subarray(0, cut), this.end) };
     }
-    let quoted = false;
-    let cut = 0;
-    for (let i = 0; i < data.length; i++) {
-      const b = data[i];
-      if (b === QUOTE) quoted = !quoted;
-      else if (!quoted) {
-        if (this.end === '\r' ? b === CR : b === LF && (this.end === '\n' || data[i - 1] === CR)) cut = i + 1;
-      }
-    }
-    return cut;
-  }
-
-  private detect(data: Buffer): boolean {
-    let quoted = false;
-    for (let i = 0; i < data.length; i++) {
-      const b = data[i];
-      if (b === QUOTE) quoted = !quoted;
-      else if (!quoted && (b === LF || b === CR)) {
-        if (b === LF) this.end = '\n';
-        else if (i + 1 >= data.length) return false; // is it \r or \r\n? wait for the next byte
-        else this.end = data[i + 1] === LF ? '\r\n' : '\r';
-        return true;
-      }
-    }
-    return false;
+    const found = scan(data, this.end, eof, this.nextLine);
+    this.end = found.end;
+    return found;
   }
 }
 
@@ -123,18 +198,29 @@ export class RecordCutter {
  */
 function recordsOf(text: string, end: RecordEnd | null, firstLine: number): { record: string[]; line: number }[] {
   const out: { record: string[]; line: number }[] = [];
-  if (end && text.indexOf('"') === -1) {
-    const lines = text.split(end);
-    if (lines[lines.length - 1] === '') lines.pop();
-    // A bare line feed inside a \r\n or \r record is data, but it moves the line count.
-    if (end === '\n' || !lines.some((l) => l.indexOf('\n') !== -1)) {
+  if (text.indexOf('"') === -1) {
+    if (end !== '\r') {
+      const lines = text.split('\n');
+      // The last piece is the end of the file's last line if it lacks a line break (its \r is data).
+      const last = lines.pop()!;
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+        out.push({ record: line.split(','), line: firstLine + i });
+      }
+      if (last !== '') out.push({ record: last.split(','), line: firstLine + lines.length });
+      return out;
+    }
+    // A line feed inside a \r record is data, but it moves the line count.
+    if (text.indexOf('\n') === -1) {
+      const lines = text.split('\r');
+      if (lines[lines.length - 1] === '') lines.pop();
       for (let i = 0; i < lines.length; i++) out.push({ record: lines[i].split(','), line: firstLine + i });
       return out;
     }
   }
   let records: string[][];
   try {
-    records = parse(text, { relax_column_count: true, record_delimiter: end ?? undefined });
+    records = parse(text, { ...PARSE, record_delimiter: end === '\r' ? '\r' : LINE_FEED_ENDS });
   } catch (error) {
     // Every error of the parser's own (its codes do not all start with CSV_) is the file's fault.
     if (error instanceof CsvError) {
@@ -157,17 +243,7 @@ function recordsOf(text: string, end: RecordEnd | null, firstLine: number): { re
 
 /** Lines that `bytes`, starting at a record boundary, move the count by. */
 function linesIn(bytes: Buffer, end: RecordEnd | null): number {
-  let lines = 0;
-  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) lines++;
-  if (end === '\r') {
-    // Mac line ends: each record is one line, plus the line feeds inside it.
-    let quoted = false;
-    for (let i = 0; i < bytes.length; i++) {
-      if (bytes[i] === QUOTE) quoted = !quoted;
-      else if (bytes[i] === CR && !quoted) lines++;
-    }
-  }
-  return lines;
+  return bytes.indexOf(QUOTE) === -1 ? plainLines(bytes, end) : scan(bytes, end, true, 1).lines;
 }
 
 /**

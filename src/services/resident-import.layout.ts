@@ -31,6 +31,8 @@ export type ColumnName = keyof typeof COLUMNS;
 export interface Layout {
   index: Partial<Record<ColumnName, number>>;
   header: Partial<Record<ColumnName, string>>;
+  /** Fields in the header row: a row with a value beyond them is misaligned. */
+  fields: number;
 }
 
 const headerKey = (name: string) => name.normalize('NFKC').replace(/\s+/g, '').toLowerCase();
@@ -44,7 +46,7 @@ export class LayoutError extends Error {}
 const spelled = (column: ColumnName) => `${COLUMNS[column].names[0]} (${COLUMNS[column].names[1]})`;
 
 export function resolveLayout(header: string[]): Layout {
-  const layout: Layout = { index: {}, header: {} };
+  const layout: Layout = { index: {}, header: {}, fields: header.length };
   header.forEach((raw, i) => {
     const column = LOOKUP.get(headerKey(raw));
     if (!column) return;
@@ -118,6 +120,13 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     problems.push({ field: column, code: identifierError(checked.reason), message: checked.message });
     return null;
   };
+
+  // A value beyond the header's fields means the row does not line up with the header (an
+  // unquoted comma in some column?): its columns cannot be trusted. Spreadsheets pad rows with
+  // empty fields, which carry nothing and are accepted.
+  let fields = record.length;
+  while (fields > layout.fields && record[fields - 1].trim() === '') fields--;
+  if (fields > layout.fields) problems.push({ field: '', code: ErrorCode.INVALID_FORMAT, message: `has ${fields} fields; the header has ${layout.fields}` });
 
   const municipality = get('municipalityCode');
   if (municipality !== '') {

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { RecordCutter } from '../../src/services/resident-import.chunk';
-import { importFile, registryCsv, registryRow, residentRows, ticketRows } from '../helpers/registry-csv';
+import { importFile, JAPANESE_HEADER, registryCsv, registryRow, residentRows, ticketRows } from '../helpers/registry-csv';
 import { TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -76,6 +76,28 @@ describe('resident registry import on worker threads', () => {
     expect(job.failureReason).toMatch(/^line 2501: the file is not valid CSV \(CSV_INVALID_CLOSING_QUOTE\)/);
     expect(await residentRows(t, code)).toEqual([]);
   });
+
+  it('reads mixed CRLF and LF line ends, stray quotes and padded rows in worker threads, and rejects misaligned rows by line', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = Array.from({ length: 3000 }, () => registryRow());
+    rows[2799].sex = '9';
+    const [header, ...lines] = registryCsv(rows, [...JAPANESE_HEADER, '住所']).split('\r\n');
+    // From row 1000 on, rows pasted from a Unix-made file end in bare LF; a stray quote or two in
+    // an address, a note over two lines, padding, and one row with a value beyond the header.
+    const body = rows.map((_, i) => {
+      const address = i % 7 === 0 ? ',丸の内 "ABCビル" 3F' : i % 11 === 0 ? ',5"' : i === 1499 ? ',"二行の\n住所"' : i % 13 === 0 ? ',,,' : '';
+      const extra = i === 1999 ? ',,x' : '';
+      return lines[i] + address + extra + (i >= 1000 && i % 3 !== 0 ? '\n' : '\r\n');
+    });
+    const job = await importFile(t, officer, `${header}\r\n${body.join('')}`, 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRead: 3000, rowsAccepted: 2998, rowsRejected: 2, residentsInserted: 2998 });
+    // Row i starts on line i + 2, and one line further down past the two-line address.
+    expect(job.rejections.nodes.map((r: any) => [r.line, r.field, r.message])).toEqual([
+      [2002, '', 'has 13 fields; the header has 12'],
+      [2802, 'sex', 'unknown sex code; use 1/2, 男/女 or MALE/FEMALE'],
+    ]);
+    expect(await residentRows(t, code)).toHaveLength(2998);
+  });
 });
 
 describe('RecordCutter', () => {
@@ -88,7 +110,7 @@ describe('RecordCutter', () => {
 
   it('cuts only at record ends outside quotes, numbering lines as the parser does', () => {
     expect(cut(['\ufeffa,b\r\n1,"x\r\ny"\r', '\n2,z\r\n3'])).toEqual({ end: '\r\n', chunks: [['a,b\r\n', 1], ['1,"x\r\ny"\r\n2,z\r\n', 2], ['3', 5]] });
-    // Once records end in \r\n, a bare line feed is data inside a field.
+    // A bare line feed ends a record in a \r\n file too.
     expect(cut(['a\r\nb\nc,d\r\ne'])).toEqual({ end: '\r\n', chunks: [['a\r\nb\nc,d\r\n', 1], ['e', 4]] });
     expect(cut(['a\rb\r', 'c'])).toEqual({ end: '\r', chunks: [['a\rb\r', 1], ['c', 3]] });
   });
