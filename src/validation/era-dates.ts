@@ -1,6 +1,7 @@
 /**
  * Dates as registry extracts write them: ISO (2021-04-01, 2021/4/1, 20210401) or Japanese era
- * (令和3年4月1日, 令和元年5月1日, R3.4.1, R元.5.1, H31/4/30, S64-1-7). Full-width characters are accepted.
+ * (令和3年4月1日, 令和元年5月1日, R3年4月1日, R3.4.1, R元.5.1, H31/4/30, S64-1-7). Full-width characters are accepted,
+ * and so is a midnight time after an ISO date (1970/1/1 0:00:00), as spreadsheets render a date cell.
  * Returns an ISO date, or null when the text is not a real date of that era.
  */
 const ERAS: Record<string, { offset: number; from: string; to: string }> = {
@@ -12,9 +13,10 @@ const ERAS: Record<string, { offset: number; from: string; to: string }> = {
 };
 const ERA_NAMES: Record<string, string> = { 明治: 'M', 大正: 'T', 昭和: 'S', 平成: 'H', 令和: 'R' };
 
-const ISO_LIKE = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$/;
+// Any other time is refused: a birth date carrying one is more likely a wrong column than a date.
+const ISO_LIKE = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:\s+0?0:00(?::00)?)?$/;
 const COMPACT = /^(\d{4})(\d{2})(\d{2})$/;
-const KANJI_ERA = /^(明治|大正|昭和|平成|令和)\s*(元|\d{1,2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$/;
+const ERA_YMD_KANJI = /^(明治|大正|昭和|平成|令和|[MTSHR])\s*(元|\d{1,2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$/i;
 const LETTER_ERA = /^([MTSHR])\s*(元|\d{1,2})[-/.](\d{1,2})[-/.](\d{1,2})$/i;
 const YMD_KANJI = /^(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日$/;
 
@@ -43,8 +45,8 @@ export function parseRegistryDate(input: string): string | null {
   const text = input.normalize('NFKC').trim();
   let m = ISO_LIKE.exec(text) ?? COMPACT.exec(text) ?? YMD_KANJI.exec(text);
   if (m) return iso(Number(m[1]), m[2], m[3]);
-  m = KANJI_ERA.exec(text);
-  if (m) return fromEra(ERA_NAMES[m[1]], m[2], m[3], m[4]);
+  m = ERA_YMD_KANJI.exec(text);
+  if (m) return fromEra(ERA_NAMES[m[1]] ?? m[1], m[2], m[3], m[4]);
   m = LETTER_ERA.exec(text);
   if (m) return fromEra(m[1], m[2], m[3], m[4]);
   return null;

@@ -23,6 +23,24 @@ describe('parseRegistryDate', () => {
     ['昭和20年8月15日', '1945-08-15'],
     ['大正15年12月24日', '1926-12-24'],
     ['明治45年7月29日', '1912-07-29'],
+    ['2021/04/01', '2021-04-01'],
+    ['2021-4-1', '2021-04-01'],
+    ['昭和64年1月7日', '1989-01-07'],
+    // An era letter written with 年月日, as some registry systems print it.
+    ['R3年4月1日', '2021-04-01'],
+    ['r3年4月1日', '2021-04-01'],
+    ['Ｒ３年４月１日', '2021-04-01'],
+    ['H元年1月8日', '1989-01-08'],
+    ['R元年5月1日', '2019-05-01'],
+    ['S64年1月7日', '1989-01-07'],
+    ['H31年4月30日', '2019-04-30'],
+    ['M45年7月29日', '1912-07-29'],
+    ['T元年7月30日', '1912-07-30'],
+    // A spreadsheet's rendering of a date cell: the date with a midnight time.
+    ['1970/1/1 0:00:00', '1970-01-01'],
+    ['1970/1/1 0:00', '1970-01-01'],
+    ['1970-01-01 00:00:00', '1970-01-01'],
+    ['１９７０／１／１\u30000:00', '1970-01-01'],
   ])('%s → %s', (input, expected) => {
     expect(parseRegistryDate(input)).toBe(expected);
   });
@@ -39,6 +57,28 @@ describe('parseRegistryDate', () => {
     ['3.4.1', 'no era'],
     ['', 'empty'],
     ['2021-04-01T00:00', 'not a date'],
+    ['R1.4.30', 'before the start of Reiwa'],
+    ['H31年5月1日', 'after the end of Heisei'],
+    ['R元年4月30日', 'before the start of Reiwa'],
+    ['R1年4月30日', 'before the start of Reiwa'],
+    ['S64年1月8日', 'after the end of Showa'],
+    ['H元年1月7日', 'before the start of Heisei'],
+    ['T1年7月29日', 'before the start of Taisho'],
+    ['R3年2月29日', 'not a leap year'],
+    ['X3年4月1日', 'unknown era letter'],
+    ['R3年4/1', 'mixed notation'],
+    ['1970/1/1 0:00:01', 'a time other than midnight'],
+    ['1970/1/1 12:00', 'a time other than midnight'],
+    ['1970/1/1 0:30', 'a time other than midnight'],
+    ['1970/1/1 0', 'an incomplete time'],
+    ['19700101 0:00', 'a time after the compact form'],
+    ['R3.4.1 0:00', 'a time after an era date'],
+    ['令和3年4月1日 0:00', 'a time after an era date'],
+    ['21/4/1', 'two-digit year without an era'],
+    ['21-04-01', 'two-digit year without an era'],
+    ['01/04/2021', 'day first'],
+    ['4/1/2021', 'month first'],
+    ['210401', 'six digits'],
   ])('refuses %s (%s)', (input) => {
     expect(parseRegistryDate(input)).toBeNull();
   });
