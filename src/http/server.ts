@@ -30,6 +30,11 @@ const CROSSED = new Set(['40P01', '40001', '55P03']);
 /** Codes of an answer whose request wrote nothing (src/context.ts finishRequest). */
 const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT']);
 
+/** Most tokens a query may have: a long literal list costs nothing to resolve, only to parse. */
+const MAX_TOKENS = 1500;
+/** graphql's refusal of a document past parseOptions.maxTokens ("more that" is its own spelling). */
+const TOO_LONG = /^Syntax Error: Document contains more th[a-z]+ \d+ tokens\. Parsing aborted\.$/;
+
 /**
  * Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged
  * here, and a request that crossed another one is asked to be sent again. Either way the request's
@@ -39,6 +44,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && CLIENT_CODES.has(code)) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+    // The parser's own token limit names the number, and where it stopped counting: neither is said.
+    if (code === 'GRAPHQL_PARSE_FAILED' && TOO_LONG.test(formatted.message)) {
+      return { message: 'Query refused: it is too long.', extensions };
+    }
     // The query limits (armor) call every refusal a syntax error; the query's syntax was fine.
     return { ...formatted, message: formatted.message.replace(/^Syntax Error: (?=Query refused: )/, ''), extensions };
   }
@@ -60,7 +69,9 @@ function armor(production: boolean) {
   return new ApolloArmor({
     maxDepth: { n: 8, flattenFragments: true, ...refused('it nests fields too deeply') },
     maxAliases: { n: 10, ...refused('it uses too many aliases') },
-    maxTokens: { n: 1500, ...refused('it is too long') },
+    // The token limit is graphql's own (parseOptions below): armor's would turn every syntax error
+    // into a 500 GRAPHQL_VALIDATION_FAILED, a fault of the server's in the client's eyes.
+    maxTokens: { enabled: false },
     maxDirectives: { n: 10, ...refused('it uses too many directives') },
     // A literal `first` multiplies the cost of what it selects: a whole page of the largest list
     // (1,000 rejections with every field and the job around them, about 31,000) fits; ten pages
@@ -76,6 +87,7 @@ export function createApollo(production: boolean): ApolloServer<Context> {
   return new ApolloServer<Context>({
     schema: buildSchema(),
     formatError,
+    parseOptions: { maxTokens: MAX_TOKENS },
     introspection: !production,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,

@@ -42,7 +42,9 @@ describe('query abuse', () => {
     // Tokens: a long literal list costs nothing to resolve, only to parse.
     const tickets = (n: number) => `mutation { issueTickets(input: { series: "1-2", tickets: [${'{ residentId: "00000000-0000-4000-8000-000000000000" } '.repeat(n)}] }) { issuedCount userErrors { code } } }`;
     expect(codes(await officer.gql(tickets(10)))).toEqual([]);
-    expect(refused(await officer.gql(tickets(400)))).toBe(true);
+    const tooLong = await post(t, { query: tickets(400) }, officer.token);
+    expect(tooLong.status).toBe(400);
+    expect(JSON.parse(tooLong.text)).toEqual({ errors: [{ message: 'Query refused: it is too long.', extensions: { code: 'GRAPHQL_PARSE_FAILED' } }] });
     const skips = (n: number) => `{ viewer { ${'role @include(if: true) '.repeat(n)}} }`;
     expect(codes(await officer.gql(skips(2)))).toEqual([]);
     expect(refused(await officer.gql(skips(11)))).toBe(true);
@@ -57,6 +59,32 @@ describe('query abuse', () => {
       rowsRead rowsAccepted rowsRejected residentsInserted residentsUpdated ticketsInserted ticketsUpdated failureReason progress createdAt finishedAt
       rejections(first: 1000) { nodes { line column field code message } hasNextPage endCursor complete } }`;
     expect(await officer.gql(`{ ${job} }`)).toEqual({ data: { importJob: null } });
+  });
+
+  it('answers a syntax error as the client\'s mistake, with the parser\'s own message', async () => {
+    for (const app of [t, prod]) {
+      const { officer } = await app.tenant();
+      const { status, text } = await post(app, { query: '{ viewer { ' }, officer.token);
+      expect(status).toBe(400);
+      const body = JSON.parse(text);
+      expect(body.errors).toEqual([{ message: 'Syntax Error: Expected Name, found <EOF>.', locations: [{ line: 1, column: 12 }], extensions: { code: 'GRAPHQL_PARSE_FAILED' } }]);
+      expect(text).not.toMatch(/stacktrace|\bat /);
+    }
+  });
+
+  it('refuses an over-long document as the client\'s mistake, without naming the limit', async () => {
+    // Valid but for its length: one field asked for again and again.
+    const long = `{ viewer { ${'role '.repeat(2000)}} }`;
+    for (const app of [t, prod]) {
+      const { officer } = await app.tenant();
+      const { status, text } = await post(app, { query: long }, officer.token);
+      expect(status).toBe(400);
+      expect(JSON.parse(text)).toEqual({ errors: [{ message: 'Query refused: it is too long.', extensions: { code: 'GRAPHQL_PARSE_FAILED' } }] });
+      expect(text).not.toMatch(/1500|1501|\d{3,}/);
+    }
+    // So is a document whose syntax breaks only after the limit.
+    const broken = await post(t, { query: `${long.slice(0, -2)} {` });
+    expect(JSON.parse(broken.text).errors.map((e: { message: string }) => e.message)).toEqual(['Query refused: it is too long.']);
   });
 
   it('rejects a query with many aliases (the brute-force-in-one-request shape)', async () => {
