@@ -24,6 +24,7 @@ import { archiveAuditEvents, AuditSource, verifyAuditLog } from './services/audi
 const USAGE = `Usage: npm run cli -- <command>
 
 Commands:
+  help, --help, -h            Print this text
   create-operator <loginId>   Create a system operator account (password from OPERATOR_PASSWORD or prompted)
   verify-audit [chain] [--expect <digest>]
                               Verify the operation log's hash chains (one municipality code, or all) and the signed
@@ -225,7 +226,11 @@ export async function verifyAudit(...args: string[]): Promise<void> {
   if (expect !== undefined && !/^[0-9a-f]{32}$/i.test(expect)) throw new Error('verify-audit: --expect takes the 32 hexadecimal digits an earlier verify-audit printed');
   const [chainArg] = rest;
   const code = chainArg === undefined || chainArg === 'platform' ? null : checkMunicipalityCode(chainArg);
-  if (code && !code.ok) throw new Error(`verify-audit: "${chainArg}" is neither a municipality code nor platform`);
+  if (code && !code.ok) {
+    // Six digits starting with a prefecture were meant as a municipality code: say what is wrong with it.
+    if (code.reason === 'checkDigit') throw new Error(`verify-audit: municipality code "${chainArg}": ${code.message}`);
+    throw new Error(`verify-audit: "${chainArg}" is neither a municipality code nor platform`);
+  }
   const chain = code?.ok ? code.value : chainArg;
   const { checked, broken, checkpointsBroken, checkpoint } = await withDatabase(async ({ db }, config) => {
     // A municipality that does not exist has no chain to call intact.
@@ -301,6 +306,10 @@ export async function rotateMasterKey(): Promise<void> {
   if (process.env.NEW_MASTER_KEY) {
     throw new Error('NEW_MASTER_KEY is no longer read: restart every server with MASTER_KEY=<new key> and PREVIOUS_MASTER_KEY=<old key>, then run rotate-master-key with the same two settings');
   }
+  // Without it no change of master key is under way: "re-wrapped 0, PREVIOUS_MASTER_KEY can be removed" would mislead.
+  if (!process.env.PREVIOUS_MASTER_KEY) {
+    throw new Error('PREVIOUS_MASTER_KEY is not set, so no change of master key is under way and nothing was re-wrapped: to change it, restart every server with MASTER_KEY=<new key> and PREVIOUS_MASTER_KEY=<old key>, then run rotate-master-key with the same two settings');
+  }
   const { rewrapped, unchanged } = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateMasterKey(cliSource()));
   console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. Run verify-audit once (it signs a checkpoint under the new key); PREVIOUS_MASTER_KEY can then be removed from every server.`);
 }
@@ -331,6 +340,11 @@ export async function run([command, ...args]: string[]): Promise<void> {
       return rotateMasterKey();
     case 'import-residents':
       return importResidents(args);
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return;
     default:
       console.log(USAGE);
       process.exitCode = command ? 2 : 0;

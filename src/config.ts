@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import proxyaddr from 'proxy-addr';
 import { parseDoseIntervals } from './validation/dose-intervals';
@@ -54,10 +55,18 @@ function int(name: string, fallback: number, min: number, max: number): number {
 /** Addresses spread over the public space: a list trusting all of one family trusts every client. */
 const PUBLIC_SAMPLES = [['1.2.3.4', '61.1.2.3', '126.1.2.3', '153.1.2.3', '200.1.2.3', '223.1.2.3'], ['2001:4860::1', '2400:4050::1', '2a00:1450::1', '3fff::1']];
 
+/** A range of no fixed bits (0.0.0.0/0, ::/0, 10.0.0.0/0.0.0.0), which proxy-addr refuses as merely invalid. */
+function everyAddress(entry: string): boolean {
+  const [address, range, ...rest] = entry.split('/');
+  if (range === undefined || rest.length > 0 || isIP(address) === 0) return false;
+  return /^0+$/.test(range) || (isIP(range) !== 0 && /^[0.:]+$/.test(range));
+}
+
 /** Trusted proxies; a list holding every address (0.0.0.0/0, two halves of it, ::ffff:0:0/96 …) would let any client name its own. */
 function proxies(name: string): string[] {
   const entries = (process.env[name] ?? '').split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
   let trust: (address: string, hop: number) => boolean;
+  if (entries.some(everyAddress)) throw new Error(`${name} must not trust every address: list the proxies themselves`);
   try {
     trust = proxyaddr.compile(entries);
   } catch (error) {

@@ -108,7 +108,35 @@ describe('operator command line', () => {
   });
 
   it('refuses to verify a chain that no municipality code or platform names', async () => {
-    await expect(verifyAudit('131061')).rejects.toThrow('verify-audit: "131061" is neither a municipality code nor platform');
+    await expect(verifyAudit('platfrom')).rejects.toThrow('verify-audit: "platfrom" is neither a municipality code nor platform');
+    // A municipality code mistyped is named as one, with what is wrong with it.
+    for (const mistyped of ['131017', '131061']) {
+      await expect(verifyAudit(mistyped)).rejects.toThrow(`verify-audit: municipality code "${mistyped}": check digit does not match (mistyped or misread code?)`);
+    }
+  });
+
+  it('prints the usage when asked for it, and refuses a command it does not know', async () => {
+    for (const ask of ['--help', '-h', 'help']) {
+      const help = typescript('src/cli.ts', [ask], process.env);
+      expect(await help.exited).toBe(0);
+      expect(help.stdout()).toMatch(/^Usage: npm run cli -- <command>\n/);
+    }
+    const unknown = typescript('src/cli.ts', ['rotate-masterkey'], process.env);
+    expect(await unknown.exited).toBe(2);
+    expect(unknown.stdout()).toMatch(/^Usage: npm run cli -- <command>\n/);
+  }, 60_000);
+
+  it('re-wraps nothing, and says so, when no change of master key is under way', async () => {
+    const saved = process.env.PREVIOUS_MASTER_KEY;
+    delete process.env.PREVIOUS_MASTER_KEY;
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await expect(run(['rotate-master-key'])).rejects.toThrow(/^PREVIOUS_MASTER_KEY is not set, so no change of master key is under way and nothing was re-wrapped: /);
+      expect(log).not.toHaveBeenCalled();
+    } finally {
+      log.mockRestore();
+      if (saved !== undefined) process.env.PREVIOUS_MASTER_KEY = saved;
+    }
   });
 
   it('refuses a municipality code that is malformed, mistyped or of no municipality', async () => {

@@ -38,10 +38,10 @@ describe('configuration', () => {
       expect(() => loadConfig()).toThrow(`${name} must be a whole number from ${range}, got "${value}"`);
       delete process.env[name];
     }
-    // proxy-addr itself refuses a /0; lists that add up to every address of a family get past it.
-    process.env.TRUSTED_PROXIES = '0.0.0.0/0';
+    process.env.TRUSTED_PROXIES = '10.0.0.0/8,10.0.0.0/33';
     expect(() => loadConfig()).toThrow(/TRUSTED_PROXIES must list IP addresses or CIDR ranges/);
-    for (const everyone of ['0.0.0.0/1,128.0.0.0/1', '::ffff:0:0/96', '::/1,8000::/1']) {
+    // A /0 is refused as what it is, not as a typo; so are lists that add up to every address of a family.
+    for (const everyone of ['0.0.0.0/0', '10.0.0.0/8,::/0', '192.168.0.1/0.0.0.0', '0.0.0.0/1,128.0.0.0/1', '::ffff:0:0/96', '::/1,8000::/1']) {
       process.env.TRUSTED_PROXIES = everyone;
       expect(() => loadConfig()).toThrow('TRUSTED_PROXIES must not trust every address: list the proxies themselves');
     }
