@@ -111,6 +111,9 @@ export class VaccinationService {
       errors.throwIfAny();
       const { municipalityCode, ticketNumber, doseDigit } = parsed!;
       await this.knownMunicipality(ctx, municipalityCode, ['ticket', ref.ocrLine ? 'ocrLine' : 'municipalityCode']);
+      // The scan answers what the site may do next: while registerDose would be refused (stopped
+      // for the site's or the ticket's municipality), so is the scan, rather than say "register".
+      await ctx.services.suspensions.assertAvailable(await ctx.session.manager(), PlatformFunction.TABLET_REGISTRATION, siteCode, municipalityCode);
       // The policy lets a site read one ticket of any municipality by exact reference: widen to that one.
       const found = await ctx.session.widen([municipalityCode], (tx) => ticketWithResident(tx, municipalityCode, ticketNumber, false));
       const base = { municipalityCode, ticketNumber };

@@ -1,5 +1,6 @@
 import { lockKeyVersions, lockRegistry } from '../../src/db/registry-lock';
 import { Channel, Role } from '../../src/schema/enums';
+import { RESUME, SUSPEND } from '../helpers/operations';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
 
@@ -110,6 +111,40 @@ describe('tablet: scan', () => {
     const full = await residentWithTicket(home.officer, { series: '1' });
     await site.gql(REGISTER_DOSE, { input: doseInput(home.code, full.ticketNumber) });
     expect(await statusOf(full.ticketNumber)).toBe('SERIES_COMPLETED');
+  });
+
+  it('refuses to scan with FUNCTION_SUSPENDED while registration is stopped for the ticket\'s or the site\'s municipality', async () => {
+    const home = await t.tenant();
+    const siteCode = await t.createMunicipality();
+    const site = await tablet(t, siteCode);
+    const { ticketNumber, ocrLine } = await residentWithTicket(home.officer);
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const scanAndRegister = async () => [
+      await site.gql(SCAN, { ticket: { ocrLine } }),
+      await site.gql(SCAN, { ticket: { municipalityCode: home.code, ticketNumber: freshTicketNumber() } }),
+      await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber) }),
+    ];
+    // A scan that says "register dose 1" while registerDose refuses would send the site to do what cannot work.
+    for (const stopped of [home.code, siteCode]) {
+      expect((await operator.gql(SUSPEND, { f: 'TABLET_REGISTRATION', m: stopped, r: 'records under review' })).data.suspendFunction.userErrors).toEqual([]);
+      try {
+        const answers = await scanAndRegister();
+        for (const answer of answers) {
+          expect(codes(answer)).toEqual(['FUNCTION_SUSPENDED']);
+          expect(answer.errors?.[0].extensions).toMatchObject({ code: 'FUNCTION_SUSPENDED', function: 'TABLET_REGISTRATION' });
+        }
+      } finally {
+        await operator.gql(RESUME, { f: 'TABLET_REGISTRATION', m: stopped });
+      }
+    }
+    // A stop elsewhere does not concern this site or this ticket.
+    const elsewhere = await t.createMunicipality();
+    await operator.gql(SUSPEND, { f: 'TABLET_REGISTRATION', m: elsewhere, r: 'records under review' });
+    try {
+      expect((await site.gql(SCAN, { ticket: { ocrLine } })).data.scanTicket).toMatchObject({ status: 'VALID', message: 'Valid: register dose 1.' });
+    } finally {
+      await operator.gql(RESUME, { f: 'TABLET_REGISTRATION', m: elsewhere });
+    }
   });
 
   describe('never reveals personal data by any path', () => {
