@@ -9,7 +9,7 @@ export class MunicipalityResolver {
     return ctx.loaders.municipality.load(code.trim());
   }
 
-  @Query(() => [Municipality], { description: 'Municipalities of one prefecture (01–47), in code order.' })
+  @Query(() => [Municipality], { description: 'Municipalities of one prefecture (01–47), in code order; any other code is refused (BAD_USER_INPUT).' })
   async municipalities(@Ctx() ctx: Context, @Arg('prefectureCode') prefectureCode: string): Promise<Municipality[]> {
     return ctx.services.reference.municipalitiesOf(await ctx.session.manager(), prefectureCode);
   }

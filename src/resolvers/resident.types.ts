@@ -9,8 +9,8 @@ export class RegisterResidentInput {
   @Field({ description: '12-digit My Number (個人番号) with its check digit.' }) myNumber: string;
   @Field() familyName: string;
   @Field() givenName: string;
-  @Field({ description: 'Katakana.' }) familyNameKana: string;
-  @Field({ description: 'Katakana.' }) givenNameKana: string;
+  @Field({ description: 'Katakana; half-width (ｶﾅ) is stored full-width.' }) familyNameKana: string;
+  @Field({ description: 'Katakana; half-width (ｶﾅ) is stored full-width.' }) givenNameKana: string;
   @Field() birthDate: string;
   @Field(() => Sex) sex: Sex;
 }
@@ -21,16 +21,16 @@ export class UpdateResidentInput implements Partial<RegisterResidentInput> {
   @Field({ nullable: true }) myNumber?: string;
   @Field({ nullable: true }) familyName?: string;
   @Field({ nullable: true }) givenName?: string;
-  @Field({ nullable: true }) familyNameKana?: string;
-  @Field({ nullable: true }) givenNameKana?: string;
+  @Field({ nullable: true, description: 'Katakana; half-width (ｶﾅ) is stored full-width.' }) familyNameKana?: string;
+  @Field({ nullable: true, description: 'Katakana; half-width (ｶﾅ) is stored full-width.' }) givenNameKana?: string;
   @Field({ nullable: true }) birthDate?: string;
   @Field(() => Sex, { nullable: true }) sex?: Sex;
 }
 
 @InputType()
 export class ResidentFilter {
-  @Field({ nullable: true }) addresseeNumber?: string;
-  @Field({ nullable: true, description: 'Prefix of family + given name in katakana.' }) kanaPrefix?: string;
+  @Field({ nullable: true, description: 'Exact addressee number; one no resident can have is refused (BAD_USER_INPUT).' }) addresseeNumber?: string;
+  @Field({ nullable: true, description: 'Prefix of family + given name in kana: katakana (full- or half-width) or hiragana, searched as full-width katakana; anything else is refused (BAD_USER_INPUT).' }) kanaPrefix?: string;
   @Field({ nullable: true }) birthDate?: string;
   @Field(() => ResidentStatus, { nullable: true }) status?: ResidentStatus;
 }

@@ -5,7 +5,8 @@ import { CheckpointHead, CheckpointLink, checkpointDigest, checkpointKey, checkp
 import { AuditEvent, AuditOutcome } from '../entities/audit-event.entity';
 import { applyScope, scopeOf } from '../policies/scope';
 import { AuditEventConnection, AuditEventFilter } from '../resolvers/audit.types';
-import { badCursor, checkPageSize } from '../errors';
+import { badArgument, badCursor, checkPageSize, ErrorCode, forbidden, identifierError } from '../errors';
+import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
 
 /** Ids named by one operation-log event of a bulk change (an import, a bulk issuance). */
 export const AUDIT_BATCH = 1000;
@@ -277,6 +278,16 @@ export async function archiveAuditEvents(db: EntityManager, cutoff: Date, chain?
   return Number(moved);
 }
 
+/** A municipality code filter, refused when malformed or not in the national list: it would match no event. */
+async function checkMunicipalityFilter(ctx: Context, code: string | null | undefined): Promise<string | null> {
+  if (code === null || code === undefined) return null;
+  const field = ['filter', 'municipalityCode'];
+  const checked = checkMunicipalityCode(code);
+  if (!checked.ok) throw badArgument(field, checked.message, identifierError(checked.reason));
+  if (!(await ctx.loaders.municipality.load(checked.value))) throw badArgument(field, 'is not a municipality in the national list', ErrorCode.UNKNOWN_MUNICIPALITY);
+  return checked.value;
+}
+
 /** Searches the operation log within the reader's scope: own municipality, or all for the operator. */
 export async function searchAudit(
   ctx: Context,
@@ -290,6 +301,11 @@ export async function searchAudit(
   }
   const scope = scopeOf(ctx.ability, 'read', 'AuditEvent');
   if (!scope) return { nodes: [], endCursor: null };
+  const municipalityCode = await checkMunicipalityFilter(ctx, filter.municipalityCode);
+  // Only a reader of every municipality's events (the operator) narrows them to one: for anyone else
+  // the filter is not theirs to use, and an empty list would say "nothing happened there".
+  if (municipalityCode && !scope.some((conditions) => Object.keys(conditions).length === 0)) throw forbidden();
+  if (filter.actorId && !isUuid(filter.actorId)) throw badArgument(['filter', 'actorId'], 'must be an account id as the API hands them out', ErrorCode.INVALID_FORMAT);
   const query = applyScope((await ctx.session.manager()).getRepository(AuditEvent).createQueryBuilder('a'), scope);
   // An event is linked into its chain when its transaction commits; until then it is not listed.
   query.andWhere('a.seq IS NOT NULL');
@@ -298,7 +314,7 @@ export async function searchAudit(
   if (filter.actorId) query.andWhere('a.actor_id::text = :actor', { actor: filter.actorId });
   if (filter.operation) query.andWhere('a.operation = :operation', { operation: filter.operation });
   if (filter.targetId) query.andWhere(':target = ANY(a.target_ids)', { target: filter.targetId });
-  if (filter.municipalityCode) query.andWhere('a.municipalityCode = :code', { code: filter.municipalityCode });
+  if (municipalityCode) query.andWhere('a.municipalityCode = :code', { code: municipalityCode });
   if (after) query.andWhere('a.id < :after', { after });
   const nodes = await query.orderBy('a.id', 'DESC').limit(first).getMany();
   return { nodes, endCursor: nodes.length === first ? nodes[nodes.length - 1].id : null };

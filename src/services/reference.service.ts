@@ -1,11 +1,16 @@
 import { EntityManager } from 'typeorm';
 import { Account } from '../entities/account.entity';
 import { Municipality } from '../entities/municipality.entity';
+import { badArgument, identifierError } from '../errors';
+import { checkPrefectureCode } from '../validation/identifiers';
 
 /** Public reference data and the signed-in account's own profile. */
 export class ReferenceService {
+  /** Refuses a code that is no prefecture, as statistics does: an empty list would read as a prefecture without municipalities. */
   municipalitiesOf(db: EntityManager, prefectureCode: string): Promise<Municipality[]> {
-    return db.getRepository(Municipality).find({ where: { prefectureCode: prefectureCode.trim() }, order: { code: 'ASC' } });
+    const checked = checkPrefectureCode(prefectureCode);
+    if (!checked.ok) throw badArgument(['prefectureCode'], checked.message, identifierError(checked.reason));
+    return db.getRepository(Municipality).find({ where: { prefectureCode: checked.value }, order: { code: 'ASC' } });
   }
 
   account(db: EntityManager, id: string): Promise<Account> {

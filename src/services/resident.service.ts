@@ -11,7 +11,9 @@ import { applyScope, canInOwnTenant, ownMunicipalityFor, scopeOf } from '../poli
 import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
 import { ResidentStatus } from '../schema/enums';
 import { EARLIEST_BIRTH, isFuture, isIsoDate } from '../validation/dates';
-import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, nameCharactersProblem, normaliseDigits, normaliseWidth } from '../validation/identifiers';
+import {
+  checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, kanaSearchTerm, nameCharactersProblem, normaliseDigits, normaliseKana,
+} from '../validation/identifiers';
 import { ownMunicipalityCodes } from '../validation/own-codes';
 import { writeAudit } from './audit.service';
 import { voidOpenTickets } from './ticket.service';
@@ -38,12 +40,13 @@ function checkFields(input: Partial<RegisterResidentInput>, partial: boolean): P
   identifier('myNumber', checkMyNumber);
   for (const key of ['familyName', 'givenName', 'familyNameKana', 'givenNameKana'] as const) {
     if (!need(key)) continue;
-    const value = String(input[key]).trim();
+    // Half-width katakana (ｶﾅ) is stored full-width, as the CSV import stores it.
+    const value = key.endsWith('Kana') ? normaliseKana(String(input[key])) : String(input[key]).trim();
     const unreadable = nameCharactersProblem(value);
     if (value.length === 0) errors.add(['input', key], ErrorCode.REQUIRED, 'must not be empty');
     else if (unreadable) errors.add(['input', key], ErrorCode.INVALID_FORMAT, unreadable);
     else if (value.length > 50) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be at most 50 characters');
-    else if (key.endsWith('Kana') && !KATAKANA.test(value)) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be written in full-width katakana');
+    else if (key.endsWith('Kana') && !KATAKANA.test(value)) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be written in katakana');
     else out[key] = value;
   }
   if (need('birthDate')) {
@@ -92,9 +95,17 @@ export class ResidentService {
     if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const db = await ctx.session.manager();
     const query = applyScope(db.getRepository(Resident).createQueryBuilder('r'), scope);
-    if (filter.addresseeNumber) query.andWhere('r.addresseeNumber = :addressee', { addressee: normaliseWidth(filter.addresseeNumber) });
-    if (filter.kanaPrefix) {
-      const prefix = filter.kanaPrefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+    if (filter.addresseeNumber) {
+      const addressee = checkAddresseeNumber(filter.addresseeNumber);
+      // A number no resident can have is a mistyped filter, not an empty result.
+      if (!addressee.ok) throw badArgument(['filter', 'addresseeNumber'], addressee.message, identifierError(addressee.reason));
+      query.andWhere('r.addresseeNumber = :addressee', { addressee: addressee.value });
+    }
+    const kana = filter.kanaPrefix ? kanaSearchTerm(filter.kanaPrefix) : '';
+    if (kana) {
+      // Names are kept in full-width katakana: anything else would match nobody, and say nothing.
+      if (!KATAKANA.test(kana)) throw badArgument(['filter', 'kanaPrefix'], 'must be written in kana (katakana or hiragana)', ErrorCode.INVALID_FORMAT);
+      const prefix = kana.replace(/[\\%_]/g, (c) => `\\${c}`);
       query.andWhere('(r.family_name_kana || r.given_name_kana) LIKE :kana', { kana: `${prefix}%` });
     }
     if (filter.birthDate) {

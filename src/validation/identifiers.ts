@@ -91,6 +91,20 @@ export const isUuid = (id: string): boolean => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f
 /** Full-width katakana, as names are kept in kana: ァ–ヺ (ヷ and ヺ come from half-width ﾜﾞ and ｦﾞ), the middle dot, ー, the iteration marks ヽヾ, spaces. */
 export const KATAKANA = /^[ァ-ヺ・ーヽヾ\u3000 ]+$/u;
 
+/** Kana as names are kept, the form the CSV import stores: NFKC turns half-width katakana (ｻﾄｳ, ｶﾞ) into full-width (サトウ, ガ). */
+export const normaliseKana = (input: string): string => input.normalize('NFKC').trim();
+
+/** Hiragana, with its iteration marks ゝゞ: each sits 0x60 below its katakana. */
+const HIRAGANA = /[\u3041-\u3096\u309d\u309e]/g;
+
+/**
+ * A kana search term in the stored form: half-width katakana as for names, and hiragana (さとう), which
+ * a search box receives from an input method before conversion, as katakana. Names themselves are
+ * never converted from hiragana: a registry's kana column in hiragana is more likely the wrong column.
+ */
+export const kanaSearchTerm = (input: string): string =>
+  normaliseKana(input).replace(HIRAGANA, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
+
 /** Addressee number (宛名番号): the municipality's own resident ID, up to 20 letters, digits or hyphens. */
 export function checkAddresseeNumber(input: string): Checked {
   const value = normaliseWidth(input);

@@ -383,9 +383,37 @@ describe('searching the operation log', () => {
     const all = await a.officer.gql(SEARCH, { first: 500 });
     expect(all.data.auditEvents.nodes.length).toBeGreaterThan(0);
     expect(all.data.auditEvents.nodes.every((e: any) => e.municipalityCode === a.code)).toBe(true);
-    // Asking for another municipality explicitly changes nothing.
-    const theirs = await a.officer.gql(SEARCH, { filter: { municipalityCode: b.code } });
-    expect(theirs.data.auditEvents.nodes).toEqual([]);
+    // The municipality filter is the operator's: an officer naming another municipality, or its own, is refused, not answered with nothing.
+    for (const municipalityCode of [b.code, a.code]) {
+      const theirs = await a.officer.gql(SEARCH, { filter: { municipalityCode } });
+      expect(codes(theirs)).toEqual(['FORBIDDEN']);
+      expect(theirs.data).toBeNull();
+    }
+  });
+
+  it('refuses a filter that could match nothing, naming it and why, instead of an empty page', async () => {
+    const a = await t.tenant();
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const wrongCheck = `${a.code.slice(0, 5)}${(Number(a.code[5]) + 1) % 10}`;
+    const cases: [Record<string, string>, string[], string][] = [
+      [{ municipalityCode: wrongCheck }, ['filter', 'municipalityCode'], 'INVALID_CHECK_DIGIT'],
+      [{ municipalityCode: '13101' }, ['filter', 'municipalityCode'], 'INVALID_FORMAT'],
+      [{ municipalityCode: '' }, ['filter', 'municipalityCode'], 'INVALID_FORMAT'],
+      [{ municipalityCode: '479993' }, ['filter', 'municipalityCode'], 'UNKNOWN_MUNICIPALITY'],
+      [{ actorId: 'admin' }, ['filter', 'actorId'], 'INVALID_FORMAT'],
+    ];
+    for (const [filter, field, reason] of cases) {
+      for (const reader of [operator, a.officer]) {
+        const result = await reader.gql(SEARCH, { filter });
+        expect(result.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field, reason });
+        expect(result.errors?.[0].message).toMatch(new RegExp(`^${field.join('\\.')}: `));
+      }
+    }
+    // Full-width digits are the same code.
+    await registerResident(a.officer);
+    const fullWidth = a.code.replace(/\d/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
+    const found = await operator.gql(SEARCH, { filter: { municipalityCode: fullWidth, operation: 'resident.register' } });
+    expect(found.data.auditEvents.nodes).toEqual([expect.objectContaining({ municipalityCode: a.code, operation: 'resident.register' })]);
   });
 
   it('logs the tickets and records read through a resident as their own reads are logged', async () => {
