@@ -56,7 +56,9 @@ export class AccountResolver {
     return withUserErrors(async () => ({ account: await ctx.services.accounts.create(ctx, input) }));
   }
 
-  @Mutation(() => AccountPayload, { description: 'Disabled accounts cannot sign in and their tokens stop working at once.' })
+  @Mutation(() => AccountPayload, {
+    description: "Disabled accounts cannot sign in and their tokens stop working at once, and cannot be enabled again: the caller's own account and the last enabled operator account are refused (INVALID_STATE).",
+  })
   disableAccount(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return withUserErrors(async () => ({ account: await ctx.services.accounts.disable(ctx, id) }));
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { hashPassword } from '../auth/password';
-import { Context } from '../context';
+import { Context, keepWrite } from '../context';
 import { Account } from '../entities/account.entity';
 import { Municipality } from '../entities/municipality.entity';
 import { Prefecture } from '../entities/prefecture.entity';
@@ -9,6 +9,7 @@ import { ErrorCode, ErrorCollector, identifierError, InputError, notFoundOrNoAcc
 import { ROLE_TENANT } from '../policies/roles';
 import { applyScope, scopeOf } from '../policies/scope';
 import { CreateAccountInput } from '../resolvers/account.types';
+import { Role } from '../schema/enums';
 import { checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
 import { AuditSource, writeAudit } from './audit.service';
 
@@ -18,6 +19,13 @@ const MIN_PASSWORD = 12;
 /** The one password rule, for a password the operator issues and for one its holder chooses. */
 export function checkPassword(password: string, field: string[], errors: ErrorCollector): void {
   if (password.length < MIN_PASSWORD) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at least ${MIN_PASSWORD} characters`);
+}
+
+/** A disable that AccountService.disable refuses: answered as a userError on `id`, and logged. */
+class DisableRefused extends InputError {
+  constructor(message: string) {
+    super([{ field: ['id'], code: ErrorCode.INVALID_STATE, message }]);
+  }
 }
 
 export class AccountService {
@@ -91,14 +99,35 @@ export class AccountService {
     });
   }
 
+  /**
+   * Disables an account; there is no way back, so the operators cannot lock themselves out: no
+   * account disables itself, and the last enabled operator account stays. A refusal changes
+   * nothing and is logged as DENIED.
+   */
   async disable(ctx: Context, id: string): Promise<Account> {
-    return (await ctx.session.manager()).transaction(async (tx) => {
-      const result = isUuid(id)
-        ? await tx.createQueryBuilder().update(Account).set({ disabledAt: () => 'coalesce(disabled_at, now())' }).where('id = :id', { id }).execute()
-        : { affected: 0 };
-      if (!result.affected) throw notFoundOrNoAccess(['id']);
-      await writeAudit(tx, ctx, [{ operation: 'account.disable', municipalityCode: null, targetIds: [id], outcome: 'SUCCESS' }]);
-      return tx.getRepository(Account).findOneByOrFail({ id });
-    });
+    const db = await ctx.session.manager();
+    try {
+      return await db.transaction(async (tx) => {
+        if (!isUuid(id)) throw notFoundOrNoAccess(['id']);
+        if (id === ctx.actor?.accountId) throw new DisableRefused('is your own account: another operator has to disable it');
+        // The enabled operators, locked in one order until the request commits: two operators
+        // disabling each other at once are taken one after the other, and the second finds itself
+        // the last. NO KEY UPDATE, so the operation log's references to these rows do not wait.
+        const operators: { id: string }[] = await tx.query(
+          `SELECT id FROM account WHERE role = $1 AND disabled_at IS NULL ORDER BY id FOR NO KEY UPDATE`, [Role.OPERATOR]);
+        if (operators.length === 1 && operators[0].id === id) {
+          throw new DisableRefused('is the last enabled operator account: create another operator before disabling it');
+        }
+        const result = await tx.createQueryBuilder().update(Account).set({ disabledAt: () => 'coalesce(disabled_at, now())' }).where('id = :id', { id }).execute();
+        if (!result.affected) throw notFoundOrNoAccess(['id']);
+        await writeAudit(tx, ctx, [{ operation: 'account.disable', municipalityCode: null, targetIds: [id], outcome: 'SUCCESS' }]);
+        return tx.getRepository(Account).findOneByOrFail({ id });
+      });
+    } catch (error) {
+      if (error instanceof DisableRefused) {
+        await keepWrite(ctx, db, (into) => writeAudit(into, ctx, [{ operation: 'account.disable', municipalityCode: null, targetIds: [id], outcome: 'DENIED' }]));
+      }
+      throw error;
+    }
   }
 }
