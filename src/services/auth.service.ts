@@ -104,14 +104,15 @@ export class AuthService {
   /**
    * Replaces the signed-in account's password with one its holder chose. A wrong current password
    * counts towards the lockout as a failed login does, so a token left on an unlocked terminal is
-   * no way round it; a locked account is answered as a wrong password is. The change ends every
-   * token issued before it, this request's own included.
+   * no way round it; a locked account is answered as a wrong password is. The current password is
+   * checked first, so a wrong one is counted whatever the new one is; the new one's faults depend
+   * on nothing secret and are named with it. Every attempt leaves a log line. The change ends
+   * every token issued before it, this request's own included.
    */
   async changePassword(ctx: Context, currentPassword: string, newPassword: string): Promise<Account> {
-    const errors = new ErrorCollector();
-    checkPassword(newPassword, ['newPassword'], errors);
-    if (newPassword === currentPassword) errors.add(['newPassword'], ErrorCode.PASSWORD_UNCHANGED, 'must differ from the current password');
-    errors.throwIfAny();
+    const refusals = new ErrorCollector();
+    checkPassword(newPassword, ['newPassword'], refusals);
+    if (newPassword === currentPassword) refusals.add(['newPassword'], ErrorCode.PASSWORD_UNCHANGED, 'must differ from the current password');
 
     const db = await ctx.session.manager();
     const account = await db.getRepository(Account).findOneByOrFail({ id: ctx.actor!.accountId });
@@ -119,7 +120,10 @@ export class AuthService {
       writeAudit(into, ctx, [{ operation: 'account.changePassword', municipalityCode: account.municipalityCode, targetIds: [account.id], outcome }]);
     // A refused attempt, and its count towards the lockout, stay even if the request is rolled back.
     const audit = (outcome: 'SUCCESS' | 'FAILURE' | 'DENIED') => (outcome === 'SUCCESS' ? log(outcome)(db) : keepWrite(ctx, db, log(outcome)));
-    const incorrect = () => InputError.of(['currentPassword'], ErrorCode.PASSWORD_INCORRECT, 'is incorrect, or the account is locked');
+    const incorrect = () => new InputError([
+      { field: ['currentPassword'], code: ErrorCode.PASSWORD_INCORRECT, message: 'is incorrect, or the account is locked' },
+      ...refusals.errors,
+    ]);
 
     const passwordOk = await verifyPassword(account.passwordHash, currentPassword);
     if (account.lockedUntil !== null && account.lockedUntil > new Date()) {
@@ -131,6 +135,10 @@ export class AuthService {
       await audit('FAILURE');
       if (lockedNow) await this.detector.accountLocked(account.id, account.municipalityCode, ctx.sourceAddress);
       throw incorrect();
+    }
+    if (refusals.errors.length > 0) {
+      await audit('FAILURE');
+      refusals.throwIfAny();
     }
     // Only over the hash just verified: a change or a lock that came in meanwhile wins.
     const [changed] = await db.query(

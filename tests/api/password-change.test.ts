@@ -163,6 +163,34 @@ describe('changePassword', () => {
       .toEqual([{ field: ['newPassword'], code: 'PASSWORD_UNCHANGED', message: 'must differ from the current password' }]);
     expect(codes(await officer.gql('{ viewer { role } }'))).toEqual([]);
     expect(codes(await login(Channel.LGWAN, officer.loginId, PASSWORD))).toEqual([]);
+    // Each refused attempt is logged, as every attempt is.
+    expect((await auditOf(officer.accountId)).map((e: { outcome: string; actor_id: string }) => [e.outcome, e.actor_id]))
+      .toEqual([['FAILURE', officer.accountId], ['FAILURE', officer.accountId]]);
+  });
+
+  it('checks the current password first: a wrong one counts towards the lockout even beside a bad new one, and the answer names both', async () => {
+    const { officer } = await t.tenant();
+    for (const [current, next, refusal] of [
+      ['wrong-password-1', 'short', { field: ['newPassword'], code: 'INVALID_FORMAT', message: 'must be at least 12 characters' }],
+      ['wrong-password-2', 'wrong-password-2', { field: ['newPassword'], code: 'PASSWORD_UNCHANGED', message: 'must differ from the current password' }],
+    ] as const) {
+      expect((await change(officer, current, next)).data.changePassword).toEqual({
+        accountId: null,
+        userErrors: [{ field: ['currentPassword'], code: 'PASSWORD_INCORRECT', message: 'is incorrect, or the account is locked' }, refusal],
+      });
+    }
+    expect(codes(await login(Channel.LGWAN, officer.loginId, PASSWORD))).toEqual([]);
+    // The sign-in reset the count: three more, all with a bad new password, lock the account.
+    for (let i = 0; i < 3; i++) expect((await change(officer, `wrong-password-${i}`, 'short')).data.changePassword.userErrors).toHaveLength(2);
+    expect(codes(await login(Channel.LGWAN, officer.loginId, PASSWORD))).toEqual(['UNAUTHENTICATED']);
+    // Locked, the right password gets the answer a wrong one gets, new password's fault included.
+    expect((await change(officer, PASSWORD, 'short')).data.changePassword.userErrors.map((e: { code: string }) => e.code))
+      .toEqual(['PASSWORD_INCORRECT', 'INVALID_FORMAT']);
+    expect((await auditOf(officer.accountId)).map((e: { outcome: string }) => e.outcome))
+      .toEqual(['FAILURE', 'FAILURE', 'FAILURE', 'FAILURE', 'FAILURE', 'DENIED']);
+    // Unlocked, the password is still the first one: no refused attempt changed it.
+    await t.db.query('UPDATE account SET locked_until = NULL WHERE id = $1', [officer.accountId]);
+    expect(codes(await login(Channel.LGWAN, officer.loginId, PASSWORD))).toEqual([]);
   });
 
   it('ends every token issued before the change, on both channels, however close in time (a password version, not a time, decides); tokens issued after it work', async () => {
