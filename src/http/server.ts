@@ -96,14 +96,17 @@ export function createApollo(production: boolean): ApolloServer<Context> {
       ...protection.plugins,
       {
         // The request's transaction commits, together with its log of personal-data reads, before
-        // the client is answered; a failed commit turns the answer into an error. Refusals are
-        // counted for intrusion detection.
+        // the client is answered; a failed commit turns the answer into an error. A fault undoes the
+        // request, and so does any error in a mutation's answer: a change whose payload comes back
+        // null (a field of it refused, say) would otherwise be made while the client reads it as
+        // not made. Refusals are counted for intrusion detection.
         async requestDidStart() {
           return {
-            async willSendResponse({ contextValue, response }) {
+            async willSendResponse({ contextValue, response, operation }) {
               const answered = response.body.kind === 'single' ? response.body.singleResult.errors ?? [] : [];
+              const undone = answered.some((e) => FAULT_CODES.has(e.extensions?.code as string)) || (operation?.operation === 'mutation' && answered.length > 0);
               try {
-                await finishRequest(contextValue, answered.some((e) => FAULT_CODES.has(e.extensions?.code as string)));
+                await finishRequest(contextValue, undone);
               } catch (error) {
                 console.error('commit failed:', error);
                 response.body = { kind: 'single', singleResult: { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } };

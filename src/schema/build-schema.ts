@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { applyMiddleware, IMiddlewareTypeMap } from 'graphql-middleware';
 import { buildSchemaSync } from 'type-graphql';
-import type { Context } from '../context';
+import { Context, keepWrite } from '../context';
+import { ErrorCode, UserError } from '../errors';
 import { clearLoaders } from '../loaders';
 import { fieldsWithoutRule, permissions } from '../policies/shield';
 import { AccountResolver } from '../resolvers/account.resolver';
@@ -16,6 +17,7 @@ import { TicketResolver } from '../resolvers/ticket.resolver';
 import { ResidentVaccinationResolver, VaccinationRecordResolver } from '../resolvers/vaccination-record.resolver';
 import { VaccinationResolver } from '../resolvers/vaccination.resolver';
 import { StatisticsResolver } from '../resolvers/statistics.resolver';
+import { writeAudit } from '../services/audit.service';
 import './enums';
 
 export const resolvers = [
@@ -28,14 +30,39 @@ export function buildBareSchema(): GraphQLSchema {
   return buildSchemaSync({ resolvers: [...resolvers], validate: false });
 }
 
+/** Ids a mutation's arguments name (`id`, `residentId`, … at any depth), at most 20 of them. */
+function idsIn(args: unknown): string[] {
+  const ids: string[] = [];
+  const walk = (value: unknown, key: string): void => {
+    if (typeof value === 'string') {
+      if (key === 'id' || key.endsWith('Id')) ids.push(value);
+    } else if (Array.isArray(value)) value.forEach((item) => walk(item, key));
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, k);
+  };
+  walk(args, '');
+  return ids.slice(0, 20);
+}
+
 /**
  * A document's mutations run one after another, each reading its payload through the request's
  * loaders: each starts with them emptied, so none shows rows an earlier one loaded and then changed.
+ *
+ * A change asked of a row the caller cannot find (missing, or another municipality's: the answer
+ * never says which) is logged as `<mutation>.notFound` FAILURE with the ids asked for, kept even if
+ * the request is undone, and counted as a refusal for intrusion detection: someone trying another
+ * municipality's ids is seen, though each answer reads like a typo's.
  */
-const freshLoadersPerMutation: IMiddlewareTypeMap<unknown, Context> = {
-  Mutation: (resolve, parent, args, ctx, info) => {
+const mutationsWatched: IMiddlewareTypeMap<unknown, Context> = {
+  Mutation: async (resolve, parent, args, ctx, info) => {
     clearLoaders(ctx.loaders);
-    return resolve(parent, args, ctx, info);
+    const result = await resolve(parent, args, ctx, info);
+    const userErrors = (result as { userErrors?: UserError[] } | null)?.userErrors ?? [];
+    if (ctx.actor && userErrors.some((e) => e.code === ErrorCode.NOT_FOUND)) {
+      const entry = { operation: `${info.fieldName}.notFound`, municipalityCode: ctx.actor.municipalityCode, targetIds: idsIn(args), outcome: 'FAILURE' as const };
+      await keepWrite(ctx, await ctx.session.manager(), (db) => writeAudit(db, ctx, [entry]));
+      await ctx.services.detector.denied(ctx.actor, ctx.sourceAddress, 1);
+    }
+    return result;
   },
 };
 
@@ -43,7 +70,7 @@ const freshLoadersPerMutation: IMiddlewareTypeMap<unknown, Context> = {
 export function buildSchema(schema: GraphQLSchema = buildBareSchema()): GraphQLSchema {
   const missing = fieldsWithoutRule(schema);
   if (missing.length > 0) throw new Error(`fields without a policy rule: ${missing.join(', ')}`);
-  return applyMiddleware(shieldSchema(schema), freshLoadersPerMutation);
+  return applyMiddleware(shieldSchema(schema), mutationsWatched);
 }
 
 export const shieldSchema = (schema: GraphQLSchema): GraphQLSchema => applyMiddleware(schema, permissions);

@@ -1,0 +1,60 @@
+import { Channel, Role } from '../../src/schema/enums';
+import { codes, registerResident, Session, TestApp } from '../helpers/test-app';
+
+/** What a mutation's answer says happened is what happened, and changes asked of rows nobody found leave a trace. */
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+});
+afterAll(() => t.stop());
+
+const givenName = async (id: string): Promise<string> => (await t.db.query('SELECT given_name FROM resident WHERE id = $1', [id]))[0].given_name;
+
+/** The operation log's lines for `operation`, written in `code`'s chain (or the platform's). */
+const logged = (operation: string, code: string | null) => t.db.query(
+  'SELECT target_ids, outcome, actor_id FROM audit_event WHERE operation = $1 AND municipality_code IS NOT DISTINCT FROM $2 ORDER BY id', [operation, code]);
+
+describe('mutation answers', () => {
+  it('undoes a change whose answer holds an error: a field of its payload refused, or another mutation of the document', async () => {
+    const { code } = await t.tenant();
+    const lgwan = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code });
+    const { id } = await registerResident(lgwan);
+    const before = await givenName(id);
+    // On the internet channel an officer may change a resident but not read My Number back.
+    const internet = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code });
+    const refusedField = await internet.gql('mutation($id: ID!) { updateResident(id: $id, input: { givenName: "変更" }) { resident { myNumber } userErrors { code } } }', { id });
+    expect(codes(refusedField)).toEqual(['FORBIDDEN']);
+    expect(await givenName(id)).toBe(before);
+    // A document whose second mutation is refused writes nothing of the first either.
+    const refusedSecond = await lgwan.gql(`mutation($id: ID!) {
+      a: updateResident(id: $id, input: { givenName: "変更" }) { resident { givenName } userErrors { code } }
+      b: createAccount(input: { loginId: "x-officer", role: MUNICIPALITY, displayName: "x", password: "long enough password 1" }) { userErrors { code } }
+    }`, { id });
+    expect(codes(refusedSecond)).toEqual(['FORBIDDEN']);
+    expect(await givenName(id)).toBe(before);
+    // The same change alone is made.
+    const alone = await internet.gql('mutation($id: ID!) { updateResident(id: $id, input: { givenName: "変更" }) { resident { givenName } userErrors { code } } }', { id });
+    expect(alone).toEqual({ data: { updateResident: { resident: { givenName: '変更' }, userErrors: [] } } });
+    expect(await givenName(id)).toBe('変更');
+  });
+
+  it('logs a change asked of a row the caller cannot find, with the ids asked for, even when the request is undone', async () => {
+    const chiyoda = await t.tenant();
+    const minato = await t.tenant();
+    const { id } = await registerResident(chiyoda.officer);
+    const DELETE = 'mutation($id: ID!) { deleteResident(id: $id) { userErrors { field code } } }';
+    const attempt = async (officer: Session) => (await officer.gql(DELETE, { id })).data.deleteResident.userErrors;
+    expect(await attempt(minato.officer)).toEqual([{ field: ['id'], code: 'NOT_FOUND' }]);
+    expect(await t.db.query('SELECT id FROM resident WHERE id = $1', [id])).toHaveLength(1);
+    expect(await logged('deleteResident.notFound', minato.code)).toEqual([{ target_ids: [id], outcome: 'FAILURE', actor_id: minato.officer.accountId }]);
+    // Nothing of it reaches the municipality whose id it was.
+    expect(await logged('deleteResident.notFound', chiyoda.code)).toEqual([]);
+    // Undone with the rest of its document, the line stays.
+    const undone = await minato.officer.gql(`mutation($id: ID!) {
+      a: voidTicket(id: $id, reason: "lost") { userErrors { code } }
+      b: createAccount(input: { loginId: "y-officer", role: MUNICIPALITY, displayName: "y", password: "long enough password 1" }) { userErrors { code } }
+    }`, { id });
+    expect(codes(undone)).toEqual(['FORBIDDEN']);
+    expect(await logged('voidTicket.notFound', minato.code)).toEqual([{ target_ids: [id], outcome: 'FAILURE', actor_id: minato.officer.accountId }]);
+  });
+});
