@@ -14,7 +14,10 @@ export interface Interval {
 export function parseDoseIntervals(spec: string = DEFAULT_DOSE_INTERVALS): Interval[] {
   const intervals = spec.split(',').map((part) => {
     const m = /^\s*(\d{1,2}):(\d{1,4})([dm])\s*$/.exec(part);
-    if (!m || Number(m[1]) < 2) throw new Error(`DOSE_INTERVALS: "${part}" is not like "2:18d" or "3:3m"`);
+    if (!m) throw new Error(`DOSE_INTERVALS: "${part}" is not like "2:18d" or "3:3m"`);
+    if (Number(m[1]) < 2) {
+      throw new Error(`DOSE_INTERVALS: "${part}" gives dose ${Number(m[1])} an interval, but ${Number(m[1]) === 1 ? 'the first dose has' : 'doses are counted from 1, and dose 1 has'} no previous dose to wait after: intervals start at dose 2`);
+    }
     return { fromDose: Number(m[1]), amount: Number(m[2]), unit: m[3] as 'd' | 'm' };
   });
   intervals.sort((a, b) => a.fromDose - b.fromDose);
