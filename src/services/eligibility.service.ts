@@ -1,12 +1,15 @@
 import { GraphQLError } from 'graphql';
-import { Context } from '../context';
+import { Context, keepWrite } from '../context';
 import { badArgument, ErrorCode, forbidden, identifierError } from '../errors';
 import { EligibilityStatus, TicketEligibility } from '../resolvers/integrator.types';
 import { isIsoDate } from '../validation/dates';
 import { earliestDate, Interval, parseDoseIntervals } from '../validation/dose-intervals';
 import { checkMunicipalityCode, normaliseDigits } from '../validation/identifiers';
 import { checkTicketNumber, parseSeries, seriesCovers } from '../validation/tickets';
+import { writeAudit } from './audit.service';
 
+
+type Row = { ticket_id: string; matched: boolean; series: string; voided: boolean; status: string; doses: number; last_on: string | null };
 
 const NOT_FOUND: TicketEligibility = { status: EligibilityStatus.NOT_FOUND, nextDoseNumber: null, nextDoseAllowedFrom: null };
 
@@ -43,38 +46,51 @@ export class EligibilityService {
     // Birth dates cannot be guessed: after a few misses on one ticket, even the right one finds nothing for a while.
     const ticket = `${code.value}:${number.value}`;
     const place = await ctx.services.detector.eligibilityCheckStarted(ctx.actor!, ticket);
+    // A blocked check still looks the ticket up, without its birth date, so that the log names the ticket guessed at.
+    const row = await this.lookUp(ctx, accountId, code.value, number.value, place === null ? null : born);
+    const ticketId = row?.ticket_id ?? '-';
     if (place === null) {
-      ctx.audit.note('eligibility.check.blocked', code.value, '-');
-      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, code.value, null);
+      // Refused whatever the birth date, as a locked account is: DENIED, kept should the request be rolled back.
+      await keepWrite(ctx, await ctx.session.manager(), (db) => writeAudit(db, ctx, [{
+        operation: 'eligibility.check.blocked', municipalityCode: code.value, targetIds: [ticketId], outcome: 'DENIED',
+      }]));
+      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, code.value, null, null);
       return NOT_FOUND;
     }
-    type Row = { ticket_id: string; series: string; voided: boolean; status: string; doses: number; last_on: string | null };
+    const found = row?.matched ? row : null;
+    ctx.audit.note(found ? 'eligibility.check' : 'eligibility.check.notFound', code.value, ticketId);
+    if (!found) {
+      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, code.value, row?.ticket_id ?? null, place);
+      return NOT_FOUND;
+    }
+    await ctx.services.detector.eligibilityFound(ctx.actor!, ticket);
+    // A reservation system tells a person who moved away to get the new municipality's ticket; a death is not its business.
+    if (found.status === 'MOVED_OUT') return { status: EligibilityStatus.MOVED_OUT, nextDoseNumber: null, nextDoseAllowedFrom: null };
+    if (found.voided || found.status !== 'ACTIVE') return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
+    const next = found.doses + 1;
+    // A ticket for a later dose than the person is due for cannot book anything yet.
+    if (next < (parseSeries(found.series)?.first ?? 1)) return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
+    if (!seriesCovers(found.series, next)) return { status: EligibilityStatus.COMPLETED, nextDoseNumber: null, nextDoseAllowedFrom: null };
+    return { status: EligibilityStatus.VALID, nextDoseNumber: next, nextDoseAllowedFrom: found.last_on ? earliestDate(this.intervals, next, found.last_on) : null };
+  }
+
+  /**
+   * The ticket of that number in that municipality, if it contracted the integrator, and whether
+   * `born` is its resident's birth date; a null `born` compares nothing (= NULL is never true).
+   */
+  private async lookUp(ctx: Context, accountId: string, municipalityCode: string, ticketNumber: string, born: string | null): Promise<Row | undefined> {
     // Widened to the one municipality asked about; the contract join below still decides whether anything is found.
-    const rows: Row[] = await ctx.session.widen([code.value], (tx) => tx.query(
-      `SELECT t.id AS ticket_id, t.series, t.voided_on IS NOT NULL AS voided, r.status,
+    const rows: Row[] = await ctx.session.widen([municipalityCode], (tx) => tx.query(
+      `SELECT t.id AS ticket_id, r.id IS NOT NULL AS matched, t.series, t.voided_on IS NOT NULL AS voided, r.status,
               (SELECT count(*)::int FROM vaccination_record v WHERE v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED') AS doses,
               (SELECT to_char(max(v.vaccinated_on), 'YYYY-MM-DD') FROM vaccination_record v
                 WHERE v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED') AS last_on
        FROM integrator_contract c
        JOIN ticket t ON t.municipality_code = c.municipality_code AND t.ticket_number = $3
-       JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id AND r.birth_date = $4::date
+       LEFT JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id AND r.birth_date = $4::date
        WHERE c.integrator_account_id = $1 AND c.municipality_code = $2`,
-      [accountId, code.value, number.value, born],
+      [accountId, municipalityCode, ticketNumber, born],
     ));
-    const row = rows[0];
-    ctx.audit.note(row ? 'eligibility.check' : 'eligibility.check.notFound', code.value, row?.ticket_id ?? '-');
-    if (!row) {
-      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, code.value, place);
-      return NOT_FOUND;
-    }
-    await ctx.services.detector.eligibilityFound(ctx.actor!, ticket);
-    // A reservation system tells a person who moved away to get the new municipality's ticket; a death is not its business.
-    if (row.status === 'MOVED_OUT') return { status: EligibilityStatus.MOVED_OUT, nextDoseNumber: null, nextDoseAllowedFrom: null };
-    if (row.voided || row.status !== 'ACTIVE') return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
-    const next = row.doses + 1;
-    // A ticket for a later dose than the person is due for cannot book anything yet.
-    if (next < (parseSeries(row.series)?.first ?? 1)) return { status: EligibilityStatus.VOID, nextDoseNumber: null, nextDoseAllowedFrom: null };
-    if (!seriesCovers(row.series, next)) return { status: EligibilityStatus.COMPLETED, nextDoseNumber: null, nextDoseAllowedFrom: null };
-    return { status: EligibilityStatus.VALID, nextDoseNumber: next, nextDoseAllowedFrom: row.last_on ? earliestDate(this.intervals, next, row.last_on) : null };
+    return rows[0];
   }
 }

@@ -201,19 +201,22 @@ export class IntrusionDetector {
 
   /**
    * The check answered NOT_FOUND, after a look-up (`place`) or refused without one (null). Alerted
-   * once by the check that reached the ticket's limit, and once by the miss that reached the
-   * integrator's limit over any tickets: birth dates tried a few at a time on many tickets. The
-   * integrator is not throttled for it: its reservation site passes on what the public types in,
-   * so anyone could stop every booking; each ticket's own limit still holds, and the operator decides.
+   * once by the check that reached the ticket's limit, naming the municipality and the ticket's id
+   * (null when no ticket of that number is there for the integrator to check; never its number,
+   * nor a birth date), and once by the miss that reached the integrator's limit over any tickets:
+   * birth dates tried a few at a time on many tickets. The integrator is not throttled for it: its
+   * reservation site passes on what the public types in, so anyone could stop every booking; each
+   * ticket's own limit still holds, and the operator decides.
    */
-  async eligibilityMissed(actor: Actor, address: string, municipalityCode: string, place: number | null): Promise<void> {
+  async eligibilityMissed(actor: Actor, address: string, municipalityCode: string, ticketId: string | null, place: number | null): Promise<void> {
     if ((await this.count(`eligibility-miss:${actor.accountId}`, 1)) === this.limits.eligibilityMissesPerActor) {
       await this.alert('ELIGIBILITY_MISSES', { actorId: actor.accountId, municipalityCode, sourceAddress: address },
         `${this.limits.eligibilityMissesPerActor} eligibility checks found nothing within ${this.limits.windowMinutes} min, over any tickets`);
     }
     if (place === this.limits.eligibilityMissesPerTicket) {
-      await this.alert('ELIGIBILITY_GUESSING', { actorId: actor.accountId, sourceAddress: address },
-        `${this.limits.eligibilityMissesPerTicket} eligibility checks of one ticket found nothing, none ${this.limits.windowMinutes} min after the last; it answers NOT_FOUND until its checks pause for ${this.limits.windowMinutes} min`);
+      const which = ticketId ? `ticket ${ticketId}` : 'one ticket number (no ticket the integrator may check)';
+      await this.alert('ELIGIBILITY_GUESSING', { actorId: actor.accountId, municipalityCode, sourceAddress: address },
+        `${this.limits.eligibilityMissesPerTicket} eligibility checks of ${which} found nothing, none ${this.limits.windowMinutes} min after the last; it answers NOT_FOUND until its checks pause for ${this.limits.windowMinutes} min`);
     }
   }
 
