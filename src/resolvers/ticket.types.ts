@@ -11,7 +11,7 @@ export class TicketRequest {
   @Field({ nullable: true, description: '10 digits, unique within the municipality.' }) ticketNumber?: string;
 }
 
-@InputType({ description: 'Tickets for one campaign series. Give `tickets`, or `allActiveResidents` to issue to every active resident without an open ticket of the series.' })
+@InputType({ description: 'Tickets for one campaign series. Give `tickets` (all issued, or none and every entry\'s problems named), or `allActiveResidents` to issue to every active resident born by `issuedOn` without an open ticket of the series.' })
 export class IssueTicketsInput {
   @Field({ description: 'Doses the series covers: "1-2" or "3"; the first at most 9 (the OCR line has one digit for it).' }) series: string;
   @Field({ nullable: true, description: 'ISO 8601 date; defaults to today.' }) issuedOn?: string;

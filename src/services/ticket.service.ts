@@ -97,22 +97,27 @@ export class TicketService {
     const series = checked.ok ? checked.value : null;
     if (!checked.ok) errors.add(['input', 'series'], ErrorCode.INVALID_SERIES, checked.message);
     const issuedOn = input.issuedOn ? normaliseDigits(input.issuedOn) : todayInJapan();
+    const before = errors.errors.length;
     if (!isIsoDate(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
     else if (isFuture(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.DATE_IN_FUTURE, 'must not be in the future');
     else if (issuedOn < FIRST_VACCINATION_DAY) errors.add(['input', 'issuedOn'], ErrorCode.INVALID_DATE, `must not be before ${FIRST_VACCINATION_DAY}, when vaccination began`);
+    const dateOk = errors.errors.length === before;
     const explicit = input.tickets ?? null;
     if (!!explicit === !!input.allActiveResidents) {
       errors.add(['input', 'tickets'], ErrorCode.REQUIRED, 'give either a list of tickets or allActiveResidents: true');
     } else if (explicit && (explicit.length === 0 || explicit.length > MAX_EXPLICIT_TICKETS)) {
       errors.add(['input', 'tickets'], ErrorCode.INVALID_FORMAT, `must hold 1 to ${MAX_EXPLICIT_TICKETS} tickets`);
+    } else if (explicit) {
+      // The entries are checked beside a bad series or date, so one answer names every problem of the list.
+      return this.issueList(ctx, municipalityCode, errors, series, dateOk ? issuedOn : null, explicit);
     }
     errors.throwIfAny();
-    if (!explicit) return this.issueToAll(ctx, municipalityCode, series!, issuedOn);
-    return this.issueList(ctx, municipalityCode, series!, issuedOn, explicit);
+    return this.issueToAll(ctx, municipalityCode, series!, issuedOn);
   }
 
   /**
-   * Every active resident without an open ticket of the series, numbers drawn in SQL. The
+   * Every active resident born by `issuedOn` without an open ticket of the series, numbers drawn in
+   * SQL; one born later is not eligible yet and is skipped like one moved out. The
    * operation log names every ticket issued (up to AUDIT_BATCH an event), then the total.
    */
   private async issueToAll(ctx: Context, municipalityCode: string, series: string, issuedOn: string) {
@@ -128,7 +133,7 @@ export class TicketService {
            SELECT x.municipality_code, gen_random_uuid(), x.id, x.n, $2, $3 FROM (
              SELECT r.municipality_code, r.id, lpad((floor(random() * 1e10))::bigint::text, 10, '0') AS n
              FROM resident r
-             WHERE r.municipality_code = $1 AND r.status = 'ACTIVE'
+             WHERE r.municipality_code = $1 AND r.status = 'ACTIVE' AND r.birth_date <= $3::date
                AND NOT EXISTS (SELECT 1 FROM ticket t WHERE t.municipality_code = r.municipality_code
                                AND t.resident_id = r.id AND series_range(t.series) && series_range($2) AND t.voided_on IS NULL)
              FOR KEY SHARE OF r
@@ -147,28 +152,50 @@ export class TicketService {
     });
   }
 
-  private async issueList(ctx: Context, municipalityCode: string, series: string, issuedOn: string, requests: { residentId: string; ticketNumber?: string }[]) {
-    const errors = new ErrorCollector();
+  /**
+   * Tickets for the listed residents, all or none. Every entry is checked before anything is
+   * refused: its format, a resident or number given twice (on the later entry), then the registry.
+   * `series` and `issuedOn` are null when refused already; the checks that need them are left out.
+   */
+  private async issueList(ctx: Context, municipalityCode: string, errors: ErrorCollector, series: string | null, issuedOn: string | null,
+    requests: { residentId: string; ticketNumber?: string }[]) {
+    const entry = (i: number, field: string) => ['input', 'tickets', String(i), field];
+    // A UUID names the same resident in either case; PostgreSQL answers in lower case.
+    const ids: (string | null)[] = requests.map((r, i) => {
+      if (isUuid(r.residentId)) return r.residentId.toLowerCase();
+      errors.add(entry(i, 'residentId'), ErrorCode.NOT_FOUND, 'not found or no access');
+      return null;
+    });
     const numbers: (string | null)[] = requests.map((r, i) => {
-      if (!isUuid(r.residentId)) errors.add(['input', 'tickets', String(i), 'residentId'], ErrorCode.NOT_FOUND, 'not found or no access');
       if (r.ticketNumber === undefined || r.ticketNumber === null) return null;
       const checked = checkTicketNumber(r.ticketNumber);
-      if (!checked.ok) errors.add(['input', 'tickets', String(i), 'ticketNumber'], ErrorCode.INVALID_FORMAT, checked.message);
+      if (!checked.ok) errors.add(entry(i, 'ticketNumber'), ErrorCode.INVALID_FORMAT, checked.message);
       return checked.ok ? checked.value : null;
     });
-    numbers.forEach((n, i) => {
-      if (n && numbers.indexOf(n) !== i) errors.add(['input', 'tickets', String(i), 'ticketNumber'], ErrorCode.DUPLICATE, 'appears twice in this list');
+    const firstOf = (values: (string | null)[]) => {
+      const first = new Map<string, number>();
+      values.forEach((v, i) => { if (v && !first.has(v)) first.set(v, i); });
+      return (i: number) => !!values[i] && first.get(values[i]!) === i;
+    };
+    const firstId = firstOf(ids);
+    const firstNumber = firstOf(numbers);
+    requests.forEach((_r, i) => {
+      if (ids[i] && !firstId(i)) errors.add(entry(i, 'residentId'), ErrorCode.DUPLICATE, 'appears twice in this list');
+      if (numbers[i] && !firstNumber(i)) errors.add(entry(i, 'ticketNumber'), ErrorCode.DUPLICATE, 'appears twice in this list');
     });
-    errors.throwIfAny();
+    // Input already refused issues nothing: the registry is only read, without the issuance lock,
+    // so a list is not refused as busy instead of being told its faults.
+    const checkOnly = errors.errors.length > 0;
 
     return (await ctx.session.manager()).transaction(async (tx) => {
-      await lockIssuance(tx, municipalityCode);
-      const residentIds = [...new Set(requests.map((r) => r.residentId))];
+      if (!checkOnly) await lockIssuance(tx, municipalityCode);
+      const residentIds = [...new Set(ids.filter((id): id is string => !!id))];
       // A resident holds at most one open ticket for any dose: the open one whose series overlaps, if any.
-      const residents: { id: string; status: string; open: string | null }[] = await tx.query(
-        `SELECT r.id, r.status, (SELECT t.series FROM ticket t WHERE t.municipality_code = r.municipality_code AND t.resident_id = r.id
-                                 AND series_range(t.series) && series_range($3) AND t.voided_on IS NULL LIMIT 1) AS open
-         FROM resident r WHERE r.municipality_code = $1 AND r.id = ANY($2::uuid[]) FOR UPDATE OF r`,
+      const residents: { id: string; status: string; birth_date: string; open: string | null }[] = await tx.query(
+        `SELECT r.id, r.status, to_char(r.birth_date, 'YYYY-MM-DD') AS birth_date,
+                (SELECT t.series FROM ticket t WHERE $3::text IS NOT NULL AND t.municipality_code = r.municipality_code AND t.resident_id = r.id
+                 AND series_range(t.series) && series_range($3) AND t.voided_on IS NULL LIMIT 1) AS open
+         FROM resident r WHERE r.municipality_code = $1 AND r.id = ANY($2::uuid[])${checkOnly ? '' : ' FOR UPDATE OF r'}`,
         [municipalityCode, residentIds, series],
       );
       const byId = new Map(residents.map((r) => [r.id, r]));
@@ -176,15 +203,16 @@ export class TicketService {
       const taken = new Set<string>((await tx.query(
         'SELECT ticket_number FROM ticket WHERE municipality_code = $1 AND ticket_number = ANY($2::text[])', [municipalityCode, given],
       )).map((r: { ticket_number: string }) => r.ticket_number));
-      const seen = new Set<string>();
-      requests.forEach((r, i) => {
-        const path = ['input', 'tickets', String(i)];
-        const resident = byId.get(r.residentId);
-        if (!resident) errors.add([...path, 'residentId'], ErrorCode.NOT_FOUND, 'not found or no access');
-        else if (resident.status !== 'ACTIVE') errors.add([...path, 'residentId'], resident.status === 'DECEASED' ? ErrorCode.RESIDENT_DECEASED : ErrorCode.RESIDENT_MOVED_OUT, `resident is ${resident.status === 'DECEASED' ? 'recorded as deceased' : 'moved out'}`);
-        else if (resident.open || seen.has(r.residentId)) errors.add([...path, 'residentId'], ErrorCode.DUPLICATE, `resident already holds an open ticket of series ${resident.open ?? series}`);
-        seen.add(r.residentId);
-        if (numbers[i] && taken.has(numbers[i]!)) errors.add([...path, 'ticketNumber'], ErrorCode.DUPLICATE, 'another ticket of this municipality has this number');
+      requests.forEach((_r, i) => {
+        if (firstId(i)) {
+          const resident = byId.get(ids[i]!);
+          const field = entry(i, 'residentId');
+          if (!resident) errors.add(field, ErrorCode.NOT_FOUND, 'not found or no access');
+          else if (resident.status !== 'ACTIVE') errors.add(field, resident.status === 'DECEASED' ? ErrorCode.RESIDENT_DECEASED : ErrorCode.RESIDENT_MOVED_OUT, `resident is ${resident.status === 'DECEASED' ? 'recorded as deceased' : 'moved out'}`);
+          else if (issuedOn && issuedOn < resident.birth_date) errors.add(field, ErrorCode.DATE_BEFORE_BIRTH, `resident was born after issuedOn (${issuedOn})`);
+          else if (resident.open) errors.add(field, ErrorCode.DUPLICATE, `resident already holds an open ticket of series ${resident.open}`);
+        }
+        if (firstNumber(i) && taken.has(numbers[i]!)) errors.add(entry(i, 'ticketNumber'), ErrorCode.DUPLICATE, 'another ticket of this municipality has this number');
       });
       errors.throwIfAny();
 
@@ -200,8 +228,8 @@ export class TicketService {
         )).map((r: { ticket_number: string }) => r.ticket_number));
         drawn.push(...candidates.filter((n) => !busy.has(n)));
       }
-      const tickets = requests.map((r, i) => tx.getRepository(Ticket).create({
-        municipalityCode, id: randomUUID(), residentId: r.residentId, ticketNumber: numbers[i] ?? drawn.pop()!, series, issuedOn, voidedOn: null, voidReason: null,
+      const tickets = requests.map((_r, i) => tx.getRepository(Ticket).create({
+        municipalityCode, id: randomUUID(), residentId: ids[i]!, ticketNumber: numbers[i] ?? drawn.pop()!, series: series!, issuedOn: issuedOn!, voidedOn: null, voidReason: null,
       }));
       await tx.getRepository(Ticket).insert(tickets);
       // Only numbers the municipality gave can be the ones a site already used.

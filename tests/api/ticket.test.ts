@@ -1,4 +1,5 @@
 import { insertDose } from '../helpers/statistics';
+import { lockRegistry } from '../../src/db/registry-lock';
 import { blockedBy, codes, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
 
@@ -86,6 +87,7 @@ describe('tickets', () => {
     expect(bad.data.issueTickets.userErrors).toEqual([
       { field: ['input', 'series'], code: 'INVALID_SERIES', message: expect.any(String) },
       { field: ['input', 'issuedOn'], code: 'DATE_IN_FUTURE', message: 'must not be in the future' },
+      { field: ['input', 'tickets', '0', 'ticketNumber'], code: 'INVALID_FORMAT', message: expect.any(String) },
     ]);
     const early = await officer.gql(ISSUE, { input: { series: '3', issuedOn: '1900-01-01', tickets: [{ residentId: c.id }] } });
     expect(early.data.issueTickets.userErrors).toEqual([{ field: ['input', 'issuedOn'], code: 'INVALID_DATE', message: 'must not be before 2021-02-17, when vaccination began' }]);
@@ -98,6 +100,99 @@ describe('tickets', () => {
     expect(overlapping.data.issueTickets.userErrors).toEqual([
       { field: ['input', 'tickets', '0', 'residentId'], code: 'DUPLICATE', message: 'resident already holds an open ticket of series 1-2' },
     ]);
+  });
+
+  it('refuses a listed ticket dated before the resident was born, issuing none of the list; bulk skips the resident until then', async () => {
+    const { code, officer } = await t.tenant();
+    const born = await registerResident(officer, { birthDate: '2024-03-01' });
+    const older = await registerResident(officer);
+    const early = await officer.gql(ISSUE, { input: { series: '1-2', issuedOn: '2021-03-01', tickets: [{ residentId: older.id }, { residentId: born.id }] } });
+    expect(early.data.issueTickets).toMatchObject({ issuedCount: null, tickets: null, userErrors: [
+      { field: ['input', 'tickets', '1', 'residentId'], code: 'DATE_BEFORE_BIRTH', message: 'resident was born after issuedOn (2021-03-01)' },
+    ] });
+    expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1', [code])).toEqual([]);
+    // The day of birth itself is fine.
+    const onTheDay = await officer.gql(ISSUE, { input: { series: '1-2', issuedOn: '2024-03-01', tickets: [{ residentId: born.id }] } });
+    expect(onTheDay.data.issueTickets).toMatchObject({ issuedCount: 1, userErrors: [] });
+
+    const bulk = await t.tenant();
+    const baby = await registerResident(bulk.officer, { birthDate: '2023-05-01' });
+    const adult = await registerResident(bulk.officer);
+    const before = await bulk.officer.gql(ISSUE, { input: { series: '1-2', issuedOn: '2022-01-01', allActiveResidents: true } });
+    expect(before.data.issueTickets).toMatchObject({ issuedCount: 1, userErrors: [] });
+    expect(await t.db.query('SELECT resident_id, to_char(issued_on, \'YYYY-MM-DD\') AS issued_on FROM ticket WHERE municipality_code = $1', [bulk.code]))
+      .toEqual([{ resident_id: adult.id, issued_on: '2022-01-01' }]);
+    // Once born, a later run issues the ticket.
+    const after = await bulk.officer.gql(ISSUE, { input: { series: '1-2', issuedOn: '2023-05-01', allActiveResidents: true } });
+    expect(after.data.issueTickets).toMatchObject({ issuedCount: 1, userErrors: [] });
+    expect((await t.db.query('SELECT resident_id FROM ticket WHERE municipality_code = $1', [bulk.code])).map((r: any) => r.resident_id).sort())
+      .toEqual([adult.id, baby.id].sort());
+  });
+
+  it('refuses a resident listed twice on the later entry, as a number listed twice, in whatever case the id is written', async () => {
+    const { code, officer } = await t.tenant();
+    const a = await registerResident(officer);
+    const number = freshTicketNumber();
+    const twice = await officer.gql(ISSUE, { input: { series: '1-2', tickets: [
+      { residentId: a.id, ticketNumber: number }, { residentId: a.id }, { residentId: a.id.toUpperCase(), ticketNumber: number },
+    ] } });
+    expect(twice.data.issueTickets.userErrors).toEqual([
+      { field: ['input', 'tickets', '1', 'residentId'], code: 'DUPLICATE', message: 'appears twice in this list' },
+      { field: ['input', 'tickets', '2', 'residentId'], code: 'DUPLICATE', message: 'appears twice in this list' },
+      { field: ['input', 'tickets', '2', 'ticketNumber'], code: 'DUPLICATE', message: 'appears twice in this list' },
+    ]);
+    expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1', [code])).toEqual([]);
+    // Written in upper case, the id names the same resident.
+    const upper = await officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: a.id.toUpperCase() }] } });
+    expect(upper.data.issueTickets).toMatchObject({ issuedCount: 1, tickets: [{ residentId: a.id }], userErrors: [] });
+  });
+
+  it('names every problem of a list in one answer: format, registry and series together', async () => {
+    const { code, officer } = await t.tenant();
+    const neighbour = await t.tenant();
+    const fine = await registerResident(officer);
+    const dead = await registerResident(officer);
+    await officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-01-01") { userErrors { code } } }', { id: dead.id });
+    const young = await registerResident(officer, { birthDate: '2024-03-01' });
+    const holder = await residentWithTicket(officer);
+    const theirs = await registerResident(neighbour.officer);
+    const tickets = [
+      { residentId: 'not-a-uuid' }, { residentId: dead.id }, { residentId: theirs.id }, { residentId: young.id },
+      { residentId: holder.residentId, ticketNumber: holder.ticketNumber }, { residentId: fine.id, ticketNumber: '12' },
+    ];
+    const expected = [
+      { field: ['input', 'tickets', '0', 'residentId'], code: 'NOT_FOUND', message: 'not found or no access' },
+      { field: ['input', 'tickets', '5', 'ticketNumber'], code: 'INVALID_FORMAT', message: expect.any(String) },
+      { field: ['input', 'tickets', '1', 'residentId'], code: 'RESIDENT_DECEASED', message: 'resident is recorded as deceased' },
+      { field: ['input', 'tickets', '2', 'residentId'], code: 'NOT_FOUND', message: 'not found or no access' },
+      { field: ['input', 'tickets', '3', 'residentId'], code: 'DATE_BEFORE_BIRTH', message: 'resident was born after issuedOn (2021-03-01)' },
+      { field: ['input', 'tickets', '4', 'residentId'], code: 'DUPLICATE', message: 'resident already holds an open ticket of series 1-2' },
+      { field: ['input', 'tickets', '4', 'ticketNumber'], code: 'DUPLICATE', message: 'another ticket of this municipality has this number' },
+    ];
+    const all = await officer.gql(ISSUE, { input: { series: '1-2', issuedOn: '2021-03-01', tickets } });
+    expect(all.data.issueTickets.userErrors).toEqual(expected);
+    // A bad series is named beside them; the overlap with an open ticket needs a series, so it is left out.
+    const badSeries = await officer.gql(ISSUE, { input: { series: '2-1', issuedOn: '2021-03-01', tickets } });
+    expect(badSeries.data.issueTickets.userErrors).toEqual([
+      { field: ['input', 'series'], code: 'INVALID_SERIES', message: expect.any(String) },
+      ...expected.filter((e) => e.message !== 'resident already holds an open ticket of series 1-2'),
+    ]);
+
+    // While an import or another issuance holds the registry, a list with faults is still told them;
+    // only a list that would be issued is asked to wait.
+    const importing = t.db.createQueryRunner();
+    await importing.connect();
+    await importing.startTransaction();
+    try {
+      await lockRegistry(importing, code);
+      expect((await officer.gql(ISSUE, { input: { series: '1-2', issuedOn: '2021-03-01', tickets } })).data.issueTickets.userErrors).toEqual(expected);
+      expect((await officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: fine.id }] } })).data.issueTickets.userErrors)
+        .toEqual([{ field: ['input'], code: 'INVALID_STATE', message: expect.any(String) }]);
+    } finally {
+      await importing.rollbackTransaction();
+      await importing.release();
+    }
+    expect(await t.db.query('SELECT resident_id FROM ticket WHERE municipality_code = $1', [code])).toEqual([{ resident_id: holder.residentId }]);
   });
 
   it('refuses a series starting after dose 9, which the OCR line\'s one dose digit cannot print; a range reaching past it is one ticket', async () => {
