@@ -274,17 +274,26 @@ export class ResidentService {
     });
   }
 
-  /** Deletes the resident with their tickets and records; the operation log names every one of them. */
+  /**
+   * Deletes a resident registered by mistake, with their tickets. A resident with any vaccination
+   * record (completed, superseded or entered in error) is refused: records are history that a
+   * correction only ever marks, and a ledger kept from the export would never learn of them gone.
+   */
   async delete(ctx: Context, id: string): Promise<string> {
     let removed: string[] = [];
     const deleted = await this.write(ctx, 'resident.delete', async (tx) => {
+      // The row lock every dose writer takes first: no record is added between the check and the delete.
       const resident = await this.find(ctx, tx, 'delete', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
+      const records = await tx.query('SELECT 1 FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2 LIMIT 1', [resident.municipalityCode, resident.id]);
+      if (records.length) {
+        throw InputError.of(['id'], ErrorCode.INVALID_STATE,
+          'the resident has vaccination records, which are kept: mark the resident moved out or deceased, or correct their details, instead');
+      }
       // An issuance or import under way may be writing a ticket for them, which would name a resident gone.
       await shareRegistryLockOrRetry(tx, resident.municipalityCode, ['id']);
       removed = (await tx.query(
-        `SELECT id::text FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2
-         UNION ALL SELECT id::text FROM ticket WHERE municipality_code = $1 AND resident_id = $2`,
+        'SELECT id::text FROM ticket WHERE municipality_code = $1 AND resident_id = $2',
         [resident.municipalityCode, resident.id],
       )).map((r: { id: string }) => r.id);
       await tx.getRepository(Resident).delete({ municipalityCode: resident.municipalityCode, id: resident.id });

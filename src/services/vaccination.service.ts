@@ -304,7 +304,7 @@ export class VaccinationService {
   /** The first result for a request key, or an error if the key came with a different dose. */
   private async replay(ctx: Context, key: string, requestHash: string): Promise<DoseReceipt> {
     const found = await this.readReceipt(ctx, { key });
-    // The dose it registered is gone: its municipality deleted the record or the resident, or dismissed the pending dose.
+    // The dose it registered is gone: its municipality entered the record in error, or dismissed the pending dose.
     if (!found) throw InputError.of(['input', 'idempotencyKey'], ErrorCode.IDEMPOTENCY_KEY_REUSED, 'was already used for a dose its municipality has since removed: use a new key per dose');
     if (found.requestHash !== requestHash) {
       throw InputError.of(['input', 'idempotencyKey'], ErrorCode.IDEMPOTENCY_KEY_REUSED, 'was already used for a different dose: use a new key per dose');
@@ -334,7 +334,15 @@ export class VaccinationService {
     if (!registration) return null;
     // A receipt is read from the municipality the dose landed in, and only the caller's own.
     const rows = await ctx.session.widen([registration.municipality_code], (tx) => tx.query(
-      `SELECT g.id, g.request_hash, g.municipality_code, g.created_at, (v.id IS NOT NULL) AS recorded, (p.status = 'PENDING') AS waiting,
+      `SELECT g.id, g.request_hash, g.municipality_code, g.created_at, (p.status = 'PENDING') AS waiting,
+              -- Corrections replace a record with another: the dose stands while the last of them is not entered in error.
+              (v.id IS NOT NULL AND (
+                WITH RECURSIVE chain AS (
+                  SELECT c.status, c.superseded_by FROM vaccination_record c WHERE c.municipality_code = v.municipality_code AND c.id = v.id
+                  UNION ALL
+                  SELECT n.status, n.superseded_by FROM chain
+                  JOIN vaccination_record n ON n.municipality_code = v.municipality_code AND n.id = chain.superseded_by
+                ) SELECT status <> 'ENTERED_IN_ERROR' FROM chain WHERE superseded_by IS NULL)) AS recorded,
               coalesce(t.ticket_number, p.ticket_number) AS ticket_number,
               coalesce(v.dose_number, p.dose_number) AS dose_number,
               to_char(coalesce(v.vaccinated_on, p.vaccinated_on), 'YYYY-MM-DD') AS vaccinated_on,
@@ -350,8 +358,9 @@ export class VaccinationService {
       [accountId, by.id ?? by.key],
     ));
     const [r] = rows;
-    // Neither recorded nor waiting: its municipality deleted the record (also one matched from a
-    // pending dose) or dismissed the pending dose, and nothing will match it any more.
+    // Neither recorded nor waiting: its municipality entered the record in error (also one matched
+    // from a pending dose, or the correction that replaced it) or dismissed the pending dose, and
+    // nothing will match it any more. A corrected record still reads as registered, as it was sent.
     if (!r || !(r.recorded || r.waiting) || r.ticket_number === null) return null;
     const vaccine = vaccineByCode(r.vaccine_code)!;
     const dose: CheckedDose = { doseNumber: r.dose_number, vaccinatedOn: r.vaccinated_on, vaccine, lotNumber: r.lot_number, venue: r.venue, doctorName: r.doctor_name };

@@ -201,6 +201,36 @@ describe('vaccination record CSV export', () => {
     expect((await pull('registeredFrom=2023-11-02&registeredTo=2023-11-02')).map((r) => r[2])).toEqual(['SUPERSEDED', 'ENTERED_IN_ERROR']);
   });
 
+  it('keeps a ledger kept by registration-date pulls whole: a resident with records is not deleted, one entered in error included', async () => {
+    const { code, officer } = await t.tenant();
+    const { id: residentId } = await registerResident(officer);
+    const RECORD = 'mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { code } } }';
+    const one = (await officer.gql(RECORD, { input: { residentId, doseNumber: 1, vaccinatedOn: '2023-10-01', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: '000123A' } }))
+      .data.recordDose.record.id;
+    const pull = async () => lines((await download(Channel.LGWAN, officer, `registeredFrom=${todayInJapan()}`)).text).slice(1).map((l) => l.split(',')).map((c) => [c[11], c[12]]);
+    const DELETE = 'mutation($id: ID!) { deleteResident(id: $id) { deletedResidentId userErrors { field code message } } }';
+    const refused = {
+      deletedResidentId: null,
+      userErrors: [{
+        field: ['id'], code: 'INVALID_STATE',
+        message: 'the resident has vaccination records, which are kept: mark the resident moved out or deceased, or correct their details, instead',
+      }],
+    };
+    expect(await pull()).toEqual([[one, 'COMPLETED']]);
+    expect((await officer.gql(DELETE, { id: residentId })).data.deleteResident).toEqual(refused);
+    expect(await pull()).toEqual([[one, 'COMPLETED']]);
+    // Entered in error, the record tells the ledger to drop it in the next pull; the resident still stays.
+    const REMOVE = 'mutation($id: ID!) { deleteVaccinationRecord(id: $id, reason: "wrong person") { userErrors { code } } }';
+    expect((await officer.gql(REMOVE, { id: one })).data.deleteVaccinationRecord.userErrors).toEqual([]);
+    expect((await officer.gql(DELETE, { id: residentId })).data.deleteResident).toEqual(refused);
+    expect(await pull()).toEqual([[one, 'ENTERED_IN_ERROR']]);
+    // A resident without records is deleted, and no pull ever listed anything of theirs.
+    const { id: empty } = await registerResident(officer);
+    expect((await officer.gql(DELETE, { id: empty })).data.deleteResident).toEqual({ deletedResidentId: empty, userErrors: [] });
+    expect(await pull()).toEqual([[one, 'ENTERED_IN_ERROR']]);
+    expect(await t.db.query('SELECT 1 FROM vaccination_record WHERE municipality_code = $1', [code])).toHaveLength(1);
+  });
+
   it('refuses a filter it does not know, one given twice or left empty, rather than widen the download', async () => {
     const { officer } = await tenantWithRecords();
     const refusals = async (query: string) => {

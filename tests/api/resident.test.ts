@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lockRegistry } from '../../src/db/registry-lock';
 import { Channel, Role } from '../../src/schema/enums';
+import { QueryRunner } from 'typeorm';
 import { insertDose } from '../helpers/statistics';
-import { residentWithTicket } from '../helpers/vaccination';
-import { codes, REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
+import { doseInput, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, tablet } from '../helpers/vaccination';
+import { blockedBy, codes, GraphQLResponse, REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -16,6 +17,11 @@ const UPDATE = `mutation($id: ID!, $input: UpdateResidentInput!) {
   updateResident(id: $id, input: $input) { resident { id familyName birthDate } userErrors { field code message } }
 }`;
 const DELETE = 'mutation($id: ID!) { deleteResident(id: $id) { deletedResidentId userErrors { field code message } } }';
+/** The refusal of a resident with vaccination records, which are history to keep. */
+const kept = {
+  field: ['id'], code: 'INVALID_STATE',
+  message: 'the resident has vaccination records, which are kept: mark the resident moved out or deceased, or correct their details, instead',
+};
 
 describe('resident management', () => {
   it('registers, reads, updates and deletes a resident of the own municipality', async () => {
@@ -30,15 +36,102 @@ describe('resident management', () => {
     expect((await officer.gql(GET, { id })).data.resident).toBeNull();
   });
 
-  it('names in the operation log every ticket and record deleted with a resident', async () => {
+  it('deletes a resident without records together with their tickets, naming every one in the operation log', async () => {
     const { code, officer } = await t.tenant();
     const { residentId, ticketId } = await residentWithTicket(officer);
-    const recordId = await insertDose(t, code, residentId);
-    expect((await officer.gql(DELETE, { id: residentId })).data.deleteResident.userErrors).toEqual([]);
+    expect((await officer.gql(DELETE, { id: residentId })).data.deleteResident).toEqual({ deletedResidentId: residentId, userErrors: [] });
+    expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1 AND id = $2', [code, ticketId])).toEqual([]);
     const [event] = await t.db.query(`SELECT target_ids FROM audit_event WHERE municipality_code = $1 AND operation = 'resident.delete'`, [code]);
-    expect(event.target_ids).toEqual([residentId, recordId, ticketId]);
-    const found = await officer.gql('query($id: String!) { auditEvents(filter: { targetId: $id }) { nodes { operation } } }', { id: recordId });
-    expect(found.data.auditEvents.nodes).toEqual([{ operation: 'resident.delete' }]);
+    expect(event.target_ids).toEqual([residentId, ticketId]);
+    const found = await officer.gql('query($id: String!) { auditEvents(filter: { targetId: $id }) { nodes { operation } } }', { id: ticketId });
+    expect(found.data.auditEvents.nodes.map((n: { operation: string }) => n.operation).sort()).toEqual(['resident.delete', 'ticket.issue']);
+  });
+
+  it.each(['COMPLETED', 'SUPERSEDED', 'ENTERED_IN_ERROR'] as const)('refuses to delete a resident with a %s record, and keeps the resident, tickets and record', async (status) => {
+    const { code, officer } = await t.tenant();
+    const { residentId, ticketId } = await residentWithTicket(officer);
+    const recordId = await insertDose(t, code, residentId, { status });
+    expect((await officer.gql(DELETE, { id: residentId })).data.deleteResident).toEqual({ deletedResidentId: null, userErrors: [kept] });
+    expect((await officer.gql(GET, { id: residentId })).data.resident).toMatchObject({ id: residentId, status: 'ACTIVE' });
+    expect(await t.db.query('SELECT status FROM vaccination_record WHERE municipality_code = $1 AND id = $2', [code, recordId])).toEqual([{ status }]);
+    expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1 AND id = $2', [code, ticketId])).toHaveLength(1);
+    expect(await t.db.query(`SELECT 1 FROM audit_event WHERE municipality_code = $1 AND operation = 'resident.delete'`, [code])).toEqual([]);
+    // What the refusal proposes instead still works.
+    const DECEASED = 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2025-01-02") { resident { status } userErrors { code } } }';
+    expect((await officer.gql(DECEASED, { id: residentId })).data.markResidentDeceased).toEqual({ resident: { status: 'DECEASED' }, userErrors: [] });
+  });
+
+  it('refuses a resident whose only dose its municipality entered in error through the API', async () => {
+    const { code, officer } = await t.tenant();
+    const { residentId, ticketNumber } = await residentWithTicket(officer);
+    const receipt = (await (await tablet(t, code)).gql(REGISTER_DOSE, { input: doseInput(code, ticketNumber) })).data.registerDose.receipt;
+    expect(receipt.status).toBe('RECORDED');
+    const [{ id: recordId }] = (await officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident.vaccinations;
+    const REMOVE = 'mutation($id: ID!) { deleteVaccinationRecord(id: $id, reason: "wrong person") { userErrors { code } } }';
+    expect((await officer.gql(REMOVE, { id: recordId })).data.deleteVaccinationRecord.userErrors).toEqual([]);
+    expect((await officer.gql(DELETE, { id: residentId })).data.deleteResident).toEqual({ deletedResidentId: null, userErrors: [kept] });
+    expect((await officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident.vaccinations).toEqual([expect.objectContaining({ id: recordId, status: 'ENTERED_IN_ERROR' })]);
+  });
+
+  describe('while a dose is being registered for the resident', () => {
+    /** A transaction of the test's own holding `sql`'s rows, to stop a request at a known point. */
+    async function hold(sql: string, params: unknown[]): Promise<QueryRunner> {
+      const runner = t.db.createQueryRunner();
+      await runner.connect();
+      await runner.startTransaction();
+      await runner.query(`${sql} FOR UPDATE`, params);
+      return runner;
+    }
+    const release = async (runner: QueryRunner) => {
+      await runner.commitTransaction();
+      await runner.release();
+    };
+
+    it('a deletion asked while the dose is written waits for it, then refuses', async () => {
+      const { code, officer } = await t.tenant();
+      const { residentId, ticketNumber } = await residentWithTicket(officer);
+      const site = await tablet(t, code);
+      // The registration has written its record and waits at commit, holding the resident, for the
+      // municipality's operation-log head; the deletion then waits for the resident.
+      const gate = await hold('SELECT 1 FROM audit_chain WHERE chain = $1', [code]);
+      let registering: Promise<GraphQLResponse>;
+      let deleting: Promise<GraphQLResponse>;
+      try {
+        registering = site.gql(REGISTER_DOSE, { input: doseInput(code, ticketNumber) });
+        await blockedBy(t.db, gate);
+        deleting = officer.gql(DELETE, { id: residentId });
+        await blockedBy(t.db, gate, '%', 2);
+      } finally {
+        await release(gate);
+      }
+      const [registered, deleted] = await Promise.all([registering!, deleting!]);
+      expect(registered.data.registerDose.receipt.status).toBe('RECORDED');
+      expect(deleted.data.deleteResident).toEqual({ deletedResidentId: null, userErrors: [kept] });
+      expect(await t.db.query('SELECT status FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2', [code, residentId])).toEqual([{ status: 'COMPLETED' }]);
+    });
+
+    it('a dose sent while the deletion is under way waits for it, and is kept pending rather than written for a resident gone', async () => {
+      const { code, officer } = await t.tenant();
+      const { residentId, ticketId, ticketNumber } = await residentWithTicket(officer);
+      const site = await tablet(t, code);
+      // The deletion has checked for records, holding the resident, and waits to delete the ticket.
+      const gate = await hold('SELECT 1 FROM ticket WHERE municipality_code = $1 AND id = $2', [code, ticketId]);
+      let registering: Promise<GraphQLResponse>;
+      let deleting: Promise<GraphQLResponse>;
+      try {
+        deleting = officer.gql(DELETE, { id: residentId });
+        await blockedBy(t.db, gate);
+        registering = site.gql(REGISTER_DOSE, { input: doseInput(code, ticketNumber) });
+        await blockedBy(t.db, gate, '%', 2);
+      } finally {
+        await release(gate);
+      }
+      const [deleted, registered] = await Promise.all([deleting!, registering!]);
+      expect(deleted.data.deleteResident).toEqual({ deletedResidentId: residentId, userErrors: [] });
+      expect(registered.data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+      expect(await t.db.query('SELECT 1 FROM vaccination_record WHERE municipality_code = $1', [code])).toEqual([]);
+      expect(await t.db.query(`SELECT status FROM pending_dose WHERE municipality_code = $1 AND ticket_number = $2`, [code, ticketNumber])).toEqual([{ status: 'PENDING' }]);
+    });
   });
 
   it('reports every bad field with its path and reason, and writes nothing', async () => {

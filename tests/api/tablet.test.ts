@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { lockKeyVersions, lockRegistry } from '../../src/db/registry-lock';
 import { Channel, Role } from '../../src/schema/enums';
 import { RESUME, SUSPEND } from '../helpers/operations';
@@ -11,6 +12,9 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 const userErrors = (r: any) => r.data.registerDose.userErrors;
+const ENTERED_IN_ERROR = 'mutation($id: ID!) { deleteVaccinationRecord(id: $id, reason: "wrong person") { userErrors { code } } }';
+/** A retry of a dose its municipality has since removed. */
+const removed = [{ field: ['input', 'idempotencyKey'], code: 'IDEMPOTENCY_KEY_REUSED', message: 'was already used for a dose its municipality has since removed: use a new key per dose' }];
 
 describe('tablet: scan', () => {
   it('tells a site the ticket is valid and shows the dose history, nothing identifying', async () => {
@@ -280,12 +284,45 @@ describe('tablet: register', () => {
     // The same key for a different dose is a client bug, not a retry.
     const reused = await site.gql(REGISTER_DOSE, { input: { ...input, doseNumber: 2, vaccinatedOn: '2024-06-01' } });
     expect(userErrors(reused)).toEqual([{ field: ['input', 'idempotencyKey'], code: 'IDEMPOTENCY_KEY_REUSED', message: expect.any(String) }]);
-    // Once the municipality has deleted the resident (and the dose with it), a retry is told so.
-    const deleted = await home.officer.gql('mutation($id: ID!) { deleteResident(id: $id) { userErrors { code } } }', { id: residentId });
-    expect(deleted.data.deleteResident.userErrors).toEqual([]);
-    expect(userErrors(await site.gql(REGISTER_DOSE, { input }))).toEqual([
-      { field: ['input', 'idempotencyKey'], code: 'IDEMPOTENCY_KEY_REUSED', message: 'was already used for a dose its municipality has since removed: use a new key per dose' },
-    ]);
+    // Once the municipality has entered the dose in error, a retry is told so.
+    const [{ id: recordId }] = (await home.officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident.vaccinations;
+    expect((await home.officer.gql(ENTERED_IN_ERROR, { id: recordId })).data.deleteVaccinationRecord.userErrors).toEqual([]);
+    expect(userErrors(await site.gql(REGISTER_DOSE, { input }))).toEqual(removed);
+  });
+
+  it('answers for a dose entered in error as for one removed, and for a corrected one with the receipt as registered', async () => {
+    const home = await t.tenant();
+    const { residentId, ticketNumber } = await residentWithTicket(home.officer);
+    const site = await tablet(t, home.code);
+    const READ = 'query($id: ID!) { doseReceipt(id: $id) { id status lotNumber } }';
+    const first = doseInput(home.code, ticketNumber);
+    const second = doseInput(home.code, ticketNumber, { doseNumber: 2, vaccinatedOn: '2024-06-01' });
+    const one = (await site.gql(REGISTER_DOSE, { input: first })).data.registerDose.receipt;
+    const two = (await site.gql(REGISTER_DOSE, { input: second })).data.registerDose.receipt;
+    const recordOf = async (doseNumber: number) => (await home.officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident.vaccinations
+      .find((v: { doseNumber: number; status: string }) => v.doseNumber === doseNumber && v.status === 'COMPLETED').id;
+    const scan = async () => (await site.gql(SCAN, { ticket: { municipalityCode: home.code, ticketNumber } })).data.scanTicket.message;
+
+    // Dose 2 was another person's: the site is told so, as the scan tells it to register dose 2 again.
+    expect((await home.officer.gql(ENTERED_IN_ERROR, { id: await recordOf(2) })).data.deleteVaccinationRecord.userErrors).toEqual([]);
+    expect(await scan()).toBe('Valid: register dose 2.');
+    expect(userErrors(await site.gql(REGISTER_DOSE, { input: second }))).toEqual(removed);
+    expect((await site.gql(READ, { id: two.id })).data.doseReceipt).toBeNull();
+
+    // Dose 1's lot was misread: corrected, it still stands, and its receipt is the one the site was given.
+    const CORRECT = 'mutation($id: ID!) { correctVaccinationRecord(id: $id, input: { lotNumber: "ZZ9", reason: "lot misread" }) { record { id } userErrors { code } } }';
+    expect((await home.officer.gql(CORRECT, { id: await recordOf(1) })).data.correctVaccinationRecord.userErrors).toEqual([]);
+    expect((await site.gql(REGISTER_DOSE, { input: first })).data.registerDose).toEqual({ receipt: one, userErrors: [] });
+    expect((await site.gql(READ, { id: one.id })).data.doseReceipt).toEqual({ id: one.id, status: 'RECORDED', lotNumber: 'FA1234' });
+    expect(await scan()).toBe('Valid: register dose 2.');
+
+    // Then the corrected dose is entered in error too: the dose the site registered is gone.
+    expect((await home.officer.gql(ENTERED_IN_ERROR, { id: await recordOf(1) })).data.deleteVaccinationRecord.userErrors).toEqual([]);
+    expect(await scan()).toBe('Valid: register dose 1.');
+    expect(userErrors(await site.gql(REGISTER_DOSE, { input: first }))).toEqual(removed);
+    expect((await site.gql(READ, { id: one.id })).data.doseReceipt).toBeNull();
+    // A new key registers the dose again.
+    expect((await site.gql(REGISTER_DOSE, { input: { ...first, idempotencyKey: `key-${randomUUID()}` } })).data.registerDose.receipt.status).toBe('RECORDED');
   });
 
   it('applies every dose rule with its own code and field', async () => {
@@ -396,22 +433,28 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     const home = await t.tenant();
     const site = await tablet(t, await t.createMunicipality());
     const READ = 'query($id: ID!) { doseReceipt(id: $id) { status message } }';
-    const removed = [{ field: ['input', 'idempotencyKey'], code: 'IDEMPOTENCY_KEY_REUSED', message: 'was already used for a dose its municipality has since removed: use a new key per dose' }];
     const file = async (ticketNumber = freshTicketNumber()) => {
       const input = doseInput(home.code, ticketNumber);
       const receipt = (await site.gql(REGISTER_DOSE, { input })).data.registerDose.receipt;
       expect(receipt.status).toBe('PENDING_REGISTRATION');
       return { input, receipt, ticketNumber };
     };
-    // Matched when its ticket is issued, then the resident (and the record with them) deleted.
+    // Matched when its ticket is issued, then the record entered in error.
     const matchedNumber = freshTicketNumber();
     const matched = await file(matchedNumber);
     const { id: residentId } = await registerResident(home.officer);
     expect((await home.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId, ticketNumber: matchedNumber }] } })).data.issueTickets.matchedPendingDoses).toBe(1);
     expect((await site.gql(READ, { id: matched.receipt.id })).data.doseReceipt.status).toBe('RECORDED');
-    expect((await home.officer.gql('mutation($id: ID!) { deleteResident(id: $id) { userErrors { code } } }', { id: residentId })).data.deleteResident.userErrors).toEqual([]);
+    const MATCHED = 'query($n: String) { pendingDoses(status: MATCHED, ticketNumber: $n) { status vaccinationRecordId } }';
+    const [{ vaccinationRecordId: recordId }] = (await home.officer.gql(MATCHED, { n: matchedNumber })).data.pendingDoses;
+    expect((await home.officer.gql(ENTERED_IN_ERROR, { id: recordId })).data.deleteVaccinationRecord.userErrors).toEqual([]);
     expect(userErrors(await site.gql(REGISTER_DOSE, { input: matched.input }))).toEqual(removed);
     expect((await site.gql(READ, { id: matched.receipt.id })).data.doseReceipt).toBeNull();
+    // The resident keeps the record, so the matched dose keeps pointing at it.
+    const DELETE_RESIDENT = 'mutation($id: ID!) { deleteResident(id: $id) { userErrors { code } } }';
+    expect((await home.officer.gql(DELETE_RESIDENT, { id: residentId })).data.deleteResident.userErrors).toEqual([{ code: 'INVALID_STATE' }]);
+    expect((await home.officer.gql(MATCHED, { n: matchedNumber })).data.pendingDoses).toEqual([{ status: 'MATCHED', vaccinationRecordId: recordId }]);
+    expect((await home.officer.gql('query($id: ID!) { vaccinationRecord(id: $id) { status } }', { id: recordId })).data.vaccinationRecord).toEqual({ status: 'ENTERED_IN_ERROR' });
     // Dismissed by its municipality: nothing will match it any more.
     const dismissed = await file();
     const [{ id }] = (await home.officer.gql('query($n: String) { pendingDoses(ticketNumber: $n) { id } }', { n: dismissed.ticketNumber })).data.pendingDoses;
