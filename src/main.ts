@@ -32,7 +32,10 @@ export async function main(): Promise<void> {
   });
   const app = await startApp(config, database.db);
   // The command opens the embedded database itself, which this process holds while it serves.
-  if (database.embedded && config.production) console.log('NODE_ENV=production: no demo data is loaded. To create the first operator, stop the server, run `npm run cli -- create-operator <loginId>`, then start the server again.');
+  if (database.embedded && config.production) {
+    const [{ operators }] = await database.db.query(`SELECT count(*)::int AS operators FROM account WHERE role = 'OPERATOR' AND disabled_at IS NULL`);
+    if (operators === 0) console.log('NODE_ENV=production: no demo data is loaded. To create the first operator, stop the server, run `npm run cli -- create-operator <loginId>`, then start the server again.');
+  }
   else if (database.embedded) {
     const loaded = await loadDemoData(database.db, app.services);
     console.log(loaded ? 'Loaded demo data into the embedded database.' : 'Using existing embedded database.');

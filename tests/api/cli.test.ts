@@ -71,7 +71,7 @@ describe('operator command line', () => {
       LGWAN_HOST: '127.0.0.1', INTERNET_PORT: '0', LGWAN_PORT: '0', OPERATOR_PASSWORD: 'a-long-operator-password',
     };
     delete env.DATABASE_URL;
-    const server = typescript('src/main.ts', [], env);
+    let server = typescript('src/main.ts', [], env);
     try {
       await server.printed('LG-WAN channel:');
       expect(server.stdout()).toContain('NODE_ENV=production: no demo data is loaded. To create the first operator, stop the server, run `npm run cli -- create-operator <loginId>`, then start the server again.\n');
@@ -84,6 +84,12 @@ describe('operator command line', () => {
       const created = typescript('src/cli.ts', ['create-operator', 'first-operator'], env);
       expect(await created.exited).toBe(0);
       expect(created.stdout()).toMatch(/^Created operator first-operator \(/m);
+      // With an operator, the server no longer asks for one.
+      server = typescript('src/main.ts', [], env);
+      await server.printed('LG-WAN channel:');
+      expect(server.stdout()).not.toContain('To create the first operator');
+      server.process.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
     } finally {
       // Stopped as an operator would, so that it stops its database too.
       if (server.process.exitCode === null && server.process.signalCode === null) {
