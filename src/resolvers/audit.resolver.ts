@@ -9,7 +9,7 @@ export class AuditResolver {
   auditEvents(
     @Ctx() ctx: Context,
     @Arg('filter', () => AuditEventFilter, { nullable: true }) filter?: AuditEventFilter,
-    @Arg('first', () => Int, { defaultValue: 100 }) first?: number,
+    @Arg('first', () => Int, { defaultValue: 100, description: 'At most 500.' }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<AuditEventConnection> {
     return searchAudit(ctx, filter ?? {}, first ?? 100, after);
