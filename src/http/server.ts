@@ -1,7 +1,8 @@
-import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServer, ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { GraphQLFormattedError } from 'graphql';
+import { getNamedType, getVariableValues, GraphQLError, GraphQLFormattedError, isCompositeType } from 'graphql';
+import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Context, createContext, finishRequest } from '../context';
@@ -60,6 +61,58 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
 
+/** Most a query may cost (weights in pageEstimator). */
+const MAX_COST = 40_000;
+const TOO_COSTLY = 'Query refused: it asks for too much at once; ask for smaller pages (first) or fewer fields.';
+
+/**
+ * A list costs what it selects once per row it asks for, however `first` is given (literal,
+ * variable or the argument's default: the library resolves them as execution will). A whole page
+ * of the largest list (1,000 rejections with every field and the job around them, about 31,000)
+ * fits; ten pages of residents with their tickets and doses (about 80,000) do not. The weights
+ * are graphql-armor's: an object 2 plus 1.5 times its fields, a leaf 1 (simpleEstimator).
+ */
+function pageEstimator({ field, args, childComplexity }: ComplexityEstimatorArgs): number | void {
+  if (field.name === '__schema') return 0;
+  if (!isCompositeType(getNamedType(field.type))) return undefined;
+  // A `first` below 1 is refused by the resolver; it must not lower the cost of the rest.
+  const rows = typeof args.first === 'number' ? Math.max(args.first, 1) : 1;
+  return (2 + 1.5 * childComplexity) * rows;
+}
+
+/**
+ * The cost limit runs once the operation and its variables are known: a validation rule sees
+ * only the document, so a `first` passed as a variable or left to its default would cost one row.
+ */
+const costLimit: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ request, document, operation, schema }) {
+        // Variables that do not fit the operation are refused by execution itself, before any resolver.
+        if (getVariableValues(schema, operation?.variableDefinitions ?? [], request.variables ?? {}).errors) return;
+        let cost: number;
+        try {
+          cost = getComplexity({
+            schema,
+            query: document,
+            operationName: request.operationName ?? undefined,
+            variables: request.variables,
+            estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
+          });
+        } catch {
+          // Past the library's count of fields to weigh (fragments spread again and again), or an
+          // argument execution would refuse: nothing that is worth running as asked.
+          cost = Infinity;
+        }
+        if (cost > MAX_COST) {
+          // Apollo answers an error thrown here with 500, a fault of the server's, unless it names its status.
+          throw new GraphQLError(TOO_COSTLY, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
+        }
+      },
+    };
+  },
+};
+
 /**
  * Limits that keep one request from costing the server more than a screen's worth of work.
  * The numbers are not echoed in errors, so a client cannot probe them.
@@ -73,10 +126,8 @@ function armor(production: boolean) {
     // into a 500 GRAPHQL_VALIDATION_FAILED, a fault of the server's in the client's eyes.
     maxTokens: { enabled: false },
     maxDirectives: { n: 10, ...refused('it uses too many directives') },
-    // A literal `first` multiplies the cost of what it selects: a whole page of the largest list
-    // (1,000 rejections with every field and the job around them, about 31,000) fits; ten pages
-    // of residents with their tickets and doses (about 80,000) do not.
-    costLimit: { maxCost: 40000, ...refused('it asks for too much at once; ask for smaller pages (first) or fewer fields') },
+    // Armor's cost sees only a literal `first`: the cost is costLimit's, above.
+    costLimit: { enabled: false },
     // "Did you mean …" would map the schema for an attacker where introspection is off.
     blockFieldSuggestion: { enabled: production },
   }).protect();
@@ -94,6 +145,7 @@ export function createApollo(production: boolean): ApolloServer<Context> {
     validationRules: [...protection.validationRules, storableLiterals],
     plugins: [
       ...protection.plugins,
+      costLimit,
       {
         // The request's transaction commits, together with its log of personal-data reads, before
         // the client is answered; a failed commit turns the answer into an error. A fault undoes the

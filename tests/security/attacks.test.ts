@@ -61,6 +61,39 @@ describe('query abuse', () => {
     expect(await officer.gql(`{ ${job} }`)).toEqual({ data: { importJob: null } });
   });
 
+  it('charges a page the same cost whether `first` is a literal, a variable or the argument\'s default', async () => {
+    const { officer } = await t.tenant();
+    const TOO_COSTLY = { errors: [{ message: 'Query refused: it asks for too much at once; ask for smaller pages (first) or fewer fields.', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] };
+    const tenTimes = (field: string, times = 10) => Array.from({ length: times }, (_, i) => `a${i}: ${field}`).join(' ');
+    const rejections = (jobs: string, rows: string) => tenTimes(`importJobs${jobs} { rejections${rows} { nodes { line column field code message } } }`);
+    const events = (first: string, times = 10) => tenTimes(`auditEvents${first} { nodes { actorId channel id municipalityCode occurredAt operation outcome requestId role seq targetIds } endCursor }`, times);
+    for (const body of [
+      { query: `{ ${rejections('(first: 100)', '(first: 1000)')} }` },
+      { query: `query($n: Int!, $m: Int!) { ${rejections('(first: $n)', '(first: $m)')} }`, variables: { n: 100, m: 1000 } },
+      // The defaults (20 jobs, 100 rejections each) are as costly as the same numbers typed out.
+      { query: `{ ${rejections('(first: 20)', '(first: 100)')} }` },
+      { query: `{ ${rejections('', '')} }` },
+      { query: `query($n: Int! = 20) { ${rejections('(first: $n)', '')} }` },
+      { query: `{ ${events('(first: 500)')} }` },
+      { query: `query($n: Int!) { ${events('(first: $n)')} }`, variables: { n: 500 } },
+      // A page asked for below one row does not pay for the others.
+      { query: `query($n: Int!, $none: Int!) { ${events('(first: $n)', 9)} z: auditEvents(first: $none) { endCursor } }`, variables: { n: 250, none: -1_000_000_000 } },
+    ]) {
+      const { status, text } = await post(t, body, officer.token);
+      expect([status, JSON.parse(text)]).toEqual([400, TOO_COSTLY]);
+    }
+    // The same lists at a size a screen shows are answered, however `first` is given.
+    expect(codes(await officer.gql(`query($n: Int!) { ${events('(first: $n)')} }`, { n: 100 }))).toEqual([]);
+    expect(codes(await officer.gql(`{ ${events('')} }`))).toEqual([]);
+    // The largest page the schema offers, with every field, is no abuse when `first` is a variable either.
+    const job = `query($id: ID!, $first: Int!) { importJob(id: $id) { id municipalityCode status phase mode encoding bytesRead bytesTotal
+      rowsRead rowsAccepted rowsRejected residentsInserted residentsUpdated ticketsInserted ticketsUpdated failureReason progress createdAt finishedAt
+      rejections(first: $first) { nodes { line column field code message } hasNextPage endCursor complete } } }`;
+    expect(await officer.gql(job, { id: '00000000-0000-4000-8000-000000000000', first: 1000 })).toEqual({ data: { importJob: null } });
+    // Variables that do not fit the operation are answered as such, not as a costly query.
+    expect(codes(await officer.gql('query($n: Int!) { auditEvents(first: $n) { endCursor } }', { n: 'many' }))).toEqual(['BAD_USER_INPUT']);
+  });
+
   it('answers a syntax error as the client\'s mistake, with the parser\'s own message', async () => {
     for (const app of [t, prod]) {
       const { officer } = await app.tenant();
