@@ -36,12 +36,16 @@ const MAX_TOKENS = 1500;
 /** graphql's refusal of a document past parseOptions.maxTokens ("more that" is its own spelling). */
 const TOO_LONG = /^Syntax Error: Document contains more th[a-z]+ \d+ tokens\. Parsing aborted\.$/;
 
+/** graphql's "Did you mean …" ends a message (fields, arguments, types, enum values, in literals and variables alike). */
+const SUGGESTION = /\s*Did you mean [\s\S]*$/;
+
 /**
  * Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged
  * here, and a request that crossed another one is asked to be sent again. Either way the request's
- * transaction is rolled back whole, so the answer never hides a change.
+ * transaction is rolled back whole, so the answer never hides a change. In production no answer
+ * suggests a name: "Did you mean …" would map the schema for an attacker where introspection is off.
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, error: unknown, production = false): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && CLIENT_CODES.has(code)) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
@@ -50,7 +54,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
       return { message: 'Query refused: it is too long.', extensions };
     }
     // The query limits (armor) call every refusal a syntax error; the query's syntax was fine.
-    return { ...formatted, message: formatted.message.replace(/^Syntax Error: (?=Query refused: )/, ''), extensions };
+    const message = formatted.message.replace(/^Syntax Error: (?=Query refused: )/, '');
+    return { ...formatted, message: production ? message.replace(SUGGESTION, '') : message, extensions };
   }
   const cause = unwrapResolverError(error);
   const sqlState = (cause as { driverError?: { code?: unknown } })?.driverError?.code;
@@ -117,7 +122,7 @@ const costLimit: ApolloServerPlugin<Context> = {
  * Limits that keep one request from costing the server more than a screen's worth of work.
  * The numbers are not echoed in errors, so a client cannot probe them.
  */
-function armor(production: boolean) {
+function armor() {
   const refused = (why: string) => ({ exposeLimits: false, errorMessage: `Query refused: ${why}.` });
   return new ApolloArmor({
     maxDepth: { n: 8, flattenFragments: true, ...refused('it nests fields too deeply') },
@@ -128,16 +133,16 @@ function armor(production: boolean) {
     maxDirectives: { n: 10, ...refused('it uses too many directives') },
     // Armor's cost sees only a literal `first`: the cost is costLimit's, above.
     costLimit: { enabled: false },
-    // "Did you mean …" would map the schema for an attacker where introspection is off.
-    blockFieldSuggestion: { enabled: production },
+    // Armor hides only field suggestions, not enum values': formatError hides them all.
+    blockFieldSuggestion: { enabled: false },
   }).protect();
 }
 
 export function createApollo(production: boolean): ApolloServer<Context> {
-  const protection = armor(production);
+  const protection = armor();
   return new ApolloServer<Context>({
     schema: buildSchema(),
-    formatError,
+    formatError: (formatted, error) => formatError(formatted, error, production),
     parseOptions: { maxTokens: MAX_TOKENS },
     introspection: !production,
     includeStacktraceInErrorResponses: false,

@@ -188,6 +188,19 @@ describe('production mode', () => {
     expect(JSON.stringify(dev)).toContain('Did you mean');
   });
 
+  it('does not suggest enum values, in literals or variables', async () => {
+    const literal = '{ statistics(scope: { kind: NATIONN }) { from } }';
+    const variable = ['query($scope: StatisticsScopeInput!) { statistics(scope: $scope) { from } }', { scope: { kind: 'NATIONN' } }] as const;
+    for (const result of [await prod.request(Channel.LGWAN, literal), await prod.request(Channel.LGWAN, ...variable)]) {
+      expect(codes(result)).toHaveLength(1);
+      expect(JSON.stringify(result)).not.toMatch(/Did you mean|"NATION"|Suggestion/);
+    }
+    // Developers still get them.
+    for (const dev of [await t.request(Channel.LGWAN, literal), await t.request(Channel.LGWAN, ...variable)]) {
+      expect(dev.errors?.[0].message).toMatch(/Did you mean the enum value "NATION"\?$/);
+    }
+  });
+
   it('masks faults: no stack, no SQL, no driver message', async () => {
     const { officer } = await prod.tenant();
     // A fault as the database driver reports one, thrown where a query runs.
