@@ -104,8 +104,10 @@ export class AccountService {
    * account disables itself, and the last enabled operator account stays. A refusal changes
    * nothing and is logged as DENIED.
    */
-  async disable(ctx: Context, id: string): Promise<Account> {
+  async disable(ctx: Context, given: string): Promise<Account> {
     const db = await ctx.session.manager();
+    // A uuid is one however its letters are written: compared as the database compares it.
+    const id = given.toLowerCase();
     try {
       return await db.transaction(async (tx) => {
         if (!isUuid(id)) throw notFoundOrNoAccess(['id']);

@@ -99,6 +99,8 @@ describe('disableAccount', () => {
     const national = await t.createAccount(Role.NATIONAL);
     expect((await disable(left, national.id)).data.disableAccount).toMatchObject({ account: { id: national.id }, userErrors: [] });
     expect((await disable(left, left.accountId)).data.disableAccount).toEqual({ account: null, userErrors: [OWN] });
+    // Its id in capitals is the same account.
+    expect((await disable(left, left.accountId.toUpperCase())).data.disableAccount).toEqual({ account: null, userErrors: [OWN] });
     expect(await enabledOperators()).toEqual([left.accountId]);
   });
 
