@@ -156,7 +156,8 @@ export function createApollo(production: boolean): ApolloServer<Context> {
         // the client is answered; a failed commit turns the answer into an error. A fault undoes the
         // request, and so does any error in a mutation's answer: a change whose payload comes back
         // null (a field of it refused, say) would otherwise be made while the client reads it as
-        // not made. Refusals are counted for intrusion detection.
+        // not made. An undone mutation document answers no data, so that no payload of it (another
+        // mutation's, say) reads as done. Refusals are counted for intrusion detection.
         async requestDidStart() {
           return {
             async willSendResponse({ contextValue, response, operation }) {
@@ -164,6 +165,7 @@ export function createApollo(production: boolean): ApolloServer<Context> {
               const undone = answered.some((e) => FAULT_CODES.has(e.extensions?.code as string)) || (operation?.operation === 'mutation' && answered.length > 0);
               try {
                 await finishRequest(contextValue, undone);
+                if (undone && operation?.operation === 'mutation' && response.body.kind === 'single') response.body.singleResult.data = null;
               } catch (error) {
                 console.error('commit failed:', error);
                 response.body = { kind: 'single', singleResult: { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } };

@@ -4,6 +4,7 @@ import { applyMiddleware, IMiddlewareTypeMap } from 'graphql-middleware';
 import { buildSchemaSync } from 'type-graphql';
 import { Context, keepWrite } from '../context';
 import { ErrorCode, UserError } from '../errors';
+import { isUuid } from '../validation/identifiers';
 import { clearLoaders } from '../loaders';
 import { fieldsWithoutRule, permissions } from '../policies/shield';
 import { AccountResolver } from '../resolvers/account.resolver';
@@ -30,17 +31,23 @@ export function buildBareSchema(): GraphQLSchema {
   return buildSchemaSync({ resolvers: [...resolvers], validate: false });
 }
 
-/** Ids a mutation's arguments name (`id`, `residentId`, … at any depth), at most 20 of them. */
-function idsIn(args: unknown): string[] {
-  const ids: string[] = [];
-  const walk = (value: unknown, key: string): void => {
-    if (typeof value === 'string') {
-      if (key === 'id' || key.endsWith('Id')) ids.push(value);
-    } else if (Array.isArray(value)) value.forEach((item) => walk(item, key));
-    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, k);
-  };
-  walk(args, '');
-  return ids.slice(0, 20);
+/** At most this many missed rows of one mutation are logged and counted. */
+const MISSES_NOTED = 20;
+
+/**
+ * The row ids a mutation's NOT_FOUND answers name: the argument at each error's path, when the
+ * path ends at an id (`id`, `residentId`, `input.tickets.3.residentId`…; other NOT_FOUND answers,
+ * such as a function that is not suspended, are no missing row). An argument that is no uuid is
+ * logged as '-': whatever was typed there (a My Number pasted by mistake, say) stays out of the log.
+ */
+function missedIds(args: Record<string, unknown>, userErrors: UserError[]): string[] {
+  return userErrors
+    .filter((e) => e.code === ErrorCode.NOT_FOUND && /^(id|.*Id)$/.test(String(e.field[e.field.length - 1])))
+    .slice(0, MISSES_NOTED)
+    .map((e) => {
+      const value = e.field.reduce<unknown>((at, key) => (at && typeof at === 'object' ? (at as Record<string, unknown>)[key] : undefined), args);
+      return typeof value === 'string' && isUuid(value) ? value.toLowerCase() : '-';
+    });
 }
 
 /**
@@ -56,11 +63,11 @@ const mutationsWatched: IMiddlewareTypeMap<unknown, Context> = {
   Mutation: async (resolve, parent, args, ctx, info) => {
     clearLoaders(ctx.loaders);
     const result = await resolve(parent, args, ctx, info);
-    const userErrors = (result as { userErrors?: UserError[] } | null)?.userErrors ?? [];
-    if (ctx.actor && userErrors.some((e) => e.code === ErrorCode.NOT_FOUND)) {
-      const entry = { operation: `${info.fieldName}.notFound`, municipalityCode: ctx.actor.municipalityCode, targetIds: idsIn(args), outcome: 'FAILURE' as const };
+    const missed = missedIds(args, (result as { userErrors?: UserError[] } | null)?.userErrors ?? []);
+    if (ctx.actor && missed.length > 0) {
+      const entry = { operation: `${info.fieldName}.notFound`, municipalityCode: ctx.actor.municipalityCode, targetIds: missed, outcome: 'FAILURE' as const };
       await keepWrite(ctx, await ctx.session.manager(), (db) => writeAudit(db, ctx, [entry]));
-      await ctx.services.detector.denied(ctx.actor, ctx.sourceAddress, 1);
+      await ctx.services.detector.denied(ctx.actor, ctx.sourceAddress, missed.length);
     }
     return result;
   },

@@ -32,6 +32,14 @@ describe('mutation answers', () => {
     }`, { id });
     expect(codes(refusedSecond)).toEqual(['FORBIDDEN']);
     expect(await givenName(id)).toBe(before);
+    // No payload of an undone document reads as done, not even one the refusal left whole.
+    const siblings = await internet.gql(`mutation($id: ID!) {
+      a: updateResident(id: $id, input: { givenName: "変更" }) { resident { givenName } userErrors { code } }
+      b: updateResident(id: $id, input: { familyName: "変更" }) { resident { myNumber } userErrors { code } }
+    }`, { id });
+    expect(codes(siblings)).toEqual(['FORBIDDEN']);
+    expect(siblings.data).toBeNull();
+    expect(await givenName(id)).toBe(before);
     // The same change alone is made.
     const alone = await internet.gql('mutation($id: ID!) { updateResident(id: $id, input: { givenName: "変更" }) { resident { givenName } userErrors { code } } }', { id });
     expect(alone).toEqual({ data: { updateResident: { resident: { givenName: '変更' }, userErrors: [] } } });
@@ -56,5 +64,21 @@ describe('mutation answers', () => {
     }`, { id });
     expect(codes(undone)).toEqual(['FORBIDDEN']);
     expect(await logged('voidTicket.notFound', minato.code)).toEqual([{ target_ids: [id], outcome: 'FAILURE', actor_id: minato.officer.accountId }]);
+
+    // What is no id (a My Number typed in the wrong box, say) stays out of the log; ids are logged as the database reads them.
+    await minato.officer.gql(DELETE, { id: '123456789018' });
+    await minato.officer.gql(DELETE, { id: id.toUpperCase() });
+    expect((await logged('deleteResident.notFound', minato.code)).map((e: { target_ids: string[] }) => e.target_ids)).toEqual([[id], ['-'], [id]]);
+    // In a list, the entries that missed are named, not the ones before them.
+    const own = await registerResident(minato.officer);
+    const ISSUE = 'mutation($input: IssueTicketsInput!) { issueTickets(input: $input) { userErrors { field code } } }';
+    const issued = await minato.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: own.id }, { residentId: id }] } });
+    expect(issued.data.issueTickets.userErrors).toEqual([{ field: ['input', 'tickets', '1', 'residentId'], code: 'NOT_FOUND' }]);
+    expect(await logged('issueTickets.notFound', minato.code)).toEqual([{ target_ids: [id], outcome: 'FAILURE', actor_id: minato.officer.accountId }]);
+    // A NOT_FOUND that names no row (a function that is not suspended) is no missed row.
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const resumed = await operator.gql('mutation { resumeFunction(function: EXPORT, municipalityCode: "131016") { userErrors { code } } }');
+    expect(resumed.data.resumeFunction.userErrors).toEqual([{ code: 'NOT_FOUND' }]);
+    expect(await logged('resumeFunction.notFound', null)).toEqual([]);
   });
 });
