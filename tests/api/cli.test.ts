@@ -61,6 +61,7 @@ describe('operator command line', () => {
     await expect(createOperator(loginId)).rejects.toMatchObject({ errors: [{ field: ['input', 'loginId'], code: 'DUPLICATE' }] });
   });
 
+  // Four processes, each loading the TypeScript sources, and a database created: minutes on a busy machine.
   it('tells a production server on the embedded database to be stopped for the first operator, whom the command then creates', async () => {
     mkdirSync('.data', { recursive: true });
     // Readable by the unprivileged user the embedded PostgreSQL runs as under root.
@@ -98,7 +99,7 @@ describe('operator command line', () => {
       }
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 300_000);
 
   it('archives the operation log as the database owner, the one role allowed to', async () => {
     // A retention no event has reached: nothing moves that other tests read.
