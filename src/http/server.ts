@@ -93,8 +93,6 @@ const costLimit: ApolloServerPlugin<Context> = {
   async requestDidStart() {
     return {
       async didResolveOperation({ request, document, operation, schema }) {
-        // Variables that do not fit the operation are refused by execution itself, before any resolver.
-        if (getVariableValues(schema, operation?.variableDefinitions ?? [], request.variables ?? {}).errors) return;
         let cost: number;
         try {
           cost = getComplexity({
@@ -105,8 +103,11 @@ const costLimit: ApolloServerPlugin<Context> = {
             estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
           });
         } catch {
-          // Past the library's count of fields to weigh (fragments spread again and again), or an
-          // argument execution would refuse: nothing that is worth running as asked.
+          // Variables that do not fit the operation are refused by execution itself, before any
+          // resolver (they are coerced once more only here, on the way to that refusal). Anything
+          // else is past the library's count of fields to weigh (fragments spread again and again),
+          // or an argument execution would refuse: nothing that is worth running as asked.
+          if (getVariableValues(schema, operation?.variableDefinitions ?? [], request.variables ?? {}).errors) return;
           cost = Infinity;
         }
         if (cost > MAX_COST) {

@@ -45,6 +45,9 @@ export function applyScope<T extends ObjectLiteral>(query: SelectQueryBuilder<T>
   );
 }
 
+/** Whether a scope reaches every row, whatever its tenant (a rule without conditions: the operator's reading of the operation log). */
+export const reachesEveryTenant = (scope: Scope): boolean => scope.some((conditions) => Object.keys(conditions).length === 0);
+
 type Caller = { actor: Actor | null; ability: AppAbility };
 
 /** Whether the caller may `action` `name` inside its own municipality (false without one). */

@@ -3,7 +3,7 @@ import { Actor } from '../auth/actor';
 import type { Context } from '../context';
 import { CheckpointHead, CheckpointLink, checkpointDigest, checkpointKey, checkpointMac, headsHash, macMatches } from '../crypto/audit-checkpoint';
 import { AuditEvent, AuditOutcome } from '../entities/audit-event.entity';
-import { applyScope, scopeOf } from '../policies/scope';
+import { applyScope, reachesEveryTenant, scopeOf } from '../policies/scope';
 import { AuditEventConnection, AuditEventFilter } from '../resolvers/audit.types';
 import { badArgument, badCursor, checkPageSize, ErrorCode, forbidden, identifierError } from '../errors';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
@@ -304,7 +304,7 @@ export async function searchAudit(
   const municipalityCode = await checkMunicipalityFilter(ctx, filter.municipalityCode);
   // Only a reader of every municipality's events (the operator) narrows them to one: for anyone else
   // the filter is not theirs to use, and an empty list would say "nothing happened there".
-  if (municipalityCode && !scope.some((conditions) => Object.keys(conditions).length === 0)) throw forbidden();
+  if (municipalityCode && !reachesEveryTenant(scope)) throw forbidden();
   if (filter.actorId && !isUuid(filter.actorId)) throw badArgument(['filter', 'actorId'], 'must be an account id as the API hands them out', ErrorCode.INVALID_FORMAT);
   const query = applyScope((await ctx.session.manager()).getRepository(AuditEvent).createQueryBuilder('a'), scope);
   // An event is linked into its chain when its transaction commits; until then it is not listed.

@@ -2,7 +2,7 @@ import type { TenantKeys } from '../crypto/tenant-keys';
 import { ErrorCode, identifierError } from '../errors';
 import { parseRegistryDate } from '../validation/era-dates';
 import { EARLIEST_BIRTH } from '../validation/dates';
-import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, nameCharactersProblem, normaliseDigits } from '../validation/identifiers';
+import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, nameCharactersProblem, normaliseDigits, normaliseKana } from '../validation/identifiers';
 import { ownMunicipalityCodes } from '../validation/own-codes';
 import { checkIssuedSeries, checkTicketNumber } from '../validation/tickets';
 
@@ -146,7 +146,7 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     let value = required(column);
     if (value === null) continue;
     // Half-width katakana (ｶﾅ) is common in registry extracts; store full-width as the API does.
-    if (column.endsWith('Kana')) value = value.normalize('NFKC');
+    if (column.endsWith('Kana')) value = normaliseKana(value);
     const unreadable = nameCharactersProblem(value);
     if (unreadable) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: unreadable });
     else if (value.length > 50) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: 'must be at most 50 characters' });
