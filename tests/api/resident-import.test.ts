@@ -914,7 +914,8 @@ describe('resident registry import', () => {
       method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${officer.token}` },
     } as RequestInit);
     try {
-      for (let i = 0; i < 200 && (await officer.gql('{ importJobs(first: 1) { id } }')).data.importJobs.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+      // The job is written QUEUED, then marked RUNNING as it starts reading: waited for both.
+      for (let i = 0; i < 200 && (await officer.gql('{ importJobs(first: 1) { status } }')).data.importJobs[0]?.status !== 'RUNNING'; i++) await new Promise((r) => setTimeout(r, 25));
       const second = await upload(t, officer, registryCsv([registryRow()]));
       expect([second.status, second.body.errors[0].extensions.code, second.body.errors[0].message])
         .toEqual([429, 'RATE_LIMITED', 'an import of this municipality is already running; wait for it to finish']);
