@@ -167,6 +167,8 @@ export interface AuditVerification {
   checkpointsBroken: string | null;
   /** The checkpoint this run wrote, when nothing was broken, and how many before it were verified. */
   checkpoint: { scope: string; position: number; digest: string; verified: number } | null;
+  /** The other series that, during a change of master key, were handed over to the new one. */
+  handedOver: string[];
 }
 
 /**
@@ -176,6 +178,12 @@ export interface AuditVerification {
  * `expect` is a digest an earlier run printed, kept outside the system: it must still be in the
  * series, so that cutting the newest checkpoints, then rewriting what came after the last one left,
  * is noticed too.
+ *
+ * While a change of master key is under way (PREVIOUS_MASTER_KEY set), it also verifies every
+ * other series and hands over each whose newest checkpoint the new key did not sign: a checkpoint
+ * recording no heads, signed under the new key, that holds the old ones in place once the previous
+ * key is gone. Without it a series this run does not cover would end in checkpoints no configured
+ * key signs, and stay broken.
  */
 export async function verifyAuditLog(
   db: DataSource,
@@ -184,34 +192,60 @@ export async function verifyAuditLog(
 ): Promise<AuditVerification> {
   const scope = options.chain ?? ALL_CHAINS;
   const keys = [masterKeys.masterKey, masterKeys.previousMasterKey].filter((key) => key !== undefined).map(checkpointKey);
-  const lock = `audit-checkpoint:${scope}`;
+  const handingOver = masterKeys.previousMasterKey !== undefined;
   const runner = db.createQueryRunner();
   await runner.connect();
+  const locked: string[] = [];
   try {
+    const existing: { scope: string }[] = handingOver ? await runner.query('SELECT DISTINCT scope FROM audit_checkpoint') : [];
+    // Taken in one order by every run that takes more than its own: two runs never wait for each other in a circle.
+    const scopes = [...new Set([scope, ...existing.map((row) => row.scope)])].sort();
     // Taken before the transaction's snapshot: a run waited for has written its checkpoint by then.
-    await runner.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [lock]);
+    for (const each of scopes) {
+      await runner.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`audit-checkpoint:${each}`]);
+      locked.push(each);
+    }
     await runner.startTransaction('REPEATABLE READ');
     try {
       const { checked, broken } = await verifyAuditChain(runner.manager, options.chain);
       const series = await readSeries(runner.manager, scope, keys, options.expect);
+      const others: { scope: string; series: Series }[] = [];
+      for (const other of scopes.filter((each) => each !== scope)) others.push({ scope: other, series: await readSeries(runner.manager, other, keys) });
+      const checkpointsBroken = series.broken ?? others.find((other) => other.series.broken)?.series.broken ?? null;
       let checkpoint: AuditVerification['checkpoint'] = null;
-      if (!broken && !series.broken) {
-        const written = await writeCheckpoint(runner.manager, keys[0], scope, options.chain, series.last);
+      const handedOver: string[] = [];
+      if (!broken && !checkpointsBroken) {
+        const heads = await movedHeads(runner.manager, scope, options.chain);
+        const written = await writeCheckpoint(runner.manager, keys[0], scope, series.last, heads);
         checkpoint = { scope, position: written.position, digest: written.mac.toString('hex'), verified: series.last?.position ?? 0 };
+        for (const other of others.filter((each) => each.series.last && !each.series.newestUnderMasterKey)) {
+          // No heads: this run may not have verified the other series' chains, and the checkpoint vouches only for the series.
+          await writeCheckpoint(runner.manager, keys[0], other.scope, other.series.last, []);
+          handedOver.push(other.scope);
+        }
       }
       await runner.commitTransaction();
-      return { checked, broken, checkpointsBroken: series.broken, checkpoint };
+      return { checked, broken, checkpointsBroken, checkpoint, handedOver };
     } catch (error) {
       await runner.rollbackTransaction();
       throw error;
     }
   } finally {
-    await runner.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lock]).catch(() => undefined);
+    for (const each of locked.reverse()) {
+      await runner.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [`audit-checkpoint:${each}`]).catch(() => undefined);
+    }
     await runner.release();
   }
 }
 
 type SeriesEnd = CheckpointLink & { position: number };
+
+interface Series {
+  broken: string | null;
+  last: SeriesEnd | null;
+  /** Whether the newest checkpoint is signed under MASTER_KEY itself, not only under PREVIOUS_MASTER_KEY. */
+  newestUnderMasterKey: boolean;
+}
 
 /**
  * Checks a series' MACs in order. Checkpoints no configured key signed are accepted only at the
@@ -219,7 +253,7 @@ type SeriesEnd = CheckpointLink & { position: number };
  * replaced, and the signed one holds them in place, as its MAC covers their digests and MACs.
  * The newest must always be signed under MASTER_KEY or PREVIOUS_MASTER_KEY.
  */
-async function readSeries(db: EntityManager, scope: string, keys: Buffer[], expect?: string): Promise<{ broken: string | null; last: SeriesEnd | null }> {
+async function readSeries(db: EntityManager, scope: string, keys: Buffer[], expect?: string): Promise<Series> {
   const rows: { position: string; takenAt: Date; mac: Buffer; heads: Buffer }[] = await db.query(
     `SELECT c.position, c.taken_at AS "takenAt", c.mac,
             (SELECT sha256(convert_to(coalesce(string_agg(format(E'%s %s %s\\n', h.chain, h.seq, encode(h.hash, 'hex')), '' ORDER BY h.chain COLLATE "C"), ''), 'UTF8'))
@@ -230,36 +264,42 @@ async function readSeries(db: EntityManager, scope: string, keys: Buffer[], expe
   let last: SeriesEnd | null = null;
   let signedBefore = false;
   let unsignedFrom: number | null = null;
+  let underMasterKey = false;
   const altered = (position: number) =>
     `checkpoint ${position} of ${scope} does not match its MAC: it or one before it was altered or removed, or it was signed under neither MASTER_KEY nor PREVIOUS_MASTER_KEY`;
+  const end = (broken: string | null): Series => ({ broken, last, newestUnderMasterKey: underMasterKey });
   for (const [i, row] of rows.entries()) {
     const position = Number(row.position);
-    if (position !== i + 1) return { broken: `checkpoint ${i + 1} of ${scope} is missing`, last };
+    if (position !== i + 1) return end(`checkpoint ${i + 1} of ${scope} is missing`);
     const digest = checkpointDigest(last, scope, position, row.takenAt, row.heads);
-    if (keys.some((key) => macMatches(key, digest, row.mac))) {
-      if (unsignedFrom !== null && signedBefore) return { broken: altered(unsignedFrom), last };
+    const signer = keys.findIndex((key) => macMatches(key, digest, row.mac));
+    if (signer !== -1) {
+      if (unsignedFrom !== null && signedBefore) return end(altered(unsignedFrom));
       signedBefore = true;
       unsignedFrom = null;
     } else {
       unsignedFrom ??= position;
     }
+    underMasterKey = signer === 0;
     last = { position, digest, mac: row.mac };
   }
-  if (unsignedFrom !== null) return { broken: altered(unsignedFrom), last };
+  if (unsignedFrom !== null) return end(altered(unsignedFrom));
   if (expect !== undefined && !rows.some((row) => row.mac.toString('hex') === expect.toLowerCase())) {
-    return { broken: `no checkpoint of ${scope} has the digest ${expect}: the checkpoints since it was printed were removed, or it belongs to another series`, last };
+    return end(`no checkpoint of ${scope} has the digest ${expect}: the checkpoints since it was printed were removed, or it belongs to another series`);
   }
-  return { broken: null, last };
+  return end(null);
 }
 
-/** Records the heads of the chains in scope that moved since the series last recorded them. */
-async function writeCheckpoint(db: EntityManager, key: Buffer, scope: string, chain: string | undefined, last: SeriesEnd | null): Promise<{ position: number; mac: Buffer }> {
-  const heads: CheckpointHead[] = await db.query(
-    `SELECT h.chain, h.last_seq::text AS seq, h.last_hash AS hash FROM audit_chain h
-     WHERE ($2::text IS NULL OR h.chain = $2) AND h.last_seq > 0
-       AND NOT EXISTS (SELECT FROM audit_checkpoint_head p WHERE p.scope = $1 AND p.chain = h.chain AND p.seq = h.last_seq)`,
-    [scope, chain ?? null],
-  );
+/** The heads of the chains in scope that moved since the series last recorded them. */
+const movedHeads = (db: EntityManager, scope: string, chain: string | undefined): Promise<CheckpointHead[]> => db.query(
+  `SELECT h.chain, h.last_seq::text AS seq, h.last_hash AS hash FROM audit_chain h
+   WHERE ($2::text IS NULL OR h.chain = $2) AND h.last_seq > 0
+     AND NOT EXISTS (SELECT FROM audit_checkpoint_head p WHERE p.scope = $1 AND p.chain = h.chain AND p.seq = h.last_seq)`,
+  [scope, chain ?? null],
+);
+
+/** Appends to a series a checkpoint recording these heads, signed under `key`. */
+async function writeCheckpoint(db: EntityManager, key: Buffer, scope: string, last: SeriesEnd | null, heads: CheckpointHead[]): Promise<{ position: number; mac: Buffer }> {
   const position = (last?.position ?? 0) + 1;
   const takenAt = new Date();
   const mac = checkpointMac(key, checkpointDigest(last, scope, position, takenAt, headsHash(heads)));
@@ -288,6 +328,21 @@ async function checkMunicipalityFilter(ctx: Context, code: string | null | undef
   return checked.value;
 }
 
+/**
+ * An actor id filter, refused when malformed or no account has it: it would match no event. Accounts
+ * are disabled, never deleted, so every actor the log names is still one. Any account counts, not only
+ * the reader's municipality's: a site, an integrator or the operator may act on its residents.
+ */
+async function checkActorFilter(db: EntityManager, id: string | null | undefined): Promise<string | null> {
+  if (id === null || id === undefined) return null;
+  const field = ['filter', 'actorId'];
+  if (!isUuid(id)) throw badArgument(field, 'must be an account id as the API hands them out', ErrorCode.INVALID_FORMAT);
+  const actor = id.toLowerCase();
+  const found: unknown[] = await db.query('SELECT FROM account WHERE id = $1', [actor]);
+  if (found.length === 0) throw badArgument(field, 'is not an account id: no account has it', ErrorCode.NOT_FOUND);
+  return actor;
+}
+
 /** Searches the operation log within the reader's scope: own municipality, or all for the operator. */
 export async function searchAudit(
   ctx: Context,
@@ -305,15 +360,21 @@ export async function searchAudit(
   // Only a reader of every municipality's events (the operator) narrows them to one: for anyone else
   // the filter is not theirs to use, and an empty list would say "nothing happened there".
   if (municipalityCode && !reachesEveryTenant(scope)) throw forbidden();
-  if (filter.actorId && !isUuid(filter.actorId)) throw badArgument(['filter', 'actorId'], 'must be an account id as the API hands them out', ErrorCode.INVALID_FORMAT);
-  const query = applyScope((await ctx.session.manager()).getRepository(AuditEvent).createQueryBuilder('a'), scope);
+  if (filter.from && filter.to && filter.to <= filter.from) {
+    throw badArgument(['filter', 'to'], filter.to < filter.from ? 'must not be before from' : 'must be after from: it is exclusive, so the same instant matches nothing', ErrorCode.INVALID_DATE);
+  }
+  const db = await ctx.session.manager();
+  const actorId = await checkActorFilter(db, filter.actorId);
+  // Ids are stored as PostgreSQL prints UUIDs, in lower case; other targets (`version:2`) as written.
+  const targetId = filter.targetId && isUuid(filter.targetId) ? filter.targetId.toLowerCase() : filter.targetId;
+  const query = applyScope(db.getRepository(AuditEvent).createQueryBuilder('a'), scope);
   // An event is linked into its chain when its transaction commits; until then it is not listed.
   query.andWhere('a.seq IS NOT NULL');
   if (filter.from) query.andWhere('a.occurredAt >= :from', { from: filter.from });
   if (filter.to) query.andWhere('a.occurredAt < :to', { to: filter.to });
-  if (filter.actorId) query.andWhere('a.actor_id::text = :actor', { actor: filter.actorId });
+  if (actorId) query.andWhere('a.actorId = :actor', { actor: actorId });
   if (filter.operation) query.andWhere('a.operation = :operation', { operation: filter.operation });
-  if (filter.targetId) query.andWhere(':target = ANY(a.target_ids)', { target: filter.targetId });
+  if (targetId) query.andWhere(':target = ANY(a.target_ids)', { target: targetId });
   if (municipalityCode) query.andWhere('a.municipalityCode = :code', { code: municipalityCode });
   if (after) query.andWhere('a.id < :after', { after });
   const nodes = await query.orderBy('a.id', 'DESC').limit(first).getMany();

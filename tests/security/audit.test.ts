@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { verifyAudit } from '../../src/cli';
-import { createDataSource } from '../../src/db/data-source';
+import { DataSource } from 'typeorm';
+import { rotateMasterKey, verifyAudit } from '../../src/cli';
+import { createDataSource, migrate } from '../../src/db/data-source';
+import { syncReferenceData } from '../../src/db/reference-data';
 import { archiveAuditEvents, verifyAuditChain, writeAudit } from '../../src/services/audit.service';
 import { Channel, Role } from '../../src/schema/enums';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
@@ -180,11 +182,34 @@ async function verifyAuditCommand(...args: string[]): Promise<{ out: string[]; e
   }
 }
 
-const checkpointsOf = (scope: string): Promise<{ position: string; heads: { chain: string; seq: string }[] }[]> => t.db.query(
+const checkpointsOf = (scope: string, db = t.db): Promise<{ position: string; heads: { chain: string; seq: string }[] }[]> => db.query(
   `SELECT c.position, coalesce(json_agg(json_build_object('chain', h.chain, 'seq', h.seq::text)) FILTER (WHERE h.chain IS NOT NULL), '[]') AS heads
    FROM audit_checkpoint c LEFT JOIN audit_checkpoint_head h USING (scope, position) WHERE c.scope = $1 GROUP BY c.position ORDER BY c.position`,
   [scope],
 );
+
+const cli = { requestId: 'test', channel: 'CLI', actor: null };
+
+/** Runs commands against a database of its own: the shared one holds chains and series other tests broke on purpose. */
+async function withOwnDatabase(run: (own: DataSource) => Promise<void>): Promise<void> {
+  const name = `audit_checkpoints_${process.pid}`;
+  await t.db.query(`CREATE DATABASE ${name}`);
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = `/${name}`;
+  const shared = process.env.DATABASE_URL;
+  const own = createDataSource(url.toString(), { poolSize: 1 });
+  try {
+    process.env.DATABASE_URL = url.toString();
+    await own.initialize();
+    await migrate(own);
+    await syncReferenceData(own);
+    await run(own);
+  } finally {
+    process.env.DATABASE_URL = shared;
+    if (own.isInitialized) await own.destroy();
+    await t.db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+}
 
 /** Edits event 2, cuts the last one, relinks every later hash with the database's own function and moves the head back. */
 const REWRITE = (code: string, edited: string, cut: string) => `
@@ -311,40 +336,24 @@ describe('checkpoints signed outside the database', () => {
     await expect(verifyAudit(code, '--expect')).rejects.toThrow('--expect needs a value');
   });
 
-  it('without a chain, verifies every chain and checkpoints each that moved, in the series of all chains', async () => {
-    // A database of its own: the shared one holds chains other tests broke on purpose.
-    const name = `audit_checkpoints_${process.pid}`;
-    await t.db.query(`CREATE DATABASE ${name}`);
-    const url = new URL(process.env.DATABASE_URL!);
-    url.pathname = `/${name}`;
-    const shared = process.env.DATABASE_URL;
-    const own = createDataSource(url.toString(), { poolSize: 1 });
-    try {
-      process.env.DATABASE_URL = url.toString();
-      expect((await verifyAuditCommand()).out[1]).toBe('Checkpoint 1 of all written (0 before it verified); keep its digest outside the system, for --expect:');
-      await own.initialize();
-      const cli = { requestId: 'test', channel: 'CLI', actor: null };
-      await writeAudit(own.manager, cli, [0, 1, 2].map(() => ({ operation: 'test.checkpoint', municipalityCode: '131016', targetIds: [], outcome: 'SUCCESS' as const })));
-      await writeAudit(own.manager, cli, [{ operation: 'test.checkpoint', municipalityCode: null, targetIds: [], outcome: 'SUCCESS' }]);
-      const intact = await verifyAuditCommand();
-      expect(intact.out[0]).toBe('Operation log intact: 4 events verified.');
-      expect(await own.query(`SELECT chain, seq::int FROM audit_checkpoint_head WHERE scope = 'all' ORDER BY chain`))
-        .toEqual([{ chain: '131016', seq: 3 }, { chain: 'platform', seq: 1 }]);
-      const events: { id: string }[] = await own.query(`SELECT id FROM audit_event WHERE chain = '131016' ORDER BY seq`);
-      await asOwnerWithoutTriggers(REWRITE('131016', events[0].id, events[2].id), [], own);
-      expect(await verifyAuditCommand('--expect', intact.digest!)).toMatchObject({ exitCode: 1, err: [
-        'Operation log BROKEN in chain 131016: the event at position 3 is missing (checkpoint 2 of all recorded it). 3 events checked.',
-      ] });
-    } finally {
-      process.env.DATABASE_URL = shared;
-      if (own.isInitialized) await own.destroy();
-      await t.db.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    }
-  }, 120_000);
+  it('without a chain, verifies every chain and checkpoints each that moved, in the series of all chains', () => withOwnDatabase(async (own) => {
+    expect((await verifyAuditCommand()).out[1]).toBe('Checkpoint 1 of all written (0 before it verified); keep its digest outside the system, for --expect:');
+    await writeAudit(own.manager, cli, [0, 1, 2].map(() => ({ operation: 'test.checkpoint', municipalityCode: '131016', targetIds: [], outcome: 'SUCCESS' as const })));
+    await writeAudit(own.manager, cli, [{ operation: 'test.checkpoint', municipalityCode: null, targetIds: [], outcome: 'SUCCESS' }]);
+    const intact = await verifyAuditCommand();
+    expect(intact.out[0]).toBe('Operation log intact: 4 events verified.');
+    expect(await own.query(`SELECT chain, seq::int FROM audit_checkpoint_head WHERE scope = 'all' ORDER BY chain`))
+      .toEqual([{ chain: '131016', seq: 3 }, { chain: 'platform', seq: 1 }]);
+    const events: { id: string }[] = await own.query(`SELECT id FROM audit_event WHERE chain = '131016' ORDER BY seq`);
+    await asOwnerWithoutTriggers(REWRITE('131016', events[0].id, events[2].id), [], own);
+    expect(await verifyAuditCommand('--expect', intact.digest!)).toMatchObject({ exitCode: 1, err: [
+      'Operation log BROKEN in chain 131016: the event at position 3 is missing (checkpoint 2 of all recorded it). 3 events checked.',
+    ] });
+  }), 120_000);
 
-  it('keeps the checkpoints of a replaced master key: verified with PREVIOUS_MASTER_KEY, then held by the first signed under the new one', async () => {
-    const { code, officer } = await t.tenant();
-    await registerResident(officer);
+  it('keeps the checkpoints of a replaced master key: verified with PREVIOUS_MASTER_KEY, then held by the first signed under the new one', () => withOwnDatabase(async (own) => {
+    await writeAudit(own.manager, cli, [{ operation: 'test.checkpoint', municipalityCode: '131016', targetIds: [], outcome: 'SUCCESS' }]);
+    const code = '131016';
     expect((await verifyAuditCommand(code)).exitCode).toBe(0);
     const newKey = randomBytes(32).toString('base64');
     try {
@@ -354,9 +363,9 @@ describe('checkpoints signed outside the database', () => {
       delete process.env.PREVIOUS_MASTER_KEY;
       expect((await verifyAuditCommand(code)).exitCode).toBe(0);
       // Held, not merely tolerated: the old checkpoint cannot be edited once its key is gone.
-      await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at - interval '1 day' WHERE scope = '${code}' AND position = 1`);
+      await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at - interval '1 day' WHERE scope = '${code}' AND position = 1`, [], own);
       expect((await verifyAuditCommand(code)).err).toEqual([expect.stringContaining(`checkpoint 1 of ${code} does not match its MAC`)]);
-      await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at + interval '1 day' WHERE scope = '${code}' AND position = 1`);
+      await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at + interval '1 day' WHERE scope = '${code}' AND position = 1`, [], own);
       expect((await verifyAuditCommand(code)).exitCode).toBe(0);
       // A key that signed none of them is refused: the newest checkpoint must verify.
       process.env.MASTER_KEY = randomBytes(32).toString('base64');
@@ -365,7 +374,57 @@ describe('checkpoints signed outside the database', () => {
       process.env.MASTER_KEY = masterKey;
       delete process.env.PREVIOUS_MASTER_KEY;
     }
-  });
+  }), 120_000);
+
+  it('after a change of master key done as the README says, every series verifies without the previous key, and stays tamper-evident', () => withOwnDatabase(async (own) => {
+    await writeAudit(own.manager, cli, [{ operation: 'test.checkpoint', municipalityCode: '131016', targetIds: [], outcome: 'SUCCESS' }]);
+    await writeAudit(own.manager, cli, [{ operation: 'test.checkpoint', municipalityCode: null, targetIds: [], outcome: 'SUCCESS' }]);
+    // Before the change, each series has a checkpoint under the old key.
+    for (const scope of [['platform'], ['131016'], []]) expect((await verifyAuditCommand(...scope)).exitCode).toBe(0);
+    const newKey = randomBytes(32).toString('base64');
+    try {
+      // (1) and (2): the new key, the old one as PREVIOUS_MASTER_KEY, and the data keys re-wrapped.
+      process.env.MASTER_KEY = newKey;
+      process.env.PREVIOUS_MASTER_KEY = masterKey;
+      const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+      try {
+        await rotateMasterKey();
+      } finally {
+        log.mockRestore();
+      }
+      // An old checkpoint altered is caught while both keys are set, and then nothing is handed over.
+      await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at - interval '1 day' WHERE scope = 'platform' AND position = 1`, [], own);
+      expect(await verifyAuditCommand()).toMatchObject({ exitCode: 1, err: [
+        'Operation log checkpoints BROKEN: checkpoint 1 of platform does not match its MAC: it or one before it was altered or removed, or it was signed under neither MASTER_KEY nor PREVIOUS_MASTER_KEY.',
+      ] });
+      expect((await checkpointsOf('platform', own)).length + (await checkpointsOf('131016', own)).length + (await checkpointsOf('all', own)).length).toBe(3);
+      await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at + interval '1 day' WHERE scope = 'platform' AND position = 1`, [], own);
+      // (3): one run hands every series over to the new key; the other series' checkpoints record no heads.
+      const handOver = await verifyAuditCommand();
+      expect(handOver.exitCode).toBe(0);
+      expect(await checkpointsOf('platform', own)).toEqual([{ position: '1', heads: [{ chain: 'platform', seq: '1' }] }, { position: '2', heads: [] }]);
+      expect(await checkpointsOf('131016', own)).toEqual([{ position: '1', heads: [{ chain: '131016', seq: '1' }] }, { position: '2', heads: [] }]);
+      // Handed over once: a second run leaves the other series as they are.
+      expect((await verifyAuditCommand()).exitCode).toBe(0);
+      expect(await checkpointsOf('platform', own)).toHaveLength(2);
+      // (4): without the previous key every series verifies, and keeps verifying.
+      delete process.env.PREVIOUS_MASTER_KEY;
+      for (const scope of [[], ['platform'], ['131016'], ['platform']]) expect(await verifyAuditCommand(...scope)).toMatchObject({ exitCode: 0, err: [] });
+      // The old checkpoints are held by the hand-over: altered, or the hand-over removed, they break the series.
+      await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at - interval '1 day' WHERE scope = '131016' AND position = 1`, [], own);
+      expect((await verifyAuditCommand('131016')).err).toEqual([expect.stringContaining('checkpoint 1 of 131016 does not match its MAC')]);
+      await asOwnerWithoutTriggers(`UPDATE audit_checkpoint SET taken_at = taken_at + interval '1 day' WHERE scope = '131016' AND position = 1`, [], own);
+      await asOwnerWithoutTriggers(`DELETE FROM audit_checkpoint WHERE scope = '131016' AND position >= 2`, [], own);
+      expect((await verifyAuditCommand('131016')).err).toEqual([expect.stringContaining('checkpoint 1 of 131016 does not match its MAC')]);
+      // A hand-over forged by whoever holds the database alone is not signed under the new key.
+      const [last] = await own.query(`SELECT position, taken_at FROM audit_checkpoint WHERE scope = 'platform' ORDER BY position DESC LIMIT 1`);
+      await asOwnerWithoutTriggers('INSERT INTO audit_checkpoint (scope, position, taken_at, mac) VALUES ($1, $2, $3, $4)', ['platform', Number(last.position) + 1, new Date(), randomBytes(16)], own);
+      expect((await verifyAuditCommand('platform')).err).toEqual([expect.stringContaining(`checkpoint ${Number(last.position) + 1} of platform does not match its MAC`)]);
+    } finally {
+      process.env.MASTER_KEY = masterKey;
+      delete process.env.PREVIOUS_MASTER_KEY;
+    }
+  }), 120_000);
 });
 
 describe('searching the operation log', () => {
@@ -401,6 +460,10 @@ describe('searching the operation log', () => {
       [{ municipalityCode: '' }, ['filter', 'municipalityCode'], 'INVALID_FORMAT'],
       [{ municipalityCode: '479993' }, ['filter', 'municipalityCode'], 'UNKNOWN_MUNICIPALITY'],
       [{ actorId: 'admin' }, ['filter', 'actorId'], 'INVALID_FORMAT'],
+      // Well-formed, but no account has it.
+      [{ actorId: '00000000-0000-0000-0000-000000000000' }, ['filter', 'actorId'], 'NOT_FOUND'],
+      [{ from: '2030-01-01T00:00:00Z', to: '2020-01-01T00:00:00Z' }, ['filter', 'to'], 'INVALID_DATE'],
+      [{ from: '2030-01-01T00:00:00Z', to: '2030-01-01T00:00:00Z' }, ['filter', 'to'], 'INVALID_DATE'],
     ];
     for (const [filter, field, reason] of cases) {
       for (const reader of [operator, a.officer]) {
@@ -409,11 +472,27 @@ describe('searching the operation log', () => {
         expect(result.errors?.[0].message).toMatch(new RegExp(`^${field.join('\\.')}: `));
       }
     }
+    expect((await operator.gql(SEARCH, { filter: { from: '2030-01-01T00:00:00Z', to: '2020-01-01T00:00:00Z' } })).errors?.[0].message)
+      .toBe('filter.to: must not be before from');
     // Full-width digits are the same code.
     await registerResident(a.officer);
     const fullWidth = a.code.replace(/\d/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
     const found = await operator.gql(SEARCH, { filter: { municipalityCode: fullWidth, operation: 'resident.register' } });
     expect(found.data.auditEvents.nodes).toEqual([expect.objectContaining({ municipalityCode: a.code, operation: 'resident.register' })]);
+  });
+
+  it('finds an actor and a target by their ids written in upper case, and an actor of another municipality', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { id } = await registerResident(a.officer);
+    const byTarget = await a.officer.gql(SEARCH, { filter: { targetId: id.toUpperCase() } });
+    expect(byTarget.data.auditEvents.nodes.map((e: any) => e.operation)).toEqual(['resident.register']);
+    const byActor = await a.officer.gql(SEARCH, { filter: { actorId: a.officer.accountId.toUpperCase(), operation: 'resident.register' } });
+    expect(byActor.data.auditEvents.nodes).toEqual([expect.objectContaining({ actorId: a.officer.accountId, targetIds: [id] })]);
+    // An account that exists is a filter that may match: the officer's log simply has none of its events.
+    const theirs = await a.officer.gql(SEARCH, { filter: { actorId: b.officer.accountId } });
+    expect(theirs.errors).toBeUndefined();
+    expect(theirs.data.auditEvents.nodes).toEqual([]);
   });
 
   it('logs the tickets and records read through a resident as their own reads are logged', async () => {
