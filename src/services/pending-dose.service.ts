@@ -20,6 +20,18 @@ function doseOf(p: PendingDose): CheckedDose {
 }
 
 /**
+ * A broken dose rule as a sentence of its own. The rules word their messages to follow the input
+ * field they name ("doseNumber: would leave a gap…"); a pending dose has no input fields, so the
+ * sentence names the dose or its date instead.
+ */
+function sentenceOf(error: UserError, pending: PendingDose): string {
+  const field = error.field[error.field.length - 1];
+  if (field === 'doseNumber') return /^dose \d/.test(error.message) ? error.message : `dose ${pending.doseNumber} ${error.message}`;
+  if (field === 'vaccinatedOn') return `the vaccination date ${pending.vaccinatedOn} ${error.message}`;
+  return error.message;
+}
+
+/**
  * Doses registered on a ticket the municipality had not registered yet (接種対象者登録待ち):
  * matched automatically when the ticket is issued, otherwise listed for the municipality to
  * assign to a resident or dismiss.
@@ -70,7 +82,7 @@ export class PendingDoseService {
       residents.set(resident.id, resident);
       const problem = await this.attach(tx, source, p, resident, ticket, null);
       if (problem) {
-        const text = problem.map((e) => `${e.code}: ${e.field.join('.')} ${e.message}`).join('; ');
+        const text = problem.map((e) => `${e.code}: ${sentenceOf(e, p)}`).join('; ');
         await tx.query('UPDATE pending_dose SET match_problem = $3 WHERE municipality_code = $1 AND id = $2', [municipalityCode, p.id, text]);
       } else matched++;
     }
@@ -140,7 +152,7 @@ export class PendingDoseService {
       // gets a dose given before (the dates are checked), as without a ticket.
       const problem = await this.attach(tx, ctx, pending, resident, ticket ? { id: ticket.id, series: ticket.series } : null, ctx.actor!.accountId, false);
       // Each broken rule keeps its own code; the field it concerns is the pending dose's.
-      if (problem) throw new InputError(problem.map((e) => ({ ...e, field: ['id'], message: `cannot be recorded for this resident: ${e.field.join('.')} ${e.message}` })));
+      if (problem) throw new InputError(problem.map((e) => ({ ...e, field: ['id'], message: `cannot be recorded for this resident: ${sentenceOf(e, pending)}` })));
       return tx.getRepository(PendingDose).findOneByOrFail({ municipalityCode: pending.municipalityCode, id: pending.id });
     });
   }

@@ -107,6 +107,35 @@ export class VaccinationRecordService {
     return ticket ?? null;
   }
 
+  /**
+   * The refusal to correct or delete a record that is no longer current, saying what to do instead:
+   * a corrected record points at the record standing in its place now (corrections may follow one
+   * another); a deleted one has nothing in its place.
+   */
+  private async notCurrent(tx: EntityManager, record: VaccinationRecord, action: 'correct' | 'delete'): Promise<InputError> {
+    const refuse = (message: string) => InputError.of(['id'], ErrorCode.INVALID_STATE, message);
+    if (record.status === 'ENTERED_IN_ERROR') {
+      return refuse(action === 'correct'
+        ? 'the record was entered in error (deleted); record the dose again instead'
+        : 'the record was already deleted (entered in error)');
+    }
+    const [latest]: { id: string; status: string }[] = await tx.query(
+      `WITH RECURSIVE chain AS (
+         SELECT id, status, superseded_by, 0 AS depth FROM vaccination_record WHERE municipality_code = $1 AND id = $2
+         UNION ALL
+         SELECT v.id, v.status, v.superseded_by, c.depth + 1 FROM chain c
+         JOIN vaccination_record v ON v.municipality_code = $1 AND v.id = c.superseded_by
+       ) SELECT id, status FROM chain ORDER BY depth DESC LIMIT 1`,
+      [record.municipalityCode, record.id],
+    );
+    if (latest.status === 'ENTERED_IN_ERROR') {
+      return refuse(action === 'correct'
+        ? 'the record was corrected and its correction deleted (entered in error); record the dose again instead'
+        : 'the record was corrected and its correction already deleted (entered in error)');
+    }
+    return refuse(`the record was corrected; ${action} the record that replaced it (${latest.id})`);
+  }
+
   /** A corrected copy replaces the record; the old one stays, SUPERSEDED, pointing at the new one. */
   async correct(ctx: Context, id: string, input: CorrectRecordInput): Promise<VaccinationRecord> {
     const reason = checkReason(input.reason, 500, ['input', 'reason']);
@@ -116,7 +145,7 @@ export class VaccinationRecordService {
       const resident = await lockedResident(tx, old.municipalityCode, old.residentId);
       const current = await this.find(ctx, tx, 'update', id, true);
       if (!resident || !current) throw notFoundOrNoAccess(['id']);
-      if (current.status !== 'COMPLETED') throw InputError.of(['id'], ErrorCode.INVALID_STATE, `record is ${current.status.toLowerCase()}: correct the record that replaced it`);
+      if (current.status !== 'COMPLETED') throw await this.notCurrent(tx, current, 'correct');
       const errors = new ErrorCollector();
       const dose = checkDoseInput(errors, {
         doseNumber: current.doseNumber,
@@ -157,7 +186,7 @@ export class VaccinationRecordService {
       const resident = await lockedResident(tx, old.municipalityCode, old.residentId);
       const current = await this.find(ctx, tx, 'delete', id, true);
       if (!resident || !current) throw notFoundOrNoAccess(['id']);
-      if (current.status !== 'COMPLETED') throw InputError.of(['id'], ErrorCode.INVALID_STATE, `record is already ${current.status.toLowerCase()}`);
+      if (current.status !== 'COMPLETED') throw await this.notCurrent(tx, current, 'delete');
       const later = resident.history.find((h) => h.doseNumber > current.doseNumber);
       if (later) throw InputError.of(['id'], ErrorCode.INVALID_STATE, `dose ${later.doseNumber} is recorded after this one: delete or correct the later doses first`);
       await tx.query(

@@ -558,7 +558,7 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     // The second is dose 1 again for the same person: refused with the rule that failed.
     const conflict = await home.officer.gql(ASSIGN, { id: p2.id, r: residentId });
     expect(conflict.data.assignPendingDose.userErrors).toEqual([
-      { field: ['id'], code: 'DOSE_NOT_NEXT', message: expect.stringMatching(/^cannot be recorded for this resident: doseNumber /) },
+      { field: ['id'], code: 'DOSE_NOT_NEXT', message: 'cannot be recorded for this resident: dose 1 is already recorded (on 2024-05-02); the next dose is 2' },
     ]);
     const LONG = 'mutation($id: ID!, $reason: String!) { dismissPendingDose(id: $id, reason: $reason) { pendingDose { status } userErrors { field code message } } }';
     // A reason too long is refused, not cut short.
@@ -573,6 +573,26 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     expect((await other.officer.gql(DISMISS, { id: p1.id })).data.dismissPendingDose.userErrors).toEqual([{ code: 'NOT_FOUND' }]);
   });
 
+  it('says in a sentence why an issued ticket did not match its pending dose', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    const [outside, unborn] = [freshTicketNumber(), freshTicketNumber()];
+    for (const number of [outside, unborn]) {
+      expect((await site.gql(REGISTER_DOSE, { input: doseInput(home.code, number) })).data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    }
+    const { id: a } = await registerResident(home.officer);
+    const { id: b } = await registerResident(home.officer, { birthDate: '2024-06-01' });
+    const issued = await home.officer.gql(ISSUE, { input: { series: '3', tickets: [{ residentId: a, ticketNumber: outside }] } });
+    expect(issued.data.issueTickets).toMatchObject({ matchedPendingDoses: 0, userErrors: [] });
+    const late = await home.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: b, ticketNumber: unborn }] } });
+    expect(late.data.issueTickets).toMatchObject({ matchedPendingDoses: 0, userErrors: [] });
+    const problems = (await home.officer.gql('{ pendingDoses { ticketNumber matchProblem } }')).data.pendingDoses;
+    expect(Object.fromEntries(problems.map((p: any) => [p.ticketNumber, p.matchProblem]))).toEqual({
+      [outside]: 'DOSE_NOT_IN_SERIES: dose 1 is not covered by this ticket (series 3)',
+      [unborn]: 'DATE_BEFORE_BIRTH: the vaccination date 2024-05-01 must not be before the birth date',
+    });
+  });
+
   it('assigns a pending dose whose ticket has since been issued to that ticket\'s holder only, on the ticket', async () => {
     const home = await t.tenant();
     const site = await tablet(t, home.code);
@@ -583,8 +603,12 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     const { id: holder } = await registerResident(home.officer);
     const issued = await home.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: holder, ticketNumber }] } });
     expect(issued.data.issueTickets).toMatchObject({ matchedPendingDoses: 0, userErrors: [] });
-    const [pending] = (await home.officer.gql('{ pendingDoses { id } }')).data.pendingDoses;
+    const [pending] = (await home.officer.gql('{ pendingDoses { id matchProblem } }')).data.pendingDoses;
+    expect(pending.matchProblem).toBe('DOSE_NOT_NEXT: dose 2 would leave a gap: the next dose for this person is 1');
     const ASSIGN = 'mutation($id: ID!, $r: ID!) { assignPendingDose(id: $id, residentId: $r) { pendingDose { status } userErrors { field code message } } }';
+    expect((await home.officer.gql(ASSIGN, { id: pending.id, r: holder })).data.assignPendingDose.userErrors).toEqual([
+      { field: ['id'], code: 'DOSE_NOT_NEXT', message: 'cannot be recorded for this resident: dose 2 would leave a gap: the next dose for this person is 1' },
+    ]);
     const { id: someoneElse } = await registerResident(home.officer);
     expect((await home.officer.gql(ASSIGN, { id: pending.id, r: someoneElse })).data.assignPendingDose.userErrors).toEqual([
       { field: ['residentId'], code: 'INVALID_STATE', message: `the dose's ticket number ${ticketNumber} is issued to another resident` },

@@ -160,6 +160,25 @@ describe('corrections keep history', () => {
   });
 
 
+  it('tells a corrected record from a deleted one when either is corrected or deleted again', async () => {
+    const { officer } = await t.tenant();
+    const { id: residentId } = await registerResident(officer);
+    const first = (await officer.gql(RECORD, { input: entry(residentId) })).data.recordDose.record.id;
+    const second = (await officer.gql(CORRECT, { id: first, input: { lotNumber: 'B2', reason: 'lot misread' } })).data.correctVaccinationRecord.record.id;
+    const third = (await officer.gql(CORRECT, { id: second, input: { lotNumber: 'C3', reason: 'lot misread again' } })).data.correctVaccinationRecord.record.id;
+    const refusal = (message: string) => [{ field: ['id'], code: 'INVALID_STATE', message }];
+    const correct = async (id: string) => (await officer.gql(CORRECT, { id, input: { lotNumber: 'D4', reason: 'x' } })).data.correctVaccinationRecord.userErrors;
+    const remove = async (id: string) => (await officer.gql(DELETE, { id, reason: 'x' })).data.deleteVaccinationRecord.userErrors;
+    // Corrected twice: the record to act on is the one standing now, not the first replacement.
+    expect(await correct(first)).toEqual(refusal(`the record was corrected; correct the record that replaced it (${third})`));
+    expect(await remove(first)).toEqual(refusal(`the record was corrected; delete the record that replaced it (${third})`));
+    expect(await remove(third)).toEqual([]);
+    expect(await correct(third)).toEqual(refusal('the record was entered in error (deleted); record the dose again instead'));
+    expect(await remove(third)).toEqual(refusal('the record was already deleted (entered in error)'));
+    expect(await correct(first)).toEqual(refusal('the record was corrected and its correction deleted (entered in error); record the dose again instead'));
+    expect(await remove(second)).toEqual(refusal('the record was corrected and its correction already deleted (entered in error)'));
+  });
+
   it('supersedes the old record with reason, time and officer, and deletes as entered-in-error', async () => {
     const { code, officer } = await t.tenant();
     const { id: residentId } = await registerResident(officer);
@@ -177,7 +196,9 @@ describe('corrections keep history', () => {
     expect(replacement.id).not.toBe(recordId);
 
     // The superseded record cannot be corrected again; the replacement can.
-    expect((await officer.gql(CORRECT, { id: recordId, input: { lotNumber: 'X1', reason: 'again' } })).data.correctVaccinationRecord.userErrors[0].code).toBe('INVALID_STATE');
+    expect((await officer.gql(CORRECT, { id: recordId, input: { lotNumber: 'X1', reason: 'again' } })).data.correctVaccinationRecord.userErrors).toEqual([
+      { field: ['id'], code: 'INVALID_STATE', message: `the record was corrected; correct the record that replaced it (${replacement.id})` },
+    ]);
     // Dose 1 cannot be deleted while dose 2 stands.
     expect((await officer.gql(DELETE, { id: replacement.id, reason: 'x' })).data.deleteVaccinationRecord.userErrors[0].code).toBe('INVALID_STATE');
 
