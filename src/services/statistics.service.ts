@@ -1,7 +1,7 @@
 import { subject } from '@casl/ability';
 import { DataSource } from 'typeorm';
 import { Context } from '../context';
-import { badArgument, forbidden } from '../errors';
+import { badArgument, ErrorCode, forbidden, identifierError } from '../errors';
 import {
   CoverageCell,
   DailySeries,
@@ -58,7 +58,7 @@ const PARTS: Record<string, Part[]> = {
 function checkDate(field: 'from' | 'to', value: string | null | undefined): string | null {
   if (value === null || value === undefined || value === '') return null;
   const date = normaliseDigits(value);
-  if (!isIsoDate(date)) throw badArgument([field], 'must be a real date written YYYY-MM-DD');
+  if (!isIsoDate(date)) throw badArgument([field], 'must be a real date written YYYY-MM-DD', ErrorCode.INVALID_DATE);
   return date;
 }
 
@@ -106,29 +106,34 @@ export class StatisticsService {
   async open(ctx: Context, input: StatisticsScopeInput, fromArg: string | null | undefined, toArg: string | null | undefined, fields: Iterable<string>): Promise<Statistics> {
     const from = checkDate('from', fromArg);
     const to = checkDate('to', toArg);
-    if (from && to && from > to) throw badArgument(['to'], 'must not be before from');
-    if (from && to && daysBetween(from, to) > MAX_SERIES_DAYS) throw badArgument(['from'], `the range must be at most ${MAX_SERIES_DAYS} days`);
+    if (from && to && from > to) throw badArgument(['to'], 'must not be before from', ErrorCode.INVALID_DATE);
+    if (from && to && daysBetween(from, to) > MAX_SERIES_DAYS) throw badArgument(['from'], `the range must be at most ${MAX_SERIES_DAYS} days`, ErrorCode.INVALID_DATE);
 
     const db = await ctx.session.manager();
     let prefectureCode: string | null = null;
     let municipalityCode: string | null = null;
     let name: string;
+    const codeField = ['scope', 'code'];
+    // Blank is absent: a code of spaces is no more a code than none.
+    const code = input.code?.trim() ? input.code : null;
     if (input.kind === StatisticsScopeKind.NATION) {
-      if (input.code) throw badArgument(['scope'], 'a NATION scope takes no code');
+      if (code) throw badArgument(codeField, 'must be omitted for kind NATION', ErrorCode.INVALID_FORMAT);
       name = '全国';
+    } else if (!code) {
+      throw badArgument(codeField, `required for kind ${input.kind}`, ErrorCode.REQUIRED);
     } else if (input.kind === StatisticsScopeKind.PREFECTURE) {
-      const checked = checkPrefectureCode(input.code ?? '');
-      if (!checked.ok) throw badArgument(['scope'], `code ${checked.message}`);
+      const checked = checkPrefectureCode(code);
+      if (!checked.ok) throw badArgument(codeField, checked.message, identifierError(checked.reason));
       prefectureCode = checked.value;
       const [row] = await db.query('SELECT name FROM prefecture WHERE code = $1', [prefectureCode]);
-      if (!row) throw badArgument(['scope'], 'code is not a prefecture');
+      if (!row) throw badArgument(codeField, 'is not a prefecture', ErrorCode.INVALID_FORMAT);
       name = row.name;
     } else {
-      const checked = checkMunicipalityCode(input.code ?? '');
-      if (!checked.ok) throw badArgument(['scope'], `code ${checked.message}`);
+      const checked = checkMunicipalityCode(code);
+      if (!checked.ok) throw badArgument(codeField, checked.message, identifierError(checked.reason));
       municipalityCode = checked.value;
       const found = await ctx.loaders.municipality.load(municipalityCode);
-      if (!found) throw badArgument(['scope'], 'code is not a municipality in the national list');
+      if (!found) throw badArgument(codeField, 'is not a municipality in the national list', ErrorCode.UNKNOWN_MUNICIPALITY);
       prefectureCode = found.prefectureCode;
       name = found.name;
     }
@@ -284,7 +289,7 @@ export class StatisticsService {
     const values = await this.part(s, 'days');
     const last = s.to ?? todayInJapan();
     const first = s.from ?? [FIRST_VACCINATION_DAY, addDays(last, -MAX_SERIES_DAYS)].sort()[1];
-    if (daysBetween(first, last) > MAX_SERIES_DAYS) throw badArgument([s.from ? 'from' : 'to'], `the range must be at most ${MAX_SERIES_DAYS} days`);
+    if (daysBetween(first, last) > MAX_SERIES_DAYS) throw badArgument([s.from ? 'from' : 'to'], `the range must be at most ${MAX_SERIES_DAYS} days`, ErrorCode.INVALID_DATE);
     const series = [];
     // Counted in days, not compared as text: past 9999-12-31 an ISO date no longer sorts after the one before.
     for (let i = 0, days = daysBetween(first, last); i <= days; i++) {

@@ -47,10 +47,13 @@ export class TicketService {
   async list(ctx: Context, filter: TicketFilter = {}, first = 50, after?: string | null): Promise<TicketConnection> {
     checkPageSize(first, MAX_PAGE);
     const scope = scopeOf(ctx.ability, 'read', 'Ticket');
+    // A resident id of no shape the API hands out could match no ticket: refused, not answered with an empty list.
+    if (filter.residentId && !isUuid(filter.residentId)) {
+      throw badArgument(['filter', 'residentId'], 'must be a resident id as the API hands them out (a UUID)', ErrorCode.INVALID_FORMAT);
+    }
     if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const query = applyScope((await ctx.session.manager()).getRepository(Ticket).createQueryBuilder('t'), scope);
     if (filter.residentId) {
-      if (!isUuid(filter.residentId)) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
       query.andWhere('t.residentId = :residentId', { residentId: filter.residentId });
     }
     if (filter.series) {
@@ -103,8 +106,10 @@ export class TicketService {
     else if (issuedOn < FIRST_VACCINATION_DAY) errors.add(['input', 'issuedOn'], ErrorCode.INVALID_DATE, `must not be before ${FIRST_VACCINATION_DAY}, when vaccination began`);
     const dateOk = errors.errors.length === before;
     const explicit = input.tickets ?? null;
-    if (!!explicit === !!input.allActiveResidents) {
-      errors.add(['input', 'tickets'], ErrorCode.REQUIRED, 'give either a list of tickets or allActiveResidents: true');
+    if (explicit && input.allActiveResidents) {
+      errors.add(['input', 'tickets'], ErrorCode.INVALID_FORMAT, 'give a list of tickets or allActiveResidents: true, not both');
+    } else if (!explicit && !input.allActiveResidents) {
+      errors.add(['input', 'tickets'], ErrorCode.REQUIRED, 'give a list of tickets or allActiveResidents: true');
     } else if (explicit && (explicit.length === 0 || explicit.length > MAX_EXPLICIT_TICKETS)) {
       errors.add(['input', 'tickets'], ErrorCode.INVALID_FORMAT, `must hold 1 to ${MAX_EXPLICIT_TICKETS} tickets`);
     } else if (explicit) {

@@ -78,21 +78,24 @@ describe('who sees which statistics', () => {
     expect(codes(await t.request(Channel.LGWAN, SCOPE_ONLY, { scope: nation }))).toEqual(['UNAUTHENTICATED']);
   });
 
-  it('names the argument at fault for a bad code or date', async () => {
-    const cases: [Record<string, unknown>, string][] = [
-      [{ scope: municipality('131017') }, 'scope'],
-      [{ scope: municipality('12345') }, 'scope'],
-      [{ scope: municipality('131008') }, 'scope'], // valid check digit, not a municipality
-      [{ scope: prefecture('48') }, 'scope'],
-      [{ scope: { kind: 'PREFECTURE' } }, 'scope'],
-      [{ scope: { kind: 'NATION', code: '13' } }, 'scope'],
-      [{ scope: nation, from: '2021-02-30' }, 'from'],
-      [{ scope: nation, from: '2021-07-01', to: '2021-06-01' }, 'to'],
+  it('names the argument at fault for a bad code or date, with the reason and what to fix', async () => {
+    const cases: [Record<string, unknown>, string[], string, string][] = [
+      [{ scope: municipality('131017') }, ['scope', 'code'], 'INVALID_CHECK_DIGIT', 'check digit does not match (mistyped or misread code?)'],
+      [{ scope: municipality('12345') }, ['scope', 'code'], 'INVALID_FORMAT', 'must be 6 digits'],
+      // A valid check digit, but no municipality.
+      [{ scope: municipality('131008') }, ['scope', 'code'], 'UNKNOWN_MUNICIPALITY', 'is not a municipality in the national list'],
+      [{ scope: { kind: 'MUNICIPALITY' } }, ['scope', 'code'], 'REQUIRED', 'required for kind MUNICIPALITY'],
+      [{ scope: { kind: 'MUNICIPALITY', code: ' ' } }, ['scope', 'code'], 'REQUIRED', 'required for kind MUNICIPALITY'],
+      [{ scope: prefecture('48') }, ['scope', 'code'], 'INVALID_FORMAT', 'must be a 2-digit prefecture code from 01 to 47'],
+      [{ scope: { kind: 'PREFECTURE' } }, ['scope', 'code'], 'REQUIRED', 'required for kind PREFECTURE'],
+      [{ scope: { kind: 'NATION', code: '13' } }, ['scope', 'code'], 'INVALID_FORMAT', 'must be omitted for kind NATION'],
+      [{ scope: nation, from: '2021-02-30' }, ['from'], 'INVALID_DATE', 'must be a real date written YYYY-MM-DD'],
+      [{ scope: nation, from: '2021-07-01', to: '2021-06-01' }, ['to'], 'INVALID_DATE', 'must not be before from'],
+      [{ scope: nation, from: '2000-01-01', to: '2021-06-01' }, ['from'], 'INVALID_DATE', 'the range must be at most 3700 days'],
     ];
-    for (const [variables, field] of cases) {
+    for (const [variables, field, reason, message] of cases) {
       const result = await national.gql(SCOPE_ONLY, variables);
-      expect(codes(result)).toEqual(['BAD_USER_INPUT']);
-      expect(result.errors![0].extensions!.field).toEqual([field]);
+      expect(result.errors!.map((e) => [e.message, e.extensions])).toEqual([[`${field.join('.')}: ${message}`, expect.objectContaining({ code: 'BAD_USER_INPUT', field, reason })]]);
     }
   });
 });

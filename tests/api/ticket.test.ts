@@ -215,6 +215,19 @@ describe('tickets', () => {
     expect(registered.data.registerDose).toMatchObject({ receipt: { status: 'RECORDED', doseNumber: 10 }, userErrors: [] });
   });
 
+  it('asks for a list of tickets or allActiveResidents, and refuses both at once', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    const errorsOf = async (input: Record<string, unknown>) => (await officer.gql(ISSUE, { input: { series: '1-2', ...input } })).data.issueTickets.userErrors;
+    const neither = [{ field: ['input', 'tickets'], code: 'REQUIRED', message: 'give a list of tickets or allActiveResidents: true' }];
+    expect(await errorsOf({})).toEqual(neither);
+    expect(await errorsOf({ allActiveResidents: false })).toEqual(neither);
+    const both = [{ field: ['input', 'tickets'], code: 'INVALID_FORMAT', message: 'give a list of tickets or allActiveResidents: true, not both' }];
+    expect(await errorsOf({ tickets: [{ residentId: id }], allActiveResidents: true })).toEqual(both);
+    expect(await errorsOf({ tickets: [], allActiveResidents: true })).toEqual(both);
+    expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1', [code])).toEqual([]);
+  });
+
   it('cannot issue to, list, look up or void another municipality\'s tickets', async () => {
     const a = await t.tenant();
     const b = await t.tenant();
@@ -240,6 +253,13 @@ describe('tickets', () => {
     expect((await officer.gql(LIST, { filter: { series: '3' } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([two.ticketId]);
     expect((await officer.gql(LIST, { filter: { residentId: one.residentId } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([one.ticketId]);
     expect(codes(await officer.gql(BY_NUMBER, { n: '12' }))).toEqual(['BAD_USER_INPUT']);
+    // A resident id of no shape the API hands out could match nothing: refused, not an empty list.
+    const badId = await officer.gql(LIST, { filter: { residentId: 'zz' } });
+    expect(badId.data).toBeNull();
+    expect(badId.errors!.map((e) => [e.message, e.extensions])).toEqual([[
+      'filter.residentId: must be a resident id as the API hands them out (a UUID)',
+      expect.objectContaining({ code: 'BAD_USER_INPUT', field: ['filter', 'residentId'], reason: 'INVALID_FORMAT' }),
+    ]]);
 
     expect((await officer.gql(VOID, { id: one.ticketId, reason: ' ' })).data.voidTicket.userErrors[0]).toMatchObject({ field: ['reason'], code: 'REQUIRED' });
     expect((await officer.gql(VOID, { id: one.ticketId, reason: 'lost\u0007' })).data.voidTicket.userErrors).toEqual([
