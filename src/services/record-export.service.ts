@@ -127,11 +127,14 @@ export class RecordExportService {
       ORDER BY v.vaccinated_on, r.addressee_number, v.dose_number, v.created_at`;
     await ctx.services.suspensions.assertAvailable(this.db.manager, PlatformFunction.EXPORT, code);
     let sent = 0;
+    let substituted = 0;
     // The download's own id, its filter and its size: which records left is reproducible, and no value is logged.
     const described = [`from:${filter.from ?? '-'}`, `to:${filter.to ?? '-'}`, `dose:${filter.dose ?? '-'}`, `encoding:${filter.encoding}`];
     if (filter.registeredFrom || filter.registeredTo) described.push(`registeredFrom:${filter.registeredFrom ?? '-'}`, `registeredTo:${filter.registeredTo ?? '-'}`);
+    // A Shift_JIS download also tells how many characters it wrote as 〓, lacking them.
+    const size = () => [`rows:${sent}`, ...(filter.encoding === 'SJIS' ? [`substituted:${substituted}`] : [])];
     const audit = (outcome: 'SUCCESS' | 'FAILURE') => writeAudit(this.db.manager, ctx, [
-      { operation: 'vaccinationRecord.export', municipalityCode: code, targetIds: [randomUUID(), ...described, `rows:${sent}`], outcome },
+      { operation: 'vaccinationRecord.export', municipalityCode: code, targetIds: [randomUUID(), ...described, ...size()], outcome },
     ]);
     // Counted as they pass, not from COPY's own count, which arrives only once all rows have.
     // No exported value holds a line break, so each one ends a record.
@@ -145,6 +148,7 @@ export class RecordExportService {
     try {
       await copyCsv(this.db, code, sql, {
         header: LEDGER_COLUMNS.map(([name]) => name), encoding: filter.encoding, out, stages: fault ? [fault, counter] : [counter], started,
+        substituted: (count) => (substituted += count),
       });
       // Logged before the download completes, so no finished download goes unrecorded.
       await audit('SUCCESS');

@@ -101,6 +101,39 @@ describe('vaccination record CSV export', () => {
     expect(lines(iconv.decode((await download(Channel.LGWAN, officer, 'encoding=sjis')).bytes, 'cp932'))).toEqual(expected);
   });
 
+  it('writes in Shift_JIS the CP932 form of what Japanese input on a Mac gives, and 〓 for a character CP932 lacks, counted in the log', async () => {
+    const { code, officer } = await t.tenant();
+    const row = registryRow();
+    await importFile(t, officer, registryCsv([row]));
+    // 〜 and − as macOS and iPad input write them, and characters Shift_JIS has no code for: ü, 𠮷 (a surrogate pair), an emoji.
+    const venue = '第1〜3会場（2F−B）‖¢£¬—¦〓';
+    const doctor = 'Müller 𠮷野 😷';
+    await addRecord(code, row.addressee, 1, '2021-06-01', 'COMPLETED', 'FA1234', t, venue, doctor);
+    const cells = (text: string) => lines(text)[1].split(',').slice(7, 9);
+    // UTF-8 holds every character.
+    expect(cells((await download(Channel.LGWAN, officer)).text)).toEqual([venue, doctor]);
+    const expected = ['第1～3会場（2F－B）∥￠￡￢―￤〓', 'M〓ller 〓野 〓'];
+    expect(cells(iconv.decode((await download(Channel.LGWAN, officer, 'encoding=sjis')).bytes, 'cp932'))).toEqual(expected);
+    // The same when the bytes arrive one at a time, each character split between chunks.
+    t.app.services.exports.faultStage = () => new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        for (const byte of chunk) this.push(Buffer.from([byte]));
+        done();
+      },
+    });
+    try {
+      expect(cells(iconv.decode((await download(Channel.LGWAN, officer, 'encoding=sjis')).bytes, 'cp932'))).toEqual(expected);
+    } finally {
+      t.app.services.exports.faultStage = null;
+    }
+    // ü, 𠮷 and the emoji: one 〓 each; the 〓 the venue holds is no substitution.
+    expect((await exportAudit(code)).map((e: any) => [e.target_ids.slice(4), e.outcome])).toEqual([
+      [['encoding:UTF8', 'rows:1'], 'SUCCESS'],
+      [['encoding:SJIS', 'rows:1', 'substituted:3'], 'SUCCESS'],
+      [['encoding:SJIS', 'rows:1', 'substituted:3'], 'SUCCESS'],
+    ]);
+  });
+
   it('cuts the download off, rather than ending it, and logs a failure when the export fails part-way', async () => {
     const { code, officer } = await tenantWithRecords();
     const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -138,7 +171,7 @@ describe('vaccination record CSV export', () => {
     expect((await exportAudit(code)).map((e: any) => e.target_ids.slice(1))).toEqual([
       ['from:-', 'to:-', 'dose:2', 'encoding:UTF8', 'rows:1'],
       ['from:2021-06-10', 'to:2021-07-31', 'dose:-', 'encoding:UTF8', 'rows:2'],
-      ['from:-', 'to:-', 'dose:1', 'encoding:SJIS', 'rows:2'],
+      ['from:-', 'to:-', 'dose:1', 'encoding:SJIS', 'rows:2', 'substituted:0'],
     ]);
   });
 
