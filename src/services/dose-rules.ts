@@ -39,7 +39,8 @@ function optionalText(errors: ErrorCollector, value: string | null | undefined, 
   if (!text) return null;
   const problem = nameCharactersProblem(text);
   if (problem) errors.add(field, ErrorCode.INVALID_FORMAT, problem);
-  else if (text.length > max) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at most ${max} characters`);
+  // Counted in characters, as the database's char_length counts them: 𠮷 is one, not two UTF-16 units.
+  else if ([...text].length > max) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at most ${max} characters`);
   return text;
 }
 

@@ -16,7 +16,7 @@ export interface RecordExportFilter {
   to: string | null;
   /**
    * Registration dates (JST), inclusive: an incremental pull also gets doses registered late for an
-   * earlier day, and records corrected or deleted in the range.
+   * earlier day, records corrected or deleted in the range, and those of residents changed in it.
    */
   registeredFrom: string | null;
   registeredTo: string | null;
@@ -110,8 +110,10 @@ export class RecordExportService {
     ].filter(Boolean).join(' AND ');
     if (filter.registeredFrom || filter.registeredTo) {
       // A ledger kept by pulling what was registered since the last pull must also learn that a
-      // dose it already has was corrected or deleted: each record once, as it stands now.
-      where.push(`((${inRange('v.created_at')}) OR (${inRange('v.status_changed_at')}))`);
+      // dose it already has was corrected or deleted, or that its resident (宛名番号) changed after
+      // it was registered: each record once, as it stands now.
+      where.push(`((${inRange('v.created_at')}) OR (${inRange('v.status_changed_at')})
+        OR (${inRange('r.updated_at')} AND v.created_at < r.updated_at))`);
     } else {
       where.push(`v.status = 'COMPLETED'`);
     }

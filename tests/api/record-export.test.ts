@@ -181,6 +181,8 @@ describe('vaccination record CSV export', () => {
     // 00:00 in Japan (31 July in UTC), for a dose given in June.
     await t.db.query(`UPDATE vaccination_record SET created_at = TIMESTAMPTZ '2021-06-02 08:00:00+09' WHERE municipality_code = $1`, [code]);
     await t.db.query(`UPDATE vaccination_record SET created_at = TIMESTAMPTZ '2021-08-01 00:00:00+09' WHERE municipality_code = $1 AND vaccinated_on = '2021-06-22'`, [code]);
+    // The residents were last changed before any of it.
+    await t.db.query(`UPDATE resident SET updated_at = TIMESTAMPTZ '2021-05-01 09:00:00+09' WHERE municipality_code = $1`, [code]);
     // The dose of 31 July, registered on 2 June with the others, was deleted on 1 August.
     await t.db.query(`UPDATE vaccination_record SET status_changed_at = TIMESTAMPTZ '2021-08-01 09:00:00+09' WHERE municipality_code = $1 AND status <> 'COMPLETED'`, [code]);
     const days = async (query: string) => lines((await download(Channel.LGWAN, officer, query)).text).slice(1).map((l) => l.split(',')).map((c) => `${c[3]} ${c.at(-3)}`);
@@ -232,6 +234,27 @@ describe('vaccination record CSV export', () => {
     expect([...ledger]).toEqual([fixed]);
     // A pull of the earlier day made again lists its records as they stand now.
     expect((await pull('registeredFrom=2023-11-02&registeredTo=2023-11-02')).map((r) => r[2])).toEqual(['SUPERSEDED', 'ENTERED_IN_ERROR']);
+  });
+
+  it('tells a ledger kept by registration-date pulls of a resident whose addressee number changed, with the records it already has', async () => {
+    const { code, officer } = await t.tenant();
+    const { id: residentId } = await registerResident(officer);
+    const { id: otherId } = await registerResident(officer);
+    const RECORD = 'mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { code } } }';
+    const dose = (id: string, doseNumber: number, vaccinatedOn: string) => ({ residentId: id, doseNumber, vaccinatedOn, vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: '000123A' });
+    const one = (await officer.gql(RECORD, { input: dose(residentId, 1, '2023-10-01') })).data.recordDose.record.id;
+    const two = (await officer.gql(RECORD, { input: dose(residentId, 2, '2023-11-01') })).data.recordDose.record.id;
+    await officer.gql(RECORD, { input: dose(otherId, 1, '2023-10-01') });
+    // Registered, and the residents last changed, long before today's pull.
+    await t.db.query(`UPDATE vaccination_record SET created_at = TIMESTAMPTZ '2023-11-02 10:00:00+09' WHERE municipality_code = $1`, [code]);
+    await t.db.query(`UPDATE resident SET updated_at = TIMESTAMPTZ '2023-11-02 10:00:00+09' WHERE municipality_code = $1`, [code]);
+    const pull = async () => lines((await download(Channel.LGWAN, officer, `registeredFrom=${todayInJapan()}`)).text).slice(1).map((l) => l.split(',')).map((c) => [c[0], c[11], c[12]]);
+    expect(await pull()).toEqual([]);
+    const UPDATE = 'mutation($id: ID!, $input: UpdateResidentInput!) { updateResident(id: $id, input: $input) { resident { addresseeNumber } userErrors { code } } }';
+    const renumbered = (await officer.gql(UPDATE, { id: residentId, input: { addresseeNumber: '9876543210' } })).data.updateResident;
+    expect(renumbered).toEqual({ resident: { addresseeNumber: '9876543210' }, userErrors: [] });
+    // Each of the resident's records once, with the number as it stands now; the other resident's not at all.
+    expect(await pull()).toEqual([['9876543210', one, 'COMPLETED'], ['9876543210', two, 'COMPLETED']]);
   });
 
   it('keeps a ledger kept by registration-date pulls whole: a resident with records is not deleted, one entered in error included', async () => {

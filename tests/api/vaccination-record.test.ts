@@ -64,6 +64,19 @@ describe('officer entry', () => {
       .toEqual([{ field: ['input'], code: 'INVALID_STATE', message: 'nothing to correct: every field is as recorded' }]);
   });
 
+  it('counts the venue and doctor in characters, as the database does: a character beyond the BMP (𠮷) is one', async () => {
+    const { officer } = await t.tenant();
+    const WITH_VENUE = `mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { venue doctorName } userErrors { field code message } } }`;
+    const tooLong = await officer.gql(WITH_VENUE, { input: entry((await registerResident(officer)).id, { venue: '𠮷'.repeat(101), doctorName: '𠮷'.repeat(51) }) });
+    expect(tooLong.data.recordDose.userErrors).toEqual([
+      { field: ['input', 'venue'], code: 'INVALID_FORMAT', message: 'must be at most 100 characters' },
+      { field: ['input', 'doctorName'], code: 'INVALID_FORMAT', message: 'must be at most 50 characters' },
+    ]);
+    const longest = { venue: '𠮷'.repeat(100), doctorName: '𠮷'.repeat(50) };
+    const kept = await officer.gql(WITH_VENUE, { input: entry((await registerResident(officer)).id, longest) });
+    expect(kept.data.recordDose).toEqual({ record: longest, userErrors: [] });
+  });
+
   it('refuses a dose after the resident moved out, but accepts one given before', async () => {
     const { officer } = await t.tenant();
     const { id } = await registerResident(officer);
