@@ -1,8 +1,9 @@
 import 'reflect-metadata';
 import { SingleBar } from 'cli-progress';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants, createWriteStream, Stats } from 'node:fs';
+import { access, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
@@ -26,11 +27,11 @@ const USAGE = `Usage: npm run cli -- <command>
 Commands:
   help, --help, -h            Print this text
   create-operator <loginId>   Create a system operator account (password from OPERATOR_PASSWORD or prompted)
-  verify-audit [chain] [--expect <digest>]
-                              Verify the operation log's hash chains (one municipality code, or all) and the signed
-                              checkpoints of earlier runs, then write a checkpoint and print its digest, to keep outside
-                              the system; --expect fails unless that earlier digest is still among the checkpoints;
-                              exits 1 and names the first break if any
+  verify-audit [<code>|platform] [--expect <digest>]
+                              Verify the operation log's hash chains (one municipality's, the platform's, or all)
+                              and the signed checkpoints of earlier runs, then write a checkpoint and print its digest,
+                              to keep outside the system; --expect fails unless that earlier digest is still among the
+                              checkpoints; exits 1 and names the first break if any
   archive-audit               Move events older than AUDIT_RETENTION_DAYS (default 3653) to the archive
   rotate-tenant-key <code>    Start a new data key for one municipality and re-encrypt its My Numbers
   reencrypt-tenant-key <code> Re-encrypt what is still under an older key (resumes an interrupted rotation)
@@ -40,6 +41,16 @@ Commands:
                               Import a resident registry CSV into a municipality (default: --mode abort, encoding detected);
                               --rejections writes every rejected row's line, column and reason to a CSV file
 `;
+
+/**
+ * A command line that cannot be what the operator meant: nothing is done, the problem is named
+ * on one line, then the usage follows; the command exits 2, as a wrong command line conventionally does.
+ */
+export class UsageError extends Error {
+  constructor(problem: string) {
+    super(`${problem}\n\n${USAGE}`);
+  }
+}
 
 async function readPassword(): Promise<string> {
   if (process.env.OPERATOR_PASSWORD) return process.env.OPERATOR_PASSWORD;
@@ -71,7 +82,7 @@ async function askHidden(prompt: string): Promise<string> {
 }
 
 export async function createOperator(loginId: string | undefined): Promise<void> {
-  if (!loginId) throw new Error(USAGE);
+  if (!loginId) throw new UsageError('create-operator: missing <loginId>');
   const password = await readPassword();
   const account = await withDatabase(({ db }, config) => createServices(db, config).accounts.create(
     { requestId: 'cli', channel: 'CLI', actor: null },
@@ -94,8 +105,8 @@ async function withDatabase<T>(run: (database: Awaited<ReturnType<typeof openDat
 }
 
 /** A municipality code given on the command line, well-formed and with its check digit right. */
-function municipalityArg(raw: string | undefined): string {
-  if (!raw) throw new Error(USAGE);
+function municipalityArg(command: string, raw: string | undefined): string {
+  if (!raw) throw new UsageError(`${command}: missing <code>`);
   const code = checkMunicipalityCode(raw);
   if (!code.ok) throw new Error(`municipality code: ${code.message}`);
   return code.value;
@@ -108,13 +119,74 @@ async function municipalityName(db: DataSource, code: string): Promise<string> {
   return found[0].name;
 }
 
-function option(args: string[], name: string): string | undefined {
+/** Takes `--name <value>` out of `args`. */
+function option(command: string, args: string[], name: string): string | undefined {
   const i = args.indexOf(`--${name}`);
   if (i === -1) return undefined;
   const value = args[i + 1];
-  if (!value || value.startsWith('--')) throw new Error(`--${name} needs a value\n\n${USAGE}`);
+  if (!value || value.startsWith('--')) throw new UsageError(`${command}: --${name} needs a value`);
   args.splice(i, 2);
+  if (args.includes(`--${name}`)) throw new UsageError(`${command}: --${name} given twice`);
   return value;
+}
+
+/** What is left once the options a command knows are taken out: an option still there is none it knows. */
+function positional(command: string, args: string[], names: string[]): (string | undefined)[] {
+  const unknown = args.find((arg) => arg.startsWith('--'));
+  if (unknown) throw new UsageError(`${command}: unknown option ${unknown}`);
+  if (args.length > names.length) throw new UsageError(`${command}: unexpected argument "${args[names.length]}"`);
+  return names.map((name, i) => args[i] ?? (name.startsWith('[') ? undefined : missing(command, name)));
+}
+
+function missing(command: string, name: string): never {
+  throw new UsageError(`${command}: missing ${name}`);
+}
+
+/**
+ * Where `--rejections` writes, checked before the import starts but left untouched until there
+ * is a report: a job that fails leaves an earlier report as it was. Never the registry file
+ * itself, under whatever name (a link, a relative path): it would be lost.
+ */
+async function reportTarget(reportFile: string, input: Stats): Promise<string> {
+  const unwritable = (why: string) => new Error(`${reportFile}: cannot be written (${why})`);
+  const reason = (error: NodeJS.ErrnoException) => unwritable(error.code ?? error.message);
+  const existing = await stat(reportFile).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw reason(error);
+  });
+  if (existing && existing.dev === input.dev && existing.ino === input.ino) {
+    throw new Error(`${reportFile}: is the registry file being imported; --rejections needs another file`);
+  }
+  if (existing && !existing.isFile()) throw unwritable('not a file');
+  // A link is written through, as opening it would: the file it names is replaced.
+  const target = existing ? await realpath(reportFile) : path.join(await realpath(path.dirname(reportFile)).catch((error) => {
+    throw reason(error);
+  }), path.basename(reportFile));
+  // The report is written beside it first, then renamed over it.
+  await access(path.dirname(target), constants.W_OK).catch((error) => {
+    throw reason(error);
+  });
+  if (existing) await access(target, constants.W_OK).catch((error) => {
+    throw reason(error);
+  });
+  return target;
+}
+
+/** Writes a file whole or not at all: into a new file beside it, renamed over it once complete. */
+async function writeWhole(target: string, write: (out: Writable) => Promise<void>): Promise<void> {
+  const partial = path.join(path.dirname(target), `.${path.basename(target)}.${randomUUID()}.part`);
+  const out = createWriteStream(partial, { flags: 'wx' });
+  try {
+    await once(out, 'open');
+    await write(out);
+    out.end();
+    await finished(out);
+    await rename(partial, target);
+  } catch (error) {
+    out.destroy();
+    await rm(partial, { force: true });
+    throw error;
+  }
 }
 
 /**
@@ -151,31 +223,30 @@ export function progressBar(stream?: NodeJS.WritableStream): SingleBar {
  */
 export async function importResidents(args: string[]): Promise<void> {
   const rest = [...args];
-  const mode = (option(rest, 'mode') ?? 'abort').toUpperCase();
-  const encodingArg = option(rest, 'encoding');
-  const reportFile = option(rest, 'rejections');
-  const [codeArg, file] = rest;
-  if (!codeArg || !file || rest.length > 2) throw new Error(USAGE);
-  if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP) throw new Error('--mode must be skip or abort');
+  const command = 'import-residents';
+  const mode = (option(command, rest, 'mode') ?? 'abort').toUpperCase();
+  const encodingArg = option(command, rest, 'encoding');
+  const reportFile = option(command, rest, 'rejections');
+  const [codeArg, file] = positional(command, rest, ['<municipalityCode>', '<file>']) as [string, string];
+  if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP) throw new UsageError(`${command}: --mode must be skip or abort`);
   const encoding = encodingArg === undefined ? null : encodingNamed(encodingArg);
-  if (encoding === undefined) throw new Error('--encoding must be sjis or utf8');
-  const code = municipalityArg(codeArg);
-  // Opened first: a file that cannot be read, or a report path that cannot be written, stops the
+  if (encoding === undefined) throw new UsageError(`${command}: --encoding must be sjis or utf8`);
+  const code = municipalityArg(command, codeArg);
+  // Checked first: a file that cannot be read, or a report path that cannot be written, stops the
   // command before it imports anything.
   const input = await open(file).catch((error: NodeJS.ErrnoException) => {
     throw new Error(`${file}: cannot be read (${error.code ?? error.message})`);
   });
-  const stat = await input.stat();
-  if (!stat.isFile()) {
+  const inputStat = await input.stat();
+  if (!inputStat.isFile()) {
     await input.close();
     throw new Error(`${file}: not a file`);
   }
-  const size = stat.size;
-  const out = reportFile ? createWriteStream(reportFile) : null;
-  if (out) await once(out, 'open').catch(async (error) => {
+  const size = inputStat.size;
+  const report = reportFile ? await reportTarget(reportFile, inputStat).catch(async (error) => {
     await input.close();
     throw error;
-  });
+  }) : null;
 
   await withDatabase(async (database, config) => {
     const name = await municipalityName(database.db, code);
@@ -201,18 +272,16 @@ export async function importResidents(args: string[]): Promise<void> {
     console.log(`  rows read ${job.rowsRead}, accepted ${job.rowsAccepted}, rejected ${job.rowsRejected}`);
     console.log(`  residents inserted ${job.residentsInserted}, updated ${job.residentsUpdated}; tickets inserted ${job.ticketsInserted}, updated ${job.ticketsUpdated}`);
     if (job.failureReason) console.log(`  ${job.failureReason}`);
-    const report = await services.imports.rejectionsOf(createLoaders(async () => database.db.manager), job, 20, null);
-    for (const r of report.nodes) console.log(`  line ${r.line} ${r.column || '-'}: ${r.code} ${r.message}`);
-    if (out && report.complete) {
+    const rejections = await services.imports.rejectionsOf(createLoaders(async () => database.db.manager), job, 20, null);
+    for (const r of rejections.nodes) console.log(`  line ${r.line} ${r.column || '-'}: ${r.code} ${r.message}`);
+    if (report && rejections.complete) {
       // In the encoding the registry file came in, for the same tools to open.
-      await services.imports.writeRejections(job, job.encoding ?? 'UTF8', out);
+      await writeWhole(report, (out) => services.imports.writeRejections(job, job.encoding ?? 'UTF8', out));
       console.log(`  every rejected row (${job.rejectionsListed}) written to ${reportFile}`);
-    } else if (out) {
-      console.log(`  the job failed before its report was written: ${reportFile} is left empty`);
+    } else if (report) {
+      console.log(`  the job failed before its report was written: nothing written to ${reportFile}`);
     }
-    out?.end();
-    if (out) await finished(out);
-    if (!out && report.hasNextPage) {
+    if (!report && rejections.hasNextPage) {
       console.log(`  … more rejections: --rejections <file>, GET /imports/residents/${job.id}/rejections.csv or importJob(id) { rejections } over LG-WAN`);
     }
     if (job.status !== ImportStatus.SUCCEEDED) process.exitCode = 1;
@@ -221,10 +290,9 @@ export async function importResidents(args: string[]): Promise<void> {
 
 export async function verifyAudit(...args: string[]): Promise<void> {
   const rest = [...args];
-  const expect = option(rest, 'expect');
-  if (rest.length > 1) throw new Error(`verify-audit: unexpected argument "${rest[1]}"\n\n${USAGE}`);
+  const expect = option('verify-audit', rest, 'expect');
+  const [chainArg] = positional('verify-audit', rest, ['[<code>|platform]']);
   if (expect !== undefined && !/^[0-9a-f]{32}$/i.test(expect)) throw new Error('verify-audit: --expect takes the 32 hexadecimal digits an earlier verify-audit printed');
-  const [chainArg] = rest;
   const code = chainArg === undefined || chainArg === 'platform' ? null : checkMunicipalityCode(chainArg);
   if (code && !code.ok) {
     // Six digits starting with a prefecture were meant as a municipality code: say what is wrong with it.
@@ -273,7 +341,7 @@ function cliSource(): AuditSource {
  * left, the municipality's registry imports are refused; `reencrypt-tenant-key` resumes.
  */
 async function rotateTenantKey(codeArg: string | undefined): Promise<void> {
-  const code = municipalityArg(codeArg);
+  const code = municipalityArg('rotate-tenant-key', codeArg);
   await withDatabase(async ({ db }, config) => {
     await municipalityName(db, code);
     const rotation = createServices(db, config).keyRotation;
@@ -289,7 +357,7 @@ async function rotateTenantKey(codeArg: string | undefined): Promise<void> {
 }
 
 async function reencryptTenantKey(codeArg: string | undefined): Promise<void> {
-  const code = municipalityArg(codeArg);
+  const code = municipalityArg('reencrypt-tenant-key', codeArg);
   const moved = await withDatabase(async ({ db }, config) => {
     await municipalityName(db, code);
     return createServices(db, config).keyRotation.reencrypt(cliSource(), code);
@@ -318,7 +386,9 @@ export async function rotateMasterKey(): Promise<void> {
 export async function run([command, ...args]: string[]): Promise<void> {
   // A word too many may be what the operator meant to say: it is pointed out, not ignored.
   const takes = (most: number) => {
-    if (args.length > most) throw new Error(`${command}: unexpected argument "${args[most]}"\n\n${USAGE}`);
+    const unknown = args.find((arg) => arg.startsWith('--'));
+    if (unknown) throw new UsageError(`${command}: unknown option ${unknown}`);
+    if (args.length > most) throw new UsageError(`${command}: unexpected argument "${args[most]}"`);
   };
   switch (command) {
     case 'create-operator':
@@ -345,9 +415,11 @@ export async function run([command, ...args]: string[]): Promise<void> {
     case '-h':
       console.log(USAGE);
       return;
+    case undefined:
+    case '':
+      throw new UsageError('a command is needed');
     default:
-      console.log(USAGE);
-      process.exitCode = command ? 2 : 0;
+      throw new UsageError(`unknown command "${command}"`);
   }
 }
 
@@ -357,6 +429,6 @@ if (require.main === module) {
   run(process.argv.slice(2)).then(() => process.exit(process.exitCode ?? 0), (error) => {
     if (error instanceof InputError) console.error(error.errors.map((e) => `${e.field.join('.')}: ${e.message}`).join('\n'));
     else console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
+    process.exit(error instanceof UsageError ? 2 : 1);
   });
 }

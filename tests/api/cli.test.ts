@@ -1,7 +1,7 @@
 import iconv from 'iconv-lite';
 import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -115,16 +115,48 @@ describe('operator command line', () => {
     }
   });
 
-  it('prints the usage when asked for it, and refuses a command it does not know', async () => {
-    for (const ask of ['--help', '-h', 'help']) {
-      const help = typescript('src/cli.ts', [ask], process.env);
-      expect(await help.exited).toBe(0);
-      expect(help.stdout()).toMatch(/^Usage: npm run cli -- <command>\n/);
+  it('prints the usage when asked for it, and names a command it does not know, or one missing, before the usage', async () => {
+    const help = typescript('src/cli.ts', ['--help'], process.env);
+    expect(await help.exited).toBe(0);
+    expect(help.stdout()).toMatch(/^Usage: npm run cli -- <command>\n/);
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      for (const ask of ['-h', 'help']) await run([ask]);
+      expect(log.mock.calls).toEqual([[expect.stringMatching(/^Usage: npm run cli -- <command>\n/)], [expect.stringMatching(/^Usage: /)]]);
+    } finally {
+      log.mockRestore();
     }
-    const unknown = typescript('src/cli.ts', ['rotate-masterkey'], process.env);
-    expect(await unknown.exited).toBe(2);
-    expect(unknown.stdout()).toMatch(/^Usage: npm run cli -- <command>\n/);
-  }, 60_000);
+    for (const [args, problem] of [[['rotate-masterkey'], 'unknown command "rotate-masterkey"'], [[], 'a command is needed']] as const) {
+      const refused = typescript('src/cli.ts', [...args], process.env);
+      expect(await refused.exited).toBe(2);
+      expect(refused.stdout()).toBe('');
+      expect(refused.stderr()).toMatch(new RegExp(`^${problem}\n\nUsage: npm run cli -- <command>\n`));
+    }
+  }, 120_000);
+
+  it('names the argument missing, the option unknown or the word too many, then prints the usage', async () => {
+    const { code } = await t.tenant();
+    const refusals: [string[], string][] = [
+      [['create-operator'], 'create-operator: missing <loginId>'],
+      [['create-operator', '--login', 'ops'], 'create-operator: unknown option --login'],
+      [['verify-audit', '--expect'], 'verify-audit: --expect needs a value'],
+      [['verify-audit', '--expect', '--strict'], 'verify-audit: --expect needs a value'],
+      [['verify-audit', code, '--strict'], 'verify-audit: unknown option --strict'],
+      [['rotate-tenant-key'], 'rotate-tenant-key: missing <code>'],
+      [['reencrypt-tenant-key'], 'reencrypt-tenant-key: missing <code>'],
+      [['archive-audit', '--days', '30'], 'archive-audit: unknown option --days'],
+      [['import-residents'], 'import-residents: missing <municipalityCode>'],
+      [['import-residents', code], 'import-residents: missing <file>'],
+      [['import-residents', code, 'residents.csv', '--foo', 'bar'], 'import-residents: unknown option --foo'],
+      [['import-residents', code, 'residents.csv', 'extra'], 'import-residents: unexpected argument "extra"'],
+      [['import-residents', code, 'residents.csv', '--mode', 'skip', '--mode', 'abort'], 'import-residents: --mode given twice'],
+      [['import-residents', code, 'residents.csv', '--rejections'], 'import-residents: --rejections needs a value'],
+      [['import-residents', code, 'residents.csv', '--mode', 'ignore'], 'import-residents: --mode must be skip or abort'],
+    ];
+    for (const [args, problem] of refusals) {
+      await expect(run(args)).rejects.toThrow(new RegExp(`^${problem.replace(/[<>]/g, '.')}\n\nUsage: npm run cli -- <command>\n`));
+    }
+  });
 
   it('re-wraps nothing, and says so, when no change of master key is under way', async () => {
     const saved = process.env.PREVIOUS_MASTER_KEY;
@@ -203,7 +235,8 @@ describe('operator command line', () => {
       // A report path that cannot be written stops the command before anything is imported.
       const jobs = async () => (await t.db.query('SELECT count(*)::int AS n FROM import_job WHERE municipality_code = $1', [code]))[0].n;
       const before = await jobs();
-      await expect(importResidents([code, file, '--rejections', path.join(dir, 'no-such-dir', 'r.csv')])).rejects.toThrow(/ENOENT.*no-such-dir/);
+      await expect(importResidents([code, file, '--rejections', path.join(dir, 'no-such-dir', 'r.csv')])).rejects.toThrow(/no-such-dir\/r\.csv: cannot be written \(ENOENT\)/);
+      await expect(importResidents([code, file, '--rejections', dir])).rejects.toThrow(`${dir}: cannot be written (not a file)`);
       // So does a file that is not there, or a folder.
       await expect(importResidents([code, path.join(dir, 'missing.csv')])).rejects.toThrow(/missing\.csv: cannot be read \(ENOENT\)/);
       await expect(importResidents([code, dir])).rejects.toThrow(`${dir}: not a file`);
@@ -215,6 +248,67 @@ describe('operator command line', () => {
     expect((await residentRows(t, code)).map((r) => [r.addressee_number, r.family_name])).toEqual([[good.addressee, '髙橋']]);
     const [audit] = await t.db.query(`SELECT channel, outcome FROM audit_event WHERE operation = 'resident.import' AND municipality_code = $1`, [code]);
     expect(audit).toEqual({ channel: 'CLI', outcome: 'SUCCESS' });
+  });
+
+  it('refuses a rejection report path that is the registry file itself, under any name, and leaves it whole', async () => {
+    const { code } = await t.tenant();
+    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-cli-'));
+    const file = path.join(dir, 'same.csv');
+    const content = Buffer.from(registryCsv([registryRow()]));
+    writeFileSync(file, content);
+    symlinkSync(file, path.join(dir, 'link.csv'));
+    linkSync(file, path.join(dir, 'hard.csv'));
+    const cwd = process.cwd();
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      process.chdir(dir);
+      for (const report of [file, 'same.csv', `../${path.basename(dir)}/same.csv`, 'link.csv', 'hard.csv']) {
+        await expect(importResidents([code, file, '--mode', 'skip', '--rejections', report]))
+          .rejects.toThrow(`${report}: is the registry file being imported; --rejections needs another file`);
+        expect(readFileSync(file)).toEqual(content);
+      }
+      // Nor the other way round: the file imported named through a link to the report path.
+      await expect(importResidents([code, 'link.csv', '--rejections', file])).rejects.toThrow('is the registry file being imported');
+      expect(readFileSync(file)).toEqual(content);
+      expect(log).not.toHaveBeenCalled();
+    } finally {
+      process.chdir(cwd);
+      log.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(await residentRows(t, code)).toEqual([]);
+  });
+
+  it('leaves an earlier rejection report as it was when the job fails before its report, and replaces it whole when there is one', async () => {
+    const { code } = await t.tenant();
+    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-cli-'));
+    const report = path.join(dir, 'rejected.csv');
+    writeFileSync(report, 'an earlier report\n');
+    const empty = path.join(dir, 'empty.csv');
+    writeFileSync(empty, '');
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await importResidents([code, empty, '--rejections', report]);
+      expect(process.exitCode).toBe(1);
+      expect(log).toHaveBeenCalledWith(`  the job failed before its report was written: nothing written to ${report}`);
+      expect(readFileSync(report, 'utf8')).toBe('an earlier report\n');
+      // A report path not yet there is not created for a job without a report.
+      await importResidents([code, empty, '--rejections', path.join(dir, 'new.csv')]);
+      expect(readdirSync(dir).sort()).toEqual(['empty.csv', 'rejected.csv']);
+      process.exitCode = 0;
+
+      const file = path.join(dir, 'residents.csv');
+      writeFileSync(file, registryCsv([registryRow(), registryRow({ sex: '9' })]));
+      await importResidents([code, file, '--mode', 'skip', '--rejections', report]);
+      expect(process.exitCode ?? 0).toBe(0);
+      expect(readFileSync(report, 'utf8')).toMatch(/^\uFEFF?line,column,field,code,message\n3,性別,sex,INVALID_FORMAT,/);
+      // Written beside it, then renamed over it: nothing else is left in the folder.
+      expect(readdirSync(dir).sort()).toEqual(['empty.csv', 'rejected.csv', 'residents.csv']);
+    } finally {
+      process.exitCode = 0;
+      log.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('shows the reading\'s ETA while the file is read, then the phase under way', () => {
