@@ -300,13 +300,14 @@ export async function verifyAudit(...args: string[]): Promise<void> {
     throw new Error(`verify-audit: "${chainArg}" is neither a municipality code nor platform`);
   }
   const chain = code?.ok ? code.value : chainArg;
-  const { checked, broken, checkpointsBroken, checkpoint } = await withDatabase(async ({ db }, config) => {
+  const { checked, broken, checkpointsBroken, checkpoint, handedOver } = await withDatabase(async ({ db }, config) => {
     // A municipality that does not exist has no chain to call intact.
     if (code?.ok) await municipalityName(db, code.value);
     return verifyAuditLog(db, config, { chain, expect });
   });
   if (checkpoint) {
     console.log(`Operation log intact: ${checked} events verified.`);
+    if (handedOver.length) console.log(`Checkpoints of ${handedOver.join(', ')} handed over to the new MASTER_KEY.`);
     console.log(`Checkpoint ${checkpoint.position} of ${checkpoint.scope} written (${checkpoint.verified} before it verified); keep its digest outside the system, for --expect:`);
     console.log(checkpoint.digest);
     return;
@@ -379,7 +380,7 @@ export async function rotateMasterKey(): Promise<void> {
     throw new Error('PREVIOUS_MASTER_KEY is not set, so no change of master key is under way and nothing was re-wrapped: to change it, restart every server with MASTER_KEY=<new key> and PREVIOUS_MASTER_KEY=<old key>, then run rotate-master-key with the same two settings');
   }
   const { rewrapped, unchanged } = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateMasterKey(cliSource()));
-  console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. Run verify-audit once (it signs a checkpoint under the new key); PREVIOUS_MASTER_KEY can then be removed from every server.`);
+  console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. Run verify-audit once with the same two settings (it hands every series of checkpoints over to the new key); PREVIOUS_MASTER_KEY can then be removed from every server.`);
 }
 
 /** Runs the command `npm run cli -- <command> <arguments>` names. */

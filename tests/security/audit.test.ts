@@ -402,6 +402,7 @@ describe('checkpoints signed outside the database', () => {
       // (3): one run hands every series over to the new key; the other series' checkpoints record no heads.
       const handOver = await verifyAuditCommand();
       expect(handOver.exitCode).toBe(0);
+      expect(handOver.out).toContain('Checkpoints of 131016, platform handed over to the new MASTER_KEY.');
       expect(await checkpointsOf('platform', own)).toEqual([{ position: '1', heads: [{ chain: 'platform', seq: '1' }] }, { position: '2', heads: [] }]);
       expect(await checkpointsOf('131016', own)).toEqual([{ position: '1', heads: [{ chain: '131016', seq: '1' }] }, { position: '2', heads: [] }]);
       // Handed over once: a second run leaves the other series as they are.
