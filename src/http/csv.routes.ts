@@ -77,9 +77,14 @@ function importOptions(url: URL, req: IncomingMessage): { mode: ImportMode; enco
   const mode = (url.searchParams.get('mode') ?? 'ABORT').trim().toUpperCase();
   if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP) errors.add(['mode'], ErrorCode.INVALID_FORMAT, 'must be ABORT or SKIP');
   const charset = /charset=([^;]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
-  const raw = url.searchParams.get('encoding') ?? charset ?? 'auto';
+  const parameter = url.searchParams.get('encoding');
+  const raw = parameter ?? charset ?? 'auto';
   const encoding = raw.trim().toLowerCase() === 'auto' ? null : encodingNamed(raw);
-  if (encoding === undefined) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8, sjis or auto');
+  // The parameter, when given, decides; otherwise the content type's charset does, and is named as the problem.
+  if (encoding === undefined && parameter !== null) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8, sjis or auto');
+  else if (encoding === undefined) {
+    errors.add(['content-type'], ErrorCode.INVALID_FORMAT, `charset ${raw.trim()} is not read by the import: send utf-8 or Shift_JIS, or no charset to have it detected`);
+  }
   errors.throwIfAny();
   return { mode: mode as ImportMode, encoding: encoding ?? null };
 }

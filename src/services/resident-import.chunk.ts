@@ -40,7 +40,7 @@ const BOM = [0xef, 0xbb, 0xbf];
 /** A record of nothing but these is no row: blanks (full-width too) and the end-of-file mark (Ctrl-Z) old systems write. */
 const BLANK = /^[\s\x1a]*$/;
 /** A record this long cannot be a registry row; cutting it off bounds memory against a stray quote. */
-const MAX_RECORD_BYTES = 4 * 1024 * 1024;
+export const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 /** The CSV parser's options; `relax_quotes`: a quote that does not start a field is data, as spreadsheets read it. */
 const PARSE = { relax_column_count: true, relax_quotes: true } as const;
 /** Record ends of any file but a classic Mac one: a line feed, with the carriage return before it if any. */
@@ -53,6 +53,8 @@ interface Scan {
   cut: number;
   /** Lines the bytes up to `cut` move the count by. */
   lines: number;
+  /** Whether the scan stopped inside a quoted field. */
+  quoted: boolean;
 }
 
 /** Inside a field: at its start (a quote there opens a quoted field), in plain data, or quoted. */
@@ -95,7 +97,12 @@ function scan(data: Buffer, start: RecordEnd | null, eof: boolean, firstLine: nu
         }
         const closes = i + 1 < n && data[i + 1] === COMMA ? 1 : endsAt(i + 1);
         if (closes === -1) break;
-        if (closes === 0) throw new ChunkFailure(`line ${firstLine + cutLines}: the file is not valid CSV (CSV_INVALID_CLOSING_QUOTE); nothing was written`);
+        if (closes === 0) {
+          // The records before this one are handed out first, so that they are counted whatever
+          // the chunk the bad quote falls in; the scan that starts at this record fails.
+          if (cut > 0) return { end, cut, lines: cutLines, quoted: false };
+          throw new ChunkFailure(`line ${firstLine}: the file is not valid CSV (CSV_INVALID_CLOSING_QUOTE); nothing was written`);
+        }
         at = At.PLAIN;
       }
       continue;
@@ -126,8 +133,8 @@ function scan(data: Buffer, start: RecordEnd | null, eof: boolean, firstLine: nu
       }
     } else at = At.PLAIN;
   }
-  if (eof) return { end, cut: n, lines };
-  return { end, cut, lines: cutLines };
+  if (eof) return { end, cut: n, lines, quoted: at === At.QUOTED };
+  return { end, cut, lines: cutLines, quoted: at === At.QUOTED };
 }
 
 /** Lines that quote-free `bytes` move the count by. */
@@ -155,9 +162,13 @@ export class RecordCutter {
     let data = this.pending.length ? Buffer.concat([this.pending, bytes]) : bytes;
     // Until the first record is out, the BOM may still be arriving: it is looked for again each time.
     if (this.first && BOM.every((b, i) => data[i] === b)) data = data.subarray(3);
-    const { cut, lines } = this.boundary(data, false);
+    const { cut, lines, quoted } = this.boundary(data, false);
     if (cut === 0) {
-      if (data.length > MAX_RECORD_BYTES) throw new ChunkFailure(`line ${this.nextLine}: the file is not valid CSV (a record does not end; quote not closed?); nothing was written`);
+      if (data.length > MAX_RECORD_BYTES) {
+        throw new ChunkFailure(quoted
+          ? `line ${this.nextLine}: the file is not valid CSV (a quoted field runs on for over ${MAX_RECORD_BYTES / 1024 / 1024} MB; quote not closed?); nothing was written`
+          : `line ${this.nextLine}: the line is too long (over ${MAX_RECORD_BYTES / 1024 / 1024} MB, the limit for one row); nothing was written`);
+      }
       this.pending = Buffer.from(data);
       return null;
     }
@@ -165,12 +176,13 @@ export class RecordCutter {
     return this.take(data.subarray(0, cut), lines);
   }
 
-  /** The rest of the file: its last record may lack a line break. */
+  /** The rest of the file (its last record may lack a line break), in as many calls as it takes until null. */
   finish(): Chunk | null {
     if (this.pending.length === 0) return null;
     const rest = this.pending;
-    this.pending = Buffer.alloc(0);
-    return this.take(rest, this.boundary(rest, true).lines);
+    const { cut, lines } = this.boundary(rest, true);
+    this.pending = Buffer.from(rest.subarray(cut));
+    return this.take(rest.subarray(0, cut), lines);
   }
 
   private take(bytes: Buffer, lines: number): Chunk {
@@ -180,11 +192,14 @@ export class RecordCutter {
     return chunk;
   }
 
-  /** The last record end in `data` (all of it at the end of the file), and the lines up to it. */
-  private boundary(data: Buffer, eof: boolean): { cut: number; lines: number } {
+  /**
+   * The last record end in `data` (all of it at the end of the file, unless a bad quote stops the
+   * scan before), the lines up to it, and whether the bytes after it end inside quotes.
+   */
+  private boundary(data: Buffer, eof: boolean): Scan {
     if (this.end && data.indexOf(QUOTE) === -1) {
       const cut = eof ? data.length : (this.end === '\r' ? data.lastIndexOf(CR) : data.lastIndexOf(LF)) + 1;
-      return { cut, lines: plainLines(data.subarray(0, cut), this.end) };
+      return { end: this.end, cut, lines: plainLines(data.subarray(0, cut), this.end), quoted: false };
     }
     const found = scan(data, this.end, eof, this.nextLine);
     this.end = found.end;

@@ -2,7 +2,7 @@ import type { TenantKeys } from '../crypto/tenant-keys';
 import { ErrorCode, identifierError } from '../errors';
 import { parseRegistryDate } from '../validation/era-dates';
 import { EARLIEST_BIRTH } from '../validation/dates';
-import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, nameCharactersProblem, normaliseDigits, normaliseKana } from '../validation/identifiers';
+import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, municipalityCheckDigit, nameCharactersProblem, normaliseDigits, normaliseKana } from '../validation/identifiers';
 import { ownMunicipalityCodes } from '../validation/own-codes';
 import { checkIssuedSeries, checkTicketNumber } from '../validation/tickets';
 
@@ -73,6 +73,8 @@ const SEX = new Map<string, 'MALE' | 'FEMALE'>(Object.entries({
   '2': 'FEMALE', 女: 'FEMALE', 女性: 'FEMALE', f: 'FEMALE', female: 'FEMALE',
 }));
 const NEEDS_ESCAPE = /[\\\t\n\r]/;
+/** A date followed by a time (1970/1/1 12:00): only midnight, as spreadsheets render a date cell, is read as a date. */
+const WITH_TIME = /^(.*\S)\s+\d{1,2}:\d{2}(?::\d{2})?$/;
 
 /** PostgreSQL COPY text format: backslash, tab and line breaks escaped. */
 function text(value: string): string {
@@ -134,7 +136,11 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     // Some registry systems still write the 5-digit code without its check digit, and a
     // designated city's extracts may name the resident's ward.
     if (!ownMunicipalityCodes(keys.municipalityCode).has(digits)) {
-      const checked = digits.length === 5 ? { ok: true as const } : checkMunicipalityCode(digits);
+      // The 5-digit form is checked as the code it stands for (its check digit added), so that a
+      // code no prefecture has reads as a bad value rather than as another municipality's.
+      const checked = !/^\d{5,6}$/.test(digits)
+        ? { ok: false as const, reason: 'format' as const, message: 'must be 5 or 6 digits' }
+        : checkMunicipalityCode(digits.length === 5 ? `${digits}${municipalityCheckDigit(digits)}` : digits);
       if (!checked.ok) problems.push({ field: 'municipalityCode', code: identifierError(checked.reason), message: checked.message });
       else problems.push({ field: 'municipalityCode', code: ErrorCode.OTHER_MUNICIPALITY, message: 'row belongs to another municipality; only the own municipality\'s residents can be imported' });
     }
@@ -157,7 +163,10 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
   const rawBirth = required('birthDate');
   if (rawBirth !== null) {
     birthDate = parseRegistryDate(rawBirth);
-    if (!birthDate) problems.push({ field: 'birthDate', code: ErrorCode.INVALID_DATE, message: 'must be a real date (YYYY-MM-DD, 令和3年4月1日 or R3.4.1)' });
+    const timed = birthDate ? null : WITH_TIME.exec(rawBirth.normalize('NFKC').trim());
+    if (timed && parseRegistryDate(timed[1])) {
+      problems.push({ field: 'birthDate', code: ErrorCode.INVALID_DATE, message: 'must be a date only: a time of day other than 0:00 is not allowed' });
+    } else if (!birthDate) problems.push({ field: 'birthDate', code: ErrorCode.INVALID_DATE, message: 'must be a real date (YYYY-MM-DD, 令和3年4月1日 or R3.4.1)' });
     else if (birthDate > today) problems.push({ field: 'birthDate', code: ErrorCode.DATE_IN_FUTURE, message: 'must not be in the future' });
     else if (birthDate < EARLIEST_BIRTH) problems.push({ field: 'birthDate', code: ErrorCode.INVALID_DATE, message: `must not be before ${EARLIEST_BIRTH}` });
   }

@@ -489,11 +489,21 @@ export class ResidentImportService {
         // Finished chunks are written (and counted in the progress) as soon as it is their turn.
         while (inFlight.length >= MAX_IN_FLIGHT || inFlight[0]?.settled) yield await settle(inFlight.shift()!.result);
       };
+      // A file unreadable from some record on counts the records before it, whichever thread reads
+      // them. Settled inside the loop: leaving it first would destroy the source, and the pipeline with it.
+      const cut = async function* (next: () => Chunk | null): AsyncGenerator<Buffer, Chunk | null> {
+        try {
+          return next();
+        } catch (error) {
+          if (error instanceof ChunkFailure) while (inFlight.length) yield await settle(inFlight.shift()!.result);
+          throw error;
+        }
+      };
       for await (const bytes of source) {
         bytesSeen += bytes.length;
-        yield* dispatch(cutter.push(bytes));
+        yield* dispatch(yield* cut(() => cutter.push(bytes)));
       }
-      yield* dispatch(cutter.finish());
+      for (let rest = yield* cut(() => cutter.finish()); rest; rest = yield* cut(() => cutter.finish())) yield* dispatch(rest);
       while (inFlight.length) yield await settle(inFlight.shift()!.result);
       if (!layout) throw new ImportFailure('the file is empty: expected a header row and data rows');
     }
@@ -578,13 +588,18 @@ export class ResidentImportService {
     // resident who moved out or died gets none, and one holds at most one open ticket for any dose.
     // Unchanged tickets are dropped before residents are joined (materialised, or the planner
     // probes every resident's tickets: 5 s instead of 1 s for a million), and a municipality
-    // without residents yet skips the statement.
+    // without residents yet skips the statement. Tickets whose series changes are kept aside for
+    // the check of their recorded doses below.
+    const moved = `import_moved_${suffix}`;
+    await client.query(`CREATE TEMP TABLE ${moved} (line integer NOT NULL, id uuid NOT NULL, resident_id uuid NOT NULL, series text NOT NULL) ON COMMIT DROP`);
     await client.query(
       `WITH changed AS MATERIALIZED (
-         SELECT s.line, s.addressee_number, s.ticket_number, s.series FROM ${staging} s
+         SELECT s.line, s.addressee_number, s.ticket_number, s.series, o.id AS existing_id, o.resident_id FROM ${staging} s
          LEFT JOIN ticket o ON o.municipality_code = $1 AND o.ticket_number = s.ticket_number
          WHERE s.ticket_number IS NOT NULL AND (o.id IS NULL OR o.series <> s.series)
            AND EXISTS (SELECT FROM resident WHERE municipality_code = $1)
+       ), kept AS (
+         INSERT INTO ${moved} SELECT line, existing_id, resident_id, series FROM changed WHERE existing_id IS NOT NULL
        ), refused AS (
          SELECT c.line, CASE r.status WHEN 'DECEASED' THEN 'RESIDENT_DECEASED' WHEN 'MOVED_OUT' THEN 'RESIDENT_MOVED_OUT' ELSE 'DUPLICATE' END AS code,
                 CASE r.status WHEN 'DECEASED' THEN 'resident is recorded as deceased; no ticket is issued'
@@ -596,6 +611,27 @@ export class ResidentImportService {
          WHERE r.status <> 'ACTIVE' OR held.series IS NOT NULL
        ), gone AS (DELETE FROM ${staging} s USING refused f WHERE s.line = f.line RETURNING s.line, f.code, f.message)
        INSERT INTO ${rejected} SELECT line, 'ticketNumber', code, message FROM gone`,
+      [code],
+    );
+    // A ticket keeps covering the doses already recorded on it, as recordDose requires of a dose:
+    // a series moved off them would have the tablet refuse the printed ticket. Dose writers read
+    // the ticket's series under its resident's row lock, so these residents are locked first (a
+    // statement of its own: one waiting for a lock still reads with the snapshot it began with),
+    // and no dose lands on these tickets until the import commits.
+    await client.query(
+      `WITH locked AS (SELECT r.id FROM resident r JOIN ${moved} m ON r.municipality_code = $1 AND r.id = m.resident_id FOR UPDATE OF r)
+       SELECT count(*) FROM locked`,
+      [code],
+    );
+    await client.query(
+      `WITH refused AS (
+         SELECT m.line, m.series, string_agg(v.dose_number::text, ', ' ORDER BY v.dose_number) AS doses, count(*) AS n FROM ${moved} m
+         JOIN vaccination_record v ON v.municipality_code = $1 AND v.resident_id = m.resident_id AND v.ticket_id = m.id AND v.status = 'COMPLETED'
+         WHERE NOT coalesce(series_range(m.series) @> v.dose_number::int, false)
+         GROUP BY m.line, m.series
+       ), gone AS (DELETE FROM ${staging} s USING refused f WHERE s.line = f.line RETURNING s.line, f.series, f.doses, f.n)
+       INSERT INTO ${rejected} SELECT line, 'series', 'DOSE_NOT_IN_SERIES',
+         'series ' || series || ' does not cover ' || CASE WHEN n > 1 THEN 'doses ' ELSE 'dose ' END || doses || ' already recorded on this ticket' FROM gone`,
       [code],
     );
     // A changed birth date stays before a recorded move out or death, and before the resident's
@@ -665,7 +701,7 @@ export class ResidentImportService {
     await this.faultAfterResidentMerge?.(job);
     // When every accepted row was a new resident, the statement above wrote all their tickets.
     const tickets = counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today, job.id, principal) : { inserted: 0, updated: 0 };
-    await client.query(`DROP TABLE ${staging}, ${rejected}, ${births}`);
+    await client.query(`DROP TABLE ${staging}, ${rejected}, ${births}, ${moved}`);
     // Before the job's row is written: that write holds the row until the commit, and the heartbeat would wait on it.
     await this.matchPendingDoses(tx, code, principal);
 
@@ -689,7 +725,9 @@ export class ResidentImportService {
    * racing the merge fails the import instead (collided below), which rolls back whole. A new
    * resident's ticket is written by the same statement, from the same row and id. The operation
    * log names every resident the import created or changed (the job's id first, then up to
-   * AUDIT_BATCH residents an event), so that a search for a resident finds the import.
+   * AUDIT_BATCH residents an event), so that a search for a resident finds the import. Times are
+   * the statement's: now() is the start of the import's transaction, which for a large file is
+   * long before the write, and before entries officers committed while the file arrived.
    */
   private async mergeResidents(client: PoolClient, staging: string, code: string, keyVersion: number, today: string, jobId: string, principal: ImportPrincipal):
     Promise<{ inserted: number; updated: number; ticketsInserted: number }> {
@@ -706,18 +744,18 @@ export class ResidentImportService {
          UPDATE resident r SET
            my_number_cipher = CASE WHEN c.same_number THEN r.my_number_cipher ELSE c.my_number_cipher END,
            key_version = CASE WHEN c.same_number THEN r.key_version ELSE $2 END,
-           ${compared.map((col) => `${col} = c.${col}`).join(', ')}, updated_at = now()
+           ${compared.map((col) => `${col} = c.${col}`).join(', ')}, updated_at = statement_timestamp()
          FROM changes c WHERE r.municipality_code = $1 AND r.id = c.existing_id
          RETURNING r.id
        ), inserted AS (
          INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, key_version, ${list('')}, status, created_at, updated_at)
-         SELECT $1, c.new_id, c.addressee_number, c.my_number_cipher, $2, ${list('c.')}, 'ACTIVE', now(), now()
+         SELECT $1, c.new_id, c.addressee_number, c.my_number_cipher, $2, ${list('c.')}, 'ACTIVE', statement_timestamp(), statement_timestamp()
          FROM changes c WHERE c.new_id IS NOT NULL
          ORDER BY c.addressee_number
          RETURNING id
        ), tickets AS (
-         INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
-         SELECT $1, uuidv7(), c.new_id, c.ticket_number, c.series, $3::date
+         INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on, created_at)
+         SELECT $1, uuidv7(), c.new_id, c.ticket_number, c.series, $3::date, statement_timestamp()
          FROM changes c WHERE c.new_id IS NOT NULL AND c.ticket_number IS NOT NULL
          ORDER BY c.addressee_number
          RETURNING id
@@ -750,8 +788,8 @@ export class ResidentImportService {
          UPDATE ticket t SET series = c.series FROM changes c WHERE t.municipality_code = $1 AND t.id = c.existing_id
          RETURNING t.id
        ), inserted AS (
-         INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
-         SELECT $1, uuidv7(), r.id, c.ticket_number, c.series, $2::date
+         INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on, created_at)
+         SELECT $1, uuidv7(), r.id, c.ticket_number, c.series, $2::date, statement_timestamp()
          FROM changes c JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = c.addressee_number
          WHERE c.existing_id IS NULL
          ORDER BY r.id

@@ -6,7 +6,7 @@ import {
 } from '../helpers/registry-csv';
 import { RESUME, SUSPEND } from '../helpers/operations';
 import { insertDose } from '../helpers/statistics';
-import { blockedBy, Session, TestApp } from '../helpers/test-app';
+import { blockedBy, REGISTER, residentInput, Session, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -420,6 +420,118 @@ describe('resident registry import', () => {
       { line: 4, column: '券種', field: 'series', code: 'INVALID_SERIES', message: 'must start at dose 9 at the latest: the ticket\'s OCR line has one digit for the dose' },
     ]);
     expect(await ticketRows(t, code)).toEqual([{ ticket_number: rows[0].ticket, series: '1-2', addressee_number: rows[0].addressee }]);
+  });
+
+  it('keeps an existing ticket\'s series over the doses already recorded on it: a row moving it off them is rejected', async () => {
+    const { code, officer } = await t.tenant();
+    const [used, widened, fresh] = [registryRow(), registryRow(), registryRow()];
+    await importFile(t, officer, registryCsv([used, widened, fresh]));
+    // Dose 1 recorded on each of the first two tickets; none on the third.
+    for (const row of [used, widened]) {
+      const [ticket] = await t.db.query(
+        `SELECT t.id, t.resident_id FROM ticket t WHERE t.municipality_code = $1 AND t.ticket_number = $2`, [code, row.ticket]);
+      const dose = await insertDose(t, code, ticket.resident_id, { doseNumber: 1 });
+      await t.db.query('UPDATE vaccination_record SET ticket_id = $3 WHERE municipality_code = $1 AND id = $2', [code, dose, ticket.id]);
+    }
+    const file = registryCsv([{ ...used, series: '3' }, { ...widened, series: '1-3' }, { ...fresh, series: '3' }]);
+    const rejection = { line: 2, column: '券種', field: 'series', code: 'DOSE_NOT_IN_SERIES', message: 'series 3 does not cover dose 1 already recorded on this ticket' };
+
+    const aborted = await importFile(t, officer, file, 'mode=ABORT');
+    expect(aborted).toMatchObject({ status: 'FAILED', rowsAccepted: 2, rowsRejected: 1, ticketsUpdated: 0 });
+    expect(aborted.rejections.nodes).toEqual([rejection]);
+    expect((await ticketRows(t, code)).map((r) => r.series)).toEqual(['1-2', '1-2', '1-2']);
+
+    const skipped = await importFile(t, officer, file, 'mode=SKIP');
+    expect(skipped).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 2, rowsRejected: 1, ticketsUpdated: 2 });
+    expect(skipped.rejections.nodes).toEqual([rejection]);
+    const series = Object.fromEntries((await ticketRows(t, code)).map((r) => [r.ticket_number, r.series]));
+    expect(series).toEqual({ [used.ticket!]: '1-2', [widened.ticket!]: '1-3', [fresh.ticket!]: '3' });
+  });
+
+  it('dates what it writes by its statements, not by the start of the upload: a resident registered meanwhile is updated after its creation', async () => {
+    const { code, officer } = await t.tenant();
+    const entered = residentInput();
+    const rows = Array.from({ length: 50 }, () => registryRow());
+    // The file's row for the resident an officer registers while the file arrives.
+    const late = registryRow({ addressee: entered.addresseeNumber as string, myNumber: entered.myNumber as string, given: '花子', givenKana: 'ハナコ' });
+    const { running, release } = await uploadHalf(officer, registryCsv([...rows, late]));
+    expect(running.phase).toBe('RECEIVING');
+    const registered = await officer.gql(REGISTER, { input: entered });
+    expect(registered.data.registerResident.userErrors).toEqual([]);
+    release();
+    expect(await finishedJob(officer, running.id)).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 50, residentsUpdated: 1, ticketsInserted: 51 });
+    const [resident] = await t.db.query(
+      'SELECT created_at, updated_at FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, entered.addresseeNumber]);
+    expect(resident.updated_at.getTime()).toBeGreaterThanOrEqual(resident.created_at.getTime());
+    // New residents and every ticket (the registered resident's too) are no older than that entry.
+    const [{ oldest }] = await t.db.query(
+      `SELECT least((SELECT min(created_at) FROM resident WHERE municipality_code = $1 AND addressee_number <> $2),
+                    (SELECT min(created_at) FROM ticket WHERE municipality_code = $1)) AS oldest`, [code, entered.addresseeNumber]);
+    expect(oldest.getTime()).toBeGreaterThanOrEqual(resident.created_at.getTime());
+  });
+
+  it('rejects a municipality code no prefecture has as a bad value, not as another municipality\'s', async () => {
+    const { officer } = await t.tenant();
+    const rows = ['99999', '00000', '1310', '131017'].map((municipality) => registryRow({ municipality }));
+    const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 0, rowsRejected: 4 });
+    const prefecture = { column: '自治体コード', field: 'municipalityCode', code: 'INVALID_FORMAT', message: 'must start with a prefecture code from 01 to 47' };
+    expect(job.rejections.nodes).toEqual([
+      { line: 2, ...prefecture },
+      { line: 3, ...prefecture },
+      { line: 4, column: '自治体コード', field: 'municipalityCode', code: 'INVALID_FORMAT', message: 'must be 5 or 6 digits' },
+      { line: 5, column: '自治体コード', field: 'municipalityCode', code: 'INVALID_CHECK_DIGIT', message: 'check digit does not match (mistyped or misread code?)' },
+    ]);
+  });
+
+  it('says what is wrong: a birth date with a time of day, a line over the size limit, a charset it does not read', async () => {
+    const { officer } = await t.tenant();
+    const timed = await importFile(t, officer, registryCsv([registryRow({ birth: '1970/1/1 12:00:00' }), registryRow({ birth: '1970/1/1 0:00:00' })]), 'mode=SKIP');
+    expect(timed).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 1 });
+    expect(timed.rejections.nodes).toEqual([
+      { line: 2, column: '生年月日', field: 'birthDate', code: 'INVALID_DATE', message: 'must be a date only: a time of day other than 0:00 is not allowed' },
+    ]);
+
+    const header = registryCsv([]);
+    const long = await importFile(t, officer, `${header}${registryCsv([registryRow()]).split('\r\n')[1]}\r\n${'x'.repeat(8 * 1024 * 1024)}\r\n`);
+    expect(long).toMatchObject({ status: 'FAILED', rowsRead: 1 });
+    expect(long.failureReason).toBe('line 3: the line is too long (over 4 MB, the limit for one row); nothing was written');
+    const open = await importFile(t, officer, `${header}"${'x'.repeat(8 * 1024 * 1024)}\r\n`);
+    expect(open.failureReason).toBe('line 2: the file is not valid CSV (a quoted field runs on for over 4 MB; quote not closed?); nothing was written');
+
+    const latin1 = await fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents`, {
+      method: 'POST', body: header, headers: { 'content-type': 'text/csv; charset=latin1', authorization: `Bearer ${officer.token}` },
+    });
+    expect(latin1.status).toBe(400);
+    expect(((await latin1.json()) as any).errors).toEqual([{
+      message: 'content-type: charset latin1 is not read by the import: send utf-8 or Shift_JIS, or no charset to have it detected',
+      extensions: { code: 'BAD_USER_INPUT', field: ['content-type'], reason: 'INVALID_FORMAT' },
+    }]);
+    // The parameter, when given, is what is named.
+    const param = await upload(t, officer, header, 'encoding=latin1');
+    expect(param.body.errors[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: ['encoding'], reason: 'INVALID_FORMAT' });
+  });
+
+  it('counts the rows before an unreadable line alike, whatever makes it unreadable', async () => {
+    const { officer } = await t.tenant();
+    const good = registryCsv([registryRow({ given: '太\r\n郎' }), registryRow({ sex: '9' }), registryRow()]);
+    const stray = await importFile(t, officer, `${good}${registryCsv([registryRow({ family: 'STRAY' })]).split('\r\n')[1].replace('STRAY', '"山"田')}\r\n`);
+    const unclosed = await importFile(t, officer, `${good}${registryCsv([registryRow({ family: 'STRAY' })]).split('\r\n')[1].replace('STRAY', '"山田')}\r\n`);
+    expect(stray.failureReason).toMatch(/^line 6: the file is not valid CSV \(CSV_INVALID_CLOSING_QUOTE\)/);
+    expect(unclosed.failureReason).toMatch(/^line 6: the file is not valid CSV/);
+    // Line 2's name holds a line break, line 4 an unknown sex code.
+    for (const job of [stray, unclosed]) expect(job).toMatchObject({ status: 'FAILED', rowsRead: 3, rowsRejected: 2, rowsAccepted: 0 });
+
+    // Read by worker threads too: the chunks still with them when the bad line is found are counted.
+    const many = registryCsv([...Array.from({ length: 3000 }, () => registryRow()), registryRow({ sex: '9' })]);
+    const threshold = t.app.services.imports.workerThresholdBytes;
+    t.app.services.imports.workerThresholdBytes = 0;
+    try {
+      const big = await importFile(t, officer, `${many}${registryCsv([registryRow({ family: 'STRAY' })]).split('\r\n')[1].replace('STRAY', '"山"田')}\r\n`);
+      expect(big).toMatchObject({ status: 'FAILED', rowsRead: 3001, rowsRejected: 1, failureReason: expect.stringMatching(/^line 3003: /) });
+    } finally {
+      t.app.services.imports.workerThresholdBytes = threshold;
+    }
   });
 
   it('leaves the tenant exactly as before when the merge fails half-way', async () => {
