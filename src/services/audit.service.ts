@@ -33,12 +33,16 @@ export interface Queryable {
 export const auditSourceParams = (source: AuditSource): unknown[] =>
   [source.requestId, source.actor?.accountId ?? null, source.actor?.role ?? null, source.channel];
 
-/** Writes operation-log lines. Values of personal data never enter them: ids and names of operations only. */
+/**
+ * Writes operation-log lines. Values of personal data never enter them: ids and names of operations only.
+ * Lines are dated when their statement runs, not when the transaction began: a registry import's
+ * transaction is open for the whole upload, and its lines would otherwise predate what they follow.
+ */
 export async function writeAudit(db: Queryable, source: AuditSource, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
-     SELECT $1, $2, $3, $4, e.municipality_code, e.operation, ARRAY(SELECT jsonb_array_elements_text(e.target_ids)), e.outcome
+    `INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome, occurred_at)
+     SELECT $1, $2, $3, $4, e.municipality_code, e.operation, ARRAY(SELECT jsonb_array_elements_text(e.target_ids)), e.outcome, statement_timestamp()
      FROM jsonb_to_recordset($5::jsonb) AS e(municipality_code text, operation text, target_ids jsonb, outcome text)`,
     [
       ...auditSourceParams(source),
@@ -56,8 +60,8 @@ export async function writeAudit(db: Queryable, source: AuditSource, entries: Au
  * batch, that batch gives an event to each.
  */
 export function loggedInBatches(changes: string, municipality: string, first: string, source: string): string {
-  return `INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
-    SELECT ${source}, ${municipality}, x.operation, ${first} || array_agg(x.id::text), 'SUCCESS'
+  return `INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome, occurred_at)
+    SELECT ${source}, ${municipality}, x.operation, ${first} || array_agg(x.id::text), 'SUCCESS', statement_timestamp()
     FROM (SELECT operation, id, (row_number() OVER () - 1) / ${AUDIT_BATCH} AS batch FROM (${changes}) c) x
     GROUP BY x.operation, x.batch`;
 }
