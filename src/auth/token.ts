@@ -1,5 +1,6 @@
 import { jwtVerify, SignJWT } from 'jose';
 import { Channel } from '../schema/enums';
+import { isUuid } from '../validation/identifiers';
 
 const ISSUER = 'vrs-platform';
 
@@ -29,7 +30,8 @@ export class TokenSigner {
   async verify(token: string, channel: Channel): Promise<TokenClaims | null> {
     try {
       const { payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, audience: channel, algorithms: ['HS256'] });
-      if (typeof payload.sub !== 'string') return null;
+      // Only an account id names an account: anything else, signed or not, is no one's token.
+      if (typeof payload.sub !== 'string' || !isUuid(payload.sub)) return null;
       // Tokens signed before versions existed carry none: they hold for an unchanged password only.
       const version = payload.pwv ?? 0;
       if (!Number.isInteger(version)) return null;

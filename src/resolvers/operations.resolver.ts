@@ -1,7 +1,7 @@
-import { Arg, Ctx, Field, Int, Mutation, ObjectType, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, Field, InputType, Int, Mutation, ObjectType, Query, registerEnumType, Resolver } from 'type-graphql';
 import { Context } from '../context';
 import { FunctionSuspension, PlatformFunction } from '../entities/function-suspension.entity';
-import { SecurityAlert } from '../entities/security-alert.entity';
+import { ALERT_KINDS, AlertKind, SecurityAlert } from '../entities/security-alert.entity';
 import { UserError } from '../errors';
 import { withUserErrors } from './payload';
 
@@ -15,6 +15,15 @@ export class SuspensionPayload {
 export class ResumePayload {
   @Field(() => String, { nullable: true }) resumedSuspensionId?: string | null;
   @Field(() => [UserError]) userErrors: UserError[];
+}
+
+const SecurityAlertKind = Object.fromEntries(ALERT_KINDS.map((kind) => [kind, kind])) as { [K in AlertKind]: K };
+registerEnumType(SecurityAlertKind, { name: 'SecurityAlertKind' });
+
+@InputType()
+export class SecurityAlertFilter {
+  @Field(() => SecurityAlertKind, { nullable: true }) kind?: AlertKind;
+  @Field(() => String, { nullable: true, description: 'The account the alert is about.' }) actorId?: string;
 }
 
 /** The system operator's console: emergency stop and intrusion alerts. */
@@ -44,8 +53,13 @@ export class OperationsResolver {
     return withUserErrors(async () => ({ resumedSuspensionId: await ctx.services.suspensions.resume(ctx, fn, municipalityCode) }));
   }
 
-  @Query(() => [SecurityAlert], { description: 'Newest first.' })
-  async securityAlerts(@Ctx() ctx: Context, @Arg('first', () => Int, { defaultValue: 100, description: 'At most 500.' }) first: number): Promise<SecurityAlert[]> {
-    return ctx.services.detector.list(ctx, first);
+  @Query(() => [SecurityAlert], { description: 'Newest first; a page shorter than `first` is the last.' })
+  securityAlerts(
+    @Ctx() ctx: Context,
+    @Arg('filter', () => SecurityAlertFilter, { nullable: true }) filter?: SecurityAlertFilter,
+    @Arg('first', () => Int, { defaultValue: 100, description: 'At most 500.' }) first?: number,
+    @Arg('after', () => String, { nullable: true, description: 'The `id` of the last alert of the previous page: the next, older page.' }) after?: string,
+  ): Promise<SecurityAlert[]> {
+    return ctx.services.detector.list(ctx, filter ?? {}, first ?? 100, after);
   }
 }

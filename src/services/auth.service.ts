@@ -104,7 +104,8 @@ export class AuthService {
   /**
    * Replaces the signed-in account's password with one its holder chose. A wrong current password
    * counts towards the lockout as a failed login does, so a token left on an unlocked terminal is
-   * no way round it; a locked account is answered as a wrong password is. The current password is
+   * no way round it; a locked account's token is refused (actorFor), and one locked while its
+   * request runs is answered as a wrong password is. The current password is
    * checked first, so a wrong one is counted whatever the new one is; the new one's faults depend
    * on nothing secret and are named with it. Every attempt leaves a log line. The change ends
    * every token issued before it, this request's own included.
@@ -156,13 +157,15 @@ export class AuthService {
 
   /**
    * The actor behind a token, or null if the token is invalid, from the other channel, its account
-   * is disabled, or its password has changed since the token was issued.
+   * is disabled or locked, or its password has changed since the token was issued.
    */
   async actorFor(token: string, channel: Channel): Promise<Actor | null> {
     const claims = await this.tokens.verify(token, channel);
     if (!claims) return null;
     const account = await this.db.getRepository(Account).findOneBy({ id: claims.accountId });
     if (!account || account.disabledAt || !ROLE_CHANNELS[account.role].includes(channel)) return null;
+    // A lock stops the account's tokens too, until it ends: whoever is guessing may already hold one.
+    if (account.lockedUntil !== null && account.lockedUntil > new Date()) return null;
     // Signed before the password last changed: whoever held the old password holds no session.
     if (claims.passwordVersion !== account.passwordVersion) return null;
     return {

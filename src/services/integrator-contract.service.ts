@@ -1,6 +1,6 @@
 import { Context } from '../context';
 import { IntegratorContract } from '../entities/integrator-contract.entity';
-import { ErrorCode, ErrorCollector, forbidden, identifierError, InputError } from '../errors';
+import { badArgument, ErrorCode, ErrorCollector, forbidden, identifierError, InputError } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { Role } from '../schema/enums';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
@@ -11,13 +11,14 @@ import { writeAudit } from './audit.service';
 export class IntegratorContractService {
 
   async list(ctx: Context, integratorAccountId?: string | null): Promise<IntegratorContract[]> {
+    // No account has such an id: an empty list would read as "this integrator has no contract".
+    if (integratorAccountId !== undefined && integratorAccountId !== null && !isUuid(integratorAccountId)) {
+      throw badArgument(['integratorAccountId'], 'must be a UUID', ErrorCode.INVALID_FORMAT);
+    }
     const scope = scopeOf(ctx.ability, 'read', 'IntegratorContract');
     if (!scope) return [];
     const query = applyScope((await ctx.session.manager()).getRepository(IntegratorContract).createQueryBuilder('c'), scope);
-    if (integratorAccountId) {
-      if (!isUuid(integratorAccountId)) return [];
-      query.andWhere('c.integratorAccountId = :a', { a: integratorAccountId });
-    }
+    if (integratorAccountId) query.andWhere('c.integratorAccountId = :a', { a: integratorAccountId });
     return query.orderBy('c.integratorAccountId').addOrderBy('c.municipalityCode').getMany();
   }
 

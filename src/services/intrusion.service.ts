@@ -3,8 +3,9 @@ import { DataSource } from 'typeorm';
 import { Actor } from '../auth/actor';
 import type { Context } from '../context';
 import { AlertKind, SecurityAlert } from '../entities/security-alert.entity';
-import { checkPageSize } from '../errors';
+import { badArgument, badCursor, checkPageSize, ErrorCode } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
+import { isUuid } from '../validation/identifiers';
 
 export interface DetectionLimits {
   windowMinutes: number;
@@ -234,11 +235,23 @@ export class IntrusionDetector {
     );
   }
 
-  async list(ctx: Context, first: number): Promise<SecurityAlert[]> {
+  /**
+   * A page of alerts, newest first, after the alert `after` (its id), of one kind or about one
+   * account: every alert stays reachable however many come after it, and a flood of one kind
+   * cannot hide another.
+   */
+  async list(ctx: Context, filter: { kind?: AlertKind; actorId?: string }, first: number, after: string | null | undefined): Promise<SecurityAlert[]> {
     checkPageSize(first, 500);
+    if (after !== undefined && after !== null && !/^\d{1,18}$/.test(after)) throw badCursor();
+    if (filter.actorId !== undefined && filter.actorId !== null && !isUuid(filter.actorId)) {
+      throw badArgument(['filter', 'actorId'], 'must be an account id as the API hands them out', ErrorCode.INVALID_FORMAT);
+    }
     const scope = scopeOf(ctx.ability, 'read', 'SecurityAlert');
     if (!scope) return [];
-    return applyScope((await ctx.session.manager()).getRepository(SecurityAlert).createQueryBuilder('a'), scope)
-      .orderBy('a.id', 'DESC').limit(first).getMany();
+    const query = applyScope((await ctx.session.manager()).getRepository(SecurityAlert).createQueryBuilder('a'), scope);
+    if (filter.kind) query.andWhere('a.kind = :kind', { kind: filter.kind });
+    if (filter.actorId) query.andWhere('a.actorId = :actor', { actor: filter.actorId });
+    if (after) query.andWhere('a.id < :after', { after });
+    return query.orderBy('a.id', 'DESC').limit(first).getMany();
   }
 }

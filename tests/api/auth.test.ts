@@ -1,10 +1,16 @@
+import { randomBytes } from 'node:crypto';
+import { TokenSigner } from '../../src/auth/token';
 import { Account } from '../../src/entities/account.entity';
 import { Channel, Role } from '../../src/schema/enums';
-import { codes, GraphQLResponse, PASSWORD, TestApp } from '../helpers/test-app';
+import { baseUrl } from '../helpers/registry-csv';
+import { codes, GraphQLResponse, PASSWORD, registerResident, TestApp } from '../helpers/test-app';
+
+/** The app's own signing key, so that tests can sign tokens no login would issue. */
+const TOKEN_SECRET = randomBytes(32);
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await TestApp.start({ maxFailedLogins: 3 });
+  t = await TestApp.start({ maxFailedLogins: 3, tokenSecret: TOKEN_SECRET });
 });
 afterAll(() => t.stop());
 
@@ -136,6 +142,43 @@ describe('login', () => {
     for (const token of [forged, 'garbage', '']) {
       expect(codes(await t.request(Channel.LGWAN, '{ residents { nodes { id } } }', {}, token))).toEqual(['UNAUTHENTICATED']);
     }
+  });
+
+  it('refuses a validly signed token whose subject is not an account id, as any bad token', async () => {
+    const signer = new TokenSigner(TOKEN_SECRET, 900);
+    const { officer } = await t.tenant();
+    // The key is the app's: a token naming the officer works, so only the subject can be at fault below.
+    const genuine = await signer.sign({ accountId: officer.accountId, channel: Channel.LGWAN, passwordVersion: 0 });
+    expect(codes(await t.request(Channel.LGWAN, '{ viewer { role } }', {}, genuine))).toEqual([]);
+    for (const subject of ['x', '', '1', `${officer.accountId}x`, '00000000-0000-4000-8000-000000000000']) {
+      const token = await signer.sign({ accountId: subject, channel: Channel.LGWAN, passwordVersion: 0 });
+      const answer = await t.request(Channel.LGWAN, '{ viewer { role } }', {}, token);
+      expect([subject, codes(answer)]).toEqual([subject, ['UNAUTHENTICATED']]);
+      const csv = await fetch(`${baseUrl(t, Channel.LGWAN)}/exports/vaccination-records.csv`, { headers: { authorization: `Bearer ${token}` } });
+      expect([subject, csv.status]).toEqual([subject, 401]);
+      await csv.text();
+    }
+  });
+
+  it('stops a locked account\'s tokens at once, however the lock came, until the lock ends', async () => {
+    const { officer } = await t.tenant();
+    await registerResident(officer);
+    const READ = '{ residents { nodes { myNumber } } }';
+    expect(codes(await officer.gql(READ))).toEqual([]);
+    // Guessing the current password with the token in hand locks the account, and the token with it.
+    const CHANGE = 'mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "a-new-password-1") { userErrors { code } } }';
+    for (let i = 0; i < 3; i++) expect((await officer.gql(CHANGE, { c: `wrong-password-${i}` })).data.changePassword.userErrors[0].code).toBe('PASSWORD_INCORRECT');
+    expect(codes(await officer.gql(READ))).toEqual(['UNAUTHENTICATED']);
+    const csv = await fetch(`${baseUrl(t, Channel.LGWAN)}/exports/vaccination-records.csv`, { headers: { authorization: `Bearer ${officer.token}` } });
+    expect(csv.status).toBe(401);
+    await csv.text();
+    // The lock over, the token (still unexpired, password unchanged) works again.
+    await t.db.query(`UPDATE account SET locked_until = now() - interval '1 second' WHERE id = $1`, [officer.accountId]);
+    expect(codes(await officer.gql(READ))).toEqual([]);
+
+    // Failed logins from anywhere lock it the same way.
+    for (let i = 0; i < 3; i++) expect(codes(await loginFrom('198.51.100.9', Channel.LGWAN, officer.loginId, 'wrong-password!'))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await officer.gql(READ))).toEqual(['UNAUTHENTICATED']);
   });
 });
 

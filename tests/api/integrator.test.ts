@@ -19,7 +19,7 @@ const END = `mutation($a: ID!, $m: String!) {
   deleteIntegratorContract(integratorAccountId: $a, municipalityCode: $m) { contract { municipalityCode } userErrors { field code message } }
 }`;
 
-const ALERTS = '{ securityAlerts(first: 500) { kind actorId municipalityCode sourceAddress detail } }';
+const ALERTS = 'query($a: String) { securityAlerts(filter: { actorId: $a }, first: 500) { kind actorId municipalityCode sourceAddress detail } }';
 const EVENTS = 'query($id: String!) { auditEvents(filter: { targetId: $id }) { nodes { operation municipalityCode targetIds outcome actorId } } }';
 
 let operator: Session;
@@ -106,7 +106,7 @@ describe('integrator eligibility', () => {
     const ask = async (b: string) => (await integrator.gql(CHECK, { m: home.code, n: guessed.ticketNumber, b })).data.ticketEligibility.status;
     for (const b of ['1966-03-01', '1966-03-02', '1966-03-03', '1966-03-05', '1966-03-06', '1966-03-04']) expect(await ask(b)).toBe('NOT_FOUND');
 
-    const alerts = (await operator.gql(ALERTS)).data.securityAlerts.filter((a: { actorId: string }) => a.actorId === integrator.accountId);
+    const alerts = (await operator.gql(ALERTS, { a: integrator.accountId })).data.securityAlerts;
     expect(alerts).toEqual([{
       kind: 'ELIGIBILITY_GUESSING', actorId: integrator.accountId, municipalityCode: home.code, sourceAddress: expect.any(String),
       detail: `5 eligibility checks of ticket ${guessed.ticketId} found nothing, none 15 min after the last; it answers NOT_FOUND until its checks pause for 15 min`,
@@ -134,7 +134,7 @@ describe('integrator eligibility', () => {
         expect((await integrator.gql(CHECK, { m, n: theirs.ticketNumber, b })).data.ticketEligibility.status).toBe('NOT_FOUND');
       }
     }
-    const alerts = (await operator.gql(ALERTS)).data.securityAlerts.filter((a: { actorId: string }) => a.actorId === integrator.accountId);
+    const alerts = (await operator.gql(ALERTS, { a: integrator.accountId })).data.securityAlerts;
     const detail = '5 eligibility checks of one ticket number (no ticket the integrator may check) found nothing, none 15 min after the last; it answers NOT_FOUND until its checks pause for 15 min';
     expect(alerts).toEqual([other.code, home.code].map((municipalityCode) => ({
       kind: 'ELIGIBILITY_GUESSING', actorId: integrator.accountId, municipalityCode, sourceAddress: expect.any(String), detail,
@@ -288,6 +288,11 @@ describe('integrator eligibility', () => {
     const LIST = '{ integratorContracts { municipalityCode integratorAccountId } }';
     expect((await integrator.gql(LIST)).data.integratorContracts).toEqual([{ municipalityCode: home.code, integratorAccountId: integrator.accountId }]);
     expect((await operator.gql('query($a: ID) { integratorContracts(integratorAccountId: $a) { municipalityCode } }', { a: other.accountId })).data.integratorContracts).toEqual([{ municipalityCode: home.code }]);
+    // An id no account can have is the caller's mistake, not an integrator without contracts.
+    for (const a of ['x', '']) {
+      const bad = await operator.gql('query($a: ID) { integratorContracts(integratorAccountId: $a) { municipalityCode } }', { a });
+      expect(bad.errors).toEqual([expect.objectContaining({ message: 'integratorAccountId: must be a UUID', extensions: { code: 'BAD_USER_INPUT', field: ['integratorAccountId'], reason: 'INVALID_FORMAT' } })]);
+    }
     const again = await operator.gql(CONTRACT, { a: integrator.accountId, m: home.code });
     expect(again.data.createIntegratorContract.userErrors[0].code).toBe('DUPLICATE');
     const notIntegrator = await operator.gql(CONTRACT, { a: home.officer.accountId, m: home.code });

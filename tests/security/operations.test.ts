@@ -11,7 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.stop());
 
-const ALERTS = '{ securityAlerts(first: 200) { kind actorId municipalityCode sourceAddress detail } }';
+const ALERTS = 'query($a: String) { securityAlerts(filter: { actorId: $a }) { kind actorId municipalityCode sourceAddress detail } }';
 
 describe('emergency stop', () => {
   it('the operator stops a function for one municipality and resumes it; the state is in the database', async () => {
@@ -158,9 +158,9 @@ describe('intrusion detection', () => {
     const { officer } = await t.tenant();
     for (let i = 0; i < 20; i++) expect(codes(await officer.gql('{ accounts { id } }'))).toEqual(['FORBIDDEN']);
     const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
-    const alerts = (await operator.gql(ALERTS)).data.securityAlerts;
+    const alerts = (await operator.gql(ALERTS, { a: officer.accountId })).data.securityAlerts;
     expect(alerts).toContainEqual(expect.objectContaining({ kind: 'REPEATED_DENIALS', actorId: officer.accountId, municipalityCode: officer.municipalityCode }));
-    expect(codes(await officer.gql(ALERTS))).toEqual(['FORBIDDEN']);
+    expect(codes(await officer.gql(ALERTS, { a: officer.accountId }))).toEqual(['FORBIDDEN']);
   });
 
   it('counts refusals on the CSV routes towards the same alert', async () => {
@@ -193,13 +193,53 @@ describe('intrusion detection', () => {
     const actor = { accountId: '00000000-0000-4000-8000-000000000001', role: Role.MUNICIPALITY, municipalityCode: code, prefectureCode: null, channel: Channel.LGWAN };
     const ctx = contextFor(t.app.services, actor, { channel: Channel.LGWAN, sourceAddress: 'test' });
     try {
-      expect(await t.app.services.detector.list(ctx, 10)).toEqual([]);
+      expect(await t.app.services.detector.list(ctx, {}, 10, null)).toEqual([]);
       expect(await t.app.services.suspensions.list(ctx)).toEqual([]);
       expect(await t.app.services.accounts.list(ctx)).toEqual([]);
     } finally {
       await finishRequest(ctx);
       await operator.gql(RESUME, { f: 'EXPORT', m: code });
     }
+  });
+
+  it('reaches every alert, page after page, and narrows them to one kind or one account, so a flood of alerts hides none', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const { officer } = await t.tenant();
+    await t.app.services.detector.accountLocked(officer.accountId, officer.municipalityCode, 'test');
+    const [{ id: locked }] = await t.db.query(`SELECT id::text FROM security_alert WHERE actor_id = $1`, [officer.accountId]);
+    // More alerts after it than the largest page holds, as an attacker raising LOGIN_THROTTLED would bring.
+    await t.db.query(
+      `INSERT INTO security_alert (kind, source_address, detail) SELECT 'LOGIN_THROTTLED', '203.0.113.' || (n % 250), 'flood' FROM generate_series(1, 501) n`,
+    );
+    const PAGE = 'query($f: SecurityAlertFilter, $n: Int, $a: String) { securityAlerts(filter: $f, first: $n, after: $a) { id kind actorId } }';
+    const newest = (await operator.gql(PAGE, { n: 500 })).data.securityAlerts;
+    expect(newest).toHaveLength(500);
+    expect(newest.map((a: { id: string }) => a.id)).not.toContain(locked);
+    // The next page goes on from the last alert's id, older, without repeating one.
+    let reached = false;
+    for (let after = newest[499].id, seen = new Set(newest.map((a: { id: string }) => a.id)); !reached;) {
+      const page = (await operator.gql(PAGE, { n: 500, a: after })).data.securityAlerts;
+      expect(page.length).toBeGreaterThan(0);
+      for (const a of page) {
+        expect(seen.has(a.id)).toBe(false);
+        expect(BigInt(a.id) < BigInt(after)).toBe(true);
+        seen.add(a.id);
+      }
+      reached = page.some((a: { id: string }) => a.id === locked);
+      after = page[page.length - 1].id;
+    }
+    expect((await operator.gql(PAGE, { f: { kind: 'ACCOUNT_LOCKED' }, n: 500 })).data.securityAlerts)
+      .toContainEqual({ id: locked, kind: 'ACCOUNT_LOCKED', actorId: officer.accountId });
+    expect((await operator.gql(PAGE, { f: { actorId: officer.accountId } })).data.securityAlerts)
+      .toEqual([{ id: locked, kind: 'ACCOUNT_LOCKED', actorId: officer.accountId }]);
+    expect((await operator.gql(PAGE, { f: { kind: 'LOGIN_THROTTLED', actorId: officer.accountId } })).data.securityAlerts).toEqual([]);
+    // The first page of one kind holds nothing of another.
+    expect(new Set((await operator.gql(PAGE, { f: { kind: 'LOGIN_THROTTLED' }, n: 50 })).data.securityAlerts.map((a: { kind: string }) => a.kind))).toEqual(new Set(['LOGIN_THROTTLED']));
+
+    const refused = async (variables: Record<string, unknown>) => (await operator.gql(PAGE, variables)).errors?.map((e) => [e.message, e.extensions?.code]);
+    expect(await refused({ a: 'not-a-cursor' })).toEqual([['after: not a cursor returned by this API', 'BAD_USER_INPUT']]);
+    expect(await refused({ f: { actorId: 'x' } })).toEqual([['filter.actorId: must be an account id as the API hands them out', 'BAD_USER_INPUT']]);
+    expect((await refused({ f: { kind: 'NO_SUCH_KIND' } }))?.[0][1]).toBe('BAD_USER_INPUT');
   });
 
   it('raises an alert when an account gets locked', async () => {
