@@ -1,14 +1,15 @@
 import { ApolloServer, ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { getNamedType, getVariableValues, GraphQLError, GraphQLFormattedError, isCompositeType } from 'graphql';
+import { DocumentNode, FragmentDefinitionNode, getNamedType, getVariableValues, GraphQLError, GraphQLFormattedError, isCompositeType, Kind, OperationDefinitionNode, SelectionSetNode } from 'graphql';
 import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import { AddressInfo } from 'node:net';
+import { AddressInfo, Socket } from 'node:net';
 import { Context, createContext, finishRequest } from '../context';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
 import { Services } from '../services';
+import { writeAudit } from '../services/audit.service';
 import { storableLiterals, unstorableVariable } from '../validation/storable-text';
 import { recordExport, residentImport } from './csv.routes';
 
@@ -64,6 +65,37 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, pr
   }
   console.error('request failed:', cause);
   return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+/** The root fields of `operation`, fragments spread: each field's name and the key it answers under. */
+function rootFields(operation: OperationDefinitionNode, document: DocumentNode): { name: string; key: string }[] {
+  const fragments = new Map(document.definitions
+    .filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((d) => [d.name.value, d]));
+  const fields: { name: string; key: string }[] = [];
+  const walk = (set: SelectionSetNode, spread: Set<string>) => {
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) fields.push({ name: selection.name.value, key: selection.alias?.value ?? selection.name.value });
+      else if (selection.kind === Kind.INLINE_FRAGMENT) walk(selection.selectionSet, spread);
+      else if (!spread.has(selection.name.value) && fragments.has(selection.name.value)) {
+        walk(fragments.get(selection.name.value)!.selectionSet, new Set([...spread, selection.name.value]));
+      }
+    }
+  };
+  walk(operation.selectionSet, new Set());
+  return fields.filter((f) => f.name !== '__typename');
+}
+
+/**
+ * The log line of a mutation document undone because one of its mutations failed: the mutations
+ * that did answer were rolled back with it, and their own log lines with them. It names every root
+ * mutation of the document (FAILURE), or is null when none answered: each failed one logs its own
+ * attempt (or, as a throttled login, deliberately none), and a refusal alone costs no line more.
+ */
+function undoneEntry(ctx: Context, operation: OperationDefinitionNode, document: DocumentNode, errors: readonly GraphQLFormattedError[]) {
+  const fields = rootFields(operation, document);
+  const failed = new Set(errors.map((e) => e.path?.[0]));
+  if (!fields.some((f) => !failed.has(f.key))) return null;
+  return { operation: 'mutation.undone', municipalityCode: ctx.actor?.municipalityCode ?? null, targetIds: [...new Set(fields.map((f) => f.name))], outcome: 'FAILURE' as const };
 }
 
 /** Most a query may cost (weights in pageEstimator). */
@@ -158,12 +190,16 @@ export function createApollo(production: boolean): ApolloServer<Context> {
         // request, and so does any error in a mutation's answer: a change whose payload comes back
         // null (a field of it refused, say) would otherwise be made while the client reads it as
         // not made. An undone mutation document answers no data, so that no payload of it (another
-        // mutation's, say) reads as done. Refusals are counted for intrusion detection.
+        // mutation's, say) reads as done, and leaves a log line naming its mutations (undoneEntry).
+        // Refusals are counted for intrusion detection.
         async requestDidStart() {
           return {
-            async willSendResponse({ contextValue, response, operation }) {
+            async willSendResponse({ contextValue, response, operation, document }) {
               const answered = response.body.kind === 'single' ? response.body.singleResult.errors ?? [] : [];
               const undone = answered.some((e) => FAULT_CODES.has(e.extensions?.code as string)) || (operation?.operation === 'mutation' && answered.length > 0);
+              const undoneLog = undone && operation?.operation === 'mutation' && document ? undoneEntry(contextValue, operation, document, answered) : null;
+              // Kept writes are written on their own once the request's transaction is rolled back.
+              if (undoneLog) contextValue.kept.push((db) => writeAudit(db, contextValue, [undoneLog]));
               try {
                 await finishRequest(contextValue, undone);
                 if (undone && operation?.operation === 'mutation' && response.body.kind === 'single') response.body.singleResult.data = null;
@@ -309,6 +345,39 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
   };
 }
 
+/** How far a connection has got: bytes read, bytes the server wrote, and bytes still waiting for the client to take them. */
+function progressOf(socket: Socket): string {
+  // The queue is libuv's, as Node's own idle timeout reads it: it shrinks while a slow client still reads.
+  const queued = (socket as unknown as { _handle?: { writeQueueSize?: number } })._handle?.writeQueueSize ?? 0;
+  return `${socket.bytesRead}/${socket.bytesWritten}/${queued}`;
+}
+
+/**
+ * Closes every connection of `server` on which nothing moved for `ms`: no byte came in, and none
+ * went out or was taken by the client. Node's own idle timeout (`server.timeout`) is not used: it
+ * compares the pending write with its size when the write was handed out, not when the timer last
+ * looked, so a write stuck behind full buffers (a download its client stopped reading) reads as
+ * moving once and is given a second round: the download held its database connection and its slot
+ * for twice IDLE_SECONDS. Returns the function that stops watching.
+ */
+function closeWhenIdle(server: Server, ms: number): () => void {
+  const watched = new Map<Socket, { progress: string; since: number }>();
+  server.on('connection', (socket: Socket) => {
+    watched.set(socket, { progress: progressOf(socket), since: Date.now() });
+    socket.once('close', () => watched.delete(socket));
+  });
+  const timer = setInterval(() => {
+    const now = Date.now();
+    for (const [socket, last] of watched) {
+      const progress = progressOf(socket);
+      if (progress !== last.progress) watched.set(socket, { progress, since: now });
+      else if (now - last.since >= ms) socket.destroy();
+    }
+  }, Math.min(1000, Math.max(ms / 10, 50)));
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export interface Listeners {
   internetUrl: string;
   lgwanUrl: string;
@@ -337,7 +406,8 @@ export async function startListeners(services: Services, ports: { internet: numb
   const lgwan = createServer({ requestTimeout: 0, headersTimeout: HEADERS_MS }, underWay.serve(handler(apollo, services, Channel.LGWAN, underWay)));
   // On both, a connection silent that long is closed: a stalled upload fails, and a download its
   // client stopped reading gives back its database connection.
-  internet.timeout = lgwan.timeout = (services.config.idleSeconds ?? 120) * 1000;
+  const idleMs = (services.config.idleSeconds ?? 120) * 1000;
+  const unwatch = [internet, lgwan].map((s) => closeWhenIdle(s, idleMs));
   const [internetUrl, lgwanUrl] = await Promise.all([listen(internet, ports.internet, ports.host), listen(lgwan, ports.lgwan, ports.lgwanHost)]);
   return {
     internetUrl,
@@ -348,6 +418,7 @@ export async function startListeners(services: Services, ports: { internet: numb
       await underWay.stop(STOP_GRACE_MS);
       for (const s of [internet, lgwan]) s.closeAllConnections();
       await Promise.all(closed);
+      for (const stop of unwatch) stop();
       await apollo.stop();
     },
   };

@@ -1,5 +1,5 @@
 import { Channel, Role } from '../../src/schema/enums';
-import { codes, registerResident, Session, TestApp } from '../helpers/test-app';
+import { codes, PASSWORD, registerResident, Session, TestApp } from '../helpers/test-app';
 
 /** What a mutation's answer says happened is what happened, and changes asked of rows nobody found leave a trace. */
 let t: TestApp;
@@ -44,6 +44,24 @@ describe('mutation answers', () => {
     const alone = await internet.gql('mutation($id: ID!) { updateResident(id: $id, input: { givenName: "変更" }) { resident { givenName } userErrors { code } } }', { id });
     expect(alone).toEqual({ data: { updateResident: { resident: { givenName: '変更' }, userErrors: [] } } });
     expect(await givenName(id)).toBe('変更');
+  });
+
+  it('logs a document undone because one of its mutations failed, naming its mutations, though what they logged is undone with them', async () => {
+    const { code, officer } = await t.tenant();
+    const events = (operation: string) => t.db.query(
+      'SELECT target_ids, outcome, actor_id, municipality_code FROM audit_event WHERE operation = $1 AND actor_id = $2 ORDER BY id', [operation, officer.accountId]);
+    const undone = await officer.gql(`mutation {
+      a: changePassword(currentPassword: "${PASSWORD}", newPassword: "a-new-password-1") { userErrors { code } }
+      b: createAccount(input: { loginId: "z-officer", role: MUNICIPALITY, displayName: "z", password: "long enough password 1" }) { userErrors { code } }
+    }`);
+    expect(codes(undone)).toEqual(['FORBIDDEN']);
+    // The change is undone (the password and the token still hold), and so is its own log line.
+    expect(codes(await officer.gql('{ viewer { role } }'))).toEqual([]);
+    expect(await events('account.changePassword')).toEqual([]);
+    expect(await events('mutation.undone')).toEqual([{ target_ids: ['changePassword', 'createAccount'], outcome: 'FAILURE', actor_id: officer.accountId, municipality_code: code }]);
+    // A document of refusals only did nothing to undo: each refusal is all there is to it.
+    expect(codes(await officer.gql('mutation { disableAccount(id: "00000000-0000-4000-8000-000000000001") { userErrors { code } } }'))).toEqual(['FORBIDDEN']);
+    expect(await events('mutation.undone')).toHaveLength(1);
   });
 
   it('logs a change asked of a row the caller cannot find, with the ids asked for, even when the request is undone', async () => {
