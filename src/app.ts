@@ -25,7 +25,11 @@ export async function openDatabase(config: Config, { asOwner = false } = {}): Pr
     : await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), config.embeddedPgPort, { persistent: true });
   const url = config.databaseUrl ?? embedded!.url;
   const owner = createDataSource(url, { poolSize: 2 });
-  await owner.initialize();
+  await owner.initialize().catch((error: Error) => {
+    if (!config.databaseUrl) throw error;
+    // The URL itself is not repeated: it may carry the password.
+    throw new Error(`cannot connect to the database DATABASE_URL names: ${error.message}`);
+  });
   try {
     await migrate(owner);
     await syncReferenceData(owner);

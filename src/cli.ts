@@ -322,12 +322,10 @@ export async function verifyAudit(...args: string[]): Promise<void> {
 
 /** Runs as the database owner: the application role may not move events out of the log. */
 export async function archiveAudit(): Promise<void> {
-  const raw = process.env.AUDIT_RETENTION_DAYS;
-  const days = raw === undefined || raw === '' ? 3653 : Number(raw);
-  // A century reaches back before any event; much further, the cutoff leaves the dates PostgreSQL holds.
-  if (!Number.isInteger(days) || days < 1 || days > 36_500) throw new Error(`AUDIT_RETENTION_DAYS must be a whole number of days from 1 to 36500, got "${raw}"`);
-  const cutoff = new Date(Date.now() - days * 86_400_000);
-  const moved = await withDatabase(({ db }) => archiveAuditEvents(db.manager, cutoff), { asOwner: true });
+  const { moved, cutoff } = await withDatabase(async ({ db }, config) => {
+    const cutoff = new Date(Date.now() - (config.auditRetentionDays ?? 3653) * 86_400_000);
+    return { moved: await archiveAuditEvents(db.manager, cutoff), cutoff };
+  }, { asOwner: true });
   console.log(`Archived ${moved} events older than ${cutoff.toISOString()}.`);
 }
 

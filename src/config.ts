@@ -41,6 +41,8 @@ export interface Config {
   trustedProxies?: string[];
   /** Connections silent this long are closed on both listeners; an LG-WAN request may otherwise take as long as it needs. */
   idleSeconds?: number;
+  /** How long operation-log events stay in the live table before archive-audit moves them. */
+  auditRetentionDays?: number;
 }
 
 /** A whole number within bounds: a value that would switch a protection off (a lockout of 0 minutes, say) is refused. */
@@ -145,11 +147,17 @@ export function loadConfig(): Config {
   }
   const port = (name: string, fallback: number) => int(name, fallback, 0, 65535);
   const host = process.env.HOST || '127.0.0.1';
+  const [internetPort, lgwanPort] = [port('INTERNET_PORT', 4000), port('LGWAN_PORT', 4001)];
+  const [internetHost, lgwanAddress] = [process.env.INTERNET_HOST || host, lgwanHost(production, host)];
+  // A request's channel is the listener it arrives on: two listeners need two addresses.
+  if (internetPort !== 0 && internetPort === lgwanPort && internetHost === lgwanAddress) {
+    throw new Error(`INTERNET_PORT and LGWAN_PORT must differ on the same host (both ${internetPort} on ${internetHost})`);
+  }
   return {
-    internetPort: port('INTERNET_PORT', 4000),
-    lgwanPort: port('LGWAN_PORT', 4001),
-    host: process.env.INTERNET_HOST || host,
-    lgwanHost: lgwanHost(production, host),
+    internetPort,
+    lgwanPort,
+    host: internetHost,
+    lgwanHost: lgwanAddress,
     databaseUrl,
     dataDir,
     embeddedPgPort: port('EMBEDDED_PG_PORT', 54329),
@@ -167,5 +175,7 @@ export function loadConfig(): Config {
     // LGWAN_IDLE_SECONDS is the setting's former name.
     idleSeconds: int('IDLE_SECONDS', int('LGWAN_IDLE_SECONDS', 120, 1, 3600), 1, 3600),
     trustedProxies: proxies('TRUSTED_PROXIES'),
+    // A century reaches back before any event; much further, the cutoff leaves the dates PostgreSQL holds.
+    auditRetentionDays: int('AUDIT_RETENTION_DAYS', 3653, 1, 36_500),
   };
 }

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { startApp, openDatabase } from './app';
 import { Config, loadConfig } from './config';
 import { TenantKeyring } from './crypto/tenant-keyring';
-import { DEMO_ACCOUNTS, DEMO_PASSWORD, loadDemoData, openDemoAccounts } from './db/demo-data';
+import { DEMO_PASSWORD, demoAccountLines, loadDemoData, openDemoAccounts } from './db/demo-data';
 
 /** What a server checks before it serves; it refuses to start, saying why, when one fails. */
 async function checkBeforeServing(config: Config, db: DataSource): Promise<void> {
@@ -40,7 +40,7 @@ export async function main(): Promise<void> {
     const loaded = await loadDemoData(database.db, app.services);
     console.log(loaded ? 'Loaded demo data into the embedded database.' : 'Using existing embedded database.');
     console.log(`Demo accounts (password "${DEMO_PASSWORD}"):`);
-    for (const a of DEMO_ACCOUNTS) console.log(`  ${a.loginId.padEnd(18)} ${a.role.padEnd(17)} on ${a.channel}`);
+    for (const line of demoAccountLines()) console.log(line);
   }
   console.log(`Internet channel: ${app.listeners.internetUrl}/graphql`);
   console.log(`LG-WAN channel:   ${app.listeners.lgwanUrl}/graphql`);

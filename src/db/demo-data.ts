@@ -1,20 +1,26 @@
 import { DataSource } from 'typeorm';
 import { contextFor, finishRequest } from '../context';
 import { Channel, Role, Sex } from '../schema/enums';
+import { ROLE_CHANNELS } from '../policies/roles';
 import { Services } from '../services';
 import { myNumberCheckDigit } from '../validation/identifiers';
 
 export const DEMO_PASSWORD = 'demo-password-2026';
 
 export const DEMO_ACCOUNTS = [
-  { loginId: 'operator', role: Role.OPERATOR, displayName: 'System operator', channel: Channel.LGWAN },
-  { loginId: 'chiyoda-officer', role: Role.MUNICIPALITY, municipalityCode: '131016', displayName: 'Chiyoda officer', channel: Channel.LGWAN },
-  { loginId: 'minato-officer', role: Role.MUNICIPALITY, municipalityCode: '131032', displayName: 'Minato officer', channel: Channel.LGWAN },
-  { loginId: 'chiyoda-site', role: Role.VACCINATION_SITE, municipalityCode: '131016', displayName: 'Chiyoda vaccination site tablet', channel: Channel.INTERNET },
-  { loginId: 'tokyo-prefecture', role: Role.PREFECTURE, prefectureCode: '13', displayName: 'Tokyo Metropolitan Government', channel: Channel.LGWAN },
-  { loginId: 'national', role: Role.NATIONAL, displayName: 'Ministry of Health', channel: Channel.LGWAN },
-  { loginId: 'reservations', role: Role.INTEGRATOR, displayName: 'Reservation system', channel: Channel.INTERNET },
+  { loginId: 'operator', role: Role.OPERATOR, displayName: 'System operator' },
+  { loginId: 'chiyoda-officer', role: Role.MUNICIPALITY, municipalityCode: '131016', displayName: 'Chiyoda officer' },
+  { loginId: 'minato-officer', role: Role.MUNICIPALITY, municipalityCode: '131032', displayName: 'Minato officer' },
+  { loginId: 'chiyoda-site', role: Role.VACCINATION_SITE, municipalityCode: '131016', displayName: 'Chiyoda vaccination site tablet' },
+  { loginId: 'tokyo-prefecture', role: Role.PREFECTURE, prefectureCode: '13', displayName: 'Tokyo Metropolitan Government' },
+  { loginId: 'national', role: Role.NATIONAL, displayName: 'Ministry of Health' },
+  { loginId: 'reservations', role: Role.INTEGRATOR, displayName: 'Reservation system' },
 ];
+
+/** The start-up banner's lines for the demo accounts: each with every channel its role signs in on. */
+export function demoAccountLines(): string[] {
+  return DEMO_ACCOUNTS.map((a) => `  ${a.loginId.padEnd(18)} ${a.role.padEnd(17)} on ${ROLE_CHANNELS[a.role].join(' or ')}`);
+}
 
 const FAMILY = [['佐藤', 'サトウ'], ['鈴木', 'スズキ'], ['高橋', 'タカハシ'], ['田中', 'タナカ'], ['伊藤', 'イトウ'], ['渡辺', 'ワタナベ']];
 const GIVEN = [['太郎', 'タロウ', Sex.MALE], ['花子', 'ハナコ', Sex.FEMALE], ['健', 'ケン', Sex.MALE], ['由美', 'ユミ', Sex.FEMALE], ['翔', 'ショウ', Sex.MALE]] as const;

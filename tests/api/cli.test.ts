@@ -195,7 +195,7 @@ describe('operator command line', () => {
     for (const days of ['1e300', '0', '2.5', 'ten', '36501']) {
       process.env.AUDIT_RETENTION_DAYS = days;
       try {
-        await expect(archiveAudit()).rejects.toThrow(`AUDIT_RETENTION_DAYS must be a whole number of days from 1 to 36500, got "${days}"`);
+        await expect(archiveAudit()).rejects.toThrow(`AUDIT_RETENTION_DAYS must be a whole number from 1 to 36500, got "${days}"`);
       } finally {
         delete process.env.AUDIT_RETENTION_DAYS;
       }
@@ -227,10 +227,10 @@ describe('operator command line', () => {
       const lines = log.mock.calls.map(([line]) => line);
       expect(lines[0]).toMatch(new RegExp(`^Import [0-9a-f-]{36} into ${code} \\(Test city ${code}\\): SUCCEEDED in \\d+\\.\\d s$`));
       expect(lines).toContain('  rows read 2, accepted 1, rejected 1');
-      expect(lines).toContain('  line 3 性別: INVALID_FORMAT unknown sex code; use 1/2, 男/女 or MALE/FEMALE');
+      expect(lines).toContain('  line 3 性別: INVALID_FORMAT unknown sex code; use 1/2, 男/女, M/F or MALE/FEMALE');
       expect(lines).toContain(`  every rejected row (1) written to ${report}`);
       // In the registry file's own encoding.
-      expect(iconv.decode(readFileSync(report), 'cp932')).toBe('line,column,field,code,message\n3,性別,sex,INVALID_FORMAT,"unknown sex code; use 1/2, 男/女 or MALE/FEMALE"\n');
+      expect(iconv.decode(readFileSync(report), 'cp932')).toBe('line,column,field,code,message\n3,性別,sex,INVALID_FORMAT,"unknown sex code; use 1/2, 男/女, M/F or MALE/FEMALE"\n');
       expect(process.exitCode ?? 0).toBe(0);
       // A report path that cannot be written stops the command before anything is imported.
       const jobs = async () => (await t.db.query('SELECT count(*)::int AS n FROM import_job WHERE municipality_code = $1', [code]))[0].n;

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { openDatabase } from '../../src/app';
 import { loadConfig } from '../../src/config';
+import { demoAccountLines } from '../../src/db/demo-data';
 
 describe('configuration', () => {
   const saved = { ...process.env };
@@ -33,6 +35,8 @@ describe('configuration', () => {
     for (const [name, value, range] of [
       ['LOCKOUT_MINUTES', '0', '1 to 10080'], ['MAX_FAILED_LOGINS', '2147483648', '1 to 100'], ['TOKEN_TTL_SECONDS', '1e21', '60 to 86400'],
       ['IDLE_SECONDS', '0', '1 to 3600'], ['STATS_SUPPRESSION_THRESHOLD', '0', '1 to 1000'], ['LGWAN_PORT', '70000', '0 to 65535'],
+      // Checked when the server starts, not only when the archiving job runs.
+      ['AUDIT_RETENTION_DAYS', '0', '1 to 36500'],
     ]) {
       process.env[name] = value;
       expect(() => loadConfig()).toThrow(`${name} must be a whole number from ${range}, got "${value}"`);
@@ -56,6 +60,29 @@ describe('configuration', () => {
     expect(() => loadConfig()).toThrow('DOSE_INTERVALS: "3:3x" is not like "2:18d" or "3:3m"');
     process.env.DOSE_INTERVALS = '3:6m,2:21d';
     expect(loadConfig().doseIntervals).toBe('3:6m,2:21d');
+  });
+
+  it('refuses one port for both listeners on one host: the listener decides the channel', () => {
+    process.env.INTERNET_PORT = '4500';
+    process.env.LGWAN_PORT = '4500';
+    expect(() => loadConfig()).toThrow('INTERNET_PORT and LGWAN_PORT must differ on the same host (both 4500 on 127.0.0.1)');
+    process.env.LGWAN_HOST = '10.0.0.5';
+    expect(loadConfig()).toMatchObject({ internetPort: 4500, lgwanPort: 4500, lgwanHost: '10.0.0.5' });
+  });
+
+  it('names DATABASE_URL when the database it names cannot be reached, without repeating the URL', async () => {
+    process.env.DATABASE_URL = 'postgres://someone:secret-password@127.0.0.1:1/none';
+    const refused = openDatabase(loadConfig());
+    await expect(refused).rejects.toThrow(/^cannot connect to the database DATABASE_URL names: .*ECONNREFUSED/);
+    await expect(refused).rejects.not.toThrow(/secret-password/);
+  });
+
+  it('lists each demo account with every channel its role signs in on', () => {
+    expect(demoAccountLines()).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^ {2}chiyoda-officer +MUNICIPALITY +on LGWAN or INTERNET$/),
+      expect.stringMatching(/^ {2}chiyoda-site +VACCINATION_SITE +on INTERNET$/),
+      expect.stringMatching(/^ {2}national +NATIONAL +on LGWAN$/),
+    ]));
   });
 
   it('binds each listener to HOST, or to its own address', () => {
