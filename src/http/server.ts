@@ -37,6 +37,9 @@ const MAX_TOKENS = 1500;
 /** graphql's refusal of a document past parseOptions.maxTokens ("more that" is its own spelling). */
 const TOO_LONG = /^Syntax Error: Document contains more th[a-z]+ \d+ tokens\. Parsing aborted\.$/;
 
+/** Apollo's refusal of introspection, which names the framework and the setting that would allow it. */
+const INTROSPECTION_OFF = /^GraphQL introspection is not allowed/;
+
 /** graphql's "Did you mean …" ends a message (fields, arguments, types, enum values, in literals and variables alike). */
 const SUGGESTION = /\s*Did you mean [\s\S]*$/;
 
@@ -53,6 +56,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, pr
     // The parser's own token limit names the number, and where it stopped counting: neither is said.
     if (code === 'GRAPHQL_PARSE_FAILED' && TOO_LONG.test(formatted.message)) {
       return { message: 'Query refused: it is too long.', extensions };
+    }
+    if (code === 'GRAPHQL_VALIDATION_FAILED' && INTROSPECTION_OFF.test(formatted.message)) {
+      return { message: 'Query refused: introspection is off; the schema is published as schema.graphql.', extensions };
     }
     // The query limits (armor) call every refusal a syntax error; the query's syntax was fine.
     const message = formatted.message.replace(/^Syntax Error: (?=Query refused: )/, '');

@@ -172,7 +172,7 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
   }
   const rawSex = required('sex');
   const sex = rawSex === null ? undefined : SEX.get(rawSex.normalize('NFKC').toLowerCase());
-  if (rawSex !== null && !sex) problems.push({ field: 'sex', code: ErrorCode.INVALID_FORMAT, message: 'unknown sex code; use 1/2, 男/女 or MALE/FEMALE' });
+  if (rawSex !== null && !sex) problems.push({ field: 'sex', code: ErrorCode.INVALID_FORMAT, message: 'unknown sex code; use 1/2, 男/女, M/F or MALE/FEMALE' });
 
   let ticket = '\\N';
   let series = '\\N';

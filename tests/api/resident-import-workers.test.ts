@@ -94,7 +94,7 @@ describe('resident registry import on worker threads', () => {
     // Row i starts on line i + 2, and one line further down past the two-line address.
     expect(job.rejections.nodes.map((r: any) => [r.line, r.field, r.message])).toEqual([
       [2002, '', 'has 13 fields; the header has 12'],
-      [2802, 'sex', 'unknown sex code; use 1/2, 男/女 or MALE/FEMALE'],
+      [2802, 'sex', 'unknown sex code; use 1/2, 男/女, M/F or MALE/FEMALE'],
     ]);
     expect(await residentRows(t, code)).toHaveLength(2998);
   });

@@ -118,7 +118,7 @@ describe('resident registry import', () => {
     expect(aborted.rejections.nodes).toEqual([
       { line: 4, column: '個人番号', field: 'myNumber', code: 'INVALID_CHECK_DIGIT', message: 'check digit does not match (mistyped number?)' },
       { line: 4, column: '名', field: 'givenName', code: 'REQUIRED', message: 'is required' },
-      { line: 4, column: '性別', field: 'sex', code: 'INVALID_FORMAT', message: 'unknown sex code; use 1/2, 男/女 or MALE/FEMALE' },
+      { line: 4, column: '性別', field: 'sex', code: 'INVALID_FORMAT', message: 'unknown sex code; use 1/2, 男/女, M/F or MALE/FEMALE' },
       { line: 6, column: '生年月日', field: 'birthDate', code: 'INVALID_DATE', message: 'must be a real date (YYYY-MM-DD, 令和3年4月1日 or R3.4.1)' },
     ]);
     expect(await residentRows(t, code)).toEqual([]);
@@ -270,7 +270,7 @@ describe('resident registry import', () => {
     const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
     expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRead: 5, rowsAccepted: 1, rowsRejected: 4, residentsInserted: 1 });
     expect(job.rejections.nodes).toEqual([
-      { line: 2, column: '性別', field: 'sex', code: 'INVALID_FORMAT', message: 'unknown sex code; use 1/2, 男/女 or MALE/FEMALE' },
+      { line: 2, column: '性別', field: 'sex', code: 'INVALID_FORMAT', message: 'unknown sex code; use 1/2, 男/女, M/F or MALE/FEMALE' },
       { line: 3, column: '宛名番号', field: 'addresseeNumber', code: 'DUPLICATE', message: 'same addressee number as line 2 of this file' },
       { line: 4, column: '個人番号', field: 'myNumber', code: 'DUPLICATE', message: 'same My Number as line 2 of this file' },
       { line: 5, column: '接種券番号', field: 'ticketNumber', code: 'DUPLICATE', message: 'same ticket number as line 2 of this file' },
@@ -966,7 +966,7 @@ describe('resident registry import', () => {
     expect(report.bytes.toString()).toBe([
       '\ufeffline,column,field,code,message',
       '3,生年月日,birthDate,INVALID_DATE,"must be a real date (YYYY-MM-DD, 令和3年4月1日 or R3.4.1)"',
-      '3,性別,sex,INVALID_FORMAT,"unknown sex code; use 1/2, 男/女 or MALE/FEMALE"',
+      '3,性別,sex,INVALID_FORMAT,"unknown sex code; use 1/2, 男/女, M/F or MALE/FEMALE"',
       '4,氏,familyName,REQUIRED,is required',
       '',
     ].join('\n'));

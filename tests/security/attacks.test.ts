@@ -177,6 +177,7 @@ describe('production mode', () => {
   it('turns introspection off', async () => {
     const result = await prod.request(Channel.LGWAN, '{ __schema { types { name } } }');
     expect(codes(result)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(result.errors?.[0].message).toBe('Query refused: introspection is off; the schema is published as schema.graphql.');
     expect(JSON.stringify(result)).not.toContain('Resident');
   });
 
