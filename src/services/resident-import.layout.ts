@@ -155,7 +155,8 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     if (column.endsWith('Kana')) value = normaliseKana(value);
     const unreadable = nameCharactersProblem(value);
     if (unreadable) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: unreadable });
-    else if (value.length > 50) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: 'must be at most 50 characters' });
+    // Counted in characters, as the database's length() counts them: 𠮷 is one, not two UTF-16 units.
+    else if ([...value].length > 50) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: 'must be at most 50 characters' });
     else if (column.endsWith('Kana') && !KATAKANA.test(value)) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: 'must be written in katakana' });
     else names.push(value);
   }

@@ -45,7 +45,8 @@ function checkFields(input: Partial<RegisterResidentInput>, partial: boolean): P
     const unreadable = nameCharactersProblem(value);
     if (value.length === 0) errors.add(['input', key], ErrorCode.REQUIRED, 'must not be empty');
     else if (unreadable) errors.add(['input', key], ErrorCode.INVALID_FORMAT, unreadable);
-    else if (value.length > 50) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be at most 50 characters');
+    // Counted in characters, as the database's length() counts them: 𠮷 is one, not two UTF-16 units.
+    else if ([...value].length > 50) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be at most 50 characters');
     else if (key.endsWith('Kana') && !KATAKANA.test(value)) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be written in katakana');
     else out[key] = value;
   }
@@ -86,6 +87,11 @@ function duplicateError(error: unknown): InputError | null {
   return null;
 }
 
+/** What a change answers when the resident already holds every value given: nothing is written. */
+class Unchanged {
+  constructor(readonly resident: Resident) {}
+}
+
 export class ResidentService {
   constructor(private readonly keyring: TenantKeyring) {}
 
@@ -95,20 +101,22 @@ export class ResidentService {
     if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const db = await ctx.session.manager();
     const query = applyScope(db.getRepository(Resident).createQueryBuilder('r'), scope);
-    if (filter.addresseeNumber) {
+    // A filter given is applied, an empty one too: it is refused rather than read as no filter.
+    if (filter.addresseeNumber != null) {
       const addressee = checkAddresseeNumber(filter.addresseeNumber);
       // A number no resident can have is a mistyped filter, not an empty result.
       if (!addressee.ok) throw badArgument(['filter', 'addresseeNumber'], addressee.message, identifierError(addressee.reason));
       query.andWhere('r.addresseeNumber = :addressee', { addressee: addressee.value });
     }
-    const kana = filter.kanaPrefix ? kanaSearchTerm(filter.kanaPrefix) : '';
-    if (kana) {
+    if (filter.kanaPrefix != null) {
+      const kana = kanaSearchTerm(filter.kanaPrefix);
+      if (!kana) throw badArgument(['filter', 'kanaPrefix'], 'must not be empty', ErrorCode.REQUIRED);
       // Names are kept in full-width katakana: anything else would match nobody, and say nothing.
       if (!KATAKANA.test(kana)) throw badArgument(['filter', 'kanaPrefix'], 'must be written in kana (katakana or hiragana)', ErrorCode.INVALID_FORMAT);
       const prefix = kana.replace(/[\\%_]/g, (c) => `\\${c}`);
       query.andWhere('(r.family_name_kana || r.given_name_kana) LIKE :kana', { kana: `${prefix}%` });
     }
-    if (filter.birthDate) {
+    if (filter.birthDate != null) {
       const birthDate = normaliseDigits(filter.birthDate);
       if (!isIsoDate(birthDate)) {
         throw badArgument(['filter', 'birthDate'], 'must be a real date written YYYY-MM-DD');
@@ -116,7 +124,7 @@ export class ResidentService {
       query.andWhere('r.birthDate = :birthDate', { birthDate });
     }
     if (filter.status) query.andWhere('r.status = :status', { status: filter.status });
-    if (after) {
+    if (after != null) {
       const [municipality, addressee] = decodeCursor(after);
       query.andWhere('(r.municipality_code, r.addressee_number) > (:cm, :ca)', { cm: municipality, ca: addressee });
     }
@@ -194,30 +202,60 @@ export class ResidentService {
     });
   }
 
+  /**
+   * Changes the fields given. Values equal to the stored ones change nothing: a resident whose
+   * every given value is already stored is answered as it is, with no write, no new updatedAt
+   * (which would put its records into the next incremental export) and no change logged, only
+   * the read of its answer.
+   */
   async update(ctx: Context, id: string, input: UpdateResidentInput): Promise<Resident> {
     // Refused before the number is checked: not even its format or its holder is told.
     if (input.myNumber != null && !canInOwnTenant(ctx, 'update', 'MyNumber')) throw forbidden();
+    if (!Object.values(input).some((value) => value !== undefined && value !== null)) {
+      throw InputError.of(['input'], ErrorCode.REQUIRED, 'give at least one field to change');
+    }
     const fields = checkFields(input, true);
     return this.write(ctx, 'resident.update', async (tx) => {
       const resident = await this.find(ctx, tx, 'update', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
-      const { myNumber, ...rest } = fields;
-      const { first } = rest.birthDate ? await this.doseDates(tx, resident) : { first: null };
-      if (first && rest.birthDate! > first) {
-        throw InputError.of(['input', 'birthDate'], ErrorCode.DATE_AFTER_NEXT_DOSE, `must not be after the first recorded dose (${first})`);
-      }
-      for (const [event, on] of [['move out', resident.movedOutOn], ['death', resident.deceasedOn]] as const) {
-        if (rest.birthDate && on && rest.birthDate > on) throw InputError.of(['input', 'birthDate'], ErrorCode.INVALID_DATE, `must not be after the recorded ${event} (${on})`);
-      }
+      const { myNumber, ...given } = fields;
+      const rest = Object.fromEntries(Object.entries(given).filter(([key, value]) => resident[key as keyof typeof given] !== value)) as typeof given;
+      // Compared by look-up hash under the key the stored number is kept under.
+      const sameNumber = !!myNumber && (await this.keyring.keysForVersion(tx, resident.municipalityCode, resident.keyVersion)).lookupHash(myNumber).equals(resident.myNumberHmac);
+      const newNumber = sameNumber ? undefined : myNumber;
+      if (Object.keys(rest).length === 0 && !newNumber) return new Unchanged(resident);
+      if (rest.birthDate) await this.assertBirthDateFits(tx, resident, rest.birthDate);
       Object.assign(resident, rest, { updatedAt: new Date() });
-      if (myNumber) {
-        await this.assertNumberFree(tx, resident.municipalityCode, myNumber, resident.id);
+      if (newNumber) {
+        await this.assertNumberFree(tx, resident.municipalityCode, newNumber, resident.id);
         const keys = await this.keyring.keysFor(tx, resident.municipalityCode);
-        Object.assign(resident, { myNumberCipher: keys.encrypt(myNumber), myNumberHmac: keys.lookupHash(myNumber), keyVersion: keys.version });
+        Object.assign(resident, { myNumberCipher: keys.encrypt(newNumber), myNumberHmac: keys.lookupHash(newNumber), keyVersion: keys.version });
       }
       await tx.getRepository(Resident).save(resident);
       return resident;
     });
+  }
+
+  /**
+   * A new birth date comes before every date recorded of the resident: the first recorded dose, the
+   * issue of an open ticket (as issueTickets requires), a move out or death. Read under the
+   * resident's row lock, which dose writers and ticket issuance take first; an import's new tickets
+   * are issued today, which no birth date is after.
+   */
+  private async assertBirthDateFits(tx: EntityManager, resident: Resident, birthDate: string): Promise<void> {
+    const refuse = (code: ErrorCode, message: string) => InputError.of(['input', 'birthDate'], code, message);
+    const { first } = await this.doseDates(tx, resident);
+    if (first && birthDate > first) throw refuse(ErrorCode.DATE_AFTER_NEXT_DOSE, `must not be after the first recorded dose (${first})`);
+    const [ticket] = await tx.query(
+      `SELECT ticket_number, to_char(issued_on, 'YYYY-MM-DD') AS issued_on FROM ticket
+       WHERE municipality_code = $1 AND resident_id = $2 AND voided_on IS NULL AND issued_on < $3::date
+       ORDER BY issued_on, ticket_number LIMIT 1`,
+      [resident.municipalityCode, resident.id, birthDate],
+    );
+    if (ticket) throw refuse(ErrorCode.INVALID_DATE, `must not be after the issue date of ticket ${ticket.ticket_number} (${ticket.issued_on})`);
+    for (const [event, on] of [['move out', resident.movedOutOn], ['death', resident.deceasedOn]] as const) {
+      if (on && birthDate > on) throw refuse(ErrorCode.INVALID_DATE, `must not be after the recorded ${event} (${on})`);
+    }
   }
 
   async markMovedOut(ctx: Context, id: string, movedOutOn: string, destination?: string | null): Promise<Resident> {
@@ -342,13 +380,21 @@ export class ResidentService {
     if (last && date < last) throw InputError.of([field], ErrorCode.DATE_BEFORE_PREVIOUS_DOSE, `must not be before the last recorded dose (${last})`);
   }
 
-  /** Runs a change in one transaction together with its audit event (the resident, then any `alsoChanged`); nothing is half-written. */
-  private async write(ctx: Context, operation: string, change: (tx: EntityManager) => Promise<Resident>, alsoChanged: () => string[] = () => []): Promise<Resident> {
+  /**
+   * Runs a change in one transaction together with its audit event (the resident, then any
+   * `alsoChanged`); nothing is half-written. A change that finds nothing to do logs no change,
+   * only the read of the resident it answers with.
+   */
+  private async write(ctx: Context, operation: string, change: (tx: EntityManager) => Promise<Resident | Unchanged>, alsoChanged: () => string[] = () => []): Promise<Resident> {
     try {
       return await (await ctx.session.manager()).transaction(async (tx) => {
-        const resident = await change(tx);
-        await writeAudit(tx, ctx, [{ operation, municipalityCode: resident.municipalityCode, targetIds: [resident.id, ...alsoChanged()], outcome: 'SUCCESS' }]);
-        return resident;
+        const result = await change(tx);
+        if (result instanceof Unchanged) {
+          ctx.audit.note('resident.read', result.resident.municipalityCode, result.resident.id);
+          return result.resident;
+        }
+        await writeAudit(tx, ctx, [{ operation, municipalityCode: result.municipalityCode, targetIds: [result.id, ...alsoChanged()], outcome: 'SUCCESS' }]);
+        return result;
       });
     } catch (error) {
       throw duplicateError(error) ?? error;

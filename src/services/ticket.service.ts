@@ -48,12 +48,12 @@ export class TicketService {
     checkPageSize(first, MAX_PAGE);
     const scope = scopeOf(ctx.ability, 'read', 'Ticket');
     // A resident id of no shape the API hands out could match no ticket: refused, not answered with an empty list.
-    if (filter.residentId && !isUuid(filter.residentId)) {
+    if (filter.residentId != null && !isUuid(filter.residentId)) {
       throw badArgument(['filter', 'residentId'], 'must be a resident id as the API hands them out (a UUID)', ErrorCode.INVALID_FORMAT);
     }
     if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const query = applyScope((await ctx.session.manager()).getRepository(Ticket).createQueryBuilder('t'), scope);
-    if (filter.residentId) {
+    if (filter.residentId != null) {
       query.andWhere('t.residentId = :residentId', { residentId: filter.residentId });
     }
     if (filter.series) {

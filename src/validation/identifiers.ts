@@ -101,9 +101,11 @@ const HIRAGANA = /[\u3041-\u3096\u309d\u309e]/g;
  * A kana search term in the stored form: half-width katakana as for names, and hiragana (さとう), which
  * a search box receives from an input method before conversion, as katakana. Names themselves are
  * never converted from hiragana: a registry's kana column in hiragana is more likely the wrong column.
+ * Spaces (half- or full-width) go: a term typed as family and given name apart (ヨシダ タロウ)
+ * is searched as the two names run together, as they are matched.
  */
 export const kanaSearchTerm = (input: string): string =>
-  normaliseKana(input).replace(HIRAGANA, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
+  normaliseKana(input).replace(/\s/g, '').replace(HIRAGANA, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
 
 /** Addressee number (宛名番号): the municipality's own resident ID, up to 20 letters, digits or hyphens. */
 export function checkAddresseeNumber(input: string): Checked {

@@ -647,6 +647,18 @@ describe('resident registry import', () => {
     expect((await residentRows(t, code)).map((r) => r.addressee_number)).toEqual([good.addressee]);
   });
 
+  it('counts a name in characters, as the database does: 𠮷 is one', async () => {
+    const { code, officer } = await t.tenant();
+    const fits = registryRow({ family: '𠮷'.repeat(50) });
+    const long = registryRow({ family: '𠮷'.repeat(51) });
+    const job = await importFile(t, officer, registryCsv([fits, long]), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 1 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 3, column: '氏', field: 'familyName', code: 'INVALID_FORMAT', message: 'must be at most 50 characters' },
+    ]);
+    expect((await residentRows(t, code)).map((r) => r.family_name)).toEqual(['𠮷'.repeat(50)]);
+  });
+
   it('rejects a name holding 外字, which Shift_JIS user-defined characters decode to', async () => {
     const { code, officer } = await t.tenant();
     const good = registryRow();

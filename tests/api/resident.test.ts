@@ -293,6 +293,57 @@ describe('resident management', () => {
     expect((await officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2021-07-01") { userErrors { code } } }', { id })).data.markResidentDeceased.userErrors).toEqual([]);
   });
 
+  it('counts a name in characters, as the database does: 𠮷 is one', async () => {
+    const { officer } = await t.tenant();
+    const { id } = await registerResident(officer, { familyName: '𠮷'.repeat(50), givenName: '𠮷'.repeat(30) });
+    expect((await t.db.query('SELECT family_name, given_name FROM resident WHERE id = $1', [id]))[0]).toEqual({ family_name: '𠮷'.repeat(50), given_name: '𠮷'.repeat(30) });
+    expect((await officer.gql(UPDATE, { id, input: { familyName: '𠮷'.repeat(40) } })).data.updateResident.userErrors).toEqual([]);
+    expect((await officer.gql(UPDATE, { id, input: { familyName: '𠮷'.repeat(51) } })).data.updateResident.userErrors).toEqual([
+      { field: ['input', 'familyName'], code: 'INVALID_FORMAT', message: 'must be at most 50 characters' },
+    ]);
+  });
+
+  it('keeps a birth date before the issue of every open ticket, as ticket issuance does', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer, { birthDate: '1990-01-01' });
+    const ISSUE = 'mutation($input: IssueTicketsInput!) { issueTickets(input: $input) { tickets { ticketNumber } userErrors { field code } } }';
+    const issued = await officer.gql(ISSUE, { input: { series: '1-2', issuedOn: '2022-01-01', tickets: [{ residentId: id, ticketNumber: '1000000001' }] } });
+    expect(issued.data.issueTickets.userErrors).toEqual([]);
+    expect((await officer.gql(UPDATE, { id, input: { birthDate: '2023-05-05' } })).data.updateResident.userErrors).toEqual([
+      { field: ['input', 'birthDate'], code: 'INVALID_DATE', message: 'must not be after the issue date of ticket 1000000001 (2022-01-01)' },
+    ]);
+    expect((await t.db.query('SELECT birth_date::text FROM resident WHERE id = $1', [id]))[0].birth_date).toBe('1990-01-01');
+    // Born on the day of issue is what issuance allows too.
+    expect((await officer.gql(UPDATE, { id, input: { birthDate: '2022-01-01' } })).data.updateResident.userErrors).toEqual([]);
+    // A voided ticket no longer stands in the way.
+    await t.db.query('UPDATE ticket SET voided_on = $3, void_reason = $4 WHERE municipality_code = $1 AND resident_id = $2', [code, id, '2022-02-01', 'lost']);
+    expect((await officer.gql(UPDATE, { id, input: { birthDate: '2023-05-05' } })).data.updateResident.userErrors).toEqual([]);
+  });
+
+  it('refuses an update that gives no field, and changes nothing when every value given is already stored', async () => {
+    const { code, officer } = await t.tenant();
+    const { id, input } = await registerResident(officer);
+    const stamp = async () => (await t.db.query('SELECT updated_at FROM resident WHERE id = $1', [id]))[0].updated_at.toISOString();
+    const logged = async () => (await t.db.query(
+      `SELECT operation FROM audit_event WHERE municipality_code = $1 AND $2 = ANY(target_ids) AND operation <> 'resident.register' ORDER BY id`, [code, id],
+    )).map((e: { operation: string }) => e.operation);
+    const before = await stamp();
+    for (const empty of [{}, { familyName: null, birthDate: null }]) {
+      expect((await officer.gql(UPDATE, { id, input: empty })).data.updateResident).toEqual({
+        resident: null, userErrors: [{ field: ['input'], code: 'REQUIRED', message: 'give at least one field to change' }],
+      });
+    }
+    // The stored values again, however typed: answered as stored, with no write, no new updatedAt, and only the read logged.
+    const same = await officer.gql(UPDATE, { id, input: { familyName: ' 山田 ', birthDate: '１９８０-０４-０１', sex: 'FEMALE', myNumber: input.myNumber, addresseeNumber: input.addresseeNumber } });
+    expect(same.data.updateResident).toEqual({ resident: { id, familyName: '山田', birthDate: '1980-04-01' }, userErrors: [] });
+    expect(await stamp()).toBe(before);
+    expect(await logged()).toEqual(['resident.read']);
+    // One value that differs is a change like any other.
+    expect((await officer.gql(UPDATE, { id, input: { familyName: '山田', givenName: '太郎' } })).data.updateResident.userErrors).toEqual([]);
+    expect(await stamp()).not.toBe(before);
+    expect(await logged()).toEqual(['resident.read', 'resident.update']);
+  });
+
   it('pages and filters in SQL, in addressee-number order', async () => {
     const { officer } = await t.tenant();
     for (const [addressee, kana, birthDate] of [['003', 'タナカ', '1950-01-01'], ['001', 'タカハシ', '1960-01-01'], ['002', 'スズキ', '1950-01-01']]) {
@@ -313,6 +364,12 @@ describe('resident management', () => {
     expect(born.data.residents.nodes.map((n: any) => n.addresseeNumber)).toEqual(['002', '003']);
     expect(codes(await officer.gql(PAGE, { first: 1000 }))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await officer.gql(PAGE, { after: 'not-a-cursor' }))).toEqual(['BAD_USER_INPUT']);
+    // A filter or cursor given empty is refused, naming it, never read as none (which would answer every resident).
+    for (const [filter, field] of [[{ addresseeNumber: '' }, 'addresseeNumber'], [{ birthDate: '' }, 'birthDate'], [{ kanaPrefix: '  ' }, 'kanaPrefix'], [{ kanaPrefix: '' }, 'kanaPrefix']] as const) {
+      const refused = await officer.gql(PAGE, { filter });
+      expect(refused.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: ['filter', field] });
+    }
+    expect(codes(await officer.gql(PAGE, { after: '' }))).toEqual(['BAD_USER_INPUT']);
   });
 
   it('keeps kana typed half-width as the CSV import does, and finds names by kana however it is typed', async () => {
@@ -333,7 +390,8 @@ describe('resident management', () => {
     const SEARCH = 'query($filter: ResidentFilter) { residents(filter: $filter) { nodes { addresseeNumber } } }';
     const found = async (filter: Record<string, string>) => (await officer.gql(SEARCH, { filter })).data.residents.nodes.map((n: any) => n.addresseeNumber);
     // The same search typed in full-width or half-width katakana, in hiragana (before conversion), across family and given name.
-    for (const kanaPrefix of ['サトウ', 'ｻﾄｳ', 'さとう', 'サトウハ', 'さとうﾊ', ' ｻﾄｳ ']) expect(await found({ kanaPrefix })).toEqual(['001']);
+    // Family and given name typed apart (a half- or full-width space) are searched run together, as they are matched.
+    for (const kanaPrefix of ['サトウ', 'ｻﾄｳ', 'さとう', 'サトウハ', 'さとうﾊ', ' ｻﾄｳ ', 'サトウ ハ', 'サトウ\u3000ハナコ', 'ｻﾄｳ ﾊﾅ']) expect(await found({ kanaPrefix })).toEqual(['001']);
     for (const kanaPrefix of ['ゴ', 'ｺﾞ', 'ご']) expect(await found({ kanaPrefix })).toEqual(['002']);
     expect(await found({ kanaPrefix: 'スズキ' })).toEqual([]);
     // Text that cannot be kana would match nobody: refused, naming the filter, rather than an empty list.

@@ -3,6 +3,7 @@ import {
   checkMunicipalityCode,
   checkMyNumber,
   checkPrefectureCode,
+  kanaSearchTerm,
   normaliseDigits,
 } from '../../src/validation/identifiers';
 import { isFuture, isIsoDate, todayInJapan } from '../../src/validation/dates';
@@ -74,6 +75,20 @@ describe('prefecture code and addressee number', () => {
     expect(checkMyNumber('1234－5678－9018')).toEqual({ ok: true, value: '123456789018' });
     expect(checkMyNumber('１２３４\u3000５６７８\u3000９０１８')).toEqual({ ok: true, value: '123456789018' });
     expect(checkAddresseeNumber('ｱｲｳ').ok).toBe(false);
+  });
+});
+
+describe('kana search term', () => {
+  it('reads half-width katakana and hiragana as full-width katakana', () => {
+    expect(kanaSearchTerm('ｻﾄｳ')).toBe('サトウ');
+    expect(kanaSearchTerm('ごとう')).toBe('ゴトウ');
+  });
+
+  it('drops half- and full-width spaces: family and given name are matched run together', () => {
+    expect(kanaSearchTerm('ヨシダ タ')).toBe('ヨシダタ');
+    expect(kanaSearchTerm(' よしだ\u3000たろう ')).toBe('ヨシダタロウ');
+    expect(kanaSearchTerm('ﾖｼﾀﾞ ﾀ')).toBe('ヨシダタ');
+    expect(kanaSearchTerm(' \u3000 ')).toBe('');
   });
 });
 
