@@ -96,10 +96,13 @@ function rootFields(operation: OperationDefinitionNode, document: DocumentNode):
  * that did answer were rolled back with it, and their own log lines with them. It names every root
  * mutation of the document (FAILURE), or is null when none answered: each failed one logs its own
  * attempt (or, as a throttled login, deliberately none), and a refusal alone costs no line more.
+ * A mutation failed when its own field is the error's path; an error deeper in its answer (a field
+ * of its payload refused) means it ran, answered, and was undone. Only called for a document that
+ * was executed: one refused before (its variables, say) ran nothing to undo.
  */
 function undoneEntry(ctx: Context, operation: OperationDefinitionNode, document: DocumentNode, errors: readonly GraphQLFormattedError[]) {
   const fields = rootFields(operation, document);
-  const failed = new Set(errors.map((e) => e.path?.[0]));
+  const failed = new Set(errors.filter((e) => e.path?.length === 1).map((e) => e.path![0]));
   if (!fields.some((f) => !failed.has(f.key))) return null;
   return { operation: 'mutation.undone', municipalityCode: ctx.actor?.municipalityCode ?? null, targetIds: [...new Set(fields.map((f) => f.name))], outcome: 'FAILURE' as const };
 }
@@ -202,8 +205,10 @@ export function createApollo(production: boolean): ApolloServer<Context> {
           return {
             async willSendResponse({ contextValue, response, operation, document }) {
               const answered = response.body.kind === 'single' ? response.body.singleResult.errors ?? [] : [];
+              // A document refused before it ran (variables of the wrong type, say) answers no data at all.
+              const executed = response.body.kind === 'single' && response.body.singleResult.data !== undefined;
               const undone = answered.some((e) => FAULT_CODES.has(e.extensions?.code as string)) || (operation?.operation === 'mutation' && answered.length > 0);
-              const undoneLog = undone && operation?.operation === 'mutation' && document ? undoneEntry(contextValue, operation, document, answered) : null;
+              const undoneLog = undone && executed && operation?.operation === 'mutation' && document ? undoneEntry(contextValue, operation, document, answered) : null;
               // Kept writes are written on their own once the request's transaction is rolled back.
               if (undoneLog) contextValue.kept.push((db) => writeAudit(db, contextValue, [undoneLog]));
               try {

@@ -1,5 +1,5 @@
 import { Channel, Role } from '../../src/schema/enums';
-import { codes, PASSWORD, registerResident, Session, TestApp } from '../helpers/test-app';
+import { codes, PASSWORD, registerResident, residentInput, Session, TestApp } from '../helpers/test-app';
 
 /** What a mutation's answer says happened is what happened, and changes asked of rows nobody found leave a trace. */
 let t: TestApp;
@@ -62,6 +62,27 @@ describe('mutation answers', () => {
     // A document of refusals only did nothing to undo: each refusal is all there is to it.
     expect(codes(await officer.gql('mutation { disableAccount(id: "00000000-0000-4000-8000-000000000001") { userErrors { code } } }'))).toEqual(['FORBIDDEN']);
     expect(await events('mutation.undone')).toHaveLength(1);
+  });
+
+  it('logs a mutation undone because a field of its answer was refused, but nothing for a document that never ran', async () => {
+    const { code } = await t.tenant();
+    const lgwan = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code });
+    const { id } = await registerResident(lgwan);
+    const internet = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code });
+    const undoneLines = () => t.db.query(
+      `SELECT target_ids, outcome FROM audit_event WHERE operation = 'mutation.undone' AND actor_id = $1 ORDER BY id`, [internet.accountId]);
+    // The change ran and answered; its answer's My Number was refused, so it was undone: that leaves a line.
+    const refused = await internet.gql('mutation($id: ID!) { updateResident(id: $id, input: { givenName: "二郎" }) { resident { givenName myNumber } userErrors { code } } }', { id });
+    expect(refused.errors?.map((e) => [e.extensions?.code, e.path])).toEqual([['FORBIDDEN', ['updateResident', 'resident', 'myNumber']]]);
+    expect(refused.data).toBeNull();
+    expect(await givenName(id)).not.toBe('二郎');
+    expect(await undoneLines()).toEqual([{ target_ids: ['updateResident'], outcome: 'FAILURE' }]);
+    // Variables of the wrong type stop the document before anything runs: there is nothing undone to log.
+    const REGISTER_SEX = 'mutation($input: RegisterResidentInput!) { registerResident(input: $input) { userErrors { code } } }';
+    const coerced = await lgwan.gql(REGISTER_SEX, { input: { ...residentInput(), sex: 'X' } });
+    expect(codes(coerced)).toEqual(['BAD_USER_INPUT']);
+    const lgwanUndone = await t.db.query(`SELECT 1 FROM audit_event WHERE operation = 'mutation.undone' AND actor_id = $1`, [lgwan.accountId]);
+    expect(lgwanUndone).toEqual([]);
   });
 
   it('logs a change asked of a row the caller cannot find, with the ids asked for, even when the request is undone', async () => {
