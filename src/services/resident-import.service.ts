@@ -666,6 +666,16 @@ export class ResidentImportService {
        INSERT INTO ${rejected} SELECT line, 'birthDate', 'DATE_AFTER_NEXT_DOSE', 'must not be after the first recorded dose (' || first || ')' FROM gone`,
       [code],
     );
+    // Nor after the issue date of a ticket the resident holds, as updateResident keeps it.
+    await client.query(
+      `WITH refused AS (
+         SELECT DISTINCT ON (b.line) b.line, t.ticket_number, to_char(t.issued_on, 'YYYY-MM-DD') AS issued_on FROM ${births} b
+         JOIN ticket t ON t.municipality_code = $1 AND t.resident_id = b.id AND t.voided_on IS NULL AND t.issued_on < b.birth_date
+         ORDER BY b.line, t.issued_on, t.ticket_number
+       ), gone AS (DELETE FROM ${staging} s USING refused f WHERE s.line = f.line RETURNING s.line, f.ticket_number, f.issued_on)
+       INSERT INTO ${rejected} SELECT line, 'birthDate', 'INVALID_DATE', 'must not be after the issue date of ticket ' || ticket_number || ' (' || issued_on || ')' FROM gone`,
+      [code],
+    );
     // The report lists every rejected row with all its problems, in line order.
     // The column as the file's header spells it (a missing optional column by its canonical name).
     const headers = Object.fromEntries((Object.keys(COLUMNS) as ColumnName[]).map((field) => [field, (layout as Layout | null)?.header[field] ?? field]));

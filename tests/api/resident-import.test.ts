@@ -354,6 +354,23 @@ describe('resident registry import', () => {
       .sort((a, b) => a.addressee_number.localeCompare(b.addressee_number)));
   });
 
+  it('keeps a changed birth date before the issue date of an open ticket the resident holds', async () => {
+    const { code, officer } = await t.tenant();
+    const [holder, voided] = [registryRow({ birth: '1990-01-01' }), registryRow({ birth: '1990-01-01' })];
+    await importFile(t, officer, registryCsv([holder, voided]));
+    await t.db.query(`UPDATE ticket SET issued_on = '2022-01-01' WHERE municipality_code = $1`, [code]);
+    // A voided ticket does not hold the date back: its holder's correction goes through.
+    await t.db.query(`UPDATE ticket SET voided_on = '2022-02-01', void_reason = 'lost' WHERE municipality_code = $1 AND ticket_number = $2`, [code, voided.ticket]);
+    const job = await importFile(t, officer, registryCsv([{ ...holder, birth: '2023-05-05' }, { ...voided, birth: '2023-05-05' }]), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 1, residentsUpdated: 1 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 2, column: '生年月日', field: 'birthDate', code: 'INVALID_DATE', message: `must not be after the issue date of ticket ${holder.ticket} (2022-01-01)` },
+    ]);
+    const births = await t.db.query('SELECT addressee_number, birth_date::text FROM resident WHERE municipality_code = $1 ORDER BY addressee_number', [code]);
+    expect(births).toEqual([{ addressee_number: holder.addressee, birth_date: '1990-01-01' }, { addressee_number: voided.addressee, birth_date: '2023-05-05' }]
+      .sort((a, b) => a.addressee_number.localeCompare(b.addressee_number)));
+  });
+
   it('holds the residents whose birth date it changes from its checks to its commit: a correction meanwhile sees the new date', async () => {
     const { code, officer } = await t.tenant();
     const row = registryRow({ birth: '2023-01-01' });
