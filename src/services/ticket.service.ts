@@ -62,7 +62,7 @@ export class TicketService {
     }
     if (filter.open === true) query.andWhere('t.voided_on IS NULL');
     if (filter.open === false) query.andWhere('t.voided_on IS NOT NULL');
-    if (after) {
+    if (after != null) {
       const [m, n] = decodeCursor(after);
       query.andWhere('(t.municipality_code, t.ticket_number) > (:cm, :cn)', { cm: m, cn: n });
     }

@@ -250,6 +250,8 @@ describe('tickets', () => {
     expect(page.data.tickets.pageInfo.hasNextPage).toBe(true);
     const rest = await officer.gql(LIST, { first: 1, after: page.data.tickets.pageInfo.endCursor });
     expect([page.data.tickets.nodes[0].id, rest.data.tickets.nodes[0].id].sort()).toEqual([one.ticketId, two.ticketId].sort());
+    // An empty cursor is no cursor the API handed out, not a request for the first page.
+    expect(codes(await officer.gql(LIST, { first: 1, after: '' }))).toEqual(['BAD_USER_INPUT']);
     expect((await officer.gql(LIST, { filter: { series: '3' } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([two.ticketId]);
     expect((await officer.gql(LIST, { filter: { residentId: one.residentId } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([one.ticketId]);
     expect(codes(await officer.gql(BY_NUMBER, { n: '12' }))).toEqual(['BAD_USER_INPUT']);
