@@ -31,7 +31,7 @@ export class ImportJobResolver {
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<ImportRejectionList> {
     // The cursors this field hands out are positions in the report (an int4).
-    const cursor = after ? Number(after) : null;
+    const cursor = after != null ? Number(after) : null;
     if (cursor !== null && (!/^\d{1,10}$/.test(after!) || cursor > 2 ** 31 - 1)) throw badCursor();
     return ctx.services.imports.rejectionsOf(ctx.loaders, job, first, cursor);
   }

@@ -355,7 +355,7 @@ export async function searchAudit(
   after: string | null | undefined,
 ): Promise<AuditEventConnection> {
   checkPageSize(first, 500);
-  if (after && !/^\d{1,18}$/.test(after)) {
+  if (after != null && !/^\d{1,18}$/.test(after)) {
     throw badCursor();
   }
   const scope = scopeOf(ctx.ability, 'read', 'AuditEvent');

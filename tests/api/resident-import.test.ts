@@ -1128,7 +1128,7 @@ describe('resident registry import', () => {
     const { officer } = await t.tenant();
     const job = await importFile(t, officer, registryCsv([registryRow(), registryRow({ sex: '9' })]), 'mode=SKIP');
     const page = (after: string) => officer.gql('query($id: ID!, $after: String) { importJob(id: $id) { rejections(first: 100, after: $after) { nodes { line } } } }', { id: job.id, after });
-    for (const after of ['3000000000', '-1', '1.5', 'x']) expect((await page(after)).errors?.map((e: any) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
+    for (const after of ['3000000000', '-1', '1.5', 'x', '']) expect((await page(after)).errors?.map((e: any) => e.extensions.code)).toEqual(['BAD_USER_INPUT']);
     // The last position a report can have is a cursor like any other: after it, nothing.
     expect(await page('2147483647')).toEqual({ data: { importJob: { rejections: { nodes: [] } } } });
   });
