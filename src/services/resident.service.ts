@@ -170,7 +170,12 @@ export class ResidentService {
   async myNumberOf(ctx: Context, resident: Resident): Promise<string> {
     const keys = await this.keyring.keysForVersion(await ctx.session.manager(), resident.municipalityCode, resident.keyVersion);
     ctx.audit.note('resident.myNumber.read', resident.municipalityCode, resident.id);
-    return keys.decrypt(resident.myNumberCipher);
+    try {
+      return keys.decrypt(resident.myNumberCipher);
+    } catch {
+      // A fault for the server's log, never the client's: the ciphertext was altered or copied from another row.
+      throw new Error(`My Number of resident ${resident.id} (${resident.municipalityCode}) does not open under key version ${resident.keyVersion}: altered or copied ciphertext`);
+    }
   }
 
   async register(ctx: Context, input: RegisterResidentInput): Promise<Resident> {
