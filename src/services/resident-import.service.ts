@@ -545,21 +545,22 @@ export class ResidentImportService {
     if (rotating) throw new ImportFailure('the municipality\'s data key is being rotated; nothing was written, run the import again once the rotation has finished');
     await client.query(`ANALYZE ${staging}`);
     const unique = [['addressee_number', 'addresseeNumber', 'addressee number'], ['my_number_hmac', 'myNumber', 'My Number'], ['ticket_number', 'ticketNumber', 'ticket number']];
-    // A column without repeats in the whole file has none among the rows left after another
-    // column's repeats are rejected, so one pass picks the columns that need the check by line.
     const [repeats] = (await client.query(
       `SELECT ${unique.map(([column]) => `count(DISTINCT ${column}) < count(${column}) AS ${column}`).join(', ')} FROM ${staging}`,
     )).rows;
-    // A row repeating a refused row is a duplicate too (the refused one keeps its own problems):
-    // which of the two the file means is for the officer to settle.
-    for (const [column, what, label] of unique.filter(([column]) => repeats[column])) {
+    // Every repeat of an earlier line is reported, on each column it repeats, after the row's own
+    // problems: a row with a wrong sex code that also repeats an addressee number is told both. A
+    // row repeating a refused row is a duplicate too (the refused one keeps its own problems): which
+    // of the two the file means is for the officer to settle.
+    const repeated = unique.map((entry, i) => [...entry, i + 1] as const).filter(([column]) => repeats[column]);
+    for (const [column, what, label, position] of repeated) {
       await client.query(`
-        WITH dup AS (
-          SELECT line, first FROM (SELECT line, problems, min(line) OVER (PARTITION BY ${column}) AS first FROM ${staging} WHERE ${column} IS NOT NULL) x
-          WHERE line > first AND problems IS NULL
-        ), gone AS (DELETE FROM ${staging} s USING dup WHERE s.line = dup.line RETURNING s.line, dup.first)
-        INSERT INTO ${rejected} SELECT line, '${what}', 'DUPLICATE', 'same ${label} as line ' || first || ' of this file' FROM gone`);
+        INSERT INTO ${rejected} (line, ord, field, code, message)
+        SELECT line, coalesce(jsonb_array_length(problems::jsonb), 0) + ${position}, '${what}', 'DUPLICATE', 'same ${label} as line ' || first || ' of this file'
+        FROM (SELECT line, problems, min(line) OVER (PARTITION BY ${column}) AS first FROM ${staging} WHERE ${column} IS NOT NULL) x
+        WHERE line > first`);
     }
+    if (repeated.length) await client.query(`DELETE FROM ${staging} s USING ${rejected} r WHERE s.line = r.line AND s.problems IS NULL`);
     if (progress.rowsRejected > 0) {
       await client.query(`
         WITH refused AS (DELETE FROM ${staging} WHERE problems IS NOT NULL RETURNING line, problems)
@@ -685,8 +686,8 @@ export class ResidentImportService {
        SELECT $1, $2, row_number() OVER (ORDER BY line, ord), line, coalesce($3::jsonb ->> field, ''), field, code, message FROM ${rejected}`,
       [code, job.id, JSON.stringify(headers)],
     );
-    // Each rejected row has one first problem.
-    const [{ rowsRejected }] = rowCount ? (await client.query(`SELECT count(*)::int AS "rowsRejected" FROM ${rejected} WHERE ord = 1`)).rows : [{ rowsRejected: 0 }];
+    // Rejected rows, each once however many problems it has.
+    const [{ rowsRejected }] = rowCount ? (await client.query(`SELECT count(DISTINCT line)::int AS "rowsRejected" FROM ${rejected}`)).rows : [{ rowsRejected: 0 }];
     if (rowCount) await this.letOldReportsGo(client, job);
     progress.rowsRejected = rowsRejected;
     const base = { rowsAccepted: accepted, rowsRejected, rejectionsListed: rowsRejected };

@@ -278,6 +278,21 @@ describe('resident registry import', () => {
     expect((await residentRows(t, code)).map((r) => r.addressee_number)).toEqual([rows[4].addressee]);
   });
 
+  it('reports every repeat a row makes, after its own problems, and counts the row once', async () => {
+    const { officer } = await t.tenant();
+    const first = registryRow();
+    const rows = [first, registryRow({ addressee: first.addressee, myNumber: first.myNumber, sex: 'X' }), registryRow({ addressee: first.addressee, ticket: first.ticket })];
+    const job = await importFile(t, officer, registryCsv(rows), 'mode=ABORT');
+    expect(job).toMatchObject({ status: 'FAILED', rowsRead: 3, rowsRejected: 2 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 3, column: '性別', field: 'sex', code: 'INVALID_FORMAT', message: 'unknown sex code; use 1/2, 男/女, M/F or MALE/FEMALE' },
+      { line: 3, column: '宛名番号', field: 'addresseeNumber', code: 'DUPLICATE', message: 'same addressee number as line 2 of this file' },
+      { line: 3, column: '個人番号', field: 'myNumber', code: 'DUPLICATE', message: 'same My Number as line 2 of this file' },
+      { line: 4, column: '宛名番号', field: 'addresseeNumber', code: 'DUPLICATE', message: 'same addressee number as line 2 of this file' },
+      { line: 4, column: '接種券番号', field: 'ticketNumber', code: 'DUPLICATE', message: 'same ticket number as line 2 of this file' },
+    ]);
+  });
+
   it('reads sex codes and kana as registry systems write them, and no property name as a sex code', async () => {
     const { code, officer } = await t.tenant();
     const rows = [
