@@ -5,7 +5,7 @@ import { Context, createContext, finishRequest } from '../context';
 import { ImportJob } from '../entities/import-job.entity';
 import { ErrorCode, ErrorCollector, InputError } from '../errors';
 import { notWorking } from '../policies/shield';
-import { Channel, ImportMode, ImportStatus } from '../schema/enums';
+import { Channel, ImportMode, ImportStatus, Role } from '../schema/enums';
 import { Services } from '../services';
 import { checkExportFilter } from '../services/record-export.service';
 import { reportComplete, UploadInterrupted } from '../services/resident-import.service';
@@ -25,15 +25,20 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 const error = (message: string, code: string, field?: string[]) => ({ errors: [{ message, extensions: { code, ...(field ? { field } : {}) } }] });
 
-/** 401 or 403; a refusal counts towards the actor's repeated denials, as one in GraphQL does. */
-async function refuse(res: ServerResponse, ctx: Context): Promise<void> {
+/**
+ * 401 or 403; a refusal counts towards the actor's repeated denials, as one in GraphQL does. An
+ * officer refused a registry route on the internet channel is told the channel is why: the same
+ * token downloads the record export there.
+ */
+async function refuse(res: ServerResponse, ctx: Context, lgwanOnly = false): Promise<void> {
   const why = notWorking(ctx);
   if (why) {
     const code = String(why.extensions.code);
     return json(res, code === 'UNAUTHENTICATED' ? 401 : 403, error(why.message, code));
   }
   await ctx.services.detector.denied(ctx.actor!, ctx.sourceAddress, 1);
-  json(res, 403, error('Not authorised', 'FORBIDDEN'));
+  const byChannel = lgwanOnly && ctx.actor?.role === Role.MUNICIPALITY && ctx.channel === Channel.INTERNET;
+  json(res, 403, error(byChannel ? 'Not authorised: registry files carry My Number, so imports and their reports are reached over LG-WAN only' : 'Not authorised', 'FORBIDDEN'));
 }
 
 /**
@@ -127,7 +132,7 @@ async function jobWith(ctx: Context, res: ServerResponse, url: URL, services: Se
     job = await services.imports.readable(ctx, id);
   } catch (e) {
     // Only the policy's refusal is one; a database fault is answered 500 and logged, as any other.
-    if (e instanceof GraphQLError && e.extensions.code === 'FORBIDDEN') return refuse(res, ctx);
+    if (e instanceof GraphQLError && e.extensions.code === 'FORBIDDEN') return refuse(res, ctx, true);
     throw e;
   }
   if (!encoding || errors.errors.length > 0) return badInput(res, new InputError(errors.errors));
@@ -159,7 +164,7 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
     options = importOptions(url, req);
   } catch (e) {
     req.resume();
-    return e instanceof InputError ? badInput(res, e) : refuse(res, ctx);
+    return e instanceof InputError ? badInput(res, e) : refuse(res, ctx, true);
   }
   // The request stays ours: if the import stops reading early, the rest of the body is drained, not the socket destroyed.
   // The client may have gone while its token was checked: no one waits for a job.

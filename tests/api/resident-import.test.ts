@@ -969,6 +969,10 @@ describe('resident registry import', () => {
       expect(answer.status).toBe(status);
       expect(answer.body.jobId).toBeUndefined();
     }
+    // The officer on the internet channel is told why: the channel, not the role.
+    const lgwanOnly = 'Not authorised: registry files carry My Number, so imports and their reports are reached over LG-WAN only';
+    expect((await upload(t, refusals[0][0], csv)).body.errors[0].message).toBe(lgwanOnly);
+    expect((await upload(t, refusals[1][0], csv)).body.errors[0].message).toBe('Not authorised');
     // A token issued on LG-WAN is refused on the internet listener altogether.
     expect((await upload(t, officer, csv, 'mode=ABORT', Channel.INTERNET)).status).toBe(401);
     expect(await residentRows(t, code)).toEqual([]);
@@ -1027,6 +1031,9 @@ describe('resident registry import', () => {
     const site = await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: officer.municipalityCode! });
     // A role that reads no import at all is refused outright, as GraphQL refuses it.
     expect((await get(site, `/imports/residents/${job.id}/rejections.csv`, Channel.INTERNET)).status).toBe(403);
+    const internetOfficer = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: officer.municipalityCode! });
+    const byChannel = await get(internetOfficer, `/imports/residents/${job.id}/rejections.csv`, Channel.INTERNET);
+    expect([byChannel.status, JSON.parse(byChannel.bytes.toString()).errors[0].message]).toEqual([403, expect.stringMatching(/LG-WAN only$/)]);
     expect((await get(null, `/imports/residents/${job.id}/rejections.csv`)).status).toBe(401);
     expect((await get(officer, `/imports/residents/${job.id}/rejections.csv?encoding=latin1`)).status).toBe(400);
     expect((await get(officer, `/imports/residents/${job.id}/other`)).status).toBe(404);
