@@ -77,6 +77,12 @@ export const notAuthenticated = () =>
 
 export const forbidden = () => new GraphQLError('Not authorised', { extensions: { code: 'FORBIDDEN' } });
 
+/** The refusal of what the caller's account may do over LG-WAN but not on the internet channel. */
+export const lgwanOnly = () =>
+  new GraphQLError('Not authorised on the internet channel: My Number, and what carries it (registry imports and their reports), is reached over LG-WAN only', {
+    extensions: { code: 'FORBIDDEN' },
+  });
+
 /** The refusal of everything but changePassword and viewer while the account holds the password the operator issued. */
 export const passwordChangeRequired = () =>
   new GraphQLError('Change the password the account was issued with (changePassword) before anything else', {

@@ -3,7 +3,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { Context, createContext, finishRequest } from '../context';
 import { ImportJob } from '../entities/import-job.entity';
-import { ErrorCode, ErrorCollector, InputError } from '../errors';
+import { ErrorCode, ErrorCollector, forbidden, InputError, lgwanOnly } from '../errors';
 import { notWorking } from '../policies/shield';
 import { Channel, ImportMode, ImportStatus, Role } from '../schema/enums';
 import { Services } from '../services';
@@ -30,15 +30,15 @@ const error = (message: string, code: string, field?: string[]) => ({ errors: [{
  * officer refused a registry route on the internet channel is told the channel is why: the same
  * token downloads the record export there.
  */
-async function refuse(res: ServerResponse, ctx: Context, lgwanOnly = false): Promise<void> {
+async function refuse(res: ServerResponse, ctx: Context, registryRoute = false): Promise<void> {
   const why = notWorking(ctx);
   if (why) {
     const code = String(why.extensions.code);
     return json(res, code === 'UNAUTHENTICATED' ? 401 : 403, error(why.message, code));
   }
   await ctx.services.detector.denied(ctx.actor!, ctx.sourceAddress, 1);
-  const byChannel = lgwanOnly && ctx.actor?.role === Role.MUNICIPALITY && ctx.channel === Channel.INTERNET;
-  json(res, 403, error(byChannel ? 'Not authorised: registry files carry My Number, so imports and their reports are reached over LG-WAN only' : 'Not authorised', 'FORBIDDEN'));
+  const byChannel = registryRoute && ctx.actor?.role === Role.MUNICIPALITY && ctx.channel === Channel.INTERNET;
+  json(res, 403, error((byChannel ? lgwanOnly() : forbidden()).message, 'FORBIDDEN'));
 }
 
 /**

@@ -1,8 +1,10 @@
 import { subject } from '@casl/ability';
 import { Brackets, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import type { Actor } from '../auth/actor';
-import { forbidden } from '../errors';
-import { Action, AppAbility, SubjectName } from './ability';
+import { GraphQLError } from 'graphql';
+import { forbidden, lgwanOnly } from '../errors';
+import { Channel } from '../schema/enums';
+import { Action, AppAbility, defineAbilityFor, SubjectName } from './ability';
 
 export type Scope = Record<string, string | number | boolean | null>[];
 
@@ -62,6 +64,17 @@ export function canInOwnTenant(caller: Caller, action: Action, name: SubjectName
  * issue, import, export).
  */
 export function ownMunicipalityFor(caller: Caller, action: Action, name: SubjectName): string {
-  if (!canInOwnTenant(caller, action, name)) throw forbidden();
+  if (!canInOwnTenant(caller, action, name)) throw refusal(caller, action, name, { municipalityCode: caller.actor?.municipalityCode });
   return caller.actor!.municipalityCode!;
+}
+
+/**
+ * The refusal of `action` on `name` (or on `row`, judged by its fields): a caller whose account
+ * would be let over LG-WAN is told that the channel is why; anyone else gets the bare refusal.
+ */
+export function refusal(caller: Caller, action: Action, name: SubjectName, row?: Record<string, unknown>): GraphQLError {
+  const actor = caller.actor;
+  if (actor?.channel !== Channel.INTERNET) return forbidden();
+  const overLgwan = defineAbilityFor({ ...actor, channel: Channel.LGWAN });
+  return overLgwan.can(action, row ? subject(name, { ...row }) : name) ? lgwanOnly() : forbidden();
 }

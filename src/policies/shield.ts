@@ -6,7 +6,7 @@ type ShieldRule = IRule | typeof allow;
 import { Context } from '../context';
 import { forbidden, notAuthenticated, passwordChangeRequired } from '../errors';
 import { Action, SubjectName } from './ability';
-import { canInOwnTenant } from './scope';
+import { canInOwnTenant, refusal } from './scope';
 
 /**
  * Which GraphQL fields each actor may resolve. Every type lists every field explicitly; `*` and
@@ -31,16 +31,17 @@ const signedIn = rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => n
 
 /** The actor may perform `action` on some `subject` (rows are narrowed later, in SQL). */
 const can = (action: Action, name: SubjectName) =>
-  rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => notWorking(ctx) ?? ctx.ability.can(action, name));
+  rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => notWorking(ctx) ?? (ctx.ability.can(action, name) || refusal(ctx, action, name)));
 
 /** The actor may perform `action` on this particular parent object, judged by its own fields. */
 const canOnParent = (action: Action, name: SubjectName) =>
   rule({ cache: 'no_cache' })((parent: Record<string, unknown>, _args, ctx: Context) =>
-    notWorking(ctx) ?? ctx.ability.can(action, subject(name, { ...parent })));
+    notWorking(ctx) ?? (ctx.ability.can(action, subject(name, { ...parent })) || refusal(ctx, action, name, parent)));
 
 /** The actor may perform `action` on `subject` inside its own municipality (officer operations; never a site's by-ticket reach). */
 const inOwnTenant = (action: Action, name: SubjectName) =>
-  rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) => notWorking(ctx) ?? canInOwnTenant(ctx, action, name));
+  rule({ cache: 'no_cache' })((_parent, _args, ctx: Context) =>
+    notWorking(ctx) ?? (canInOwnTenant(ctx, action, name) || refusal(ctx, action, name, { municipalityCode: ctx.actor?.municipalityCode })));
 
 /** A type whose listed fields share one rule and whose unlisted fields are denied. */
 const fields = (names: string[], gate: ShieldRule) => ({ '*': deny, ...Object.fromEntries(names.map((n) => [n, gate])) });

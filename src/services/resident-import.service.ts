@@ -15,9 +15,9 @@ import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ImportJob } from '../entities/import-job.entity';
 import { ImportRejection } from '../entities/import-rejection.entity';
-import { checkPageSize, forbidden } from '../errors';
+import { checkPageSize } from '../errors';
 import { Loaders } from '../loaders';
-import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
+import { applyScope, ownMunicipalityFor, refusal, scopeOf } from '../policies/scope';
 import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 import { todayInJapan } from '../validation/dates';
 import { FileEncoding } from '../validation/encodings';
@@ -249,7 +249,7 @@ export class ResidentImportService {
 
   /** As `get`, for a caller refused outright (FORBIDDEN) when the policy lets it read no import job at all. */
   async readable(ctx: Context, id: string): Promise<ImportJob | null> {
-    if (!scopeOf(ctx.ability, 'read', 'ImportJob')) throw forbidden();
+    if (!scopeOf(ctx.ability, 'read', 'ImportJob')) throw refusal(ctx, 'read', 'ImportJob');
     return this.get(ctx, id);
   }
 

@@ -5,9 +5,9 @@ import { decodeCursor, encodeCursor } from '../resolvers/cursor';
 import { shareRegistryLockOrRetry } from '../db/registry-lock';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { Resident } from '../entities/resident.entity';
-import { badArgument, checkPageSize, ErrorCode, ErrorCollector, forbidden, identifierError, InputError, notFoundOrNoAccess } from '../errors';
+import { badArgument, checkPageSize, ErrorCode, ErrorCollector, identifierError, InputError, notFoundOrNoAccess } from '../errors';
 import { Action } from '../policies/ability';
-import { applyScope, canInOwnTenant, ownMunicipalityFor, scopeOf } from '../policies/scope';
+import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
 import { ResidentStatus } from '../schema/enums';
 import { EARLIEST_BIRTH, isFuture, isIsoDate } from '../validation/dates';
@@ -215,7 +215,7 @@ export class ResidentService {
    */
   async update(ctx: Context, id: string, input: UpdateResidentInput): Promise<Resident> {
     // Refused before the number is checked: not even its format or its holder is told.
-    if (input.myNumber != null && !canInOwnTenant(ctx, 'update', 'MyNumber')) throw forbidden();
+    if (input.myNumber != null) ownMunicipalityFor(ctx, 'update', 'MyNumber');
     if (!Object.values(input).some((value) => value !== undefined && value !== null)) {
       throw InputError.of(['input'], ErrorCode.REQUIRED, 'give at least one field to change');
     }

@@ -970,8 +970,11 @@ describe('resident registry import', () => {
       expect(answer.body.jobId).toBeUndefined();
     }
     // The officer on the internet channel is told why: the channel, not the role.
-    const lgwanOnly = 'Not authorised: registry files carry My Number, so imports and their reports are reached over LG-WAN only';
+    const lgwanOnly = 'Not authorised on the internet channel: My Number, and what carries it (registry imports and their reports), is reached over LG-WAN only';
     expect((await upload(t, refusals[0][0], csv)).body.errors[0].message).toBe(lgwanOnly);
+    // So is one asking for the imports in GraphQL.
+    const listed = await refusals[0][0]!.gql('{ importJobs(first: 5) { id } }');
+    expect(listed.errors!.map((e) => [e.extensions?.code, e.message])).toEqual([['FORBIDDEN', lgwanOnly]]);
     expect((await upload(t, refusals[1][0], csv)).body.errors[0].message).toBe('Not authorised');
     // A token issued on LG-WAN is refused on the internet listener altogether.
     expect((await upload(t, officer, csv, 'mode=ABORT', Channel.INTERNET)).status).toBe(401);

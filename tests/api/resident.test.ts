@@ -535,14 +535,19 @@ describe('My Number protection', () => {
     // Registering a resident needs My Number.
     const registered = await internet.gql(REGISTER, { input: residentInput() });
     expect(codes(registered)).toEqual(['FORBIDDEN']);
+    // The officer is told that the channel is why, as LG-WAN would let the same account.
+    expect(registered.errors![0].message).toMatch(/^Not authorised on the internet channel: My Number.* is reached over LG-WAN only$/);
     // Another resident's number is refused exactly like a fresh one: no DUPLICATE that would say it is held.
     const held = await internet.gql(UPDATE, { id, input: { myNumber: other.input.myNumber } });
     const fresh = await internet.gql(UPDATE, { id, input: { myNumber: residentInput().myNumber } });
     expect(codes(held)).toEqual(['FORBIDDEN']);
     expect(held.errors?.map((e) => e.message)).toEqual(fresh.errors?.map((e) => e.message));
     // Refused before any check of the number: a bad check digit is not even named.
-    expect(codes(await internet.gql(UPDATE, { id, input: { myNumber: '123456789012' } }))).toEqual(['FORBIDDEN']);
-    expect(codes(await internet.gql('query($n: String!) { residentByMyNumber(myNumber: $n) { id } }', { n: '123456789012' }))).toEqual(['FORBIDDEN']);
+    const badDigit = await internet.gql(UPDATE, { id, input: { myNumber: '123456789012' } });
+    expect(codes(badDigit)).toEqual(['FORBIDDEN']);
+    expect(badDigit.errors![0].message).toBe(registered.errors![0].message);
+    const lookup = await internet.gql('query($n: String!) { residentByMyNumber(myNumber: $n) { id } }', { n: '123456789012' });
+    expect(lookup.errors!.map((e) => [e.extensions?.code, e.message])).toEqual([['FORBIDDEN', registered.errors![0].message]]);
     // The rest of the resident is still the internet officer's to correct.
     const renamed = await internet.gql(UPDATE, { id, input: { familyName: '山本' } });
     expect(renamed.data.updateResident).toMatchObject({ resident: { id, familyName: '山本' }, userErrors: [] });
@@ -565,6 +570,9 @@ describe('My Number protection', () => {
       const tablet = await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: code });
       const result = await tablet.gql(query, query.includes('$id') ? { id } : undefined);
       expect(codes(result)).toContain('FORBIDDEN');
+      // A tablet is refused over any channel: it is not sent to LG-WAN.
+      expect(result.errors!.map((e) => e.message)).toContain('Not authorised');
+      expect(JSON.stringify(result)).not.toContain('LG-WAN');
       expect(JSON.stringify(result)).not.toContain(String(input.myNumber));
       expect(JSON.stringify(result)).not.toContain('stack');
     });
