@@ -35,7 +35,11 @@ export class ResidentResolver {
     return ctx.services.residents.findByMyNumber(ctx, myNumber);
   }
 
-  @FieldResolver(() => String, { description: '個人番号. Only the owning municipality, only over LG-WAN.' })
+  // Nullable so that a refusal withholds only this field: a non-null one would null the resident, and a whole page of them.
+  @FieldResolver(() => String, {
+    nullable: true,
+    description: '個人番号. Only the owning municipality, only over LG-WAN; elsewhere null, with a FORBIDDEN error at its path.',
+  })
   myNumber(@Ctx() ctx: Context, @Root() resident: Resident): Promise<string> {
     return ctx.services.residents.myNumberOf(ctx, resident);
   }

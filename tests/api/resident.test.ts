@@ -506,7 +506,7 @@ describe('My Number protection', () => {
     const read = await a.officer.gql('query($id: ID!) { resident(id: $id) { myNumber } }', { id: mine.id });
     const calls = [...logged.mock.calls];
     logged.mockRestore();
-    expect(read.data?.resident ?? null).toBeNull();
+    expect(read.data).toEqual({ resident: { myNumber: null } });
     expect(JSON.stringify(read)).not.toContain(String(theirs.input.myNumber));
     // A fault: the client learns nothing of it, the server's log names the row.
     expect(read.errors!.map((e) => [e.message, e.extensions?.code])).toEqual([['Internal server error', 'INTERNAL_SERVER_ERROR']]);
@@ -525,6 +525,34 @@ describe('My Number protection', () => {
     expect(codes(withNumber)).toEqual(['FORBIDDEN']);
     expect(JSON.stringify(withNumber)).not.toContain(String(input.myNumber));
     expect(codes(await internet.gql('query($n: String!) { residentByMyNumber(myNumber: $n) { id } }', { n: input.myNumber }))).toEqual(['FORBIDDEN']);
+  });
+
+  it('is withheld alone from a page asked on the internet channel, which gets the rest of every resident, and no read of it is logged', async () => {
+    const { code, officer } = await t.tenant();
+    const first = await registerResident(officer, { addresseeNumber: 'A1', familyName: '山田' });
+    const second = await registerResident(officer, { addresseeNumber: 'A2', familyName: '佐藤' });
+    const PAGE = '{ residents { nodes { id familyName myNumber } } }';
+    const numberReads = (actorId: string) => t.db.query(
+      `SELECT target_ids FROM audit_event WHERE municipality_code = $1 AND operation = 'resident.myNumber.read' AND actor_id = $2`, [code, actorId]);
+    const internet = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code });
+    const page = await internet.gql(PAGE);
+    expect(page.data.residents.nodes).toEqual([
+      { id: first.id, familyName: '山田', myNumber: null },
+      { id: second.id, familyName: '佐藤', myNumber: null },
+    ]);
+    expect(page.errors?.map((e) => [e.extensions?.code, e.path])).toEqual([
+      ['FORBIDDEN', ['residents', 'nodes', 0, 'myNumber']],
+      ['FORBIDDEN', ['residents', 'nodes', 1, 'myNumber']],
+    ]);
+    for (const { input } of [first, second]) expect(JSON.stringify(page)).not.toContain(String(input.myNumber));
+    expect(await numberReads(internet.accountId)).toEqual([]);
+    // The same page over LG-WAN carries the numbers, and its read is logged naming both residents.
+    const lgwan = await officer.gql(PAGE);
+    expect(lgwan).toEqual({ data: { residents: { nodes: [
+      { id: first.id, familyName: '山田', myNumber: first.input.myNumber },
+      { id: second.id, familyName: '佐藤', myNumber: second.input.myNumber },
+    ] } } });
+    expect(await numberReads(officer.accountId)).toEqual([{ target_ids: [first.id, second.id] }]);
   });
 
   it('is not entered on the internet channel, nor is it told whose a number is', async () => {
