@@ -4,9 +4,9 @@ import { Municipality } from '../entities/municipality.entity';
 
 @Resolver(() => Municipality)
 export class MunicipalityResolver {
-  @Query(() => Municipality, { nullable: true })
+  @Query(() => Municipality, { nullable: true, description: 'Null for a code in no list; a code no municipality can have (its shape or check digit wrong) is refused (BAD_USER_INPUT).' })
   municipality(@Ctx() ctx: Context, @Arg('code') code: string): Promise<Municipality | null> {
-    return ctx.loaders.municipality.load(code.trim());
+    return ctx.services.reference.municipality(ctx, code);
   }
 
   @Query(() => [Municipality], { description: 'Municipalities of one prefecture (01–47), in code order; any other code is refused (BAD_USER_INPUT).' })

@@ -23,7 +23,7 @@ registerEnumType(SecurityAlertKind, { name: 'SecurityAlertKind' });
 @InputType()
 export class SecurityAlertFilter {
   @Field(() => SecurityAlertKind, { nullable: true }) kind?: AlertKind;
-  @Field(() => String, { nullable: true, description: 'The account the alert is about.' }) actorId?: string;
+  @Field(() => String, { nullable: true, description: 'The account the alert is about; an id no account has is refused (BAD_USER_INPUT), as in auditEvents.' }) actorId?: string;
 }
 
 /** The system operator's console: emergency stop and intrusion alerts. */

@@ -36,7 +36,7 @@ export class TicketPayload {
 @InputType()
 export class TicketFilter {
   @Field(() => ID, { nullable: true }) residentId?: string;
-  @Field({ nullable: true }) series?: string;
+  @Field({ nullable: true, description: 'As issued: "3" or "1-2" ("01-02" is "1-2"); a series issuance would refuse, or an empty one, is refused (BAD_USER_INPUT).' }) series?: string;
   @Field({ nullable: true, description: 'true: only open tickets; false: only void ones.' }) open?: boolean;
 }
 

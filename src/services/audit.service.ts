@@ -336,8 +336,9 @@ async function checkMunicipalityFilter(ctx: Context, code: string | null | undef
  * An actor id filter, refused when malformed or no account has it: it would match no event. Accounts
  * are disabled, never deleted, so every actor the log names is still one. Any account counts, not only
  * the reader's municipality's: a site, an integrator or the operator may act on its residents.
+ * Security alerts are filtered by account the same way.
  */
-async function checkActorFilter(db: EntityManager, id: string | null | undefined): Promise<string | null> {
+export async function checkActorFilter(db: EntityManager, id: string | null | undefined): Promise<string | null> {
   if (id === null || id === undefined) return null;
   const field = ['filter', 'actorId'];
   if (!isUuid(id)) throw badArgument(field, 'must be an account id as the API hands them out', ErrorCode.INVALID_FORMAT);

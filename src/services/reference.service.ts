@@ -1,8 +1,9 @@
 import { EntityManager } from 'typeorm';
+import type { Context } from '../context';
 import { Account } from '../entities/account.entity';
 import { Municipality } from '../entities/municipality.entity';
 import { badArgument, identifierError } from '../errors';
-import { checkPrefectureCode } from '../validation/identifiers';
+import { checkMunicipalityCode, checkPrefectureCode } from '../validation/identifiers';
 
 /** Public reference data and the signed-in account's own profile. */
 export class ReferenceService {
@@ -11,6 +12,13 @@ export class ReferenceService {
     const checked = checkPrefectureCode(prefectureCode);
     if (!checked.ok) throw badArgument(['prefectureCode'], checked.message, identifierError(checked.reason));
     return db.getRepository(Municipality).find({ where: { prefectureCode: checked.value }, order: { code: 'ASC' } });
+  }
+
+  /** Refuses a code no municipality can have, as every municipality code argument is refused: null would read as "no such municipality yet". */
+  async municipality(ctx: Context, code: string): Promise<Municipality | null> {
+    const checked = checkMunicipalityCode(code);
+    if (!checked.ok) throw badArgument(['code'], checked.message, identifierError(checked.reason));
+    return ctx.loaders.municipality.load(checked.value);
   }
 
   account(db: EntityManager, id: string): Promise<Account> {

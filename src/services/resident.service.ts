@@ -119,7 +119,7 @@ export class ResidentService {
     if (filter.birthDate != null) {
       const birthDate = normaliseDigits(filter.birthDate);
       if (!isIsoDate(birthDate)) {
-        throw badArgument(['filter', 'birthDate'], 'must be a real date written YYYY-MM-DD');
+        throw badArgument(['filter', 'birthDate'], 'must be a real date written YYYY-MM-DD', ErrorCode.INVALID_DATE);
       }
       query.andWhere('r.birthDate = :birthDate', { birthDate });
     }

@@ -10,7 +10,7 @@ import { IssueTicketsInput, MAX_EXPLICIT_TICKETS, TicketConnection, TicketFilter
 import { FIRST_VACCINATION_DAY, isFuture, isIsoDate, todayInJapan } from '../validation/dates';
 import { isUuid, normaliseDigits } from '../validation/identifiers';
 import { checkReason } from '../validation/reasons';
-import { checkIssuedSeries, checkTicketNumber, parseSeries, seriesText } from '../validation/tickets';
+import { checkIssuedSeries, checkTicketNumber } from '../validation/tickets';
 import { tryLockRegistry } from '../db/registry-lock';
 import { AuditSource, auditSourceParams, loggedInBatches, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
@@ -51,15 +51,16 @@ export class TicketService {
     if (filter.residentId != null && !isUuid(filter.residentId)) {
       throw badArgument(['filter', 'residentId'], 'must be a resident id as the API hands them out (a UUID)', ErrorCode.INVALID_FORMAT);
     }
+    // Nor could a series issuance refuses (every ticket's series passed that check); an empty one is no missing filter either.
+    if (filter.series?.trim() === '') throw badArgument(['filter', 'series'], 'must not be empty', ErrorCode.REQUIRED);
+    const series = filter.series == null ? null : checkIssuedSeries(filter.series);
+    if (series && !series.ok) throw badArgument(['filter', 'series'], series.message, ErrorCode.INVALID_SERIES);
     if (!scope) return { nodes: [], pageInfo: { hasNextPage: false, endCursor: null } };
     const query = applyScope((await ctx.session.manager()).getRepository(Ticket).createQueryBuilder('t'), scope);
     if (filter.residentId != null) {
       query.andWhere('t.residentId = :residentId', { residentId: filter.residentId });
     }
-    if (filter.series) {
-      const parsed = parseSeries(filter.series);
-      query.andWhere('t.series = :series', { series: parsed ? seriesText(parsed) : normaliseDigits(filter.series) });
-    }
+    if (series?.ok) query.andWhere('t.series = :series', { series: series.value });
     if (filter.open === true) query.andWhere('t.voided_on IS NULL');
     if (filter.open === false) query.andWhere('t.voided_on IS NOT NULL');
     if (after != null) {

@@ -1,7 +1,7 @@
 import { Channel, Role } from '../../src/schema/enums';
 import { codes, TestApp } from '../helpers/test-app';
 
-/** The public list of municipalities (reference data): a code that is no prefecture is refused, as statistics refuses it. */
+/** The public list of municipalities (reference data): a code that is no prefecture, or no municipality code, is refused, as statistics refuses it. */
 let t: TestApp;
 beforeAll(async () => {
   t = await TestApp.start();
@@ -9,6 +9,7 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 const LIST = 'query($p: String!) { municipalities(prefectureCode: $p) { code name } }';
+const ONE = 'query($c: String!) { municipality(code: $c) { code name } }';
 
 describe('municipalities', () => {
   it('lists one prefecture\'s municipalities in code order, the code typed with full-width digits too', async () => {
@@ -32,6 +33,39 @@ describe('municipalities', () => {
         extensions: { code: 'BAD_USER_INPUT', field: ['prefectureCode'], reason: 'INVALID_FORMAT' },
       });
       expect(refused.data).toBeNull();
+    }
+  });
+});
+
+describe('municipality', () => {
+  it('finds one by its code, full-width digits too, and answers null for a well-formed code nobody has', async () => {
+    const code = await t.createMunicipality('13');
+    const officer = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code });
+    const fullWidth = code.replace(/\d/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
+    for (const c of [code, fullWidth, ` ${code} `]) {
+      expect((await officer.gql(ONE, { c })).data.municipality).toEqual({ code, name: expect.any(String) });
+    }
+    // 479993: well-formed, its check digit right, but in no list.
+    expect(await officer.gql(ONE, { c: '479993' })).toEqual({ data: { municipality: null } });
+  });
+
+  it('refuses a code that cannot be a municipality\'s, naming the argument and why, instead of null', async () => {
+    const code = await t.createMunicipality('13');
+    const site = await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: code });
+    const wrongCheck = `${code.slice(0, 5)}${(Number(code[5]) + 1) % 10}`;
+    const cases: [string, string, string][] = [
+      ['12', 'must be 6 digits', 'INVALID_FORMAT'],
+      ['abcdef', 'must be 6 digits', 'INVALID_FORMAT'],
+      ['1234567', 'must be 6 digits', 'INVALID_FORMAT'],
+      ['', 'must be 6 digits', 'INVALID_FORMAT'],
+      ['481234', 'must start with a prefecture code from 01 to 47', 'INVALID_FORMAT'],
+      [wrongCheck, 'check digit does not match (mistyped or misread code?)', 'INVALID_CHECK_DIGIT'],
+    ];
+    for (const [c, message, reason] of cases) {
+      const refused = await site.gql(ONE, { c });
+      expect(codes(refused)).toEqual(['BAD_USER_INPUT']);
+      expect(refused.errors?.[0]).toMatchObject({ message: `code: ${message}`, extensions: { code: 'BAD_USER_INPUT', field: ['code'], reason } });
+      expect(refused.data).toEqual({ municipality: null });
     }
   });
 });

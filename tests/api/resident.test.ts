@@ -370,6 +370,15 @@ describe('resident management', () => {
       expect(refused.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: ['filter', field] });
     }
     expect(codes(await officer.gql(PAGE, { after: '' }))).toEqual(['BAD_USER_INPUT']);
+    // A date that is none is refused with its reason, as every date argument is.
+    for (const birthDate of ['1950-02-30', '1950/01/01', 'yesterday', '']) {
+      const refused = await officer.gql(PAGE, { filter: { birthDate } });
+      expect(refused.data).toBeNull();
+      expect(refused.errors!.map((e) => [e.message, e.extensions])).toEqual([[
+        'filter.birthDate: must be a real date written YYYY-MM-DD',
+        { code: 'BAD_USER_INPUT', field: ['filter', 'birthDate'], reason: 'INVALID_DATE' },
+      ]]);
+    }
   });
 
   it('keeps kana typed half-width as the CSV import does, and finds names by kana however it is typed', async () => {

@@ -253,6 +253,25 @@ describe('tickets', () => {
     // An empty cursor is no cursor the API handed out, not a request for the first page.
     expect(codes(await officer.gql(LIST, { first: 1, after: '' }))).toEqual(['BAD_USER_INPUT']);
     expect((await officer.gql(LIST, { filter: { series: '3' } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([two.ticketId]);
+    for (const series of ['01-02', '１－２', '1〜2']) {
+      expect((await officer.gql(LIST, { filter: { series } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([one.ticketId]);
+    }
+    // A series no ticket can be issued for could match nothing: refused as issuance refuses it, not an empty list.
+    // An empty one too: it is no missing filter, which would answer every ticket.
+    for (const [series, message, reason] of [
+      ['x', 'must be a dose number or a range of doses, e.g. "3" or "1-2"', 'INVALID_SERIES'],
+      ['2-1', 'must be a dose number or a range of doses, e.g. "3" or "1-2"', 'INVALID_SERIES'],
+      ['10', 'must start at dose 9 at the latest: the ticket\'s OCR line has one digit for the dose', 'INVALID_SERIES'],
+      ['', 'must not be empty', 'REQUIRED'],
+      ['  ', 'must not be empty', 'REQUIRED'],
+    ]) {
+      const badSeries = await officer.gql(LIST, { filter: { series } });
+      expect(badSeries.data).toBeNull();
+      expect(badSeries.errors!.map((e) => [e.message, e.extensions])).toEqual([[
+        `filter.series: ${message}`,
+        { code: 'BAD_USER_INPUT', field: ['filter', 'series'], reason },
+      ]]);
+    }
     expect((await officer.gql(LIST, { filter: { residentId: one.residentId } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([one.ticketId]);
     expect(codes(await officer.gql(BY_NUMBER, { n: '12' }))).toEqual(['BAD_USER_INPUT']);
     // A resident id of no shape the API hands out could match nothing: refused, not an empty list.

@@ -239,6 +239,16 @@ describe('intrusion detection', () => {
     const refused = async (variables: Record<string, unknown>) => (await operator.gql(PAGE, variables)).errors?.map((e) => [e.message, e.extensions?.code]);
     expect(await refused({ a: 'not-a-cursor' })).toEqual([['after: not a cursor returned by this API', 'BAD_USER_INPUT']]);
     expect(await refused({ f: { actorId: 'x' } })).toEqual([['filter.actorId: must be an account id as the API hands them out', 'BAD_USER_INPUT']]);
+    // Well-formed, but no account has it: refused as auditEvents refuses it, not an empty page that reads as "no alerts".
+    const unknown = await operator.gql(PAGE, { f: { actorId: '00000000-0000-0000-0000-000000000000' } });
+    expect(unknown.data).toBeNull();
+    expect(unknown.errors!.map((e) => [e.message, e.extensions])).toEqual([[
+      'filter.actorId: is not an account id: no account has it',
+      { code: 'BAD_USER_INPUT', field: ['filter', 'actorId'], reason: 'NOT_FOUND' },
+    ]]);
+    // An account's id in upper case is the same account.
+    expect((await operator.gql(PAGE, { f: { actorId: officer.accountId.toUpperCase() } })).data.securityAlerts)
+      .toEqual([{ id: locked, kind: 'ACCOUNT_LOCKED', actorId: officer.accountId }]);
     expect((await refused({ f: { kind: 'NO_SUCH_KIND' } }))?.[0][1]).toBe('BAD_USER_INPUT');
   });
 
