@@ -7,7 +7,7 @@ const ISSUER = 'vrs-platform';
 export interface TokenClaims {
   accountId: string;
   channel: Channel;
-  /** The account's password version at sign-in: a password change ends every token issued before it. */
+  /** The account's password version at sign-in: a password change or reset, or an enable, ends every token issued before it. */
   passwordVersion: number;
 }
 

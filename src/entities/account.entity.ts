@@ -20,7 +20,7 @@ export class Account {
   @Field({ description: 'The account still holds the password the operator issued it with, and may do nothing but change it.' })
   mustChangePassword: boolean;
 
-  /** Moves on with every password change; a token is valid only under the version it was issued with. */
+  /** Moves on with every password change or reset and every enable; a token is valid only under the version it was issued with. */
   @Column({ name: 'password_version', type: 'integer', default: 0 })
   passwordVersion: number;
 

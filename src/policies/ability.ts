@@ -63,7 +63,7 @@ export function defineAbilityFor(actor: Actor | null): AppAbility {
       break;
     }
     case Role.OPERATOR:
-      // The system operator issues and disables accounts and reads the operation log; no tenant data.
+      // The system operator issues, disables and enables accounts, resets their passwords and reads the operation log; no tenant data.
       can(['read', 'create', 'update'], 'Account');
       can('read', 'AuditEvent');
       // Only the operator stops and resumes functions in an emergency, and sees intrusion alerts.

@@ -93,6 +93,8 @@ export const ruleTree = {
     deleteResident: can('delete', 'Resident'),
     createAccount: can('create', 'Account'),
     disableAccount: can('update', 'Account'),
+    enableAccount: can('update', 'Account'),
+    resetAccountPassword: can('update', 'Account'),
     suspendFunction: can('create', 'FunctionSuspension'),
     resumeFunction: can('delete', 'FunctionSuspension'),
     issueTickets: inOwnTenant('create', 'Ticket'),

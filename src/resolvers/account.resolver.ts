@@ -57,9 +57,27 @@ export class AccountResolver {
   }
 
   @Mutation(() => AccountPayload, {
-    description: "Disabled accounts cannot sign in and their tokens stop working at once, and cannot be enabled again: the caller's own account and the last enabled operator account are refused (INVALID_STATE).",
+    description: "Disabled accounts cannot sign in and their tokens stop working at once. The caller's own account and the last enabled operator account are refused (INVALID_STATE), so that an operator remains to enable accounts again.",
   })
   disableAccount(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return withUserErrors(async () => ({ account: await ctx.services.accounts.disable(ctx, id) }));
+  }
+
+  @Mutation(() => AccountPayload, {
+    description: 'Lets a disabled account sign in again; an enabled one is refused (INVALID_STATE). Tokens issued before stay refused: its holder signs in again.',
+  })
+  enableAccount(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
+    return withUserErrors(async () => ({ account: await ctx.services.accounts.enable(ctx, id) }));
+  }
+
+  @Mutation(() => AccountPayload, {
+    description: "Gives another account a temporary password that its holder must change at the next sign-in (mustChangePassword), ends every token issued before and lifts a lockout; a disabled account stays disabled. The caller's own account is refused (INVALID_STATE): it uses changePassword.",
+  })
+  resetAccountPassword(
+    @Ctx() ctx: Context,
+    @Arg('id', () => ID) id: string,
+    @Arg('temporaryPassword', { description: 'At least 12 characters.' }) temporaryPassword: string,
+  ) {
+    return withUserErrors(async () => ({ account: await ctx.services.accounts.resetPassword(ctx, id, temporaryPassword) }));
   }
 }

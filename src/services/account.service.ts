@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { hashPassword } from '../auth/password';
 import { Context, keepWrite } from '../context';
 import { Account } from '../entities/account.entity';
@@ -100,8 +100,8 @@ export class AccountService {
   }
 
   /**
-   * Disables an account; there is no way back, so the operators cannot lock themselves out: no
-   * account disables itself, and the last enabled operator account stays. A refusal changes
+   * Disables an account. No account disables itself, and the last enabled operator account stays,
+   * so the operators cannot lock themselves out (an enable needs an operator). A refusal changes
    * nothing and is logged as DENIED.
    */
   async disable(ctx: Context, given: string): Promise<Account> {
@@ -131,5 +131,57 @@ export class AccountService {
       }
       throw error;
     }
+  }
+
+  /**
+   * Enables a disabled account again. Its tokens from before stay dead: the password version moves
+   * on, as a password change moves it, so a token issued before the disable is not revived by the
+   * enable; the holder signs in again.
+   */
+  async enable(ctx: Context, given: string): Promise<Account> {
+    const db = await ctx.session.manager();
+    const id = given.toLowerCase();
+    return db.transaction(async (tx) => {
+      if (!isUuid(id)) throw notFoundOrNoAccess(['id']);
+      const [enabled] = await tx.query(
+        `UPDATE account SET disabled_at = NULL, password_version = password_version + 1 WHERE id = $1 AND disabled_at IS NOT NULL RETURNING id`, [id]);
+      if ((enabled as unknown[]).length === 0) {
+        if (!(await tx.getRepository(Account).existsBy({ id }))) throw notFoundOrNoAccess(['id']);
+        throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'is not disabled: there is nothing to enable');
+      }
+      await writeAudit(tx, ctx, [{ operation: 'account.enable', municipalityCode: null, targetIds: [id], outcome: 'SUCCESS' }]);
+      return tx.getRepository(Account).findOneByOrFail({ id });
+    });
+  }
+
+  /**
+   * Replaces another account's password with a temporary one the operator chose, for a holder who
+   * forgot theirs or is locked out: as after createAccount, the holder must change it at the next
+   * sign-in; every token issued before stops working, and a lockout ends. A disabled account stays
+   * disabled. The operator's own password is changed with changePassword, which asks for the
+   * current one: a refusal of the caller's own account changes nothing and is logged as DENIED.
+   */
+  async resetPassword(ctx: Context, given: string, temporaryPassword: string): Promise<Account> {
+    const db = await ctx.session.manager();
+    const id = given.toLowerCase();
+    const log = (outcome: 'SUCCESS' | 'DENIED') => (into: EntityManager) =>
+      writeAudit(into, ctx, [{ operation: 'account.passwordReset', municipalityCode: null, targetIds: [id], outcome }]);
+    if (!isUuid(id)) throw notFoundOrNoAccess(['id']);
+    const errors = new ErrorCollector();
+    if (id === ctx.actor?.accountId) {
+      errors.add(['id'], ErrorCode.INVALID_STATE, 'is your own account: change your own password with changePassword');
+      await keepWrite(ctx, db, log('DENIED'));
+    }
+    checkPassword(temporaryPassword, ['temporaryPassword'], errors);
+    errors.throwIfAny();
+    const passwordHash = await hashPassword(temporaryPassword);
+    return db.transaction(async (tx) => {
+      const [reset] = await tx.query(
+        `UPDATE account SET password_hash = $2, password_version = password_version + 1, must_change_password = true, failed_login_count = 0, locked_until = NULL
+         WHERE id = $1 RETURNING id`, [id, passwordHash]);
+      if ((reset as unknown[]).length === 0) throw notFoundOrNoAccess(['id']);
+      await log('SUCCESS')(tx);
+      return tx.getRepository(Account).findOneByOrFail({ id });
+    });
   }
 }

@@ -157,7 +157,7 @@ export class AuthService {
 
   /**
    * The actor behind a token, or null if the token is invalid, from the other channel, its account
-   * is disabled or locked, or its password has changed since the token was issued.
+   * is disabled or locked, or its password has changed (or it was enabled again) since the token was issued.
    */
   async actorFor(token: string, channel: Channel): Promise<Actor | null> {
     const claims = await this.tokens.verify(token, channel);
@@ -166,7 +166,8 @@ export class AuthService {
     if (!account || account.disabledAt || !ROLE_CHANNELS[account.role].includes(channel)) return null;
     // A lock stops the account's tokens too, until it ends: whoever is guessing may already hold one.
     if (account.lockedUntil !== null && account.lockedUntil > new Date()) return null;
-    // Signed before the password last changed: whoever held the old password holds no session.
+    // Signed before the password last changed: whoever held the old password holds no session. An
+    // enable moves the version on too, so it revives no token from before the disable.
     if (claims.passwordVersion !== account.passwordVersion) return null;
     return {
       accountId: account.id,

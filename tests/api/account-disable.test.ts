@@ -4,8 +4,8 @@ import { Channel, Role } from '../../src/schema/enums';
 import { blockedBy, codes, Session, TestApp } from '../helpers/test-app';
 
 /**
- * A disabled account cannot be enabled again, so disableAccount keeps the operators from locking
- * themselves out. Against a database of its own: the shared one holds every other test's
+ * Only an operator enables a disabled account again, so disableAccount keeps the operators from
+ * locking themselves out. Against a database of its own: the shared one holds every other test's
  * operators, and "the last enabled operator" needs a database where the test knows them all.
  */
 let admin: DataSource;
@@ -57,7 +57,7 @@ describe('disableAccount', () => {
     expect(codes(await t.login(Channel.LGWAN, operator.loginId))).toEqual([]);
     expect(await disableLog(colleague, operator.accountId)).toEqual([{ outcome: 'DENIED', actorId: operator.accountId }]);
 
-    // Another operator may disable it; then it is gone for good, and so is its token.
+    // Another operator may disable it; then it is gone, and so is its token.
     expect((await disable(colleague, operator.accountId)).data.disableAccount.userErrors).toEqual([]);
     expect(codes(await operator.gql('{ accounts { id } }'))).toEqual(['UNAUTHENTICATED']);
     expect(await disableLog(colleague, operator.accountId))

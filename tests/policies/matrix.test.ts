@@ -47,6 +47,11 @@ const operations: Record<string, { query: string; allowed: Caller[] }> = {
     allowed: ['operator'],
   },
   disableAccount: { query: 'mutation { disableAccount(id: "00000000-0000-4000-8000-000000000000") { userErrors { code } } }', allowed: ['operator'] },
+  enableAccount: { query: 'mutation { enableAccount(id: "00000000-0000-4000-8000-000000000000") { userErrors { code } } }', allowed: ['operator'] },
+  resetAccountPassword: {
+    query: 'mutation { resetAccountPassword(id: "00000000-0000-4000-8000-000000000000", temporaryPassword: "y") { userErrors { code } } }',
+    allowed: ['operator'],
+  },
   // Vaccination workflow.
   tickets: { query: '{ tickets { nodes { id } } }', allowed: officers },
   ticketByNumber: { query: '{ ticketByNumber(ticketNumber: "0000000000") { id } }', allowed: officers },
