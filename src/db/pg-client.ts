@@ -22,3 +22,13 @@ export async function withClient<T>(db: DataSource, use: (client: PoolClient) =>
 export const queryable = (client: PoolClient) => ({
   query: async (sql: string, params?: unknown[]) => (await client.query(sql, params)).rows,
 });
+
+/** PostgreSQL's answers to a transaction that crossed another one: deadlock, serialization failure, lock not available. */
+const CROSSED = new Set(['40P01', '40001', '55P03']);
+
+/** Whether `error` (the driver's, or TypeORM's wrapping it) says the transaction crossed another one and may simply be run again. */
+export function crossedAnother(error: unknown): boolean {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return typeof code === 'string' && CROSSED.has(code);
+}

@@ -6,6 +6,7 @@ import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Context, createContext, finishRequest } from '../context';
+import { crossedAnother } from '../db/pg-client';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
 import { Services } from '../services';
@@ -25,9 +26,6 @@ const CLIENT_CODES = new Set([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST', 'FUNCTION_SUSPENDED', 'RATE_LIMITED', 'PASSWORD_CHANGE_REQUIRED', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
 ]);
-
-/** PostgreSQL's answers to requests that crossed another one: deadlock, serialization failure, lock not available. */
-const CROSSED = new Set(['40P01', '40001', '55P03']);
 
 /** Codes of an answer whose request wrote nothing (src/context.ts finishRequest). */
 const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT']);
@@ -65,8 +63,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, pr
     return { ...formatted, message: production ? message.replace(SUGGESTION, '') : message, extensions };
   }
   const cause = unwrapResolverError(error);
-  const sqlState = (cause as { driverError?: { code?: unknown } })?.driverError?.code;
-  if (typeof sqlState === 'string' && CROSSED.has(sqlState)) {
+  if (crossedAnother(cause)) {
     return { message: 'another request changed the same data at the same time; nothing of this request was written: send it again', path: formatted.path, extensions: { code: 'CONFLICT' } };
   }
   console.error('request failed:', cause);

@@ -9,7 +9,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { TenantKeyring, TenantKeys } from '../crypto/tenant-keyring';
 import { copyCsv, spreadsheetText } from '../db/csv-copy';
-import { queryable, withClient } from '../db/pg-client';
+import { crossedAnother, queryable, withClient } from '../db/pg-client';
 import { lockRegistry } from '../db/registry-lock';
 import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
@@ -67,6 +67,12 @@ const HEARTBEAT_MS = 10_000;
 /** A RUNNING job whose process has not reported for this long has died; it wrote nothing. */
 export const STALE_AFTER_MS = 120_000;
 const STALE_REASON = 'the import stopped unexpectedly; nothing was written';
+const CROSSED_REASON = 'the import and another change to the same residents waited on each other, and the database stopped the import; nothing was written, run the import again';
+/**
+ * How long the import waits on a lock before PostgreSQL looks for a deadlock (1 s for everyone
+ * else): an officer's request crossing it is the one stopped, and sent again at once.
+ */
+const DEADLOCK_PATIENCE = '5s';
 /** Chunks handed to worker threads and not yet written to COPY: bounds memory and keeps order cheap. */
 const MAX_IN_FLIGHT = 6;
 /** Staged rows past which the checks and the merge get more sort memory. */
@@ -209,7 +215,7 @@ interface Outcome {
  */
 export class ResidentImportService {
   /** Fault injection for tests: runs inside the merge transaction, between residents and tickets. */
-  faultAfterResidentMerge: ((job: ImportJob) => void | Promise<void>) | null = null;
+  faultAfterResidentMerge: ((job: ImportJob, client: PoolClient) => void | Promise<void>) | null = null;
   /** Fault injection for tests: a worker thread throws on the chunk holding this line. */
   faultInWorkerAtLine: number | null = null;
   /** Files smaller than this are staged without worker threads; tests lower it to exercise them. */
@@ -394,7 +400,8 @@ export class ResidentImportService {
     } catch (error) {
       if (!(error instanceof ImportFailure)) console.error('resident import failed:', error);
       input.resume();
-      failureReason = error instanceof ImportFailure ? error.message : 'the import failed unexpectedly; nothing was written';
+      failureReason = error instanceof ImportFailure ? error.message
+        : crossedAnother(error) ? CROSSED_REASON : 'the import failed unexpectedly; nothing was written';
     } finally {
       clearInterval(heartbeat);
       await progress.settle();
@@ -709,7 +716,7 @@ export class ResidentImportService {
     });
     progress.setPhase(ImportPhase.MERGING);
     const counts = await this.mergeResidents(client, staging, code, keys.version, today, job.id, principal);
-    await this.faultAfterResidentMerge?.(job);
+    await this.faultAfterResidentMerge?.(job, client);
     // When every accepted row was a new resident, the statement above wrote all their tickets.
     const tickets = counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today, job.id, principal) : { inserted: 0, updated: 0 };
     await client.query(`DROP TABLE ${staging}, ${rejected}, ${births}, ${moved}`);
@@ -825,6 +832,9 @@ export class ResidentImportService {
     const client = (runner as unknown as { databaseConnection: PoolClient }).databaseConnection;
     try {
       await runner.startTransaction();
+      // Where the role may not change it (migration 1798200000000), the default stays.
+      await runner.query(`DO $$ BEGIN PERFORM set_config('deadlock_timeout', '${DEADLOCK_PATIENCE}', true);
+        EXCEPTION WHEN insufficient_privilege THEN NULL; END $$`);
       await setTenants(runner, [code]);
       const result = await work(client, runner.manager);
       await runner.commitTransaction();

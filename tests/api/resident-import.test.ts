@@ -622,6 +622,69 @@ describe('resident registry import', () => {
     expect(await ticketRows(t, code)).toEqual([{ ticket_number: withTicket.ticket, series: '1-2', addressee_number: row.addressee }]);
   });
 
+  describe('crossing an officer\'s transaction that waits on it while it waits on the officer', () => {
+    /**
+     * The officer's transaction holds resident A; the import, which holds B since its merge changed
+     * it, then asks for A, and the officer for B: a deadlock, which PostgreSQL ends by stopping one.
+     */
+    async function crossed(officerPatience: string | null) {
+      const { code, officer } = await t.tenant();
+      const [a, b] = [registryRow(), registryRow()];
+      await importFile(t, officer, registryCsv([a, b]));
+      const idOf = async (r: typeof a) => (await t.db.query('SELECT id FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, r.addressee]))[0].id;
+      const [idA, idB] = [await idOf(a), await idOf(b)];
+      const other = t.db.createQueryRunner();
+      await other.connect();
+      await other.startTransaction();
+      if (officerPatience) await other.query(`SET LOCAL deadlock_timeout = '${officerPatience}'`);
+      const [, held] = await other.query(`UPDATE resident SET given_name = '甲' WHERE municipality_code = $1 AND id = $2`, [code, idA]);
+      expect(held).toBe(1);
+      let officerStopped: unknown = null;
+      let crossing: Promise<void> = Promise.resolve();
+      t.app.services.imports.faultAfterResidentMerge = async (job, client) => {
+        if (job.municipalityCode !== code) return;
+        crossing = blockedBy(t.db, other, '%FOR UPDATE%')
+          .then(() => other.query(`UPDATE resident SET given_name = '乙' WHERE municipality_code = $1 AND id = $2`, [code, idB]))
+          .then(() => undefined, (error) => void (officerStopped = error))
+          .finally(() => other.rollbackTransaction());
+        await client.query('SELECT 1 FROM resident WHERE municipality_code = $1 AND id = $2 FOR UPDATE', [code, idA]);
+      };
+      try {
+        const job = await importFile(t, officer, registryCsv([a, { ...b, family: '変更' }]));
+        await crossing;
+        return { code, job, officerStopped, b };
+      } finally {
+        t.app.services.imports.faultAfterResidentMerge = null;
+        await crossing;
+        await other.release();
+      }
+    }
+
+    it('is the one that outwaits the other: the officer\'s transaction is stopped, the import commits', async () => {
+      const { code, job, officerStopped, b } = await crossed(null);
+      expect((officerStopped as { driverError?: { code?: string } })?.driverError?.code).toBe('40P01');
+      expect(job).toMatchObject({ status: 'SUCCEEDED', residentsUpdated: 1, failureReason: null });
+      const [{ family_name: family }] = await t.db.query('SELECT family_name FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, b.addressee]);
+      expect(family).toBe('変更');
+    });
+
+    it('fails whole, telling the officer to run it again, when the other transaction outwaits it', async () => {
+      const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      try {
+        const { code, job, officerStopped, b } = await crossed('60s');
+        expect(officerStopped).toBeNull();
+        expect(job).toMatchObject({
+          status: 'FAILED', residentsUpdated: 0,
+          failureReason: 'the import and another change to the same residents waited on each other, and the database stopped the import; nothing was written, run the import again',
+        });
+        const [{ family_name: family }] = await t.db.query('SELECT family_name FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, b.addressee]);
+        expect(family).toBe(b.family);
+      } finally {
+        log.mockRestore();
+      }
+    });
+  });
+
   it('fails the job with a clear reason when the header lacks required columns', async () => {
     const { officer } = await t.tenant();
     const job = await importFile(t, officer, 'wrong,header\n1,2\n');
