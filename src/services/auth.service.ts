@@ -149,6 +149,13 @@ export class AuthService {
     );
     if ((changed as unknown[]).length === 0) {
       await audit('DENIED');
+      // Replaced meanwhile (another request of this account, or the operator's reset): this
+      // password was right, and the holder is told so; a lock that came in is answered as ever.
+      const [now] = await db.query(
+        `SELECT password_hash <> $2 AND (locked_until IS NULL OR locked_until <= now()) AS replaced FROM account WHERE id = $1`, [account.id, account.passwordHash]);
+      if (now?.replaced) {
+        throw InputError.of(['currentPassword'], ErrorCode.INVALID_STATE, 'was replaced by another request while this one ran: sign in with the password it set');
+      }
       throw incorrect();
     }
     await audit('SUCCESS');

@@ -1,6 +1,6 @@
 import { Channel, Role } from '../../src/schema/enums';
 import { baseUrl } from '../helpers/registry-csv';
-import { codes, GraphQLResponse, PASSWORD, registerResident, Session, TestApp } from '../helpers/test-app';
+import { blockedBy, codes, GraphQLResponse, PASSWORD, registerResident, Session, TestApp } from '../helpers/test-app';
 
 /**
  * The operator issues every account with a password it chose; the holder must replace it before
@@ -201,6 +201,35 @@ describe('changePassword', () => {
     expect(codes(await (await signIn(Channel.INTERNET, account, CHOSEN, code)).gql('{ residents { nodes { id } } }'))).toEqual([]);
     // A stale token cannot change the password again either.
     expect(codes(await change(spare, PASSWORD, 'yet-another-password'))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('tells the holder whose right password another request replaced first that it was replaced, not that it was wrong', async () => {
+    const { code, officer } = await t.tenant();
+    const account = { id: officer.accountId, loginId: officer.loginId };
+    const other = await signIn(Channel.LGWAN, account, PASSWORD, code);
+    // Both requests reach their write while the account's row is held; the first then wins.
+    const hold = t.db.createQueryRunner();
+    await hold.connect();
+    await hold.startTransaction();
+    await hold.query('SELECT 1 FROM account WHERE id = $1 FOR UPDATE', [account.id]);
+    let answers: GraphQLResponse[];
+    try {
+      const sent = [change(officer, PASSWORD, CHOSEN), change(other, PASSWORD, 'chosen-elsewhere-3')];
+      await blockedBy(t.db, hold, '%UPDATE account SET password_hash%', 2);
+      await hold.commitTransaction();
+      answers = await Promise.all(sent);
+    } finally {
+      await hold.release();
+    }
+    const errors = answers.map((a) => a.data.changePassword.userErrors);
+    expect(errors.filter((e) => e.length === 0)).toHaveLength(1);
+    expect(errors.find((e) => e.length > 0)).toEqual([{
+      field: ['currentPassword'], code: 'INVALID_STATE', message: 'was replaced by another request while this one ran: sign in with the password it set',
+    }]);
+    // The right password is not counted as a failure.
+    const [{ failed_login_count: failures }] = await t.db.query('SELECT failed_login_count FROM account WHERE id = $1', [account.id]);
+    expect(failures).toBe(0);
+    expect((await auditOf(account.id)).map((e: { outcome: string }) => e.outcome).sort()).toEqual(['DENIED', 'SUCCESS']);
   });
 
   it('is closed to anonymous callers', async () => {
