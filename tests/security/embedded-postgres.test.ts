@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { platform, userInfo } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { ended, firstLine, nodeProcess } from '../helpers/node-process';
@@ -16,10 +16,37 @@ function folder(): string {
   dirs.push(dir);
   return dir;
 }
-afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+// Clusters a test leaves running on purpose (their process killed), stopped whatever the test's outcome.
+const postmasters: number[] = [];
+afterAll(() => {
+  for (const pid of postmasters) {
+    try {
+      process.kill(pid, 'SIGQUIT');
+    } catch {
+      // ended already
+    }
+  }
+  dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
+});
 
-/** Starts a cluster on `dir` in a process of its own, which prints its URL and stops it when its input ends. */
-async function cluster(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
+/** The pid of the postgres running on `dir`, from its lock file. */
+function postmaster(dir: string): number {
+  const pid = Number(readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  postmasters.push(pid);
+  return pid;
+}
+
+function running(pid: number): boolean {
+  return existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '';
+}
+
+type Ended = Awaited<ReturnType<typeof ended>>;
+
+/**
+ * Starts a cluster on `dir` in a process of its own, which prints its URL and stops it when its
+ * input ends; `kill` ends that process as a crash would, leaving it no chance to stop the cluster.
+ */
+async function cluster(dir: string): Promise<{ url: string; pid: number; stop(): Promise<Ended>; kill(): Promise<Ended> }> {
   const child = nodeProcess(`
     const { freePort, startEmbeddedPostgres } = require(${MODULE});
     (async () => {
@@ -32,11 +59,36 @@ async function cluster(dir: string): Promise<{ url: string; stop(): Promise<void
   const url = await firstLine(child);
   return {
     url,
-    stop: async () => {
+    pid: child.pid!,
+    stop: () => {
       child.stdin!.end();
-      await done;
+      return done;
+    },
+    kill: () => {
+      child.kill('SIGKILL');
+      return done;
     },
   };
+}
+
+/** A start on `dir` expected to fail: its exit code and message. */
+async function refusedStart(dir: string): Promise<{ code: number | null; err: string }> {
+  const { code, err } = await ended(nodeProcess(`
+    const { freePort, startEmbeddedPostgres } = require(${MODULE});
+    freePort().then((port) => startEmbeddedPostgres(${JSON.stringify(dir)}, port, { persistent: true }))
+      .then(() => process.exit(0), (error) => { console.error(error.message); process.exit(1); });
+  `));
+  return { code, err: err.trim() };
+}
+
+async function rows(url: string, sql: string): Promise<unknown[]> {
+  const client = new Client(url);
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
 }
 
 async function connectionError(url: string): Promise<string | undefined> {
@@ -145,6 +197,54 @@ describe('embedded PostgreSQL', () => {
     process.kill(-child.pid!, 'SIGINT');
     expect((await done).code).toBe(130);
     expect(existsSync(path.join(dir, 'postmaster.pid'))).toBe(false);
+  });
+
+  (platform() === 'linux' ? it : it.skip)('stops the cluster a killed process left running at the next start, keeping its data', async () => {
+    const dir = folder();
+    const first = await cluster(dir);
+    await rows(first.url, 'CREATE TABLE kept AS SELECT 1 AS n');
+    const orphan = postmaster(dir);
+    expect((await first.kill()).signal).toBe('SIGKILL');
+    // What a crash leaves: the cluster still serving, its folder held.
+    expect(await rows(first.url, 'SELECT n FROM kept')).toEqual([{ n: 1 }]);
+
+    const second = await cluster(dir);
+    try {
+      expect(running(orphan)).toBe(false);
+      expect(postmaster(dir)).not.toBe(orphan);
+      expect(await rows(second.url, 'SELECT n FROM kept')).toEqual([{ n: 1 }]);
+    } finally {
+      const { err } = await second.stop();
+      expect(err.trim()).toBe(`embedded PostgreSQL in ${dir}: the database left running by a process that ended (pid ${first.pid}) was stopped`);
+    }
+  });
+
+  (platform() === 'linux' ? it : it.skip)('refuses a second start on a folder whose cluster the process that started it still uses, naming that process', async () => {
+    const dir = folder();
+    const db = await cluster(dir);
+    try {
+      const pid = postmaster(dir);
+      expect(await refusedStart(dir)).toEqual({
+        code: 1,
+        err: `embedded PostgreSQL in ${dir} is in use by another process (pid ${db.pid}) of this server: stop it, or set DATA_DIR or DATABASE_URL`,
+      });
+      expect(running(pid)).toBe(true);
+      expect(await rows(db.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await db.stop();
+    }
+  });
+
+  it('starts on a folder whose lock file names a process that has ended (PostgreSQL replaces it)', async () => {
+    const dir = folder();
+    let db = await cluster(dir);
+    const lock = readFileSync(path.join(dir, 'postmaster.pid'), 'utf8');
+    await db.stop();
+    // A pid no process has: above the kernel's largest.
+    writeFileSync(path.join(dir, 'postmaster.pid'), lock.replace(/^\d+/, '4194305'));
+    db = await cluster(dir);
+    expect(await rows(db.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    await db.stop();
   });
 
   (userInfo().uid === 0 ? it : it.skip)('under root, refuses a data folder the postgres OS user cannot reach, saying what to do', async () => {
