@@ -72,6 +72,12 @@ export async function startEmbeddedPostgres(dir: string, port: number, options: 
   });
 
   let stopped: Promise<void> | undefined;
+  // Ended by anything but stop() (killed, crashed): every request needing the database fails from now on.
+  postgres.once('exit', (code, signal) => {
+    if (stopped) return;
+    const last = log.filter((line) => /FATAL|PANIC|terminat|shut/i.test(line)).pop()?.trim();
+    console.error(`embedded PostgreSQL in ${databaseDir} stopped unexpectedly (${signal ?? `exit code ${code}`}): requests needing the database fail until this process is restarted${last ? `; its last words: ${last}` : ''}`);
+  });
   const stop = () => (stopped ??= (async () => {
     process.off('exit', onExit);
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);

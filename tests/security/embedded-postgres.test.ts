@@ -186,6 +186,28 @@ describe('embedded PostgreSQL', () => {
     expect({ code, out: out.split('\n')[1] }).toEqual({ code: 0, out: 'answered 1' });
   });
 
+  it('says so at once when its PostgreSQL ends without being stopped', async () => {
+    const dir = folder();
+    const child = nodeProcess(`
+      const { freePort, startEmbeddedPostgres } = require(${MODULE});
+      (async () => {
+        const db = await startEmbeddedPostgres(${JSON.stringify(dir)}, await freePort(), { persistent: false });
+        console.log('ready');
+        process.stdin.on('end', () => db.stop().then(() => process.exit(0))).resume();
+      })().catch((error) => { console.error(error.message); process.exit(1); });
+    `);
+    const done = ended(child);
+    expect(await firstLine(child)).toBe('ready');
+    const pid = Number(readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(pid, 'SIGINT');
+    for (let i = 0; i < 200 && existsSync(path.join(dir, 'postmaster.pid')); i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 200));
+    child.stdin!.end();
+    const { code, err } = await done;
+    expect(code).toBe(0);
+    expect(err).toContain(`embedded PostgreSQL in ${dir} stopped unexpectedly (exit code 0): requests needing the database fail until this process is restarted`);
+  });
+
   it('stops with a process that does not handle Ctrl-C itself (the command line, a bench)', async () => {
     const dir = folder();
     const child = nodeProcess(`
