@@ -46,13 +46,19 @@ export async function main(): Promise<void> {
   console.log(`LG-WAN channel:   ${app.listeners.lgwanUrl}/graphql`);
 
   let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= app.stop().then(() => database.close()));
+  // Two lines tell a clean stop from a crash in the server's log.
+  const stop = (signal: NodeJS.Signals) => (stopped ??= (async () => {
+    console.log(`${signal}: stopping; requests and downloads under way get up to 20 s, running imports up to a minute, to finish`);
+    await app.stop();
+    await database.close();
+    console.log('Stopped.');
+  })());
   // The embedded database stops on these signals by itself (src/db/embedded-postgres.ts), which
   // would cut a running import off: the server's own stop waits for it, then closes the database.
   // Its exit handler stays, for a process that ends any other way.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.removeAllListeners(signal);
-    process.on(signal, () => void stop().then(() => process.exit(0)));
+    process.on(signal, () => void stop(signal).then(() => process.exit(0)));
   }
 }
 

@@ -20,6 +20,8 @@ const HEADERS_MS = 60_000;
 const BODY_MS = 60_000;
 /** How long a stopping server lets the requests under way finish before it closes their connections. */
 const STOP_GRACE_MS = 20_000;
+/** How long a request whose connection a stop closed gets to record it (a download's FAILURE log line) before the database goes. */
+const CUT_OFF_MS = 5_000;
 
 // Codes whose messages are written for clients; anything else is masked.
 const CLIENT_CODES = new Set([
@@ -211,6 +213,8 @@ export function createApollo(production: boolean): ApolloServer<Context> {
               try {
                 await finishRequest(contextValue, undone);
                 if (undone && operation?.operation === 'mutation' && response.body.kind === 'single') response.body.singleResult.data = null;
+                // A fault in a resolver is the server's, as one before any (a token checked during an outage) already is.
+                if (answered.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR')) response.http.status = 500;
               } catch (error) {
                 console.error('commit failed:', error);
                 response.body = { kind: 'single', singleResult: { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } };
@@ -288,6 +292,11 @@ class UnderWay {
     this.stopping = true;
     for (const req of this.uploads) req.socket.destroy();
     for (const res of this.requests.keys()) if (!res.headersSent) res.setHeader('connection', 'close');
+    await this.settled(ms);
+  }
+
+  /** Resolves when every request has ended, or after `ms`. */
+  async settled(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(this.requests.values()), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
     clearTimeout(timer);
@@ -346,7 +355,10 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       const status = (error as { status?: number }).status ?? 500;
       // A client that went away mid-download is no fault of the server's.
       if (status === 500 && (error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') console.error('http handler failed:', error);
-      if (!res.headersSent) send(res, status, JSON.stringify({ errors: [{ message: status === 413 ? 'Request body too large' : 'Internal server error' }] }));
+      const refusal = status === 413
+        ? { message: 'Request body too large: a GraphQL request may be at most 1 MB', extensions: { code: 'PAYLOAD_TOO_LARGE' } }
+        : { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+      if (!res.headersSent) send(res, status, JSON.stringify({ errors: [refusal] }));
       // A body already under way is cut off, not ended: the client must not take half a file for a whole one.
       else res.destroy();
     }
@@ -425,6 +437,8 @@ export async function startListeners(services: Services, ports: { internet: numb
       const closed = [internet, lgwan].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       await underWay.stop(STOP_GRACE_MS);
       for (const s of [internet, lgwan]) s.closeAllConnections();
+      // A download cut off here still writes its log line (FAILURE, the rows sent) while the database is there.
+      await underWay.settled(CUT_OFF_MS);
       await Promise.all(closed);
       for (const stop of unwatch) stop();
       await apollo.stop();

@@ -151,6 +151,19 @@ describe('vaccination record CSV export', () => {
     expect(await exportAudit(code)).toEqual([{ target_ids: [expect.any(String), 'from:-', 'to:-', 'dose:-', 'encoding:UTF8', 'rows:0'], outcome: 'FAILURE' }]);
   });
 
+  it('answers a fault before the first byte with 500 INTERNAL_SERVER_ERROR, as GraphQL does', async () => {
+    const { officer } = await tenantWithRecords();
+    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const stream = jest.spyOn(t.app.services.exports, 'stream').mockRejectedValue(new Error('Connection terminated unexpectedly'));
+    try {
+      const answer = await download(Channel.LGWAN, officer);
+      expect([answer.status, JSON.parse(answer.text)]).toEqual([500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }]);
+    } finally {
+      stream.mockRestore();
+      log.mockRestore();
+    }
+  });
+
   it('filters by vaccination date and dose number, and writes Shift_JIS on request', async () => {
     const { code, officer, rows } = await tenantWithRecords();
     const dose2 = await download(Channel.LGWAN, officer, 'dose=2');
@@ -350,6 +363,38 @@ describe('vaccination record CSV export', () => {
       await quiet.stop();
     }
   });
+
+  it('logs a download that a stopping server cuts off, with the rows it sent, before the database goes', async () => {
+    const stopping = await TestApp.start();
+    let destroyed = false;
+    try {
+      const { code, officer } = await stopping.tenant();
+      const rows = [registryRow(), registryRow()];
+      await importFile(stopping, officer, registryCsv(rows));
+      for (const row of rows) await addRecord(code, row.addressee, 1, '2021-06-01', 'COMPLETED', 'FA1234', stopping);
+      // The rows reach the client, then nothing more: a client reading slower than the stop's grace.
+      stopping.app.services.exports.faultStage = () => new Transform({ transform(rows, _enc) { this.push(rows); } });
+      const cut = fetch(`${baseUrl(stopping, Channel.LGWAN)}/exports/vaccination-records.csv`, { headers: { authorization: `Bearer ${officer.token}` } })
+        .then((r) => r.arrayBuffer()).then(() => 'ended', () => 'cut off');
+      await waitFor(async () => (await stopping.db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%' AND query LIKE $1`, [`%'${code}'%`]))[0].n === 1);
+      const failed = jest.spyOn(console, 'error');
+      try {
+        // As main() does on SIGTERM: the database goes as soon as the server has stopped.
+        await stopping.app.stop();
+        await stopping.app.services.db.destroy();
+        destroyed = true;
+        expect(failed).not.toHaveBeenCalled();
+      } finally {
+        failed.mockRestore();
+      }
+      expect(await cut).toBe('cut off');
+      const audit = await stopping.db.query(`SELECT target_ids, outcome FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccinationRecord.export'`, [code]);
+      expect(audit).toEqual([{ target_ids: expect.arrayContaining(['rows:2']), outcome: 'FAILURE' }]);
+    } finally {
+      if (!destroyed) await stopping.app.services.db.destroy();
+      await stopping.db.destroy();
+    }
+  }, 40_000);
 
   it('is for municipality officers only, on either channel', async () => {
     const { code } = await tenantWithRecords();

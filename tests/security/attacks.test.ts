@@ -128,6 +128,11 @@ describe('query abuse', () => {
     expect(result.data).toBeUndefined();
   });
 
+  it('refuses a GraphQL body over 1 MB with 413, saying so', async () => {
+    const { status, text } = await post(t, { query: `{ viewer { role } } #${'x'.repeat(1024 * 1024)}` });
+    expect([status, JSON.parse(text)]).toEqual([413, { errors: [{ message: 'Request body too large: a GraphQL request may be at most 1 MB', extensions: { code: 'PAYLOAD_TOO_LARGE' } }] }]);
+  });
+
   it('refuses batched HTTP requests', async () => {
     const { officer } = await t.tenant();
     const batch = Array.from({ length: 3 }, () => ({ query: '{ viewer { role } }' }));
@@ -219,6 +224,26 @@ describe('production mode', () => {
       for (const leak of ['stack', 'SELECT', '"resident"', 'QueryFailedError', '0x00', 'UTF8']) expect(text).not.toContain(leak);
     } finally {
       residents.list = list;
+      log.mockRestore();
+    }
+  });
+
+  it('answers a fault with 500, to a login as to a signed-in query', async () => {
+    const { officer } = await prod.tenant();
+    const fault = () => Object.assign(new Error('Connection terminated unexpectedly'), { name: 'QueryFailedError' });
+    const login = jest.spyOn(prod.app.services.auth, 'login').mockRejectedValue(fault());
+    const list = jest.spyOn(prod.app.services.residents, 'list').mockRejectedValue(fault());
+    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const answer = async (query: string, token?: string) => {
+      const { status, text } = await post(prod, { query }, token);
+      return [status, codes(JSON.parse(text))];
+    };
+    try {
+      expect(await answer(`mutation { login(loginId: "${officer.loginId}", password: "x") { accessToken } }`)).toEqual([500, ['INTERNAL_SERVER_ERROR']]);
+      expect(await answer('{ residents { nodes { id } } }', officer.token)).toEqual([500, ['INTERNAL_SERVER_ERROR']]);
+    } finally {
+      login.mockRestore();
+      list.mockRestore();
       log.mockRestore();
     }
   });
