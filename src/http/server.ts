@@ -20,6 +20,8 @@ const HEADERS_MS = 60_000;
 const BODY_MS = 60_000;
 /** How long a stopping server lets the requests under way finish before it closes their connections. */
 const STOP_GRACE_MS = 20_000;
+/** How long /readyz waits for the database's answer. */
+const READY_MS = 3_000;
 /** How long a request whose connection a stop closed gets to record it (a download's FAILURE log line) before the database goes. */
 const CUT_OFF_MS = 5_000;
 
@@ -312,8 +314,14 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       if (!url) return send(res, 400, '{"error":"bad request path"}');
       if (url.pathname === '/healthz') return send(res, 200, '{"status":"ok"}');
       if (url.pathname === '/readyz') {
-        const ready = await services.db.query('SELECT 1').then(() => true, () => false);
-        return send(res, ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'database unavailable' }));
+        // A database that does not answer at all (hung, network gone) is as unavailable as one that refuses.
+        let timer: NodeJS.Timeout | undefined;
+        const answered = await Promise.race([
+          services.db.query('SELECT 1').then(() => 'ready', () => 'database unavailable'),
+          new Promise<string>((resolve) => (timer = setTimeout(() => resolve('database not answering'), READY_MS))),
+        ]);
+        clearTimeout(timer);
+        return send(res, answered === 'ready' ? 200 : 503, JSON.stringify({ status: answered }));
       }
       // CSV routes stream their bodies; only GraphQL bodies are buffered (and capped).
       if (url.pathname === '/imports/residents' || url.pathname.startsWith('/imports/residents/')) {

@@ -242,4 +242,19 @@ describe('health', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
   });
+
+  it('answers /readyz 503 when the database refuses, and within seconds when it does not answer at all', async () => {
+    const base = t.url(Channel.LGWAN).replace('/graphql', '');
+    const query = jest.spyOn(t.app.services.db, 'query');
+    try {
+      query.mockRejectedValueOnce(new Error('connection refused'));
+      const refused = await fetch(`${base}/readyz`);
+      expect({ status: refused.status, body: await refused.json() }).toEqual({ status: 503, body: { status: 'database unavailable' } });
+      query.mockImplementationOnce(() => new Promise(() => undefined));
+      const silent = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(10_000) });
+      expect({ status: silent.status, body: await silent.json() }).toEqual({ status: 503, body: { status: 'database not answering' } });
+    } finally {
+      query.mockRestore();
+    }
+  });
 });
