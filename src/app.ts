@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { DataSource } from 'typeorm';
-import { Config } from './config';
+import { Config, ensureDataDir } from './config';
 import { createDataSource, migrate } from './db/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
 import { syncReferenceData } from './db/reference-data';
@@ -20,6 +20,7 @@ export interface Database {
  * not do (archiving the operation log).
  */
 export async function openDatabase(config: Config, { asOwner = false } = {}): Promise<Database> {
+  if (!config.databaseUrl) ensureDataDir(config.dataDir);
   const embedded = config.databaseUrl
     ? undefined
     : await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), config.embeddedPgPort, { persistent: true });
@@ -57,10 +58,32 @@ export interface App {
 /** How long a stopping server waits for its imports to end (one merging a city's file may take a minute). */
 const IMPORT_DRAIN_MS = 60_000;
 
+/** A listener that could not start, named by its setting, with what to do. */
+function listenFailure(config: Config, error: NodeJS.ErrnoException & { port?: number; address?: string; hostname?: string }): Error {
+  const address = error.address ?? error.hostname;
+  const on = (port: number, host: string) => address === host && (error.port === undefined || error.port === port);
+  const lgwan = on(config.lgwanPort, config.lgwanHost) && !on(config.internetPort, config.host);
+  const [port, host] = lgwan ? ['LGWAN_PORT', 'LGWAN_HOST'] : ['INTERNET_PORT', 'INTERNET_HOST (or HOST)'];
+  const where = `${lgwan ? config.lgwanPort : config.internetPort} on ${lgwan ? config.lgwanHost : config.host}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new Error(`${port} ${where} is already in use (another server running?): stop what listens there, or set ${port} to a free port`);
+    case 'EACCES':
+      return new Error(`${port} ${where} may not be listened on by this user (ports below 1024 need privileges): set ${port} to a port from 1024`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return new Error(`${host} ${lgwan ? config.lgwanHost : config.host} is no address of this machine: set it to one of its interfaces' addresses`);
+    default:
+      return new Error(`the listener of ${port} ${where} did not start: ${error.message}`);
+  }
+}
+
 export async function startApp(config: Config, db: DataSource): Promise<App> {
   const services = createServices(db, config);
   await services.imports.failStale(null);
-  const listeners = await startListeners(services, { internet: config.internetPort, lgwan: config.lgwanPort, host: config.host, lgwanHost: config.lgwanHost });
+  const listeners = await startListeners(services, { internet: config.internetPort, lgwan: config.lgwanPort, host: config.host, lgwanHost: config.lgwanHost }).catch((error) => {
+    throw listenFailure(config, error);
+  });
   const stopCompaction = services.statistics.startCompaction(config.statisticsCompactSeconds ?? 10);
   const stopSweeping = services.detector.startSweeping();
   return {

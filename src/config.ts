@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import proxyaddr from 'proxy-addr';
 import { parseDoseIntervals } from './validation/dose-intervals';
+
+const DEV_SECRETS = 'dev-secrets.json';
 
 export interface Config {
   /** Port of the internet-facing listener (tablets, integrators, internet-channel officers). */
@@ -110,11 +112,25 @@ function doseIntervals(): string | undefined {
   return raw;
 }
 
+/** A key from the environment; one set but empty (\`MASTER_KEY=\` in an env file) is refused as such, not taken for missing. */
 function key(name: string, raw: string | undefined): Buffer | undefined {
-  if (!raw) return undefined;
+  if (raw === undefined) return undefined;
+  if (raw.trim() === '') throw new Error(`${name} is set but empty: it must be 32 bytes encoded in base64`);
   const value = Buffer.from(raw, 'base64');
   if (value.length !== 32) throw new Error(`${name} must be 32 bytes encoded in base64`);
   return value;
+}
+
+/** Creates DATA_DIR if need be; a path that cannot be the data folder is refused naming DATA_DIR. */
+export function ensureDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    accessSync(dataDir, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' ? 'is not a folder' : `cannot be created or written (${code ?? (error as Error).message})`;
+    throw new Error(`DATA_DIR ${dataDir} ${why}: set DATA_DIR to a folder this server may write to`);
+  }
 }
 
 /**
@@ -124,27 +140,79 @@ function key(name: string, raw: string | undefined): Buffer | undefined {
  * database it protects protects nothing, and a production secret never lives next to the code.
  */
 function devSecrets(dataDir: string): { masterKey: string; tokenSecret: string } {
-  const file = path.join(dataDir, 'dev-secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
-  mkdirSync(dataDir, { recursive: true });
+  const file = path.join(dataDir, DEV_SECRETS);
+  if (existsSync(file)) {
+    let stored: { masterKey?: unknown; tokenSecret?: unknown };
+    try {
+      stored = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new Error(`${file} cannot be read as the generated development keys (${(error as Error).message}): restore it, or delete it with ${path.join(dataDir, 'pg')} to start again with new keys and an empty database`);
+    }
+    const valid = (value: unknown) => typeof value === 'string' && Buffer.from(value, 'base64').length === 32;
+    if (!valid(stored?.masterKey) || !valid(stored?.tokenSecret)) {
+      throw new Error(`${file} does not hold the generated development keys (masterKey and tokenSecret, 32 bytes in base64 each): restore it, or delete it with ${path.join(dataDir, 'pg')} to start again with new keys and an empty database`);
+    }
+    return stored as { masterKey: string; tokenSecret: string };
+  }
+  ensureDataDir(dataDir);
   const secrets = { masterKey: randomBytes(32).toString('base64'), tokenSecret: randomBytes(32).toString('base64') };
   writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
   return secrets;
 }
 
-export function loadConfig(): Config {
-  const dataDir = path.resolve(process.env.DATA_DIR ?? '.data');
-  const databaseUrl = process.env.DATABASE_URL || undefined;
-  const production = process.env.NODE_ENV === 'production';
-  const dev = databaseUrl || production ? undefined : devSecrets(dataDir);
-  const masterKey = key('MASTER_KEY', process.env.MASTER_KEY ?? dev?.masterKey);
-  const tokenSecret = key('TOKEN_SECRET', process.env.TOKEN_SECRET ?? dev?.tokenSecret);
-  if (!masterKey || !tokenSecret) {
-    const generated = path.join(dataDir, 'dev-secrets.json');
-    // A server that ran in production before generated its keys there: they must move, not be replaced.
-    const moving = production && existsSync(generated) ? `; set them from the keys in ${generated} and move that file off this machine: a new MASTER_KEY would open no data key` : '';
+/**
+ * MASTER_KEY, TOKEN_SECRET and PREVIOUS_MASTER_KEY as the environment gives them, checked before
+ * any other setting; one missing is generated later (see `devSecrets`) only where that is allowed.
+ */
+function environmentKeys(dataDir: string, databaseUrl: string | undefined, production: boolean) {
+  const masterKey = key('MASTER_KEY', process.env.MASTER_KEY);
+  const tokenSecret = key('TOKEN_SECRET', process.env.TOKEN_SECRET);
+  // Optional: emptied in an env file is how it is removed once a change of master key is done.
+  const previousMasterKey = key('PREVIOUS_MASTER_KEY', process.env.PREVIOUS_MASTER_KEY || undefined);
+  if ((databaseUrl || production) && (!masterKey || !tokenSecret)) {
+    const generated = path.join(dataDir, DEV_SECRETS);
+    // A server that ran in production before generated its keys there, and an embedded database
+    // beside them holds what they encrypted: they must move, not be replaced.
+    const moving = production && existsSync(generated) && existsSync(path.join(dataDir, 'pg'))
+      ? `; set them from the keys in ${generated} and move that file off this machine: a new MASTER_KEY would open no data key` : '';
     throw new Error(`MASTER_KEY and TOKEN_SECRET (32 bytes, base64) are required ${production ? 'with NODE_ENV=production, whatever the database' : 'when DATABASE_URL is set'}${moving}`);
   }
+  return { masterKey, tokenSecret, previousMasterKey };
+}
+
+/** The keys, those the environment does not give generated into DATA_DIR: last, so that a start refused for another setting leaves no key file behind. */
+function keys(dataDir: string, fromEnv: ReturnType<typeof environmentKeys>): Pick<Config, 'masterKey' | 'tokenSecret' | 'previousMasterKey'> {
+  const dev = fromEnv.masterKey && fromEnv.tokenSecret ? undefined : devSecrets(dataDir);
+  const masterKey = fromEnv.masterKey ?? key('MASTER_KEY', dev!.masterKey)!;
+  const tokenSecret = fromEnv.tokenSecret ?? key('TOKEN_SECRET', dev!.tokenSecret)!;
+  // The same key twice is a slip while changing it: the change would look done with the old key still in use.
+  if (fromEnv.previousMasterKey?.equals(masterKey)) {
+    throw new Error('PREVIOUS_MASTER_KEY is the same key as MASTER_KEY: while changing the master key, MASTER_KEY is the new key and PREVIOUS_MASTER_KEY the old one; otherwise leave PREVIOUS_MASTER_KEY unset');
+  }
+  return { masterKey, tokenSecret, previousMasterKey: fromEnv.previousMasterKey };
+}
+
+/** The pg driver reads a malformed URL as a host name ("getaddrinfo ENOTFOUND base"): it is refused here, without repeating it (it may carry the password). */
+function databaseUrlOf(): string | undefined {
+  const raw = process.env.DATABASE_URL || undefined;
+  if (raw === undefined || raw.startsWith('/')) return raw;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['postgres:', 'postgresql:', 'socket:'].includes(url.protocol)) {
+    throw new Error('DATABASE_URL is not a PostgreSQL URL: it must read like postgres://user:password@host:5432/database');
+  }
+  return raw;
+}
+
+export function loadConfig(): Config {
+  const dataDir = path.resolve(process.env.DATA_DIR ?? '.data');
+  const databaseUrl = databaseUrlOf();
+  const production = process.env.NODE_ENV === 'production';
+  const fromEnv = environmentKeys(dataDir, databaseUrl, production);
   const port = (name: string, fallback: number) => int(name, fallback, 0, 65535);
   const host = process.env.HOST || '127.0.0.1';
   const [internetPort, lgwanPort] = [port('INTERNET_PORT', 4000), port('LGWAN_PORT', 4001)];
@@ -153,7 +221,7 @@ export function loadConfig(): Config {
   if (internetPort !== 0 && internetPort === lgwanPort && internetHost === lgwanAddress) {
     throw new Error(`INTERNET_PORT and LGWAN_PORT must differ on the same host (both ${internetPort} on ${internetHost})`);
   }
-  return {
+  const settings = {
     internetPort,
     lgwanPort,
     host: internetHost,
@@ -161,9 +229,6 @@ export function loadConfig(): Config {
     databaseUrl,
     dataDir,
     embeddedPgPort: port('EMBEDDED_PG_PORT', 54329),
-    masterKey,
-    previousMasterKey: key('PREVIOUS_MASTER_KEY', process.env.PREVIOUS_MASTER_KEY),
-    tokenSecret,
     tokenTtlSeconds: int('TOKEN_TTL_SECONDS', 900, 60, 86_400),
     maxFailedLogins: int('MAX_FAILED_LOGINS', 5, 1, 100),
     lockoutMinutes: int('LOCKOUT_MINUTES', 30, 1, 10_080),
@@ -178,4 +243,5 @@ export function loadConfig(): Config {
     // A century reaches back before any event; much further, the cutoff leaves the dates PostgreSQL holds.
     auditRetentionDays: int('AUDIT_RETENTION_DAYS', 3653, 1, 36_500),
   };
+  return { ...settings, ...keys(dataDir, fromEnv) };
 }

@@ -30,7 +30,10 @@ export async function main(): Promise<void> {
     await database.close();
     throw error;
   });
-  const app = await startApp(config, database.db);
+  const app = await startApp(config, database.db).catch(async (error) => {
+    await database.close();
+    throw error;
+  });
   // The command opens the embedded database itself, which this process holds while it serves.
   if (database.embedded && config.production) {
     const [{ operators }] = await database.db.query(`SELECT count(*)::int AS operators FROM account WHERE role = 'OPERATOR' AND disabled_at IS NULL`);

@@ -1,10 +1,13 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { demoAccountLines } from '../../src/db/demo-data';
+import { ended } from '../helpers/node-process';
 
 describe('configuration', () => {
   const saved = { ...process.env };
@@ -103,8 +106,11 @@ describe('configuration', () => {
     process.env.NODE_ENV = 'production';
     expect(() => loadConfig()).toThrow(/^MASTER_KEY and TOKEN_SECRET \(32 bytes, base64\) are required with NODE_ENV=production, whatever the database$/);
     expect(existsSync(generated)).toBe(false);
-    // Keys a production server generated before are to be moved out, not replaced by new ones that open nothing.
+    // Keys a production server generated before are to be moved out, not replaced by new ones that open nothing;
+    // without a database beside them they encrypted nothing, and are not offered.
     writeFileSync(generated, '{}');
+    expect(() => loadConfig()).toThrow(/^MASTER_KEY and TOKEN_SECRET \(32 bytes, base64\) are required with NODE_ENV=production, whatever the database$/);
+    mkdirSync(path.join(dir, 'pg'));
     expect(() => loadConfig()).toThrow(`whatever the database; set them from the keys in ${generated} and move that file off this machine: a new MASTER_KEY would open no data key`);
     process.env.MASTER_KEY = masterKey;
     delete process.env.TOKEN_SECRET;
@@ -142,4 +148,99 @@ describe('configuration', () => {
     process.env.LGWAN_HOST = 'fd00::4';
     expect(loadConfig().lgwanHost).toBe('fd00::4');
   });
+
+  it('names a key set but empty, instead of asking for it as if unset', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-config-'));
+    process.env.DATA_DIR = dir;
+    delete process.env.DATABASE_URL;
+    for (const name of ['MASTER_KEY', 'TOKEN_SECRET']) {
+      const value = process.env[name];
+      process.env[name] = '';
+      expect(() => loadConfig()).toThrow(`${name} is set but empty: it must be 32 bytes encoded in base64`);
+      process.env[name] = value;
+    }
+    // Emptying it is how PREVIOUS_MASTER_KEY is removed once a change of master key is done.
+    process.env.PREVIOUS_MASTER_KEY = '';
+    expect(loadConfig().previousMasterKey).toBeUndefined();
+    expect(existsSync(path.join(dir, 'dev-secrets.json'))).toBe(false);
+  });
+
+  it('refuses PREVIOUS_MASTER_KEY equal to MASTER_KEY: a change of master key needs the old key and a new one', () => {
+    process.env.PREVIOUS_MASTER_KEY = process.env.MASTER_KEY;
+    expect(() => loadConfig()).toThrow('PREVIOUS_MASTER_KEY is the same key as MASTER_KEY: while changing the master key, MASTER_KEY is the new key and PREVIOUS_MASTER_KEY the old one; otherwise leave PREVIOUS_MASTER_KEY unset');
+    process.env.PREVIOUS_MASTER_KEY = randomBytes(32).toString('base64');
+    expect(loadConfig().previousMasterKey).toEqual(Buffer.from(process.env.PREVIOUS_MASTER_KEY, 'base64'));
+  });
+
+  it('writes no development keys when the start is refused for another setting', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-config-'));
+    process.env.DATA_DIR = dir;
+    delete process.env.DATABASE_URL;
+    delete process.env.MASTER_KEY;
+    delete process.env.TOKEN_SECRET;
+    process.env.INTERNET_PORT = 'abc';
+    expect(() => loadConfig()).toThrow('INTERNET_PORT must be a whole number from 0 to 65535, got "abc"');
+    expect(existsSync(path.join(dir, 'dev-secrets.json'))).toBe(false);
+    // Nor when the environment gives both keys.
+    delete process.env.INTERNET_PORT;
+    process.env.MASTER_KEY = randomBytes(32).toString('base64');
+    process.env.TOKEN_SECRET = randomBytes(32).toString('base64');
+    loadConfig();
+    expect(existsSync(path.join(dir, 'dev-secrets.json'))).toBe(false);
+  });
+
+  it('names the development keys\' file when it cannot be read, and what to do', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-config-'));
+    const file = path.join(dir, 'dev-secrets.json');
+    process.env.DATA_DIR = dir;
+    delete process.env.DATABASE_URL;
+    delete process.env.MASTER_KEY;
+    const advice = `restore it, or delete it with ${path.join(dir, 'pg')} to start again with new keys and an empty database`;
+    writeFileSync(file, '{masterKey');
+    expect(() => loadConfig()).toThrow(new RegExp(`^${file} cannot be read as the generated development keys \\(.*JSON.*\\): ${advice}$`));
+    writeFileSync(file, '{"masterKey":"short"}');
+    expect(() => loadConfig()).toThrow(`${file} does not hold the generated development keys (masterKey and tokenSecret, 32 bytes in base64 each): ${advice}`);
+  });
+
+  it('names DATA_DIR when it cannot be the data folder', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-config-'));
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, '');
+    delete process.env.DATABASE_URL;
+    process.env.DATA_DIR = file;
+    // Given both keys, the embedded database is the first to need the folder.
+    await expect(openDatabase(loadConfig())).rejects.toThrow(`DATA_DIR ${file} is not a folder: set DATA_DIR to a folder this server may write to`);
+    delete process.env.MASTER_KEY;
+    expect(() => loadConfig()).toThrow(`DATA_DIR ${file} is not a folder: set DATA_DIR to a folder this server may write to`);
+    process.env.DATA_DIR = '/sys/vrs-data';
+    expect(() => loadConfig()).toThrow(/^DATA_DIR \/sys\/vrs-data cannot be created or written \((EPERM|EACCES|EROFS)\): set DATA_DIR to a folder this server may write to$/);
+  });
+
+  it('refuses a DATABASE_URL that is no PostgreSQL URL, without repeating it', () => {
+    for (const malformed of ['not-a-url', 'localhost:5432/vrs', 'http://vrs:secret@db/vrs']) {
+      process.env.DATABASE_URL = malformed;
+      expect(() => loadConfig()).toThrow('DATABASE_URL is not a PostgreSQL URL: it must read like postgres://user:password@host:5432/database');
+    }
+    for (const url of ['postgresql://vrs:secret@db:5432/vrs', 'socket:/var/run/postgresql?db=vrs', '/var/run/postgresql vrs']) {
+      process.env.DATABASE_URL = url;
+      expect(loadConfig().databaseUrl).toBe(url);
+    }
+  });
+
+  it('names the setting of a listener whose port is taken', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      for (const [name, other] of [['INTERNET_PORT', 'LGWAN_PORT'], ['LGWAN_PORT', 'INTERNET_PORT']]) {
+        const env = { ...process.env, DATABASE_URL: saved.DATABASE_URL, [name]: String(port), [other]: '0' };
+        const server = spawn(process.execPath, ['-r', path.resolve('tests/helpers/run-typescript.js'), 'src/main.ts'], { env });
+        const { code, err } = await ended(server);
+        expect(code).toBe(1);
+        expect(err).toContain(`${name} ${port} on 127.0.0.1 is already in use (another server running?): stop what listens there, or set ${name} to a free port\n`);
+      }
+    } finally {
+      busy.close();
+    }
+  }, 60_000);
 });
