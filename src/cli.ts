@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { SingleBar } from 'cli-progress';
 import { randomUUID } from 'node:crypto';
 import { constants, createWriteStream, Stats } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { access, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -49,6 +50,33 @@ Commands:
 export class UsageError extends Error {
   constructor(problem: string) {
     super(`${problem}\n\n${USAGE}`);
+  }
+}
+
+/**
+ * What an interrupted command (Ctrl-C, SIGTERM, SIGHUP) has left, and what to run: set by a command
+ * while it is under way, said at once when the signal comes.
+ */
+let ifInterrupted: string | null = null;
+let interruptedBy: NodeJS.Signals | null = null;
+
+/**
+ * Says what `ifInterrupted` holds, first among the signal's handlers; the embedded database's own
+ * (src/db/embedded-postgres.ts) then stops it and ends the process with 128 + the signal's number,
+ * as this one does when there is none (an external database).
+ */
+export function sayWhenInterrupted(): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.prependListener(signal, () => {
+      interruptedBy ??= signal;
+      const by = signal === 'SIGINT' ? 'the interrupt (Ctrl-C)' : signal;
+      if (ifInterrupted) console.error(`Stopped by ${by}: ${ifInterrupted}`);
+      ifInterrupted = null;
+      // What fails from now on fails because the database stops with the command (the import's
+      // connection cut, its end unrecorded): traces of that would bury what was just said.
+      console.error = () => undefined;
+      if (process.listenerCount(signal) === 1) process.exit(128 + osConstants.signals[signal]);
+    });
   }
 }
 
@@ -255,6 +283,8 @@ export async function importResidents(args: string[]): Promise<void> {
     const started = Date.now();
     bar.start(size, 0, progressFields({ phase: ImportPhase.RECEIVING, bytesRead: 0, rowsRead: 0, rowsRejected: 0 }, size, 0));
     let job: ImportJob;
+    // One transaction: stopped anywhere before its end, it writes nothing.
+    ifInterrupted = `the import into ${code} stopped; nothing was written. Run the same import-residents again to import the file`;
     try {
       const running = await services.imports.start(
         { requestId: randomUUID(), channel: 'CLI', actor: null, municipalityCode: code },
@@ -264,9 +294,12 @@ export async function importResidents(args: string[]): Promise<void> {
       );
       job = await running.done;
     } finally {
+      ifInterrupted = null;
       // The terminal gets its cursor back whatever happened.
       bar.stop();
     }
+    // Failed because the database stopped with the command: the interrupt already said so.
+    if (interruptedBy && job.status !== ImportStatus.SUCCEEDED) return;
     const seconds = (Date.now() - started) / 1000;
     console.log(`Import ${job.id} into ${code} (${name}): ${job.status} in ${seconds.toFixed(1)} s`);
     console.log(`  rows read ${job.rowsRead}, accepted ${job.rowsAccepted}, rejected ${job.rowsRejected}`);
@@ -350,8 +383,11 @@ async function rotateTenantKey(codeArg: string | undefined): Promise<void> {
     console.log(`Municipality ${code} now writes with key version ${result.version}; ${result.reencrypted} residents re-encrypted.`);
     const wait = Math.max(0, ACTIVE_VERSION_TTL_MS - (Date.now() - started));
     console.log(`Waiting ${Math.ceil(wait / 1000)} s until every server writes with the new version…`);
+    ifInterrupted = `municipality ${code} writes with key version ${result.version}, but what servers wrote meanwhile may still be under an older version, and its registry imports are refused until none is: run \`npm run cli -- reencrypt-tenant-key ${code}\``;
     await new Promise((resolve) => setTimeout(resolve, wait));
-    console.log(`${await rotation.reencrypt(source, code)} more residents re-encrypted; none is left under an older version.`);
+    const moved = await rotation.reencrypt(source, code);
+    ifInterrupted = null;
+    console.log(`${moved} more residents re-encrypted; none is left under an older version.`);
   });
 }
 
@@ -423,6 +459,7 @@ export async function run([command, ...args]: string[]): Promise<void> {
 }
 
 if (require.main === module) {
+  sayWhenInterrupted();
   // Exited explicitly, with the command's code (1 after a broken log or a failed import): nothing
   // left open, a pool or the embedded database's process, keeps the command from ending.
   run(process.argv.slice(2)).then(() => process.exit(process.exitCode ?? 0), (error) => {

@@ -313,6 +313,35 @@ describe('operator command line', () => {
     }
   });
 
+  it('says, when the operator interrupts an import, that it stopped and nothing was written', async () => {
+    const { code } = await t.tenant();
+    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-cli-'));
+    const file = path.join(dir, 'residents.csv');
+    // Long enough to be under way when the interrupt comes.
+    writeFileSync(file, registryCsv(Array.from({ length: 100_000 }, () => registryRow())));
+    const running = async () => (await t.db.query(`SELECT count(*)::int AS n FROM import_job WHERE municipality_code = $1 AND status = 'RUNNING'`, [code]))[0].n;
+    try {
+      const command = typescript('src/cli.ts', ['import-residents', code, file], process.env);
+      while (await running() === 0 && command.process.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+      command.process.kill('SIGINT');
+      expect(await command.exited).toBe(130);
+      expect(command.stderr()).toContain(`Stopped by the interrupt (Ctrl-C): the import into ${code} stopped; nothing was written. Run the same import-residents again to import the file\n`);
+      expect(command.stdout() + command.stderr()).not.toMatch(/unexpectedly/);
+      expect(await residentRows(t, code)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('says, when the operator interrupts a key rotation while it waits, what is left and what to run', async () => {
+    const { code } = await t.tenant();
+    const command = typescript('src/cli.ts', ['rotate-tenant-key', code], process.env);
+    await command.printed('Waiting ');
+    command.process.kill('SIGINT');
+    expect(await command.exited).toBe(130);
+    expect(command.stderr()).toMatch(new RegExp(`^Stopped by the interrupt \\(Ctrl-C\\): municipality ${code} writes with key version \\d+, but what servers wrote meanwhile may still be under an older version, and its registry imports are refused until none is: run \`npm run cli -- reencrypt-tenant-key ${code}\`$`, 'm'));
+  }, 60_000);
+
   it('shows the reading\'s ETA while the file is read, then the phase under way', () => {
     const reading = { phase: ImportPhase.RECEIVING, bytesRead: 250, rowsRead: 1000, rowsRejected: 2 };
     expect(progressFields(reading, 1000, 10)).toEqual({ rows: '1,000', rate: '100', remaining: 'reading ETA 30 s', phase: 'RECEIVING', rejected: '2' });
