@@ -1116,7 +1116,7 @@ describe('resident registry import', () => {
     try {
       for (const path of [`/imports/residents/${job.id}`, `/imports/residents/${job.id}/rejections.csv`]) {
         const response = await fetch(`${baseUrl(t, Channel.LGWAN)}${path}`, { headers: { authorization: `Bearer ${officer.token}` } });
-        expect([response.status, await response.json()]).toEqual([500, { errors: [{ message: 'Internal server error' }] }]);
+        expect([response.status, await response.json()]).toEqual([500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }]);
       }
       expect(logged).toHaveBeenCalledWith('http handler failed:', expect.objectContaining({ message: 'Connection terminated unexpectedly' }));
     } finally {

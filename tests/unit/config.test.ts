@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import { openDatabase } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { demoAccountLines } from '../../src/db/demo-data';
@@ -231,9 +232,16 @@ describe('configuration', () => {
     const busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const port = (busy.address() as { port: number }).port;
+    // A database of its own: the shared one holds other suites' data keys, under their master keys.
+    const admin = new Client(saved.DATABASE_URL);
+    await admin.connect();
+    const database = `vrs_ports_${process.pid}`;
+    await admin.query(`CREATE DATABASE ${database}`);
+    const url = new URL(saved.DATABASE_URL!);
+    url.pathname = `/${database}`;
     try {
       for (const [name, other] of [['INTERNET_PORT', 'LGWAN_PORT'], ['LGWAN_PORT', 'INTERNET_PORT']]) {
-        const env = { ...process.env, DATABASE_URL: saved.DATABASE_URL, [name]: String(port), [other]: '0' };
+        const env = { ...process.env, DATABASE_URL: url.toString(), [name]: String(port), [other]: '0' };
         const server = spawn(process.execPath, ['-r', path.resolve('tests/helpers/run-typescript.js'), 'src/main.ts'], { env });
         const { code, err } = await ended(server);
         expect(code).toBe(1);
@@ -241,6 +249,8 @@ describe('configuration', () => {
       }
     } finally {
       busy.close();
+      await admin.query(`DROP DATABASE ${database} WITH (FORCE)`);
+      await admin.end();
     }
   }, 60_000);
 });
