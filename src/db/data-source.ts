@@ -25,6 +25,7 @@ import { PasswordChange1797500000000 } from '../../migrations/1797500000000-pass
 import { RecordReplaces1797700000000 } from '../../migrations/1797700000000-record-replaces';
 import { StatsRebuildLocksFirst1797900000000 } from '../../migrations/1797900000000-stats-rebuild-locks-first';
 import { AuditCheckpoint1798000000000 } from '../../migrations/1798000000000-audit-checkpoint';
+import { ImportJobBackend1798300000000 } from '../../migrations/1798300000000-import-job-backend';
 import { ImportDeadlockPatience1798200000000 } from '../../migrations/1798200000000-import-deadlock-patience';
 import { ImportTicketsUpdated1798100000000 } from '../../migrations/1798100000000-import-tickets-updated';
 import { Account } from '../entities/account.entity';
@@ -62,6 +63,7 @@ export const migrations = [
   AuditCheckpoint1798000000000,
   ImportTicketsUpdated1798100000000,
   ImportDeadlockPatience1798200000000,
+  ImportJobBackend1798300000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

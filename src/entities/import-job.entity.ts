@@ -96,4 +96,8 @@ export class ImportJob {
 
   @Column({ name: 'heartbeat_at', type: 'timestamptz' })
   heartbeatAt: Date;
+
+  /** The database session whose transaction holds the running import: gone, the job wrote nothing. */
+  @Column({ name: 'backend_pid', type: 'integer', nullable: true })
+  backendPid: number | null;
 }

@@ -249,8 +249,9 @@ export class ResidentImportService {
   async get(ctx: Context, id: string): Promise<ImportJob | null> {
     const scope = scopeOf(ctx.ability, 'read', 'ImportJob');
     if (!scope || !isUuid(id)) return null;
-    const job = await applyScope((await ctx.session.manager()).getRepository(ImportJob).createQueryBuilder('j'), scope).andWhere('j.id = :id', { id }).getOne();
-    return job ? reportStale(job) : null;
+    const db = await ctx.session.manager();
+    const job = await applyScope(db.getRepository(ImportJob).createQueryBuilder('j'), scope).andWhere('j.id = :id', { id }).getOne();
+    return job ? (await reportStale(db, [job]))[0] : null;
   }
 
   /** As `get`, for a caller refused outright (FORBIDDEN) when the policy lets it read no import job at all. */
@@ -264,9 +265,10 @@ export class ResidentImportService {
     checkPageSize(first, 100);
     const scope = scopeOf(ctx.ability, 'read', 'ImportJob');
     if (!scope) return [];
-    const jobs = await applyScope((await ctx.session.manager()).getRepository(ImportJob).createQueryBuilder('j'), scope)
+    const db = await ctx.session.manager();
+    const jobs = await applyScope(db.getRepository(ImportJob).createQueryBuilder('j'), scope)
       .orderBy('j.created_at', 'DESC').addOrderBy('j.id').limit(first).getMany();
-    return jobs.map(reportStale);
+    return reportStale(db, jobs);
   }
 
   /** A page of the job's rejection report; the job is one the caller may read. */
@@ -313,8 +315,8 @@ export class ResidentImportService {
   }
 
   /**
-   * Records as FAILED the jobs of a process that died (no heartbeat for STALE_AFTER_MS): their
-   * transaction never committed, so they wrote nothing. Runs at start-up for every municipality
+   * Records as FAILED the jobs of a process that died (its database session gone, or no heartbeat for
+   * STALE_AFTER_MS): their transaction never committed, so they wrote nothing. Runs at start-up for every municipality
    * and before each import for its own; until then, reads already report such a job as failed.
    */
   async failStale(municipalityCode: string | null): Promise<void> {
@@ -323,7 +325,8 @@ export class ResidentImportService {
     await this.db.query(
       `WITH failed AS (
          UPDATE import_job SET status = 'FAILED', phase = NULL, finished_at = heartbeat_at, failure_reason = $2
-         WHERE status IN ('QUEUED', 'RUNNING') AND heartbeat_at < now() - make_interval(secs => $1)
+         WHERE status IN ('QUEUED', 'RUNNING')
+           AND (heartbeat_at < now() - make_interval(secs => $1) OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL))
            AND ($3::char(6) IS NULL OR municipality_code = $3)
          RETURNING municipality_code, id, created_by
        )
@@ -364,6 +367,7 @@ export class ResidentImportService {
       startedAt: null,
       finishedAt: null,
       heartbeatAt: new Date(),
+      backendPid: null,
     });
     await repo.insert(job);
     let markReceived: () => void = () => undefined;
@@ -395,6 +399,9 @@ export class ResidentImportService {
       );
       const keys = await this.keyring.keysFor(this.db.manager, job.municipalityCode);
       outcome = await this.inTenantTransaction(job.municipalityCode, async (client, tx) => {
+        // The job lives as long as this session: once it is gone, the job is known to have written nothing.
+        const { rows: [{ pid }] } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        await this.db.query('UPDATE import_job SET backend_pid = $3 WHERE municipality_code = $1 AND id = $2', [job.municipalityCode, job.id, pid]);
         return this.runInTransaction(client, tx, job, principal, input, options, keys, progress, received);
       });
     } catch (error) {
@@ -832,9 +839,13 @@ export class ResidentImportService {
     const client = (runner as unknown as { databaseConnection: PoolClient }).databaseConnection;
     try {
       await runner.startTransaction();
-      // Where the role may not change it (migration 1798200000000), the default stays.
-      await runner.query(`DO $$ BEGIN PERFORM set_config('deadlock_timeout', '${DEADLOCK_PATIENCE}', true);
-        EXCEPTION WHEN insufficient_privilege THEN NULL; END $$`);
+      // Where the role may not change it (migration 1798200000000), the default stays. A process
+      // that dies mid-statement ends its statement within seconds (PostgreSQL 14 and later, on Linux),
+      // not at its end: its locks go, and the job reads as stopped.
+      await runner.query(`DO $$ BEGIN
+        BEGIN PERFORM set_config('deadlock_timeout', '${DEADLOCK_PATIENCE}', true); EXCEPTION WHEN insufficient_privilege THEN NULL; END;
+        BEGIN PERFORM set_config('client_connection_check_interval', '5s', true); EXCEPTION WHEN undefined_object THEN NULL; END;
+      END $$`);
       await setTenants(runner, [code]);
       const result = await work(client, runner.manager);
       await runner.commitTransaction();
@@ -931,11 +942,17 @@ export function reportComplete(job: ImportJob): boolean {
   return job.status === ImportStatus.FAILED && job.rejectionsListed > 0 && listedAll;
 }
 
-/** A job left RUNNING by a process that died reads as FAILED: its transaction never committed. */
-function reportStale(job: ImportJob): ImportJob {
-  const running = job.status === ImportStatus.RUNNING || job.status === ImportStatus.QUEUED;
-  if (running && Date.now() - job.heartbeatAt.getTime() > STALE_AFTER_MS) {
+/**
+ * Jobs left RUNNING by a process that died read as FAILED: their transaction never committed. Known
+ * at once when the job's database session is gone; otherwise once its heartbeat is STALE_AFTER_MS old.
+ */
+async function reportStale(db: EntityManager, jobs: ImportJob[]): Promise<ImportJob[]> {
+  const running = (job: ImportJob) => job.status === ImportStatus.RUNNING || job.status === ImportStatus.QUEUED;
+  const pids = jobs.filter(running).flatMap((job) => (job.backendPid === null ? [] : [job.backendPid]));
+  const alive = new Set(pids.length ? (await db.query('SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)', [pids])).map((row: { pid: number }) => row.pid) : []);
+  return jobs.map((job) => {
+    const gone = job.backendPid !== null && !alive.has(job.backendPid);
+    if (!running(job) || (!gone && Date.now() - job.heartbeatAt.getTime() <= STALE_AFTER_MS)) return job;
     return Object.assign(job, { status: ImportStatus.FAILED, phase: null, failureReason: STALE_REASON });
-  }
-  return job;
+  });
 }

@@ -1,5 +1,6 @@
 import iconv from 'iconv-lite';
 import { connect } from 'node:net';
+import { Client } from 'pg';
 import { Channel, Role } from '../../src/schema/enums';
 import {
   baseUrl, finishedJob, IMPORT_JOB, importFile, JAPANESE_HEADER, registryCsv, registryRow, residentRows, ticketRows, upload,
@@ -1013,6 +1014,40 @@ describe('resident registry import', () => {
       expect(await logged(alive)).toEqual([]);
     } finally {
       await t.db.query(`UPDATE import_job SET status = 'FAILED', finished_at = now() WHERE id = $1`, [alive]);
+    }
+  });
+
+  it('reports a job whose database session is gone as failed at once, and records it so before the next import', async () => {
+    const { code, officer } = await t.tenant();
+    // Two sessions as a running import holds one: one still there, one whose process died (gone with it).
+    const sessions = [new Client(process.env.DATABASE_URL), new Client(process.env.DATABASE_URL)];
+    const pids: number[] = [];
+    for (const session of sessions) {
+      await session.connect();
+      pids.push((await session.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+    }
+    await sessions[1].end();
+    // Both beat a second ago: only the session tells them apart.
+    const job = (pid: number) => t.db.query(
+      `INSERT INTO import_job (municipality_code, id, kind, mode, status, phase, rows_read, started_at, heartbeat_at, backend_pid)
+       VALUES ($1, gen_random_uuid(), 'RESIDENTS', 'SKIP', 'RUNNING', 'MERGING', 10, now() - interval '1 minute', now() - interval '1 second', $2) RETURNING id::text`,
+      [code, pid],
+    ).then((rows: { id: string }[]) => rows[0].id);
+    const [alive, dead] = [await job(pids[0]), await job(pids[1])];
+    const stored = async (id: string) => (await t.db.query('SELECT status, failure_reason FROM import_job WHERE id = $1', [id]))[0];
+    const reason = 'the import stopped unexpectedly; nothing was written';
+    try {
+      expect((await officer.gql(IMPORT_JOB, { id: dead })).data.importJob).toMatchObject({ status: 'FAILED', phase: null, failureReason: reason });
+      expect((await officer.gql(IMPORT_JOB, { id: alive })).data.importJob).toMatchObject({ status: 'RUNNING', phase: 'MERGING' });
+      const listed = (await officer.gql('{ importJobs(first: 5) { id status } }')).data.importJobs;
+      expect(listed).toEqual(expect.arrayContaining([{ id: dead, status: 'FAILED' }, { id: alive, status: 'RUNNING' }]));
+
+      expect(await importFile(t, officer, registryCsv([registryRow()]))).toMatchObject({ status: 'SUCCEEDED' });
+      expect(await stored(dead)).toEqual({ status: 'FAILED', failure_reason: reason });
+      expect(await stored(alive)).toEqual({ status: 'RUNNING', failure_reason: null });
+    } finally {
+      await t.db.query(`UPDATE import_job SET status = 'FAILED', finished_at = now() WHERE id = $1`, [alive]);
+      await sessions[0].end();
     }
   });
 
