@@ -195,6 +195,23 @@ describe('tickets', () => {
     expect(await t.db.query('SELECT resident_id FROM ticket WHERE municipality_code = $1', [code])).toEqual([{ resident_id: holder.residentId }]);
   });
 
+  it('takes its turn behind another issuance of the municipality that is moments from its end, instead of being refused', async () => {
+    const { code, officer } = await t.tenant();
+    const residents = [await registerResident(officer), await registerResident(officer)];
+    // Another counter's issuance holds the registry for half a second.
+    const other = t.db.createQueryRunner();
+    await other.connect();
+    await other.startTransaction();
+    await lockRegistry(other, code);
+    const released = new Promise((resolve) => setTimeout(resolve, 500)).then(() => other.commitTransaction()).finally(() => other.release());
+    const issued = await Promise.all(residents.map((r) => officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: r.id }] } })));
+    await released;
+    expect(issued.map((answer) => answer.data.issueTickets)).toEqual([
+      expect.objectContaining({ issuedCount: 1, userErrors: [] }), expect.objectContaining({ issuedCount: 1, userErrors: [] }),
+    ]);
+    expect(await t.db.query('SELECT count(*)::int AS n FROM ticket WHERE municipality_code = $1', [code])).toEqual([{ n: 2 }]);
+  });
+
   it('refuses a series starting after dose 9, which the OCR line\'s one dose digit cannot print; a range reaching past it is one ticket', async () => {
     const { code, officer } = await t.tenant();
     const { id } = await registerResident(officer);
