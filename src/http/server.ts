@@ -311,7 +311,7 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
     try {
       // A request line that is no path at all ('//x:99999') is the client's mistake, not a fault.
       const url = URL.canParse(req.url ?? '/', 'http://localhost') ? new URL(req.url ?? '/', 'http://localhost') : null;
-      if (!url) return send(res, 400, '{"error":"bad request path"}');
+      if (!url) return send(res, 400, JSON.stringify({ errors: [{ message: 'Bad request path', extensions: { code: 'BAD_REQUEST' } }] }));
       if (url.pathname === '/healthz') return send(res, 200, '{"status":"ok"}');
       if (url.pathname === '/readyz') {
         // A database that does not answer at all (hung, network gone) is as unavailable as one that refuses.
@@ -329,7 +329,9 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
         return await residentImport(req, res, url, services, channel);
       }
       if (url.pathname === '/exports/vaccination-records.csv') return await recordExport(req, res, url, services, channel);
-      if (url.pathname !== '/graphql') return send(res, 404, '{"error":"not found"}');
+      if (url.pathname !== '/graphql') {
+        return send(res, 404, JSON.stringify({ errors: [{ message: 'Not found: the API answers at /graphql', extensions: { code: 'NOT_FOUND' } }] }));
+      }
 
       const headers = new HeaderMap();
       for (const [key, value] of Object.entries(req.headers)) {

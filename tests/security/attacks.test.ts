@@ -152,8 +152,14 @@ describe('query abuse', () => {
         socket.on('error', reject);
       });
       expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      expect(answer).toContain(JSON.stringify({ errors: [{ message: 'Bad request path', extensions: { code: 'BAD_REQUEST' } }] }));
       expect((await fetch(t.url(channel).replace(/graphql$/, 'healthz'))).status).toBe(200);
     }
+  });
+
+  it('answers a path it does not serve with 404 in the API\'s error shape, naming where the API is', async () => {
+    const answer = await fetch(t.url(Channel.LGWAN).replace(/graphql$/, 'graphq'));
+    expect([answer.status, await answer.json()]).toEqual([404, { errors: [{ message: 'Not found: the API answers at /graphql', extensions: { code: 'NOT_FOUND' } }] }]);
   });
 
   it('reads the media type and the authorization scheme whatever their case, as HTTP defines them', async () => {
