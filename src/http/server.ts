@@ -332,6 +332,11 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       if (url.pathname !== '/graphql') {
         return send(res, 404, JSON.stringify({ errors: [{ message: 'Not found: the API answers at /graphql', extensions: { code: 'NOT_FOUND' } }] }));
       }
+      // A browser's CORS preflight included: no origin but the clients' own is served (README).
+      if (req.method !== 'GET' && req.method !== 'POST') {
+        res.setHeader('allow', 'GET, POST');
+        return send(res, 405, JSON.stringify({ errors: [{ message: 'Use POST (or GET for queries); cross-origin requests from browsers are not served', extensions: { code: 'METHOD_NOT_ALLOWED' } }] }));
+      }
 
       const headers = new HeaderMap();
       for (const [key, value] of Object.entries(req.headers)) {

@@ -157,6 +157,14 @@ describe('query abuse', () => {
     }
   });
 
+  it('answers other methods on /graphql, a browser\'s CORS preflight included, with 405 and the methods it takes', async () => {
+    for (const [method, headers] of [['OPTIONS', { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' }], ['PUT', {}], ['DELETE', {}]] as const) {
+      const answer = await fetch(t.url(Channel.INTERNET), { method, headers });
+      expect([answer.status, answer.headers.get('allow'), answer.headers.get('access-control-allow-origin'), ((await answer.json()) as { errors: { extensions: unknown }[] }).errors[0].extensions])
+        .toEqual([405, 'GET, POST', null, { code: 'METHOD_NOT_ALLOWED' }]);
+    }
+  });
+
   it('answers a path it does not serve with 404 in the API\'s error shape, naming where the API is', async () => {
     const answer = await fetch(t.url(Channel.LGWAN).replace(/graphql$/, 'graphq'));
     expect([answer.status, await answer.json()]).toEqual([404, { errors: [{ message: 'Not found: the API answers at /graphql', extensions: { code: 'NOT_FOUND' } }] }]);
