@@ -66,6 +66,12 @@ const PROGRESS_EVERY_MS = 250;
 const HEARTBEAT_MS = 10_000;
 /** A RUNNING job whose process has not reported for this long has died; it wrote nothing. */
 export const STALE_AFTER_MS = 120_000;
+/**
+ * A RUNNING job whose database session is gone, and whose process has not reported for this long,
+ * has died: its transaction went with the session. (A job that failed has ended its session a
+ * moment before it records why; a live process reports every HEARTBEAT_MS.)
+ */
+const SESSION_GONE_AFTER_MS = 2 * HEARTBEAT_MS;
 const STALE_REASON = 'the import stopped unexpectedly; nothing was written';
 const CROSSED_REASON = 'the import and another change to the same residents waited on each other, and the database stopped the import; nothing was written, run the import again';
 /**
@@ -315,8 +321,8 @@ export class ResidentImportService {
   }
 
   /**
-   * Records as FAILED the jobs of a process that died (its database session gone, or no heartbeat for
-   * STALE_AFTER_MS): their transaction never committed, so they wrote nothing. Runs at start-up for every municipality
+   * Records as FAILED the jobs of a process that died (its database session gone and no heartbeat
+   * for SESSION_GONE_AFTER_MS, or none for STALE_AFTER_MS): their transaction never committed, so they wrote nothing. Runs at start-up for every municipality
    * and before each import for its own; until then, reads already report such a job as failed.
    */
   async failStale(municipalityCode: string | null): Promise<void> {
@@ -326,7 +332,8 @@ export class ResidentImportService {
       `WITH failed AS (
          UPDATE import_job SET status = 'FAILED', phase = NULL, finished_at = heartbeat_at, failure_reason = $2
          WHERE status IN ('QUEUED', 'RUNNING')
-           AND (heartbeat_at < now() - make_interval(secs => $1) OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL))
+           AND (heartbeat_at < now() - make_interval(secs => $1)
+             OR (heartbeat_at < now() - make_interval(secs => $4) AND backend_pid NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)))
            AND ($3::char(6) IS NULL OR municipality_code = $3)
          RETURNING municipality_code, id, created_by
        )
@@ -334,7 +341,7 @@ export class ResidentImportService {
        SELECT 'import-stopped', f.created_by, a.role, CASE WHEN f.created_by IS NULL THEN 'CLI' ELSE 'LGWAN' END, f.municipality_code,
               'resident.import', ARRAY[f.id::text], 'FAILURE'
        FROM failed f LEFT JOIN account a ON a.id = f.created_by`,
-      [STALE_AFTER_MS / 1000, STALE_REASON, municipalityCode],
+      [STALE_AFTER_MS / 1000, STALE_REASON, municipalityCode, SESSION_GONE_AFTER_MS / 1000],
     );
   }
 
@@ -944,15 +951,17 @@ export function reportComplete(job: ImportJob): boolean {
 
 /**
  * Jobs left RUNNING by a process that died read as FAILED: their transaction never committed. Known
- * at once when the job's database session is gone; otherwise once its heartbeat is STALE_AFTER_MS old.
+ * when the job's database session is gone and its heartbeat SESSION_GONE_AFTER_MS old; otherwise
+ * once its heartbeat is STALE_AFTER_MS old.
  */
 async function reportStale(db: EntityManager, jobs: ImportJob[]): Promise<ImportJob[]> {
   const running = (job: ImportJob) => job.status === ImportStatus.RUNNING || job.status === ImportStatus.QUEUED;
   const pids = jobs.filter(running).flatMap((job) => (job.backendPid === null ? [] : [job.backendPid]));
   const alive = new Set(pids.length ? (await db.query('SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)', [pids])).map((row: { pid: number }) => row.pid) : []);
   return jobs.map((job) => {
-    const gone = job.backendPid !== null && !alive.has(job.backendPid);
-    if (!running(job) || (!gone && Date.now() - job.heartbeatAt.getTime() <= STALE_AFTER_MS)) return job;
+    const silent = Date.now() - job.heartbeatAt.getTime();
+    const gone = job.backendPid !== null && !alive.has(job.backendPid) && silent > SESSION_GONE_AFTER_MS;
+    if (!running(job) || (!gone && silent <= STALE_AFTER_MS)) return job;
     return Object.assign(job, { status: ImportStatus.FAILED, phase: null, failureReason: STALE_REASON });
   });
 }

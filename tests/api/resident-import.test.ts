@@ -1017,7 +1017,7 @@ describe('resident registry import', () => {
     }
   });
 
-  it('reports a job whose database session is gone as failed at once, and records it so before the next import', async () => {
+  it('reports a job whose database session is gone as failed well before two minutes, and records it so before the next import', async () => {
     const { code, officer } = await t.tenant();
     // Two sessions as a running import holds one: one still there, one whose process died (gone with it).
     const sessions = [new Client(process.env.DATABASE_URL), new Client(process.env.DATABASE_URL)];
@@ -1027,26 +1027,29 @@ describe('resident registry import', () => {
       pids.push((await session.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
     }
     await sessions[1].end();
-    // Both beat a second ago: only the session tells them apart.
-    const job = (pid: number) => t.db.query(
+    // Both last beat 30 s ago (a live process beats every 10 s): only the session tells them apart.
+    // One that beat a second ago is taken for a job that has just failed and is recording why.
+    const job = (pid: number, beat = '30 seconds') => t.db.query(
       `INSERT INTO import_job (municipality_code, id, kind, mode, status, phase, rows_read, started_at, heartbeat_at, backend_pid)
-       VALUES ($1, gen_random_uuid(), 'RESIDENTS', 'SKIP', 'RUNNING', 'MERGING', 10, now() - interval '1 minute', now() - interval '1 second', $2) RETURNING id::text`,
-      [code, pid],
+       VALUES ($1, gen_random_uuid(), 'RESIDENTS', 'SKIP', 'RUNNING', 'MERGING', 10, now() - interval '1 minute', now() - $3::interval, $2) RETURNING id::text`,
+      [code, pid, beat],
     ).then((rows: { id: string }[]) => rows[0].id);
-    const [alive, dead] = [await job(pids[0]), await job(pids[1])];
+    const [alive, dead, ending] = [await job(pids[0]), await job(pids[1]), await job(pids[1], '1 second')];
     const stored = async (id: string) => (await t.db.query('SELECT status, failure_reason FROM import_job WHERE id = $1', [id]))[0];
     const reason = 'the import stopped unexpectedly; nothing was written';
     try {
       expect((await officer.gql(IMPORT_JOB, { id: dead })).data.importJob).toMatchObject({ status: 'FAILED', phase: null, failureReason: reason });
       expect((await officer.gql(IMPORT_JOB, { id: alive })).data.importJob).toMatchObject({ status: 'RUNNING', phase: 'MERGING' });
+      expect((await officer.gql(IMPORT_JOB, { id: ending })).data.importJob).toMatchObject({ status: 'RUNNING', phase: 'MERGING' });
       const listed = (await officer.gql('{ importJobs(first: 5) { id status } }')).data.importJobs;
-      expect(listed).toEqual(expect.arrayContaining([{ id: dead, status: 'FAILED' }, { id: alive, status: 'RUNNING' }]));
+      expect(listed).toEqual(expect.arrayContaining([{ id: dead, status: 'FAILED' }, { id: alive, status: 'RUNNING' }, { id: ending, status: 'RUNNING' }]));
 
       expect(await importFile(t, officer, registryCsv([registryRow()]))).toMatchObject({ status: 'SUCCEEDED' });
       expect(await stored(dead)).toEqual({ status: 'FAILED', failure_reason: reason });
       expect(await stored(alive)).toEqual({ status: 'RUNNING', failure_reason: null });
+      expect(await stored(ending)).toEqual({ status: 'RUNNING', failure_reason: null });
     } finally {
-      await t.db.query(`UPDATE import_job SET status = 'FAILED', finished_at = now() WHERE id = $1`, [alive]);
+      await t.db.query(`UPDATE import_job SET status = 'FAILED', finished_at = now() WHERE id = ANY($1)`, [[alive, ending]]);
       await sessions[0].end();
     }
   });
