@@ -10,6 +10,16 @@ import { loadConfig } from '../../src/config';
 import { demoAccountLines } from '../../src/db/demo-data';
 import { ended } from '../helpers/node-process';
 
+/** A fresh data folder for the embedded database, and an environment that gives it no keys. */
+function embeddedWithoutKeys(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vrs-config-'));
+  process.env.DATA_DIR = dir;
+  delete process.env.DATABASE_URL;
+  delete process.env.MASTER_KEY;
+  delete process.env.TOKEN_SECRET;
+  return dir;
+}
+
 describe('configuration', () => {
   const saved = { ...process.env };
   beforeEach(() => {
@@ -124,11 +134,7 @@ describe('configuration', () => {
   });
 
   it('outside production generates the embedded database\'s secrets into the data folder, once', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-config-'));
-    process.env.DATA_DIR = dir;
-    delete process.env.DATABASE_URL;
-    delete process.env.MASTER_KEY;
-    delete process.env.TOKEN_SECRET;
+    const dir = embeddedWithoutKeys();
     const config = loadConfig();
     const stored = JSON.parse(readFileSync(path.join(dir, 'dev-secrets.json'), 'utf8'));
     expect(Buffer.from(stored.masterKey, 'base64')).toEqual(config.masterKey);
@@ -174,11 +180,7 @@ describe('configuration', () => {
   });
 
   it('writes no development keys when the start is refused for another setting', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-config-'));
-    process.env.DATA_DIR = dir;
-    delete process.env.DATABASE_URL;
-    delete process.env.MASTER_KEY;
-    delete process.env.TOKEN_SECRET;
+    const dir = embeddedWithoutKeys();
     process.env.INTERNET_PORT = 'abc';
     expect(() => loadConfig()).toThrow('INTERNET_PORT must be a whole number from 0 to 65535, got "abc"');
     expect(existsSync(path.join(dir, 'dev-secrets.json'))).toBe(false);
@@ -191,11 +193,8 @@ describe('configuration', () => {
   });
 
   it('names the development keys\' file when it cannot be read, and what to do', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'vrs-config-'));
+    const dir = embeddedWithoutKeys();
     const file = path.join(dir, 'dev-secrets.json');
-    process.env.DATA_DIR = dir;
-    delete process.env.DATABASE_URL;
-    delete process.env.MASTER_KEY;
     const advice = `restore it, or delete it with ${path.join(dir, 'pg')} to start again with new keys and an empty database`;
     writeFileSync(file, '{masterKey');
     expect(() => loadConfig()).toThrow(new RegExp(`^${file} cannot be read as the generated development keys \\(.*JSON.*\\): ${advice}$`));
