@@ -186,17 +186,14 @@ async function reportTarget(reportFile: string, input: Stats): Promise<string> {
     throw new Error(`${reportFile}: is the registry file being imported; --rejections needs another file`);
   }
   if (existing && !existing.isFile()) throw unwritable('not a file');
+  const named = <T>(step: Promise<T>) => step.catch((error: NodeJS.ErrnoException) => {
+    throw reason(error);
+  });
   // A link is written through, as opening it would: the file it names is replaced.
-  const target = existing ? await realpath(reportFile) : path.join(await realpath(path.dirname(reportFile)).catch((error) => {
-    throw reason(error);
-  }), path.basename(reportFile));
+  const target = existing ? await realpath(reportFile) : path.join(await named(realpath(path.dirname(reportFile))), path.basename(reportFile));
   // The report is written beside it first, then renamed over it.
-  await access(path.dirname(target), constants.W_OK).catch((error) => {
-    throw reason(error);
-  });
-  if (existing) await access(target, constants.W_OK).catch((error) => {
-    throw reason(error);
-  });
+  await named(access(path.dirname(target), constants.W_OK));
+  if (existing) await named(access(target, constants.W_OK));
   return target;
 }
 

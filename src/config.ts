@@ -142,15 +142,17 @@ export function ensureDataDir(dataDir: string): void {
 function devSecrets(dataDir: string): { masterKey: string; tokenSecret: string } {
   const file = path.join(dataDir, DEV_SECRETS);
   if (existsSync(file)) {
+    const unusable = (why: string) =>
+      new Error(`${file} ${why}: restore it, or delete it with ${path.join(dataDir, 'pg')} to start again with new keys and an empty database`);
     let stored: { masterKey?: unknown; tokenSecret?: unknown };
     try {
       stored = JSON.parse(readFileSync(file, 'utf8'));
     } catch (error) {
-      throw new Error(`${file} cannot be read as the generated development keys (${(error as Error).message}): restore it, or delete it with ${path.join(dataDir, 'pg')} to start again with new keys and an empty database`);
+      throw unusable(`cannot be read as the generated development keys (${(error as Error).message})`);
     }
     const valid = (value: unknown) => typeof value === 'string' && Buffer.from(value, 'base64').length === 32;
     if (!valid(stored?.masterKey) || !valid(stored?.tokenSecret)) {
-      throw new Error(`${file} does not hold the generated development keys (masterKey and tokenSecret, 32 bytes in base64 each): restore it, or delete it with ${path.join(dataDir, 'pg')} to start again with new keys and an empty database`);
+      throw unusable('does not hold the generated development keys (masterKey and tokenSecret, 32 bytes in base64 each)');
     }
     return stored as { masterKey: string; tokenSecret: string };
   }

@@ -12,18 +12,13 @@ import { reportComplete, UploadInterrupted } from '../services/resident-import.s
 import { encodingNamed, FileEncoding } from '../validation/encodings';
 import { todayInJapan } from '../validation/dates';
 import { checkQueryParameters } from '../validation/query-parameters';
+import { errorBody, json } from './answers';
 import { TransferSlots } from './transfer-slots';
 
 /**
  * CSV in and out over plain HTTP, beside GraphQL: the same token, the same Context and the same
  * ability decide, but bodies stream instead of being buffered.
  */
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-}
-
-const error = (message: string, code: string, field?: string[]) => ({ errors: [{ message, extensions: { code, ...(field ? { field } : {}) } }] });
 
 /**
  * 401 or 403; a refusal counts towards the actor's repeated denials, as one in GraphQL does. An
@@ -34,11 +29,11 @@ async function refuse(res: ServerResponse, ctx: Context, registryRoute = false):
   const why = notWorking(ctx);
   if (why) {
     const code = String(why.extensions.code);
-    return json(res, code === 'UNAUTHENTICATED' ? 401 : 403, error(why.message, code));
+    return json(res, code === 'UNAUTHENTICATED' ? 401 : 403, errorBody(why.message, code));
   }
   await ctx.services.detector.denied(ctx.actor!, ctx.sourceAddress, 1);
   const byChannel = registryRoute && ctx.actor?.role === Role.MUNICIPALITY && ctx.channel === Channel.INTERNET;
-  json(res, 403, error((byChannel ? lgwanOnly() : forbidden()).message, 'FORBIDDEN'));
+  json(res, 403, errorBody((byChannel ? lgwanOnly() : forbidden()).message, 'FORBIDDEN'));
 }
 
 /**
@@ -47,7 +42,7 @@ async function refuse(res: ServerResponse, ctx: Context, registryRoute = false):
  */
 function suspension(res: ServerResponse, e: unknown): boolean {
   if (!(e instanceof GraphQLError) || e.extensions.code !== 'FUNCTION_SUSPENDED' || res.headersSent) return false;
-  json(res, 503, error(e.message, 'FUNCTION_SUSPENDED'));
+  json(res, 503, errorBody(e.message, 'FUNCTION_SUSPENDED'));
   return true;
 }
 
@@ -72,7 +67,7 @@ function slotFor(res: ServerResponse, slots: TransferSlots, code: string, what: 
   const slot = slots.take(code);
   if ('release' in slot) return slot.release;
   const message = slot.refused === 'municipality' ? BUSY[what] : `too many ${what}s are running on this server; try again in a minute`;
-  json(res, 429, error(message, 'RATE_LIMITED'), { 'retry-after': '60' });
+  json(res, 429, errorBody(message, 'RATE_LIMITED'), { 'retry-after': '60' });
   return null;
 }
 
@@ -110,7 +105,7 @@ export async function residentImport(req: IncomingMessage, res: ServerResponse, 
   if (rest.length > 0 || (report !== undefined && report !== 'rejections.csv')) return json(res, 404, { error: 'not found' });
   const method = id === undefined ? 'POST' : 'GET';
   if (req.method !== method) {
-    return json(res, 405, error(method === 'POST' ? 'Use POST with the CSV file as the body' : 'Use GET', 'METHOD_NOT_ALLOWED'), { allow: method });
+    return json(res, 405, errorBody(method === 'POST' ? 'Use POST with the CSV file as the body' : 'Use GET', 'METHOD_NOT_ALLOWED'), { allow: method });
   }
   const ctx = await createContext(services, channel, req);
   try {
@@ -138,13 +133,13 @@ async function jobWith(ctx: Context, res: ServerResponse, url: URL, services: Se
   if (!encoding || errors.errors.length > 0) return badInput(res, new InputError(errors.errors));
   // The report streams on a connection of its own: the request's transaction is done with.
   await ctx.session.finish(true);
-  if (!job) return json(res, 404, error('not found or no access', 'NOT_FOUND'));
+  if (!job) return json(res, 404, errorBody('not found or no access', 'NOT_FOUND'));
   if (!report) return json(res, 200, jobState(job));
   // A report is whole or not sent: a header alone would read as "nothing rejected".
   if (!reportComplete(job)) {
     return job.status === ImportStatus.QUEUED || job.status === ImportStatus.RUNNING
-      ? json(res, 409, error('the import is still running; its report is written when it ends', 'INVALID_STATE'))
-      : json(res, 410, error('no whole report is kept for this job (it failed before one was written, or ten later imports replaced it)', 'GONE'));
+      ? json(res, 409, errorBody('the import is still running; its report is written when it ends', 'INVALID_STATE'))
+      : json(res, 410, errorBody('no whole report is kept for this job (it failed before one was written, or ten later imports replaced it)', 'GONE'));
   }
   const release = slotFor(res, services.downloads, job.municipalityCode, 'download');
   if (!release) return;
@@ -202,7 +197,7 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
 
 /** GET /exports/vaccination-records.csv?from=&to=&registeredFrom=&registeredTo=&dose=&encoding=utf8|sjis */
 export async function recordExport(req: IncomingMessage, res: ServerResponse, url: URL, services: Services, channel: Channel): Promise<void> {
-  if (req.method !== 'GET') return json(res, 405, error('Use GET', 'METHOD_NOT_ALLOWED'), { allow: 'GET' });
+  if (req.method !== 'GET') return json(res, 405, errorBody('Use GET', 'METHOD_NOT_ALLOWED'), { allow: 'GET' });
   const ctx = await createContext(services, channel, req);
   try {
     await exportWith(ctx, req, res, url, services);

@@ -12,6 +12,7 @@ import { buildSchema } from '../schema/build-schema';
 import { Services } from '../services';
 import { writeAudit } from '../services/audit.service';
 import { storableLiterals, unstorableVariable } from '../validation/storable-text';
+import { errorBody, json } from './answers';
 import { recordExport, residentImport } from './csv.routes';
 
 const MAX_BODY = 1024 * 1024;
@@ -261,9 +262,6 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function send(res: ServerResponse, status: number, body: string, type = 'application/json'): void {
-  res.writeHead(status, { 'content-type': type }).end(body);
-}
 
 /**
  * The requests being served. A stopping server lets them finish, so that a client gets the answer
@@ -311,8 +309,8 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
     try {
       // A request line that is no path at all ('//x:99999') is the client's mistake, not a fault.
       const url = URL.canParse(req.url ?? '/', 'http://localhost') ? new URL(req.url ?? '/', 'http://localhost') : null;
-      if (!url) return send(res, 400, JSON.stringify({ errors: [{ message: 'Bad request path', extensions: { code: 'BAD_REQUEST' } }] }));
-      if (url.pathname === '/healthz') return send(res, 200, '{"status":"ok"}');
+      if (!url) return json(res, 400, errorBody('Bad request path', 'BAD_REQUEST'));
+      if (url.pathname === '/healthz') return json(res, 200, { status: 'ok' });
       if (url.pathname === '/readyz') {
         // A database that does not answer at all (hung, network gone) is as unavailable as one that refuses.
         let timer: NodeJS.Timeout | undefined;
@@ -321,7 +319,7 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
           new Promise<string>((resolve) => (timer = setTimeout(() => resolve('database not answering'), READY_MS))),
         ]);
         clearTimeout(timer);
-        return send(res, answered === 'ready' ? 200 : 503, JSON.stringify({ status: answered }));
+        return json(res, answered === 'ready' ? 200 : 503, { status: answered });
       }
       // CSV routes stream their bodies; only GraphQL bodies are buffered (and capped).
       if (url.pathname === '/imports/residents' || url.pathname.startsWith('/imports/residents/')) {
@@ -330,12 +328,11 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       }
       if (url.pathname === '/exports/vaccination-records.csv') return await recordExport(req, res, url, services, channel);
       if (url.pathname !== '/graphql') {
-        return send(res, 404, JSON.stringify({ errors: [{ message: 'Not found: the API answers at /graphql', extensions: { code: 'NOT_FOUND' } }] }));
+        return json(res, 404, errorBody('Not found: the API answers at /graphql', 'NOT_FOUND'));
       }
       // A browser's CORS preflight included: no origin but the clients' own is served (README).
       if (req.method !== 'GET' && req.method !== 'POST') {
-        res.setHeader('allow', 'GET, POST');
-        return send(res, 405, JSON.stringify({ errors: [{ message: 'Use POST (or GET for queries); cross-origin requests from browsers are not served', extensions: { code: 'METHOD_NOT_ALLOWED' } }] }));
+        return json(res, 405, errorBody('Use POST (or GET for queries); cross-origin requests from browsers are not served', 'METHOD_NOT_ALLOWED'), { allow: 'GET, POST' });
       }
 
       const headers = new HeaderMap();
@@ -349,13 +346,13 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
         try {
           body = JSON.parse(raw);
         } catch {
-          return send(res, 400, JSON.stringify({ errors: [{ message: 'Body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] }));
+          return json(res, 400, errorBody('Body is not valid JSON', 'BAD_REQUEST'));
         }
       }
       const unstorable = unstorableVariable(typeof body === 'object' && body ? (body as { variables?: unknown }).variables : variablesOf(url));
       if (unstorable) {
         const { field, message } = unstorable;
-        return send(res, 400, JSON.stringify({ errors: [{ message: `${field.join('.')} ${message}`, extensions: { code: 'BAD_USER_INPUT', field } }] }));
+        return json(res, 400, errorBody(`${field.join('.')} ${message}`, 'BAD_USER_INPUT', field));
       }
       const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
@@ -370,10 +367,11 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       const status = (error as { status?: number }).status ?? 500;
       // A client that went away mid-download is no fault of the server's.
       if (status === 500 && (error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') console.error('http handler failed:', error);
-      const refusal = status === 413
-        ? { message: 'Request body too large: a GraphQL request may be at most 1 MB', extensions: { code: 'PAYLOAD_TOO_LARGE' } }
-        : { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
-      if (!res.headersSent) send(res, status, JSON.stringify({ errors: [refusal] }));
+      if (!res.headersSent) {
+        json(res, status, status === 413
+          ? errorBody('Request body too large: a GraphQL request may be at most 1 MB', 'PAYLOAD_TOO_LARGE')
+          : errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
+      }
       // A body already under way is cut off, not ended: the client must not take half a file for a whole one.
       else res.destroy();
     }

@@ -68,6 +68,9 @@ export function ownMunicipalityFor(caller: Caller, action: Action, name: Subject
   return caller.actor!.municipalityCode!;
 }
 
+/** The caller's ability as it would be over LG-WAN, by request. */
+const lgwanAbilities = new WeakMap<Caller, AppAbility>();
+
 /**
  * The refusal of `action` on `name` (or on `row`, judged by its fields): a caller whose account
  * would be let over LG-WAN is told that the channel is why; anyone else gets the bare refusal.
@@ -75,6 +78,8 @@ export function ownMunicipalityFor(caller: Caller, action: Action, name: Subject
 export function refusal(caller: Caller, action: Action, name: SubjectName, row?: Record<string, unknown>): GraphQLError {
   const actor = caller.actor;
   if (actor?.channel !== Channel.INTERNET) return forbidden();
-  const overLgwan = defineAbilityFor({ ...actor, channel: Channel.LGWAN });
+  // Built once per request: a page of residents is refused My Number once per row.
+  let overLgwan = lgwanAbilities.get(caller);
+  if (!overLgwan) lgwanAbilities.set(caller, (overLgwan = defineAbilityFor({ ...actor, channel: Channel.LGWAN })));
   return overLgwan.can(action, row ? subject(name, { ...row }) : name) ? lgwanOnly() : forbidden();
 }

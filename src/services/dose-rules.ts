@@ -1,7 +1,7 @@
 import { ErrorCode, ErrorCollector } from '../errors';
 import { ResidentStatus } from '../schema/enums';
 import { FIRST_VACCINATION_DAY, isFuture, isIsoDate } from '../validation/dates';
-import { nameCharactersProblem, normaliseDigits } from '../validation/identifiers';
+import { charCount, nameCharactersProblem, normaliseDigits } from '../validation/identifiers';
 import { checkLotNumber, seriesCovers } from '../validation/tickets';
 import { vaccineByCode, VaccineProductInfo } from '../validation/vaccines';
 
@@ -39,8 +39,7 @@ function optionalText(errors: ErrorCollector, value: string | null | undefined, 
   if (!text) return null;
   const problem = nameCharactersProblem(text);
   if (problem) errors.add(field, ErrorCode.INVALID_FORMAT, problem);
-  // Counted in characters, as the database's char_length counts them: 𠮷 is one, not two UTF-16 units.
-  else if ([...text].length > max) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at most ${max} characters`);
+  else if (charCount(text) > max) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at most ${max} characters`);
   return text;
 }
 

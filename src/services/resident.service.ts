@@ -12,7 +12,7 @@ import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, Up
 import { ResidentStatus } from '../schema/enums';
 import { EARLIEST_BIRTH, isFuture, isIsoDate } from '../validation/dates';
 import {
-  checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, kanaSearchTerm, nameCharactersProblem, normaliseDigits, normaliseKana,
+  checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, kanaSearchTerm, charCount, nameCharactersProblem, normaliseDigits, normaliseKana,
 } from '../validation/identifiers';
 import { ownMunicipalityCodes } from '../validation/own-codes';
 import { writeAudit } from './audit.service';
@@ -45,8 +45,7 @@ function checkFields(input: Partial<RegisterResidentInput>, partial: boolean): P
     const unreadable = nameCharactersProblem(value);
     if (value.length === 0) errors.add(['input', key], ErrorCode.REQUIRED, 'must not be empty');
     else if (unreadable) errors.add(['input', key], ErrorCode.INVALID_FORMAT, unreadable);
-    // Counted in characters, as the database's length() counts them: 𠮷 is one, not two UTF-16 units.
-    else if ([...value].length > 50) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be at most 50 characters');
+    else if (charCount(value) > 50) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be at most 50 characters');
     else if (key.endsWith('Kana') && !KATAKANA.test(value)) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be written in katakana');
     else out[key] = value;
   }
