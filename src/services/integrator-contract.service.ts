@@ -1,11 +1,18 @@
+import type { EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { IntegratorContract } from '../entities/integrator-contract.entity';
 import { badArgument, ErrorCode, ErrorCollector, forbidden, identifierError, InputError } from '../errors';
-import { applyScope, scopeOf } from '../policies/scope';
+import { applyScope, reachesEveryTenant, scopeOf } from '../policies/scope';
 import { Role } from '../schema/enums';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
 import { writeAudit } from './audit.service';
 
+/** The role of the account with this id, or null when no account has it (a malformed id included). */
+async function roleOf(db: EntityManager, accountId: string): Promise<string | null> {
+  if (!isUuid(accountId)) return null;
+  const [account] = await db.query('SELECT role FROM account WHERE id = $1', [accountId]);
+  return account?.role ?? null;
+}
 
 /** Which municipalities contracted which integrator; kept by the system operator. */
 export class IntegratorContractService {
@@ -17,7 +24,15 @@ export class IntegratorContractService {
     }
     const scope = scopeOf(ctx.ability, 'read', 'IntegratorContract');
     if (!scope) return [];
-    const query = applyScope((await ctx.session.manager()).getRepository(IntegratorContract).createQueryBuilder('c'), scope);
+    const db = await ctx.session.manager();
+    // Nor would an id that is no integrator's, for the operator, who reads every contract; an integrator
+    // reads only its own and is told nothing of other accounts.
+    if (integratorAccountId && reachesEveryTenant(scope)) {
+      const role = await roleOf(db, integratorAccountId);
+      if (role === null) throw badArgument(['integratorAccountId'], 'is not an account id: no account has it', ErrorCode.NOT_FOUND);
+      if (role !== Role.INTEGRATOR) throw badArgument(['integratorAccountId'], 'is not an INTEGRATOR account', ErrorCode.NOT_INTEGRATOR);
+    }
+    const query = applyScope(db.getRepository(IntegratorContract).createQueryBuilder('c'), scope);
     if (integratorAccountId) query.andWhere('c.integratorAccountId = :a', { a: integratorAccountId });
     return query.orderBy('c.integratorAccountId').addOrderBy('c.municipalityCode').getMany();
   }
@@ -29,9 +44,9 @@ export class IntegratorContractService {
     else if (!(await ctx.loaders.municipality.load(code.value))) {
       errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
     }
-    const account = isUuid(integratorAccountId) ? await (await ctx.session.manager()).query('SELECT role FROM account WHERE id = $1', [integratorAccountId]) : [];
-    if (!account.length) errors.add(['integratorAccountId'], ErrorCode.NOT_FOUND, 'not found or no access');
-    else if (account[0].role !== Role.INTEGRATOR) errors.add(['integratorAccountId'], ErrorCode.NOT_INTEGRATOR, 'is not an INTEGRATOR account');
+    const role = await roleOf(await ctx.session.manager(), integratorAccountId);
+    if (role === null) errors.add(['integratorAccountId'], ErrorCode.NOT_FOUND, 'not found or no access');
+    else if (role !== Role.INTEGRATOR) errors.add(['integratorAccountId'], ErrorCode.NOT_INTEGRATOR, 'is not an INTEGRATOR account');
     errors.throwIfAny();
     return code.ok ? code.value : '';
   }

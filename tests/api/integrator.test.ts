@@ -293,6 +293,18 @@ describe('integrator eligibility', () => {
       const bad = await operator.gql('query($a: ID) { integratorContracts(integratorAccountId: $a) { municipalityCode } }', { a });
       expect(bad.errors).toEqual([expect.objectContaining({ message: 'integratorAccountId: must be a UUID', extensions: { code: 'BAD_USER_INPUT', field: ['integratorAccountId'], reason: 'INVALID_FORMAT' } })]);
     }
+    // So is an id no account has, or an account that is no integrator: the operator is told, not shown no contracts.
+    const BY = 'query($a: ID) { integratorContracts(integratorAccountId: $a) { municipalityCode } }';
+    for (const [a, message, reason] of [
+      ['00000000-0000-4000-8000-000000000000', 'is not an account id: no account has it', 'NOT_FOUND'],
+      [home.officer.accountId, 'is not an INTEGRATOR account', 'NOT_INTEGRATOR'],
+    ]) {
+      const unknown = await operator.gql(BY, { a });
+      expect(unknown.errors).toEqual([expect.objectContaining({ message: `integratorAccountId: ${message}`, extensions: { code: 'BAD_USER_INPUT', field: ['integratorAccountId'], reason } })]);
+    }
+    // An integrator asking about another account learns nothing of it.
+    expect((await integrator.gql(BY, { a: other.accountId })).data.integratorContracts).toEqual([]);
+    expect((await integrator.gql(BY, { a: '00000000-0000-4000-8000-000000000000' })).data.integratorContracts).toEqual([]);
     const again = await operator.gql(CONTRACT, { a: integrator.accountId, m: home.code });
     expect(again.data.createIntegratorContract.userErrors[0].code).toBe('DUPLICATE');
     const notIntegrator = await operator.gql(CONTRACT, { a: home.officer.accountId, m: home.code });
