@@ -107,6 +107,16 @@ export class VaccinationRecordService {
     return ticket ?? null;
   }
 
+  /** The day the record's ticket was voided, if it was: a correction may not date the dose after it, as officer entry may not. */
+  private async ticketVoidedOn(tx: EntityManager, record: VaccinationRecord): Promise<string | null> {
+    if (!record.ticketId) return null;
+    const [ticket]: { voidedOn: string | null }[] = await tx.query(
+      `SELECT to_char(voided_on, 'YYYY-MM-DD') AS "voidedOn" FROM ticket WHERE municipality_code = $1 AND id = $2`,
+      [record.municipalityCode, record.ticketId],
+    );
+    return ticket?.voidedOn ?? null;
+  }
+
   /**
    * The refusal to correct or delete a record that is no longer current, saying what to do instead:
    * a corrected record points at the record standing in its place now (corrections may follow one
@@ -157,6 +167,10 @@ export class VaccinationRecordService {
         doctorName: input.doctorName ?? current.doctorName,
       }, (f) => ['input', f]);
       if (dose) checkDoseHistory(errors, resident, resident.history, dose, (f) => ['input', f], { requireActive: false, replacing: current.id });
+      const voidedOn = await this.ticketVoidedOn(tx, current);
+      if (dose && voidedOn && dose.vaccinatedOn > voidedOn) {
+        errors.add(['input', 'vaccinatedOn'], ErrorCode.TICKET_VOID, `is after the dose's ticket was voided (${voidedOn})`);
+      }
       errors.throwIfAny();
       const same = (['vaccinatedOn', 'lotNumber', 'venue', 'doctorName'] as const).every((f) => dose![f] === current[f]) && dose!.vaccine.code === current.vaccineCode;
       if (same) {

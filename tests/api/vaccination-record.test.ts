@@ -173,6 +173,21 @@ describe('corrections keep history', () => {
   });
 
 
+  it('keeps a corrected date within the days its ticket stood for, as officer entry does', async () => {
+    const { code, officer } = await t.tenant();
+    const { residentId, ticketId, ticketNumber } = await residentWithTicket(officer, { series: '1-2' });
+    const recordId = (await officer.gql(RECORD, { input: entry(residentId, { ticketNumber }) })).data.recordDose.record.id;
+    // The ticket was lost and voided on 10 October: it stands for no dose given after that day.
+    await t.db.query(`UPDATE ticket SET voided_on = '2023-10-10', void_reason = 'lost' WHERE municipality_code = $1 AND id = $2`, [code, ticketId]);
+    const moved = await officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-10-20', reason: 'date misread' } });
+    expect(moved.data.correctVaccinationRecord).toEqual({
+      record: null,
+      userErrors: [{ field: ['input', 'vaccinatedOn'], code: 'TICKET_VOID', message: 'is after the dose\'s ticket was voided (2023-10-10)' }],
+    });
+    const onTheDay = await officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-10-10', reason: 'date misread' } });
+    expect(onTheDay.data.correctVaccinationRecord).toMatchObject({ record: { vaccinatedOn: '2023-10-10' }, userErrors: [] });
+  });
+
   it('tells a corrected record from a deleted one when either is corrected or deleted again', async () => {
     const { officer } = await t.tenant();
     const { id: residentId } = await registerResident(officer);
