@@ -188,6 +188,18 @@ describe('corrections keep history', () => {
     expect(onTheDay.data.correctVaccinationRecord).toMatchObject({ record: { vaccinatedOn: '2023-10-10' }, userErrors: [] });
   });
 
+  it('counts a reason in characters, as the database does: a character beyond the BMP (𠮷) is one', async () => {
+    const { officer } = await t.tenant();
+    const { id: residentId } = await registerResident(officer);
+    const recordId = (await officer.gql(RECORD, { input: entry(residentId) })).data.recordDose.record.id;
+    const tooLong = await officer.gql(DELETE, { id: recordId, reason: '𠮷'.repeat(501) });
+    expect(tooLong.data.deleteVaccinationRecord.userErrors).toEqual([{ field: ['reason'], code: 'INVALID_FORMAT', message: 'must be at most 500 characters' }]);
+    const corrected = await officer.gql(CORRECT, { id: recordId, input: { lotNumber: 'B2', reason: `${'𠮷'.repeat(499)}田` } });
+    expect(corrected.data.correctVaccinationRecord.userErrors).toEqual([]);
+    const deleted = await officer.gql(DELETE, { id: corrected.data.correctVaccinationRecord.record.id, reason: '𠮷'.repeat(500) });
+    expect(deleted.data.deleteVaccinationRecord).toMatchObject({ record: { status: 'ENTERED_IN_ERROR', statusReason: '𠮷'.repeat(500) }, userErrors: [] });
+  });
+
   it('tells a corrected record from a deleted one when either is corrected or deleted again', async () => {
     const { officer } = await t.tenant();
     const { id: residentId } = await registerResident(officer);
