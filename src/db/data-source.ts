@@ -28,6 +28,7 @@ import { AuditCheckpoint1798000000000 } from '../../migrations/1798000000000-aud
 import { ImportJobBackend1798300000000 } from '../../migrations/1798300000000-import-job-backend';
 import { ImportDeadlockPatience1798200000000 } from '../../migrations/1798200000000-import-deadlock-patience';
 import { ImportTicketsUpdated1798100000000 } from '../../migrations/1798100000000-import-tickets-updated';
+import { KanaSearchWithoutSpaces1798310000000 } from '../../migrations/1798310000000-kana-search-without-spaces';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -64,6 +65,7 @@ export const migrations = [
   ImportTicketsUpdated1798100000000,
   ImportDeadlockPatience1798200000000,
   ImportJobBackend1798300000000,
+  KanaSearchWithoutSpaces1798310000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

@@ -113,7 +113,8 @@ export class ResidentService {
       // Names are kept in full-width katakana: anything else would match nobody, and say nothing.
       if (!KATAKANA.test(kana)) throw badArgument(['filter', 'kanaPrefix'], 'must be written in kana (katakana or hiragana)', ErrorCode.INVALID_FORMAT);
       const prefix = kana.replace(/[\\%_]/g, (c) => `\\${c}`);
-      query.andWhere('(r.family_name_kana || r.given_name_kana) LIKE :kana', { kana: `${prefix}%` });
+      // Matched without the spaces a name may hold (ジョン ポール), as the term is taken; resident_kana_idx is on this expression.
+      query.andWhere(`translate(r.family_name_kana || r.given_name_kana, ' \u3000', '') LIKE :kana`, { kana: `${prefix}%` });
     }
     if (filter.birthDate != null) {
       const birthDate = normaliseDigits(filter.birthDate);

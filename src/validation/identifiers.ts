@@ -105,7 +105,7 @@ const HIRAGANA = /[\u3041-\u3096\u309d\u309e]/g;
  * a search box receives from an input method before conversion, as katakana. Names themselves are
  * never converted from hiragana: a registry's kana column in hiragana is more likely the wrong column.
  * Spaces (half- or full-width) go: a term typed as family and given name apart (ヨシダ タロウ)
- * is searched as the two names run together, as they are matched.
+ * is searched as the two names run together, as they are matched, without the spaces a name holds (ジョン ポール).
  */
 export const kanaSearchTerm = (input: string): string =>
   normaliseKana(input).replace(/\s/g, '').replace(HIRAGANA, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));

@@ -403,6 +403,9 @@ describe('resident management', () => {
     for (const kanaPrefix of ['サトウ', 'ｻﾄｳ', 'さとう', 'サトウハ', 'さとうﾊ', ' ｻﾄｳ ', 'サトウ ハ', 'サトウ\u3000ハナコ', 'ｻﾄｳ ﾊﾅ']) expect(await found({ kanaPrefix })).toEqual(['001']);
     for (const kanaPrefix of ['ゴ', 'ｺﾞ', 'ご']) expect(await found({ kanaPrefix })).toEqual(['002']);
     expect(await found({ kanaPrefix: 'スズキ' })).toEqual([]);
+    // A name kept with a space in it (a middle name) is found past the space, however the term is spaced.
+    await registerResident(officer, { addresseeNumber: '003', familyNameKana: 'スミス', givenNameKana: 'ジョン\u3000ポール' });
+    for (const kanaPrefix of ['スミスジョンポ', 'スミス ジョン ポール', 'すみすじょん　ぽ']) expect(await found({ kanaPrefix })).toEqual(['003']);
     // Text that cannot be kana would match nobody: refused, naming the filter, rather than an empty list.
     for (const kanaPrefix of ['佐藤', 'sato', 'サ%']) {
       const refused = await officer.gql(SEARCH, { filter: { kanaPrefix } });
