@@ -265,7 +265,8 @@ export class ResidentService {
 
   async markMovedOut(ctx: Context, id: string, movedOutOn: string, destination?: string | null): Promise<Resident> {
     let destinationCode: string | null = null;
-    if (destination) {
+    // Left out, the destination is unknown; given empty, it is refused rather than erase the one recorded.
+    if (destination != null) {
       const checked = checkMunicipalityCode(destination);
       if (!checked.ok) {
         throw InputError.of(['destinationMunicipalityCode'], identifierError(checked.reason), checked.message);

@@ -100,7 +100,8 @@ export class TicketService {
     const checked = checkIssuedSeries(input.series ?? '');
     const series = checked.ok ? checked.value : null;
     if (!checked.ok) errors.add(['input', 'series'], ErrorCode.INVALID_SERIES, checked.message);
-    const issuedOn = input.issuedOn ? normaliseDigits(input.issuedOn) : todayInJapan();
+    // Only a date left out is today: one given empty is refused like any other that is no date.
+    const issuedOn = input.issuedOn != null ? normaliseDigits(input.issuedOn) : todayInJapan();
     const before = errors.errors.length;
     if (!isIsoDate(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
     else if (isFuture(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.DATE_IN_FUTURE, 'must not be in the future');

@@ -186,6 +186,13 @@ describe('resident management', () => {
     });
     const moved = await officer.gql(MOVE, { id, on: '2024-04-01', to: '141003' });
     expect(moved.data.markResidentMovedOut).toEqual({ resident: { status: 'MOVED_OUT', movedOutOn: '2024-04-01', movedToMunicipalityCode: '141003' }, userErrors: [] });
+    // A destination given empty is refused, not read as unknown, which would erase the one recorded.
+    for (const to of ['', ' ']) {
+      expect((await officer.gql(MOVE, { id, on: '2024-04-01', to })).data.markResidentMovedOut).toEqual({ resident: null, userErrors: [
+        { field: ['destinationMunicipalityCode'], code: 'INVALID_FORMAT', message: 'must be 6 digits' },
+      ] });
+    }
+    expect((await t.db.query('SELECT moved_to_municipality_code FROM resident WHERE id = $1', [id]))[0].moved_to_municipality_code).toBe('141003');
 
     // The dates keep their order afterwards: birth, then move out, then death.
     expect((await officer.gql(UPDATE, { id, input: { birthDate: '2024-06-01' } })).data.updateResident.userErrors).toEqual([

@@ -91,6 +91,15 @@ describe('tickets', () => {
     ]);
     const early = await officer.gql(ISSUE, { input: { series: '3', issuedOn: '1900-01-01', tickets: [{ residentId: c.id }] } });
     expect(early.data.issueTickets.userErrors).toEqual([{ field: ['input', 'issuedOn'], code: 'INVALID_DATE', message: 'must not be before 2021-02-17, when vaccination began' }]);
+    // A date given empty (a form's cleared field) is refused, not read as left out, which would issue the list dated today.
+    for (const issuedOn of ['', ' ']) {
+      const empty = await officer.gql(ISSUE, { input: { series: '3', issuedOn, tickets: [{ residentId: c.id }] } });
+      expect(empty.data.issueTickets).toMatchObject({ tickets: null, userErrors: [
+        { field: ['input', 'issuedOn'], code: 'INVALID_DATE', message: 'must be a real date written YYYY-MM-DD' },
+      ] });
+      const emptyToAll = await officer.gql(ISSUE, { input: { series: '3', issuedOn, allActiveResidents: true } });
+      expect(emptyToAll.data.issueTickets).toMatchObject({ issuedCount: null, userErrors: [{ field: ['input', 'issuedOn'], code: 'INVALID_DATE' }] });
+    }
     const taken = await officer.gql(ISSUE, { input: { series: '3', tickets: [{ residentId: c.id, ticketNumber: number }] } });
     expect(taken.data.issueTickets.userErrors).toEqual([{ field: ['input', 'tickets', '0', 'ticketNumber'], code: 'DUPLICATE', message: 'another ticket of this municipality has this number' }]);
     const again = await officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: a.id }] } });
