@@ -321,6 +321,16 @@ describe('tickets', () => {
     expect((await officer.gql(LIST, { filter: { open: true } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([two.ticketId]);
   });
 
+  it('counts a void reason in characters, as it is stored: 𠮷 is one', async () => {
+    const { officer } = await t.tenant();
+    const { ticketId } = await residentWithTicket(officer);
+    expect((await officer.gql(VOID, { id: ticketId, reason: '𠮷'.repeat(201) })).data.voidTicket.userErrors).toEqual([
+      { field: ['reason'], code: 'INVALID_FORMAT', message: 'must be at most 200 characters' },
+    ]);
+    const voided = await officer.gql(VOID, { id: ticketId, reason: '𠮷'.repeat(200) });
+    expect(voided.data.voidTicket).toMatchObject({ ticket: { id: ticketId, voidReason: '𠮷'.repeat(200) }, userErrors: [] });
+  });
+
   it.each([
     ['markResidentMovedOut', 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-06-01") { userErrors { code } } }', 'moved out'],
     ['markResidentDeceased', 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-06-01") { userErrors { code } } }', 'deceased'],
