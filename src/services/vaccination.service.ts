@@ -194,14 +194,18 @@ export class VaccinationService {
         throw error;
       }
     } catch (error) {
-      // Refused registrations are logged too: repeated misreads at one site are worth seeing.
+      // Refused registrations are logged too: repeated misreads at one site are worth seeing. As a
+      // scan, one refused before its ticket was looked up is logged under the site's municipality
+      // (the code it read may be none, or no ticket of it was reached); after, under the ticket's.
       if (error instanceof InputError) {
-        const ticketId = (looked as { ticketId: string | null } | null)?.ticketId ?? null;
+        const lookup = looked as { ticketId: string | null } | null;
+        const ticketId = lookup?.ticketId ?? null;
+        const municipalityCode = lookup ? ref!.municipalityCode : siteCode;
         await keepWrite(ctx, await ctx.session.manager(), (db) =>
-          writeAudit(db, ctx, [{ operation: 'vaccination.register', municipalityCode: ref?.municipalityCode ?? null, targetIds: [ticketId ?? '-'], outcome: 'FAILURE' }]));
+          writeAudit(db, ctx, [{ operation: 'vaccination.register', municipalityCode, targetIds: [ticketId ?? '-'], outcome: 'FAILURE' }]));
         // A refused registration told the site what a scan would have: it counts as one, or
         // registrations that fail on purpose would sweep tickets unseen by the scan limits.
-        if (looked) {
+        if (lookup) {
           if (ticketId) await ctx.services.detector.ticketScanned(ctx.actor!, ctx.sourceAddress);
           else await ctx.services.detector.unknownTicketScanned(ctx.actor!, ctx.sourceAddress);
         }

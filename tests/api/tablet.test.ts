@@ -386,6 +386,36 @@ describe('tablet: register', () => {
     const ocr = await site.gql(REGISTER_DOSE, { input: { ...doseInput(home.code, voided.ticketNumber), ticket: { ocrLine: `1x${home.code}` } } });
     expect(userErrors(ocr)[0]).toMatchObject({ field: ['input', 'ticket', 'ocrLine'], code: 'INVALID_FORMAT' });
   });
+
+  it('logs a registration refused before any ticket was found under the site\'s municipality, as a misread scan is', async () => {
+    const siteHome = await t.tenant();
+    const ticketHome = await t.tenant();
+    const site = await tablet(t, siteHome.code);
+    const { ticketNumber, ticketId } = await residentWithTicket(ticketHome.officer);
+    const wrongCheck = `${ticketHome.code.slice(0, 5)}${(Number(ticketHome.code[5]) + 1) % 10}`;
+    const refusals: [Record<string, unknown>, string][] = [
+      [{ ticket: { ocrLine: `11${wrongCheck}${ticketNumber}` } }, 'INVALID_CHECK_DIGIT'],
+      [{ ticket: { municipalityCode: '479993', ticketNumber } }, 'UNKNOWN_MUNICIPALITY'],
+      [{ vaccinatedOn: '2099-01-01' }, 'DATE_IN_FUTURE'],
+    ];
+    for (const [overrides, code] of refusals) {
+      expect(userErrors(await site.gql(REGISTER_DOSE, { input: doseInput(ticketHome.code, ticketNumber, overrides) }))[0].code).toBe(code);
+    }
+    // Refused on the ticket itself: under the ticket's municipality, naming it.
+    expect(userErrors(await site.gql(REGISTER_DOSE, { input: doseInput(ticketHome.code, ticketNumber, { doseNumber: 2 }) }))[0].code).toBe('DOSE_NOT_NEXT');
+
+    const EVENTS = `query($filter: AuditEventFilter) { auditEvents(filter: $filter) { nodes { municipalityCode targetIds outcome } } }`;
+    const filter = { operation: 'vaccination.register', actorId: site.accountId };
+    const failure = (municipalityCode: string, targetIds: string[]) => ({ municipalityCode, targetIds, outcome: 'FAILURE' });
+    // The site's municipality sees its tablet's misreads; the operator finds them under it too.
+    expect((await siteHome.officer.gql(EVENTS, { filter })).data.auditEvents.nodes).toEqual([failure(siteHome.code, ['-']), failure(siteHome.code, ['-']), failure(siteHome.code, ['-'])]);
+    expect((await ticketHome.officer.gql(EVENTS, { filter })).data.auditEvents.nodes).toEqual([failure(ticketHome.code, [ticketId])]);
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const bySite = await operator.gql(EVENTS, { filter: { ...filter, municipalityCode: siteHome.code } });
+    expect(bySite.data.auditEvents.nodes).toHaveLength(3);
+    const [{ n }] = await t.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE actor_id = $1 AND operation = 'vaccination.register'`, [site.accountId]);
+    expect(n).toBe(4);
+  });
 });
 
 describe('tablet: pending registration (接種対象者登録待ち)', () => {
