@@ -1,6 +1,6 @@
 import { CsvError, parse } from 'csv-parse/sync';
 import { TenantKeys } from '../crypto/tenant-keys';
-import { Layout, LayoutError, resolveLayout, stageRow } from './resident-import.layout';
+import { Layout, LayoutError, resolveLayout, RowRules, stageRow } from './resident-import.layout';
 
 /**
  * How records end, as the CSV parser would settle it on the first line break outside quotes. A
@@ -265,7 +265,7 @@ function linesIn(bytes: Buffer, end: RecordEnd | null): number {
  * Checks every record of a chunk and stages the good ones (stageRow). The first non-empty record
  * of the file is its header; `layout` is null until it has been seen.
  */
-export function stageChunk(chunk: Chunk, end: RecordEnd | null, layout: Layout | null, keys: TenantKeys, today: string): StagedChunk {
+export function stageChunk(chunk: Chunk, end: RecordEnd | null, layout: Layout | null, keys: TenantKeys, rules: RowRules): StagedChunk {
   const text = Buffer.from(chunk.text.buffer, chunk.text.byteOffset, chunk.text.byteLength).toString('utf8');
   const staged: StagedChunk = { copy: '', rowsRead: 0, rowsRejected: 0, layout };
   // Joined once at the end: a string grown row by row survives every young collection meanwhile.
@@ -281,7 +281,7 @@ export function stageChunk(chunk: Chunk, end: RecordEnd | null, layout: Layout |
       continue;
     }
     staged.rowsRead++;
-    const row = stageRow(record, line, staged.layout, keys, today);
+    const row = stageRow(record, line, staged.layout, keys, rules);
     rows.push(row.copy);
     if (row.rejected) staged.rowsRejected++;
   }

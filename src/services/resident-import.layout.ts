@@ -98,12 +98,20 @@ function rejectedRow(line: number, problems: RowProblem[], addressee: string | n
   return `${line}\t${addressee ?? '\\N'}${none}\t${hmac ?? '\\N'}${none.repeat(6)}\t${ticket}${none}\t${text(JSON.stringify(problems))}\n`;
 }
 
+/** What a row is checked against besides itself. */
+export interface RowRules {
+  /** Today in Japan: no birth date after it. */
+  today: string;
+  /** Every municipality and ward code of the national list (6 digits): a code outside it is no municipality's. */
+  nationalCodes: ReadonlySet<string>;
+}
+
 /**
  * Checks one data row and returns its staging line in COPY text format: a good row's with My
  * Number already encrypted and hashed under the municipality's keys (the plaintext never leaves
  * this function), a bad row's with every problem of the row.
  */
-export function stageRow(record: string[], line: number, layout: Layout, keys: TenantKeys, today: string): { copy: string; rejected: boolean } {
+export function stageRow(record: string[], line: number, layout: Layout, keys: TenantKeys, rules: RowRules): { copy: string; rejected: boolean } {
   const problems: RowProblem[] = [];
   const get = (column: ColumnName) => {
     const i = layout.index[column];
@@ -142,6 +150,8 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
         ? { ok: false as const, reason: 'format' as const, message: 'must be 5 or 6 digits' }
         : checkMunicipalityCode(digits.length === 5 ? `${digits}${municipalityCheckDigit(digits)}` : digits);
       if (!checked.ok) problems.push({ field: 'municipalityCode', code: identifierError(checked.reason), message: checked.message });
+      // A code no municipality has (a spreadsheet dropped its leading zero, say) is not another's.
+      else if (!rules.nationalCodes.has(checked.value)) problems.push({ field: 'municipalityCode', code: ErrorCode.UNKNOWN_MUNICIPALITY, message: 'is not a municipality in the national list' });
       else problems.push({ field: 'municipalityCode', code: ErrorCode.OTHER_MUNICIPALITY, message: 'row belongs to another municipality; only the own municipality\'s residents can be imported' });
     }
   }
@@ -167,7 +177,7 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     if (timed && parseRegistryDate(timed[1])) {
       problems.push({ field: 'birthDate', code: ErrorCode.INVALID_DATE, message: 'must be a date only: a time of day other than 0:00 is not allowed' });
     } else if (!birthDate) problems.push({ field: 'birthDate', code: ErrorCode.INVALID_DATE, message: 'must be a real date (YYYY-MM-DD, 令和3年4月1日 or R3.4.1)' });
-    else if (birthDate > today) problems.push({ field: 'birthDate', code: ErrorCode.DATE_IN_FUTURE, message: 'must not be in the future' });
+    else if (birthDate > rules.today) problems.push({ field: 'birthDate', code: ErrorCode.DATE_IN_FUTURE, message: 'must not be in the future' });
     else if (birthDate < EARLIEST_BIRTH) problems.push({ field: 'birthDate', code: ErrorCode.INVALID_DATE, message: `must not be before ${EARLIEST_BIRTH}` });
   }
   const rawSex = required('sex');

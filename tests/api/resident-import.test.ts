@@ -228,6 +228,19 @@ describe('resident registry import', () => {
     expect(job.rejections.nodes).toEqual([expect.objectContaining({ line: 6, field: 'municipalityCode', code: 'OTHER_MUNICIPALITY' })]);
   });
 
+  it('tells a code no municipality has from another municipality\'s: a spreadsheet that dropped the leading zero', async () => {
+    const sapporo = await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: '011002' });
+    // 11002 is 札幌市's 01100 without its zero (and so no municipality's); 012025 is 函館市; 13191 is a typo of 13101.
+    const rows = ['011002', '11002', '012025', '13191'].map((municipality) => registryRow({ municipality }));
+    const job = await importFile(t, sapporo, registryCsv(rows), 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 1, rowsRejected: 3 });
+    expect(job.rejections.nodes).toEqual([
+      { line: 3, column: '自治体コード', field: 'municipalityCode', code: 'UNKNOWN_MUNICIPALITY', message: 'is not a municipality in the national list' },
+      expect.objectContaining({ line: 4, code: 'OTHER_MUNICIPALITY' }),
+      expect.objectContaining({ line: 5, code: 'UNKNOWN_MUNICIPALITY' }),
+    ]);
+  });
+
   it('skips lines that hold no row: empty, commas only, blanks, and the Ctrl-Z some systems end a file with', async () => {
     const { officer } = await t.tenant();
     const [first, second] = [registryRow(), registryRow({ sex: '9' })];

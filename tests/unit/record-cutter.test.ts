@@ -38,7 +38,7 @@ function stage(file: string, pieces: number[]): Staged[] {
   const out: Staged[] = [];
   const take = (chunk: { text: Uint8Array; firstLine: number } | null) => {
     if (!chunk) return;
-    const staged = stageChunk(chunk, cutter.end, layout, keys, '2024-04-01');
+    const staged = stageChunk(chunk, cutter.end, layout, keys, { today: '2024-04-01', nationalCodes: new Set(['131016']) });
     layout = staged.layout;
     for (const line of staged.copy.split('\n').slice(0, -1)) {
       const columns = line.split('\t');
