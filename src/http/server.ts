@@ -145,12 +145,18 @@ const costLimit: ApolloServerPlugin<Context> = {
             variables: request.variables,
             estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
           });
-        } catch {
+        } catch (error) {
           // Variables that do not fit the operation are refused by execution itself, before any
-          // resolver (they are coerced once more only here, on the way to that refusal). Anything
-          // else is past the library's count of fields to weigh (fragments spread again and again),
-          // or an argument execution would refuse: nothing that is worth running as asked.
+          // resolver (they are coerced once more only here, on the way to that refusal).
           if (getVariableValues(schema, operation?.variableDefinitions ?? [], request.variables ?? {}).errors) return;
+          // An argument execution would refuse (a nullable variable left null for `first: Int! = 100`)
+          // is graphql's own refusal, located in the document: it is the client's to mend, and is
+          // said as such before anything runs, not taken for a costly query.
+          if (error instanceof GraphQLError && error.nodes?.length) {
+            throw new GraphQLError(error.message, { nodes: error.nodes, extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } });
+          }
+          // Anything else is past the library's count of fields to weigh (fragments spread again
+          // and again): nothing that is worth running as asked.
           cost = Infinity;
         }
         if (cost > MAX_COST) {

@@ -94,6 +94,24 @@ describe('query abuse', () => {
     expect(codes(await officer.gql('query($n: Int!) { auditEvents(first: $n) { endCursor } }', { n: 'many' }))).toEqual(['BAD_USER_INPUT']);
   });
 
+  it('answers a null given to an argument with a default as that argument\'s mistake, not as a costly query', async () => {
+    const { officer } = await t.tenant();
+    const mustNotBeNull = (argument: string, type: string, column: number) => ({ errors: [{ message: `Argument "${argument}" of non-null type "${type}" must not be null.`, locations: [{ line: 1, column }], extensions: { code: 'BAD_USER_INPUT' } }] });
+    // Every list's `first`, from a variable sent as null or left to its own default of null.
+    for (const list of ['auditEvents', 'importJobs', 'pendingDoses', 'residents', 'securityAlerts', 'tickets']) {
+      for (const [query, variables] of [[`query($n: Int) { ${list}(first: $n) { __typename } }`, { n: null }], [`query($n: Int = null) { ${list}(first: $n) { __typename } }`, {}]] as const) {
+        const { status, text } = await post(t, { query, variables }, officer.token);
+        expect([list, status, JSON.parse(text)]).toEqual([list, 400, mustNotBeNull('first', 'Int!', query.indexOf('$n)') + 1)]);
+      }
+    }
+    const nested = 'query($n: Int) { importJobs { rejections(first: $n) { nodes { line } } } }';
+    expect(JSON.parse((await post(t, { query: nested, variables: { n: null } }, officer.token)).text)).toEqual(mustNotBeNull('first', 'Int!', nested.indexOf('$n)') + 1));
+    const history = 'query($h: Boolean) { residents { nodes { vaccinations(includeHistory: $h) { id } } } }';
+    expect(JSON.parse((await post(t, { query: history, variables: { h: null } }, officer.token)).text)).toEqual(mustNotBeNull('includeHistory', 'Boolean!', history.indexOf('$h)') + 1));
+    // Left out, the variable gives way to the argument's default.
+    expect(await officer.gql('query($n: Int) { auditEvents(first: $n) { endCursor } }')).toEqual({ data: { auditEvents: { endCursor: null } } });
+  });
+
   it('answers a syntax error as the client\'s mistake, with the parser\'s own message', async () => {
     for (const app of [t, prod]) {
       const { officer } = await app.tenant();
