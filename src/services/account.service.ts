@@ -10,15 +10,15 @@ import { ROLE_TENANT } from '../policies/roles';
 import { applyScope, scopeOf } from '../policies/scope';
 import { CreateAccountInput } from '../resolvers/account.types';
 import { Role } from '../schema/enums';
-import { checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
+import { charCount, checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
 import { AuditSource, writeAudit } from './audit.service';
 
 export const LOGIN_ID = /^[A-Za-z0-9._@-]{3,64}$/;
 const MIN_PASSWORD = 12;
 
-/** The one password rule, for a password the operator issues and for one its holder chooses. */
+/** The one password rule, for a password the operator issues and for one its holder chooses: 𠮷 is one character, not two. */
 export function checkPassword(password: string, field: string[], errors: ErrorCollector): void {
-  if (password.length < MIN_PASSWORD) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at least ${MIN_PASSWORD} characters`);
+  if (charCount(password) < MIN_PASSWORD) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at least ${MIN_PASSWORD} characters`);
 }
 
 /** A disable that AccountService.disable refuses: answered as a userError on `id`, and logged. */
@@ -47,8 +47,8 @@ export class AccountService {
     if (!LOGIN_ID.test(input.loginId)) errors.add(['input', 'loginId'], ErrorCode.INVALID_FORMAT, 'must be 3 to 64 letters, digits or . _ @ -');
     checkPassword(input.password, ['input', 'password'], errors);
     if (!input.displayName.trim()) errors.add(['input', 'displayName'], ErrorCode.REQUIRED, 'must not be empty');
-    else if (/[\u0000-\u001f\u007f]/.test(input.displayName)) errors.add(['input', 'displayName'], ErrorCode.INVALID_FORMAT, 'must not hold control characters');
-    else if (input.displayName.trim().length > 100) errors.add(['input', 'displayName'], ErrorCode.INVALID_FORMAT, 'must be at most 100 characters');
+    else if (/[\u0000-\u001f\u007f-\u009f]/.test(input.displayName)) errors.add(['input', 'displayName'], ErrorCode.INVALID_FORMAT, 'must not hold control characters');
+    else if (charCount(input.displayName.trim()) > 100) errors.add(['input', 'displayName'], ErrorCode.INVALID_FORMAT, 'must be at most 100 characters');
     const needsMunicipality = ROLE_TENANT[input.role] === 'municipality';
     const needsPrefecture = ROLE_TENANT[input.role] === 'prefecture';
     let municipalityCode: string | null = null;

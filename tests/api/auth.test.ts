@@ -214,6 +214,31 @@ describe('accounts', () => {
     expect(named.data.createAccount.userErrors).toEqual([{ field: ['input', 'displayName'], code: 'INVALID_FORMAT', message: 'must not hold control characters' }]);
     const long = await operator.gql(CREATE, { input: { loginId: `long-${Date.now()}`, password: 'a-long-password', role: 'NATIONAL', displayName: 'x'.repeat(101) } });
     expect(long.data.createAccount.userErrors).toEqual([{ field: ['input', 'displayName'], code: 'INVALID_FORMAT', message: 'must be at most 100 characters' }]);
+    // C1 controls (NEL, say) are no more text anyone typed than C0 ones.
+    const nel = await operator.gql(CREATE, { input: { loginId: `nel-${Date.now()}`, password: 'a-long-password', role: 'NATIONAL', displayName: 'a\u0085b' } });
+    expect(nel.data.createAccount.userErrors).toEqual([{ field: ['input', 'displayName'], code: 'INVALID_FORMAT', message: 'must not hold control characters' }]);
+  });
+
+  it('counts a display name and a password in characters, as the database does: 𠮷 is one', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const named = await operator.gql(CREATE, { input: { loginId: `kanji-${Date.now()}`, password: 'a-long-password', role: 'NATIONAL', displayName: '𠮷'.repeat(100) } });
+    expect(named.data.createAccount.userErrors).toEqual([]);
+    expect((await t.db.query('SELECT display_name FROM account WHERE id = $1', [named.data.createAccount.account.id]))[0].display_name).toBe('𠮷'.repeat(100));
+    const tooLong = await operator.gql(CREATE, { input: { loginId: `kanji-long-${Date.now()}`, password: 'a-long-password', role: 'NATIONAL', displayName: '𠮷'.repeat(101) } });
+    expect(tooLong.data.createAccount.userErrors).toEqual([{ field: ['input', 'displayName'], code: 'INVALID_FORMAT', message: 'must be at most 100 characters' }]);
+    // Six characters are not twelve, whatever their UTF-16 length: at creation, at a reset and at a change alike.
+    const SHORT = { code: 'INVALID_FORMAT', message: 'must be at least 12 characters' };
+    const short = await operator.gql(CREATE, { input: { loginId: `short-${Date.now()}`, password: '𠮷'.repeat(6), role: 'NATIONAL', displayName: 'x' } });
+    expect(short.data.createAccount.userErrors).toEqual([{ field: ['input', 'password'], ...SHORT }]);
+    const holder = await t.session(Role.NATIONAL, Channel.LGWAN);
+    const reset = await operator.gql('mutation($id: ID!, $p: String!) { resetAccountPassword(id: $id, temporaryPassword: $p) { userErrors { field code message } } }', { id: holder.accountId, p: '😷'.repeat(11) });
+    expect(reset.data.resetAccountPassword.userErrors).toEqual([{ field: ['temporaryPassword'], ...SHORT }]);
+    const change = await holder.gql('mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { userErrors { field code message } } }', { c: PASSWORD, n: '𠮷'.repeat(6) });
+    expect(change.data.changePassword.userErrors).toEqual([{ field: ['newPassword'], ...SHORT }]);
+    expect(codes(await t.login(Channel.LGWAN, holder.loginId))).toEqual([]);
+    const kanji = await operator.gql(CREATE, { input: { loginId: `kanji-pw-${Date.now()}`, password: '𠮷'.repeat(12), role: 'NATIONAL', displayName: 'x' } });
+    expect(kanji.data.createAccount.userErrors).toEqual([]);
+    expect(codes(await t.login(Channel.LGWAN, kanji.data.createAccount.account.loginId, '𠮷'.repeat(12)))).toEqual([]);
   });
 
   it('a disabled account is refused at login and its live token stops working', async () => {
