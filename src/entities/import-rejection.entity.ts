@@ -19,7 +19,7 @@ export class ImportRejection {
   line: number;
 
   @Column({ name: 'column_name', type: 'text' })
-  @Field({ description: 'The column as named in the file\'s header; empty when the whole row is at fault.' })
+  @Field({ description: 'The column as named in the file\'s header (one the file lacks by the header that would add it, e.g. ticket_number); empty when the whole row is at fault.' })
   column: string;
 
   @Column({ type: 'text' })

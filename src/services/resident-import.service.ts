@@ -703,8 +703,8 @@ export class ResidentImportService {
       [code],
     );
     // The report lists every rejected row with all its problems, in line order.
-    // The column as the file's header spells it (a missing optional column by its canonical name).
-    const headers = Object.fromEntries((Object.keys(COLUMNS) as ColumnName[]).map((field) => [field, (layout as Layout | null)?.header[field] ?? field]));
+    // The column as the file's header spells it (a missing optional column by the header that would add it: ticket_number).
+    const headers = Object.fromEntries((Object.keys(COLUMNS) as ColumnName[]).map((field) => [field, (layout as Layout | null)?.header[field] ?? COLUMNS[field].names[0]]));
     const [{ accepted }] = (await client.query(`SELECT count(*)::int AS accepted FROM ${staging}`)).rows;
     const { rowCount } = await client.query(
       `INSERT INTO import_rejection (municipality_code, job_id, seq, line, column_name, field, code, message)

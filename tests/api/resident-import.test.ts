@@ -479,6 +479,15 @@ describe('resident registry import', () => {
     expect(await ticketRows(t, code)).toEqual([{ ticket_number: rows[0].ticket, series: '1-2', addressee_number: rows[0].addressee }]);
   });
 
+  it('names a column the file lacks by the header that would add it', async () => {
+    const { officer } = await t.tenant();
+    // A series with no ticket number column to go with it.
+    const [row] = [registryRow()];
+    const file = `宛名番号,個人番号,氏,名,氏カナ,名カナ,生年月日,性別,券種\n${[row.addressee, row.myNumber, row.family, row.given, row.familyKana, row.givenKana, row.birth, row.sex, '3'].join(',')}\n`;
+    const job = await importFile(t, officer, file, 'mode=SKIP');
+    expect(job.rejections.nodes).toEqual([{ line: 2, column: 'ticket_number', field: 'ticketNumber', code: 'REQUIRED', message: 'is required with a series' }]);
+  });
+
   it('keeps an existing ticket\'s series over the doses already recorded on it: a row moving it off them is rejected', async () => {
     const { code, officer } = await t.tenant();
     const [used, widened, fresh] = [registryRow(), registryRow(), registryRow()];
