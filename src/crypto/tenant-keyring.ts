@@ -20,6 +20,12 @@ const wrapLabel = (code: string, version: number) => `tenant-key:${code}:v${vers
 export class TenantKeyring {
   private readonly keys = new Map<string, TenantKeys>();
   private readonly active = new Map<string, { version: number; checkedAt: number }>();
+  /**
+   * Keys being looked up, per transaction: a page of residents asks for its municipality's key once
+   * per row, all at once, and one statement answers them all. Never shared between requests, so one
+   * request's failed transaction fails none of the others.
+   */
+  private readonly opening = new WeakMap<EntityManager, Map<string, Promise<TenantKeys>>>();
 
   constructor(private readonly masterKey: Buffer, private readonly previousMasterKey?: Buffer) {}
 
@@ -64,9 +70,19 @@ export class TenantKeyring {
 
   /** A specific version, for reading data written under it. */
   async keysForVersion(db: EntityManager, municipalityCode: string, version: number): Promise<TenantKeys> {
-    const cached = this.keys.get(`${municipalityCode}:${version}`);
+    const id = `${municipalityCode}:${version}`;
+    const cached = this.keys.get(id);
     if (cached) return cached;
-    return this.unwrap(await db.getRepository(TenantKey).findOneByOrFail({ municipalityCode, keyVersion: version }));
+    const waiting = this.opening.get(db) ?? new Map<string, Promise<TenantKeys>>();
+    this.opening.set(db, waiting);
+    let keys = waiting.get(id);
+    if (!keys) {
+      keys = db.getRepository(TenantKey).findOneByOrFail({ municipalityCode, keyVersion: version })
+        .then((row) => this.unwrap(row))
+        .finally(() => waiting.delete(id));
+      waiting.set(id, keys);
+    }
+    return keys;
   }
 
   /** Every version's keys, newest first: an equality look-up must try each until re-encryption is done. */

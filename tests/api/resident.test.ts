@@ -436,6 +436,31 @@ describe('resident management', () => {
     expect(result.data.residents.nodes).toHaveLength(21);
     expect(t.queries.count - start).toBe(forOne);
   });
+
+  it('reads My Number for a page of residents in a constant number of statements, on a server that has not opened the key yet too', async () => {
+    const { code, officer } = await t.tenant();
+    const PAGE = '{ residents(first: 100) { nodes { id myNumber } } }';
+    const { masterKey, tokenSecret } = t.app.services.config;
+    // Each server opens a municipality's data key on its first read: a page must not look it up once per resident.
+    const coldPage = async () => {
+      const fresh = await TestApp.start({ masterKey, tokenSecret });
+      try {
+        const there = fresh.sessionFor(officer.token, Channel.LGWAN, { id: officer.accountId, loginId: officer.loginId }, code);
+        const start = fresh.queries.count;
+        const result = await there.gql(PAGE);
+        expect(result.errors).toBeUndefined();
+        return { residents: result.data.residents.nodes.length, statements: fresh.queries.count - start };
+      } finally {
+        await fresh.stop();
+      }
+    };
+    await registerResident(officer);
+    const forOne = await coldPage();
+    for (let i = 0; i < 20; i++) await registerResident(officer);
+    const forMany = await coldPage();
+    expect([forOne.residents, forMany.residents]).toEqual([1, 21]);
+    expect(forMany.statements).toBe(forOne.statements);
+  });
 });
 
 describe('tenant isolation', () => {
