@@ -226,8 +226,10 @@ export function fieldsWithoutRule(schema: GraphQLSchema): string[] {
   const missing: string[] = [];
   for (const type of Object.values(schema.getTypeMap())) {
     if (!(type instanceof GraphQLObjectType) || type.name.startsWith('__')) continue;
+    // Own keys only: a field named toString or valueOf is not ruled by what every object inherits.
+    const rules = Object.hasOwn(tree, type.name) ? tree[type.name] : {};
     for (const field of Object.keys(type.getFields())) {
-      if (!tree[type.name] || !(field in tree[type.name])) missing.push(`${type.name}.${field}`);
+      if (!Object.hasOwn(rules, field)) missing.push(`${type.name}.${field}`);
     }
   }
   return missing;

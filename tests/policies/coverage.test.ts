@@ -17,6 +17,15 @@ class CarelessResolver {
   }
 }
 
+// A field whose name every object inherits (toString, valueOf, constructor…), added without a rule.
+@Resolver()
+class InheritedNameResolver {
+  @Query(() => String, { name: 'valueOf' })
+  careless(): string {
+    return '123456789018';
+  }
+}
+
 describe('policy coverage', () => {
   it('has an explicit rule for every field of every object type', () => {
     expect(fieldsWithoutRule(buildBareSchema())).toEqual([]);
@@ -26,6 +35,12 @@ describe('policy coverage', () => {
     const schema = buildSchemaSync({ resolvers: [...resolvers, CarelessResolver], validate: false });
     expect(fieldsWithoutRule(schema)).toEqual(['Query.allMyNumbers']);
     expect(() => buildSchema(schema)).toThrow('fields without a policy rule: Query.allMyNumbers');
+  });
+
+  it('notices a field without a rule whose name every object inherits', () => {
+    const schema = buildSchemaSync({ resolvers: [...resolvers, InheritedNameResolver], validate: false });
+    expect(fieldsWithoutRule(schema)).toEqual(['Query.valueOf']);
+    expect(() => buildSchema(schema)).toThrow('fields without a policy rule: Query.valueOf');
   });
 
   it('denies a field without a rule even if it were served', async () => {
