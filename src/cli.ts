@@ -375,12 +375,14 @@ async function rotateTenantKey(codeArg: string | undefined): Promise<void> {
     await municipalityName(db, code);
     const rotation = createServices(db, config).keyRotation;
     const source = cliSource();
-    const started = Date.now();
-    const result = await rotation.rotateTenantKey(source, code);
-    console.log(`Municipality ${code} now writes with key version ${result.version}; ${result.reencrypted} residents re-encrypted.`);
-    const wait = Math.max(0, ACTIVE_VERSION_TTL_MS - (Date.now() - started));
+    const version = await rotation.newKeyVersion(source, code);
+    // Counted from the new version's commit, not the command's start: the version may have waited for an import to commit.
+    const created = Date.now();
+    const reencrypted = await rotation.reencrypt(source, code);
+    console.log(`Municipality ${code} now writes with key version ${version}; ${reencrypted} residents re-encrypted.`);
+    const wait = Math.max(0, ACTIVE_VERSION_TTL_MS - (Date.now() - created));
     console.log(`Waiting ${Math.ceil(wait / 1000)} s until every server writes with the new version…`);
-    ifInterrupted = `municipality ${code} writes with key version ${result.version}, but what servers wrote meanwhile may still be under an older version, and its registry imports are refused until none is: run \`npm run cli -- reencrypt-tenant-key ${code}\``;
+    ifInterrupted = `municipality ${code} writes with key version ${version}, but what servers wrote meanwhile may still be under an older version, and its registry imports are refused until none is: run \`npm run cli -- reencrypt-tenant-key ${code}\``;
     await new Promise((resolve) => setTimeout(resolve, wait));
     const moved = await rotation.reencrypt(source, code);
     ifInterrupted = null;

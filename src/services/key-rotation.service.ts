@@ -15,12 +15,21 @@ export class KeyRotationService {
 
   /** Starts a new data-key version for a municipality and moves its residents onto it, in batches. */
   async rotateTenantKey(source: AuditSource, municipalityCode: string, batchSize = 1000): Promise<{ version: number; reencrypted: number }> {
+    const version = await this.newKeyVersion(source, municipalityCode);
+    return { version, reencrypted: await this.reencrypt(source, municipalityCode, batchSize) };
+  }
+
+  /** Adds a new data-key version for a municipality, which its writers use from then on; returns it once committed. */
+  async newKeyVersion(source: AuditSource, municipalityCode: string): Promise<number> {
     const keys = await asTenants(this.db, [municipalityCode], async (tx) => {
+      // An import past its checks writes under the version it staged with, unseen by a registration
+      // under a newer one: the new version waits for its commit, and a later import sees it and stops.
+      await lockKeyVersions(tx, municipalityCode);
       const created = await this.keyring.rotate(tx, municipalityCode);
       await writeAudit(tx, source, [{ operation: 'tenantKey.rotate', municipalityCode, targetIds: [`version:${created.version}`], outcome: 'SUCCESS' }]);
       return created;
     });
-    return { version: keys.version, reencrypted: await this.reencrypt(source, municipalityCode, batchSize) };
+    return keys.version;
   }
 
   /**

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { archiveAudit, createOperator, importResidents, progressBar, progressFields, run, verifyAudit } from '../../src/cli';
 import { freePort } from '../../src/db/embedded-postgres';
+import { lockKeyVersions } from '../../src/db/registry-lock';
 import { Channel, ImportPhase } from '../../src/schema/enums';
 import { registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
 import { codes, TestApp } from '../helpers/test-app';
@@ -340,6 +341,32 @@ describe('operator command line', () => {
     command.process.kill('SIGINT');
     expect(await command.exited).toBe(130);
     expect(command.stderr()).toMatch(new RegExp(`^Stopped by the interrupt \\(Ctrl-C\\): municipality ${code} writes with key version \\d+, but what servers wrote meanwhile may still be under an older version, and its registry imports are refused until none is: run \`npm run cli -- reencrypt-tenant-key ${code}\`$`, 'm'));
+  }, 60_000);
+
+  it('waits a whole minute from the new key version, however long a running import held the version back', async () => {
+    const { code } = await t.tenant();
+    // An import merging into the municipality: the new version waits for its commit.
+    const importing = t.db.createQueryRunner();
+    await importing.connect();
+    const waitingForLock = async () => (await t.db.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'`,
+    ))[0].n > 0;
+    let command: ReturnType<typeof typescript>;
+    try {
+      await importing.startTransaction();
+      await lockKeyVersions(importing, code);
+      command = typescript('src/cli.ts', ['rotate-tenant-key', code], process.env);
+      while (!(await waitingForLock()) && command.process.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await importing.commitTransaction();
+    } finally {
+      await importing.release();
+    }
+    await command.printed('Waiting ');
+    command.process.kill('SIGINT');
+    expect(await command.exited).toBe(130);
+    // Servers may have read the old version until the new one committed: each keeps it for a minute from then.
+    expect(command.stdout()).toContain('Waiting 60 s until every server writes with the new version…');
   }, 60_000);
 
   it('shows the reading\'s ETA while the file is read, then the phase under way', () => {

@@ -3,6 +3,7 @@ import { rotateMasterKey } from '../../src/cli';
 import { TenantKeyring } from '../../src/crypto/tenant-keyring';
 import { main } from '../../src/main';
 import { Channel, Role } from '../../src/schema/enums';
+import { lockRegistry } from '../../src/db/registry-lock';
 import { KeyRotationService } from '../../src/services/key-rotation.service';
 import { importFile, registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
 import { REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
@@ -122,6 +123,42 @@ describe('key management', () => {
       await holder.release();
     }
     expect(await reencrypting!).toBe(3);
+    expect(await t.db.query('SELECT DISTINCT key_version FROM resident WHERE municipality_code = $1', [code])).toEqual([{ key_version: 2 }]);
+  });
+
+  it('starts a new key only once an import merging into the municipality has committed, so My Number stays unique', async () => {
+    const { code, officer } = await t.tenant();
+    await registerResident(officer);
+    const number = String(residentInput().myNumber);
+    const old = await t.app.services.keyring.keysForVersion(t.db.manager, code, 1);
+    // An import past its checks: it holds the registry lock and writes the number under the key it staged with.
+    const merging = t.db.createQueryRunner();
+    await merging.connect();
+    let rotating: Promise<{ version: number; reencrypted: number }>;
+    let registering: Promise<any>;
+    try {
+      await merging.startTransaction();
+      await lockRegistry(merging, code);
+      await merging.query(
+        `INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version, family_name, given_name,
+           family_name_kana, given_name_kana, birth_date, sex) VALUES ($1, gen_random_uuid(), 'IMPORTED-1', $2, $3, 1, '山田', '花子', 'ヤマダ', 'ハナコ', '1980-04-01', 'FEMALE')`,
+        [code, old.encrypt(number), old.lookupHash(number)],
+      );
+      rotating = t.app.services.keyRotation.rotateTenantKey(cli, code);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // An officer registers the same number meanwhile: under a new key its hash would escape the import's row.
+      registering = officer.gql(REGISTER, { input: residentInput({ myNumber: number }) });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await merging.commitTransaction();
+    } finally {
+      await merging.release();
+    }
+    expect((await registering!).data.registerResident.userErrors).toEqual([
+      { field: ['input', 'myNumber'], code: 'DUPLICATE', message: 'another resident of this municipality has this My Number' },
+    ]);
+    expect(await rotating!).toEqual({ version: 2, reencrypted: 2 });
+    const holders = await officer.gql(LOOKUP, { n: number });
+    expect(holders.data.residentByMyNumber).toEqual({ id: expect.any(String) });
     expect(await t.db.query('SELECT DISTINCT key_version FROM resident WHERE municipality_code = $1', [code])).toEqual([{ key_version: 2 }]);
   });
 
