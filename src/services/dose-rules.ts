@@ -1,7 +1,7 @@
 import { ErrorCode, ErrorCollector } from '../errors';
 import { ResidentStatus } from '../schema/enums';
-import { FIRST_VACCINATION_DAY, isFuture, isIsoDate } from '../validation/dates';
-import { charCount, nameCharactersProblem, normaliseDigits } from '../validation/identifiers';
+import { FIRST_VACCINATION_DAY, isFuture, isIsoDate, normaliseDate } from '../validation/dates';
+import { charCount, nameCharactersProblem } from '../validation/identifiers';
 import { checkLotNumber, seriesCovers } from '../validation/tickets';
 import { vaccineByCode, VaccineProductInfo } from '../validation/vaccines';
 
@@ -70,7 +70,7 @@ export function checkDoseInput(errors: ErrorCollector, input: DoseInput, path: P
   if (!Number.isInteger(input.doseNumber) || input.doseNumber < 1 || input.doseNumber > 20) {
     errors.add(path('doseNumber'), ErrorCode.INVALID_FORMAT, 'must be a whole number from 1 to 20');
   } else out.doseNumber = input.doseNumber;
-  const date = normaliseDigits(String(input.vaccinatedOn ?? ''));
+  const date = normaliseDate(String(input.vaccinatedOn ?? ''));
   if (!isIsoDate(date)) errors.add(path('vaccinatedOn'), ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
   else if (isFuture(date)) errors.add(path('vaccinatedOn'), ErrorCode.DATE_IN_FUTURE, 'must not be in the future');
   else if (date < FIRST_VACCINATION_DAY) errors.add(path('vaccinatedOn'), ErrorCode.INVALID_DATE, `must not be before ${FIRST_VACCINATION_DAY}, when vaccination began`);

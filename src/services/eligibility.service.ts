@@ -2,9 +2,9 @@ import { GraphQLError } from 'graphql';
 import { Context, keepWrite } from '../context';
 import { badArgument, ErrorCode, forbidden, identifierError } from '../errors';
 import { EligibilityStatus, TicketEligibility } from '../resolvers/integrator.types';
-import { isIsoDate } from '../validation/dates';
+import { isIsoDate, normaliseDate } from '../validation/dates';
 import { earliestDate, Interval, parseDoseIntervals } from '../validation/dose-intervals';
-import { checkMunicipalityCode, normaliseDigits } from '../validation/identifiers';
+import { checkMunicipalityCode } from '../validation/identifiers';
 import { checkTicketNumber, parseSeries, seriesCovers } from '../validation/tickets';
 import { writeAudit } from './audit.service';
 
@@ -40,7 +40,7 @@ export class EligibilityService {
     if (!code.ok) throw badArgument(['municipalityCode'], code.message, identifierError(code.reason));
     const number = checkTicketNumber(ticketNumber);
     if (!number.ok) throw badArgument(['ticketNumber'], number.message, ErrorCode.INVALID_FORMAT);
-    const born = normaliseDigits(birthDate);
+    const born = normaliseDate(birthDate);
     if (!isIsoDate(born)) throw badArgument(['birthDate'], 'must be a real date written YYYY-MM-DD', ErrorCode.INVALID_DATE);
 
     // Birth dates cannot be guessed: after a few misses on one ticket, even the right one finds nothing for a while.

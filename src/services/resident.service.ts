@@ -10,9 +10,9 @@ import { Action } from '../policies/ability';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, UpdateResidentInput } from '../resolvers/resident.types';
 import { ResidentStatus } from '../schema/enums';
-import { EARLIEST_BIRTH, isFuture, isIsoDate } from '../validation/dates';
+import { EARLIEST_BIRTH, isFuture, isIsoDate, normaliseDate } from '../validation/dates';
 import {
-  checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, kanaSearchTerm, charCount, nameCharactersProblem, normaliseDigits, normaliseKana,
+  checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, kanaSearchTerm, charCount, nameCharactersProblem, normaliseKana,
 } from '../validation/identifiers';
 import { ownMunicipalityCodes } from '../validation/own-codes';
 import { writeAudit } from './audit.service';
@@ -50,7 +50,7 @@ function checkFields(input: Partial<RegisterResidentInput>, partial: boolean): P
     else out[key] = value;
   }
   if (need('birthDate')) {
-    const value = normaliseDigits(String(input.birthDate));
+    const value = normaliseDate(String(input.birthDate));
     if (!isIsoDate(value)) errors.add(['input', 'birthDate'], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
     else if (isFuture(value)) errors.add(['input', 'birthDate'], ErrorCode.DATE_IN_FUTURE, 'must not be in the future');
     else if (value < EARLIEST_BIRTH) errors.add(['input', 'birthDate'], ErrorCode.INVALID_DATE, `must not be before ${EARLIEST_BIRTH}`);
@@ -63,7 +63,7 @@ function checkFields(input: Partial<RegisterResidentInput>, partial: boolean): P
 
 /** A date for a status change: real, not in the future, not before the resident was born. */
 function checkEventDate(field: string, value: string, birthDate: string): string {
-  const date = normaliseDigits(value);
+  const date = normaliseDate(value);
   if (!isIsoDate(date)) throw InputError.of([field], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
   if (isFuture(date)) throw InputError.of([field], ErrorCode.DATE_IN_FUTURE, 'must not be in the future');
   if (date < birthDate) throw InputError.of([field], ErrorCode.DATE_BEFORE_BIRTH, 'must not be before the birth date');
@@ -117,7 +117,7 @@ export class ResidentService {
       query.andWhere(`translate(r.family_name_kana || r.given_name_kana, ' \u3000', '') LIKE :kana`, { kana: `${prefix}%` });
     }
     if (filter.birthDate != null) {
-      const birthDate = normaliseDigits(filter.birthDate);
+      const birthDate = normaliseDate(filter.birthDate);
       if (!isIsoDate(birthDate)) {
         throw badArgument(['filter', 'birthDate'], 'must be a real date written YYYY-MM-DD', ErrorCode.INVALID_DATE);
       }

@@ -12,9 +12,9 @@ import {
   StatisticsScopeKind,
 } from '../resolvers/statistics.types';
 import { Sex } from '../schema/enums';
-import { FIRST_VACCINATION_DAY, isIsoDate, todayInJapan } from '../validation/dates';
+import { FIRST_VACCINATION_DAY, isIsoDate, normaliseDate, todayInJapan } from '../validation/dates';
 import { VACCINES } from '../validation/vaccines';
-import { checkMunicipalityCode, checkPrefectureCode, normaliseDigits } from '../validation/identifiers';
+import { checkMunicipalityCode, checkPrefectureCode } from '../validation/identifiers';
 import { published, suppressBreakdown, suppressDoseNumbers, suppressSeries } from './statistics.suppression';
 
 export const DEFAULT_SUPPRESSION_THRESHOLD = 10;
@@ -57,7 +57,7 @@ const PARTS: Record<string, Part[]> = {
 
 function checkDate(field: 'from' | 'to', value: string | null | undefined): string | null {
   if (value === null || value === undefined || value === '') return null;
-  const date = normaliseDigits(value);
+  const date = normaliseDate(value);
   if (!isIsoDate(date)) throw badArgument([field], 'must be a real date written YYYY-MM-DD', ErrorCode.INVALID_DATE);
   return date;
 }

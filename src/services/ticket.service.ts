@@ -7,8 +7,8 @@ import { badArgument, checkPageSize, ErrorCode, ErrorCollector, InputError, notF
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { MAX_PAGE } from '../resolvers/resident.types';
 import { IssueTicketsInput, MAX_EXPLICIT_TICKETS, TicketConnection, TicketFilter } from '../resolvers/ticket.types';
-import { FIRST_VACCINATION_DAY, isFuture, isIsoDate, todayInJapan } from '../validation/dates';
-import { isUuid, normaliseDigits } from '../validation/identifiers';
+import { FIRST_VACCINATION_DAY, isFuture, isIsoDate, normaliseDate, todayInJapan } from '../validation/dates';
+import { isUuid } from '../validation/identifiers';
 import { checkReason } from '../validation/reasons';
 import { checkIssuedSeries, checkTicketNumber } from '../validation/tickets';
 import { tryLockRegistry } from '../db/registry-lock';
@@ -101,7 +101,7 @@ export class TicketService {
     const series = checked.ok ? checked.value : null;
     if (!checked.ok) errors.add(['input', 'series'], ErrorCode.INVALID_SERIES, checked.message);
     // Only a date left out is today: one given empty is refused like any other that is no date.
-    const issuedOn = input.issuedOn != null ? normaliseDigits(input.issuedOn) : todayInJapan();
+    const issuedOn = input.issuedOn != null ? normaliseDate(input.issuedOn) : todayInJapan();
     const before = errors.errors.length;
     if (!isIsoDate(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
     else if (isFuture(issuedOn)) errors.add(['input', 'issuedOn'], ErrorCode.DATE_IN_FUTURE, 'must not be in the future');

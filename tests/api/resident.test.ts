@@ -36,6 +36,15 @@ describe('resident management', () => {
     expect((await officer.gql(GET, { id })).data.resident).toBeNull();
   });
 
+  it('takes a date as Japanese input types it: full-width hyphens, or the long-vowel mark kana mode puts for one', async () => {
+    const { officer } = await t.tenant();
+    const { id } = await registerResident(officer, { birthDate: '１９９０－０１－０１' });
+    const updated = await officer.gql(UPDATE, { id, input: { birthDate: '１９８０ー０５ー０１' } });
+    expect(updated.data.updateResident).toEqual({ resident: { id, familyName: '山田', birthDate: '1980-05-01' }, userErrors: [] });
+    const moved = await officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "２０２４－０４－０１") { resident { movedOutOn } userErrors { field code message } } }', { id });
+    expect(moved.data.markResidentMovedOut).toEqual({ resident: { movedOutOn: '2024-04-01' }, userErrors: [] });
+  });
+
   it('deletes a resident without records together with their tickets, naming every one in the operation log', async () => {
     const { code, officer } = await t.tenant();
     const { residentId, ticketId } = await residentWithTicket(officer);

@@ -6,7 +6,7 @@ import {
   kanaSearchTerm,
   normaliseDigits,
 } from '../../src/validation/identifiers';
-import { isFuture, isIsoDate, todayInJapan } from '../../src/validation/dates';
+import { isFuture, isIsoDate, normaliseDate, todayInJapan } from '../../src/validation/dates';
 import { checkIssuedSeries, parseSeries, seriesText } from '../../src/validation/tickets';
 
 describe('municipality code (JIS X 0402)', () => {
@@ -113,6 +113,13 @@ describe('dates', () => {
     expect(isIsoDate('2023-02-29')).toBe(false);
     expect(isIsoDate('2023-2-1')).toBe(false);
     expect(isIsoDate('R3.4.1')).toBe(false);
+  });
+
+  it('reads a date as Japanese input types it', () => {
+    for (const typed of ['２０２４－０２－２９', '２０２４ー０２ー２９', '2024ｰ02ｰ29', '2024−02−29', '\u3000２０２４-０２-２９ ']) {
+      expect(normaliseDate(typed)).toBe('2024-02-29');
+    }
+    expect(isIsoDate(normaliseDate('２０２４／０２／２９'))).toBe(false);
   });
 
   it('reckons today in Japan time', () => {
