@@ -1,7 +1,7 @@
 import { ApolloServer, ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { DocumentNode, FragmentDefinitionNode, getNamedType, getVariableValues, GraphQLError, GraphQLFormattedError, isCompositeType, Kind, OperationDefinitionNode, SelectionSetNode } from 'graphql';
+import { DocumentNode, FragmentDefinitionNode, getNamedType, getVariableValues, GraphQLError, GraphQLFormattedError, isCompositeType, Kind, OperationDefinitionNode, SelectionSetNode, ValidationRule } from 'graphql';
 import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
@@ -109,6 +109,18 @@ function undoneEntry(ctx: Context, operation: OperationDefinitionNode, document:
   return { operation: 'mutation.undone', municipalityCode: ctx.actor?.municipalityCode ?? null, targetIds: [...new Set(fields.map((f) => f.name))], outcome: 'FAILURE' as const };
 }
 
+/**
+ * An operation of a kind the schema has no root type for (a subscription) is the client's mistake:
+ * graphql 16 validates it and then fails it at execution, which would read as a fault of the server's.
+ */
+const knownOperationTypes: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    if (!context.getSchema().getRootType(node.operation)) {
+      context.reportError(new GraphQLError(`This API takes no ${node.operation} operations: send a query or a mutation.`, { nodes: node }));
+    }
+  },
+});
+
 /** Most a query may cost (weights in pageEstimator). */
 const MAX_COST = 40_000;
 const TOO_COSTLY = 'Query refused: it asks for too much at once; ask for smaller pages (first) or fewer fields.';
@@ -197,7 +209,7 @@ export function createApollo(production: boolean): ApolloServer<Context> {
     introspection: !production,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
-    validationRules: [...protection.validationRules, storableLiterals],
+    validationRules: [...protection.validationRules, storableLiterals, knownOperationTypes],
     plugins: [
       ...protection.plugins,
       costLimit,

@@ -123,6 +123,20 @@ describe('query abuse', () => {
     }
   });
 
+  it('refuses a subscription as the client\'s mistake: the API has none', async () => {
+    const { officer } = await t.tenant();
+    const log = jest.spyOn(console, 'error');
+    try {
+      const { status, text } = await post(t, { query: 'subscription { viewer { role } }' }, officer.token);
+      expect([status, JSON.parse(text)]).toEqual([400, {
+        errors: [{ message: 'This API takes no subscription operations: send a query or a mutation.', locations: [{ line: 1, column: 1 }], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }],
+      }]);
+      expect(log).not.toHaveBeenCalled();
+    } finally {
+      log.mockRestore();
+    }
+  });
+
   it('refuses an over-long document as the client\'s mistake, without naming the limit', async () => {
     // Valid but for its length: one field asked for again and again.
     const long = `{ viewer { ${'role '.repeat(2000)}} }`;
