@@ -102,7 +102,9 @@ const jobState = (job: ImportJob) => ({
  */
 export async function residentImport(req: IncomingMessage, res: ServerResponse, url: URL, services: Services, channel: Channel): Promise<void> {
   const [, id, report, ...rest] = url.pathname.slice('/imports/residents'.length).split('/');
-  if (rest.length > 0 || (report !== undefined && report !== 'rejections.csv')) return json(res, 404, { error: 'not found' });
+  if (rest.length > 0 || (report !== undefined && report !== 'rejections.csv')) {
+    return json(res, 404, errorBody('Not found: a job answers at /imports/residents/{id}, its report at /imports/residents/{id}/rejections.csv', 'NOT_FOUND'));
+  }
   const method = id === undefined ? 'POST' : 'GET';
   if (req.method !== method) {
     return json(res, 405, errorBody(method === 'POST' ? 'Use POST with the CSV file as the body' : 'Use GET', 'METHOD_NOT_ALLOWED'), { allow: method });

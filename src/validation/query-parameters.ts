@@ -7,7 +7,9 @@ import { ErrorCode, ErrorCollector } from '../errors';
 export function checkQueryParameters(params: URLSearchParams, known: readonly string[], errors: ErrorCollector): void {
   for (const name of new Set(params.keys())) {
     const values = params.getAll(name);
-    if (!known.includes(name)) errors.add([name], ErrorCode.INVALID_FORMAT, `is not a parameter here; use ${known.join(', ')}`);
+    if (!known.includes(name)) {
+      errors.add([name], ErrorCode.INVALID_FORMAT, known.length > 0 ? `is not a parameter here; use ${known.join(', ')}` : 'is not a parameter here: this address takes none');
+    }
     else if (values.length > 1) errors.add([name], ErrorCode.INVALID_FORMAT, 'must be given once');
     else if (values[0].trim() === '') errors.add([name], ErrorCode.REQUIRED, 'must not be empty; leave the parameter out instead');
   }

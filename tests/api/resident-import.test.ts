@@ -1173,7 +1173,15 @@ describe('resident registry import', () => {
     expect([byChannel.status, JSON.parse(byChannel.bytes.toString()).errors[0].message]).toEqual([403, expect.stringMatching(/LG-WAN only$/)]);
     expect((await get(null, `/imports/residents/${job.id}/rejections.csv`)).status).toBe(401);
     expect((await get(officer, `/imports/residents/${job.id}/rejections.csv?encoding=latin1`)).status).toBe(400);
-    expect((await get(officer, `/imports/residents/${job.id}/other`)).status).toBe(404);
+    const other = await get(officer, `/imports/residents/${job.id}/other`);
+    expect([other.status, JSON.parse(other.bytes.toString())]).toEqual([404, {
+      errors: [{ message: 'Not found: a job answers at /imports/residents/{id}, its report at /imports/residents/{id}/rejections.csv', extensions: { code: 'NOT_FOUND' } }],
+    }]);
+    // The job's state takes no parameter: one given is named, as on the report's address.
+    const parameter = await get(officer, `/imports/residents/${job.id}?encoding=utf8`);
+    expect([parameter.status, JSON.parse(parameter.bytes.toString())]).toEqual([400, {
+      errors: [{ message: 'encoding: is not a parameter here: this address takes none', extensions: { code: 'BAD_USER_INPUT', field: ['encoding'], reason: 'INVALID_FORMAT' } }],
+    }]);
   });
 
   it('answers a database fault while reading a job with a logged 500, not a refusal counted against the officer', async () => {
