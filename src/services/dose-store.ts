@@ -73,6 +73,18 @@ export async function lockedResident(db: EntityManager, municipalityCode: string
   return rows.length ? residentOf(rows[0]) : null;
 }
 
+/**
+ * Residents of one tenant, locked in one statement, then read with their histories in another (see
+ * ticketWithResident); those not found are missing from the map. Locked in id order, so that two
+ * batches over the same residents wait for each other instead of deadlocking.
+ */
+export async function lockedResidents(db: EntityManager, municipalityCode: string, residentIds: string[]): Promise<Map<string, LockedResident>> {
+  if (!residentIds.length) return new Map();
+  await db.query('SELECT 1 FROM resident WHERE municipality_code = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE', [municipalityCode, residentIds]);
+  const rows: Row[] = await db.query(`SELECT ${RESIDENT_COLUMNS} FROM resident r WHERE r.municipality_code = $1 AND r.id = ANY($2::uuid[])`, [municipalityCode, residentIds]);
+  return new Map(rows.map((row) => [row.resident_id, residentOf(row)]));
+}
+
 export interface NewRecord {
   municipalityCode: string;
   id: string;
@@ -85,6 +97,19 @@ export interface NewRecord {
   idempotencyKey: string | null;
 }
 
+const RECORD_COLUMNS = `municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
+  product, lot_number, venue, doctor_name, site_municipality_code, source, recorded_by, idempotency_key`;
+
+const valuesOf = (r: NewRecord) => [r.municipalityCode, r.id, r.residentId, r.ticketId, r.dose.doseNumber, r.dose.vaccinatedOn, r.dose.vaccine.code,
+  r.dose.vaccine.manufacturer, r.dose.vaccine.product, r.dose.lotNumber, r.dose.venue, r.dose.doctorName, r.siteMunicipalityCode, r.source, r.recordedBy, r.idempotencyKey];
+
+function duplicateDose(error: unknown): never {
+  if (error instanceof QueryFailedError && (error.driverError as { constraint?: string }).constraint === 'vaccination_record_dose_key') {
+    throw InputError.of(['input', 'doseNumber'], ErrorCode.DUPLICATE_DOSE, 'this dose is already recorded');
+  }
+  throw error;
+}
+
 /**
  * Writes one COMPLETED dose. The one dose per resident and number that may be COMPLETED is also a
  * unique key: a writer that got past the resident's lock some other way is told the dose is
@@ -92,16 +117,22 @@ export interface NewRecord {
  */
 export async function insertRecord(db: EntityManager, r: NewRecord): Promise<Date> {
   const [row] = await db.query(
-    `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
-       product, lot_number, venue, doctor_name, site_municipality_code, source, recorded_by, idempotency_key)
+    `INSERT INTO vaccination_record (${RECORD_COLUMNS})
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING created_at`,
-    [r.municipalityCode, r.id, r.residentId, r.ticketId, r.dose.doseNumber, r.dose.vaccinatedOn, r.dose.vaccine.code, r.dose.vaccine.manufacturer,
-      r.dose.vaccine.product, r.dose.lotNumber, r.dose.venue, r.dose.doctorName, r.siteMunicipalityCode, r.source, r.recordedBy, r.idempotencyKey],
-  ).catch((error: unknown) => {
-    if (error instanceof QueryFailedError && (error.driverError as { constraint?: string }).constraint === 'vaccination_record_dose_key') {
-      throw InputError.of(['input', 'doseNumber'], ErrorCode.DUPLICATE_DOSE, 'this dose is already recorded');
-    }
-    throw error;
-  });
+    valuesOf(r),
+  ).catch(duplicateDose);
   return row.created_at;
+}
+
+/** Writes many COMPLETED doses in one statement, as insertRecord writes one; one parameter, however many doses. */
+export async function insertRecords(db: EntityManager, records: NewRecord[]): Promise<void> {
+  if (!records.length) return;
+  const names = RECORD_COLUMNS.split(',').map((c) => c.trim());
+  await db.query(
+    `INSERT INTO vaccination_record (${RECORD_COLUMNS})
+     SELECT ${RECORD_COLUMNS} FROM jsonb_to_recordset($1::jsonb) AS r(municipality_code text, id uuid, resident_id uuid, ticket_id uuid,
+       dose_number smallint, vaccinated_on date, vaccine_code text, manufacturer text, product text, lot_number text, venue text, doctor_name text,
+       site_municipality_code text, source text, recorded_by uuid, idempotency_key text)`,
+    [JSON.stringify(records.map((r) => Object.fromEntries(valuesOf(r).map((v, i) => [names[i], v]))))],
+  ).catch(duplicateDose);
 }

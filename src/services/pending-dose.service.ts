@@ -12,7 +12,7 @@ import { checkReason } from '../validation/reasons';
 import { vaccineByCode } from '../validation/vaccines';
 import { AuditSource, writeAudit } from './audit.service';
 import { checkDoseHistory, CheckedDose } from './dose-rules';
-import { insertRecord, LockedResident, lockedResident } from './dose-store';
+import { insertRecords, LockedResident, lockedResident, lockedResidents, NewRecord } from './dose-store';
 
 
 function doseOf(p: PendingDose): CheckedDose {
@@ -38,31 +38,43 @@ function sentenceOf(error: UserError, pending: PendingDose): string {
  */
 export class PendingDoseService {
 
-  /** Turns a pending dose into a record of the resident if every dose rule holds; else the rules it breaks. */
-  private async attach(
-    tx: EntityManager, source: AuditSource, pending: PendingDose, resident: LockedResident, ticket: { id: string; series: string } | null, by: string | null,
-    requireActive = !!ticket,
-  ): Promise<UserError[] | null> {
+  /**
+   * The record a pending dose becomes if every dose rule holds for the resident (and it joins the
+   * resident's history, for the next dose checked), else the rules it breaks.
+   */
+  private check(pending: PendingDose, resident: LockedResident, ticket: { id: string; series: string } | null, requireActive: boolean): NewRecord | UserError[] {
     const errors = new ErrorCollector();
     const dose = doseOf(pending);
     checkDoseHistory(errors, resident, resident.history, dose, (f) => [f], { series: ticket?.series, requireActive });
     if (errors.errors.length) return errors.errors;
-    const recordId = randomUUID();
-    await insertRecord(tx, {
-      municipalityCode: pending.municipalityCode, id: recordId, residentId: resident.id, ticketId: ticket?.id ?? null, dose,
+    const record: NewRecord = {
+      municipalityCode: pending.municipalityCode, id: randomUUID(), residentId: resident.id, ticketId: ticket?.id ?? null, dose,
       siteMunicipalityCode: pending.siteMunicipalityCode, source: 'TABLET', recordedBy: pending.recordedBy, idempotencyKey: pending.idempotencyKey,
-    });
-    await tx.query(
-      `UPDATE pending_dose SET status = 'MATCHED', vaccination_record_id = $3, resolved_at = now(), resolved_by = $4, match_problem = NULL
-       WHERE municipality_code = $1 AND id = $2`,
-      [pending.municipalityCode, pending.id, recordId, by],
-    );
-    resident.history.push({ id: recordId, doseNumber: dose.doseNumber, vaccinatedOn: dose.vaccinatedOn, vaccineCode: dose.vaccine.code });
-    await writeAudit(tx, source, [{ operation: 'pendingDose.match', municipalityCode: pending.municipalityCode, targetIds: [pending.id, recordId], outcome: 'SUCCESS' }]);
-    return null;
+    };
+    resident.history.push({ id: record.id, doseNumber: dose.doseNumber, vaccinatedOn: dose.vaccinatedOn, vaccineCode: dose.vaccine.code });
+    return record;
   }
 
-  /** Called inside the issuing transaction: pending doses on these ticket numbers become records. */
+  /** Writes the records pending doses became, marks the doses matched and logs each match: a few statements, however many. */
+  private async attach(tx: EntityManager, source: AuditSource, municipalityCode: string, matches: { pending: PendingDose; record: NewRecord }[], by: string | null): Promise<void> {
+    if (!matches.length) return;
+    await insertRecords(tx, matches.map((m) => m.record));
+    await tx.query(
+      `UPDATE pending_dose p SET status = 'MATCHED', vaccination_record_id = m.record_id, resolved_at = now(), resolved_by = $2, match_problem = NULL
+       FROM unnest($3::uuid[], $4::uuid[]) AS m(id, record_id)
+       WHERE p.municipality_code = $1 AND p.id = m.id`,
+      [municipalityCode, by, matches.map((m) => m.pending.id), matches.map((m) => m.record.id)],
+    );
+    await writeAudit(tx, source, matches.map((m) => ({ operation: 'pendingDose.match', municipalityCode, targetIds: [m.pending.id, m.record.id], outcome: 'SUCCESS' as const })));
+  }
+
+  /**
+   * Called inside the issuing transaction: pending doses on these ticket numbers become records.
+   * An import may bring the tickets of tens of thousands, so they are matched in a few statements
+   * rather than a few each: every holder locked in one, their histories read in one, the records
+   * written in one. The doses are checked in dose and date order, each against the history the
+   * ones before it made; a dose that breaks a rule keeps its problem, in a sentence.
+   */
   async matchIssuedTickets(tx: EntityManager, source: AuditSource, municipalityCode: string, tickets: { id: string; ticketNumber: string; residentId: string; series: string }[]): Promise<number> {
     if (!tickets.length) return 0;
     const pending = await tx.getRepository(PendingDose).createQueryBuilder('p')
@@ -72,21 +84,26 @@ export class PendingDoseService {
       .andWhere("p.status = 'PENDING'")
       .orderBy('p.doseNumber').addOrderBy('p.vaccinatedOn')
       .setLock('pessimistic_write').getMany();
-    let matched = 0;
-    const residents = new Map<string, LockedResident>();
     const byNumber = new Map(tickets.map((t) => [t.ticketNumber, t]));
+    const residents = await lockedResidents(tx, municipalityCode, [...new Set(pending.map((p) => byNumber.get(p.ticketNumber)!.residentId))]);
+    const matches: { pending: PendingDose; record: NewRecord }[] = [];
+    const problems: { id: string; text: string }[] = [];
     for (const p of pending) {
       const ticket = byNumber.get(p.ticketNumber)!;
-      const resident = residents.get(ticket.residentId) ?? (await lockedResident(tx, municipalityCode, ticket.residentId));
+      const resident = residents.get(ticket.residentId);
       if (!resident) continue;
-      residents.set(resident.id, resident);
-      const problem = await this.attach(tx, source, p, resident, ticket, null);
-      if (problem) {
-        const text = problem.map((e) => `${e.code}: ${sentenceOf(e, p)}`).join('; ');
-        await tx.query('UPDATE pending_dose SET match_problem = $3 WHERE municipality_code = $1 AND id = $2', [municipalityCode, p.id, text]);
-      } else matched++;
+      const outcome = this.check(p, resident, ticket, true);
+      if (Array.isArray(outcome)) problems.push({ id: p.id, text: outcome.map((e) => `${e.code}: ${sentenceOf(e, p)}`).join('; ') });
+      else matches.push({ pending: p, record: outcome });
     }
-    return matched;
+    await this.attach(tx, source, municipalityCode, matches, null);
+    if (problems.length) {
+      await tx.query(
+        `UPDATE pending_dose p SET match_problem = m.problem FROM unnest($2::uuid[], $3::text[]) AS m(id, problem) WHERE p.municipality_code = $1 AND p.id = m.id`,
+        [municipalityCode, problems.map((m) => m.id), problems.map((m) => m.text)],
+      );
+    }
+    return matches.length;
   }
 
   /** A page of the caller's pending doses, oldest first; `after` is the last dose of the previous page. */
@@ -150,9 +167,10 @@ export class PendingDoseService {
       }
       // The officer knows the person was vaccinated: one who has since moved out or died still
       // gets a dose given before (the dates are checked), as without a ticket.
-      const problem = await this.attach(tx, ctx, pending, resident, ticket ? { id: ticket.id, series: ticket.series } : null, ctx.actor!.accountId, false);
+      const outcome = this.check(pending, resident, ticket ? { id: ticket.id, series: ticket.series } : null, false);
       // Each broken rule keeps its own code; the field it concerns is the pending dose's.
-      if (problem) throw new InputError(problem.map((e) => ({ ...e, field: ['id'], message: `cannot be recorded for this resident: ${sentenceOf(e, pending)}` })));
+      if (Array.isArray(outcome)) throw new InputError(outcome.map((e) => ({ ...e, field: ['id'], message: `cannot be recorded for this resident: ${sentenceOf(e, pending)}` })));
+      await this.attach(tx, ctx, pending.municipalityCode, [{ pending, record: outcome }], ctx.actor!.accountId);
       return tx.getRepository(PendingDose).findOneByOrFail({ municipalityCode: pending.municipalityCode, id: pending.id });
     });
   }

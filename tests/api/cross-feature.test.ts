@@ -31,6 +31,33 @@ describe('a dose given before the resident list arrives', () => {
     );
     expect(record).toEqual({ dose_number: 1, site_municipality_code: site.municipalityCode });
   });
+
+  it('matches several doses of one resident in one import, each against those before it, and keeps a dose that breaks a rule with its problem', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    const [holder, unborn] = [freshTicketNumber(), freshTicketNumber()];
+    for (const [ticketNumber, doseNumber, vaccinatedOn] of [[holder, 1, '2024-05-01'], [holder, 2, '2024-06-01'], [holder, 3, '2024-11-01'], [unborn, 1, '2024-05-01']] as const) {
+      const filed = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { doseNumber, vaccinatedOn }) });
+      expect(filed.data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+    }
+    const job = await importFile(t, home.officer, registryCsv([registryRow({ ticket: holder, series: '1-2' }), registryRow({ ticket: unborn, series: '1-2', birth: '2024-06-01' })]));
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 2 });
+    const records = await t.db.query(
+      `SELECT k.ticket_number, v.dose_number, v.vaccinated_on::text, v.source FROM vaccination_record v
+       JOIN ticket k ON k.municipality_code = v.municipality_code AND k.id = v.ticket_id AND k.resident_id = v.resident_id
+       WHERE v.municipality_code = $1 ORDER BY v.dose_number`,
+      [home.code],
+    );
+    expect(records).toEqual([
+      { ticket_number: holder, dose_number: 1, vaccinated_on: '2024-05-01', source: 'TABLET' },
+      { ticket_number: holder, dose_number: 2, vaccinated_on: '2024-06-01', source: 'TABLET' },
+    ]);
+    const waiting = (await home.officer.gql('{ pendingDoses { ticketNumber doseNumber matchProblem } }')).data.pendingDoses;
+    expect(waiting.sort((a: any, b: any) => a.doseNumber - b.doseNumber)).toEqual([
+      { ticketNumber: unborn, doseNumber: 1, matchProblem: 'DATE_BEFORE_BIRTH: the vaccination date 2024-05-01 must not be before the birth date' },
+      { ticketNumber: holder, doseNumber: 3, matchProblem: 'DOSE_NOT_IN_SERIES: dose 3 is not covered by this ticket (series 1-2)' },
+    ]);
+  });
 });
 
 describe('emergency stop of imports and exports', () => {

@@ -623,6 +623,43 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     });
   });
 
+  it('matches the pending doses of many tickets in as many statements as one ticket\'s, each dose against those matched before it', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    // Doses 1, 2 and 3 on each ticket: under series 1-2, doses 1 and 2 are matched (dose 2 after
+    // the dose 1 matched with it) and dose 3 stays pending with its problem.
+    const file = async () => {
+      const ticketNumber = freshTicketNumber();
+      for (const [doseNumber, vaccinatedOn] of [[1, '2024-05-01'], [2, '2024-06-01'], [3, '2024-11-01']] as const) {
+        const filed = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { doseNumber, vaccinatedOn }) });
+        expect(filed.data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+      }
+      return { ticketNumber, residentId: (await registerResident(home.officer)).id };
+    };
+    const issue = async (tickets: { ticketNumber: string; residentId: string }[]) => {
+      const before = t.queries.count;
+      const issued = await home.officer.gql(ISSUE, { input: { series: '1-2', tickets } });
+      expect(issued.data.issueTickets).toMatchObject({ matchedPendingDoses: 2 * tickets.length, userErrors: [] });
+      return t.queries.count - before;
+    };
+    const one = [await file()];
+    const three = [await file(), await file(), await file()];
+    expect(await issue(three)).toBe(await issue(one));
+    for (const { ticketNumber, residentId } of [...one, ...three]) {
+      const doses = (await home.officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident.vaccinations;
+      expect(doses.map((d: any) => [d.doseNumber, d.vaccinatedOn, d.source, d.status])).toEqual([[1, '2024-05-01', 'TABLET', 'COMPLETED'], [2, '2024-06-01', 'TABLET', 'COMPLETED']]);
+      const MATCHED = 'query($n: String) { pendingDoses(status: MATCHED, ticketNumber: $n) { id doseNumber vaccinationRecordId } }';
+      const matched = (await home.officer.gql(MATCHED, { n: ticketNumber })).data.pendingDoses;
+      expect(matched.map((p: any) => [p.doseNumber, p.vaccinationRecordId]).sort()).toEqual(doses.map((d: any) => [d.doseNumber, d.id]));
+      // Each match is logged with the pending dose and the record it became.
+      const logged = await t.db.query(`SELECT target_ids FROM audit_event WHERE municipality_code = $1 AND operation = 'pendingDose.match' AND target_ids[1] = ANY($2::text[])`,
+        [home.code, matched.map((p: any) => p.id)]);
+      expect(logged.map((e: any) => e.target_ids).sort()).toEqual(matched.map((p: any) => [p.id, p.vaccinationRecordId]).sort());
+      const waiting = (await home.officer.gql('query($n: String) { pendingDoses(ticketNumber: $n) { doseNumber matchProblem } }', { n: ticketNumber })).data.pendingDoses;
+      expect(waiting).toEqual([{ doseNumber: 3, matchProblem: 'DOSE_NOT_IN_SERIES: dose 3 is not covered by this ticket (series 1-2)' }]);
+    }
+  });
+
   it('assigns a pending dose whose ticket has since been issued to that ticket\'s holder only, on the ticket', async () => {
     const home = await t.tenant();
     const site = await tablet(t, home.code);
