@@ -645,16 +645,20 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     const one = [await file()];
     const three = [await file(), await file(), await file()];
     expect(await issue(three)).toBe(await issue(one));
+    // One event an issuance, naming each of its matches (up to 500 an event).
+    const events = await t.db.query(`SELECT cardinality(target_ids) AS ids FROM audit_event WHERE municipality_code = $1 AND operation = 'pendingDose.match' ORDER BY id`, [home.code]);
+    expect(events).toEqual([{ ids: 12 }, { ids: 4 }]);
     for (const { ticketNumber, residentId } of [...one, ...three]) {
       const doses = (await home.officer.gql(RESIDENT_DOSES, { id: residentId })).data.resident.vaccinations;
       expect(doses.map((d: any) => [d.doseNumber, d.vaccinatedOn, d.source, d.status])).toEqual([[1, '2024-05-01', 'TABLET', 'COMPLETED'], [2, '2024-06-01', 'TABLET', 'COMPLETED']]);
       const MATCHED = 'query($n: String) { pendingDoses(status: MATCHED, ticketNumber: $n) { id doseNumber vaccinationRecordId } }';
       const matched = (await home.officer.gql(MATCHED, { n: ticketNumber })).data.pendingDoses;
       expect(matched.map((p: any) => [p.doseNumber, p.vaccinationRecordId]).sort()).toEqual(doses.map((d: any) => [d.doseNumber, d.id]));
-      // Each match is logged with the pending dose and the record it became.
-      const logged = await t.db.query(`SELECT target_ids FROM audit_event WHERE municipality_code = $1 AND operation = 'pendingDose.match' AND target_ids[1] = ANY($2::text[])`,
+      // Each match is logged: the pending dose, then the record it became.
+      const logged = await t.db.query(`SELECT target_ids FROM audit_event WHERE municipality_code = $1 AND operation = 'pendingDose.match' AND target_ids && $2::text[]`,
         [home.code, matched.map((p: any) => p.id)]);
-      expect(logged.map((e: any) => e.target_ids).sort()).toEqual(matched.map((p: any) => [p.id, p.vaccinationRecordId]).sort());
+      const pairs = logged.flatMap((e: any) => e.target_ids.flatMap((id: string, i: number) => (i % 2 ? [] : [[id, e.target_ids[i + 1]]])));
+      expect(pairs.filter(([id]: string[]) => matched.some((p: any) => p.id === id)).sort()).toEqual(matched.map((p: any) => [p.id, p.vaccinationRecordId]).sort());
       const waiting = (await home.officer.gql('query($n: String) { pendingDoses(ticketNumber: $n) { doseNumber matchProblem } }', { n: ticketNumber })).data.pendingDoses;
       expect(waiting).toEqual([{ doseNumber: 3, matchProblem: 'DOSE_NOT_IN_SERIES: dose 3 is not covered by this ticket (series 1-2)' }]);
     }
