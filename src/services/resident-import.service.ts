@@ -467,10 +467,10 @@ export class ResidentImportService {
     `);
 
     let layout: Layout | null = null;
-    // A row's municipality code is told from another municipality's by the national list (and any other tenant).
+    const today = todayInJapan();
+    // A row's code is another municipality's only if some municipality or ward has it: the table, and the wards it leaves out.
     const { rows: listed } = await client.query<{ code: string }>('SELECT code FROM municipality');
-    const rules: RowRules = { today: todayInJapan(), nationalCodes: new Set([...listed.map((m) => m.code), ...wardCodes()]) };
-    const { today } = rules;
+    const rules: RowRules = { today, nationalCodes: new Set([...listed.map((m) => m.code), ...wardCodes()]) };
     const cutter = new RecordCutter();
     let workers: StagingWorkers | null = null;
     let bytesSeen = 0;
