@@ -65,12 +65,11 @@ export async function ticketWithResident(db: EntityManager, municipalityCode: st
   return { ticketId: row.ticket_id, series: row.series, voidedOn: row.voided_on, resident: residentOf(row) };
 }
 
-/** A resident of one tenant, locked, then read with the history (see ticketWithResident). */
+/** A resident of one tenant, locked, then read with the history (see lockedResidents). */
 export async function lockedResident(db: EntityManager, municipalityCode: string, residentId: string): Promise<LockedResident | null> {
-  const locked: Row[] = await db.query('SELECT 1 FROM resident WHERE municipality_code = $1 AND id = $2 FOR UPDATE', [municipalityCode, residentId]);
-  if (!locked.length) return null;
-  const rows: Row[] = await db.query(`SELECT ${RESIDENT_COLUMNS} FROM resident r WHERE r.municipality_code = $1 AND r.id = $2`, [municipalityCode, residentId]);
-  return rows.length ? residentOf(rows[0]) : null;
+  // The map is keyed as PostgreSQL prints the id; the one asked for may be in upper case.
+  const [resident] = (await lockedResidents(db, municipalityCode, [residentId])).values();
+  return resident ?? null;
 }
 
 /**
