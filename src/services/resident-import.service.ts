@@ -100,10 +100,13 @@ export class UploadInterrupted extends Error {
 /**
  * Counts bytes, settles the encoding, and hands UTF-8 to the CSV parser. ASCII reads the same in
  * both encodings, so an undeclared file is judged on its first chunk holding a BOM or any other
- * byte above 0x7f: an upload may well send an English header on its own first.
+ * byte above 0x7f: an upload may well send an English header on its own first. A chunk whose only
+ * such bytes start a character it cuts off proves nothing (a Shift_JIS lead byte starts a UTF-8
+ * character too): that character is held back and judged with the bytes that follow.
  */
 class FileDecoder extends Transform {
   private decoder: { write(b: Buffer): string; end(): string | undefined } | null = null;
+  private held: Buffer | null = null;
 
   constructor(private encoding: FileEncoding | null, private readonly onChunk: (bytes: number, encoding: FileEncoding) => void) {
     super();
@@ -111,28 +114,57 @@ class FileDecoder extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (!this.encoding && chunk.some((b) => b > 0x7f)) {
-      this.encoding = detectEncoding(chunk);
-      if (this.encoding === 'SJIS') this.decoder = iconv.getDecoder('cp932');
+    let bytes = this.held ? Buffer.concat([this.held, chunk]) : chunk;
+    this.held = null;
+    if (!this.encoding && bytes.some((b) => b > 0x7f) && !this.settle(detectEncoding(bytes, false))) {
+      // The ASCII before it reads alike in both encodings: only the character cut off waits.
+      const from = bytes.findIndex((b) => b > 0x7f);
+      this.held = Buffer.from(bytes.subarray(from));
+      bytes = bytes.subarray(0, from);
     }
     this.onChunk(chunk.length, this.encoding ?? 'UTF8');
-    if (!this.decoder) return done(null, chunk);
-    const text = this.decoder.write(chunk);
-    done(null, text ? Buffer.from(text) : undefined);
+    done(null, this.decoded(bytes));
   }
 
   override _flush(done: TransformCallback): void {
+    const out: Buffer[] = [];
+    if (this.held) {
+      // The file ends in the character the held bytes cut off: nothing more will decide it.
+      this.settle(detectEncoding(this.held, true));
+      this.onChunk(0, this.encoding!);
+      const held = this.decoded(this.held);
+      if (held) out.push(held);
+    }
     const rest = this.decoder?.end();
-    done(null, rest ? Buffer.from(rest) : undefined);
+    if (rest) out.push(Buffer.from(rest));
+    done(null, out.length ? Buffer.concat(out) : undefined);
+  }
+
+  /** Takes the encoding judged, if any; whether there was one. */
+  private settle(encoding: FileEncoding | null): boolean {
+    if (!encoding) return false;
+    this.encoding = encoding;
+    if (encoding === 'SJIS') this.decoder = iconv.getDecoder('cp932');
+    return true;
+  }
+
+  /** `bytes` as UTF-8. */
+  private decoded(bytes: Buffer): Buffer | undefined {
+    if (!this.decoder) return bytes.length ? bytes : undefined;
+    const text = this.decoder.write(bytes);
+    return text ? Buffer.from(text) : undefined;
   }
 }
 
-/** A chunk holding a BOM or valid UTF-8 is UTF-8; anything else Shift_JIS. */
-function detectEncoding(chunk: Buffer): FileEncoding {
+/**
+ * A chunk holding a BOM or valid UTF-8 is UTF-8; anything else Shift_JIS. null: the chunk is valid
+ * UTF-8 but its only characters beyond ASCII are cut off at its end, which the next bytes decide.
+ */
+function detectEncoding(chunk: Buffer, eof: boolean): FileEncoding | null {
   if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) return 'UTF8';
   try {
-    new TextDecoder('utf-8', { fatal: true }).decode(chunk, { stream: true });
-    return 'UTF8';
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(chunk, { stream: !eof });
+    return eof || /[^\x00-\x7f]/.test(text) ? 'UTF8' : null;
   } catch {
     // Windows registry extracts are Shift_JIS (CP932) unless they say otherwise.
     return 'SJIS';

@@ -870,35 +870,58 @@ describe('resident registry import', () => {
     }
   });
 
-  it('detects Shift_JIS when the upload sends an ASCII header on its own first', async () => {
-    const { code, officer } = await t.tenant();
-    const english = ['addressee_number', 'my_number', 'family_name', 'given_name', 'family_name_kana', 'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series', 'municipality_code'];
-    const row = registryRow({ family: '髙橋' });
-    const file = iconv.encode(registryCsv([row], english), 'cp932');
-    const headerEnd = file.indexOf('\n') + 1;
+  /** Uploads `file` in two pieces, the second sent once the job has read the first; the job as it ended. */
+  async function uploadInTwo(officer: Session, file: Buffer, at: number): Promise<any> {
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const body = new ReadableStream({
       async start(controller) {
-        controller.enqueue(new Uint8Array(file.subarray(0, headerEnd)));
+        controller.enqueue(new Uint8Array(file.subarray(0, at)));
         await gate;
-        controller.enqueue(new Uint8Array(file.subarray(headerEnd)));
+        controller.enqueue(new Uint8Array(file.subarray(at)));
         controller.close();
       },
     });
     const response = fetch(`${baseUrl(t, Channel.LGWAN)}/imports/residents`, {
       method: 'POST', body, duplex: 'half', headers: { authorization: `Bearer ${officer.token}` },
     } as RequestInit);
-    // The header has been read on its own before the rows are sent.
+    // The first piece has been read on its own before the rest is sent.
     for (let i = 0; i < 200; i++) {
       const [job] = (await officer.gql('{ importJobs(first: 1) { bytesRead } }')).data.importJobs;
-      if (job?.bytesRead >= headerEnd) break;
+      if (job?.bytesRead >= at) break;
       await new Promise((r) => setTimeout(r, 25));
     }
     release();
     const answer = (await (await response).json()) as any;
-    expect(await finishedJob(officer, answer.jobId)).toMatchObject({ status: 'SUCCEEDED', encoding: 'SJIS', residentsInserted: 1 });
+    return finishedJob(officer, answer.jobId);
+  }
+
+  const ENGLISH_HEADER = ['addressee_number', 'my_number', 'family_name', 'given_name', 'family_name_kana', 'given_name_kana', 'birth_date', 'sex', 'ticket_number', 'series', 'municipality_code'];
+
+  it('detects Shift_JIS when the upload sends an ASCII header on its own first', async () => {
+    const { code, officer } = await t.tenant();
+    const row = registryRow({ family: '髙橋' });
+    const file = iconv.encode(registryCsv([row], ENGLISH_HEADER), 'cp932');
+    const job = await uploadInTwo(officer, file, file.indexOf('\n') + 1);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', encoding: 'SJIS', residentsInserted: 1 });
     expect((await residentRows(t, code))[0]).toMatchObject({ family_name: '髙橋', family_name_kana: row.familyKana });
+  });
+
+  it('detects Shift_JIS when the first piece of the upload ends in the first byte of its first Japanese character', async () => {
+    // 濱 is E0 5F and ﾂ C2 in Shift_JIS: each alone starts a UTF-8 character too.
+    for (const [family, familyKana] of [['濱田', 'ハマダ'], ['TSURU', 'ﾂﾙ']]) {
+      const { code, officer } = await t.tenant();
+      const file = iconv.encode(registryCsv([registryRow({ family, familyKana }), registryRow()], ENGLISH_HEADER), 'cp932');
+      const job = await uploadInTwo(officer, file, file.findIndex((b) => b > 0x7f) + 1);
+      expect([family, job]).toMatchObject([family, { status: 'SUCCEEDED', encoding: 'SJIS', rowsRejected: 0, residentsInserted: 2 }]);
+      expect((await residentRows(t, code)).map((r) => [r.family_name, r.family_name_kana]))
+        .toEqual(expect.arrayContaining([[family, family === '濱田' ? 'ハマダ' : 'ツル']]));
+    }
+    // A UTF-8 file cut inside its first character is still UTF-8.
+    const { officer } = await t.tenant();
+    const utf8 = Buffer.from(registryCsv([registryRow({ family: '濱田' })], ENGLISH_HEADER));
+    const job = await uploadInTwo(officer, utf8, utf8.findIndex((b) => b > 0x7f) + 1);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', encoding: 'UTF8', residentsInserted: 1 });
   });
 
   it('lists every rejected row with all its problems, in line order, under SKIP and under ABORT', async () => {
