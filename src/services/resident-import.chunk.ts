@@ -89,7 +89,8 @@ function scan(data: Buffer, start: RecordEnd | null, eof: boolean, firstLine: nu
   for (let i = 0; i < n; i++) {
     const b = data[i];
     if (at === At.QUOTED) {
-      if (b === LF) lines++;
+      // A line break inside quotes is a line too, as an editor shows the file.
+      if (b === LF || (b === CR && end === '\r')) lines++;
       else if (b === QUOTE) {
         if (i + 1 < n && data[i + 1] === QUOTE) {
           i++;
@@ -149,7 +150,8 @@ function plainLines(bytes: Buffer, end: RecordEnd | null): number {
  * Cuts a byte stream (UTF-8) into chunks of whole records without parsing them (see `scan`).
  * Quote characters and line breaks are ASCII, so UTF-8 multi-byte characters never confuse the
  * scan. Line numbers follow the CSV parser's records: a record starts on the line after the
- * previous one and spans one more line per line feed inside its quoted fields.
+ * previous one and spans one more line per line break inside its quoted fields (a line feed, and
+ * in a classic Mac file a carriage return too).
  */
 export class RecordCutter {
   end: RecordEnd | null = null;
@@ -251,9 +253,17 @@ function recordsOf(text: string, end: RecordEnd | null, firstLine: number): { re
   for (const record of records) {
     out.push({ record, line: nextLine });
     nextLine++;
-    for (const field of record) for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) nextLine++;
+    for (const field of record) nextLine += breaksIn(field, end);
   }
   return out;
+}
+
+/** Line breaks inside a field: line feeds, and in a classic Mac file carriage returns too (as `plainLines`). */
+function breaksIn(field: string, end: RecordEnd | null): number {
+  let breaks = 0;
+  for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) breaks++;
+  if (end === '\r') for (let i = field.indexOf('\r'); i !== -1; i = field.indexOf('\r', i + 1)) breaks++;
+  return breaks;
 }
 
 /** Lines that `bytes`, starting at a record boundary, move the count by. */

@@ -1344,6 +1344,17 @@ describe('resident registry import', () => {
     expect(await importFile(t, officer, lf)).toMatchObject({ status: 'SUCCEEDED', rowsRead: 5, residentsInserted: 5 });
   });
 
+  it('numbers the lines of a classic Mac file (CR alone) as an editor shows them, past a note over two lines', async () => {
+    const { officer } = await t.tenant();
+    const rows = [registryRow(), registryRow(), registryRow({ sex: '9' })];
+    const [header, ...lines] = registryCsv(rows, [...JAPANESE_HEADER, '備考']).split('\r\n');
+    // The note of line 2 goes on to line 3: the rejected row is on line 5.
+    const file = `${header}\r${lines[0]},"複数行の\r備考"\r${lines[1]}\r${lines[2]}\r`;
+    const job = await importFile(t, officer, file, 'mode=SKIP');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRead: 3, rowsAccepted: 2, rowsRejected: 1 });
+    expect(job.rejections.nodes).toEqual([expect.objectContaining({ line: 5, field: 'sex', code: 'INVALID_FORMAT' })]);
+  });
+
   it('rejects a row with values beyond the header\'s columns, and takes the empty fields spreadsheets pad rows with', async () => {
     const { code, officer } = await t.tenant();
     const rows = [registryRow(), registryRow(), registryRow()];

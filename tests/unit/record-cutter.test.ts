@@ -93,8 +93,9 @@ describe('reading the records of an upload', () => {
   it('still ends records at carriage returns alone in a classic Mac file, a line feed there being data', () => {
     const file = registry(['甲', '乙', '丙'], ['\r', '\r', '\r'], '\r');
     expect(stagedEverywhere(file)).toEqual([[2, '甲'], [3, '乙'], [4, '丙']]);
-    const quoted = registry(['甲', '"乙\r乙"', '丙\n丙'], ['\r', '\r', '\r'], '\r');
-    expect(stagedEverywhere(quoted).map(([line]) => line)).toEqual([2, 3, 4]);
+    // A carriage return inside quotes breaks the line there too: 乙 takes lines 3 and 4.
+    const quoted = registry(['甲', '"乙\r乙"', '丙\n丙', '丁'], ['\r', '\r', '\r', '\r'], '\r');
+    expect(stagedEverywhere(quoted).map(([line]) => line)).toEqual([2, 3, 5, 7]);
   });
 
   it('reads a quote that does not start a field as data, an odd number of them too', () => {
@@ -106,6 +107,10 @@ describe('reading the records of an upload', () => {
     const junk = registry(['甲', '"乙\n乙"', '"丙"丙', '丁'], ['\r\n', '\r\n', '\n', '\n']);
     for (const pieces of [[], [Buffer.from(junk).indexOf('丙')], [Buffer.byteLength(junk) - 2]]) {
       expect(() => stage(junk, pieces)).toThrow(new ChunkFailure('line 5: the file is not valid CSV (CSV_INVALID_CLOSING_QUOTE); nothing was written'));
+    }
+    const mac = registry(['甲', '"乙\r乙"', '"丙"丙', '丁'], ['\r', '\r', '\r', '\r'], '\r');
+    for (const pieces of [[], [Buffer.from(mac).indexOf('丙')]]) {
+      expect(() => stage(mac, pieces)).toThrow(new ChunkFailure('line 5: the file is not valid CSV (CSV_INVALID_CLOSING_QUOTE); nothing was written'));
     }
     const unclosed = registry(['甲', '"乙\n乙"', '"丙', '丁'], ['\r\n', '\r\n', '\n', '\n']);
     expect(() => stage(unclosed, [])).toThrow(/^line 5: the file is not valid CSV \(CSV_QUOTE_NOT_CLOSED\)/);
