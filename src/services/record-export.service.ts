@@ -6,7 +6,7 @@ import { copyCsv, spreadsheetText } from '../db/csv-copy';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ErrorCode, ErrorCollector } from '../errors';
 import { ownMunicipalityFor } from '../policies/scope';
-import { isIsoDate } from '../validation/dates';
+import { isIsoDate, normaliseDate } from '../validation/dates';
 import { encodingNamed, FileEncoding } from '../validation/encodings';
 import { checkQueryParameters } from '../validation/query-parameters';
 import { writeAudit } from './audit.service';
@@ -55,8 +55,9 @@ export const LEDGER_COLUMNS: [header: string, sql: string][] = [
 export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   const errors = new ErrorCollector();
   checkQueryParameters(params, ['from', 'to', 'registeredFrom', 'registeredTo', 'dose', 'encoding'], errors);
+  // Typed as GraphQL's dates are: full-width digits and hyphens, or kana mode's ー, read as ASCII.
   const date = (name: string) => {
-    const value = params.get(name)?.trim();
+    const value = normaliseDate(params.get(name) ?? '');
     if (!value) return null;
     if (!isIsoDate(value)) errors.add([name], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
     return value;

@@ -188,6 +188,24 @@ describe('vaccination record CSV export', () => {
     ]);
   });
 
+  it('reads a date typed in Japanese input mode (full-width digits and hyphens, or kana mode\'s ー) as GraphQL does', async () => {
+    const { code, officer } = await tenantWithRecords();
+    const days = async (query: string) => {
+      const answer = await download(Channel.LGWAN, officer, query);
+      expect(answer.status).toBe(200);
+      return lines(answer.text).slice(1).map((l) => l.split(',')[3]);
+    };
+    const query = (from: string, to: string) => `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&registeredFrom=${encodeURIComponent('２０２１ー０６ー０１')}`;
+    expect(await days(query('２０２１－０６－１０', '２０２１ー０７ー３０'))).toEqual(['2021-06-22', '2021-07-10']);
+    // The log holds the dates as read.
+    const [audit] = (await exportAudit(code)).slice(-1);
+    expect(audit.target_ids.slice(1, 3)).toEqual(['from:2021-06-10', 'to:2021-07-30']);
+    expect(audit.target_ids).toContain('registeredFrom:2021-06-01');
+    const bad = await download(Channel.LGWAN, officer, query('２０２１－０２－３０', '２０２１－０７－３１'));
+    expect([bad.status, JSON.parse(bad.text).errors.map((e: any) => [e.extensions.field, e.message])])
+      .toEqual([400, [[['from'], 'from: must be a real date written YYYY-MM-DD']]]);
+  });
+
   it('filters by registration date in Japan time, for incremental pulls that also get doses registered late', async () => {
     const { code, officer } = await tenantWithRecords();
     // Registered on 2 June 08:00 in Japan (1 June in UTC), and one registered late, on 1 August
