@@ -73,16 +73,17 @@ function slotFor(res: ServerResponse, slots: TransferSlots, code: string, what: 
 
 function importOptions(url: URL, req: IncomingMessage): { mode: ImportMode; encoding: FileEncoding | null } {
   const errors = new ErrorCollector();
-  checkQueryParameters(url.searchParams, ['mode', 'encoding'], errors);
+  const refused = checkQueryParameters(url.searchParams, ['mode', 'encoding'], errors);
   const mode = (url.searchParams.get('mode') ?? 'ABORT').trim().toUpperCase();
-  if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP) errors.add(['mode'], ErrorCode.INVALID_FORMAT, 'must be ABORT or SKIP');
+  if (mode !== ImportMode.ABORT && mode !== ImportMode.SKIP && !refused.has('mode')) errors.add(['mode'], ErrorCode.INVALID_FORMAT, 'must be ABORT or SKIP');
   const charset = /charset=([^;]+)/i.exec(req.headers['content-type'] ?? '')?.[1];
   const parameter = url.searchParams.get('encoding');
   const raw = parameter ?? charset ?? 'auto';
   const encoding = raw.trim().toLowerCase() === 'auto' ? null : encodingNamed(raw);
   // The parameter, when given, decides; otherwise the content type's charset does, and is named as the problem.
-  if (encoding === undefined && parameter !== null) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8, sjis or auto');
-  else if (encoding === undefined) {
+  if (encoding === undefined && parameter !== null) {
+    if (!refused.has('encoding')) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8, sjis or auto');
+  } else if (encoding === undefined) {
     errors.add(['content-type'], ErrorCode.INVALID_FORMAT, `charset ${raw.trim()} is not read by the import: send utf-8 or Shift_JIS, or no charset to have it detected`);
   }
   errors.throwIfAny();
@@ -121,9 +122,9 @@ export async function residentImport(req: IncomingMessage, res: ServerResponse, 
 /** The job, or its rejection report as CSV; a job of another municipality reads as missing. */
 async function jobWith(ctx: Context, res: ServerResponse, url: URL, services: Services, id: string, report: boolean): Promise<void> {
   const errors = new ErrorCollector();
-  checkQueryParameters(url.searchParams, report ? ['encoding'] : [], errors);
+  const refused = checkQueryParameters(url.searchParams, report ? ['encoding'] : [], errors);
   const encoding = encodingNamed(url.searchParams.get('encoding') ?? 'utf8');
-  if (!encoding) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
+  if (!encoding && !refused.has('encoding')) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
   let job;
   try {
     job = await services.imports.readable(ctx, id);

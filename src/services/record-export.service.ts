@@ -54,11 +54,11 @@ export const LEDGER_COLUMNS: [header: string, sql: string][] = [
 /** Query parameters of the download: from/to (vaccination date), registeredFrom/registeredTo (registration date, JST), both inclusive; dose; encoding. */
 export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   const errors = new ErrorCollector();
-  checkQueryParameters(params, ['from', 'to', 'registeredFrom', 'registeredTo', 'dose', 'encoding'], errors);
+  const refused = checkQueryParameters(params, ['from', 'to', 'registeredFrom', 'registeredTo', 'dose', 'encoding'], errors);
   // Typed as GraphQL's dates are: full-width digits and hyphens, or kana mode's ー, read as ASCII.
   const date = (name: string) => {
     const value = normaliseDate(params.get(name) ?? '');
-    if (!value) return null;
+    if (!value || refused.has(name)) return null;
     if (!isIsoDate(value)) errors.add([name], ErrorCode.INVALID_DATE, 'must be a real date written YYYY-MM-DD');
     return value;
   };
@@ -72,12 +72,12 @@ export function checkExportFilter(params: URLSearchParams): RecordExportFilter {
   const [registeredFrom, registeredTo] = range('registeredFrom', 'registeredTo');
   let dose: number | null = null;
   const rawDose = params.get('dose')?.trim();
-  if (rawDose) {
+  if (rawDose && !refused.has('dose')) {
     dose = Number(rawDose);
     if (!/^\d{1,2}$/.test(rawDose) || dose < 1 || dose > 20) errors.add(['dose'], ErrorCode.INVALID_FORMAT, 'must be a dose number from 1 to 20');
   }
   const encoding = encodingNamed(params.get('encoding') ?? 'utf8');
-  if (!encoding) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
+  if (!encoding && !refused.has('encoding')) errors.add(['encoding'], ErrorCode.INVALID_FORMAT, 'must be utf8 or sjis');
   errors.throwIfAny();
   return { from, to, registeredFrom, registeredTo, dose, encoding: encoding! };
 }

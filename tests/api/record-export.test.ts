@@ -328,6 +328,9 @@ describe('vaccination record CSV export', () => {
     expect(await refusals('dateFrom=2021-09-01&doseNumber=1')).toEqual([400, [['dateFrom', 'INVALID_FORMAT'], ['doseNumber', 'INVALID_FORMAT']]]);
     expect(await refusals('dose=1&dose=2')).toEqual([400, [['dose', 'INVALID_FORMAT']]]);
     expect(await refusals('from=&to=2021-07-01')).toEqual([400, [['from', 'REQUIRED']]]);
+    // Once a field: one left empty or given twice is not also said to be no date, dose or encoding.
+    expect(await refusals('encoding=')).toEqual([400, [['encoding', 'REQUIRED']]]);
+    expect(await refusals('encoding=latin1&encoding=utf8&dose=0&dose=1&to=2021-13-01&to=2021-07-01')).toEqual([400, [['encoding', 'INVALID_FORMAT'], ['dose', 'INVALID_FORMAT'], ['to', 'INVALID_FORMAT']]]);
     expect(await refusals('from=2021-08-01&to=2021-07-01')).toEqual([400, [['to', 'INVALID_DATE']]]);
   });
 

@@ -576,6 +576,12 @@ describe('resident registry import', () => {
     // The parameter, when given, is what is named.
     const param = await upload(t, officer, header, 'encoding=latin1');
     expect(param.body.errors[0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: ['encoding'], reason: 'INVALID_FORMAT' });
+    // A parameter left empty or given twice is told so, once, and not also that its value is unknown.
+    for (const [query, name, message] of [['encoding=', 'encoding', 'must not be empty; leave the parameter out instead'], ['mode=', 'mode', 'must not be empty; leave the parameter out instead'],
+      ['mode=ABORT&encoding=latin1&encoding=utf8', 'encoding', 'must be given once'], ['mode=FAST&mode=SKIP', 'mode', 'must be given once']]) {
+      const refused = await upload(t, officer, header, query);
+      expect([refused.status, refused.body.errors.map((e: any) => e.message)]).toEqual([400, [`${name}: ${message}`]]);
+    }
   });
 
   it('counts the rows before an unreadable line alike, whatever makes it unreadable', async () => {
@@ -1196,15 +1202,19 @@ describe('resident registry import', () => {
     expect([byChannel.status, JSON.parse(byChannel.bytes.toString()).errors[0].message]).toEqual([403, expect.stringMatching(/LG-WAN only$/)]);
     expect((await get(null, `/imports/residents/${job.id}/rejections.csv`)).status).toBe(401);
     expect((await get(officer, `/imports/residents/${job.id}/rejections.csv?encoding=latin1`)).status).toBe(400);
+    const empty = await get(officer, `/imports/residents/${job.id}/rejections.csv?encoding=`);
+    expect([empty.status, JSON.parse(empty.bytes.toString()).errors.map((e: any) => e.message)]).toEqual([400, ['encoding: must not be empty; leave the parameter out instead']]);
     const other = await get(officer, `/imports/residents/${job.id}/other`);
     expect([other.status, JSON.parse(other.bytes.toString())]).toEqual([404, {
       errors: [{ message: 'Not found: a job answers at /imports/residents/{id}, its report at /imports/residents/{id}/rejections.csv', extensions: { code: 'NOT_FOUND' } }],
     }]);
     // The job's state takes no parameter: one given is named, as on the report's address.
-    const parameter = await get(officer, `/imports/residents/${job.id}?encoding=utf8`);
-    expect([parameter.status, JSON.parse(parameter.bytes.toString())]).toEqual([400, {
-      errors: [{ message: 'encoding: is not a parameter here: this address takes none', extensions: { code: 'BAD_USER_INPUT', field: ['encoding'], reason: 'INVALID_FORMAT' } }],
-    }]);
+    for (const value of ['utf8', 'latin1']) {
+      const parameter = await get(officer, `/imports/residents/${job.id}?encoding=${value}`);
+      expect([parameter.status, JSON.parse(parameter.bytes.toString())]).toEqual([400, {
+        errors: [{ message: 'encoding: is not a parameter here: this address takes none', extensions: { code: 'BAD_USER_INPUT', field: ['encoding'], reason: 'INVALID_FORMAT' } }],
+      }]);
+    }
   });
 
   it('answers a database fault while reading a job with a logged 500, not a refusal counted against the officer', async () => {
