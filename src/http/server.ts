@@ -362,7 +362,8 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       // Media types are case-insensitive (RFC 9110 §8.3.1).
       if (raw && headers.get('content-type')?.toLowerCase().startsWith('application/json')) {
         try {
-          body = JSON.parse(raw);
+          // A byte order mark, which Windows tools put before UTF-8 text, is ignored (RFC 8259 §8.1).
+          body = JSON.parse(raw.replace(/^\ufeff/, ''));
         } catch {
           return json(res, 400, errorBody('Body is not valid JSON', 'BAD_REQUEST'));
         }

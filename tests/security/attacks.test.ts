@@ -217,6 +217,21 @@ describe('query abuse', () => {
     await download.arrayBuffer();
   });
 
+  it('reads a JSON body that starts with a byte order mark, as Windows tools write UTF-8, and only one', async () => {
+    const { officer } = await t.tenant();
+    const send = async (body: Buffer) => {
+      const response = await fetch(t.url(Channel.LGWAN), { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${officer.token}` }, body });
+      return [response.status, await response.json()];
+    };
+    const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+    const query = Buffer.from(JSON.stringify({ query: 'query($q: String!) { viewer { role } r: residents(filter: { kanaPrefix: $q }) { nodes { id } } }', variables: { q: 'ヤマダ' } }));
+    expect(await send(Buffer.concat([BOM, query]))).toEqual([200, { data: { viewer: { role: 'MUNICIPALITY' }, r: { nodes: [] } } }]);
+    // A second is no JSON, nor is a mark alone.
+    for (const body of [Buffer.concat([BOM, BOM, query]), BOM]) {
+      expect(await send(body)).toEqual([400, { errors: [{ message: 'Body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] }]);
+    }
+  });
+
   it('refuses login brute force spread over aliases', async () => {
     const attempts = Array.from({ length: 20 }, (_, i) => `l${i}: login(loginId: "operator", password: "guess-${i}") { accessToken }`).join(' ');
     const result = await t.request(Channel.LGWAN, `mutation { ${attempts} }`);
