@@ -84,7 +84,7 @@ async function readPassword(): Promise<string> {
   if (process.env.OPERATOR_PASSWORD) return process.env.OPERATOR_PASSWORD;
   // Without a terminal the prompt would wait on input that never comes, and the command end as if done.
   if (!process.stdin.isTTY) throw new Error('set OPERATOR_PASSWORD, or run the command in a terminal to be asked for the password');
-  const first = await askHidden('Password (at least 12 characters): ');
+  const first = await askHidden('Password (12 to 256 characters): ');
   if (first !== await askHidden('Same password again: ')) throw new Error('the two passwords differ; nothing was created');
   return first;
 }

@@ -26,7 +26,7 @@ export class AccountResolver {
   }
 
   @Mutation(() => ChangePasswordPayload, { description: "Replaces the signed-in account's own password; the current one must be given." })
-  changePassword(@Ctx() ctx: Context, @Arg('currentPassword') currentPassword: string, @Arg('newPassword', { description: 'At least 12 characters.' }) newPassword: string) {
+  changePassword(@Ctx() ctx: Context, @Arg('currentPassword') currentPassword: string, @Arg('newPassword', { description: '12 to 256 characters.' }) newPassword: string) {
     return withUserErrors(async () => ({ accountId: (await ctx.services.auth.changePassword(ctx, currentPassword, newPassword)).id }));
   }
 
@@ -76,7 +76,7 @@ export class AccountResolver {
   resetAccountPassword(
     @Ctx() ctx: Context,
     @Arg('id', () => ID) id: string,
-    @Arg('temporaryPassword', { description: 'At least 12 characters.' }) temporaryPassword: string,
+    @Arg('temporaryPassword', { description: '12 to 256 characters.' }) temporaryPassword: string,
   ) {
     return withUserErrors(async () => ({ account: await ctx.services.accounts.resetPassword(ctx, id, temporaryPassword) }));
   }

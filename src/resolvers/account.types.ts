@@ -7,7 +7,7 @@ import { Channel, Role } from '../schema/enums';
 @InputType()
 export class CreateAccountInput {
   @Field({ description: '3 to 64 letters, digits or . _ @ -' }) loginId: string;
-  @Field({ description: 'At least 12 characters.' }) password: string;
+  @Field({ description: '12 to 256 characters.' }) password: string;
   @Field(() => Role) role: Role;
   @Field() displayName: string;
   @Field({ nullable: true, description: 'Required for MUNICIPALITY and VACCINATION_SITE accounts.' }) municipalityCode?: string;

@@ -15,10 +15,20 @@ import { AuditSource, writeAudit } from './audit.service';
 
 export const LOGIN_ID = /^[A-Za-z0-9._@-]{3,64}$/;
 const MIN_PASSWORD = 12;
+const MAX_PASSWORD = 256;
+
+/**
+ * Longer than any password an account can hold: hashing a megabyte of one is work anyone could ask
+ * of the server. Over twice as many UTF-16 units is over as many characters, told without counting
+ * them, which for a megabyte takes as long as a hash.
+ */
+export const passwordTooLong = (password: string): boolean =>
+  password.length > 2 * MAX_PASSWORD || charCount(password) > MAX_PASSWORD;
 
 /** The one password rule, for a password the operator issues and for one its holder chooses: 𠮷 is one character, not two. */
 export function checkPassword(password: string, field: string[], errors: ErrorCollector): void {
-  if (charCount(password) < MIN_PASSWORD) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at least ${MIN_PASSWORD} characters`);
+  if (passwordTooLong(password)) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at most ${MAX_PASSWORD} characters`);
+  else if (charCount(password) < MIN_PASSWORD) errors.add(field, ErrorCode.INVALID_FORMAT, `must be at least ${MIN_PASSWORD} characters`);
 }
 
 /** A disable that AccountService.disable refuses: answered as a userError on `id`, and logged. */

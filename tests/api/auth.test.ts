@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import * as passwords from '../../src/auth/password';
 import { TokenSigner } from '../../src/auth/token';
 import { Account } from '../../src/entities/account.entity';
 import { Channel, Role } from '../../src/schema/enums';
@@ -100,6 +101,27 @@ describe('login', () => {
     expect(codes(await t.login(Channel.LGWAN, account.loginId, PASSWORD))).toEqual(['UNAUTHENTICATED']);
     const [row] = await t.db.query('SELECT locked_until > now() AS locked FROM account WHERE id = $1', [account.id]);
     expect(row.locked).toBe(true);
+    const events = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'login' AND $1 = ANY(target_ids) ORDER BY id`, [account.id]);
+    expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(['FAILURE', 'FAILURE', 'FAILURE', 'DENIED']);
+  });
+
+  it('answers a password longer than any account can hold as a wrong one, counted towards the lockout, without hashing it', async () => {
+    const account = await t.createAccount(Role.OPERATOR);
+    const address = '198.51.100.10';
+    const wrong = await loginFrom(address, Channel.LGWAN, account.loginId, 'not-the-password');
+    const hashed = jest.spyOn(passwords, 'verifyPassword');
+    try {
+      // 257 characters, and the right password with as much after it as a request body holds.
+      for (const long of ['x'.repeat(257), `${PASSWORD}${'x'.repeat(900_000)}`]) {
+        expect(await loginFrom(address, Channel.LGWAN, account.loginId, long)).toEqual(wrong);
+        expect(await loginFrom(address, Channel.LGWAN, 'nobody-by-this-name', long)).toEqual(wrong);
+      }
+      expect(hashed).not.toHaveBeenCalled();
+    } finally {
+      hashed.mockRestore();
+    }
+    // Three failures lock an account of this app: the right password is refused now.
+    expect(await loginFrom(address, Channel.LGWAN, account.loginId, PASSWORD)).toEqual(wrong);
     const events = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'login' AND $1 = ANY(target_ids) ORDER BY id`, [account.id]);
     expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(['FAILURE', 'FAILURE', 'FAILURE', 'DENIED']);
   });
@@ -239,6 +261,34 @@ describe('accounts', () => {
     const kanji = await operator.gql(CREATE, { input: { loginId: `kanji-pw-${Date.now()}`, password: '𠮷'.repeat(12), role: 'NATIONAL', displayName: 'x' } });
     expect(kanji.data.createAccount.userErrors).toEqual([]);
     expect(codes(await t.login(Channel.LGWAN, kanji.data.createAccount.account.loginId, '𠮷'.repeat(12)))).toEqual([]);
+  });
+
+  it('refuses a password over 256 characters wherever one is set, naming the field, and takes 256 beyond the BMP', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const holder = await t.session(Role.NATIONAL, Channel.LGWAN);
+    const RESET = 'mutation($id: ID!, $p: String!) { resetAccountPassword(id: $id, temporaryPassword: $p) { userErrors { field code message } } }';
+    const CHANGE = 'mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { userErrors { field code message } } }';
+    const LONG = { code: 'INVALID_FORMAT', message: 'must be at most 256 characters' };
+    for (const long of ['x'.repeat(257), '𠮷'.repeat(257)]) {
+      const created = await operator.gql(CREATE, { input: { loginId: `long-pw-${Date.now()}`, password: long, role: 'NATIONAL', displayName: 'x' } });
+      expect(created.data.createAccount.userErrors).toEqual([{ field: ['input', 'password'], ...LONG }]);
+      expect((await operator.gql(RESET, { id: holder.accountId, p: long })).data.resetAccountPassword.userErrors).toEqual([{ field: ['temporaryPassword'], ...LONG }]);
+      expect((await holder.gql(CHANGE, { c: PASSWORD, n: long })).data.changePassword.userErrors).toEqual([{ field: ['newPassword'], ...LONG }]);
+    }
+    expect(codes(await t.login(Channel.LGWAN, holder.loginId))).toEqual([]);
+    // A current password too long to be the account's is wrong, unhashed, and counted as a wrong one is.
+    const hashed = jest.spyOn(passwords, 'verifyPassword');
+    try {
+      expect((await holder.gql(CHANGE, { c: 'x'.repeat(257), n: 'a-new-long-password' })).data.changePassword.userErrors)
+        .toEqual([{ field: ['currentPassword'], code: 'PASSWORD_INCORRECT', message: 'is incorrect, or the account is locked' }]);
+      expect(hashed).not.toHaveBeenCalled();
+    } finally {
+      hashed.mockRestore();
+    }
+    expect((await t.db.query('SELECT failed_login_count FROM account WHERE id = $1', [holder.accountId]))[0].failed_login_count).toBe(1);
+    const longest = await operator.gql(CREATE, { input: { loginId: `longest-pw-${Date.now()}`, password: '𠮷'.repeat(256), role: 'NATIONAL', displayName: 'x' } });
+    expect(longest.data.createAccount.userErrors).toEqual([]);
+    expect(codes(await t.login(Channel.LGWAN, longest.data.createAccount.account.loginId, '𠮷'.repeat(256)))).toEqual([]);
   });
 
   it('a disabled account is refused at login and its live token stops working', async () => {
