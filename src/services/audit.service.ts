@@ -379,7 +379,7 @@ export async function searchAudit(
   if (filter.to) query.andWhere('a.occurredAt < :to', { to: filter.to });
   if (actorId) query.andWhere('a.actorId = :actor', { actor: actorId });
   if (filter.operation) query.andWhere('a.operation = :operation', { operation: filter.operation });
-  if (targetId) query.andWhere(':target = ANY(a.target_ids)', { target: targetId });
+  if (targetId) query.andWhere('a.id IN (SELECT t.event_id FROM audit_event_target t WHERE t.target_id = :target)', { target: targetId });
   if (municipalityCode) query.andWhere('a.municipalityCode = :code', { code: municipalityCode });
   if (after) query.andWhere('a.id < :after', { after });
   const nodes = await query.orderBy('a.id', 'DESC').limit(first).getMany();

@@ -72,6 +72,34 @@ describe('operation log', () => {
     expect(await verifyAuditChain(t.db.manager, code)).toMatchObject({ broken: null });
   });
 
+  it('links a transaction\'s events of each chain in the order written, leaving out those rolled back, and finds them by target', async () => {
+    const { code, officer } = await t.tenant();
+    const insert = `INSERT INTO audit_event (request_id, channel, municipality_code, operation, target_ids, outcome)
+                    VALUES ($1, 'CLI', $2, 'test.batch', ARRAY[$1], 'SUCCESS')`;
+    const runner = t.db.createQueryRunner();
+    try {
+      await runner.startTransaction();
+      for (let i = 0; i < 300; i++) await runner.query(insert, [`m${i}`, i % 3 === 0 ? null : code]);
+      await runner.query('SAVEPOINT undone');
+      await runner.query(insert, ['undone', code]);
+      await runner.query('ROLLBACK TO SAVEPOINT undone');
+      await runner.query(insert, ['last', code]);
+      await runner.commitTransaction();
+    } finally {
+      await runner.release();
+    }
+    const written = Array.from({ length: 300 }, (_, i) => `m${i}`);
+    for (const [chain, expected] of [[code, [...written.filter((_, i) => i % 3 !== 0), 'last']], ['platform', written.filter((_, i) => i % 3 === 0)]] as const) {
+      const events = await t.db.query(`SELECT request_id, seq::int FROM audit_event WHERE chain = $1 AND operation = 'test.batch' ORDER BY seq`, [chain]);
+      expect(events.map((e: { request_id: string }) => e.request_id)).toEqual(expected);
+      expect(events.every((e: { seq: number }, i: number) => i === 0 || e.seq === events[i - 1].seq + 1)).toBe(true);
+      expect(await verifyAuditChain(t.db.manager, chain)).toMatchObject({ broken: null });
+    }
+    const found = await officer.gql(SEARCH, { filter: { targetId: 'm299' } });
+    expect(found.data.auditEvents.nodes).toEqual([expect.objectContaining({ operation: 'test.batch', targetIds: ['m299'], municipalityCode: code })]);
+    expect((await officer.gql(SEARCH, { filter: { targetId: 'undone' } })).data.auditEvents.nodes).toEqual([]);
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE, even from the database owner', async () => {
     const { code, officer } = await t.tenant();
     await registerResident(officer);
@@ -161,9 +189,14 @@ describe('operation log', () => {
     const [{ live }] = await t.db.query('SELECT count(*)::int AS live FROM audit_event WHERE chain = $1', [code]);
     const [{ archived }] = await t.db.query('SELECT count(*)::int AS archived FROM audit_event_archive WHERE chain = $1', [code]);
     expect({ live, archived }).toEqual({ live: 0, archived: before.checked });
+    // Their targets leave the search with them.
+    const [{ targets }] = await t.db.query('SELECT count(*)::int AS targets FROM audit_event_target WHERE chain = $1', [code]);
+    expect(targets).toBe(0);
     await expect(t.db.query('DELETE FROM audit_event_archive WHERE chain = $1', [code])).rejects.toThrow(/append-only/);
-    await registerResident(officer);
+    const { id } = await registerResident(officer);
     expect(await verifyAuditChain(t.db.manager, code)).toEqual({ checked: before.checked + 1, broken: null });
+    const found = await officer.gql(SEARCH, { filter: { targetId: id } });
+    expect(found.data.auditEvents.nodes.map((e: { operation: string }) => e.operation)).toEqual(['resident.register']);
   });
 });
 

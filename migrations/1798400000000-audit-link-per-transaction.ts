@@ -1,0 +1,123 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * A transaction's operation-log events are linked into their chain together, at commit, by the
+ * first of them whose link trigger fires; the others find themselves linked and return.
+ *
+ * Linked one by one, each event updated the chain head once more, and each update had to step
+ * over the head's earlier versions of the same transaction: a transaction of n events took time
+ * growing with n². Now the head is locked and updated once per chain and transaction. The events
+ * are taken in id order, their order of insertion, as the triggers fired before. A transaction
+ * sees no other's unlinked events (uncommitted) and every committed event is linked, so the
+ * unlinked events of a chain it sees are its own. The (chain, seq) index finds them: seq is null.
+ *
+ * The same step writes each linked event's targets into audit_event_target, one row a target id,
+ * so that the log is searched by target ("who touched this resident") through an index rather
+ * than by reading every event of the municipality. Written once, with the link, the lookup costs
+ * an index entry a target; an index on the events' own array would be written twice, at insert and
+ * again by the link's update. Rows leave it only with their events, to the archive.
+ */
+export class AuditLinkPerTransaction1798400000000 implements MigrationInterface {
+  name = 'AuditLinkPerTransaction1798400000000';
+
+  async up(db: QueryRunner): Promise<void> {
+    await db.query(`
+      CREATE TABLE audit_event_target (
+        chain text NOT NULL,
+        target_id text NOT NULL,
+        event_id bigint NOT NULL,
+        PRIMARY KEY (target_id, event_id)
+      );
+      INSERT INTO audit_event_target (chain, target_id, event_id)
+        SELECT DISTINCT e.chain, t.id, e.id FROM audit_event e, unnest(e.target_ids) AS t(id) WHERE e.seq IS NOT NULL;
+      REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_event_target FROM vrs_app;
+      GRANT SELECT ON audit_event_target TO vrs_app;
+
+      CREATE OR REPLACE FUNCTION audit_event_link() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+      DECLARE
+        head audit_chain;
+        e audit_event;
+        ids bigint[] := '{}';
+        hashes bytea[] := '{}';
+      BEGIN
+        IF EXISTS (SELECT FROM audit_event WHERE id = NEW.id AND seq IS NOT NULL) THEN
+          RETURN NULL;
+        END IF;
+        INSERT INTO audit_chain (chain) VALUES (NEW.chain) ON CONFLICT (chain) DO NOTHING;
+        SELECT * INTO head FROM audit_chain WHERE chain = NEW.chain FOR UPDATE;
+        FOR e IN SELECT * FROM audit_event WHERE chain = NEW.chain AND seq IS NULL ORDER BY id LOOP
+          e.seq := head.last_seq + cardinality(ids) + 1;
+          e.prev_hash := coalesce(hashes[cardinality(hashes)], head.last_hash);
+          ids := ids || e.id;
+          hashes := hashes || audit_event_digest(e.prev_hash, e);
+        END LOOP;
+        PERFORM set_config('vrs.audit_linking', 'on', true);
+        UPDATE audit_event a SET seq = head.last_seq + l.n, prev_hash = coalesce(hashes[l.n - 1], head.last_hash), hash = l.hash
+        FROM unnest(ids, hashes) WITH ORDINALITY AS l(id, hash, n) WHERE a.id = l.id;
+        PERFORM set_config('vrs.audit_linking', 'off', true);
+        UPDATE audit_chain SET last_seq = head.last_seq + cardinality(ids), last_hash = hashes[cardinality(hashes)] WHERE chain = NEW.chain;
+        INSERT INTO audit_event_target (chain, target_id, event_id)
+          SELECT DISTINCT NEW.chain, t.id, x.id FROM audit_event x, unnest(x.target_ids) AS t(id) WHERE x.id = ANY (ids);
+        RETURN NULL;
+      END $$;
+
+      CREATE OR REPLACE FUNCTION archive_audit_events(cutoff timestamptz, only_chain text DEFAULT NULL) RETURNS bigint LANGUAGE plpgsql AS $$
+      DECLARE
+        moved bigint;
+      BEGIN
+        INSERT INTO audit_event_archive
+          SELECT * FROM audit_event
+          WHERE occurred_at < cutoff AND seq IS NOT NULL AND (only_chain IS NULL OR chain = only_chain);
+        -- A statement of its own sees events committed since the copy; those stay for the next run.
+        WITH gone AS (
+          DELETE FROM audit_event e
+          WHERE e.occurred_at < cutoff AND e.seq IS NOT NULL AND (only_chain IS NULL OR e.chain = only_chain)
+            AND EXISTS (SELECT FROM audit_event_archive a WHERE a.id = e.id)
+          RETURNING e.id, e.target_ids
+        ), untargeted AS (
+          DELETE FROM audit_event_target t USING gone g WHERE t.target_id = ANY (g.target_ids) AND t.event_id = g.id
+        )
+        SELECT count(*) INTO moved FROM gone;
+        RETURN moved;
+      END $$;
+    `);
+  }
+
+  async down(db: QueryRunner): Promise<void> {
+    await db.query(`
+      CREATE OR REPLACE FUNCTION archive_audit_events(cutoff timestamptz, only_chain text DEFAULT NULL) RETURNS bigint LANGUAGE plpgsql AS $$
+      DECLARE
+        moved bigint;
+      BEGIN
+        INSERT INTO audit_event_archive
+          SELECT * FROM audit_event
+          WHERE occurred_at < cutoff AND seq IS NOT NULL AND (only_chain IS NULL OR chain = only_chain);
+        -- A statement of its own sees events committed since the copy; those stay for the next run.
+        DELETE FROM audit_event e
+          WHERE e.occurred_at < cutoff AND e.seq IS NOT NULL AND (only_chain IS NULL OR e.chain = only_chain)
+            AND EXISTS (SELECT FROM audit_event_archive a WHERE a.id = e.id);
+        GET DIAGNOSTICS moved = ROW_COUNT;
+        RETURN moved;
+      END $$;
+
+      CREATE OR REPLACE FUNCTION audit_event_link() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
+      DECLARE
+        head audit_chain;
+        linked audit_event := NEW;
+      BEGIN
+        INSERT INTO audit_chain (chain) VALUES (NEW.chain) ON CONFLICT (chain) DO NOTHING;
+        SELECT * INTO head FROM audit_chain WHERE chain = NEW.chain FOR UPDATE;
+        linked.seq := head.last_seq + 1;
+        linked.prev_hash := head.last_hash;
+        linked.hash := audit_event_digest(head.last_hash, linked);
+        PERFORM set_config('vrs.audit_linking', 'on', true);
+        UPDATE audit_event SET seq = linked.seq, prev_hash = linked.prev_hash, hash = linked.hash WHERE id = NEW.id;
+        PERFORM set_config('vrs.audit_linking', 'off', true);
+        UPDATE audit_chain SET last_seq = linked.seq, last_hash = linked.hash WHERE chain = NEW.chain;
+        RETURN NULL;
+      END $$;
+
+      DROP TABLE audit_event_target;
+    `);
+  }
+}
