@@ -6,6 +6,8 @@ import { EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres'
 import { syncReferenceData } from './db/reference-data';
 import { Listeners, startListeners } from './http/server';
 import { createServices, Services } from './services';
+import { indexAuditTargets } from './services/audit.service';
+import { repeatEvery } from './services/background';
 
 export interface Database {
   /** The application's connections, as the non-owner role under row-level security (unless opened `asOwner`). */
@@ -86,12 +88,14 @@ export async function startApp(config: Config, db: DataSource): Promise<App> {
   });
   const stopCompaction = services.statistics.startCompaction(config.statisticsCompactSeconds ?? 10);
   const stopSweeping = services.detector.startSweeping();
+  const stopIndexing = repeatEvery(config.auditIndexSeconds ?? 2, 'operation-log indexing', () => indexAuditTargets(db));
   return {
     services,
     listeners,
     stop: async () => {
       stopCompaction();
       stopSweeping();
+      stopIndexing();
       await listeners.close();
       // Uploads were cut off with their connections: their jobs record that they failed.
       await services.imports.drain(IMPORT_DRAIN_MS);

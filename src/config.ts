@@ -39,6 +39,8 @@ export interface Config {
   statisticsThreshold?: number;
   /** Statistics: how often the summary deltas are folded into the summary tables (0 = never). */
   statisticsCompactSeconds?: number;
+  /** Operation log: how often the targets of newly committed events are indexed for searching (0 = never). */
+  auditIndexSeconds?: number;
   /** Reverse proxies or load balancers whose X-Forwarded-For names the client (src/http/client-address.ts). */
   trustedProxies?: string[];
   /** Connections silent this long are closed on both listeners; an LG-WAN request may otherwise take as long as it needs. */
@@ -239,6 +241,7 @@ export function loadConfig(): Config {
     doseIntervals: doseIntervals(),
     statisticsThreshold: int('STATS_SUPPRESSION_THRESHOLD', 10, 1, 1000),
     statisticsCompactSeconds: int('STATS_COMPACT_SECONDS', 10, 0, 86_400),
+    auditIndexSeconds: int('AUDIT_INDEX_SECONDS', 2, 0, 86_400),
     // LGWAN_IDLE_SECONDS is the setting's former name.
     idleSeconds: int('IDLE_SECONDS', int('LGWAN_IDLE_SECONDS', 120, 1, 3600), 1, 3600),
     trustedProxies: proxies('TRUSTED_PROXIES'),

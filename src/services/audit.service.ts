@@ -317,6 +317,20 @@ async function writeCheckpoint(db: EntityManager, key: Buffer, scope: string, la
 }
 
 /** Moves events older than the retention period to the archive (never drops them). */
+/**
+ * Indexes the targets of the events committed since the last call, chain by chain, until none is
+ * left; returns how many events it passed. Searches find the events not yet indexed too, by
+ * reading them: this only bounds how many they read.
+ */
+export async function indexAuditTargets(db: DataSource): Promise<number> {
+  let passed = 0;
+  for (;;) {
+    const [{ events }] = await db.query('SELECT audit_index_targets() AS events');
+    if (Number(events) === 0) return passed;
+    passed += Number(events);
+  }
+}
+
 export async function archiveAuditEvents(db: EntityManager, cutoff: Date, chain?: string): Promise<number> {
   const [{ moved }] = await db.query('SELECT archive_audit_events($1, $2) AS moved', [cutoff, chain ?? null]);
   return Number(moved);
@@ -379,7 +393,20 @@ export async function searchAudit(
   if (filter.to) query.andWhere('a.occurredAt < :to', { to: filter.to });
   if (actorId) query.andWhere('a.actorId = :actor', { actor: actorId });
   if (filter.operation) query.andWhere('a.operation = :operation', { operation: filter.operation });
-  if (targetId) query.andWhere('a.id IN (SELECT t.event_id FROM audit_event_target t WHERE t.target_id = :target)', { target: targetId });
+  // The targets' index up to each chain's mark, and the events past it, which the background has yet
+  // to index, read chain by chain (OFFSET 0 keeps the planner from making that one scan of the whole
+  // log). Their ids are gathered first, then fetched by the primary key.
+  if (targetId) {
+    query.andWhere(
+      `a.id = ANY (ARRAY(
+         SELECT t.event_id FROM audit_event_target t WHERE t.target_id = :target
+         UNION ALL
+         SELECT e.id FROM audit_chain h LEFT JOIN audit_target_mark m ON m.chain = h.chain,
+           LATERAL (SELECT e.id, e.target_ids FROM audit_event e WHERE e.chain = h.chain AND e.seq > coalesce(m.seq, 0) OFFSET 0) e
+         WHERE h.last_seq > coalesce(m.seq, 0) AND :target = ANY (e.target_ids)))`,
+      { target: targetId },
+    );
+  }
   if (municipalityCode) query.andWhere('a.municipalityCode = :code', { code: municipalityCode });
   if (after) query.andWhere('a.id < :after', { after });
   const nodes = await query.orderBy('a.id', 'DESC').limit(first).getMany();

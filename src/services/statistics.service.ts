@@ -16,6 +16,7 @@ import { FIRST_VACCINATION_DAY, isIsoDate, normaliseDate, todayInJapan } from '.
 import { VACCINES } from '../validation/vaccines';
 import { checkMunicipalityCode, checkPrefectureCode } from '../validation/identifiers';
 import { published, suppressBreakdown, suppressDoseNumbers, suppressSeries } from './statistics.suppression';
+import { repeatEvery } from './background';
 
 export const DEFAULT_SUPPRESSION_THRESHOLD = 10;
 const NATION = '00';
@@ -84,19 +85,7 @@ export class StatisticsService {
    * how many delta rows a query reads, never how fresh a figure is.
    */
   startCompaction(seconds: number): () => void {
-    if (seconds <= 0) return () => undefined;
-    let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
-      running = true;
-      this.compact()
-        .catch((error: unknown) => console.error('statistics compaction failed:', error instanceof Error ? error.message : error))
-        .finally(() => {
-          running = false;
-        });
-    }, seconds * 1000);
-    timer.unref();
-    return () => clearInterval(timer);
+    return repeatEvery(seconds, 'statistics compaction', () => this.compact());
   }
 
   /**

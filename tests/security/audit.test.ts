@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { rotateMasterKey, verifyAudit } from '../../src/cli';
 import { createDataSource, migrate } from '../../src/db/data-source';
 import { syncReferenceData } from '../../src/db/reference-data';
-import { archiveAuditEvents, verifyAuditChain, writeAudit } from '../../src/services/audit.service';
+import { archiveAuditEvents, indexAuditTargets, verifyAuditChain, writeAudit } from '../../src/services/audit.service';
 import { Channel, Role } from '../../src/schema/enums';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
@@ -11,7 +11,8 @@ import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers
 let t: TestApp;
 const masterKey = randomBytes(32).toString('base64');
 beforeAll(async () => {
-  t = await TestApp.start();
+  // The targets are indexed when a test says so, not every few seconds in the background.
+  t = await TestApp.start({ auditIndexSeconds: 0 });
   // `verify-audit` reads its configuration from the environment, as on a production host.
   process.env.MASTER_KEY = masterKey;
   process.env.TOKEN_SECRET = randomBytes(32).toString('base64');
@@ -95,9 +96,34 @@ describe('operation log', () => {
       expect(events.every((e: { seq: number }, i: number) => i === 0 || e.seq === events[i - 1].seq + 1)).toBe(true);
       expect(await verifyAuditChain(t.db.manager, chain)).toMatchObject({ broken: null });
     }
-    const found = await officer.gql(SEARCH, { filter: { targetId: 'm299' } });
-    expect(found.data.auditEvents.nodes).toEqual([expect.objectContaining({ operation: 'test.batch', targetIds: ['m299'], municipalityCode: code })]);
-    expect((await officer.gql(SEARCH, { filter: { targetId: 'undone' } })).data.auditEvents.nodes).toEqual([]);
+    // Found before the targets are indexed, by reading the events past the index, and after, through it, once.
+    const search = async (targetId: string) => (await officer.gql(SEARCH, { filter: { targetId } })).data.auditEvents.nodes;
+    const m299 = [expect.objectContaining({ operation: 'test.batch', targetIds: ['m299'], municipalityCode: code })];
+    expect(await search('m299')).toEqual(m299);
+    expect(await indexAuditTargets(t.db)).toBeGreaterThanOrEqual(301);
+    const [mark] = await t.db.query('SELECT m.seq, h.last_seq FROM audit_target_mark m JOIN audit_chain h USING (chain) WHERE chain = $1', [code]);
+    expect(mark.seq).toBe(mark.last_seq);
+    const [{ indexed }] = await t.db.query(`SELECT count(*)::int AS indexed FROM audit_event_target WHERE target_id = 'm299'`);
+    expect(indexed).toBe(1);
+    expect(await search('m299')).toEqual(m299);
+    expect(await search('undone')).toEqual([]);
+    expect(await indexAuditTargets(t.db)).toBe(0);
+  });
+
+  it('a server indexes the targets of committed events in the background, every AUDIT_INDEX_SECONDS', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    const indexed = async () => (await t.db.query('SELECT count(*)::int AS n FROM audit_event_target WHERE target_id = $1', [id]))[0].n;
+    expect(await indexed()).toBe(0);
+    const background = await TestApp.start({ auditIndexSeconds: 1 });
+    try {
+      for (let waited = 0; (await indexed()) === 0 && waited < 15_000; waited += 200) await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      await background.stop();
+    }
+    expect(await indexed()).toBe(1);
+    const [mark] = await t.db.query('SELECT m.seq, h.last_seq FROM audit_target_mark m JOIN audit_chain h USING (chain) WHERE chain = $1', [code]);
+    expect(mark.seq).toBe(mark.last_seq);
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE, even from the database owner', async () => {
@@ -184,13 +210,15 @@ describe('operation log', () => {
     const { code, officer } = await t.tenant();
     for (let i = 0; i < 2; i++) await registerResident(officer);
     const before = await verifyAuditChain(t.db.manager, code);
+    await indexAuditTargets(t.db);
     const moved = await archiveAuditEvents(t.db.manager, new Date(Date.now() + 60_000), code);
     expect(moved).toBe(before.checked);
     const [{ live }] = await t.db.query('SELECT count(*)::int AS live FROM audit_event WHERE chain = $1', [code]);
     const [{ archived }] = await t.db.query('SELECT count(*)::int AS archived FROM audit_event_archive WHERE chain = $1', [code]);
     expect({ live, archived }).toEqual({ live: 0, archived: before.checked });
-    // Their targets leave the search with them.
-    const [{ targets }] = await t.db.query('SELECT count(*)::int AS targets FROM audit_event_target WHERE chain = $1', [code]);
+    // Their targets leave the search's index with them.
+    const [{ targets }] = await t.db.query(
+      'SELECT count(*)::int AS targets FROM audit_event_target t JOIN audit_event_archive a ON a.id = t.event_id WHERE a.chain = $1', [code]);
     expect(targets).toBe(0);
     await expect(t.db.query('DELETE FROM audit_event_archive WHERE chain = $1', [code])).rejects.toThrow(/append-only/);
     const { id } = await registerResident(officer);

@@ -1,0 +1,19 @@
+/**
+ * Runs `work` every `seconds` in the background, never two at once, and logs a failure as `what`
+ * failed; returns the function that stops it. 0 seconds: never.
+ */
+export function repeatEvery(seconds: number, what: string, work: () => Promise<unknown>): () => void {
+  if (seconds <= 0) return () => undefined;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    work()
+      .catch((error: unknown) => console.error(`${what} failed:`, error instanceof Error ? error.message : error))
+      .finally(() => {
+        running = false;
+      });
+  }, seconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
