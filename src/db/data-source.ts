@@ -30,6 +30,7 @@ import { ImportDeadlockPatience1798200000000 } from '../../migrations/1798200000
 import { ImportTicketsUpdated1798100000000 } from '../../migrations/1798100000000-import-tickets-updated';
 import { KanaSearchWithoutSpaces1798310000000 } from '../../migrations/1798310000000-kana-search-without-spaces';
 import { AuditLinkPerTransaction1798400000000 } from '../../migrations/1798400000000-audit-link-per-transaction';
+import { DefinerFunctionsTempLast1798500000000 } from '../../migrations/1798500000000-definer-functions-temp-last';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -68,6 +69,7 @@ export const migrations = [
   ImportJobBackend1798300000000,
   KanaSearchWithoutSpaces1798310000000,
   AuditLinkPerTransaction1798400000000,
+  DefinerFunctionsTempLast1798500000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

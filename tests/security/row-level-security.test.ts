@@ -1,4 +1,5 @@
 import { contextFor, finishRequest } from '../../src/context';
+import { verifyAuditChain } from '../../src/services/audit.service';
 import { Channel, Role } from '../../src/schema/enums';
 import { registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
@@ -174,6 +175,53 @@ describe('row-level security', () => {
     } finally {
       await finishRequest(ctx);
     }
+  });
+
+  it('a temporary table the application role makes cannot stand in for the chain head the operation log is linked to', async () => {
+    const { code } = await t.tenant();
+    const ctx = officerContext(code);
+    try {
+      const db = await ctx.session.manager();
+      await db.query(`CREATE TEMP TABLE audit_chain (chain text PRIMARY KEY, last_seq bigint NOT NULL DEFAULT 0, last_hash bytea NOT NULL DEFAULT '') ON COMMIT DROP`);
+      await db.query(`INSERT INTO audit_chain VALUES ($1, 41, '\\xdeadbeef')`, [code]);
+      await db.query(`INSERT INTO audit_event (request_id, channel, municipality_code, operation, target_ids, outcome)
+                      VALUES ('forged', 'LGWAN', $1, 'test.forged', '{}', 'SUCCESS')`, [code]);
+    } finally {
+      await finishRequest(ctx);
+    }
+    expect(await verifyAuditChain(t.db.manager, code)).toMatchObject({ broken: null });
+  });
+
+  it('a temporary table the application role makes cannot vouch for the resident of a ticket', async () => {
+    const { code } = await t.tenant();
+    const ghost = '00000000-0000-4000-8000-000000000000';
+    const ctx = officerContext(code);
+    try {
+      const db = await ctx.session.manager();
+      await expect(db.transaction(async (tx) => {
+        await tx.query(`CREATE TEMP TABLE resident (municipality_code char(6) NOT NULL, id uuid NOT NULL) ON COMMIT DROP`);
+        await tx.query('INSERT INTO resident VALUES ($1, $2)', [code, ghost]);
+        await tx.query(
+          `INSERT INTO ticket (municipality_code, id, resident_id, ticket_number, series, issued_on)
+           VALUES ($1, gen_random_uuid(), $2, '0000000001', '1', current_date)`,
+          [code, ghost],
+        );
+      })).rejects.toMatchObject({ code: '23503', constraint: 'ticket_resident_fk' });
+    } finally {
+      await finishRequest(ctx);
+    }
+    const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM ticket WHERE municipality_code = $1', [code]);
+    expect(count).toBe(0);
+  });
+
+  it('every function that runs with its owner\'s rights searches the session\'s temporary tables last', async () => {
+    const careless = await t.db.query(
+      `SELECT p.proname AS name, p.proconfig AS config FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE n.nspname = 'public' AND p.prosecdef
+         AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c ~ '^search_path=.*\\mpg_temp"?$')
+       ORDER BY 1`,
+    );
+    expect(careless).toEqual([]);
   });
 
   it('the application role cannot alter or remove the operation log', async () => {
