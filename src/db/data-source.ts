@@ -31,6 +31,7 @@ import { ImportTicketsUpdated1798100000000 } from '../../migrations/179810000000
 import { KanaSearchWithoutSpaces1798310000000 } from '../../migrations/1798310000000-kana-search-without-spaces';
 import { AuditLinkPerTransaction1798400000000 } from '../../migrations/1798400000000-audit-link-per-transaction';
 import { DefinerFunctionsTempLast1798500000000 } from '../../migrations/1798500000000-definer-functions-temp-last';
+import { KanaSearchUnderRowSecurity1798600000000 } from '../../migrations/1798600000000-kana-search-under-row-security';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -70,6 +71,7 @@ export const migrations = [
   KanaSearchWithoutSpaces1798310000000,
   AuditLinkPerTransaction1798400000000,
   DefinerFunctionsTempLast1798500000000,
+  KanaSearchUnderRowSecurity1798600000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

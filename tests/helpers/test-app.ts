@@ -19,11 +19,32 @@ export interface GraphQLResponse<T = any> {
 // The statistics' compaction runs every 10 s in the background, whatever a test is counting.
 const BOOKKEEPING = /^\s*(START TRANSACTION|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|SELECT set_config\('vrs\.tenants'|SELECT stats_compact\(\))/i;
 
-/** Counts data statements, so tests can assert that a page costs a constant number of queries. */
+export interface Statement {
+  query: string;
+  parameters: unknown[];
+}
+
+/**
+ * Counts data statements, so tests can assert that a page costs a constant number of queries, and
+ * keeps them with their parameters while a test records them, so it can ask the planner about them.
+ */
 export class QueryCounter implements Logger {
   count = 0;
-  logQuery(query: string): void {
-    if (!BOOKKEEPING.test(query)) this.count++;
+  private recording?: Statement[];
+  logQuery(query: string, parameters: unknown[] = []): void {
+    if (BOOKKEEPING.test(query)) return;
+    this.count++;
+    this.recording?.push({ query, parameters });
+  }
+  /** The data statements sent while `work` runs. */
+  async record(work: () => Promise<unknown>): Promise<Statement[]> {
+    const statements: Statement[] = (this.recording = []);
+    try {
+      await work();
+    } finally {
+      this.recording = undefined;
+    }
+    return statements;
   }
   logQueryError(): void {}
   logQuerySlow(): void {}
