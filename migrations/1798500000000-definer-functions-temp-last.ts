@@ -16,26 +16,22 @@ export class DefinerFunctionsTempLast1798500000000 implements MigrationInterface
   name = 'DefinerFunctionsTempLast1798500000000';
 
   async up(db: QueryRunner): Promise<void> {
-    await db.query(`
-      DO $$
-      DECLARE
-        f regprocedure;
-      BEGIN
-        FOR f IN SELECT p.oid FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef LOOP
-          EXECUTE format('ALTER FUNCTION %s SET search_path = public, pg_temp', f);
-        END LOOP;
-      END $$`);
+    await setDefinersSearchPath(db, 'public, pg_temp');
   }
 
   async down(db: QueryRunner): Promise<void> {
-    await db.query(`
-      DO $$
-      DECLARE
-        f regprocedure;
-      BEGIN
-        FOR f IN SELECT p.oid FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef LOOP
-          EXECUTE format('ALTER FUNCTION %s SET search_path = public', f);
-        END LOOP;
-      END $$`);
+    await setDefinersSearchPath(db, 'public');
   }
+}
+
+async function setDefinersSearchPath(db: QueryRunner, path: string): Promise<void> {
+  await db.query(`
+    DO $$
+    DECLARE
+      f regprocedure;
+    BEGIN
+      FOR f IN SELECT p.oid FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace AND p.prosecdef LOOP
+        EXECUTE format('ALTER FUNCTION %s SET search_path = ${path}', f);
+      END LOOP;
+    END $$`);
 }
