@@ -32,6 +32,7 @@ import { KanaSearchWithoutSpaces1798310000000 } from '../../migrations/179831000
 import { AuditLinkPerTransaction1798400000000 } from '../../migrations/1798400000000-audit-link-per-transaction';
 import { DefinerFunctionsTempLast1798500000000 } from '../../migrations/1798500000000-definer-functions-temp-last';
 import { KanaSearchUnderRowSecurity1798600000000 } from '../../migrations/1798600000000-kana-search-under-row-security';
+import { ResidentStatusCleared1798700000000 } from '../../migrations/1798700000000-resident-status-cleared';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -72,6 +73,7 @@ export const migrations = [
   AuditLinkPerTransaction1798400000000,
   DefinerFunctionsTempLast1798500000000,
   KanaSearchUnderRowSecurity1798600000000,
+  ResidentStatusCleared1798700000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

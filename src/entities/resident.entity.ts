@@ -71,6 +71,13 @@ export class Resident {
   @Field(() => String, { nullable: true })
   deceasedOn: string | null;
 
+  @Column({ name: 'status_cleared_reason', type: 'text', nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why an officer last set a move out or death back to ACTIVE (clearResidentStatus); null if never. Who and when are in the operation log.',
+  })
+  statusClearedReason: string | null;
+
   @Column({ name: 'created_at', type: 'timestamptz' })
   @Field()
   createdAt: Date;

@@ -90,6 +90,8 @@ export const ruleTree = {
     updateResident: can('update', 'Resident'),
     markResidentMovedOut: can('update', 'Resident'),
     markResidentDeceased: can('update', 'Resident'),
+    // Undoing a mark is the owning municipality's, as the mark is.
+    clearResidentStatus: can('update', 'Resident'),
     deleteResident: can('delete', 'Resident'),
     createAccount: can('create', 'Account'),
     disableAccount: can('update', 'Account'),
@@ -120,7 +122,7 @@ export const ruleTree = {
       [
         'id', 'municipalityCode', 'municipality', 'addresseeNumber', 'familyName', 'givenName', 'familyNameKana',
         'givenNameKana', 'birthDate', 'sex', 'status', 'movedOutOn', 'movedToMunicipalityCode', 'deceasedOn',
-        'createdAt', 'updatedAt',
+        'statusClearedReason', 'createdAt', 'updatedAt',
       ],
       canOnParent('read', 'Resident'),
     ),

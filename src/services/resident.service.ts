@@ -15,6 +15,7 @@ import {
   checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, kanaSearchTerm, charCount, nameCharactersProblem, normaliseKana,
 } from '../validation/identifiers';
 import { ownMunicipalityCodes } from '../validation/own-codes';
+import { checkReason } from '../validation/reasons';
 import { writeAudit } from './audit.service';
 import { voidOpenTickets } from './ticket.service';
 
@@ -202,6 +203,7 @@ export class ResidentService {
         movedOutOn: null,
         movedToMunicipalityCode: null,
         deceasedOn: null,
+        statusClearedReason: null,
         createdAt: now,
         updatedAt: now,
       });
@@ -317,6 +319,32 @@ export class ResidentService {
       Object.assign(resident, { status: ResidentStatus.DECEASED, deceasedOn: date, updatedAt: new Date() });
       await tx.getRepository(Resident).save(resident);
       await voidOpenTickets(tx, ctx, resident.municipalityCode, resident.id, 'deceased');
+      return resident;
+    });
+  }
+
+  /**
+   * Sets a resident marked moved out or deceased back to ACTIVE: a move cancelled (転出取消), or a
+   * mark entered for the wrong resident. The reason is kept on the resident. The tickets the mark
+   * voided stay void, as every void ticket does; the officer issues a new one.
+   */
+  async clearStatus(ctx: Context, id: string, reason: string): Promise<Resident> {
+    const text = checkReason(reason);
+    return this.write(ctx, 'resident.clearStatus', async (tx) => {
+      const resident = await this.find(ctx, tx, 'update', id, true);
+      if (!resident) throw notFoundOrNoAccess(['id']);
+      if (resident.status === ResidentStatus.ACTIVE) {
+        throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'resident is already active: there is no move out or death to clear');
+      }
+      Object.assign(resident, {
+        status: ResidentStatus.ACTIVE,
+        movedOutOn: null,
+        movedToMunicipalityCode: null,
+        deceasedOn: null,
+        statusClearedReason: text,
+        updatedAt: new Date(),
+      });
+      await tx.getRepository(Resident).save(resident);
       return resident;
     });
   }

@@ -3,7 +3,7 @@ import { lockRegistry } from '../../src/db/registry-lock';
 import { Channel, Role } from '../../src/schema/enums';
 import { QueryRunner } from 'typeorm';
 import { insertDose } from '../helpers/statistics';
-import { doseInput, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, tablet } from '../helpers/vaccination';
+import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
 import { blockedBy, codes, GraphQLResponse, REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -469,6 +469,108 @@ describe('resident management', () => {
     const forMany = await coldPage();
     expect([forOne.residents, forMany.residents]).toEqual([1, 21]);
     expect(forMany.statements).toBe(forOne.statements);
+  });
+});
+
+describe('clearing a move out or a death (転出取消, a mark entered in error)', () => {
+  const CLEAR = `mutation($id: ID!, $reason: String!) {
+    clearResidentStatus(id: $id, reason: $reason) {
+      resident { id status movedOutOn movedToMunicipalityCode deceasedOn statusClearedReason tickets { ticketNumber voidedOn voidReason } }
+      userErrors { field code message }
+    }
+  }`;
+  const MOVE = 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-04-01", destinationMunicipalityCode: "141003") { userErrors { code } } }';
+  const DIE = 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-06-01") { userErrors { code } } }';
+  const EVENTS = 'query($id: String!) { auditEvents(filter: { targetId: $id }) { nodes { operation targetIds outcome actorId } } }';
+  const marks = { 'moved out': [MOVE], deceased: [DIE], 'moved out, then deceased': [MOVE, DIE] };
+
+  it.each(Object.entries(marks))('sets a resident marked %s back to ACTIVE, keeps the reason, logs it, and leaves the voided ticket void', async (_name, mutations) => {
+    const { officer } = await t.tenant();
+    const { residentId, ticketNumber } = await residentWithTicket(officer);
+    for (const mark of mutations) expect(Object.values((await officer.gql(mark, { id: residentId })).data)).toEqual([{ userErrors: [] }]);
+    const voidReason = mutations[0] === MOVE ? 'moved out' : 'deceased';
+    const cleared = await officer.gql(CLEAR, { id: residentId, reason: '  転出取消: 届出の取下げ  ' });
+    expect(cleared.data.clearResidentStatus).toEqual({
+      resident: {
+        id: residentId, status: 'ACTIVE', movedOutOn: null, movedToMunicipalityCode: null, deceasedOn: null, statusClearedReason: '転出取消: 届出の取下げ',
+        tickets: [{ ticketNumber, voidedOn: expect.any(String), voidReason }],
+      },
+      userErrors: [],
+    });
+    expect((await officer.gql(GET, { id: residentId })).data.resident.status).toBe('ACTIVE');
+    const events = (await officer.gql(EVENTS, { id: residentId })).data.auditEvents.nodes;
+    expect(events.filter((e: { operation: string }) => e.operation === 'resident.clearStatus')).toEqual([
+      { operation: 'resident.clearStatus', targetIds: [residentId], outcome: 'SUCCESS', actorId: officer.accountId },
+    ]);
+  });
+
+  it('refuses a resident who is active, and a reason empty, too long or not text, naming the field', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    expect((await officer.gql(CLEAR, { id, reason: 'wrong resident' })).data.clearResidentStatus).toEqual({ resident: null, userErrors: [
+      { field: ['id'], code: 'INVALID_STATE', message: 'resident is already active: there is no move out or death to clear' },
+    ] });
+    await officer.gql(DIE, { id });
+    for (const [reason, error] of [
+      [' ', { field: ['reason'], code: 'REQUIRED', message: 'must not be empty' }],
+      ['𠮷'.repeat(501), { field: ['reason'], code: 'INVALID_FORMAT', message: 'must be at most 500 characters' }],
+      ['wrong\u0007resident', { field: ['reason'], code: 'INVALID_FORMAT', message: 'must not contain control characters other than tabs and line breaks' }],
+    ] as const) {
+      expect((await officer.gql(CLEAR, { id, reason })).data.clearResidentStatus).toEqual({ resident: null, userErrors: [error] });
+    }
+    expect((await officer.gql(GET, { id })).data.resident.status).toBe('DECEASED');
+    expect(await t.db.query(`SELECT 1 FROM audit_event WHERE municipality_code = $1 AND operation = 'resident.clearStatus'`, [code])).toEqual([]);
+    // A reason is counted in characters, as the database counts them: 𠮷 is one.
+    expect((await officer.gql(CLEAR, { id, reason: '𠮷'.repeat(500) })).data.clearResidentStatus.resident.statusClearedReason).toBe('𠮷'.repeat(500));
+  });
+
+  it('answers another municipality\'s officer as it answers an id nobody has, and changes nothing', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { id } = await registerResident(b.officer);
+    await b.officer.gql(MOVE, { id });
+    const theirs = await a.officer.gql(CLEAR, { id, reason: 'wrong resident' });
+    const nobody = await a.officer.gql(CLEAR, { id: 'ffffffff-ffff-4fff-bfff-ffffffffffff', reason: 'wrong resident' });
+    expect(theirs.data.clearResidentStatus).toEqual({ resident: null, userErrors: [{ field: ['id'], code: 'NOT_FOUND', message: 'not found or no access' }] });
+    expect(JSON.stringify(theirs)).toBe(JSON.stringify(nobody));
+    expect((await b.officer.gql(GET, { id })).data.resident.status).toBe('MOVED_OUT');
+  });
+
+  it('is refused to a tablet, and is the officer\'s on the internet channel as the marks are', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    await officer.gql(MOVE, { id });
+    const site = await tablet(t, code);
+    const refused = await site.gql(CLEAR, { id, reason: 'wrong resident' });
+    expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect((await officer.gql(GET, { id })).data.resident.status).toBe('MOVED_OUT');
+    const internet = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code });
+    expect((await internet.gql(CLEAR, { id, reason: 'wrong resident' })).data.clearResidentStatus.resident.status).toBe('ACTIVE');
+  });
+
+  it('lets the officer issue a new ticket, which a tablet uses and an integrator answers VALID; the voided one stays void', async () => {
+    const { code, officer } = await t.tenant();
+    const old = await residentWithTicket(officer, { birthDate: '1970-07-07' });
+    await officer.gql(MOVE, { id: old.residentId });
+    expect((await officer.gql(CLEAR, { id: old.residentId, reason: '転出取消' })).data.clearResidentStatus.userErrors).toEqual([]);
+    const ticketNumber = freshTicketNumber();
+    const issued = await officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: old.residentId, ticketNumber }] } });
+    expect(issued.data.issueTickets.userErrors).toEqual([]);
+
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const integrator = await t.session(Role.INTEGRATOR, Channel.INTERNET);
+    const CONTRACT = 'mutation($a: ID!, $m: String!) { createIntegratorContract(integratorAccountId: $a, municipalityCode: $m) { userErrors { code } } }';
+    expect((await operator.gql(CONTRACT, { a: integrator.accountId, m: code })).data.createIntegratorContract.userErrors).toEqual([]);
+    const CHECK = 'query($m: String!, $n: String!) { ticketEligibility(municipalityCode: $m, ticketNumber: $n, birthDate: "1970-07-07") { status nextDoseNumber } }';
+    expect((await integrator.gql(CHECK, { m: code, n: ticketNumber })).data.ticketEligibility).toEqual({ status: 'VALID', nextDoseNumber: 1 });
+    expect((await integrator.gql(CHECK, { m: code, n: old.ticketNumber })).data.ticketEligibility).toEqual({ status: 'VOID', nextDoseNumber: null });
+
+    const site = await tablet(t, code);
+    expect((await site.gql(SCAN, { ticket: { municipalityCode: code, ticketNumber: old.ticketNumber } })).data.scanTicket.status).toBe('VOID');
+    expect((await site.gql(SCAN, { ticket: { municipalityCode: code, ticketNumber } })).data.scanTicket).toMatchObject({ status: 'VALID', nextDoseNumber: 1 });
+    const registered = await site.gql(REGISTER_DOSE, { input: doseInput(code, ticketNumber) });
+    expect(registered.data.registerDose).toMatchObject({ receipt: { status: 'RECORDED', doseNumber: 1 }, userErrors: [] });
+    expect((await officer.gql(RESIDENT_DOSES, { id: old.residentId })).data.resident.vaccinations).toEqual([expect.objectContaining({ doseNumber: 1, status: 'COMPLETED' })]);
   });
 });
 

@@ -5,8 +5,9 @@ import { blockedBy, GraphQLResponse, registerResident, Session, TestApp } from '
 /**
  * The trigger-maintained figures equal a brute-force count over the source rows, through every
  * kind of change: inserts, corrections (status changes), deletions of records and residents,
- * residents moving out, and changes of birth date or sex. Suppression is off here (threshold 0)
- * so that every figure can be compared; it is tested in statistics-access.test.ts.
+ * residents moving out (and a move out cleared), and changes of birth date or sex. Suppression
+ * is off here (threshold 0) so that every figure can be compared; it is tested in
+ * statistics-access.test.ts.
  * Prefecture 46 is used by this file only, so its totals are exact.
  */
 const PREFECTURE = '46';
@@ -52,6 +53,7 @@ const DELETE = 'mutation($id: ID!) { deleteResident(id: $id) { deletedResidentId
 const UPDATE = 'mutation($id: ID!, $input: UpdateResidentInput!) { updateResident(id: $id, input: $input) { userErrors { code } } }';
 const MOVE_OUT = 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2022-01-10") { userErrors { code } } }';
 const DECEASED = 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2022-02-10") { userErrors { code } } }';
+const CLEAR = 'mutation($id: ID!) { clearResidentStatus(id: $id, reason: "転出取消") { userErrors { code } } }';
 
 describe('statistics figures', () => {
   it('equal a brute-force count after inserts, corrections, deletions and resident changes', async () => {
@@ -107,6 +109,10 @@ describe('statistics figures', () => {
     expect((await officerA.gql(MOVE_OUT, { id: residentsA[6] })).data.markResidentMovedOut.userErrors).toEqual([]);
     expect((await officerB.gql(DECEASED, { id: residentsB[0] })).data.markResidentDeceased.userErrors).toEqual([]);
     expect((await officerA.gql(UPDATE, { id: residentsA[7], input: { birthDate: '1950-01-01', sex: 'MALE' } })).data.updateResident.userErrors).toEqual([]);
+    await expectExact([a, b]);
+
+    // A move out cleared (転出取消): the resident is registered again, and their doses count for coverage again.
+    expect((await officerA.gql(CLEAR, { id: residentsA[6] })).data.clearResidentStatus.userErrors).toEqual([]);
     await expectExact([a, b]);
 
     // Multi-row statements (as a CSV import makes them) are counted row by row.
