@@ -11,8 +11,7 @@ import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers
 let t: TestApp;
 const masterKey = randomBytes(32).toString('base64');
 beforeAll(async () => {
-  // The targets are indexed when a test says so, not every few seconds in the background.
-  t = await TestApp.start({ auditIndexSeconds: 0 });
+  t = await TestApp.start();
   // `verify-audit` reads its configuration from the environment, as on a production host.
   process.env.MASTER_KEY = masterKey;
   process.env.TOKEN_SECRET = randomBytes(32).toString('base64');
