@@ -39,7 +39,7 @@ export async function openDatabase(config: Config, { asOwner = false } = {}): Pr
   } finally {
     await owner.destroy();
   }
-  const db = createDataSource(url, { asApp: !asOwner });
+  const db = createDataSource(url, { asApp: !asOwner, connectionWaitMs: (config.connectionWaitSeconds ?? 10) * 1000 });
   await db.initialize();
   return {
     db,

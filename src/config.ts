@@ -47,6 +47,10 @@ export interface Config {
   idleSeconds?: number;
   /** How long operation-log events stay in the live table before archive-audit moves them. */
   auditRetentionDays?: number;
+  /** How long a GraphQL request's statement may run, or wait on a lock, before the request is answered DATABASE_TIMEOUT. */
+  statementTimeoutSeconds?: number;
+  /** How long anything waits for one of the pool's database connections, or for a new one to open. */
+  connectionWaitSeconds?: number;
 }
 
 /** A whole number within bounds: a value that would switch a protection off (a lockout of 0 minutes, say) is refused. */
@@ -247,6 +251,8 @@ export function loadConfig(): Config {
     trustedProxies: proxies('TRUSTED_PROXIES'),
     // A century reaches back before any event; much further, the cutoff leaves the dates PostgreSQL holds.
     auditRetentionDays: int('AUDIT_RETENTION_DAYS', 3653, 1, 36_500),
+    statementTimeoutSeconds: int('DB_STATEMENT_TIMEOUT_SECONDS', 30, 1, 3600),
+    connectionWaitSeconds: int('DB_CONNECTION_WAIT_SECONDS', 10, 1, 600),
   };
   return { ...settings, ...keys(dataDir, fromEnv) };
 }

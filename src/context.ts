@@ -29,18 +29,21 @@ export interface Context {
   services: Services;
 }
 
-/** The tenant and channel come only from the verified token and the listener, never from arguments. */
-export async function createContext(services: Services, channel: Channel, req: IncomingMessage): Promise<Context> {
+/**
+ * The tenant and channel come only from the verified token and the listener, never from arguments.
+ * `statementTimeoutMs` bounds each statement of the request's transaction (see RequestSession).
+ */
+export async function createContext(services: Services, channel: Channel, req: IncomingMessage, statementTimeoutMs?: number): Promise<Context> {
   const authorization = req.headers.authorization;
   // The scheme's name is case-insensitive (RFC 9110 §11.1): "bearer" is as good as "Bearer".
   const token = authorization && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
   const actor = token ? await services.auth.actorFor(token, channel) : null;
-  return contextFor(services, actor, { channel, sourceAddress: services.clientAddress(req) });
+  return contextFor(services, actor, { channel, sourceAddress: services.clientAddress(req), statementTimeoutMs });
 }
 
 /** A context acting as `actor`; also used by seeding and tools that go through the services. */
-export function contextFor(services: Services, actor: Actor | null, via: { channel: Channel; sourceAddress: string; requestId?: string }): Context {
-  const session = new RequestSession(services.db, tenantsOf(actor));
+export function contextFor(services: Services, actor: Actor | null, via: { channel: Channel; sourceAddress: string; requestId?: string; statementTimeoutMs?: number }): Context {
+  const session = new RequestSession(services.db, tenantsOf(actor), via.statementTimeoutMs);
   const ability = defineAbilityFor(actor);
   return {
     requestId: via.requestId ?? randomUUID(),
@@ -74,7 +77,7 @@ export async function finishRequest(ctx: Context, faulted = false): Promise<void
   if (faulted) {
     await session.finish(false);
     if (ctx.audit.isEmpty && ctx.kept.length === 0) return;
-    session = new RequestSession(ctx.services.db, tenantsOf(ctx.actor));
+    session = session.another();
     kept = ctx.kept;
   }
   try {

@@ -89,6 +89,15 @@ export const passwordChangeRequired = () =>
     extensions: { code: 'PASSWORD_CHANGE_REQUIRED' },
   });
 
+/**
+ * The answer to a request the database did not serve in time (DB_STATEMENT_TIMEOUT_SECONDS,
+ * DB_CONNECTION_WAIT_SECONDS): the request's transaction was rolled back whole.
+ */
+export const databaseTimeout = () =>
+  new GraphQLError('the database did not answer in time; nothing of this request was written: send it again in a while', {
+    extensions: { code: 'DATABASE_TIMEOUT', http: { status: 503 } },
+  });
+
 /** The one answer for a row that is missing or belongs to someone else: it never says which. */
 export const notFoundOrNoAccess = (field: string[]) =>
   InputError.of(field, ErrorCode.NOT_FOUND, 'not found or no access');

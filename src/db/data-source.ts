@@ -81,9 +81,11 @@ export const APP_ROLE = 'vrs_app';
 
 /**
  * With `asApp`, every connection assumes the application role at start-up, so the server never
- * runs a query with the owner's rights; migrations and operator tools connect without it.
+ * runs a query with the owner's rights; migrations and operator tools connect without it. With
+ * `connectionWaitMs`, taking a connection fails after that long, whether every one of the pool is
+ * busy or a new one does not open (the database hung, the network gone), instead of waiting for ever.
  */
-export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number; asApp?: boolean } = {}): DataSource {
+export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number; asApp?: boolean; connectionWaitMs?: number } = {}): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -94,7 +96,10 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
     logging: options.logger ? ['query'] : false,
     logger: options.logger,
     poolSize: options.poolSize ?? 20,
-    extra: options.asApp ? { options: `-c role=${APP_ROLE}` } : {},
+    extra: {
+      ...(options.asApp ? { options: `-c role=${APP_ROLE}` } : {}),
+      ...(options.connectionWaitMs ? { connectionTimeoutMillis: options.connectionWaitMs } : {}),
+    },
   });
 }
 

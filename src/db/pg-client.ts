@@ -32,3 +32,16 @@ export function crossedAnother(error: unknown): boolean {
   const code = e?.driverError?.code ?? e?.code;
   return typeof code === 'string' && CROSSED.has(code);
 }
+
+/**
+ * Whether `error` says the database did not serve a request in time: a statement cancelled at its
+ * statement_timeout (57014) or lock_timeout (55P03, which requests get only that way: they never
+ * ask for a lock with NOWAIT), or no connection had within the pool's connectionTimeoutMillis,
+ * which node-postgres says in words only (none free in the pool; a new one not opened in time).
+ */
+export function outOfTime(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown; driverError?: { code?: unknown } } | null;
+  const code = e?.driverError?.code ?? e?.code;
+  return code === '57014' || code === '55P03'
+    || (typeof e?.message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated due to connection timeout|timeout expired)$/.test(e.message));
+}

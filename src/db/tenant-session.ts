@@ -34,7 +34,10 @@ function queueQueries(runner: QueryRunner): void {
 /**
  * One database transaction per request, opened on first use, scoped to the actor's own
  * municipalities. Services run every query of the request through it, so row-level security
- * applies to all of them, and a request never needs a second pooled connection.
+ * applies to all of them, and a request never needs a second pooled connection. With
+ * `statementTimeoutMs`, each statement of it (its commit included) is cancelled after that long,
+ * running or waiting on a lock a stuck transaction holds: the request is answered instead of
+ * holding its connection for ever.
  */
 export class RequestSession {
   private runner?: QueryRunner;
@@ -42,7 +45,12 @@ export class RequestSession {
   /** Municipalities widened into right now, with how many widenings hold each. */
   private readonly widened = new Map<string, number>();
 
-  constructor(private readonly db: DataSource, private readonly own: Tenants) {}
+  constructor(private readonly db: DataSource, private readonly own: Tenants, private readonly statementTimeoutMs?: number) {}
+
+  /** A session of its own for the same actor, with the same bound. */
+  another(): RequestSession {
+    return new RequestSession(this.db, this.own, this.statementTimeoutMs);
+  }
 
   private get tenants(): Tenants {
     return [...new Set([...this.own, ...this.widened.keys()])];
@@ -55,10 +63,20 @@ export class RequestSession {
       queueQueries(runner);
       await runner.connect();
       await runner.startTransaction();
+      if (this.statementTimeoutMs) await runner.query(`SELECT set_config('statement_timeout', $1, true)`, [String(this.statementTimeoutMs)]);
       await setTenants(runner.manager, this.tenants);
       return runner.manager;
     })();
     return this.opening;
+  }
+
+  /**
+   * For work long by nature (a city's whole ticket issuance): the rest of the transaction's
+   * statements may run as long as they need, while each wait for a lock stays bounded.
+   */
+  async runLong(tx: EntityManager): Promise<void> {
+    if (!this.statementTimeoutMs) return;
+    await tx.query(`SELECT set_config('statement_timeout', '0', true), set_config('lock_timeout', $1, true)`, [String(this.statementTimeoutMs)]);
   }
 
   /**

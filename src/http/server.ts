@@ -6,7 +6,8 @@ import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Context, createContext, finishRequest } from '../context';
-import { crossedAnother } from '../db/pg-client';
+import { crossedAnother, outOfTime } from '../db/pg-client';
+import { databaseTimeout } from '../errors';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
 import { Services } from '../services';
@@ -30,10 +31,11 @@ const CUT_OFF_MS = 5_000;
 const CLIENT_CODES = new Set([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST', 'FUNCTION_SUSPENDED', 'RATE_LIMITED', 'PASSWORD_CHANGE_REQUIRED', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
+  'DATABASE_TIMEOUT',
 ]);
 
 /** Codes of an answer whose request wrote nothing (src/context.ts finishRequest). */
-const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT']);
+const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT', 'DATABASE_TIMEOUT']);
 
 /** Most tokens a query may have: a long literal list costs nothing to resolve, only to parse. */
 const MAX_TOKENS = 1500;
@@ -48,7 +50,8 @@ const SUGGESTION = /\s*Did you mean [\s\S]*$/;
 
 /**
  * Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged
- * here, and a request that crossed another one is asked to be sent again. Either way the request's
+ * here, a request that crossed another one is asked to be sent again, and one the database did not
+ * serve in time (a lock held by a stuck transaction, say) is told so. Either way the request's
  * transaction is rolled back whole, so the answer never hides a change. In production no answer
  * suggests a name: "Did you mean …" would map the schema for an attacker where introspection is off.
  */
@@ -68,6 +71,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, pr
     return { ...formatted, message: production ? message.replace(SUGGESTION, '') : message, extensions };
   }
   const cause = unwrapResolverError(error);
+  // Before crossings: a lock not had within a request's lock_timeout is 55P03 too (see outOfTime).
+  if (outOfTime(cause)) {
+    console.error('request stopped: the database did not answer in time:', (cause as Error).message);
+    return { message: databaseTimeout().message, path: formatted.path, extensions: { code: 'DATABASE_TIMEOUT' } };
+  }
   if (crossedAnother(cause)) {
     return { message: 'another request changed the same data at the same time; nothing of this request was written: send it again', path: formatted.path, extensions: { code: 'CONFLICT' } };
   }
@@ -236,7 +244,15 @@ export function createApollo(production: boolean): ApolloServer<Context> {
                 if (undone && operation?.operation === 'mutation' && response.body.kind === 'single') response.body.singleResult.data = null;
                 // A fault in a resolver is the server's, as one before any (a token checked during an outage) already is.
                 if (answered.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR')) response.http.status = 500;
+                else if (answered.some((e) => e.extensions?.code === 'DATABASE_TIMEOUT')) response.http.status = 503;
               } catch (error) {
+                // A commit can wait on a lock too (the operation log's chain head, linked at commit).
+                if (outOfTime(error)) {
+                  console.error('commit stopped: the database did not answer in time:', (error as Error).message);
+                  response.body = { kind: 'single', singleResult: { errors: [{ message: databaseTimeout().message, extensions: { code: 'DATABASE_TIMEOUT' } }] } };
+                  response.http.status = 503;
+                  return;
+                }
                 console.error('commit failed:', error);
                 response.body = { kind: 'single', singleResult: { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } };
                 response.http.status = 500;
@@ -323,6 +339,8 @@ class UnderWay {
 
 /** One listener = one channel. The channel is a property of the socket, not of anything the client sends. */
 function handler(apollo: ApolloServer<Context>, services: Services, channel: Channel, underWay: UnderWay) {
+  // A GraphQL request's statements are bounded; the CSV routes' long work (an export's COPY, an import's merge) runs on connections of its own, as long as it needs.
+  const statementTimeoutMs = (services.config.statementTimeoutSeconds ?? 30) * 1000;
   return async (req: IncomingMessage, res: ServerResponse) => {
     try {
       // A request line that is no path at all ('//x:99999') is the client's mistake, not a fault.
@@ -375,7 +393,10 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       }
       const response = await apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: () => createContext(services, channel, req),
+        // A token is checked on a pooled connection: one not had in time is answered as any request the database did not serve.
+        context: () => createContext(services, channel, req, statementTimeoutMs).catch((error) => {
+          throw outOfTime(error) ? databaseTimeout() : error;
+        }),
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);
       res.statusCode = response.status ?? 200;

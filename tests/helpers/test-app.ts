@@ -15,9 +15,9 @@ export interface GraphQLResponse<T = any> {
   errors?: { message: string; path?: string[]; extensions?: { code?: string; [key: string]: unknown } }[];
 }
 
-// Transaction control and the row-level-security setting are per request, not per row.
+// Transaction control, the row-level-security setting and the statement bound are per request, not per row.
 // The statistics' compaction runs every 10 s in the background, whatever a test is counting.
-const BOOKKEEPING = /^\s*(START TRANSACTION|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|SELECT set_config\('vrs\.tenants'|SELECT stats_compact\(\))/i;
+const BOOKKEEPING = /^\s*(START TRANSACTION|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|SELECT set_config\('(vrs\.tenants|statement_timeout)'|SELECT stats_compact\(\))/i;
 
 export interface Statement {
   query: string;
@@ -103,7 +103,7 @@ export class TestApp {
       auditIndexSeconds: 0,
       ...overrides,
     };
-    const appDb = createDataSource(config.databaseUrl!, { logger: t.queries, poolSize: 10, asApp: true });
+    const appDb = createDataSource(config.databaseUrl!, { logger: t.queries, poolSize: 10, asApp: true, connectionWaitMs: (config.connectionWaitSeconds ?? 10) * 1000 });
     await appDb.initialize();
     t.db = createDataSource(config.databaseUrl!, { poolSize: 3 });
     await t.db.initialize();

@@ -51,6 +51,8 @@ describe('configuration', () => {
       ['IDLE_SECONDS', '0', '1 to 3600'], ['STATS_SUPPRESSION_THRESHOLD', '0', '1 to 1000'], ['LGWAN_PORT', '70000', '0 to 65535'],
       // Checked when the server starts, not only when the archiving job runs.
       ['AUDIT_RETENTION_DAYS', '0', '1 to 36500'],
+      // A request bound of 0 would be PostgreSQL's and node-postgres's "no bound at all".
+      ['DB_STATEMENT_TIMEOUT_SECONDS', '0', '1 to 3600'], ['DB_CONNECTION_WAIT_SECONDS', '0', '1 to 600'],
     ]) {
       process.env[name] = value;
       expect(() => loadConfig()).toThrow(`${name} must be a whole number from ${range}, got "${value}"`);
