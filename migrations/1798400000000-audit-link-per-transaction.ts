@@ -37,7 +37,7 @@ export class AuditLinkPerTransaction1798400000000 implements MigrationInterface 
       REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_event_target, audit_target_mark FROM vrs_app;
       GRANT SELECT ON audit_event_target, audit_target_mark TO vrs_app;
 
-      CREATE OR REPLACE FUNCTION audit_event_link() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+      CREATE OR REPLACE FUNCTION audit_event_link() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
       DECLARE
         head audit_chain;
         e audit_event;
@@ -63,14 +63,18 @@ export class AuditLinkPerTransaction1798400000000 implements MigrationInterface 
         RETURN NULL;
       END $$;
 
-      -- Indexes the targets of up to about max_targets ids' worth of events past each chain's mark
-      -- (at least one event a chain), in one transaction; returns how many events it passed. Chains
-      -- another caller is indexing, or the archive is moving, are skipped.
+      -- Indexes the targets of the events past each chain's mark, in sequence order, until about
+      -- max_targets rows are added (at least one event a chain), in one transaction; returns how many
+      -- events it passed. Chains another caller is indexing, or the archive is moving, are skipped,
+      -- and so is, until a later call, a chain whose events cannot be indexed, without holding up
+      -- the others. A target no id can be (null, or longer than any) is left out.
       CREATE FUNCTION audit_index_targets(max_targets integer DEFAULT 100000) RETURNS bigint
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
       DECLARE
         c record;
         upto bigint;
+        added bigint;
+        budget bigint := max_targets;
         passed bigint := 0;
       BEGIN
         INSERT INTO audit_target_mark (chain)
@@ -80,15 +84,22 @@ export class AuditLinkPerTransaction1798400000000 implements MigrationInterface 
                  WHERE h.last_seq > m.seq FOR UPDATE OF m SKIP LOCKED LOOP
           SELECT max(seq) INTO upto FROM (
             SELECT seq, sum(cardinality(target_ids)) OVER (ORDER BY seq) - cardinality(target_ids) AS before
-            FROM audit_event WHERE chain = c.chain AND seq > c.seq ORDER BY seq LIMIT max_targets
-          ) s WHERE before < max_targets;
+            FROM audit_event WHERE chain = c.chain AND seq > c.seq ORDER BY seq LIMIT budget
+          ) s WHERE before < budget;
           -- None past the mark: the rest of the run was archived before it was indexed.
           upto := coalesce(upto, c.last_seq);
-          INSERT INTO audit_event_target (target_id, event_id)
-            SELECT DISTINCT t.id, e.id FROM audit_event e, unnest(e.target_ids) AS t(id)
-            WHERE e.chain = c.chain AND e.seq > c.seq AND e.seq <= upto ORDER BY 1, 2;
-          UPDATE audit_target_mark SET seq = upto WHERE chain = c.chain;
-          passed := passed + upto - c.seq;
+          BEGIN
+            INSERT INTO audit_event_target (target_id, event_id)
+              SELECT DISTINCT t.id, e.id FROM audit_event e, unnest(e.target_ids) AS t(id)
+              WHERE e.chain = c.chain AND e.seq > c.seq AND e.seq <= upto AND octet_length(t.id) <= 1000 ORDER BY 1, 2;
+            GET DIAGNOSTICS added = ROW_COUNT;
+            UPDATE audit_target_mark SET seq = upto WHERE chain = c.chain;
+            passed := passed + upto - c.seq;
+            budget := budget - added;
+          EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'operation-log targets of chain % not indexed: %', c.chain, SQLERRM;
+          END;
+          EXIT WHEN budget <= 0;
         END LOOP;
         RETURN passed;
       END $$;
@@ -99,7 +110,10 @@ export class AuditLinkPerTransaction1798400000000 implements MigrationInterface 
       DECLARE
         moved bigint;
       BEGIN
-        -- The indexing of the chains waits, so that no target is indexed for an event moved meanwhile.
+        -- The indexing of the chains waits, so that no target is indexed for an event moved meanwhile;
+        -- a chain not indexed yet gets its mark first, for the same.
+        INSERT INTO audit_target_mark (chain) SELECT chain FROM audit_chain WHERE only_chain IS NULL OR chain = only_chain
+          ON CONFLICT (chain) DO NOTHING;
         PERFORM FROM audit_target_mark WHERE only_chain IS NULL OR chain = only_chain FOR UPDATE;
         INSERT INTO audit_event_archive
           SELECT * FROM audit_event

@@ -109,6 +109,20 @@ describe('operation log', () => {
     expect(await indexAuditTargets(t.db)).toBe(0);
   });
 
+  it('indexes the targets an id can be, leaving out a null or overlong one, and one chain never holds up another', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const insert = `INSERT INTO audit_event (request_id, channel, municipality_code, operation, target_ids, outcome)
+                    VALUES ('odd', 'CLI', $1, 'test.odd', $2, 'SUCCESS')`;
+    await t.db.query(insert, [a.code, [null, 'odd-a', 'x'.repeat(3000)]]);
+    await t.db.query(insert, [b.code, ['odd-b']]);
+    await indexAuditTargets(t.db);
+    const indexed = await t.db.query(`SELECT target_id FROM audit_event_target WHERE target_id IN ('odd-a', 'odd-b') ORDER BY 1`);
+    expect(indexed.map((r: { target_id: string }) => r.target_id)).toEqual(['odd-a', 'odd-b']);
+    const marks = await t.db.query('SELECT count(*)::int AS behind FROM audit_target_mark m JOIN audit_chain h USING (chain) WHERE chain = ANY ($1) AND m.seq < h.last_seq', [[a.code, b.code]]);
+    expect(marks[0].behind).toBe(0);
+  });
+
   it('a server indexes the targets of committed events in the background, every AUDIT_INDEX_SECONDS', async () => {
     const { code, officer } = await t.tenant();
     const { id } = await registerResident(officer);
