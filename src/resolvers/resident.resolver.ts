@@ -75,9 +75,10 @@ export class ResidentResolver {
   }
 
   @Mutation(() => ResidentPayload, {
-    description: '転出取消, or a mark entered for the wrong resident: sets a resident marked moved out or deceased back to ACTIVE, '
-      + 'clearing the move-out date, destination and date of death, and keeps the reason (up to 500 characters). The tickets '
-      + 'the mark voided stay void: issue the resident a new one with issueTickets. An active resident is refused (INVALID_STATE).',
+    description: '転出取消, or a mark entered for the wrong resident: undoes the last mark. A death goes back to the move out recorded '
+      + 'before it, if any; otherwise the resident is ACTIVE again, with the move-out date, destination and date of death cleared. '
+      + 'Keeps the reason (up to 500 characters). The tickets the mark voided stay void: issue the resident a new one with '
+      + 'issueTickets. An active resident is refused (INVALID_STATE).',
   })
   clearResidentStatus(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('reason') reason: string) {
     return withUserErrors(async () => ({ resident: await ctx.services.residents.clearStatus(ctx, id, reason) }));

@@ -324,9 +324,10 @@ export class ResidentService {
   }
 
   /**
-   * Sets a resident marked moved out or deceased back to ACTIVE: a move cancelled (転出取消), or a
-   * mark entered for the wrong resident. The reason is kept on the resident. The tickets the mark
-   * voided stay void, as every void ticket does; the officer issues a new one.
+   * Undoes the last mark of a resident: a move cancelled (転出取消), or a mark entered for the wrong
+   * resident. A death is cleared back to the move out recorded before it, if any; otherwise the
+   * resident is ACTIVE again. The reason is kept on the resident. The tickets the mark voided stay
+   * void, as every void ticket does; the officer issues a new one.
    */
   async clearStatus(ctx: Context, id: string, reason: string): Promise<Resident> {
     const text = checkReason(reason);
@@ -336,14 +337,11 @@ export class ResidentService {
       if (resident.status === ResidentStatus.ACTIVE) {
         throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'resident is already active: there is no move out or death to clear');
       }
-      Object.assign(resident, {
-        status: ResidentStatus.ACTIVE,
-        movedOutOn: null,
-        movedToMunicipalityCode: null,
-        deceasedOn: null,
-        statusClearedReason: text,
-        updatedAt: new Date(),
-      });
+      const movedOutBefore = resident.status === ResidentStatus.DECEASED && resident.movedOutOn !== null;
+      Object.assign(resident, movedOutBefore
+        ? { status: ResidentStatus.MOVED_OUT, deceasedOn: null }
+        : { status: ResidentStatus.ACTIVE, movedOutOn: null, movedToMunicipalityCode: null, deceasedOn: null });
+      Object.assign(resident, { statusClearedReason: text, updatedAt: new Date() });
       await tx.getRepository(Resident).save(resident);
       return resident;
     });

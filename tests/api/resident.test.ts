@@ -482,7 +482,7 @@ describe('clearing a move out or a death (転出取消, a mark entered in error)
   const MOVE = 'mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-04-01", destinationMunicipalityCode: "141003") { userErrors { code } } }';
   const DIE = 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-06-01") { userErrors { code } } }';
   const EVENTS = 'query($id: String!) { auditEvents(filter: { targetId: $id }) { nodes { operation targetIds outcome actorId } } }';
-  const marks = { 'moved out': [MOVE], deceased: [DIE], 'moved out, then deceased': [MOVE, DIE] };
+  const marks = { 'moved out': [MOVE], deceased: [DIE] };
 
   it.each(Object.entries(marks))('sets a resident marked %s back to ACTIVE, keeps the reason, logs it, and leaves the voided ticket void', async (_name, mutations) => {
     const { officer } = await t.tenant();
@@ -502,6 +502,22 @@ describe('clearing a move out or a death (転出取消, a mark entered in error)
     expect(events.filter((e: { operation: string }) => e.operation === 'resident.clearStatus')).toEqual([
       { operation: 'resident.clearStatus', targetIds: [residentId], outcome: 'SUCCESS', actorId: officer.accountId },
     ]);
+  });
+
+  it('clears a death back to the move out recorded before it, and that move out on a second call', async () => {
+    const { officer } = await t.tenant();
+    const { residentId } = await residentWithTicket(officer);
+    for (const mark of [MOVE, DIE]) expect(Object.values((await officer.gql(mark, { id: residentId })).data)).toEqual([{ userErrors: [] }]);
+    const first = await officer.gql(CLEAR, { id: residentId, reason: '死亡の誤記' });
+    expect(first.data.clearResidentStatus).toMatchObject({
+      resident: { status: 'MOVED_OUT', movedOutOn: '2024-04-01', movedToMunicipalityCode: '141003', deceasedOn: null, statusClearedReason: '死亡の誤記' },
+      userErrors: [],
+    });
+    const second = await officer.gql(CLEAR, { id: residentId, reason: '転出取消' });
+    expect(second.data.clearResidentStatus).toMatchObject({
+      resident: { status: 'ACTIVE', movedOutOn: null, movedToMunicipalityCode: null, deceasedOn: null, statusClearedReason: '転出取消' },
+      userErrors: [],
+    });
   });
 
   it('refuses a resident who is active, and a reason empty, too long or not text, naming the field', async () => {
