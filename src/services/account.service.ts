@@ -18,11 +18,12 @@ const MIN_PASSWORD = 12;
 const MAX_PASSWORD = 256;
 
 /**
- * Longer than any password an account can hold: hashing a megabyte of one is work anyone could ask
- * of the server. Over twice as many UTF-16 units is over as many characters, told without counting
- * them, which for a megabyte takes as long as a hash.
+ * Longer than a password may be set. Over twice as many UTF-16 units is over as many characters,
+ * told without counting them, which for a megabyte takes a while. A password is checked at sign-in
+ * whatever its length (Argon2 takes as long for a megabyte as for twelve characters), so that one
+ * set before the maximum still signs in.
  */
-export const passwordTooLong = (password: string): boolean =>
+const passwordTooLong = (password: string): boolean =>
   password.length > 2 * MAX_PASSWORD || charCount(password) > MAX_PASSWORD;
 
 /** The one password rule, for a password the operator issues and for one its holder chooses: 𠮷 is one character, not two. */

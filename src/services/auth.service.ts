@@ -9,7 +9,7 @@ import { Account } from '../entities/account.entity';
 import { ErrorCode, ErrorCollector, InputError } from '../errors';
 import { ROLE_CHANNELS } from '../policies/roles';
 import { Channel } from '../schema/enums';
-import { checkPassword, LOGIN_ID, passwordTooLong } from './account.service';
+import { checkPassword, LOGIN_ID } from './account.service';
 import { writeAudit } from './audit.service';
 import { IntrusionDetector } from './intrusion.service';
 
@@ -40,11 +40,8 @@ export class AuthService {
     if (place === null) throw refused();
     // A login ID that no account can have (control characters, say) is simply unknown.
     const account = LOGIN_ID.test(loginId) ? await this.db.getRepository(Account).findOneBy({ loginId }) : null;
-    // A password longer than any account holds is wrong, and is not hashed, for a known login ID as
-    // for an unknown one: what follows is a wrong password's, lockout count included.
-    const tooLong = passwordTooLong(password);
     if (!account) {
-      if (!tooLong) await verifyPassword(await decoyHash(), password);
+      await verifyPassword(await decoyHash(), password);
       await this.detector.loginFailed(address, place);
       await writeAudit(this.db.manager, source, [{ operation: 'login', municipalityCode: null, targetIds: [], outcome: 'FAILURE' }]);
       throw refused();
@@ -52,7 +49,7 @@ export class AuthService {
     const audit = (outcome: 'SUCCESS' | 'FAILURE' | 'DENIED') =>
       writeAudit(this.db.manager, source, [{ operation: 'login', municipalityCode: account.municipalityCode, targetIds: [account.id], outcome }]);
 
-    const passwordOk = !tooLong && await verifyPassword(account.passwordHash, password);
+    const passwordOk = await verifyPassword(account.passwordHash, password);
     if (!ROLE_CHANNELS[account.role].includes(channel)) {
       // Answered as a wrong password, right or wrong: a different answer would confirm the password
       // to whoever tries an LG-WAN account's credentials from the internet. Nor does it count
@@ -129,8 +126,7 @@ export class AuthService {
       ...refusals.errors,
     ]);
 
-    // One longer than any account holds is wrong unhashed, and counted as a wrong one is.
-    const passwordOk = !passwordTooLong(currentPassword) && await verifyPassword(account.passwordHash, currentPassword);
+    const passwordOk = await verifyPassword(account.passwordHash, currentPassword);
     if (account.lockedUntil !== null && account.lockedUntil > new Date()) {
       await audit('DENIED');
       throw incorrect();
