@@ -3,9 +3,13 @@ import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 /** Municipalities a transaction may see in tenant tables. */
 export type Tenants = readonly string[];
 
-/** Row-level security's setting for the current transaction: the tenant tables show these municipalities only. */
-export async function setTenants(db: { query(sql: string, params?: unknown[]): Promise<unknown> }, tenants: Tenants): Promise<void> {
-  await db.query(`SELECT set_config('vrs.tenants', $1, true)`, [tenants.join(',')]);
+/**
+ * Row-level security's setting for the current transaction: the tenant tables show these
+ * municipalities only. With `statementTimeoutMs`, bounds its statements too, in the same round trip.
+ */
+export async function setTenants(db: { query(sql: string, params?: unknown[]): Promise<unknown> }, tenants: Tenants, statementTimeoutMs?: number): Promise<void> {
+  if (!statementTimeoutMs) await db.query(`SELECT set_config('vrs.tenants', $1, true)`, [tenants.join(',')]);
+  else await db.query(`SELECT set_config('vrs.tenants', $1, true), set_config('statement_timeout', $2, true)`, [tenants.join(','), String(statementTimeoutMs)]);
 }
 
 /** Runs `work` in its own transaction that sees exactly `tenants` (for jobs outside a request). */
@@ -63,8 +67,7 @@ export class RequestSession {
       queueQueries(runner);
       await runner.connect();
       await runner.startTransaction();
-      if (this.statementTimeoutMs) await runner.query(`SELECT set_config('statement_timeout', $1, true)`, [String(this.statementTimeoutMs)]);
-      await setTenants(runner.manager, this.tenants);
+      await setTenants(runner.manager, this.tenants, this.statementTimeoutMs);
       return runner.manager;
     })();
     return this.opening;

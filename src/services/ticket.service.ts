@@ -129,9 +129,10 @@ export class TicketService {
    */
   private async issueToAll(ctx: Context, municipalityCode: string, series: string, issuedOn: string) {
     return (await ctx.session.manager()).transaction(async (tx) => {
-      await lockIssuance(tx, municipalityCode);
-      // About 5 s a 200,000 residents on two cores: a city of millions takes minutes.
+      // About 5 s a 200,000 residents on two cores: a city of millions takes minutes. Waiting for a
+      // lock, the registry's first, stays bounded.
       await ctx.session.runLong(tx);
+      await lockIssuance(tx, municipalityCode);
       let issued = 0;
       // A drawn number that collides is skipped by ON CONFLICT; the next round retries those residents.
       // The residents are locked as they are read (the ticket's key check locks them anyway, only later):

@@ -17,7 +17,7 @@ export interface GraphQLResponse<T = any> {
 
 // Transaction control, the row-level-security setting and the statement bound are per request, not per row.
 // The statistics' compaction runs every 10 s in the background, whatever a test is counting.
-const BOOKKEEPING = /^\s*(START TRANSACTION|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|SELECT set_config\('(vrs\.tenants|statement_timeout)'|SELECT stats_compact\(\))/i;
+const BOOKKEEPING = /^\s*(START TRANSACTION|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|SELECT set_config\('vrs\.tenants'|SELECT stats_compact\(\))/i;
 
 export interface Statement {
   query: string;
