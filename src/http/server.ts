@@ -404,13 +404,16 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
     } catch (error) {
-      const status = (error as { status?: number }).status ?? 500;
+      // An import, export or report the database did not serve in time (no connection had) is told so, as a GraphQL request is.
+      const late = outOfTime(error);
+      const status = late ? 503 : (error as { status?: number }).status ?? 500;
+      if (late) console.error('request stopped: the database did not answer in time:', (error as Error).message);
       // A client that went away mid-download is no fault of the server's.
-      if (status === 500 && (error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') console.error('http handler failed:', error);
+      else if (status === 500 && (error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') console.error('http handler failed:', error);
       if (!res.headersSent) {
         json(res, status, status === 413
           ? errorBody('Request body too large: a GraphQL request may be at most 1 MB', 'PAYLOAD_TOO_LARGE')
-          : errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
+          : late ? errorBody(databaseTimeout().message, 'DATABASE_TIMEOUT') : errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
       }
       // A body already under way is cut off, not ended: the client must not take half a file for a whole one.
       else res.destroy();

@@ -143,6 +143,12 @@ describe('a request that finds every pooled connection taken', () => {
         const started = Date.now();
         expect(await post(t, officer, '{ viewer { role } }')).toEqual(TIMEOUT);
         expect(Date.now() - started).toBeLessThan(5_000);
+        // So is a download, which takes its connection outside GraphQL.
+        const download = await fetch(t.url(officer.channel).replace('/graphql', '/exports/vaccination-records.csv'), {
+          headers: { 'x-forwarded-for': t.address, authorization: `Bearer ${officer.token}` },
+          signal: AbortSignal.timeout(10_000),
+        });
+        expect({ status: download.status, body: await download.json() }).toEqual(TIMEOUT);
       } finally {
         await release(holder);
       }
