@@ -76,6 +76,8 @@ function scan(data: Buffer, start: RecordEnd | null, eof: boolean, firstLine: nu
   let lines = 0;
   let cut = 0;
   let cutLines = 0;
+  // Carriage returns inside quotes before the file's record end is known: lines if it is CR alone.
+  let quotedCrs = 0;
   const n = data.length;
   /** Whether a record end begins at `i`: 1 yes, 0 no, -1 the bytes after `i` decide. */
   const endsAt = (i: number): number => {
@@ -91,6 +93,7 @@ function scan(data: Buffer, start: RecordEnd | null, eof: boolean, firstLine: nu
     if (at === At.QUOTED) {
       // A line break inside quotes is a line too, as an editor shows the file.
       if (b === LF || (b === CR && end === '\r')) lines++;
+      else if (b === CR && end === null) quotedCrs++;
       else if (b === QUOTE) {
         if (i + 1 < n && data[i + 1] === QUOTE) {
           i++;
@@ -124,6 +127,7 @@ function scan(data: Buffer, start: RecordEnd | null, eof: boolean, firstLine: nu
         // \r or \r\n? The next byte decides.
         if (i + 1 >= n && !eof) break;
         end = data[i + 1] === LF ? '\r\n' : '\r';
+        if (end === '\r') lines += quotedCrs;
       }
       if (end !== '\r') at = At.PLAIN;
       else {

@@ -23,6 +23,13 @@ describe('cutting an upload into whole records', () => {
       expect([cuts, out.join('')]).toEqual([cuts, '宛名番号,個人番号\r\n1,2\r\n']);
     }
   });
+
+  it('counts a carriage return inside quotes in the header of a classic Mac file, before its record end is known', () => {
+    const cutter = new RecordCutter();
+    const first = cutter.push(Buffer.from('h1,"a\rb"\rx,y\r'));
+    const second = cutter.push(Buffer.from('p,q\r'));
+    expect([first?.firstLine, second?.firstLine ?? cutter.finish()?.firstLine]).toEqual([1, 4]);
+  });
 });
 
 /** A row as staged: its line, and either its family name or the fields its problems name. */
