@@ -210,8 +210,10 @@ export class TicketService {
       );
       const byId = new Map(residents.map((r) => [r.id, r]));
       const given = numbers.filter((n): n is string => !!n);
+      // Compared as char(10), the column's own type: as text, the column's cast is no leakproof function, and under
+      // row-level security the condition stays out of ticket_number_key's scan, which then reads every ticket of the municipality.
       const taken = new Set<string>((await tx.query(
-        'SELECT ticket_number FROM ticket WHERE municipality_code = $1 AND ticket_number = ANY($2::text[])', [municipalityCode, given],
+        'SELECT ticket_number FROM ticket WHERE municipality_code = $1 AND ticket_number = ANY($2::char(10)[])', [municipalityCode, given],
       )).map((r: { ticket_number: string }) => r.ticket_number));
       requests.forEach((_r, i) => {
         if (firstId(i)) {
@@ -226,14 +228,14 @@ export class TicketService {
       });
       errors.throwIfAny();
 
-      // Assigned numbers avoid every number in use and every number a pending dose waits for.
+      // Assigned numbers avoid every number in use and every number a pending dose waits for (one matched is a ticket's).
       const missing = numbers.filter((n) => !n).length;
       const drawn: string[] = [];
       while (drawn.length < missing) {
         const candidates = Array.from({ length: missing - drawn.length }, randomTicketNumber).filter((n) => !given.includes(n) && !drawn.includes(n));
         const busy = new Set<string>((await tx.query(
-          `SELECT ticket_number FROM ticket WHERE municipality_code = $1 AND ticket_number = ANY($2::text[])
-           UNION SELECT ticket_number FROM pending_dose WHERE municipality_code = $1 AND ticket_number = ANY($2::text[])`,
+          `SELECT ticket_number FROM ticket WHERE municipality_code = $1 AND ticket_number = ANY($2::char(10)[])
+           UNION SELECT ticket_number FROM pending_dose WHERE municipality_code = $1 AND ticket_number = ANY($2::char(10)[]) AND status = 'PENDING'`,
           [municipalityCode, candidates],
         )).map((r: { ticket_number: string }) => r.ticket_number));
         drawn.push(...candidates.filter((n) => !busy.has(n)));

@@ -355,8 +355,10 @@ export class VaccinationService {
               coalesce(v.site_municipality_code, p.site_municipality_code) AS site_municipality_code
        FROM tablet_registration g
        LEFT JOIN pending_dose p ON p.municipality_code = g.municipality_code AND p.id = g.pending_dose_id AND p.recorded_by = g.account_id
+       -- The record registered, or the one its pending dose was matched to. Under row-level security only a leakproof
+       -- condition reaches the index: CASE is one, coalesce() is not, and with it every record of the municipality was read.
        LEFT JOIN vaccination_record v ON v.municipality_code = g.municipality_code AND v.recorded_by = g.account_id
-            AND v.id = coalesce(g.vaccination_record_id, p.vaccination_record_id)
+            AND v.id = CASE WHEN g.vaccination_record_id IS NULL THEN p.vaccination_record_id ELSE g.vaccination_record_id END
        LEFT JOIN ticket t ON t.municipality_code = v.municipality_code AND t.id = v.ticket_id
        WHERE g.account_id = $1 AND ${by.id ? 'g.id = $2' : 'g.idempotency_key = $2'}`,
       [accountId, by.id ?? by.key],
