@@ -45,3 +45,9 @@ export function outOfTime(error: unknown): boolean {
   return code === '57014' || code === '55P03'
     || (typeof e?.message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated due to connection timeout|timeout expired)$/.test(e.message));
 }
+
+/** Whether `error` is PostgreSQL refusing a statement because an earlier one failed the transaction (25P02). */
+export function afterAnotherFailed(error: unknown): boolean {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return (e?.driverError?.code ?? e?.code) === '25P02';
+}

@@ -194,7 +194,8 @@ async function importWith(ctx: Context, req: IncomingMessage, res: ServerRespons
   void running.done.then(release, release);
   await running.received;
   req.resume();
-  const job = (await services.imports.get(ctx, running.job.id)) ?? running.job;
+  // The job is under way whatever happens now: a state not read in time is answered as it started, never as a failure to resend.
+  const job = (await services.imports.get(ctx, running.job.id).catch(() => null)) ?? running.job;
   json(res, 202, jobState(job), { location: `/imports/residents/${job.id}` });
 }
 

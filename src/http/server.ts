@@ -6,7 +6,7 @@ import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Context, createContext, finishRequest } from '../context';
-import { crossedAnother, outOfTime } from '../db/pg-client';
+import { afterAnotherFailed, crossedAnother, outOfTime } from '../db/pg-client';
 import { databaseTimeout } from '../errors';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
@@ -35,7 +35,7 @@ const CLIENT_CODES = new Set([
 ]);
 
 /** Codes of an answer whose request wrote nothing (src/context.ts finishRequest). */
-const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT', 'DATABASE_TIMEOUT']);
+const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT', 'DATABASE_TIMEOUT', 'NOT_RUN']);
 
 /** Most tokens a query may have: a long literal list costs nothing to resolve, only to parse. */
 const MAX_TOKENS = 1500;
@@ -78,6 +78,10 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, pr
   }
   if (crossedAnother(cause)) {
     return { message: 'another request changed the same data at the same time; nothing of this request was written: send it again', path: formatted.path, extensions: { code: 'CONFLICT' } };
+  }
+  // A field after the one whose failure ended the request's transaction: that one's error says why.
+  if (afterAnotherFailed(cause)) {
+    return { message: 'not run: another field of this request failed first, and nothing of this request was written', path: formatted.path, extensions: { code: 'NOT_RUN' } };
   }
   console.error('request failed:', cause);
   return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
@@ -243,8 +247,11 @@ export function createApollo(production: boolean): ApolloServer<Context> {
                 await finishRequest(contextValue, undone);
                 if (undone && operation?.operation === 'mutation' && response.body.kind === 'single') response.body.singleResult.data = null;
                 // A fault in a resolver is the server's, as one before any (a token checked during an outage) already is.
-                if (answered.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR')) response.http.status = 500;
-                else if (answered.some((e) => e.extensions?.code === 'DATABASE_TIMEOUT')) response.http.status = 503;
+                // A field not run answers as the failure that stopped it does; alone, it is the server's fault.
+                const codes = new Set(answered.map((e) => e.extensions?.code));
+                if (codes.has('INTERNAL_SERVER_ERROR')) response.http.status = 500;
+                else if (codes.has('DATABASE_TIMEOUT')) response.http.status = 503;
+                else if (codes.has('NOT_RUN') && !codes.has('CONFLICT')) response.http.status = 500;
               } catch (error) {
                 // A commit can wait on a lock too (the operation log's chain head, linked at commit).
                 if (outOfTime(error)) {

@@ -101,7 +101,9 @@ export class AccountService {
       lastLoginAt: null,
       createdAt: new Date(),
     });
-    return this.db.transaction(async (tx) => {
+    // A request's in its transaction, so that a mutation document undone undoes this account too.
+    const db = 'session' in ctx ? await ctx.session.manager() : this.db.manager;
+    return db.transaction(async (tx) => {
       const inserted = await tx.query('INSERT INTO account (id, login_id, password_hash, must_change_password, role, municipality_code, prefecture_code, display_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (login_id) DO NOTHING RETURNING id',
         [account.id, account.loginId, account.passwordHash, account.mustChangePassword, account.role, municipalityCode, prefectureCode, account.displayName]);
       if (inserted.length === 0) throw InputError.of(['input', 'loginId'], ErrorCode.DUPLICATE, 'is already taken');

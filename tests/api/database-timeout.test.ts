@@ -1,6 +1,8 @@
 import { QueryRunner } from 'typeorm';
 import { importFile, registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
+import { Channel, Role } from '../../src/schema/enums';
 import { blockedBy, registerResident, residentInput, Session, TestApp } from '../helpers/test-app';
+import { residentWithTicket } from '../helpers/vaccination';
 
 /**
  * A request the database does not serve in time (a row a stuck transaction holds, every pooled
@@ -78,6 +80,44 @@ describe('a request stopped at a row another transaction holds', () => {
         markResidentMovedOut: { resident: { status: 'MOVED_OUT' }, userErrors: [] },
       } },
     });
+  }, 30_000);
+
+  it('answers a field left unrun by the timed-out one before it as NOT_RUN, and the request 503, not as a fault', async () => {
+    const { officer } = await t.tenant();
+    const { residentId, ticketNumber } = await residentWithTicket(officer);
+    const holder = t.db.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query('LOCK TABLE ticket IN ACCESS EXCLUSIVE MODE');
+    try {
+      const answer = await post(t, officer, 'query($n: String!, $id: ID!) { a: ticketByNumber(ticketNumber: $n) { id } b: resident(id: $id) { id } }', { n: ticketNumber, id: residentId });
+      expect(answer.status).toBe(503);
+      expect(answer.body.errors.map((e: { path: string[]; extensions: { code: string } }) => [e.path, e.extensions.code])).toEqual([
+        [['a'], 'DATABASE_TIMEOUT'], [['b'], 'NOT_RUN'],
+      ]);
+    } finally {
+      await release(holder);
+    }
+  }, 30_000);
+
+  it('undoes an account created by a mutation document that then timed out', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const target = await t.createAccount(Role.NATIONAL);
+    const holder = t.db.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query('SELECT 1 FROM account WHERE id = $1 FOR UPDATE', [target.id]);
+    const loginId = `undone-${Date.now()}`;
+    try {
+      const answer = await post(t, operator, `mutation($input: CreateAccountInput!, $id: ID!) {
+        createAccount(input: $input) { account { id } userErrors { code } }
+        disableAccount(id: $id) { account { id } userErrors { code } }
+      }`, { input: { loginId, password: 'a-long-enough-password', role: 'NATIONAL', displayName: 'x' }, id: target.id });
+      expect(answer.status).toBe(503);
+    } finally {
+      await release(holder);
+    }
+    expect(await t.db.query('SELECT id FROM account WHERE login_id = $1', [loginId])).toEqual([]);
   }, 30_000);
 
   it('lets a whole city\'s ticket issuance run longer than the bound, but not wait longer for a row', async () => {
