@@ -33,6 +33,7 @@ import { AuditLinkPerTransaction1798400000000 } from '../../migrations/179840000
 import { DefinerFunctionsTempLast1798500000000 } from '../../migrations/1798500000000-definer-functions-temp-last';
 import { KanaSearchUnderRowSecurity1798600000000 } from '../../migrations/1798600000000-kana-search-under-row-security';
 import { ResidentStatusCleared1798700000000 } from '../../migrations/1798700000000-resident-status-cleared';
+import { AuditSearchIndexes1798900000000 } from '../../migrations/1798900000000-audit-search-indexes';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -74,6 +75,7 @@ export const migrations = [
   DefinerFunctionsTempLast1798500000000,
   KanaSearchUnderRowSecurity1798600000000,
   ResidentStatusCleared1798700000000,
+  AuditSearchIndexes1798900000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

@@ -13,9 +13,9 @@ import { registerResident, Session, Statement, TestApp } from '../helpers/test-a
  * they search, not by reading the municipality. Each search is sent through the API, and the
  * planner is asked about the very statement the API sent, as the application role, under the row-
  * level security the request had. The municipality is given a few thousand residents, tickets, doses,
- * pending doses and operation-log events, and sequential scans are ruled out: a search whose
- * expression no longer matches its index then reads the whole municipality through another index,
- * and fails here.
+ * pending doses and operation-log events, among ten times as many events of other municipalities,
+ * and sequential scans are ruled out: a search whose expression no longer matches its index then
+ * reads the whole municipality (or the nation's log) through another index, and fails here.
  */
 
 interface PlanNode {
@@ -29,6 +29,7 @@ let code: string;
 let officer: Session;
 let site: Session;
 let integrator: Session;
+let operator: Session;
 let resident: { id: string; input: Record<string, unknown> };
 let ticket: { residentId: string; ticketNumber: string; ocrLine: string };
 /** A dose the tablet registered, which the tests send again as a retry. */
@@ -67,10 +68,19 @@ beforeAll(async () => {
   registered = doseInput(code, (await residentWithTicket(officer)).ticketNumber);
   expect((await site.gql(REGISTER_DOSE, { input: registered })).data.registerDose.receipt.status).toBe('RECORDED');
   integrator = await t.session(Role.INTEGRATOR, Channel.INTERNET);
-  const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+  operator = await t.session(Role.OPERATOR, Channel.LGWAN);
   const contract = await operator.gql(`mutation($a: ID!, $m: String!) { createIntegratorContract(integratorAccountId: $a, municipalityCode: $m) { userErrors { code } } }`,
     { a: integrator.accountId, m: code });
   expect(contract.data.createIntegratorContract.userErrors).toEqual([]);
+  // The nation's operation log around the municipality's: other municipalities' events, a third of them
+  // the integrator's (who works for many), and a few of the integrator's in this one.
+  await t.db.query(`INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
+    SELECT 'index-use', CASE WHEN i % 3 = 0 THEN $2::uuid END, CASE WHEN i % 3 = 0 THEN 'INTEGRATOR' END, 'INTERNET', m.codes[1 + i % cardinality(m.codes)],
+      (ARRAY['resident.read', 'resident.register', 'eligibility.check'])[1 + i % 3], ARRAY[gen_random_uuid()::text], 'SUCCESS'
+    FROM (SELECT array_agg(code) AS codes FROM (SELECT code FROM municipality WHERE code <> $1 ORDER BY code LIMIT 300) c) m, generate_series(1, 30000) i
+    UNION ALL
+    SELECT 'index-use', $2, 'INTEGRATOR', 'INTERNET', $1, 'eligibility.check', ARRAY[gen_random_uuid()::text], 'SUCCESS' FROM generate_series(1, 30)`,
+  [code, integrator.accountId]);
   await t.db.query('ANALYZE resident, ticket, vaccination_record, pending_dose, audit_event, audit_event_target');
 }, 120_000);
 afterAll(() => t.stop());
@@ -101,6 +111,33 @@ async function sent(session: Session, query: string, variables: Record<string, u
   const matching = statements.filter((s) => reads.test(s.query));
   expect(matching).toHaveLength(1);
   return matching[0];
+}
+
+const EVENTS = 'query($filter: AuditEventFilter) { auditEvents(filter: $filter) { nodes { id } } }';
+
+/**
+ * The operation log, newest first, a page at a time: an officer's (its municipality's) and the
+ * operator's (the nation's), by actor (one who works for many municipalities) and by operation, with
+ * dates or without. The dates are a week's, as every event here is recent.
+ */
+function auditSearches() {
+  const week = () => ({ from: new Date(Date.now() - 7 * 86_400_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() });
+  const search = (search: string, session: () => Session, filter: () => Record<string, unknown>, index: string, on: RegExp) =>
+    ({ search, session, reads: /FROM "audit_event"/, uses: [[index, on]], query: EVENTS, variables: () => ({ filter: filter() }) });
+  const byActor = () => ({ actorId: integrator.accountId });
+  const byOperation = () => ({ operation: 'resident.register' });
+  return [
+    search("an officer's operation log", () => officer, () => ({}), 'audit_event_municipality_id_idx', /municipality_code =/),
+    search("an officer's operation log by actor", () => officer, byActor, 'audit_event_municipality_actor_idx', /municipality_code = .* AND .*actor_id =/),
+    search("an officer's operation log by actor within dates", () => officer, () => ({ ...byActor(), ...week() }), 'audit_event_municipality_actor_idx', /municipality_code = .* AND .*actor_id =/),
+    search("an officer's operation log by operation", () => officer, byOperation, 'audit_event_municipality_operation_idx', /municipality_code = .* AND .*operation =/),
+    search("an officer's operation log by operation within dates", () => officer, () => ({ ...byOperation(), ...week() }), 'audit_event_municipality_operation_idx', /municipality_code = .* AND .*operation =/),
+    search("the operator's operation log of one municipality", () => operator, () => ({ municipalityCode: code }), 'audit_event_municipality_id_idx', /municipality_code =/),
+    search("the operator's operation log by actor", () => operator, byActor, 'audit_event_actor_idx', /actor_id =/),
+    search("the operator's operation log by actor within dates", () => operator, () => ({ ...byActor(), ...week() }), 'audit_event_actor_idx', /actor_id =/),
+    search("the operator's operation log by operation", () => operator, byOperation, 'audit_event_operation_idx', /operation =/),
+    search("the operator's operation log by operation within dates", () => operator, () => ({ ...byOperation(), ...week() }), 'audit_event_operation_idx', /operation =/),
+  ];
 }
 
 /**
@@ -135,10 +172,11 @@ const searches = [
   },
   {
     search: 'the operation log by target', session: () => officer, reads: /FROM "audit_event"/,
-    // The index of targets, and each chain's events past its mark (not yet indexed) by their sequence.
-    uses: [['audit_event_target_pkey', /target_id =/], ['audit_event_chain_idx', /seq >/], ['audit_event_pk', /\bid = ANY/]],
+    // The index of targets, each chain's events past its mark (not yet indexed) by their sequence, then the events by id.
+    uses: [['audit_event_target_pkey', /target_id =/], ['audit_event_chain_idx', /seq >/], [/^audit_event_(pk|municipality_id_idx)$/, /\bid = ANY/]],
     query: 'query($id: String!) { auditEvents(filter: { targetId: $id }) { nodes { id } } }', variables: () => ({ id: resident.id }),
   },
+  ...auditSearches(),
   {
     search: "the ticket, its holder and the holder's doses as the tablet registers a dose", session: () => site, reads: /AS history/,
     uses: [['ticket_number_key', /ticket_number =/], ['resident_pk', /\bid = t\.resident_id/], [/^vaccination_record_(dose_key|resident_idx)$/, /resident_id = r\.id/]],
