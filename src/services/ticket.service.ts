@@ -148,7 +148,10 @@ export class TicketService {
                                AND t.resident_id = r.id AND series_range(t.series) && series_range($2) AND t.voided_on IS NULL)
              FOR KEY SHARE OF r
            ) x
-           WHERE NOT EXISTS (SELECT 1 FROM pending_dose p WHERE p.municipality_code = x.municipality_code AND p.ticket_number = x.n)
+           -- As char(10), the column's type: under row-level security only a leakproof condition reaches
+           -- pending_dose_ticket_idx, and a cast of the column to text is none (each resident read every pending dose).
+           WHERE NOT EXISTS (SELECT 1 FROM pending_dose p WHERE p.municipality_code = x.municipality_code AND p.ticket_number = x.n::char(10)
+                             AND p.status = 'PENDING')
            ON CONFLICT (municipality_code, ticket_number) DO NOTHING RETURNING id),
            logged AS (${loggedInBatches(`SELECT 'ticket.issue' AS operation, id FROM issued`, '$1', `ARRAY['series:' || $2]`, '$4, $5, $6, $7')})
            SELECT count(*)::int AS count FROM issued`,
