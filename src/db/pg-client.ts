@@ -23,13 +23,18 @@ export const queryable = (client: PoolClient) => ({
   query: async (sql: string, params?: unknown[]) => (await client.query(sql, params)).rows,
 });
 
+/** PostgreSQL's SQLSTATE of `error`: the driver's, or TypeORM's wrapping it. */
+function sqlState(error: unknown): unknown {
+  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return e?.driverError?.code ?? e?.code;
+}
+
 /** PostgreSQL's answers to a transaction that crossed another one: deadlock, serialization failure, lock not available. */
 const CROSSED = new Set(['40P01', '40001', '55P03']);
 
-/** Whether `error` (the driver's, or TypeORM's wrapping it) says the transaction crossed another one and may simply be run again. */
+/** Whether `error` says the transaction crossed another one and may simply be run again. */
 export function crossedAnother(error: unknown): boolean {
-  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
-  const code = e?.driverError?.code ?? e?.code;
+  const code = sqlState(error);
   return typeof code === 'string' && CROSSED.has(code);
 }
 
@@ -40,14 +45,13 @@ export function crossedAnother(error: unknown): boolean {
  * which node-postgres says in words only (none free in the pool; a new one not opened in time).
  */
 export function outOfTime(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown; driverError?: { code?: unknown } } | null;
-  const code = e?.driverError?.code ?? e?.code;
+  const code = sqlState(error);
+  const message = (error as { message?: unknown } | null)?.message;
   return code === '57014' || code === '55P03'
-    || (typeof e?.message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated due to connection timeout|timeout expired)$/.test(e.message));
+    || (typeof message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated due to connection timeout|timeout expired)$/.test(message));
 }
 
 /** Whether `error` is PostgreSQL refusing a statement because an earlier one failed the transaction (25P02). */
 export function afterAnotherFailed(error: unknown): boolean {
-  const e = error as { code?: unknown; driverError?: { code?: unknown } } | null;
-  return (e?.driverError?.code ?? e?.code) === '25P02';
+  return sqlState(error) === '25P02';
 }

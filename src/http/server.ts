@@ -48,6 +48,12 @@ const INTROSPECTION_OFF = /^GraphQL introspection is not allowed/;
 /** graphql's "Did you mean …" ends a message (fields, arguments, types, enum values, in literals and variables alike). */
 const SUGGESTION = /\s*Did you mean [\s\S]*$/;
 
+/** The answer to work the database did not serve in time (see outOfTime), logged once as `what` stopped. */
+function timedOut(what: string, error: unknown): GraphQLFormattedError {
+  console.error(`${what} stopped: the database did not answer in time:`, (error as Error).message);
+  return { message: databaseTimeout().message, extensions: { code: 'DATABASE_TIMEOUT' } };
+}
+
 /**
  * Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged
  * here, a request that crossed another one is asked to be sent again, and one the database did not
@@ -72,10 +78,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, pr
   }
   const cause = unwrapResolverError(error);
   // Before crossings: a lock not had within a request's lock_timeout is 55P03 too (see outOfTime).
-  if (outOfTime(cause)) {
-    console.error('request stopped: the database did not answer in time:', (cause as Error).message);
-    return { message: databaseTimeout().message, path: formatted.path, extensions: { code: 'DATABASE_TIMEOUT' } };
-  }
+  if (outOfTime(cause)) return { ...timedOut('request', cause), path: formatted.path };
   if (crossedAnother(cause)) {
     return { message: 'another request changed the same data at the same time; nothing of this request was written: send it again', path: formatted.path, extensions: { code: 'CONFLICT' } };
   }
@@ -255,8 +258,7 @@ export function createApollo(production: boolean): ApolloServer<Context> {
               } catch (error) {
                 // A commit can wait on a lock too (the operation log's chain head, linked at commit).
                 if (outOfTime(error)) {
-                  console.error('commit stopped: the database did not answer in time:', (error as Error).message);
-                  response.body = { kind: 'single', singleResult: { errors: [{ message: databaseTimeout().message, extensions: { code: 'DATABASE_TIMEOUT' } }] } };
+                  response.body = { kind: 'single', singleResult: { errors: [timedOut('commit', error)] } };
                   response.http.status = 503;
                   return;
                 }
@@ -412,15 +414,14 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       res.end();
     } catch (error) {
       // An import, export or report the database did not serve in time (no connection had) is told so, as a GraphQL request is.
-      const late = outOfTime(error);
+      const late = outOfTime(error) ? timedOut('request', error) : null;
       const status = late ? 503 : (error as { status?: number }).status ?? 500;
-      if (late) console.error('request stopped: the database did not answer in time:', (error as Error).message);
       // A client that went away mid-download is no fault of the server's.
-      else if (status === 500 && (error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') console.error('http handler failed:', error);
+      if (status === 500 && (error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') console.error('http handler failed:', error);
       if (!res.headersSent) {
         json(res, status, status === 413
           ? errorBody('Request body too large: a GraphQL request may be at most 1 MB', 'PAYLOAD_TOO_LARGE')
-          : late ? errorBody(databaseTimeout().message, 'DATABASE_TIMEOUT') : errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
+          : late ? errorBody(late.message, 'DATABASE_TIMEOUT') : errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
       }
       // A body already under way is cut off, not ended: the client must not take half a file for a whole one.
       else res.destroy();

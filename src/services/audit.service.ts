@@ -316,7 +316,6 @@ async function writeCheckpoint(db: EntityManager, key: Buffer, scope: string, la
   return { position, mac };
 }
 
-/** Moves events older than the retention period to the archive (never drops them). */
 /**
  * Indexes the targets of the events committed since the last call, chain by chain, until none is
  * left; returns how many events it passed. Searches find the events not yet indexed too, by
@@ -331,6 +330,7 @@ export async function indexAuditTargets(db: DataSource): Promise<number> {
   }
 }
 
+/** Moves events older than the retention period to the archive (never drops them). */
 export async function archiveAuditEvents(db: EntityManager, cutoff: Date, chain?: string): Promise<number> {
   const [{ moved }] = await db.query('SELECT archive_audit_events($1, $2) AS moved', [cutoff, chain ?? null]);
   return Number(moved);

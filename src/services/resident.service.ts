@@ -338,10 +338,12 @@ export class ResidentService {
         throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'resident is already active: there is no move out or death to clear');
       }
       const movedOutBefore = resident.status === ResidentStatus.DECEASED && resident.movedOutOn !== null;
-      Object.assign(resident, movedOutBefore
-        ? { status: ResidentStatus.MOVED_OUT, deceasedOn: null }
-        : { status: ResidentStatus.ACTIVE, movedOutOn: null, movedToMunicipalityCode: null, deceasedOn: null });
-      Object.assign(resident, { statusClearedReason: text, updatedAt: new Date() });
+      Object.assign(resident, {
+        ...(movedOutBefore ? { status: ResidentStatus.MOVED_OUT } : { status: ResidentStatus.ACTIVE, movedOutOn: null, movedToMunicipalityCode: null }),
+        deceasedOn: null,
+        statusClearedReason: text,
+        updatedAt: new Date(),
+      });
       await tx.getRepository(Resident).save(resident);
       return resident;
     });
