@@ -126,6 +126,9 @@ function auditSearches() {
     ({ search, session, reads: /FROM "audit_event"/, uses: [[index, on]], query: EVENTS, variables: () => ({ filter: filter() }) });
   const byActor = () => ({ actorId: integrator.accountId });
   const byOperation = () => ({ operation: 'resident.register' });
+  // Across the nation a common operation is rightly read newest first by the primary key, as the other
+  // test files sharing this database write thousands: the operator's index is for a rare one.
+  const byRareOperation = () => ({ operation: 'resident.clearStatus' });
   return [
     search("an officer's operation log", () => officer, () => ({}), 'audit_event_municipality_id_idx', /municipality_code =/),
     search("an officer's operation log by actor", () => officer, byActor, 'audit_event_municipality_actor_idx', /municipality_code = .* AND .*actor_id =/),
@@ -135,8 +138,8 @@ function auditSearches() {
     search("the operator's operation log of one municipality", () => operator, () => ({ municipalityCode: code }), 'audit_event_municipality_id_idx', /municipality_code =/),
     search("the operator's operation log by actor", () => operator, byActor, 'audit_event_actor_idx', /actor_id =/),
     search("the operator's operation log by actor within dates", () => operator, () => ({ ...byActor(), ...week() }), 'audit_event_actor_idx', /actor_id =/),
-    search("the operator's operation log by operation", () => operator, byOperation, 'audit_event_operation_idx', /operation =/),
-    search("the operator's operation log by operation within dates", () => operator, () => ({ ...byOperation(), ...week() }), 'audit_event_operation_idx', /operation =/),
+    search("the operator's operation log by operation", () => operator, byRareOperation, 'audit_event_operation_idx', /operation =/),
+    search("the operator's operation log by operation within dates", () => operator, () => ({ ...byRareOperation(), ...week() }), 'audit_event_operation_idx', /operation =/),
   ];
 }
 
