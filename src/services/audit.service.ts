@@ -408,7 +408,16 @@ export async function searchAudit(
     );
   }
   if (municipalityCode) query.andWhere('a.municipalityCode = :code', { code: municipalityCode });
-  if (after) query.andWhere('a.id < :after', { after });
-  const nodes = await query.orderBy('a.id', 'DESC').limit(first).getMany();
+  // Newest first by time: each search's index ends in (occurred_at, id), so that a window of dates
+  // is a range of it and a page the next entries. The cursor is the page's last event, which the
+  // reader must be able to see.
+  if (after) {
+    const seen = await applyScope(db.getRepository(AuditEvent).createQueryBuilder('c'), scope)
+      .andWhere('c.id = :after AND c.seq IS NOT NULL', { after }).getExists();
+    if (!seen) throw badCursor();
+    // Its time read in SQL: a JavaScript date would cut the microseconds and skip events.
+    query.andWhere('(a.occurredAt, a.id) < ((SELECT c.occurred_at FROM audit_event c WHERE c.id = :after), CAST(:after AS bigint))', { after });
+  }
+  const nodes = await query.orderBy('a.occurredAt', 'DESC').addOrderBy('a.id', 'DESC').limit(first).getMany();
   return { nodes, endCursor: nodes.length === first ? nodes[nodes.length - 1].id : null };
 }

@@ -72,14 +72,16 @@ beforeAll(async () => {
   const contract = await operator.gql(`mutation($a: ID!, $m: String!) { createIntegratorContract(integratorAccountId: $a, municipalityCode: $m) { userErrors { code } } }`,
     { a: integrator.accountId, m: code });
   expect(contract.data.createIntegratorContract.userErrors).toEqual([]);
-  // The nation's operation log around the municipality's: other municipalities' events, a third of them
-  // the integrator's (who works for many), and a few of the integrator's in this one.
-  await t.db.query(`INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome)
+  // The nation's operation log around the municipality's, two years of it: other municipalities' events,
+  // a third of them the integrator's (who works for many), and a few of the integrator's in this one.
+  await t.db.query(`INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome, occurred_at)
     SELECT 'index-use', CASE WHEN i % 3 = 0 THEN $2::uuid END, CASE WHEN i % 3 = 0 THEN 'INTEGRATOR' END, 'INTERNET', m.codes[1 + i % cardinality(m.codes)],
-      (ARRAY['resident.read', 'resident.register', 'eligibility.check'])[1 + i % 3], ARRAY[gen_random_uuid()::text], 'SUCCESS'
-    FROM (SELECT array_agg(code) AS codes FROM (SELECT code FROM municipality WHERE code <> $1 ORDER BY code LIMIT 300) c) m, generate_series(1, 30000) i
+      (ARRAY['resident.read', 'resident.register', 'eligibility.check'])[1 + i % 3], ARRAY[gen_random_uuid()::text], 'SUCCESS', now() - i * interval '10 minutes'
+    FROM (SELECT array_agg(code) AS codes FROM (SELECT code FROM municipality WHERE code <> $1 ORDER BY code LIMIT 300) c) m, generate_series(1, 100000) i
     UNION ALL
-    SELECT 'index-use', $2, 'INTEGRATOR', 'INTERNET', $1, 'eligibility.check', ARRAY[gen_random_uuid()::text], 'SUCCESS' FROM generate_series(1, 30)`,
+    SELECT 'index-use', CASE WHEN i % 3 = 0 THEN $2::uuid END, CASE WHEN i % 3 = 0 THEN 'INTEGRATOR' END, 'INTERNET', $1,
+      (ARRAY['resident.read', 'resident.register', 'eligibility.check'])[1 + i % 3], ARRAY[gen_random_uuid()::text], 'SUCCESS', now() - i * interval '2 days'
+    FROM generate_series(1, 300) i`,
   [code, integrator.accountId]);
   await t.db.query('ANALYZE resident, ticket, vaccination_record, pending_dose, audit_event, audit_event_target');
 }, 120_000);
@@ -118,28 +120,33 @@ const EVENTS = 'query($filter: AuditEventFilter) { auditEvents(filter: $filter) 
 /**
  * The operation log, newest first, a page at a time: an officer's (its municipality's) and the
  * operator's (the nation's), by actor (one who works for many municipalities) and by operation, with
- * dates or without. The dates are a week's, as every event here is recent.
+ * dates or without. The dates are a month of last year's: a window of dates is a range of the index,
+ * however many newer events there are.
  */
 function auditSearches() {
-  const week = () => ({ from: new Date(Date.now() - 7 * 86_400_000).toISOString(), to: new Date(Date.now() + 3_600_000).toISOString() });
+  const lastYear = () => ({ from: new Date(Date.now() - 400 * 86_400_000).toISOString(), to: new Date(Date.now() - 370 * 86_400_000).toISOString() });
   const search = (search: string, session: () => Session, filter: () => Record<string, unknown>, index: string, on: RegExp) =>
     ({ search, session, reads: /FROM "audit_event"/, uses: [[index, on]], query: EVENTS, variables: () => ({ filter: filter() }) });
   const byActor = () => ({ actorId: integrator.accountId });
   const byOperation = () => ({ operation: 'resident.register' });
-  // Across the nation a common operation is rightly read newest first by the primary key, as the other
-  // test files sharing this database write thousands: the operator's index is for a rare one.
+  // Across the nation a common operation is rightly read newest first through the index of every
+  // event's time, as the other test files sharing this database write thousands: the operator's
+  // index is for a rare one.
   const byRareOperation = () => ({ operation: 'resident.clearStatus' });
+  const within = /occurred_at >= .* AND .*occurred_at </;
   return [
-    search("an officer's operation log", () => officer, () => ({}), 'audit_event_municipality_id_idx', /municipality_code =/),
-    search("an officer's operation log by actor", () => officer, byActor, 'audit_event_municipality_actor_idx', /municipality_code = .* AND .*actor_id =/),
-    search("an officer's operation log by actor within dates", () => officer, () => ({ ...byActor(), ...week() }), 'audit_event_municipality_actor_idx', /municipality_code = .* AND .*actor_id =/),
-    search("an officer's operation log by operation", () => officer, byOperation, 'audit_event_municipality_operation_idx', /municipality_code = .* AND .*operation =/),
-    search("an officer's operation log by operation within dates", () => officer, () => ({ ...byOperation(), ...week() }), 'audit_event_municipality_operation_idx', /municipality_code = .* AND .*operation =/),
-    search("the operator's operation log of one municipality", () => operator, () => ({ municipalityCode: code }), 'audit_event_municipality_id_idx', /municipality_code =/),
-    search("the operator's operation log by actor", () => operator, byActor, 'audit_event_actor_idx', /actor_id =/),
-    search("the operator's operation log by actor within dates", () => operator, () => ({ ...byActor(), ...week() }), 'audit_event_actor_idx', /actor_id =/),
-    search("the operator's operation log by operation", () => operator, byRareOperation, 'audit_event_operation_idx', /operation =/),
-    search("the operator's operation log by operation within dates", () => operator, () => ({ ...byRareOperation(), ...week() }), 'audit_event_operation_idx', /operation =/),
+    search("an officer's operation log", () => officer, () => ({}), 'audit_event_municipality_time_idx', /municipality_code =/),
+    search("an officer's operation log within dates", () => officer, lastYear, 'audit_event_municipality_time_idx', new RegExp(`municipality_code = .*${within.source}`)),
+    search("an officer's operation log by actor", () => officer, byActor, 'audit_event_municipality_actor_time_idx', /municipality_code = .* AND .*actor_id =/),
+    search("an officer's operation log by actor within dates", () => officer, () => ({ ...byActor(), ...lastYear() }), 'audit_event_municipality_actor_time_idx', new RegExp(`actor_id = .*${within.source}`)),
+    search("an officer's operation log by operation", () => officer, byOperation, 'audit_event_municipality_operation_time_idx', /municipality_code = .* AND .*operation =/),
+    search("an officer's operation log by operation within dates", () => officer, () => ({ ...byOperation(), ...lastYear() }), 'audit_event_municipality_operation_time_idx', new RegExp(`operation = .*${within.source}`)),
+    search("the operator's operation log of one municipality", () => operator, () => ({ municipalityCode: code }), 'audit_event_municipality_time_idx', /municipality_code =/),
+    search("the operator's operation log within dates", () => operator, lastYear, 'audit_event_time_idx', within),
+    search("the operator's operation log by actor", () => operator, byActor, 'audit_event_actor_time_idx', /actor_id =/),
+    search("the operator's operation log by actor within dates", () => operator, () => ({ ...byActor(), ...lastYear() }), 'audit_event_actor_time_idx', new RegExp(`actor_id = .*${within.source}`)),
+    search("the operator's operation log by operation", () => operator, byRareOperation, 'audit_event_operation_time_idx', /operation =/),
+    search("the operator's operation log by operation within dates", () => operator, () => ({ ...byRareOperation(), ...lastYear() }), 'audit_event_operation_time_idx', new RegExp(`operation = .*${within.source}`)),
   ];
 }
 

@@ -595,6 +595,38 @@ describe('searching the operation log', () => {
     for (const after of ['x', '']) expect(codes(await operator.gql(SEARCH, { filter: { municipalityCode: a.code }, first: 2, after }))).toEqual(['BAD_USER_INPUT']);
   });
 
+  it('pages newest first by time, through events written at the same instant, and refuses a cursor of an event the reader cannot see', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const cli = { requestId: 'test', channel: 'CLI', actor: null } as const;
+    const event = (operation: string) => ({ operation, municipalityCode: a.code, targetIds: [], outcome: 'SUCCESS' as const });
+    // Five events of one statement share its time, to the microsecond; an event written last is dated
+    // an hour earlier, as a long statement dates its events when it started.
+    await writeAudit(t.db.manager, cli, [event('test.before')]);
+    await writeAudit(t.db.manager, cli, [0, 1, 2, 3, 4].map(() => event('test.together')));
+    await writeAudit(t.db.manager, cli, [event('test.after')]);
+    await t.db.query(`INSERT INTO audit_event (request_id, channel, municipality_code, operation, target_ids, outcome, occurred_at)
+      VALUES ('test', 'CLI', $1, 'test.earlier', '{}', 'SUCCESS', now() - interval '1 hour')`, [a.code]);
+    // A window of the hour up to now, which the tenant's own events of its creation fall in too.
+    const from = new Date(Date.now() - 3_600_000 - 60_000);
+    const to = new Date(Date.now() + 1_000);
+    const expected: { id: string }[] = await t.db.query(
+      `SELECT id::text FROM audit_event WHERE municipality_code = $1 AND seq IS NOT NULL AND occurred_at >= $2 AND occurred_at < $3
+       ORDER BY occurred_at DESC, id DESC`, [a.code, from, to]);
+    const seen: { id: string; operation: string }[] = [];
+    let after: string | null = null;
+    do {
+      const page: any = (await a.officer.gql(SEARCH, { filter: { from: from.toISOString(), to: to.toISOString() }, first: 2, after })).data.auditEvents;
+      seen.push(...page.nodes);
+      after = page.endCursor;
+    } while (after);
+    expect(seen.map((e) => e.id)).toEqual(expected.map((e) => e.id));
+    expect(seen.map((e) => e.operation).filter((o) => o.startsWith('test.'))).toEqual(['test.after', ...Array(5).fill('test.together'), 'test.before', 'test.earlier']);
+    // Another municipality's event is no cursor for this officer: refused as one it never handed out.
+    const [other] = await t.db.query('SELECT id::text FROM audit_event WHERE municipality_code = $1 AND seq IS NOT NULL LIMIT 1', [b.code]);
+    expect(codes(await a.officer.gql(SEARCH, { first: 2, after: other.id }))).toEqual(['BAD_USER_INPUT']);
+  });
+
   it.each([Role.NATIONAL, Role.PREFECTURE])('%s cannot read the log', async (role) => {
     const gov = await t.session(role, Channel.LGWAN, role === Role.PREFECTURE ? { prefectureCode: '13' } : {});
     expect(codes(await gov.gql(SEARCH))).toEqual(['FORBIDDEN']);
