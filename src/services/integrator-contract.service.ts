@@ -37,7 +37,8 @@ export class IntegratorContractService {
     return query.orderBy('c.integratorAccountId').addOrderBy('c.municipalityCode').getMany();
   }
 
-  private async checked(ctx: Context, integratorAccountId: string, municipalityCode: string): Promise<string> {
+  /** The municipality code, and the integrator's id in lower case, as ids are logged: a search of the log by that id finds the contract's events. */
+  private async checked(ctx: Context, integratorAccountId: string, municipalityCode: string): Promise<{ code: string; accountId: string }> {
     const errors = new ErrorCollector();
     const code = checkMunicipalityCode(municipalityCode);
     if (!code.ok) errors.add(['municipalityCode'], identifierError(code.reason), code.message);
@@ -48,32 +49,32 @@ export class IntegratorContractService {
     if (role === null) errors.add(['integratorAccountId'], ErrorCode.NOT_FOUND, 'not found or no access');
     else if (role !== Role.INTEGRATOR) errors.add(['integratorAccountId'], ErrorCode.NOT_INTEGRATOR, 'is not an INTEGRATOR account');
     errors.throwIfAny();
-    return code.ok ? code.value : '';
+    return { code: code.ok ? code.value : '', accountId: integratorAccountId.toLowerCase() };
   }
 
   async create(ctx: Context, integratorAccountId: string, municipalityCode: string): Promise<IntegratorContract> {
     if (!ctx.ability.can('create', 'IntegratorContract')) throw forbidden();
-    const code = await this.checked(ctx, integratorAccountId, municipalityCode);
+    const { code, accountId } = await this.checked(ctx, integratorAccountId, municipalityCode);
     return (await ctx.session.manager()).transaction(async (tx) => {
       const inserted = await tx.query(
         `INSERT INTO integrator_contract (municipality_code, integrator_account_id, created_by) VALUES ($1, $2, $3)
          ON CONFLICT DO NOTHING RETURNING created_at`,
-        [code, integratorAccountId, ctx.actor!.accountId],
+        [code, accountId, ctx.actor!.accountId],
       );
       if (!inserted.length) throw InputError.of(['municipalityCode'], ErrorCode.DUPLICATE, 'this municipality already contracted this integrator');
-      await writeAudit(tx, ctx, [{ operation: 'integratorContract.create', municipalityCode: code, targetIds: [integratorAccountId], outcome: 'SUCCESS' }]);
-      return tx.getRepository(IntegratorContract).findOneByOrFail({ municipalityCode: code, integratorAccountId });
+      await writeAudit(tx, ctx, [{ operation: 'integratorContract.create', municipalityCode: code, targetIds: [accountId], outcome: 'SUCCESS' }]);
+      return tx.getRepository(IntegratorContract).findOneByOrFail({ municipalityCode: code, integratorAccountId: accountId });
     });
   }
 
   async delete(ctx: Context, integratorAccountId: string, municipalityCode: string): Promise<IntegratorContract> {
     if (!ctx.ability.can('delete', 'IntegratorContract')) throw forbidden();
-    const code = await this.checked(ctx, integratorAccountId, municipalityCode);
+    const { code, accountId } = await this.checked(ctx, integratorAccountId, municipalityCode);
     return (await ctx.session.manager()).transaction(async (tx) => {
-      const existing = await tx.getRepository(IntegratorContract).findOneBy({ municipalityCode: code, integratorAccountId });
+      const existing = await tx.getRepository(IntegratorContract).findOneBy({ municipalityCode: code, integratorAccountId: accountId });
       if (!existing) throw InputError.of(['municipalityCode'], ErrorCode.NOT_FOUND, 'this municipality has no contract with this integrator');
-      await tx.getRepository(IntegratorContract).delete({ municipalityCode: existing.municipalityCode, integratorAccountId });
-      await writeAudit(tx, ctx, [{ operation: 'integratorContract.delete', municipalityCode: existing.municipalityCode, targetIds: [integratorAccountId], outcome: 'SUCCESS' }]);
+      await tx.getRepository(IntegratorContract).delete({ municipalityCode: existing.municipalityCode, integratorAccountId: accountId });
+      await writeAudit(tx, ctx, [{ operation: 'integratorContract.delete', municipalityCode: existing.municipalityCode, targetIds: [accountId], outcome: 'SUCCESS' }]);
       return existing;
     });
   }

@@ -328,6 +328,22 @@ describe('integrator eligibility', () => {
     expect((await end(stranger.accountId, home.code)).userErrors).toEqual([{ field: ['municipalityCode'], code: 'NOT_FOUND', message: 'this municipality has no contract with this integrator' }]);
     expect((await end(integrator.accountId, home.code))).toEqual({ contract: { municipalityCode: home.code }, userErrors: [] });
   });
+
+  it('logs a contract made or ended with the integrator\'s id in capitals where a search by that id finds it', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator();
+    const upper = integrator.accountId.toUpperCase();
+    expect((await operator.gql(CONTRACT, { a: upper, m: home.code })).data.createIntegratorContract.userErrors).toEqual([]);
+    expect((await operator.gql(END, { a: upper, m: home.code })).data.deleteIntegratorContract.userErrors).toEqual([]);
+    for (const id of [integrator.accountId, upper]) {
+      expect((await operator.gql(EVENTS, { id })).data.auditEvents.nodes).toEqual([
+        { operation: 'integratorContract.delete', municipalityCode: home.code, targetIds: [integrator.accountId], outcome: 'SUCCESS', actorId: operator.accountId },
+        { operation: 'integratorContract.create', municipalityCode: home.code, targetIds: [integrator.accountId], outcome: 'SUCCESS', actorId: operator.accountId },
+        { operation: 'login', municipalityCode: null, targetIds: [integrator.accountId], outcome: 'SUCCESS', actorId: null },
+        { operation: 'account.create', municipalityCode: null, targetIds: [integrator.accountId], outcome: 'SUCCESS', actorId: null },
+      ]);
+    }
+  });
 });
 
 describe('minimum dose intervals', () => {
