@@ -104,8 +104,9 @@ export class AccountService {
     // A request's in its transaction, so that a mutation document undone undoes this account too.
     const db = 'session' in ctx ? await ctx.session.manager() : this.db.manager;
     return db.transaction(async (tx) => {
-      const inserted = await tx.query('INSERT INTO account (id, login_id, password_hash, must_change_password, role, municipality_code, prefecture_code, display_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (login_id) DO NOTHING RETURNING id',
+      const inserted = await tx.query('INSERT INTO account (id, login_id, password_hash, must_change_password, role, municipality_code, prefecture_code, display_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id',
         [account.id, account.loginId, account.passwordHash, account.mustChangePassword, account.role, municipalityCode, prefectureCode, account.displayName]);
+      // Taken in any case of its letters (account_login_id_lower_key): no two accounts read alike.
       if (inserted.length === 0) throw InputError.of(['input', 'loginId'], ErrorCode.DUPLICATE, 'is already taken');
       await writeAudit(tx, ctx, [{ operation: 'account.create', municipalityCode, targetIds: [account.id], outcome: 'SUCCESS' }]);
       return account;

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, Raw } from 'typeorm';
 import { Actor } from '../auth/actor';
 import { decoyHash, hashPassword, verifyPassword } from '../auth/password';
 import { TokenSigner } from '../auth/token';
@@ -38,8 +38,11 @@ export class AuthService {
     // A throttled attempt writes no log line: it costs no password hash, so a line each would let a
     // flood grow the log without bound; the LOGIN_THROTTLED alert records the throttling.
     if (place === null) throw refused();
-    // A login ID that no account can have (control characters, say) is simply unknown.
-    const account = LOGIN_ID.test(loginId) ? await this.db.getRepository(Account).findOneBy({ loginId }) : null;
+    // A login ID that no account can have (control characters, say) is simply unknown. One account
+    // has it in any case of its letters (account_login_id_lower_key), however the holder typed them.
+    const account = LOGIN_ID.test(loginId)
+      ? await this.db.getRepository(Account).findOneBy({ loginId: Raw((column) => `lower(${column}) = lower(:loginId)`, { loginId }) })
+      : null;
     if (!account) {
       await verifyPassword(await decoyHash(), password);
       await this.detector.loginFailed(address, place);

@@ -210,6 +210,24 @@ describe('accounts', () => {
     expect(again.data.createAccount.userErrors).toEqual([{ field: ['input', 'loginId'], code: 'DUPLICATE', message: 'is already taken' }]);
   });
 
+  it('holds one account per login ID whatever the case of its letters, and signs it in however they are typed', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const loginId = `Case-Officer-${Date.now()}`;
+    const input = { loginId, password: 'a-long-password', role: 'NATIONAL', displayName: 'Case officer' };
+    const made = (await operator.gql(CREATE, { input })).data.createAccount;
+    expect(made.userErrors).toEqual([]);
+    for (const lookAlike of [loginId.toLowerCase(), loginId.toUpperCase()]) {
+      const again = await operator.gql(CREATE, { input: { ...input, loginId: lookAlike, displayName: 'Look-alike' } });
+      expect(again.data.createAccount).toEqual({ account: null, userErrors: [{ field: ['input', 'loginId'], code: 'DUPLICATE', message: 'is already taken' }] });
+    }
+    expect(await t.db.query('SELECT login_id FROM account WHERE lower(login_id) = lower($1)', [loginId])).toEqual([{ login_id: loginId }]);
+    // The login ID keeps the letters the operator gave it; an auto-capitalised or lower-case one signs the same account in.
+    for (const typed of [loginId, loginId.toLowerCase(), loginId.toUpperCase()]) {
+      const signedIn = await t.request(Channel.LGWAN, 'mutation($l: String!, $p: String!) { login(loginId: $l, password: $p) { viewer { accountId } } }', { l: typed, p: 'a-long-password' });
+      expect(signedIn).toEqual({ data: { login: { viewer: { accountId: made.account.id } } } });
+    }
+  });
+
   it('names each bad field: municipality code check digit, short password, scope that does not fit the role', async () => {
     const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
     const result = await operator.gql(CREATE, {
