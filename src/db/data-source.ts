@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import pg from 'pg';
 import { DataSource, Logger } from 'typeorm';
 import { Foundation1795392000000 } from '../../migrations/1795392000000-foundation';
 import { VaccinationWorkflow1795400000000 } from '../../migrations/1795400000000-vaccination-workflow';
@@ -50,6 +51,7 @@ import { Resident } from '../entities/resident.entity';
 import { TenantKey } from '../entities/tenant-key.entity';
 import { Ticket } from '../entities/ticket.entity';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
+import { WaitingPool } from './pg-client';
 
 export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent,
   PendingDose, IntegratorContract, FunctionSuspension, SecurityAlert, ImportJob, ImportRejection];
@@ -89,7 +91,8 @@ export const APP_ROLE = 'vrs_app';
  * With `asApp`, every connection assumes the application role at start-up, so the server never
  * runs a query with the owner's rights; migrations and operator tools connect without it. With
  * `connectionWaitMs`, taking a connection fails after that long, whether every one of the pool is
- * busy or a new one does not open (the database hung, the network gone), instead of waiting for ever.
+ * busy or a new one does not open (the database hung, the network gone), instead of waiting for ever;
+ * work run `patiently` (pg-client.ts) still waits as long as it takes.
  */
 export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number; asApp?: boolean; connectionWaitMs?: number } = {}): DataSource {
   return new DataSource({
@@ -102,6 +105,7 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
     logging: options.logger ? ['query'] : false,
     logger: options.logger,
     poolSize: options.poolSize ?? 20,
+    driver: { ...pg, Pool: WaitingPool },
     extra: {
       ...(options.asApp ? { options: `-c role=${APP_ROLE}` } : {}),
       ...(options.connectionWaitMs ? { connectionTimeoutMillis: options.connectionWaitMs } : {}),

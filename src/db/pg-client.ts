@@ -1,12 +1,45 @@
-import { Pool, PoolClient } from 'pg';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import pg, { PoolClient } from 'pg';
 import { DataSource } from 'typeorm';
+
+/** Set while work runs `patiently`. */
+const patience = new AsyncLocalStorage<true>();
+
+/**
+ * Runs `work` with every connection it takes from a `WaitingPool` waited for as long as it takes,
+ * not at most the pool's connectionTimeoutMillis (DB_CONNECTION_WAIT_SECONDS): for work no client
+ * is waiting to be answered (an import's job, a background pass) or that must not fail once the
+ * client's part is done (a finished export's log line, what is counted after a request's commit).
+ */
+export function patiently<T>(work: () => Promise<T>): Promise<T> {
+  return patience.run(true, work);
+}
+
+/** node-postgres's pool, whose bound on waiting for a connection does not hold for work run `patiently`. */
+export class WaitingPool extends pg.Pool {
+  constructor(config?: pg.PoolConfig) {
+    super(config);
+    const connect = this.connect.bind(this) as (...args: unknown[]) => unknown;
+    this.connect = ((...args: unknown[]) => {
+      const bound = this.options.connectionTimeoutMillis;
+      if (!patience.getStore() || !bound) return connect(...args);
+      // The pool reads the bound within this call, as it queues the wait or opens a new connection.
+      this.options.connectionTimeoutMillis = 0;
+      try {
+        return connect(...args);
+      } finally {
+        this.options.connectionTimeoutMillis = bound;
+      }
+    }) as typeof this.connect;
+  }
+}
 
 /**
  * A dedicated connection from the pool, for COPY streams and long transactions that TypeORM
  * does not model. A connection that failed mid-COPY is discarded rather than handed back.
  */
 export async function withClient<T>(db: DataSource, use: (client: PoolClient) => Promise<T>): Promise<T> {
-  const pool = (db.driver as unknown as { master: Pool }).master;
+  const pool = (db.driver as unknown as { master: pg.Pool }).master;
   const client = await pool.connect();
   try {
     const result = await use(client);

@@ -1,6 +1,9 @@
+import { patiently } from '../db/pg-client';
+
 /**
  * Runs `work` every `seconds` in the background, never two at once, and logs a failure as `what`
- * failed; returns the function that stops it. 0 seconds: never.
+ * failed; returns the function that stops it. 0 seconds: never. No request waits on it: it waits
+ * for a database connection as long as it takes.
  */
 export function repeatEvery(seconds: number, what: string, work: () => Promise<unknown>): () => void {
   if (seconds <= 0) return () => undefined;
@@ -8,7 +11,7 @@ export function repeatEvery(seconds: number, what: string, work: () => Promise<u
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    work()
+    patiently(work)
       .catch((error: unknown) => console.error(`${what} failed:`, error instanceof Error ? error.message : error))
       .finally(() => {
         running = false;

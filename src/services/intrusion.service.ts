@@ -1,7 +1,8 @@
-import { Pool, QueryResult, QueryResultRow } from 'pg';
+import { QueryResult, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { Actor } from '../auth/actor';
 import type { Context } from '../context';
+import { patiently, WaitingPool } from '../db/pg-client';
 import { AlertKind, SecurityAlert } from '../entities/security-alert.entity';
 import { badCursor, checkPageSize } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
@@ -41,14 +42,14 @@ const KEPT_EVENTS = 1000;
  * fails, and a request holding one of the main pool's connections never waits for a second.
  */
 export class IntrusionDetector {
-  private pool: Pool | null = null;
+  private pool: WaitingPool | null = null;
 
   constructor(private readonly db: DataSource, private readonly limits: DetectionLimits = DEFAULT_DETECTION) {}
 
   private query<T extends QueryResultRow = QueryResultRow>(sql: string, params: unknown[]): Promise<QueryResult<T>> {
     if (!this.pool) {
       const { url, extra } = this.db.options as { url?: string; extra?: Record<string, unknown> };
-      this.pool = new Pool({ ...extra, connectionString: url, max: 4 });
+      this.pool = new WaitingPool({ ...extra, connectionString: url, max: 4 });
       this.pool.on('error', (error) => console.error('detection connection failed:', error.message));
     }
     return this.pool.query<T>(sql, params);
@@ -123,7 +124,7 @@ export class IntrusionDetector {
   /** Sweeps once per window; returns the function that stops it. */
   startSweeping(): () => void {
     const timer = setInterval(() => {
-      this.sweep().catch((error: unknown) => console.error('detection sweep failed:', error instanceof Error ? error.message : error));
+      patiently(() => this.sweep()).catch((error: unknown) => console.error('detection sweep failed:', error instanceof Error ? error.message : error));
     }, this.limits.windowMinutes * 60_000);
     timer.unref();
     return () => clearInterval(timer);

@@ -3,6 +3,7 @@ import { Transform, Writable } from 'node:stream';
 import { DataSource } from 'typeorm';
 import { Context } from '../context';
 import { copyCsv, spreadsheetText } from '../db/csv-copy';
+import { patiently } from '../db/pg-client';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ErrorCode, ErrorCollector } from '../errors';
 import { ownMunicipalityFor } from '../policies/scope';
@@ -136,9 +137,10 @@ export class RecordExportService {
     if (filter.registeredFrom || filter.registeredTo) described.push(`registeredFrom:${filter.registeredFrom ?? '-'}`, `registeredTo:${filter.registeredTo ?? '-'}`);
     // A Shift_JIS download also tells how many characters it wrote as 〓, lacking them.
     const size = () => [`rows:${sent}`, ...(filter.encoding === 'SJIS' ? [`substituted:${substituted}`] : [])];
-    const audit = (outcome: 'SUCCESS' | 'FAILURE') => writeAudit(this.db.manager, ctx, [
+    // Waits for a connection as long as it takes: the rows have left, and a busy pool must not cut the download.
+    const audit = (outcome: 'SUCCESS' | 'FAILURE') => patiently(() => writeAudit(this.db.manager, ctx, [
       { operation: 'vaccinationRecord.export', municipalityCode: code, targetIds: [randomUUID(), ...described, ...size()], outcome },
-    ]);
+    ]));
     // Counted as they pass, not from COPY's own count, which arrives only once all rows have.
     // No exported value holds a line break, so each one ends a record.
     const counter = new Transform({

@@ -9,7 +9,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { TenantKeyring, TenantKeys } from '../crypto/tenant-keyring';
 import { copyCsv, spreadsheetText } from '../db/csv-copy';
-import { crossedAnother, queryable, withClient } from '../db/pg-client';
+import { crossedAnother, patiently, queryable, withClient } from '../db/pg-client';
 import { lockRegistry } from '../db/registry-lock';
 import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
@@ -414,7 +414,8 @@ export class ResidentImportService {
     const received = new Promise<void>((resolve) => {
       markReceived = resolve;
     });
-    const done = this.execute(job, principal, input, options, markReceived, onProgress).finally(markReceived);
+    // The job's own work waits for connections as long as it takes: a busy moment must not fail an import under way.
+    const done = patiently(() => this.execute(job, principal, input, options, markReceived, onProgress)).finally(markReceived);
     this.running.add(done);
     void done.finally(() => this.running.delete(done));
     return { job, received, done };

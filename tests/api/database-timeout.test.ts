@@ -1,8 +1,11 @@
+import { Transform } from 'node:stream';
+import { Pool, PoolClient } from 'pg';
 import { QueryRunner } from 'typeorm';
-import { importFile, registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
+import { baseUrl, finishedJob, importFile, registryCsv, registryRow, residentRows, upload } from '../helpers/registry-csv';
 import { Channel, Role } from '../../src/schema/enums';
+import { repeatEvery } from '../../src/services/background';
 import { blockedBy, registerResident, residentInput, Session, TestApp } from '../helpers/test-app';
-import { residentWithTicket } from '../helpers/vaccination';
+import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
 
 /**
  * A request the database does not serve in time (a row a stuck transaction holds, every pooled
@@ -199,5 +202,135 @@ describe('a request that finds every pooled connection taken', () => {
     } finally {
       await t.stop();
     }
+  }, 30_000);
+});
+
+describe('work no client waits on, when every pooled connection is taken for longer than the connection wait', () => {
+  // TestApp's pool holds 10 connections.
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await TestApp.start({ connectionWaitSeconds: 1 });
+  });
+  afterAll(() => t.stop());
+
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const pool = () => (t.app.services.db.driver as unknown as { master: Pool }).master;
+
+  /** `count` of the app's pooled connections, taken as a request takes them (within the wait). */
+  const take = (count: number) => Promise.all(Array.from({ length: count }, () => pool().connect()));
+
+  /** Until the app's pool has `count` requests for a connection waiting. */
+  async function poolWaiting(count: number): Promise<void> {
+    for (let i = 0; i < 400 && pool().waitingCount < count; i++) await pause(10);
+    expect(pool().waitingCount).toBe(count);
+  }
+
+  it('ends an export whose rows have all been sent, with its log line, once a connection is free', async () => {
+    const { code, officer } = await t.tenant();
+    const { ticketNumber } = await residentWithTicket(officer);
+    const site = await tablet(t, code);
+    expect((await site.gql(REGISTER_DOSE, { input: doseInput(code, ticketNumber) })).data.registerDose.userErrors).toEqual([]);
+    let atEnd!: () => void;
+    let goOn!: () => void;
+    const rowsSent = new Promise<void>((resolve) => (atEnd = resolve));
+    const gate = new Promise<void>((resolve) => (goOn = resolve));
+    // Holds the export at its end, every row sent, while its own connection is still open.
+    t.app.services.exports.faultStage = () => new Transform({
+      transform: (chunk, _enc, done) => done(null, chunk),
+      flush: (done) => {
+        atEnd();
+        void gate.then(() => done());
+      },
+    });
+    let taken: PoolClient[] = [];
+    try {
+      const download = fetch(`${baseUrl(t, officer.channel)}/exports/vaccination-records.csv`, {
+        headers: { 'x-forwarded-for': t.address, authorization: `Bearer ${officer.token}` },
+        signal: AbortSignal.timeout(20_000),
+      });
+      await rowsSent;
+      // Every connection but the export's taken; the tenth asked for gets the one the export frees.
+      taken = await take(9);
+      const tenth = pool().connect();
+      goOn();
+      taken.push(await tenth);
+      // Past the wait a request gets: the export's log line has waited longer.
+      await pause(2_000);
+      for (const client of taken.splice(0)) client.release();
+      const response = await download;
+      expect(response.status).toBe(200);
+      const lines = (await response.text()).replace(/^\ufeff/, '').trimEnd().split('\n');
+      expect(lines.map((line) => line.split(',')[4])).toEqual(['接種券番号', ticketNumber]);
+    } finally {
+      t.app.services.exports.faultStage = null;
+      goOn();
+      for (const client of taken) client.release();
+    }
+    expect(await t.db.query(`SELECT target_ids[6] AS rows, outcome FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccinationRecord.export'`, [code]))
+      .toEqual([{ rows: 'rows:1', outcome: 'SUCCESS' }]);
+  }, 60_000);
+
+  it('answers a request whose refusals are counted after its commit, however long the count waits for a detection connection', async () => {
+    const { officer } = await t.tenant();
+    const key = `denied:${officer.accountId}`;
+    await t.db.query(`INSERT INTO detection_window (key, events) VALUES ($1, '{}')`, [key]);
+    const holder = t.db.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query('SELECT 1 FROM detection_window WHERE key = $1 FOR UPDATE', [key]);
+    const refused = '{ securityAlerts(first: 1) { kind } }';
+    try {
+      // The detector's four connections each wait on the test's row; the fifth count waits for one of them.
+      const answers = Array.from({ length: 5 }, () => post(t, officer, refused, {}, 30_000));
+      await blockedBy(t.db, holder, '%detection_window%', 4);
+      await pause(2_000);
+      await release(holder);
+      for (const answer of await Promise.all(answers)) {
+        expect(answer.status).toBe(200);
+        expect(answer.body.errors.map((e: { extensions: { code: string } }) => e.extensions.code)).toEqual(['FORBIDDEN']);
+      }
+    } finally {
+      await release(holder);
+    }
+    expect(await t.db.query('SELECT cardinality(events) AS n FROM detection_window WHERE key = $1', [key])).toEqual([{ n: 5 }]);
+  }, 60_000);
+
+  it('does not fail an import whose job waits for a connection longer than a request may', async () => {
+    const { code, officer } = await t.tenant();
+    // Nine taken: the upload is served by the tenth, which the job's transaction then keeps while the job asks for another.
+    const taken = await take(9);
+    let uploading: ReturnType<typeof upload> | undefined;
+    try {
+      uploading = upload(t, officer, registryCsv([registryRow()]));
+      await poolWaiting(1);
+      await pause(2_000);
+    } finally {
+      for (const client of taken) client.release();
+    }
+    const { status, body } = await uploading!;
+    expect(status).toBe(202);
+    expect(await finishedJob(officer, body.jobId)).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 1, failureReason: null });
+    expect(await residentRows(t, code)).toHaveLength(1);
+  }, 60_000);
+
+  it('lets a background pass wait for a connection instead of failing', async () => {
+    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const taken = await take(10);
+    let passes = 0;
+    const stop = repeatEvery(1, 'test pass', async () => {
+      await t.app.services.db.query('SELECT 1');
+      passes++;
+    });
+    try {
+      await pause(3_000);
+      expect(passes).toBe(0);
+    } finally {
+      for (const client of taken) client.release();
+    }
+    for (let i = 0; i < 100 && passes === 0; i++) await pause(20);
+    stop();
+    expect(passes).toBe(1);
+    expect(log).not.toHaveBeenCalled();
+    log.mockRestore();
   }, 30_000);
 });
