@@ -35,6 +35,8 @@ import { DefinerFunctionsTempLast1798500000000 } from '../../migrations/17985000
 import { KanaSearchUnderRowSecurity1798600000000 } from '../../migrations/1798600000000-kana-search-under-row-security';
 import { ResidentStatusCleared1798700000000 } from '../../migrations/1798700000000-resident-status-cleared';
 import { AuditSearchIndexes1798900000000 } from '../../migrations/1798900000000-audit-search-indexes';
+import { RareSearchIndexes1799000000000 } from '../../migrations/1799000000000-rare-search-indexes';
+import { ExportRegistrationIndexes1799000000001 } from '../../migrations/1799000000001-export-registration-indexes';
 import { LoginIdAnyCase1799050000000 } from '../../migrations/1799050000000-login-id-any-case';
 import { AuditSearchByTime1799100000000 } from '../../migrations/1799100000000-audit-search-by-time';
 import { Account } from '../entities/account.entity';
@@ -80,6 +82,8 @@ export const migrations = [
   KanaSearchUnderRowSecurity1798600000000,
   ResidentStatusCleared1798700000000,
   AuditSearchIndexes1798900000000,
+  RareSearchIndexes1799000000000,
+  ExportRegistrationIndexes1799000000001,
   LoginIdAnyCase1799050000000,
   AuditSearchByTime1799100000000,
 ];

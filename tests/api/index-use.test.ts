@@ -3,6 +3,7 @@ import * as csvCopy from '../../src/db/csv-copy';
 import { APP_ROLE } from '../../src/db/data-source';
 import { setTenants } from '../../src/db/tenant-session';
 import { Channel, Role } from '../../src/schema/enums';
+import { encodeCursor } from '../../src/resolvers/cursor';
 import { writeAudit } from '../../src/services/audit.service';
 import { baseUrl, importFile, registryCsv, registryRow } from '../helpers/registry-csv';
 import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
@@ -36,6 +37,9 @@ let ticket: { residentId: string; ticketNumber: string; ocrLine: string };
 let registered: Record<string, unknown>;
 /** Residents without a ticket, for the tests to issue one to. */
 let unissued: string[];
+/** The addressee numbers of the few residents marked deceased, in order. */
+let deceased: string[];
+const RARE_SERIES = '7';
 
 const pick = (values: string[]) => values[randomInt(values.length)];
 
@@ -49,6 +53,8 @@ beforeAll(async () => {
     givenKana: pick(['ハルト', 'ソウタ', 'ユイ', 'アオイ', 'メイ']),
     birth: `${randomInt(1940, 2010)}-0${randomInt(1, 10)}-1${randomInt(0, 10)}`,
   }));
+  // A series issued to a few, as a campaign for a small group would be.
+  rows.slice(0, 5).forEach((row) => (row.series = RARE_SERIES));
   expect(await importFile(t, officer, registryCsv(rows))).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 3000, ticketsInserted: 3000 });
   await writeAudit(t.db, { requestId: 'test', channel: 'CLI', actor: null },
     rows.map(() => ({ operation: 'resident.read', municipalityCode: code, targetIds: [randomUUID()], outcome: 'SUCCESS' })));
@@ -83,6 +89,11 @@ beforeAll(async () => {
       (ARRAY['resident.read', 'resident.register', 'eligibility.check'])[1 + i % 3], ARRAY[gen_random_uuid()::text], 'SUCCESS', now() - i * interval '2 days'
     FROM generate_series(1, 300) i`,
   [code, integrator.accountId]);
+  // A few deceased among the living, their addressee numbers in order for the cursor of a later page.
+  deceased = (await t.db.query(`UPDATE resident SET status = 'DECEASED', deceased_on = DATE '2024-01-10'
+    WHERE municipality_code = $1 AND addressee_number = ANY($2) RETURNING addressee_number`, [code, rows.slice(-5).map((r) => r.addressee)]))[0]
+    .map((r: { addressee_number: string }) => r.addressee_number).sort();
+  expect(deceased).toHaveLength(5);
   await t.db.query('ANALYZE resident, ticket, vaccination_record, pending_dose, audit_event, audit_event_target');
 }, 120_000);
 afterAll(() => t.stop());
@@ -220,6 +231,20 @@ const searches = [
     variables: () => ({ m: code, n: ticket.ticketNumber, b: '1931-03-01' }),
   },
   {
+    search: 'residents by a rare status', session: () => officer, reads: /FROM "resident"/, uses: [['resident_status_idx', /status =/]],
+    query: 'query { residents(filter: { status: DECEASED }) { nodes { id } } }', variables: () => ({}),
+  },
+  {
+    search: 'a later page of residents by a rare status', session: () => officer, reads: /FROM "resident"/,
+    uses: [['resident_status_idx', /status = .*ROW\(municipality_code, addressee_number\) >/]],
+    query: 'query($after: String) { residents(filter: { status: DECEASED }, first: 2, after: $after) { nodes { id } } }',
+    variables: () => ({ after: encodeCursor([code, deceased[1]]) }),
+  },
+  {
+    search: 'tickets by a rare series', session: () => officer, reads: /FROM "ticket"/, uses: [['ticket_series_idx', /municipality_code = .* AND .*series =/]],
+    query: 'query($series: String!) { tickets(filter: { series: $series }) { nodes { id } } }', variables: () => ({ series: RARE_SERIES }),
+  },
+  {
     search: "a resident's doses", session: () => officer, reads: /FROM "vaccination_record"/, uses: [['vaccination_record_resident_idx', /resident_id =/]],
     query: 'query($id: ID!) { resident(id: $id) { vaccinations(includeHistory: true) { id } } }', variables: () => ({ id: ticket.residentId }),
   },
@@ -236,20 +261,37 @@ it.each(searches)('finds $search through its index', async ({ session, query, va
   }
 });
 
-/**
- * The export has no index on its dates (measured: one would spare a month's download little, as the
- * residents are joined whole), but it reads its own municipality's records, not the nation's.
- */
-it("reads an export's records through an index on their municipality", async () => {
+/** The statement an officer's download of the export sends, with `query` as its query string. */
+async function exported(query: string): Promise<Statement> {
   const copy = jest.spyOn(csvCopy, 'copyCsv');
-  let query: string;
   try {
-    const response = await fetch(`${baseUrl(t, Channel.LGWAN)}/exports/vaccination-records.csv?from=2022-01-01&to=2022-01-31`, { headers: { authorization: `Bearer ${officer.token}` } });
+    const response = await fetch(`${baseUrl(t, Channel.LGWAN)}/exports/vaccination-records.csv?${query}`, { headers: { authorization: `Bearer ${officer.token}` } });
     expect(response.status).toBe(200);
     await response.text();
-    query = copy.mock.calls[0][2];
+    return { query: copy.mock.calls[0][2], parameters: [] };
   } finally {
     copy.mockRestore();
   }
-  expect(await indexScans({ query, parameters: [] })).toContainEqual({ index: expect.stringMatching(/^vaccination_record_/), on: expect.stringMatching(/^\(municipality_code = '\d{6}'/) });
+}
+
+/**
+ * The export has no index on its vaccination dates (measured: one would spare a month's download
+ * little, as the residents are joined whole), but it reads its own municipality's records, not the nation's.
+ */
+it("reads an export's records through an index on their municipality", async () => {
+  expect(await indexScans(await exported('from=2022-01-01&to=2022-01-31'))).toContainEqual({
+    index: expect.stringMatching(/^vaccination_record_/), on: expect.stringMatching(/^\(municipality_code = '\d{6}'/),
+  });
+});
+
+/**
+ * A pull by registration date reads the records registered in its days, those corrected or entered
+ * in error in them and the residents changed in them, each through an index on its time, instead of
+ * every record of the municipality.
+ */
+it("reads a day's pull by registration date through an index on each of its times", async () => {
+  const scans = await indexScans(await exported('registeredFrom=2023-05-01&registeredTo=2023-05-01'));
+  expect(scans).toContainEqual({ index: 'vaccination_record_created_idx', on: expect.stringMatching(/created_at >= .* AND .*created_at </) });
+  expect(scans).toContainEqual({ index: 'vaccination_record_status_changed_idx', on: expect.stringMatching(/status_changed_at >= .* AND .*status_changed_at </) });
+  expect(scans).toContainEqual({ index: 'resident_updated_idx', on: expect.stringMatching(/updated_at >= .* AND .*updated_at </) });
 });

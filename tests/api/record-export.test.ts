@@ -288,6 +288,27 @@ describe('vaccination record CSV export', () => {
     expect(await pull()).toEqual([['9876543210', one, 'COMPLETED'], ['9876543210', two, 'COMPLETED']]);
   });
 
+  it('lists a record found by more than one of its times once, and not one registered after the resident change in range', async () => {
+    const { code, officer, rows } = await tenantWithRecords();
+    const at = (column: string, time: string, where: string) =>
+      t.db.query(`UPDATE ${column.startsWith('v.') ? 'vaccination_record' : 'resident'} SET ${column.slice(2)} = TIMESTAMPTZ '${time}'
+        WHERE municipality_code = $1 AND ${where}`, [code]);
+    const ofResident = (row: RegistryRow) => `resident_id = (SELECT id FROM resident WHERE municipality_code = '${code}' AND addressee_number = '${row.addressee}')`;
+    // Every record registered on 1 March. The second resident changed that afternoon, after the
+    // dose of 31 July was entered in error: that record is found by all three of its times.
+    await at('v.created_at', '2022-03-01 10:00:00+09', 'true');
+    await at('v.status_changed_at', '2022-03-01 12:00:00+09', `status <> 'COMPLETED'`);
+    await at('r.updated_at', '2022-03-01 15:00:00+09', `addressee_number = '${rows[1].addressee}'`);
+    // The first resident changed on 1 April, and their dose of 22 June was registered the day after.
+    await at('r.updated_at', '2022-04-01 09:00:00+09', `addressee_number = '${rows[0].addressee}'`);
+    await at('v.created_at', '2022-04-02 10:00:00+09', `${ofResident(rows[0])} AND dose_number = 2`);
+    const days = async (query: string) => lines((await download(Channel.LGWAN, officer, query)).text).slice(1).map((l) => l.split(',')).map((c) => `${c[3]} ${c.at(-3)}`);
+    expect(await days('registeredFrom=2022-03-01&registeredTo=2022-03-01')).toEqual(['2021-06-01 COMPLETED', '2021-07-10 COMPLETED', '2021-07-31 ENTERED_IN_ERROR']);
+    expect(await days('registeredFrom=2022-03-01&registeredTo=2022-03-01&dose=2')).toEqual(['2021-07-31 ENTERED_IN_ERROR']);
+    expect(await days('registeredFrom=2022-04-01&registeredTo=2022-04-01')).toEqual(['2021-06-01 COMPLETED']);
+    expect(await days('registeredFrom=2022-04-01')).toEqual(['2021-06-01 COMPLETED', '2021-06-22 COMPLETED']);
+  });
+
   it('keeps a ledger kept by registration-date pulls whole: a resident with records is not deleted, one entered in error included', async () => {
     const { code, officer } = await t.tenant();
     const { id: residentId } = await registerResident(officer);
