@@ -75,9 +75,8 @@ export async function finishRequest(ctx: Context, faulted = false): Promise<void
   let session = ctx.session;
   let kept: Context['kept'] = [];
   if (faulted) {
-    await session.finish(false);
-    if (ctx.audit.isEmpty && ctx.kept.length === 0) return;
-    session = session.another();
+    if (ctx.audit.isEmpty && ctx.kept.length === 0) return session.finish(false);
+    session = await session.undo();
     kept = ctx.kept;
   }
   try {

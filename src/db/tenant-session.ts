@@ -106,6 +106,33 @@ export class RequestSession {
     }
   }
 
+  /**
+   * Rolls back, and goes on in a transaction of its own on the same connection, for what is written
+   * although the request was undone (its log of reads, its refused attempts): a busy pool cannot
+   * then refuse it a second connection. A session that never opened, or whose connection cannot go
+   * on, gives way to a new one.
+   */
+  async undo(): Promise<RequestSession> {
+    const next = this.another();
+    const runner = this.runner;
+    if (!runner) return next;
+    this.runner = undefined;
+    try {
+      await this.opening;
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+    } catch {
+      await runner.release();
+      return next;
+    }
+    next.runner = runner;
+    next.opening = (async () => {
+      await runner.startTransaction();
+      await setTenants(runner.manager, next.tenants, next.statementTimeoutMs);
+      return runner.manager;
+    })();
+    return next;
+  }
+
   /** Commits (or rolls back) and returns the connection; a no-op if the request never used the database. */
   async finish(commit: boolean): Promise<void> {
     const runner = this.runner;

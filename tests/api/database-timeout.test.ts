@@ -270,6 +270,37 @@ describe('work no client waits on, when every pooled connection is taken for lon
       .toEqual([{ rows: 'rows:1', outcome: 'SUCCESS' }]);
   }, 60_000);
 
+  it('writes what an undone request keeps on its own connection, however long the pool would make it wait for another', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    const holder = await holdResidents(t, [id]);
+    let taken: PoolClient[] = [];
+    let tenth: Promise<PoolClient> | undefined;
+    try {
+      // The first mutation waits on the held resident; the second is refused, which undoes the document.
+      const answer = post(t, officer, `mutation($id: ID!) {
+        a: markResidentMovedOut(id: $id, movedOutOn: "2024-06-01") { userErrors { code } }
+        b: disableAccount(id: "00000000-0000-4000-8000-000000000001") { userErrors { code } }
+      }`, { id }, 30_000);
+      await blockedBy(t.db, holder, '%', 1);
+      // Every other connection taken, and one more asked for: the request's own goes to it when handed back.
+      taken = await take(9);
+      tenth = pool().connect();
+      await poolWaiting(1);
+      await release(holder);
+      const { status, body } = await answer;
+      expect({ status, data: body.data, codes: body.errors.map((e: { extensions: { code: string } }) => e.extensions.code) })
+        .toEqual({ status: 200, data: null, codes: ['FORBIDDEN'] });
+    } finally {
+      await release(holder);
+      if (tenth) taken.push(await tenth);
+      for (const client of taken) client.release();
+    }
+    expect(await t.db.query(`SELECT target_ids, outcome FROM audit_event WHERE actor_id = $1 AND operation = 'mutation.undone'`, [officer.accountId]))
+      .toEqual([{ target_ids: ['markResidentMovedOut', 'disableAccount'], outcome: 'FAILURE' }]);
+    expect((await residentRows(t, code)).map((r) => r.status)).toEqual(['ACTIVE']);
+  }, 60_000);
+
   it('answers a request whose refusals are counted after its commit, however long the count waits for a detection connection', async () => {
     const { officer } = await t.tenant();
     const key = `denied:${officer.accountId}`;
