@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { createIndexesConcurrently, dropIndexes, IndexDefinition } from './concurrent-indexes';
 
 /**
  * auditEvents lists the newest events first, a page at a time (ORDER BY id DESC LIMIT first), of
@@ -24,12 +25,12 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * invalid index behind, which the next run drops first. Reverting drops them plainly: TypeORM
  * reverts a migration inside a transaction, where CONCURRENTLY is not allowed.
  */
-const INDEXES: [string, string][] = [
-  ['audit_event_municipality_id_idx', '(municipality_code, id)'],
-  ['audit_event_municipality_actor_idx', '(municipality_code, actor_id, id)'],
-  ['audit_event_municipality_operation_idx', '(municipality_code, operation, id)'],
-  ['audit_event_actor_idx', '(actor_id, id)'],
-  ['audit_event_operation_idx', '(operation, id)'],
+export const AUDIT_SEARCH_INDEXES: IndexDefinition[] = [
+  ['audit_event_municipality_id_idx', 'audit_event (municipality_code, id) WHERE seq IS NOT NULL'],
+  ['audit_event_municipality_actor_idx', 'audit_event (municipality_code, actor_id, id) WHERE seq IS NOT NULL'],
+  ['audit_event_municipality_operation_idx', 'audit_event (municipality_code, operation, id) WHERE seq IS NOT NULL'],
+  ['audit_event_actor_idx', 'audit_event (actor_id, id) WHERE seq IS NOT NULL'],
+  ['audit_event_operation_idx', 'audit_event (operation, id) WHERE seq IS NOT NULL'],
 ];
 
 export class AuditSearchIndexes1798900000000 implements MigrationInterface {
@@ -37,13 +38,10 @@ export class AuditSearchIndexes1798900000000 implements MigrationInterface {
   transaction = false;
 
   async up(db: QueryRunner): Promise<void> {
-    for (const [name, columns] of INDEXES) {
-      await db.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-      await db.query(`CREATE INDEX CONCURRENTLY ${name} ON audit_event ${columns} WHERE seq IS NOT NULL`);
-    }
+    await createIndexesConcurrently(db, AUDIT_SEARCH_INDEXES);
   }
 
   async down(db: QueryRunner): Promise<void> {
-    for (const [name] of INDEXES) await db.query(`DROP INDEX IF EXISTS ${name}`);
+    await dropIndexes(db, AUDIT_SEARCH_INDEXES);
   }
 }

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { createIndexesConcurrently, dropIndexes, IndexDefinition } from './concurrent-indexes';
 
 /**
  * residents(filter: { status }) and tickets(filter: { series }) list a page in the order of their
@@ -29,7 +30,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * read the whole table. A build that failed leaves an invalid index behind, which the next run
  * drops first. Reverting drops them plainly: TypeORM reverts a migration inside a transaction.
  */
-const INDEXES: [string, string][] = [
+const INDEXES: IndexDefinition[] = [
   ['resident_status_idx', `resident (status, municipality_code, addressee_number) WHERE status <> 'ACTIVE'`],
   ['ticket_series_idx', 'ticket (municipality_code, series)'],
 ];
@@ -39,13 +40,10 @@ export class RareSearchIndexes1799000000000 implements MigrationInterface {
   transaction = false;
 
   async up(db: QueryRunner): Promise<void> {
-    for (const [name, definition] of INDEXES) {
-      await db.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-      await db.query(`CREATE INDEX CONCURRENTLY ${name} ON ${definition}`);
-    }
+    await createIndexesConcurrently(db, INDEXES);
   }
 
   async down(db: QueryRunner): Promise<void> {
-    for (const [name] of INDEXES) await db.query(`DROP INDEX IF EXISTS ${name}`);
+    await dropIndexes(db, INDEXES);
   }
 }

@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { createIndexesConcurrently, dropIndexes, IndexDefinition } from './concurrent-indexes';
 
 /**
  * An export by registration date lists the records registered in the range, those superseded or
@@ -19,7 +20,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * Built CONCURRENTLY, as the operation log's search indexes are (see 1798900000000): a plain build
  * would hold off every registration and import while it read the table.
  */
-const INDEXES: [string, string][] = [
+const INDEXES: IndexDefinition[] = [
   ['vaccination_record_created_idx', 'vaccination_record (municipality_code, created_at)'],
   ['vaccination_record_status_changed_idx', 'vaccination_record (municipality_code, status_changed_at) WHERE status_changed_at IS NOT NULL'],
   ['resident_updated_idx', 'resident (municipality_code, updated_at)'],
@@ -30,13 +31,10 @@ export class ExportRegistrationIndexes1799000000001 implements MigrationInterfac
   transaction = false;
 
   async up(db: QueryRunner): Promise<void> {
-    for (const [name, definition] of INDEXES) {
-      await db.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-      await db.query(`CREATE INDEX CONCURRENTLY ${name} ON ${definition}`);
-    }
+    await createIndexesConcurrently(db, INDEXES);
   }
 
   async down(db: QueryRunner): Promise<void> {
-    for (const [name] of INDEXES) await db.query(`DROP INDEX IF EXISTS ${name}`);
+    await dropIndexes(db, INDEXES);
   }
 }

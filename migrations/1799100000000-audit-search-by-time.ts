@@ -1,4 +1,6 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { AUDIT_SEARCH_INDEXES } from './1798900000000-audit-search-indexes';
+import { createIndexesConcurrently, dropIndexes, IndexDefinition } from './concurrent-indexes';
 
 /**
  * auditEvents lists the newest events first by the time they happened (occurred_at, then id: the
@@ -22,23 +24,18 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * the next run drops first. Reverting builds the old ones back plainly (TypeORM reverts a migration
  * inside a transaction, where CONCURRENTLY is not allowed).
  */
-const LINKED = 'WHERE seq IS NOT NULL';
-const INDEXES: [string, string][] = [
-  ['audit_event_municipality_time_idx', '(municipality_code, occurred_at, id)'],
-  ['audit_event_municipality_actor_time_idx', '(municipality_code, actor_id, occurred_at, id)'],
-  ['audit_event_municipality_operation_time_idx', '(municipality_code, operation, occurred_at, id)'],
-  ['audit_event_actor_time_idx', '(actor_id, occurred_at, id)'],
-  ['audit_event_operation_time_idx', '(operation, occurred_at, id)'],
-  ['audit_event_time_idx', '(occurred_at, id)'],
+const INDEXES: IndexDefinition[] = [
+  ['audit_event_municipality_time_idx', 'audit_event (municipality_code, occurred_at, id) WHERE seq IS NOT NULL'],
+  ['audit_event_municipality_actor_time_idx', 'audit_event (municipality_code, actor_id, occurred_at, id) WHERE seq IS NOT NULL'],
+  ['audit_event_municipality_operation_time_idx', 'audit_event (municipality_code, operation, occurred_at, id) WHERE seq IS NOT NULL'],
+  ['audit_event_actor_time_idx', 'audit_event (actor_id, occurred_at, id) WHERE seq IS NOT NULL'],
+  ['audit_event_operation_time_idx', 'audit_event (operation, occurred_at, id) WHERE seq IS NOT NULL'],
+  ['audit_event_time_idx', 'audit_event (occurred_at, id) WHERE seq IS NOT NULL'],
 ];
-const REPLACED: [string, string][] = [
-  ['audit_event_municipality_id_idx', `(municipality_code, id) ${LINKED}`],
-  ['audit_event_municipality_actor_idx', `(municipality_code, actor_id, id) ${LINKED}`],
-  ['audit_event_municipality_operation_idx', `(municipality_code, operation, id) ${LINKED}`],
-  ['audit_event_actor_idx', `(actor_id, id) ${LINKED}`],
-  ['audit_event_operation_idx', `(operation, id) ${LINKED}`],
-  ['audit_event_municipality_idx', '(municipality_code, occurred_at)'],
-  ['audit_event_occurred_idx', '(occurred_at)'],
+const REPLACED: IndexDefinition[] = [
+  ...AUDIT_SEARCH_INDEXES,
+  ['audit_event_municipality_idx', 'audit_event (municipality_code, occurred_at)'],
+  ['audit_event_occurred_idx', 'audit_event (occurred_at)'],
 ];
 
 export class AuditSearchByTime1799100000000 implements MigrationInterface {
@@ -46,15 +43,12 @@ export class AuditSearchByTime1799100000000 implements MigrationInterface {
   transaction = false;
 
   async up(db: QueryRunner): Promise<void> {
-    for (const [name, columns] of INDEXES) {
-      await db.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
-      await db.query(`CREATE INDEX CONCURRENTLY ${name} ON audit_event ${columns} ${LINKED}`);
-    }
+    await createIndexesConcurrently(db, INDEXES);
     for (const [name] of REPLACED) await db.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
   }
 
   async down(db: QueryRunner): Promise<void> {
-    for (const [name, definition] of REPLACED) await db.query(`CREATE INDEX IF NOT EXISTS ${name} ON audit_event ${definition}`);
-    for (const [name] of INDEXES) await db.query(`DROP INDEX IF EXISTS ${name}`);
+    for (const [name, on] of REPLACED) await db.query(`CREATE INDEX IF NOT EXISTS ${name} ON ${on}`);
+    await dropIndexes(db, INDEXES);
   }
 }
