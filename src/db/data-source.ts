@@ -39,6 +39,7 @@ import { RareSearchIndexes1799000000000 } from '../../migrations/1799000000000-r
 import { ExportRegistrationIndexes1799000000001 } from '../../migrations/1799000000001-export-registration-indexes';
 import { LoginIdAnyCase1799050000000 } from '../../migrations/1799050000000-login-id-any-case';
 import { AuditSearchByTime1799100000000 } from '../../migrations/1799100000000-audit-search-by-time';
+import { AccountListIndexes1799200000000 } from '../../migrations/1799200000000-account-list-indexes';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -86,6 +87,7 @@ export const migrations = [
   ExportRegistrationIndexes1799000000001,
   LoginIdAnyCase1799050000000,
   AuditSearchByTime1799100000000,
+  AccountListIndexes1799200000000,
 ];
 
 /** The non-owner role the application works as; row-level security applies to it. */

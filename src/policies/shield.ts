@@ -139,6 +139,7 @@ export const ruleTree = {
     ['id', 'loginId', 'role', 'municipalityCode', 'prefectureCode', 'displayName', 'mustChangePassword', 'disabledAt', 'lockedUntil', 'createdAt'],
     readAccount,
   ),
+  AccountConnection: fields(['nodes', 'endCursor'], readAccount),
   AccountPayload: payloadFields('account', signedIn),
   UserError: fields(['field', 'code', 'message'], allow),
   AuditEvent: fields(

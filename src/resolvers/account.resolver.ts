@@ -1,7 +1,8 @@
-import { Arg, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { Context } from '../context';
-import { Account } from '../entities/account.entity';
-import { AccountPayload, ChangePasswordPayload, CreateAccountInput, LoginPayload, Viewer } from './account.types';
+import {
+  AccountConnection, AccountFilter, AccountPayload, ChangePasswordPayload, CreateAccountInput, LoginPayload, MAX_ACCOUNTS_PAGE, Viewer,
+} from './account.types';
 import { withUserErrors } from './payload';
 
 @Resolver()
@@ -46,9 +47,14 @@ export class AccountResolver {
     };
   }
 
-  @Query(() => [Account])
-  accounts(@Ctx() ctx: Context): Promise<Account[]> {
-    return ctx.services.accounts.list(ctx);
+  @Query(() => AccountConnection, { description: 'Every account, a page at a time, ordered by login ID whatever the case of its letters.' })
+  accounts(
+    @Ctx() ctx: Context,
+    @Arg('filter', () => AccountFilter, { nullable: true }) filter?: AccountFilter,
+    @Arg('first', () => Int, { defaultValue: 100, description: `At most ${MAX_ACCOUNTS_PAGE}.` }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<AccountConnection> {
+    return ctx.services.accounts.list(ctx, filter ?? {}, first ?? 100, after);
   }
 
   @Mutation(() => AccountPayload)
@@ -57,7 +63,7 @@ export class AccountResolver {
   }
 
   @Mutation(() => AccountPayload, {
-    description: "Disabled accounts cannot sign in and their tokens stop working at once. The caller's own account and the last enabled operator account are refused (INVALID_STATE), so that an operator remains to enable accounts again.",
+    description: "Disabled accounts cannot sign in and their tokens stop working at once. The caller's own account and the last enabled operator account are refused (INVALID_STATE), so that an operator remains to enable accounts again; so is an account already disabled.",
   })
   disableAccount(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
     return withUserErrors(async () => ({ account: await ctx.services.accounts.disable(ctx, id) }));

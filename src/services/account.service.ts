@@ -5,13 +5,13 @@ import { Context, keepWrite } from '../context';
 import { Account } from '../entities/account.entity';
 import { Municipality } from '../entities/municipality.entity';
 import { Prefecture } from '../entities/prefecture.entity';
-import { ErrorCode, ErrorCollector, identifierError, InputError, notFoundOrNoAccess } from '../errors';
+import { badArgument, badCursor, checkPageSize, ErrorCode, ErrorCollector, identifierError, InputError, notFoundOrNoAccess } from '../errors';
 import { ROLE_TENANT } from '../policies/roles';
 import { applyScope, scopeOf } from '../policies/scope';
-import { CreateAccountInput } from '../resolvers/account.types';
+import { AccountConnection, AccountFilter, CreateAccountInput, MAX_ACCOUNTS_PAGE } from '../resolvers/account.types';
 import { Role } from '../schema/enums';
 import { charCount, checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
-import { AuditSource, writeAudit } from './audit.service';
+import { AuditSource, checkMunicipalityFilter, writeAudit } from './audit.service';
 
 export const LOGIN_ID = /^[A-Za-z0-9._@-]{3,64}$/;
 const MIN_PASSWORD = 12;
@@ -42,10 +42,35 @@ class DisableRefused extends InputError {
 export class AccountService {
   constructor(private readonly db: DataSource) {}
 
-  async list(ctx: Context): Promise<Account[]> {
+  /**
+   * A page of accounts ordered by login ID whatever its case, the order of the unique index on
+   * lower(login_id); by municipality, by role or of the disabled accounts, of an index of its own in
+   * that order. A page reads about a page of the index, however many accounts come before it. The cursor is the last
+   * account's id, and one no account has is refused, never read as the list's start.
+   */
+  async list(ctx: Context, filter: AccountFilter, first: number, after: string | null | undefined): Promise<AccountConnection> {
+    checkPageSize(first, MAX_ACCOUNTS_PAGE);
+    if (after != null && !isUuid(after)) throw badCursor();
     const scope = scopeOf(ctx.ability, 'read', 'Account');
-    if (!scope) return [];
-    return applyScope((await ctx.session.manager()).getRepository(Account).createQueryBuilder('a'), scope).orderBy('a.login_id').getMany();
+    if (!scope) return { nodes: [], endCursor: null };
+    const municipalityCode = await checkMunicipalityFilter(ctx, filter.municipalityCode);
+    if (filter.loginId != null && !LOGIN_ID.test(filter.loginId)) {
+      throw badArgument(['filter', 'loginId'], 'must be 3 to 64 letters, digits or . _ @ -', ErrorCode.INVALID_FORMAT);
+    }
+    const db = await ctx.session.manager();
+    const query = applyScope(db.getRepository(Account).createQueryBuilder('a'), scope);
+    if (municipalityCode) query.andWhere('a.municipality_code = :code', { code: municipalityCode });
+    if (filter.role) query.andWhere('a.role = :role', { role: filter.role });
+    if (filter.disabled != null) query.andWhere(filter.disabled ? 'a.disabled_at IS NOT NULL' : 'a.disabled_at IS NULL');
+    if (filter.loginId) query.andWhere('lower(a.login_id) = lower(:loginId)', { loginId: filter.loginId });
+    if (after) {
+      const cursor = after.toLowerCase();
+      if (!(await applyScope(db.getRepository(Account).createQueryBuilder('c'), scope).andWhere('c.id = :cursor', { cursor }).getExists())) throw badCursor();
+      query.andWhere('lower(a.login_id) > (SELECT lower(c.login_id) FROM account c WHERE c.id = :cursor)', { cursor });
+    }
+    const rows = await query.orderBy('lower(a.login_id)').limit(first + 1).getMany();
+    const nodes = rows.slice(0, first);
+    return { nodes, endCursor: rows.length > first ? nodes[nodes.length - 1].id : null };
   }
 
   /**
@@ -116,7 +141,8 @@ export class AccountService {
   /**
    * Disables an account. No account disables itself, and the last enabled operator account stays,
    * so the operators cannot lock themselves out (an enable needs an operator). A refusal changes
-   * nothing and is logged as DENIED.
+   * nothing and is logged as DENIED. An account already disabled is refused as enable refuses an
+   * enabled one, and nothing is written: the log keeps the one disable that took effect.
    */
   async disable(ctx: Context, given: string): Promise<Account> {
     const db = await ctx.session.manager();
@@ -134,8 +160,11 @@ export class AccountService {
         if (operators.length === 1 && operators[0].id === id) {
           throw new DisableRefused('is the last enabled operator account: create another operator before disabling it');
         }
-        const result = await tx.createQueryBuilder().update(Account).set({ disabledAt: () => 'coalesce(disabled_at, now())' }).where('id = :id', { id }).execute();
-        if (!result.affected) throw notFoundOrNoAccess(['id']);
+        const result = await tx.createQueryBuilder().update(Account).set({ disabledAt: () => 'now()' }).where('id = :id AND disabled_at IS NULL', { id }).execute();
+        if (!result.affected) {
+          if (!(await tx.getRepository(Account).existsBy({ id }))) throw notFoundOrNoAccess(['id']);
+          throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'is already disabled: there is nothing to disable');
+        }
         await writeAudit(tx, ctx, [{ operation: 'account.disable', municipalityCode: null, targetIds: [id], outcome: 'SUCCESS' }]);
         return tx.getRepository(Account).findOneByOrFail({ id });
       });

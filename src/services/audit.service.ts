@@ -336,8 +336,8 @@ export async function archiveAuditEvents(db: EntityManager, cutoff: Date, chain?
   return Number(moved);
 }
 
-/** A municipality code filter, refused when malformed or not in the national list: it would match no event. */
-async function checkMunicipalityFilter(ctx: Context, code: string | null | undefined): Promise<string | null> {
+/** A municipality code filter, refused when malformed or not in the national list: it would match no event (nor account). */
+export async function checkMunicipalityFilter(ctx: Context, code: string | null | undefined): Promise<string | null> {
   if (code === null || code === undefined) return null;
   const field = ['filter', 'municipalityCode'];
   const checked = checkMunicipalityCode(code);

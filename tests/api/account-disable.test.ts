@@ -53,13 +53,13 @@ describe('disableAccount', () => {
     const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
     const colleague = await t.session(Role.OPERATOR, Channel.LGWAN);
     expect((await disable(operator, operator.accountId)).data.disableAccount).toEqual({ account: null, userErrors: [OWN] });
-    expect(codes(await operator.gql('{ accounts { id } }'))).toEqual([]);
+    expect(codes(await operator.gql('{ accounts { nodes { id } } }'))).toEqual([]);
     expect(codes(await t.login(Channel.LGWAN, operator.loginId))).toEqual([]);
     expect(await disableLog(colleague, operator.accountId)).toEqual([{ outcome: 'DENIED', actorId: operator.accountId }]);
 
     // Another operator may disable it; then it is gone, and so is its token.
     expect((await disable(colleague, operator.accountId)).data.disableAccount.userErrors).toEqual([]);
-    expect(codes(await operator.gql('{ accounts { id } }'))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await operator.gql('{ accounts { nodes { id } } }'))).toEqual(['UNAUTHENTICATED']);
     expect(await disableLog(colleague, operator.accountId))
       .toEqual([{ outcome: 'DENIED', actorId: operator.accountId }, { outcome: 'SUCCESS', actorId: colleague.accountId }]);
   });
@@ -91,7 +91,7 @@ describe('disableAccount', () => {
     expect(await enabledOperators()).toHaveLength(1);
     const left = survivor === a.accountId ? a : b;
     const gone = survivor === a.accountId ? b : a;
-    expect(codes(await left.gql('{ accounts { id } }'))).toEqual([]);
+    expect(codes(await left.gql('{ accounts { nodes { id } } }'))).toEqual([]);
     expect(await disableLog(left, gone.accountId)).toEqual([{ outcome: 'SUCCESS', actorId: left.accountId }]);
     expect(await disableLog(left, left.accountId)).toEqual([{ outcome: 'DENIED', actorId: gone.accountId }]);
 
@@ -102,6 +102,22 @@ describe('disableAccount', () => {
     // Its id in capitals is the same account.
     expect((await disable(left, left.accountId.toUpperCase())).data.disableAccount).toEqual({ account: null, userErrors: [OWN] });
     expect(await enabledOperators()).toEqual([left.accountId]);
+  });
+
+  it('refuses an account already disabled, as enableAccount refuses an enabled one, and writes nothing', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const national = await t.createAccount(Role.NATIONAL);
+    const { disabledAt } = (await disable(operator, national.id)).data.disableAccount.account;
+    expect(disabledAt).not.toBeNull();
+    for (const id of [national.id, national.id.toUpperCase()]) {
+      expect((await disable(operator, id)).data.disableAccount).toEqual({
+        account: null,
+        userErrors: [{ field: ['id'], code: 'INVALID_STATE', message: 'is already disabled: there is nothing to disable' }],
+      });
+    }
+    // Disabled since the first time, and logged once.
+    expect((await t.db.query('SELECT disabled_at FROM account WHERE id = $1', [national.id]))[0].disabled_at.toISOString()).toBe(disabledAt);
+    expect(await disableLog(operator, national.id)).toEqual([{ outcome: 'SUCCESS', actorId: operator.accountId }]);
   });
 
   it('answers an unknown or malformed id as not found', async () => {

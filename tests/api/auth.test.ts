@@ -307,7 +307,7 @@ describe('accounts', () => {
     const { officer } = await t.tenant();
     const result = await officer.gql('mutation($id: ID!) { disableAccount(id: $id) { userErrors { code } } }', { id: officer.accountId });
     expect(codes(result)).toEqual(['FORBIDDEN']);
-    expect(codes(await officer.gql('{ accounts { id } }'))).toEqual(['FORBIDDEN']);
+    expect(codes(await officer.gql('{ accounts { nodes { id } } }'))).toEqual(['FORBIDDEN']);
   });
 });
 

@@ -58,7 +58,7 @@ describe('operator command line', () => {
     const login = await t.request(Channel.LGWAN, 'mutation($l: String!, $p: String!) { login(loginId: $l, password: $p) { accessToken mustChangePassword } }',
       { l: loginId, p: 'a-long-operator-password' });
     expect(login.data.login.mustChangePassword).toBe(false);
-    expect(codes(await t.request(Channel.LGWAN, '{ accounts { id } }', {}, login.data.login.accessToken))).toEqual([]);
+    expect(codes(await t.request(Channel.LGWAN, '{ accounts { nodes { id } } }', {}, login.data.login.accessToken))).toEqual([]);
     await expect(createOperator(loginId)).rejects.toMatchObject({ errors: [{ field: ['input', 'loginId'], code: 'DUPLICATE' }] });
   });
 

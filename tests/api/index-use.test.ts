@@ -89,12 +89,19 @@ beforeAll(async () => {
       (ARRAY['resident.read', 'resident.register', 'eligibility.check'])[1 + i % 3], ARRAY[gen_random_uuid()::text], 'SUCCESS', now() - i * interval '2 days'
     FROM generate_series(1, 300) i`,
   [code, integrator.accountId]);
+  // The nation's accounts: officers and sites of 300 municipalities, one in 500 disabled, among which the
+  // operators the test files sharing this database create are few.
+  await t.db.query(`INSERT INTO account (id, login_id, password_hash, role, municipality_code, display_name, disabled_at)
+    SELECT gen_random_uuid(), 'index-use-' || i, 'x', CASE WHEN i % 2 = 0 THEN 'MUNICIPALITY' ELSE 'VACCINATION_SITE' END,
+      m.codes[1 + i % cardinality(m.codes)], 'x', CASE WHEN i % 500 = 0 THEN now() END
+    FROM (SELECT array_agg(code) AS codes FROM (SELECT code FROM municipality WHERE code <> $1 ORDER BY code LIMIT 300) c) m, generate_series(1, 20000) i`,
+  [code]);
   // A few deceased among the living, their addressee numbers in order for the cursor of a later page.
   deceased = (await t.db.query(`UPDATE resident SET status = 'DECEASED', deceased_on = DATE '2024-01-10'
     WHERE municipality_code = $1 AND addressee_number = ANY($2) RETURNING addressee_number`, [code, rows.slice(-5).map((r) => r.addressee)]))[0]
     .map((r: { addressee_number: string }) => r.addressee_number).sort();
   expect(deceased).toHaveLength(5);
-  await t.db.query('ANALYZE resident, ticket, vaccination_record, pending_dose, audit_event, audit_event_target');
+  await t.db.query('ANALYZE resident, ticket, vaccination_record, pending_dose, audit_event, audit_event_target, account');
 }, 120_000);
 afterAll(() => t.stop());
 
@@ -161,6 +168,24 @@ function auditSearches() {
   ];
 }
 
+const ACCOUNTS = 'query($filter: AccountFilter, $after: String) { accounts(filter: $filter, after: $after) { nodes { id } } }';
+
+/**
+ * The operator's accounts, twenty thousand of them, in login ID order whatever its case: the next
+ * page, and those of one municipality, of one role or disabled, each a range of an index in that order.
+ */
+function accountSearches() {
+  const search = (search: string, variables: () => Record<string, unknown>, index: string, on: RegExp) =>
+    ({ search, session: () => operator, reads: /FROM "account" "a"/, uses: [[index, on]], query: ACCOUNTS, variables });
+  const after = () => integrator.accountId;
+  return [
+    search('the next page of accounts', () => ({ after: after() }), 'account_login_id_lower_key', /lower\(login_id\) >/),
+    search("a municipality's accounts", () => ({ filter: { municipalityCode: code } }), 'account_municipality_login_idx', /municipality_code =/),
+    search('the next page of one role\'s accounts', () => ({ filter: { role: 'OPERATOR' }, after: after() }), 'account_role_login_idx', /role = .* AND .*lower\(login_id\) >/),
+    search('the next page of disabled accounts', () => ({ filter: { disabled: true }, after: after() }), 'account_disabled_login_idx', /lower\(login_id\) >/),
+  ];
+}
+
 /**
  * Each search: the request, the statement of it to plan, and each index it must use with a condition
  * on what it searches (an index given as a pattern: either of two the planner may rightly choose).
@@ -198,6 +223,7 @@ const searches = [
     query: 'query($id: String!) { auditEvents(filter: { targetId: $id }) { nodes { id } } }', variables: () => ({ id: resident.id }),
   },
   ...auditSearches(),
+  ...accountSearches(),
   {
     search: "the ticket, its holder and the holder's doses as the tablet registers a dose", session: () => site, reads: /AS history/,
     uses: [['ticket_number_key', /ticket_number =/], ['resident_pk', /\bid = t\.resident_id/], [/^vaccination_record_(dose_key|resident_idx)$/, /resident_id = r\.id/]],

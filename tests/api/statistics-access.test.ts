@@ -260,7 +260,7 @@ describe('no path from statistics to a row', () => {
       '{ residents { nodes { id } } }',
       `{ resident(id: "${id}") { id } }`,
       '{ residentByMyNumber(myNumber: "123456789018") { id } }',
-      '{ accounts { id } }',
+      '{ accounts { nodes { id } } }',
     ];
     for (const session of [await t.session(Role.NATIONAL, Channel.LGWAN), await t.session(Role.PREFECTURE, Channel.LGWAN, { prefectureCode: '13' })]) {
       for (const query of rowQueries) expect(codes(await session.gql(query))).toEqual(['FORBIDDEN']);

@@ -40,7 +40,7 @@ const operations: Record<string, { query: string; allowed: Caller[] }> = {
   markResidentDeceased: { query: 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-01-01") { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
   clearResidentStatus: { query: 'mutation($id: ID!) { clearResidentStatus(id: $id, reason: "wrong resident") { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
   deleteResident: { query: 'mutation($id: ID!) { deleteResident(id: $id) { userErrors { code } } }', allowed: ['municipality/LGWAN', 'municipality/internet'] },
-  accounts: { query: '{ accounts { id } }', allowed: ['operator'] },
+  accounts: { query: '{ accounts { nodes { id } } }', allowed: ['operator'] },
   importJob: { query: 'query($id: ID!) { importJob(id: $id) { id status } }', allowed: ['municipality/LGWAN'] },
   importJobs: { query: '{ importJobs { id status rowsRejected } }', allowed: ['municipality/LGWAN'] },
   createAccount: {

@@ -115,7 +115,7 @@ describe('intrusion detection', () => {
     try {
       const there = other.sessionFor(officer.token, Channel.LGWAN, { id: officer.accountId, loginId: officer.loginId }, code);
       // Ten refusals in each process, at once: neither alone reaches the limit of twenty.
-      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? officer : there).gql('{ accounts { id } }')));
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? officer : there).gql('{ accounts { nodes { id } } }')));
       expect(new Set(answers.map((a) => codes(a)[0]))).toEqual(new Set(['FORBIDDEN']));
       const alerts = await t.db.query(`SELECT kind FROM security_alert WHERE actor_id = $1`, [officer.accountId]);
       expect(alerts).toEqual([{ kind: 'REPEATED_DENIALS' }]);
@@ -156,7 +156,7 @@ describe('intrusion detection', () => {
 
   it('raises an alert for an account that keeps being refused, visible to the operator', async () => {
     const { officer } = await t.tenant();
-    for (let i = 0; i < 20; i++) expect(codes(await officer.gql('{ accounts { id } }'))).toEqual(['FORBIDDEN']);
+    for (let i = 0; i < 20; i++) expect(codes(await officer.gql('{ accounts { nodes { id } } }'))).toEqual(['FORBIDDEN']);
     const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
     const alerts = (await operator.gql(ALERTS, { a: officer.accountId })).data.securityAlerts;
     expect(alerts).toContainEqual(expect.objectContaining({ kind: 'REPEATED_DENIALS', actorId: officer.accountId, municipalityCode: officer.municipalityCode }));
@@ -195,7 +195,7 @@ describe('intrusion detection', () => {
     try {
       expect(await t.app.services.detector.list(ctx, {}, 10, null)).toEqual([]);
       expect(await t.app.services.suspensions.list(ctx)).toEqual([]);
-      expect(await t.app.services.accounts.list(ctx)).toEqual([]);
+      expect(await t.app.services.accounts.list(ctx, {}, 10, null)).toEqual({ nodes: [], endCursor: null });
     } finally {
       await finishRequest(ctx);
       await operator.gql(RESUME, { f: 'EXPORT', m: code });
