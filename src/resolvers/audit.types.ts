@@ -14,5 +14,5 @@ export class AuditEventFilter {
 @ObjectType()
 export class AuditEventConnection {
   @Field(() => [AuditEvent]) nodes: AuditEvent[];
-  @Field(() => String, { nullable: true, description: 'Pass as `after` for the next, older page.' }) endCursor: string | null;
+  @Field(() => String, { nullable: true, description: 'Pass as `after` for the next, older page; null on the last.' }) endCursor: string | null;
 }

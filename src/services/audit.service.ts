@@ -418,6 +418,8 @@ export async function searchAudit(
     // Its time read in SQL: a JavaScript date would cut the microseconds and skip events.
     query.andWhere('(a.occurredAt, a.id) < ((SELECT c.occurred_at FROM audit_event c WHERE c.id = :after), CAST(:after AS bigint))', { after });
   }
-  const nodes = await query.orderBy('a.occurredAt', 'DESC').addOrderBy('a.id', 'DESC').limit(first).getMany();
-  return { nodes, endCursor: nodes.length === first ? nodes[nodes.length - 1].id : null };
+  // One more than the page, to tell whether another follows.
+  const rows = await query.orderBy('a.occurredAt', 'DESC').addOrderBy('a.id', 'DESC').limit(first + 1).getMany();
+  const nodes = rows.slice(0, first);
+  return { nodes, endCursor: rows.length > first ? nodes[nodes.length - 1].id : null };
 }

@@ -591,6 +591,9 @@ describe('searching the operation log', () => {
     const page2 = await operator.gql(SEARCH, { filter: { municipalityCode: a.code, operation: 'resident.register' }, first: 2, after: page1.data.auditEvents.endCursor });
     expect(page2.data.auditEvents.nodes).toHaveLength(1);
     expect(page2.data.auditEvents.endCursor).toBeNull();
+    // A page that ends with the last event says there is no next one.
+    const whole = await operator.gql(SEARCH, { filter: { municipalityCode: a.code, operation: 'resident.register' }, first: 3 });
+    expect(whole.data.auditEvents).toMatchObject({ nodes: [{}, {}, {}], endCursor: null });
     // A cursor it did not hand out, an empty one included, is refused rather than read as the first page.
     for (const after of ['x', '']) expect(codes(await operator.gql(SEARCH, { filter: { municipalityCode: a.code }, first: 2, after }))).toEqual(['BAD_USER_INPUT']);
   });
