@@ -1,4 +1,5 @@
 import { subject } from '@casl/ability';
+import { GraphQLError } from 'graphql';
 import { createHash, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Context, keepWrite } from '../context';
@@ -179,7 +180,13 @@ export class VaccinationService {
       try {
         const db = await ctx.session.manager();
         // Stopped if registration is suspended platform-wide, for the site's or for the resident's municipality.
-        await ctx.services.suspensions.assertAvailable(db, PlatformFunction.TABLET_REGISTRATION, siteCode, checked.municipalityCode);
+        await ctx.services.suspensions.assertAvailable(db, PlatformFunction.TABLET_REGISTRATION, siteCode, checked.municipalityCode).catch(async (error) => {
+          // A retry of a registration made before the stop writes nothing: it gets its first receipt,
+          // or a site that lost the answer would take a recorded dose for one never made.
+          if (!(error instanceof GraphQLError) || error.extensions.code !== 'FUNCTION_SUSPENDED') throw error;
+          const earlier = await db.query('SELECT 1 FROM tablet_registration WHERE account_id = $1 AND idempotency_key = $2', [ctx.actor!.accountId, input.idempotencyKey]);
+          throw earlier.length ? new AlreadyRegistered() : error;
+        });
         // The record lands in the ticket's municipality: the one cross-tenant write the policy allows a site.
         const receipt = await ctx.session.widen([checked.municipalityCode], (tx) =>
           tx.transaction((inner) => this.registerIn(inner, ctx, siteCode, checked, dose!, input.idempotencyKey, requestHash, (ticketId) => (looked = { ticketId }))),

@@ -30,6 +30,28 @@ describe('emergency stop of tablet registration', () => {
     expect(accepted.data.registerDose.receipt.status).toBe('RECORDED');
   });
 
+  it('answers a retry of a registration made before the stop with its first receipt, and refuses a new one', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    const { residentId, ticketNumber } = await residentWithTicket(home.officer);
+    const input = doseInput(home.code, ticketNumber);
+    const first = await site.gql(REGISTER_DOSE, { input });
+    expect(first.data.registerDose.receipt.status).toBe('RECORDED');
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    await operator.gql(SUSPEND, { f: 'TABLET_REGISTRATION', m: home.code, r: 'records under review' });
+    try {
+      // The answer to the first was lost: the retry tells the site that the dose is recorded.
+      const retry = await site.gql(REGISTER_DOSE, { input });
+      expect(retry.errors).toBeUndefined();
+      expect(retry.data.registerDose.receipt).toEqual(first.data.registerDose.receipt);
+      expect(codes(await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { doseNumber: 2, vaccinatedOn: '2024-06-01' }) }))).toEqual(['FUNCTION_SUSPENDED']);
+      const [{ count }] = await t.db.query('SELECT count(*)::int AS count FROM vaccination_record WHERE municipality_code = $1 AND resident_id = $2', [home.code, residentId]);
+      expect(count).toBe(1);
+    } finally {
+      await operator.gql(RESUME, { f: 'TABLET_REGISTRATION', m: home.code });
+    }
+  });
+
   it('a stop for the site\'s own municipality stops its tablets everywhere', async () => {
     const home = await t.tenant();
     const siteCode = await t.createMunicipality();
