@@ -56,9 +56,13 @@ export class SuspensionService {
     const db = await ctx.session.manager();
     const municipalityCode = await this.checkScope(db, municipality);
     return db.transaction(async (tx) => {
-      const row = await tx.getRepository(FunctionSuspension).findOneBy({ function: fn, municipalityCode: municipalityCode ?? IsNull() });
+      // Found and removed in one statement: of two operators lifting the same stop at once, the second
+      // is told it is no longer suspended, and the log names one lift of it.
+      const [[row]]: [{ id: string }[], number] = await tx.query(
+        'DELETE FROM function_suspension WHERE function = $1 AND municipality_code IS NOT DISTINCT FROM $2 RETURNING id',
+        [fn, municipalityCode],
+      );
       if (!row) throw InputError.of(['function'], ErrorCode.NOT_FOUND, 'is not suspended for this scope');
-      await tx.getRepository(FunctionSuspension).delete({ id: row.id });
       await writeAudit(tx, ctx, [{ operation: `resume.${fn}`, municipalityCode, targetIds: [row.id], outcome: 'SUCCESS' }]);
       return row.id;
     });

@@ -3,7 +3,7 @@ import { Channel, Role } from '../../src/schema/enums';
 import { PlatformFunction } from '../../src/entities/function-suspension.entity';
 import { RESUME, SUSPEND } from '../helpers/operations';
 import { baseUrl, registryCsv, registryRow, upload } from '../helpers/registry-csv';
-import { codes, TestApp } from '../helpers/test-app';
+import { blockedBy, codes, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -50,6 +50,34 @@ describe('emergency stop', () => {
     } finally {
       await operator.gql(RESUME, { f: 'CERTIFICATE_ISSUANCE' });
     }
+  });
+
+  it('lifts a stop once when two operators lift it at the same moment: the second is told it is not suspended', async () => {
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const code = await t.createMunicipality();
+    const another = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const { suspension } = (await operator.gql(SUSPEND, { f: 'EXPORT', m: code, r: 'data leak under investigation' })).data.suspendFunction;
+    // The test holds the stop's row, so that both lifts are under way before either removes it.
+    const holder = t.db.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    let answers;
+    try {
+      await holder.query('SELECT FROM function_suspension WHERE id = $1 FOR UPDATE', [suspension.id]);
+      const lifts = [operator, another].map((each) => each.gql(RESUME, { f: 'EXPORT', m: code }));
+      await blockedBy(t.db, holder, '%function_suspension%', 2);
+      await holder.rollbackTransaction();
+      answers = (await Promise.all(lifts)).map((a) => a.data.resumeFunction);
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release();
+    }
+    expect(answers).toEqual(expect.arrayContaining([
+      { resumedSuspensionId: suspension.id, userErrors: [] },
+      { resumedSuspensionId: null, userErrors: [{ field: ['function'], code: 'NOT_FOUND' }] },
+    ]));
+    const events = await t.db.query(`SELECT operation FROM audit_event WHERE municipality_code = $1 AND operation LIKE '%.EXPORT' ORDER BY id`, [code]);
+    expect(events.map((e: { operation: string }) => e.operation)).toEqual(['suspend.EXPORT', 'resume.EXPORT']);
   });
 
   it('checks its input and is the operator\'s alone', async () => {
