@@ -21,9 +21,9 @@ import { createIndexesConcurrently, dropIndexes, IndexDefinition } from './concu
  *   read whole and sorted for a page; a common one is rightly read in page order through
  *   ticket_number_key, where most tickets match.
  *
- * The status leads the residents' index, so that the cursor's row comparison
- * (municipality_code, addressee_number) > (...) is a condition of the scan too, and a later page
- * starts where the last one ended instead of reading every earlier match again.
+ * The status leads the residents' index, so that a later page's cursor (addressee_number > ...,
+ * within the municipality) is a condition of the scan too, and the page starts where the last one
+ * ended instead of reading every earlier match again.
  *
  * Built CONCURRENTLY, outside a transaction, as the operation log's search indexes are: a plain
  * build would hold off the imports, issuances and registrations of every municipality while it

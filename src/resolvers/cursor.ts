@@ -1,4 +1,6 @@
+import { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { badCursor } from '../errors';
+import type { Scope } from '../policies/scope';
 
 /** What the keys of a cursor are made of: municipality codes, addressee and ticket numbers. */
 const KEY_PART = /^[0-9A-Za-z-]{1,20}$/;
@@ -17,4 +19,21 @@ export function decodeCursor(cursor: string, length = 2): string[] {
     // fall through to the error below
   }
   throw badCursor();
+}
+
+/**
+ * Narrows a list read in (municipality_code, `key`) order to the rows after `cursor`, a
+ * [municipality, key] pair as encodeCursor made it. Such a list is read within the one
+ * municipality of its reader's scope (an officer's own), so only the key is compared: the
+ * planner estimates a row comparison (municipality_code, key) > (X, k) from its first column
+ * alone, as municipality_code > X, which for the municipalities last in code order (Okinawa's)
+ * matches next to nothing, and a later page of a search for a few was then read by walking the
+ * page-order index. A cursor naming another municipality is none this reader was handed.
+ */
+export function applyCursor<T extends ObjectLiteral>(query: SelectQueryBuilder<T>, scope: Scope, key: string, cursor: string): SelectQueryBuilder<T> {
+  const [municipality, last] = decodeCursor(cursor);
+  const codes = new Set(scope.map((conditions) => conditions.municipalityCode));
+  if (codes.size !== 1 || typeof [...codes][0] !== 'string') throw new Error(`a list in ${key} order needs a scope of one municipality`);
+  if (!codes.has(municipality)) throw badCursor();
+  return query.andWhere(`${query.alias}.${key} > :cursorKey`, { cursorKey: last });
 }

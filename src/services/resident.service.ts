@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EntityManager, In, QueryFailedError } from 'typeorm';
 import { Context } from '../context';
-import { decodeCursor, encodeCursor } from '../resolvers/cursor';
+import { applyCursor, encodeCursor } from '../resolvers/cursor';
 import { shareRegistryLockOrRetry } from '../db/registry-lock';
 import { TenantKeyring } from '../crypto/tenant-keyring';
 import { Resident } from '../entities/resident.entity';
@@ -128,10 +128,7 @@ export class ResidentService {
       query.andWhere('r.birthDate = :birthDate', { birthDate });
     }
     if (filter.status) query.andWhere('r.status = :status', { status: filter.status });
-    if (after != null) {
-      const [municipality, addressee] = decodeCursor(after);
-      query.andWhere('(r.municipality_code, r.addressee_number) > (:cm, :ca)', { cm: municipality, ca: addressee });
-    }
+    if (after != null) applyCursor(query, scope, 'addressee_number', after);
     const rows = await query.orderBy('r.municipality_code').addOrderBy('r.addressee_number').limit(first + 1).getMany();
     const nodes = rows.slice(0, first);
     for (const r of nodes) ctx.audit.note('resident.read', r.municipalityCode, r.id);

@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { Context } from '../context';
-import { decodeCursor, encodeCursor } from '../resolvers/cursor';
+import { applyCursor, encodeCursor } from '../resolvers/cursor';
 import { Ticket } from '../entities/ticket.entity';
 import { badArgument, checkPageSize, ErrorCode, ErrorCollector, InputError, notFoundOrNoAccess } from '../errors';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
@@ -63,10 +63,7 @@ export class TicketService {
     if (series?.ok) query.andWhere('t.series = :series', { series: series.value });
     if (filter.open === true) query.andWhere('t.voided_on IS NULL');
     if (filter.open === false) query.andWhere('t.voided_on IS NOT NULL');
-    if (after != null) {
-      const [m, n] = decodeCursor(after);
-      query.andWhere('(t.municipality_code, t.ticket_number) > (:cm, :cn)', { cm: m, cn: n });
-    }
+    if (after != null) applyCursor(query, scope, 'ticket_number', after);
     const rows = await query.orderBy('t.municipality_code').addOrderBy('t.ticket_number').limit(first + 1).getMany();
     const nodes = rows.slice(0, first);
     for (const t of nodes) ctx.audit.note('ticket.read', t.municipalityCode, t.id);

@@ -40,6 +40,12 @@ let unissued: string[];
 /** The addressee numbers of the few residents marked deceased, in order. */
 let deceased: string[];
 const RARE_SERIES = '7';
+/**
+ * A municipality last in code order, after every code of the national list (whose last are Okinawa's,
+ * 47xxxx), and the addressee and ticket numbers, each in order, of its few residents searched for:
+ * deceased, of the rare series, named ヌマタ, born 1931-02-28.
+ */
+let last: { code: string; officer: Session; few: string[]; fewTickets: string[] };
 
 const pick = (values: string[]) => values[randomInt(values.length)];
 
@@ -97,24 +103,38 @@ beforeAll(async () => {
     FROM (SELECT array_agg(code) AS codes FROM (SELECT code FROM municipality WHERE code <> $1 ORDER BY code LIMIT 300) c) m, generate_series(1, 20000) i`,
   [code]);
   // A few deceased among the living, their addressee numbers in order for the cursor of a later page.
-  deceased = (await t.db.query(`UPDATE resident SET status = 'DECEASED', deceased_on = DATE '2024-01-10'
-    WHERE municipality_code = $1 AND addressee_number = ANY($2) RETURNING addressee_number`, [code, rows.slice(-5).map((r) => r.addressee)]))[0]
+  const markDeceased = async (municipality: string, addressees: string[]): Promise<string[]> => (await t.db.query(
+    `UPDATE resident SET status = 'DECEASED', deceased_on = DATE '2024-01-10'
+     WHERE municipality_code = $1 AND addressee_number = ANY($2) RETURNING addressee_number`, [municipality, addressees]))[0]
     .map((r: { addressee_number: string }) => r.addressee_number).sort();
+  deceased = await markDeceased(code, rows.slice(-5).map((r) => r.addressee));
   expect(deceased).toHaveLength(5);
+  // The municipality last in code order: a later page's cursor names the highest code of all.
+  const { code: lastCode, officer: lastOfficer } = await t.tenant('47');
+  const lastRows = Array.from({ length: 3000 }, () => registryRow({
+    familyKana: pick(['サトウ', 'スズキ', 'タカハシ', 'タナカ', 'イトウ']),
+    birth: `${randomInt(1940, 2010)}-0${randomInt(1, 10)}-1${randomInt(0, 10)}`,
+  }));
+  // Spread through the registry: a later page read in page order would walk the residents between them.
+  const few = lastRows.filter((_, i) => i % 600 === 599);
+  few.forEach((row) => Object.assign(row, { familyKana: 'ヌマタ', birth: '1931-02-28', series: RARE_SERIES }));
+  expect(await importFile(t, lastOfficer, registryCsv(lastRows))).toMatchObject({ status: 'SUCCEEDED', residentsInserted: 3000 });
+  last = { code: lastCode, officer: lastOfficer, few: await markDeceased(lastCode, few.map((r) => r.addressee)), fewTickets: few.map((r) => r.ticket!).sort() };
+  expect(last.few).toHaveLength(5);
   await t.db.query('ANALYZE resident, ticket, vaccination_record, pending_dose, audit_event, audit_event_target, account');
 }, 120_000);
 afterAll(() => t.stop());
 
 const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 
-/** The index scans of a statement's plan, as the application role plans it for the municipality. */
-async function indexScans(statement: Statement): Promise<{ index?: string; on?: string }[]> {
+/** The index scans of a statement's plan, as the application role plans it for the municipality (the first, unless told). */
+async function indexScans(statement: Statement, municipality = code): Promise<{ index?: string; on?: string }[]> {
   const runner = t.db.createQueryRunner();
   await runner.startTransaction();
   try {
     await runner.query('SET LOCAL enable_seqscan = off');
     await runner.query(`SET LOCAL ROLE ${APP_ROLE}`);
-    await setTenants(runner, [code]);
+    await setTenants(runner, [municipality]);
     const [row] = await runner.query(`EXPLAIN (FORMAT JSON) ${statement.query}`, statement.parameters);
     return nodes(row['QUERY PLAN'][0].Plan).filter((n) => n['Index Name']).map((n) => ({ index: n['Index Name'], on: n['Index Cond'] }));
   } finally {
@@ -134,6 +154,30 @@ async function sent(session: Session, query: string, variables: Record<string, u
 }
 
 const EVENTS = 'query($filter: AuditEventFilter) { auditEvents(filter: $filter) { nodes { id } } }';
+
+/**
+ * A later page of a search for a few, in the municipality last in code order. A cursor compared as
+ * a row, (municipality_code, key) > (its code, ...), is estimated from its first column alone, and
+ * no row has a code after the last: such a page was planned as matching nearly nothing.
+ */
+function laterPagesOfTheLast() {
+  const page = (search: string, reads: RegExp, list: string, filter: string, after: () => string, index: string, on: RegExp) => ({
+    search: `a later page of ${search} in the municipality last in code order`, session: () => last.officer, reads, uses: [[index, on]],
+    query: `query($after: String) { ${list}(filter: ${filter}, first: 2, after: $after) { nodes { id } } }`, variables: () => ({ after: after() }),
+  });
+  const residentsAfter = () => encodeCursor([last.code, last.few[1]]);
+  const after = /municipality_code = .*addressee_number >/;
+  return [
+    page('residents by a rare status', /FROM "resident"/, 'residents', '{ status: DECEASED }', residentsAfter, 'resident_status_idx', new RegExp(`status = .*${after.source}`)),
+    page('residents by kana prefix', /FROM "resident"/, 'residents', '{ kanaPrefix: "ヌマ" }', residentsAfter, 'resident_kana_idx', /search_kana ~>=~/),
+    page('residents by birth date', /FROM "resident"/, 'residents', '{ birthDate: "1931-02-28" }', residentsAfter, 'resident_birth_date_idx', /birth_date =/),
+    page('tickets by a rare series', /FROM "ticket"/, 'tickets', `{ series: "${RARE_SERIES}" }`, () => encodeCursor([last.code, last.fewTickets[1]]),
+      'ticket_series_idx', /municipality_code = .* AND .*series =/),
+    // Unfiltered, a later page starts at the cursor in the page-order index itself.
+    page('residents', /FROM "resident"/, 'residents', '{}', residentsAfter, 'resident_addressee_number_key', after),
+    page('tickets', /FROM "ticket"/, 'tickets', '{}', () => encodeCursor([last.code, last.fewTickets[1]]), 'ticket_number_key', /municipality_code = .*ticket_number >/),
+  ];
+}
 
 /**
  * The operation log, newest first, a page at a time: an officer's (its municipality's) and the
@@ -262,10 +306,11 @@ const searches = [
   },
   {
     search: 'a later page of residents by a rare status', session: () => officer, reads: /FROM "resident"/,
-    uses: [['resident_status_idx', /status = .*ROW\(municipality_code, addressee_number\) >/]],
+    uses: [['resident_status_idx', /status = .*municipality_code = .*addressee_number >/]],
     query: 'query($after: String) { residents(filter: { status: DECEASED }, first: 2, after: $after) { nodes { id } } }',
     variables: () => ({ after: encodeCursor([code, deceased[1]]) }),
   },
+  ...laterPagesOfTheLast(),
   {
     search: 'tickets by a rare series', session: () => officer, reads: /FROM "ticket"/, uses: [['ticket_series_idx', /municipality_code = .* AND .*series =/]],
     query: 'query($series: String!) { tickets(filter: { series: $series }) { nodes { id } } }', variables: () => ({ series: RARE_SERIES }),
@@ -281,7 +326,7 @@ const searches = [
 ] as const;
 
 it.each(searches)('finds $search through its index', async ({ session, query, variables, reads, uses }) => {
-  const scans = await indexScans(await sent(session(), query, variables(), reads));
+  const scans = await indexScans(await sent(session(), query, variables(), reads), session().municipalityCode ?? code);
   for (const [index, on] of uses) {
     expect(scans).toContainEqual({ index: typeof index === 'string' ? index : expect.stringMatching(index), on: expect.stringMatching(on) });
   }

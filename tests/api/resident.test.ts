@@ -380,6 +380,11 @@ describe('resident management', () => {
     expect(born.data.residents.nodes.map((n: any) => n.addresseeNumber)).toEqual(['002', '003']);
     expect(codes(await officer.gql(PAGE, { first: 1000 }))).toEqual(['BAD_USER_INPUT']);
     expect(codes(await officer.gql(PAGE, { after: 'not-a-cursor' }))).toEqual(['BAD_USER_INPUT']);
+    // Another municipality's cursor is none this list handed out: neither its start nor its end.
+    const other = await t.tenant();
+    await registerResident(other.officer, { addresseeNumber: '000' });
+    const theirs = (await other.officer.gql(PAGE, { first: 1 })).data.residents.pageInfo.endCursor;
+    expect(codes(await officer.gql(PAGE, { after: theirs }))).toEqual(['BAD_USER_INPUT']);
     // A filter or cursor given empty is refused, naming it, never read as none (which would answer every resident).
     for (const [filter, field] of [[{ addresseeNumber: '' }, 'addresseeNumber'], [{ birthDate: '' }, 'birthDate'], [{ kanaPrefix: '  ' }, 'kanaPrefix'], [{ kanaPrefix: '' }, 'kanaPrefix']] as const) {
       const refused = await officer.gql(PAGE, { filter });

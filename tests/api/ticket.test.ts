@@ -278,6 +278,11 @@ describe('tickets', () => {
     expect([page.data.tickets.nodes[0].id, rest.data.tickets.nodes[0].id].sort()).toEqual([one.ticketId, two.ticketId].sort());
     // An empty cursor is no cursor the API handed out, not a request for the first page.
     expect(codes(await officer.gql(LIST, { first: 1, after: '' }))).toEqual(['BAD_USER_INPUT']);
+    // Nor is another municipality's: neither its start nor its end.
+    const other = await t.tenant();
+    await residentWithTicket(other.officer);
+    const theirs = (await other.officer.gql(LIST, { first: 1 })).data.tickets.pageInfo.endCursor;
+    expect(codes(await officer.gql(LIST, { first: 1, after: theirs }))).toEqual(['BAD_USER_INPUT']);
     expect((await officer.gql(LIST, { filter: { series: '3' } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([two.ticketId]);
     for (const series of ['01-02', '１－２', '1〜2']) {
       expect((await officer.gql(LIST, { filter: { series } })).data.tickets.nodes.map((n: any) => n.id)).toEqual([one.ticketId]);

@@ -179,9 +179,9 @@ export class TestApp {
     };
   }
 
-  /** A municipality with an LG-WAN officer session. */
-  async tenant(): Promise<{ code: string; officer: Session }> {
-    const code = await this.createMunicipality();
+  /** A municipality with an LG-WAN officer session, in the prefecture given (Tokyo's codes unless told). */
+  async tenant(prefectureCode?: string): Promise<{ code: string; officer: Session }> {
+    const code = await this.createMunicipality(prefectureCode);
     return { code, officer: await this.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: code }) };
   }
 }
