@@ -307,6 +307,11 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The content coding of a request's body other than none ("identity"), as the client named it; null when it has none. */
+function compressed(req: IncomingMessage): string | null {
+  const codings = (req.headers['content-encoding'] ?? '').split(',').map((c) => c.trim()).filter((c) => c !== '' && c.toLowerCase() !== 'identity');
+  return codings.length > 0 ? codings.join(', ') : null;
+}
 
 /**
  * The requests being served. A stopping server lets them finish, so that a client gets the answer
@@ -367,6 +372,12 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
         ]);
         clearTimeout(timer);
         return json(res, answered === 'ready' ? 200 : 503, { status: answered });
+      }
+      // No route decompresses: a compressed body would be read as JSON or CSV, and an import
+      // would fail on a header it cannot read. It is refused before anything runs (RFC 9110 §15.5.16).
+      const coding = compressed(req);
+      if (coding) {
+        return json(res, 415, errorBody(`Content-Encoding ${coding} is not read: send the body uncompressed`, 'UNSUPPORTED_MEDIA_TYPE'), { 'accept-encoding': 'identity' });
       }
       // CSV routes stream their bodies; only GraphQL bodies are buffered (and capped).
       if (url.pathname === '/imports/residents' || url.pathname.startsWith('/imports/residents/')) {

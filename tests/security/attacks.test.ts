@@ -1,5 +1,7 @@
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { Channel, Role } from '../../src/schema/enums';
+import { registryCsv, registryRow } from '../helpers/registry-csv';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -163,6 +165,26 @@ describe('query abuse', () => {
   it('refuses a GraphQL body over 1 MB with 413, saying so', async () => {
     const { status, text } = await post(t, { query: `{ viewer { role } } #${'x'.repeat(1024 * 1024)}` });
     expect([status, JSON.parse(text)]).toEqual([413, { errors: [{ message: 'Request body too large: a GraphQL request may be at most 1 MB', extensions: { code: 'PAYLOAD_TOO_LARGE' } }] }]);
+  });
+
+  it('refuses a compressed body with 415, saying so, before anything runs: a GraphQL request and a registry import alike', async () => {
+    const { officer } = await t.tenant();
+    const refusal = (coding: string) => ({ errors: [{ message: `Content-Encoding ${coding} is not read: send the body uncompressed`, extensions: { code: 'UNSUPPORTED_MEDIA_TYPE' } }] });
+    const sent = async (path: string, type: string, coding: string, body: string) => {
+      const response = await fetch(`${t.app.listeners.lgwanUrl}${path}`, {
+        method: 'POST', headers: { 'content-type': type, 'content-encoding': coding, authorization: `Bearer ${officer.token}` }, body: gzipSync(body),
+      });
+      return [response.status, response.headers.get('accept-encoding'), await response.json()];
+    };
+    expect(await sent('/graphql', 'application/json', 'gzip', JSON.stringify({ query: '{ viewer { role } }' }))).toEqual([415, 'identity', refusal('gzip')]);
+    expect(await sent('/imports/residents', 'text/csv', 'GZIP', registryCsv([registryRow()]))).toEqual([415, 'identity', refusal('GZIP')]);
+    // No job was started, to fail on a header it cannot read.
+    expect((await officer.gql('{ importJobs(first: 1) { id } }')).data).toEqual({ importJobs: [] });
+    // "identity" is no coding at all.
+    const plain = await fetch(t.url(Channel.LGWAN), {
+      method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity', authorization: `Bearer ${officer.token}` }, body: JSON.stringify({ query: '{ viewer { role } }' }),
+    });
+    expect([plain.status, await plain.json()]).toEqual([200, { data: { viewer: { role: 'MUNICIPALITY' } } }]);
   });
 
   it('refuses batched HTTP requests', async () => {
