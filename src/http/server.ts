@@ -429,8 +429,9 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       // An import, export or report the database did not serve in time (no connection had) is told so, as a GraphQL request is.
       const late = outOfTime(error) ? timedOut('request', error) : null;
       const status = late ? 503 : (error as { status?: number }).status ?? 500;
-      // A client that went away mid-download is no fault of the server's.
-      if (status === 500 && (error as { code?: string }).code !== 'ERR_STREAM_PREMATURE_CLOSE') console.error('http handler failed:', error);
+      // A client that went away mid-download, or before it had sent its whole request, is no fault of the server's.
+      const gone = (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' || (req.destroyed && !req.complete);
+      if (status === 500 && !gone) console.error('http handler failed:', error);
       if (!res.headersSent) {
         json(res, status, status === 413
           ? errorBody('Request body too large: a GraphQL request may be at most 1 MB', 'PAYLOAD_TOO_LARGE')

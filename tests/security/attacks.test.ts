@@ -211,6 +211,26 @@ describe('query abuse', () => {
     }
   });
 
+  it('logs no fault for a client that goes away before it has sent its whole request, and goes on serving', async () => {
+    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const url = new URL(t.url(Channel.LGWAN));
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(Number(url.port), url.hostname, () => {
+          socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"query":');
+          setTimeout(() => socket.destroy(), 100);
+        });
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await fetch(t.url(Channel.LGWAN).replace(/graphql$/, 'healthz'))).status).toBe(200);
+      expect(logged).not.toHaveBeenCalled();
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
   it('answers other methods on /graphql, a browser\'s CORS preflight included, with 405 and the methods it takes', async () => {
     for (const [method, headers] of [['OPTIONS', { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' }], ['PUT', {}], ['DELETE', {}]] as const) {
       const answer = await fetch(t.url(Channel.INTERNET), { method, headers });
