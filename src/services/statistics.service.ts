@@ -15,7 +15,7 @@ import { Sex } from '../schema/enums';
 import { FIRST_VACCINATION_DAY, isIsoDate, normaliseDate, todayInJapan } from '../validation/dates';
 import { VACCINES } from '../validation/vaccines';
 import { checkMunicipalityCode, checkPrefectureCode } from '../validation/identifiers';
-import { published, suppressBreakdown, suppressDoseNumbers, suppressSeries } from './statistics.suppression';
+import { published, suppressBreakdown, suppressCoverage, suppressDoseNumbers, suppressSeries } from './statistics.suppression';
 import { repeatEvery } from './background';
 
 export const DEFAULT_SUPPRESSION_THRESHOLD = 10;
@@ -223,8 +223,8 @@ export class StatisticsService {
    */
   async breakdown(s: Statistics, dimension: 'D' | 'M' | 'A' | 'S'): Promise<StatisticsCell[]> {
     if (dimension === 'D') {
-      const { labels, doses, hidden } = await this.doseNumberFigures(s);
-      return labels.map((label, i) => (hidden.has(i) ? { label, value: null, suppressed: true } : { label, value: doses[i], suppressed: false }));
+      const { labels, doses, hiddenDoses } = await this.doseNumberFigures(s);
+      return labels.map((label, i) => (hiddenDoses.has(i) ? { label, value: null, suppressed: true } : { label, value: doses[i], suppressed: false }));
     }
     const values = await this.part(s, dimension);
     let labels: string[];
@@ -236,13 +236,14 @@ export class StatisticsService {
   }
 
   /**
-   * Coverage and the dose-number breakdown, with the dose numbers hidden in both: counted from the
-   * start the two count nearly the same records, so they are suppressed by one decision
-   * (suppressDoseNumbers), or one would give away what the other hides. The breakdown counts from
-   * the start every dose number above the highest the area had before the range (all of them
-   * without a start date), and those counts are ordered.
+   * Coverage and the dose-number breakdown. Where the breakdown counts from the start (every dose
+   * number above the highest the area had before the range, all of them without a start date) the
+   * two count nearly the same records, and those counts are ordered: there a dose number is hidden
+   * in both or in neither, or one would give away what the other hides. Below it, in a closed range,
+   * the breakdown counts the range's doses and coverage every dose up to its end, and each hides
+   * what its own rule needs (suppressDoseNumbers, suppressCoverage).
    */
-  private doseNumberFigures(s: Statistics): Promise<{ labels: string[]; people: number[]; doses: number[]; population: number; hidden: Set<number> }> {
+  private doseNumberFigures(s: Statistics): Promise<{ labels: string[]; people: number[]; doses: number[]; population: number; hiddenDoses: Set<number>; hiddenPeople: Set<number> }> {
     return once(s, 'doseNumberFigures', async () => {
       // 1 … the highest dose number given (or held by a resident) anywhere in the country: the same list for every area.
       const top = (await this.part(s, 'doseNumbers')).get('') ?? 0;
@@ -251,7 +252,8 @@ export class StatisticsService {
       const before = (await this.part(s, 'before')).get('') ?? 0;
       const valuesOf = (values: Map<string, number>) => labels.map((label) => values.get(label) ?? 0);
       const figures = { labels, people: valuesOf(people), doses: valuesOf(doses), population };
-      return { ...figures, hidden: suppressDoseNumbers(figures.people, population, figures.doses, this.threshold, before) };
+      const hiddenDoses = suppressDoseNumbers(figures.people, population, figures.doses, this.threshold, before);
+      return { ...figures, hiddenDoses, hiddenPeople: suppressCoverage(figures.people, population, hiddenDoses, this.threshold, before) };
     });
   }
 
@@ -260,7 +262,7 @@ export class StatisticsService {
    * registered population. Dose numbers have no gaps, so "at least N" = "has dose N".
    */
   async coverage(s: Statistics): Promise<CoverageCell[]> {
-    const { labels, people, population, hidden } = await this.doseNumberFigures(s);
+    const { labels, people, population, hiddenPeople: hidden } = await this.doseNumberFigures(s);
     const denominator = published(population, this.threshold);
     return labels.map((label, i) => ({
       doseNumber: Number(label),

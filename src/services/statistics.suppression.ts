@@ -132,25 +132,28 @@ export function suppressNested<L>(cells: RawCell<L>[], population: number, thres
 
 /**
  * Dose numbers are published twice: as coverage (people with at least N doses, nested within the
- * population) and as a breakdown of the doses given (adding up to the total doses). Counted from
- * the start, both count the same records wherever no vaccinated resident has moved out or died and
- * none was copied in by an inquiry, so a figure published by either stands for the other: one
- * decision hides a dose number in both or in neither. Hiding more coverage figures only merges
- * stretches that were safe on their own, so the nested rule holds whatever else is hidden.
+ * population, counted from the start) and as a breakdown of the doses given (adding up to the total
+ * doses). From index `ordered` up the breakdown also counts every such dose given up to the end of
+ * the range: all dose numbers without a start date; in a closed range those of which the area had
+ * none before it. There both count the same records wherever no vaccinated resident has moved out or
+ * died and none was copied in by an inquiry, so a figure published by either stands for the other:
+ * one decision hides such a dose number in both or in neither (suppressCoverage). Hiding more
+ * coverage figures only merges stretches that were safe on their own, so the nested rule holds
+ * whatever else is hidden. Below `ordered` a closed range counts the doses given in it, coverage
+ * every one up to its end: neither stands for the other, and each list hides what its own rule needs.
  *
- * From index `ordered` up, the breakdown counts every such dose given up to the end of the range:
- * all dose numbers without a start date; in a closed range those of which the area had none before
- * it. A dose needs the one before (no gaps, DESIGN.md §3), so these counts never increase with the
- * dose number, and a published count above a hidden one is a floor for it: with the count below
- * and the total it can pin it (36, hidden, hidden, 20 of 97 doses leave only 21 and 20). Every dose
- * number from the lowest hidden one up is therefore hidden. Below `ordered` a closed range counts
- * later doses of series begun before it (a dose 3 in the range whose dose 2 came earlier), which
- * bound nothing.
+ * A dose needs the one before (no gaps, DESIGN.md §3), so from `ordered` up the counts never
+ * increase with the dose number, and a published count above a hidden one is a floor for it: with
+ * the count below and the total it can pin it (36, hidden, hidden, 20 of 97 doses leave only 21 and
+ * 20). Every dose number from the lowest hidden one up is therefore hidden. Below `ordered` a closed
+ * range counts later doses of series begun before it (a dose 3 in the range whose dose 2 came
+ * earlier), which bound nothing.
  *
  * The two lists differ by what coverage leaves out, vaccinated residents who moved out or died (and
  * by inquiry copies, which only coverage counts, and in a closed range by the doses before it): 51
- * doses 4 beside 50 residents with four doses say that one of them left. So a dose number is published only where that difference is nought or not
- * small, and where it changes by nought or not by a small amount from any other published dose
+ * doses 4 beside 50 residents with four doses say that one of them left. So a dose number both lists
+ * publish is published only where that difference is nought or not
+ * small, and where it changes by nought or not by a small amount from any other such dose
  * number (from 16 to 15: one who left had exactly one dose); of two ordered ones, their counts
  * differ by nought or not by a small amount (those with exactly these doses). Otherwise the higher
  * dose number is hidden.
@@ -160,17 +163,21 @@ export function suppressNested<L>(cells: RawCell<L>[], population: number, thres
  * than nought only; otherwise the smallest published cell is hidden too (of the ordered ones, the
  * highest dose number published), until every dose number is hidden and only the total is left.
  * (With a single dose number in the whole country the breakdown would be the total itself; there
- * have been several since 2021.)
+ * have been several since 2021.) Returns the dose numbers the breakdown hides.
  */
 export function suppressDoseNumbers(people: number[], population: number, doses: number[], threshold: number, ordered = 0): Set<number> {
   const nested = suppressNested(people.map((value, i) => ({ label: i, value })), population, threshold);
-  const hidden = new Set(doses.flatMap((v, i) => (v < threshold || nested[i].suppressed ? [i] : [])));
+  const hidden = new Set(doses.flatMap((v, i) => (v < threshold || (i >= ordered && nested[i].suppressed) ? [i] : [])));
   const small = (difference: number) => difference !== 0 && Math.abs(difference) < threshold;
   const left = (i: number) => doses[i] - people[i];
   for (;;) {
     for (let i = Math.min(...[...hidden].filter((i) => i >= ordered)); i < doses.length; i++) hidden.add(i);
     const shown = doses.flatMap((_, i) => (hidden.has(i) ? [] : [i]));
-    const telling = shown.find((b) => small(left(b)) || shown.some((a) => a < b && (small(left(a) - left(b)) || (a >= ordered && small(doses[a] - doses[b])))));
+    // What the two lists differ by is a figure only where both publish the dose number.
+    const both = shown.filter((i) => !nested[i].suppressed);
+    const telling = shown.find((b) =>
+      (both.includes(b) && (small(left(b)) || both.some((a) => a < b && small(left(a) - left(b))))) ||
+      shown.some((a) => a < b && a >= ordered && small(doses[a] - doses[b])));
     if (telling !== undefined) {
       hidden.add(telling);
       continue;
@@ -180,6 +187,16 @@ export function suppressDoseNumbers(people: number[], population: number, doses:
     const [[, next]] = doses.map((v, i) => [v, i] as const).filter(([, i]) => !hidden.has(i)).sort((a, b) => a[0] - b[0] || b[1] - a[1]);
     hidden.add(next);
   }
+}
+
+/**
+ * The coverage figures to hide, given the dose numbers the breakdown hides (suppressDoseNumbers):
+ * those the nested rule hides, and from `ordered` up, where the breakdown counts what coverage
+ * counts, every one the breakdown hides.
+ */
+export function suppressCoverage(people: number[], population: number, hiddenDoses: Set<number>, threshold: number, ordered = 0): Set<number> {
+  const nested = suppressNested(people.map((value, i) => ({ label: i, value })), population, threshold);
+  return new Set(people.flatMap((_, i) => (nested[i].suppressed || (i >= ordered && hiddenDoses.has(i)) ? [i] : [])));
 }
 
 /**

@@ -119,4 +119,20 @@ describe('dose numbers in one answer', () => {
     expect(orderedDoseLeaks(b.doses, b.total, 10, 0)).toEqual([]);
     await expectTrue(two.code, b.doses, b.people);
   });
+
+  it('publishes coverage as of the end of a closed range that holds no first or second dose', async () => {
+    // 12 with three doses, 20 with two, 15 with one, 15 with none. From 2022-01-01 the range holds
+    // the 12 third doses only: the breakdown hides every dose number (12 beside the total of 12
+    // would leave the others at nought), while coverage counts the first and second doses from the
+    // start, which the range does not count, and publishes them as the nested rule allows.
+    const { code } = await area([{ doses: 3, people: 12 }, { doses: 2, people: 20 }, { doses: 1, people: 15 }, { doses: 0, people: 15 }]);
+    const closed = await statistics(code, '2022-01-01');
+    expect(closed.total).toBe(12);
+    expect(closed.doses.slice(0, 3)).toEqual([null, null, null]);
+    expect(closed.people.slice(0, 3)).toEqual([47, 32, null]);
+    expect(closed.s.coverage.slice(0, 2).map((c: { ratio: number }) => c.ratio)).toEqual([47 / 62, 32 / 62]);
+    expect(breakdownLeaks(closed.doses, closed.total, 10)).toEqual([]);
+    expect(differences(closed.doses, closed.people)).toEqual([]);
+    await expectTrue(code, closed.doses, closed.people, '2022-01-01');
+  });
 });

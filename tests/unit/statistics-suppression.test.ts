@@ -1,4 +1,4 @@
-import { suppressBreakdown, suppressDoseNumbers, suppressNested, suppressSeries } from '../../src/services/statistics.suppression';
+import { suppressBreakdown, suppressCoverage, suppressDoseNumbers, suppressNested, suppressSeries } from '../../src/services/statistics.suppression';
 import { breakdownLeaks, orderedDoseLeaks, seriesLeaks } from '../helpers/disclosure';
 
 function random(seed: number) {
@@ -113,6 +113,17 @@ describe('small-cell suppression', () => {
     expect([...suppressDoseNumbers([60, 40, 20, 10], 80, [12, 30, 40, 3], 10, 4)].sort()).toEqual([0, 3]);
   });
 
+  it('publishes coverage as of the end of a closed range whatever doses the range holds below the ordered ones', () => {
+    // 9,000 of 10,000 with a first dose, 8,500 with two, 6,000 with three; the range holds 900 third
+    // doses and no first or second one. The breakdown hides all three (the third would leave the other
+    // two at nought), but the first two are counted from the start by coverage only.
+    const hidden = suppressDoseNumbers([9000, 8500, 6000], 10000, [0, 0, 900], 10, 2);
+    expect([...hidden].sort()).toEqual([0, 1, 2]);
+    expect([...suppressCoverage([9000, 8500, 6000], 10000, hidden, 10, 2)]).toEqual([2]);
+    // Without a start date the two lists count the same doses: one decision.
+    expect([...suppressCoverage([36, 21, 20, 20], 56, suppressDoseNumbers([36, 21, 20, 20], 56, [36, 21, 20, 20], 10), 10)].sort()).toEqual([1, 2, 3]);
+  });
+
   it('hides a dose number where the two lists, or two dose numbers, differ by a few people', () => {
     // 30 with two doses, 20 with one, 20 with none, and one with two doses died: 50 first doses, 49 residents with one.
     expect([...suppressDoseNumbers([49, 29, 0, 0], 69, [50, 30, 0, 0], 10)].sort()).toEqual([0, 1, 2, 3]);
@@ -146,16 +157,20 @@ describe('small-cell suppression', () => {
       // With every dose number hidden only the total is left, which the breakdown cannot help.
       if (hidden.size < length) expect([round, doses, ordered, orderedDoseLeaks(published, total, threshold, ordered)]).toEqual([round, doses, ordered, []]);
       for (let i = ordered + 1; i < length; i++) if (hidden.has(i - 1)) expect([round, i, hidden.has(i)]).toEqual([round, i, true]);
-      // What the two lists differ by, and how that changes between published dose numbers, is nought or not small.
+      // Coverage: nested, and hidden with the breakdown where that counts from the start.
+      const hiddenPeople = suppressCoverage(people, population, hidden, threshold, ordered);
+      const chain = [0, ...people.filter((_, i) => !hiddenPeople.has(i)).reverse(), ...(population >= threshold ? [population] : [])];
+      for (let i = 1; i < chain.length; i++) expect([round, chain[i] - chain[i - 1] >= threshold]).toEqual([round, true]);
+      for (let i = ordered; i < length; i++) expect([round, i, hiddenPeople.has(i)]).toEqual([round, i, hidden.has(i)]);
+      // What the two lists differ by, and how that changes between dose numbers both publish, is nought or not small.
       const shown = doses.flatMap((_, i) => (hidden.has(i) ? [] : [i]));
+      const both = shown.filter((i) => !hiddenPeople.has(i));
       const small = (d: number) => d !== 0 && Math.abs(d) < threshold;
-      for (const b of shown) {
+      for (const b of both) {
         expect([round, b, small(doses[b] - people[b])]).toEqual([round, b, false]);
-        for (const a of shown.filter((a) => a < b)) {
-          expect([round, a, b, small(doses[a] - people[a] - (doses[b] - people[b]))]).toEqual([round, a, b, false]);
-          if (a >= ordered) expect([round, a, b, small(doses[a] - doses[b])]).toEqual([round, a, b, false]);
-        }
+        for (const a of both.filter((a) => a < b)) expect([round, a, b, small(doses[a] - people[a] - (doses[b] - people[b]))]).toEqual([round, a, b, false]);
       }
+      for (const b of shown) for (const a of shown.filter((a) => a >= ordered && a < b)) expect([round, a, b, small(doses[a] - doses[b])]).toEqual([round, a, b, false]);
     }
   });
 });
