@@ -26,10 +26,10 @@ const DAY_MS = 86_400_000;
 /**
  * What an answer reads: the population, the doses given in the range per dimension of stats_dose
  * (see migrations/1795600000000-statistics.ts), coverage's numerators (dimension C up to the end
- * of the range), doses per day, the country's dose numbers, and the highest dose number the area
- * had before a closed range.
+ * of the range), doses per day, the country's dose numbers, the manufacturers outside the catalogue
+ * given anywhere in the country, and the highest dose number the area had before a closed range.
  */
-type Part = 'population' | 'D' | 'M' | 'A' | 'S' | 'people' | 'days' | 'doseNumbers' | 'before';
+type Part = 'population' | 'D' | 'M' | 'A' | 'S' | 'people' | 'days' | 'doseNumbers' | 'makers' | 'before';
 
 export const AGE_BANDS = ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60-64', '65-69', '70-79', '80-89', '90+'];
 const SEXES = Object.values(Sex);
@@ -51,7 +51,7 @@ const PARTS: Record<string, Part[]> = {
   coverage: DOSE_NUMBER_PARTS,
   byDoseNumber: DOSE_NUMBER_PARTS,
   dosesByDay: ['days'],
-  byManufacturer: ['M'],
+  byManufacturer: ['M', 'makers'],
   byAgeBand: ['A'],
   bySex: ['S'],
 };
@@ -189,6 +189,11 @@ export class StatisticsService {
         SELECT category FROM (${doses(`area = '${NATION}' AND dimension IN ('D', 'C')`)}) x
         GROUP BY dimension, category HAVING sum(doses) > 0) given`);
     }
+    if (s.parts.has('makers')) {
+      selects.push(`SELECT 'makers' AS part, category AS key, 1 AS value FROM (
+        ${doses(`area = '${NATION}' AND dimension = 'M' AND category <> ALL(${param('catalogue', MANUFACTURERS)})`)}) x
+        GROUP BY category HAVING sum(doses) > 0`);
+    }
     if (s.parts.has('before') && s.from) {
       selects.push(`SELECT 'before' AS part, '' AS key, coalesce(max(category::int), 0) AS value FROM (
         SELECT category FROM (${doses(`area = ${area} AND dimension = 'D' AND vaccinated_on < ${param('from', s.from)}`)}) x
@@ -218,8 +223,8 @@ export class StatisticsService {
   /**
    * A breakdown of the doses given in the range. Its categories do not depend on the area's own
    * figures, or a listed (even suppressed) category would say that the area had at least one:
-   * age bands and sexes are fixed, manufacturers those of the vaccine catalogue, dose numbers
-   * those given anywhere in the country.
+   * age bands and sexes are fixed, manufacturers those of the vaccine catalogue and any other given
+   * anywhere in the country, dose numbers those given anywhere in the country.
    */
   async breakdown(s: Statistics, dimension: 'D' | 'M' | 'A' | 'S'): Promise<StatisticsCell[]> {
     if (dimension === 'D') {
@@ -230,8 +235,9 @@ export class StatisticsService {
     let labels: string[];
     if (dimension === 'A') labels = AGE_BANDS;
     else if (dimension === 'S') labels = SEXES;
-    // A manufacturer outside the catalogue (a record from another system) is listed where it occurs.
-    else labels = [...new Set([...MANUFACTURERS, ...values.keys()])].sort();
+    // A manufacturer outside the catalogue (a record from another system) is listed wherever one was
+    // given in the country, as dose numbers are: listed only where it occurs, it would say so.
+    else labels = [...new Set([...MANUFACTURERS, ...(await this.part(s, 'makers')).keys()])].sort();
     return suppressBreakdown(labels.map((label) => ({ label, value: values.get(label) ?? 0 })), this.threshold);
   }
 

@@ -193,11 +193,14 @@ describe('small-cell suppression through the API', () => {
       const { id } = await registerResident(officer);
       await insertDose(t, code, id, { manufacturer: 'Pfizer' });
       if (withRareDose) await insertDose(t, code, id, { doseNumber: 2, vaccinatedOn: '2021-07-01', manufacturer: 'Takeda' });
+      // A manufacturer outside the catalogue, as a record from another system holds it.
+      if (withRareDose) await insertDose(t, code, id, { doseNumber: 3, vaccinatedOn: '2022-01-10', manufacturer: 'Sinovac' });
       const s = (await officer.gql(STATISTICS, { scope: municipality(code) })).data.statistics;
       return { doses: s.byDoseNumber.map((c: any) => c.label), makers: s.byManufacturer.map((c: any) => c.label), coverage: s.coverage.map((c: any) => c.doseNumber) };
     };
     const rare = await labels(true);
     expect(rare.makers).toContain('Takeda');
+    expect(rare.makers).toContain('Sinovac');
     expect(rare.doses).toContain('2');
     expect(await labels(false)).toEqual(rare);
   });

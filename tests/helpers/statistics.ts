@@ -102,19 +102,23 @@ export async function bruteForce(t: TestApp, where: { municipality?: string; pre
        WHERE ${filter('v.')}`,
       [key],
     );
-  // Dose numbers are listed up to the highest anywhere in the country, manufacturers as the catalogue has them.
+  // Dose numbers are listed up to the highest anywhere in the country.
   const [{ top }] = await t.db.query(
     `SELECT coalesce(max(v.dose_number), 0) AS top FROM vaccination_record v JOIN resident p ON p.municipality_code = v.municipality_code AND p.id = v.resident_id
      WHERE v.status = 'COMPLETED' AND (v.source <> 'INQUIRY' OR p.status = 'ACTIVE')`,
   );
   const doseNumbers = () => Object.fromEntries(Array.from({ length: top }, (_, i) => [String(i + 1), 0]));
+  // Manufacturers as the catalogue has them, and any other given anywhere in the country.
+  const makers: { manufacturer: string }[] = await t.db.query(
+    `SELECT DISTINCT manufacturer FROM vaccination_record WHERE status = 'COMPLETED' AND source <> 'INQUIRY'`,
+  );
   const f: Figures = {
     registeredPopulation: residents.filter((r) => r.status === 'ACTIVE').length,
     totalDoses: 0,
     coverage: doseNumbers(),
     byDay: {},
     byDoseNumber: doseNumbers(),
-    byManufacturer: Object.fromEntries(VACCINES.map((v) => [v.manufacturer, 0])),
+    byManufacturer: Object.fromEntries([...VACCINES.map((v) => v.manufacturer), ...makers.map((m) => m.manufacturer)].map((m) => [m, 0])),
     byAgeBand: Object.fromEntries(AGE_BANDS.map((b) => [b, 0])),
     bySex: { MALE: 0, FEMALE: 0 },
   };
