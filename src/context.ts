@@ -34,9 +34,11 @@ export interface Context {
  * `statementTimeoutMs` bounds each statement of the request's transaction (see RequestSession).
  */
 export async function createContext(services: Services, channel: Channel, req: IncomingMessage, statementTimeoutMs?: number): Promise<Context> {
-  const authorization = req.headers.authorization;
+  // Two Authorization headers name no one: Node keeps the first in req.headers, a proxy may read
+  // the last, so neither token is used, as none is from a header that is no bearer token.
+  const [authorization, ...more] = req.headersDistinct.authorization ?? [];
   // The scheme's name is case-insensitive (RFC 9110 §11.1): "bearer" is as good as "Bearer".
-  const token = authorization && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
+  const token = authorization && more.length === 0 && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
   const actor = token ? await services.auth.actorFor(token, channel) : null;
   return contextFor(services, actor, { channel, sourceAddress: services.clientAddress(req), statementTimeoutMs });
 }

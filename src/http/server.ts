@@ -362,6 +362,10 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       // A request line that is no path at all ('//x:99999') is the client's mistake, not a fault.
       const url = URL.canParse(req.url ?? '/', 'http://localhost') ? new URL(req.url ?? '/', 'http://localhost') : null;
       if (!url) return json(res, 400, errorBody('Bad request path', 'BAD_REQUEST'));
+      if ((url.pathname === '/healthz' || url.pathname === '/readyz') && req.method !== 'GET' && req.method !== 'HEAD') {
+        return json(res, 405, errorBody('Use GET (or HEAD)', 'METHOD_NOT_ALLOWED'), { allow: 'GET, HEAD' });
+      }
+      // Node sends no body in answer to HEAD.
       if (url.pathname === '/healthz') return json(res, 200, { status: 'ok' });
       if (url.pathname === '/readyz') {
         // A database that does not answer at all (hung, network gone) is as unavailable as one that refuses.

@@ -15,6 +15,18 @@ afterAll(async () => {
   await prod.stop();
 });
 
+/** The whole answer, status line to body, to `request` written as it is on a connection of its own to `channel`'s listener. */
+function rawRequest(app: TestApp, channel: Channel, request: string): Promise<string> {
+  const url = new URL(app.url(channel));
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const socket = connect(Number(url.port), url.hostname, () => socket.write(request));
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
 async function post(app: TestApp, body: unknown, token?: string) {
   const response = await fetch(app.url(Channel.LGWAN), {
     method: 'POST',
@@ -197,14 +209,7 @@ describe('query abuse', () => {
 
   it('answers a request line that is no path with 400, and goes on serving', async () => {
     for (const channel of [Channel.INTERNET, Channel.LGWAN]) {
-      const url = new URL(t.url(channel));
-      const answer = await new Promise<string>((resolve, reject) => {
-        let text = '';
-        const socket = connect(Number(url.port), url.hostname, () => socket.write('GET //x:99999/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-        socket.on('data', (chunk) => (text += chunk.toString()));
-        socket.on('end', () => resolve(text));
-        socket.on('error', reject);
-      });
+      const answer = await rawRequest(t, channel, 'GET //x:99999/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
       expect(answer).toContain(JSON.stringify({ errors: [{ message: 'Bad request path', extensions: { code: 'BAD_REQUEST' } }] }));
       expect((await fetch(t.url(channel).replace(/graphql$/, 'healthz'))).status).toBe(200);
@@ -236,6 +241,42 @@ describe('query abuse', () => {
       const answer = await fetch(t.url(Channel.INTERNET), { method, headers });
       expect([answer.status, answer.headers.get('allow'), answer.headers.get('access-control-allow-origin'), ((await answer.json()) as { errors: { extensions: unknown }[] }).errors[0].extensions])
         .toEqual([405, 'GET, POST', null, { code: 'METHOD_NOT_ALLOWED' }]);
+    }
+  });
+
+  it('answers /healthz and /readyz to GET and to HEAD, without a body, and other methods with 405 and the methods they take', async () => {
+    for (const [path, status] of [['healthz', 'ok'], ['readyz', 'ready']]) {
+      const url = t.url(Channel.LGWAN).replace(/graphql$/, path);
+      const got = await fetch(url);
+      expect([got.status, await got.json()]).toEqual([200, { status }]);
+      const head = await rawRequest(t, Channel.LGWAN, `HEAD /${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect([head.split('\r\n')[0], head.split('\r\n\r\n')[1]]).toEqual(['HTTP/1.1 200 OK', '']);
+      for (const method of ['DELETE', 'POST', 'PUT', 'OPTIONS']) {
+        const answer = await fetch(url, { method });
+        expect([answer.status, answer.headers.get('allow'), await answer.json()])
+          .toEqual([405, 'GET, HEAD', { errors: [{ message: 'Use GET (or HEAD)', extensions: { code: 'METHOD_NOT_ALLOWED' } }] }]);
+      }
+    }
+  });
+
+  it('uses neither token of a request carrying two Authorization headers, whichever comes first', async () => {
+    const { officer } = await t.tenant();
+    const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
+    const query = JSON.stringify({ query: '{ viewer { role } }' });
+    const ask = (...tokens: string[]) => rawRequest(t, Channel.LGWAN, `POST /graphql HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n`
+      + `Content-Length: ${Buffer.byteLength(query)}\r\n${tokens.map((token) => `Authorization: Bearer ${token}\r\n`).join('')}\r\n${query}`);
+    const download = (...tokens: string[]) => rawRequest(t, Channel.LGWAN, `GET /exports/vaccination-records.csv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n`
+      + `${tokens.map((token) => `Authorization: Bearer ${token}\r\n`).join('')}\r\n`);
+    const body = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    // Each alone is served.
+    expect(body(await ask(officer.token))).toEqual({ data: { viewer: { role: 'MUNICIPALITY' } } });
+    expect(body(await ask(operator.token))).toEqual({ data: { viewer: { role: 'OPERATOR' } } });
+    expect((await download(officer.token)).split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    for (const tokens of [[officer.token, operator.token], [operator.token, officer.token], [officer.token, officer.token]]) {
+      expect(codes(body(await ask(...tokens)))).toEqual(['UNAUTHENTICATED']);
+      const refused = await download(...tokens);
+      expect(refused.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+      expect(refused).toContain(JSON.stringify({ errors: [{ message: 'Authentication required', extensions: { code: 'UNAUTHENTICATED' } }] }));
     }
   });
 
