@@ -91,10 +91,14 @@ function scan(data: Buffer, start: RecordEnd | null, eof: boolean, firstLine: nu
   for (let i = 0; i < n; i++) {
     const b = data[i];
     if (at === At.QUOTED) {
-      // A line break inside quotes is a line too, as an editor shows the file.
-      if (b === LF || (b === CR && end === '\r')) lines++;
-      else if (b === CR && end === null) quotedCrs++;
-      else if (b === QUOTE) {
+      // A line break inside quotes is a line too, as an editor shows the file: a carriage return
+      // right before a line feed is one break with it, even where records end in CR alone.
+      if (b === LF) lines++;
+      else if (b === CR) {
+        if (data[i + 1] === LF) continue;
+        if (end === '\r') lines++;
+        else if (end === null) quotedCrs++;
+      } else if (b === QUOTE) {
         if (i + 1 < n && data[i + 1] === QUOTE) {
           i++;
           continue;
@@ -262,11 +266,11 @@ function recordsOf(text: string, end: RecordEnd | null, firstLine: number): { re
   return out;
 }
 
-/** Line breaks inside a field: line feeds, and in a classic Mac file carriage returns too (as `plainLines`). */
+/** Line breaks inside a field: line feeds, and in a classic Mac file carriage returns not before one too (as `scan`). */
 function breaksIn(field: string, end: RecordEnd | null): number {
   let breaks = 0;
   for (let i = field.indexOf('\n'); i !== -1; i = field.indexOf('\n', i + 1)) breaks++;
-  if (end === '\r') for (let i = field.indexOf('\r'); i !== -1; i = field.indexOf('\r', i + 1)) breaks++;
+  if (end === '\r') for (let i = field.indexOf('\r'); i !== -1; i = field.indexOf('\r', i + 1)) if (field[i + 1] !== '\n') breaks++;
   return breaks;
 }
 

@@ -30,6 +30,16 @@ describe('cutting an upload into whole records', () => {
     const second = cutter.push(Buffer.from('p,q\r'));
     expect([first?.firstLine, second?.firstLine ?? cutter.finish()?.firstLine]).toEqual([1, 4]);
   });
+
+  it('counts a carriage return and line feed inside quotes as one line, in the header of a classic Mac file too', () => {
+    // Whole, and with the pair split over two pieces of the upload.
+    for (const pieces of [['h1,"a\r\nb"\rx,y\r'], ['h1,"a\r', '\nb"\rx,y\r']]) {
+      const cutter = new RecordCutter();
+      const first = pieces.map((piece) => cutter.push(Buffer.from(piece))).find((chunk) => chunk !== null);
+      const second = cutter.push(Buffer.from('p,q\r'));
+      expect([pieces, first?.firstLine, second?.firstLine ?? cutter.finish()?.firstLine]).toEqual([pieces, 1, 4]);
+    }
+  });
 });
 
 /** A row as staged: its line, and either its family name or the fields its problems name. */
@@ -103,6 +113,15 @@ describe('reading the records of an upload', () => {
     // A carriage return inside quotes breaks the line there too: 乙 takes lines 3 and 4.
     const quoted = registry(['甲', '"乙\r乙"', '丙\n丙', '丁'], ['\r', '\r', '\r', '\r'], '\r');
     expect(stagedEverywhere(quoted).map(([line]) => line)).toEqual([2, 3, 5, 7]);
+    // A carriage return and line feed inside quotes is one line break, as an editor shows it:
+    // 乙 takes lines 3 and 4, and the rejected row after it is on line 5.
+    const crlf = registry(['甲', '"乙\r\n乙"', '丙', '丁'], ['\r', '\r', ',,,x\r', '\r'], '\r');
+    expect(stagedEverywhere(crlf)).toEqual([
+      [2, '甲'],
+      [3, 'familyName: must not contain control characters, nor U+FFFD (what bytes that could not be decoded become)'],
+      [5, `: has ${JAPANESE_HEADER.length + 3} fields; the header has ${JAPANESE_HEADER.length}`],
+      [6, '丁'],
+    ]);
   });
 
   it('reads a quote that does not start a field as data, an odd number of them too', () => {
