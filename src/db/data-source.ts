@@ -90,6 +90,9 @@ export const migrations = [
   AccountListIndexes1799200000000,
 ];
 
+/** How long a connection is idle before TCP starts asking whether the server is still there. */
+const KEEP_ALIVE_MS = 10_000;
+
 /** The non-owner role the application works as; row-level security applies to it. */
 export const APP_ROLE = 'vrs_app';
 
@@ -113,6 +116,10 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
     poolSize: options.poolSize ?? 20,
     driver: { ...pg, Pool: WaitingPool },
     extra: {
+      // A connection whose server has vanished without a word (a network gone silent) is found
+      // dead while idle, by the kernel's probes, instead of when it is next used.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: KEEP_ALIVE_MS,
       ...(options.asApp ? { options: `-c role=${APP_ROLE}` } : {}),
       ...(options.connectionWaitMs ? { connectionTimeoutMillis: options.connectionWaitMs } : {}),
     },

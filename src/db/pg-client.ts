@@ -34,6 +34,41 @@ export class WaitingPool extends pg.Pool {
   }
 }
 
+/** What /readyz answers of the database. */
+export type Readiness = 'ready' | 'database unavailable' | 'database not answering';
+
+/** The readiness check under way on each database, which every probe that comes meanwhile shares. */
+const checks = new WeakMap<DataSource, Promise<Readiness>>();
+
+/**
+ * Whether the database answers `SELECT 1` within `ms`, asked on a connection of its own rather than
+ * the pool's, which is closed at once, answered or not: probes of a database that hangs (or of a
+ * network gone silent) never hold more than that one connection, however often they come, and none
+ * is left waiting for TCP to give up once the database is back.
+ */
+export function readiness(db: DataSource, ms: number): Promise<Readiness> {
+  let check = checks.get(db);
+  if (!check) {
+    check = checkOnce(db, ms).finally(() => checks.delete(db));
+    checks.set(db, check);
+  }
+  return check;
+}
+
+async function checkOnce(db: DataSource, ms: number): Promise<Readiness> {
+  const { url, extra } = db.options as { url?: string; extra?: Record<string, unknown> };
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Readiness>((resolve) => (timer = setTimeout(() => resolve('database not answering'), ms)));
+  // connectionTimeoutMillis destroys a connection whose start-up is not answered; end() one whose query is not.
+  const client = new pg.Client({ ...extra, connectionString: url, connectionTimeoutMillis: ms });
+  client.on('error', () => undefined);
+  const answered = client.connect().then(() => client.query('SELECT 1')).then((): Readiness => 'ready', (): Readiness => 'database unavailable');
+  const answer = await Promise.race([answered, late]);
+  clearTimeout(timer);
+  client.end().catch(() => undefined);
+  return answer;
+}
+
 /**
  * A dedicated connection from the pool, for COPY streams and long transactions that TypeORM
  * does not model. A connection that failed mid-COPY is discarded rather than handed back.

@@ -6,7 +6,7 @@ import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Context, createContext, finishRequest } from '../context';
-import { afterAnotherFailed, crossedAnother, outOfTime, patiently } from '../db/pg-client';
+import { afterAnotherFailed, crossedAnother, outOfTime, patiently, readiness } from '../db/pg-client';
 import { databaseTimeout } from '../errors';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
@@ -369,12 +369,7 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       if (url.pathname === '/healthz') return json(res, 200, { status: 'ok' });
       if (url.pathname === '/readyz') {
         // A database that does not answer at all (hung, network gone) is as unavailable as one that refuses.
-        let timer: NodeJS.Timeout | undefined;
-        const answered = await Promise.race([
-          services.db.query('SELECT 1').then(() => 'ready', () => 'database unavailable'),
-          new Promise<string>((resolve) => (timer = setTimeout(() => resolve('database not answering'), READY_MS))),
-        ]);
-        clearTimeout(timer);
+        const answered = await readiness(services.db, READY_MS);
         return json(res, answered === 'ready' ? 200 : 503, { status: answered });
       }
       // No route decompresses: a compressed body would be read as JSON or CSV, and an import

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { AddressInfo, createServer } from 'node:net';
 import * as passwords from '../../src/auth/password';
 import { TokenSigner } from '../../src/auth/token';
+import { createDataSource } from '../../src/db/data-source';
 import { Account } from '../../src/entities/account.entity';
 import { Channel, Role } from '../../src/schema/enums';
 import { baseUrl } from '../helpers/registry-csv';
@@ -322,16 +324,22 @@ describe('health', () => {
 
   it('answers /readyz 503 when the database refuses, and within seconds when it does not answer at all', async () => {
     const base = t.url(Channel.LGWAN).replace('/graphql', '');
-    const query = jest.spyOn(t.app.services.db, 'query');
+    // A port nothing listens on, then a server that takes the connection and never answers.
+    const server = createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    const database = jest.replaceProperty(t.app.services, 'db', createDataSource(`postgres://vrs:secret@127.0.0.1:${port}/vrs`));
     try {
-      query.mockRejectedValueOnce(new Error('connection refused'));
       const refused = await fetch(`${base}/readyz`);
       expect({ status: refused.status, body: await refused.json() }).toEqual({ status: 503, body: { status: 'database unavailable' } });
-      query.mockImplementationOnce(() => new Promise(() => undefined));
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
       const silent = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(10_000) });
       expect({ status: silent.status, body: await silent.json() }).toEqual({ status: 503, body: { status: 'database not answering' } });
     } finally {
-      query.mockRestore();
+      database.restore();
+      if (server.listening) await new Promise((resolve) => server.close(resolve));
     }
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 });

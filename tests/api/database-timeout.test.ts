@@ -1,7 +1,9 @@
+import { AddressInfo, connect, createServer, Socket } from 'node:net';
 import { Transform } from 'node:stream';
 import { Pool, PoolClient } from 'pg';
 import { QueryRunner } from 'typeorm';
 import { baseUrl, finishedJob, importFile, registryCsv, registryRow, residentRows, upload } from '../helpers/registry-csv';
+import { createDataSource } from '../../src/db/data-source';
 import { Channel, Role } from '../../src/schema/enums';
 import { repeatEvery } from '../../src/services/background';
 import { blockedBy, registerResident, residentInput, Session, TestApp } from '../helpers/test-app';
@@ -366,4 +368,89 @@ describe('work no client waits on, when every pooled connection is taken for lon
     expect(log).not.toHaveBeenCalled();
     log.mockRestore();
   }, 30_000);
+});
+
+describe('a database that accepts connections and never answers (hung, or behind a network gone silent)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await TestApp.start();
+  });
+  afterAll(() => t.stop());
+
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('holds at most one connection for /readyz however many probes come, and answers each 503 within 3 s', async () => {
+    // The test database behind a relay that goes quiet: once `quiet`, it takes every connection, old
+    // or new, reads what it is sent and never writes a byte.
+    let quiet = false;
+    let open = 0;
+    let mostOpen = 0;
+    const sockets = new Set<Socket>();
+    const relayed: [Socket, Socket][] = [];
+    const database = new URL(process.env.DATABASE_URL!);
+    const relay = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+      if (!quiet) {
+        const upstream = connect(Number(database.port || 5432), database.hostname);
+        upstream.on('error', () => socket.destroy());
+        socket.pipe(upstream).pipe(socket);
+        relayed.push([socket, upstream]);
+        return;
+      }
+      mostOpen = Math.max(mostOpen, ++open);
+      socket.on('close', () => open--);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const url = new URL(database);
+    url.host = `127.0.0.1:${(relay.address() as AddressInfo).port}`;
+    const db = createDataSource(url.toString(), { asApp: true, connectionWaitMs: 10_000 });
+    await db.initialize();
+    const replaced = jest.replaceProperty(t.app.services, 'db', db);
+    const base = t.url(Channel.INTERNET).replace('/graphql', '');
+    const probe = async () => {
+      const started = Date.now();
+      const response = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(10_000) });
+      return { status: response.status, body: await response.json(), within: Date.now() - started < 3_500 };
+    };
+    try {
+      expect(await probe()).toEqual({ status: 200, body: { status: 'ready' }, within: true });
+      quiet = true;
+      for (const [socket, upstream] of relayed) {
+        socket.unpipe(upstream);
+        upstream.unpipe(socket);
+        socket.resume();
+      }
+      // A load balancer's probes: a burst, more while the first check waits, and more after it gave up.
+      const probes = Array.from({ length: 20 }, probe);
+      await pause(1_500);
+      probes.push(...Array.from({ length: 20 }, probe));
+      await pause(2_500);
+      probes.push(...Array.from({ length: 20 }, probe));
+      for (const answer of await Promise.all(probes)) {
+        expect(answer).toEqual({ status: 503, body: { status: 'database not answering' }, within: true });
+      }
+      expect(mostOpen).toBe(1);
+      // None is kept once answered, for TCP to give up on.
+      for (let i = 0; i < 100 && open > 0; i++) await pause(20);
+      expect(open).toBe(0);
+    } finally {
+      replaced.restore();
+      for (const socket of sockets) socket.destroy();
+      for (const [, upstream] of relayed) upstream.destroy();
+      await db.destroy().catch(() => undefined);
+      await new Promise((resolve) => relay.close(resolve));
+    }
+  }, 30_000);
+
+  it('sets TCP keep-alive on the app\'s connections and the detector\'s, so that an idle one to a vanished server is found dead', async () => {
+    await t.session(Role.MUNICIPALITY, Channel.LGWAN, { municipalityCode: (await t.tenant()).code });
+    const detector = (t.app.services.detector as unknown as { pool: Pool | null }).pool;
+    const app = (t.app.services.db.driver as unknown as { master: Pool }).master;
+    for (const pool of [app, detector]) {
+      expect(pool?.options).toMatchObject({ keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    }
+  });
 });
