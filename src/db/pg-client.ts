@@ -6,30 +6,33 @@ import { DataSource } from 'typeorm';
 const patience = new AsyncLocalStorage<true>();
 
 /**
- * Runs `work` with every connection it takes from a `WaitingPool` waited for as long as it takes,
- * not at most the pool's connectionTimeoutMillis (DB_CONNECTION_WAIT_SECONDS): for work no client
- * is waiting to be answered (an import's job, a background pass) or that must not fail once the
- * client's part is done (a finished export's log line, what is counted after a request's commit).
+ * Runs `work` with every connection it takes from a `WaitingPool` waited for in the pool's queue as
+ * long as it takes, not at most the pool's connectionTimeoutMillis (DB_CONNECTION_WAIT_SECONDS):
+ * for work no client is waiting on (an import's job, a background pass) or that must not be cut
+ * once the client has had its rows (a finished export's log line). Opening a new connection stays
+ * bounded: a database that does not answer fails the work rather than hold it for ever.
  */
 export function patiently<T>(work: () => Promise<T>): Promise<T> {
   return patience.run(true, work);
 }
 
-/** node-postgres's pool, whose bound on waiting for a connection does not hold for work run `patiently`. */
+/** pg-pool's error for a wait in its queue that outlasted connectionTimeoutMillis. */
+const QUEUE_TIMEOUT = 'timeout exceeded when trying to connect';
+
+type ConnectCallback = (error: Error | undefined, client: PoolClient | undefined, release: (error?: Error | boolean) => void) => void;
+
+/** node-postgres's pool, whose bound on waiting in its queue does not hold for work run `patiently`: the wait is asked again. */
 export class WaitingPool extends pg.Pool {
   constructor(config?: pg.PoolConfig) {
     super(config);
-    const connect = this.connect.bind(this) as (...args: unknown[]) => unknown;
-    this.connect = ((...args: unknown[]) => {
-      const bound = this.options.connectionTimeoutMillis;
-      if (!patience.getStore() || !bound) return connect(...args);
-      // The pool reads the bound within this call, as it queues the wait or opens a new connection.
-      this.options.connectionTimeoutMillis = 0;
-      try {
-        return connect(...args);
-      } finally {
-        this.options.connectionTimeoutMillis = bound;
-      }
+    const connect = pg.Pool.prototype.connect.bind(this) as () => Promise<PoolClient>;
+    const waiting = (): Promise<PoolClient> =>
+      connect().catch((error: Error) => (error.message === QUEUE_TIMEOUT ? waiting() : Promise.reject(error)));
+    this.connect = ((callback?: ConnectCallback) => {
+      const taken = patience.getStore() ? waiting() : connect();
+      // TypeORM asks with a callback, as pg-pool's own callers may.
+      if (!callback) return taken;
+      taken.then((client) => callback(undefined, client, client.release), (error: Error) => callback(error, undefined, () => undefined));
     }) as typeof this.connect;
   }
 }

@@ -6,7 +6,7 @@ import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Context, createContext, finishRequest } from '../context';
-import { afterAnotherFailed, crossedAnother, outOfTime, patiently, readiness } from '../db/pg-client';
+import { afterAnotherFailed, crossedAnother, outOfTime, readiness } from '../db/pg-client';
 import { databaseTimeout } from '../errors';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
@@ -269,9 +269,9 @@ export function createApollo(production: boolean): ApolloServer<Context> {
               }
               const refusals = answered.filter((e) => e.extensions?.code === 'FORBIDDEN').length;
               if (refusals > 0 && contextValue.actor) {
-                // Committed already: counted however long a detection connection takes, never answered as a failure.
-                const { actor, sourceAddress } = contextValue;
-                await patiently(() => contextValue.services.detector.denied(actor, sourceAddress, refusals));
+                // Committed already: a count the database could not take in time is logged, never answered as a failure.
+                await contextValue.services.detector.denied(contextValue.actor, contextValue.sourceAddress, refusals)
+                  .catch((error: unknown) => console.error('refusals not counted:', error instanceof Error ? error.message : error));
               }
             },
           };
