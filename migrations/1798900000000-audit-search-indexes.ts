@@ -25,7 +25,7 @@ import { createIndexesConcurrently, dropIndexes, IndexDefinition } from './concu
  * invalid index behind, which the next run drops first. Reverting drops them plainly: TypeORM
  * reverts a migration inside a transaction, where CONCURRENTLY is not allowed.
  */
-export const AUDIT_SEARCH_INDEXES: IndexDefinition[] = [
+const INDEXES: IndexDefinition[] = [
   ['audit_event_municipality_id_idx', 'audit_event (municipality_code, id) WHERE seq IS NOT NULL'],
   ['audit_event_municipality_actor_idx', 'audit_event (municipality_code, actor_id, id) WHERE seq IS NOT NULL'],
   ['audit_event_municipality_operation_idx', 'audit_event (municipality_code, operation, id) WHERE seq IS NOT NULL'],
@@ -38,10 +38,10 @@ export class AuditSearchIndexes1798900000000 implements MigrationInterface {
   transaction = false;
 
   async up(db: QueryRunner): Promise<void> {
-    await createIndexesConcurrently(db, AUDIT_SEARCH_INDEXES);
+    await createIndexesConcurrently(db, INDEXES);
   }
 
   async down(db: QueryRunner): Promise<void> {
-    await dropIndexes(db, AUDIT_SEARCH_INDEXES);
+    await dropIndexes(db, INDEXES);
   }
 }

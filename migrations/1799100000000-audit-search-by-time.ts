@@ -1,5 +1,4 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { AUDIT_SEARCH_INDEXES } from './1798900000000-audit-search-indexes';
 import { createIndexesConcurrently, dropIndexes, IndexDefinition } from './concurrent-indexes';
 
 /**
@@ -33,7 +32,11 @@ const INDEXES: IndexDefinition[] = [
   ['audit_event_time_idx', 'audit_event (occurred_at, id) WHERE seq IS NOT NULL'],
 ];
 const REPLACED: IndexDefinition[] = [
-  ...AUDIT_SEARCH_INDEXES,
+  ['audit_event_municipality_id_idx', 'audit_event (municipality_code, id) WHERE seq IS NOT NULL'],
+  ['audit_event_municipality_actor_idx', 'audit_event (municipality_code, actor_id, id) WHERE seq IS NOT NULL'],
+  ['audit_event_municipality_operation_idx', 'audit_event (municipality_code, operation, id) WHERE seq IS NOT NULL'],
+  ['audit_event_actor_idx', 'audit_event (actor_id, id) WHERE seq IS NOT NULL'],
+  ['audit_event_operation_idx', 'audit_event (operation, id) WHERE seq IS NOT NULL'],
   ['audit_event_municipality_idx', 'audit_event (municipality_code, occurred_at)'],
   ['audit_event_occurred_idx', 'audit_event (occurred_at)'],
 ];

@@ -76,7 +76,7 @@ function scan(data: Buffer, start: RecordEnd | null, eof: boolean, firstLine: nu
   let lines = 0;
   let cut = 0;
   let cutLines = 0;
-  // Carriage returns inside quotes before the file's record end is known: lines if it is CR alone.
+  // Carriage returns (not before a line feed) inside quotes before the file's record end is known: lines if it is CR alone.
   let quotedCrs = 0;
   const n = data.length;
   /** Whether a record end begins at `i`: 1 yes, 0 no, -1 the bytes after `i` decide. */
@@ -159,7 +159,7 @@ function plainLines(bytes: Buffer, end: RecordEnd | null): number {
  * Quote characters and line breaks are ASCII, so UTF-8 multi-byte characters never confuse the
  * scan. Line numbers follow the CSV parser's records: a record starts on the line after the
  * previous one and spans one more line per line break inside its quoted fields (a line feed, and
- * in a classic Mac file a carriage return too).
+ * in a classic Mac file a carriage return not before one too).
  */
 export class RecordCutter {
   end: RecordEnd | null = null;

@@ -96,6 +96,11 @@ class AlreadyRegistered extends Error {}
  * the ONE place where an account reaches another municipality's tenant (接種地 ≠ 住所地), and
  * only by exact ticket reference (municipality code + ticket number), never by search.
  */
+/** Whether this site already registered a dose under this idempotency key. */
+async function registeredBefore(db: EntityManager, accountId: string, key: string): Promise<boolean> {
+  return (await db.query('SELECT 1 FROM tablet_registration WHERE account_id = $1 AND idempotency_key = $2', [accountId, key])).length > 0;
+}
+
 export class VaccinationService {
 
   private async knownMunicipality(ctx: Context, code: string, field: string[]): Promise<void> {
@@ -184,8 +189,7 @@ export class VaccinationService {
           // A retry of a registration made before the stop writes nothing: it gets its first receipt,
           // or a site that lost the answer would take a recorded dose for one never made.
           if (!(error instanceof GraphQLError) || error.extensions.code !== 'FUNCTION_SUSPENDED') throw error;
-          const earlier = await db.query('SELECT 1 FROM tablet_registration WHERE account_id = $1 AND idempotency_key = $2', [ctx.actor!.accountId, input.idempotencyKey]);
-          throw earlier.length ? new AlreadyRegistered() : error;
+          throw (await registeredBefore(db, ctx.actor!.accountId, input.idempotencyKey)) ? new AlreadyRegistered() : error;
         });
         // The record lands in the ticket's municipality: the one cross-tenant write the policy allows a site.
         const receipt = await ctx.session.widen([checked.municipalityCode], (tx) =>
@@ -230,8 +234,7 @@ export class VaccinationService {
     let found = await ticketWithResident(tx, ref.municipalityCode, ref.ticketNumber, true);
     if (!found) {
       // A retry of a registration kept pending gets its first receipt, whatever its municipality is doing now.
-      const earlier = await tx.query('SELECT 1 FROM tablet_registration WHERE account_id = $1 AND idempotency_key = $2', [accountId, key]);
-      if (earlier.length) throw new AlreadyRegistered();
+      if (await registeredBefore(tx, accountId, key)) throw new AlreadyRegistered();
       // Not issued, or issued by a transaction that has not committed yet: then ask for a retry.
       if (!(await tryShareRegistryLock(tx, ref.municipalityCode))) {
         throw InputError.of(['input', 'ticket'], ErrorCode.INVALID_STATE, 'its municipality is registering tickets right now: register the dose again in a minute');
