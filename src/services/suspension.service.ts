@@ -4,10 +4,10 @@ import { EntityManager, In, IsNull } from 'typeorm';
 import type { Context } from '../context';
 import { FunctionSuspension, PlatformFunction } from '../entities/function-suspension.entity';
 import { Municipality } from '../entities/municipality.entity';
-import { ErrorCode, identifierError, InputError } from '../errors';
+import { ErrorCode, ErrorCollector, identifierError, InputError } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { checkMunicipalityCode } from '../validation/identifiers';
-import { checkReason } from '../validation/reasons';
+import { collectReason } from '../validation/reasons';
 import { writeAudit } from './audit.service';
 
 export const functionSuspended = (fn: PlatformFunction) =>
@@ -35,11 +35,14 @@ export class SuspensionService {
 
   async suspend(ctx: Context, fn: PlatformFunction, municipality: string | null | undefined, reason: string): Promise<FunctionSuspension> {
     const db = await ctx.session.manager();
-    const municipalityCode = await this.checkScope(db, municipality);
-    const why = checkReason(reason, 500);
+    // Both arguments are checked before either is refused, in the order the schema lists them.
+    const errors = new ErrorCollector();
+    const municipalityCode = await this.checkScope(db, municipality, errors);
+    const why = collectReason(errors, reason, 500);
+    errors.throwIfAny();
     return db.transaction(async (tx) => {
       const row = tx.getRepository(FunctionSuspension).create({
-        id: randomUUID(), function: fn, municipalityCode, reason: why, suspendedBy: ctx.actor!.accountId, suspendedAt: new Date(),
+        id: randomUUID(), function: fn, municipalityCode, reason: why!, suspendedBy: ctx.actor!.accountId, suspendedAt: new Date(),
       });
       const inserted: unknown[] = await tx.query(
         `INSERT INTO function_suspension (id, function, municipality_code, reason, suspended_by, suspended_at)
@@ -54,7 +57,9 @@ export class SuspensionService {
 
   async resume(ctx: Context, fn: PlatformFunction, municipality: string | null | undefined): Promise<string> {
     const db = await ctx.session.manager();
-    const municipalityCode = await this.checkScope(db, municipality);
+    const errors = new ErrorCollector();
+    const municipalityCode = await this.checkScope(db, municipality, errors);
+    errors.throwIfAny();
     return db.transaction(async (tx) => {
       // Found and removed in one statement: of two operators lifting the same stop at once, the second
       // is told it is no longer suspended, and the log names one lift of it.
@@ -68,13 +73,18 @@ export class SuspensionService {
     });
   }
 
-  private async checkScope(db: EntityManager, municipality: string | null | undefined): Promise<string | null> {
+  /** The stop's municipality, null for the whole country or when its code is refused (added to `errors`). */
+  private async checkScope(db: EntityManager, municipality: string | null | undefined, errors: ErrorCollector): Promise<string | null> {
     // Only an omitted code means the whole country: a blank one is a mistake, not a wider stop.
     if (municipality === null || municipality === undefined) return null;
     const checked = checkMunicipalityCode(municipality);
-    if (!checked.ok) throw InputError.of(['municipalityCode'], identifierError(checked.reason), checked.message);
+    if (!checked.ok) {
+      errors.add(['municipalityCode'], identifierError(checked.reason), checked.message);
+      return null;
+    }
     if (!(await db.getRepository(Municipality).existsBy({ code: checked.value }))) {
-      throw InputError.of(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+      errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+      return null;
     }
     return checked.value;
   }

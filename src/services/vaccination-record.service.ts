@@ -8,7 +8,7 @@ import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { CorrectRecordInput, RecordDoseInput } from '../resolvers/vaccination-record.types';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
 import { checkTicketNumber, seriesCovers } from '../validation/tickets';
-import { checkReason } from '../validation/reasons';
+import { checkReason, collectReason } from '../validation/reasons';
 import { writeAudit } from './audit.service';
 import { checkDoseHistory, checkDoseInput, CheckedDose } from './dose-rules';
 import { insertRecord, lockedResident } from './dose-store';
@@ -148,7 +148,6 @@ export class VaccinationRecordService {
 
   /** A corrected copy replaces the record; the old one stays, SUPERSEDED, pointing at the new one. */
   async correct(ctx: Context, id: string, input: CorrectRecordInput): Promise<VaccinationRecord> {
-    const reason = checkReason(input.reason, 500, ['input', 'reason']);
     return (await ctx.session.manager()).transaction(async (tx) => {
       const old = await this.find(ctx, tx, 'update', id);
       if (!old) throw notFoundOrNoAccess(['id']);
@@ -171,6 +170,8 @@ export class VaccinationRecordService {
       if (dose && voidedOn && dose.vaccinatedOn > voidedOn) {
         errors.add(['input', 'vaccinatedOn'], ErrorCode.TICKET_VOID, `is after the dose's ticket was voided (${voidedOn})`);
       }
+      // The reason is the input's last field: its problem is reported with the others, after them.
+      const reason = collectReason(errors, input.reason, 500, ['input', 'reason']);
       errors.throwIfAny();
       const same = (['vaccinatedOn', 'lotNumber', 'venue', 'doctorName'] as const).every((f) => dose![f] === current[f]) && dose!.vaccine.code === current.vaccineCode;
       if (same) {

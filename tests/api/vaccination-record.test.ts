@@ -230,6 +230,18 @@ describe('corrections keep history', () => {
     // A correction may not move dose 1 past dose 2.
     const tooLate = await officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-12-02', reason: 'typo' } });
     expect(tooLate.data.correctVaccinationRecord.userErrors).toEqual([{ field: ['input', 'vaccinatedOn'], code: 'DATE_AFTER_NEXT_DOSE', message: 'must be before dose 2 (2023-12-01)' }]);
+    // Every field's problem is named at once, in the input's order, the reason's with the others.
+    const manyWrong = await officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-02-30', lotNumber: 'lot #1', reason: ' ' } });
+    expect(manyWrong.data.correctVaccinationRecord).toEqual({ record: null, userErrors: [
+      { field: ['input', 'vaccinatedOn'], code: 'INVALID_DATE', message: 'must be a real date written YYYY-MM-DD' },
+      { field: ['input', 'lotNumber'], code: 'INVALID_LOT_NUMBER', message: 'must be 1 to 20 letters, digits or hyphens as printed on the vial' },
+      { field: ['input', 'reason'], code: 'REQUIRED', message: 'must not be empty' },
+    ] });
+    const lateAndUnsaid = await officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-12-02', reason: 'a\u0007b' } });
+    expect(lateAndUnsaid.data.correctVaccinationRecord.userErrors).toEqual([
+      { field: ['input', 'vaccinatedOn'], code: 'DATE_AFTER_NEXT_DOSE', message: 'must be before dose 2 (2023-12-01)' },
+      { field: ['input', 'reason'], code: 'INVALID_FORMAT', message: 'must not contain control characters other than tabs and line breaks' },
+    ]);
     const corrected = await officer.gql(CORRECT, { id: recordId, input: { vaccinatedOn: '2023-10-02', lotNumber: 'ab-9', reason: 'date misread on the form' } });
     const replacement = corrected.data.correctVaccinationRecord.record;
     expect(replacement).toEqual({ id: expect.any(String), vaccinatedOn: '2023-10-02', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: 'AB-9', status: 'COMPLETED', siteMunicipalityCode: code, source: 'OFFICER' });

@@ -83,7 +83,15 @@ describe('emergency stop', () => {
   it('checks its input and is the operator\'s alone', async () => {
     const operator = await t.session(Role.OPERATOR, Channel.LGWAN);
     const bad = await operator.gql(SUSPEND, { f: 'IMPORT', m: '131017', r: ' ' });
-    expect(bad.data.suspendFunction.userErrors).toEqual([{ field: ['municipalityCode'], code: 'INVALID_CHECK_DIGIT', message: expect.any(String) }]);
+    // Both arguments' problems are named at once, in the schema's order.
+    expect(bad.data.suspendFunction.userErrors).toEqual([
+      { field: ['municipalityCode'], code: 'INVALID_CHECK_DIGIT', message: expect.any(String) },
+      { field: ['reason'], code: 'REQUIRED', message: 'must not be empty' },
+    ]);
+    expect((await operator.gql(SUSPEND, { f: 'IMPORT', m: '479993', r: 'x'.repeat(501) })).data.suspendFunction.userErrors).toEqual([
+      { field: ['municipalityCode'], code: 'UNKNOWN_MUNICIPALITY', message: 'is not a municipality in the national list' },
+      { field: ['reason'], code: 'INVALID_FORMAT', message: 'must be at most 500 characters' },
+    ]);
     expect((await operator.gql(RESUME, { f: 'IMPORT' })).data.resumeFunction.userErrors).toEqual([{ field: ['function'], code: 'NOT_FOUND' }]);
     // A blank code is a mistake, not the whole country; a reason is plain text, refused too long rather than cut.
     expect((await operator.gql(SUSPEND, { f: 'IMPORT', m: '', r: 'x' })).data.suspendFunction.userErrors).toEqual([{ field: ['municipalityCode'], code: 'INVALID_FORMAT', message: expect.any(String) }]);
