@@ -11,6 +11,9 @@ export const ACTIVE_VERSION_TTL_MS = 60_000;
 
 const wrapLabel = (code: string, version: number) => `tenant-key:${code}:v${version}`;
 
+/** Shared by writers while they write under the newest version, taken alone by a rotation adding one. */
+const writeLockKey = (code: string) => `key-version-write:${code}`;
+
 /**
  * Per-municipality data keys, every version kept, each wrapped by the master key. New data is
  * written with the newest version; older versions stay readable until a re-encryption job has
@@ -68,6 +71,19 @@ export class TenantKeyring {
     return this.keys.get(`${municipalityCode}:${row.keyVersion}`) ?? this.unwrap(row);
   }
 
+  /**
+   * The newest key, for a transaction about to write My Number under it. Read from the table, not
+   * the cached version, under a lock a rotation takes to add a version: the row is then either
+   * committed before the new version exists, so the rotation's re-encryption finds it, or written
+   * under the new version. Under the cached version, a write begun in the last moment of a
+   * rotation's wait could commit after its last pass and stay under the old key.
+   */
+  async keysForWriting(tx: EntityManager, municipalityCode: string): Promise<TenantKeys> {
+    await tx.query('SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))', [writeLockKey(municipalityCode)]);
+    this.active.delete(municipalityCode);
+    return this.keysFor(tx, municipalityCode);
+  }
+
   /** A specific version, for reading data written under it. */
   async keysForVersion(db: EntityManager, municipalityCode: string, version: number): Promise<TenantKeys> {
     const id = `${municipalityCode}:${version}`;
@@ -94,6 +110,8 @@ export class TenantKeyring {
 
   /** Adds a new newest version for a municipality and returns it. */
   async rotate(db: EntityManager, municipalityCode: string): Promise<TenantKeys> {
+    // Waits for writers under the current version to commit: what they wrote is then there to re-encrypt.
+    await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [writeLockKey(municipalityCode)]);
     const current = await this.keysFor(db, municipalityCode);
     const version = current.version + 1;
     await db.query('INSERT INTO tenant_key (municipality_code, key_version, wrapped_key) VALUES ($1, $2, $3)', [

@@ -185,7 +185,7 @@ export class ResidentService {
     ownMunicipalityFor(ctx, 'update', 'MyNumber');
     const fields = checkFields(input, false) as ResidentFields;
     return this.write(ctx, 'resident.register', async (tx) => {
-      const keys = await this.keyring.keysFor(tx, municipalityCode);
+      const keys = await this.keyring.keysForWriting(tx, municipalityCode);
       const { myNumber, ...rest } = fields;
       await this.assertNumberFree(tx, municipalityCode, myNumber, null);
       const now = new Date();
@@ -234,8 +234,9 @@ export class ResidentService {
       if (rest.birthDate) await this.assertBirthDateFits(tx, resident, rest.birthDate);
       Object.assign(resident, rest, { updatedAt: new Date() });
       if (newNumber) {
+        // The key first, as a registration takes it: writers take its lock and the number's in one order.
+        const keys = await this.keyring.keysForWriting(tx, resident.municipalityCode);
         await this.assertNumberFree(tx, resident.municipalityCode, newNumber, resident.id);
-        const keys = await this.keyring.keysFor(tx, resident.municipalityCode);
         Object.assign(resident, { myNumberCipher: keys.encrypt(newNumber), myNumberHmac: keys.lookupHash(newNumber), keyVersion: keys.version });
       }
       await tx.getRepository(Resident).save(resident);

@@ -126,6 +126,55 @@ describe('key management', () => {
     expect(await t.db.query('SELECT DISTINCT key_version FROM resident WHERE municipality_code = $1', [code])).toEqual([{ key_version: 2 }]);
   });
 
+  it('registers under the new key a resident whose registration began before the server noticed the rotation', async () => {
+    const { code, officer } = await t.tenant();
+    await registerResident(officer);
+    // The rotation comes from the operator's shell, another process: this server still holds version 1 for up to a minute.
+    const shell = new KeyRotationService(t.db, new TenantKeyring(masterKey));
+    await shell.newKeyVersion(cli, code);
+    // A registration at the end of that minute, still in flight when the rotation's last pass finds nothing left.
+    const holder = t.db.createQueryRunner();
+    await holder.connect();
+    let registering: Promise<{ id: string }>;
+    try {
+      await holder.startTransaction();
+      await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`my-number:${code}`]);
+      registering = registerResident(officer);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await shell.reencrypt(cli, code)).toBe(1);
+      await holder.commitTransaction();
+    } finally {
+      await holder.release();
+    }
+    const { id } = await registering!;
+    expect(await t.db.query('SELECT key_version FROM resident WHERE id = $1', [id])).toEqual([{ key_version: 2 }]);
+  });
+
+  it('starts a new key only once a registration under the current one has committed, and re-encrypts it', async () => {
+    const { code, officer } = await t.tenant();
+    await registerResident(officer);
+    await t.app.services.keyRotation.rotateTenantKey(cli, code);
+    // A registration that has taken its key (version 2) and waits its turn to check the number.
+    const holder = t.db.createQueryRunner();
+    await holder.connect();
+    let registering: Promise<{ id: string }>;
+    let rotating: Promise<{ version: number; reencrypted: number }>;
+    try {
+      await holder.startTransaction();
+      await holder.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`my-number:${code}`]);
+      registering = registerResident(officer);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      rotating = new KeyRotationService(t.db, new TenantKeyring(masterKey)).rotateTenantKey(cli, code);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await holder.commitTransaction();
+    } finally {
+      await holder.release();
+    }
+    const { id } = await registering!;
+    expect(await rotating!).toEqual({ version: 3, reencrypted: 2 });
+    expect(await t.db.query('SELECT key_version FROM resident WHERE id = $1', [id])).toEqual([{ key_version: 3 }]);
+  });
+
   it('starts a new key only once an import merging into the municipality has committed, so My Number stays unique', async () => {
     const { code, officer } = await t.tenant();
     await registerResident(officer);
