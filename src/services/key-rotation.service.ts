@@ -35,8 +35,9 @@ export class KeyRotationService {
   /**
    * Re-encrypts rows still under an older version; safe to re-run, and to run beside live traffic.
    * Returns once none is left: rows another transaction holds are skipped by a batch and taken by
-   * a later one. A server that has not noticed the rotation yet (it checks every minute) may still
-   * write under the old version meanwhile, hence the CLI's second pass a minute later.
+   * a later one. A resident's registration or My Number change is written under the newest version
+   * (TenantKeyring.keysForWriting); the CLI's second pass a minute later, when every server has
+   * noticed the rotation, only makes sure.
    */
   async reencrypt(source: AuditSource, municipalityCode: string, batchSize = 1000): Promise<number> {
     let total = 0;
