@@ -645,6 +645,8 @@ export class ResidentImportService {
     );
     // The rules of ticket issuing hold for the file's new tickets (and changed series) too: a
     // resident who moved out or died gets none, and one holds at most one open ticket for any dose.
+    // A void ticket's series is no ticket issued: it follows the file (a campaign widened to "1-3"
+    // lists the void tickets of those who left too), and the doses recorded on it are still checked below.
     // Unchanged tickets are dropped before residents are joined (materialised, or the planner
     // probes every resident's tickets: 5 s instead of 1 s for a million), and a municipality
     // without residents yet skips the statement. Tickets whose series changes are kept aside for
@@ -653,8 +655,8 @@ export class ResidentImportService {
     await client.query(`CREATE TEMP TABLE ${moved} (line integer NOT NULL, id uuid NOT NULL, resident_id uuid NOT NULL, series text NOT NULL) ON COMMIT DROP`);
     await client.query(
       `WITH changed AS MATERIALIZED (
-         SELECT s.line, s.addressee_number, s.ticket_number, s.series, o.id AS existing_id, o.resident_id FROM ${staging} s
-         LEFT JOIN ticket o ON o.municipality_code = $1 AND o.ticket_number = s.ticket_number
+         SELECT s.line, s.addressee_number, s.ticket_number, s.series, o.id AS existing_id, o.resident_id, o.voided_on IS NOT NULL AS void
+         FROM ${staging} s LEFT JOIN ticket o ON o.municipality_code = $1 AND o.ticket_number = s.ticket_number
          WHERE s.ticket_number IS NOT NULL AND (o.id IS NULL OR o.series <> s.series)
            AND EXISTS (SELECT FROM resident WHERE municipality_code = $1)
        ), kept AS (
@@ -667,7 +669,7 @@ export class ResidentImportService {
          FROM changed c JOIN resident r ON r.municipality_code = $1 AND r.addressee_number = c.addressee_number
          LEFT JOIN LATERAL (SELECT t.series FROM ticket t WHERE t.municipality_code = $1 AND t.resident_id = r.id AND t.voided_on IS NULL
                               AND series_range(t.series) && series_range(c.series) AND t.ticket_number <> c.ticket_number LIMIT 1) held ON true
-         WHERE r.status <> 'ACTIVE' OR held.series IS NOT NULL
+         WHERE NOT c.void AND (r.status <> 'ACTIVE' OR held.series IS NOT NULL)
        ), gone AS (DELETE FROM ${staging} s USING refused f WHERE s.line = f.line RETURNING s.line, f.code, f.message)
        INSERT INTO ${rejected} SELECT line, 'ticketNumber', code, message FROM gone`,
       [code],

@@ -488,6 +488,35 @@ describe('resident registry import', () => {
     expect(job.rejections.nodes).toEqual([{ line: 2, column: 'ticket_number', field: 'ticketNumber', code: 'REQUIRED', message: 'is required with a series' }]);
   });
 
+  it('moves a void ticket to the file\'s series, as a campaign widened for everyone lists it, without refusing its holder as issued a ticket', async () => {
+    const { code, officer } = await t.tenant();
+    const [leaver, deceased, reissued] = [registryRow(), registryRow(), registryRow()];
+    await importFile(t, officer, registryCsv([leaver, deceased, reissued]));
+    const idOf = async (addressee: string) => (await t.db.query('SELECT id FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, addressee]))[0].id;
+    const ticketOf = async (number: string) => (await t.db.query('SELECT id FROM ticket WHERE municipality_code = $1 AND ticket_number = $2', [code, number]))[0].id;
+    // The marks void the tickets of the one who left and the one who died; the third holder's was lost and replaced.
+    expect((await officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-04-01") { userErrors { code } } }',
+      { id: await idOf(leaver.addressee) })).data.markResidentMovedOut.userErrors).toEqual([]);
+    expect((await officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-04-01") { userErrors { code } } }',
+      { id: await idOf(deceased.addressee) })).data.markResidentDeceased.userErrors).toEqual([]);
+    expect((await officer.gql('mutation($id: ID!) { voidTicket(id: $id, reason: "lost") { userErrors { code } } }',
+      { id: await ticketOf(reissued.ticket!) })).data.voidTicket.userErrors).toEqual([]);
+    const replacement = await officer.gql('mutation($input: IssueTicketsInput!) { issueTickets(input: $input) { tickets { ticketNumber } userErrors { code } } }',
+      { input: { series: '1-2', tickets: [{ residentId: await idOf(reissued.addressee) }] } });
+    expect(replacement.data.issueTickets.userErrors).toEqual([]);
+
+    const widened = [leaver, deceased, reissued].map((r) => ({ ...r, series: '1-3' }));
+    const job = await importFile(t, officer, registryCsv(widened), 'mode=ABORT');
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 3, rowsRejected: 0, ticketsInserted: 0, ticketsUpdated: 3 });
+    expect(job.rejections.nodes).toEqual([]);
+    // The void tickets took the new series and stay void; the replacement is untouched.
+    const tickets = await t.db.query('SELECT ticket_number, series, voided_on IS NOT NULL AS void FROM ticket WHERE municipality_code = $1', [code]);
+    expect(tickets.sort((a: any, b: any) => a.ticket_number.localeCompare(b.ticket_number))).toEqual([
+      ...widened.map((r) => ({ ticket_number: r.ticket, series: '1-3', void: true })),
+      { ticket_number: replacement.data.issueTickets.tickets[0].ticketNumber, series: '1-2', void: false },
+    ].sort((a, b) => a.ticket_number!.localeCompare(b.ticket_number!)));
+  });
+
   it('keeps an existing ticket\'s series over the doses already recorded on it: a row moving it off them is rejected', async () => {
     const { code, officer } = await t.tenant();
     const [used, widened, fresh] = [registryRow(), registryRow(), registryRow()];
