@@ -59,7 +59,8 @@ export class ResidentResolver {
     return withUserErrors(async () => ({ resident: await ctx.services.residents.update(ctx, id, input) }));
   }
 
-  @Mutation(() => ResidentPayload, { description: '転出: voids the resident\'s open tickets.' })
+  @Mutation(() => ResidentPayload, { description: '転出: voids the resident\'s open tickets. A resident already moved out or deceased is refused (INVALID_STATE): '
+    + 'to correct a move out, clear it with clearResidentStatus first.' })
   markResidentMovedOut(
     @Ctx() ctx: Context,
     @Arg('id', () => ID) id: string,
@@ -69,7 +70,8 @@ export class ResidentResolver {
     return withUserErrors(async () => ({ resident: await ctx.services.residents.markMovedOut(ctx, id, movedOutOn, destination) }));
   }
 
-  @Mutation(() => ResidentPayload, { description: '死亡: voids the resident\'s open tickets.' })
+  @Mutation(() => ResidentPayload, { description: '死亡: voids the resident\'s open tickets. A resident already deceased is refused (INVALID_STATE): to correct the date, '
+    + 'clear it with clearResidentStatus first.' })
   markResidentDeceased(@Ctx() ctx: Context, @Arg('id', () => ID) id: string, @Arg('deceasedOn') deceasedOn: string) {
     return withUserErrors(async () => ({ resident: await ctx.services.residents.markDeceased(ctx, id, deceasedOn) }));
   }

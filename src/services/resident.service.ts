@@ -287,6 +287,11 @@ export class ResidentService {
         throw InputError.of(['destinationMunicipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
       }
       if (resident.status === ResidentStatus.DECEASED) throw InputError.of(['id'], ErrorCode.INVALID_STATE, 'resident is recorded as deceased');
+      // A second mark would overwrite the first's date and destination with no trace; a correction clears it, with a reason, first.
+      if (resident.status === ResidentStatus.MOVED_OUT) {
+        throw InputError.of(['id'], ErrorCode.INVALID_STATE,
+          `resident is already recorded as moved out (${resident.movedOutOn}): to record another date or destination, clear the move with clearResidentStatus first`);
+      }
       const date = checkEventDate('movedOutOn', movedOutOn, resident.birthDate);
       await this.assertAfterDoses(tx, resident, 'movedOutOn', date);
       // An issuance or import under way may be writing a ticket for them that this voiding cannot see yet.
@@ -307,6 +312,10 @@ export class ResidentService {
     return this.write(ctx, 'resident.markDeceased', async (tx) => {
       const resident = await this.find(ctx, tx, 'update', id, true);
       if (!resident) throw notFoundOrNoAccess(['id']);
+      if (resident.status === ResidentStatus.DECEASED) {
+        throw InputError.of(['id'], ErrorCode.INVALID_STATE,
+          `resident is already recorded as deceased (${resident.deceasedOn}): to record another date, clear the death with clearResidentStatus first`);
+      }
       const date = checkEventDate('deceasedOn', deceasedOn, resident.birthDate);
       if (resident.movedOutOn && date < resident.movedOutOn) {
         throw InputError.of(['deceasedOn'], ErrorCode.INVALID_DATE, `must not be before the recorded move out (${resident.movedOutOn})`);

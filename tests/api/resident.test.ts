@@ -525,6 +525,40 @@ describe('clearing a move out or a death (転出取消, a mark entered in error)
     });
   });
 
+  it('refuses to mark a resident again, which would overwrite the recorded date and destination: a correction clears the mark first', async () => {
+    const { officer } = await t.tenant();
+    const { residentId: id } = await residentWithTicket(officer);
+    const AGAIN = `mutation($id: ID!) {
+      moved: markResidentMovedOut(id: $id, movedOutOn: "2024-05-01") { resident { id } userErrors { field code message } }
+    }`;
+    const DIE_AGAIN = 'mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-07-01") { resident { id } userErrors { field code message } } }';
+    const stored = async () => (await t.db.query(
+      'SELECT status, moved_out_on::text, moved_to_municipality_code, deceased_on::text FROM resident WHERE id = $1', [id],
+    ))[0];
+    const marks = async () => (await officer.gql(EVENTS, { id })).data.auditEvents.nodes
+      .map((e: { operation: string }) => e.operation).filter((operation: string) => operation.startsWith('resident.mark'));
+
+    expect((await officer.gql(MOVE, { id })).data.markResidentMovedOut.userErrors).toEqual([]);
+    expect((await officer.gql(AGAIN, { id })).data.moved).toEqual({ resident: null, userErrors: [{
+      field: ['id'], code: 'INVALID_STATE',
+      message: 'resident is already recorded as moved out (2024-04-01): to record another date or destination, clear the move with clearResidentStatus first',
+    }] });
+    expect(await stored()).toEqual({ status: 'MOVED_OUT', moved_out_on: '2024-04-01', moved_to_municipality_code: '141003', deceased_on: null });
+
+    expect((await officer.gql(DIE, { id })).data.markResidentDeceased.userErrors).toEqual([]);
+    expect((await officer.gql(DIE_AGAIN, { id })).data.markResidentDeceased).toEqual({ resident: null, userErrors: [{
+      field: ['id'], code: 'INVALID_STATE',
+      message: 'resident is already recorded as deceased (2024-06-01): to record another date, clear the death with clearResidentStatus first',
+    }] });
+    expect(await stored()).toEqual({ status: 'DECEASED', moved_out_on: '2024-04-01', moved_to_municipality_code: '141003', deceased_on: '2024-06-01' });
+    expect((await marks()).sort()).toEqual(['resident.markDeceased', 'resident.markMovedOut']);
+
+    // The way to correct a mark: clear it, giving the reason, and mark again.
+    expect((await officer.gql(CLEAR, { id, reason: '死亡日の誤記' })).data.clearResidentStatus.userErrors).toEqual([]);
+    expect((await officer.gql(DIE_AGAIN, { id })).data.markResidentDeceased).toEqual({ resident: { id }, userErrors: [] });
+    expect(await stored()).toEqual({ status: 'DECEASED', moved_out_on: '2024-04-01', moved_to_municipality_code: '141003', deceased_on: '2024-07-01' });
+  });
+
   it('refuses a resident who is active, and a reason empty, too long or not text, naming the field', async () => {
     const { code, officer } = await t.tenant();
     const { id } = await registerResident(officer);
