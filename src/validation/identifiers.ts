@@ -28,11 +28,19 @@ const NOT_IN_NAMES = /[\u0000-\u001f\u007f-\u009f\ufffd]/;
 /** Private-use characters: Shift_JIS 外字 (user-defined characters) decode to them, and no other system shows them alike. */
 const PRIVATE_USE = /[\ue000-\uf8ff\u{f0000}-\u{ffffd}\u{100000}-\u{10fffd}]/u;
 
+/**
+ * Invisible format characters (Unicode Cf): zero-width spaces and joiners, direction marks and overrides, a
+ * byte-order mark inside the text. Pasted along with a name, they make it differ from the same name typed, or
+ * reorder how it is shown. Ideographic variation selectors (葛󠄀) are marks, not format characters, and stay.
+ */
+const INVISIBLE = /\p{Cf}/u;
+
 /** Length in characters, as the database's length() counts them: 𠮷 is one, not two UTF-16 units. */
 export const charCount = (text: string): number => [...text].length;
 
 export function nameCharactersProblem(value: string): string | null {
   if (NOT_IN_NAMES.test(value)) return 'must not contain control characters, nor U+FFFD (what bytes that could not be decoded become)';
+  if (INVISIBLE.test(value)) return 'must not contain invisible formatting characters (zero-width spaces, direction marks), which come along with pasted text';
   if (PRIVATE_USE.test(value)) return 'must not contain private-use characters (外字, which other systems cannot show): write the name in standard characters';
   return null;
 }

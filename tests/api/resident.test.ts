@@ -319,6 +319,24 @@ describe('resident management', () => {
     ]);
   });
 
+  it('refuses a name holding invisible formatting characters, which would differ from the same name typed, and keeps variation selectors', async () => {
+    const { code, officer } = await t.tenant();
+    const invisible = 'must not contain invisible formatting characters (zero-width spaces, direction marks), which come along with pasted text';
+    // A zero-width space alone, a direction override that would show 子花 for 花子, a zero-width joiner inside.
+    const registered = await officer.gql(REGISTER, { input: residentInput({ familyName: '\u200b', givenName: '花\u202e子' }) });
+    expect(registered.data.registerResident).toEqual({ resident: null, userErrors: [
+      { field: ['input', 'familyName'], code: 'INVALID_FORMAT', message: invisible },
+      { field: ['input', 'givenName'], code: 'INVALID_FORMAT', message: invisible },
+    ] });
+    expect(await t.db.query('SELECT 1 FROM resident WHERE municipality_code = $1', [code])).toEqual([]);
+    // 葛 with an ideographic variation selector (葛󠄀) is a name as the registry writes it.
+    const { id } = await registerResident(officer, { familyName: '葛\u{E0100}西' });
+    expect((await officer.gql(UPDATE, { id, input: { familyName: '山\u200d田' } })).data.updateResident.userErrors).toEqual([
+      { field: ['input', 'familyName'], code: 'INVALID_FORMAT', message: invisible },
+    ]);
+    expect((await t.db.query('SELECT family_name FROM resident WHERE id = $1', [id]))[0].family_name).toBe('葛\u{E0100}西');
+  });
+
   it('keeps a birth date before the issue of every open ticket, as ticket issuance does', async () => {
     const { code, officer } = await t.tenant();
     const { id } = await registerResident(officer, { birthDate: '1990-01-01' });
