@@ -61,16 +61,23 @@ export class RequestSession {
   }
 
   manager(): Promise<EntityManager> {
-    this.opening ??= (async () => {
+    if (!this.opening) {
       const runner = this.db.createQueryRunner();
-      this.runner = runner;
       queueQueries(runner);
-      await runner.connect();
+      this.begin(runner, runner.connect());
+    }
+    return this.opening!;
+  }
+
+  /** Begins the session's transaction on `runner`, once `connected`. */
+  private begin(runner: QueryRunner, connected: Promise<unknown>): void {
+    this.runner = runner;
+    this.opening = (async () => {
+      await connected;
       await runner.startTransaction();
       await setTenants(runner.manager, this.tenants, this.statementTimeoutMs);
       return runner.manager;
     })();
-    return this.opening;
   }
 
   /**
@@ -124,12 +131,7 @@ export class RequestSession {
       await runner.release();
       return next;
     }
-    next.runner = runner;
-    next.opening = (async () => {
-      await runner.startTransaction();
-      await setTenants(runner.manager, next.tenants, next.statementTimeoutMs);
-      return runner.manager;
-    })();
+    next.begin(runner, Promise.resolve());
     return next;
   }
 

@@ -37,3 +37,9 @@ export function applyCursor<T extends ObjectLiteral>(query: SelectQueryBuilder<T
   if (!codes.has(municipality)) throw badCursor();
   return query.andWhere(`${query.alias}.${key} > :cursorKey`, { cursorKey: last });
 }
+
+/** A page of `first` from rows read one past it: the cursor of its last row when another page follows, else null. */
+export function pageOf<T>(rows: T[], first: number, cursorOf: (last: T) => string): { nodes: T[]; endCursor: string | null } {
+  const nodes = rows.slice(0, first);
+  return { nodes, endCursor: rows.length > first ? cursorOf(nodes[nodes.length - 1]) : null };
+}

@@ -9,6 +9,7 @@ import { badArgument, badCursor, checkPageSize, ErrorCode, ErrorCollector, ident
 import { ROLE_TENANT } from '../policies/roles';
 import { applyScope, scopeOf } from '../policies/scope';
 import { AccountConnection, AccountFilter, CreateAccountInput, MAX_ACCOUNTS_PAGE } from '../resolvers/account.types';
+import { pageOf } from '../resolvers/cursor';
 import { Role } from '../schema/enums';
 import { charCount, checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
 import { AuditSource, checkMunicipalityFilter, writeAudit } from './audit.service';
@@ -68,9 +69,7 @@ export class AccountService {
       if (!(await applyScope(db.getRepository(Account).createQueryBuilder('c'), scope).andWhere('c.id = :cursor', { cursor }).getExists())) throw badCursor();
       query.andWhere('lower(a.login_id) > (SELECT lower(c.login_id) FROM account c WHERE c.id = :cursor)', { cursor });
     }
-    const rows = await query.orderBy('lower(a.login_id)').limit(first + 1).getMany();
-    const nodes = rows.slice(0, first);
-    return { nodes, endCursor: rows.length > first ? nodes[nodes.length - 1].id : null };
+    return pageOf(await query.orderBy('lower(a.login_id)').limit(first + 1).getMany(), first, (last) => last.id);
   }
 
   /**

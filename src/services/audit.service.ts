@@ -5,6 +5,7 @@ import { CheckpointHead, CheckpointLink, checkpointDigest, checkpointKey, checkp
 import { AuditEvent, AuditOutcome } from '../entities/audit-event.entity';
 import { applyScope, reachesEveryTenant, scopeOf } from '../policies/scope';
 import { AuditEventConnection, AuditEventFilter } from '../resolvers/audit.types';
+import { pageOf } from '../resolvers/cursor';
 import { badArgument, badCursor, checkPageSize, ErrorCode, forbidden, identifierError } from '../errors';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
 
@@ -419,7 +420,5 @@ export async function searchAudit(
     query.andWhere('(a.occurredAt, a.id) < ((SELECT c.occurred_at FROM audit_event c WHERE c.id = :after), CAST(:after AS bigint))', { after });
   }
   // One more than the page, to tell whether another follows.
-  const rows = await query.orderBy('a.occurredAt', 'DESC').addOrderBy('a.id', 'DESC').limit(first + 1).getMany();
-  const nodes = rows.slice(0, first);
-  return { nodes, endCursor: rows.length > first ? nodes[nodes.length - 1].id : null };
+  return pageOf(await query.orderBy('a.occurredAt', 'DESC').addOrderBy('a.id', 'DESC').limit(first + 1).getMany(), first, (last) => last.id);
 }

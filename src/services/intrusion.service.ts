@@ -2,10 +2,11 @@ import { QueryResult, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { Actor } from '../auth/actor';
 import type { Context } from '../context';
-import { patiently, WaitingPool } from '../db/pg-client';
+import { WaitingPool } from '../db/pg-client';
 import { AlertKind, SecurityAlert } from '../entities/security-alert.entity';
 import { badCursor, checkPageSize } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
+import { repeatEvery } from './background';
 import { checkActorFilter } from './audit.service';
 
 export interface DetectionLimits {
@@ -123,11 +124,7 @@ export class IntrusionDetector {
 
   /** Sweeps once per window; returns the function that stops it. */
   startSweeping(): () => void {
-    const timer = setInterval(() => {
-      patiently(() => this.sweep()).catch((error: unknown) => console.error('detection sweep failed:', error instanceof Error ? error.message : error));
-    }, this.limits.windowMinutes * 60_000);
-    timer.unref();
-    return () => clearInterval(timer);
+    return repeatEvery(this.limits.windowMinutes * 60, 'detection sweep', () => this.sweep());
   }
 
   /**
