@@ -55,9 +55,13 @@ export interface OcrLine {
 
 export type OcrChecked = { ok: true; value: OcrLine } | { ok: false; part: 'ocr' | 'municipalityCode' | 'doseDigit'; reason: 'format' | 'checkDigit'; message: string };
 
-/** Ticket type (1) + dose number (1) + issuing municipality code with check digit (6) + ticket number (10). */
+/**
+ * Ticket type (1) + dose number (1) + issuing municipality code with check digit (6) + ticket number (10).
+ * Spaces and hyphens between groups are dropped, also as Japanese input types them: full-width (　, －),
+ * a dash for a hyphen, or the long-vowel mark kana mode types for one (ー).
+ */
 export function parseOcrLine(input: string): OcrChecked {
-  const value = normaliseDigits(input).replace(/[\s-]/g, '');
+  const value = normaliseWidth(input).replace(/[\s\-\u30fc]/g, '');
   if (!/^\d{18}$/.test(value)) return { ok: false, part: 'ocr', reason: 'format', message: 'must be 18 digits (ticket type, dose number, municipality code, ticket number)' };
   const doseDigit = Number(value[1]);
   if (doseDigit === 0) return { ok: false, part: 'doseDigit', reason: 'format', message: 'dose digit (2nd) is 0: misread?' };

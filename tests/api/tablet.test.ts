@@ -66,6 +66,20 @@ describe('tablet: scan', () => {
     expect(misreads).toBe(cases.length);
   });
 
+  it('reads an OCR line typed with Japanese input: full-width digits, spaces and hyphens, a dash or the long-vowel mark for a hyphen', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, home.code);
+    const { ticketNumber, ocrLine } = await residentWithTicket(home.officer);
+    const wide = (text: string) => text.replace(/[0-9]/g, (d) => String.fromCharCode(d.charCodeAt(0) + 0xfee0));
+    const [head, code, number] = [ocrLine.slice(0, 2), ocrLine.slice(2, 8), ocrLine.slice(8)];
+    for (const typed of [`${head}-${code}-${number}`, wide(`${head}　${code}　${number}`), wide(`${head}－${code}－${number}`), wide(`${head}ー${code}ー${number}`), `${head}‐${code}ｰ${number}`]) {
+      const scan = await site.gql(SCAN, { ticket: { ocrLine: typed } });
+      expect({ typed, answer: scan.data?.scanTicket ?? scan.errors }).toEqual({ typed, answer: expect.objectContaining({ status: 'VALID', municipalityCode: home.code, ticketNumber }) });
+    }
+    const registered = await site.gql(REGISTER_DOSE, { input: doseInput(home.code, ticketNumber, { ticket: { ocrLine: wide(`${head}－${code}－${number}`) } }) });
+    expect(registered.data.registerDose.receipt).toMatchObject({ status: 'RECORDED', municipalityCode: home.code, ticketNumber });
+  });
+
   it('refuses a dose digit beyond the next dose as registration does, instead of proposing a dose it would refuse', async () => {
     const home = await t.tenant();
     const site = await tablet(t, home.code);
