@@ -72,8 +72,11 @@ export class IntegratorContractService {
     const { code, accountId } = await this.checked(ctx, integratorAccountId, municipalityCode);
     return (await ctx.session.manager()).transaction(async (tx) => {
       const existing = await tx.getRepository(IntegratorContract).findOneBy({ municipalityCode: code, integratorAccountId: accountId });
-      if (!existing) throw InputError.of(['municipalityCode'], ErrorCode.NOT_FOUND, 'this municipality has no contract with this integrator');
-      await tx.getRepository(IntegratorContract).delete({ municipalityCode: existing.municipalityCode, integratorAccountId: accountId });
+      const missing = () => InputError.of(['municipalityCode'], ErrorCode.NOT_FOUND, 'this municipality has no contract with this integrator');
+      if (!existing) throw missing();
+      // Another request may have ended it since it was read: that one ended it, and logs it.
+      const { affected } = await tx.getRepository(IntegratorContract).delete({ municipalityCode: existing.municipalityCode, integratorAccountId: accountId });
+      if (!affected) throw missing();
       await writeAudit(tx, ctx, [{ operation: 'integratorContract.delete', municipalityCode: existing.municipalityCode, targetIds: [accountId], outcome: 'SUCCESS' }]);
       return existing;
     });

@@ -1,6 +1,6 @@
 import { Channel, Role } from '../../src/schema/enums';
 import { earliestDate, parseDoseIntervals } from '../../src/validation/dose-intervals';
-import { codes, Session, TestApp } from '../helpers/test-app';
+import { blockedBy, codes, GraphQLResponse, Session, TestApp } from '../helpers/test-app';
 import { doseInput, freshTicketNumber, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
@@ -327,6 +327,31 @@ describe('integrator eligibility', () => {
     const stranger = await contractedIntegrator();
     expect((await end(stranger.accountId, home.code)).userErrors).toEqual([{ field: ['municipalityCode'], code: 'NOT_FOUND', message: 'this municipality has no contract with this integrator' }]);
     expect((await end(integrator.accountId, home.code))).toEqual({ contract: { municipalityCode: home.code }, userErrors: [] });
+  });
+
+  it('ends a contract once when two operators end it at the same moment: the second is told it has none', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const second = await t.session(Role.OPERATOR, Channel.LGWAN);
+    // Both requests have read the contract and reach their delete while its row is held; the first then wins.
+    const hold = t.db.createQueryRunner();
+    await hold.connect();
+    await hold.startTransaction();
+    await hold.query('SELECT 1 FROM integrator_contract WHERE municipality_code = $1 AND integrator_account_id = $2 FOR UPDATE', [home.code, integrator.accountId]);
+    let answers: GraphQLResponse[];
+    try {
+      const sent = [operator, second].map((o) => o.gql(END, { a: integrator.accountId, m: home.code }));
+      await blockedBy(t.db, hold, '%DELETE FROM "integrator_contract"%', 2);
+      await hold.commitTransaction();
+      answers = await Promise.all(sent);
+    } finally {
+      await hold.release();
+    }
+    const errors = answers.map((a) => a.data.deleteIntegratorContract.userErrors);
+    expect(errors.filter((e) => e.length === 0)).toHaveLength(1);
+    expect(errors.find((e) => e.length > 0)).toEqual([{ field: ['municipalityCode'], code: 'NOT_FOUND', message: 'this municipality has no contract with this integrator' }]);
+    const ended = (await operator.gql(EVENTS, { id: integrator.accountId })).data.auditEvents.nodes.filter((e: { operation: string }) => e.operation === 'integratorContract.delete');
+    expect(ended).toHaveLength(1);
   });
 
   it('logs a contract made or ended with the integrator\'s id in capitals where a search by that id finds it', async () => {
