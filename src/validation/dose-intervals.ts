@@ -18,6 +18,10 @@ export function parseDoseIntervals(spec: string = DEFAULT_DOSE_INTERVALS): Inter
     if (Number(m[1]) < 2) {
       throw new Error(`DOSE_INTERVALS: "${part}" gives dose ${Number(m[1])} an interval, but ${Number(m[1]) === 1 ? 'the first dose has' : 'doses are counted from 1, and dose 1 has'} no previous dose to wait after: intervals start at dose 2`);
     }
+    // A dose is registered only after the one before it (dose-rules.ts): none waits "0" and is given that day.
+    if (Number(m[2]) === 0) {
+      throw new Error(`DOSE_INTERVALS: "${part}" is no interval: a dose is never given on the previous dose's day, so the least is 1${m[3]}; leave the dose out to give it none`);
+    }
     return { fromDose: Number(m[1]), amount: Number(m[2]), unit: m[3] as 'd' | 'm' };
   });
   intervals.sort((a, b) => a.fromDose - b.fromDose);
