@@ -47,7 +47,15 @@ const GETA = '\u3013';
 /** What CP932 writes for each non-ASCII BMP character met so far: the character itself, its CP932 form, or 〓. Bounded by the BMP. */
 const cp932Written = new Map<string, string>();
 
+/**
+ * A variation selector picks a form of the character before it (葛󠄀 with U+E0100, an emoji's colour
+ * form with U+FE0F). CP932 has one form of each character and no selector: it is left out, so that
+ * 葛󠄀 is written 葛 and an emoji one 〓, not followed by a 〓 of its own.
+ */
+const VARIATION_SELECTOR = /^\p{Variation_Selector}$/u;
+
 function cp932Form(ch: string): string {
+  if (VARIATION_SELECTOR.test(ch)) return '';
   // CP932 holds no character beyond the BMP (𠮷, emoji): one 〓 for the whole surrogate pair.
   if (ch.length > 1) return GETA;
   let written = cp932Written.get(ch);

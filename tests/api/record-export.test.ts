@@ -134,6 +134,18 @@ describe('vaccination record CSV export', () => {
     ]);
   });
 
+  it('writes in Shift_JIS a character picked by a variation selector as the character, and one 〓 for an emoji in its colour form', async () => {
+    const { code, officer } = await t.tenant();
+    const row = registryRow();
+    await importFile(t, officer, registryCsv([row]));
+    // 葛󠄀 is 葛 with an ideographic variation selector (U+E0100), as a name is written to choose its form;
+    // ☎️ is ☎ with U+FE0F, as phones type it. CP932 holds 葛 and neither selector.
+    await addRecord(code, row.addressee, 1, '2021-06-01', 'COMPLETED', 'FA1234', t, '葛\u{e0100}飾会場 ☎\ufe0f', '葛\u{e0100}西 髙橋');
+    const cells = (text: string) => lines(text)[1].split(',').slice(7, 9);
+    expect(cells(iconv.decode((await download(Channel.LGWAN, officer, 'encoding=sjis')).bytes, 'cp932'))).toEqual(['葛飾会場 〓', '葛西 髙橋']);
+    expect((await exportAudit(code)).map((e: any) => e.target_ids.slice(4))).toEqual([['encoding:SJIS', 'rows:1', 'substituted:1']]);
+  });
+
   it('cuts the download off, rather than ending it, and logs a failure when the export fails part-way', async () => {
     const { code, officer } = await tenantWithRecords();
     const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
