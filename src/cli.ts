@@ -26,7 +26,7 @@ import { archiveAuditEvents, AuditSource, verifyAuditLog } from './services/audi
 const USAGE = `Usage: npm run cli -- <command>
 
 Commands:
-  help, --help, -h            Print this text
+  help, --help, -h            Print this text (also after a command, which then does nothing)
   create-operator <loginId>   Create a system operator account (password from OPERATOR_PASSWORD or prompted)
   verify-audit [<code>|platform] [--expect <digest>]
                               Verify the operation log's hash chains (one municipality's, the platform's, or all)
@@ -416,8 +416,17 @@ export async function rotateMasterKey(): Promise<void> {
   console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. Run verify-audit once with the same two settings (it hands every series of checkpoints over to the new key); PREVIOUS_MASTER_KEY can then be removed from every server.`);
 }
 
+/** The commands `run` knows: after one of them, --help or -h asks for the usage. */
+const COMMANDS = ['create-operator', 'verify-audit', 'archive-audit', 'rotate-tenant-key', 'reencrypt-tenant-key', 'rotate-master-key', 'import-residents'];
+
 /** Runs the command `npm run cli -- <command> <arguments>` names. */
 export async function run([command, ...args]: string[]): Promise<void> {
+  // `<command> --help` is asked as `help` is: nothing runs, no password is asked for, and -h is taken
+  // for no login id, municipality code or file.
+  if (COMMANDS.includes(command) && args.some((arg) => arg === '--help' || arg === '-h')) {
+    console.log(USAGE);
+    return;
+  }
   // A word too many may be what the operator meant to say: it is pointed out, not ignored.
   const takes = (most: number) => {
     const unknown = args.find((arg) => arg.startsWith('--'));

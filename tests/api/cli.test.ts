@@ -137,6 +137,25 @@ describe('operator command line', () => {
     }
   }, 120_000);
 
+  it('prints the usage for --help or -h after a command, and runs nothing', async () => {
+    const { code } = await t.tenant();
+    // Without a terminal or OPERATOR_PASSWORD, create-operator would stop for the password; -h is no login id.
+    const saved = process.env.OPERATOR_PASSWORD;
+    delete process.env.OPERATOR_PASSWORD;
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      const asked = [['create-operator', '-h'], ['create-operator', 'ops', '--help'], ['rotate-tenant-key', '-h'], ['verify-audit', code, '--help'],
+        ['import-residents', '--help'], ['import-residents', code, 'residents.csv', '--mode', 'skip', '-h'], ['archive-audit', '--help']];
+      for (const args of asked) await run(args);
+      expect(log.mock.calls).toEqual(asked.map(() => [expect.stringMatching(/^Usage: npm run cli -- <command>\n/)]));
+      expect(process.exitCode ?? 0).toBe(0);
+    } finally {
+      log.mockRestore();
+      if (saved !== undefined) process.env.OPERATOR_PASSWORD = saved;
+    }
+    expect(await t.db.query(`SELECT 1 FROM account WHERE login_id IN ('-h', 'ops')`)).toEqual([]);
+  });
+
   it('names the argument missing, the option unknown or the word too many, then prints the usage', async () => {
     const { code } = await t.tenant();
     const refusals: [string[], string][] = [
