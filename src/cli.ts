@@ -113,7 +113,7 @@ export async function createOperator(loginId: string | undefined): Promise<void>
   if (!loginId) throw new UsageError('create-operator: missing <loginId>');
   const password = await readPassword();
   const account = await withDatabase(({ db }, config) => createServices(db, config).accounts.create(
-    { requestId: 'cli', channel: 'CLI', actor: null },
+    cliSource(),
     { loginId, password, role: Role.OPERATOR, displayName: `Operator ${loginId}` },
     // Whoever runs the command typed the password: it is already the holder's own.
     { chosenByHolder: true },

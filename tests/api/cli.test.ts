@@ -60,6 +60,19 @@ describe('operator command line', () => {
     expect(login.data.login.mustChangePassword).toBe(false);
     expect(codes(await t.request(Channel.LGWAN, '{ accounts { nodes { id } } }', {}, login.data.login.accessToken))).toEqual([]);
     await expect(createOperator(loginId)).rejects.toMatchObject({ errors: [{ field: ['input', 'loginId'], code: 'DUPLICATE' }] });
+    // Each command is one request in the operation log: a second operator's creation is not the first's.
+    const second = `second-operator-${randomInt(1e9)}`;
+    const quiet = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    try {
+      await createOperator(second);
+    } finally {
+      quiet.mockRestore();
+    }
+    const created = await t.db.query(
+      `SELECT e.request_id FROM audit_event e JOIN account a ON a.id::text = ANY (e.target_ids) WHERE e.operation = 'account.create' AND a.login_id IN ($1, $2)`, [loginId, second],
+    );
+    expect(created).toEqual([{ request_id: expect.stringMatching(/^[0-9a-f-]{36}$/) }, { request_id: expect.stringMatching(/^[0-9a-f-]{36}$/) }]);
+    expect(created[0].request_id).not.toBe(created[1].request_id);
   });
 
   it('tells a production server on the embedded database to be stopped for the first operator, whom the command then creates', async () => {
