@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import { Context, keepWrite } from '../context';
 import { badArgument, ErrorCode, forbidden, identifierError } from '../errors';
@@ -8,6 +9,11 @@ import { checkMunicipalityCode } from '../validation/identifiers';
 import { checkTicketNumber, parseSeries, seriesCovers } from '../validation/tickets';
 import { writeAudit } from './audit.service';
 
+
+/** One check as asked (an alias of the request). */
+interface Question { municipalityCode: string; ticketNumber: string; birthDate: string }
+/** A check counted and ready to be looked up; `born` is null once its ticket is blocked, `place` its place among the ticket's misses. */
+interface Started { municipalityCode: string; ticketNumber: string; born: string | null; ticket: string; place: number | null }
 
 type Row = { ticket_id: string; matched: boolean; series: string; voided: boolean; status: string; doses: number; last_on: string | null };
 
@@ -28,7 +34,27 @@ export class EligibilityService {
     this.intervals = parseDoseIntervals(options.doseIntervals);
   }
 
-  async check(ctx: Context, municipalityCode: string, ticketNumber: string, birthDate: string): Promise<TicketEligibility> {
+  /** The checks of each request: its aliases are answered together, with one look-up of all their tickets. */
+  private readonly batches = new WeakMap<Context, DataLoader<Question, TicketEligibility>>();
+
+  check(ctx: Context, municipalityCode: string, ticketNumber: string, birthDate: string): Promise<TicketEligibility> {
+    let batch = this.batches.get(ctx);
+    if (!batch) {
+      // Not cached: the same ticket asked twice is two checks, each counted.
+      batch = new DataLoader((questions) => this.answer(ctx, questions), { cache: false });
+      this.batches.set(ctx, batch);
+    }
+    return batch.load({ municipalityCode, ticketNumber, birthDate });
+  }
+
+  /** Each check counted as before, one by one; the tickets looked up in one statement; each answered or refused on its own. */
+  private async answer(ctx: Context, questions: readonly Question[]): Promise<(TicketEligibility | Error)[]> {
+    const started = await Promise.all(questions.map((q) => this.start(ctx, q).catch((error: Error) => error)));
+    const rows = await this.lookUp(ctx, started.filter((s): s is Started => !(s instanceof Error)));
+    return Promise.all(started.map((s) => (s instanceof Error ? s : this.finish(ctx, s, rows.get(s)).catch((error: Error) => error))));
+  }
+
+  private async start(ctx: Context, { municipalityCode, ticketNumber, birthDate }: Question): Promise<Started> {
     const accountId = ctx.actor?.accountId;
     if (!accountId || !ctx.ability.can('check', 'Eligibility')) {
       throw forbidden();
@@ -47,20 +73,23 @@ export class EligibilityService {
     const ticket = `${code.value}:${number.value}`;
     const place = await ctx.services.detector.eligibilityCheckStarted(ctx.actor!, ticket);
     // A blocked check still looks the ticket up, without its birth date, so that the log names the ticket guessed at.
-    const row = await this.lookUp(ctx, accountId, code.value, number.value, place === null ? null : born);
+    return { municipalityCode: code.value, ticketNumber: number.value, born: place === null ? null : born, ticket, place };
+  }
+
+  private async finish(ctx: Context, { municipalityCode, ticket, place }: Started, row: Row | undefined): Promise<TicketEligibility> {
     const ticketId = row?.ticket_id ?? '-';
     if (place === null) {
       // Refused whatever the birth date, as a locked account is: DENIED, kept should the request be rolled back.
       await keepWrite(ctx, await ctx.session.manager(), (db) => writeAudit(db, ctx, [{
-        operation: 'eligibility.check.blocked', municipalityCode: code.value, targetIds: [ticketId], outcome: 'DENIED',
+        operation: 'eligibility.check.blocked', municipalityCode, targetIds: [ticketId], outcome: 'DENIED',
       }]));
-      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, code.value, null, null);
+      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, municipalityCode, null, null);
       return NOT_FOUND;
     }
     const found = row?.matched ? row : null;
-    ctx.audit.note(found ? 'eligibility.check' : 'eligibility.check.notFound', code.value, ticketId);
+    ctx.audit.note(found ? 'eligibility.check' : 'eligibility.check.notFound', municipalityCode, ticketId);
     if (!found) {
-      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, code.value, row?.ticket_id ?? null, place);
+      await ctx.services.detector.eligibilityMissed(ctx.actor!, ctx.sourceAddress, municipalityCode, row?.ticket_id ?? null, place);
       return NOT_FOUND;
     }
     await ctx.services.detector.eligibilityFound(ctx.actor!, ticket);
@@ -75,22 +104,27 @@ export class EligibilityService {
   }
 
   /**
-   * The ticket of that number in that municipality, if it contracted the integrator, and whether
-   * `born` is its resident's birth date; a null `born` compares nothing (= NULL is never true).
+   * For each check, the ticket of that number in that municipality, if it contracted the
+   * integrator, and whether `born` is its resident's birth date; a null `born` compares nothing
+   * (= NULL is never true). One statement for every check of the request.
    */
-  private async lookUp(ctx: Context, accountId: string, municipalityCode: string, ticketNumber: string, born: string | null): Promise<Row | undefined> {
-    // Widened to the one municipality asked about; the contract join below still decides whether anything is found.
-    const rows: Row[] = await ctx.session.widen([municipalityCode], (tx) => tx.query(
-      `SELECT t.id AS ticket_id, r.id IS NOT NULL AS matched, t.series, t.voided_on IS NOT NULL AS voided, r.status,
-              (SELECT count(*)::int FROM vaccination_record v WHERE v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED') AS doses,
-              (SELECT to_char(max(v.vaccinated_on), 'YYYY-MM-DD') FROM vaccination_record v
-                WHERE v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED') AS last_on
-       FROM integrator_contract c
-       JOIN ticket t ON t.municipality_code = c.municipality_code AND t.ticket_number = $3
-       LEFT JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id AND r.birth_date = $4::date
-       WHERE c.integrator_account_id = $1 AND c.municipality_code = $2`,
-      [accountId, municipalityCode, ticketNumber, born],
+  private async lookUp(ctx: Context, checks: Started[]): Promise<Map<Started, Row>> {
+    if (checks.length === 0) return new Map();
+    // Widened to the municipalities asked about; the contract join below still decides whether anything is found.
+    const rows: (Row & { i: string })[] = await ctx.session.widen(checks.map((c) => c.municipalityCode), (tx) => tx.query(
+      `SELECT q.i, x.* FROM unnest($2::char(6)[], $3::char(10)[], $4::date[]) WITH ORDINALITY AS q(municipality_code, ticket_number, born, i)
+       CROSS JOIN LATERAL (
+         SELECT t.id AS ticket_id, r.id IS NOT NULL AS matched, t.series, t.voided_on IS NOT NULL AS voided, r.status,
+                (SELECT count(*)::int FROM vaccination_record v WHERE v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED') AS doses,
+                (SELECT to_char(max(v.vaccinated_on), 'YYYY-MM-DD') FROM vaccination_record v
+                  WHERE v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED') AS last_on
+         FROM integrator_contract c
+         JOIN ticket t ON t.municipality_code = c.municipality_code AND t.ticket_number = q.ticket_number
+         LEFT JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id AND r.birth_date = q.born
+         WHERE c.integrator_account_id = $1 AND c.municipality_code = q.municipality_code
+       ) x`,
+      [ctx.actor!.accountId, checks.map((c) => c.municipalityCode), checks.map((c) => c.ticketNumber), checks.map((c) => c.born)],
     ));
-    return rows[0];
+    return new Map(rows.map((row) => [checks[Number(row.i) - 1], row]));
   }
 }

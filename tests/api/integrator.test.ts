@@ -199,7 +199,9 @@ describe('integrator eligibility', () => {
     const compared: string[] = [];
     const { logQuery } = t.queries;
     t.queries.logQuery = (query: string, parameters?: unknown[]) => {
-      if (/r\.birth_date = \$4/.test(query) && parameters?.[2] === guessed.ticketNumber && parameters[3] !== null) compared.push(String(parameters[3]));
+      if (!/r\.birth_date = q\.born/.test(query)) return logQuery.call(t.queries, query);
+      const [, , numbers, dates] = parameters as [string, string[], string[], (string | null)[]];
+      numbers.forEach((n, i) => n === guessed.ticketNumber && dates[i] !== null && compared.push(String(dates[i])));
       logQuery.call(t.queries, query);
     };
     try {
@@ -215,6 +217,31 @@ describe('integrator eligibility', () => {
     }
     const alerts = await t.db.query(`SELECT kind FROM security_alert WHERE actor_id = $1`, [integrator.accountId]);
     expect(alerts).toEqual([{ kind: 'ELIGIBILITY_GUESSING' }]);
+  });
+
+  it('looks up the tickets of checks sent at once, as aliases of one request, in as many statements as one check', async () => {
+    const home = await t.tenant();
+    const integrator = await contractedIntegrator(home.code);
+    const tickets = [];
+    for (let i = 0; i < 5; i++) tickets.push(await residentWithTicket(home.officer, { birthDate: '1970-07-07' }));
+    await home.officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-01-01") { userErrors { code } } }', { id: tickets[3].residentId });
+    const statuses = async (asked: { ticketNumber: string }[], birthDate = '1970-07-07') => {
+      const query = `{ ${asked.map((a, i) => `c${i}: ticketEligibility(municipalityCode: "${home.code}", ticketNumber: "${a.ticketNumber}", birthDate: "${birthDate}") { status nextDoseNumber }`).join(' ')} }`;
+      const start = t.queries.count;
+      const answer = await integrator.gql(query);
+      expect(answer.errors).toBeUndefined();
+      return { statements: t.queries.count - start, answers: Object.values(answer.data) };
+    };
+    const one = await statuses(tickets.slice(0, 1));
+    const five = await statuses([...tickets, { ticketNumber: freshTicketNumber() }]);
+    expect(one.answers).toEqual([{ status: 'VALID', nextDoseNumber: 1 }]);
+    // Each alias is answered for its own ticket: the one moved out, and the number no one holds, apart.
+    expect(five.answers).toEqual([
+      ...Array(3).fill({ status: 'VALID', nextDoseNumber: 1 }), { status: 'MOVED_OUT', nextDoseNumber: null }, { status: 'VALID', nextDoseNumber: 1 },
+      { status: 'NOT_FOUND', nextDoseNumber: null },
+    ]);
+    expect(five.statements).toBe(one.statements);
+    expect((await statuses(tickets.slice(0, 2), '1970-07-08')).answers).toEqual(Array(2).fill({ status: 'NOT_FOUND', nextDoseNumber: null }));
   });
 
   it('does not count a check that found its ticket as a miss', async () => {
