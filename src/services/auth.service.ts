@@ -68,10 +68,10 @@ export class AuthService {
       throw refused();
     }
     if (!passwordOk) {
-      const lockedNow = await this.countFailure(this.db.manager, account.id);
-      await audit('FAILURE');
+      const failure = await this.countFailure(this.db.manager, account.id);
+      await audit(failure === 'alreadyLocked' ? 'DENIED' : 'FAILURE');
       await this.detector.loginFailed(address, place);
-      if (lockedNow) await this.detector.accountLocked(account.id, account.municipalityCode, address);
+      if (failure === 'lockedNow') await this.detector.accountLocked(account.id, account.municipalityCode, address);
       throw refused();
     }
     // The row was read before the password check: an attempt running beside it may have locked
@@ -92,16 +92,21 @@ export class AuthService {
     return { accessToken: await this.tokens.sign({ accountId: account.id, channel, passwordVersion: account.passwordVersion }), account };
   }
 
-  /** Counts a wrong password towards the lockout, in SQL so that concurrent attempts cannot slip past the limit; true if it locked the account. */
-  private async countFailure(db: EntityManager, accountId: string): Promise<boolean> {
+  /**
+   * Counts a wrong password towards the lockout, in SQL so that concurrent attempts cannot slip past
+   * the limit. An attempt that read the account before another locked it is not counted: the lock
+   * is neither lengthened nor raised twice, and it ends with no failures carried over.
+   */
+  private async countFailure(db: EntityManager, accountId: string): Promise<'counted' | 'lockedNow' | 'alreadyLocked'> {
     const [rows] = await db.query(
       `UPDATE account SET
          failed_login_count = CASE WHEN failed_login_count + 1 >= $2 THEN 0 ELSE failed_login_count + 1 END,
          locked_until = CASE WHEN failed_login_count + 1 >= $2 THEN now() + make_interval(mins => $3) ELSE locked_until END
-       WHERE id = $1 RETURNING failed_login_count = 0 AS locked_now`,
+       WHERE id = $1 AND (locked_until IS NULL OR locked_until <= now()) RETURNING failed_login_count = 0 AS locked_now`,
       [accountId, this.policy.maxFailedLogins, this.policy.lockoutMinutes],
     );
-    return rows[0]?.locked_now === true;
+    if (rows.length === 0) return 'alreadyLocked';
+    return rows[0].locked_now === true ? 'lockedNow' : 'counted';
   }
 
   /**
@@ -135,9 +140,9 @@ export class AuthService {
       throw incorrect();
     }
     if (!passwordOk) {
-      const lockedNow = await keepWrite(ctx, db, (into) => this.countFailure(into, account.id));
-      await audit('FAILURE');
-      if (lockedNow) await this.detector.accountLocked(account.id, account.municipalityCode, ctx.sourceAddress);
+      const failure = await keepWrite(ctx, db, (into) => this.countFailure(into, account.id));
+      await audit(failure === 'alreadyLocked' ? 'DENIED' : 'FAILURE');
+      if (failure === 'lockedNow') await this.detector.accountLocked(account.id, account.municipalityCode, ctx.sourceAddress);
       throw incorrect();
     }
     if (refusals.errors.length > 0) {

@@ -135,6 +135,28 @@ describe('login', () => {
     expect(row.locked).toBe(true);
   });
 
+  it('neither lengthens a lock nor raises it again for wrong passwords checked against the account as read before it locked', async () => {
+    const account = await t.createAccount(Role.OPERATOR);
+    const repo = t.app.services.db.getRepository(Account);
+    // The account as read by attempts that began before the failures below locked it.
+    const before = await repo.findOneByOrFail({ id: account.id });
+    for (let i = 0; i < 3; i++) await loginFrom('198.51.100.10', Channel.LGWAN, account.loginId, 'wrong-password!');
+    const [locked] = await t.db.query('SELECT locked_until FROM account WHERE id = $1', [account.id]);
+    const stale = jest.spyOn(repo, 'findOneBy');
+    for (let i = 0; i < 3; i++) stale.mockResolvedValueOnce(before);
+    try {
+      for (let i = 0; i < 3; i++) expect(codes(await loginFrom('198.51.100.10', Channel.LGWAN, account.loginId, 'wrong-password!'))).toEqual(['UNAUTHENTICATED']);
+      expect(stale).toHaveBeenCalledTimes(3);
+    } finally {
+      stale.mockRestore();
+    }
+    // Refused as attempts during the lock are, and not counted: the lock ends when it would have, with no failures left over.
+    expect(await t.db.query('SELECT failed_login_count, locked_until FROM account WHERE id = $1', [account.id])).toEqual([{ failed_login_count: 0, locked_until: locked.locked_until }]);
+    expect(await t.db.query(`SELECT kind FROM security_alert WHERE actor_id = $1`, [account.id])).toEqual([{ kind: 'ACCOUNT_LOCKED' }]);
+    const events = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'login' AND $1 = ANY(target_ids) ORDER BY id`, [account.id]);
+    expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(['FAILURE', 'FAILURE', 'FAILURE', 'DENIED', 'DENIED', 'DENIED']);
+  });
+
   it('a good login resets the failure count', async () => {
     const account = await t.createAccount(Role.OPERATOR);
     for (let i = 0; i < 2; i++) await t.login(Channel.LGWAN, account.loginId, 'wrong-password!');
