@@ -145,9 +145,13 @@ export class IntrusionDetector {
     await this.uncount(`login:${address}`);
   }
 
-  /** The attempt failed; alerted once, by the attempt that reached the limit. */
+  /**
+   * The attempt failed; alerted by the attempt that reached the limit. An address kept at the limit
+   * reaches it again each time one of its failures leaves the window (the throttle lets one more
+   * through): alerted once for such a run, until it pauses for the window.
+   */
   async loginFailed(address: string, place: number): Promise<void> {
-    if (place === this.limits.loginFailuresPerAddress) {
+    if (place === this.limits.loginFailuresPerAddress && (await this.countRun(`login-throttled:${address}`)) === 1) {
       await this.alert('LOGIN_THROTTLED', { sourceAddress: address }, `${this.limits.loginFailuresPerAddress} failed logins within ${this.limits.windowMinutes} min`);
     }
   }

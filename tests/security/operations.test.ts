@@ -143,6 +143,32 @@ describe('intrusion detection', () => {
     }
   });
 
+  it('alerts once for an address kept at the throttle\'s limit, however many failures the throttle lets through as old ones leave the window', async () => {
+    const app = await TestApp.start();
+    const throttled = () => app.db.query(`SELECT kind FROM security_alert WHERE kind = 'LOGIN_THROTTLED' AND source_address = $1`, [app.address]);
+    /** The oldest of the address's failures (listed newest first) and of its reaches of the limit fall out of the window. */
+    const ageOldest = (key: string) =>
+      app.db.query(`UPDATE detection_window SET events[cardinality(events)] = now() - interval '16 minutes' WHERE key = $1`, [`${key}:${app.address}`]);
+    try {
+      for (let i = 0; i < 20; i++) await app.login(Channel.LGWAN, `unknown-${i}`, 'wrong-password');
+      expect(await throttled()).toEqual([{ kind: 'LOGIN_THROTTLED' }]);
+      // Still hammering: each failure that leaves the window lets one more attempt through, which fails and reaches the limit again.
+      for (let i = 0; i < 3; i++) {
+        await ageOldest('login');
+        expect(codes(await app.login(Channel.LGWAN, `unknown-again-${i}`, 'wrong-password'))).toEqual(['UNAUTHENTICATED']);
+        expect(await app.db.query(`SELECT cardinality(events) AS n FROM detection_window WHERE key = $1`, [`login:${app.address}`])).toEqual([{ n: 20 }]);
+      }
+      expect(await throttled()).toEqual([{ kind: 'LOGIN_THROTTLED' }]);
+      // Back after a whole window without reaching the limit: a new run, alerted anew.
+      await app.db.query(`UPDATE detection_window SET events = ARRAY[now() - interval '16 minutes'] WHERE key = $1`, [`login-throttled:${app.address}`]);
+      await ageOldest('login');
+      await app.login(Channel.LGWAN, 'unknown-later', 'wrong-password');
+      expect(await throttled()).toEqual([{ kind: 'LOGIN_THROTTLED' }, { kind: 'LOGIN_THROTTLED' }]);
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('counts the events of every API process sharing the database, and alerts once', async () => {
     const { code, officer } = await t.tenant();
     // A second process with the same configuration, as behind a load balancer.
