@@ -13,7 +13,7 @@ export class TicketRequest {
 
 @InputType({ description: 'Tickets for one campaign series. Give `tickets` (all issued, or none and every entry\'s problems named), or `allActiveResidents` to issue to every active resident born by `issuedOn` without an open ticket of the series.' })
 export class IssueTicketsInput {
-  @Field({ description: 'Doses the series covers: "1-2" or "3"; the first at most 9 (the OCR line has one digit for it).' }) series: string;
+  @Field({ description: 'Doses the series covers: "1-2" or "3"; the first at most 9 (the OCR line has one digit for it), the last at most 20.' }) series: string;
   @Field({ nullable: true, description: 'ISO 8601 date; defaults to today.' }) issuedOn?: string;
   @Field(() => [TicketRequest], { nullable: true, description: `At most ${MAX_EXPLICIT_TICKETS}.` }) tickets?: TicketRequest[];
   @Field({ nullable: true }) allActiveResidents?: boolean;

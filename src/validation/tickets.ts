@@ -18,13 +18,21 @@ export interface Series {
   last: number;
 }
 
-/** Also written with full-width digits and dashes, or a wave dash for the range: "１－２", "1〜2". */
-export function parseSeries(input: string): Series | null {
+/** The highest dose number a record takes (vaccination_record_dose_number_range). */
+const LAST_DOSE = 20;
+
+/** The doses a series is written with, whether or not they make one ("2-1" and "1-99" too). */
+function readSeries(input: string): Series | null {
   const m = /^(\d{1,2})(?:\s*[-~〜]\s*(\d{1,2}))?$/.exec(normaliseWidth(input));
   if (!m) return null;
   const first = Number(m[1]);
-  const last = m[2] === undefined ? first : Number(m[2]);
-  return first >= 1 && last >= first && last <= 20 ? { first, last } : null;
+  return { first, last: m[2] === undefined ? first : Number(m[2]) };
+}
+
+/** Also written with full-width digits and dashes, or a wave dash for the range: "１－２", "1〜2". */
+export function parseSeries(input: string): Series | null {
+  const series = readSeries(input);
+  return series && series.first >= 1 && series.last >= series.first && series.last <= LAST_DOSE ? series : null;
 }
 
 /** The one way a series is stored: "3" or "1-2" (so "01-02" and "1-2" are one series). */
@@ -33,11 +41,15 @@ export const seriesText = (series: Series): string => (series.first === series.l
 /**
  * A series a new ticket may be issued for, in its stored form. The OCR line prints the series'
  * first dose as its one dose digit; later doses of a range ("8-12") are used on the same ticket.
+ * A dose past those limits is told which one it passes: "21" and "1-99" are doses, only too late ones.
  */
 export function checkIssuedSeries(input: string): Checked {
-  const series = parseSeries(input);
-  if (!series) return { ok: false, reason: 'format', message: 'must be a dose number or a range of doses, e.g. "3" or "1-2"' };
+  const series = readSeries(input);
+  if (!series || series.first < 1 || series.last < series.first) {
+    return { ok: false, reason: 'format', message: 'must be a dose number or a range of doses, e.g. "3" or "1-2"' };
+  }
   if (series.first > 9) return { ok: false, reason: 'format', message: 'must start at dose 9 at the latest: the ticket\'s OCR line has one digit for the dose' };
+  if (series.last > LAST_DOSE) return { ok: false, reason: 'format', message: `must end at dose ${LAST_DOSE} at the latest: no dose is numbered higher` };
   return { ok: true, value: seriesText(series) };
 }
 

@@ -225,10 +225,16 @@ describe('tickets', () => {
     const { code, officer } = await t.tenant();
     const { id } = await registerResident(officer);
     const refused = [{ field: ['input', 'series'], code: 'INVALID_SERIES', message: 'must start at dose 9 at the latest: the ticket\'s OCR line has one digit for the dose' }];
-    for (const series of ['10', '10-12', '１２']) {
+    for (const series of ['10', '10-12', '１２', '21']) {
       expect((await officer.gql(ISSUE, { input: { series, tickets: [{ residentId: id }] } })).data.issueTickets.userErrors).toEqual(refused);
     }
     expect((await officer.gql(ISSUE, { input: { series: '10', allActiveResidents: true } })).data.issueTickets.userErrors).toEqual(refused);
+    // A range ending past the last dose a record takes is told so, not that it is no range of doses.
+    const tooLong = [{ field: ['input', 'series'], code: 'INVALID_SERIES', message: 'must end at dose 20 at the latest: no dose is numbered higher' }];
+    for (const series of ['1-99', '9-21', '１－２１']) {
+      expect((await officer.gql(ISSUE, { input: { series, tickets: [{ residentId: id }] } })).data.issueTickets.userErrors).toEqual(tooLong);
+    }
+    expect((await officer.gql(ISSUE, { input: { series: '1-99', allActiveResidents: true } })).data.issueTickets.userErrors).toEqual(tooLong);
     expect(await t.db.query('SELECT 1 FROM ticket WHERE municipality_code = $1', [code])).toEqual([]);
 
     // The dose digit is the series' first dose; a site registers its later doses by the same OCR line.
