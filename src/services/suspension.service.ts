@@ -7,6 +7,7 @@ import { Municipality } from '../entities/municipality.entity';
 import { ErrorCode, ErrorCollector, identifierError, InputError } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { checkMunicipalityCode } from '../validation/identifiers';
+import { cityOfWard } from '../validation/own-codes';
 import { collectReason } from '../validation/reasons';
 import { writeAudit } from './audit.service';
 
@@ -83,7 +84,11 @@ export class SuspensionService {
       return null;
     }
     if (!(await db.getRepository(Municipality).existsBy({ code: checked.value }))) {
-      errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+      // A ward is in the national list, but its designated city is the one municipality a stop can name.
+      const city = cityOfWard(checked.value);
+      errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, city
+        ? `is a ward of the designated city ${city}, which is one municipality: give the city's code`
+        : 'is not a municipality in the national list');
       return null;
     }
     return checked.value;

@@ -39,3 +39,9 @@ function wards(): Map<string, string[]> {
 export function wardCodes(): string[] {
   return [...wards().values()].flat();
 }
+
+/** The designated city whose ward this code is, or null for a code that is no ward. */
+export function cityOfWard(code: string): string | null {
+  for (const [city, cityWards] of wards()) if (cityWards.includes(code)) return city;
+  return null;
+}

@@ -93,6 +93,10 @@ describe('emergency stop', () => {
       { field: ['reason'], code: 'INVALID_FORMAT', message: 'must be at most 500 characters' },
     ]);
     expect((await operator.gql(RESUME, { f: 'IMPORT' })).data.resumeFunction.userErrors).toEqual([{ field: ['function'], code: 'NOT_FOUND' }]);
+    // A ward (横浜市鶴見区) is in the national list, but no municipality of its own: the operator is told the city's code.
+    const ward = [{ field: ['municipalityCode'], code: 'UNKNOWN_MUNICIPALITY', message: 'is a ward of the designated city 141003, which is one municipality: give the city\'s code' }];
+    expect((await operator.gql(SUSPEND, { f: 'IMPORT', m: '141011', r: 'site tablet stolen' })).data.suspendFunction.userErrors).toEqual(ward);
+    expect((await operator.gql(RESUME, { f: 'IMPORT', m: '１４１０１１' })).data.resumeFunction.userErrors).toEqual([{ field: ['municipalityCode'], code: 'UNKNOWN_MUNICIPALITY' }]);
     // A blank code is a mistake, not the whole country; a reason is plain text, refused too long rather than cut.
     expect((await operator.gql(SUSPEND, { f: 'IMPORT', m: '', r: 'x' })).data.suspendFunction.userErrors).toEqual([{ field: ['municipalityCode'], code: 'INVALID_FORMAT', message: expect.any(String) }]);
     expect((await operator.gql(RESUME, { f: 'IMPORT', m: '' })).data.resumeFunction.userErrors).toEqual([{ field: ['municipalityCode'], code: 'INVALID_FORMAT' }]);
