@@ -26,6 +26,8 @@ export interface Context {
    * operation log): done in the request as usual, and again on their own if it is rolled back.
    */
   kept: ((db: EntityManager) => Promise<unknown>)[];
+  /** The request has been counted towards its account's refusals (countRefusal). */
+  refusalCounted: boolean;
   services: Services;
 }
 
@@ -57,8 +59,20 @@ export function contextFor(services: Services, actor: Actor | null, via: { chann
     loaders: createLoaders(() => session.manager(), ability),
     audit: new ReadAudit(),
     kept: [],
+    refusalCounted: false,
     services,
   };
+}
+
+/**
+ * Counts the request towards its account's refusals for intrusion detection, once however many of
+ * its fields were refused: a page of residents asked with My Number on the internet channel is one
+ * refused request, not one for each resident on it.
+ */
+export async function countRefusal(ctx: Context): Promise<void> {
+  if (!ctx.actor || ctx.refusalCounted) return;
+  ctx.refusalCounted = true;
+  await ctx.services.detector.denied(ctx.actor, ctx.sourceAddress);
 }
 
 /** Does `work` in the request's transaction now, and again on its own should the request be rolled back. */

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
-import { Context, createContext, finishRequest } from '../context';
+import { Context, countRefusal, createContext, finishRequest } from '../context';
 import { ImportJob } from '../entities/import-job.entity';
 import { ErrorCode, ErrorCollector, forbidden, InputError, lgwanOnly } from '../errors';
 import { notWorking } from '../policies/shield';
@@ -31,7 +31,7 @@ async function refuse(res: ServerResponse, ctx: Context, registryRoute = false):
     const code = String(why.extensions.code);
     return json(res, code === 'UNAUTHENTICATED' ? 401 : 403, errorBody(why.message, code));
   }
-  await ctx.services.detector.denied(ctx.actor!, ctx.sourceAddress, 1);
+  await countRefusal(ctx);
   const byChannel = registryRoute && ctx.actor?.role === Role.MUNICIPALITY && ctx.channel === Channel.INTERNET;
   json(res, 403, errorBody((byChannel ? lgwanOnly() : forbidden()).message, 'FORBIDDEN'));
 }

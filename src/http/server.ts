@@ -5,7 +5,7 @@ import { DocumentNode, FragmentDefinitionNode, getNamedType, getVariableValues, 
 import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
-import { Context, createContext, finishRequest } from '../context';
+import { Context, countRefusal, createContext, finishRequest } from '../context';
 import { afterAnotherFailed, crossedAnother, outOfTime, readiness } from '../db/pg-client';
 import { databaseTimeout } from '../errors';
 import { Channel } from '../schema/enums';
@@ -267,10 +267,9 @@ export function createApollo(production: boolean): ApolloServer<Context> {
                 response.http.status = 500;
                 return;
               }
-              const refusals = answered.filter((e) => e.extensions?.code === 'FORBIDDEN').length;
-              if (refusals > 0 && contextValue.actor) {
+              if (answered.some((e) => e.extensions?.code === 'FORBIDDEN')) {
                 // Committed already: a count the database could not take in time is logged, never answered as a failure.
-                await contextValue.services.detector.denied(contextValue.actor, contextValue.sourceAddress, refusals)
+                await countRefusal(contextValue)
                   .catch((error: unknown) => console.error('refusals not counted:', error instanceof Error ? error.message : error));
               }
             },

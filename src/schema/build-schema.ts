@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { applyMiddleware, IMiddlewareTypeMap } from 'graphql-middleware';
 import { buildSchemaSync } from 'type-graphql';
-import { Context, keepWrite } from '../context';
+import { Context, countRefusal, keepWrite } from '../context';
 import { ErrorCode, UserError } from '../errors';
 import { isUuid } from '../validation/identifiers';
 import { clearLoaders } from '../loaders';
@@ -67,7 +67,7 @@ const mutationsWatched: IMiddlewareTypeMap<unknown, Context> = {
     if (ctx.actor && missed.length > 0) {
       const entry = { operation: `${info.fieldName}.notFound`, municipalityCode: ctx.actor.municipalityCode, targetIds: missed, outcome: 'FAILURE' as const };
       await keepWrite(ctx, await ctx.session.manager(), (db) => writeAudit(db, ctx, [entry]));
-      await ctx.services.detector.denied(ctx.actor, ctx.sourceAddress, missed.length);
+      await countRefusal(ctx);
     }
     return result;
   },

@@ -13,7 +13,7 @@ export interface DetectionLimits {
   windowMinutes: number;
   /** Failed logins from one address within the window before that address is throttled. */
   loginFailuresPerAddress: number;
-  /** Refused operations by one account within the window before an alert. */
+  /** Refused requests by one account within the window before an alert (a request counts once, however many of its fields were refused). */
   denialsPerActor: number;
   /** Scans of unknown tickets by one tablet within the window before an alert. */
   unknownTicketScansPerActor: number;
@@ -160,12 +160,11 @@ export class IntrusionDetector {
     return this.alert('ACCOUNT_LOCKED', { actorId: accountId, municipalityCode, sourceAddress: address }, 'account locked after repeated failed logins');
   }
 
-  async denied(actor: Actor, address: string, refusals: number): Promise<void> {
-    const total = await this.count(`denied:${actor.accountId}`, refusals);
-    const limit = this.limits.denialsPerActor;
-    if (total >= limit && total - refusals < limit) {
+  /** A request of the account's was refused (counted once per request: see countRefusal). */
+  async denied(actor: Actor, address: string): Promise<void> {
+    if ((await this.count(`denied:${actor.accountId}`, 1)) === this.limits.denialsPerActor) {
       await this.alert('REPEATED_DENIALS', { actorId: actor.accountId, municipalityCode: actor.municipalityCode, sourceAddress: address },
-        `${total} refused operations within ${this.limits.windowMinutes} min`);
+        `${this.limits.denialsPerActor} refused requests within ${this.limits.windowMinutes} min`);
     }
   }
 

@@ -3,7 +3,8 @@ import { Channel, Role } from '../../src/schema/enums';
 import { PlatformFunction } from '../../src/entities/function-suspension.entity';
 import { RESUME, SUSPEND } from '../helpers/operations';
 import { baseUrl, registryCsv, registryRow, upload } from '../helpers/registry-csv';
-import { blockedBy, codes, TestApp } from '../helpers/test-app';
+import { randomUUID } from 'node:crypto';
+import { blockedBy, codes, registerResident, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -227,6 +228,32 @@ describe('intrusion detection', () => {
     const alerts = (await operator.gql(ALERTS, { a: officer.accountId })).data.securityAlerts;
     expect(alerts).toContainEqual(expect.objectContaining({ kind: 'REPEATED_DENIALS', actorId: officer.accountId, municipalityCode: officer.municipalityCode }));
     expect(codes(await officer.gql(ALERTS, { a: officer.accountId }))).toEqual(['FORBIDDEN']);
+  });
+
+  it('counts a request once towards the account\'s refusals, however many of its fields were refused', async () => {
+    const { code, officer } = await t.tenant();
+    for (let i = 0; i < 21; i++) await registerResident(officer);
+    const denials = async (accountId: string) => (await t.db.query(
+      `SELECT (SELECT cardinality(events) FROM detection_window WHERE key = $1) AS counted, (SELECT count(*)::int FROM security_alert WHERE actor_id = $2) AS alerts`,
+      [`denied:${accountId}`, accountId],
+    ))[0];
+    // A page of residents asked with My Number on the internet channel: each one's number is refused, the request once.
+    const internet = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code });
+    const page = await internet.gql('{ residents(first: 50) { nodes { id myNumber } } }');
+    expect(page.data.residents.nodes).toHaveLength(21);
+    expect(codes(page)).toEqual(Array(21).fill('FORBIDDEN'));
+    expect(await denials(internet.accountId)).toEqual({ counted: 1, alerts: 0 });
+    // A change naming twenty rows the caller cannot find, beside a refused field: once too.
+    const ISSUE = `mutation($input: IssueTicketsInput!) {
+      issueTickets(input: $input) { userErrors { code } }
+      createAccount(input: { loginId: "denied-officer", role: MUNICIPALITY, displayName: "d", password: "long enough password 1" }) { userErrors { code } }
+    }`;
+    const missed = await officer.gql(ISSUE, { input: { series: '1-2', tickets: Array.from({ length: 20 }, () => ({ residentId: randomUUID() })) } });
+    expect(codes(missed)).toEqual(['FORBIDDEN']);
+    expect(await denials(officer.accountId)).toEqual({ counted: 1, alerts: 0 });
+    // Refused requests still add up to the alert.
+    for (let i = 1; i < 20; i++) expect(codes(await internet.gql('{ residents(first: 50) { nodes { myNumber } } }'))).toHaveLength(21);
+    expect(await denials(internet.accountId)).toEqual({ counted: 20, alerts: 1 });
   });
 
   it('counts refusals on the CSV routes towards the same alert', async () => {
