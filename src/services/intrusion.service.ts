@@ -252,7 +252,11 @@ export class IntrusionDetector {
     const query = applyScope(db.getRepository(SecurityAlert).createQueryBuilder('a'), scope);
     if (filter.kind) query.andWhere('a.kind = :kind', { kind: filter.kind });
     if (actorId) query.andWhere('a.actorId = :actor', { actor: actorId });
-    if (after) query.andWhere('a.id < :after', { after });
+    if (after) {
+      // The cursor is the page's last alert: a number no alert has would answer a page that reads as the next one.
+      if (!(await applyScope(db.getRepository(SecurityAlert).createQueryBuilder('c'), scope).andWhere('c.id = :after', { after }).getExists())) throw badCursor();
+      query.andWhere('a.id < :after', { after });
+    }
     return query.orderBy('a.id', 'DESC').limit(first).getMany();
   }
 }

@@ -331,6 +331,13 @@ describe('intrusion detection', () => {
 
     const refused = async (variables: Record<string, unknown>) => (await operator.gql(PAGE, variables)).errors?.map((e) => [e.message, e.extensions?.code]);
     expect(await refused({ a: 'not-a-cursor' })).toEqual([['after: not a cursor returned by this API', 'BAD_USER_INPUT']]);
+    // A number that is no alert's id is no cursor either, as in auditEvents: refused, not a page that reads as the next one.
+    const [{ next }] = await t.db.query(`SELECT (max(id) + 1000)::text AS next FROM security_alert`);
+    for (const a of [next, '0']) {
+      const page = await operator.gql(PAGE, { a });
+      expect(page.data).toBeNull();
+      expect(page.errors!.map((e) => [e.message, e.extensions])).toEqual([['after: not a cursor returned by this API', { code: 'BAD_USER_INPUT', field: ['after'] }]]);
+    }
     expect(await refused({ f: { actorId: 'x' } })).toEqual([['filter.actorId: must be an account id as the API hands them out', 'BAD_USER_INPUT']]);
     // Well-formed, but no account has it: refused as auditEvents refuses it, not an empty page that reads as "no alerts".
     const unknown = await operator.gql(PAGE, { f: { actorId: '00000000-0000-0000-0000-000000000000' } });
