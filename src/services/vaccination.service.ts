@@ -293,12 +293,19 @@ export class VaccinationService {
     return this.receipt(receiptId, RegistrationStatus.RECORDED, ref, dose, siteCode, createdAt);
   }
 
-  private receipt(id: string, status: RegistrationStatus, ref: { municipalityCode: string; ticketNumber: string }, dose: CheckedDose, siteCode: string, at: Date): DoseReceipt {
+  /**
+   * `unmatched`: the dose waits although its ticket has been issued since, as it broke a dose rule
+   * for the holder. The site is told it waits for the municipality, never which rule (a date
+   * before the birth date would tell it the birth date).
+   */
+  private receipt(
+    id: string, status: RegistrationStatus, ref: { municipalityCode: string; ticketNumber: string }, dose: CheckedDose, siteCode: string, at: Date, unmatched = false,
+  ): DoseReceipt {
     return {
       id,
       status,
-      message: status === RegistrationStatus.RECORDED
-        ? 'Recorded.'
+      message: status === RegistrationStatus.RECORDED ? 'Recorded.'
+        : unmatched ? 'Recorded pending registration (接種対象者登録待ち): the ticket is registered now, but the dose could not be matched to its holder; it is kept pending for the municipality to resolve.'
         : 'Recorded pending registration (接種対象者登録待ち): the ticket is not registered by its municipality yet; the dose will be matched when it is.',
       municipalityCode: ref.municipalityCode,
       ticketNumber: ref.ticketNumber,
@@ -348,7 +355,7 @@ export class VaccinationService {
     if (!registration) return null;
     // A receipt is read from the municipality the dose landed in, and only the caller's own.
     const rows = await ctx.session.widen([registration.municipality_code], (tx) => tx.query(
-      `SELECT g.id, g.request_hash, g.municipality_code, g.created_at, (p.status = 'PENDING') AS waiting,
+      `SELECT g.id, g.request_hash, g.municipality_code, g.created_at, (p.status = 'PENDING') AS waiting, (p.match_problem IS NOT NULL) AS unmatched,
               -- Corrections replace a record with another: the dose stands while the last of them is not entered in error.
               (v.id IS NOT NULL AND (
                 WITH RECURSIVE chain AS (
@@ -381,6 +388,7 @@ export class VaccinationService {
     const vaccine = vaccineByCode(r.vaccine_code)!;
     const dose: CheckedDose = { doseNumber: r.dose_number, vaccinatedOn: r.vaccinated_on, vaccine, lotNumber: r.lot_number, venue: r.venue, doctorName: r.doctor_name };
     const status = r.recorded ? RegistrationStatus.RECORDED : RegistrationStatus.PENDING_REGISTRATION;
-    return { requestHash: r.request_hash, receipt: this.receipt(r.id, status, { municipalityCode: r.municipality_code, ticketNumber: r.ticket_number }, dose, r.site_municipality_code, r.created_at) };
+    const ticket = { municipalityCode: r.municipality_code, ticketNumber: r.ticket_number };
+    return { requestHash: r.request_hash, receipt: this.receipt(r.id, status, ticket, dose, r.site_municipality_code, r.created_at, r.unmatched === true) };
   }
 }

@@ -621,8 +621,12 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     const home = await t.tenant();
     const site = await tablet(t, home.code);
     const [outside, unborn] = [freshTicketNumber(), freshTicketNumber()];
+    const filed = [];
     for (const number of [outside, unborn]) {
-      expect((await site.gql(REGISTER_DOSE, { input: doseInput(home.code, number) })).data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
+      const input = doseInput(home.code, number);
+      const { receipt } = (await site.gql(REGISTER_DOSE, { input })).data.registerDose;
+      expect(receipt.status).toBe('PENDING_REGISTRATION');
+      filed.push({ input, receipt });
     }
     const { id: a } = await registerResident(home.officer);
     const { id: b } = await registerResident(home.officer, { birthDate: '2024-06-01' });
@@ -635,6 +639,14 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
       [outside]: 'DOSE_NOT_IN_SERIES: dose 1 is not covered by this ticket (series 3)',
       [unborn]: 'DATE_BEFORE_BIRTH: the vaccination date 2024-05-01 must not be before the birth date',
     });
+    // The site, reading its receipt or sending the registration again, is told the dose waits for the
+    // municipality, not for a ticket that is registered now; never why it did not match (a birth date).
+    const waiting = 'Recorded pending registration (接種対象者登録待ち): the ticket is registered now, but the dose could not be matched to its holder; it is kept pending for the municipality to resolve.';
+    for (const { input, receipt } of filed) {
+      expect((await site.gql(REGISTER_DOSE, { input })).data.registerDose).toEqual({ receipt: { ...receipt, message: waiting }, userErrors: [] });
+      expect((await site.gql('query($id: ID!) { doseReceipt(id: $id) { status message } }', { id: receipt.id })).data.doseReceipt)
+        .toEqual({ status: 'PENDING_REGISTRATION', message: waiting });
+    }
   });
 
   it('matches the pending doses of many tickets in as many statements as one ticket\'s, each dose against those matched before it', async () => {
