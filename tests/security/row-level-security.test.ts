@@ -69,14 +69,18 @@ describe('row-level security', () => {
     const [record] = await t.db.query('SELECT id FROM vaccination_record WHERE municipality_code = $1', [b.code]);
     const ctx = officerContext(a.code);
     try {
-      await ctx.session.widen([b.code], async (tx) => {
+      // Read inside the widening, checked after it: a widening that never ran its work is caught too.
+      const seen = await ctx.session.widen([b.code], async (tx) => ({
         // The wall is open: plain SQL sees B's resident.
-        expect(await tx.query('SELECT id FROM resident WHERE id = $1', [theirs.residentId])).toHaveLength(1);
-        expect(await ctx.services.residents.get(ctx, theirs.residentId)).toBeNull();
-        expect((await ctx.services.residents.list(ctx)).nodes.map((r) => r.id)).toEqual([own.residentId]);
-        expect(await ctx.services.tickets.byNumber(ctx, theirs.ticketNumber)).toBeNull();
-        expect((await ctx.services.tickets.list(ctx)).nodes.map((x) => x.id)).toEqual([own.ticketId]);
-        expect(await ctx.services.records.get(ctx, record.id)).toBeNull();
+        plainSql: (await tx.query('SELECT id FROM resident WHERE id = $1', [theirs.residentId])).map((r: { id: string }) => r.id),
+        resident: await ctx.services.residents.get(ctx, theirs.residentId),
+        residents: (await ctx.services.residents.list(ctx)).nodes.map((r) => r.id),
+        ticket: await ctx.services.tickets.byNumber(ctx, theirs.ticketNumber),
+        tickets: (await ctx.services.tickets.list(ctx)).nodes.map((x) => x.id),
+        record: await ctx.services.records.get(ctx, record.id),
+      }));
+      expect(seen).toEqual({
+        plainSql: [theirs.residentId], resident: null, residents: [own.residentId], ticket: null, tickets: [own.ticketId], record: null,
       });
     } finally {
       await finishRequest(ctx);
