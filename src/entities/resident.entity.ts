@@ -64,7 +64,7 @@ export class Resident {
   movedOutOn: string | null;
 
   @Column({ name: 'moved_to_municipality_code', type: 'char', length: 6, nullable: true })
-  @Field(() => String, { nullable: true, description: 'Destination municipality code when moved out, if known.' })
+  @Field(() => String, { nullable: true, description: 'Destination municipality code when moved out, if known; a ward given is recorded as its designated city.' })
   movedToMunicipalityCode: string | null;
 
   @Column({ name: 'deceased_on', type: 'date', nullable: true })

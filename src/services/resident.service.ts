@@ -14,7 +14,7 @@ import { EARLIEST_BIRTH, isFuture, isIsoDate, normaliseDate } from '../validatio
 import {
   checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, kanaSearchTerm, charCount, nameCharactersProblem, normaliseKana,
 } from '../validation/identifiers';
-import { ownMunicipalityCodes } from '../validation/own-codes';
+import { municipalityOfCode, ownMunicipalityCodes } from '../validation/own-codes';
 import { checkReason } from '../validation/reasons';
 import { writeAudit } from './audit.service';
 import { voidOpenTickets } from './ticket.service';
@@ -274,7 +274,8 @@ export class ResidentService {
       if (!checked.ok) {
         throw InputError.of(['destinationMunicipalityCode'], identifierError(checked.reason), checked.message);
       }
-      destinationCode = checked.value;
+      // The notice may name a ward of another designated city: the city is the municipality the resident moves to.
+      destinationCode = municipalityOfCode(checked.value);
     }
     return this.write(ctx, 'resident.markMovedOut', async (tx) => {
       const resident = await this.find(ctx, tx, 'update', id, true);

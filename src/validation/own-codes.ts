@@ -45,3 +45,11 @@ export function cityOfWard(code: string): string | null {
   for (const [city, cityWards] of wards()) if (cityWards.includes(code)) return city;
   return null;
 }
+
+/**
+ * The municipality a code typed from a paper names: a ward's (the code on a move-out notice or a site's
+ * form) is its designated city's, the one municipality (tenant) that holds its residents and sites.
+ */
+export function municipalityOfCode(code: string): string {
+  return cityOfWard(code) ?? code;
+}

@@ -238,6 +238,19 @@ describe('resident management', () => {
     });
   });
 
+  it('takes a ward of another designated city as where they moved to, recording the city, the municipality they move to', async () => {
+    const MOVE = `mutation($id: ID!, $to: String) {
+      markResidentMovedOut(id: $id, movedOutOn: "2024-06-01", destinationMunicipalityCode: $to) { resident { status movedToMunicipalityCode } userErrors { field code message } }
+    }`;
+    const { officer } = await t.tenant();
+    // 横浜市鶴見区 (141011), the code a move-out notice prints, is a ward of 横浜市 (141003), one tenant; 浜松市中央区 (221384) a ward newer than the list.
+    for (const [to, city] of [['141011', '141003'], ['221384', '221309']]) {
+      const { id } = await registerResident(officer);
+      expect((await officer.gql(MOVE, { id, to })).data.markResidentMovedOut).toEqual({ resident: { status: 'MOVED_OUT', movedToMunicipalityCode: city }, userErrors: [] });
+      expect((await t.db.query('SELECT moved_to_municipality_code FROM resident WHERE id = $1', [id]))[0].moved_to_municipality_code).toBe(city);
+    }
+  });
+
   it('asks to try again while tickets are being issued, so that none issued meanwhile stays open or names a resident gone', async () => {
     const { code, officer } = await t.tenant();
     const { id } = await registerResident(officer);
