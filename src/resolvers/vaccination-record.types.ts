@@ -10,7 +10,7 @@ export class RecordDoseInput {
   @Field() vaccinatedOn: string;
   @Field() vaccineCode: string;
   @Field() lotNumber: string;
-  @Field({ nullable: true, description: '接種地; defaults to the officer\'s own municipality.' }) siteMunicipalityCode?: string;
+  @Field({ nullable: true, description: '接種地; defaults to the officer\'s own municipality. A ward is recorded as its designated city.' }) siteMunicipalityCode?: string;
   @Field(() => String, { nullable: true, description: '接種会場: the venue (1–100 characters).' }) venue?: string | null;
   @Field(() => String, { nullable: true, description: '医師名: the doctor who gave the dose (1–50 characters).' }) doctorName?: string | null;
   @Field(() => String, {

@@ -7,6 +7,7 @@ import { Action } from '../policies/ability';
 import { applyScope, ownMunicipalityFor, scopeOf } from '../policies/scope';
 import { CorrectRecordInput, RecordDoseInput } from '../resolvers/vaccination-record.types';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
+import { municipalityOfCode } from '../validation/own-codes';
 import { checkTicketNumber, seriesCovers } from '../validation/tickets';
 import { checkReason, collectReason } from '../validation/reasons';
 import { writeAudit } from './audit.service';
@@ -69,8 +70,12 @@ export class VaccinationRecordService {
     if (input.siteMunicipalityCode) {
       const checked = checkMunicipalityCode(input.siteMunicipalityCode);
       if (!checked.ok) errors.add(['input', 'siteMunicipalityCode'], identifierError(checked.reason), checked.message);
-      else if (!(await ctx.loaders.municipality.load(checked.value))) errors.add(['input', 'siteMunicipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
-      else site = checked.value;
+      else {
+        // A site in a ward is in its designated city, one municipality, as a tablet there records it.
+        const city = municipalityOfCode(checked.value);
+        if (!(await ctx.loaders.municipality.load(city))) errors.add(['input', 'siteMunicipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+        else site = city;
+      }
     }
     let ticketNumber: string | null = null;
     if (input.ticketNumber?.trim()) {

@@ -42,8 +42,11 @@ describe('officer entry', () => {
     expect(await codesOf({ doseNumber: 3, vaccinatedOn: '2023-10-15' })).toEqual(['DATE_BEFORE_PREVIOUS_DOSE']);
     expect(await codesOf({ doseNumber: 3, vaccinatedOn: '2024-01-01', siteMunicipalityCode: '141004' })).toEqual(['INVALID_CHECK_DIGIT']);
     expect(await codesOf({ doseNumber: 3, vaccinatedOn: '2024-01-01', vaccineCode: 'X', lotNumber: '' })).toEqual(['UNKNOWN_VACCINE', 'INVALID_LOT_NUMBER']);
+    // A site in a ward (横浜市鶴見区) is in its designated city, one municipality, as a tablet there records it.
+    const ward = await officer.gql(RECORD, { input: entry(id, { doseNumber: 3, vaccinatedOn: '2024-01-01', siteMunicipalityCode: '141011' }) });
+    expect(ward.data.recordDose).toMatchObject({ record: { siteMunicipalityCode: '141003' }, userErrors: [] });
     const audit = await t.db.query(`SELECT count(*)::int AS n FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccination.record'`, [code]);
-    expect(audit[0].n).toBe(2);
+    expect(audit[0].n).toBe(3);
   });
 
   it('keeps the venue and doctor of a paper form; a correction changes or removes them, and keeps them when omitted', async () => {
