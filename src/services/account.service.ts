@@ -12,6 +12,7 @@ import { AccountConnection, AccountFilter, CreateAccountInput, MAX_ACCOUNTS_PAGE
 import { pageOf } from '../resolvers/cursor';
 import { Role } from '../schema/enums';
 import { charCount, checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
+import { noMunicipalityMessage } from '../validation/own-codes';
 import { AuditSource, checkMunicipalityFilter, writeAudit } from './audit.service';
 
 export const LOGIN_ID = /^[A-Za-z0-9._@-]{3,64}$/;
@@ -95,7 +96,7 @@ export class AccountService {
       const checked = checkMunicipalityCode(input.municipalityCode);
       if (!checked.ok) errors.add(['input', 'municipalityCode'], identifierError(checked.reason), checked.message);
       else if (!(await this.db.getRepository(Municipality).existsBy({ code: checked.value }))) {
-        errors.add(['input', 'municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+        errors.add(['input', 'municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, noMunicipalityMessage(checked.value));
       } else municipalityCode = checked.value;
     }
     if (needsPrefecture !== !!input.prefectureCode) {

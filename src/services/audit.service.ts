@@ -8,6 +8,7 @@ import { AuditEventConnection, AuditEventFilter } from '../resolvers/audit.types
 import { pageOf } from '../resolvers/cursor';
 import { badArgument, badCursor, checkPageSize, ErrorCode, forbidden, identifierError } from '../errors';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
+import { noMunicipalityMessage } from '../validation/own-codes';
 
 /** Ids named by one operation-log event of a bulk change (an import, a bulk issuance). */
 export const AUDIT_BATCH = 1000;
@@ -343,7 +344,7 @@ export async function checkMunicipalityFilter(ctx: Context, code: string | null 
   const field = ['filter', 'municipalityCode'];
   const checked = checkMunicipalityCode(code);
   if (!checked.ok) throw badArgument(field, checked.message, identifierError(checked.reason));
-  if (!(await ctx.loaders.municipality.load(checked.value))) throw badArgument(field, 'is not a municipality in the national list', ErrorCode.UNKNOWN_MUNICIPALITY);
+  if (!(await ctx.loaders.municipality.load(checked.value))) throw badArgument(field, noMunicipalityMessage(checked.value), ErrorCode.UNKNOWN_MUNICIPALITY);
   return checked.value;
 }
 

@@ -5,6 +5,7 @@ import { badArgument, ErrorCode, ErrorCollector, forbidden, identifierError, Inp
 import { applyScope, reachesEveryTenant, scopeOf } from '../policies/scope';
 import { Role } from '../schema/enums';
 import { checkMunicipalityCode, isUuid } from '../validation/identifiers';
+import { noMunicipalityMessage } from '../validation/own-codes';
 import { writeAudit } from './audit.service';
 
 /** The role of the account with this id, or null when no account has it (a malformed id included). */
@@ -43,7 +44,7 @@ export class IntegratorContractService {
     const code = checkMunicipalityCode(municipalityCode);
     if (!code.ok) errors.add(['municipalityCode'], identifierError(code.reason), code.message);
     else if (!(await ctx.loaders.municipality.load(code.value))) {
-      errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, 'is not a municipality in the national list');
+      errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, noMunicipalityMessage(code.value));
     }
     const role = await roleOf(await ctx.session.manager(), integratorAccountId);
     if (role === null) errors.add(['integratorAccountId'], ErrorCode.NOT_FOUND, 'not found or no access');

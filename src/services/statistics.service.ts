@@ -15,6 +15,7 @@ import { Sex } from '../schema/enums';
 import { FIRST_VACCINATION_DAY, isIsoDate, normaliseDate, todayInJapan } from '../validation/dates';
 import { VACCINES } from '../validation/vaccines';
 import { checkMunicipalityCode, checkPrefectureCode } from '../validation/identifiers';
+import { noMunicipalityMessage } from '../validation/own-codes';
 import { published, suppressBreakdown, suppressCoverage, suppressDoseNumbers, suppressSeries } from './statistics.suppression';
 import { repeatEvery } from './background';
 
@@ -122,7 +123,7 @@ export class StatisticsService {
       if (!checked.ok) throw badArgument(codeField, checked.message, identifierError(checked.reason));
       municipalityCode = checked.value;
       const found = await ctx.loaders.municipality.load(municipalityCode);
-      if (!found) throw badArgument(codeField, 'is not a municipality in the national list', ErrorCode.UNKNOWN_MUNICIPALITY);
+      if (!found) throw badArgument(codeField, noMunicipalityMessage(municipalityCode), ErrorCode.UNKNOWN_MUNICIPALITY);
       prefectureCode = found.prefectureCode;
       name = found.name;
     }

@@ -7,7 +7,7 @@ import { Municipality } from '../entities/municipality.entity';
 import { ErrorCode, ErrorCollector, identifierError, InputError } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
 import { checkMunicipalityCode } from '../validation/identifiers';
-import { cityOfWard } from '../validation/own-codes';
+import { noMunicipalityMessage } from '../validation/own-codes';
 import { collectReason } from '../validation/reasons';
 import { writeAudit } from './audit.service';
 
@@ -85,10 +85,7 @@ export class SuspensionService {
     }
     if (!(await db.getRepository(Municipality).existsBy({ code: checked.value }))) {
       // A ward is in the national list, but its designated city is the one municipality a stop can name.
-      const city = cityOfWard(checked.value);
-      errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, city
-        ? `is a ward of the designated city ${city}, which is one municipality: give the city's code`
-        : 'is not a municipality in the national list');
+      errors.add(['municipalityCode'], ErrorCode.UNKNOWN_MUNICIPALITY, noMunicipalityMessage(checked.value));
       return null;
     }
     return checked.value;

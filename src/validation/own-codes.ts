@@ -47,6 +47,15 @@ export function cityOfWard(code: string): string | null {
 }
 
 /**
+ * Why a well-formed code of no municipality is refused where only a municipality will do (a stop, an
+ * account, a contract, a filter): a ward's names its designated city, the one municipality it is part of.
+ */
+export function noMunicipalityMessage(code: string): string {
+  const city = cityOfWard(code);
+  return city ? `is a ward of the designated city ${city}, which is one municipality: give the city's code` : 'is not a municipality in the national list';
+}
+
+/**
  * The municipality a code typed from a paper names: a ward's (the code on a move-out notice or a site's
  * form) is its designated city's, the one municipality (tenant) that holds its residents and sites.
  */

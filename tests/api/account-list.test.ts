@@ -93,6 +93,10 @@ describe('accounts', () => {
     expect(await refused({ filter: { municipalityCode: '479993' } })).toEqual([{
       message: 'filter.municipalityCode: is not a municipality in the national list', code: 'BAD_USER_INPUT', field: ['filter', 'municipalityCode'], reason: 'UNKNOWN_MUNICIPALITY',
     }]);
+    // A ward (横浜市鶴見区) holds no account: its designated city's officers are the city's.
+    expect(await refused({ filter: { municipalityCode: '141011' } })).toEqual([{
+      message: 'filter.municipalityCode: is a ward of the designated city 141003, which is one municipality: give the city\'s code', code: 'BAD_USER_INPUT', field: ['filter', 'municipalityCode'], reason: 'UNKNOWN_MUNICIPALITY',
+    }]);
     expect(await refused({ filter: { loginId: 'a b' } })).toEqual([{
       message: 'filter.loginId: must be 3 to 64 letters, digits or . _ @ -', code: 'BAD_USER_INPUT', field: ['filter', 'loginId'], reason: 'INVALID_FORMAT',
     }]);

@@ -232,6 +232,9 @@ describe('accounts', () => {
     expect(codes(await t.login(Channel.LGWAN, input.loginId, 'a-long-password'))).toEqual([]);
     const again = await operator.gql(CREATE, { input });
     expect(again.data.createAccount.userErrors).toEqual([{ field: ['input', 'loginId'], code: 'DUPLICATE', message: 'is already taken' }]);
+    // A ward (横浜市鶴見区) is no municipality of its own: its officers are its designated city's.
+    const ward = await operator.gql(CREATE, { input: { ...input, loginId: `ward-officer-${Date.now()}`, municipalityCode: '141011' } });
+    expect(ward.data.createAccount).toEqual({ account: null, userErrors: [{ field: ['input', 'municipalityCode'], code: 'UNKNOWN_MUNICIPALITY', message: 'is a ward of the designated city 141003, which is one municipality: give the city\'s code' }] });
   });
 
   it('holds one account per login ID whatever the case of its letters, and signs it in however they are typed', async () => {

@@ -336,6 +336,10 @@ describe('integrator eligibility', () => {
     expect(again.data.createIntegratorContract.userErrors[0].code).toBe('DUPLICATE');
     const notIntegrator = await operator.gql(CONTRACT, { a: home.officer.accountId, m: home.code });
     expect(notIntegrator.data.createIntegratorContract.userErrors[0]).toMatchObject({ field: ['integratorAccountId'], code: 'NOT_INTEGRATOR' });
+    // A ward (横浜市鶴見区) is no municipality of its own: its designated city's tickets are the city's.
+    expect((await operator.gql(CONTRACT, { a: integrator.accountId, m: '141011' })).data.createIntegratorContract.userErrors).toEqual([
+      { field: ['municipalityCode'], code: 'UNKNOWN_MUNICIPALITY', message: 'is a ward of the designated city 141003, which is one municipality: give the city\'s code' },
+    ]);
     expect(codes(await integrator.gql(CONTRACT, { a: integrator.accountId, m: '131016' }))).toEqual(['FORBIDDEN']);
   });
 

@@ -84,6 +84,8 @@ describe('who sees which statistics', () => {
       [{ scope: municipality('12345') }, ['scope', 'code'], 'INVALID_FORMAT', 'must be 6 digits'],
       // A valid check digit, but no municipality.
       [{ scope: municipality('131008') }, ['scope', 'code'], 'UNKNOWN_MUNICIPALITY', 'is not a municipality in the national list'],
+      // A ward (横浜市鶴見区) is in the national list, but its designated city is the one municipality counted.
+      [{ scope: municipality('141011') }, ['scope', 'code'], 'UNKNOWN_MUNICIPALITY', 'is a ward of the designated city 141003, which is one municipality: give the city\'s code'],
       [{ scope: { kind: 'MUNICIPALITY' } }, ['scope', 'code'], 'REQUIRED', 'required for kind MUNICIPALITY'],
       [{ scope: { kind: 'MUNICIPALITY', code: ' ' } }, ['scope', 'code'], 'REQUIRED', 'required for kind MUNICIPALITY'],
       [{ scope: prefecture('48') }, ['scope', 'code'], 'INVALID_FORMAT', 'must be a 2-digit prefecture code from 01 to 47'],
