@@ -378,6 +378,8 @@ async function rotateTenantKey(codeArg: string | undefined): Promise<void> {
     const version = await rotation.newKeyVersion(source, code);
     // Counted from the new version's commit, not the command's start: the version may have waited for an import to commit.
     const created = Date.now();
+    // Each batch commits on its own: a city's first pass takes minutes, and one stopped leaves the rest under the old key.
+    ifInterrupted = `municipality ${code} writes with key version ${version}, but ${underOlderKey(code)}`;
     const reencrypted = await rotation.reencrypt(source, code);
     console.log(`Municipality ${code} now writes with key version ${version}; ${reencrypted} residents re-encrypted.`);
     const wait = Math.max(0, ACTIVE_VERSION_TTL_MS - (Date.now() - created));
@@ -390,11 +392,20 @@ async function rotateTenantKey(codeArg: string | undefined): Promise<void> {
   });
 }
 
+/** What a re-encryption stopped before its end leaves, and what finishes it. */
+const underOlderKey = (code: string) =>
+  `residents not re-encrypted yet are still under an older version, and its registry imports are refused until none is: run \`npm run cli -- reencrypt-tenant-key ${code}\``;
+
 async function reencryptTenantKey(codeArg: string | undefined): Promise<void> {
   const code = municipalityArg('reencrypt-tenant-key', codeArg);
   const moved = await withDatabase(async ({ db }, config) => {
     await municipalityName(db, code);
-    return createServices(db, config).keyRotation.reencrypt(cliSource(), code);
+    ifInterrupted = `the re-encryption of ${code} stopped; ${underOlderKey(code)}`;
+    try {
+      return await createServices(db, config).keyRotation.reencrypt(cliSource(), code);
+    } finally {
+      ifInterrupted = null;
+    }
   });
   console.log(`${moved} residents of ${code} re-encrypted; none is left under an older version.`);
 }

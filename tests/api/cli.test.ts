@@ -10,7 +10,7 @@ import { freePort } from '../../src/db/embedded-postgres';
 import { lockKeyVersions } from '../../src/db/registry-lock';
 import { Channel, ImportPhase } from '../../src/schema/enums';
 import { registryCsv, registryRow, residentRows } from '../helpers/registry-csv';
-import { codes, TestApp } from '../helpers/test-app';
+import { codes, registerResident, TestApp } from '../helpers/test-app';
 
 /** A file of src/ run in a Node process of its own, as `npm start` and `npm run cli` run the build. */
 function typescript(file: string, args: string[], env: NodeJS.ProcessEnv) {
@@ -373,6 +373,56 @@ describe('operator command line', () => {
     command.process.kill('SIGINT');
     expect(await command.exited).toBe(130);
     expect(command.stderr()).toMatch(new RegExp(`^Stopped by the interrupt \\(Ctrl-C\\): municipality ${code} writes with key version \\d+, but what servers wrote meanwhile may still be under an older version, and its registry imports are refused until none is: run \`npm run cli -- reencrypt-tenant-key ${code}\`$`, 'm'));
+  }, 60_000);
+
+  it('says, when the operator interrupts a re-encryption under way, that residents are left under the older key and what to run', async () => {
+    // A server under the command's own MASTER_KEY, so that the command opens the data key of the residents it registers.
+    const own = await TestApp.start({ masterKey: Buffer.from(process.env.MASTER_KEY!, 'base64') });
+    const holder = t.db.createQueryRunner();
+    try {
+      const { code, officer } = await own.tenant();
+      const { id, input } = await registerResident(officer);
+      const version = async () => (await t.db.query('SELECT max(key_version)::int AS v FROM tenant_key WHERE municipality_code = $1', [code]))[0].v;
+      // An officer's edit holds the resident: the re-encryption waits for it, as it does for any row another transaction holds.
+      await holder.startTransaction();
+      await holder.query('SELECT FROM resident WHERE municipality_code = $1 AND id = $2 FOR UPDATE', [code, id]);
+      const left = `run \`npm run cli -- reencrypt-tenant-key ${code}\``;
+      const rotating = typescript('src/cli.ts', ['rotate-tenant-key', code], process.env);
+      while (await version() < 2 && rotating.process.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      rotating.process.kill('SIGINT');
+      expect(await rotating.exited).toBe(130);
+      expect(rotating.stderr()).toContain(
+        `Stopped by the interrupt (Ctrl-C): municipality ${code} writes with key version 2, but residents not re-encrypted yet are still under an older version, and its registry imports are refused until none is: ${left}\n`,
+      );
+      const started = new Date();
+      const resuming = typescript('src/cli.ts', ['reencrypt-tenant-key', code], process.env);
+      // Under way once a connection opened since asks for the residents still under an older version.
+      const reencrypting = async () => (await t.db.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_start >= $1 AND query LIKE '%key_version < $2%'`, [started],
+      ))[0].n > 0;
+      while (!(await reencrypting()) && resuming.process.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      resuming.process.kill('SIGINT');
+      expect(await resuming.exited).toBe(130);
+      expect(resuming.stderr()).toContain(
+        `Stopped by the interrupt (Ctrl-C): the re-encryption of ${code} stopped; residents not re-encrypted yet are still under an older version, and its registry imports are refused until none is: ${left}\n`,
+      );
+      await holder.rollbackTransaction();
+      const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+      try {
+        await run(['reencrypt-tenant-key', code]);
+        expect(log).toHaveBeenCalledWith(`1 residents of ${code} re-encrypted; none is left under an older version.`);
+      } finally {
+        log.mockRestore();
+      }
+      expect(await t.db.query('SELECT key_version FROM resident WHERE id = $1', [id])).toEqual([{ key_version: 2 }]);
+      expect((await officer.gql('query($id: ID!) { resident(id: $id) { myNumber } }', { id })).data.resident.myNumber).toBe(input.myNumber);
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release();
+      await own.stop();
+    }
   }, 60_000);
 
   it('waits a whole minute from the new key version, however long a running import held the version back', async () => {
