@@ -40,6 +40,7 @@ import { ExportRegistrationIndexes1799000000001 } from '../../migrations/1799000
 import { LoginIdAnyCase1799050000000 } from '../../migrations/1799050000000-login-id-any-case';
 import { AuditSearchByTime1799100000000 } from '../../migrations/1799100000000-audit-search-by-time';
 import { AccountListIndexes1799200000000 } from '../../migrations/1799200000000-account-list-indexes';
+import { KanaSearchWithoutSeparators1799970000000 } from '../../migrations/1799970000000-kana-search-without-separators';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -88,6 +89,7 @@ export const migrations = [
   LoginIdAnyCase1799050000000,
   AuditSearchByTime1799100000000,
   AccountListIndexes1799200000000,
+  KanaSearchWithoutSeparators1799970000000,
 ];
 
 /** How long a connection is idle before TCP starts asking whether the server is still there. */

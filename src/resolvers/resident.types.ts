@@ -30,7 +30,7 @@ export class UpdateResidentInput implements Partial<RegisterResidentInput> {
 @InputType()
 export class ResidentFilter {
   @Field({ nullable: true, description: 'Exact addressee number; one no resident can have is refused (BAD_USER_INPUT).' }) addresseeNumber?: string;
-  @Field({ nullable: true, description: 'Prefix of family + given name in kana, run together and spaces ignored (in the names too): katakana (full- or half-width) or hiragana, searched as full-width katakana; anything else is refused (BAD_USER_INPUT).' }) kanaPrefix?: string;
+  @Field({ nullable: true, description: 'Prefix of family + given name in kana, run together, with spaces and middle dots (・, ･) ignored, in the names too (スミスジョン finds スミス・ジョン, and スミス・ジョン finds スミス ジョン), and double hyphens (＝, ゠) in the term: katakana (full- or half-width) or hiragana, searched as full-width katakana; anything else is refused (BAD_USER_INPUT).' }) kanaPrefix?: string;
   @Field({ nullable: true }) birthDate?: string;
   @Field(() => ResidentStatus, { nullable: true }) status?: ResidentStatus;
 }

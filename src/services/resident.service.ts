@@ -113,8 +113,8 @@ export class ResidentService {
       if (!kana) throw badArgument(['filter', 'kanaPrefix'], 'must not be empty', ErrorCode.REQUIRED);
       // Names are kept in full-width katakana: anything else would match nobody, and say nothing.
       if (!KATAKANA.test(kana)) throw badArgument(['filter', 'kanaPrefix'], 'must be written in kana (katakana or hiragana)', ErrorCode.INVALID_FORMAT);
-      // search_kana holds family and given name run together without the spaces they may hold (ジョン ポール), as the
-      // term is taken. Names from the term up to the term with its last character the next one start with it: compared
+      // search_kana holds family and given name run together without the separators they may hold (ジョン ポール,
+      // メアリー・アン), as the term is taken. Names from the term up to the term with its last character the next one start with it: compared
       // so, not by LIKE, which is not leakproof and under row-level security stays out of resident_kana_idx's scan.
       const chars = [...kana];
       const next = chars.slice(0, -1).join('') + String.fromCodePoint(chars[chars.length - 1].codePointAt(0)! + 1);

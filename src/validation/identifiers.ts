@@ -109,14 +109,22 @@ export const normaliseKana = (input: string): string => input.normalize('NFKC').
 const HIRAGANA = /[\u3041-\u3096\u309d\u309e]/g;
 
 /**
+ * What separates the parts of a kana name, after NFKC (which makes ･ the middle dot ・ and ＝ an =): spaces, half- or
+ * full-width, and the middle dot or double hyphen (=, ゠) with which registries write a foreign resident's names
+ * (スミス・ジョン). The search ignores them on both sides: resident.search_kana drops the same characters from the
+ * names (migrations/1799970000000-kana-search-without-separators.ts), which keep them as entered.
+ */
+const KANA_SEPARATORS = /[\s・=゠]/gu;
+
+/**
  * A kana search term in the stored form: half-width katakana as for names, and hiragana (さとう), which
  * a search box receives from an input method before conversion, as katakana. Names themselves are
  * never converted from hiragana: a registry's kana column in hiragana is more likely the wrong column.
- * Spaces (half- or full-width) go: a term typed as family and given name apart (ヨシダ タロウ)
- * is searched as the two names run together, as they are matched, without the spaces a name holds (ジョン ポール).
+ * Separators go: a term typed as family and given name apart (ヨシダ タロウ, スミス・ジョン) is searched as the
+ * names run together, as they are matched, without the separators a name holds (ジョン ポール, メアリー・アン).
  */
 export const kanaSearchTerm = (input: string): string =>
-  normaliseKana(input).replace(/\s/g, '').replace(HIRAGANA, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
+  normaliseKana(input).replace(KANA_SEPARATORS, '').replace(HIRAGANA, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
 
 /** Addressee number (宛名番号): the municipality's own resident ID, up to 20 letters, digits or hyphens. */
 export function checkAddresseeNumber(input: string): Checked {

@@ -240,6 +240,11 @@ const searches = [
     query: 'query($kana: String!) { residents(filter: { kanaPrefix: $kana }) { nodes { id } } }', variables: () => ({ kana: 'ヌマ' }),
   },
   {
+    // The separators a term may hold (spaces, ・, ＝) are dropped from it, as search_kana drops them from the names.
+    search: 'residents by kana prefix typed with separators', session: () => officer, reads: /FROM "resident"/, uses: [['resident_kana_idx', /search_kana ~>=~/]],
+    query: 'query($kana: String!) { residents(filter: { kanaPrefix: $kana }) { nodes { id } } }', variables: () => ({ kana: 'ヌマタ・ ミ' }),
+  },
+  {
     search: 'residents by birth date', session: () => officer, reads: /FROM "resident"/, uses: [['resident_birth_date_idx', /birth_date =/]],
     query: 'query($born: String!) { residents(filter: { birthDate: $born }) { nodes { id } } }', variables: () => ({ born: resident.input.birthDate }),
   },

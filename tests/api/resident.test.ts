@@ -417,7 +417,7 @@ describe('resident management', () => {
     const theirs = (await other.officer.gql(PAGE, { first: 1 })).data.residents.pageInfo.endCursor;
     expect(codes(await officer.gql(PAGE, { after: theirs }))).toEqual(['BAD_USER_INPUT']);
     // A filter or cursor given empty is refused, naming it, never read as none (which would answer every resident).
-    for (const [filter, field] of [[{ addresseeNumber: '' }, 'addresseeNumber'], [{ birthDate: '' }, 'birthDate'], [{ kanaPrefix: '  ' }, 'kanaPrefix'], [{ kanaPrefix: '' }, 'kanaPrefix']] as const) {
+    for (const [filter, field] of [[{ addresseeNumber: '' }, 'addresseeNumber'], [{ birthDate: '' }, 'birthDate'], [{ kanaPrefix: '  ' }, 'kanaPrefix'], [{ kanaPrefix: '' }, 'kanaPrefix'], [{ kanaPrefix: ' ・ ' }, 'kanaPrefix']] as const) {
       const refused = await officer.gql(PAGE, { filter });
       expect(refused.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: ['filter', field] });
     }
@@ -458,6 +458,16 @@ describe('resident management', () => {
     // A name kept with a space in it (a middle name) is found past the space, however the term is spaced.
     await registerResident(officer, { addresseeNumber: '003', familyNameKana: 'スミス', givenNameKana: 'ジョン\u3000ポール' });
     for (const kanaPrefix of ['スミスジョンポ', 'スミス ジョン ポール', 'すみすじょん　ぽ']) expect(await found({ kanaPrefix })).toEqual(['003']);
+    // A foreign resident's name as registries write it, with a middle dot between its parts, is kept as entered and found
+    // past the dot; a term typed with one (half-width too) or with a double hyphen (＝, ゠) finds names kept with or without it.
+    const brown = await registerResident(officer, { addresseeNumber: '004', familyNameKana: 'ブラウン', givenNameKana: 'メアリー・アン' });
+    await registerResident(officer, { addresseeNumber: '005', familyNameKana: 'ホワイト', givenNameKana: 'ジョンポール' });
+    expect(await kanaOf(brown.id)).toEqual({ family_name_kana: 'ブラウン', given_name_kana: 'メアリー・アン' });
+    for (const kanaPrefix of ['ブラウンメアリーアン', 'ブラウン メアリー ア', 'ブラウン・メアリー・ア', 'ﾌﾞﾗｳﾝ ﾒｱﾘｰ･ｱﾝ', 'ぶらうん　めありー＝あん', 'ブラウンメアリー゠ア']) {
+      expect(await found({ kanaPrefix })).toEqual(['004']);
+    }
+    for (const kanaPrefix of ['ホワイト・ジョン・ポール', 'ホワイト＝ジョン', 'ﾎﾜｲﾄ･ｼﾞｮﾝ']) expect(await found({ kanaPrefix })).toEqual(['005']);
+    expect(await found({ kanaPrefix: 'スミス・ジョン・ポ' })).toEqual(['003']);
     // Text that cannot be kana would match nobody: refused, naming the filter, rather than an empty list.
     for (const kanaPrefix of ['佐藤', 'sato', 'サ%']) {
       const refused = await officer.gql(SEARCH, { filter: { kanaPrefix } });

@@ -70,3 +70,22 @@ it('names the login IDs that differ only in case instead of taking them for one 
   await migrate(db);
   expect(await applied()).toEqual(migrations.map((m) => m.name));
 }, 120_000);
+
+it('drops the middle dot from the kana search of residents already kept, and keeps it again when reverted', async () => {
+  await undoUntil('AccountListIndexes1799200000000');
+  await db.query(`INSERT INTO prefecture (code, name) VALUES ('13', '東京都') ON CONFLICT DO NOTHING`);
+  await db.query(`INSERT INTO municipality (code, prefecture_code, name, name_kana) VALUES ('131016', '13', '千代田区', 'チヨダク') ON CONFLICT DO NOTHING`);
+  await db.query(`INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version, family_name, given_name,
+      family_name_kana, given_name_kana, birth_date, sex)
+    VALUES ('131016', gen_random_uuid(), 'kana-1', '\\x00', $1, 1, 'ブラウン', 'メアリー・アン', 'ブラウン', 'メアリー・アン', '1980-01-01', 'FEMALE')`, [Buffer.alloc(32)]);
+  const searched = async () => (await db.query(`SELECT family_name_kana || given_name_kana AS kept, search_kana FROM resident WHERE addressee_number = 'kana-1'`))[0];
+  expect(await searched()).toEqual({ kept: 'ブラウンメアリー・アン', search_kana: 'ブラウンメアリー・アン' });
+  await migrate(db);
+  expect(await applied()).toEqual(migrations.map((m) => m.name));
+  expect(await searched()).toEqual({ kept: 'ブラウンメアリー・アン', search_kana: 'ブラウンメアリーアン' });
+  await db.undoLastMigration({ transaction: 'each' });
+  expect(await searched()).toEqual({ kept: 'ブラウンメアリー・アン', search_kana: 'ブラウンメアリー・アン' });
+  await migrate(db);
+  expect(await searched()).toEqual({ kept: 'ブラウンメアリー・アン', search_kana: 'ブラウンメアリーアン' });
+  expect((await db.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'resident_kana_idx'`))[0].indexdef).toMatch(/\(municipality_code, search_kana text_pattern_ops\)/);
+}, 120_000);

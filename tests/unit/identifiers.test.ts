@@ -90,6 +90,14 @@ describe('kana search term', () => {
     expect(kanaSearchTerm('ﾖｼﾀﾞ ﾀ')).toBe('ヨシダタ');
     expect(kanaSearchTerm(' \u3000 ')).toBe('');
   });
+
+  it('drops the middle dot and the double hyphen that separate a foreign resident\'s names', () => {
+    expect(kanaSearchTerm('スミス・ジョン')).toBe('スミスジョン');
+    expect(kanaSearchTerm('ｽﾐｽ･ｼﾞｮﾝ')).toBe('スミスジョン');
+    expect(kanaSearchTerm('すみす＝じょん゠ぽーる')).toBe('スミスジョンポール');
+    expect(kanaSearchTerm('スミス=ジョン・ ')).toBe('スミスジョン');
+    expect(kanaSearchTerm(' ・ ＝ ')).toBe('');
+  });
 });
 
 describe('ticket series', () => {
