@@ -355,7 +355,10 @@ export class VaccinationService {
     if (!registration) return null;
     // A receipt is read from the municipality the dose landed in, and only the caller's own.
     const rows = await ctx.session.widen([registration.municipality_code], (tx) => tx.query(
-      `SELECT g.id, g.request_hash, g.municipality_code, g.created_at, (p.status = 'PENDING') AS waiting, (p.match_problem IS NOT NULL) AS unmatched,
+      `SELECT g.id, g.request_hash, g.municipality_code, g.created_at, (p.status = 'PENDING') AS waiting,
+              -- Issued since (every issuance tries the match), and not deleted with the resident it went to: the
+              -- problem that match left is no answer once the number waits for a ticket again.
+              EXISTS (SELECT FROM ticket i WHERE i.municipality_code = p.municipality_code AND i.ticket_number = p.ticket_number) AS unmatched,
               -- Corrections replace a record with another: the dose stands while the last of them is not entered in error.
               (v.id IS NOT NULL AND (
                 WITH RECURSIVE chain AS (

@@ -649,6 +649,32 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     }
   });
 
+  it('tells the site its dose waits for a ticket again once the resident the ticket went to is deleted, and matches it when the number is issued anew', async () => {
+    const home = await t.tenant();
+    const site = await tablet(t, await t.createMunicipality());
+    const ticketNumber = freshTicketNumber();
+    const input = doseInput(home.code, ticketNumber);
+    const { receipt } = (await site.gql(REGISTER_DOSE, { input })).data.registerDose;
+    // The number goes to a resident registered by mistake, born after the dose: it does not match.
+    const { id: mistaken } = await registerResident(home.officer, { birthDate: '2024-06-01' });
+    expect((await home.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: mistaken, ticketNumber }] } })).data.issueTickets)
+      .toMatchObject({ matchedPendingDoses: 0, userErrors: [] });
+    const READ = 'query($id: ID!) { doseReceipt(id: $id) { status message } }';
+    expect((await site.gql(READ, { id: receipt.id })).data.doseReceipt.message).toContain('the ticket is registered now');
+    // Deleted with the ticket: the number is registered nowhere, as a scan of it says.
+    const deleted = await home.officer.gql('mutation($id: ID!) { deleteResident(id: $id) { userErrors { code } } }', { id: mistaken });
+    expect(deleted.data.deleteResident.userErrors).toEqual([]);
+    expect((await site.gql(SCAN, { ticket: { municipalityCode: home.code, ticketNumber } })).data.scanTicket.status).toBe('NOT_REGISTERED');
+    const waiting = { status: 'PENDING_REGISTRATION', message: receipt.message };
+    expect((await site.gql(READ, { id: receipt.id })).data.doseReceipt).toEqual(waiting);
+    expect((await site.gql(REGISTER_DOSE, { input })).data.registerDose).toEqual({ receipt, userErrors: [] });
+    // Issued to the right resident, the dose is theirs.
+    const { id: holder } = await registerResident(home.officer);
+    expect((await home.officer.gql(ISSUE, { input: { series: '1-2', tickets: [{ residentId: holder, ticketNumber }] } })).data.issueTickets)
+      .toMatchObject({ matchedPendingDoses: 1, userErrors: [] });
+    expect((await site.gql(READ, { id: receipt.id })).data.doseReceipt).toEqual({ status: 'RECORDED', message: 'Recorded.' });
+  });
+
   it('matches the pending doses of many tickets in as many statements as one ticket\'s, each dose against those matched before it', async () => {
     const home = await t.tenant();
     const site = await tablet(t, home.code);
