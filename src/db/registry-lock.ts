@@ -62,8 +62,7 @@ export function tryShareRegistryLock(db: Queryable, municipalityCode: string): P
  * For an officer's change that an issuance or import under way could contradict (a ticket it is
  * writing unseen): shares the registry lock, or asks the officer to try again (INVALID_STATE on `field`).
  */
-export async function shareRegistryLockOrRetry(db: Queryable, municipalityCode: string, field: string[]): Promise<void> {
-  if (!(await tryShareRegistryLock(db, municipalityCode))) {
-    throw InputError.of(field, ErrorCode.INVALID_STATE, 'tickets of this municipality are being issued or imported right now: try again in a minute');
-  }
+export async function shareRegistryLockOrRetry(db: Queryable, municipalityCode: string, field: string[],
+  message = 'tickets of this municipality are being issued or imported right now: try again in a minute'): Promise<void> {
+  if (!(await tryShareRegistryLock(db, municipalityCode))) throw InputError.of(field, ErrorCode.INVALID_STATE, message);
 }

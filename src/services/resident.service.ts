@@ -231,7 +231,13 @@ export class ResidentService {
       const sameNumber = !!myNumber && (await this.keyring.keysForVersion(tx, resident.municipalityCode, resident.keyVersion)).lookupHash(myNumber).equals(resident.myNumberHmac);
       const newNumber = sameNumber ? undefined : myNumber;
       if (Object.keys(rest).length === 0 && !newNumber) return new Unchanged(resident);
-      if (rest.birthDate) await this.assertBirthDateFits(tx, resident, rest.birthDate);
+      if (rest.birthDate) {
+        // A registry import under way checked the birth date it writes against the doses and dates recorded
+        // then: one changed after its checks would let a dose in that its write then leaves before the birth.
+        await shareRegistryLockOrRetry(tx, resident.municipalityCode, ['input', 'birthDate'],
+          'the municipality\'s resident registry is being imported, or its tickets issued, right now: change the birth date again in a minute');
+        await this.assertBirthDateFits(tx, resident, rest.birthDate);
+      }
       Object.assign(resident, rest, { updatedAt: new Date() });
       if (newNumber) {
         // The key first, as a registration takes it: writers take its lock and the number's in one order.

@@ -450,6 +450,44 @@ describe('resident registry import', () => {
     expect(state).toEqual({ birth: '2023-06-01', dose: '2023-10-01' });
   });
 
+  it('is not undone by a birth date an officer changes after its checks: a dose recorded meanwhile never lands before the birth date it writes', async () => {
+    const { code, officer } = await t.tenant();
+    const row = registryRow({ birth: '2023-01-01' });
+    await importFile(t, officer, registryCsv([row]));
+    const [{ id: residentId }] = await t.db.query('SELECT id FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, row.addressee]);
+    // The import is held after its checks, which found the resident's birth date as the file has it.
+    const hold = t.db.createQueryRunner();
+    await hold.connect();
+    await hold.startTransaction();
+    await hold.query('LOCK TABLE import_rejection IN ACCESS EXCLUSIVE MODE');
+    let changed: any;
+    let recorded: any;
+    let jobId = '';
+    try {
+      const up = await upload(t, officer, registryCsv([row]));
+      expect(up.status).toBe(202);
+      jobId = up.body.jobId;
+      await blockedBy(t.db, hold, '%INSERT INTO import_rejection%');
+      changed = await officer.gql('mutation($id: ID!, $input: UpdateResidentInput!) { updateResident(id: $id, input: $input) { resident { birthDate } userErrors { field code } } }',
+        { id: residentId, input: { birthDate: '2022-06-01' } });
+      // After the birth date the officer gave, before the one the file gives.
+      recorded = await officer.gql('mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { field code } } }',
+        { input: { residentId, doseNumber: 1, vaccinatedOn: '2022-10-01', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: 'A1' } });
+    } finally {
+      await hold.commitTransaction();
+      await hold.release();
+    }
+    expect((await finishedJob(officer, jobId)).status).toBe('SUCCEEDED');
+    expect(changed.data.updateResident).toEqual({ resident: null, userErrors: [{ field: ['input', 'birthDate'], code: 'INVALID_STATE' }] });
+    expect(recorded.data.recordDose).toEqual({ record: null, userErrors: [{ field: ['input', 'vaccinatedOn'], code: 'DATE_BEFORE_BIRTH' }] });
+    const state = await t.db.query(
+      `SELECT r.birth_date::text AS birth, v.vaccinated_on::text AS dose FROM resident r LEFT JOIN vaccination_record v
+         ON v.municipality_code = r.municipality_code AND v.resident_id = r.id AND v.status = 'COMPLETED' WHERE r.municipality_code = $1 AND r.id = $2`,
+      [code, residentId],
+    );
+    expect(state).toEqual([{ birth: '2023-01-01', dose: null }]);
+  });
+
   it('keeps a changed birth date before a recorded move out or death', async () => {
     const { code, officer } = await t.tenant();
     const [moved, died] = [registryRow({ birth: '1990-01-01', ticket: '', series: '' }), registryRow({ birth: '1990-01-01', ticket: '', series: '' })];
