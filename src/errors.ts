@@ -34,17 +34,49 @@ export enum ErrorCode {
   PASSWORD_INCORRECT = 'PASSWORD_INCORRECT',
   PASSWORD_UNCHANGED = 'PASSWORD_UNCHANGED',
 }
-registerEnumType(ErrorCode, { name: 'ErrorCode' });
+registerEnumType(ErrorCode, {
+  name: 'ErrorCode',
+  description: 'Why an input field was refused (UserError.code, ImportRejection.code). The message says what to fix.',
+  valuesConfig: {
+    REQUIRED: { description: 'Missing or empty.' },
+    INVALID_FORMAT: { description: 'Not in the form or length the field takes.' },
+    INVALID_CHECK_DIGIT: { description: 'A My Number or municipality code whose check digit is wrong: mistyped or misread.' },
+    UNKNOWN_MUNICIPALITY: { description: 'A well-formed code that is no municipality in the national list; a ward of a designated city, where it is refused, names the city\'s code to give.' },
+    INVALID_DATE: { description: 'Not a real date written YYYY-MM-DD, or outside the dates the field takes.' },
+    DATE_IN_FUTURE: { description: 'After today in Japan (JST).' },
+    DATE_BEFORE_BIRTH: { description: 'Before the resident\'s birth date.' },
+    DUPLICATE: { description: 'Already exists (a login ID, addressee number, My Number, ticket number, contract or stop), or given twice in one list.' },
+    NOT_FOUND: { description: 'No such row, or not the caller\'s: the two are not told apart.' },
+    INVALID_STATE: { description: 'The row\'s state does not allow it (already disabled, already marked, ...), or the municipality is issuing or importing tickets: try again in a minute.' },
+    INVALID_SERIES: { description: 'A ticket series that is no dose number or range, or starts after dose 9 or ends after dose 20.' },
+    TICKET_VOID: { description: 'The ticket is void (for an officer\'s entry: the dose is dated after the day it was voided).' },
+    DOSE_DIGIT_MISMATCH: { description: 'The OCR line\'s dose digit does not fit the ticket or the dose: misread?' },
+    RESIDENT_MOVED_OUT: { description: 'The resident moved out (for a dated entry: the dose is after the move).' },
+    RESIDENT_DECEASED: { description: 'The resident is recorded as deceased (for a dated entry: the dose is after the death).' },
+    DOSE_NOT_NEXT: { description: 'The dose number is already recorded or would leave a gap; the message names the next dose.' },
+    DOSE_NOT_IN_SERIES: { description: 'The ticket\'s series does not cover this dose number.' },
+    DUPLICATE_DOSE: { description: 'The same dose on the same date is already recorded: registered twice?' },
+    DATE_BEFORE_PREVIOUS_DOSE: { description: 'Not after the resident\'s previous dose; for a move out or death, before the last recorded dose.' },
+    DATE_AFTER_NEXT_DOSE: { description: 'Not before the resident\'s following dose (a birth date: after the first recorded dose).' },
+    INVALID_LOT_NUMBER: { description: 'Not 1 to 20 letters, digits or hyphens, as printed on the vial.' },
+    UNKNOWN_VACCINE: { description: 'Not a code of the vaccines catalogue.' },
+    IDEMPOTENCY_KEY_REUSED: { description: 'This idempotencyKey was used for a different dose, or for a dose its municipality has since removed.' },
+    NOT_INTEGRATOR: { description: 'The account is not an INTEGRATOR account.' },
+    OTHER_MUNICIPALITY: { description: 'An import row of another municipality: only the own municipality\'s residents are imported.' },
+    PASSWORD_INCORRECT: { description: 'The current password is wrong (or the account is locked); counts towards the lockout.' },
+    PASSWORD_UNCHANGED: { description: 'The new password is the current one.' },
+  },
+});
 
 @ObjectType({ description: 'Why one input field was refused.' })
 export class UserError {
   @Field(() => [String], { description: 'Path of the input field, e.g. ["input", "myNumber"].' })
   field: string[];
 
-  @Field(() => ErrorCode)
+  @Field(() => ErrorCode, { description: 'Which rule the value broke.' })
   code: ErrorCode;
 
-  @Field()
+  @Field({ description: 'What is wrong and how to fix it, in plain English, e.g. "must be 12 digits".' })
   message: string;
 }
 

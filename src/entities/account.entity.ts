@@ -6,11 +6,11 @@ import { Role } from '../schema/enums';
 @ObjectType({ description: 'A login issued by the system operator.' })
 export class Account {
   @PrimaryColumn({ type: 'uuid' })
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The account\'s id.' })
   id: string;
 
   @Column({ name: 'login_id', type: 'text' })
-  @Field()
+  @Field({ description: 'The login ID, with the letters it was given; it matches whatever their case.' })
   loginId: string;
 
   @Column({ name: 'password_hash', type: 'text' })
@@ -25,36 +25,36 @@ export class Account {
   passwordVersion: number;
 
   @Column({ type: 'text' })
-  @Field(() => Role)
+  @Field(() => Role, { description: 'What the account is for.' })
   role: Role;
 
   @Column({ name: 'municipality_code', type: 'char', length: 6, nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The municipality a MUNICIPALITY or VACCINATION_SITE account acts for; null for the others.' })
   municipalityCode: string | null;
 
   @Column({ name: 'prefecture_code', type: 'char', length: 2, nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The prefecture (2 digits) of a PREFECTURE account; null for the others.' })
   prefectureCode: string | null;
 
   @Column({ name: 'display_name', type: 'text' })
-  @Field()
+  @Field({ description: 'The name shown for the account.' })
   displayName: string;
 
   @Column({ name: 'disabled_at', type: 'timestamptz', nullable: true })
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When the account was disabled (ISO 8601, UTC); null while it can sign in.' })
   disabledAt: Date | null;
 
   @Column({ name: 'failed_login_count', type: 'integer', default: 0 })
   failedLoginCount: number;
 
   @Column({ name: 'locked_until', type: 'timestamptz', nullable: true })
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'Until when sign-in is refused after repeated wrong passwords (ISO 8601, UTC); null or past when not locked.' })
   lockedUntil: Date | null;
 
   @Column({ name: 'last_login_at', type: 'timestamptz', nullable: true })
   lastLoginAt: Date | null;
 
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
-  @Field()
+  @Field({ description: 'When the account was issued (ISO 8601, UTC).' })
   createdAt: Date;
 }

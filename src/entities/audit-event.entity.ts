@@ -11,43 +11,43 @@ export type AuditOutcome = 'SUCCESS' | 'DENIED' | 'FAILURE';
 @ObjectType({ description: 'One operation-log event: who did what to which ids, never personal data.' })
 export class AuditEvent {
   @PrimaryColumn({ type: 'bigint', generated: 'identity' })
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The event\'s id.' })
   id: string;
 
   @Column({ name: 'occurred_at', type: 'timestamptz' })
-  @Field()
+  @Field({ description: 'When it happened (ISO 8601, UTC).' })
   occurredAt: Date;
 
   @Column({ name: 'request_id', type: 'text', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The request it belongs to: the events of one request share it.' })
   requestId: string | null;
 
   @Column({ name: 'actor_id', type: 'uuid', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The account that acted; null for a login attempt and the command line.' })
   actorId: string | null;
 
   @Column({ type: 'text', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The acting account\'s role; null when none.' })
   role: string | null;
 
   @Column({ type: 'text' })
-  @Field()
+  @Field({ description: 'INTERNET or LGWAN for API requests; CLI for the command line.' })
   channel: string;
 
   @Column({ name: 'municipality_code', type: 'char', length: 6, nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The municipality whose log holds the event; null for events of no municipality.' })
   municipalityCode: string | null;
 
   @Column({ type: 'text' })
-  @Field()
+  @Field({ description: 'What was done, e.g. "resident.update", "vaccination.register", "login".' })
   operation: string;
 
   @Column({ name: 'target_ids', type: 'text', array: true })
-  @Field(() => [String])
+  @Field(() => [String], { description: 'The ids of the rows it concerned; never personal data.' })
   targetIds: string[];
 
   @Column({ type: 'text' })
-  @Field(() => String)
+  @Field(() => String, { description: 'SUCCESS, FAILURE (refused input, or a row not found) or DENIED (refused access or a locked account).' })
   outcome: AuditOutcome;
 
   @Column({ type: 'text', insert: false, update: false })

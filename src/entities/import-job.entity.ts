@@ -9,22 +9,22 @@ const bigint = { to: (v: number | null) => v, from: (v: string | null) => (v ===
 @ObjectType({ description: 'A resident registry CSV import and its outcome.' })
 export class ImportJob {
   @PrimaryColumn({ name: 'municipality_code', type: 'char', length: 6 })
-  @Field()
+  @Field({ description: 'The municipality imported into.' })
   municipalityCode: string;
 
   @PrimaryColumn({ type: 'uuid' })
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The job\'s id (the import route\'s jobId).' })
   id: string;
 
   @Column({ type: 'text' })
   kind: 'RESIDENTS';
 
   @Column({ type: 'text' })
-  @Field(() => ImportMode)
+  @Field(() => ImportMode, { description: 'What the job does with rejected rows.' })
   mode: ImportMode;
 
   @Column({ type: 'text' })
-  @Field(() => ImportStatus)
+  @Field(() => ImportStatus, { description: 'QUEUED, RUNNING, SUCCEEDED or FAILED.' })
   status: ImportStatus;
 
   @Column({ type: 'text', nullable: true })
@@ -36,7 +36,7 @@ export class ImportJob {
   encoding: 'UTF8' | 'SJIS' | null;
 
   @Column({ name: 'bytes_read', type: 'bigint', transformer: bigint })
-  @Field(() => Float)
+  @Field(() => Float, { description: 'Bytes of the file read so far.' })
   bytesRead: number;
 
   @Column({ name: 'bytes_total', type: 'bigint', nullable: true, transformer: bigint })
@@ -52,7 +52,7 @@ export class ImportJob {
   rowsAccepted: number;
 
   @Column({ name: 'rows_rejected', type: 'integer' })
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Data rows refused; see rejections.' })
   rowsRejected: number;
 
   /** Rows the rejection report lists: every rejected row, or none when the job failed for another reason. */
@@ -60,7 +60,7 @@ export class ImportJob {
   rejectionsListed: number;
 
   @Column({ name: 'residents_inserted', type: 'integer' })
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Residents the file added.' })
   residentsInserted: number;
 
   @Column({ name: 'residents_updated', type: 'integer' })
@@ -68,7 +68,7 @@ export class ImportJob {
   residentsUpdated: number;
 
   @Column({ name: 'tickets_inserted', type: 'integer' })
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Tickets the file added.' })
   ticketsInserted: number;
 
   @Column({ name: 'tickets_updated', type: 'integer' })
@@ -76,22 +76,22 @@ export class ImportJob {
   ticketsUpdated: number;
 
   @Column({ name: 'failure_reason', type: 'text', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Why a FAILED job stopped; null otherwise.' })
   failureReason: string | null;
 
   @Column({ name: 'created_by', type: 'uuid', nullable: true })
   createdBy: string | null;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
-  @Field()
+  @Field({ description: 'When the import was received (ISO 8601, UTC).' })
   createdAt: Date;
 
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true })
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When the job started (ISO 8601, UTC); null while queued.' })
   startedAt: Date | null;
 
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true })
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When the job ended (ISO 8601, UTC); null while it runs.' })
   finishedAt: Date | null;
 
   @Column({ name: 'heartbeat_at', type: 'timestamptz' })

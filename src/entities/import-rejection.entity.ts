@@ -31,6 +31,6 @@ export class ImportRejection {
   code: string;
 
   @Column({ type: 'text' })
-  @Field()
+  @Field({ description: 'Why the row was refused, in plain English; never the value refused.' })
   message: string;
 }

@@ -10,15 +10,15 @@ export class Municipality {
   code: string;
 
   @Column({ name: 'prefecture_code', type: 'char', length: 2 })
-  @Field()
+  @Field({ description: 'Its prefecture, 2 digits (01–47).' })
   prefectureCode: string;
 
   @Column({ type: 'text' })
-  @Field()
+  @Field({ description: 'The name in Japanese, e.g. 横浜市.' })
   name: string;
 
   @Column({ name: 'name_kana', type: 'text' })
-  @Field()
+  @Field({ description: 'The reading in hiragana, e.g. よこはまし.' })
   nameKana: string;
 
   @Column({ name: 'accepts_certificate_e_issuance', type: 'boolean', default: false })

@@ -6,7 +6,15 @@ export enum PendingDoseStatus {
   MATCHED = 'MATCHED',
   DISMISSED = 'DISMISSED',
 }
-registerEnumType(PendingDoseStatus, { name: 'PendingDoseStatus' });
+registerEnumType(PendingDoseStatus, {
+  name: 'PendingDoseStatus',
+  description: 'Where a pending dose (接種対象者登録待ち) stands.',
+  valuesConfig: {
+    PENDING: { description: 'Waiting for its ticket to be registered, or for the municipality to resolve it.' },
+    MATCHED: { description: 'Recorded: a ticket issuance or assignPendingDose made it a vaccination record (vaccinationRecordId).' },
+    DISMISSED: { description: 'Set aside by an officer with dismissPendingDose (resolutionReason); no record was made.' },
+  },
+});
 
 /**
  * A dose a site registered on a ticket its municipality has not registered yet
@@ -21,39 +29,39 @@ export class PendingDose {
   municipalityCode: string;
 
   @PrimaryColumn({ type: 'uuid' })
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The pending dose\'s id.' })
   id: string;
 
   @Column({ name: 'ticket_number', type: 'char', length: 10 })
-  @Field()
+  @Field({ description: '接種券番号: the 10-digit number the site gave.' })
   ticketNumber: string;
 
   @Column({ name: 'dose_number', type: 'smallint' })
-  @Field(() => Int)
+  @Field(() => Int, { description: 'The dose number the site gave.' })
   doseNumber: number;
 
   @Column({ name: 'vaccinated_on', type: 'date' })
-  @Field()
+  @Field({ description: 'Date given, ISO 8601 (YYYY-MM-DD).' })
   vaccinatedOn: string;
 
   @Column({ name: 'vaccine_code', type: 'text' })
-  @Field()
+  @Field({ description: 'The vaccine\'s code in the vaccines catalogue.' })
   vaccineCode: string;
 
   @Column({ type: 'text' })
-  @Field()
+  @Field({ description: 'The vaccine\'s manufacturer.' })
   manufacturer: string;
 
   @Column({ type: 'text' })
-  @Field()
+  @Field({ description: 'The vaccine\'s product name.' })
   product: string;
 
   @Column({ name: 'lot_number', type: 'text' })
-  @Field()
+  @Field({ description: 'ロット番号: the vaccine lot number, as checked (upper-case).' })
   lotNumber: string;
 
   @Column({ name: 'site_municipality_code', type: 'char', length: 6 })
-  @Field()
+  @Field({ description: '接種地: the municipality of the site that gave the dose.' })
   siteMunicipalityCode: string;
 
   @Column({ type: 'text', nullable: true })
@@ -71,7 +79,7 @@ export class PendingDose {
   idempotencyKey: string | null;
 
   @Column({ type: 'text' })
-  @Field(() => PendingDoseStatus)
+  @Field(() => PendingDoseStatus, { description: 'PENDING, MATCHED or DISMISSED.' })
   status: PendingDoseStatus;
 
   @Column({ name: 'match_problem', type: 'text', nullable: true })
@@ -79,21 +87,21 @@ export class PendingDose {
   matchProblem: string | null;
 
   @Column({ name: 'vaccination_record_id', type: 'uuid', nullable: true })
-  @Field(() => ID, { nullable: true })
+  @Field(() => ID, { nullable: true, description: 'The record it became, once MATCHED; null otherwise.' })
   vaccinationRecordId: string | null;
 
   @Column({ name: 'resolved_at', type: 'timestamptz', nullable: true })
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When it was matched or dismissed (ISO 8601, UTC); null while PENDING.' })
   resolvedAt: Date | null;
 
   @Column({ name: 'resolved_by', type: 'uuid', nullable: true })
   resolvedBy: string | null;
 
   @Column({ name: 'resolution_reason', type: 'text', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Why it was dismissed; null otherwise.' })
   resolutionReason: string | null;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
-  @Field()
+  @Field({ description: 'When the site filed it (ISO 8601, UTC).' })
   createdAt: Date;
 }

@@ -11,11 +11,11 @@ import { ResidentStatus, Sex } from '../schema/enums';
 @ObjectType({ description: 'A resident of a municipality (接種対象者).' })
 export class Resident {
   @PrimaryColumn({ name: 'municipality_code', type: 'char', length: 6 })
-  @Field()
+  @Field({ description: 'The municipality the resident is registered in (6 digits).' })
   municipalityCode: string;
 
   @PrimaryColumn({ type: 'uuid' })
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The resident\'s id.' })
   id: string;
 
   @Column({ name: 'addressee_number', type: 'text' })
@@ -32,19 +32,19 @@ export class Resident {
   keyVersion: number;
 
   @Column({ name: 'family_name', type: 'text' })
-  @Field()
+  @Field({ description: 'Family name (氏).' })
   familyName: string;
 
   @Column({ name: 'given_name', type: 'text' })
-  @Field()
+  @Field({ description: 'Given name (名).' })
   givenName: string;
 
   @Column({ name: 'family_name_kana', type: 'text' })
-  @Field()
+  @Field({ description: 'Family name in full-width katakana.' })
   familyNameKana: string;
 
   @Column({ name: 'given_name_kana', type: 'text' })
-  @Field()
+  @Field({ description: 'Given name in full-width katakana.' })
   givenNameKana: string;
 
   @Column({ name: 'birth_date', type: 'date' })
@@ -52,15 +52,15 @@ export class Resident {
   birthDate: string;
 
   @Column({ type: 'text' })
-  @Field(() => Sex)
+  @Field(() => Sex, { description: 'As the registry records it.' })
   sex: Sex;
 
   @Column({ type: 'text' })
-  @Field(() => ResidentStatus)
+  @Field(() => ResidentStatus, { description: 'ACTIVE, MOVED_OUT or DECEASED.' })
   status: ResidentStatus;
 
   @Column({ name: 'moved_out_on', type: 'date', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: '転出日, ISO 8601 (YYYY-MM-DD); null unless moved out.' })
   movedOutOn: string | null;
 
   @Column({ name: 'moved_to_municipality_code', type: 'char', length: 6, nullable: true })
@@ -68,7 +68,7 @@ export class Resident {
   movedToMunicipalityCode: string | null;
 
   @Column({ name: 'deceased_on', type: 'date', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Date of death, ISO 8601 (YYYY-MM-DD); null unless deceased.' })
   deceasedOn: string | null;
 
   @Column({ name: 'status_cleared_reason', type: 'text', nullable: true })
@@ -79,10 +79,10 @@ export class Resident {
   statusClearedReason: string | null;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
-  @Field()
+  @Field({ description: 'When the resident was registered here (ISO 8601, UTC).' })
   createdAt: Date;
 
   @Column({ name: 'updated_at', type: 'timestamptz' })
-  @Field()
+  @Field({ description: 'When the resident was last changed (ISO 8601, UTC).' })
   updatedAt: Date;
 }

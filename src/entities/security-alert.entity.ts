@@ -8,11 +8,11 @@ export type AlertKind = (typeof ALERT_KINDS)[number];
 @ObjectType({ description: 'Something intrusion detection noticed. Holds ids and counts, never personal data.' })
 export class SecurityAlert {
   @PrimaryColumn({ type: 'bigint', generated: 'identity' })
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The alert\'s id; pass the last one as `after` for the next page.' })
   id: string;
 
   @Column({ name: 'occurred_at', type: 'timestamptz', insert: false })
-  @Field()
+  @Field({ description: 'When it was raised (ISO 8601, UTC).' })
   occurredAt: Date;
 
   @Column({ type: 'text' })
@@ -20,18 +20,18 @@ export class SecurityAlert {
   kind: AlertKind;
 
   @Column({ name: 'actor_id', type: 'uuid', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The account concerned; null when none (a throttled address).' })
   actorId: string | null;
 
   @Column({ name: 'municipality_code', type: 'char', length: 6, nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The municipality concerned (the account\'s, or the ticket\'s for eligibility); null when none.' })
   municipalityCode: string | null;
 
   @Column({ name: 'source_address', type: 'text', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The client\'s IP address, as the server saw it (see TRUSTED_PROXIES); null if unknown.' })
   sourceAddress: string | null;
 
   @Column({ type: 'text' })
-  @Field()
+  @Field({ description: 'What was seen, in plain English: counts, window and ids, never personal data.' })
   detail: string;
 }

@@ -6,19 +6,19 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 @ObjectType({ description: 'A vaccination ticket (接種券).' })
 export class Ticket {
   @PrimaryColumn({ name: 'municipality_code', type: 'char', length: 6 })
-  @Field()
+  @Field({ description: 'The issuing municipality (6 digits).' })
   municipalityCode: string;
 
   @PrimaryColumn({ type: 'uuid' })
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The ticket\'s id.' })
   id: string;
 
   @Column({ name: 'resident_id', type: 'uuid' })
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The resident it was issued to.' })
   residentId: string;
 
   @Column({ name: 'ticket_number', type: 'char', length: 10 })
-  @Field()
+  @Field({ description: '接種券番号: 10 digits, unique within the municipality.' })
   ticketNumber: string;
 
   @Column({ type: 'text' })
@@ -26,15 +26,15 @@ export class Ticket {
   series: string;
 
   @Column({ name: 'issued_on', type: 'date' })
-  @Field()
+  @Field({ description: 'Date of issue, ISO 8601 (YYYY-MM-DD).' })
   issuedOn: string;
 
   @Column({ name: 'voided_on', type: 'date', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Date voided, ISO 8601 (YYYY-MM-DD, JST); null while the ticket is open.' })
   voidedOn: string | null;
 
   @Column({ name: 'void_reason', type: 'text', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Why it was voided; null while open.' })
   voidReason: string | null;
 }
 

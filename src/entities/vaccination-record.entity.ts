@@ -12,42 +12,42 @@ export type RecordStatus = 'COMPLETED' | 'ENTERED_IN_ERROR' | 'SUPERSEDED';
 @ObjectType({ description: 'A vaccination record (接種記録).' })
 export class VaccinationRecord {
   @PrimaryColumn({ name: 'municipality_code', type: 'char', length: 6 })
-  @Field()
+  @Field({ description: 'The municipality that keeps the record: the resident\'s (the ticket\'s).' })
   municipalityCode: string;
 
   @PrimaryColumn({ type: 'uuid' })
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The record\'s id.' })
   id: string;
 
   @Column({ name: 'resident_id', type: 'uuid' })
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The resident vaccinated.' })
   residentId: string;
 
   @Column({ name: 'ticket_id', type: 'uuid', nullable: true })
   ticketId: string | null;
 
   @Column({ name: 'dose_number', type: 'smallint' })
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Which dose, 1 to 20.' })
   doseNumber: number;
 
   @Column({ name: 'vaccinated_on', type: 'date' })
-  @Field()
+  @Field({ description: 'Date given, ISO 8601 (YYYY-MM-DD).' })
   vaccinatedOn: string;
 
   @Column({ name: 'vaccine_code', type: 'text' })
-  @Field()
+  @Field({ description: 'The vaccine\'s code in the vaccines catalogue.' })
   vaccineCode: string;
 
   @Column({ type: 'text' })
-  @Field()
+  @Field({ description: 'The vaccine\'s manufacturer.' })
   manufacturer: string;
 
   @Column({ type: 'text' })
-  @Field()
+  @Field({ description: 'The vaccine\'s product name.' })
   product: string;
 
   @Column({ name: 'lot_number', type: 'text' })
-  @Field()
+  @Field({ description: 'ロット番号: the vaccine lot number.' })
   lotNumber: string;
 
   @Column({ name: 'site_municipality_code', type: 'char', length: 6 })
@@ -63,19 +63,19 @@ export class VaccinationRecord {
   doctorName: string | null;
 
   @Column({ type: 'text' })
-  @Field(() => String)
+  @Field(() => String, { description: 'How it was entered: TABLET, OFFICER, CSV or INQUIRY.' })
   source: RecordSource;
 
   @Column({ type: 'text' })
-  @Field(() => String)
+  @Field(() => String, { description: 'COMPLETED (current), SUPERSEDED (replaced by a correction, see supersededBy) or ENTERED_IN_ERROR (deleted).' })
   status: RecordStatus;
 
   @Column({ name: 'status_reason', type: 'text', nullable: true })
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Why it was corrected or deleted; null while COMPLETED.' })
   statusReason: string | null;
 
   @Column({ name: 'status_changed_at', type: 'timestamptz', nullable: true })
-  @Field(() => Date, { nullable: true })
+  @Field(() => Date, { nullable: true, description: 'When it was corrected or deleted (ISO 8601, UTC); null while COMPLETED.' })
   statusChangedAt: Date | null;
 
   @Column({ name: 'status_changed_by', type: 'uuid', nullable: true })
@@ -94,6 +94,6 @@ export class VaccinationRecord {
   idempotencyKey: string | null;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
-  @Field()
+  @Field({ description: 'When it was written (ISO 8601, UTC).' })
   createdAt: Date;
 }

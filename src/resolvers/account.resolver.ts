@@ -8,7 +8,8 @@ import { withUserErrors } from './payload';
 @Resolver()
 export class AccountResolver {
   @Mutation(() => LoginPayload, { description: 'Signs in on the channel the request arrived on.' })
-  async login(@Ctx() ctx: Context, @Arg('loginId') loginId: string, @Arg('password') password: string): Promise<LoginPayload> {
+  async login(@Ctx() ctx: Context, @Arg('loginId', { description: 'The account\'s login ID, in any case of its letters.' }) loginId: string,
+    @Arg('password', { description: 'The account\'s password.' }) password: string): Promise<LoginPayload> {
     const { accessToken, account } = await ctx.services.auth.login(ctx.channel, loginId, password, ctx.sourceAddress);
     return {
       accessToken,
@@ -27,11 +28,11 @@ export class AccountResolver {
   }
 
   @Mutation(() => ChangePasswordPayload, { description: "Replaces the signed-in account's own password; the current one must be given." })
-  changePassword(@Ctx() ctx: Context, @Arg('currentPassword') currentPassword: string, @Arg('newPassword', { description: '12 to 256 characters.' }) newPassword: string) {
+  changePassword(@Ctx() ctx: Context, @Arg('currentPassword', { description: 'A wrong one is PASSWORD_INCORRECT and counts towards the lockout.' }) currentPassword: string, @Arg('newPassword', { description: '12 to 256 characters.' }) newPassword: string) {
     return withUserErrors(async () => ({ accountId: (await ctx.services.auth.changePassword(ctx, currentPassword, newPassword)).id }));
   }
 
-  @Query(() => Viewer, { nullable: true })
+  @Query(() => Viewer, { nullable: true, description: 'The signed-in account, also one that must change its password first.' })
   async viewer(@Ctx() ctx: Context): Promise<Viewer | null> {
     const actor = ctx.actor;
     if (!actor) return null;
@@ -50,29 +51,29 @@ export class AccountResolver {
   @Query(() => AccountConnection, { description: 'Every account, a page at a time, ordered by login ID whatever the case of its letters.' })
   accounts(
     @Ctx() ctx: Context,
-    @Arg('filter', () => AccountFilter, { nullable: true }) filter?: AccountFilter,
+    @Arg('filter', () => AccountFilter, { nullable: true, description: 'Conditions that all apply; omitted, every account.' }) filter?: AccountFilter,
     @Arg('first', () => Int, { defaultValue: 100, description: `At most ${MAX_ACCOUNTS_PAGE}.` }) first?: number,
-    @Arg('after', () => String, { nullable: true }) after?: string,
+    @Arg('after', () => String, { nullable: true, description: 'The endCursor of the previous page; omitted for the first page. Any other value is refused (BAD_USER_INPUT).' }) after?: string,
   ): Promise<AccountConnection> {
     return ctx.services.accounts.list(ctx, filter ?? {}, first ?? 100, after);
   }
 
-  @Mutation(() => AccountPayload)
-  createAccount(@Ctx() ctx: Context, @Arg('input', () => CreateAccountInput) input: CreateAccountInput) {
+  @Mutation(() => AccountPayload, { description: 'Operator: issues an account. Its holder must change the password at first sign-in (mustChangePassword).' })
+  createAccount(@Ctx() ctx: Context, @Arg('input', () => CreateAccountInput, { description: 'The new account.' }) input: CreateAccountInput) {
     return withUserErrors(async () => ({ account: await ctx.services.accounts.create(ctx, input) }));
   }
 
   @Mutation(() => AccountPayload, {
     description: "Disabled accounts cannot sign in and their tokens stop working at once. The caller's own account and the last enabled operator account are refused (INVALID_STATE), so that an operator remains to enable accounts again; so is an account already disabled.",
   })
-  disableAccount(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
+  disableAccount(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'The account\'s id.' }) id: string) {
     return withUserErrors(async () => ({ account: await ctx.services.accounts.disable(ctx, id) }));
   }
 
   @Mutation(() => AccountPayload, {
     description: 'Lets a disabled account sign in again; an enabled one is refused (INVALID_STATE). Tokens issued before stay refused: its holder signs in again.',
   })
-  enableAccount(@Ctx() ctx: Context, @Arg('id', () => ID) id: string) {
+  enableAccount(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'The account\'s id.' }) id: string) {
     return withUserErrors(async () => ({ account: await ctx.services.accounts.enable(ctx, id) }));
   }
 
@@ -81,7 +82,7 @@ export class AccountResolver {
   })
   resetAccountPassword(
     @Ctx() ctx: Context,
-    @Arg('id', () => ID) id: string,
+    @Arg('id', () => ID, { description: 'The account\'s id.' }) id: string,
     @Arg('temporaryPassword', { description: '12 to 256 characters.' }) temporaryPassword: string,
   ) {
     return withUserErrors(async () => ({ account: await ctx.services.accounts.resetPassword(ctx, id, temporaryPassword) }));

@@ -8,9 +8,9 @@ export class AuditResolver {
   @Query(() => AuditEventConnection, { description: 'Operation log, newest first: a municipality sees its own, the operator all.' })
   auditEvents(
     @Ctx() ctx: Context,
-    @Arg('filter', () => AuditEventFilter, { nullable: true }) filter?: AuditEventFilter,
+    @Arg('filter', () => AuditEventFilter, { nullable: true, description: 'Conditions that all apply; omitted, every event the caller may read.' }) filter?: AuditEventFilter,
     @Arg('first', () => Int, { defaultValue: 100, description: 'At most 500.' }) first?: number,
-    @Arg('after', () => String, { nullable: true }) after?: string,
+    @Arg('after', () => String, { nullable: true, description: 'The endCursor of the previous page; omitted for the first page. Any other value is refused (BAD_USER_INPUT).' }) after?: string,
   ): Promise<AuditEventConnection> {
     return searchAudit(ctx, filter ?? {}, first ?? 100, after);
   }

@@ -8,7 +8,7 @@ import { badCursor } from '../errors';
 @Resolver(() => ImportJob)
 export class ImportJobResolver {
   @Query(() => ImportJob, { nullable: true, description: 'A resident registry import of the caller\'s municipality. LG-WAN only.' })
-  importJob(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<ImportJob | null> {
+  importJob(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'The jobId the import route answered with.' }) id: string): Promise<ImportJob | null> {
     return ctx.services.imports.get(ctx, id);
   }
 
@@ -28,7 +28,7 @@ export class ImportJobResolver {
     @Root() job: ImportJob,
     @Ctx() ctx: Context,
     @Arg('first', () => Int, { defaultValue: 100, description: 'At most 1000.' }) first: number,
-    @Arg('after', () => String, { nullable: true }) after?: string,
+    @Arg('after', () => String, { nullable: true, description: 'The endCursor of the previous page; omitted for the first page.' }) after?: string,
   ): Promise<ImportRejectionList> {
     // The cursors this field hands out are positions in the report (an int4).
     const cursor = after != null ? Number(after) : null;

@@ -1,6 +1,7 @@
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { IntegratorContract } from '../entities/integrator-contract.entity';
 import { UserError } from '../errors';
+import { payloadDescriptions } from './payload';
 
 export enum EligibilityStatus {
   VALID = 'VALID',
@@ -13,6 +14,9 @@ registerEnumType(EligibilityStatus, {
   name: 'EligibilityStatus',
   description: 'NOT_FOUND also when the birth date does not match or the municipality has no contract with the caller.',
   valuesConfig: {
+    VALID: { description: 'The ticket can book dose nextDoseNumber, from nextDoseAllowedFrom.' },
+    NOT_FOUND: { description: 'No such ticket for this caller: unknown number, wrong birth date, no contract, or too many misses on it.' },
+    COMPLETED: { description: 'Every dose of the ticket\'s series is recorded.' },
     MOVED_OUT: { description: 'The person moved out of the municipality: the new municipality\'s ticket is needed.' },
     VOID: { description: 'Voided, issued to a person who died, or for a later dose than the person is due for.' },
   },
@@ -20,14 +24,14 @@ registerEnumType(EligibilityStatus, {
 
 @ObjectType({ description: 'What a reservation system learns about a ticket. No personal data.' })
 export class TicketEligibility {
-  @Field(() => EligibilityStatus) status: EligibilityStatus;
+  @Field(() => EligibilityStatus, { description: 'Whether the ticket can book a dose; nothing tells an unknown ticket from a wrong birth date.' }) status: EligibilityStatus;
   @Field(() => Int, { nullable: true, description: 'The next dose the ticket can be used for (VALID only).' }) nextDoseNumber: number | null;
   @Field(() => String, { nullable: true, description: 'Earliest date the next dose is allowed (VALID only; null when no interval applies).' })
   nextDoseAllowedFrom: string | null;
 }
 
-@ObjectType()
+@ObjectType({ description: 'The contract created or ended, or why not.' })
 export class IntegratorContractPayload {
-  @Field(() => IntegratorContract, { nullable: true }) contract?: IntegratorContract | null;
-  @Field(() => [UserError]) userErrors: UserError[];
+  @Field(() => IntegratorContract, { nullable: true, description: payloadDescriptions.data }) contract?: IntegratorContract | null;
+  @Field(() => [UserError], { description: payloadDescriptions.userErrors }) userErrors: UserError[];
 }

@@ -5,12 +5,12 @@ import { Municipality } from '../entities/municipality.entity';
 @Resolver(() => Municipality)
 export class MunicipalityResolver {
   @Query(() => Municipality, { nullable: true, description: 'Null for a code in no list; a code no municipality can have (its shape or check digit wrong) is refused (BAD_USER_INPUT).' })
-  municipality(@Ctx() ctx: Context, @Arg('code') code: string): Promise<Municipality | null> {
+  municipality(@Ctx() ctx: Context, @Arg('code', { description: '全国地方公共団体コード: 6 digits with check digit.' }) code: string): Promise<Municipality | null> {
     return ctx.services.reference.municipality(ctx, code);
   }
 
   @Query(() => [Municipality], { description: 'Municipalities of one prefecture (01–47), in code order; any other code is refused (BAD_USER_INPUT).' })
-  async municipalities(@Ctx() ctx: Context, @Arg('prefectureCode') prefectureCode: string): Promise<Municipality[]> {
+  async municipalities(@Ctx() ctx: Context, @Arg('prefectureCode', { description: '2 digits, 01–47.' }) prefectureCode: string): Promise<Municipality[]> {
     return ctx.services.reference.municipalitiesOf(await ctx.session.manager(), prefectureCode);
   }
 }

@@ -24,9 +24,9 @@ export class StatisticsResolver {
   })
   statistics(
     @Ctx() ctx: Context,
-    @Arg('scope', () => StatisticsScopeInput) scope: StatisticsScopeInput,
-    @Arg('from', () => String, { nullable: true }) from: string | null | undefined,
-    @Arg('to', () => String, { nullable: true }) to: string | null | undefined,
+    @Arg('scope', () => StatisticsScopeInput, { description: 'A municipality reads its own; a prefecture itself, its municipalities and the nation; the national government any.' }) scope: StatisticsScopeInput,
+    @Arg('from', () => String, { nullable: true, description: 'First vaccination date counted, ISO 8601; omitted, from the start.' }) from: string | null | undefined,
+    @Arg('to', () => String, { nullable: true, description: 'Last vaccination date counted, ISO 8601; not before from, at most 3700 days after it; omitted, up to now.' }) to: string | null | undefined,
     @Info() info: GraphQLResolveInfo,
   ): Promise<Statistics> {
     return ctx.services.statistics.open(ctx, scope, from, to, selectedFields(info));

@@ -6,38 +6,46 @@ export enum StatisticsScopeKind {
   PREFECTURE = 'PREFECTURE',
   MUNICIPALITY = 'MUNICIPALITY',
 }
-registerEnumType(StatisticsScopeKind, { name: 'StatisticsScopeKind' });
+registerEnumType(StatisticsScopeKind, {
+  name: 'StatisticsScopeKind',
+  description: 'The kind of area figures describe.',
+  valuesConfig: {
+    NATION: { description: 'All of Japan (全国); no code.' },
+    PREFECTURE: { description: 'One prefecture, by its 2-digit code (01–47).' },
+    MUNICIPALITY: { description: 'One municipality, by its 6-digit code.' },
+  },
+});
 
 @InputType({ description: 'Whose figures: the nation, one prefecture (code 01–47) or one municipality (6-digit code).' })
 export class StatisticsScopeInput {
-  @Field(() => StatisticsScopeKind) kind: StatisticsScopeKind;
+  @Field(() => StatisticsScopeKind, { description: 'NATION, PREFECTURE or MUNICIPALITY.' }) kind: StatisticsScopeKind;
   @Field(() => String, { nullable: true, description: 'Prefecture or municipality code; omitted for NATION.' }) code?: string | null;
 }
 
 @ObjectType({ description: 'The area the figures describe.' })
 export class StatisticsScope {
-  @Field(() => StatisticsScopeKind) kind: StatisticsScopeKind;
-  @Field(() => String, { nullable: true }) code: string | null;
-  @Field() name: string;
+  @Field(() => StatisticsScopeKind, { description: 'NATION, PREFECTURE or MUNICIPALITY.' }) kind: StatisticsScopeKind;
+  @Field(() => String, { nullable: true, description: 'The prefecture or municipality code; null for NATION.' }) code: string | null;
+  @Field({ description: 'Its name in Japanese, e.g. 全国, 東京都.' }) name: string;
 }
 
 @ObjectType({ description: 'A count, or null and suppressed when publishing it could single out a person.' })
 export class StatisticsCount {
-  @Field(() => Int, { nullable: true }) value: number | null;
-  @Field() suppressed: boolean;
+  @Field(() => Int, { nullable: true, description: 'The count; null when suppressed.' }) value: number | null;
+  @Field({ description: 'True when the count is withheld (value null).' }) suppressed: boolean;
 }
 
 @ObjectType({ description: 'One cell of a breakdown.' })
 export class StatisticsCell {
-  @Field() label: string;
-  @Field(() => Int, { nullable: true }) value: number | null;
-  @Field() suppressed: boolean;
+  @Field({ description: 'What the cell counts: an age band, dose number, manufacturer or sex.' }) label: string;
+  @Field(() => Int, { nullable: true, description: 'The count; null when suppressed.' }) value: number | null;
+  @Field({ description: 'True when the count is withheld (value null).' }) suppressed: boolean;
 }
 
 @ObjectType({ description: 'Registered residents with at least this many doses, as of the end of the range.' })
 export class CoverageCell {
-  @Field(() => Int) doseNumber: number;
-  @Field(() => StatisticsCount) people: StatisticsCount;
+  @Field(() => Int, { description: 'Residents counted have at least this many doses.' }) doseNumber: number;
+  @Field(() => StatisticsCount, { description: 'How many registered residents have at least doseNumber doses.' }) people: StatisticsCount;
   @Field(() => Float, { nullable: true, description: 'people / registeredPopulation; null when either is suppressed.' }) ratio: number | null;
 }
 
@@ -47,11 +55,11 @@ export class CoverageCell {
     'labels = dates, data = counts or cumulative. A suppressed entry is null and flagged.',
 })
 export class DailySeries {
-  @Field(() => [String]) dates: string[];
-  @Field(() => [Int], { nullable: 'items' }) counts: (number | null)[];
-  @Field(() => [Boolean]) countsSuppressed: boolean[];
+  @Field(() => [String], { description: 'Vaccination dates, ISO 8601 (YYYY-MM-DD), in order.' }) dates: string[];
+  @Field(() => [Int], { nullable: 'items', description: 'Doses given on each date; null where suppressed.' }) counts: (number | null)[];
+  @Field(() => [Boolean], { description: 'True where the count of that date is withheld.' }) countsSuppressed: boolean[];
   @Field(() => [Int], { nullable: 'items', description: 'Running total since the start of the range.' }) cumulative: (number | null)[];
-  @Field(() => [Boolean]) cumulativeSuppressed: boolean[];
+  @Field(() => [Boolean], { description: 'True where the running total of that date is withheld.' }) cumulativeSuppressed: boolean[];
 }
 
 /**
@@ -60,7 +68,7 @@ export class DailySeries {
  */
 @ObjectType({ description: 'Aggregate vaccination statistics for one scope and date range.' })
 export class Statistics {
-  @Field(() => StatisticsScope) scope: StatisticsScope;
+  @Field(() => StatisticsScope, { description: 'The area the figures describe.' }) scope: StatisticsScope;
   @Field(() => String, { nullable: true, description: 'First vaccination date counted (inclusive); null = from the start.' }) from: string | null;
   @Field(() => String, { nullable: true, description: 'Last vaccination date counted (inclusive); null = up to now.' }) to: string | null;
   @Field(() => Int, { description: 'Counts below this are suppressed.' }) suppressionThreshold: number;

@@ -8,17 +8,17 @@ import { DoseReceipt, RegisterDoseInput, RegisterDosePayload, TicketReference, T
 @Resolver()
 export class VaccinationResolver {
   @Query(() => TicketScan, { description: 'A scanned ticket: usable or why not, and its dose history (no personal data).' })
-  scanTicket(@Ctx() ctx: Context, @Arg('ticket', () => TicketReference) ticket: TicketReference): Promise<TicketScan> {
+  scanTicket(@Ctx() ctx: Context, @Arg('ticket', () => TicketReference, { description: 'The OCR line, or the municipality code and ticket number.' }) ticket: TicketReference): Promise<TicketScan> {
     return ctx.services.vaccinations.scan(ctx, ticket);
   }
 
   @Mutation(() => RegisterDosePayload, { description: 'Registers a dose into the ticket\'s municipality. Retries with the same idempotencyKey return the first receipt.' })
-  registerDose(@Ctx() ctx: Context, @Arg('input', () => RegisterDoseInput) input: RegisterDoseInput) {
+  registerDose(@Ctx() ctx: Context, @Arg('input', () => RegisterDoseInput, { description: 'The dose given, and the ticket it was given on.' }) input: RegisterDoseInput) {
     return withUserErrors(async () => ({ receipt: await ctx.services.vaccinations.register(ctx, input) }));
   }
 
   @Query(() => DoseReceipt, { nullable: true, description: 'A receipt this tablet account received; null for anything else.' })
-  doseReceipt(@Ctx() ctx: Context, @Arg('id', () => ID) id: string): Promise<DoseReceipt | null> {
+  doseReceipt(@Ctx() ctx: Context, @Arg('id', () => ID, { description: 'DoseReceipt.id, as registerDose returned it.' }) id: string): Promise<DoseReceipt | null> {
     return ctx.services.vaccinations.receiptById(ctx, id);
   }
 
