@@ -427,54 +427,39 @@ export async function rotateMasterKey(): Promise<void> {
   console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. Run verify-audit once with the same two settings (it hands every series of checkpoints over to the new key); PREVIOUS_MASTER_KEY can then be removed from every server.`);
 }
 
-/** The commands `run` knows: after one of them, --help or -h asks for the usage. */
-const COMMANDS = ['create-operator', 'verify-audit', 'archive-audit', 'rotate-tenant-key', 'reencrypt-tenant-key', 'rotate-master-key', 'import-residents'];
+/**
+ * Each command with how many plain arguments it takes (verify-audit and import-residents read their
+ * own options), and what runs it.
+ */
+const COMMANDS: Record<string, { most?: number; run: (args: string[]) => Promise<void> }> = {
+  'create-operator': { most: 1, run: (args) => createOperator(args[0]) },
+  'verify-audit': { run: (args) => verifyAudit(...args) },
+  'archive-audit': { most: 0, run: () => archiveAudit() },
+  'rotate-tenant-key': { most: 1, run: (args) => rotateTenantKey(args[0]) },
+  'reencrypt-tenant-key': { most: 1, run: (args) => reencryptTenantKey(args[0]) },
+  'rotate-master-key': { most: 0, run: () => rotateMasterKey() },
+  'import-residents': { run: (args) => importResidents(args) },
+};
 
 /** Runs the command `npm run cli -- <command> <arguments>` names. */
 export async function run([command, ...args]: string[]): Promise<void> {
+  if (command === undefined || command === '') throw new UsageError('a command is needed');
   // `<command> --help` is asked as `help` is: nothing runs, no password is asked for, and -h is taken
   // for no login id, municipality code or file.
-  if (COMMANDS.includes(command) && args.some((arg) => arg === '--help' || arg === '-h')) {
+  const helpOption = (arg: string) => arg === '--help' || arg === '-h';
+  const known = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (command === 'help' || helpOption(command) || (known && args.some(helpOption))) {
     console.log(USAGE);
     return;
   }
+  if (!known) throw new UsageError(`unknown command "${command}"`);
   // A word too many may be what the operator meant to say: it is pointed out, not ignored.
-  const takes = (most: number) => {
+  if (known.most !== undefined) {
     const unknown = args.find((arg) => arg.startsWith('--'));
     if (unknown) throw new UsageError(`${command}: unknown option ${unknown}`);
-    if (args.length > most) throw new UsageError(`${command}: unexpected argument "${args[most]}"`);
-  };
-  switch (command) {
-    case 'create-operator':
-      takes(1);
-      return createOperator(args[0]);
-    case 'verify-audit':
-      return verifyAudit(...args);
-    case 'archive-audit':
-      takes(0);
-      return archiveAudit();
-    case 'rotate-tenant-key':
-      takes(1);
-      return rotateTenantKey(args[0]);
-    case 'reencrypt-tenant-key':
-      takes(1);
-      return reencryptTenantKey(args[0]);
-    case 'rotate-master-key':
-      takes(0);
-      return rotateMasterKey();
-    case 'import-residents':
-      return importResidents(args);
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
-      return;
-    case undefined:
-    case '':
-      throw new UsageError('a command is needed');
-    default:
-      throw new UsageError(`unknown command "${command}"`);
+    if (args.length > known.most) throw new UsageError(`${command}: unexpected argument "${args[known.most]}"`);
   }
+  return known.run(args);
 }
 
 if (require.main === module) {

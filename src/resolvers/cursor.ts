@@ -1,6 +1,6 @@
-import { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { EntityTarget, EntityManager, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { badCursor } from '../errors';
-import type { Scope } from '../policies/scope';
+import { applyScope, Scope } from '../policies/scope';
 
 /** What the keys of a cursor are made of: municipality codes, addressee and ticket numbers. */
 const KEY_PART = /^[0-9A-Za-z-]{1,20}$/;
@@ -42,4 +42,12 @@ export function applyCursor<T extends ObjectLiteral>(query: SelectQueryBuilder<T
 export function pageOf<T>(rows: T[], first: number, cursorOf: (last: T) => string): { nodes: T[]; endCursor: string | null } {
   const nodes = rows.slice(0, first);
   return { nodes, endCursor: rows.length > first ? cursorOf(nodes[nodes.length - 1]) : null };
+}
+
+/**
+ * A cursor that is the id of a list's last row must name a row the reader can see: any other id would
+ * answer a page that reads as the next one (or tell that another tenant's row exists).
+ */
+export async function checkRowCursor<T extends ObjectLiteral>(db: EntityManager, entity: EntityTarget<T>, scope: Scope, id: string): Promise<void> {
+  if (!(await applyScope(db.getRepository(entity).createQueryBuilder('c'), scope).andWhere('c.id = :id', { id }).getExists())) throw badCursor();
 }

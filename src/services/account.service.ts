@@ -9,7 +9,7 @@ import { badArgument, badCursor, checkPageSize, ErrorCode, ErrorCollector, ident
 import { ROLE_TENANT } from '../policies/roles';
 import { applyScope, scopeOf } from '../policies/scope';
 import { AccountConnection, AccountFilter, CreateAccountInput, MAX_ACCOUNTS_PAGE } from '../resolvers/account.types';
-import { pageOf } from '../resolvers/cursor';
+import { checkRowCursor, pageOf } from '../resolvers/cursor';
 import { Role } from '../schema/enums';
 import { charCount, checkMunicipalityCode, checkPrefectureCode, isUuid } from '../validation/identifiers';
 import { noMunicipalityMessage } from '../validation/own-codes';
@@ -67,7 +67,7 @@ export class AccountService {
     if (filter.loginId) query.andWhere('lower(a.login_id) = lower(:loginId)', { loginId: filter.loginId });
     if (after) {
       const cursor = after.toLowerCase();
-      if (!(await applyScope(db.getRepository(Account).createQueryBuilder('c'), scope).andWhere('c.id = :cursor', { cursor }).getExists())) throw badCursor();
+      await checkRowCursor(db, Account, scope, cursor);
       query.andWhere('lower(a.login_id) > (SELECT lower(c.login_id) FROM account c WHERE c.id = :cursor)', { cursor });
     }
     return pageOf(await query.orderBy('lower(a.login_id)').limit(first + 1).getMany(), first, (last) => last.id);

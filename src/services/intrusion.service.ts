@@ -6,6 +6,7 @@ import { WaitingPool } from '../db/pg-client';
 import { AlertKind, SecurityAlert } from '../entities/security-alert.entity';
 import { badCursor, checkPageSize } from '../errors';
 import { applyScope, scopeOf } from '../policies/scope';
+import { checkRowCursor } from '../resolvers/cursor';
 import { repeatEvery } from './background';
 import { checkActorFilter } from './audit.service';
 
@@ -253,8 +254,7 @@ export class IntrusionDetector {
     if (filter.kind) query.andWhere('a.kind = :kind', { kind: filter.kind });
     if (actorId) query.andWhere('a.actorId = :actor', { actor: actorId });
     if (after) {
-      // The cursor is the page's last alert: a number no alert has would answer a page that reads as the next one.
-      if (!(await applyScope(db.getRepository(SecurityAlert).createQueryBuilder('c'), scope).andWhere('c.id = :after', { after }).getExists())) throw badCursor();
+      await checkRowCursor(db, SecurityAlert, scope, after);
       query.andWhere('a.id < :after', { after });
     }
     return query.orderBy('a.id', 'DESC').limit(first).getMany();
