@@ -378,6 +378,26 @@ describe('resident registry import', () => {
     );
   });
 
+  it('leaves a listed resident\'s move out or death as recorded, while their names follow the file', async () => {
+    const { code, officer } = await t.tenant();
+    const [leaver, deceased] = [registryRow(), registryRow()];
+    await importFile(t, officer, registryCsv([leaver, deceased]));
+    const idOf = async (addressee: string) => (await t.db.query('SELECT id FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, addressee]))[0].id;
+    const moved = await officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "2024-04-01") { userErrors { code } } }', { id: await idOf(leaver.addressee) });
+    expect(moved.data.markResidentMovedOut.userErrors).toEqual([]);
+    const died = await officer.gql('mutation($id: ID!) { markResidentDeceased(id: $id, deceasedOn: "2024-05-01") { userErrors { code } } }', { id: await idOf(deceased.addressee) });
+    expect(died.data.markResidentDeceased.userErrors).toEqual([]);
+
+    const job = await importFile(t, officer, registryCsv([{ ...leaver, given: '次郎' }, { ...deceased, given: '三郎' }]));
+    expect(job).toMatchObject({ status: 'SUCCEEDED', rowsRejected: 0, residentsUpdated: 2 });
+    const stored = await t.db.query(
+      `SELECT addressee_number, given_name, status, moved_out_on::text, deceased_on::text FROM resident WHERE municipality_code = $1 ORDER BY addressee_number`, [code]);
+    expect(stored).toEqual([
+      { addressee_number: leaver.addressee, given_name: '次郎', status: 'MOVED_OUT', moved_out_on: '2024-04-01', deceased_on: null },
+      { addressee_number: deceased.addressee, given_name: '三郎', status: 'DECEASED', moved_out_on: null, deceased_on: '2024-05-01' },
+    ].sort((a, b) => a.addressee_number.localeCompare(b.addressee_number)));
+  });
+
   it('keeps a changed birth date before the resident\'s first recorded dose', async () => {
     const { code, officer } = await t.tenant();
     const [vaccinated, other] = [registryRow({ birth: '1990-01-01' }), registryRow({ birth: '1990-01-01' })];
