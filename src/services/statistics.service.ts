@@ -97,7 +97,10 @@ export class StatisticsService {
     const from = checkDate('from', fromArg);
     const to = checkDate('to', toArg);
     if (from && to && from > to) throw badArgument(['to'], 'must not be before from', ErrorCode.INVALID_DATE);
-    if (from && to && daysBetween(from, to) > MAX_SERIES_DAYS) throw badArgument(['from'], `the range must be at most ${MAX_SERIES_DAYS} days`, ErrorCode.INVALID_DATE);
+    // Without to the range ends today, and is held to the same rules whichever figures are asked for.
+    const end = to ?? todayInJapan();
+    if (from && from > end) throw badArgument(['from'], 'must not be in the future when to is omitted: the range then ends today', ErrorCode.INVALID_DATE);
+    if (from && daysBetween(from, end) > MAX_SERIES_DAYS) throw badArgument(['from'], `the range must be at most ${MAX_SERIES_DAYS} days`, ErrorCode.INVALID_DATE);
 
     const db = await ctx.session.manager();
     let prefectureCode: string | null = null;

@@ -94,6 +94,9 @@ describe('who sees which statistics', () => {
       [{ scope: nation, from: '2021-02-30' }, ['from'], 'INVALID_DATE', 'must be a real date written YYYY-MM-DD'],
       [{ scope: nation, from: '2021-07-01', to: '2021-06-01' }, ['to'], 'INVALID_DATE', 'must not be before from'],
       [{ scope: nation, from: '2000-01-01', to: '2021-06-01' }, ['from'], 'INVALID_DATE', 'the range must be at most 3700 days'],
+      // Without to the range ends today, whether or not the daily series is asked for (this query asks totalDoses only).
+      [{ scope: nation, from: '2000-01-01' }, ['from'], 'INVALID_DATE', 'the range must be at most 3700 days'],
+      [{ scope: nation, from: `${Number(todayInJapan().slice(0, 4)) + 1}-01-01` }, ['from'], 'INVALID_DATE', 'must not be in the future when to is omitted: the range then ends today'],
     ];
     for (const [variables, field, reason, message] of cases) {
       const result = await national.gql(SCOPE_ONLY, variables);
