@@ -58,8 +58,9 @@ const PARTS: Record<string, Part[]> = {
 };
 
 function checkDate(field: 'from' | 'to', value: string | null | undefined): string | null {
-  if (value === null || value === undefined || value === '') return null;
-  const date = normaliseDate(value);
+  // Blank is absent, spaces typed in a form (full-width ones too) as much as an empty string.
+  const date = normaliseDate(value ?? '');
+  if (date === '') return null;
   if (!isIsoDate(date)) throw badArgument([field], 'must be a real date written YYYY-MM-DD', ErrorCode.INVALID_DATE);
   return date;
 }

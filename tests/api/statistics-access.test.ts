@@ -102,6 +102,11 @@ describe('who sees which statistics', () => {
       const result = await national.gql(SCOPE_ONLY, variables);
       expect(result.errors!.map((e) => [e.message, e.extensions])).toEqual([[`${field.join('.')}: ${message}`, expect.objectContaining({ code: 'BAD_USER_INPUT', field, reason })]]);
     }
+    // A blank date is no date, as a blank code is no code: spaces left in a form field (full-width ones too).
+    for (const blank of ['', ' ', '\u3000']) {
+      const result = await national.gql('query($from: String, $to: String) { statistics(scope: { kind: NATION }, from: $from, to: $to) { from to } }', { from: blank, to: blank });
+      expect([blank, result.errors, result.data?.statistics]).toEqual([blank, undefined, { from: null, to: null }]);
+    }
   });
 });
 
