@@ -52,9 +52,10 @@ export async function correctDose(t: TestApp, municipalityCode: string, recordId
     await tx.query(
       `INSERT INTO vaccination_record (municipality_code, id, resident_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
          product, lot_number, site_municipality_code, source)
-       VALUES ($1, $2, $3, $4, $5, 'V1', $6, 'Product', 'LOT1', $1, 'OFFICER')`,
+       VALUES ($1, $2, $3, $4, $5, 'V1', $6, 'Product', 'LOT1', $1, $7)`,
+      // A correction keeps the record's source, as the service's does: an inquiry's copy stays one.
       [municipalityCode, id, old.resident_id, changes.doseNumber ?? old.dose_number, changes.vaccinatedOn ?? old.vaccinated_on,
-        changes.manufacturer ?? old.manufacturer],
+        changes.manufacturer ?? old.manufacturer, old.source],
     );
     return id;
   });
