@@ -5,6 +5,7 @@ import type { Context } from '../context';
 import { WaitingPool } from '../db/pg-client';
 import { AlertKind, SecurityAlert } from '../entities/security-alert.entity';
 import { badCursor, checkPageSize } from '../errors';
+import { throttledClientOf } from '../http/client-address';
 import { applyScope, scopeOf } from '../policies/scope';
 import { checkRowCursor } from '../resolvers/cursor';
 import { repeatEvery } from './background';
@@ -12,7 +13,7 @@ import { checkActorFilter } from './audit.service';
 
 export interface DetectionLimits {
   windowMinutes: number;
-  /** Failed logins from one address within the window before that address is throttled. */
+  /** Failed logins from one client (an IPv4 address, or an IPv6 /64: throttledClientOf) within the window before it is throttled. */
   loginFailuresPerAddress: number;
   /** Refused requests by one account within the window before an alert (a request counts once, however many of its fields were refused). */
   denialsPerActor: number;
@@ -32,6 +33,8 @@ export const DEFAULT_DETECTION: DetectionLimits = {
 };
 
 const eligibilityKey = (actor: Actor, ticket: string) => `eligibility:${actor.accountId}:${ticket}`;
+/** The login throttle's keys are the client's IPv4 address or IPv6 /64: rotating addresses within it escapes neither. */
+const loginKey = (kind: 'login' | 'login-throttled', address: string) => `${kind}:${throttledClientOf(address)}`;
 /** Event times kept per key: far more than any limit, so a flood cannot grow a row without bound. */
 const KEPT_EVENTS = 1000;
 
@@ -134,7 +137,7 @@ export class IntrusionDetector {
    * failures, or null once the address is over the limit (it is refused, and counted).
    */
   async loginStarted(address: string): Promise<number | null> {
-    const failures = await this.count(`login:${address}`, 1);
+    const failures = await this.count(loginKey('login', address), 1);
     if (failures <= this.limits.loginFailuresPerAddress) return failures;
     // Refused without a password check: not counted, so the throttle lifts a window after the last real failure.
     await this.loginSucceeded(address);
@@ -143,7 +146,7 @@ export class IntrusionDetector {
 
   /** The attempt signed in (or was refused unchecked): it is no failure after all. */
   async loginSucceeded(address: string): Promise<void> {
-    await this.uncount(`login:${address}`);
+    await this.uncount(loginKey('login', address));
   }
 
   /**
@@ -152,7 +155,7 @@ export class IntrusionDetector {
    * through): alerted once for such a run, until it pauses for the window.
    */
   async loginFailed(address: string, place: number): Promise<void> {
-    if (place === this.limits.loginFailuresPerAddress && (await this.countRun(`login-throttled:${address}`)) === 1) {
+    if (place === this.limits.loginFailuresPerAddress && (await this.countRun(loginKey('login-throttled', address))) === 1) {
       await this.alert('LOGIN_THROTTLED', { sourceAddress: address }, `${this.limits.loginFailuresPerAddress} failed logins within ${this.limits.windowMinutes} min`);
     }
   }

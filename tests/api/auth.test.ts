@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { AddressInfo, createServer } from 'node:net';
 import * as passwords from '../../src/auth/password';
 import { TokenSigner } from '../../src/auth/token';
@@ -78,6 +78,33 @@ describe('login', () => {
     expect(codes(await t.login(Channel.LGWAN, national.loginId))).toEqual([]);
     const events = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'login' AND $1 = ANY(target_ids) ORDER BY id`, [national.id]);
     expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(['DENIED', 'DENIED', 'DENIED', 'SUCCESS']);
+  });
+
+  it('throttles the addresses of one IPv6 /64 together, as one client that holds them all, and not the next /64', async () => {
+    const account = await t.createAccount(Role.OPERATOR);
+    const [a, b] = [randomInt(0x10000), randomInt(0xffff)];
+    const network = `2001:db8:${a.toString(16)}:${b.toString(16)}`;
+    // Twenty failures, each from an address of its own in the /64, as a client rotating through them sends them.
+    for (let i = 1; i <= 20; i++) expect(codes(await loginFrom(`${network}::${i.toString(16)}`, Channel.LGWAN, `unknown-${i}`, 'not-the-password'))).toEqual(['UNAUTHENTICATED']);
+    // Yet another address of it, written out in full, is refused the right password; the next /64 is another client.
+    const fullForm = `2001:0db8:${a.toString(16).padStart(4, '0')}:${b.toString(16).padStart(4, '0')}:ffff:ffff:ffff:ffff`;
+    expect(codes(await loginFrom(fullForm, Channel.LGWAN, account.loginId, PASSWORD))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await loginFrom(`2001:db8:${a.toString(16)}:${(b + 1).toString(16)}::1`, Channel.LGWAN, account.loginId, PASSWORD))).toEqual([]);
+    // The alert names the address that reached the limit, as the operator needs it.
+    const alerts = await t.db.query(`SELECT source_address FROM security_alert WHERE kind = 'LOGIN_THROTTLED' AND source_address LIKE $1`, [`${network}:%`]);
+    expect(alerts).toEqual([{ source_address: `${network}::14` }]);
+  });
+
+  it('throttles an IPv4 address and the same address written IPv4-mapped, as a dual-stack socket reports it, together', async () => {
+    const account = await t.createAccount(Role.OPERATOR);
+    const address = `192.0.2.${randomInt(1, 255)}`;
+    for (let i = 0; i < 20; i++) {
+      const from = i % 2 ? address : `::ffff:${address}`;
+      expect(codes(await loginFrom(from, Channel.LGWAN, `unknown-${i}`, 'not-the-password'))).toEqual(['UNAUTHENTICATED']);
+    }
+    expect(codes(await loginFrom(address, Channel.LGWAN, account.loginId, PASSWORD))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await loginFrom(`::ffff:${address}`, Channel.LGWAN, account.loginId, PASSWORD))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await t.login(Channel.LGWAN, account.loginId))).toEqual([]);
   });
 
   it('answers a login ID no account can have as an unknown one, and one holding a NUL the same for every account', async () => {
