@@ -5,6 +5,7 @@ import { createDataSource, migrate } from './db/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
 import { syncReferenceData } from './db/reference-data';
 import { Listeners, startListeners } from './http/server';
+import { createLog, Log } from './log';
 import { createServices, Services } from './services';
 import { indexAuditTargets } from './services/audit.service';
 import { repeatEvery } from './services/background';
@@ -19,13 +20,13 @@ export interface Database {
 /**
  * Connects to DATABASE_URL, or starts the embedded PostgreSQL; then migrates and loads reference
  * data. `asOwner` keeps the owner's connections, for the maintenance the application role may
- * not do (archiving the operation log).
+ * not do (archiving the operation log). An embedded database's later failures go to `log`.
  */
-export async function openDatabase(config: Config, { asOwner = false } = {}): Promise<Database> {
+export async function openDatabase(config: Config, { asOwner = false, log = createLog(config.logLevel) }: { asOwner?: boolean; log?: Log } = {}): Promise<Database> {
   if (!config.databaseUrl) ensureDataDir(config.dataDir);
   const embedded = config.databaseUrl
     ? undefined
-    : await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), config.embeddedPgPort, { persistent: true });
+    : await startEmbeddedPostgres(path.join(config.dataDir, 'pg'), config.embeddedPgPort, { persistent: true, log });
   const url = config.databaseUrl ?? embedded!.url;
   const owner = createDataSource(url, { poolSize: 2 });
   await owner.initialize().catch((error: Error) => {
@@ -80,15 +81,16 @@ function listenFailure(config: Config, error: NodeJS.ErrnoException & { port?: n
   }
 }
 
-export async function startApp(config: Config, db: DataSource): Promise<App> {
-  const services = createServices(db, config);
+/** Serves `config`'s listeners over `db`, writing the server's log to `log`. */
+export async function startApp(config: Config, db: DataSource, log: Log = createLog(config.logLevel)): Promise<App> {
+  const services = createServices(db, config, log);
   await services.imports.failStale(null);
   const listeners = await startListeners(services, { internet: config.internetPort, lgwan: config.lgwanPort, host: config.host, lgwanHost: config.lgwanHost }).catch((error) => {
     throw listenFailure(config, error);
   });
   const stopCompaction = services.statistics.startCompaction(config.statisticsCompactSeconds ?? 10);
   const stopSweeping = services.detector.startSweeping();
-  const stopIndexing = repeatEvery(config.auditIndexSeconds ?? 2, 'operation-log indexing', () => indexAuditTargets(db));
+  const stopIndexing = repeatEvery(config.auditIndexSeconds ?? 2, 'operation-log indexing', () => indexAuditTargets(db), log);
   return {
     services,
     listeners,

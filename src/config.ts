@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSy
 import { isIP } from 'node:net';
 import path from 'node:path';
 import proxyaddr from 'proxy-addr';
+import { LOG_LEVELS, LogLevel } from './log';
 import { parseDoseIntervals } from './validation/dose-intervals';
 
 const DEV_SECRETS = 'dev-secrets.json';
@@ -51,6 +52,8 @@ export interface Config {
   statementTimeoutSeconds?: number;
   /** How long anything waits for one of the pool's database connections, or for a new one to open. */
   connectionWaitSeconds?: number;
+  /** Least severe level the server's log writes (default info). */
+  logLevel?: LogLevel;
 }
 
 /** A whole number within bounds: a value that would switch a protection off (a lockout of 0 minutes, say) is refused. */
@@ -109,6 +112,15 @@ function lgwanHost(production: boolean, host: string): string {
     throw new Error(`LGWAN_HOST must name the LG-WAN interface's address with NODE_ENV=production${explicit ? `, not "${explicit}", which listens on every interface` : ''}: the LG-WAN listener serves My Number`);
   }
   return explicit || host;
+}
+
+/** One of the log's levels, in any case; a misspelt one is refused rather than taken for another. */
+function logLevel(): LogLevel {
+  const raw = process.env.LOG_LEVEL;
+  if (raw === undefined || raw === '') return 'info';
+  const level = raw.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return level as LogLevel;
 }
 
 /** Parsed here too, so that a value the eligibility service would refuse stops start-up with the reason. */
@@ -253,6 +265,7 @@ export function loadConfig(): Config {
     auditRetentionDays: int('AUDIT_RETENTION_DAYS', 3653, 1, 36_500),
     statementTimeoutSeconds: int('DB_STATEMENT_TIMEOUT_SECONDS', 30, 1, 3600),
     connectionWaitSeconds: int('DB_CONNECTION_WAIT_SECONDS', 10, 1, 600),
+    logLevel: logLevel(),
   };
   return { ...settings, ...keys(dataDir, fromEnv) };
 }

@@ -4,6 +4,7 @@ import type { EntityManager } from 'typeorm';
 import { Actor } from './auth/actor';
 import { RequestSession } from './db/tenant-session';
 import { createLoaders, Loaders } from './loaders';
+import { currentRequest, noteRequest } from './log';
 import { AppAbility, defineAbilityFor, tenantsOf } from './policies/ability';
 import { Channel } from './schema/enums';
 import { ReadAudit } from './services/audit.service';
@@ -11,6 +12,7 @@ import type { Services } from './services';
 
 /** Everything a resolver may know about the request. Built fresh for every request. */
 export interface Context {
+  /** The HTTP request's id (its answer's X-Request-Id, its log lines' requestId); one of its own otherwise. */
   requestId: string;
   channel: Channel;
   /** The client's address (src/http/client-address.ts), for throttling and alerts. */
@@ -42,7 +44,8 @@ export async function createContext(services: Services, channel: Channel, req: I
   // The scheme's name is case-insensitive (RFC 9110 §11.1): "bearer" is as good as "Bearer".
   const token = authorization && more.length === 0 && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
   const actor = token ? await services.auth.actorFor(token, channel) : null;
-  return contextFor(services, actor, { channel, sourceAddress: services.clientAddress(req), statementTimeoutMs });
+  noteRequest({ municipalityCode: actor?.municipalityCode ?? null });
+  return contextFor(services, actor, { channel, sourceAddress: services.clientAddress(req), statementTimeoutMs, requestId: currentRequest()?.requestId });
 }
 
 /** A context acting as `actor`; also used by seeding and tools that go through the services. */

@@ -4,16 +4,17 @@ import { startApp, openDatabase } from './app';
 import { Config, loadConfig } from './config';
 import { TenantKeyring } from './crypto/tenant-keyring';
 import { DEMO_PASSWORD, demoAccountLines, loadDemoData, openDemoAccounts } from './db/demo-data';
+import { createLog, Log } from './log';
 
 /** What a server checks before it serves; it refuses to start, saying why, when one fails. */
-async function checkBeforeServing(config: Config, db: DataSource): Promise<void> {
+async function checkBeforeServing(config: Config, db: DataSource, log: Log): Promise<void> {
   // A data key no configured master key opens (PREVIOUS_MASTER_KEY removed before the re-wrap, say)
   // would otherwise show only when that municipality's My Numbers are read.
   const underPrevious = await new TenantKeyring(config.masterKey, config.previousMasterKey).checkMasterKeys(db.manager).catch((error: Error) => {
     throw new Error(`The server does not start: ${error.message}`);
   });
   if (underPrevious.length) {
-    console.log(`Data keys of ${underPrevious.length} municipalities open only with PREVIOUS_MASTER_KEY: run \`npm run cli -- rotate-master-key\` before removing it.`);
+    log.warn({ municipalities: underPrevious.length }, `Data keys of ${underPrevious.length} municipalities open only with PREVIOUS_MASTER_KEY: run \`npm run cli -- rotate-master-key\` before removing it.`);
   }
   // Demo accounts share one published password: never in production, whatever the database.
   if (config.production) {
@@ -22,15 +23,20 @@ async function checkBeforeServing(config: Config, db: DataSource): Promise<void>
   }
 }
 
-/** Starts the server; the function returned stops it, as SIGINT, SIGTERM and SIGHUP do before the process exits. */
+/**
+ * Starts the server; the function returned stops it, as SIGINT, SIGTERM and SIGHUP do before the
+ * process exits. What people read at the terminal (the endpoints, the demo accounts) is printed;
+ * everything else goes to the log (src/log.ts).
+ */
 export async function main(): Promise<void> {
   const config = loadConfig();
-  const database = await openDatabase(config);
-  await checkBeforeServing(config, database.db).catch(async (error) => {
+  const log = createLog(config.logLevel);
+  const database = await openDatabase(config, { log });
+  await checkBeforeServing(config, database.db, log).catch(async (error) => {
     await database.close();
     throw error;
   });
-  const app = await startApp(config, database.db).catch(async (error) => {
+  const app = await startApp(config, database.db, log).catch(async (error) => {
     await database.close();
     throw error;
   });
@@ -51,10 +57,10 @@ export async function main(): Promise<void> {
   let stopped: Promise<void> | undefined;
   // Two lines tell a clean stop from a crash in the server's log.
   const stop = (signal: NodeJS.Signals) => (stopped ??= (async () => {
-    console.log(`${signal}: stopping; requests and downloads under way get up to 20 s, running imports up to a minute, to finish`);
+    log.info({ signal }, `${signal}: stopping; requests and downloads under way get up to 20 s, running imports up to a minute, to finish`);
     await app.stop();
     await database.close();
-    console.log('Stopped.');
+    log.info('Stopped.');
   })());
   // The embedded database stops on these signals by itself (src/db/embedded-postgres.ts), which
   // would cut a running import off: the server's own stop waits for it, then closes the database.
@@ -67,6 +73,7 @@ export async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error) => {
+    // One plain line for whoever starts the server: the log itself may be what is misconfigured (LOG_LEVEL).
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   });

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { arch, constants, platform, userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { createLog, Log } from '../log';
 
 const execFileAsync = promisify(execFile);
 
@@ -50,9 +51,11 @@ interface OsUser {
  * The cluster runs in a session of its own, so a terminal's Ctrl-C reaches this process only: it
  * stops when this process ends, or on SIGINT, SIGTERM or SIGHUP unless the process replaces these
  * handlers with its own (the server does, to let its imports finish first) and calls `stop()`.
- * One left running by a process that was killed is stopped first (see `stopLeftRunning`).
+ * One left running by a process that was killed is stopped first (see `stopLeftRunning`). What
+ * happens to it later (stopped by anything but `stop()`) is written to `options.log`.
  */
-export async function startEmbeddedPostgres(dir: string, port: number, options: { persistent: boolean }): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(dir: string, port: number, options: { persistent: boolean; log?: Log }): Promise<EmbeddedDatabase> {
+  const serverLog = options.log ?? createLog();
   const databaseDir = path.resolve(dir);
   const runAs = userInfo().uid === 0 ? postgresUser(databaseDir) : undefined;
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
@@ -63,7 +66,7 @@ export async function startEmbeddedPostgres(dir: string, port: number, options: 
   }
   const passwordFile = path.join(databaseDir, PASSWORD_FILE);
   let password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : PUBLISHED_PASSWORD;
-  await stopLeftRunning(databaseDir);
+  await stopLeftRunning(databaseDir, serverLog);
   // PostgreSQL's own last words, for when it does not start.
   const log: string[] = [];
   const postgres = await spawnPostgres(databaseDir, port, runAs, log).catch(() => {
@@ -76,7 +79,7 @@ export async function startEmbeddedPostgres(dir: string, port: number, options: 
   postgres.once('exit', (code, signal) => {
     if (stopped) return;
     const last = log.filter((line) => /FATAL|PANIC|terminat|shut/i.test(line)).pop()?.trim();
-    console.error(`embedded PostgreSQL in ${databaseDir} stopped unexpectedly (${signal ?? `exit code ${code}`}): requests needing the database fail until this process is restarted${last ? `; its last words: ${last}` : ''}`);
+    serverLog.error(`embedded PostgreSQL in ${databaseDir} stopped unexpectedly (${signal ?? `exit code ${code}`}): requests needing the database fail until this process is restarted${last ? `; its last words: ${last}` : ''}`);
   });
   const stop = () => (stopped ??= (async () => {
     process.off('exit', onExit);
@@ -164,7 +167,7 @@ function spawnPostgres(databaseDir: string, port: number, runAs: OsUser | undefi
  * which says (in /proc) what a pid is: elsewhere, and for a postgres this module did not start,
  * PostgreSQL's own refusal stands. A lock file whose process is gone PostgreSQL replaces itself.
  */
-async function stopLeftRunning(databaseDir: string): Promise<void> {
+async function stopLeftRunning(databaseDir: string, log: Log): Promise<void> {
   const { postgres: binary } = await binaries();
   let pid: number;
   try {
@@ -185,7 +188,7 @@ async function stopLeftRunning(databaseDir: string): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  console.error(`embedded PostgreSQL in ${databaseDir}: the database left running by a process that ended (pid ${running.startedBy}) was stopped`);
+  log.warn(`embedded PostgreSQL in ${databaseDir}: the database left running by a process that ended (pid ${running.startedBy}) was stopped`);
 }
 
 /**

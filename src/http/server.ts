@@ -3,11 +3,13 @@ import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { DocumentNode, FragmentDefinitionNode, getNamedType, getVariableValues, GraphQLError, GraphQLFormattedError, isCompositeType, Kind, OperationDefinitionNode, SelectionSetNode, ValidationRule } from 'graphql';
 import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql-query-complexity';
+import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Context, countRefusal, createContext, finishRequest } from '../context';
 import { afterAnotherFailed, crossedAnother, outOfTime, readiness } from '../db/pg-client';
 import { databaseTimeout } from '../errors';
+import { Log, noteRequest, withRequest } from '../log';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
 import { Services } from '../services';
@@ -49,19 +51,20 @@ const INTROSPECTION_OFF = /^GraphQL introspection is not allowed/;
 const SUGGESTION = /\s*Did you mean [\s\S]*$/;
 
 /** The answer to work the database did not serve in time (see outOfTime), logged once as `what` stopped. */
-function timedOut(what: string, error: unknown): GraphQLFormattedError {
-  console.error(`${what} stopped: the database did not answer in time:`, (error as Error).message);
+function timedOut(what: string, error: unknown, log: Log): GraphQLFormattedError {
+  log.warn({ err: error }, `${what} stopped: the database did not answer in time`);
   return { message: databaseTimeout().message, extensions: { code: 'DATABASE_TIMEOUT' } };
 }
 
 /**
  * Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged
- * here, a request that crossed another one is asked to be sent again, and one the database did not
- * serve in time (a lock held by a stuck transaction, say) is told so. Either way the request's
+ * here (the line names the request, src/log.ts), a request that crossed another one is asked to
+ * be sent again, and one the database did not serve in time (a lock held by a stuck transaction,
+ * say) is told so. Either way the request's
  * transaction is rolled back whole, so the answer never hides a change. In production no answer
  * suggests a name: "Did you mean …" would map the schema for an attacker where introspection is off.
  */
-export function formatError(formatted: GraphQLFormattedError, error: unknown, production = false): GraphQLFormattedError {
+export function formatError(formatted: GraphQLFormattedError, error: unknown, log: Log, production = false): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && CLIENT_CODES.has(code)) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
@@ -78,7 +81,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, pr
   }
   const cause = unwrapResolverError(error);
   // Before crossings: a lock not had within a request's lock_timeout is 55P03 too (see outOfTime).
-  if (outOfTime(cause)) return { ...timedOut('request', cause), path: formatted.path };
+  if (outOfTime(cause)) return { ...timedOut('request', cause, log), path: formatted.path };
   if (crossedAnother(cause)) {
     return { message: 'another request changed the same data at the same time; nothing of this request was written: send it again', path: formatted.path, extensions: { code: 'CONFLICT' } };
   }
@@ -86,7 +89,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, pr
   if (afterAnotherFailed(cause)) {
     return { message: 'not run: another field of this request failed first, and nothing of this request was written', path: formatted.path, extensions: { code: 'NOT_RUN' } };
   }
-  console.error('request failed:', cause);
+  log.error({ err: cause }, 'request failed');
   return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 }
 
@@ -215,11 +218,11 @@ function armor() {
   }).protect();
 }
 
-export function createApollo(production: boolean): ApolloServer<Context> {
+export function createApollo(production: boolean, log: Log): ApolloServer<Context> {
   const protection = armor();
   return new ApolloServer<Context>({
     schema: buildSchema(),
-    formatError: (formatted, error) => formatError(formatted, error, production),
+    formatError: (formatted, error) => formatError(formatted, error, log, production),
     parseOptions: { maxTokens: MAX_TOKENS },
     introspection: !production,
     includeStacktraceInErrorResponses: false,
@@ -238,6 +241,10 @@ export function createApollo(production: boolean): ApolloServer<Context> {
         // Refusals are counted for intrusion detection.
         async requestDidStart() {
           return {
+            // The log names the request's root fields: a 500 reported for a screen is found by what it asked.
+            async didResolveOperation({ operation, document }) {
+              if (operation) noteRequest({ operation: `${operation.operation} ${rootFields(operation, document).map((f) => f.name).join(',')}` });
+            },
             async willSendResponse({ contextValue, response, operation, document }) {
               const answered = response.body.kind === 'single' ? response.body.singleResult.errors ?? [] : [];
               // A document refused before it ran (variables of the wrong type, say) answers no data at all.
@@ -258,11 +265,11 @@ export function createApollo(production: boolean): ApolloServer<Context> {
               } catch (error) {
                 // A commit can wait on a lock too (the operation log's chain head, linked at commit).
                 if (outOfTime(error)) {
-                  response.body = { kind: 'single', singleResult: { errors: [timedOut('commit', error)] } };
+                  response.body = { kind: 'single', singleResult: { errors: [timedOut('commit', error, log)] } };
                   response.http.status = 503;
                   return;
                 }
-                console.error('commit failed:', error);
+                log.error({ err: error }, 'commit failed');
                 response.body = { kind: 'single', singleResult: { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } };
                 response.http.status = 500;
                 return;
@@ -270,7 +277,7 @@ export function createApollo(production: boolean): ApolloServer<Context> {
               if (answered.some((e) => e.extensions?.code === 'FORBIDDEN')) {
                 // Committed already: a count the database could not take in time is logged, never answered as a failure.
                 await countRefusal(contextValue)
-                  .catch((error: unknown) => console.error('refusals not counted:', error instanceof Error ? error.message : error));
+                  .catch((error: unknown) => log.error({ err: error }, 'refusals not counted'));
               }
             },
           };
@@ -356,7 +363,7 @@ class UnderWay {
 function handler(apollo: ApolloServer<Context>, services: Services, channel: Channel, underWay: UnderWay) {
   // A GraphQL request's statements are bounded; the CSV routes' long work (an export's COPY, an import's merge) runs on connections of its own, as long as it needs.
   const statementTimeoutMs = (services.config.statementTimeoutSeconds ?? 30) * 1000;
-  return async (req: IncomingMessage, res: ServerResponse) => {
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       // A request line that is no path at all ('//x:99999') is the client's mistake, not a fault.
       const url = URL.canParse(req.url ?? '/', 'http://localhost') ? new URL(req.url ?? '/', 'http://localhost') : null;
@@ -425,11 +432,11 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       res.end();
     } catch (error) {
       // An import, export or report the database did not serve in time (no connection had) is told so, as a GraphQL request is.
-      const late = outOfTime(error) ? timedOut('request', error) : null;
+      const late = outOfTime(error) ? timedOut('request', error, services.log) : null;
       const status = late ? 503 : (error as { status?: number }).status ?? 500;
       // A client that went away mid-download, or before it had sent its whole request, is no fault of the server's.
       const gone = (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' || (req.destroyed && !req.complete);
-      if (status === 500 && !gone) console.error('http handler failed:', error);
+      if (status === 500 && !gone) services.log.error({ err: error }, 'http handler failed');
       if (!res.headersSent) {
         json(res, status, status === 413
           ? errorBody('Request body too large: a GraphQL request may be at most 1 MB', 'PAYLOAD_TOO_LARGE')
@@ -438,6 +445,12 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       // A body already under way is cut off, not ended: the client must not take half a file for a whole one.
       else res.destroy();
     }
+  };
+  // Every answer names its request, so that a fault a client reports is found in the log (and in the operation log).
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = randomUUID();
+    res.setHeader('x-request-id', requestId);
+    return withRequest({ requestId }, () => serve(req, res));
   };
 }
 
@@ -492,7 +505,7 @@ function listen(server: Server, port: number, host: string): Promise<string> {
 
 /** Starts the internet and LG-WAN listeners around one Apollo server. Port 0 picks a free port. */
 export async function startListeners(services: Services, ports: { internet: number; lgwan: number; host: string; lgwanHost: string }): Promise<Listeners> {
-  const apollo = createApollo(services.config.production);
+  const apollo = createApollo(services.config.production, services.log);
   await apollo.start();
   const underWay = new UnderWay();
   const internet = createServer(underWay.serve(handler(apollo, services, Channel.INTERNET, underWay)));

@@ -4,6 +4,7 @@ import { Config } from '../config';
 import { clientAddressOf } from '../http/client-address';
 import { TransferSlots } from '../http/transfer-slots';
 import { TenantKeyring } from '../crypto/tenant-keyring';
+import { createLog, Log } from '../log';
 import { AccountService } from './account.service';
 import { AuthService } from './auth.service';
 import { EligibilityService } from './eligibility.service';
@@ -22,15 +23,16 @@ import { VaccinationService } from './vaccination.service';
 import { StatisticsService } from './statistics.service';
 
 /** The process-wide services; per-request state lives in the Context instead. */
-export function createServices(db: DataSource, config: Config) {
+export function createServices(db: DataSource, config: Config, log: Log = createLog(config.logLevel)) {
   const keyring = new TenantKeyring(config.masterKey, config.previousMasterKey);
   const tokens = new TokenSigner(config.tokenSecret, config.tokenTtlSeconds);
-  const detector = new IntrusionDetector(db);
+  const detector = new IntrusionDetector(db, log);
   const suspensions = new SuspensionService();
   const pendingDoses = new PendingDoseService();
   return {
     db,
     config,
+    log,
     clientAddress: clientAddressOf(config.trustedProxies ?? []),
     keyring,
     detector,
@@ -46,12 +48,12 @@ export function createServices(db: DataSource, config: Config) {
     pendingDoses,
     eligibility: new EligibilityService({ requestsPerMinute: config.integratorRequestsPerMinute, doseIntervals: config.doseIntervals }),
     integratorContracts: new IntegratorContractService(),
-    imports: new ResidentImportService(db, keyring, pendingDoses, suspensions),
-    exports: new RecordExportService(db),
+    imports: new ResidentImportService(db, keyring, pendingDoses, suspensions, log),
+    exports: new RecordExportService(db, log),
     // One upload per municipality (its imports merge one at a time anyway), two downloads; a few in all.
     uploads: new TransferSlots(1, 4),
     downloads: new TransferSlots(2, 4),
-    statistics: new StatisticsService(db, config.statisticsThreshold),
+    statistics: new StatisticsService(db, log, config.statisticsThreshold),
   };
 }
 

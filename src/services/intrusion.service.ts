@@ -6,6 +6,7 @@ import { WaitingPool } from '../db/pg-client';
 import { AlertKind, SecurityAlert } from '../entities/security-alert.entity';
 import { badCursor, checkPageSize } from '../errors';
 import { throttledClientOf } from '../http/client-address';
+import { Log, outsideRequests } from '../log';
 import { applyScope, scopeOf } from '../policies/scope';
 import { checkRowCursor } from '../resolvers/cursor';
 import { repeatEvery } from './background';
@@ -49,13 +50,14 @@ const KEPT_EVENTS = 1000;
 export class IntrusionDetector {
   private pool: WaitingPool | null = null;
 
-  constructor(private readonly db: DataSource, private readonly limits: DetectionLimits = DEFAULT_DETECTION) {}
+  constructor(private readonly db: DataSource, private readonly log: Log, private readonly limits: DetectionLimits = DEFAULT_DETECTION) {}
 
   private query<T extends QueryResultRow = QueryResultRow>(sql: string, params: unknown[]): Promise<QueryResult<T>> {
     if (!this.pool) {
       const { url, extra } = this.db.options as { url?: string; extra?: Record<string, unknown> };
       this.pool = new WaitingPool({ ...extra, connectionString: url, max: 4 });
-      this.pool.on('error', (error) => console.error('detection connection failed:', error.message));
+      // An idle connection's failure is no fault of the request that opened it.
+      this.pool.on('error', (error) => outsideRequests(() => this.log.error({ err: error }, 'detection connection failed')));
     }
     return this.pool.query<T>(sql, params);
   }
@@ -128,7 +130,7 @@ export class IntrusionDetector {
 
   /** Sweeps once per window; returns the function that stops it. */
   startSweeping(): () => void {
-    return repeatEvery(this.limits.windowMinutes * 60, 'detection sweep', () => this.sweep());
+    return repeatEvery(this.limits.windowMinutes * 60, 'detection sweep', () => this.sweep(), this.log);
   }
 
   /**
@@ -233,7 +235,7 @@ export class IntrusionDetector {
 
   private async alert(kind: AlertKind, who: Partial<Pick<SecurityAlert, 'actorId' | 'municipalityCode' | 'sourceAddress'>>, detail: string): Promise<void> {
     const row = { kind, actorId: who.actorId ?? null, municipalityCode: who.municipalityCode ?? null, sourceAddress: who.sourceAddress ?? null, detail };
-    console.warn(JSON.stringify({ level: 'warn', event: 'security_alert', ...row }));
+    this.log.warn({ event: 'security_alert', ...row }, `security alert ${kind}`);
     await this.query(
       'INSERT INTO security_alert (kind, actor_id, municipality_code, source_address, detail) VALUES ($1, $2, $3, $4, $5)',
       [row.kind, row.actorId, row.municipalityCode, row.sourceAddress, row.detail],

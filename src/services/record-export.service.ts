@@ -6,6 +6,7 @@ import { copyCsv, spreadsheetText } from '../db/csv-copy';
 import { patiently } from '../db/pg-client';
 import { PlatformFunction } from '../entities/function-suspension.entity';
 import { ErrorCode, ErrorCollector } from '../errors';
+import { Log } from '../log';
 import { ownMunicipalityFor } from '../policies/scope';
 import { isIsoDate, normaliseDate } from '../validation/dates';
 import { encodingNamed, FileEncoding } from '../validation/encodings';
@@ -91,7 +92,7 @@ export class RecordExportService {
   /** Fault injection for tests: a stage put between the database and the encoder, to fail a download part-way. */
   faultStage: (() => Transform) | null = null;
 
-  constructor(private readonly db: DataSource) {}
+  constructor(private readonly db: DataSource, private readonly log: Log) {}
 
   /** The one municipality whose records the caller may download; refused otherwise. */
   municipalityOf(ctx: Context): string {
@@ -163,7 +164,7 @@ export class RecordExportService {
       await audit('SUCCESS');
     } catch (error) {
       // A download cut off part-way has still taken the rows sent so far: it is logged too.
-      await audit('FAILURE').catch((e) => console.error('export audit failed:', e));
+      await audit('FAILURE').catch((e: unknown) => this.log.error({ err: e, municipalityCode: code }, 'export audit failed'));
       throw error;
     }
     out.end();

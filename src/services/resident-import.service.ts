@@ -17,6 +17,7 @@ import { ImportJob } from '../entities/import-job.entity';
 import { ImportRejection } from '../entities/import-rejection.entity';
 import { checkPageSize } from '../errors';
 import { Loaders } from '../loaders';
+import { Log } from '../log';
 import { applyScope, ownMunicipalityFor, refusal, scopeOf } from '../policies/scope';
 import { ImportMode, ImportPhase, ImportStatus } from '../schema/enums';
 import { todayInJapan } from '../validation/dates';
@@ -182,7 +183,7 @@ class ProgressReporter implements ImportProgress {
   private writing: Promise<void> = Promise.resolve();
   private busy = false;
 
-  constructor(private readonly db: DataSource, private readonly job: ImportJob, private readonly listener?: (p: ImportProgress) => void) {}
+  constructor(private readonly db: DataSource, private readonly log: Log, private readonly job: ImportJob, private readonly listener?: (p: ImportProgress) => void) {}
 
   tick(): void {
     const now = Date.now();
@@ -203,7 +204,7 @@ class ProgressReporter implements ImportProgress {
       )
       .then(
         () => undefined,
-        (error) => console.error('import progress update failed:', error),
+        (error: unknown) => this.log.error({ err: error, municipalityCode: this.job.municipalityCode, importJobId: this.job.id }, 'import progress update failed'),
       )
       .finally(() => {
         this.busy = false;
@@ -267,6 +268,7 @@ export class ResidentImportService {
     private readonly keyring: TenantKeyring,
     private readonly pendingDoses: PendingDoseService,
     private readonly suspensions: SuspensionService,
+    private readonly log: Log,
   ) {}
 
   /**
@@ -429,7 +431,7 @@ export class ResidentImportService {
     received: () => void,
     onProgress?: (p: ImportProgress) => void,
   ): Promise<ImportJob> {
-    const progress = new ProgressReporter(this.db, job, onProgress);
+    const progress = new ProgressReporter(this.db, this.log, job, onProgress);
     const heartbeat = setInterval(() => progress.flush(), HEARTBEAT_MS).unref();
     let outcome: Outcome | null = null;
     let failureReason = '';
@@ -446,7 +448,7 @@ export class ResidentImportService {
         return this.runInTransaction(client, tx, job, principal, input, options, keys, progress, received);
       });
     } catch (error) {
-      if (!(error instanceof ImportFailure)) console.error('resident import failed:', error);
+      if (!(error instanceof ImportFailure)) this.log.error({ err: error, municipalityCode: job.municipalityCode, importJobId: job.id }, 'resident import failed');
       input.resume();
       failureReason = error instanceof ImportFailure ? error.message
         : crossedAnother(error) ? CROSSED_REASON : 'the import failed unexpectedly; nothing was written';
@@ -466,7 +468,7 @@ export class ResidentImportService {
       return await this.db.getRepository(ImportJob).findOneByOrFail({ municipalityCode: job.municipalityCode, id: job.id });
     } catch (error) {
       // The database went away: a failure unrecorded reads as FAILED once its heartbeat is stale.
-      console.error('resident import: the job\'s end could not be recorded:', error);
+      this.log.error({ err: error, municipalityCode: job.municipalityCode, importJobId: job.id }, 'resident import: the job\'s end could not be recorded');
       return Object.assign(job, { ...outcome, phase: null, rowsRead: progress.rowsRead });
     }
   }

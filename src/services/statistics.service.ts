@@ -1,6 +1,7 @@
 import { subject } from '@casl/ability';
 import { DataSource } from 'typeorm';
 import { Context } from '../context';
+import { Log } from '../log';
 import { badArgument, ErrorCode, forbidden, identifierError } from '../errors';
 import {
   CoverageCell,
@@ -74,7 +75,7 @@ const daysBetween = (from: string, to: string) => Math.round((Date.parse(`${to}T
  * record table; every published figure passes small-cell suppression.
  */
 export class StatisticsService {
-  constructor(private readonly db: DataSource, readonly threshold: number = DEFAULT_SUPPRESSION_THRESHOLD) {}
+  constructor(private readonly db: DataSource, private readonly log: Log, readonly threshold: number = DEFAULT_SUPPRESSION_THRESHOLD) {}
 
   /** Folds the summary deltas written by the triggers into the summary tables. */
   async compact(): Promise<number> {
@@ -87,7 +88,7 @@ export class StatisticsService {
    * how many delta rows a query reads, never how fresh a figure is.
    */
   startCompaction(seconds: number): () => void {
-    return repeatEvery(seconds, 'statistics compaction', () => this.compact());
+    return repeatEvery(seconds, 'statistics compaction', () => this.compact(), this.log);
   }
 
   /**

@@ -180,6 +180,11 @@ describe('login', () => {
     // Refused as attempts during the lock are, and not counted: the lock ends when it would have, with no failures left over.
     expect(await t.db.query('SELECT failed_login_count, locked_until FROM account WHERE id = $1', [account.id])).toEqual([{ failed_login_count: 0, locked_until: locked.locked_until }]);
     expect(await t.db.query(`SELECT kind FROM security_alert WHERE actor_id = $1`, [account.id])).toEqual([{ kind: 'ACCOUNT_LOCKED' }]);
+    // The alert is one JSON line of the log too, for whatever watches it, naming the login that raised it.
+    expect(t.log.entries.filter((e) => e.event === 'security_alert' && e.actorId === account.id)).toEqual([expect.objectContaining({
+      level: 'warn', kind: 'ACCOUNT_LOCKED', municipalityCode: null, sourceAddress: '198.51.100.10', operation: 'mutation login',
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/), detail: expect.any(String), time: expect.any(String),
+    })]);
     const events = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'login' AND $1 = ANY(target_ids) ORDER BY id`, [account.id]);
     expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(['FAILURE', 'FAILURE', 'FAILURE', 'DENIED', 'DENIED', 'DENIED']);
   });

@@ -61,14 +61,12 @@ describe('resident registry import on worker threads', () => {
   it('rolls the whole import back when a worker fails mid-file', async () => {
     const { code, officer } = await t.tenant();
     const rows = Array.from({ length: 3000 }, () => registryRow());
-    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     t.app.services.imports.faultInWorkerAtLine = 2000;
     try {
       const job = await importFile(t, officer, registryCsv(rows), 'mode=SKIP');
       expect(job).toMatchObject({ status: 'FAILED', failureReason: 'the import failed unexpectedly; nothing was written', residentsInserted: 0 });
     } finally {
       t.app.services.imports.faultInWorkerAtLine = null;
-      log.mockRestore();
     }
     expect(await residentRows(t, code)).toEqual([]);
     expect(await ticketRows(t, code)).toEqual([]);

@@ -700,7 +700,6 @@ describe('resident registry import', () => {
     const before = { residents: await residentRows(t, code), tickets: await ticketRows(t, code) };
 
     const changed = [{ ...rows[0], family: '変更' }, rows[1], registryRow()];
-    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     t.app.services.imports.faultAfterResidentMerge = (job) => {
       if (job.municipalityCode === code) throw new Error('injected fault');
     };
@@ -709,7 +708,6 @@ describe('resident registry import', () => {
       expect(job).toMatchObject({ status: 'FAILED', failureReason: 'the import failed unexpectedly; nothing was written', residentsInserted: 0 });
     } finally {
       t.app.services.imports.faultAfterResidentMerge = null;
-      log.mockRestore();
     }
     expect({ residents: await residentRows(t, code), tickets: await ticketRows(t, code) }).toEqual(before);
     const [{ count }] = await t.db.query(`SELECT count(*)::int AS count FROM pg_class WHERE relname LIKE 'import_staging_%'`);
@@ -796,19 +794,14 @@ describe('resident registry import', () => {
     });
 
     it('fails whole, telling the officer to run it again, when the other transaction outwaits it', async () => {
-      const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-      try {
-        const { code, job, officerStopped, b } = await crossed('60s');
-        expect(officerStopped).toBeNull();
-        expect(job).toMatchObject({
-          status: 'FAILED', residentsUpdated: 0,
-          failureReason: 'the import and another change to the same residents waited on each other, and the database stopped the import; nothing was written, run the import again',
-        });
-        const [{ family_name: family }] = await t.db.query('SELECT family_name FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, b.addressee]);
-        expect(family).toBe(b.family);
-      } finally {
-        log.mockRestore();
-      }
+      const { code, job, officerStopped, b } = await crossed('60s');
+      expect(officerStopped).toBeNull();
+      expect(job).toMatchObject({
+        status: 'FAILED', residentsUpdated: 0,
+        failureReason: 'the import and another change to the same residents waited on each other, and the database stopped the import; nothing was written, run the import again',
+      });
+      const [{ family_name: family }] = await t.db.query('SELECT family_name FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, b.addressee]);
+      expect(family).toBe(b.family);
     });
   });
 
@@ -1311,16 +1304,15 @@ describe('resident registry import', () => {
     const get = imports.get;
     // The job's read fails as it does when the database connection is lost.
     imports.get = () => Promise.reject(new Error('Connection terminated unexpectedly'));
-    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       for (const path of [`/imports/residents/${job.id}`, `/imports/residents/${job.id}/rejections.csv`]) {
         const response = await fetch(`${baseUrl(t, Channel.LGWAN)}${path}`, { headers: { authorization: `Bearer ${officer.token}` } });
         expect([response.status, await response.json()]).toEqual([500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }]);
       }
-      expect(logged).toHaveBeenCalledWith('http handler failed:', expect.objectContaining({ message: 'Connection terminated unexpectedly' }));
+      expect(t.log.at('error').filter((e) => e.municipalityCode === officer.municipalityCode).map((e) => [e.msg, e.err.message]))
+        .toEqual([['http handler failed', 'Connection terminated unexpectedly'], ['http handler failed', 'Connection terminated unexpectedly']]);
     } finally {
       imports.get = get;
-      logged.mockRestore();
     }
     expect(await t.db.query('SELECT events FROM detection_window WHERE key = $1', [`denied:${officer.accountId}`])).toEqual([]);
   });

@@ -5,6 +5,7 @@ import { startApp, App } from '../../src/app';
 import { Config } from '../../src/config';
 import { createDataSource } from '../../src/db/data-source';
 import { demoMyNumber } from '../../src/db/demo-data';
+import { createLog } from '../../src/log';
 import { Channel, Role } from '../../src/schema/enums';
 import { municipalityCheckDigit } from '../../src/validation/identifiers';
 
@@ -63,6 +64,21 @@ export interface Session {
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>>;
 }
 
+/** What an app logs, kept instead of written out: each line as written, and read as the JSON it is. */
+export class LogLines {
+  readonly text: string[] = [];
+  write(line: string): void {
+    this.text.push(line);
+  }
+  get entries(): Record<string, any>[] {
+    return this.text.map((line) => JSON.parse(line));
+  }
+  /** The entries at `level` (error, warn …). */
+  at(level: string): Record<string, any>[] {
+    return this.entries.filter((entry) => entry.level === level);
+  }
+}
+
 let serial = 0;
 const SERIAL_BASE = randomInt(1e6);
 
@@ -72,6 +88,8 @@ const SERIAL_BASE = randomInt(1e6);
  */
 export class TestApp {
   readonly queries = new QueryCounter();
+  /** The server's log (src/log.ts) while this app runs. */
+  readonly log = new LogLines();
   app: App;
   /** An owner connection for test setup and inspection; the app itself runs as the non-owner role. */
   db: DataSource;
@@ -107,7 +125,7 @@ export class TestApp {
     await appDb.initialize();
     t.db = createDataSource(config.databaseUrl!, { poolSize: 3 });
     await t.db.initialize();
-    t.app = await startApp(config, appDb);
+    t.app = await startApp(config, appDb, createLog(config.logLevel, t.log));
     return t;
   }
 

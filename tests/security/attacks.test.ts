@@ -33,7 +33,7 @@ async function post(app: TestApp, body: unknown, token?: string) {
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
-  return { status: response.status, text: await response.text() };
+  return { status: response.status, text: await response.text(), requestId: response.headers.get('x-request-id') };
 }
 
 describe('query abuse', () => {
@@ -139,16 +139,11 @@ describe('query abuse', () => {
 
   it('refuses a subscription as the client\'s mistake: the API has none', async () => {
     const { officer } = await t.tenant();
-    const log = jest.spyOn(console, 'error');
-    try {
-      const { status, text } = await post(t, { query: 'subscription { viewer { role } }' }, officer.token);
-      expect([status, JSON.parse(text)]).toEqual([400, {
-        errors: [{ message: 'This API takes no subscription operations: send a query or a mutation.', locations: [{ line: 1, column: 1 }], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }],
-      }]);
-      expect(log).not.toHaveBeenCalled();
-    } finally {
-      log.mockRestore();
-    }
+    const { status, text, requestId } = await post(t, { query: 'subscription { viewer { role } }' }, officer.token);
+    expect([status, JSON.parse(text)]).toEqual([400, {
+      errors: [{ message: 'This API takes no subscription operations: send a query or a mutation.', locations: [{ line: 1, column: 1 }], extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }],
+    }]);
+    expect(t.log.entries.filter((e) => e.requestId === requestId)).toEqual([]);
   });
 
   it('refuses an over-long document as the client\'s mistake, without naming the limit', async () => {
@@ -217,23 +212,19 @@ describe('query abuse', () => {
   });
 
   it('logs no fault for a client that goes away before it has sent its whole request, and goes on serving', async () => {
-    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-    try {
-      const url = new URL(t.url(Channel.LGWAN));
-      await new Promise<void>((resolve, reject) => {
-        const socket = connect(Number(url.port), url.hostname, () => {
-          socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"query":');
-          setTimeout(() => socket.destroy(), 100);
-        });
-        socket.on('close', () => resolve());
-        socket.on('error', reject);
+    const logged = t.log.text.length;
+    const url = new URL(t.url(Channel.LGWAN));
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => {
+        socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"query":');
+        setTimeout(() => socket.destroy(), 100);
       });
-      await new Promise((r) => setTimeout(r, 500));
-      expect((await fetch(t.url(Channel.LGWAN).replace(/graphql$/, 'healthz'))).status).toBe(200);
-      expect(logged).not.toHaveBeenCalled();
-    } finally {
-      logged.mockRestore();
-    }
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await fetch(t.url(Channel.LGWAN).replace(/graphql$/, 'healthz'))).status).toBe(200);
+    expect(t.log.entries.slice(logged).filter((e) => e.level === 'error')).toEqual([]);
   });
 
   it('answers other methods on /graphql, a browser\'s CORS preflight included, with 405 and the methods it takes', async () => {
@@ -359,7 +350,6 @@ describe('production mode', () => {
     residents.list = async () => {
       throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { name: 'QueryFailedError', query: 'SELECT * FROM "resident"' });
     };
-    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       const result = await officer.gql('{ residents { nodes { id } } }');
       const text = JSON.stringify(result);
@@ -368,8 +358,38 @@ describe('production mode', () => {
       for (const leak of ['stack', 'SELECT', '"resident"', 'QueryFailedError', '0x00', 'UTF8']) expect(text).not.toContain(leak);
     } finally {
       residents.list = list;
-      log.mockRestore();
     }
+  });
+
+  it('logs a fault once, as a JSON line naming the request the client was answered, without the values PostgreSQL put in its error', async () => {
+    const { code, officer } = await prod.tenant();
+    const [first, second] = [await registerResident(officer), await registerResident(officer)];
+    // A real unique violation: its detail names the key's value (the My Number's keyed hash), its parameters the statement's values.
+    const violation = await prod.db.query(
+      `UPDATE resident SET my_number_hmac = (SELECT my_number_hmac FROM resident WHERE municipality_code = $1 AND id = $2)
+       WHERE municipality_code = $1 AND id = $3 AND $4::text IS NOT NULL`,
+      [code, first.id, second.id, first.input.myNumber],
+    ).then(() => null, (error: unknown) => error as { detail?: string; parameters?: unknown[] });
+    const [{ hmac }] = await prod.db.query(`SELECT encode(my_number_hmac, 'hex') AS hmac FROM resident WHERE municipality_code = $1 AND id = $2`, [code, first.id]);
+    expect(violation?.detail).toContain(hmac);
+    expect(violation?.parameters).toContain(first.input.myNumber);
+    const list = jest.spyOn(prod.app.services.residents, 'list').mockRejectedValue(violation);
+    let answer: Awaited<ReturnType<typeof post>>;
+    try {
+      answer = await post(prod, { query: '{ residents { nodes { id } } }' }, officer.token);
+    } finally {
+      list.mockRestore();
+    }
+    expect([answer.status, codes(JSON.parse(answer.text))]).toEqual([500, ['INTERNAL_SERVER_ERROR']]);
+    expect(answer.requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const lines = prod.log.text.filter((line) => line.includes(answer.requestId!));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({
+      level: 'error', msg: 'request failed', requestId: answer.requestId, municipalityCode: code, operation: 'query residents',
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      err: { type: 'QueryFailedError', message: 'duplicate key value violates unique constraint "resident_my_number_hmac_key"', constraint: 'resident_my_number_hmac_key' },
+    });
+    for (const leak of [hmac, String(first.input.myNumber), 'already exists', '"detail"', '"parameters"']) expect(lines[0]).not.toContain(leak);
   });
 
   it('answers a fault with 500, to a login as to a signed-in query', async () => {
@@ -377,7 +397,6 @@ describe('production mode', () => {
     const fault = () => Object.assign(new Error('Connection terminated unexpectedly'), { name: 'QueryFailedError' });
     const login = jest.spyOn(prod.app.services.auth, 'login').mockRejectedValue(fault());
     const list = jest.spyOn(prod.app.services.residents, 'list').mockRejectedValue(fault());
-    const log = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     const answer = async (query: string, token?: string) => {
       const { status, text } = await post(prod, { query }, token);
       return [status, codes(JSON.parse(text))];
@@ -388,7 +407,6 @@ describe('production mode', () => {
     } finally {
       login.mockRestore();
       list.mockRestore();
-      log.mockRestore();
     }
   });
 

@@ -32,6 +32,7 @@ describe('configuration', () => {
     delete process.env.LGWAN_HOST;
     delete process.env.INTERNET_HOST;
     delete process.env.DOSE_INTERVALS;
+    delete process.env.LOG_LEVEL;
   });
   afterEach(() => {
     process.env = { ...saved };
@@ -76,6 +77,16 @@ describe('configuration', () => {
     expect(() => loadConfig()).toThrow('DOSE_INTERVALS: "3:3x" is not like "2:18d" or "3:3m"');
     process.env.DOSE_INTERVALS = '3:6m,2:21d';
     expect(loadConfig().doseIntervals).toBe('3:6m,2:21d');
+  });
+
+  it('reads LOG_LEVEL as one of the log\'s levels, in any case, and refuses any other naming it', () => {
+    expect(loadConfig().logLevel).toBe('info');
+    process.env.LOG_LEVEL = 'WARN';
+    expect(loadConfig().logLevel).toBe('warn');
+    for (const value of ['verbose', 'warning', '30']) {
+      process.env.LOG_LEVEL = value;
+      expect(() => loadConfig()).toThrow(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "${value}"`);
+    }
   });
 
   it('refuses one port for both listeners on one host: the listener decides the channel', () => {
