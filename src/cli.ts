@@ -14,6 +14,7 @@ import { openDatabase } from './app';
 import { Config, loadConfig } from './config';
 import { ACTIVE_VERSION_TTL_MS } from './crypto/tenant-keyring';
 import { InputError } from './errors';
+import { createLog, Log } from './log';
 import { createLoaders } from './loaders';
 import type { ImportJob } from './entities/import-job.entity';
 import { ImportMode, ImportPhase, ImportStatus, Role } from './schema/enums';
@@ -58,6 +59,13 @@ export class UsageError extends Error {
  * while it is under way, said at once when the signal comes.
  */
 let ifInterrupted: string | null = null;
+/** The command's log (its diagnostics, as a server's), one for the whole command: see logFor. */
+let commandLog: Log | undefined;
+
+function logFor(config: Config): Log {
+  return (commandLog ??= createLog(config.logLevel));
+}
+
 let interruptedBy: NodeJS.Signals | null = null;
 
 /**
@@ -75,6 +83,7 @@ export function sayWhenInterrupted(): void {
       // What fails from now on fails because the database stops with the command (the import's
       // connection cut, its end unrecorded): traces of that would bury what was just said.
       console.error = () => undefined;
+      if (commandLog) commandLog.level = 'silent';
       if (process.listenerCount(signal) === 1) process.exit(128 + osConstants.signals[signal]);
     });
   }
@@ -112,7 +121,7 @@ async function askHidden(prompt: string): Promise<string> {
 export async function createOperator(loginId: string | undefined): Promise<void> {
   if (!loginId) throw new UsageError('create-operator: missing <loginId>');
   const password = await readPassword();
-  const account = await withDatabase(({ db }, config) => createServices(db, config).accounts.create(
+  const account = await withDatabase(({ db }, config) => createServices(db, config, logFor(config)).accounts.create(
     cliSource(),
     { loginId, password, role: Role.OPERATOR, displayName: `Operator ${loginId}` },
     // Whoever runs the command typed the password: it is already the holder's own.
@@ -124,7 +133,7 @@ export async function createOperator(loginId: string | undefined): Promise<void>
 /** Opens the configured database for one command and closes it afterwards. */
 async function withDatabase<T>(run: (database: Awaited<ReturnType<typeof openDatabase>>, config: Config) => Promise<T>, options?: { asOwner: boolean }): Promise<T> {
   const config = loadConfig();
-  const database = await openDatabase(config, options);
+  const database = await openDatabase(config, { ...options, log: logFor(config) });
   try {
     return await run(database, config);
   } finally {
@@ -275,7 +284,7 @@ export async function importResidents(args: string[]): Promise<void> {
 
   await withDatabase(async (database, config) => {
     const name = await municipalityName(database.db, code);
-    const services = createServices(database.db, config);
+    const services = createServices(database.db, config, logFor(config));
     const bar = progressBar();
     const started = Date.now();
     bar.start(size, 0, progressFields({ phase: ImportPhase.RECEIVING, bytesRead: 0, rowsRead: 0, rowsRejected: 0 }, size, 0));
@@ -373,7 +382,7 @@ async function rotateTenantKey(codeArg: string | undefined): Promise<void> {
   const code = municipalityArg('rotate-tenant-key', codeArg);
   await withDatabase(async ({ db }, config) => {
     await municipalityName(db, code);
-    const rotation = createServices(db, config).keyRotation;
+    const rotation = createServices(db, config, logFor(config)).keyRotation;
     const source = cliSource();
     const version = await rotation.newKeyVersion(source, code);
     // Counted from the new version's commit, not the command's start: the version may have waited for an import to commit.
@@ -402,7 +411,7 @@ async function reencryptTenantKey(codeArg: string | undefined): Promise<void> {
     await municipalityName(db, code);
     ifInterrupted = `the re-encryption of ${code} stopped; ${underOlderKey(code)}`;
     try {
-      return await createServices(db, config).keyRotation.reencrypt(cliSource(), code);
+      return await createServices(db, config, logFor(config)).keyRotation.reencrypt(cliSource(), code);
     } finally {
       ifInterrupted = null;
     }
@@ -423,7 +432,7 @@ export async function rotateMasterKey(): Promise<void> {
   if (!process.env.PREVIOUS_MASTER_KEY) {
     throw new Error('PREVIOUS_MASTER_KEY is not set, so no change of master key is under way and nothing was re-wrapped: to change it, restart every server with MASTER_KEY=<new key> and PREVIOUS_MASTER_KEY=<old key>, then run rotate-master-key with the same two settings');
   }
-  const { rewrapped, unchanged } = await withDatabase(({ db }, config) => createServices(db, config).keyRotation.rotateMasterKey(cliSource()));
+  const { rewrapped, unchanged } = await withDatabase(({ db }, config) => createServices(db, config, logFor(config)).keyRotation.rotateMasterKey(cliSource()));
   console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. Run verify-audit once with the same two settings (it hands every series of checkpoints over to the new key); PREVIOUS_MASTER_KEY can then be removed from every server.`);
 }
 
