@@ -25,6 +25,12 @@ import { municipalityCheckDigit } from '../src/validation/identifiers';
 const RESIDENTS = Number(process.env.BENCH_RESIDENTS ?? 20_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const REQUESTS = Math.min(Number(process.env.BENCH_REQUESTS ?? 6_000), RESIDENTS - 500);
+/** Registrations of the warm-up, not measured: the run's requests must be more. */
+const WARM_UP = 400;
+if (!(Number.isInteger(CLIENTS) && CLIENTS >= 1) || !(Number.isInteger(REQUESTS) && REQUESTS > WARM_UP)) {
+  console.error(`BENCH_CLIENTS must be a whole number from 1, and BENCH_REQUESTS (at most BENCH_RESIDENTS less 500) more than the ${WARM_UP} registrations of the warm-up; got ${CLIENTS} clients, ${REQUESTS} requests`);
+  process.exit(2);
+}
 const PASSWORD = 'bench-password-2026';
 
 const REGISTER = `mutation($input: RegisterDoseInput!) { registerDose(input: $input) { receipt { id status } userErrors { code } } }`;
@@ -140,11 +146,10 @@ async function main(): Promise<void> {
     };
 
     // Warm up both paths (JIT, connection pool, plan cache) before measuring.
-    await run('warm-up', 400, tokens, baseline);
-    const warm = 400;
-    await run('warm-up', warm, tokens, register);
+    await run('warm-up', WARM_UP, tokens, baseline);
+    await run('warm-up', WARM_UP, tokens, register);
     const base = await run('baseline { __typename }', REQUESTS, tokens, baseline);
-    const reg = await run('registerDose', REQUESTS - warm, tokens, register);
+    const reg = await run('registerDose', REQUESTS - WARM_UP, tokens, register);
 
     const [{ count }] = await db.query(`SELECT count(*)::int AS count FROM vaccination_record WHERE municipality_code = $1`, [city]);
     console.log('');
