@@ -50,19 +50,41 @@ export function outsideRequests<T>(work: () => T): T {
  */
 const ROW_VALUES = new Set(['detail', 'where', 'internalQuery', 'parameters']);
 
-function withoutRowValues(value: unknown, seen: Set<unknown>): unknown {
+/**
+ * A data exception (SQLSTATE class 22) quotes the value it refused in its very message
+ * (`invalid input syntax for type date: "1990-13-01"`), which the causes' messages and the stacks
+ * repeat: with one in the chain, quoted text in those is left out.
+ */
+const DATA_EXCEPTION = /^22/;
+const QUOTED = /"(?:[^"\\]|\\.)*"/g;
+
+function withoutRowValues(value: unknown, seen: Set<unknown>, unquote: boolean): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (seen.has(value)) return '[Circular]';
   seen.add(value);
-  if (Array.isArray(value)) return value.map((item) => withoutRowValues(item, seen));
+  if (Array.isArray(value)) return value.map((item) => withoutRowValues(item, seen, unquote));
   const kept: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) if (!ROW_VALUES.has(key)) kept[key] = withoutRowValues(item, seen);
+  for (const [key, item] of Object.entries(value)) {
+    if (ROW_VALUES.has(key)) continue;
+    kept[key] = unquote && (key === 'message' || key === 'stack') && typeof item === 'string' ? item.replace(QUOTED, '"…"') : withoutRowValues(item, seen, unquote);
+  }
   return kept;
 }
 
-/** pino's error serializer (type, message, stack, causes, the error's own fields), less row values at any depth (`driverError` included). */
+function holdsDataException(value: unknown, seen = new Set<unknown>()): boolean {
+  if (typeof value !== 'object' || value === null || seen.has(value)) return false;
+  seen.add(value);
+  const { code, cause } = value as { code?: unknown; cause?: unknown };
+  // An error's cause, given to its constructor, is no enumerable field.
+  return (typeof code === 'string' && DATA_EXCEPTION.test(code)) || [...Object.values(value), cause].some((item) => holdsDataException(item, seen));
+}
+
+/**
+ * pino's error serializer (type, message, stack, causes, the error's own fields), less row values
+ * at any depth (`driverError` included), and less the values a data exception quotes.
+ */
 export function serializeError(error: unknown): unknown {
-  return withoutRowValues(pino.stdSerializers.err(error as Error), new Set());
+  return withoutRowValues(pino.stdSerializers.err(error as Error), new Set(), holdsDataException(error));
 }
 
 /** The log at `level`, written to `destination` (standard error unless told, as tests tell it). */

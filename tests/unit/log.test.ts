@@ -28,6 +28,23 @@ describe('server log', () => {
     }
   });
 
+  it('leaves out the value a data exception quotes, in its message, its wrappers\' and the stacks', () => {
+    const driverError = Object.assign(new Error('invalid input syntax for type date: "1990-13-01 山田"'), { code: '22007' });
+    const wrapped = Object.assign(new Error(driverError.message), { name: 'QueryFailedError', code: driverError.code, driverError });
+    const lines = new LogLines();
+    const log = createLog('info', lines);
+    log.error({ err: wrapped }, 'request failed');
+    log.error({ err: new Error('import failed', { cause: driverError }) }, 'import failed');
+    // Quotes in another error's message name tables and constraints: they stay.
+    log.error({ err: Object.assign(new Error('duplicate key value violates unique constraint "resident_pk"'), { code: '23505' }) }, 'commit failed');
+    expect(lines.entries.map((e) => (e.err as { message: string }).message)).toEqual([
+      'invalid input syntax for type date: "…"',
+      expect.stringMatching(/^import failed.*invalid input syntax for type date: "…"$/s),
+      'duplicate key value violates unique constraint "resident_pk"',
+    ]);
+    for (const text of lines.text.slice(0, 2)) for (const leak of ['1990-13-01', '山田']) expect(text).not.toContain(leak);
+  });
+
   it('names the request a line is written for, and only while it is served', async () => {
     const lines = new LogLines();
     const log = createLog('info', lines);
