@@ -83,6 +83,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   // Before crossings: a lock not had within a request's lock_timeout is 55P03 too (see outOfTime).
   if (outOfTime(cause)) return { ...timedOut('request', cause, log), path: formatted.path };
   if (crossedAnother(cause)) {
+    // Answered, not failed; logged all the same, so that an operator sees how often requests collide.
+    log.info({ err: cause }, 'request crossed another and was stopped; its client is asked to send it again');
     return { message: 'another request changed the same data at the same time; nothing of this request was written: send it again', path: formatted.path, extensions: { code: 'CONFLICT' } };
   }
   // A field after the one whose failure ended the request's transaction: that one's error says why.
@@ -385,11 +387,16 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
         return json(res, 415, errorBody(`Content-Encoding ${coding} is not read: send the body uncompressed`, 'UNSUPPORTED_MEDIA_TYPE'), { 'accept-encoding': 'identity' });
       }
       // CSV routes stream their bodies; only GraphQL bodies are buffered (and capped).
+      // The log names a CSV route's request by its method and path, as a GraphQL one by its operation.
       if (url.pathname === '/imports/residents' || url.pathname.startsWith('/imports/residents/')) {
+        noteRequest({ operation: `${req.method} ${url.pathname}` });
         if (req.method === 'POST') underWay.upload(req);
         return await residentImport(req, res, url, services, channel);
       }
-      if (url.pathname === '/exports/vaccination-records.csv') return await recordExport(req, res, url, services, channel);
+      if (url.pathname === '/exports/vaccination-records.csv') {
+        noteRequest({ operation: `${req.method} ${url.pathname}` });
+        return await recordExport(req, res, url, services, channel);
+      }
       if (url.pathname !== '/graphql') {
         return json(res, 404, errorBody('Not found: the API answers at /graphql', 'NOT_FOUND'));
       }

@@ -133,6 +133,9 @@ describe('requests that touch the same rows at once', () => {
     const winner = answers.indexOf(answers.find((a) => !a.errors)!) === 0 ? '2024-01-01' : '2024-01-02';
     const doses = await t.db.query(`SELECT to_char(vaccinated_on, 'YYYY-MM-DD') AS on FROM vaccination_record WHERE municipality_code = $1`, [home.code]);
     expect(doses).toEqual([{ on: winner }, { on: winner }, { on: winner }]);
+    // The operator sees the collision in the log, at info: the client was answered.
+    const logged = t.log.entries.filter((e) => e.municipalityCode === home.code && /crossed another/.test(String(e.msg)));
+    expect(logged).toEqual([expect.objectContaining({ level: 'info', requestId: expect.stringMatching(/^[0-9a-f-]{36}$/), err: expect.objectContaining({ code: '40P01' }) })]);
   });
 
   it('a request stopped that way still counts and logs a wrong current password it was sent', async () => {

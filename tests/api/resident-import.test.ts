@@ -1309,8 +1309,11 @@ describe('resident registry import', () => {
         const response = await fetch(`${baseUrl(t, Channel.LGWAN)}${path}`, { headers: { authorization: `Bearer ${officer.token}` } });
         expect([response.status, await response.json()]).toEqual([500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }]);
       }
-      expect(t.log.at('error').filter((e) => e.municipalityCode === officer.municipalityCode).map((e) => [e.msg, e.err.message]))
-        .toEqual([['http handler failed', 'Connection terminated unexpectedly'], ['http handler failed', 'Connection terminated unexpectedly']]);
+      // Each line names the request by its method and path.
+      expect(t.log.at('error').filter((e) => e.municipalityCode === officer.municipalityCode).map((e) => [e.msg, e.operation, e.err.message])).toEqual([
+        ['http handler failed', `GET /imports/residents/${job.id}`, 'Connection terminated unexpectedly'],
+        ['http handler failed', `GET /imports/residents/${job.id}/rejections.csv`, 'Connection terminated unexpectedly'],
+      ]);
     } finally {
       imports.get = get;
     }
