@@ -47,6 +47,15 @@ const TOO_LONG = /^Syntax Error: Document contains more th[a-z]+ \d+ tokens\. Pa
 /** Apollo's refusal of introspection, which names the framework and the setting that would allow it. */
 const INTROSPECTION_OFF = /^GraphQL introspection is not allowed/;
 
+/**
+ * Apollo's refusals of an automatic persisted query it cannot take carry HTTP 400 but no code, which
+ * would read as a fault: said as the client's mistake, naming the field.
+ */
+const PERSISTED_QUERY_REFUSALS = new Map([
+  ['provided sha does not match query', 'extensions.persistedQuery.sha256Hash is not the SHA-256 hash of query: send the hash of the query sent with it'],
+  ['Unsupported persisted query version', 'extensions.persistedQuery.version must be 1'],
+]);
+
 /** graphql's "Did you mean …" ends a message (fields, arguments, types, enum values, in literals and variables alike). */
 const SUGGESTION = /\s*Did you mean [\s\S]*$/;
 
@@ -65,6 +74,8 @@ function timedOut(what: string, error: unknown, log: Log): GraphQLFormattedError
  * suggests a name: "Did you mean …" would map the schema for an attacker where introspection is off.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown, log: Log, production = false): GraphQLFormattedError {
+  const refusal = error instanceof GraphQLError && error.extensions?.code === undefined ? PERSISTED_QUERY_REFUSALS.get(error.message) : undefined;
+  if (refusal) return { message: refusal, extensions: { code: 'BAD_REQUEST' } };
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && CLIENT_CODES.has(code)) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { Channel, Role } from '../../src/schema/enums';
@@ -200,6 +201,25 @@ describe('query abuse', () => {
     const { status, text } = await post(t, batch, officer.token);
     expect(status).toBe(400);
     expect(text).not.toContain('MUNICIPALITY');
+  });
+
+  it('answers a persisted query it cannot take as the client\'s mistake, naming the field, not as a fault', async () => {
+    const { officer } = await t.tenant();
+    const query = '{ viewer { role } }';
+    const sha256Hash = createHash('sha256').update(query).digest('hex');
+    const persisted = (version: number, hash: string) => ({ extensions: { persistedQuery: { version, sha256Hash: hash } } });
+    const logged = t.log.text.length;
+    for (const [body, message] of [
+      [{ query, ...persisted(1, 'abc') }, 'extensions.persistedQuery.sha256Hash is not the SHA-256 hash of query: send the hash of the query sent with it'],
+      [{ query, ...persisted(2, sha256Hash) }, 'extensions.persistedQuery.version must be 1'],
+    ] as const) {
+      const { status, text } = await post(t, body, officer.token);
+      expect([status, JSON.parse(text)]).toEqual([400, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] }]);
+    }
+    expect(t.log.entries.slice(logged).filter((e) => e.level === 'error')).toEqual([]);
+    // Sent with its hash, the query is answered, and then the hash alone stands for it.
+    expect(JSON.parse((await post(t, { query, ...persisted(1, sha256Hash) }, officer.token)).text)).toEqual({ data: { viewer: { role: 'MUNICIPALITY' } } });
+    expect(JSON.parse((await post(t, persisted(1, sha256Hash), officer.token)).text)).toEqual({ data: { viewer: { role: 'MUNICIPALITY' } } });
   });
 
   it('answers a request line that is no path with 400, and goes on serving', async () => {
