@@ -68,4 +68,18 @@ describe('municipality', () => {
       expect(refused.data).toEqual({ municipality: null });
     }
   });
+
+  it('refuses a designated city\'s ward, naming the city\'s code, instead of null as for a code in no list', async () => {
+    const site = await t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode: await t.createMunicipality() });
+    // 横浜市鶴見区, full-width digits too; 浜松市中央区, a ward newer than the national list.
+    for (const [c, city] of [['141011', '141003'], ['１４１０１１', '141003'], ['221384', '221309']]) {
+      const refused = await site.gql(ONE, { c });
+      expect(refused.errors).toEqual([expect.objectContaining({
+        message: `code: is a ward of the designated city ${city}, which is one municipality: give the city's code`,
+        extensions: { code: 'BAD_USER_INPUT', field: ['code'], reason: 'UNKNOWN_MUNICIPALITY' },
+      })]);
+      expect(refused.data).toEqual({ municipality: null });
+    }
+    expect((await site.gql(ONE, { c: '141003' })).data.municipality).toEqual({ code: '141003', name: '横浜市' });
+  });
 });
