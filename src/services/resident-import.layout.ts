@@ -2,7 +2,7 @@ import type { TenantKeys } from '../crypto/tenant-keys';
 import { ErrorCode, identifierError } from '../errors';
 import { parseRegistryDate } from '../validation/era-dates';
 import { EARLIEST_BIRTH } from '../validation/dates';
-import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, municipalityCheckDigit, charCount, nameCharactersProblem, normaliseDigits, normaliseKana } from '../validation/identifiers';
+import { checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, KATAKANA, municipalityCheckDigit, charCount, NAME_MAX, nameCharactersProblem, normaliseDigits, normaliseKana } from '../validation/identifiers';
 import { ownMunicipalityCodes } from '../validation/own-codes';
 import { checkIssuedSeries, checkTicketNumber } from '../validation/tickets';
 
@@ -165,7 +165,7 @@ export function stageRow(record: string[], line: number, layout: Layout, keys: T
     if (column.endsWith('Kana')) value = normaliseKana(value);
     const unreadable = nameCharactersProblem(value);
     if (unreadable) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: unreadable });
-    else if (charCount(value) > 50) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: 'must be at most 50 characters' });
+    else if (charCount(value) > NAME_MAX) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: `must be at most ${NAME_MAX} characters` });
     else if (column.endsWith('Kana') && !KATAKANA.test(value)) problems.push({ field: column, code: ErrorCode.INVALID_FORMAT, message: 'must be written in katakana' });
     else names.push(value);
   }

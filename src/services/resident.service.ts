@@ -12,7 +12,7 @@ import { MAX_PAGE, RegisterResidentInput, ResidentConnection, ResidentFilter, Up
 import { ResidentStatus } from '../schema/enums';
 import { EARLIEST_BIRTH, isFuture, isIsoDate, normaliseDate } from '../validation/dates';
 import {
-  checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, kanaSearchTerm, charCount, nameCharactersProblem, normaliseKana,
+  checkAddresseeNumber, checkMunicipalityCode, checkMyNumber, isUuid, KATAKANA, kanaSearchTerm, charCount, NAME_MAX, nameCharactersProblem, normaliseKana,
 } from '../validation/identifiers';
 import { municipalityOfCode, ownMunicipalityCodes } from '../validation/own-codes';
 import { checkReason } from '../validation/reasons';
@@ -46,7 +46,7 @@ function checkFields(input: Partial<RegisterResidentInput>, partial: boolean): P
     const unreadable = nameCharactersProblem(value);
     if (value.length === 0) errors.add(['input', key], ErrorCode.REQUIRED, 'must not be empty');
     else if (unreadable) errors.add(['input', key], ErrorCode.INVALID_FORMAT, unreadable);
-    else if (charCount(value) > 50) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be at most 50 characters');
+    else if (charCount(value) > NAME_MAX) errors.add(['input', key], ErrorCode.INVALID_FORMAT, `must be at most ${NAME_MAX} characters`);
     else if (key.endsWith('Kana') && !KATAKANA.test(value)) errors.add(['input', key], ErrorCode.INVALID_FORMAT, 'must be written in katakana');
     else out[key] = value;
   }
@@ -113,6 +113,7 @@ export class ResidentService {
       if (!kana) throw badArgument(['filter', 'kanaPrefix'], 'must not be empty', ErrorCode.REQUIRED);
       // Names are kept in full-width katakana: anything else would match nobody, and say nothing.
       if (!KATAKANA.test(kana)) throw badArgument(['filter', 'kanaPrefix'], 'must be written in kana (katakana or hiragana)', ErrorCode.INVALID_FORMAT);
+      if (charCount(kana) > 2 * NAME_MAX) throw badArgument(['filter', 'kanaPrefix'], `must be at most ${2 * NAME_MAX} characters: a family and a given name in kana hold no more`, ErrorCode.INVALID_FORMAT);
       // search_kana holds family and given name run together without the separators they may hold (ジョン ポール,
       // メアリー・アン), as the term is taken. Names from the term up to the term with its last character the next one start with it: compared
       // so, not by LIKE, which is not leakproof and under row-level security stays out of resident_kana_idx's scan.

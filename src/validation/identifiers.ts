@@ -38,6 +38,9 @@ const INVISIBLE = /\p{Cf}/u;
 /** Length in characters, as the database's length() counts them: 𠮷 is one, not two UTF-16 units. */
 export const charCount = (text: string): number => [...text].length;
 
+/** The most characters a name (family or given, written or in kana) holds, as the resident table's check says. */
+export const NAME_MAX = 50;
+
 export function nameCharactersProblem(value: string): string | null {
   if (NOT_IN_NAMES.test(value)) return 'must not contain control characters, nor U+FFFD (what bytes that could not be decoded become)';
   if (INVISIBLE.test(value)) return 'must not contain invisible formatting characters (zero-width spaces, direction marks), which come along with pasted text';

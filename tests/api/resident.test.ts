@@ -422,6 +422,13 @@ describe('resident management', () => {
       expect(refused.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: ['filter', field] });
     }
     expect(codes(await officer.gql(PAGE, { after: '' }))).toEqual(['BAD_USER_INPUT']);
+    // A kana term longer than any name is refused with its reason, not searched for; one as long as a name is searched.
+    const long = await officer.gql(PAGE, { filter: { kanaPrefix: 'ア'.repeat(101) } });
+    expect(long.errors!.map((e) => [e.message, e.extensions])).toEqual([[
+      'filter.kanaPrefix: must be at most 100 characters: a family and a given name in kana hold no more',
+      { code: 'BAD_USER_INPUT', field: ['filter', 'kanaPrefix'], reason: 'INVALID_FORMAT' },
+    ]]);
+    expect(codes(await officer.gql(PAGE, { filter: { kanaPrefix: 'ア'.repeat(100) } }))).toEqual([]);
     // A date that is none is refused with its reason, as every date argument is.
     for (const birthDate of ['1950-02-30', '1950/01/01', 'yesterday', '']) {
       const refused = await officer.gql(PAGE, { filter: { birthDate } });
