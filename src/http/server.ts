@@ -485,19 +485,36 @@ function progressOf(socket: Socket): string {
  * compares the pending write with its size when the write was handed out, not when the timer last
  * looked, so a write stuck behind full buffers (a download its client stopped reading) reads as
  * moving once and is given a second round: the download held its database connection and its slot
- * for twice IDLE_SECONDS. Returns the function that stops watching.
+ * for twice IDLE_SECONDS. A connection whose request has been read whole and whose answer has not
+ * begun is the server's to answer, not silent: a city's whole ticket issuance runs for minutes
+ * without a byte on its connection, and was cut off before its answer. Returns the function that
+ * stops watching.
  */
 function closeWhenIdle(server: Server, ms: number): () => void {
   const watched = new Map<Socket, { progress: string; since: number }>();
+  const answering = new Map<Socket, { req: IncomingMessage; res: ServerResponse }>();
   server.on('connection', (socket: Socket) => {
     watched.set(socket, { progress: progressOf(socket), since: Date.now() });
-    socket.once('close', () => watched.delete(socket));
+    socket.once('close', () => {
+      watched.delete(socket);
+      answering.delete(socket);
+    });
   });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    answering.set(req.socket, { req, res });
+    res.once('close', () => {
+      if (answering.get(req.socket)?.res === res) answering.delete(req.socket);
+    });
+  });
+  const working = (socket: Socket) => {
+    const request = answering.get(socket);
+    return !!request && request.req.complete && !request.res.headersSent;
+  };
   const timer = setInterval(() => {
     const now = Date.now();
     for (const [socket, last] of watched) {
       const progress = progressOf(socket);
-      if (progress !== last.progress) watched.set(socket, { progress, since: now });
+      if (progress !== last.progress || working(socket)) watched.set(socket, { progress, since: now });
       else if (now - last.since >= ms) socket.destroy();
     }
   }, Math.min(1000, Math.max(ms / 10, 50)));

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { Transform } from 'node:stream';
 import { Channel } from '../../src/schema/enums';
-import { TestApp } from '../helpers/test-app';
+import { blockedBy, registerResident, TestApp } from '../helpers/test-app';
 
 const IDLE_SECONDS = 3;
 
@@ -74,5 +74,36 @@ describe('a download whose client stops reading', () => {
     })));
     expect(again.map((r) => r.status)).toEqual([200, 200]);
     await Promise.all(again.map((r) => r.arrayBuffer()));
+  });
+});
+
+describe('a request the server takes longer than IDLE_SECONDS to answer', () => {
+  it('is answered, not cut off: the silence is the server\'s own (a city\'s whole ticket issuance runs for minutes)', async () => {
+    const { code, officer } = await t.tenant();
+    const { id } = await registerResident(officer);
+    await registerResident(officer);
+    // A transaction of the test's own holds a resident, so that the issuance works without a byte for longer than IDLE_SECONDS.
+    const holder = t.db.createQueryRunner();
+    await holder.connect();
+    await holder.startTransaction();
+    await holder.query('SELECT 1 FROM resident WHERE id = $1 FOR UPDATE', [id]);
+    let answer: Promise<Response>;
+    try {
+      answer = fetch(t.url(Channel.LGWAN), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': t.address, authorization: `Bearer ${officer.token}` },
+        body: JSON.stringify({ query: 'mutation { issueTickets(input: { series: "1-2", allActiveResidents: true }) { issuedCount userErrors { code } } }' }),
+      });
+      answer.catch(() => undefined);
+      await blockedBy(t.db, holder);
+      await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000 * 1.5));
+    } finally {
+      await holder.commitTransaction();
+      await holder.release();
+    }
+    const response = await answer;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ data: { issueTickets: { issuedCount: 2, userErrors: [] } } });
+    expect(await t.db.query('SELECT count(*)::int AS n FROM ticket WHERE municipality_code = $1', [code])).toEqual([{ n: 2 }]);
   });
 });
