@@ -33,12 +33,16 @@ const FAMILY = [['佐藤', 'サトウ'], ['鈴木', 'スズキ'], ['高橋', '�
 const GIVEN_M = [['翔太', 'ショウタ'], ['大輔', 'ダイスケ'], ['健一', 'ケンイチ'], ['蓮', 'レン'], ['湊', 'ミナト'], ['誠', 'マコト'], ['浩二', 'コウジ'], ['悠真', 'ユウマ']];
 const GIVEN_F = [['陽葵', 'ヒマリ'], ['花子', 'ハナコ'], ['美咲', 'ミサキ'], ['結衣', 'ユイ'], ['恵子', 'ケイコ'], ['さくら', 'サクラ'], ['芽依', 'メイ'], ['裕子', 'ユウコ']];
 
-/** Deterministic pseudo-random numbers, so every run imports the same file. */
+/**
+ * Deterministic pseudo-random numbers, so every run imports the same file. Drawn from the
+ * generator's high bits: its low bits repeat with a short period (the lowest alternates), which
+ * made the file hold 8 names and 4,242 birth dates instead of every pairing and day.
+ */
 function rng(seed: number) {
   let s = seed >>> 0;
   return (n: number) => {
     s = (s * 1664525 + 1013904223) >>> 0;
-    return s % n;
+    return Math.floor((s / 0x1_0000_0000) * n);
   };
 }
 
