@@ -66,6 +66,9 @@ function logFor(config: Config): Log {
   return (commandLog ??= createLog(config.logLevel));
 }
 
+/** The services a command uses, writing to the command's log. */
+const servicesFor = (db: DataSource, config: Config) => createServices(db, config, logFor(config));
+
 let interruptedBy: NodeJS.Signals | null = null;
 
 /**
@@ -121,7 +124,7 @@ async function askHidden(prompt: string): Promise<string> {
 export async function createOperator(loginId: string | undefined): Promise<void> {
   if (!loginId) throw new UsageError('create-operator: missing <loginId>');
   const password = await readPassword();
-  const account = await withDatabase(({ db }, config) => createServices(db, config, logFor(config)).accounts.create(
+  const account = await withDatabase(({ db }, config) => servicesFor(db, config).accounts.create(
     cliSource(),
     { loginId, password, role: Role.OPERATOR, displayName: `Operator ${loginId}` },
     // Whoever runs the command typed the password: it is already the holder's own.
@@ -284,7 +287,7 @@ export async function importResidents(args: string[]): Promise<void> {
 
   await withDatabase(async (database, config) => {
     const name = await municipalityName(database.db, code);
-    const services = createServices(database.db, config, logFor(config));
+    const services = servicesFor(database.db, config);
     const bar = progressBar();
     const started = Date.now();
     bar.start(size, 0, progressFields({ phase: ImportPhase.RECEIVING, bytesRead: 0, rowsRead: 0, rowsRejected: 0 }, size, 0));
@@ -382,7 +385,7 @@ async function rotateTenantKey(codeArg: string | undefined): Promise<void> {
   const code = municipalityArg('rotate-tenant-key', codeArg);
   await withDatabase(async ({ db }, config) => {
     await municipalityName(db, code);
-    const rotation = createServices(db, config, logFor(config)).keyRotation;
+    const rotation = servicesFor(db, config).keyRotation;
     const source = cliSource();
     const version = await rotation.newKeyVersion(source, code);
     // Counted from the new version's commit, not the command's start: the version may have waited for an import to commit.
@@ -411,7 +414,7 @@ async function reencryptTenantKey(codeArg: string | undefined): Promise<void> {
     await municipalityName(db, code);
     ifInterrupted = `the re-encryption of ${code} stopped; ${underOlderKey(code)}`;
     try {
-      return await createServices(db, config, logFor(config)).keyRotation.reencrypt(cliSource(), code);
+      return await servicesFor(db, config).keyRotation.reencrypt(cliSource(), code);
     } finally {
       ifInterrupted = null;
     }
@@ -432,7 +435,7 @@ export async function rotateMasterKey(): Promise<void> {
   if (!process.env.PREVIOUS_MASTER_KEY) {
     throw new Error('PREVIOUS_MASTER_KEY is not set, so no change of master key is under way and nothing was re-wrapped: to change it, restart every server with MASTER_KEY=<new key> and PREVIOUS_MASTER_KEY=<old key>, then run rotate-master-key with the same two settings');
   }
-  const { rewrapped, unchanged } = await withDatabase(({ db }, config) => createServices(db, config, logFor(config)).keyRotation.rotateMasterKey(cliSource()));
+  const { rewrapped, unchanged } = await withDatabase(({ db }, config) => servicesFor(db, config).keyRotation.rotateMasterKey(cliSource()));
   console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. Run verify-audit once with the same two settings (it hands every series of checkpoints over to the new key); PREVIOUS_MASTER_KEY can then be removed from every server.`);
 }
 

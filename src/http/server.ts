@@ -397,17 +397,14 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       if (coding) {
         return json(res, 415, errorBody(`Content-Encoding ${coding} is not read: send the body uncompressed`, 'UNSUPPORTED_MEDIA_TYPE'), { 'accept-encoding': 'identity' });
       }
+      // The log names a request by its method and path until a GraphQL one's operation is known.
+      noteRequest({ operation: `${req.method} ${url.pathname}` });
       // CSV routes stream their bodies; only GraphQL bodies are buffered (and capped).
-      // The log names a CSV route's request by its method and path, as a GraphQL one by its operation.
       if (url.pathname === '/imports/residents' || url.pathname.startsWith('/imports/residents/')) {
-        noteRequest({ operation: `${req.method} ${url.pathname}` });
         if (req.method === 'POST') underWay.upload(req);
         return await residentImport(req, res, url, services, channel);
       }
-      if (url.pathname === '/exports/vaccination-records.csv') {
-        noteRequest({ operation: `${req.method} ${url.pathname}` });
-        return await recordExport(req, res, url, services, channel);
-      }
+      if (url.pathname === '/exports/vaccination-records.csv') return await recordExport(req, res, url, services, channel);
       if (url.pathname !== '/graphql') {
         return json(res, 404, errorBody('Not found: the API answers at /graphql', 'NOT_FOUND'));
       }
@@ -492,7 +489,8 @@ function progressOf(socket: Socket): string {
  */
 function closeWhenIdle(server: Server, ms: number): () => void {
   const watched = new Map<Socket, { progress: string; since: number }>();
-  const answering = new Map<Socket, { req: IncomingMessage; res: ServerResponse }>();
+  // The answer each connection owes last, by its socket (a kept-alive connection's latest request).
+  const answering = new Map<Socket, ServerResponse>();
   server.on('connection', (socket: Socket) => {
     watched.set(socket, { progress: progressOf(socket), since: Date.now() });
     socket.once('close', () => {
@@ -500,15 +498,10 @@ function closeWhenIdle(server: Server, ms: number): () => void {
       answering.delete(socket);
     });
   });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    answering.set(req.socket, { req, res });
-    res.once('close', () => {
-      if (answering.get(req.socket)?.res === res) answering.delete(req.socket);
-    });
-  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => answering.set(req.socket, res));
   const working = (socket: Socket) => {
-    const request = answering.get(socket);
-    return !!request && request.req.complete && !request.res.headersSent;
+    const res = answering.get(socket);
+    return !!res && res.req.complete && !res.headersSent && !res.writableEnded;
   };
   const timer = setInterval(() => {
     const now = Date.now();

@@ -73,6 +73,9 @@ export class Statistics {
   @Field(() => String, { nullable: true, description: 'Last vaccination date counted (inclusive); null = up to now.' }) to: string | null;
   @Field(() => Int, { description: 'Counts below this are suppressed.' }) suppressionThreshold: number;
 
+  /** The range's last day: `to`, or the day in Japan the question was asked. Not exposed. */
+  until: string;
+
   /** Where to read from: the area key of the summary tables. Not exposed. */
   area: string;
 

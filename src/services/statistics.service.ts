@@ -100,9 +100,9 @@ export class StatisticsService {
     const to = checkDate('to', toArg);
     if (from && to && from > to) throw badArgument(['to'], 'must not be before from', ErrorCode.INVALID_DATE);
     // Without to the range ends today, and is held to the same rules whichever figures are asked for.
-    const end = to ?? todayInJapan();
-    if (from && from > end) throw badArgument(['from'], 'must not be in the future when to is omitted: the range then ends today', ErrorCode.INVALID_DATE);
-    if (from && daysBetween(from, end) > MAX_SERIES_DAYS) throw badArgument(['from'], `the range must be at most ${MAX_SERIES_DAYS} days`, ErrorCode.INVALID_DATE);
+    const until = to ?? todayInJapan();
+    if (from && from > until) throw badArgument(['from'], 'must not be in the future when to is omitted: the range then ends today', ErrorCode.INVALID_DATE);
+    if (from && daysBetween(from, until) > MAX_SERIES_DAYS) throw badArgument(['from'], `the range must be at most ${MAX_SERIES_DAYS} days`, ErrorCode.INVALID_DATE);
 
     const db = await ctx.session.manager();
     let prefectureCode: string | null = null;
@@ -138,6 +138,7 @@ export class StatisticsService {
       scope: { kind: input.kind, code: municipalityCode ?? prefectureCode, name },
       from,
       to,
+      until,
       suppressionThreshold: this.threshold,
       area: municipalityCode ?? prefectureCode ?? NATION,
       parts: new Set([...fields].flatMap((field) => PARTS[field] ?? [])),
@@ -290,9 +291,9 @@ export class StatisticsService {
    */
   async dosesByDay(s: Statistics): Promise<DailySeries> {
     const values = await this.part(s, 'days');
-    const last = s.to ?? todayInJapan();
+    // A range given was held to MAX_SERIES_DAYS when the question was opened; an open one is cut to it here.
+    const last = s.until;
     const first = s.from ?? [FIRST_VACCINATION_DAY, addDays(last, -MAX_SERIES_DAYS)].sort()[1];
-    if (daysBetween(first, last) > MAX_SERIES_DAYS) throw badArgument([s.from ? 'from' : 'to'], `the range must be at most ${MAX_SERIES_DAYS} days`, ErrorCode.INVALID_DATE);
     const series = [];
     // Counted in days, not compared as text: past 9999-12-31 an ISO date no longer sorts after the one before.
     for (let i = 0, days = daysBetween(first, last); i <= days; i++) {
