@@ -95,6 +95,14 @@ export const migrations = [
 /** How long a connection is idle before TCP starts asking whether the server is still there. */
 const KEEP_ALIVE_MS = 10_000;
 
+/**
+ * A `date` is read as PostgreSQL writes it (YYYY-MM-DD), the form the API carries dates in. pg makes
+ * it the local midnight of the process's time zone, which does not exist on a day that zone skipped
+ * (1994-12-31 in Pacific/Kiritimati, 2011-12-30 in Pacific/Apia): the date read back was the next day.
+ */
+const types = new pg.TypeOverrides();
+types.setTypeParser(pg.types.builtins.DATE, (text: string) => text);
+
 /** The non-owner role the application works as; row-level security applies to it. */
 export const APP_ROLE = 'vrs_app';
 
@@ -122,6 +130,7 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
       // dead while idle, by the kernel's probes, instead of when it is next used.
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEP_ALIVE_MS,
+      types,
       ...(options.asApp ? { options: `-c role=${APP_ROLE}` } : {}),
       ...(options.connectionWaitMs ? { connectionTimeoutMillis: options.connectionWaitMs } : {}),
     },

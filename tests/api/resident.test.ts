@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { lockRegistry } from '../../src/db/registry-lock';
 import { Channel, Role } from '../../src/schema/enums';
 import { QueryRunner } from 'typeorm';
 import { insertDose } from '../helpers/statistics';
 import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
+import { ended, nodeProcess } from '../helpers/node-process';
 import { blockedBy, codes, GraphQLResponse, REGISTER, registerResident, residentInput, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -43,6 +45,23 @@ describe('resident management', () => {
     expect(updated.data.updateResident).toEqual({ resident: { id, familyName: '山田', birthDate: '1980-05-01' }, userErrors: [] });
     const moved = await officer.gql('mutation($id: ID!) { markResidentMovedOut(id: $id, movedOutOn: "２０２４－０４－０１") { resident { movedOutOn } userErrors { field code message } } }', { id });
     expect(moved.data.markResidentMovedOut).toEqual({ resident: { movedOutOn: '2024-04-01' }, userErrors: [] });
+  });
+
+  it('reads a birth date back as written whatever the server\'s time zone, on a day that zone skipped too', async () => {
+    const { officer } = await t.tenant();
+    // Kiribati's Line Islands moved from UTC-10 to UTC+14 at the end of 1994: their clocks never showed 1994-12-31.
+    const { id } = await registerResident(officer, { birthDate: '1994-12-31' });
+    // The server's zone is its process's: this one's is Jest's, so the resident is read by a process of its own.
+    const read = await ended(nodeProcess(`
+      const { createDataSource } = require(${JSON.stringify(path.resolve(__dirname, '../../src/db/data-source.ts'))});
+      const { Resident } = require(${JSON.stringify(path.resolve(__dirname, '../../src/entities/resident.entity.ts'))});
+      (async () => {
+        const db = await createDataSource(process.env.DATABASE_URL).initialize();
+        console.log((await db.getRepository(Resident).findOneByOrFail({ id: ${JSON.stringify(id)} })).birthDate);
+        await db.destroy();
+      })().catch((error) => { console.error(error.message); process.exit(1); });
+    `, { env: { ...process.env, TZ: 'Pacific/Kiritimati' } }));
+    expect(read).toEqual({ code: 0, signal: null, out: '1994-12-31\n', err: '' });
   });
 
   it('deletes a resident without records together with their tickets, naming every one in the operation log', async () => {
