@@ -20,8 +20,12 @@ export class RowLevelSecurity1795800000000 implements MigrationInterface {
           CREATE ROLE vrs_app NOLOGIN NOSUPERUSER NOBYPASSRLS;
         END IF;
       END $$;
+      -- A member already (the role made and granted beforehand) may not grant it again without
+      -- the ADMIN option, which it does not need.
       DO $$ BEGIN
-        EXECUTE format('GRANT vrs_app TO %I', current_user);
+        IF NOT pg_has_role(current_user, 'vrs_app', 'SET') THEN
+          EXECUTE format('GRANT vrs_app TO %I', current_user);
+        END IF;
       END $$;
 
       GRANT USAGE ON SCHEMA public TO vrs_app;

@@ -11,7 +11,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   locked (KEY SHARE, as the key locked it) until the transaction ends, so that it cannot be
  *   deleted or renumbered under them;
  * - after municipalities are deleted or updated, no resident may name a code that no longer
- *   exists. This check sees every tenant (the definer, with the tenant list set to all).
+ *   exists. This check sees every tenant (the definer, with the tenant list set to all until it
+ *   returns: set in its body, as a function's SET clause may name a setting of our own only
+ *   when a superuser creates it, and the migrating user need not be one).
  * Both raise foreign_key_violation (23503) under the old constraint's name.
  */
 export class ResidentMunicipalityPerStatement1796300000000 implements MigrationInterface {
@@ -37,10 +39,12 @@ export class ResidentMunicipalityPerStatement1796300000000 implements MigrationI
       END $$;
 
       CREATE FUNCTION municipality_residents_remain() RETURNS trigger
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET vrs.tenants = '*' AS $$
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
       DECLARE
+        tenants text := current_setting('vrs.tenants', true);
         gone char(6);
       BEGIN
+        PERFORM set_config('vrs.tenants', '*', true);
         SELECT o.code INTO gone FROM old_rows o
           WHERE NOT EXISTS (SELECT FROM municipality m WHERE m.code = o.code)
             AND EXISTS (SELECT FROM resident r WHERE r.municipality_code = o.code) LIMIT 1;
@@ -48,6 +52,7 @@ export class ResidentMunicipalityPerStatement1796300000000 implements MigrationI
           RAISE foreign_key_violation USING CONSTRAINT = 'resident_municipality_fk', TABLE = 'municipality',
             MESSAGE = format('municipality %s still has residents', gone);
         END IF;
+        PERFORM set_config('vrs.tenants', tenants, true);
         RETURN NULL;
       END $$;
 

@@ -12,10 +12,12 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * - deleting residents deletes their tickets (the key's ON DELETE CASCADE);
  * - a resident whose key changes may not leave tickets behind.
  * Errors are foreign_key_violation (23503) under the old constraint's name. The functions see
- * every tenant, as the key did. They plan their statements afresh each time (EXECUTE), because
- * the transition tables hold one row or a million and the plan must follow, and name the
- * municipalities involved, so that even a million rows are looked up within their own tenants
- * rather than by reading every tenant's tickets or residents.
+ * every tenant, as the key did: each sets the tenant list to all and puts it back before it
+ * returns (in its body, as a function's SET clause may name a setting of our own only when a
+ * superuser creates the function, and the migrating user need not be one). They plan their
+ * statements afresh each time (EXECUTE), because the transition tables hold one row or a million
+ * and the plan must follow, and name the municipalities involved, so that even a million rows are
+ * looked up within their own tenants rather than by reading every tenant's tickets or residents.
  */
 export class TicketResidentPerStatement1796400000000 implements MigrationInterface {
   name = 'TicketResidentPerStatement1796400000000';
@@ -23,12 +25,14 @@ export class TicketResidentPerStatement1796400000000 implements MigrationInterfa
   async up(db: QueryRunner): Promise<void> {
     await db.query(`
       CREATE FUNCTION ticket_resident_exists() RETURNS trigger
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET vrs.tenants = '*' AS $$
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
       DECLARE
+        tenants text := current_setting('vrs.tenants', true);
         codes char(6)[];
         wanted bigint;
         locked bigint;
       BEGIN
+        PERFORM set_config('vrs.tenants', '*', true);
         SELECT array_agg(c), sum(n) INTO codes, wanted FROM (SELECT n.municipality_code AS c, count(*) AS n FROM new_rows n GROUP BY 1) d;
         -- A ticket matches at most one resident (by the resident's key), so the rows locked count the
         -- tickets whose resident exists; a resident deleted in the meantime is not locked.
@@ -39,29 +43,36 @@ export class TicketResidentPerStatement1796400000000 implements MigrationInterfa
           RAISE foreign_key_violation USING CONSTRAINT = 'ticket_resident_fk', TABLE = 'ticket',
             MESSAGE = 'a ticket names a resident that does not exist';
         END IF;
+        PERFORM set_config('vrs.tenants', tenants, true);
         RETURN NULL;
       END $$;
 
       CREATE FUNCTION resident_tickets_deleted() RETURNS trigger
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET vrs.tenants = '*' AS $$
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
       DECLARE
+        tenants text := current_setting('vrs.tenants', true);
         codes char(6)[];
       BEGIN
+        PERFORM set_config('vrs.tenants', '*', true);
         SELECT array_agg(c) INTO codes FROM (SELECT DISTINCT o.municipality_code AS c FROM old_rows o) d;
         EXECUTE 'DELETE FROM ticket t USING old_rows o
                  WHERE t.municipality_code = ANY ($1) AND t.municipality_code = o.municipality_code AND t.resident_id = o.id' USING codes;
+        PERFORM set_config('vrs.tenants', tenants, true);
         RETURN NULL;
       END $$;
 
       CREATE FUNCTION resident_tickets_kept() RETURNS trigger
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public SET vrs.tenants = '*' AS $$
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
       DECLARE
+        tenants text := current_setting('vrs.tenants', true);
         codes char(6)[];
         orphaned boolean;
       BEGIN
+        PERFORM set_config('vrs.tenants', '*', true);
         EXECUTE 'SELECT array_agg(DISTINCT o.municipality_code) FROM old_rows o
                  WHERE NOT EXISTS (SELECT FROM new_rows n WHERE n.municipality_code = o.municipality_code AND n.id = o.id)' INTO codes;
         IF codes IS NULL THEN
+          PERFORM set_config('vrs.tenants', tenants, true);
           RETURN NULL;
         END IF;
         EXECUTE 'SELECT EXISTS (SELECT FROM old_rows o JOIN ticket t ON t.municipality_code = o.municipality_code AND t.resident_id = o.id
@@ -72,6 +83,7 @@ export class TicketResidentPerStatement1796400000000 implements MigrationInterfa
           RAISE foreign_key_violation USING CONSTRAINT = 'ticket_resident_fk', TABLE = 'resident',
             MESSAGE = 'a resident whose tickets remain cannot change its key';
         END IF;
+        PERFORM set_config('vrs.tenants', tenants, true);
         RETURN NULL;
       END $$;
 

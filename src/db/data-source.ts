@@ -41,6 +41,7 @@ import { LoginIdAnyCase1799050000000 } from '../../migrations/1799050000000-logi
 import { AuditSearchByTime1799100000000 } from '../../migrations/1799100000000-audit-search-by-time';
 import { AccountListIndexes1799200000000 } from '../../migrations/1799200000000-account-list-indexes';
 import { KanaSearchWithoutSeparators1799970000000 } from '../../migrations/1799970000000-kana-search-without-separators';
+import { StatsRebuildEveryTenant1799980000000 } from '../../migrations/1799980000000-stats-rebuild-every-tenant';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -90,6 +91,7 @@ export const migrations = [
   AuditSearchByTime1799100000000,
   AccountListIndexes1799200000000,
   KanaSearchWithoutSeparators1799970000000,
+  StatsRebuildEveryTenant1799980000000,
 ];
 
 /** How long a connection is idle before TCP starts asking whether the server is still there. */

@@ -18,6 +18,11 @@ export default async function globalSetup(): Promise<void> {
   }
   const db = createDataSource(process.env.DATABASE_URL!);
   await db.initialize();
+  const [{ superuser }] = await db.query('SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
+  if (!superuser) {
+    await db.destroy();
+    throw new Error('DATABASE_URL: the tests connect as a superuser (they read every municipality\'s rows past row-level security, and make databases and roles of their own)');
+  }
   await migrate(db);
   await syncReferenceData(db);
   await db.destroy();
