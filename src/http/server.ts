@@ -22,6 +22,8 @@ const MAX_BODY = 1024 * 1024;
 /** Time for the headers of any request, and for the whole body of a GraphQL request. */
 const HEADERS_MS = 60_000;
 const BODY_MS = 60_000;
+/** How long a client answered before its body was read (a refusal, a path not served) may go on sending the rest. */
+const UNREAD_BODY_MS = 5_000;
 /** How long a stopping server lets the requests under way finish before it closes their connections. */
 const STOP_GRACE_MS = 20_000;
 /** How long /readyz waits for the database's answer. */
@@ -465,8 +467,25 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
   return (req: IncomingMessage, res: ServerResponse) => {
     const requestId = randomUUID();
     res.setHeader('x-request-id', requestId);
-    return withRequest({ requestId }, () => serve(req, res));
+    return withRequest({ requestId }, async () => {
+      await serve(req, res);
+      closeIfUnread(req, res);
+    });
   };
+}
+
+/**
+ * A body the answer did not wait for (a refusal, a path not served, a body sent with a GET) is
+ * thrown away as it arrives, and gets UNREAD_BODY_MS after the answer before its connection is
+ * closed: Node reads it to its end however slowly it comes, so a client sending a byte a second
+ * held a connection without any token for ever on LG-WAN, and five minutes on the internet. An
+ * import's job reads its own body (202): an upload is bounded by its silence alone.
+ */
+function closeIfUnread(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete || req.destroyed || res.statusCode === 202) return;
+  const cut = setTimeout(() => req.socket.destroy(), UNREAD_BODY_MS);
+  cut.unref();
+  req.once('end', () => clearTimeout(cut));
 }
 
 /** How far a connection has got: bytes read, bytes the server wrote, and bytes still waiting for the client to take them. */
