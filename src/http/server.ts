@@ -555,11 +555,13 @@ export async function startListeners(services: Services, ports: { internet: numb
   const apollo = createApollo(services.config.production, services.log);
   await apollo.start();
   const underWay = new UnderWay();
-  const internet = createServer(underWay.serve(handler(apollo, services, Channel.INTERNET, underWay)));
+  // Node looks for requests past their time every 30 s unless told: headers given 60 s had up to 90.
+  const timing = { headersTimeout: HEADERS_MS, connectionsCheckingInterval: 1_000 };
+  const internet = createServer(timing, underWay.serve(handler(apollo, services, Channel.INTERNET, underWay)));
   // A registry file of a million residents may take longer to upload than Node's default limit
   // for a whole request (300 s) over a slow network: the LG-WAN listener limits only silence,
   // and the headers' time (which Node would otherwise derive from the request's, to none).
-  const lgwan = createServer({ requestTimeout: 0, headersTimeout: HEADERS_MS }, underWay.serve(handler(apollo, services, Channel.LGWAN, underWay)));
+  const lgwan = createServer({ ...timing, requestTimeout: 0 }, underWay.serve(handler(apollo, services, Channel.LGWAN, underWay)));
   // On both, a connection silent that long is closed: a stalled upload fails, and a download its
   // client stopped reading gives back its database connection.
   const idleMs = (services.config.idleSeconds ?? 120) * 1000;

@@ -12,19 +12,19 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 /**
- * Sends `head` on a raw connection to `channel`'s listener, then a byte a second for as long as the
- * connection stays open (at most `ms`): what the server answered, and after how long it closed
- * the connection (null if it had not within `ms`).
+ * Sends `head` on a raw connection to `channel`'s listener, then (unless told not to drip) a byte a
+ * second for as long as the connection stays open (at most `ms`): what the server answered, and
+ * after how long it closed the connection (null if it had not within `ms`).
  */
-function trickle(channel: Channel, head: string, ms: number): Promise<{ answer: string; closedAfter: number | null }> {
+function trickle(channel: Channel, head: string, ms: number, drip = true): Promise<{ answer: string; closedAfter: number | null }> {
   const { hostname, port } = new URL(t.url(channel));
   const started = Date.now();
   return new Promise((resolve) => {
     let answer = '';
     const socket = connect(Number(port), hostname, () => socket.write(head));
-    const drip = setInterval(() => socket.write('x'), 1000);
+    const dripping = setInterval(() => drip && socket.write('x'), 1000);
     const end = (closedAfter: number | null) => {
-      clearInterval(drip);
+      clearInterval(dripping);
       clearTimeout(giveUp);
       socket.destroy();
       resolve({ answer: answer.split('\r\n')[0], closedAfter });
@@ -75,4 +75,18 @@ describe('a client that goes on sending a body the server answered without readi
     socket.destroy();
     expect(received.match(/^HTTP\/1\.1 \d+/gm)).toEqual(['HTTP/1.1 404', 'HTTP/1.1 200', 'HTTP/1.1 200']);
   });
+});
+
+describe('a client that sends no whole request head', () => {
+  it('is answered 408 and cut off 60 s after it connected, sending nothing or its headers a byte a second, on both listeners', async () => {
+    const results = await Promise.all([Channel.LGWAN, Channel.INTERNET].flatMap((channel) => [
+      trickle(channel, '', 75_000, false),
+      trickle(channel, 'POST /graphql HTTP/1.1\r\nhost: x\r\nx-long-header: ', 75_000),
+    ]));
+    for (const { answer, closedAfter } of results) {
+      expect(answer).toBe('HTTP/1.1 408 Request Timeout');
+      expect(closedAfter).toBeGreaterThanOrEqual(60_000 - 100);
+      expect(closedAfter).toBeLessThan(63_000);
+    }
+  }, 90_000);
 });
