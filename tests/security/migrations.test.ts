@@ -90,6 +90,20 @@ it('drops the middle dot from the kana search of residents already kept, and kee
   expect((await db.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'resident_kana_idx'`))[0].indexdef).toMatch(/\(municipality_code, search_kana text_pattern_ops\)/);
 }, 120_000);
 
+it("drops the index of records by the tablet's request key, which no statement reads, and builds it as it was when reverted", async () => {
+  const index = async (name: string) => (await db.query('SELECT indexdef FROM pg_indexes WHERE indexname = $1', [name])).map((r: { indexdef: string }) => r.indexdef);
+  expect(await index('vaccination_record_idempotency_key')).toEqual([]);
+  // The key stays claimed once per account, where a retry finds it.
+  expect(await index('tablet_registration_pk')).toEqual(['CREATE UNIQUE INDEX tablet_registration_pk ON public.tablet_registration USING btree (account_id, idempotency_key)']);
+  await undoUntil('StatsRebuildEveryTenant1799980000000');
+  expect(await index('vaccination_record_idempotency_key')).toEqual([
+    'CREATE UNIQUE INDEX vaccination_record_idempotency_key ON public.vaccination_record USING btree (municipality_code, recorded_by, idempotency_key) WHERE (idempotency_key IS NOT NULL)',
+  ]);
+  await migrate(db);
+  expect(await applied()).toEqual(migrations.map((m) => m.name));
+  expect(await index('vaccination_record_idempotency_key')).toEqual([]);
+}, 120_000);
+
 it('migrates as a database owner that is no superuser, with vrs_app granted beforehand, whose rebuild of the statistics still counts every municipality', async () => {
   // As a managed PostgreSQL gives it (README, External PostgreSQL): vrs_app is the cluster's already.
   const owner = `migrations_owner_${process.pid}`;
