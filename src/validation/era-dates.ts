@@ -5,8 +5,10 @@
  * Returns an ISO date, or null when the text is not a real date of that era.
  */
 const ERAS: Record<string, { offset: number; from: string; to: string }> = {
-  M: { offset: 1867, from: '1868-01-25', to: '1912-07-29' },
-  T: { offset: 1911, from: '1912-07-30', to: '1926-12-24' },
+  // Taisho and Showa began on the day the emperor before them died, so that day is in both eras and registries
+  // write either (明治45年7月30日 is 大正元年7月30日, 大正15年12月25日 昭和元年12月25日); Heisei began the day after.
+  M: { offset: 1867, from: '1868-01-25', to: '1912-07-30' },
+  T: { offset: 1911, from: '1912-07-30', to: '1926-12-25' },
   S: { offset: 1925, from: '1926-12-25', to: '1989-01-07' },
   H: { offset: 1988, from: '1989-01-08', to: '2019-04-30' },
   R: { offset: 2018, from: '2019-05-01', to: '9999-12-31' },

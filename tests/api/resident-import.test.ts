@@ -318,6 +318,15 @@ describe('resident registry import', () => {
     ]);
   });
 
+  it('reads a birth date on the day one era passed to the next under either era, as registries write it', async () => {
+    const { code, officer } = await t.tenant();
+    const rows = [registryRow({ birth: '大正15年12月25日' }), registryRow({ birth: '昭和元年12月25日' }), registryRow({ birth: 'M45.7.30' }), registryRow({ birth: 'T元.7.30' })];
+    expect(await importFile(t, officer, registryCsv(rows))).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 4, rowsRejected: 0 });
+    expect((await residentRows(t, code)).map((r) => [r.addressee_number, r.birth_date])).toEqual([
+      [rows[0].addressee, '1926-12-25'], [rows[1].addressee, '1926-12-25'], [rows[2].addressee, '1912-07-30'], [rows[3].addressee, '1912-07-30'],
+    ]);
+  });
+
   it('reads sex codes and kana as registry systems write them, and no property name as a sex code', async () => {
     const { code, officer } = await t.tenant();
     const rows = [

@@ -41,6 +41,13 @@ describe('parseRegistryDate', () => {
     ['1970/1/1 0:00', '1970-01-01'],
     ['1970-01-01 00:00:00', '1970-01-01'],
     ['１９７０／１／１\u30000:00', '1970-01-01'],
+    // The day an emperor died, and the era changed that same day, belongs to both eras: registries write either.
+    ['明治45年7月30日', '1912-07-30'],
+    ['M45.7.30', '1912-07-30'],
+    ['大正元年7月30日', '1912-07-30'],
+    ['大正15年12月25日', '1926-12-25'],
+    ['T15.12.25', '1926-12-25'],
+    ['昭和元年12月25日', '1926-12-25'],
   ])('%s → %s', (input, expected) => {
     expect(parseRegistryDate(input)).toBe(expected);
   });
@@ -79,6 +86,9 @@ describe('parseRegistryDate', () => {
     ['01/04/2021', 'day first'],
     ['4/1/2021', 'month first'],
     ['210401', 'six digits'],
+    ['明治45年7月31日', 'after the end of Meiji'],
+    ['大正15年12月26日', 'after the end of Taisho'],
+    ['昭和元年12月24日', 'before the start of Showa'],
   ])('refuses %s (%s)', (input) => {
     expect(parseRegistryDate(input)).toBeNull();
   });
