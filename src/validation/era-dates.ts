@@ -1,7 +1,10 @@
+import { normaliseDate } from './dates';
+
 /**
  * Dates as registry extracts write them: ISO (2021-04-01, 2021/4/1, 20210401) or Japanese era
  * (令和3年4月1日, 令和元年5月1日, R3年4月1日, R3.4.1, R元.5.1, H31/4/30, S64-1-7). Full-width characters are accepted,
- * and so is a midnight time after an ISO date (1970/1/1 0:00:00), as spreadsheets render a date cell.
+ * and hyphens as the API reads them (normaliseDate: a dash, a minus sign, the ー kana mode types), and so is a
+ * midnight time after an ISO date (1970/1/1 0:00:00), as spreadsheets render a date cell.
  * Returns an ISO date, or null when the text is not a real date of that era.
  */
 const ERAS: Record<string, { offset: number; from: string; to: string }> = {
@@ -44,7 +47,7 @@ function fromEra(letter: string, yearText: string, month: string, day: string): 
 }
 
 export function parseRegistryDate(input: string): string | null {
-  const text = input.normalize('NFKC').trim();
+  const text = normaliseDate(input);
   let m = ISO_LIKE.exec(text) ?? COMPACT.exec(text) ?? YMD_KANJI.exec(text);
   if (m) return iso(Number(m[1]), m[2], m[3]);
   m = ERA_YMD_KANJI.exec(text);

@@ -327,6 +327,18 @@ describe('resident registry import', () => {
     ]);
   });
 
+  it('reads a birth date\'s hyphens as registerResident reads them: the ー kana mode types, a dash or a minus sign', async () => {
+    const { code, officer } = await t.tenant();
+    const typed = ['１９８０ー０４ー０１', '1980ｰ4ｰ1', '1980\u22124\u22121'];
+    const entered = residentInput({ birthDate: typed[0] });
+    expect((await officer.gql(REGISTER, { input: entered })).data.registerResident.userErrors).toEqual([]);
+    const rows = typed.map((birth) => registryRow({ birth }));
+    expect(await importFile(t, officer, registryCsv(rows))).toMatchObject({ status: 'SUCCEEDED', rowsAccepted: 3, rowsRejected: 0 });
+    const stored = await residentRows(t, code);
+    expect(stored.map((r) => r.addressee_number).sort()).toEqual([entered.addresseeNumber, ...rows.map((r) => r.addressee)].sort());
+    expect(stored.map((r) => r.birth_date)).toEqual(Array(4).fill('1980-04-01'));
+  });
+
   it('reads sex codes and kana as registry systems write them, and no property name as a sex code', async () => {
     const { code, officer } = await t.tenant();
     const rows = [

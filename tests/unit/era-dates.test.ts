@@ -48,6 +48,13 @@ describe('parseRegistryDate', () => {
     ['大正15年12月25日', '1926-12-25'],
     ['T15.12.25', '1926-12-25'],
     ['昭和元年12月25日', '1926-12-25'],
+    // A hyphen as the API reads one: the long-vowel mark kana mode types, half- or full-width, a dash or a minus sign.
+    ['１９８０ー０４ー０１', '1980-04-01'],
+    ['1980ｰ4ｰ1', '1980-04-01'],
+    ['1980\u22124\u22121', '1980-04-01'],
+    ['1980\u20104\u20101', '1980-04-01'],
+    ['H2ー4ー1', '1990-04-01'],
+    ['1970ー1ー1 0:00', '1970-01-01'],
   ])('%s → %s', (input, expected) => {
     expect(parseRegistryDate(input)).toBe(expected);
   });
@@ -89,6 +96,7 @@ describe('parseRegistryDate', () => {
     ['明治45年7月31日', 'after the end of Meiji'],
     ['大正15年12月26日', 'after the end of Taisho'],
     ['昭和元年12月24日', 'before the start of Showa'],
+    ['1980ー04ー01ー', 'a hyphen too many'],
   ])('refuses %s (%s)', (input) => {
     expect(parseRegistryDate(input)).toBeNull();
   });
