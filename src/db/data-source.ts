@@ -43,6 +43,7 @@ import { AccountListIndexes1799200000000 } from '../../migrations/1799200000000-
 import { KanaSearchWithoutSeparators1799970000000 } from '../../migrations/1799970000000-kana-search-without-separators';
 import { StatsRebuildEveryTenant1799980000000 } from '../../migrations/1799980000000-stats-rebuild-every-tenant';
 import { RecordRequestKeyIndexDropped1800100000000 } from '../../migrations/1800100000000-record-request-key-index-dropped';
+import { RegistryStatistics1800200000000 } from '../../migrations/1800200000000-registry-statistics';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -94,6 +95,7 @@ export const migrations = [
   KanaSearchWithoutSeparators1799970000000,
   StatsRebuildEveryTenant1799980000000,
   RecordRequestKeyIndexDropped1800100000000,
+  RegistryStatistics1800200000000,
 ];
 
 /** How long a connection is idle before TCP starts asking whether the server is still there. */

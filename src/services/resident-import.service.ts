@@ -85,6 +85,8 @@ const DEADLOCK_PATIENCE = '5s';
 const MAX_IN_FLIGHT = 6;
 /** Staged rows past which the checks and the merge get more sort memory. */
 const LARGE_FILE_ROWS = 100_000;
+/** Residents and tickets written past which the import refreshes the planner's statistics of both tables. */
+const ANALYZE_AFTER_ROWS = 1_000;
 /** Below this many bytes the file is staged on the request's own thread (workers cost a start-up). */
 const WORKER_THRESHOLD_BYTES = 1024 * 1024;
 
@@ -775,6 +777,9 @@ export class ResidentImportService {
     // When every accepted row was a new resident, the statement above wrote all their tickets.
     const tickets = counts.inserted < accepted ? await this.mergeTickets(client, staging, code, today, job.id, principal) : { inserted: 0, updated: 0 };
     await client.query(`DROP TABLE ${staging}, ${rejected}, ${births}, ${moved}`);
+    // The planner learns of the rows with the commit (ANALYZE counts this transaction's own): planned
+    // as if the municipality had none, its next import's checks ran for hours (migration 1800200000000).
+    if (counts.inserted + counts.ticketsInserted + tickets.inserted >= ANALYZE_AFTER_ROWS) await client.query('SELECT analyze_registry()');
     // Before the job's row is written: that write holds the row until the commit, and the heartbeat would wait on it.
     await this.matchPendingDoses(tx, code, principal);
 
