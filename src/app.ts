@@ -58,9 +58,6 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** How long a stopping server waits for its imports to end (one merging a city's file may take a minute). */
-const IMPORT_DRAIN_MS = 60_000;
-
 /** A listener that could not start, named by its setting, with what to do. */
 function listenFailure(config: Config, error: NodeJS.ErrnoException & { port?: number; address?: string; hostname?: string }): Error {
   const address = error.address ?? error.hostname;
@@ -95,12 +92,12 @@ export async function startApp(config: Config, db: DataSource, log: Log = create
     services,
     listeners,
     stop: async () => {
-      stopCompaction();
-      stopSweeping();
-      stopIndexing();
+      // A pass under way ends before the database goes.
+      const background = Promise.all([stopCompaction(), stopSweeping(), stopIndexing()]);
       await listeners.close();
       // Uploads were cut off with their connections: their jobs record that they failed.
-      await services.imports.drain(IMPORT_DRAIN_MS);
+      await services.imports.drain();
+      await background;
       await services.detector.close();
     },
   };

@@ -77,7 +77,8 @@ async function checkOnce(db: DataSource, ms: number): Promise<Readiness> {
  * does not model. A connection that failed mid-COPY is discarded rather than handed back.
  */
 export async function withClient<T>(db: DataSource, use: (client: PoolClient) => Promise<T>): Promise<T> {
-  const pool = (db.driver as unknown as { master: pg.Pool }).master;
+  const pool = (db.driver as unknown as { master?: pg.Pool }).master;
+  if (!pool) throw new Error('the database\'s connections are closed: the server is stopping');
   const client = await pool.connect();
   try {
     const result = await use(client);

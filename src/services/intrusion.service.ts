@@ -128,8 +128,8 @@ export class IntrusionDetector {
     return rowCount ?? 0;
   }
 
-  /** Sweeps once per window; returns the function that stops it. */
-  startSweeping(): () => void {
+  /** Sweeps once per window; returns the function that stops it (see repeatEvery). */
+  startSweeping(): () => Promise<void> {
     return repeatEvery(this.limits.windowMinutes * 60, 'detection sweep', () => this.sweep(), this.log);
   }
 

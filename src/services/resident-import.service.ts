@@ -89,6 +89,10 @@ const LARGE_FILE_ROWS = 100_000;
 const ANALYZE_AFTER_ROWS = 1_000;
 /** Below this many bytes the file is staged on the request's own thread (workers cost a start-up). */
 const WORKER_THRESHOLD_BYTES = 1024 * 1024;
+/** How long a stopping server waits for its imports to end (one merging a city's file may take a minute). */
+const DRAIN_MS = 60_000;
+/** What a job the server stopped under says, once its transaction went with the database's connections. */
+const STOPPED_UNDER = 'resident import: the server stopped before the job\'s end was recorded; the job reads as FAILED within 20 s, and is recorded so at the next start or before the municipality\'s next import';
 
 /** A failure whose message is written for the officer (no data values, no internals). */
 class ImportFailure extends Error {}
@@ -185,7 +189,14 @@ class ProgressReporter implements ImportProgress {
   private writing: Promise<void> = Promise.resolve();
   private busy = false;
 
-  constructor(private readonly db: DataSource, private readonly log: Log, private readonly job: ImportJob, private readonly listener?: (p: ImportProgress) => void) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly log: Log,
+    private readonly job: ImportJob,
+    /** Whether the server has stopped waiting for the job: its database is going, and nothing more is written. */
+    private readonly stopped: () => boolean,
+    private readonly listener?: (p: ImportProgress) => void,
+  ) {}
 
   tick(): void {
     const now = Date.now();
@@ -196,7 +207,7 @@ class ProgressReporter implements ImportProgress {
   }
 
   flush(): void {
-    if (this.busy) return;
+    if (this.busy || this.stopped()) return;
     this.busy = true;
     this.writing = this.db
       .query(
@@ -206,7 +217,9 @@ class ProgressReporter implements ImportProgress {
       )
       .then(
         () => undefined,
-        (error: unknown) => this.log.error({ err: error, municipalityCode: this.job.municipalityCode, importJobId: this.job.id }, 'import progress update failed'),
+        (error: unknown) => {
+          if (!this.stopped()) this.log.error({ err: error, municipalityCode: this.job.municipalityCode, importJobId: this.job.id }, 'import progress update failed');
+        },
       )
       .finally(() => {
         this.busy = false;
@@ -262,8 +275,12 @@ export class ResidentImportService {
   faultInWorkerAtLine: number | null = null;
   /** Files smaller than this are staged without worker threads; tests lower it to exercise them. */
   workerThresholdBytes = WORKER_THRESHOLD_BYTES;
+  /** How long `drain` waits; tests lower it. */
+  drainMs = DRAIN_MS;
   /** The jobs this process is running, by their end. */
   private readonly running = new Set<Promise<ImportJob>>();
+  /** Set once `drain` has stopped waiting: the jobs still running lose their transaction with the database's connections. */
+  private stopped = false;
 
   constructor(
     private readonly db: DataSource,
@@ -274,13 +291,15 @@ export class ResidentImportService {
   ) {}
 
   /**
-   * Waits, at most `ms`, for the jobs this process runs to end: a stopping server, whose listeners
-   * have cut their uploads off, lets them record how they ended before its database goes.
+   * Waits, at most `drainMs`, for the jobs this process runs to end: a stopping server, whose
+   * listeners have cut their uploads off, lets them record how they ended before its database goes.
+   * A job still running then writes nothing more: the next start records it FAILED.
    */
-  async drain(ms: number): Promise<void> {
+  async drain(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.running), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    await Promise.race([Promise.all(this.running), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.drainMs)))]);
     clearTimeout(timer);
+    this.stopped = true;
   }
 
   /** The caller's own municipality, if the policy lets it import there; refused otherwise. */
@@ -433,7 +452,7 @@ export class ResidentImportService {
     received: () => void,
     onProgress?: (p: ImportProgress) => void,
   ): Promise<ImportJob> {
-    const progress = new ProgressReporter(this.db, this.log, job, onProgress);
+    const progress = new ProgressReporter(this.db, this.log, job, () => this.stopped, onProgress);
     const heartbeat = setInterval(() => progress.flush(), HEARTBEAT_MS).unref();
     let outcome: Outcome | null = null;
     let failureReason = '';
@@ -450,7 +469,7 @@ export class ResidentImportService {
         return this.runInTransaction(client, tx, job, principal, input, options, keys, progress, received);
       });
     } catch (error) {
-      if (!(error instanceof ImportFailure)) this.log.error({ err: error, municipalityCode: job.municipalityCode, importJobId: job.id }, 'resident import failed');
+      if (!(error instanceof ImportFailure) && !this.stopped) this.log.error({ err: error, municipalityCode: job.municipalityCode, importJobId: job.id }, 'resident import failed');
       input.resume();
       failureReason = error instanceof ImportFailure ? error.message
         : crossedAnother(error) ? CROSSED_REASON : 'the import failed unexpectedly; nothing was written';
@@ -465,13 +484,19 @@ export class ResidentImportService {
       status: ImportStatus.FAILED, rowsAccepted: 0, rowsRejected: progress.rowsRejected, rejectionsListed: 0,
       residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0, ticketsUpdated: 0, failureReason,
     };
+    const ended = () => Object.assign(job, { ...outcome, phase: null, rowsRead: progress.rowsRead });
+    // The database's connections are closing, and the transaction, if it had not ended, went with them.
+    if (this.stopped) {
+      if (failureReason) this.log.warn({ municipalityCode: job.municipalityCode, importJobId: job.id }, STOPPED_UNDER);
+      return ended();
+    }
     try {
       if (failureReason) await this.recordFailure(job, principal, progress, outcome);
       return await this.db.getRepository(ImportJob).findOneByOrFail({ municipalityCode: job.municipalityCode, id: job.id });
     } catch (error) {
       // The database went away: a failure unrecorded reads as FAILED once its heartbeat is stale.
       this.log.error({ err: error, municipalityCode: job.municipalityCode, importJobId: job.id }, 'resident import: the job\'s end could not be recorded');
-      return Object.assign(job, { ...outcome, phase: null, rowsRead: progress.rowsRead });
+      return ended();
     }
   }
 

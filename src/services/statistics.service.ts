@@ -87,7 +87,7 @@ export class StatisticsService {
    * Compacts every `seconds` in the background. Readers sum deltas too, so this bounds only
    * how many delta rows a query reads, never how fresh a figure is.
    */
-  startCompaction(seconds: number): () => void {
+  startCompaction(seconds: number): () => Promise<void> {
     return repeatEvery(seconds, 'statistics compaction', () => this.compact(), this.log);
   }
 
