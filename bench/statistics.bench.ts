@@ -13,9 +13,9 @@ import { Role } from '../src/schema/enums';
  * `npm run bench:stats`: statistics queries through the GraphQL endpoint at national volume,
  * against the same figures computed by a direct GROUP BY over the record table in the same run.
  *
- * Data: ≥ 10 million dose records for 3 million residents of the 219 municipalities of
+ * Data: ≥ 10 million dose records for 3 million residents of the 225 municipalities of
  * Hokkaido (01) and Aomori (02), generated in SQL. The prefecture series is Hokkaido's, the
- * prefecture with the most municipalities (179), as the worst case for a prefectural query.
+ * prefecture with the most municipalities (185 in the national list), as the worst case for a prefectural query.
  * Loaded once into .data/bench-pg (or DATABASE_URL, which needs a superuser for the bulk load)
  * with triggers off, then the summary tables are built in bulk and checked once against a
  * GROUP BY. Later runs reuse the data.
