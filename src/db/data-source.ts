@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import pg from 'pg';
-import { DataSource, Logger } from 'typeorm';
+import { DataSource, Logger, MigrationExecutor } from 'typeorm';
 import { Foundation1795392000000 } from '../../migrations/1795392000000-foundation';
 import { VaccinationWorkflow1795400000000 } from '../../migrations/1795400000000-vaccination-workflow';
 import { RegistryImport1795500000000 } from '../../migrations/1795500000000-registry-import';
@@ -143,7 +143,32 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
   });
 }
 
-/** Applies pending migrations; each runs in its own transaction. */
+/** The session lock held while migrating, and how often a process waiting for it asks again. */
+const MIGRATION_LOCK = 'migrations';
+const MIGRATION_RETRY_MS = 200;
+
+/**
+ * Applies pending migrations; each runs in its own transaction. Servers started at once on one
+ * database take turns, and the later ones find nothing left to apply: TypeORM takes no lock of its
+ * own, so each applied the same migrations and all but one failed to start ("relation "migrations"
+ * already exists"). The lock is asked for again and again rather than waited on: a session waiting
+ * on a lock holds a snapshot, which a migration's CREATE INDEX CONCURRENTLY would wait for for ever.
+ * The migrations run on the session holding it, so one connection is enough.
+ */
 export async function migrate(dataSource: DataSource): Promise<void> {
-  await dataSource.runMigrations({ transaction: 'each' });
+  const turn = dataSource.createQueryRunner();
+  try {
+    const take = async () => (await turn.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [MIGRATION_LOCK]))[0].locked as boolean;
+    while (!(await take())) await new Promise((resolve) => setTimeout(resolve, MIGRATION_RETRY_MS));
+    try {
+      const executor = new MigrationExecutor(dataSource, turn);
+      executor.transaction = 'each';
+      await executor.executePendingMigrations();
+    } finally {
+      // The connection goes back to the pool with its session: the lock would go with it.
+      await turn.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [MIGRATION_LOCK]).catch(() => undefined);
+    }
+  } finally {
+    await turn.release();
+  }
 }

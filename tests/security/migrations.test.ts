@@ -144,3 +144,21 @@ it('migrates as a database owner that is no superuser, with vrs_app granted befo
     await admin.query(`DROP ROLE IF EXISTS ${owner}`);
   }
 }, 120_000);
+
+it('migrates a new database from three servers started at once: they take turns, and every one starts', async () => {
+  const database = `${NAME}_replicas`;
+  await admin.query(`CREATE DATABASE ${database}`);
+  const url = new URL(process.env.DATABASE_URL!);
+  url.pathname = `/${database}`;
+  // One connection each: the migrations run on the session that holds the turn.
+  const servers = [1, 2, 3].map(() => createDataSource(url.toString(), { poolSize: 1 }));
+  try {
+    await Promise.all(servers.map((server) => server.initialize()));
+    const started = await Promise.allSettled(servers.map((server) => migrate(server)));
+    expect(started.map((each) => (each.status === 'rejected' ? String(each.reason) : each.status))).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    expect((await servers[0].query('SELECT name FROM migrations ORDER BY id')).map((r: { name: string }) => r.name)).toEqual(migrations.map((m) => m.name));
+  } finally {
+    await Promise.all(servers.map((server) => server.destroy().catch(() => undefined)));
+    await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+  }
+}, 120_000);
