@@ -1,6 +1,7 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { Actor } from '../auth/actor';
 import type { Context } from '../context';
+import { prepared } from '../db/pg-client';
 import { CheckpointHead, CheckpointLink, checkpointDigest, checkpointKey, checkpointMac, headsHash, macMatches } from '../crypto/audit-checkpoint';
 import { AuditEvent, AuditOutcome } from '../entities/audit-event.entity';
 import { applyScope, reachesEveryTenant, scopeOf } from '../policies/scope';
@@ -42,10 +43,10 @@ export const auditSourceParams = (source: AuditSource): unknown[] =>
  */
 export async function writeAudit(db: Queryable, source: AuditSource, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await db.query(
+  await db.query(prepared(
     `INSERT INTO audit_event (request_id, actor_id, role, channel, municipality_code, operation, target_ids, outcome, occurred_at)
      SELECT $1, $2, $3, $4, e.municipality_code, e.operation, ARRAY(SELECT jsonb_array_elements_text(e.target_ids)), e.outcome, statement_timestamp()
-     FROM jsonb_to_recordset($5::jsonb) AS e(municipality_code text, operation text, target_ids jsonb, outcome text)`,
+     FROM jsonb_to_recordset($5::jsonb) AS e(municipality_code text, operation text, target_ids jsonb, outcome text)`),
     [
       ...auditSourceParams(source),
       JSON.stringify(entries.map((e) => ({ municipality_code: e.municipalityCode, operation: e.operation, target_ids: e.targetIds, outcome: e.outcome }))),

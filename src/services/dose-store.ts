@@ -1,5 +1,6 @@
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { ErrorCode, InputError } from '../errors';
+import { prepared } from '../db/pg-client';
 import { CheckedDose, PriorDose, ResidentFacts } from './dose-rules';
 
 /** SQL shared by every path that writes a dose: lock the resident, read the history, insert. */
@@ -47,17 +48,17 @@ function residentOf(row: Row): LockedResident {
  */
 export async function ticketWithResident(db: EntityManager, municipalityCode: string, ticketNumber: string, lock: boolean): Promise<TicketWithResident | null> {
   if (lock) {
-    const locked: Row[] = await db.query(
+    const locked: Row[] = await db.query(prepared(
       `SELECT 1 FROM ticket t JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id
-       WHERE t.municipality_code = $1 AND t.ticket_number = $2 FOR UPDATE OF r`,
+       WHERE t.municipality_code = $1 AND t.ticket_number = $2 FOR UPDATE OF r`),
       [municipalityCode, ticketNumber],
     );
     if (!locked.length) return null;
   }
-  const rows: Row[] = await db.query(
+  const rows: Row[] = await db.query(prepared(
     `SELECT t.id AS ticket_id, t.series, to_char(t.voided_on, 'YYYY-MM-DD') AS voided_on, ${RESIDENT_COLUMNS}
      FROM ticket t JOIN resident r ON r.municipality_code = t.municipality_code AND r.id = t.resident_id
-     WHERE t.municipality_code = $1 AND t.ticket_number = $2`,
+     WHERE t.municipality_code = $1 AND t.ticket_number = $2`),
     [municipalityCode, ticketNumber],
   );
   if (!rows.length) return null;
@@ -115,9 +116,9 @@ function duplicateDose(error: unknown): never {
  * already recorded, not handed a fault.
  */
 export async function insertRecord(db: EntityManager, r: NewRecord): Promise<Date> {
-  const [row] = await db.query(
+  const [row] = await db.query(prepared(
     `INSERT INTO vaccination_record (${RECORD_COLUMNS})
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING created_at`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING created_at`),
     valuesOf(r),
   ).catch(duplicateDose);
   return row.created_at;

@@ -15,6 +15,7 @@ import { checkTicketNumber, parseOcrLine, parseSeries, seriesCovers } from '../v
 import { vaccineByCode } from '../validation/vaccines';
 import { writeAudit } from './audit.service';
 import { checkDateOrder, checkDoseHistory, checkDoseInput, CheckedDose } from './dose-rules';
+import { prepared } from '../db/pg-client';
 import { tryShareRegistryLock } from '../db/registry-lock';
 import { insertRecord, TicketWithResident, ticketWithResident } from './dose-store';
 
@@ -244,9 +245,9 @@ export class VaccinationService {
     if (found) noteLookup(found.ticketId);
     const receiptId = randomUUID();
     const targetId = randomUUID();
-    const claimed = await tx.query(
+    const claimed = await tx.query(prepared(
       `INSERT INTO tablet_registration (account_id, idempotency_key, id, request_hash, municipality_code, vaccination_record_id, pending_dose_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account_id, idempotency_key) DO NOTHING RETURNING id`),
       [accountId, key, receiptId, requestHash, ref.municipalityCode, found ? targetId : null, found ? null : targetId],
     );
     if (claimed.length === 0) throw new AlreadyRegistered();

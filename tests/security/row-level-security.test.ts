@@ -1,5 +1,7 @@
 import { contextFor, finishRequest } from '../../src/context';
+import { setTenants } from '../../src/db/tenant-session';
 import { verifyAuditChain } from '../../src/services/audit.service';
+import { ticketWithResident } from '../../src/services/dose-store';
 import { Channel, Role } from '../../src/schema/enums';
 import { registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
@@ -178,6 +180,33 @@ describe('row-level security', () => {
       expect(await codesSeen(await ctx.session.manager())).toEqual([a.code]);
     } finally {
       await finishRequest(ctx);
+    }
+  });
+
+  it('a dose\'s statements, prepared once a connection, keep their plan and still see only each transaction\'s tenants', async () => {
+    const a = await t.tenant();
+    const b = await t.tenant();
+    const { ticketNumber } = await residentWithTicket(a.officer);
+    const runner = t.app.services.db.createQueryRunner();
+    try {
+      const lookUp = async (tenants: string[]) => {
+        await runner.startTransaction();
+        try {
+          await setTenants(runner.manager, tenants);
+          return await ticketWithResident(runner.manager, a.code, ticketNumber, true);
+        } finally {
+          await runner.rollbackTransaction();
+        }
+      };
+      // PostgreSQL plans a prepared statement for its values five times, then keeps one plan for any.
+      for (let i = 0; i < 7; i++) expect((await lookUp([a.code]))?.ticketId).toEqual(expect.any(String));
+      expect(await lookUp([b.code])).toBeNull();
+      expect(await lookUp([])).toBeNull();
+      const kept = await runner.query(`SELECT generic_plans FROM pg_prepared_statements WHERE statement LIKE '%FOR UPDATE OF r'`);
+      expect(kept).toEqual([{ generic_plans: expect.any(String) }]);
+      expect(Number(kept[0].generic_plans)).toBeGreaterThanOrEqual(3);
+    } finally {
+      await runner.release();
     }
   });
 
