@@ -49,10 +49,13 @@ const KEPT_EVENTS = 1000;
  */
 export class IntrusionDetector {
   private pool: WaitingPool | null = null;
+  /** Set by `close`: a request still running after the server's grace counts nothing, and opens no connection again. */
+  private closed = false;
 
   constructor(private readonly db: DataSource, private readonly log: Log, private readonly limits: DetectionLimits = DEFAULT_DETECTION) {}
 
   private query<T extends QueryResultRow = QueryResultRow>(sql: string, params: unknown[]): Promise<QueryResult<T>> {
+    if (this.closed) return Promise.reject(new Error('intrusion detection\'s connections are closed: the server is stopping; the event was not counted'));
     if (!this.pool) {
       const { url, extra } = this.db.options as { url?: string; extra?: Record<string, unknown> };
       this.pool = new WaitingPool({ ...extra, connectionString: url, max: 4 });
@@ -63,6 +66,7 @@ export class IntrusionDetector {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.pool?.end();
   }
 

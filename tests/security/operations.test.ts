@@ -1,10 +1,12 @@
 import { contextFor, finishRequest } from '../../src/context';
 import { Channel, Role } from '../../src/schema/enums';
 import { PlatformFunction } from '../../src/entities/function-suspension.entity';
+import { createLog } from '../../src/log';
+import { IntrusionDetector } from '../../src/services/intrusion.service';
 import { RESUME, SUSPEND } from '../helpers/operations';
 import { baseUrl, registryCsv, registryRow, upload } from '../helpers/registry-csv';
 import { randomUUID } from 'node:crypto';
-import { blockedBy, codes, registerResident, TestApp } from '../helpers/test-app';
+import { blockedBy, codes, LogLines, registerResident, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -203,6 +205,19 @@ describe('intrusion detection', () => {
     expect(await t.app.services.detector.sweep()).toBeGreaterThanOrEqual(1);
     const left = await t.db.query(`SELECT key FROM detection_window WHERE key IN ($1, $2)`, [stale, recent]);
     expect(left).toEqual([{ key: recent }]);
+  });
+
+  it('counts nothing once closed by a stopping server, saying so, and opens no connection again', async () => {
+    const stopping = 'intrusion detection\'s connections are closed: the server is stopping; the event was not counted';
+    const used = new IntrusionDetector(t.db, createLog('info', new LogLines()));
+    expect(await used.loginStarted(t.address)).toBeGreaterThanOrEqual(1);
+    await used.close();
+    // A request still running after the server's grace, counting a failed login.
+    await expect(used.loginStarted(t.address)).rejects.toThrow(stopping);
+    const unused = new IntrusionDetector(t.db, createLog('info', new LogLines()));
+    await unused.close();
+    await expect(unused.loginStarted(t.address)).rejects.toThrow(stopping);
+    expect((unused as unknown as { pool: unknown }).pool).toBeNull();
   });
 
   it('takes the client address from X-Forwarded-For only when a trusted proxy sent it', async () => {
