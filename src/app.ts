@@ -35,7 +35,7 @@ export async function openDatabase(config: Config, { asOwner = false, log = crea
     throw new Error(`cannot connect to the database DATABASE_URL names: ${error.message}`);
   });
   try {
-    await migrate(owner);
+    await migrate(owner, log);
     await syncReferenceData(owner);
   } finally {
     await owner.destroy();

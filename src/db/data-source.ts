@@ -58,6 +58,7 @@ import { Resident } from '../entities/resident.entity';
 import { TenantKey } from '../entities/tenant-key.entity';
 import { Ticket } from '../entities/ticket.entity';
 import { VaccinationRecord } from '../entities/vaccination-record.entity';
+import type { Log } from '../log';
 import { WaitingPool } from './pg-client';
 
 export const entities = [Prefecture, Municipality, TenantKey, Account, Resident, Ticket, VaccinationRecord, AuditEvent,
@@ -153,13 +154,17 @@ const MIGRATION_RETRY_MS = 200;
  * own, so each applied the same migrations and all but one failed to start ("relation "migrations"
  * already exists"). The lock is asked for again and again rather than waited on: a session waiting
  * on a lock holds a snapshot, which a migration's CREATE INDEX CONCURRENTLY would wait for for ever.
- * The migrations run on the session holding it, so one connection is enough.
+ * The migrations run on the session holding it, so one connection is enough. A server that waits
+ * says so once in `log`, so that its start is not silent meanwhile.
  */
-export async function migrate(dataSource: DataSource): Promise<void> {
+export async function migrate(dataSource: DataSource, log?: Log): Promise<void> {
   const turn = dataSource.createQueryRunner();
   try {
     const take = async () => (await turn.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [MIGRATION_LOCK]))[0].locked as boolean;
-    while (!(await take())) await new Promise((resolve) => setTimeout(resolve, MIGRATION_RETRY_MS));
+    if (!(await take())) {
+      log?.info('migrations: another server is migrating this database; waiting for its turn');
+      while (!(await take())) await new Promise((resolve) => setTimeout(resolve, MIGRATION_RETRY_MS));
+    }
     try {
       const executor = new MigrationExecutor(dataSource, turn);
       executor.transaction = 'each';

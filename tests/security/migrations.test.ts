@@ -1,6 +1,8 @@
 import { DataSource } from 'typeorm';
 import { createDataSource, migrate, migrations } from '../../src/db/data-source';
+import { createLog } from '../../src/log';
 import { writeAudit } from '../../src/services/audit.service';
+import { LogLines } from '../helpers/test-app';
 
 /**
  * Migrations against a database of their own (roles are shared by the cluster, so no migration
@@ -162,3 +164,24 @@ it('migrates a new database from three servers started at once: they take turns,
     await admin.query(`DROP DATABASE IF EXISTS ${database}`);
   }
 }, 120_000);
+
+it('says once in its log that it waits while another server migrates, and nothing when it need not wait', async () => {
+  const other = db.createQueryRunner();
+  await other.query(`SELECT pg_advisory_lock(hashtextextended('migrations', 0))`);
+  const log = new LogLines();
+  let done = false;
+  const waiting = migrate(db, createLog('info', log)).finally(() => (done = true));
+  try {
+    // Several of its 0.2 s asks go by.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(done).toBe(false);
+    expect(log.entries.map((e) => [e.level, e.msg])).toEqual([['info', 'migrations: another server is migrating this database; waiting for its turn']]);
+  } finally {
+    await other.query(`SELECT pg_advisory_unlock(hashtextextended('migrations', 0))`);
+    await other.release();
+  }
+  await waiting;
+  const alone = new LogLines();
+  await migrate(db, createLog('info', alone));
+  expect(alone.text).toEqual([]);
+});
