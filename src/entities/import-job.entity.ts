@@ -82,7 +82,7 @@ export class ImportJob {
   @Column({ name: 'created_by', type: 'uuid', nullable: true })
   createdBy: string | null;
 
-  @Column({ name: 'created_at', type: 'timestamptz' })
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   @Field({ description: 'When the import was received (ISO 8601, UTC).' })
   createdAt: Date;
 
@@ -94,7 +94,8 @@ export class ImportJob {
   @Field(() => Date, { nullable: true, description: 'When the job ended (ISO 8601, UTC); null while it runs.' })
   finishedAt: Date | null;
 
-  @Column({ name: 'heartbeat_at', type: 'timestamptz' })
+  /** The job's last sign of life, on the database's clock, by which every server judges it: their own clocks may differ. */
+  @Column({ name: 'heartbeat_at', type: 'timestamptz', default: () => 'now()' })
   heartbeatAt: Date;
 
   /** The database session whose transaction holds the running import: gone, the job wrote nothing. */

@@ -426,12 +426,11 @@ export class ResidentImportService {
       ticketsUpdated: 0,
       failureReason: null,
       createdBy: principal.actor?.accountId ?? null,
-      createdAt: new Date(),
       startedAt: null,
       finishedAt: null,
-      heartbeatAt: new Date(),
       backendPid: null,
     });
+    // Its created_at and heartbeat_at are the database's now() (the columns' defaults), as every later time of the job is.
     await repo.insert(job);
     let markReceived: () => void = () => undefined;
     const received = new Promise<void>((resolve) => {
@@ -1023,15 +1022,18 @@ export function reportComplete(job: ImportJob): boolean {
 /**
  * Jobs left RUNNING by a process that died read as FAILED: their transaction never committed. Known
  * when the job's database session is gone and its heartbeat SESSION_GONE_AFTER_MS old; otherwise
- * once its heartbeat is STALE_AFTER_MS old.
+ * once its heartbeat is STALE_AFTER_MS old. The heartbeat's age is reckoned on the database's clock,
+ * which wrote it and which failStale reads: this server's may differ from it, and from other servers'.
  */
 async function reportStale(db: EntityManager, jobs: ImportJob[]): Promise<ImportJob[]> {
   const running = (job: ImportJob) => job.status === ImportStatus.RUNNING || job.status === ImportStatus.QUEUED;
+  if (!jobs.some(running)) return jobs;
   const pids = jobs.filter(running).flatMap((job) => (job.backendPid === null ? [] : [job.backendPid]));
-  const alive = new Set(pids.length ? (await db.query('SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)', [pids])).map((row: { pid: number }) => row.pid) : []);
+  const [{ now, alive }]: { now: Date; alive: number[] }[] = await db.query(
+    'SELECT now(), ARRAY(SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)) AS alive', [pids]);
   return jobs.map((job) => {
-    const silent = Date.now() - job.heartbeatAt.getTime();
-    const gone = job.backendPid !== null && !alive.has(job.backendPid) && silent > SESSION_GONE_AFTER_MS;
+    const silent = now.getTime() - job.heartbeatAt.getTime();
+    const gone = job.backendPid !== null && !alive.includes(job.backendPid) && silent > SESSION_GONE_AFTER_MS;
     if (!running(job) || (!gone && silent <= STALE_AFTER_MS)) return job;
     return Object.assign(job, { status: ImportStatus.FAILED, phase: null, failureReason: STALE_REASON });
   });

@@ -1249,6 +1249,46 @@ describe('resident registry import', () => {
     }
   });
 
+  it('reckons a job\'s heartbeat and its times on the database\'s clock, whatever the clock of the server asked', async () => {
+    const { code, officer } = await t.tenant();
+    /** Runs `call` as on a server whose clock is `skew` ms off the database's (the test app runs in this process). */
+    const onServerOff = async <T>(skew: number, call: () => Promise<T>): Promise<T> => {
+      jest.useFakeTimers({ now: Date.now() + skew, doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+      try {
+        return await call();
+      } finally {
+        jest.useRealTimers();
+      }
+    };
+    // A job whose process beat 30 s ago (alive, a beat late) and one whose process beat 3 minutes ago (dead).
+    const job = (beat: string) => t.db.query(
+      `INSERT INTO import_job (municipality_code, id, kind, mode, status, phase, rows_read, started_at, heartbeat_at)
+       VALUES ($1, gen_random_uuid(), 'RESIDENTS', 'SKIP', 'RUNNING', 'MERGING', 10, now() - interval '5 minutes', now() - $2::interval) RETURNING id::text`,
+      [code, beat],
+    ).then((rows: { id: string }[]) => rows[0].id);
+    const [late, dead] = [await job('30 seconds'), await job('3 minutes')];
+    const status = async (id: string) => (await officer.gql(IMPORT_JOB, { id })).data.importJob.status;
+    try {
+      // Servers whose clocks run 100 s ahead of the database's and 2 minutes behind it answer as one in step.
+      for (const skew of [0, 100_000, -120_000]) {
+        expect(await onServerOff(skew, () => status(late))).toBe('RUNNING');
+        expect(await onServerOff(skew, () => status(dead))).toBe('FAILED');
+        const listed = (await onServerOff(skew, () => officer.gql('{ importJobs(first: 5) { id status } }'))).data.importJobs;
+        expect(listed).toEqual(expect.arrayContaining([{ id: late, status: 'RUNNING' }, { id: dead, status: 'FAILED' }]));
+      }
+    } finally {
+      await t.db.query(`UPDATE import_job SET status = 'FAILED', finished_at = now() WHERE id = ANY($1)`, [[late, dead]]);
+    }
+
+    // An upload received by a server 100 s ahead was received no later than it started, and lists after one received later.
+    const ahead = (await onServerOff(100_000, () => upload(t, officer, registryCsv([registryRow()])))).body.jobId;
+    expect(await finishedJob(officer, ahead)).toMatchObject({ status: 'SUCCEEDED' });
+    const later = (await importFile(t, officer, registryCsv([registryRow()]))).id;
+    const jobs = (await officer.gql('{ importJobs(first: 2) { id createdAt startedAt } }')).data.importJobs;
+    expect(jobs.map((j: { id: string }) => j.id)).toEqual([later, ahead]);
+    expect(Date.parse(jobs[1].createdAt)).toBeLessThanOrEqual(Date.parse(jobs[1].startedAt));
+  });
+
   it('lets only the owning municipality\'s LG-WAN officer upload, and read the report', async () => {
     const { code, officer } = await t.tenant();
     const csv = registryCsv([registryRow()]);
