@@ -1,5 +1,5 @@
 import { Field, ID, ObjectType } from 'type-graphql';
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { ResidentStatus, Sex } from '../schema/enums';
 
 /**
@@ -78,11 +78,16 @@ export class Resident {
   })
   statusClearedReason: string | null;
 
-  @Column({ name: 'created_at', type: 'timestamptz' })
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   @Field({ description: 'When the resident was registered here (ISO 8601, UTC).' })
   createdAt: Date;
 
-  @Column({ name: 'updated_at', type: 'timestamptz' })
+  /**
+   * On the database's clock, as the import writes it: the record export compares it with its records'
+   * created_at, and a server's own clock may differ. A change writes statement_timestamp() into it; an
+   * update date column, so that the save reads the value back (RETURNING) for the answer.
+   */
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   @Field({ description: 'When the resident was last changed (ISO 8601, UTC).' })
   updatedAt: Date;
 }

@@ -87,6 +87,14 @@ function duplicateError(error: unknown): InputError | null {
   return null;
 }
 
+/**
+ * A change's updated_at: the database's time of the statement that writes it, as the registry import's,
+ * never this server's clock, which may differ from the database's and from other servers'. The record
+ * export compares it with the created_at the database gave each record, so a number corrected just
+ * after a dose on a server running behind would otherwise read as changed before the dose.
+ */
+const changedNow = (): string => 'statement_timestamp()';
+
 /** What a change answers when the resident already holds every value given: nothing is written. */
 class Unchanged {
   constructor(readonly resident: Resident) {}
@@ -189,7 +197,6 @@ export class ResidentService {
       const keys = await this.keyring.keysForWriting(tx, municipalityCode);
       const { myNumber, ...rest } = fields;
       await this.assertNumberFree(tx, municipalityCode, myNumber, null);
-      const now = new Date();
       const resident = tx.getRepository(Resident).create({
         ...rest,
         municipalityCode,
@@ -202,9 +209,8 @@ export class ResidentService {
         movedToMunicipalityCode: null,
         deceasedOn: null,
         statusClearedReason: null,
-        createdAt: now,
-        updatedAt: now,
       });
+      // Its created_at and updated_at are the database's now() (the columns' defaults), read back by the insert.
       await tx.getRepository(Resident).insert(resident);
       return resident;
     });
@@ -239,7 +245,7 @@ export class ResidentService {
           'the municipality\'s resident registry is being imported, or its tickets issued, right now: change the birth date again in a minute');
         await this.assertBirthDateFits(tx, resident, rest.birthDate);
       }
-      Object.assign(resident, rest, { updatedAt: new Date() });
+      Object.assign(resident, rest, { updatedAt: changedNow });
       if (newNumber) {
         // The key first, as a registration takes it: writers take its lock and the number's in one order.
         const keys = await this.keyring.keysForWriting(tx, resident.municipalityCode);
@@ -308,7 +314,7 @@ export class ResidentService {
         status: ResidentStatus.MOVED_OUT,
         movedOutOn: date,
         movedToMunicipalityCode: destinationCode,
-        updatedAt: new Date(),
+        updatedAt: changedNow,
       });
       await tx.getRepository(Resident).save(resident);
       await voidOpenTickets(tx, ctx, resident.municipalityCode, resident.id, 'moved out');
@@ -331,7 +337,7 @@ export class ResidentService {
       await this.assertAfterDoses(tx, resident, 'deceasedOn', date);
       // An issuance or import under way may be writing a ticket for them that this voiding cannot see yet.
       await shareRegistryLockOrRetry(tx, resident.municipalityCode, ['id']);
-      Object.assign(resident, { status: ResidentStatus.DECEASED, deceasedOn: date, updatedAt: new Date() });
+      Object.assign(resident, { status: ResidentStatus.DECEASED, deceasedOn: date, updatedAt: changedNow });
       await tx.getRepository(Resident).save(resident);
       await voidOpenTickets(tx, ctx, resident.municipalityCode, resident.id, 'deceased');
       return resident;
@@ -357,7 +363,7 @@ export class ResidentService {
         ...(movedOutBefore ? { status: ResidentStatus.MOVED_OUT } : { status: ResidentStatus.ACTIVE, movedOutOn: null, movedToMunicipalityCode: null }),
         deceasedOn: null,
         statusClearedReason: text,
-        updatedAt: new Date(),
+        updatedAt: changedNow,
       });
       await tx.getRepository(Resident).save(resident);
       return resident;

@@ -4,7 +4,7 @@ import { Transform } from 'node:stream';
 import { Channel, Role } from '../../src/schema/enums';
 import { baseUrl, importFile, registryCsv, registryRow, RegistryRow } from '../helpers/registry-csv';
 import { todayInJapan } from '../../src/validation/dates';
-import { registerResident, Session, TestApp } from '../helpers/test-app';
+import { onServerOff, registerResident, Session, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -294,6 +294,30 @@ describe('vaccination record CSV export', () => {
     expect(renumbered).toEqual({ resident: { addresseeNumber: '9876543210' }, userErrors: [] });
     // Each of the resident's records once, with the number as it stands now; the other resident's not at all.
     expect(await pull()).toEqual([['9876543210', one, 'COMPLETED'], ['9876543210', two, 'COMPLETED']]);
+  });
+
+  it('tells a ledger of a resident changed on a server whose clock runs behind, on the database\'s clock', async () => {
+    const { code, officer } = await t.tenant();
+    const { id: residentId } = await registerResident(officer);
+    const RECORD = 'mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { code } } }';
+    const record = (await officer.gql(RECORD, { input: { residentId, doseNumber: 1, vaccinatedOn: '2023-10-01', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: '000123A' } }))
+      .data.recordDose.record.id;
+    // The database's clock cannot be set, so midnight comes to it: the resident was registered at 23:59
+    // yesterday and the dose at 23:59:30, both pulled then, and the database now reads 00:00:30, when a server whose clock runs
+    // 2 minutes behind, reading 23:58:30 yesterday, corrects the resident's addressee number.
+    const today = todayInJapan();
+    const midnight = Date.parse(`${today}T00:00:00+09:00`);
+    await t.db.query(`UPDATE resident SET updated_at = $2 WHERE municipality_code = $1`, [code, new Date(midnight - 60_000)]);
+    await t.db.query(`UPDATE vaccination_record SET created_at = $2 WHERE municipality_code = $1`, [code, new Date(midnight - 30_000)]);
+    const pull = async () => lines((await download(Channel.LGWAN, officer, `registeredFrom=${today}`)).text).slice(1).map((l) => l.split(',')).map((c) => [c[0], c[11]]);
+    expect(await pull()).toEqual([]);
+    const UPDATE = 'mutation($id: ID!, $input: UpdateResidentInput!) { updateResident(id: $id, input: $input) { resident { addresseeNumber updatedAt } userErrors { code } } }';
+    const renumbered = (await onServerOff(midnight - 90_000 - Date.now(), () => officer.gql(UPDATE, { id: residentId, input: { addresseeNumber: '9876543210' } })))
+      .data.updateResident;
+    expect(renumbered.userErrors).toEqual([]);
+    // Changed today by the database's clock: today's pull has the record, with the number as it stands now, and the answer says so too.
+    expect(await pull()).toEqual([['9876543210', record]]);
+    expect(Date.parse(renumbered.resident.updatedAt)).toBeGreaterThan(midnight);
   });
 
   it('lists a record found by more than one of its times once, and not one registered after the resident change in range', async () => {

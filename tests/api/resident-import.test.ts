@@ -7,7 +7,7 @@ import {
 } from '../helpers/registry-csv';
 import { RESUME, SUSPEND } from '../helpers/operations';
 import { insertDose } from '../helpers/statistics';
-import { blockedBy, REGISTER, residentInput, Session, TestApp } from '../helpers/test-app';
+import { blockedBy, onServerOff, REGISTER, residentInput, Session, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -1251,15 +1251,6 @@ describe('resident registry import', () => {
 
   it('reckons a job\'s heartbeat and its times on the database\'s clock, whatever the clock of the server asked', async () => {
     const { code, officer } = await t.tenant();
-    /** Runs `call` as on a server whose clock is `skew` ms off the database's (the test app runs in this process). */
-    const onServerOff = async <T>(skew: number, call: () => Promise<T>): Promise<T> => {
-      jest.useFakeTimers({ now: Date.now() + skew, doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
-      try {
-        return await call();
-      } finally {
-        jest.useRealTimers();
-      }
-    };
     // A job whose process beat 30 s ago (alive, a beat late) and one whose process beat 3 minutes ago (dead).
     const job = (beat: string) => t.db.query(
       `INSERT INTO import_job (municipality_code, id, kind, mode, status, phase, rows_read, started_at, heartbeat_at)

@@ -236,6 +236,16 @@ export async function registerResident(officer: Session, overrides: Record<strin
 /** The error codes of a response, e.g. ['FORBIDDEN']. */
 export const codes = (r: GraphQLResponse) => (r.errors ?? []).map((e) => e.extensions?.code);
 
+/** Runs `call` as on a server whose clock is `skew` ms off the database's (the test app runs in this process). */
+export async function onServerOff<T>(skew: number, call: () => Promise<T>): Promise<T> {
+  jest.useFakeTimers({ now: Date.now() + skew, doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+  try {
+    return await call();
+  } finally {
+    jest.useRealTimers();
+  }
+}
+
 
 /**
  * Waits until `count` statements matching `pattern` wait on a lock that `holder`, a transaction of
