@@ -293,7 +293,7 @@ export class ResidentImportService {
   /**
    * Waits, at most `drainMs`, for the jobs this process runs to end: a stopping server, whose
    * listeners have cut their uploads off, lets them record how they ended before its database goes.
-   * A job still running then writes nothing more: the next start records it FAILED.
+   * A job still running then writes nothing more, and reads as FAILED once its heartbeat is stale (reportStale).
    */
   async drain(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;

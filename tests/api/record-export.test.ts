@@ -40,6 +40,13 @@ async function addRecord(
   return id;
 }
 
+/** A dose recorded by the officer through the API (source OFFICER); answers the record's id. */
+async function recordDose(officer: Session, residentId: string, doseNumber: number, vaccinatedOn: string): Promise<string> {
+  const RECORD = 'mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { code } } }';
+  const input = { residentId, doseNumber, vaccinatedOn, vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: '000123A' };
+  return (await officer.gql(RECORD, { input })).data.recordDose.record.id;
+}
+
 async function tenantWithRecords() {
   const tenant = await t.tenant();
   const rows = [registryRow(), registryRow({ ticket: '', series: '' })];
@@ -240,10 +247,8 @@ describe('vaccination record CSV export', () => {
   it('tells a ledger kept by registration-date pulls of the doses it already has that were corrected or deleted', async () => {
     const { code, officer } = await t.tenant();
     const { id: residentId, input: resident } = await registerResident(officer);
-    const dose = (doseNumber: number, vaccinatedOn: string) => ({ residentId, doseNumber, vaccinatedOn, vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: '000123A' });
-    const RECORD = 'mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { code } } }';
-    const one = (await officer.gql(RECORD, { input: dose(1, '2023-10-01') })).data.recordDose.record.id;
-    const two = (await officer.gql(RECORD, { input: dose(2, '2023-11-01') })).data.recordDose.record.id;
+    const one = await recordDose(officer, residentId, 1, '2023-10-01');
+    const two = await recordDose(officer, residentId, 2, '2023-11-01');
     await t.db.query(`UPDATE vaccination_record SET created_at = TIMESTAMPTZ '2023-11-02 10:00:00+09' WHERE municipality_code = $1`, [code]);
     // Dose number, record id, status, whether a change time is given, the record replaced.
     const pull = async (query = '') => {
@@ -279,11 +284,9 @@ describe('vaccination record CSV export', () => {
     const { code, officer } = await t.tenant();
     const { id: residentId } = await registerResident(officer);
     const { id: otherId } = await registerResident(officer);
-    const RECORD = 'mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { code } } }';
-    const dose = (id: string, doseNumber: number, vaccinatedOn: string) => ({ residentId: id, doseNumber, vaccinatedOn, vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: '000123A' });
-    const one = (await officer.gql(RECORD, { input: dose(residentId, 1, '2023-10-01') })).data.recordDose.record.id;
-    const two = (await officer.gql(RECORD, { input: dose(residentId, 2, '2023-11-01') })).data.recordDose.record.id;
-    await officer.gql(RECORD, { input: dose(otherId, 1, '2023-10-01') });
+    const one = await recordDose(officer, residentId, 1, '2023-10-01');
+    const two = await recordDose(officer, residentId, 2, '2023-11-01');
+    await recordDose(officer, otherId, 1, '2023-10-01');
     // Registered, and the residents last changed, long before today's pull.
     await t.db.query(`UPDATE vaccination_record SET created_at = TIMESTAMPTZ '2023-11-02 10:00:00+09' WHERE municipality_code = $1`, [code]);
     await t.db.query(`UPDATE resident SET updated_at = TIMESTAMPTZ '2023-11-02 10:00:00+09' WHERE municipality_code = $1`, [code]);
@@ -299,9 +302,7 @@ describe('vaccination record CSV export', () => {
   it('tells a ledger of a resident changed on a server whose clock runs behind, on the database\'s clock', async () => {
     const { code, officer } = await t.tenant();
     const { id: residentId } = await registerResident(officer);
-    const RECORD = 'mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { code } } }';
-    const record = (await officer.gql(RECORD, { input: { residentId, doseNumber: 1, vaccinatedOn: '2023-10-01', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: '000123A' } }))
-      .data.recordDose.record.id;
+    const record = await recordDose(officer, residentId, 1, '2023-10-01');
     // The database's clock cannot be set, so midnight comes to it: the resident was registered at 23:59
     // yesterday and the dose at 23:59:30, both pulled then, and the database now reads 00:00:30, when a server whose clock runs
     // 2 minutes behind, reading 23:58:30 yesterday, corrects the resident's addressee number.
@@ -344,9 +345,7 @@ describe('vaccination record CSV export', () => {
   it('keeps a ledger kept by registration-date pulls whole: a resident with records is not deleted, one entered in error included', async () => {
     const { code, officer } = await t.tenant();
     const { id: residentId } = await registerResident(officer);
-    const RECORD = 'mutation($input: RecordDoseInput!) { recordDose(input: $input) { record { id } userErrors { code } } }';
-    const one = (await officer.gql(RECORD, { input: { residentId, doseNumber: 1, vaccinatedOn: '2023-10-01', vaccineCode: 'MODERNA-SPIKEVAX', lotNumber: '000123A' } }))
-      .data.recordDose.record.id;
+    const one = await recordDose(officer, residentId, 1, '2023-10-01');
     const pull = async () => lines((await download(Channel.LGWAN, officer, `registeredFrom=${todayInJapan()}`)).text).slice(1).map((l) => l.split(',')).map((c) => [c[11], c[12]]);
     const DELETE = 'mutation($id: ID!) { deleteResident(id: $id) { deletedResidentId userErrors { field code message } } }';
     const refused = {
