@@ -130,6 +130,10 @@ export class TicketService {
       // lock, the registry's first, stays bounded.
       await ctx.session.runLong(tx);
       await lockIssuance(tx, municipalityCode);
+      // Whole-city statements join by hash, never row by row: the planner's counts lag a registry
+      // that grew by SQL or faster than autovacuum counts it, and reckoning one resident and one ticket
+      // where there are 100,000 of each, it read every ticket of the city once per resident (minutes).
+      await tx.query('SET LOCAL enable_nestloop = off');
       let issued = 0;
       // A drawn number that collides is skipped by ON CONFLICT; the next round retries those residents.
       // The residents are locked as they are read (the ticket's key check locks them anyway, only later):

@@ -6,7 +6,7 @@ import { baseUrl, finishedJob, importFile, registryCsv, registryRow, residentRow
 import { createDataSource } from '../../src/db/data-source';
 import { Channel, Role } from '../../src/schema/enums';
 import { repeatEvery } from '../../src/services/background';
-import { blockedBy, registerResident, residentInput, Session, TestApp } from '../helpers/test-app';
+import { blockedBy, insertResidents, registerResident, residentInput, Session, TestApp } from '../helpers/test-app';
 import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
 
 /**
@@ -128,16 +128,7 @@ describe('a request stopped at a row another transaction holds', () => {
   it('lets a whole city\'s ticket issuance run longer than the bound, but not wait longer for a row', async () => {
     const { code, officer } = await t.tenant();
     const CITY = 100_000;
-    await t.db.query(
-      `INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version, family_name, given_name,
-         family_name_kana, given_name_kana, birth_date, sex)
-       SELECT $1::text, gen_random_uuid(), 'B' || i, '\\x00'::bytea, decode(md5($1::text || i) || md5($1::text || 'x' || i), 'hex'), 1, '山田', '太郎', 'ヤマダ', 'タロウ',
-              date '1940-01-01' + (i % 25000), 'MALE'
-       FROM generate_series(1, $2::int) AS i`,
-      [code, CITY],
-    );
-    // As a registry import leaves them: the planner counts the city's residents (README, the import's ANALYZE).
-    await t.db.query('ANALYZE resident');
+    await insertResidents(t.db, code, CITY);
     const issueToAll = `mutation { issueTickets(input: { series: "1-2", allActiveResidents: true, issuedOn: "2024-04-01" }) { issuedCount userErrors { code } } }`;
     const [{ id }] = await t.db.query('SELECT id FROM resident WHERE municipality_code = $1 LIMIT 1', [code]);
     const holder = await holdResidents(t, [id]);

@@ -233,6 +233,21 @@ export async function registerResident(officer: Session, overrides: Record<strin
   return { id: payload.resident.id, input };
 }
 
+/**
+ * Writes `count` active residents of `code` straight into the table, as a city's registry arrives
+ * faster than the API registers it, and as the planner has not counted them yet.
+ */
+export async function insertResidents(db: DataSource, code: string, count: number): Promise<void> {
+  await db.query(
+    `INSERT INTO resident (municipality_code, id, addressee_number, my_number_cipher, my_number_hmac, key_version, family_name, given_name,
+       family_name_kana, given_name_kana, birth_date, sex)
+     SELECT $1::text, gen_random_uuid(), 'B' || i, '\\x00'::bytea, decode(md5($1::text || i) || md5($1::text || 'x' || i), 'hex'), 1, '山田', '太郎', 'ヤマダ', 'タロウ',
+            date '1940-01-01' + (i % 25000), 'MALE'
+     FROM generate_series(1, $2::int) AS i`,
+    [code, count],
+  );
+}
+
 /** The error codes of a response, e.g. ['FORBIDDEN']. */
 export const codes = (r: GraphQLResponse) => (r.errors ?? []).map((e) => e.extensions?.code);
 
