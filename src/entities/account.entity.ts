@@ -1,5 +1,5 @@
 import { Field, ID, ObjectType } from 'type-graphql';
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn, VirtualColumn } from 'typeorm';
 import { Role } from '../schema/enums';
 
 @Entity('account')
@@ -50,6 +50,14 @@ export class Account {
   @Column({ name: 'locked_until', type: 'timestamptz', nullable: true })
   @Field(() => Date, { nullable: true, description: 'Until when sign-in is refused after repeated wrong passwords (ISO 8601, UTC); null or past when not locked.' })
   lockedUntil: Date | null;
+
+  /**
+   * Whether the lock still holds when the account is read, on the database's clock: it set
+   * locked_until and the statements that count a failure or sign in judge it, and a server's own
+   * clock may run minutes apart from it.
+   */
+  @VirtualColumn({ type: 'boolean', query: (alias) => `coalesce(${alias}.locked_until > now(), false)` })
+  locked: boolean;
 
   @Column({ name: 'last_login_at', type: 'timestamptz', nullable: true })
   lastLoginAt: Date | null;

@@ -61,8 +61,7 @@ export class AuthService {
       await this.detector.loginFailed(address, place);
       throw refused();
     }
-    const locked = account.lockedUntil !== null && account.lockedUntil > new Date();
-    if (account.disabledAt || locked) {
+    if (account.disabledAt || account.locked) {
       await audit('DENIED');
       await this.detector.loginFailed(address, place);
       throw refused();
@@ -135,7 +134,7 @@ export class AuthService {
     ]);
 
     const passwordOk = await verifyPassword(account.passwordHash, currentPassword);
-    if (account.lockedUntil !== null && account.lockedUntil > new Date()) {
+    if (account.locked) {
       await audit('DENIED');
       throw incorrect();
     }
@@ -180,7 +179,7 @@ export class AuthService {
     const account = await this.db.getRepository(Account).findOneBy({ id: claims.accountId });
     if (!account || account.disabledAt || !ROLE_CHANNELS[account.role].includes(channel)) return null;
     // A lock stops the account's tokens too, until it ends: whoever is guessing may already hold one.
-    if (account.lockedUntil !== null && account.lockedUntil > new Date()) return null;
+    if (account.locked) return null;
     // Signed before the password last changed: whoever held the old password holds no session. An
     // enable moves the version on too, so it revives no token from before the disable.
     if (claims.passwordVersion !== account.passwordVersion) return null;

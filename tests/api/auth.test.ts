@@ -6,7 +6,7 @@ import { createDataSource } from '../../src/db/data-source';
 import { Account } from '../../src/entities/account.entity';
 import { Channel, Role } from '../../src/schema/enums';
 import { baseUrl } from '../helpers/registry-csv';
-import { codes, GraphQLResponse, PASSWORD, registerResident, TestApp } from '../helpers/test-app';
+import { codes, GraphQLResponse, onServerOff, PASSWORD, registerResident, TestApp } from '../helpers/test-app';
 
 /** The app's own signing key, so that tests can sign tokens no login would issue. */
 const TOKEN_SECRET = randomBytes(32);
@@ -247,6 +247,28 @@ describe('login', () => {
     // Failed logins from anywhere lock it the same way.
     for (let i = 0; i < 3; i++) expect(codes(await loginFrom('198.51.100.9', Channel.LGWAN, officer.loginId, 'wrong-password!'))).toEqual(['UNAUTHENTICATED']);
     expect(codes(await officer.gql(READ))).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('judges a lock on the database\'s clock, which set it, whatever the clock of the server asked', async () => {
+    const { officer } = await t.tenant();
+    const READ = '{ viewer { role } }';
+    const CHANGE = 'mutation($c: String!) { changePassword(currentPassword: $c, newPassword: "a-new-password-1") { userErrors { code } } }';
+    for (let i = 0; i < 3; i++) await loginFrom('198.51.100.11', Channel.LGWAN, officer.loginId, 'wrong-password!');
+    // Behind a load balancer, servers' clocks may run minutes apart from the database's.
+    for (const skew of [-5 * 60_000, 5 * 60_000]) {
+      // The lock ends in two minutes: the login, the token and the password change are refused on every server.
+      await t.db.query(`UPDATE account SET locked_until = now() + interval '2 minutes' WHERE id = $1`, [officer.accountId]);
+      expect([skew, codes(await onServerOff(skew, () => loginFrom('198.51.100.12', Channel.LGWAN, officer.loginId, PASSWORD)))]).toEqual([skew, ['UNAUTHENTICATED']]);
+      expect([skew, codes(await onServerOff(skew, () => officer.gql(READ)))]).toEqual([skew, ['UNAUTHENTICATED']]);
+      expect([skew, codes(await onServerOff(skew, () => officer.gql(CHANGE, { c: PASSWORD })))]).toEqual([skew, ['UNAUTHENTICATED']]);
+      // It ended two minutes ago: the token works and the right password signs in on every server.
+      await t.db.query(`UPDATE account SET locked_until = now() - interval '2 minutes' WHERE id = $1`, [officer.accountId]);
+      expect([skew, codes(await onServerOff(skew, () => officer.gql(READ)))]).toEqual([skew, []]);
+      expect([skew, codes(await onServerOff(skew, () => loginFrom('198.51.100.12', Channel.LGWAN, officer.loginId, PASSWORD)))]).toEqual([skew, []]);
+    }
+    const events = await t.db.query(`SELECT outcome FROM audit_event WHERE operation = 'login' AND $1 = ANY(target_ids) ORDER BY id`, [officer.accountId]);
+    // The session's own login, then the three failures, then a refusal and a sign-in on each server.
+    expect(events.map((e: { outcome: string }) => e.outcome)).toEqual(['SUCCESS', 'FAILURE', 'FAILURE', 'FAILURE', 'DENIED', 'SUCCESS', 'DENIED', 'SUCCESS']);
   });
 });
 
