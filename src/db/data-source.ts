@@ -110,6 +110,15 @@ const KEEP_ALIVE_MS = 10_000;
 const types = new pg.TypeOverrides();
 types.setTypeParser(pg.types.builtins.DATE, (text: string) => text);
 
+/**
+ * Every session writes dates and times as ISO 8601, whatever datestyle the database, the role or
+ * the server's configuration gives it: pg reads a timestamp only in that form (another, such as
+ * 'SQL, DMY', read as null) and a date is passed on as written, and a time cast to text (a cursor)
+ * is read back by the next statement. Set at start-up, it costs no statement, and overrides
+ * ALTER DATABASE / ALTER ROLE … SET datestyle.
+ */
+const SESSION_DATESTYLE = '-c datestyle=ISO,YMD';
+
 /** The non-owner role the application works as; row-level security applies to it. */
 export const APP_ROLE = 'vrs_app';
 
@@ -138,7 +147,7 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEP_ALIVE_MS,
       types,
-      ...(options.asApp ? { options: `-c role=${APP_ROLE}` } : {}),
+      options: [SESSION_DATESTYLE, ...(options.asApp ? [`-c role=${APP_ROLE}`] : [])].join(' '),
       ...(options.connectionWaitMs ? { connectionTimeoutMillis: options.connectionWaitMs } : {}),
     },
   });
