@@ -130,6 +130,15 @@ export const databaseTimeout = () =>
     extensions: { code: 'DATABASE_TIMEOUT', http: { status: 503 } },
   });
 
+/**
+ * The answer to a request whose connection to the database was lost or could not be made (a
+ * failover, a restart, a network reset): its transaction went with the connection.
+ */
+export const databaseUnavailable = () =>
+  new GraphQLError('the connection to the database was lost; nothing of this request was written: send it again in a while', {
+    extensions: { code: 'DATABASE_UNAVAILABLE', http: { status: 503 } },
+  });
+
 /** The one answer for a row that is missing or belongs to someone else: it never says which. */
 export const notFoundOrNoAccess = (field: string[]) =>
   InputError.of(field, ErrorCode.NOT_FOUND, 'not found or no access');

@@ -145,6 +145,29 @@ export function outOfTime(error: unknown): boolean {
     || (typeof message === 'string' && /^(timeout exceeded when trying to connect|Connection terminated due to connection timeout|timeout expired)$/.test(message));
 }
 
+/**
+ * Node's words for a connection to the database that could not be made or was cut (a failover, a
+ * restart, a network that reset it), and node-postgres's for one cut under it.
+ */
+const SOCKET_FAILURES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const CUT = /^(Connection terminated( unexpectedly)?|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)$/;
+/** TypeORM's errors for a statement asked of a request's connection after its loss released it (nothing else releases it early). */
+const RELEASED = new Set(['QueryRunnerAlreadyReleasedError', 'QueryRunnerProviderAlreadyReleasedError']);
+
+/**
+ * Whether `error` says the connection to the database was lost or could not be made: a connection
+ * exception (SQLSTATE class 08), a backend terminated by an administrator or a shutdown (57P01,
+ * 57P02) or refused while the database starts (57P03), or the socket's own failure. The
+ * transaction under way, if any, went with the connection, unless it was lost at the commit itself.
+ */
+export function connectionLost(error: unknown): boolean {
+  const code = sqlState(error);
+  const { message, name } = (error ?? {}) as { message?: unknown; name?: unknown };
+  return (typeof code === 'string' && (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || SOCKET_FAILURES.has(code)))
+    || (typeof message === 'string' && CUT.test(message))
+    || (typeof name === 'string' && RELEASED.has(name));
+}
+
 /** Whether `error` is PostgreSQL refusing a statement because an earlier one failed the transaction (25P02). */
 export function afterAnotherFailed(error: unknown): boolean {
   return sqlState(error) === '25P02';

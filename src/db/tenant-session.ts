@@ -144,7 +144,8 @@ export class RequestSession {
       await this.opening;
       if (runner.isTransactionActive) {
         if (commit) await runner.commitTransaction();
-        else await runner.rollbackTransaction();
+        // A connection lost under the request was released by TypeORM: its transaction went with it.
+        else if (!runner.isReleased) await runner.rollbackTransaction();
       }
     } finally {
       await runner.release();

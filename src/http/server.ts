@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 import { Context, countRefusal, createContext, finishRequest } from '../context';
-import { afterAnotherFailed, crossedAnother, outOfTime, readiness } from '../db/pg-client';
-import { databaseTimeout } from '../errors';
+import { afterAnotherFailed, connectionLost, crossedAnother, outOfTime, readiness } from '../db/pg-client';
+import { databaseTimeout, databaseUnavailable } from '../errors';
 import { Log, noteRequest, withRequest } from '../log';
 import { Channel } from '../schema/enums';
 import { buildSchema } from '../schema/build-schema';
@@ -35,11 +35,11 @@ const CUT_OFF_MS = 5_000;
 const CLIENT_CODES = new Set([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST', 'FUNCTION_SUSPENDED', 'RATE_LIMITED', 'PASSWORD_CHANGE_REQUIRED', 'PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE',
-  'DATABASE_TIMEOUT',
+  'DATABASE_TIMEOUT', 'DATABASE_UNAVAILABLE',
 ]);
 
 /** Codes of an answer whose request wrote nothing (src/context.ts finishRequest). */
-const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT', 'DATABASE_TIMEOUT', 'NOT_RUN']);
+const FAULT_CODES = new Set(['INTERNAL_SERVER_ERROR', 'CONFLICT', 'DATABASE_TIMEOUT', 'DATABASE_UNAVAILABLE', 'NOT_RUN']);
 
 /** Most tokens a query may have: a long literal list costs nothing to resolve, only to parse. */
 const MAX_TOKENS = 1500;
@@ -66,6 +66,15 @@ function timedOut(what: string, error: unknown, log: Log): GraphQLFormattedError
   log.warn({ err: error }, `${what} stopped: the database did not answer in time`);
   return { message: databaseTimeout().message, extensions: { code: 'DATABASE_TIMEOUT' } };
 }
+
+/** The answer to work whose connection to the database was lost (see connectionLost), logged once as `what` stopped, without a stack. */
+function lostConnection(what: string, error: unknown, log: Log, message = databaseUnavailable().message): GraphQLFormattedError {
+  log.warn({ cause: (error as Error | null)?.message }, `${what} stopped: the connection to the database was lost`);
+  return { message, extensions: { code: 'DATABASE_UNAVAILABLE' } };
+}
+
+/** A commit whose connection was lost under it may have been made all the same: a mutation's client is not told that nothing was written. */
+const LOST_AT_COMMIT = 'the connection to the database was lost as this request was committed: it may or may not have been written; read back what it changed before sending it again';
 
 /**
  * Clients see their own mistakes and refusals; faults become a bare INTERNAL_SERVER_ERROR, logged
@@ -95,6 +104,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   const cause = unwrapResolverError(error);
   // Before crossings: a lock not had within a request's lock_timeout is 55P03 too (see outOfTime).
   if (outOfTime(cause)) return { ...timedOut('request', cause, log), path: formatted.path };
+  if (connectionLost(cause)) return { ...lostConnection('request', cause, log), path: formatted.path };
   if (crossedAnother(cause)) {
     // Answered, not failed; logged all the same, so that an operator sees how often requests collide.
     log.info({ err: cause }, 'request crossed another and was stopped; its client is asked to send it again');
@@ -275,12 +285,18 @@ export function createApollo(production: boolean, log: Log): ApolloServer<Contex
                 // A field not run answers as the failure that stopped it does; alone, it is the server's fault.
                 const codes = new Set(answered.map((e) => e.extensions?.code));
                 if (codes.has('INTERNAL_SERVER_ERROR')) response.http.status = 500;
-                else if (codes.has('DATABASE_TIMEOUT')) response.http.status = 503;
+                else if (codes.has('DATABASE_TIMEOUT') || codes.has('DATABASE_UNAVAILABLE')) response.http.status = 503;
                 else if (codes.has('NOT_RUN') && !codes.has('CONFLICT')) response.http.status = 500;
               } catch (error) {
                 // A commit can wait on a lock too (the operation log's chain head, linked at commit).
                 if (outOfTime(error)) {
                   response.body = { kind: 'single', singleResult: { errors: [timedOut('commit', error, log)] } };
+                  response.http.status = 503;
+                  return;
+                }
+                if (connectionLost(error)) {
+                  const lost = lostConnection('commit', error, log, operation?.operation === 'mutation' && !undone ? LOST_AT_COMMIT : undefined);
+                  response.body = { kind: 'single', singleResult: { errors: [lost] } };
                   response.http.status = 503;
                   return;
                 }
@@ -439,7 +455,7 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
         httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
         // A token is checked on a pooled connection: one not had in time is answered as any request the database did not serve.
         context: () => createContext(services, channel, req, statementTimeoutMs).catch((error) => {
-          throw outOfTime(error) ? databaseTimeout() : error;
+          throw outOfTime(error) ? databaseTimeout() : connectionLost(error) ? databaseUnavailable() : error;
         }),
       });
       for (const [key, value] of response.headers) res.setHeader(key, value);
@@ -448,8 +464,9 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
     } catch (error) {
-      // An import, export or report the database did not serve in time (no connection had) is told so, as a GraphQL request is.
-      const late = outOfTime(error) ? timedOut('request', error, services.log) : null;
+      // An import, export or report the database did not serve in time (no connection had), or whose connection it lost, is told so, as a GraphQL request is.
+      const late = outOfTime(error) ? timedOut('request', error, services.log)
+        : connectionLost(error) ? lostConnection('request', error, services.log) : null;
       const status = late ? 503 : (error as { status?: number }).status ?? 500;
       // A client that went away mid-download, or before it had sent its whole request, is no fault of the server's.
       const gone = (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' || (req.destroyed && !req.complete);
@@ -457,7 +474,7 @@ function handler(apollo: ApolloServer<Context>, services: Services, channel: Cha
       if (!res.headersSent) {
         json(res, status, status === 413
           ? errorBody('Request body too large: a GraphQL request may be at most 1 MB', 'PAYLOAD_TOO_LARGE')
-          : late ? errorBody(late.message, 'DATABASE_TIMEOUT') : errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
+          : late ? errorBody(late.message, late.extensions!.code as string) : errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
       }
       // A body already under way is cut off, not ended: the client must not take half a file for a whole one.
       else res.destroy();

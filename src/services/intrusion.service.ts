@@ -2,7 +2,7 @@ import { QueryResult, QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
 import { Actor } from '../auth/actor';
 import type { Context } from '../context';
-import { WaitingPool } from '../db/pg-client';
+import { connectionLost, WaitingPool } from '../db/pg-client';
 import { AlertKind, SecurityAlert } from '../entities/security-alert.entity';
 import { badCursor, checkPageSize } from '../errors';
 import { throttledClientOf } from '../http/client-address';
@@ -59,8 +59,11 @@ export class IntrusionDetector {
     if (!this.pool) {
       const { url, extra } = this.db.options as { url?: string; extra?: Record<string, unknown> };
       this.pool = new WaitingPool({ ...extra, connectionString: url, max: 4 });
-      // An idle connection's failure is no fault of the request that opened it.
-      this.pool.on('error', (error) => outsideRequests(() => this.log.error({ err: error }, 'detection connection failed')));
+      // An idle connection's failure is no fault of the request that opened it; one the database cut
+      // (a failover, a restart) is no fault at all: the pool opens another when it is next needed.
+      this.pool.on('error', (error) => outsideRequests(() => (connectionLost(error)
+        ? this.log.warn({ cause: error.message }, 'detection connection closed by the database; another is opened when needed')
+        : this.log.error({ err: error }, 'detection connection failed'))));
     }
     return this.pool.query<T>(sql, params);
   }

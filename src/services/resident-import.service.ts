@@ -9,7 +9,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { TenantKeyring, TenantKeys } from '../crypto/tenant-keyring';
 import { copyCsv, spreadsheetText } from '../db/csv-copy';
-import { crossedAnother, patiently, queryable, withClient } from '../db/pg-client';
+import { connectionLost, crossedAnother, patiently, queryable, withClient } from '../db/pg-client';
 import { lockRegistry } from '../db/registry-lock';
 import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
@@ -76,6 +76,7 @@ export const STALE_AFTER_MS = 120_000;
 const SESSION_GONE_AFTER_MS = 2 * HEARTBEAT_MS;
 const STALE_REASON = 'the import stopped unexpectedly; nothing was written';
 const CROSSED_REASON = 'the import and another change to the same residents waited on each other, and the database stopped the import; nothing was written, run the import again';
+const LOST_REASON = 'the connection to the database was lost while the import ran (a restart or a failover of the database); nothing was written, run the import again';
 /**
  * How long the import waits on a lock before PostgreSQL looks for a deadlock (1 s for everyone
  * else): an officer's request crossing it is the one stopped, and sent again at once.
@@ -468,10 +469,12 @@ export class ResidentImportService {
         return this.runInTransaction(client, tx, job, principal, input, options, keys, progress, received);
       });
     } catch (error) {
-      if (!(error instanceof ImportFailure) && !this.stopped) this.log.error({ err: error, municipalityCode: job.municipalityCode, importJobId: job.id }, 'resident import failed');
+      const lost = connectionLost(error);
+      if (lost && !this.stopped) this.log.warn({ cause: (error as Error).message, municipalityCode: job.municipalityCode, importJobId: job.id }, `resident import failed: ${LOST_REASON}`);
+      else if (!(error instanceof ImportFailure) && !this.stopped) this.log.error({ err: error, municipalityCode: job.municipalityCode, importJobId: job.id }, 'resident import failed');
       input.resume();
       failureReason = error instanceof ImportFailure ? error.message
-        : crossedAnother(error) ? CROSSED_REASON : 'the import failed unexpectedly; nothing was written';
+        : crossedAnother(error) ? CROSSED_REASON : lost ? LOST_REASON : 'the import failed unexpectedly; nothing was written';
     } finally {
       clearInterval(heartbeat);
       await progress.settle();

@@ -170,7 +170,7 @@ describe('vaccination record CSV export', () => {
 
   it('answers a fault before the first byte with 500 INTERNAL_SERVER_ERROR, as GraphQL does', async () => {
     const { officer } = await tenantWithRecords();
-    const stream = jest.spyOn(t.app.services.exports, 'stream').mockRejectedValue(new Error('Connection terminated unexpectedly'));
+    const stream = jest.spyOn(t.app.services.exports, 'stream').mockRejectedValue(Object.assign(new Error('could not extend file "base/16384/16397": No space left on device'), { code: '53100' }));
     try {
       const answer = await download(Channel.LGWAN, officer);
       expect([answer.status, JSON.parse(answer.text)]).toEqual([500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] }]);

@@ -1386,8 +1386,8 @@ describe('resident registry import', () => {
     const job = await importFile(t, officer, registryCsv([registryRow()]));
     const imports = t.app.services.imports;
     const get = imports.get;
-    // The job's read fails as it does when the database connection is lost.
-    imports.get = () => Promise.reject(new Error('Connection terminated unexpectedly'));
+    // The job's read fails as it does when the database's disk is full (a lost connection is DATABASE_UNAVAILABLE instead).
+    imports.get = () => Promise.reject(Object.assign(new Error('could not extend file "base/16384/16397": No space left on device'), { code: '53100' }));
     try {
       for (const path of [`/imports/residents/${job.id}`, `/imports/residents/${job.id}/rejections.csv`]) {
         const response = await fetch(`${baseUrl(t, Channel.LGWAN)}${path}`, { headers: { authorization: `Bearer ${officer.token}` } });
@@ -1395,8 +1395,8 @@ describe('resident registry import', () => {
       }
       // Each line names the request by its method and path.
       expect(t.log.at('error').filter((e) => e.municipalityCode === officer.municipalityCode).map((e) => [e.msg, e.operation, e.err.message])).toEqual([
-        ['http handler failed', `GET /imports/residents/${job.id}`, 'Connection terminated unexpectedly'],
-        ['http handler failed', `GET /imports/residents/${job.id}/rejections.csv`, 'Connection terminated unexpectedly'],
+        ['http handler failed', `GET /imports/residents/${job.id}`, 'could not extend file "base/16384/16397": No space left on device'],
+        ['http handler failed', `GET /imports/residents/${job.id}/rejections.csv`, 'could not extend file "base/16384/16397": No space left on device'],
       ]);
     } finally {
       imports.get = get;

@@ -414,7 +414,7 @@ describe('production mode', () => {
 
   it('answers a fault with 500, to a login as to a signed-in query', async () => {
     const { officer } = await prod.tenant();
-    const fault = () => Object.assign(new Error('Connection terminated unexpectedly'), { name: 'QueryFailedError' });
+    const fault = () => Object.assign(new Error('could not extend file "base/16384/16397": No space left on device'), { name: 'QueryFailedError', code: '53100' });
     const login = jest.spyOn(prod.app.services.auth, 'login').mockRejectedValue(fault());
     const list = jest.spyOn(prod.app.services.residents, 'list').mockRejectedValue(fault());
     const answer = async (query: string, token?: string) => {
