@@ -18,6 +18,13 @@ export interface CsvCopy {
   started?: () => void;
   /** Shift_JIS only: told, as they pass, how many characters CP932 lacks and were written as 〓. */
   substituted?: (count: number) => void;
+  /**
+   * The rows are most of a municipality's: join them by hash, never row by row. The planner's counts
+   * lag a city whose rows came faster than autovacuum counts them, and reckoning one record and one
+   * resident where there are 50,000 of each, it read every resident of the city once per record
+   * (minutes for what takes a fraction of a second).
+   */
+  wholeMunicipality?: boolean;
 }
 
 /**
@@ -105,15 +112,11 @@ function shiftJisEncoder(substituted?: (count: number) => void): Transform {
  * ends it once the download is accounted for. COPY takes no bind parameters, so `sql` must hold
  * only values already checked.
  */
-export async function copyCsv(db: DataSource, municipalityCode: string, sql: string, { header, encoding, out, stages = [], started, substituted }: CsvCopy): Promise<void> {
+export async function copyCsv(db: DataSource, municipalityCode: string, sql: string, { header, encoding, out, stages = [], started, substituted, wholeMunicipality }: CsvCopy): Promise<void> {
   await withClient(db, async (client) => {
     await client.query('BEGIN READ ONLY');
     await setTenants(client, [municipalityCode]);
-    // A download is a whole municipality's rows, joined by hash, never row by row: the planner's
-    // counts lag a city whose records came faster than autovacuum counts them, and reckoning one
-    // record and one resident where there are 50,000 of each, it read every resident of the city
-    // once per record (minutes for what takes a fraction of a second).
-    await client.query('SET LOCAL enable_nestloop = off');
+    if (wholeMunicipality) await client.query('SET LOCAL enable_nestloop = off');
     const copy = client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`));
     started?.();
     const encoder = encoding === 'SJIS' ? shiftJisEncoder(substituted) : new PassThrough();
