@@ -105,41 +105,52 @@ export class RecordExportService {
    */
   async stream(ctx: Context, filter: RecordExportFilter, out: Writable, started?: () => void): Promise<number> {
     const code = this.municipalityOf(ctx);
+    const pull = Boolean(filter.registeredFrom || filter.registeredTo);
     // COPY takes no bind parameters; every value below was checked to be digits or an ISO date.
-    const where = [`v.municipality_code = '${code}'`];
     const inRange = (column: string) => [
       filter.registeredFrom && `${column} >= (DATE '${filter.registeredFrom}')::timestamp AT TIME ZONE 'Asia/Tokyo'`,
       filter.registeredTo && `${column} < (DATE '${filter.registeredTo}' + 1)::timestamp AT TIME ZONE 'Asia/Tokyo'`,
     ].filter(Boolean).join(' AND ');
-    if (filter.registeredFrom || filter.registeredTo) {
+    const where: string[] = [];
+    let rows: string;
+    if (pull) {
       // A ledger kept by pulling what was registered since the last pull must also learn that a
       // dose it already has was corrected or deleted, or that its resident (宛名番号) changed after
       // it was registered: each record once, as it stands now. Each of the three is read through the
-      // index on its own time, and IN lists a record two of them find once; an OR of them read every record.
-      where.push(`v.id IN (
-        SELECT id FROM vaccination_record WHERE municipality_code = '${code}' AND ${inRange('created_at')}
-        UNION SELECT id FROM vaccination_record WHERE municipality_code = '${code}' AND ${inRange('status_changed_at')}
-        UNION SELECT c.id FROM resident u JOIN vaccination_record c ON c.municipality_code = u.municipality_code AND c.resident_id = u.id
-          WHERE u.municipality_code = '${code}' AND ${inRange('u.updated_at')} AND c.created_at < u.updated_at)`);
+      // index on its own time, and UNION lists a record two of them find once; an OR of them read every record.
+      // The records found are then read one at a time, with their resident, ticket and predecessor, each
+      // by its whole key in a LATERAL subquery the planner cannot flatten (OFFSET 0): joined, where its
+      // counts lagged a city written faster than autovacuum counts it, it reckoned one resident of the
+      // city, read a record's resident by the municipality alone, and so every resident once per record.
+      rows = `(SELECT municipality_code, id FROM vaccination_record WHERE municipality_code = '${code}' AND ${inRange('created_at')}
+        UNION SELECT municipality_code, id FROM vaccination_record WHERE municipality_code = '${code}' AND ${inRange('status_changed_at')}
+        UNION SELECT c.municipality_code, c.id FROM resident u CROSS JOIN LATERAL (SELECT municipality_code, id FROM vaccination_record c
+            WHERE c.municipality_code = u.municipality_code AND c.resident_id = u.id AND c.created_at < u.updated_at OFFSET 0) c
+          WHERE u.municipality_code = '${code}' AND ${inRange('u.updated_at')}) pulled
+      CROSS JOIN LATERAL (SELECT * FROM vaccination_record v WHERE v.municipality_code = pulled.municipality_code AND v.id = pulled.id OFFSET 0) v
+      CROSS JOIN LATERAL (SELECT addressee_number FROM resident r WHERE r.municipality_code = v.municipality_code AND r.id = v.resident_id OFFSET 0) r
+      LEFT JOIN LATERAL (SELECT ticket_number FROM ticket t WHERE t.municipality_code = v.municipality_code AND t.id = v.ticket_id OFFSET 0) t ON true
+      LEFT JOIN LATERAL (SELECT id FROM vaccination_record p WHERE p.municipality_code = v.municipality_code AND p.superseded_by = v.id OFFSET 0) p ON true`;
     } else {
-      where.push(`v.status = 'COMPLETED'`);
+      rows = `vaccination_record v
+      JOIN resident r ON r.municipality_code = v.municipality_code AND r.id = v.resident_id
+      LEFT JOIN ticket t ON t.municipality_code = v.municipality_code AND t.id = v.ticket_id
+      LEFT JOIN vaccination_record p ON p.municipality_code = v.municipality_code AND p.superseded_by = v.id`;
+      where.push(`v.municipality_code = '${code}'`, `v.status = 'COMPLETED'`);
     }
     if (filter.from) where.push(`v.vaccinated_on >= DATE '${filter.from}'`);
     if (filter.to) where.push(`v.vaccinated_on <= DATE '${filter.to}'`);
     if (filter.dose) where.push(`v.dose_number = ${Number(filter.dose)}`);
     const sql = `SELECT ${LEDGER_COLUMNS.map(([, column]) => column).join(', ')}
-      FROM vaccination_record v
-      JOIN resident r ON r.municipality_code = v.municipality_code AND r.id = v.resident_id
-      LEFT JOIN ticket t ON t.municipality_code = v.municipality_code AND t.id = v.ticket_id
-      LEFT JOIN vaccination_record p ON p.municipality_code = v.municipality_code AND p.superseded_by = v.id
-      WHERE ${where.join(' AND ')}
+      FROM ${rows}
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY v.vaccinated_on, r.addressee_number, v.dose_number, v.created_at`;
     await ctx.services.suspensions.assertAvailable(this.db.manager, PlatformFunction.EXPORT, code);
     let sent = 0;
     let substituted = 0;
     // The download's own id, its filter and its size: which records left is reproducible, and no value is logged.
     const described = [`from:${filter.from ?? '-'}`, `to:${filter.to ?? '-'}`, `dose:${filter.dose ?? '-'}`, `encoding:${filter.encoding}`];
-    if (filter.registeredFrom || filter.registeredTo) described.push(`registeredFrom:${filter.registeredFrom ?? '-'}`, `registeredTo:${filter.registeredTo ?? '-'}`);
+    if (pull) described.push(`registeredFrom:${filter.registeredFrom ?? '-'}`, `registeredTo:${filter.registeredTo ?? '-'}`);
     // A Shift_JIS download also tells how many characters it wrote as 〓, lacking them.
     const size = () => [`rows:${sent}`, ...(filter.encoding === 'SJIS' ? [`substituted:${substituted}`] : [])];
     // Waits for a connection as long as it takes: the rows have left, and a busy pool must not cut the download.
@@ -159,8 +170,8 @@ export class RecordExportService {
       await copyCsv(this.db, code, sql, {
         header: LEDGER_COLUMNS.map(([name]) => name), encoding: filter.encoding, out, stages: fault ? [fault, counter] : [counter], started,
         substituted: (count) => (substituted += count),
-        // A pull by registration date is a day's few records, each joined through its keys.
-        wholeMunicipality: !(filter.registeredFrom || filter.registeredTo),
+        // A pull by registration date is a day's few records, each read through its keys (above).
+        wholeMunicipality: !pull,
       });
       // Logged before the download completes, so no finished download goes unrecorded.
       await audit('SUCCESS');

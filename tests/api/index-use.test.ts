@@ -370,4 +370,9 @@ it("reads a day's pull by registration date through an index on each of its time
   expect(scans).toContainEqual({ index: 'vaccination_record_created_idx', on: expect.stringMatching(/created_at >= .* AND .*created_at </) });
   expect(scans).toContainEqual({ index: 'vaccination_record_status_changed_idx', on: expect.stringMatching(/status_changed_at >= .* AND .*status_changed_at </) });
   expect(scans).toContainEqual({ index: 'resident_updated_idx', on: expect.stringMatching(/updated_at >= .* AND .*updated_at </) });
+  // Then each record found, its resident, its ticket and the record it corrected, by their keys.
+  expect(scans).toContainEqual({ index: 'vaccination_record_pk', on: expect.stringMatching(/municipality_code = .* AND .*\bid = /) });
+  expect(scans).toContainEqual({ index: 'resident_pk', on: expect.stringMatching(/municipality_code = .* AND .*\bid = v\.resident_id/) });
+  expect(scans).toContainEqual({ index: 'ticket_pk', on: expect.stringMatching(/municipality_code = .* AND .*\bid = v\.ticket_id/) });
+  expect(scans).toContainEqual({ index: 'vaccination_record_superseded_by_key', on: expect.stringMatching(/municipality_code = .* AND .*superseded_by = v\.id/) });
 });
