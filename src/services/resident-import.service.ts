@@ -619,12 +619,15 @@ export class ResidentImportService {
     // The merge sorts a city's rows by addressee number and keeps them for the ticket insert; with
     // less memory both went to disk, which cost a million-row import 5–10 s. Only a large file gets
     // that memory (imports of several municipalities may run at once), and only in this transaction.
-    if (progress.rowsRead - progress.rowsRejected > LARGE_FILE_ROWS) await client.query(`SET LOCAL work_mem = '512MB'`);
-    // The checks and the merge join the file with the municipality's residents and tickets by hash,
-    // never row by row: the planner's counts lag a city registered by the API faster than autovacuum
-    // counts it, and reckoning one resident and one ticket there, it read every ticket of the city once
-    // per row of the file (20,000 rows took minutes). A small file pays a read of the city instead.
-    await client.query('SET LOCAL enable_nestloop = off');
+    const staged = progress.rowsRead - progress.rowsRejected;
+    if (staged > LARGE_FILE_ROWS) await client.query(`SET LOCAL work_mem = '512MB'`);
+    // The checks and the merge look a small file's rows up by their keys, and join a file the planner
+    // reckons larger than the municipality's residents or tickets by hash, never row by row: its counts
+    // lag a city registered by the API faster than autovacuum counts it, and reckoning one resident and
+    // one ticket there, it read every ticket of the city once per row of the file (20,000 rows took minutes).
+    if (staged > Math.min(await plannedRows(client, 'resident', code), await plannedRows(client, 'ticket', code))) {
+      await client.query('SET LOCAL enable_nestloop = off');
+    }
     // One import per municipality at a time: the checks below must see the tenant as the merge will.
     await lockRegistry(client, code);
     // My Number is compared by its hash under the key the rows were staged with; a resident still
@@ -1006,6 +1009,12 @@ export class ResidentImportService {
 }
 
 /** A unique key taken by another writer while the merge ran: the officer may simply run the import again. */
+/** How many of the municipality's rows of `table` the planner reckons there are. */
+async function plannedRows(client: PoolClient, table: 'resident' | 'ticket', code: string): Promise<number> {
+  const { rows: [{ 'QUERY PLAN': [plan] }] } = await client.query(`EXPLAIN (FORMAT JSON) SELECT FROM ${table} WHERE municipality_code = $1`, [code]);
+  return plan.Plan['Plan Rows'];
+}
+
 async function collided<T>(statement: Promise<T>): Promise<T> {
   try {
     return await statement;
