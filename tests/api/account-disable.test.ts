@@ -1,5 +1,3 @@
-import { DataSource } from 'typeorm';
-import { createDataSource, migrate } from '../../src/db/data-source';
 import { Channel, Role } from '../../src/schema/enums';
 import { blockedBy, codes, Session, TestApp } from '../helpers/test-app';
 
@@ -8,29 +6,13 @@ import { blockedBy, codes, Session, TestApp } from '../helpers/test-app';
  * locking themselves out. Against a database of its own: the shared one holds every other test's
  * operators, and "the last enabled operator" needs a database where the test knows them all.
  */
-let admin: DataSource;
 let t: TestApp;
-const NAME = `account_disable_${process.pid}`;
 
 beforeAll(async () => {
-  admin = createDataSource(process.env.DATABASE_URL!, { poolSize: 1 });
-  await admin.initialize();
-  await admin.query(`DROP DATABASE IF EXISTS ${NAME}`);
-  await admin.query(`CREATE DATABASE ${NAME}`);
-  const url = new URL(process.env.DATABASE_URL!);
-  url.pathname = `/${NAME}`;
-  const own = createDataSource(url.toString(), { poolSize: 1 });
-  await own.initialize();
-  await migrate(own);
-  await own.destroy();
-  t = await TestApp.start({ databaseUrl: url.toString() });
+  t = await TestApp.startOnOwnDatabase(`account_disable_${process.pid}`);
 }, 120_000);
 
-afterAll(async () => {
-  await t?.stop();
-  await admin?.query(`DROP DATABASE IF EXISTS ${NAME} WITH (FORCE)`);
-  await admin?.destroy();
-});
+afterAll(() => t?.stop());
 
 const DISABLE = 'mutation($id: ID!) { disableAccount(id: $id) { account { id disabledAt } userErrors { field code message } } }';
 const disable = (operator: Session, id: string) => operator.gql(DISABLE, { id });

@@ -1,9 +1,6 @@
-import { DataSource } from 'typeorm';
-import { createDataSource, migrate } from '../../src/db/data-source';
-import { syncReferenceData } from '../../src/db/reference-data';
 import { Channel, Role } from '../../src/schema/enums';
 import { registerResident, TestApp } from '../helpers/test-app';
-import { doseInput, freshTicketNumber, REGISTER_DOSE, tablet } from '../helpers/vaccination';
+import { doseInput, freshTicketNumber, pagedPendingDoses, REGISTER_DOSE, tablet } from '../helpers/vaccination';
 
 /**
  * A database whose sessions write dates otherwise than PostgreSQL's default (ALTER DATABASE … SET
@@ -11,33 +8,15 @@ import { doseInput, freshTicketNumber, REGISTER_DOSE, tablet } from '../helpers/
  * and the cursors it hands out are the same. Against a database of its own, so that the setting
  * reaches no other test.
  */
-let admin: DataSource;
 let t: TestApp;
-const NAME = `date_style_${process.pid}`;
 
 beforeAll(async () => {
-  admin = createDataSource(process.env.DATABASE_URL!, { poolSize: 1 });
-  await admin.initialize();
-  await admin.query(`DROP DATABASE IF EXISTS ${NAME}`);
-  await admin.query(`CREATE DATABASE ${NAME}`);
   // Day first, and a zone whose abbreviation (IST) PostgreSQL reads back as Israel's.
-  await admin.query(`ALTER DATABASE ${NAME} SET datestyle = 'SQL, DMY'`);
-  await admin.query(`ALTER DATABASE ${NAME} SET timezone = 'Asia/Kolkata'`);
-  const url = new URL(process.env.DATABASE_URL!);
-  url.pathname = `/${NAME}`;
-  const own = createDataSource(url.toString(), { poolSize: 1 });
-  await own.initialize();
-  await migrate(own);
-  await syncReferenceData(own);
-  await own.destroy();
-  t = await TestApp.start({ databaseUrl: url.toString() });
+  const name = `date_style_${process.pid}`;
+  t = await TestApp.startOnOwnDatabase(name, [`ALTER DATABASE ${name} SET datestyle = 'SQL, DMY'`, `ALTER DATABASE ${name} SET timezone = 'Asia/Kolkata'`]);
 }, 120_000);
 
-afterAll(async () => {
-  await t?.stop();
-  await admin?.query(`DROP DATABASE IF EXISTS ${NAME} WITH (FORCE)`);
-  await admin?.destroy();
-});
+afterAll(() => t?.stop());
 
 it('answers dates and times as ISO 8601, whatever the database\'s datestyle', async () => {
   const home = await t.tenant();
@@ -56,14 +35,5 @@ it('pages through pending doses, oldest first, whatever the database\'s datestyl
   const numbers = Array.from({ length: 5 }, () => freshTicketNumber());
   for (const n of numbers) expect((await site.gql(REGISTER_DOSE, { input: doseInput(home.code, n) })).data.registerDose.receipt.status).toBe('PENDING_REGISTRATION');
   const order = (await t.db.query('SELECT ticket_number FROM pending_dose WHERE municipality_code = $1 ORDER BY created_at, id', [home.code])).map((r: any) => r.ticket_number);
-  const PAGE = 'query($after: ID) { pendingDoses(first: 2, after: $after) { id ticketNumber } }';
-  const seen: string[] = [];
-  let page: { id: string; ticketNumber: string }[] = [];
-  let after: string | null = null;
-  for (let i = 0; i < 5 && (i === 0 || page.length === 2); i++) {
-    page = (await home.officer.gql(PAGE, { after })).data.pendingDoses;
-    seen.push(...page.map((p) => p.ticketNumber));
-    after = page.at(-1)?.id ?? null;
-  }
-  expect(seen).toEqual(order);
+  expect(await pagedPendingDoses(home.officer)).toEqual(order);
 });

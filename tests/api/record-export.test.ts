@@ -5,7 +5,7 @@ import { Channel, Role } from '../../src/schema/enums';
 import { baseUrl, importFile, registryCsv, registryRow, RegistryRow } from '../helpers/registry-csv';
 import { todayInJapan } from '../../src/validation/dates';
 import { insertResidents, onServerOff, registerResident, Session, TestApp } from '../helpers/test-app';
-import { ISSUE } from '../helpers/vaccination';
+import { countAnotherCity, ISSUE } from '../helpers/vaccination';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -168,11 +168,8 @@ describe('vaccination record CSV export', () => {
        FROM ticket WHERE municipality_code = $1`,
       [code],
     );
-    const counted = await t.tenant();
-    await insertResidents(t.db, counted.code, 20_000);
-    await counted.officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } });
     // Counted before its records are written: the statistics triggers join the new records to their residents.
-    await t.db.query('ANALYZE resident, ticket');
+    const counted = await countAnotherCity(t);
     await addRecords(counted.code);
     await t.db.query('ANALYZE vaccination_record');
     const city = await t.tenant();

@@ -1,6 +1,6 @@
 import { importFile, registryCsv, registryRow } from '../helpers/registry-csv';
 import { insertResidents, TestApp } from '../helpers/test-app';
-import { ISSUE } from '../helpers/vaccination';
+import { countAnotherCity } from '../helpers/vaccination';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -31,10 +31,7 @@ describe('resident registry import and the query planner', () => {
     // The planner's counts hold another city but not this one, whose residents came by SQL (or by the
     // API faster than autovacuum counts them): it reckons one resident and one ticket, and read by the
     // municipality alone, a row's ticket was every ticket of the city (minutes for 20,000 rows).
-    const counted = await t.tenant();
-    await insertResidents(t.db, counted.code, 20_000);
-    await counted.officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } });
-    await t.db.query('ANALYZE resident, ticket');
+    await countAnotherCity(t);
     const { code, officer } = await t.tenant();
     const CITY = 20_000;
     await insertResidents(t.db, code, CITY);

@@ -3,7 +3,7 @@ import { lockKeyVersions, lockRegistry } from '../../src/db/registry-lock';
 import { Channel, Role } from '../../src/schema/enums';
 import { RESUME, SUSPEND } from '../helpers/operations';
 import { codes, registerResident, TestApp } from '../helpers/test-app';
-import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
+import { doseInput, freshTicketNumber, ISSUE, pagedPendingDoses, REGISTER_DOSE, RESIDENT_DOSES, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -776,15 +776,7 @@ describe('tablet: pending registration (接種対象者登録待ち)', () => {
     const order = (await t.db.query('SELECT ticket_number FROM pending_dose WHERE municipality_code = $1 ORDER BY created_at, id', [home.code])).map((r: any) => r.ticket_number);
     expect(new Set(order)).toEqual(new Set(numbers));
     const PAGE = 'query($after: ID, $n: String) { pendingDoses(first: 2, after: $after, ticketNumber: $n) { id ticketNumber } }';
-    const seen: string[] = [];
-    let page: { id: string; ticketNumber: string }[] = [];
-    let after: string | null = null;
-    for (let i = 0; i < 5 && (i === 0 || page.length === 2); i++) {
-      page = (await home.officer.gql(PAGE, { after })).data.pendingDoses;
-      seen.push(...page.map((p) => p.ticketNumber));
-      after = page.at(-1)?.id ?? null;
-    }
-    expect(seen).toEqual(order);
+    expect(await pagedPendingDoses(home.officer)).toEqual(order);
     expect((await home.officer.gql(PAGE, { n: numbers[3] })).data.pendingDoses.map((p: any) => p.ticketNumber)).toEqual([numbers[3]]);
     // Another municipality's dose is no cursor of this list, nor is anything else; a bad ticket number is named.
     const neighbour = await t.tenant();

@@ -1,7 +1,7 @@
 import { insertDose } from '../helpers/statistics';
 import { lockRegistry } from '../../src/db/registry-lock';
 import { blockedBy, codes, insertResidents, registerResident, TestApp } from '../helpers/test-app';
-import { doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
+import { countAnotherCity, doseInput, freshTicketNumber, ISSUE, REGISTER_DOSE, residentWithTicket, SCAN, tablet } from '../helpers/vaccination';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -52,10 +52,7 @@ describe('tickets', () => {
     // reckons one resident, and one ticket. Read by its municipality alone, a resident's open tickets
     // are every ticket of the city, and a round's check then reads 50,000 tickets 50,000 times (minutes,
     // where it takes about a second).
-    const counted = await t.tenant();
-    await insertResidents(t.db, counted.code, 20_000);
-    await counted.officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } });
-    await t.db.query('ANALYZE resident, ticket');
+    await countAnotherCity(t);
     const { code, officer } = await t.tenant();
     const CITY = 50_000;
     await insertResidents(t.db, code, CITY);

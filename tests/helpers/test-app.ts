@@ -3,7 +3,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { DataSource, Logger, QueryRunner } from 'typeorm';
 import { startApp, App } from '../../src/app';
 import { Config } from '../../src/config';
-import { createDataSource } from '../../src/db/data-source';
+import { createDataSource, migrate } from '../../src/db/data-source';
+import { syncReferenceData } from '../../src/db/reference-data';
 import { demoMyNumber } from '../../src/db/demo-data';
 import { createLog } from '../../src/log';
 import { Channel, Role } from '../../src/schema/enums';
@@ -129,10 +130,39 @@ export class TestApp {
     return t;
   }
 
+  /**
+   * An app on a database of the test file's own beside the shared one, migrated and holding the
+   * reference data: for what a test must see alone, or settings (`setUp`, SQL run on it first, such
+   * as ALTER DATABASE … SET) that must reach no other test. `stop()` drops it.
+   */
+  static async startOnOwnDatabase(name: string, setUp: string[] = []): Promise<TestApp> {
+    const admin = createDataSource(process.env.DATABASE_URL!, { poolSize: 1 });
+    await admin.initialize();
+    await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.query(`CREATE DATABASE ${name}`);
+    for (const sql of setUp) await admin.query(sql);
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = `/${name}`;
+    const own = createDataSource(url.toString(), { poolSize: 1 });
+    await own.initialize();
+    await migrate(own);
+    await syncReferenceData(own);
+    await own.destroy();
+    const t = await TestApp.start({ databaseUrl: url.toString() });
+    t.dropOnStop = async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.destroy();
+    };
+    return t;
+  }
+
+  private dropOnStop: (() => Promise<void>) | null = null;
+
   async stop(): Promise<void> {
     await this.app.stop();
     await this.app.services.db.destroy();
     await this.db.destroy();
+    await this.dropOnStop?.();
   }
 
   url(channel: Channel): string {

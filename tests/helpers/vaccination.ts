@@ -1,6 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { Channel, Role } from '../../src/schema/enums';
-import { registerResident, Session, TestApp } from './test-app';
+import { insertResidents, registerResident, Session, TestApp } from './test-app';
 
 export const ISSUE = `mutation($input: IssueTicketsInput!) {
   issueTickets(input: $input) { issuedCount matchedPendingDoses tickets { id ticketNumber series ocrLine residentId voidedOn } userErrors { field code message } }
@@ -49,3 +49,30 @@ export function doseInput(municipalityCode: string, ticketNumber: string, overri
 }
 
 export const tablet = (t: TestApp, municipalityCode: string) => t.session(Role.VACCINATION_SITE, Channel.INTERNET, { municipalityCode });
+
+/** The ticket numbers of the caller's pending doses, read two a page through the list's cursor. */
+export async function pagedPendingDoses(officer: Session): Promise<string[]> {
+  const PAGE = 'query($after: ID) { pendingDoses(first: 2, after: $after) { id ticketNumber } }';
+  const seen: string[] = [];
+  let page: { id: string; ticketNumber: string }[] = [];
+  let after: string | null = null;
+  for (let i = 0; i < 5 && (i === 0 || page.length === 2); i++) {
+    page = (await officer.gql(PAGE, { after })).data.pendingDoses;
+    seen.push(...page.map((p) => p.ticketNumber));
+    after = page.at(-1)?.id ?? null;
+  }
+  return seen;
+}
+
+/**
+ * Leaves the planner's statistics counting another municipality's 20,000 residents and their
+ * tickets, and none of a municipality made after: as a city registered faster than autovacuum counts
+ * it, which the planner then reckons has one resident and one ticket.
+ */
+export async function countAnotherCity(t: TestApp): Promise<{ code: string; officer: Session }> {
+  const counted = await t.tenant();
+  await insertResidents(t.db, counted.code, 20_000);
+  await counted.officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } });
+  await t.db.query('ANALYZE resident, ticket');
+  return counted;
+}
