@@ -44,6 +44,7 @@ import { KanaSearchWithoutSeparators1799970000000 } from '../../migrations/17999
 import { StatsRebuildEveryTenant1799980000000 } from '../../migrations/1799980000000-stats-rebuild-every-tenant';
 import { RecordRequestKeyIndexDropped1800100000000 } from '../../migrations/1800100000000-record-request-key-index-dropped';
 import { RegistryStatistics1800200000000 } from '../../migrations/1800200000000-registry-statistics';
+import { UnfinishedImportIndex1800300000000 } from '../../migrations/1800300000000-unfinished-import-index';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -97,6 +98,7 @@ export const migrations = [
   StatsRebuildEveryTenant1799980000000,
   RecordRequestKeyIndexDropped1800100000000,
   RegistryStatistics1800200000000,
+  UnfinishedImportIndex1800300000000,
 ];
 
 /** How long a connection is idle before TCP starts asking whether the server is still there. */

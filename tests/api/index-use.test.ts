@@ -376,3 +376,14 @@ it("reads a day's pull by registration date through an index on each of its time
   expect(scans).toContainEqual({ index: 'ticket_pk', on: expect.stringMatching(/municipality_code = .* AND .*\bid = v\.ticket_id/) });
   expect(scans).toContainEqual({ index: 'vaccination_record_superseded_by_key', on: expect.stringMatching(/municipality_code = .* AND .*superseded_by = v\.id/) });
 });
+
+/**
+ * A server that starts records as FAILED the imports a dead process left unfinished, in every
+ * municipality. Import jobs are kept for good, one for every file ever sent: it reads only those
+ * still queued or running, not every import ever made.
+ */
+it('finds the unfinished imports of every municipality, as a server starts, through an index of those alone', async () => {
+  const statements = await t.queries.record(() => t.app.services.imports.failStale(null));
+  const [stale] = statements.filter((s) => /UPDATE import_job/.test(s.query));
+  expect(await indexScans(stale)).toContainEqual({ index: 'import_job_unfinished_idx', on: undefined });
+});
