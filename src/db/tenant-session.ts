@@ -1,4 +1,5 @@
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { connectionLost } from './pg-client';
 
 /** Municipalities a transaction may see in tenant tables. */
 export type Tenants = readonly string[];
@@ -140,6 +141,7 @@ export class RequestSession {
     const runner = this.runner;
     if (!runner) return;
     this.runner = undefined;
+    let lost: unknown = null;
     try {
       await this.opening;
       if (runner.isTransactionActive) {
@@ -147,8 +149,14 @@ export class RequestSession {
         // A connection lost under the request was released by TypeORM: its transaction went with it.
         else if (!runner.isReleased) await runner.rollbackTransaction();
       }
+    } catch (error) {
+      if (connectionLost(error)) lost = error;
+      throw error;
     } finally {
-      await runner.release();
+      // A connection the database cut goes back with its error, which closes it: returned as it is, before
+      // its socket's end is seen, the pool handed it to the next request, which failed on it too.
+      if (lost) await (runner as unknown as { releasePostgresConnection(err: unknown): Promise<void> }).releasePostgresConnection(lost);
+      else await runner.release();
     }
   }
 }

@@ -154,20 +154,26 @@ describe('vaccination record CSV export', () => {
     expect((await exportAudit(code)).map((e: any) => e.target_ids.slice(4))).toEqual([['encoding:SJIS', 'rows:1', 'substituted:1']]);
   });
 
-  const CITY = 50_000;
+  const CITY = 20_000;
   /**
-   * A city of 50,000 residents, each with a ticket and a dose, that the planner's counts leave out
+   * A city of 20,000 residents, each with a ticket and a dose, that the planner's counts leave out
    * (they hold another city's): it reckons one record, one resident and one ticket, and read by its
    * municipality alone, a record's resident is every resident of the city.
    */
   async function cityNotCounted() {
-    const addRecords = (code: string) => t.db.query(
-      `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
-         product, lot_number, site_municipality_code, source)
-       SELECT municipality_code, gen_random_uuid(), resident_id, id, 1, DATE '2021-06-01', 'comirnaty', 'ファイザー', 'コミナティ筋注', 'FA1234', '131016', 'CSV'
-       FROM ticket WHERE municipality_code = $1`,
-      [code],
-    );
+    // In one statement, as no request writes them: its statistics triggers join the new records by
+    // hash, so that a city the planner has not counted is not read once per record while other
+    // files' requests wait on the summaries.
+    const addRecords = (code: string) => t.db.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_nestloop = off');
+      await tx.query(
+        `INSERT INTO vaccination_record (municipality_code, id, resident_id, ticket_id, dose_number, vaccinated_on, vaccine_code, manufacturer,
+           product, lot_number, site_municipality_code, source)
+         SELECT municipality_code, gen_random_uuid(), resident_id, id, 1, DATE '2021-06-01', 'comirnaty', 'ファイザー', 'コミナティ筋注', 'FA1234', '131016', 'CSV'
+         FROM ticket WHERE municipality_code = $1`,
+        [code],
+      );
+    });
     // Counted before its records are written: the statistics triggers join the new records to their residents.
     const counted = await countAnotherCity(t);
     await addRecords(counted.code);
@@ -180,7 +186,7 @@ describe('vaccination record CSV export', () => {
   }
 
   it('exports a whole city the planner has not counted yet without reading the city\'s residents once per record', async () => {
-    // Minutes for 50,000 records joined row by row, where it takes a fraction of a second.
+    // Minutes for 20,000 records joined row by row, where it takes a fraction of a second.
     const { officer } = await cityNotCounted();
     const csv = await download(Channel.LGWAN, officer);
     expect(csv.status).toBe(200);
@@ -191,8 +197,8 @@ describe('vaccination record CSV export', () => {
 
   it('pulls by registration date a city the planner has not counted yet through each record\'s keys, not reading the city\'s residents once per record', async () => {
     // Every record registered today: the pull reads each record, its resident, ticket and predecessor
-    // by their keys (a second or two), where joined by the city's code alone it read 50,000 residents
-    // 50,000 times (minutes).
+    // by their keys (a second or two), where joined by the city's code alone it read 20,000 residents
+    // 20,000 times (minutes).
     const today = todayInJapan();
     const { code, officer } = await cityNotCounted();
     const csv = await download(Channel.LGWAN, officer, `registeredFrom=${today}`);

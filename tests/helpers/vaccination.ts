@@ -65,13 +65,13 @@ export async function pagedPendingDoses(officer: Session): Promise<string[]> {
 }
 
 /**
- * Leaves the planner's statistics counting another municipality's 20,000 residents and their
+ * Leaves the planner's statistics counting another municipality's 5,000 residents and their
  * tickets, and none of a municipality made after: as a city registered faster than autovacuum counts
  * it, which the planner then reckons has one resident and one ticket.
  */
 export async function countAnotherCity(t: TestApp): Promise<{ code: string; officer: Session }> {
   const counted = await t.tenant();
-  await insertResidents(t.db, counted.code, 20_000);
+  await insertResidents(t.db, counted.code, 5_000);
   await counted.officer.gql(ISSUE, { input: { series: '1-2', allActiveResidents: true } });
   await t.db.query('ANALYZE resident, ticket');
   return counted;
