@@ -1,5 +1,4 @@
 import { Pool } from 'pg';
-import { QueryRunner } from 'typeorm';
 import { baseUrl, finishedJob, importFile, registryCsv, registryRow, residentRows, upload } from '../helpers/registry-csv';
 import { blockedBy, registerResident, REGISTER, residentInput, Session, TestApp } from '../helpers/test-app';
 import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
@@ -36,40 +35,35 @@ async function post(session: Session, query: string, variables: Record<string, u
   return { status: response.status, body: await response.json() };
 }
 
-/** A transaction of the test's own holding `sql`'s rows, to stop the app's work at a known point. */
-async function hold(sql: string, params: unknown[]): Promise<QueryRunner> {
+/**
+ * Holds `sql`'s rows in a transaction of the test's own, starts `work`, and once it waits on them
+ * terminates the connection it waits on, as an administrator or a failover would; answers what
+ * `work` answered. Only the test's work is cut, at a known point.
+ */
+async function cutUnder<T>(sql: string, params: unknown[], work: () => Promise<T>): Promise<T> {
   const holder = t.db.createQueryRunner();
   await holder.connect();
   await holder.startTransaction();
-  await holder.query(`${sql} FOR UPDATE`, params);
-  return holder;
-}
-
-async function release(holder: QueryRunner): Promise<void> {
-  if (holder.isTransactionActive) await holder.rollbackTransaction();
-  await holder.release();
-}
-
-/** Once work waits on `holder`, terminates the connections it waits on, as an administrator or a failover would. */
-async function cutWhenBlocked(holder: QueryRunner): Promise<void> {
-  await blockedBy(t.db, holder);
-  const [{ pid }] = await holder.query('SELECT pg_backend_pid() AS pid');
-  const cut = await t.db.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
-  expect(cut).toHaveLength(1);
+  try {
+    await holder.query(`${sql} FOR UPDATE`, params);
+    const working = work();
+    await blockedBy(t.db, holder);
+    const [{ pid }] = await holder.query('SELECT pg_backend_pid() AS pid');
+    const cut = await t.db.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid]);
+    expect(cut).toHaveLength(1);
+    return await working;
+  } finally {
+    if (holder.isTransactionActive) await holder.rollbackTransaction();
+    await holder.release();
+  }
 }
 
 describe('a request whose database connection is cut', () => {
   it('is answered DATABASE_UNAVAILABLE (503), writing nothing, and served again after', async () => {
     const { officer } = await t.tenant();
     const { id } = await registerResident(officer);
-    const holder = await hold('SELECT 1 FROM resident WHERE id = $1', [id]);
-    try {
-      const moving = post(officer, MOVE, { id });
-      await cutWhenBlocked(holder);
-      expect(await moving).toEqual({ status: 503, body: { data: null, errors: [{ ...UNAVAILABLE, path: ['markResidentMovedOut'] }] } });
-    } finally {
-      await release(holder);
-    }
+    expect(await cutUnder('SELECT 1 FROM resident WHERE id = $1', [id], () => post(officer, MOVE, { id })))
+      .toEqual({ status: 503, body: { data: null, errors: [{ ...UNAVAILABLE, path: ['markResidentMovedOut'] }] } });
     expect(await t.db.query('SELECT status FROM resident WHERE id = $1', [id])).toEqual([{ status: 'ACTIVE' }]);
     expect(await post(officer, MOVE, { id })).toEqual({ status: 200, body: { data: { markResidentMovedOut: { resident: { status: 'MOVED_OUT' }, userErrors: [] } } } });
     // One line, without the driver's stack.
@@ -85,14 +79,8 @@ describe('a request whose database connection is cut', () => {
     for (let i = 0; i < 3; i++) await post(site, REGISTER_DOSE, { input: doseInput(code, (await residentWithTicket(officer)).ticketNumber) });
     const { ticketId, ticketNumber } = await residentWithTicket(officer);
     const input = doseInput(code, ticketNumber);
-    const holder = await hold('SELECT 1 FROM ticket WHERE id = $1', [ticketId]);
-    try {
-      const registering = post(site, REGISTER_DOSE, { input });
-      await cutWhenBlocked(holder);
-      expect(await registering).toEqual({ status: 503, body: { data: null, errors: [{ ...UNAVAILABLE, path: ['registerDose'] }] } });
-    } finally {
-      await release(holder);
-    }
+    expect(await cutUnder('SELECT 1 FROM ticket WHERE id = $1', [ticketId], () => post(site, REGISTER_DOSE, { input })))
+      .toEqual({ status: 503, body: { data: null, errors: [{ ...UNAVAILABLE, path: ['registerDose'] }] } });
     expect(await t.db.query('SELECT count(*)::int AS n FROM vaccination_record WHERE ticket_id = $1', [ticketId])).toEqual([{ n: 0 }]);
     // Sent again, as the answer asks.
     const again = await post(site, REGISTER_DOSE, { input });
@@ -106,18 +94,11 @@ describe('a request whose database connection is cut', () => {
   it('at its commit is told it may or may not have been written, not that the server failed', async () => {
     const { code, officer } = await t.tenant();
     // The registration waits at commit for the municipality's operation-log head.
-    const holder = await hold('SELECT 1 FROM audit_chain WHERE chain = $1', [code]);
     const input = residentInput();
-    try {
-      const registering = post(officer, REGISTER, { input });
-      await cutWhenBlocked(holder);
-      expect(await registering).toEqual({
-        status: 503,
-        body: { errors: [{ message: 'the connection to the database was lost as this request was committed: it may or may not have been written; read back what it changed before sending it again', extensions: { code: 'DATABASE_UNAVAILABLE' } }] },
-      });
-    } finally {
-      await release(holder);
-    }
+    expect(await cutUnder('SELECT 1 FROM audit_chain WHERE chain = $1', [code], () => post(officer, REGISTER, { input }))).toEqual({
+      status: 503,
+      body: { errors: [{ message: 'the connection to the database was lost as this request was committed: it may or may not have been written; read back what it changed before sending it again', extensions: { code: 'DATABASE_UNAVAILABLE' } }] },
+    });
     // Here it was not: the commit waited for the head, and went with the connection.
     expect(await residentRows(t, code)).toEqual([]);
     const again = await post(officer, REGISTER, { input });
@@ -151,15 +132,7 @@ describe('a registry import whose database connection is cut while it merges', (
     await importFile(t, officer, registryCsv([row]));
     const before = await residentRows(t, code);
     const changed = registryCsv([{ ...row, family: '変更' }, registryRow()]);
-    const holder = await hold('SELECT 1 FROM resident WHERE id = $1', [before[0].id]);
-    let job: any;
-    try {
-      const { body } = await upload(t, officer, changed);
-      await cutWhenBlocked(holder);
-      job = await finishedJob(officer, body.jobId);
-    } finally {
-      await release(holder);
-    }
+    const job = await cutUnder('SELECT 1 FROM resident WHERE id = $1', [before[0].id], async () => finishedJob(officer, (await upload(t, officer, changed)).body.jobId));
     expect(job).toMatchObject({
       status: 'FAILED', residentsInserted: 0, residentsUpdated: 0, ticketsInserted: 0,
       failureReason: 'the connection to the database was lost while the import ran (a restart or a failover of the database); nothing was written, run the import again',
