@@ -102,11 +102,18 @@ export async function withClient<T>(db: DataSource, use: (client: PoolClient) =>
   const pool = (db.driver as unknown as { master?: pg.Pool }).master;
   if (!pool) throw new Error('the database\'s connections are closed: the server is stopping');
   const client = await pool.connect();
+  // A connection the database cuts between two statements (a failover, a stop) says so as an 'error'
+  // event, which unheard would end the process; the next statement fails with it all the same.
+  let cut: Error | null = null;
+  const heard = (error: Error) => void (cut = error);
+  client.on('error', heard);
   try {
     const result = await use(client);
-    client.release();
+    client.off('error', heard);
+    client.release(cut ?? undefined);
     return result;
   } catch (error) {
+    client.off('error', heard);
     client.release(error instanceof Error ? error : new Error(String(error)));
     throw error;
   }
