@@ -125,6 +125,21 @@ const SESSION_DATESTYLE = '-c datestyle=ISO,YMD';
 export const APP_ROLE = 'vrs_app';
 
 /**
+ * The URL without its `options`, and the session settings every connection opens with: the
+ * operator's (the URL's `options`, else `PGOPTIONS`, as libpq reads them) first, then ours, which
+ * win where both set one. pg takes a URL's `options` instead of the ones it is given, and
+ * `PGOPTIONS` only when given none: an operator's `options=-c statement_timeout=…` had made the
+ * server work as the owner, past row-level security, with the database's datestyle.
+ */
+function sessionOptions(url: string, asApp: boolean): { url: string; options: string } {
+  const parsed = new URL(url);
+  const given = parsed.searchParams.get('options') ?? process.env.PGOPTIONS ?? '';
+  parsed.searchParams.delete('options');
+  const ours = [SESSION_DATESTYLE, ...(asApp ? [`-c role=${APP_ROLE}`] : [])];
+  return { url: parsed.toString(), options: [given, ...ours].filter(Boolean).join(' ') };
+}
+
+/**
  * With `asApp`, every connection assumes the application role at start-up, so the server never
  * runs a query with the owner's rights; migrations and operator tools connect without it. With
  * `connectionWaitMs`, taking a connection fails after that long, whether every one of the pool is
@@ -132,9 +147,10 @@ export const APP_ROLE = 'vrs_app';
  * work run `patiently` (pg-client.ts) still waits as long as it takes.
  */
 export function createDataSource(url: string, options: { logger?: Logger; poolSize?: number; asApp?: boolean; connectionWaitMs?: number } = {}): DataSource {
+  const session = sessionOptions(url, options.asApp ?? false);
   return new DataSource({
     type: 'postgres',
-    url,
+    url: session.url,
     entities,
     migrations,
     synchronize: false,
@@ -149,7 +165,7 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
       keepAlive: true,
       keepAliveInitialDelayMillis: KEEP_ALIVE_MS,
       types,
-      options: [SESSION_DATESTYLE, ...(options.asApp ? [`-c role=${APP_ROLE}`] : [])].join(' '),
+      options: session.options,
       ...(options.connectionWaitMs ? { connectionTimeoutMillis: options.connectionWaitMs } : {}),
     },
   });

@@ -1,4 +1,5 @@
 import { contextFor, finishRequest } from '../../src/context';
+import { createDataSource } from '../../src/db/data-source';
 import { setTenants } from '../../src/db/tenant-session';
 import { verifyAuditChain } from '../../src/services/audit.service';
 import { ticketWithResident } from '../../src/services/dose-store';
@@ -24,6 +25,30 @@ describe('row-level security', () => {
       'SELECT current_user, (SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user) AS bypass',
     );
     expect({ current_user, bypass }).toEqual({ current_user: 'vrs_app', bypass: false });
+  });
+
+  it('works as the non-owner role, writing ISO dates, whatever settings the database URL or PGOPTIONS carries', async () => {
+    const settings = `SELECT current_user AS user, current_setting('datestyle') AS datestyle, current_setting('application_name') AS name, current_setting('lock_timeout') AS wait`;
+    const url = new URL(process.env.DATABASE_URL!);
+    url.searchParams.set('options', `-c application_name=from-url -c datestyle=SQL,DMY -c role=${url.username}`);
+    const fromUrl = await TestApp.start({ databaseUrl: url.toString() });
+    try {
+      expect((await fromUrl.app.services.db.query(settings))[0]).toMatchObject({ user: 'vrs_app', datestyle: 'ISO, YMD', name: 'from-url' });
+      const home = await fromUrl.tenant();
+      const { id } = await registerResident(home.officer, { birthDate: '1980-04-01' });
+      expect((await home.officer.gql('query($id: ID!) { resident(id: $id) { birthDate } }', { id })).data.resident).toEqual({ birthDate: '1980-04-01' });
+    } finally {
+      await fromUrl.stop();
+    }
+    process.env.PGOPTIONS = `-c lock_timeout=7s -c role=${url.username}`;
+    const fromEnvironment = createDataSource(process.env.DATABASE_URL!, { asApp: true, poolSize: 1 });
+    try {
+      await fromEnvironment.initialize();
+      expect((await fromEnvironment.query(settings))[0]).toMatchObject({ user: 'vrs_app', datestyle: 'ISO, YMD', wait: '7s' });
+    } finally {
+      delete process.env.PGOPTIONS;
+      await fromEnvironment.destroy();
+    }
   });
 
   it('a deliberately unscoped query inside a request for A returns no row of B', async () => {
