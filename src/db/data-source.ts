@@ -132,11 +132,13 @@ export const APP_ROLE = 'vrs_app';
  * server work as the owner, past row-level security, with the database's datestyle.
  */
 function sessionOptions(url: string, asApp: boolean): { url: string; options: string } {
-  const parsed = new URL(url);
-  const given = parsed.searchParams.get('options') ?? process.env.PGOPTIONS ?? '';
-  parsed.searchParams.delete('options');
   const ours = [SESSION_DATESTYLE, ...(asApp ? [`-c role=${APP_ROLE}`] : [])];
-  return { url: parsed.toString(), options: [given, ...ours].filter(Boolean).join(' ') };
+  // A socket directory and database ('/run/postgresql vrs') carry no options.
+  const parsed = url.startsWith('/') ? null : new URL(url);
+  const fromUrl = parsed?.searchParams.get('options');
+  if (!parsed || fromUrl == null) return { url, options: [process.env.PGOPTIONS, ...ours].filter(Boolean).join(' ') };
+  parsed.searchParams.delete('options');
+  return { url: parsed.toString(), options: [fromUrl, ...ours].filter(Boolean).join(' ') };
 }
 
 /**
