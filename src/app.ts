@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import { Config, ensureDataDir } from './config';
-import { createDataSource, migrate } from './db/data-source';
+import { checkAppSession, createDataSource, migrate } from './db/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
 import { syncReferenceData } from './db/reference-data';
 import { Listeners, startListeners } from './http/server';
@@ -42,6 +42,10 @@ export async function openDatabase(config: Config, { asOwner = false, log = crea
   }
   const db = createDataSource(url, { asApp: !asOwner, connectionWaitMs: (config.connectionWaitSeconds ?? 10) * 1000 });
   await db.initialize();
+  if (!asOwner) await checkAppSession(db).catch(async (error) => {
+    await db.destroy();
+    throw error;
+  });
   return {
     db,
     embedded,

@@ -173,6 +173,25 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
   });
 }
 
+/** The datestyle SESSION_DATESTYLE gives, as PostgreSQL shows it. */
+const ISO_DATESTYLE = 'ISO, YMD';
+
+/**
+ * Refuses the application's connections when they do not open as `createDataSource` asks with
+ * `asApp`: something between the server and PostgreSQL dropped the `options` start-up parameter
+ * (PgBouncer does with `ignore_startup_parameters = options`), and every query would run as the
+ * connecting user, whom the tenant policies do not name (a superuser or owner with BYPASSRLS reads
+ * every municipality's rows), writing dates in the database's datestyle.
+ */
+export async function checkAppSession(db: DataSource): Promise<void> {
+  const [{ role, datestyle }] = await db.query(`SELECT current_user AS role, current_setting('datestyle') AS datestyle`);
+  if (role === APP_ROLE && datestyle === ISO_DATESTYLE) return;
+  throw new Error(`the database's connections open as ${role} with datestyle ${datestyle}, not as ${APP_ROLE} with ${ISO_DATESTYLE}: `
+    + 'the options start-up parameter that sets them did not reach PostgreSQL (a connection pooler in between drops it, as PgBouncer does '
+    + 'with ignore_startup_parameters = options). Row-level security would not apply, so the server does not start: point DATABASE_URL '
+    + 'at PostgreSQL itself, or at a pooler that passes options on');
+}
+
 /** The session lock held while migrating, and how often a process waiting for it asks again. */
 const MIGRATION_LOCK = 'migrations';
 const MIGRATION_RETRY_MS = 200;

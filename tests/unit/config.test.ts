@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -102,6 +102,49 @@ describe('configuration', () => {
     const refused = openDatabase(loadConfig());
     await expect(refused).rejects.toThrow(/^cannot connect to the database DATABASE_URL names: .*ECONNREFUSED/);
     await expect(refused).rejects.not.toThrow(/secret-password/);
+  });
+
+  it('refuses to start when its connections\' start-up settings do not reach PostgreSQL, rather than work as the owner past row-level security', async () => {
+    // The test database behind a relay that drops each connection's `options` start-up parameter and
+    // passes on the rest, as PgBouncer does with ignore_startup_parameters = options.
+    const database = new URL(saved.DATABASE_URL!);
+    const sockets = new Set<Socket>();
+    const relay = createServer((socket) => {
+      const upstream = connect(Number(database.port || 5432), database.hostname);
+      for (const each of [socket, upstream]) {
+        sockets.add(each);
+        each.on('error', () => undefined);
+      }
+      let head = Buffer.alloc(0);
+      const startup = (chunk: Buffer) => {
+        head = Buffer.concat([head, chunk]);
+        if (head.length < 4 || head.length < head.readInt32BE(0)) return;
+        socket.off('data', startup);
+        const length = head.readInt32BE(0);
+        const fields = head.subarray(8, length - 2).toString().split('\0');
+        let kept = '';
+        for (let i = 0; i < fields.length; i += 2) if (fields[i] !== 'options') kept += `${fields[i]}\0${fields[i + 1]}\0`;
+        const message = Buffer.concat([Buffer.alloc(8), Buffer.from(`${kept}\0`)]);
+        message.writeInt32BE(message.length, 0);
+        message.writeInt32BE(head.readInt32BE(4), 4);
+        upstream.write(Buffer.concat([message, head.subarray(length)]));
+        socket.pipe(upstream).pipe(socket);
+      };
+      socket.on('data', startup);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const url = new URL(database);
+    url.host = `127.0.0.1:${(relay.address() as { port: number }).port}`;
+    process.env.DATABASE_URL = url.toString();
+    try {
+      await expect(openDatabase(loadConfig())).rejects.toThrow(new RegExp(`^the database's connections open as ${database.username} with datestyle [^:]+, not as vrs_app with ISO, YMD: `
+        + 'the options start-up parameter that sets them did not reach PostgreSQL \\(a connection pooler in between drops it, as PgBouncer does '
+        + 'with ignore_startup_parameters = options\\)\\. Row-level security would not apply, so the server does not start: point DATABASE_URL '
+        + 'at PostgreSQL itself, or at a pooler that passes options on$'));
+    } finally {
+      relay.close();
+      for (const socket of sockets) socket.destroy();
+    }
   });
 
   it('lists each demo account with every channel its role signs in on', () => {
