@@ -7,6 +7,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * setting is one only a superuser changes unless granted; a cluster whose migrating user may not
  * grant it (or a PostgreSQL before 15, which cannot) keeps the default, and imports there are
  * merely told to run again when they lose.
+ *
+ * Reverting it leaves the grant: like the role, it belongs to the cluster, not to the database
+ * migrated (pg_parameter_acl is shared), and revoking it would take the patience from the imports
+ * of every other database of the cluster, which would then be the ones stopped.
  */
 export class ImportDeadlockPatience1798200000000 implements MigrationInterface {
   name = 'ImportDeadlockPatience1798200000000';
@@ -20,12 +24,7 @@ export class ImportDeadlockPatience1798200000000 implements MigrationInterface {
       END $$`);
   }
 
-  async down(db: QueryRunner): Promise<void> {
-    await db.query(`
-      DO $$ BEGIN
-        EXECUTE 'REVOKE SET ON PARAMETER deadlock_timeout FROM vrs_app';
-      EXCEPTION WHEN insufficient_privilege OR syntax_error OR undefined_object THEN
-        NULL;
-      END $$`);
+  async down(): Promise<void> {
+    // The grant stays (see above).
   }
 }

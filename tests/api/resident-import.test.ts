@@ -786,9 +786,11 @@ describe('resident registry import', () => {
       const [, held] = await other.query(`UPDATE resident SET given_name = '甲' WHERE municipality_code = $1 AND id = $2`, [code, idA]);
       expect(held).toBe(1);
       let officerStopped: unknown = null;
+      let importPatience: string | null = null;
       let crossing: Promise<void> = Promise.resolve();
       t.app.services.imports.faultAfterResidentMerge = async (job, client) => {
         if (job.municipalityCode !== code) return;
+        importPatience = (await client.query('SHOW deadlock_timeout')).rows[0].deadlock_timeout;
         crossing = blockedBy(t.db, other, '%FOR UPDATE%')
           .then(() => other.query(`UPDATE resident SET given_name = '乙' WHERE municipality_code = $1 AND id = $2`, [code, idB]))
           .then(() => undefined, (error) => void (officerStopped = error))
@@ -798,7 +800,7 @@ describe('resident registry import', () => {
       try {
         const job = await importFile(t, officer, registryCsv([a, { ...b, family: '変更' }]));
         await crossing;
-        return { code, job, officerStopped, b };
+        return { code, job, officerStopped, importPatience, b };
       } finally {
         t.app.services.imports.faultAfterResidentMerge = null;
         await crossing;
@@ -807,7 +809,8 @@ describe('resident registry import', () => {
     }
 
     it('is the one that outwaits the other: the officer\'s transaction is stopped, the import commits', async () => {
-      const { code, job, officerStopped, b } = await crossed(null);
+      const { code, job, officerStopped, importPatience, b } = await crossed(null);
+      expect(importPatience).toBe('5s');
       expect((officerStopped as { driverError?: { code?: string } })?.driverError?.code).toBe('40P01');
       expect(job).toMatchObject({ status: 'SUCCEEDED', residentsUpdated: 1, failureReason: null });
       const [{ family_name: family }] = await t.db.query('SELECT family_name FROM resident WHERE municipality_code = $1 AND addressee_number = $2', [code, b.addressee]);
@@ -815,7 +818,8 @@ describe('resident registry import', () => {
     });
 
     it('fails whole, telling the officer to run it again, when the other transaction outwaits it', async () => {
-      const { code, job, officerStopped, b } = await crossed('60s');
+      const { code, job, officerStopped, importPatience, b } = await crossed('60s');
+      expect(importPatience).toBe('5s');
       expect(officerStopped).toBeNull();
       expect(job).toMatchObject({
         status: 'FAILED', residentsUpdated: 0,

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { createDataSource, migrate, migrations } from '../../src/db/data-source';
+import { APP_ROLE, createDataSource, migrate, migrations } from '../../src/db/data-source';
 import { createLog } from '../../src/log';
 import { writeAudit } from '../../src/services/audit.service';
 import { LogLines } from '../helpers/test-app';
@@ -43,6 +43,19 @@ it('reverts every migration, as TypeORM reverts them, and applies them all again
   expect(left).toEqual([]);
   await migrate(db);
   expect(await applied()).toEqual(migrations.map((m) => m.name));
+}, 120_000);
+
+it("leaves the application role's grant of deadlock_timeout when reverted: the cluster's other databases' imports rely on it", async () => {
+  const granted = async () => (await db.query(`SELECT has_parameter_privilege('${APP_ROLE}', 'deadlock_timeout', 'SET') AS granted`))[0].granted;
+  expect(await granted()).toBe(true);
+  await undoUntil('ImportDeadlockPatience1798200000000');
+  await db.undoLastMigration({ transaction: 'each' });
+  try {
+    expect(await granted()).toBe(true);
+  } finally {
+    await migrate(db);
+  }
+  expect(await granted()).toBe(true);
 }, 120_000);
 
 it('makes the accounts the operator issued through the API change their password, and no others', async () => {
