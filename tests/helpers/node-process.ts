@@ -1,4 +1,5 @@
 import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
+import path from 'node:path';
 
 /**
  * Runs `script` (JavaScript that may require the project's TypeScript modules) in a plain Node
@@ -30,4 +31,36 @@ export function ended(child: ChildProcess): Promise<{ code: number | null; signa
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk));
   child.stderr!.on('data', (chunk: Buffer) => (err += chunk));
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, out, err })));
+}
+
+type Ended = Awaited<ReturnType<typeof ended>>;
+
+/**
+ * Starts an embedded PostgreSQL cluster on `dir` in a process of its own, which prints its URL and
+ * stops it when its input ends; `kill` ends that process as a crash would, leaving it no chance to
+ * stop the cluster.
+ */
+export async function clusterProcess(dir: string, { persistent }: { persistent: boolean }): Promise<{ url: string; pid: number; stop(): Promise<Ended>; kill(): Promise<Ended> }> {
+  const child = nodeProcess(`
+    const { freePort, startEmbeddedPostgres } = require(${JSON.stringify(path.resolve(__dirname, '../../src/db/embedded-postgres.ts'))});
+    (async () => {
+      const db = await startEmbeddedPostgres(${JSON.stringify(dir)}, await freePort(), { persistent: ${persistent} });
+      console.log(db.url);
+      process.stdin.on('end', () => db.stop().then(() => process.exit(0))).resume();
+    })().catch((error) => { console.error(error.message); process.exit(1); });
+  `);
+  const done = ended(child);
+  const url = await firstLine(child);
+  return {
+    url,
+    pid: child.pid!,
+    stop: () => {
+      child.stdin!.end();
+      return done;
+    },
+    kill: () => {
+      child.kill('SIGKILL');
+      return done;
+    },
+  };
 }

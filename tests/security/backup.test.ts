@@ -6,7 +6,7 @@ import { verifyAudit } from '../../src/cli';
 import { createDataSource, migrate } from '../../src/db/data-source';
 import { syncReferenceData } from '../../src/db/reference-data';
 import { Channel, Role } from '../../src/schema/enums';
-import { ended, firstLine, nodeProcess } from '../helpers/node-process';
+import { clusterProcess } from '../helpers/node-process';
 import { importFile, registryCsv, registryRow } from '../helpers/registry-csv';
 import { registerResident, TestApp } from '../helpers/test-app';
 import { doseInput, REGISTER_DOSE, residentWithTicket, tablet } from '../helpers/vaccination';
@@ -157,30 +157,20 @@ withClients('backup and restore', () => {
 
   it('restores into a new cluster once the owner and vrs_app are made there, which serves as the one dumped', async () => {
     const dir = path.resolve('.data', `backup-cluster-${process.pid}-${randomInt(1e9)}`);
-    const child = nodeProcess(`
-      const { freePort, startEmbeddedPostgres } = require(${JSON.stringify(path.resolve(__dirname, '../../src/db/embedded-postgres.ts'))});
-      (async () => {
-        const db = await startEmbeddedPostgres(${JSON.stringify(dir)}, await freePort(), { persistent: false });
-        console.log(db.url);
-        process.stdin.on('end', () => db.stop().then(() => process.exit(0))).resume();
-      })().catch((error) => { console.error(error.message); process.exit(1); });
-    `);
-    const done = ended(child);
-    const cluster = await firstLine(child);
-    const superuser = createDataSource(cluster, { poolSize: 1 });
+    const cluster = await clusterProcess(dir, { persistent: false });
+    const superuser = createDataSource(cluster.url, { poolSize: 1 });
     try {
       await superuser.initialize();
       await superuser.query(`CREATE ROLE vrs_app NOLOGIN`);
       await superuser.query(`CREATE ROLE ${OWNER} LOGIN PASSWORD '${PASSWORD}' CREATEROLE`);
       await superuser.query(`GRANT vrs_app TO ${OWNER}`);
       await superuser.query(`CREATE DATABASE vrs_restored OWNER ${OWNER}`);
-      const url = urlOf(cluster, 'vrs_restored');
+      const url = urlOf(cluster.url, 'vrs_restored');
       pg('pg_restore', ['--exit-on-error', '-d', url, dumpFile]);
       await expectServing(url);
     } finally {
       await superuser.destroy();
-      child.stdin!.end();
-      await done;
+      await cluster.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { platform, userInfo } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { ended, firstLine, nodeProcess } from '../helpers/node-process';
+import { clusterProcess, ended, firstLine, nodeProcess } from '../helpers/node-process';
 
 const MODULE = JSON.stringify(path.resolve(__dirname, '../../src/db/embedded-postgres.ts'));
 const PUBLISHED_PASSWORD = 'vrs-local-only';
@@ -40,36 +40,7 @@ function running(pid: number): boolean {
   return existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '';
 }
 
-type Ended = Awaited<ReturnType<typeof ended>>;
-
-/**
- * Starts a cluster on `dir` in a process of its own, which prints its URL and stops it when its
- * input ends; `kill` ends that process as a crash would, leaving it no chance to stop the cluster.
- */
-async function cluster(dir: string): Promise<{ url: string; pid: number; stop(): Promise<Ended>; kill(): Promise<Ended> }> {
-  const child = nodeProcess(`
-    const { freePort, startEmbeddedPostgres } = require(${MODULE});
-    (async () => {
-      const db = await startEmbeddedPostgres(${JSON.stringify(dir)}, await freePort(), { persistent: true });
-      console.log(db.url);
-      process.stdin.on('end', () => db.stop().then(() => process.exit(0))).resume();
-    })().catch((error) => { console.error(error.message); process.exit(1); });
-  `);
-  const done = ended(child);
-  const url = await firstLine(child);
-  return {
-    url,
-    pid: child.pid!,
-    stop: () => {
-      child.stdin!.end();
-      return done;
-    },
-    kill: () => {
-      child.kill('SIGKILL');
-      return done;
-    },
-  };
-}
+const cluster = (dir: string) => clusterProcess(dir, { persistent: true });
 
 /** A start on `dir` expected to fail: its exit code and message. */
 async function refusedStart(dir: string): Promise<{ code: number | null; err: string }> {
