@@ -16,6 +16,7 @@ import { Services } from '../services';
 import { writeAudit } from '../services/audit.service';
 import { storableLiterals, unstorableVariable } from '../validation/storable-text';
 import { errorBody, json } from './answers';
+import { documentCache } from './document-cache';
 import { recordExport, residentImport } from './csv.routes';
 
 const MAX_BODY = 1024 * 1024;
@@ -249,6 +250,7 @@ export function createApollo(production: boolean, log: Log): ApolloServer<Contex
     schema: buildSchema(),
     formatError: (formatted, error) => formatError(formatted, error, log, production),
     parseOptions: { maxTokens: MAX_TOKENS },
+    documentStore: documentCache(),
     introspection: !production,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
