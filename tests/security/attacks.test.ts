@@ -109,6 +109,19 @@ describe('query abuse', () => {
     expect(codes(await officer.gql('query($n: Int!) { auditEvents(first: $n) { endCursor } }', { n: 'many' }))).toEqual(['BAD_USER_INPUT']);
   });
 
+  it('refuses fragments that spread each other twice over as too costly, at once, without a token', async () => {
+    // Under 1 kB that names one field 2^23 times: each fragment spreads the next one twice. Read
+    // fragment by fragment, as execution reads them, it is refused in a moment; walked spread by
+    // spread to name the request's fields in the log, it held the server for 25 s and 1.3 GB.
+    const depth = 23;
+    const fragments = Array.from({ length: depth }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join(' ');
+    const query = `{ ...F0 } ${fragments} fragment F${depth} on Query { vaccines { code } }`;
+    const started = Date.now();
+    const { status, text } = await post(t, { query });
+    expect([status, JSON.parse(text)]).toEqual([400, { errors: [{ message: 'Query refused: it asks for too much at once; ask for smaller pages (first) or fewer fields.', extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] }]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('answers a null given to an argument with a default as that argument\'s mistake, not as a costly query', async () => {
     const { officer } = await t.tenant();
     const mustNotBeNull = (argument: string, type: string, column: number) => ({ errors: [{ message: `Argument "${argument}" of non-null type "${type}" must not be null.`, locations: [{ line: 1, column }], extensions: { code: 'BAD_USER_INPUT' } }] });
