@@ -199,6 +199,8 @@ const costLimit: ApolloServerPlugin<Context> = {
   async requestDidStart() {
     return {
       async didResolveOperation({ request, document, operation, schema }) {
+        // An operationName that names none of the query's operations is Apollo's to refuse, as the client's mistake, saying which.
+        if (!operation) return;
         let cost: number;
         try {
           cost = getComplexity({

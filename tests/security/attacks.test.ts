@@ -140,6 +140,14 @@ describe('query abuse', () => {
     expect(await officer.gql('query($n: Int) { auditEvents(first: $n) { endCursor } }')).toEqual({ data: { auditEvents: { endCursor: null } } });
   });
 
+  it('answers an operationName that names no operation of the query as the client\'s mistake, not as a costly query', async () => {
+    const resolution = (message: string) => ({ errors: [{ message, extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } }] });
+    const unknown = await post(t, { query: '{ __typename }', operationName: 'Nope' });
+    expect([unknown.status, JSON.parse(unknown.text)]).toEqual([400, resolution('Unknown operation named "Nope".')]);
+    const unnamed = await post(t, { query: 'query A { __typename } query B { __typename }' });
+    expect([unnamed.status, JSON.parse(unnamed.text)]).toEqual([400, resolution('Must provide operation name if query contains multiple operations.')]);
+  });
+
   it('answers a syntax error as the client\'s mistake, with the parser\'s own message', async () => {
     for (const app of [t, prod]) {
       const { officer } = await app.tenant();
