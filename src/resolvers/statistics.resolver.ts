@@ -6,11 +6,16 @@ import { CoverageCell, DailySeries, Statistics, StatisticsCell, StatisticsCount,
 /** The names of the fields selected on the field being resolved, fragments included. */
 function selectedFields(info: GraphQLResolveInfo): Set<string> {
   const names = new Set<string>();
+  // A fragment is read once however often it is spread, as in the request's root fields (server.ts).
+  const read = new Set<string>();
   const visit = (selectionSet: SelectionSetNode | undefined) => {
     for (const selection of selectionSet?.selections ?? []) {
       if (selection.kind === Kind.FIELD) names.add(selection.name.value);
       else if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet);
-      else visit(info.fragments[selection.name.value]?.selectionSet);
+      else if (!read.has(selection.name.value)) {
+        read.add(selection.name.value);
+        visit(info.fragments[selection.name.value]?.selectionSet);
+      }
     }
   };
   for (const node of info.fieldNodes) visit(node.selectionSet);
