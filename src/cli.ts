@@ -22,7 +22,7 @@ import type { ImportProgress } from './services/resident-import.service';
 import { encodingNamed } from './validation/encodings';
 import { checkMunicipalityCode } from './validation/identifiers';
 import { createServices } from './services';
-import { archiveAuditEvents, AuditSource, verifyAuditLog } from './services/audit.service';
+import { archiveAuditEvents, AuditSource, endWithClient, verifyAuditLog } from './services/audit.service';
 
 const USAGE = `Usage: npm run cli -- <command>
 
@@ -366,7 +366,12 @@ export async function verifyAudit(...args: string[]): Promise<void> {
 export async function archiveAudit(): Promise<void> {
   const { moved, cutoff } = await withDatabase(async ({ db }, config) => {
     const cutoff = new Date(Date.now() - (config.auditRetentionDays ?? 3653) * 86_400_000);
-    return { moved: await archiveAuditEvents(db.manager, cutoff), cutoff };
+    // One statement moving every event past the cutoff: stopped, it moves none, rather than all once it ends.
+    const moved = await db.transaction(async (tx) => {
+      await endWithClient(tx, true);
+      return archiveAuditEvents(tx, cutoff);
+    });
+    return { moved, cutoff };
   }, { asOwner: true });
   console.log(`Archived ${moved} events older than ${cutoff.toISOString()}.`);
 }

@@ -472,6 +472,58 @@ describe('operator command line', () => {
     }
   }, 60_000);
 
+  /**
+   * Runs the command until its database session waits on a lock the test holds, as it would read a
+   * city's log for minutes, then interrupts it: how many such sessions it had, and how many are left 15 s on.
+   */
+  async function interruptedWhileWaiting(args: string[], env: NodeJS.ProcessEnv): Promise<{ exit: number | null; sessions: number; left: number }> {
+    const started = new Date();
+    const command = typescript('src/cli.ts', args, env);
+    const waiting = async (): Promise<number[]> => (await t.db.query(
+      `SELECT pid FROM pg_stat_activity WHERE backend_start >= $1 AND wait_event_type = 'Lock'`, [started],
+    )).map((row: { pid: number }) => row.pid);
+    let sessions: number[] = [];
+    while ((sessions = await waiting()).length === 0 && command.process.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+    command.process.kill('SIGINT');
+    const exit = await command.exited;
+    const left = async () => (await t.db.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY ($1)', [sessions]))[0].n;
+    const deadline = Date.now() + 15_000;
+    while (await left() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    return { exit, sessions: sessions.length, left: await left() };
+  }
+
+  it('ends its database session within seconds when the operator interrupts a verification, rather than leaving it to run on', async () => {
+    const { code } = await t.tenant();
+    // Another run of the same series holds it.
+    const other = t.db.createQueryRunner();
+    await other.connect();
+    const lock = [`audit-checkpoint:${code}`];
+    try {
+      await other.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', lock);
+      expect(await interruptedWhileWaiting(['verify-audit', code], process.env)).toEqual({ exit: 130, sessions: 1, left: 0 });
+    } finally {
+      await other.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', lock);
+      await other.release();
+    }
+  }, 60_000);
+
+  it('ends its database session within seconds when the operator interrupts an archiving, rather than leaving it to run on', async () => {
+    const { code } = await t.tenant();
+    // The indexing of a chain holds its mark: the archiving waits for it.
+    const indexing = t.db.createQueryRunner();
+    await indexing.connect();
+    try {
+      await indexing.startTransaction();
+      await indexing.query('INSERT INTO audit_target_mark (chain) VALUES ($1) ON CONFLICT (chain) DO NOTHING', [code]);
+      await indexing.query('SELECT FROM audit_target_mark WHERE chain = $1 FOR UPDATE', [code]);
+      // A retention no event has reached: nothing moves that other tests read.
+      expect(await interruptedWhileWaiting(['archive-audit'], { ...process.env, AUDIT_RETENTION_DAYS: '36500' })).toEqual({ exit: 130, sessions: 1, left: 0 });
+    } finally {
+      await indexing.rollbackTransaction();
+      await indexing.release();
+    }
+  }, 60_000);
+
   it('waits a whole minute from the new key version, however long a running import held the version back', async () => {
     const { code } = await t.tenant();
     // An import merging into the municipality: the new version waits for its commit.
