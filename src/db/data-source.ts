@@ -121,6 +121,13 @@ types.setTypeParser(pg.types.builtins.DATE, (text: string) => text);
  */
 const SESSION_DATESTYLE = '-c datestyle=ISO,YMD';
 
+/**
+ * The municipalities whose rows row-level security lets a session see, until a transaction sets its
+ * own (tenant-session.ts): none, whatever `PGOPTIONS` says (a shell still holding the owner's
+ * `vrs.tenants=*` for a backup).
+ */
+const NO_TENANTS = '-c vrs.tenants=';
+
 /** The non-owner role the application works as; row-level security applies to it. */
 export const APP_ROLE = 'vrs_app';
 
@@ -132,7 +139,8 @@ export const APP_ROLE = 'vrs_app';
  * server work as the owner, past row-level security, with the database's datestyle.
  */
 function sessionOptions(url: string, asApp: boolean): { url: string; options: string } {
-  const ours = [SESSION_DATESTYLE, ...(asApp ? [`-c role=${APP_ROLE}`] : [])];
+  // No session starts with municipalities of its own: a request names its own in its transaction.
+  const ours = [SESSION_DATESTYLE, NO_TENANTS, ...(asApp ? [`-c role=${APP_ROLE}`] : [])];
   // A socket directory and database ('/run/postgresql vrs') carry no options.
   const parsed = url.startsWith('/') ? null : new URL(url);
   const fromUrl = parsed?.searchParams.get('options');
