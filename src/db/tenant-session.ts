@@ -82,12 +82,24 @@ export class RequestSession {
   }
 
   /**
-   * For work long by nature (a city's whole ticket issuance): the rest of the transaction's
-   * statements may run as long as they need, while each wait for a lock stays bounded.
+   * Runs `work`, long by nature (a city's whole ticket issuance), with `settings` of its own: its
+   * statements may run as long as they need, while each wait for a lock stays bounded. They are put
+   * back once the work is done: left for the transaction, the mutations a document asks for after a
+   * city's issuance would run unbounded and planned as it is (without nested loops), each ticket
+   * voided reading every resident of the city. A failed work is rolled back to its savepoint,
+   * settings and all, so call this inside one.
    */
-  async runLong(tx: EntityManager): Promise<void> {
-    if (!this.statementTimeoutMs) return;
-    await tx.query(`SELECT set_config('statement_timeout', '0', true), set_config('lock_timeout', $1, true)`, [String(this.statementTimeoutMs)]);
+  async runLong<T>(tx: EntityManager, work: () => Promise<T>, settings: Record<string, string> = {}): Promise<T> {
+    const own = this.statementTimeoutMs ? { ...settings, statement_timeout: '0', lock_timeout: String(this.statementTimeoutMs) } : settings;
+    const names = Object.keys(own);
+    if (names.length === 0) return work();
+    const set = (values: string[]) => tx.query('SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)', [names, values]);
+    const [{ before }]: { before: string[] }[] = await tx.query(
+      'SELECT array_agg(current_setting(n) ORDER BY i) AS before FROM unnest($1::text[]) WITH ORDINALITY AS s(n, i)', [names]);
+    await set(names.map((name) => own[name]));
+    const result = await work();
+    await set(before);
+    return result;
   }
 
   /**

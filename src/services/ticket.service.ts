@@ -125,15 +125,13 @@ export class TicketService {
    * operation log names every ticket issued (up to AUDIT_BATCH an event), then the total.
    */
   private async issueToAll(ctx: Context, municipalityCode: string, series: string, issuedOn: string) {
-    return (await ctx.session.manager()).transaction(async (tx) => {
-      // About 5 s a 200,000 residents on two cores: a city of millions takes minutes. Waiting for a
-      // lock, the registry's first, stays bounded.
-      await ctx.session.runLong(tx);
+    // About 5 s a 200,000 residents on two cores: a city of millions takes minutes. Waiting for a
+    // lock, the registry's first, stays bounded. Whole-city statements join by hash, never row by row:
+    // the planner's counts lag a registry that grew by SQL or faster than autovacuum counts it, and
+    // reckoning one resident and one ticket where there are 100,000 of each, it read every ticket of
+    // the city once per resident (minutes).
+    return (await ctx.session.manager()).transaction((tx) => ctx.session.runLong(tx, async () => {
       await lockIssuance(tx, municipalityCode);
-      // Whole-city statements join by hash, never row by row: the planner's counts lag a registry
-      // that grew by SQL or faster than autovacuum counts it, and reckoning one resident and one ticket
-      // where there are 100,000 of each, it read every ticket of the city once per resident (minutes).
-      await tx.query('SET LOCAL enable_nestloop = off');
       let issued = 0;
       // A drawn number that collides is skipped by ON CONFLICT; the next round retries those residents.
       // The residents are locked as they are read (the ticket's key check locks them anyway, only later):
@@ -163,7 +161,7 @@ export class TicketService {
       }
       await writeAudit(tx, ctx, [{ operation: 'ticket.issue', municipalityCode, targetIds: [`series:${series}`, `count:${issued}`], outcome: 'SUCCESS' }]);
       return { issuedCount: issued, tickets: null, matchedPendingDoses: 0 };
-    });
+    }, { enable_nestloop: 'off' }));
   }
 
   /**
