@@ -2,7 +2,7 @@ import { ApolloServer, ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { DocumentNode, FragmentDefinitionNode, getNamedType, getVariableValues, GraphQLError, GraphQLFormattedError, isCompositeType, Kind, OperationDefinitionNode, SelectionSetNode, ValidationRule } from 'graphql';
-import { ComplexityEstimatorArgs, getComplexity, simpleEstimator } from 'graphql-query-complexity';
+import { ComplexityEstimatorArgs, fieldExtensionsEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
@@ -181,7 +181,8 @@ const TOO_COSTLY = 'Query refused: it asks for too much at once; ask for smaller
  * variable or the argument's default: the library resolves them as execution will). A whole page
  * of the largest list (1,000 rejections with every field and the job around them, about 31,000)
  * fits; ten pages of residents with their tickets and doses (about 80,000) do not. The weights
- * are graphql-armor's: an object 2 plus 1.5 times its fields, a leaf 1 (simpleEstimator).
+ * are graphql-armor's: an object 2 plus 1.5 times its fields, a leaf 1 (simpleEstimator), or what
+ * the field's `complexity` says (a list of ids an operation-log event names).
  */
 function pageEstimator({ field, args, childComplexity }: ComplexityEstimatorArgs): number | void {
   if (field.name === '__schema') return 0;
@@ -208,7 +209,7 @@ const costLimit: ApolloServerPlugin<Context> = {
             query: document,
             operationName: request.operationName ?? undefined,
             variables: request.variables,
-            estimators: [pageEstimator, simpleEstimator({ defaultComplexity: 1 })],
+            estimators: [pageEstimator, fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
           });
         } catch (error) {
           // Variables that do not fit the operation are refused by execution itself, before any

@@ -93,13 +93,18 @@ describe('query abuse', () => {
       { query: `query($n: Int!) { ${events('(first: $n)')} }`, variables: { n: 500 } },
       // A page asked for below one row does not pay for the others.
       { query: `query($n: Int!, $none: Int!) { ${events('(first: $n)', 9)} z: auditEvents(first: $none) { endCursor } }`, variables: { n: 250, none: -1_000_000_000 } },
+      // An event names up to a thousand ids: ten pages of them alone were 200 MB to answer.
+      { query: `{ ${tenTimes('auditEvents(first: 500) { nodes { targetIds } }')} }` },
+      { query: `{ ${tenTimes('auditEvents(first: 100) { nodes { targetIds } }')} }` },
     ]) {
       const { status, text } = await post(t, body, officer.token);
       expect([status, JSON.parse(text)]).toEqual([400, TOO_COSTLY]);
     }
-    // The same lists at a size a screen shows are answered, however `first` is given.
-    expect(codes(await officer.gql(`query($n: Int!) { ${events('(first: $n)')} }`, { n: 100 }))).toEqual([]);
-    expect(codes(await officer.gql(`{ ${events('')} }`))).toEqual([]);
+    // The same lists at a size a screen shows are answered, however `first` is given, and so is the
+    // largest page of events with every field.
+    expect(codes(await officer.gql(`query($n: Int!) { ${events('(first: $n)', 5)} }`, { n: 100 }))).toEqual([]);
+    expect(codes(await officer.gql(`{ ${events('', 5)} }`))).toEqual([]);
+    expect(codes(await officer.gql(`{ ${events('(first: 500)', 1)} }`))).toEqual([]);
     // The largest page the schema offers, with every field, is no abuse when `first` is a variable either.
     const job = `query($id: ID!, $first: Int!) { importJob(id: $id) { id municipalityCode status phase mode encoding bytesRead bytesTotal
       rowsRead rowsAccepted rowsRejected residentsInserted residentsUpdated ticketsInserted ticketsUpdated failureReason progress createdAt finishedAt
