@@ -21,8 +21,9 @@ import { ImportMode, ImportPhase, ImportStatus, Role } from './schema/enums';
 import type { ImportProgress } from './services/resident-import.service';
 import { encodingNamed } from './validation/encodings';
 import { checkMunicipalityCode } from './validation/identifiers';
+import { endWithClient } from './db/pg-client';
 import { createServices } from './services';
-import { archiveAuditEvents, AuditSource, endWithClient, verifyAuditLog } from './services/audit.service';
+import { archiveAuditEvents, AuditSource, verifyAuditLog } from './services/audit.service';
 
 const USAGE = `Usage: npm run cli -- <command>
 

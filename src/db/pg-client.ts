@@ -179,3 +179,15 @@ export function connectionLost(error: unknown): boolean {
 export function afterAnotherFailed(error: unknown): boolean {
   return sqlState(error) === '25P02';
 }
+
+/**
+ * Makes the session's statements (all of them, or with `local` its transaction's) end within 5 s
+ * of its client going, on PostgreSQL 14 and later on Linux, instead of running to their end: an
+ * operator's command stopped by Ctrl-C over a city's log no longer leaves its statement reading
+ * for minutes, holding what it locked. Earlier versions do without.
+ */
+export async function endWithClient(db: { query(sql: string): Promise<unknown> }, local: boolean): Promise<void> {
+  await db.query(`DO $$ BEGIN
+    PERFORM set_config('client_connection_check_interval', '5s', ${local});
+  EXCEPTION WHEN undefined_object THEN NULL; END $$`);
+}

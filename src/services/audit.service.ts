@@ -1,7 +1,7 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { Actor } from '../auth/actor';
 import type { Context } from '../context';
-import { prepared } from '../db/pg-client';
+import { endWithClient, prepared } from '../db/pg-client';
 import { CheckpointHead, CheckpointLink, checkpointDigest, checkpointKey, checkpointMac, headsHash, macMatches } from '../crypto/audit-checkpoint';
 import { AuditEvent, AuditOutcome } from '../entities/audit-event.entity';
 import { applyScope, reachesEveryTenant, scopeOf } from '../policies/scope';
@@ -161,18 +161,6 @@ export async function verifyAuditChain(db: EntityManager, chain?: string): Promi
     [chain ?? null],
   );
   return { checked: result.checked, broken: result.broken };
-}
-
-/**
- * Makes the session's statements (all of them, or with `local` its transaction's) end within 5 s
- * of its client going, on PostgreSQL 14 and later on Linux, instead of running to their end: an
- * operator's command stopped by Ctrl-C over a city's log no longer leaves its statement reading
- * for minutes, holding what it locked. Earlier versions do without.
- */
-export async function endWithClient(db: Queryable, local: boolean): Promise<void> {
-  await db.query(`DO $$ BEGIN
-    PERFORM set_config('client_connection_check_interval', '5s', ${local});
-  EXCEPTION WHEN undefined_object THEN NULL; END $$`);
 }
 
 /** The series of checkpoints of every chain at once; a series of one chain bears the chain's name. */

@@ -9,7 +9,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Context } from '../context';
 import { TenantKeyring, TenantKeys } from '../crypto/tenant-keyring';
 import { copyCsv, spreadsheetText } from '../db/csv-copy';
-import { connectionLost, crossedAnother, patiently, queryable, withClient } from '../db/pg-client';
+import { connectionLost, crossedAnother, endWithClient, patiently, queryable, withClient } from '../db/pg-client';
 import { lockRegistry } from '../db/registry-lock';
 import { setTenants } from '../db/tenant-session';
 import { PlatformFunction } from '../entities/function-suspension.entity';
@@ -931,9 +931,9 @@ export class ResidentImportService {
       // that dies mid-statement ends its statement within seconds (PostgreSQL 14 and later, on Linux),
       // not at its end: its locks go, and the job reads as stopped.
       await runner.query(`DO $$ BEGIN
-        BEGIN PERFORM set_config('deadlock_timeout', '${DEADLOCK_PATIENCE}', true); EXCEPTION WHEN insufficient_privilege THEN NULL; END;
-        BEGIN PERFORM set_config('client_connection_check_interval', '5s', true); EXCEPTION WHEN undefined_object THEN NULL; END;
-      END $$`);
+        PERFORM set_config('deadlock_timeout', '${DEADLOCK_PATIENCE}', true);
+      EXCEPTION WHEN insufficient_privilege THEN NULL; END $$`);
+      await endWithClient(runner, true);
       await setTenants(runner, [code]);
       const result = await work(client, runner.manager);
       await runner.commitTransaction();
