@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import { Config, ensureDataDir } from './config';
-import { checkAppSession, createDataSource, migrate } from './db/data-source';
+import { createDataSource, migrate } from './db/data-source';
 import { EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres';
 import { syncReferenceData } from './db/reference-data';
 import { Listeners, startListeners } from './http/server';
@@ -41,11 +41,8 @@ export async function openDatabase(config: Config, { asOwner = false, log = crea
     await owner.destroy();
   }
   const db = createDataSource(url, { asApp: !asOwner, connectionWaitMs: (config.connectionWaitSeconds ?? 10) * 1000 });
+  // Initializing opens the first connection, which is refused if it does not open as vrs_app.
   await db.initialize();
-  if (!asOwner) await checkAppSession(db).catch(async (error) => {
-    await db.destroy();
-    throw error;
-  });
   return {
     db,
     embedded,

@@ -176,6 +176,9 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
       keepAliveInitialDelayMillis: KEEP_ALIVE_MS,
       types,
       options: session.options,
+      // Every connection is checked as it opens, not only the first: a pooler may hand the server
+      // connections opened in more than one way.
+      ...(options.asApp ? { onConnect: checkAppSession } : {}),
       ...(options.connectionWaitMs ? { connectionTimeoutMillis: options.connectionWaitMs } : {}),
     },
   });
@@ -185,18 +188,19 @@ export function createDataSource(url: string, options: { logger?: Logger; poolSi
 const ISO_DATESTYLE = 'ISO, YMD';
 
 /**
- * Refuses the application's connections when they do not open as `createDataSource` asks with
+ * Refuses a connection of the application's that does not open as `createDataSource` asks with
  * `asApp`: something between the server and PostgreSQL dropped the `options` start-up parameter
  * (PgBouncer does with `ignore_startup_parameters = options`), and every query would run as the
  * connecting user, whom the tenant policies do not name (a superuser or owner with BYPASSRLS reads
- * every municipality's rows), writing dates in the database's datestyle.
+ * every municipality's rows), writing dates in the database's datestyle. The server's first
+ * connection is one of them, so it does not start.
  */
-export async function checkAppSession(db: DataSource): Promise<void> {
-  const [{ role, datestyle }] = await db.query(`SELECT current_user AS role, current_setting('datestyle') AS datestyle`);
+async function checkAppSession(client: pg.ClientBase): Promise<void> {
+  const { rows: [{ role, datestyle }] } = await client.query(`SELECT current_user AS role, current_setting('datestyle') AS datestyle`);
   if (role === APP_ROLE && datestyle === ISO_DATESTYLE) return;
   throw new Error(`the database's connections open as ${role} with datestyle ${datestyle}, not as ${APP_ROLE} with ${ISO_DATESTYLE}: `
     + 'the options start-up parameter that sets them did not reach PostgreSQL (a connection pooler in between drops it, as PgBouncer does '
-    + 'with ignore_startup_parameters = options). Row-level security would not apply, so the server does not start: point DATABASE_URL '
+    + 'with ignore_startup_parameters = options). Row-level security would not apply, so the server refuses the connection, and does not start on it: point DATABASE_URL '
     + 'at PostgreSQL itself, or at a pooler that passes options on');
 }
 

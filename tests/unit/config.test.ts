@@ -104,12 +104,16 @@ describe('configuration', () => {
     await expect(refused).rejects.not.toThrow(/secret-password/);
   });
 
-  it('refuses to start when its connections\' start-up settings do not reach PostgreSQL, rather than work as the owner past row-level security', async () => {
-    // The test database behind a relay that drops each connection's `options` start-up parameter and
-    // passes on the rest, as PgBouncer does with ignore_startup_parameters = options.
+  /**
+   * The test database behind a relay that drops the `options` start-up parameter of the connections
+   * opened while `strips()` is true and passes on the rest, as PgBouncer does with
+   * ignore_startup_parameters = options. DATABASE_URL names the relay until `close`.
+   */
+  async function optionsDroppingRelay(strips: () => boolean): Promise<{ close(): void }> {
     const database = new URL(saved.DATABASE_URL!);
     const sockets = new Set<Socket>();
     const relay = createServer((socket) => {
+      const stripped = strips();
       const upstream = connect(Number(database.port || 5432), database.hostname);
       for (const each of [socket, upstream]) {
         sockets.add(each);
@@ -123,7 +127,7 @@ describe('configuration', () => {
         const length = head.readInt32BE(0);
         const fields = head.subarray(8, length - 2).toString().split('\0');
         let kept = '';
-        for (let i = 0; i < fields.length; i += 2) if (fields[i] !== 'options') kept += `${fields[i]}\0${fields[i + 1]}\0`;
+        for (let i = 0; i < fields.length; i += 2) if (!stripped || fields[i] !== 'options') kept += `${fields[i]}\0${fields[i + 1]}\0`;
         const message = Buffer.concat([Buffer.alloc(8), Buffer.from(`${kept}\0`)]);
         message.writeInt32BE(message.length, 0);
         message.writeInt32BE(head.readInt32BE(4), 4);
@@ -136,14 +140,51 @@ describe('configuration', () => {
     const url = new URL(database);
     url.host = `127.0.0.1:${(relay.address() as { port: number }).port}`;
     process.env.DATABASE_URL = url.toString();
+    return {
+      close() {
+        relay.close();
+        for (const socket of sockets) socket.destroy();
+      },
+    };
+  }
+
+  const droppedOptions = (owner: string) => new RegExp(`^the database's connections open as ${owner} with datestyle [^:]+, not as vrs_app with ISO, YMD: `
+    + 'the options start-up parameter that sets them did not reach PostgreSQL \\(a connection pooler in between drops it, as PgBouncer does '
+    + 'with ignore_startup_parameters = options\\)\\. Row-level security would not apply, so the server refuses the connection, and does not start on it: point DATABASE_URL '
+    + 'at PostgreSQL itself, or at a pooler that passes options on$');
+
+  it('refuses to start when its connections\' start-up settings do not reach PostgreSQL, rather than work as the owner past row-level security', async () => {
+    const relay = await optionsDroppingRelay(() => true);
     try {
-      await expect(openDatabase(loadConfig())).rejects.toThrow(new RegExp(`^the database's connections open as ${database.username} with datestyle [^:]+, not as vrs_app with ISO, YMD: `
-        + 'the options start-up parameter that sets them did not reach PostgreSQL \\(a connection pooler in between drops it, as PgBouncer does '
-        + 'with ignore_startup_parameters = options\\)\\. Row-level security would not apply, so the server does not start: point DATABASE_URL '
-        + 'at PostgreSQL itself, or at a pooler that passes options on$'));
+      await expect(openDatabase(loadConfig())).rejects.toThrow(droppedOptions(new URL(saved.DATABASE_URL!).username));
     } finally {
       relay.close();
-      for (const socket of sockets) socket.destroy();
+    }
+  });
+
+  it('refuses a later connection that opens without its start-up settings, rather than run a request on it as the owner', async () => {
+    // The connections the server starts with keep their settings; those opened after lose them.
+    let started = false;
+    const relay = await optionsDroppingRelay(() => started);
+    try {
+      const database = await openDatabase(loadConfig());
+      started = true;
+      try {
+        const first = database.db.createQueryRunner();
+        await first.startTransaction();
+        try {
+          expect(await first.query('SELECT current_user AS role')).toEqual([{ role: 'vrs_app' }]);
+          // The first connection is busy, so this asks for another.
+          await expect(database.db.query('SELECT current_user AS role')).rejects.toThrow(droppedOptions(new URL(saved.DATABASE_URL!).username));
+        } finally {
+          await first.rollbackTransaction();
+          await first.release();
+        }
+      } finally {
+        await database.close();
+      }
+    } finally {
+      relay.close();
     }
   });
 
