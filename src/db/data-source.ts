@@ -204,6 +204,21 @@ async function checkAppSession(client: pg.ClientBase): Promise<void> {
     + 'at PostgreSQL itself, or at a pooler that passes options on');
 }
 
+/**
+ * Refuses a database that holds migrations this code does not know: a newer version applied them
+ * (a deploy rolled back, an old server restarted after a new one migrated). TypeORM applies what
+ * is missing and says nothing of the rest, so the older code served a schema it was not written
+ * for: a unique index it did not know of answered its writes with an internal error.
+ */
+async function refuseNewerSchema(dataSource: DataSource, executor: MigrationExecutor): Promise<void> {
+  const known = new Set(dataSource.migrations.map((migration) => migration.name ?? migration.constructor.name));
+  const unknown = (await executor.getExecutedMigrations()).map((migration) => migration.name).filter((name) => !known.has(name));
+  if (!unknown.length) return;
+  throw new Error(`the database holds migrations this version does not know: ${unknown.join(', ')}. A newer version applied them, `
+    + 'and this one does not start against a schema it was not written for: start the version that applied them, or revert them '
+    + 'with that version first (each has a down)');
+}
+
 /** The session lock held while migrating, and how often a process waiting for it asks again. */
 const MIGRATION_LOCK = 'migrations';
 const MIGRATION_RETRY_MS = 200;
@@ -215,7 +230,8 @@ const MIGRATION_RETRY_MS = 200;
  * already exists"). The lock is asked for again and again rather than waited on: a session waiting
  * on a lock holds a snapshot, which a migration's CREATE INDEX CONCURRENTLY would wait for for ever.
  * The migrations run on the session holding it, so one connection is enough. A server that waits
- * says so once in `log`, so that its start is not silent meanwhile.
+ * says so once in `log`, so that its start is not silent meanwhile. A database a newer version
+ * migrated is refused before anything is applied.
  */
 export async function migrate(dataSource: DataSource, log?: Log): Promise<void> {
   const turn = dataSource.createQueryRunner();
@@ -228,6 +244,7 @@ export async function migrate(dataSource: DataSource, log?: Log): Promise<void> 
     try {
       const executor = new MigrationExecutor(dataSource, turn);
       executor.transaction = 'each';
+      await refuseNewerSchema(dataSource, executor);
       await executor.executePendingMigrations();
     } finally {
       // The connection goes back to the pool with its session: the lock would go with it.

@@ -198,3 +198,19 @@ it('says once in its log that it waits while another server migrates, and nothin
   await migrate(db, createLog('info', alone));
   expect(alone.text).toEqual([]);
 });
+
+it('refuses a database a newer version migrated, naming the migrations it does not know, and applies none of its own meanwhile', async () => {
+  // A deploy rolled back: the database holds a migration of the newer code, and lacks one of this code's.
+  await undoUntil(migrations.at(-2)!.name);
+  const newer = 'FromANewerVersion1899999999999';
+  await db.query(`INSERT INTO migrations (timestamp, name) VALUES (1899999999999, $1)`, [newer]);
+  try {
+    await expect(migrate(db)).rejects.toThrow(`the database holds migrations this version does not know: ${newer}. A newer version applied them, `
+      + 'and this one does not start against a schema it was not written for: start the version that applied them, or revert them with that version first');
+    expect(await applied()).toEqual([...migrations.slice(0, -1).map((m) => m.name), newer]);
+  } finally {
+    await db.query('DELETE FROM migrations WHERE name = $1', [newer]);
+  }
+  await migrate(db);
+  expect(await applied()).toEqual(migrations.map((m) => m.name));
+}, 120_000);
