@@ -22,6 +22,7 @@ import type { ImportProgress } from './services/resident-import.service';
 import { encodingNamed } from './validation/encodings';
 import { checkMunicipalityCode } from './validation/identifiers';
 import { endWithClient } from './db/pg-client';
+import { revertMigrations } from './db/data-source';
 import { createServices } from './services';
 import { archiveAuditEvents, AuditSource, verifyAuditLog } from './services/audit.service';
 
@@ -40,6 +41,9 @@ Commands:
   reencrypt-tenant-key <code> Re-encrypt what is still under an older key (resumes an interrupted rotation)
   rotate-master-key           Re-wrap under MASTER_KEY every data key still under PREVIOUS_MASTER_KEY (safe to re-run);
                               run it once every server has restarted with both set
+  revert-migrations <migration>
+                              Revert, newest first, every migration applied after the one named (the newest of the
+                              version to go back to, which names it when it refuses to start), each by its down
   import-residents <municipalityCode> <file> [--mode skip|abort] [--encoding sjis|utf8] [--rejections <report.csv>]
                               Import a resident registry CSV into a municipality (default: --mode abort, encoding detected);
                               --rejections writes every rejected row's line, column and reason to a CSV file
@@ -445,6 +449,13 @@ export async function rotateMasterKey(): Promise<void> {
   console.log(`Re-wrapped ${rewrapped} data keys under MASTER_KEY; ${unchanged} were under it already. Run verify-audit once with the same two settings (it hands every series of checkpoints over to the new key); PREVIOUS_MASTER_KEY can then be removed from every server.`);
 }
 
+/** Reverts the migrations after the one named, so that the older version whose newest it is can start. */
+export async function revertMigrationsTo(args: string[]): Promise<void> {
+  const [to] = positional('revert-migrations', args, ['<migration>']) as [string];
+  const reverted = await withDatabase(({ db }, config) => revertMigrations(db, to, logFor(config)), { asOwner: true });
+  console.log(reverted.length ? `Reverted ${reverted.length} migrations: ${reverted.join(', ')}. ${to} is the newest applied.` : `${to} is the newest applied already: nothing was reverted.`);
+}
+
 /**
  * Each command with how many plain arguments it takes (verify-audit and import-residents read their
  * own options), and what runs it.
@@ -457,6 +468,7 @@ const COMMANDS: Record<string, { most?: number; run: (args: string[]) => Promise
   'reencrypt-tenant-key': { most: 1, run: (args) => reencryptTenantKey(args[0]) },
   'rotate-master-key': { most: 0, run: () => rotateMasterKey() },
   'import-residents': { run: (args) => importResidents(args) },
+  'revert-migrations': { run: (args) => revertMigrationsTo(args) },
 };
 
 /** Runs the command `npm run cli -- <command> <arguments>` names. */

@@ -204,6 +204,9 @@ async function checkAppSession(client: pg.ClientBase): Promise<void> {
     + 'at PostgreSQL itself, or at a pooler that passes options on');
 }
 
+/** This version's migrations, oldest first, by the names the database records them under. */
+const migrationNames = (dataSource: DataSource): string[] => dataSource.migrations.map((migration) => migration.name ?? migration.constructor.name);
+
 /**
  * Refuses a database that holds migrations this code does not know: a newer version applied them
  * (a deploy rolled back, an old server restarted after a new one migrated). TypeORM applies what
@@ -211,12 +214,13 @@ async function checkAppSession(client: pg.ClientBase): Promise<void> {
  * for: a unique index it did not know of answered its writes with an internal error.
  */
 async function refuseNewerSchema(dataSource: DataSource, executor: MigrationExecutor): Promise<void> {
-  const known = new Set(dataSource.migrations.map((migration) => migration.name ?? migration.constructor.name));
+  const known = new Set(migrationNames(dataSource));
   const unknown = (await executor.getExecutedMigrations()).map((migration) => migration.name).filter((name) => !known.has(name));
   if (!unknown.length) return;
+  const newest = migrationNames(dataSource).at(-1);
   throw new Error(`the database holds migrations this version does not know: ${unknown.join(', ')}. A newer version applied them, `
     + 'and this one does not start against a schema it was not written for: start the version that applied them, or revert them '
-    + 'with that version first (each has a down)');
+    + `with that version first (npm run cli -- revert-migrations ${newest})`);
 }
 
 /** The session lock held while migrating, and how often a process waiting for it asks again. */
@@ -234,6 +238,36 @@ const MIGRATION_RETRY_MS = 200;
  * migrated is refused before anything is applied.
  */
 export async function migrate(dataSource: DataSource, log?: Log): Promise<void> {
+  await inTurn(dataSource, log, async (executor) => {
+    await refuseNewerSchema(dataSource, executor);
+    await executor.executePendingMigrations();
+  });
+}
+
+/**
+ * Reverts, newest first, every migration applied after `to`, one of this version's, so that the
+ * version whose newest migration is `to` can start again (a deploy rolled back). Each runs its
+ * `down` in its own transaction, in the migrations' turn. Returns the names of those reverted.
+ */
+export async function revertMigrations(dataSource: DataSource, to: string, log?: Log): Promise<string[]> {
+  const names = migrationNames(dataSource);
+  if (!names.includes(to)) throw new Error(`${to} is no migration of this version, whose migrations run from ${names[0]} to ${names.at(-1)}`);
+  return inTurn(dataSource, log, async (executor) => {
+    await refuseNewerSchema(dataSource, executor);
+    const applied = async () => (await executor.getExecutedMigrations()).map((migration) => migration.name);
+    if (!(await applied()).includes(to)) throw new Error(`${to} is not applied to this database: there is nothing after it to revert`);
+    const reverted: string[] = [];
+    for (let newest = (await applied())[0]; newest !== to; newest = (await applied())[0]) {
+      await executor.undoLastMigration();
+      reverted.push(newest);
+      log?.info(`migrations: reverted ${newest}`);
+    }
+    return reverted;
+  });
+}
+
+/** Runs `work` on a session holding the migrations' turn (see `migrate`). */
+async function inTurn<T>(dataSource: DataSource, log: Log | undefined, work: (executor: MigrationExecutor) => Promise<T>): Promise<T> {
   const turn = dataSource.createQueryRunner();
   try {
     const take = async () => (await turn.query('SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked', [MIGRATION_LOCK]))[0].locked as boolean;
@@ -244,8 +278,7 @@ export async function migrate(dataSource: DataSource, log?: Log): Promise<void> 
     try {
       const executor = new MigrationExecutor(dataSource, turn);
       executor.transaction = 'each';
-      await refuseNewerSchema(dataSource, executor);
-      await executor.executePendingMigrations();
+      return await work(executor);
     } finally {
       // The connection goes back to the pool with its session: the lock would go with it.
       await turn.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [MIGRATION_LOCK]).catch(() => undefined);

@@ -191,6 +191,8 @@ describe('operator command line', () => {
       [['import-residents', code, 'residents.csv', '--mode', 'skip', '--mode', 'abort'], 'import-residents: --mode given twice'],
       [['import-residents', code, 'residents.csv', '--rejections'], 'import-residents: --rejections needs a value'],
       [['import-residents', code, 'residents.csv', '--mode', 'ignore'], 'import-residents: --mode must be skip or abort'],
+      [['revert-migrations'], 'revert-migrations: missing <migration>'],
+      [['revert-migrations', 'Foundation1795392000000', 'extra'], 'revert-migrations: unexpected argument "extra"'],
     ];
     for (const [args, problem] of refusals) {
       await expect(run(args)).rejects.toThrow(new RegExp(`^${problem.replace(/[<>]/g, '.')}\n\nUsage: npm run cli -- <command>\n`));

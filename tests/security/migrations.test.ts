@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { APP_ROLE, createDataSource, migrate, migrations } from '../../src/db/data-source';
+import { run } from '../../src/cli';
+import { APP_ROLE, createDataSource, migrate, migrations, revertMigrations } from '../../src/db/data-source';
 import { createLog } from '../../src/log';
 import { writeAudit } from '../../src/services/audit.service';
 import { LogLines } from '../helpers/test-app';
@@ -12,6 +14,7 @@ import { LogLines } from '../helpers/test-app';
 let admin: DataSource;
 let db: DataSource;
 const NAME = `migrations_${process.pid}`;
+let dbUrl: string;
 
 beforeAll(async () => {
   admin = createDataSource(process.env.DATABASE_URL!);
@@ -19,7 +22,8 @@ beforeAll(async () => {
   await admin.query(`CREATE DATABASE ${NAME}`);
   const url = new URL(process.env.DATABASE_URL!);
   url.pathname = `/${NAME}`;
-  db = createDataSource(url.toString());
+  dbUrl = url.toString();
+  db = createDataSource(dbUrl);
   await db.initialize();
   await migrate(db);
 }, 120_000);
@@ -206,11 +210,40 @@ it('refuses a database a newer version migrated, naming the migrations it does n
   await db.query(`INSERT INTO migrations (timestamp, name) VALUES (1899999999999, $1)`, [newer]);
   try {
     await expect(migrate(db)).rejects.toThrow(`the database holds migrations this version does not know: ${newer}. A newer version applied them, `
-      + 'and this one does not start against a schema it was not written for: start the version that applied them, or revert them with that version first');
+      + 'and this one does not start against a schema it was not written for: start the version that applied them, or revert them with that version first '
+      + `(npm run cli -- revert-migrations ${migrations.at(-1)!.name})`);
+    expect(await applied()).toEqual([...migrations.slice(0, -1).map((m) => m.name), newer]);
+    // Nor does it revert what it does not know.
+    await expect(revertMigrations(db, migrations.at(-3)!.name)).rejects.toThrow('the database holds migrations this version does not know: ');
     expect(await applied()).toEqual([...migrations.slice(0, -1).map((m) => m.name), newer]);
   } finally {
     await db.query('DELETE FROM migrations WHERE name = $1', [newer]);
   }
+  await migrate(db);
+  expect(await applied()).toEqual(migrations.map((m) => m.name));
+}, 120_000);
+
+it('reverts, newest first, the migrations applied after the one named, for the version whose newest it is', async () => {
+  const to = migrations.at(-3)!.name;
+  // As the operator does: the command line on this database.
+  const saved = { ...process.env };
+  const printed = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  try {
+    process.env.DATABASE_URL = dbUrl;
+    process.env.MASTER_KEY = randomBytes(32).toString('base64');
+    process.env.TOKEN_SECRET = randomBytes(32).toString('base64');
+    await run(['revert-migrations', to]);
+    expect(printed.mock.calls).toEqual([[`Reverted 2 migrations: ${migrations.at(-1)!.name}, ${migrations.at(-2)!.name}. ${to} is the newest applied.`]]);
+  } finally {
+    printed.mockRestore();
+    process.env = saved;
+  }
+  expect(await applied()).toEqual(migrations.slice(0, -2).map((m) => m.name));
+  expect(await revertMigrations(db, to)).toEqual([]);
+  await expect(revertMigrations(db, migrations.at(-1)!.name)).rejects.toThrow(`${migrations.at(-1)!.name} is not applied to this database: there is nothing after it to revert`);
+  await expect(revertMigrations(db, 'Nothing1700000000000')).rejects.toThrow(
+    `Nothing1700000000000 is no migration of this version, whose migrations run from Foundation1795392000000 to ${migrations.at(-1)!.name}`);
+  expect(await applied()).toEqual(migrations.slice(0, -2).map((m) => m.name));
   await migrate(db);
   expect(await applied()).toEqual(migrations.map((m) => m.name));
 }, 120_000);
