@@ -5,7 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { to as copyTo } from 'pg-copy-streams';
 import { DataSource } from 'typeorm';
 import { FileEncoding } from '../validation/encodings';
-import { withClient } from './pg-client';
+import { endWithClient, withClient } from './pg-client';
 import { setTenants } from './tenant-session';
 
 export interface CsvCopy {
@@ -115,6 +115,9 @@ function shiftJisEncoder(substituted?: (count: number) => void): Transform {
 export async function copyCsv(db: DataSource, municipalityCode: string, sql: string, { header, encoding, out, stages = [], started, substituted, wholeMunicipality }: CsvCopy): Promise<void> {
   await withClient(db, async (client) => {
     await client.query('BEGIN READ ONLY');
+    // A client that leaves before the first row (a city's rows are sorted for seconds first) gives
+    // its slot back at once: the statement must not go on sorting for it, outside every bound.
+    await endWithClient(client, true);
     await setTenants(client, [municipalityCode]);
     if (wholeMunicipality) await client.query('SET LOCAL enable_nestloop = off');
     const copy = client.query(copyTo(`COPY (${sql}) TO STDOUT WITH (FORMAT csv)`));

@@ -466,6 +466,44 @@ describe('vaccination record CSV export', () => {
     expect((await download(Channel.LGWAN, officer)).status).toBe(200);
   });
 
+  it('ends the statement of a download whose client leaves before its first row, rather than leave it running outside the slots', async () => {
+    const own = await TestApp.startOnOwnDatabase(`record_export_gone_${process.pid}`);
+    try {
+      const { code, officer } = await own.tenant();
+      const row = registryRow();
+      await importFile(own, officer, registryCsv([row]));
+      await addRecord(code, row.addressee, 1, '2021-06-01', 'COMPLETED', 'FA1234', own);
+      // A city's rows are sorted for seconds before the first is sent: here the statement waits on a lock for as long.
+      const holder = own.db.createQueryRunner();
+      await holder.connect();
+      await holder.startTransaction();
+      await holder.query('LOCK TABLE ticket IN ACCESS EXCLUSIVE MODE');
+      const copying = async (): Promise<number[]> => (await own.db.query(
+        `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'COPY (SELECT%' AND wait_event_type = 'Lock'`,
+      )).map((r: { pid: number }) => r.pid);
+      let left: number[];
+      try {
+        const leaving = new AbortController();
+        await fetch(`${baseUrl(own, Channel.LGWAN)}/exports/vaccination-records.csv`, { headers: { authorization: `Bearer ${officer.token}` }, signal: leaving.signal });
+        let sessions: number[] = [];
+        for (let i = 0; i < 200 && (sessions = await copying()).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+        expect(sessions).toHaveLength(1);
+        leaving.abort();
+        const remaining = async () => (await own.db.query('SELECT pid FROM pg_stat_activity WHERE pid = ANY ($1)', [sessions])).map((r: { pid: number }) => r.pid);
+        const deadline = Date.now() + 15_000;
+        while ((left = await remaining()).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+      } finally {
+        await holder.rollbackTransaction();
+        await holder.release();
+      }
+      expect(left).toEqual([]);
+      const [audit] = await own.db.query(`SELECT outcome FROM audit_event WHERE municipality_code = $1 AND operation = 'vaccinationRecord.export'`, [code]);
+      expect(audit).toEqual({ outcome: 'FAILURE' });
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
   it('cuts off a download silent for IDLE_SECONDS, giving back its database connection and its slot', async () => {
     const quiet = await TestApp.start({ idleSeconds: 1 });
     try {
