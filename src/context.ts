@@ -85,7 +85,8 @@ export async function keepWrite<T>(ctx: Context, db: EntityManager, work: (db: E
 }
 
 /**
- * Writes the request's read log and commits its transaction; on failure rolls back and rethrows.
+ * Counts the request's reads of My Number for intrusion detection, writes its read log and commits
+ * its transaction; on failure rolls back and rethrows.
  * A request answered with a fault (`faulted`) writes nothing but its read log and its kept writes:
  * the other root fields of a mutation are undone with it, as the answer (a null payload) tells the
  * client.
@@ -99,6 +100,9 @@ export async function finishRequest(ctx: Context, faulted = false): Promise<void
     kept = ctx.kept;
   }
   try {
+    // Counted before the read log is written (which empties it): one statement however many numbers were read.
+    const myNumbers = ctx.audit.myNumbersRead;
+    if (myNumbers > 0 && ctx.actor) await ctx.services.detector.myNumbersRead(ctx.actor, ctx.sourceAddress, myNumbers);
     if (!ctx.audit.isEmpty) await ctx.audit.flush(await session.manager(), ctx);
     for (const work of kept) await work(await session.manager());
   } catch (error) {

@@ -45,6 +45,7 @@ import { StatsRebuildEveryTenant1799980000000 } from '../../migrations/179998000
 import { RecordRequestKeyIndexDropped1800100000000 } from '../../migrations/1800100000000-record-request-key-index-dropped';
 import { RegistryStatistics1800200000000 } from '../../migrations/1800200000000-registry-statistics';
 import { UnfinishedImportIndex1800300000000 } from '../../migrations/1800300000000-unfinished-import-index';
+import { MyNumberSweepAlert1800400000000 } from '../../migrations/1800400000000-my-number-sweep-alert';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -99,6 +100,7 @@ export const migrations = [
   RecordRequestKeyIndexDropped1800100000000,
   RegistryStatistics1800200000000,
   UnfinishedImportIndex1800300000000,
+  MyNumberSweepAlert1800400000000,
 ];
 
 /** How long a connection is idle before TCP starts asking whether the server is still there. */

@@ -1,7 +1,7 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export const ALERT_KINDS = ['ACCOUNT_LOCKED', 'LOGIN_THROTTLED', 'REPEATED_DENIALS', 'UNKNOWN_TICKET_SCANS', 'ELIGIBILITY_GUESSING', 'TICKET_SCAN_SWEEP', 'ELIGIBILITY_MISSES'] as const;
+export const ALERT_KINDS = ['ACCOUNT_LOCKED', 'LOGIN_THROTTLED', 'REPEATED_DENIALS', 'UNKNOWN_TICKET_SCANS', 'ELIGIBILITY_GUESSING', 'TICKET_SCAN_SWEEP', 'ELIGIBILITY_MISSES', 'MY_NUMBER_SWEEP'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 @Entity('security_alert')

@@ -29,6 +29,7 @@ registerEnumType(SecurityAlertKind, {
     TICKET_SCAN_SWEEP: { description: 'A tablet scanned far more registered tickets than a site vaccinates: walking through ticket numbers.' },
     ELIGIBILITY_GUESSING: { description: 'An integrator missed one ticket\'s birth date repeatedly; that ticket answers NOT_FOUND to it until its checks pause. Names the ticket\'s id, never its number.' },
     ELIGIBILITY_MISSES: { description: 'An integrator\'s eligibility checks answered NOT_FOUND many times over any tickets. The integrator is not throttled for it.' },
+    MY_NUMBER_SWEEP: { description: 'An account read far more My Numbers than a desk does (numbers shown, and look-ups by number): copying its city\'s residents out. It is not throttled for it.' },
   },
 });
 

@@ -69,14 +69,20 @@ export function loggedInBatches(changes: string, municipality: string, first: st
     GROUP BY x.operation, x.batch`;
 }
 
+/** The read-log operations that read a resident's My Number, counted for intrusion detection: the number shown, or a look-up by it. */
+export const MY_NUMBER_READS = { shown: 'resident.myNumber.read', found: 'resident.lookupByMyNumber', notFound: 'resident.lookupByMyNumber.none' } as const;
+
 /**
  * Reads of personal data noted during a request, written in one statement when the response is
  * sent. Changes are written inside their own transaction instead, so they commit together.
  */
 export class ReadAudit {
   private readonly entries = new Map<string, AuditEntry>();
+  /** Look-ups by My Number, found or not: the log names a look-up that found nobody once per request, however many there were. */
+  private lookups = 0;
 
   note(operation: string, municipalityCode: string, targetId: string): void {
+    if (operation === MY_NUMBER_READS.found || operation === MY_NUMBER_READS.notFound) this.lookups++;
     const key = `${operation}|${municipalityCode}`;
     const entry = this.entries.get(key) ?? { operation, municipalityCode, targetIds: [], outcome: 'SUCCESS' as const };
     if (!entry.targetIds.includes(targetId)) entry.targetIds.push(targetId);
@@ -87,9 +93,17 @@ export class ReadAudit {
     return this.entries.size === 0;
   }
 
+  /** My Numbers read, for intrusion detection: the residents whose number was shown, and the look-ups by number. */
+  get myNumbersRead(): number {
+    let shown = 0;
+    for (const entry of this.entries.values()) if (entry.operation === MY_NUMBER_READS.shown) shown += entry.targetIds.length;
+    return shown + this.lookups;
+  }
+
   async flush(db: Queryable, source: AuditSource): Promise<void> {
     const entries = [...this.entries.values()];
     this.entries.clear();
+    this.lookups = 0;
     await writeAudit(db, source, entries);
   }
 }

@@ -26,11 +26,17 @@ export interface DetectionLimits {
   eligibilityMissesPerTicket: number;
   /** Eligibility checks by one integrator that found nothing, over any tickets, within the window before an alert. */
   eligibilityMissesPerActor: number;
+  /**
+   * My Numbers read by one account (shown, or looked up by number) within the window before an alert:
+   * far more than a desk reads, far fewer than a city's registry. At most KEPT_EVENTS, so that an
+   * account that stays over it is alerted once.
+   */
+  myNumbersPerActor: number;
 }
 
 export const DEFAULT_DETECTION: DetectionLimits = {
   windowMinutes: 15, loginFailuresPerAddress: 20, denialsPerActor: 20, unknownTicketScansPerActor: 30, ticketScansPerActor: 150, eligibilityMissesPerTicket: 5,
-  eligibilityMissesPerActor: 30,
+  eligibilityMissesPerActor: 30, myNumbersPerActor: 1000,
 };
 
 const eligibilityKey = (actor: Actor, ticket: string) => `eligibility:${actor.accountId}:${ticket}`;
@@ -193,6 +199,19 @@ export class IntrusionDetector {
     if ((await this.count(`unknown-scan:${actor.accountId}`, 1)) === this.limits.unknownTicketScansPerActor) {
       await this.alert('UNKNOWN_TICKET_SCANS', { actorId: actor.accountId, municipalityCode: actor.municipalityCode, sourceAddress: address },
         `${this.limits.unknownTicketScansPerActor} unknown tickets scanned within ${this.limits.windowMinutes} min`);
+    }
+  }
+
+  /**
+   * A request read `count` My Numbers (ReadAudit.myNumbersRead): an account reading many, fast, is
+   * copying its city's residents out. Alerted once by the request that reaches the limit; the officer
+   * is not stopped, as that would stop the desk's work: the operator decides.
+   */
+  async myNumbersRead(actor: Actor, address: string, count: number): Promise<void> {
+    const read = await this.count(`my-number:${actor.accountId}`, count);
+    if (read - count < this.limits.myNumbersPerActor && read >= this.limits.myNumbersPerActor) {
+      await this.alert('MY_NUMBER_SWEEP', { actorId: actor.accountId, municipalityCode: actor.municipalityCode, sourceAddress: address },
+        `${read} My Numbers read within ${this.limits.windowMinutes} min (residents' numbers shown, and look-ups by number)`);
     }
   }
 

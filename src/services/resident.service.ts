@@ -16,7 +16,7 @@ import {
 } from '../validation/identifiers';
 import { municipalityOfCode, ownMunicipalityCodes } from '../validation/own-codes';
 import { checkReason } from '../validation/reasons';
-import { writeAudit } from './audit.service';
+import { MY_NUMBER_READS, writeAudit } from './audit.service';
 import { voidOpenTickets } from './ticket.service';
 
 
@@ -170,7 +170,7 @@ export class ResidentService {
     const db = await ctx.session.manager();
     for (const code of codes as string[]) {
       const resident = await db.getRepository(Resident).findOneBy({ municipalityCode: code, myNumberHmac: In(await this.lookupHashes(db, code, checked.value)) });
-      ctx.audit.note(resident ? 'resident.lookupByMyNumber' : 'resident.lookupByMyNumber.none', code, resident?.id ?? '-');
+      ctx.audit.note(resident ? MY_NUMBER_READS.found : MY_NUMBER_READS.notFound, code, resident?.id ?? '-');
       if (resident) return resident;
     }
     return null;
@@ -179,7 +179,7 @@ export class ResidentService {
   /** Decrypts My Number for a resident the shield has already let through, and logs the access. */
   async myNumberOf(ctx: Context, resident: Resident): Promise<string> {
     const keys = await this.keyring.keysForVersion(await ctx.session.manager(), resident.municipalityCode, resident.keyVersion);
-    ctx.audit.note('resident.myNumber.read', resident.municipalityCode, resident.id);
+    ctx.audit.note(MY_NUMBER_READS.shown, resident.municipalityCode, resident.id);
     try {
       return keys.decrypt(resident.myNumberCipher);
     } catch {

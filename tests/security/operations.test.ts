@@ -4,9 +4,9 @@ import { PlatformFunction } from '../../src/entities/function-suspension.entity'
 import { createLog } from '../../src/log';
 import { IntrusionDetector } from '../../src/services/intrusion.service';
 import { RESUME, SUSPEND } from '../helpers/operations';
-import { baseUrl, registryCsv, registryRow, upload } from '../helpers/registry-csv';
+import { baseUrl, importFile, randomMyNumber, registryCsv, registryRow, upload } from '../helpers/registry-csv';
 import { randomUUID } from 'node:crypto';
-import { blockedBy, codes, LogLines, registerResident, TestApp } from '../helpers/test-app';
+import { blockedBy, codes, LogLines, registerResident, Session, TestApp } from '../helpers/test-app';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -376,5 +376,82 @@ describe('intrusion detection', () => {
     for (let i = 0; i < 5; i++) await t.login(Channel.LGWAN, account.loginId, 'wrong-password!');
     const [alert] = await t.db.query(`SELECT kind FROM security_alert WHERE actor_id = $1`, [account.id]);
     expect(alert).toEqual({ kind: 'ACCOUNT_LOCKED' });
+  });
+});
+
+describe('intrusion detection of My Number reads', () => {
+  const PAGE = 'query($after: String, $n: Int) { residents(first: $n, after: $after) { nodes { id myNumber } pageInfo { endCursor } } }';
+
+  /** A city of `count` residents imported from its registry, and its LG-WAN officer; the residents' My Numbers too. */
+  async function city(count: number): Promise<{ code: string; officer: Session; myNumbers: string[] }> {
+    const { code, officer } = await t.tenant();
+    const rows = Array.from({ length: count }, () => registryRow({ ticket: '', series: '' }));
+    expect((await importFile(t, officer, registryCsv(rows))).status).toBe('SUCCEEDED');
+    return { code, officer, myNumbers: rows.map((r) => r.myNumber) };
+  }
+
+  /** Pages through the first `count` residents with their My Numbers, 100 a request, as a leak would. */
+  async function readMyNumbers(officer: Session, count: number): Promise<void> {
+    let after: string | null = null;
+    for (let left = count; left > 0; left -= 100) {
+      const page: any = await officer.gql(PAGE, { after, n: Math.min(left, 100) });
+      expect(page.errors).toBeUndefined();
+      expect(page.data.residents.nodes.every((r: { myNumber: string }) => /^\d{12}$/.test(r.myNumber))).toBe(true);
+      after = page.data.residents.pageInfo.endCursor;
+    }
+  }
+
+  const sweeps = (accountId: string) => t.db.query(`SELECT kind, municipality_code, source_address, detail FROM security_alert WHERE actor_id = $1`, [accountId]);
+
+  it('alerts once when an officer reads the My Numbers of 1,000 residents within the window, naming the account, municipality and counts', async () => {
+    const { code, officer, myNumbers } = await city(1_050);
+    // A desk's worth and more, page after page: under the limit, nothing.
+    await readMyNumbers(officer, 999);
+    expect(await sweeps(officer.accountId)).toEqual([]);
+    // A look-up by My Number is a read of it too: the one that reaches 1,000 raises the alert.
+    const found = await officer.gql('query($m: String!) { residentByMyNumber(myNumber: $m) { id } }', { m: myNumbers[0] });
+    expect(found).toEqual({ data: { residentByMyNumber: { id: expect.any(String) } } });
+    const alert = { kind: 'MY_NUMBER_SWEEP', municipality_code: code, source_address: t.address, detail: '1000 My Numbers read within 15 min (residents\' numbers shown, and look-ups by number)' };
+    expect(await sweeps(officer.accountId)).toEqual([alert]);
+    expect(t.log.entries).toContainEqual(expect.objectContaining({ level: 'warn', event: 'security_alert', kind: 'MY_NUMBER_SWEEP', actorId: officer.accountId, municipalityCode: code }));
+    // Reading on while over the limit raises no second alert.
+    await readMyNumbers(officer, 1_050);
+    expect(await sweeps(officer.accountId)).toEqual([alert]);
+    // The alert holds ids and counts: no My Number, name or birth date read.
+    const logged = t.log.text.filter((line) => line.includes('MY_NUMBER_SWEEP')).join('\n');
+    for (const number of myNumbers) expect(logged).not.toContain(number);
+  });
+
+  it('counts look-ups by My Number, found or not, several in one request', async () => {
+    const { code, officer, myNumbers } = await city(10);
+    const lookUps = (numbers: string[]) => `{ ${numbers.map((m, i) => `r${i}: residentByMyNumber(myNumber: "${m}") { id }`).join(' ')} }`;
+    // Numbers tried ten at a time (as many as a request may alias), as someone matching a list of numbers against the city would.
+    expect((await officer.gql(lookUps(myNumbers))).data).toEqual(Object.fromEntries(myNumbers.map((_, i) => [`r${i}`, { id: expect.any(String) }])));
+    for (let i = 1; i < 99; i++) expect((await officer.gql(lookUps(Array.from({ length: 10 }, randomMyNumber)))).errors).toBeUndefined();
+    expect((await officer.gql(lookUps(Array.from({ length: 9 }, randomMyNumber)))).errors).toBeUndefined();
+    expect(await sweeps(officer.accountId)).toEqual([]);
+    await officer.gql(lookUps([randomMyNumber()]));
+    expect(await sweeps(officer.accountId)).toEqual([expect.objectContaining({ kind: 'MY_NUMBER_SWEEP', municipality_code: code })]);
+  });
+
+  it('costs one statement a request however many numbers it read, none when it read none, and counts no other role', async () => {
+    const { code, officer } = await city(100);
+    const detector = t.app.services.detector as unknown as { query: (...args: unknown[]) => Promise<unknown> };
+    const statements = jest.spyOn(detector, 'query');
+    try {
+      await readMyNumbers(officer, 100);
+      expect(statements).toHaveBeenCalledTimes(1);
+      statements.mockClear();
+      expect((await officer.gql('{ residents(first: 100) { nodes { id familyName } } }')).data.residents.nodes).toHaveLength(100);
+      expect(statements).not.toHaveBeenCalled();
+    } finally {
+      statements.mockRestore();
+    }
+    const counted = (accountId: string) => t.db.query(`SELECT cardinality(events) AS events FROM detection_window WHERE key = $1`, [`my-number:${accountId}`]);
+    expect(await counted(officer.accountId)).toEqual([{ events: 100 }]);
+    // On the internet channel the numbers are refused, not read: a refusal is counted, no read.
+    const internet = await t.session(Role.MUNICIPALITY, Channel.INTERNET, { municipalityCode: code });
+    expect(codes(await internet.gql('{ residents(first: 100) { nodes { myNumber } } }'))).toEqual(Array(100).fill('FORBIDDEN'));
+    expect(await counted(internet.accountId)).toEqual([]);
   });
 });
