@@ -20,9 +20,14 @@ export interface Database {
 /**
  * Connects to DATABASE_URL, or starts the embedded PostgreSQL; then migrates and loads reference
  * data. `asOwner` keeps the owner's connections, for the maintenance the application role may
- * not do (archiving the operation log). An embedded database's later failures go to `log`.
+ * not do (archiving the operation log). `asIs` applies no migration and loads nothing, for
+ * revert-migrations: migrating first would apply again what an earlier revert took away, then
+ * revert it once more. An embedded database's later failures go to `log`.
  */
-export async function openDatabase(config: Config, { asOwner = false, log = createLog(config.logLevel) }: { asOwner?: boolean; log?: Log } = {}): Promise<Database> {
+export async function openDatabase(
+  config: Config,
+  { asOwner = false, asIs = false, log = createLog(config.logLevel) }: { asOwner?: boolean; asIs?: boolean; log?: Log } = {},
+): Promise<Database> {
   if (!config.databaseUrl) ensureDataDir(config.dataDir);
   const embedded = config.databaseUrl
     ? undefined
@@ -35,8 +40,10 @@ export async function openDatabase(config: Config, { asOwner = false, log = crea
     throw new Error(`cannot connect to the database DATABASE_URL names: ${error.message}`);
   });
   try {
-    await migrate(owner, log);
-    await syncReferenceData(owner);
+    if (!asIs) {
+      await migrate(owner, log);
+      await syncReferenceData(owner);
+    }
   } finally {
     await owner.destroy();
   }

@@ -139,7 +139,7 @@ export async function createOperator(loginId: string | undefined): Promise<void>
 }
 
 /** Opens the configured database for one command and closes it afterwards. */
-async function withDatabase<T>(run: (database: Awaited<ReturnType<typeof openDatabase>>, config: Config) => Promise<T>, options?: { asOwner: boolean }): Promise<T> {
+async function withDatabase<T>(run: (database: Awaited<ReturnType<typeof openDatabase>>, config: Config) => Promise<T>, options?: { asOwner?: boolean; asIs?: boolean }): Promise<T> {
   const config = loadConfig();
   const database = await openDatabase(config, { ...options, log: logFor(config) });
   try {
@@ -452,7 +452,7 @@ export async function rotateMasterKey(): Promise<void> {
 /** Reverts the migrations after the one named, so that the older version whose newest it is can start. */
 export async function revertMigrationsTo(args: string[]): Promise<void> {
   const [to] = positional('revert-migrations', args, ['<migration>']) as [string];
-  const reverted = await withDatabase(({ db }, config) => revertMigrations(db, to, logFor(config)), { asOwner: true });
+  const reverted = await withDatabase(({ db }, config) => revertMigrations(db, to, logFor(config)), { asOwner: true, asIs: true });
   console.log(reverted.length ? `Reverted ${reverted.length} migrations: ${reverted.join(', ')}. ${to} is the newest applied.` : `${to} is the newest applied already: nothing was reverted.`);
 }
 

@@ -234,6 +234,13 @@ it('reverts, newest first, the migrations applied after the one named, for the v
     process.env.TOKEN_SECRET = randomBytes(32).toString('base64');
     await run(['revert-migrations', to]);
     expect(printed.mock.calls).toEqual([[`Reverted 2 migrations: ${migrations.at(-1)!.name}, ${migrations.at(-2)!.name}. ${to} is the newest applied.`]]);
+    // Run again, it applies none of the reverted migrations first, only to revert them once more.
+    printed.mockClear();
+    await run(['revert-migrations', to]);
+    expect(printed.mock.calls).toEqual([[`${to} is the newest applied already: nothing was reverted.`]]);
+    // Nor before it finds a mistyped name, which would leave the database migrated past the older version.
+    await expect(run(['revert-migrations', 'Nothing1700000000000'])).rejects.toThrow('Nothing1700000000000 is no migration of this version');
+    expect(await applied()).toEqual(migrations.slice(0, -2).map((m) => m.name));
   } finally {
     printed.mockRestore();
     process.env = saved;
