@@ -46,6 +46,7 @@ import { RecordRequestKeyIndexDropped1800100000000 } from '../../migrations/1800
 import { RegistryStatistics1800200000000 } from '../../migrations/1800200000000-registry-statistics';
 import { UnfinishedImportIndex1800300000000 } from '../../migrations/1800300000000-unfinished-import-index';
 import { MyNumberSweepAlert1800400000000 } from '../../migrations/1800400000000-my-number-sweep-alert';
+import { ResidentUpdateTriggersOnePass1800530000000 } from '../../migrations/1800530000000-resident-update-triggers-one-pass';
 import { Account } from '../entities/account.entity';
 import { FunctionSuspension } from '../entities/function-suspension.entity';
 import { SecurityAlert } from '../entities/security-alert.entity';
@@ -101,6 +102,7 @@ export const migrations = [
   RegistryStatistics1800200000000,
   UnfinishedImportIndex1800300000000,
   MyNumberSweepAlert1800400000000,
+  ResidentUpdateTriggersOnePass1800530000000,
 ];
 
 /** How long a connection is idle before TCP starts asking whether the server is still there. */

@@ -123,6 +123,20 @@ describe('statistics figures', () => {
     await t.db.query(`DELETE FROM vaccination_record WHERE municipality_code = $1 AND dose_number = 2`, [b]);
     await t.app.services.statistics.compact();
     await expectExact([a, b]);
+
+    // One update of many residents, as an import makes it: every name changed (nothing counted
+    // moves), some birth dates (their doses' age bands move), and a resident renumbered into the
+    // other municipality (its key changes: counted out of one, into the other).
+    const renumbered = (await registerResident(officerB, { birthDate: '1985-03-03', sex: 'MALE' })).id;
+    await t.db.query('DELETE FROM ticket WHERE municipality_code = $1 AND resident_id = $2', [b, renumbered]);
+    await t.db.query(
+      `UPDATE resident SET given_name = given_name || '子',
+         birth_date = CASE WHEN birth_date < '1960-01-01' THEN (birth_date + interval '20 years')::date ELSE birth_date END,
+         municipality_code = CASE WHEN id = $3 THEN $1 ELSE municipality_code END
+       WHERE municipality_code IN ($1, $2)`,
+      [a, b, renumbered],
+    );
+    await expectExact([a, b]);
   });
 
   it('rolls every change up to the prefecture and the nation in the same statement', async () => {
