@@ -215,12 +215,14 @@ const migrationNames = (dataSource: DataSource): string[] => dataSource.migratio
  * Refuses a database that holds migrations this code does not know: a newer version applied them
  * (a deploy rolled back, an old server restarted after a new one migrated). TypeORM applies what
  * is missing and says nothing of the rest, so the older code served a schema it was not written
- * for: a unique index it did not know of answered its writes with an internal error.
+ * for: a unique index it did not know of answered its writes with an internal error. Otherwise
+ * returns the names of the migrations applied, newest first.
  */
-async function refuseNewerSchema(dataSource: DataSource, executor: MigrationExecutor): Promise<void> {
+async function refuseNewerSchema(dataSource: DataSource, executor: MigrationExecutor): Promise<string[]> {
   const known = new Set(migrationNames(dataSource));
-  const unknown = (await executor.getExecutedMigrations()).map((migration) => migration.name).filter((name) => !known.has(name));
-  if (!unknown.length) return;
+  const applied = (await executor.getExecutedMigrations()).map((migration) => migration.name);
+  const unknown = applied.filter((name) => !known.has(name));
+  if (!unknown.length) return applied;
   const newest = migrationNames(dataSource).at(-1);
   throw new Error(`the database holds migrations this version does not know: ${unknown.join(', ')}. A newer version applied them, `
     + 'and this one does not start against a schema it was not written for: start the version that applied them, or revert them '
@@ -257,14 +259,14 @@ export async function revertMigrations(dataSource: DataSource, to: string, log?:
   const names = migrationNames(dataSource);
   if (!names.includes(to)) throw new Error(`${to} is no migration of this version, whose migrations run from ${names[0]} to ${names.at(-1)}`);
   return inTurn(dataSource, log, async (executor) => {
-    await refuseNewerSchema(dataSource, executor);
-    const applied = async () => (await executor.getExecutedMigrations()).map((migration) => migration.name);
-    if (!(await applied()).includes(to)) throw new Error(`${to} is not applied to this database: there is nothing after it to revert`);
-    const reverted: string[] = [];
-    for (let newest = (await applied())[0]; newest !== to; newest = (await applied())[0]) {
+    // Newest first, as undoLastMigration takes them.
+    const applied = await refuseNewerSchema(dataSource, executor);
+    const at = applied.indexOf(to);
+    if (at < 0) throw new Error(`${to} is not applied to this database: there is nothing after it to revert`);
+    const reverted = applied.slice(0, at);
+    for (const name of reverted) {
       await executor.undoLastMigration();
-      reverted.push(newest);
-      log?.info(`migrations: reverted ${newest}`);
+      log?.info(`migrations: reverted ${name}`);
     }
     return reverted;
   });
